@@ -1,0 +1,35 @@
+# Set-up and everyday commands; every target creates the virtual environment first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check bench samples clean
+
+$(STAMP): pyproject.toml setup.py ttdbg/backend/_blockcount.c
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ttdbg replay sample_traces/hello.ttrec
+	$(BIN)/ttdbg replay --verify sample_traces/inputs.ttrec < /dev/null
+	$(BIN)/ttdbg info sample_traces/compute.ttrec
+
+test: $(STAMP)
+	$(BIN)/pytest -q tests
+
+check: $(STAMP)
+	$(BIN)/ruff format --check ttdbg tests bench
+	$(BIN)/ruff check ttdbg tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+samples: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" sh sample_traces/build.sh
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Everything that runs the guest: architectures, loader, Linux platform, machine, recorder."""

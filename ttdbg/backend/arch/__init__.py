@@ -1,0 +1,31 @@
+"""Guest architectures by name and by ELF machine; one module per architecture."""
+
+from __future__ import annotations
+
+from ttdbg.errors import UnsupportedProgram
+
+from .base import Arch, Register, SyscallAbi
+from .x86_64 import ARCH as X86_64
+
+ARCHES: dict[str, Arch] = {X86_64.name: X86_64}
+
+__all__ = ["ARCHES", "Arch", "Register", "SyscallAbi", "by_elf_machine", "by_name"]
+
+
+def by_name(name: str) -> Arch:
+    """The architecture called `name` (as stored in a recording header)."""
+    try:
+        return ARCHES[name]
+    except KeyError:
+        raise UnsupportedProgram(f"unsupported architecture {name!r}") from None
+
+
+def by_elf_machine(machine: str, elf_class: int) -> Arch:
+    """The architecture for an ELF header's e_machine and class."""
+    for arch in ARCHES.values():
+        if arch.elf_machine == machine and arch.elf_class == elf_class:
+            return arch
+    supported = ", ".join(sorted(ARCHES))
+    raise UnsupportedProgram(
+        f"unsupported architecture {machine} ({elf_class}-bit); ttdbg runs {supported}"
+    )

@@ -1,0 +1,66 @@
+"""The description every guest architecture module provides: registers, ABI, CPU set-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Register:
+    """One guest register: how Unicorn names it, how wide it is, where gdb expects it."""
+
+    name: str
+    uc_id: int
+    size: int
+    gdb_num: int | None = None
+    snapshot: bool = True
+    kind: str = "int"  # "int", or "x87" for the 80-bit registers Unicorn hands out as tuples
+
+
+@dataclass(frozen=True)
+class SyscallAbi:
+    """Where a Linux syscall finds its number and arguments, and where its result goes."""
+
+    number: str
+    args: tuple[str, ...]
+    result: str
+
+
+@dataclass(frozen=True)
+class Arch:
+    """Everything that differs between guest architectures, as data."""
+
+    name: str
+    elf_machine: str
+    elf_class: int
+    uc_arch: int
+    uc_mode: int
+    cpu_model: int
+    cs_arch: int
+    cs_mode: int
+    registers: tuple[Register, ...]
+    pc: str
+    sp: str
+    syscall_abi: SyscallAbi
+    syscall_numbers: dict[str, int]
+    platform: str
+    hwcap: int
+    hwcap2: int
+    stack_top: int
+    pie_base: int
+    mmap_base: int
+    setup: Callable[[Any], None] = field(default=lambda uc: None)
+
+    def register(self, name: str) -> Register:
+        """The register called `name`; KeyError when the architecture has none."""
+        for reg in self.registers:
+            if reg.name == name:
+                return reg
+        raise KeyError(name)
+
+    @property
+    def syscall_names(self) -> dict[int, str]:
+        """Syscall number to name, the inverse of `syscall_numbers`."""
+        return {nr: name for name, nr in self.syscall_numbers.items()}

@@ -1,0 +1,192 @@
+"""Exact instruction counting at full speed: the native block hook and the blocks it knows."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+import capstone
+import unicorn
+from unicorn.unicorn_py3.unicorn import uclib
+
+from . import _blockcount
+
+UNKNOWN_BLOCK = 1
+LIMIT = 2
+STEPS = 3
+NO_LIMIT = (1 << 64) - 1
+
+_lib = ctypes.CDLL(_blockcount.__file__)
+
+
+class _Counter(ctypes.Structure):
+    _fields_ = [
+        ("icount", ctypes.c_uint64),
+        ("limit", ctypes.c_uint64),
+        ("block_addr", ctypes.c_uint64),
+        ("block_base", ctypes.c_uint64),
+        ("miss_addr", ctypes.c_uint64),
+        ("miss_size", ctypes.c_uint32),
+        ("stop", ctypes.c_uint32),
+        ("emu_stop", ctypes.c_void_p),
+        ("mask", ctypes.c_uint64),
+        ("used", ctypes.c_uint64),
+        ("table", ctypes.c_void_p),
+        ("steps", ctypes.c_uint64),
+        ("step_limit", ctypes.c_uint64),
+    ]
+
+
+_lib.bc_init.argtypes = [ctypes.POINTER(_Counter), ctypes.c_void_p]
+_lib.bc_insert.argtypes = [
+    ctypes.POINTER(_Counter),
+    ctypes.c_uint64,
+    ctypes.c_uint32,
+    ctypes.c_uint32,
+]
+_lib.bc_clear.argtypes = [ctypes.POINTER(_Counter)]
+_lib.bc_free.argtypes = [ctypes.POINTER(_Counter)]
+_lib.bc_sizeof.restype = ctypes.c_uint64
+assert _lib.bc_sizeof() == ctypes.sizeof(_Counter), "native counter layout mismatch"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A translated block: where it starts, its size in bytes and its instruction addresses."""
+
+    addr: int
+    size: int
+    insns: tuple[int, ...]
+
+    def index(self, pc: int) -> int | None:
+        """How many of the block's instructions come before `pc`, or None if `pc` is not one."""
+        lo, hi = 0, len(self.insns)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.insns[mid] < pc:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo if lo < len(self.insns) and self.insns[lo] == pc else None
+
+
+class BlockCounter:
+    """Counts retired instructions through a native Unicorn block hook.
+
+    The count is exact at every block entry. `limit` makes the hook stop the emulator before a
+    block that would carry the count past it; unknown blocks also stop it and are learned here.
+    """
+
+    def __init__(self, uc: unicorn.Uc, cs_arch: int, cs_mode: int) -> None:
+        self._uc = uc
+        self._c = _Counter()
+        emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
+        if _lib.bc_init(ctypes.byref(self._c), emu_stop) != 0:
+            raise MemoryError("cannot allocate the block table")
+        self._cs = capstone.Cs(cs_arch, cs_mode)
+        self._by_addr: dict[int, list[Block]] = {}
+        self._hook = ctypes.c_size_t()
+        callback = ctypes.cast(_lib.bc_block_hook, ctypes.c_void_p)
+        err = uclib.uc_hook_add(
+            uc._uch,
+            ctypes.byref(self._hook),
+            unicorn.UC_HOOK_BLOCK,
+            callback,
+            ctypes.byref(self._c),
+            ctypes.c_uint64(1),
+            ctypes.c_uint64(0),
+        )
+        if err != 0:
+            raise unicorn.UcError(err)
+
+    def __del__(self) -> None:
+        _lib.bc_free(ctypes.byref(self._c))
+
+    @property
+    def icount(self) -> int:
+        return int(self._c.icount)
+
+    @icount.setter
+    def icount(self, value: int) -> None:
+        self._c.icount = value
+
+    @property
+    def limit(self) -> int:
+        return int(self._c.limit)
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self._c.limit = value
+
+    @property
+    def stop(self) -> int:
+        return int(self._c.stop)
+
+    def clear_stop(self) -> None:
+        self._c.stop = 0
+
+    @property
+    def stopped_block(self) -> tuple[int, int]:
+        """(address, size) of the block the hook stopped in front of."""
+        return int(self._c.miss_addr), int(self._c.miss_size)
+
+    def run_steps(self, pc: int, size: int, steps: int) -> int:
+        """Run at most `steps` instructions of the block at `pc` under a per-instruction hook.
+
+        The hook covers only this block, and the block is retranslated on the way in and out
+        so that everywhere else keeps running at full speed. Returns how many ran.
+        """
+        end = pc + max(size, 1) - 1
+        handle = ctypes.c_size_t()
+        callback = ctypes.cast(_lib.bc_insn_hook, ctypes.c_void_p)
+        err = uclib.uc_hook_add(
+            self._uc._uch,
+            ctypes.byref(handle),
+            unicorn.UC_HOOK_CODE,
+            callback,
+            ctypes.byref(self._c),
+            ctypes.c_uint64(pc),
+            ctypes.c_uint64(end),
+        )
+        if err != 0:
+            raise unicorn.UcError(err)
+        self._c.steps = 0
+        self._c.step_limit = steps
+        self._c.limit = NO_LIMIT
+        self._uc.ctl_remove_cache(pc, end + 1)
+        try:
+            self._uc.emu_start(pc, 0)
+        finally:
+            uclib.uc_hook_del(self._uc._uch, handle)
+            self._uc.ctl_remove_cache(pc, end + 1)
+        return int(self._c.steps)
+
+    def learn_missed_block(self) -> bool:
+        """Disassemble the block the hook stopped on and teach it to the native table.
+
+        Returns False when the block holds no instruction capstone can decode; the caller then
+        single-steps, and the CPU raises the fault the guest deserves.
+        """
+        addr, size = int(self._c.miss_addr), int(self._c.miss_size)
+        code = bytes(self._uc.mem_read(addr, size))
+        insns = tuple(a for a, _s, _m, _o in self._cs.disasm_lite(code, addr))
+        if not insns:
+            return False
+        self._by_addr.setdefault(addr, []).append(Block(addr, size, insns))
+        if _lib.bc_insert(ctypes.byref(self._c), addr, size, len(insns)) != 0:
+            raise MemoryError("cannot grow the block table")
+        return True
+
+    def icount_at(self, pc: int) -> int:
+        """The icount *before* the instruction at `pc`, for a stop inside the current block."""
+        base = int(self._c.block_base)
+        for block in self._by_addr.get(int(self._c.block_addr), ()):
+            index = block.index(pc)
+            if index is not None:
+                return base + index
+        return int(self._c.icount)
+
+    def forget_blocks(self) -> None:
+        """Drop every learned block (after guest code changes under the same addresses)."""
+        _lib.bc_clear(ctypes.byref(self._c))
+        self._by_addr.clear()

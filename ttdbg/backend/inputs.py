@@ -1,0 +1,92 @@
+"""The non-determinism boundary: every value from outside the guest passes through here.
+
+`LiveInputs` asks the host and appends what it answered to the event log; `ReplayInputs`
+answers from the log instead and checks that the guest asks the same questions in the same
+order. Host access is a closure the caller passes in, so replay never runs it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from ttdbg.errors import DivergenceError
+
+from .eventlog import Event, EventKind, EventLogReader, EventLogWriter
+
+Outcome = tuple[int, bytes]
+
+
+class EndOfLog(Exception):
+    """Replay needs an input the (truncated) recording does not have."""
+
+    def __init__(self, icount: int) -> None:
+        super().__init__(f"the recording ends at icount {icount}")
+        self.icount = icount
+
+
+class Inputs(ABC):
+    """Where the guest's outside values come from."""
+
+    replaying: bool
+
+    @abstractmethod
+    def take(
+        self, kind: EventKind, icount: int, args: tuple[int, ...], host: Callable[[], Outcome]
+    ) -> Outcome:
+        """The (result, payload) for the input the guest asks for at `icount`."""
+
+    @abstractmethod
+    def note(self, event: Event) -> None:
+        """Log an event the guest produced (its exit) or check it against the log."""
+
+
+class LiveInputs(Inputs):
+    """Asks the host, and logs every answer."""
+
+    replaying = False
+
+    def __init__(self, log: EventLogWriter) -> None:
+        self.log = log
+
+    def take(
+        self, kind: EventKind, icount: int, args: tuple[int, ...], host: Callable[[], Outcome]
+    ) -> Outcome:
+        result, payload = host()
+        self.log.append(Event(kind, icount, args, result, payload))
+        return result, payload
+
+    def note(self, event: Event) -> None:
+        self.log.append(event)
+
+
+def _describe(kind: EventKind, icount: int, args: tuple[int, ...]) -> str:
+    return f"{kind.name} at icount {icount} with {args}"
+
+
+class ReplayInputs(Inputs):
+    """Answers from the event log and raises DivergenceError when the guest strays."""
+
+    replaying = True
+
+    def __init__(self, log: EventLogReader) -> None:
+        self.log = log
+
+    def _next(self, kind: EventKind, icount: int, args: tuple[int, ...]) -> Event:
+        ev = self.log.next()
+        if ev is None:
+            raise EndOfLog(icount)
+        if ev.kind != kind or ev.icount != icount or ev.args != args:
+            raise DivergenceError(
+                icount, _describe(ev.kind, ev.icount, ev.args), _describe(kind, icount, args)
+            )
+        return ev
+
+    def take(
+        self, kind: EventKind, icount: int, args: tuple[int, ...], host: Callable[[], Outcome]
+    ) -> Outcome:
+        ev = self._next(kind, icount, args)
+        return ev.result, ev.payload
+
+    def note(self, event: Event) -> None:
+        self._next(event.kind, event.icount, event.args)

@@ -1,0 +1,1 @@
+"""The Linux user-mode platform: syscalls, file descriptors, memory, signals."""

@@ -1,0 +1,193 @@
+"""The host side of syscalls during recording: real files, real stdio, real clocks.
+
+Only `LiveInputs` ever calls into this module (through the closures the syscall handlers
+pass it), so replay cannot touch the host filesystem, clock or terminal.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import time
+from collections.abc import Callable
+
+from .fdtable import OpenFile
+from .structs import pack_dirents, pack_stat, pack_statx
+
+Outcome = tuple[int, bytes]
+O_DIRECTORY = 0o200000
+AT_FDCWD = -100
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
+
+_DT_FROM_MODE = {0o010000: 1, 0o020000: 2, 0o040000: 4, 0o060000: 6, 0o100000: 8, 0o120000: 10}
+
+
+def guarded(fn: Callable[[], Outcome]) -> Outcome:
+    """Run a host operation, turning OSError into the negative errno Linux would return."""
+    try:
+        return fn()
+    except OSError as err:
+        return -(err.errno or errno.EIO), b""
+
+
+class HostIO:
+    """Host file descriptors behind the guest's open-file descriptions, and host queries."""
+
+    def __init__(self, program_path: str) -> None:
+        self.fds: dict[int, int] = {0: 0, 1: 1, 2: 2}  # description ident -> host fd
+        self.dir_entries: dict[int, list[tuple[int, int, str]]] = {}
+        self.program_path = program_path
+
+    def fd(self, f: OpenFile) -> int:
+        return self.fds[f.ident]
+
+    def open(self, dirfd_path: str | None, path: str, flags: int, mode: int) -> Outcome:
+        def run() -> Outcome:
+            full = path if dirfd_path is None or path.startswith("/") else f"{dirfd_path}/{path}"
+            fd = os.open(full, flags & ~os.O_CLOEXEC | os.O_CLOEXEC, mode)
+            return fd, b""
+
+        return guarded(run)
+
+    def adopt(self, ident: int, host_fd: int) -> None:
+        self.fds[ident] = host_fd
+
+    def release(self, ident: int) -> None:
+        host_fd = self.fds.pop(ident, None)
+        self.dir_entries.pop(ident, None)
+        if host_fd is not None and host_fd > 2:
+            os.close(host_fd)
+
+    def read(self, f: OpenFile, count: int) -> Outcome:
+        def run() -> Outcome:
+            data = os.read(self.fd(f), min(count, 1 << 24))
+            return len(data), data
+
+        return guarded(run)
+
+    def pread(self, f: OpenFile, count: int, offset: int) -> Outcome:
+        def run() -> Outcome:
+            data = os.pread(self.fd(f), min(count, 1 << 24), offset)
+            return len(data), data
+
+        return guarded(run)
+
+    def write(self, f: OpenFile, data: bytes, keep: bool) -> Outcome:
+        def run() -> Outcome:
+            n = os.write(self.fd(f), data)
+            return n, data[:n] if keep else b""
+
+        return guarded(run)
+
+    def pwrite(self, f: OpenFile, data: bytes, offset: int) -> Outcome:
+        return guarded(lambda: (os.pwrite(self.fd(f), data, offset), b""))
+
+    def lseek(self, f: OpenFile, offset: int, whence: int) -> Outcome:
+        return guarded(lambda: (os.lseek(self.fd(f), offset, whence), b""))
+
+    def fstat(self, f: OpenFile, statx: bool = False) -> Outcome:
+        def run() -> Outcome:
+            st = os.fstat(self.fd(f))
+            return 0, pack_statx(st) if statx else pack_stat(st)
+
+        return guarded(run)
+
+    def stat(self, path: str, follow: bool, statx: bool = False) -> Outcome:
+        def run() -> Outcome:
+            st = os.stat(path, follow_symlinks=follow)
+            return 0, pack_statx(st) if statx else pack_stat(st)
+
+        return guarded(run)
+
+    def getdents(self, f: OpenFile, limit: int) -> Outcome:
+        def run() -> Outcome:
+            entries = self.dir_entries.get(f.ident)
+            if entries is None:
+                entries = [(0, 4, "."), (0, 4, "..")]
+                with os.scandir(self.fd(f)) as it:
+                    for e in it:
+                        mode = e.stat(follow_symlinks=False).st_mode & 0o170000
+                        entries.append((e.inode(), _DT_FROM_MODE.get(mode, 0), e.name))
+                self.dir_entries[f.ident] = entries
+            data, count = pack_dirents(entries, limit)
+            if count == 0 and entries:
+                return -errno.EINVAL, b""
+            del entries[:count]
+            return len(data), data
+
+        return guarded(run)
+
+    def readlink(self, path: str, size: int) -> Outcome:
+        def run() -> Outcome:
+            target = self.program_path if path == "/proc/self/exe" else os.readlink(path)
+            data = os.fsencode(target)[:size]
+            return len(data), data
+
+        return guarded(run)
+
+    def access(self, path: str, mode: int) -> Outcome:
+        return guarded(lambda: (0 if os.access(path, mode) else -errno.EACCES, b""))
+
+    def ioctl(self, f: OpenFile, request: int, size: int) -> Outcome:
+        def run() -> Outcome:
+            data = fcntl.ioctl(self.fd(f), request, b"\0" * size)
+            return 0, bytes(data)
+
+        return guarded(run)
+
+    def fcntl_getfl(self, f: OpenFile) -> Outcome:
+        return guarded(lambda: (fcntl.fcntl(self.fd(f), fcntl.F_GETFL), b""))
+
+    def pipe(self) -> Outcome:
+        def run() -> Outcome:
+            r, w = os.pipe2(os.O_CLOEXEC)
+            return 0, r.to_bytes(4, "little") + w.to_bytes(4, "little")
+
+        return guarded(run)
+
+    def clock(self, clock_id: int) -> Outcome:
+        return guarded(lambda: (0, time.clock_gettime_ns(clock_id).to_bytes(8, "little")))
+
+    def sleep(self, ns: int) -> Outcome:
+        time.sleep(max(0, ns) / 1e9)
+        return 0, b""
+
+    def getrandom(self, size: int) -> Outcome:
+        data = os.urandom(min(size, 1 << 20))
+        return len(data), data
+
+    def uname(self) -> Outcome:
+        u = os.uname()
+        fields = (u.sysname, u.nodename, u.release, u.version, u.machine)
+        return 0, "\0".join(fields).encode()
+
+    def getcwd(self) -> Outcome:
+        return guarded(lambda: (0, os.fsencode(os.getcwd())))
+
+    def path_op(self, fn: Callable[[], object]) -> Outcome:
+        """A filesystem change the guest asked for (unlink, mkdir, rename, ...)."""
+
+        def run() -> Outcome:
+            fn()
+            return 0, b""
+
+        return guarded(run)
+
+    def poll(self, fds: list[tuple[int, int]], timeout_ms: int) -> Outcome:
+        """poll() over the host fds behind guest fds; payload is the revents, 2 bytes each."""
+
+        def run() -> Outcome:
+            poller = select.poll()
+            for host_fd, events in fds:
+                if host_fd >= 0:
+                    poller.register(host_fd, events)
+            ready = dict(poller.poll(timeout_ms))
+            revents = [ready.get(h, 0) if h >= 0 else 0x20 for h, _e in fds]
+            return sum(1 for r in revents if r), b"".join(
+                r.to_bytes(2, "little") for r in revents
+            )
+
+        return guarded(run)

@@ -1,0 +1,135 @@
+"""The guest's address space: brk, mmap, munmap, mprotect and mremap over Unicorn's map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..machine import PAGE, Machine
+
+ENOMEM, EINVAL = 12, 22
+MAP_FIXED, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE = 0x10, 0x20, 0x100000
+MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
+
+
+def page_up(value: int) -> int:
+    return (value + PAGE - 1) & ~(PAGE - 1)
+
+
+class AddressSpace:
+    """Linux's memory syscalls on top of a Machine; its state is brk and the mmap base."""
+
+    def __init__(self, machine: Machine, brk_start: int, mmap_base: int) -> None:
+        self.m = machine
+        self.brk_start = brk_start
+        self.brk = brk_start
+        self.mmap_base = mmap_base
+
+    def to_state(self) -> dict[str, Any]:
+        return {"brk_start": self.brk_start, "brk": self.brk, "mmap_base": self.mmap_base}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.brk_start, self.brk, self.mmap_base = (
+            state["brk_start"],
+            state["brk"],
+            state["mmap_base"],
+        )
+
+    # -- helpers over Unicorn's region list ----------------------------------------------------
+
+    def _mapped_parts(self, start: int, end: int) -> list[tuple[int, int, int]]:
+        """The mapped pieces of [start, end) as (start, end, perms)."""
+        parts = []
+        for b, e, p in self.m.regions():
+            lo, hi = max(b, start), min(e, end)
+            if lo < hi:
+                parts.append((lo, hi, p))
+        return parts
+
+    def _is_free(self, start: int, end: int) -> bool:
+        return not self._mapped_parts(start, end)
+
+    def _unmap(self, start: int, end: int) -> None:
+        for lo, hi, _p in self._mapped_parts(start, end):
+            self.m.uc.mem_unmap(lo, hi - lo)
+
+    def _find_gap(self, length: int) -> int:
+        """Top-down search below the mmap base, as Linux places mappings."""
+        top = self.mmap_base
+        for b, e, _p in sorted(self.m.regions(), key=lambda r: -r[0]):
+            if b >= top:
+                continue
+            if e <= top - length:
+                return top - length
+            top = min(top, b)
+        return top - length if top - length >= PAGE * 16 else -ENOMEM
+
+    # -- syscalls ------------------------------------------------------------------------------
+
+    def do_brk(self, new: int) -> int:
+        if new < self.brk_start:
+            return self.brk
+        old_top, new_top = page_up(self.brk), page_up(new)
+        if new_top > old_top:
+            if not self._is_free(old_top, new_top):
+                return self.brk
+            self.m.uc.mem_map(old_top, new_top - old_top, 3)
+        elif new_top < old_top:
+            self._unmap(new_top, old_top)
+        self.brk = new
+        return new
+
+    def do_mmap(self, addr: int, length: int, prot: int, flags: int) -> int:
+        """Reserve and map the pages; the caller fills file-backed contents."""
+        if length == 0 or addr % PAGE:
+            return -EINVAL
+        length = page_up(length)
+        if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
+            if flags & MAP_FIXED_NOREPLACE and not self._is_free(addr, addr + length):
+                return -17  # EEXIST
+            self._unmap(addr, addr + length)
+        elif not (addr and self._is_free(addr, addr + length)):
+            addr = self._find_gap(length)
+            if addr < 0:
+                return addr
+        self.m.uc.mem_map(addr, length, prot & 7)
+        return addr
+
+    def do_munmap(self, addr: int, length: int) -> int:
+        if addr % PAGE or length == 0:
+            return -EINVAL
+        self._unmap(addr, addr + page_up(length))
+        return 0
+
+    def do_mprotect(self, addr: int, length: int, prot: int) -> int:
+        if addr % PAGE:
+            return -EINVAL
+        end = addr + page_up(length)
+        parts = self._mapped_parts(addr, end)
+        if sum(hi - lo for lo, hi, _p in parts) != end - addr:
+            return -ENOMEM
+        for lo, hi, _p in parts:
+            self.m.uc.mem_protect(lo, hi - lo, prot & 7)
+        return 0
+
+    def do_mremap(self, old: int, old_len: int, new_len: int, flags: int) -> int:
+        old_len, new_len = page_up(old_len), page_up(new_len)
+        parts = self._mapped_parts(old, old + old_len)
+        if old % PAGE or not parts or sum(h - lo for lo, h, _p in parts) != old_len:
+            return -EINVAL
+        perms = parts[0][2]
+        if new_len <= old_len:
+            self._unmap(old + new_len, old + old_len)
+            return old
+        if self._is_free(old + old_len, old + new_len):
+            self.m.uc.mem_map(old + old_len, new_len - old_len, perms)
+            return old
+        if not flags & MREMAP_MAYMOVE:
+            return -ENOMEM
+        new = self._find_gap(new_len)
+        if new < 0:
+            return new
+        data = self.m.read(old, old_len)
+        self.m.uc.mem_map(new, new_len, perms)
+        self.m.write(new, data)
+        self._unmap(old, old + old_len)
+        return new

@@ -1,0 +1,240 @@
+"""The Linux process around the guest CPU: start-up, syscall dispatch, signals and exit."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import unicorn
+
+from ttdbg.errors import DivergenceError, GuestError
+
+from ..eventlog import Event, EventKind
+from ..inputs import EndOfLog, Inputs, Outcome
+from ..loader import Identity, Program, build_stack, map_program
+from ..machine import Fault, Machine
+from .fdtable import FdTable
+from .host import HostIO
+from .memory import AddressSpace
+from .signals import (
+    SA_NODEFER,
+    SA_RESETHAND,
+    SIG_DFL,
+    SIG_IGN,
+    SIGINFO_SIZE,
+    SigAction,
+    SignalState,
+    frame_layout,
+    signal_name,
+)
+
+ENOSYS, EFAULT = 38, 14
+Console = Callable[[int, bytes], None]
+
+
+class LinuxPlatform:
+    """One single-threaded Linux process: its fds, address space, signals and identity."""
+
+    def __init__(
+        self,
+        machine: Machine,
+        program: Program,
+        inputs: Inputs,
+        host: HostIO | None = None,
+        console: Console | None = None,
+    ) -> None:
+        from .syscalls import SYSCALLS  # the table imports this module's types
+
+        self.m = machine
+        self.arch = machine.arch
+        self.program = program
+        self.inputs = inputs
+        self.host = host
+        self.console = console
+        self.fds = FdTable.with_stdio()
+        self.mem = AddressSpace(machine, program.brk_start, self.arch.mmap_base)
+        self.signals = SignalState()
+        self.pid = 1
+        self.umask = 0o022
+        self.tid_address = 0
+        self.exit_status: int | None = None
+        self.exit_signal: int | None = None
+        self.enosys: dict[str, int] = {}
+        self.error: Exception | None = None
+        self.end_of_log: EndOfLog | None = None
+        self.fault: Fault | None = None
+        self.syscall_icount = 0
+        self.syscall_nr = 0
+        self.syscall_args: tuple[int, ...] = ()
+        self._table = SYSCALLS
+        self._names = self.arch.syscall_names
+        self._abi = self.arch.syscall_abi
+        self._reg_number = self.arch.register(self._abi.number)
+        self._reg_args = tuple(self.arch.register(r) for r in self._abi.args)
+        self._reg_result = self.arch.register(self._abi.result)
+        machine.on_syscall = self._on_syscall
+        machine.on_fault = self._on_fault
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def start(self, argv: list[bytes], envp: list[bytes], execfn: bytes) -> None:
+        """Map the program and build its stack; identity and AT_RANDOM come from the inputs."""
+
+        def host_identity() -> Outcome:
+            ids = (os.getpid(), os.getuid(), os.geteuid(), os.getgid(), os.getegid())
+            return 0, b"".join(i.to_bytes(4, "little") for i in ids) + os.urandom(16)
+
+        _, payload = self.inputs.take(EventKind.START, 0, (), host_identity)
+        ids = [int.from_bytes(payload[i : i + 4], "little") for i in range(0, 20, 4)]
+        self.pid = ids[0]
+        identity = Identity(uid=ids[1], euid=ids[2], gid=ids[3], egid=ids[4], random=payload[20:36])
+        map_program(self.m, self.program)
+        sp = build_stack(self.m, self.program, argv, envp, execfn, identity)
+        self.m.set_reg(self.arch.sp, sp)
+        self.m.set_reg(self.arch.pc, self.program.entry)
+        self.arch.setup(self.m.uc)
+
+    # -- syscalls ---------------------------------------------------------------------------
+
+    def host_call(self, fn: Callable[[], Outcome]) -> Outcome:
+        """Ask the outside world (logged when recording, from the log when replaying)."""
+        key = (self.syscall_nr, *self.syscall_args)
+        return self.inputs.take(EventKind.SYSCALL, self.syscall_icount, key, fn)
+
+    def _on_syscall(self, m: Machine) -> None:
+        if self.error is not None or self.end_of_log is not None:
+            m.request_stop()
+            return
+        pc = m.pc
+        self.syscall_icount = m.icount_at(pc)
+        nr = m.read_register(self._reg_number)
+        args = tuple(m.read_register(r) for r in self._reg_args)
+        self.syscall_nr, self.syscall_args = nr, args
+        name = self._names.get(nr, f"syscall_{nr}")
+        handler = self._table.get(name)
+        try:
+            if handler is None:
+                self.enosys[name] = self.enosys.get(name, 0) + 1
+                result: int | None = -ENOSYS
+            else:
+                result = handler(self, args)
+        except unicorn.UcError:
+            result = -EFAULT
+        except EndOfLog as end:
+            self.end_of_log = end
+            m.request_stop()
+            return
+        except (DivergenceError, GuestError) as err:
+            self.error = err
+            m.request_stop()
+            return
+        if result is not None:
+            m.write_register(self._reg_result, result & ((1 << 64) - 1))
+        if m.halted is None:
+            self.deliver_pending_signals()
+
+    # -- exit and signals ---------------------------------------------------------------------
+
+    def exit(self, status: int, signal: int = 0) -> None:
+        """End the process; the exit is logged (or checked) at the current syscall's icount."""
+        icount = self.m.icount
+        self.inputs.note(Event(EventKind.EXIT, icount, (status & 0xFF, signal)))
+        self.exit_status = status & 0xFF
+        self.exit_signal = signal or None
+        self.m.halt()
+        self.m.icount = icount
+
+    def exit_from_syscall(self, status: int) -> None:
+        self.m.icount = self.syscall_icount + 1
+        self.exit(status)
+
+    def kill_self(self, sig: int) -> None:
+        self.signals.raise_signal(sig)
+
+    def deliver_pending_signals(self) -> None:
+        while self.m.halted is None:
+            sig = self.signals.next_deliverable()
+            if sig is None:
+                return
+            self._deliver(sig)
+
+    def _deliver(self, sig: int) -> None:
+        act = self.signals.action(sig)
+        if act.handler == SIG_IGN:
+            return
+        if act.handler == SIG_DFL:
+            self.exit(128 + sig, sig)
+            return
+        self._push_signal_frame(sig, act)
+        if act.flags & SA_RESETHAND:
+            self.signals.actions[sig] = SigAction()
+
+    def _on_fault(self, m: Machine, fault: Fault) -> None:
+        act = self.signals.action(fault.signal)
+        blocked = self.signals.blocked & (1 << (fault.signal - 1))
+        if act.handler in (SIG_DFL, SIG_IGN) or blocked:
+            self.fault = fault
+            self.exit(128 + fault.signal, fault.signal)
+            return
+        self._push_signal_frame(fault.signal, act)
+
+    def _push_signal_frame(self, sig: int, act: SigAction) -> None:
+        """Build an x86-64 rt_sigframe and enter the handler, as the kernel does."""
+        regs, mctx, sigmask_off, uc_size = frame_layout()
+        m = self.m
+        sp = m.reg("rsp") - 128  # skip the red zone
+        frame_size = 8 + uc_size + SIGINFO_SIZE
+        frame = ((sp - frame_size) & ~0xF) - 8
+        uc_addr = frame + 8
+        info_addr = uc_addr + uc_size
+        ucontext = bytearray(uc_size)
+        for i, name in enumerate(regs):
+            ucontext[mctx + 8 * i : mctx + 8 * i + 8] = m.reg(name).to_bytes(8, "little")
+        ucontext[sigmask_off : sigmask_off + 8] = self.signals.blocked.to_bytes(8, "little")
+        siginfo = sig.to_bytes(4, "little").ljust(SIGINFO_SIZE, b"\0")
+        m.write(frame, act.restorer.to_bytes(8, "little") + bytes(ucontext) + siginfo)
+        mask = act.mask | (0 if act.flags & SA_NODEFER else 1 << (sig - 1))
+        self.signals.blocked |= mask
+        m.set_reg("rsp", frame)
+        m.set_reg("rdi", sig)
+        m.set_reg("rsi", info_addr)
+        m.set_reg("rdx", uc_addr)
+        m.set_reg("rax", 0)
+        m.set_reg("rip", act.handler)
+
+    def sigreturn(self) -> None:
+        """rt_sigreturn: restore the registers and mask saved by `_push_signal_frame`."""
+        regs, mctx, sigmask_off, uc_size = frame_layout()
+        uc_addr = self.m.reg("rsp")
+        data = self.m.read(uc_addr, uc_size)
+        for i, name in enumerate(regs):
+            self.m.set_reg(name, int.from_bytes(data[mctx + 8 * i : mctx + 8 * i + 8], "little"))
+        self.signals.blocked = int.from_bytes(data[sigmask_off : sigmask_off + 8], "little")
+
+    def describe_exit(self) -> str:
+        if self.exit_signal:
+            return f"killed by {signal_name(self.exit_signal)}"
+        return f"exited with status {self.exit_status}"
+
+    # -- state for snapshots ----------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "fds": self.fds.to_state(),
+            "mem": self.mem.to_state(),
+            "signals": self.signals.to_state(),
+            "pid": self.pid,
+            "umask": self.umask,
+            "tid_address": self.tid_address,
+            "enosys": dict(sorted(self.enosys.items())),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.fds = FdTable.from_state(state["fds"])
+        self.mem.load_state(state["mem"])
+        self.signals = SignalState.from_state(state["signals"])
+        self.pid = state["pid"]
+        self.umask = state["umask"]
+        self.tid_address = state["tid_address"]
+        self.enosys = dict(state["enosys"])

@@ -1,0 +1,199 @@
+"""ELF loading for static Linux programs: segments, brk, and the initial stack with auxv."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from ttdbg.errors import UnsupportedProgram
+
+from . import arch as arches
+from .arch import Arch
+from .machine import PAGE, PERM_R, PERM_W, PERM_X, Machine
+
+STACK_SIZE = 8 << 20
+
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
+AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_MINSIGSTKSZ = 23, 25, 26, 31, 51
+
+
+def _page_down(value: int) -> int:
+    return value & ~(PAGE - 1)
+
+
+def _page_up(value: int) -> int:
+    return (value + PAGE - 1) & ~(PAGE - 1)
+
+
+@dataclass(frozen=True)
+class Segment:
+    vaddr: int
+    memsz: int
+    data: bytes
+    perms: int
+
+
+@dataclass(frozen=True)
+class Program:
+    """A parsed static ELF executable, ready to load: nothing about it depends on the host."""
+
+    arch: Arch
+    entry: int
+    segments: tuple[Segment, ...]
+    phdr: int  # address of the program headers once loaded
+    phent: int
+    phnum: int
+    load_bias: int
+
+    @property
+    def brk_start(self) -> int:
+        return _page_up(max(s.vaddr + s.memsz for s in self.segments))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The values of the process's identity the loader writes into the auxiliary vector."""
+
+    uid: int
+    euid: int
+    gid: int
+    egid: int
+    random: bytes  # AT_RANDOM's 16 bytes
+
+
+def parse_program(image: bytes, name: str = "program") -> Program:
+    """Parse an ELF image; raise UnsupportedProgram for anything ttdbg cannot run."""
+    try:
+        elf = ELFFile(io.BytesIO(image))
+        header = elf.header
+        arch = arches.by_elf_machine(header["e_machine"], elf.elfclass)
+        kind = header["e_type"]
+        segments_raw = list(elf.iter_segments())
+    except ELFError as err:
+        raise UnsupportedProgram(f"{name}: not a valid ELF executable ({err})") from None
+    except UnsupportedProgram as err:
+        raise UnsupportedProgram(f"{name}: {err}") from None
+    for seg in segments_raw:
+        if seg["p_type"] == "PT_INTERP":
+            interp = seg.data().rstrip(b"\0").decode(errors="replace")
+            raise UnsupportedProgram(
+                f"{name}: dynamically linked (needs {interp}); ttdbg runs static programs, "
+                "rebuild with -static"
+            )
+    if kind not in ("ET_EXEC", "ET_DYN"):
+        raise UnsupportedProgram(f"{name}: not an executable (ELF type {kind})")
+    bias = arch.pie_base if kind == "ET_DYN" else 0
+    loads = [s for s in segments_raw if s["p_type"] == "PT_LOAD"]
+    if not loads:
+        raise UnsupportedProgram(f"{name}: no loadable segments")
+    segments = tuple(
+        Segment(
+            vaddr=s["p_vaddr"] + bias,
+            memsz=s["p_memsz"],
+            data=s.data()[: s["p_filesz"]],
+            perms=(PERM_R if s["p_flags"] & 4 else 0)
+            | (PERM_W if s["p_flags"] & 2 else 0)
+            | (PERM_X if s["p_flags"] & 1 else 0),
+        )
+        for s in loads
+    )
+    phdr = _phdr_address(segments_raw, loads, header["e_phoff"]) + bias
+    return Program(
+        arch=arch,
+        entry=header["e_entry"] + bias,
+        segments=segments,
+        phdr=phdr,
+        phent=header["e_phentsize"],
+        phnum=header["e_phnum"],
+        load_bias=bias,
+    )
+
+
+def _phdr_address(segments: list, loads: list, phoff: int) -> int:  # type: ignore[type-arg]
+    for seg in segments:
+        if seg["p_type"] == "PT_PHDR":
+            return int(seg["p_vaddr"])
+    for seg in loads:
+        if seg["p_offset"] <= phoff < seg["p_offset"] + seg["p_filesz"]:
+            return int(seg["p_vaddr"] + phoff - seg["p_offset"])
+    return 0
+
+
+def map_program(machine: Machine, program: Program) -> None:
+    """Map the program's segments; pages shared by two segments get both permissions."""
+    page_perms: dict[int, int] = {}
+    for seg in program.segments:
+        for page in range(_page_down(seg.vaddr), _page_up(seg.vaddr + seg.memsz), PAGE):
+            page_perms[page] = page_perms.get(page, 0) | seg.perms
+    pages = sorted(page_perms)
+    run_start = pages[0]
+    for i, page in enumerate(pages):
+        nxt = pages[i + 1] if i + 1 < len(pages) else None
+        if nxt != page + PAGE or page_perms[nxt] != page_perms[page]:
+            machine.uc.mem_map(run_start, page + PAGE - run_start, page_perms[page])
+            if nxt is not None:
+                run_start = nxt
+    for seg in program.segments:
+        machine.write(seg.vaddr, seg.data)
+
+
+def build_stack(
+    machine: Machine,
+    program: Program,
+    argv: list[bytes],
+    envp: list[bytes],
+    execfn: bytes,
+    identity: Identity,
+) -> int:
+    """Map the stack and lay out argc, argv, envp and auxv as Linux does; return the new sp."""
+    arch = program.arch
+    top = arch.stack_top
+    machine.uc.mem_map(top - STACK_SIZE, STACK_SIZE, PERM_R | PERM_W)
+    # Linux leaves 8 zero bytes at the very top; glibc's start-up reads past the last string.
+    p = top - 8
+
+    def push_bytes(data: bytes) -> int:
+        nonlocal p
+        p -= len(data)
+        machine.write(p, data)
+        return p
+
+    execfn_addr = push_bytes(execfn + b"\0")
+    env_addrs = [push_bytes(s + b"\0") for s in reversed(envp)][::-1]
+    arg_addrs = [push_bytes(s + b"\0") for s in reversed(argv)][::-1]
+    platform_addr = push_bytes(arch.platform.encode() + b"\0")
+    p &= ~0xF
+    random_addr = push_bytes(identity.random[:16].ljust(16, b"\0"))
+    auxv = [
+        (AT_HWCAP, arch.hwcap),
+        (AT_PAGESZ, PAGE),
+        (AT_CLKTCK, 100),
+        (AT_PHDR, program.phdr),
+        (AT_PHENT, program.phent),
+        (AT_PHNUM, program.phnum),
+        (AT_BASE, 0),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, program.entry),
+        (AT_UID, identity.uid),
+        (AT_EUID, identity.euid),
+        (AT_GID, identity.gid),
+        (AT_EGID, identity.egid),
+        (AT_SECURE, 0),
+        (AT_RANDOM, random_addr),
+        (AT_HWCAP2, arch.hwcap2),
+        (AT_EXECFN, execfn_addr),
+        (AT_PLATFORM, platform_addr),
+        (AT_MINSIGSTKSZ, 2048),
+        (AT_NULL, 0),
+    ]
+    words = [len(argv), *arg_addrs, 0, *env_addrs, 0]
+    for key, value in auxv:
+        words += [key, value]
+    p -= 8 * len(words)
+    p &= ~0xF
+    machine.write(p, b"".join(w.to_bytes(8, "little") for w in words))
+    return p

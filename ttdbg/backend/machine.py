@@ -1,0 +1,237 @@
+"""Unicorn plus memory map plus an exact instruction count: runs exactly N instructions."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import unicorn
+from unicorn import x86_const
+
+from .arch import Arch, Register
+from .icount import LIMIT, NO_LIMIT, UNKNOWN_BLOCK, BlockCounter
+
+PAGE = 0x1000
+
+PERM_R = unicorn.UC_PROT_READ
+PERM_W = unicorn.UC_PROT_WRITE
+PERM_X = unicorn.UC_PROT_EXEC
+
+
+class Halt(enum.Enum):
+    """Why `Machine.run` returned."""
+
+    COUNT = "count"  # ran the requested number of instructions
+    EXITED = "exited"  # the guest ended (exit, fatal signal)
+    STOPPED = "stopped"  # a hook asked to stop (breakpoint, watchpoint, end of the log, ...)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A CPU exception the guest caused: the signal Linux would send for it."""
+
+    signal: int
+    pc: int
+    detail: str
+
+
+SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
+
+_FAULT_SIGNALS: dict[int, tuple[int, str]] = {
+    unicorn.UC_ERR_READ_UNMAPPED: (SIGSEGV, "read from unmapped memory"),
+    unicorn.UC_ERR_WRITE_UNMAPPED: (SIGSEGV, "write to unmapped memory"),
+    unicorn.UC_ERR_FETCH_UNMAPPED: (SIGSEGV, "jump to unmapped memory"),
+    unicorn.UC_ERR_READ_PROT: (SIGSEGV, "read from protected memory"),
+    unicorn.UC_ERR_WRITE_PROT: (SIGSEGV, "write to protected memory"),
+    unicorn.UC_ERR_FETCH_PROT: (SIGSEGV, "jump to non-executable memory"),
+    unicorn.UC_ERR_READ_UNALIGNED: (SIGBUS, "unaligned read"),
+    unicorn.UC_ERR_WRITE_UNALIGNED: (SIGBUS, "unaligned write"),
+    unicorn.UC_ERR_FETCH_UNALIGNED: (SIGBUS, "unaligned fetch"),
+    unicorn.UC_ERR_INSN_INVALID: (SIGILL, "invalid instruction"),
+    unicorn.UC_ERR_EXCEPTION: (SIGILL, "unhandled CPU exception"),
+}
+
+# x86 interrupt vectors that reach the interrupt hook, as the signal Linux delivers.
+_X86_INTERRUPT_SIGNALS: dict[int, int] = {0: SIGFPE, 1: SIGTRAP, 3: SIGTRAP, 6: SIGILL, 13: SIGSEGV}
+
+SyscallHandler = Callable[["Machine"], None]
+FaultHandler = Callable[["Machine", Fault], None]
+
+
+class Machine:
+    """One guest CPU and its memory, counting every retired instruction exactly."""
+
+    def __init__(self, arch: Arch) -> None:
+        self.arch = arch
+        self.uc = unicorn.Uc(arch.uc_arch, arch.uc_mode)
+        self.uc.ctl_set_cpu_model(arch.cpu_model)
+        self.counter = BlockCounter(self.uc, arch.cs_arch, arch.cs_mode)
+        self._regs = {r.name: r for r in arch.registers}
+        self.on_syscall: SyscallHandler = lambda m: None
+        self.on_fault: FaultHandler = lambda m, f: None
+        self._stop_requested = False
+        self._halted: Halt | None = None
+        self._install_hooks()
+
+    # -- registers --------------------------------------------------------------------------
+
+    def reg(self, name: str) -> int:
+        """The value of register `name` as an unsigned integer."""
+        return self.read_register(self._regs[name])
+
+    def set_reg(self, name: str, value: int) -> None:
+        self.write_register(self._regs[name], value)
+
+    def read_register(self, reg: Register) -> int:
+        value = self.uc.reg_read(reg.uc_id)
+        if reg.kind == "x87":
+            mantissa, exponent = value
+            return int(mantissa) | (int(exponent) << 64)
+        return int(value) & ((1 << (8 * reg.size)) - 1)
+
+    def write_register(self, reg: Register, value: int) -> None:
+        if reg.kind == "x87":
+            self.uc.reg_write(reg.uc_id, (value & ((1 << 64) - 1), value >> 64))
+        else:
+            self.uc.reg_write(reg.uc_id, value)
+
+    @property
+    def pc(self) -> int:
+        return self.reg(self.arch.pc)
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def read(self, addr: int, size: int) -> bytes:
+        return bytes(self.uc.mem_read(addr, size))
+
+    def write(self, addr: int, data: bytes) -> None:
+        self.uc.mem_write(addr, data)
+
+    def read_u64(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 8), "little")
+
+    def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
+        """A NUL-terminated string from guest memory, reading page by page."""
+        out = bytearray()
+        while len(out) < limit:
+            chunk = self.read(addr, PAGE - (addr % PAGE))
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                out += chunk[:nul]
+                return bytes(out)
+            out += chunk
+            addr += len(chunk)
+        return bytes(out[:limit])
+
+    def regions(self) -> list[tuple[int, int, int]]:
+        """Mapped regions as (start, end exclusive, perms), sorted by address."""
+        return sorted((b, e + 1, p) for b, e, p in self.uc.mem_regions())
+
+    def is_mapped(self, addr: int, size: int) -> bool:
+        end = addr + size
+        for start, stop, _perms in self.regions():
+            if start <= addr < stop:
+                if end <= stop:
+                    return True
+                addr = stop
+        return False
+
+    # -- execution --------------------------------------------------------------------------
+
+    @property
+    def icount(self) -> int:
+        return self.counter.icount
+
+    @icount.setter
+    def icount(self, value: int) -> None:
+        self.counter.icount = value
+
+    @property
+    def halted(self) -> Halt | None:
+        """EXITED once the guest has ended; None while it can still run."""
+        return self._halted
+
+    def halt(self) -> None:
+        """Mark the guest ended (exit or fatal signal) and stop the emulator."""
+        self._halted = Halt.EXITED
+        self.uc.emu_stop()
+
+    def request_stop(self) -> None:
+        """From inside a hook: stop the current `run` after this instruction."""
+        self._stop_requested = True
+        self.uc.emu_stop()
+
+    def icount_at(self, pc: int) -> int:
+        """From inside a hook: the icount before the instruction at `pc`."""
+        return self.counter.icount_at(pc)
+
+    def run(self, n: int) -> Halt:
+        """Run exactly `n` instructions, or fewer if the guest ends or a hook stops the run."""
+        target = self.icount + n
+        self._stop_requested = False
+        while self._halted is None and not self._stop_requested and self.icount < target:
+            self.counter.clear_stop()
+            self.counter.limit = target
+            self._emulate()
+            if self.counter.stop == UNKNOWN_BLOCK:
+                if not self.counter.learn_missed_block():
+                    self._finish_exactly(1)
+            elif self.counter.stop == LIMIT:
+                self._finish_exactly(target - self.icount)
+        if self._halted is not None:
+            return Halt.EXITED
+        return Halt.STOPPED if self._stop_requested else Halt.COUNT
+
+    def _finish_exactly(self, count: int) -> None:
+        """Run the last `count` instructions, which all lie inside the block at pc."""
+        start = self.icount
+        pc = self.pc
+        _addr, size = self.counter.stopped_block
+        self.counter.clear_stop()
+        try:
+            ran = self.counter.run_steps(pc, size, count)
+        except unicorn.UcError as err:
+            self._deliver_fault(err.errno)
+            return
+        if self._halted is None and not self._stop_requested:
+            self.icount = start + ran
+
+    def _emulate(self) -> None:
+        try:
+            self.uc.emu_start(self.pc, 0)
+        except unicorn.UcError as err:
+            self._deliver_fault(err.errno)
+
+    def _deliver_fault(self, errno: int) -> None:
+        pc = self.pc
+        self.icount = self.icount_at(pc)
+        signal, detail = _FAULT_SIGNALS.get(errno, (SIGSEGV, f"emulator error {errno}"))
+        self.on_fault(self, Fault(signal, pc, detail))
+        if self._halted is None and not self._stop_requested:
+            self._stop_requested = True
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    def _install_hooks(self) -> None:
+        if self.arch.uc_arch == unicorn.UC_ARCH_X86:
+            self.uc.hook_add(
+                unicorn.UC_HOOK_INSN,
+                self._syscall_hook,
+                None,
+                1,
+                0,
+                x86_const.UC_X86_INS_SYSCALL,
+            )
+            self.uc.hook_add(unicorn.UC_HOOK_INTR, self._x86_interrupt_hook)
+
+    def _syscall_hook(self, uc: unicorn.Uc, _data: object) -> None:
+        self.on_syscall(self)
+
+    def _x86_interrupt_hook(self, uc: unicorn.Uc, intno: int, _data: object) -> None:
+        pc = self.pc
+        self.icount = self.icount_at(pc) + 1
+        signal = _X86_INTERRUPT_SIGNALS.get(intno, SIGSEGV)
+        self.on_fault(self, Fault(signal, pc, f"CPU exception {intno}"))
+        if self._halted is None:
+            self.request_stop()
