@@ -1,0 +1,36 @@
+"""A guest process: a Machine, its Linux platform and inputs, with state capture and restore."""
+
+from __future__ import annotations
+
+from ttdbg.snapshots.state import MachineState, capture, restore_memory, restore_registers
+
+from .inputs import Inputs
+from .linux.host import HostIO
+from .linux.platform import Console, LinuxPlatform
+from .loader import Program
+from .machine import Machine
+
+
+class GuestProcess:
+    """The guest as it runs: CPU and memory (`machine`) plus its OS state (`platform`)."""
+
+    def __init__(
+        self,
+        program: Program,
+        inputs: Inputs,
+        host: HostIO | None = None,
+        console: Console | None = None,
+    ) -> None:
+        self.program = program
+        self.inputs = inputs
+        self.machine = Machine(program.arch)
+        self.platform = LinuxPlatform(self.machine, program, inputs, host, console)
+
+    def capture(self, cursor: int) -> MachineState:
+        return capture(self.machine, self.platform.to_state(), cursor)
+
+    def restore(self, state: MachineState) -> None:
+        """Put the process exactly in `state` (the inputs' cursor is the caller's job)."""
+        restore_memory(self.machine, state)
+        restore_registers(self.machine, state)
+        self.platform.load_state(state.platform)

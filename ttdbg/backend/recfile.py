@@ -1,0 +1,152 @@
+"""The .ttrec container: magic and version, CRC-checked frames, an index and its trailer.
+
+Layout: MAGIC, u16 version, then frames `u8 type | u32 length | u32 crc32 | payload`, the last
+of which is an INDEX frame followed by a 16-byte trailer (`u64 index offset | TRAILER`). The
+writer only appends and flushes after every frame, so a recorder killed at any moment leaves
+a prefix of complete frames that the reader recovers by scanning; the index is a shortcut.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from ttdbg.errors import RecordingError
+
+MAGIC = b"TTDBGREC"
+FORMAT_VERSION = 1
+TRAILER = b"TTDBGIDX"
+_FRAME = struct.Struct("<BII")
+_VERSION = struct.Struct("<H")
+_TRAILER = struct.Struct("<Q8s")
+MAX_FRAME = 1 << 31
+
+
+class FrameType(enum.IntEnum):
+    HEADER = 1  # JSON: arch, platform, argv, env, program name, settings
+    PROGRAM = 2  # the guest ELF image
+    EVENTS = 3  # u64 first event index, u64 base icount, lz4 batch of encoded events
+    SNAPSHOT = 4  # u64 icount, u8 keyframe, encoded snapshot
+    END = 5  # JSON: total icount, exit status, why it ended
+    INDEX = 6  # JSON: offsets of every frame by type
+
+
+@dataclass(frozen=True)
+class Frame:
+    type: FrameType
+    offset: int
+    payload: bytes
+
+
+class RecordingWriter:
+    """Appends frames to a new recording file, flushing each one to the OS."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._f: BinaryIO = open(path, "wb")  # noqa: SIM115 - kept open while recording
+        self._f.write(MAGIC + _VERSION.pack(FORMAT_VERSION))
+        self._offsets: dict[str, list[int]] = {}
+        self.bytes_written = len(MAGIC) + _VERSION.size
+
+    def write(self, ftype: FrameType, payload: bytes) -> int:
+        offset = self._f.tell()
+        head = _FRAME.pack(ftype, len(payload), 0)
+        crc = zlib.crc32(payload, zlib.crc32(head[:5]))
+        self._f.write(_FRAME.pack(ftype, len(payload), crc) + payload)
+        self._f.flush()
+        self._offsets.setdefault(ftype.name, []).append(offset)
+        self.bytes_written = offset + _FRAME.size + len(payload)
+        return offset
+
+    def write_json(self, ftype: FrameType, value: dict[str, Any]) -> int:
+        return self.write(ftype, json.dumps(value, separators=(",", ":")).encode())
+
+    def close(self) -> None:
+        """Write the index and trailer; the file is complete after this."""
+        index_offset = self.write_json(FrameType.INDEX, {"offsets": self._offsets})
+        self._f.write(_TRAILER.pack(index_offset, TRAILER))
+        self._f.close()
+
+    def abandon(self) -> None:
+        """Close without an index (the reader rebuilds it by scanning)."""
+        self._f.close()
+
+
+def _frame_crc(ftype: int, payload: bytes) -> int:
+    return zlib.crc32(payload, zlib.crc32(_FRAME.pack(ftype, len(payload), 0)[:5]))
+
+
+def read_frames(path: str) -> tuple[list[Frame], bool]:
+    """Every complete frame of a recording, and whether the file ends without its index.
+
+    Raises RecordingError for a file that is missing, not a recording, too new, or has a frame
+    whose checksum does not match.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise RecordingError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise RecordingError(f"{path}: is a directory") from None
+    except OSError as err:
+        raise RecordingError(f"{path}: cannot read ({err.strerror})") from None
+    if not data.startswith(MAGIC):
+        raise RecordingError(f"{path}: not a ttdbg recording")
+    if len(data) < len(MAGIC) + _VERSION.size:
+        raise RecordingError(f"{path}: truncated header")
+    (version,) = _VERSION.unpack_from(data, len(MAGIC))
+    if version > FORMAT_VERSION:
+        raise RecordingError(
+            f"{path}: recording format version {version} is newer than this ttdbg reads "
+            f"(version {FORMAT_VERSION}); upgrade ttdbg"
+        )
+    if version < 1:
+        raise RecordingError(f"{path}: unknown recording format version {version}")
+    pos = len(MAGIC) + _VERSION.size
+    frames: list[Frame] = []
+    complete = False
+    while pos + _FRAME.size <= len(data):
+        ftype, length, crc = _FRAME.unpack_from(data, pos)
+        end = pos + _FRAME.size + length
+        if end > len(data):
+            break  # a frame cut short: the recorder stopped while writing it
+        payload = data[pos + _FRAME.size : end]
+        if _frame_crc(ftype, payload) != crc:
+            raise RecordingError(f"{path}: corrupt frame at offset {pos} (checksum mismatch)")
+        try:
+            kind = FrameType(ftype)
+        except ValueError:
+            raise RecordingError(f"{path}: unknown frame type {ftype} at offset {pos}") from None
+        frames.append(Frame(kind, pos, payload))
+        pos = end
+        if kind == FrameType.INDEX:
+            rest = data[pos:]
+            if len(rest) == _TRAILER.size and _TRAILER.unpack(rest)[1] == TRAILER:
+                complete = True
+                pos = len(data)
+            break
+    if pos != len(data) and complete:
+        raise RecordingError(f"{path}: unexpected bytes after the index")
+    if pos < len(data) and not complete and frames and frames[-1].type == FrameType.INDEX:
+        raise RecordingError(f"{path}: corrupt trailer")
+    return frames, not complete
+
+
+def load_json(frame: Frame, path: str) -> dict[str, Any]:
+    try:
+        value = json.loads(frame.payload)
+    except (ValueError, UnicodeDecodeError):
+        raise RecordingError(f"{path}: corrupt {frame.type.name.lower()} frame") from None
+    if not isinstance(value, dict):
+        raise RecordingError(f"{path}: corrupt {frame.type.name.lower()} frame")
+    return value
+
+
+def file_size(path: str) -> int:
+    return os.path.getsize(path)

@@ -1,0 +1,194 @@
+"""Record a program into a recording file: run it natively-like, log inputs, snapshot often."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import lz4.frame
+
+from ttdbg import __version__
+from ttdbg.snapshots.codec import encode
+from ttdbg.snapshots.state import MachineState, PageDigests
+
+from .eventlog import EVENTLOG_VERSION, Event, EventLogWriter
+from .inputs import LiveInputs
+from .linux.host import HostIO
+from .loader import parse_program
+from .process import GuestProcess
+from .recfile import FrameType, RecordingWriter
+from .recording import EVENTS_HEAD, SNAPSHOT_HEAD
+
+DEFAULT_SNAPSHOT_EVERY = 20_000_000
+KEYFRAME_EVERY = 8
+FLUSH_SECONDS = 0.2
+FLUSH_EVENTS = 512
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What a finished recording run produced."""
+
+    path: str
+    icount: int
+    exit_status: int | None
+    exit_signal: int | None
+    reason: str  # "exit", "limit" or the error that ended it
+    events: int
+    snapshots: int
+    bytes_written: int
+
+    @property
+    def shell_status(self) -> int:
+        """The status a shell reports for the guest: 128+signal when a signal ended it."""
+        if self.exit_signal:
+            return 128 + self.exit_signal
+        return self.exit_status or 0
+
+
+class _FlushingInputs(LiveInputs):
+    """Live inputs that write the pending events to the file regularly."""
+
+    def __init__(self, log: EventLogWriter, flush: Callable[[], None]) -> None:
+        super().__init__(log)
+        self._flush = flush
+        self._last = time.monotonic()
+
+    def _after_append(self) -> None:
+        now = time.monotonic()
+        if len(self.log.pending) >= FLUSH_EVENTS or now - self._last >= FLUSH_SECONDS:
+            self._last = now
+            self._flush()
+
+    def take(self, kind, icount, args, host):  # type: ignore[no-untyped-def]
+        outcome = super().take(kind, icount, args, host)
+        self._after_append()
+        return outcome
+
+    def note(self, event: Event) -> None:
+        super().note(event)
+        self._flush()
+
+
+class Recorder:
+    """Runs one program from its first instruction to its end, writing a recording."""
+
+    def __init__(
+        self,
+        program_path: str,
+        argv: list[bytes],
+        env: list[bytes],
+        out_path: str,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+        max_insns: int | None = None,
+    ) -> None:
+        with open(program_path, "rb") as f:
+            self.image = f.read()
+        self.program = parse_program(self.image, program_path)
+        self.argv, self.env = argv, env
+        self.program_path = program_path
+        self.snapshot_every = max(1, snapshot_every)
+        self.max_insns = max_insns
+        self.log = EventLogWriter()
+        self.out = RecordingWriter(out_path)
+        self.inputs = _FlushingInputs(self.log, self.flush_events)
+        self.process = GuestProcess(
+            self.program, self.inputs, HostIO(os.path.abspath(program_path))
+        )
+        self.digests = PageDigests()
+        self.previous: MachineState | None = None
+        self.snapshot_count = 0
+        self.snapshot_bytes = [0, 0]  # raw, compressed
+
+    def flush_events(self) -> None:
+        batch = self.log.take_batch()
+        if batch is not None:
+            first, base, data = batch
+            payload = EVENTS_HEAD.pack(first, base) + lz4.frame.compress(data)
+            self.out.write(FrameType.EVENTS, payload)
+
+    def snapshot(self) -> None:
+        self.flush_events()
+        state = self.process.capture(self.log.count)
+        keyframe = self.previous is None or self.snapshot_count % KEYFRAME_EVERY == 0
+        state_hash = self.digests.state_hash(state)
+        enc = encode(state, None if keyframe else self.previous, state_hash, {})
+        head = SNAPSHOT_HEAD.pack(state.icount, int(keyframe), bytes.fromhex(state_hash))
+        self.out.write(FrameType.SNAPSHOT, head + enc.data)
+        self.previous = state
+        self.snapshot_count += 1
+        self.snapshot_bytes[0] += enc.raw_size
+        self.snapshot_bytes[1] += len(enc.data)
+
+    def run(self, progress: Progress | None = None) -> RecordResult:
+        execfn = os.fsencode(self.program_path)
+        self.out.write_json(
+            FrameType.HEADER,
+            {
+                "ttdbg_version": __version__,
+                "eventlog_version": EVENTLOG_VERSION,
+                "arch": self.program.arch.name,
+                "platform": "linux-user",
+                "cpu_model": self.program.arch.cpu_model,
+                "program": os.path.basename(self.program_path),
+                "execfn": os.fsdecode(execfn),
+                "argv": [os.fsdecode(a) for a in self.argv],
+                "env": [os.fsdecode(e) for e in self.env],
+                "snapshot_every": self.snapshot_every,
+                "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+        self.out.write(FrameType.PROGRAM, self.image)
+        m, plat = self.process.machine, self.process.platform
+        plat.start(self.argv, self.env, execfn)
+        self.snapshot()
+        reason = "exit"
+        limit = self.max_insns
+        while m.halted is None:
+            step = self.snapshot_every - m.icount % self.snapshot_every
+            if limit is not None:
+                step = min(step, limit - m.icount)
+            if step <= 0:
+                reason = "limit"
+                break
+            m.run(step)
+            if plat.error is not None:
+                reason = str(plat.error)
+                break
+            if progress is not None:
+                progress(m.icount)
+            if m.halted is None and m.icount % self.snapshot_every == 0:
+                self.snapshot()
+        if self.previous is None or self.previous.icount != m.icount:
+            self.snapshot()
+        self.flush_events()
+        self.out.write_json(
+            FrameType.END,
+            {
+                "icount": m.icount,
+                "reason": reason,
+                "exit_status": plat.exit_status,
+                "exit_signal": plat.exit_signal,
+                "enosys": plat.enosys,
+                "events": self.log.count,
+                "events_by_kind": self.log.by_kind,
+                "snapshots": self.snapshot_count,
+                "snapshot_bytes_raw": self.snapshot_bytes[0],
+                "snapshot_bytes_compressed": self.snapshot_bytes[1],
+            },
+        )
+        self.out.close()
+        return RecordResult(
+            path=self.out.path,
+            icount=m.icount,
+            exit_status=plat.exit_status,
+            exit_signal=plat.exit_signal,
+            reason=reason,
+            events=self.log.count,
+            snapshots=self.snapshot_count,
+            bytes_written=self.out.bytes_written,
+        )

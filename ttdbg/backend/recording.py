@@ -1,0 +1,127 @@
+"""Reading a whole .ttrec recording: header, program, event log, snapshots, end, truncation."""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import lz4.frame
+
+from ttdbg.errors import RecordingError, TtdbgError
+from ttdbg.snapshots.store import SnapshotEntry, SnapshotStore
+
+from .eventlog import EVENTLOG_VERSION, Event, EventKind, decode_events
+from .loader import Program, parse_program
+from .recfile import Frame, FrameType, load_json, read_frames
+
+EVENTS_HEAD = struct.Struct("<QQ")
+SNAPSHOT_HEAD = struct.Struct("<QB16s")
+
+
+@dataclass
+class Recording:
+    """A recording opened for replay; everything in it, with the snapshots still encoded."""
+
+    path: str
+    header: dict[str, Any]
+    program_image: bytes
+    program: Program
+    events: list[Event]
+    snapshots: SnapshotStore
+    end: dict[str, Any] | None
+    truncated: bool
+    file_size: int
+    compressed_bytes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def argv(self) -> list[bytes]:
+        return [os.fsencode(a) for a in self.header["argv"]]
+
+    @property
+    def envp(self) -> list[bytes]:
+        return [os.fsencode(e) for e in self.header["env"]]
+
+    @property
+    def execfn(self) -> bytes:
+        return os.fsencode(self.header["execfn"])
+
+    @property
+    def last_known_icount(self) -> int:
+        """The recording's end, or for a truncated one the furthest point it proves."""
+        if self.end is not None:
+            return int(self.end["icount"])
+        candidates = [0]
+        if self.events:
+            candidates.append(self.events[-1].icount)
+        if len(self.snapshots):
+            candidates.append(self.snapshots.entries[-1].icount)
+        return max(candidates)
+
+    def exit_event(self) -> Event | None:
+        for ev in reversed(self.events):
+            if ev.kind == EventKind.EXIT:
+                return ev
+        return None
+
+
+def open_recording(path: str) -> Recording:
+    """Open and check a recording; RecordingError names the file and the problem."""
+    frames, truncated = read_frames(path)
+    by_type: dict[FrameType, list[Frame]] = {}
+    for frame in frames:
+        by_type.setdefault(frame.type, []).append(frame)
+    if FrameType.HEADER not in by_type:
+        raise RecordingError(f"{path}: truncated before its header")
+    header = load_json(by_type[FrameType.HEADER][0], path)
+    if header.get("eventlog_version", 0) > EVENTLOG_VERSION:
+        raise RecordingError(f"{path}: event log version is newer than this ttdbg reads")
+    if FrameType.PROGRAM not in by_type:
+        raise RecordingError(f"{path}: truncated before its program")
+    image = by_type[FrameType.PROGRAM][0].payload
+    try:
+        program = parse_program(image, header.get("program", "program"))
+    except TtdbgError as err:
+        raise RecordingError(f"{path}: {err}") from None
+    events: list[Event] = []
+    compressed = {"events": 0, "snapshots": 0, "program": len(image)}
+    for frame in by_type.get(FrameType.EVENTS, []):
+        if len(frame.payload) < EVENTS_HEAD.size:
+            raise RecordingError(f"{path}: corrupt event frame at offset {frame.offset}")
+        first, base = EVENTS_HEAD.unpack_from(frame.payload)
+        if first != len(events):
+            raise RecordingError(f"{path}: event frames out of order at offset {frame.offset}")
+        try:
+            data = lz4.frame.decompress(frame.payload[EVENTS_HEAD.size :])
+        except RuntimeError:
+            raise RecordingError(f"{path}: corrupt event frame at offset {frame.offset}") from None
+        try:
+            events.extend(decode_events(data, base))
+        except RecordingError as err:
+            raise RecordingError(f"{path}: {err}") from None
+        compressed["events"] += len(frame.payload)
+    entries = []
+    for frame in by_type.get(FrameType.SNAPSHOT, []):
+        if len(frame.payload) < SNAPSHOT_HEAD.size:
+            raise RecordingError(f"{path}: corrupt snapshot frame at offset {frame.offset}")
+        icount, keyframe, digest = SNAPSHOT_HEAD.unpack_from(frame.payload)
+        entries.append(
+            SnapshotEntry(icount, bool(keyframe), digest.hex(), frame.payload[SNAPSHOT_HEAD.size :])
+        )
+        compressed["snapshots"] += len(frame.payload)
+    if entries and not entries[0].keyframe:
+        raise RecordingError(f"{path}: first snapshot is not a keyframe")
+    end = load_json(by_type[FrameType.END][0], path) if FrameType.END in by_type else None
+    return Recording(
+        path=path,
+        header=header,
+        program_image=image,
+        program=program,
+        events=events,
+        snapshots=SnapshotStore(entries),
+        end=end,
+        truncated=truncated or end is None,
+        file_size=sum(len(f.payload) + 9 for f in frames) + 10,
+        compressed_bytes=compressed,
+    )

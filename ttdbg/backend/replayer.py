@@ -1,0 +1,87 @@
+"""Replay a recording from its start: the guest's output again, snapshot hashes checked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ttdbg.errors import DivergenceError
+from ttdbg.snapshots.state import PageDigests
+
+from .eventlog import EventLogReader
+from .inputs import ReplayInputs
+from .linux.platform import Console
+from .process import GuestProcess
+from .recording import Recording
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """Where a replay stopped and why."""
+
+    icount: int
+    reason: str  # "exit", "end" (recording ended there), "to", "truncated", or the error
+    exit_status: int | None
+    exit_signal: int | None
+    verified: int  # snapshots whose hash was checked
+
+
+def new_replay_process(rec: Recording, console: Console | None = None) -> GuestProcess:
+    """A guest process positioned at icount 0 whose inputs come from the recording."""
+    inputs = ReplayInputs(EventLogReader(rec.events))
+    proc = GuestProcess(rec.program, inputs, None, console)
+    proc.platform.start(rec.argv, rec.envp, rec.execfn)
+    return proc
+
+
+def replay(
+    rec: Recording,
+    to: int | None = None,
+    verify: bool = False,
+    console: Console | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayResult:
+    """Run the recording forward from icount 0 to `to` (or its end), optionally verifying."""
+    proc = new_replay_process(rec, console)
+    m, plat = proc.machine, proc.platform
+    reader = proc.inputs.log  # type: ignore[attr-defined]
+    end = rec.last_known_icount if rec.end is not None else None
+    stop_at = min(x for x in (to, end) if x is not None) if (to, end) != (None, None) else None
+    checkpoints = rec.snapshots.icounts if verify else []
+    digests = PageDigests()
+    verified = 0
+    index = 0
+    while m.halted is None:
+        while index < len(checkpoints) and checkpoints[index] < m.icount:
+            index += 1
+        if index < len(checkpoints) and checkpoints[index] == m.icount:
+            entry = rec.snapshots.entries[index]
+            state = proc.capture(reader.cursor)
+            if digests.state_hash(state) != entry.state_hash:
+                raise DivergenceError(m.icount, f"state hash {entry.state_hash}", "another state")
+            verified += 1
+            index += 1
+        targets = [t for t in (stop_at,) if t is not None]
+        if index < len(checkpoints):
+            targets.append(checkpoints[index])
+        if stop_at is not None and m.icount >= stop_at:
+            break
+        step = min(targets) - m.icount if targets else 1 << 40
+        m.run(step)
+        if plat.error is not None:
+            if isinstance(plat.error, DivergenceError):
+                raise plat.error
+            return ReplayResult(m.icount, str(plat.error), None, None, verified)
+        if plat.end_of_log is not None:
+            return ReplayResult(m.icount, "truncated", None, None, verified)
+        if progress is not None:
+            progress(m.icount)
+    if m.halted is not None and index < len(checkpoints) and checkpoints[index] == m.icount:
+        entry = rec.snapshots.entries[index]
+        if digests.state_hash(proc.capture(reader.cursor)) != entry.state_hash:
+            raise DivergenceError(m.icount, f"state hash {entry.state_hash}", "another state")
+        verified += 1
+    if m.halted is not None:
+        return ReplayResult(m.icount, "exit", plat.exit_status, plat.exit_signal, verified)
+    reason = "to" if to is not None and m.icount >= to else "end"
+    return ReplayResult(m.icount, reason, None, None, verified)

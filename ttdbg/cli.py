@@ -1,0 +1,219 @@
+"""The `ttdbg` command line: record, replay and info."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ttdbg import __version__
+from ttdbg.errors import TtdbgError, UsageError
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _icount(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an icount: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"icount must be >= 0: {text!r}")
+    return value
+
+
+def _find_program(name: str) -> str:
+    if os.sep in name:
+        path = name
+    else:
+        found = shutil.which(name)
+        if found is None:
+            raise UsageError(f"{name}: command not found")
+        path = found
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory")
+    return path
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from ttdbg.backend.recorder import Recorder
+
+    command = args.command
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise UsageError("record: no program given (ttdbg record [-o FILE] -- PROGRAM [ARGS...])")
+    program = _find_program(command[0])
+    out = args.output or os.path.basename(program) + ".ttrec"
+    argv = [os.fsencode(a) for a in command]
+    env = [os.fsencode(f"{k}={v}") for k, v in os.environ.items()]
+    recorder = Recorder(program, argv, env, out, args.snapshot_every, args.max_insns)
+    show = sys.stderr.isatty()
+
+    def progress(icount: int) -> None:
+        sys.stderr.write(f"\rttdbg: recording, {icount:,} instructions")
+        sys.stderr.flush()
+
+    result = recorder.run(progress if show else None)
+    if show:
+        sys.stderr.write("\r\033[K")
+    if result.reason not in ("exit", "limit"):
+        print(f"ttdbg: {result.reason}; recording saved up to there in {out}", file=sys.stderr)
+        return 1
+    return result.shell_status
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from ttdbg.backend.recording import open_recording
+    from ttdbg.backend.replayer import replay
+
+    rec = open_recording(args.file)
+    streams = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
+
+    def console(fd: int, data: bytes) -> None:
+        streams[fd].write(data)
+        streams[fd].flush()
+
+    result = replay(rec, to=args.to, verify=args.verify, console=console)
+    if args.verify:
+        print(f"ttdbg: verified {result.verified} snapshots", file=sys.stderr)
+    if result.reason == "truncated":
+        print(f"ttdbg: recording is truncated; replayed to icount {result.icount}", file=sys.stderr)
+    elif result.reason == "to":
+        print(f"ttdbg: stopped at icount {result.icount}", file=sys.stderr)
+    elif result.reason not in ("exit", "end"):
+        print(f"ttdbg: recording ends at icount {result.icount}: {result.reason}", file=sys.stderr)
+    return 0
+
+
+def recording_info(path: str) -> dict[str, Any]:
+    """Everything `ttdbg info` shows, as plain data."""
+    from ttdbg.backend.recording import open_recording
+
+    rec = open_recording(path)
+    by_kind: dict[str, int] = {}
+    for ev in rec.events:
+        by_kind[ev.kind.name] = by_kind.get(ev.kind.name, 0) + 1
+    end = rec.end or {}
+    exit_ev = rec.exit_event()
+    return {
+        "file": path,
+        "program": rec.header.get("program"),
+        "argv": rec.header.get("argv"),
+        "arch": rec.header.get("arch"),
+        "platform": rec.header.get("platform"),
+        "recorded_at": rec.header.get("recorded_at"),
+        "icount": rec.last_known_icount,
+        "end_reason": end.get("reason", "truncated"),
+        "exit_status": exit_ev.args[0] if exit_ev and not exit_ev.args[1] else None,
+        "exit_signal": exit_ev.args[1] if exit_ev and exit_ev.args[1] else None,
+        "events": len(rec.events),
+        "events_by_kind": by_kind,
+        "enosys": end.get("enosys", {}),
+        "snapshots": len(rec.snapshots),
+        "snapshot_every": rec.header.get("snapshot_every"),
+        "snapshot_bytes_raw": end.get("snapshot_bytes_raw"),
+        "snapshot_bytes_compressed": rec.compressed_bytes["snapshots"],
+        "event_bytes_compressed": rec.compressed_bytes["events"],
+        "program_bytes": rec.compressed_bytes["program"],
+        "file_bytes": rec.file_size,
+        "truncated": rec.truncated,
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = recording_info(args.file)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    status = (
+        f"killed by signal {info['exit_signal']}"
+        if info["exit_signal"]
+        else f"exited with status {info['exit_status']}"
+        if info["exit_status"] is not None
+        else f"did not exit ({info['end_reason']})"
+    )
+    kinds = ", ".join(f"{k.lower()} {v}" for k, v in sorted(info["events_by_kind"].items()))
+    enosys = ", ".join(f"{k} x{v}" for k, v in sorted(info["enosys"].items())) or "none"
+    raw = info["snapshot_bytes_raw"]
+    lines = [
+        f"file:        {info['file']}" + ("  (TRUNCATED)" if info["truncated"] else ""),
+        f"program:     {info['program']}  ({info['arch']}, {info['platform']})",
+        f"argv:        {' '.join(info['argv'] or [])}",
+        f"recorded:    {info['recorded_at']}",
+        f"icount:      {info['icount']:,}" + ("+ (truncated)" if info["truncated"] else ""),
+        f"end:         {status}",
+        f"events:      {info['events']} ({kinds})",
+        f"ENOSYS:      {enosys}",
+        f"snapshots:   {info['snapshots']} every {info['snapshot_every']:,} instructions, "
+        f"{info['snapshot_bytes_compressed']:,} bytes compressed"
+        + (f" from {raw:,} raw" if raw else ""),
+        f"size:        {info['file_bytes']:,} bytes (program {info['program_bytes']:,}, "
+        f"events {info['event_bytes_compressed']:,})",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ttdbg", description="Snapshot-centric time-travel debugger on Unicorn."
+    )
+    parser.add_argument("--version", action="version", version=f"ttdbg {__version__}")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    rec = sub.add_parser("record", help="record a program into a .ttrec file")
+    rec.add_argument("-o", "--output", help="recording file (default: PROGRAM.ttrec)")
+    rec.add_argument("--snapshot-every", type=_positive, default=None, metavar="N")
+    rec.add_argument("--max-insns", type=_positive, default=None, metavar="N")
+    rec.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
+    rec.set_defaults(func=cmd_record)
+
+    rep = sub.add_parser("replay", help="replay a recording, writing the guest's output again")
+    rep.add_argument("file")
+    rep.add_argument("--to", type=_icount, metavar="ICOUNT", help="stop at this icount")
+    rep.add_argument("--verify", action="store_true", help="check every snapshot's hash")
+    rep.set_defaults(func=cmd_replay)
+
+    info = sub.add_parser("info", help="describe a recording")
+    info.add_argument("file")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "snapshot_every", 0) is None:
+        from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY
+
+        args.snapshot_every = DEFAULT_SNAPSHOT_EVERY
+    try:
+        return int(args.func(args))
+    except TtdbgError as err:
+        print(f"ttdbg: {err}", file=sys.stderr)
+        return err.exit_status
+    except KeyboardInterrupt:
+        print("ttdbg: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

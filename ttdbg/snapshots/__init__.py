@@ -1,0 +1,1 @@
+"""Capture and restore of whole-machine state, page deltas, lz4 frames and the snapshot index."""

@@ -1,0 +1,97 @@
+"""Whole-machine state at one icount: registers, memory map, pages, platform; and its hash."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ttdbg.backend.machine import PAGE, Machine
+
+ZERO_PAGE = bytes(PAGE)
+
+
+@dataclass(frozen=True)
+class MachineState:
+    """Everything needed to rebuild the guest at `icount`. Absent pages are zero."""
+
+    icount: int
+    registers: dict[str, int]
+    regions: tuple[tuple[int, int, int], ...]
+    pages: dict[int, bytes] = field(repr=False)
+    platform: dict[str, Any]
+    cursor: int  # events consumed so far
+    halted: bool = False
+
+
+def in_regions(regions: tuple[tuple[int, int, int], ...], addr: int) -> bool:
+    """Whether `addr` lies in one of the sorted, non-overlapping `regions`."""
+    i = bisect.bisect_right(regions, (addr, 1 << 65, 0)) - 1
+    return i >= 0 and regions[i][0] <= addr < regions[i][1]
+
+
+def read_pages(machine: Machine) -> tuple[tuple[tuple[int, int, int], ...], dict[int, bytes]]:
+    """The memory map and every non-zero page of it."""
+    regions = tuple(machine.regions())
+    pages: dict[int, bytes] = {}
+    for start, end, _perms in regions:
+        data = machine.read(start, end - start)
+        view = memoryview(data)
+        for off in range(0, end - start, PAGE):
+            page = view[off : off + PAGE]
+            if page != ZERO_PAGE:
+                pages[start + off] = page.tobytes()
+    return regions, pages
+
+
+def capture(machine: Machine, platform: dict[str, Any], cursor: int) -> MachineState:
+    regs = {r.name: machine.read_register(r) for r in machine.arch.registers if r.snapshot}
+    regions, pages = read_pages(machine)
+    return MachineState(
+        machine.icount, regs, regions, pages, platform, cursor, machine.halted is not None
+    )
+
+
+def restore_memory(machine: Machine, state: MachineState) -> None:
+    """Make the machine's memory exactly the state's: same map, same pages."""
+    for start, end, _perms in machine.regions():
+        machine.uc.mem_unmap(start, end - start)
+    for start, end, perms in state.regions:
+        machine.uc.mem_map(start, end - start, perms)
+    for addr, page in state.pages.items():
+        machine.write(addr, page)
+    machine.uc.ctl_flush_tb()
+
+
+def restore_registers(machine: Machine, state: MachineState) -> None:
+    for reg in machine.arch.registers:
+        if reg.snapshot and reg.name in state.registers:
+            machine.write_register(reg, state.registers[reg.name])
+    machine.icount = state.icount
+
+
+class PageDigests:
+    """Per-page digests kept across snapshots so the state hash only rehashes changed pages."""
+
+    def __init__(self) -> None:
+        self._digests: dict[int, tuple[bytes, bytes]] = {}
+
+    def state_hash(self, state: MachineState) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        for name in sorted(state.registers):
+            h.update(f"{name}={state.registers[name]:x};".encode())
+        for start, end, perms in state.regions:
+            h.update(f"[{start:x},{end:x},{perms}]".encode())
+        fresh: dict[int, tuple[bytes, bytes]] = {}
+        for addr in sorted(state.pages):
+            page = state.pages[addr]
+            known = self._digests.get(addr)
+            if known is not None and known[0] == page:
+                digest = known[1]
+            else:
+                digest = hashlib.blake2b(page, digest_size=16).digest()
+            fresh[addr] = (page, digest)
+            h.update(addr.to_bytes(8, "little") + digest)
+        self._digests = fresh
+        return h.hexdigest()
