@@ -123,6 +123,26 @@ def _phdr_address(segments: list, loads: list, phoff: int) -> int:  # type: igno
     return 0
 
 
+def initial_pages(program: Program) -> dict[int, bytes]:
+    """The non-zero pages the loaded segments occupy, before the program runs.
+
+    Snapshots store keyframes as differences from these, so the program's code and data are
+    kept once per recording (in its program frame), not once per keyframe.
+    """
+    pages: dict[int, bytearray] = {}
+    for seg in program.segments:
+        addr = seg.vaddr
+        data = seg.data
+        pos = 0
+        while pos < len(data):
+            page = _page_down(addr + pos)
+            off = addr + pos - page
+            n = min(PAGE - off, len(data) - pos)
+            pages.setdefault(page, bytearray(PAGE))[off : off + n] = data[pos : pos + n]
+            pos += n
+    return {a: bytes(p) for a, p in pages.items() if any(p)}
+
+
 def map_program(machine: Machine, program: Program) -> None:
     """Map the program's segments; pages shared by two segments get both permissions."""
     page_perms: dict[int, int] = {}

@@ -16,7 +16,7 @@ from ttdbg.snapshots.state import MachineState, PageDigests
 from .eventlog import EVENTLOG_VERSION, Event, EventLogWriter
 from .inputs import LiveInputs
 from .linux.host import HostIO
-from .loader import parse_program
+from .loader import initial_pages, parse_program
 from .process import GuestProcess
 from .recfile import FrameType, RecordingWriter
 from .recording import EVENTS_HEAD, SNAPSHOT_HEAD
@@ -100,6 +100,7 @@ class Recorder:
             self.program, self.inputs, HostIO(os.path.abspath(program_path))
         )
         self.digests = PageDigests()
+        self.baseline = initial_pages(self.program)
         self.previous: MachineState | None = None
         self.snapshot_count = 0
         self.snapshot_bytes = [0, 0]  # raw, compressed
@@ -116,7 +117,7 @@ class Recorder:
         state = self.process.capture(self.log.count)
         keyframe = self.previous is None or self.snapshot_count % KEYFRAME_EVERY == 0
         state_hash = self.digests.state_hash(state)
-        enc = encode(state, None if keyframe else self.previous, state_hash, {})
+        enc = encode(state, None if keyframe else self.previous, state_hash, self.baseline)
         head = SNAPSHOT_HEAD.pack(state.icount, int(keyframe), bytes.fromhex(state_hash))
         self.out.write(FrameType.SNAPSHOT, head + enc.data)
         self.previous = state
@@ -142,7 +143,7 @@ class Recorder:
                 "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )
-        self.out.write(FrameType.PROGRAM, self.image)
+        self.out.write(FrameType.PROGRAM, lz4.frame.compress(self.image))
         m, plat = self.process.machine, self.process.platform
         plat.start(self.argv, self.env, execfn)
         self.snapshot()

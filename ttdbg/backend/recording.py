@@ -13,7 +13,7 @@ from ttdbg.errors import RecordingError, TtdbgError
 from ttdbg.snapshots.store import SnapshotEntry, SnapshotStore
 
 from .eventlog import EVENTLOG_VERSION, Event, EventKind, decode_events
-from .loader import Program, parse_program
+from .loader import Program, initial_pages, parse_program
 from .recfile import Frame, FrameType, load_json, read_frames
 
 EVENTS_HEAD = struct.Struct("<QQ")
@@ -79,13 +79,20 @@ def open_recording(path: str) -> Recording:
         raise RecordingError(f"{path}: event log version is newer than this ttdbg reads")
     if FrameType.PROGRAM not in by_type:
         raise RecordingError(f"{path}: truncated before its program")
-    image = by_type[FrameType.PROGRAM][0].payload
+    try:
+        image = lz4.frame.decompress(by_type[FrameType.PROGRAM][0].payload)
+    except RuntimeError:
+        raise RecordingError(f"{path}: corrupt program frame") from None
     try:
         program = parse_program(image, header.get("program", "program"))
     except TtdbgError as err:
         raise RecordingError(f"{path}: {err}") from None
     events: list[Event] = []
-    compressed = {"events": 0, "snapshots": 0, "program": len(image)}
+    compressed = {
+        "events": 0,
+        "snapshots": 0,
+        "program": len(by_type[FrameType.PROGRAM][0].payload),
+    }
     for frame in by_type.get(FrameType.EVENTS, []):
         if len(frame.payload) < EVENTS_HEAD.size:
             raise RecordingError(f"{path}: corrupt event frame at offset {frame.offset}")
@@ -119,7 +126,7 @@ def open_recording(path: str) -> Recording:
         program_image=image,
         program=program,
         events=events,
-        snapshots=SnapshotStore(entries),
+        snapshots=SnapshotStore(entries, initial_pages(program)),
         end=end,
         truncated=truncated or end is None,
         file_size=sum(len(f.payload) + 9 for f in frames) + 10,

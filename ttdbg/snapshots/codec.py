@@ -26,18 +26,22 @@ class EncodedSnapshot:
 
 
 def encode(
-    state: MachineState, previous: MachineState | None, state_hash: str, extra: dict[str, Any]
+    state: MachineState,
+    previous: MachineState | None,
+    state_hash: str,
+    baseline: dict[int, bytes],
 ) -> EncodedSnapshot:
-    """Encode `state` as a keyframe (previous is None) or as a delta against `previous`."""
-    if previous is None:
-        changed = state.pages
-    else:
-        old = previous.pages
-        changed = {a: p for a, p in state.pages.items() if old.get(a) != p}
-        # Pages that became zero must be said explicitly; absent means unchanged in a delta.
-        for addr in old:
-            if addr not in state.pages and in_regions(state.regions, addr):
-                changed[addr] = b""
+    """Encode `state` as a keyframe (previous is None) or as a delta against `previous`.
+
+    A keyframe is itself a delta against `baseline`, the program's pages as loaded, which
+    every reader can rebuild from the recording's program frame.
+    """
+    old = baseline if previous is None else previous.pages
+    changed = {a: p for a, p in state.pages.items() if old.get(a) != p}
+    # Pages that became zero must be said explicitly; absent means unchanged.
+    for addr in old:
+        if addr not in state.pages and in_regions(state.regions, addr):
+            changed[addr] = b""
     meta = {
         "icount": state.icount,
         "keyframe": previous is None,
@@ -48,7 +52,6 @@ def encode(
         "halted": state.halted,
         "hash": state_hash,
         "pages": [[addr, len(changed[addr])] for addr in sorted(changed)],
-        **extra,
     }
     head = json.dumps(meta, separators=(",", ":")).encode()
     raw = _LEN.pack(len(head)) + head + b"".join(changed[a] for a in sorted(changed))
@@ -57,7 +60,9 @@ def encode(
     )
 
 
-def decode(data: bytes, base: MachineState | None) -> tuple[MachineState, dict[str, Any]]:
+def decode(
+    data: bytes, base: MachineState | None, baseline: dict[int, bytes]
+) -> tuple[MachineState, dict[str, Any]]:
     """Decode a snapshot; a delta needs the state of the snapshot before it as `base`."""
     try:
         raw = lz4.frame.decompress(data)
@@ -65,7 +70,7 @@ def decode(data: bytes, base: MachineState | None) -> tuple[MachineState, dict[s
         meta = json.loads(raw[4 : 4 + head_len])
         pos = 4 + head_len
         if meta["keyframe"]:
-            pages: dict[int, bytes] = {}
+            pages = dict(baseline)
         elif base is None:
             raise RecordingError("snapshot delta without its keyframe")
         else:

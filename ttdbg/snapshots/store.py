@@ -23,7 +23,10 @@ class SnapshotEntry:
 class SnapshotStore:
     """Snapshot lookup by icount in O(log n), and decoding with a small cache of states."""
 
-    def __init__(self, entries: list[SnapshotEntry], cache_size: int = 4) -> None:
+    def __init__(
+        self, entries: list[SnapshotEntry], baseline: dict[int, bytes], cache_size: int = 4
+    ) -> None:
+        self._baseline = baseline
         self.entries = sorted(entries, key=lambda e: e.icount)
         self._icounts = [e.icount for e in self.entries]
         self._cache: OrderedDict[int, MachineState] = OrderedDict()
@@ -53,7 +56,7 @@ class SnapshotStore:
         base = self._cache.get(start - 1) if start > 0 and not self.entries[start].keyframe else None
         state: MachineState | None = base
         for i in range(start, index + 1):
-            state, _meta = decode(self.entries[i].data, state)
+            state, _meta = decode(self.entries[i].data, state, self._baseline)
         assert state is not None
         self._cache[index] = state
         while len(self._cache) > self._cache_size:

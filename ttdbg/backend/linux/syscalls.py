@@ -26,7 +26,7 @@ Handler = Callable[[LinuxPlatform, Args], "int | None"]
 EPERM, ENOENT, EBADF, EAGAIN, EFAULT, EINVAL, ENOTTY, ESPIPE, ERANGE, ENOSYS = (
     1, 2, 9, 11, 14, 22, 25, 29, 34, 38,
 )  # fmt: skip
-AT_FDCWD = (1 << 64) - 100
+AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH = 0x100, 0x1000
 O_DIRECTORY, O_CLOEXEC, O_ACCMODE = 0o200000, 0o2000000, 3
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC = 0, 1, 2, 3, 4, 1030
@@ -52,20 +52,26 @@ def signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+def fd_arg(value: int) -> int:
+    """A file descriptor argument: the kernel reads only the low 32 bits, as a signed int."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
 def _path(p: LinuxPlatform, addr: int) -> str:
     return os.fsdecode(p.m.read_cstring(addr))
 
 
 def _dir_path(p: LinuxPlatform, dirfd: int) -> str | None:
     """The path a *at() call is relative to, as the host will see it (None for the cwd)."""
-    if dirfd == AT_FDCWD:
+    if fd_arg(dirfd) == AT_FDCWD:
         return None
-    f = p.fds.get(dirfd)
+    f = p.fds.get(fd_arg(dirfd))
     return f.path if f else None
 
 
 def _file(p: LinuxPlatform, fd: int) -> OpenFile | None:
-    return p.fds.get(fd)
+    return p.fds.get(fd_arg(fd))
 
 
 # -- file descriptors ---------------------------------------------------------------------------
@@ -74,7 +80,7 @@ def _file(p: LinuxPlatform, fd: int) -> OpenFile | None:
 def _open(p: LinuxPlatform, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
     path = _path(p, path_addr)
     base = _dir_path(p, dirfd)
-    if dirfd != AT_FDCWD and base is None and not path.startswith("/"):
+    if fd_arg(dirfd) != AT_FDCWD and base is None and not path.startswith("/"):
         return -EBADF
     full = path if base is None or path.startswith("/") else f"{base}/{path}"
     opened: list[int] = []
@@ -116,7 +122,7 @@ def sys_openat(p: LinuxPlatform, a: Args) -> int:
 
 @syscall("close")
 def sys_close(p: LinuxPlatform, a: Args) -> int:
-    f = p.fds.close(a[0])
+    f = p.fds.close(fd_arg(a[0]))
     if f is None:
         return -EBADF
     if p.host is not None and not p.fds.is_shared(f.ident):
@@ -126,24 +132,25 @@ def sys_close(p: LinuxPlatform, a: Args) -> int:
 
 @syscall("dup")
 def sys_dup(p: LinuxPlatform, a: Args) -> int:
-    return p.fds.dup(a[0])
+    return p.fds.dup(fd_arg(a[0]))
 
 
 @syscall("dup2", "dup3")
 def sys_dup2(p: LinuxPlatform, a: Args) -> int:
-    old, new = a[0], a[1]
-    if _file(p, old) is None:
+    old, new = fd_arg(a[0]), fd_arg(a[1])
+    is_dup3 = p.syscall_nr == p.arch.syscall_numbers.get("dup3")
+    if _file(p, old) is None or new < 0:
         return -EBADF
     if old == new:
-        return -EINVAL if p.syscall_nr == p.arch.syscall_numbers.get("dup3") else new
+        return -EINVAL if is_dup3 else new
     if _file(p, new) is not None:
         sys_close(p, (new,))
-    return p.fds.dup(old, new, cloexec=bool(len(a) > 2 and a[2] & O_CLOEXEC and p.syscall_nr == p.arch.syscall_numbers.get("dup3")))
+    return p.fds.dup(old, new, cloexec=is_dup3 and bool(a[2] & O_CLOEXEC))
 
 
 @syscall("fcntl")
 def sys_fcntl(p: LinuxPlatform, a: Args) -> int:
-    fd, cmd, arg = a[0], a[1], a[2]
+    fd, cmd, arg = fd_arg(a[0]), a[1] & 0xFFFFFFFF, a[2]
     f = _file(p, fd)
     if f is None:
         return -EBADF
@@ -308,7 +315,7 @@ def sys_poll(p: LinuxPlatform, a: Args) -> int:
         assert p.host is not None
         fds = []
         for fd, events, _r in entries:
-            f = p.fds.get(fd)
+            f = p.fds.get(fd_arg(fd))
             fds.append((p.host.fd(f) if f else -1, events))
         return p.host.poll(fds, timeout)
 

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Builds the sample programs (static, for x86-64) and records each with ttdbg.
+# Run from the project root: sh sample_traces/build.sh   (needs gcc, musl-gcc, ttdbg on PATH)
+set -eu
+cd "$(dirname "$0")"
+CFLAGS="-g -O1 -fno-omit-frame-pointer"
+for p in hello compute inputs overrun abort; do
+    gcc $CFLAGS -fno-toplevel-reorder -static -o bin/$p src/$p.c
+done
+gcc $CFLAGS -static-pie -fPIE -o bin/hello-pie src/hello.c
+musl-gcc $CFLAGS -static -o bin/hello-musl src/hello.c
+gcc -O1 -static -nostdlib -fno-stack-protector -o bin/tiny src/tiny.c
+
+ttdbg record -o hello.ttrec -- bin/hello one two
+ttdbg record -o compute.ttrec -- bin/compute
+echo "a line from stdin" | ttdbg record -o inputs.ttrec -- bin/inputs greeting.txt
+ttdbg record -o overrun.ttrec -- bin/overrun || true
