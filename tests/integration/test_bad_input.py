@@ -1,0 +1,146 @@
+"""Bad files and bad command lines: one clear line, exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ttdbg.cli import main
+from tests.conftest import BIN, SAMPLES, run_ttdbg
+
+HELLO = (SAMPLES / "hello.ttrec").read_bytes()
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[bytes], *needles: str) -> None:
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_missing_file() -> None:
+    assert_one_line_error(run_ttdbg(["info", "/nonexistent.ttrec"]), "/nonexistent.ttrec", "no such")
+
+
+def test_directory() -> None:
+    assert_one_line_error(run_ttdbg(["replay", "/tmp"]), "/tmp", "directory")
+
+
+def test_not_a_recording(tmp_path: Path) -> None:
+    path = tmp_path / "x.ttrec"
+    path.write_bytes(b"hello, I am a text file\n")
+    assert_one_line_error(run_ttdbg(["info", str(path)]), str(path), "not a ttdbg recording")
+
+
+def test_newer_format_version(tmp_path: Path) -> None:
+    path = tmp_path / "new.ttrec"
+    path.write_bytes(HELLO[:8] + struct.pack("<H", 999) + HELLO[10:])
+    assert_one_line_error(run_ttdbg(["replay", str(path)]), "version 999", "newer")
+
+
+def test_dynamic_executable_is_refused_before_running(tmp_path: Path) -> None:
+    proc = run_ttdbg(["record", "-o", str(tmp_path / "d.ttrec"), "--", "/bin/true"])
+    assert_one_line_error(proc, "dynamically linked", "-static")
+    assert not (tmp_path / "d.ttrec").exists()
+
+
+def test_other_architecture_is_refused(tmp_path: Path) -> None:
+    elf = bytearray((BIN / "hello").read_bytes())
+    struct.pack_into("<H", elf, 18, 183)  # e_machine = EM_AARCH64
+    path = tmp_path / "arm"
+    path.write_bytes(bytes(elf))
+    path.chmod(0o755)
+    proc = run_ttdbg(["record", "-o", str(tmp_path / "a.ttrec"), "--", str(path)])
+    assert_one_line_error(proc, "unsupported architecture", "AARCH64")
+
+
+def test_not_an_elf(tmp_path: Path) -> None:
+    path = tmp_path / "script"
+    path.write_text("#!/bin/sh\necho hi\n")
+    assert_one_line_error(
+        run_ttdbg(["record", "-o", str(tmp_path / "s.ttrec"), "--", str(path)]), "not a valid ELF"
+    )
+
+
+def test_usage_errors() -> None:
+    assert_one_line_error(run_ttdbg(["record"]), "no program")
+    assert run_ttdbg(["replay", "--to", "minus", str(SAMPLES / "hello.ttrec")]).returncode == 2
+    assert run_ttdbg(["frobnicate"]).returncode == 2
+    assert_one_line_error(run_ttdbg(["record", "--", "no-such-command-here"]), "not found")
+
+
+def _run_cli(args: list[str]) -> tuple[int, str]:
+    out = io.TextIOWrapper(io.BytesIO())
+    err = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(args)
+    return status, err.getvalue()
+
+
+def _check_damaged(data: bytes) -> None:
+    with tempfile.NamedTemporaryFile(suffix=".ttrec") as f:
+        f.write(data)
+        f.flush()
+        for args in (["info", f.name], ["replay", "--verify", f.name]):
+            status, err = _run_cli(args)
+            assert status in (0, 2), (args, status, err)
+            if status == 2:
+                assert err.startswith("ttdbg: ") and err.count("\n") == 1, err
+                assert f.name in err
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(HELLO) - 1), st.integers(0, 7))
+def test_bit_flips_give_a_clear_error(offset: int, bit: int) -> None:
+    data = bytearray(HELLO)
+    data[offset] ^= 1 << bit
+    _check_damaged(bytes(data))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(HELLO)))
+def test_truncation_opens_or_gives_a_clear_error(cut: int) -> None:
+    _check_damaged(HELLO[:cut])
+
+
+def test_recorder_killed_mid_run_leaves_a_usable_file(tmp_path: Path) -> None:
+    path = tmp_path / "killed.ttrec"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ttdbg", "record", "-o", str(path), "--snapshot-every", "2000000",
+         "--", str(BIN / "compute")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        # Wait for a few snapshot frames past the program frame, then kill without warning.
+        while time.monotonic() < deadline:
+            if path.exists() and path.stat().st_size > 560_000:
+                break
+            if proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the recorder finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    info = run_ttdbg(["info", "--json", str(path)])
+    assert info.returncode == 0, info.stderr
+    assert b'"truncated": true' in info.stdout
+    rep = run_ttdbg(["replay", "--verify", str(path)])
+    assert rep.returncode == 0, rep.stderr
+    assert b"truncated" in rep.stderr

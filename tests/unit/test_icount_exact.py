@@ -1,0 +1,63 @@
+"""Exact icount: N instructions in one go, in random chunks, or one by one reach one state."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ttdbg.backend.process import GuestProcess
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.replayer import new_replay_process
+from ttdbg.snapshots.state import PageDigests
+from tests.conftest import SAMPLES
+
+RECORDINGS = {name: open_recording(str(SAMPLES / f"{name}.ttrec")) for name in ("compute", "hello")}
+
+
+def fingerprint(proc: GuestProcess) -> tuple[int, str]:
+    state = proc.capture(0)
+    return proc.machine.icount, PageDigests().state_hash(state)
+
+
+def run_in_chunks(name: str, chunks: list[int]) -> tuple[int, str]:
+    proc = new_replay_process(RECORDINGS[name])
+    for n in chunks:
+        proc.machine.run(n)
+    return fingerprint(proc)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(RECORDINGS)),
+    n=st.integers(0, 3000),
+    data=st.data(),
+)
+def test_one_go_chunks_and_single_steps_agree(name: str, n: int, data: st.DataObject) -> None:
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=8)))
+    chunks = [b - a for a, b in zip([0, *cuts], [*cuts, n], strict=True)]
+    whole = run_in_chunks(name, [n])
+    assert whole[0] == n
+    assert run_in_chunks(name, chunks) == whole
+    assert run_in_chunks(name, [1] * n) == whole
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(0, 3_000_000), data=st.data())
+def test_long_runs_in_chunks_agree(n: int, data: st.DataObject) -> None:
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=20)))
+    chunks = [b - a for a, b in zip([0, *cuts], [*cuts, n], strict=True)]
+    whole = run_in_chunks("compute", [n])
+    assert whole[0] == n
+    assert run_in_chunks("compute", chunks) == whole
+
+
+def test_syscall_icounts_match_the_log() -> None:
+    """Replaying by single steps meets every logged event at exactly its icount."""
+    rec = RECORDINGS["hello"]
+    proc = new_replay_process(rec)
+    total = rec.last_known_icount
+    while proc.machine.halted is None and proc.machine.icount < total:
+        proc.machine.run(1)
+    assert proc.platform.error is None
+    assert proc.machine.icount == total
+    assert proc.platform.exit_status == 0
