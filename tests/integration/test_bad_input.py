@@ -16,8 +16,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ttdbg.cli import main
 from tests.conftest import BIN, SAMPLES, run_ttdbg
+from ttdbg.cli import main
 
 HELLO = (SAMPLES / "hello.ttrec").read_bytes()
 
@@ -33,7 +33,9 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[bytes], *needles: st
 
 
 def test_missing_file() -> None:
-    assert_one_line_error(run_ttdbg(["info", "/nonexistent.ttrec"]), "/nonexistent.ttrec", "no such")
+    assert_one_line_error(
+        run_ttdbg(["info", "/nonexistent.ttrec"]), "/nonexistent.ttrec", "no such"
+    )
 
 
 def test_directory() -> None:
@@ -99,7 +101,8 @@ def _check_damaged(data: bytes) -> None:
             status, err = _run_cli(args)
             assert status in (0, 2), (args, status, err)
             if status == 2:
-                assert err.startswith("ttdbg: ") and err.count("\n") == 1, err
+                assert err.startswith("ttdbg: "), err
+                assert err.count("\n") == 1, err
                 assert f.name in err
 
 

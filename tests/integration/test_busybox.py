@@ -19,7 +19,11 @@ APPLETS = [
     ["wc", "data.txt"],
     ["wc", "-l"],
     ["od", "-A", "x", "-t", "x1", "data.txt"],
-    ["sh", "-c", "x=6; y=7; echo $((x*y)); for i in 1 2 3; do echo item $i; done; test -f data.txt && echo found"],
+    [
+        "sh",
+        "-c",
+        "x=6; echo $((x*7)); for i in 1 2; do echo item $i; done; test -f data.txt && echo ok",
+    ],
 ]
 
 

@@ -27,7 +27,9 @@ def test_record_matches_native_and_replay_matches_record(
     native = run_native(argv, stdin)
     rec = run_ttdbg(["record", "-o", str(tmp_rec), "--snapshot-every", "5000", "--", *argv], stdin)
     assert rec.stdout == native.stdout
-    assert rec.returncode == (native.returncode if native.returncode >= 0 else 128 - native.returncode)
+    assert rec.returncode == (
+        native.returncode if native.returncode >= 0 else 128 - native.returncode
+    )
     # Replay needs no binary and no stdin, and verifies every snapshot on the way.
     rep = run_ttdbg(["replay", "--verify", str(tmp_rec)], b"different input\n")
     assert rep.returncode == 0, rep.stderr

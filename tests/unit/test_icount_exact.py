@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import SAMPLES
 from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process
 from ttdbg.snapshots.state import PageDigests
-from tests.conftest import SAMPLES
 
 RECORDINGS = {name: open_recording(str(SAMPLES / f"{name}.ttrec")) for name in ("compute", "hello")}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -16,7 +17,16 @@ from .machine import PAGE, PERM_R, PERM_W, PERM_X, Machine
 
 STACK_SIZE = 8 << 20
 
-AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = (
+    0,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+)
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_MINSIGSTKSZ = 23, 25, 26, 31, 51
 
@@ -113,7 +123,7 @@ def parse_program(image: bytes, name: str = "program") -> Program:
     )
 
 
-def _phdr_address(segments: list, loads: list, phoff: int) -> int:  # type: ignore[type-arg]
+def _phdr_address(segments: list[Any], loads: list[Any], phoff: int) -> int:
     for seg in segments:
         if seg["p_type"] == "PT_PHDR":
             return int(seg["p_vaddr"])

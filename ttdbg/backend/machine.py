@@ -10,7 +10,7 @@ import unicorn
 from unicorn import x86_const
 
 from .arch import Arch, Register
-from .icount import LIMIT, NO_LIMIT, UNKNOWN_BLOCK, BlockCounter
+from .icount import LIMIT, UNKNOWN_BLOCK, BlockCounter
 
 PAGE = 0x1000
 

@@ -53,7 +53,9 @@ class SnapshotStore:
         start = index
         while start > 0 and not self.entries[start].keyframe and start - 1 not in self._cache:
             start -= 1
-        base = self._cache.get(start - 1) if start > 0 and not self.entries[start].keyframe else None
+        base = (
+            self._cache.get(start - 1) if start > 0 and not self.entries[start].keyframe else None
+        )
         state: MachineState | None = base
         for i in range(start, index + 1):
             state, _meta = decode(self.entries[i].data, state, self._baseline)

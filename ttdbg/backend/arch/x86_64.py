@@ -8,9 +8,7 @@ from unicorn import x86_const as x
 
 from .base import Arch, Register, SyscallAbi
 
-_GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp") + tuple(
-    f"r{i}" for i in range(8, 16)
-)
+_GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", *(f"r{i}" for i in range(8, 16)))
 
 
 def _reg(name: str) -> int:

@@ -186,8 +186,6 @@ class HostIO:
                     poller.register(host_fd, events)
             ready = dict(poller.poll(timeout_ms))
             revents = [ready.get(h, 0) if h >= 0 else 0x20 for h, _e in fds]
-            return sum(1 for r in revents if r), b"".join(
-                r.to_bytes(2, "little") for r in revents
-            )
+            return sum(1 for r in revents if r), b"".join(r.to_bytes(2, "little") for r in revents)
 
         return guarded(run)

@@ -291,7 +291,9 @@ def sys_pipe(p: LinuxPlatform, a: Args) -> int:
     result, data = p.host_call(lambda: p.host.pipe())  # type: ignore[union-attr]
     if result < 0:
         return result
-    cloexec = len(a) > 1 and bool(a[1] & O_CLOEXEC) and p.syscall_nr != p.arch.syscall_numbers.get("pipe")
+    cloexec = (
+        len(a) > 1 and bool(a[1] & O_CLOEXEC) and p.syscall_nr != p.arch.syscall_numbers.get("pipe")
+    )
     r = p.fds.open("pipe", "<pipe>", 0, cloexec)
     w = p.fds.open("pipe", "<pipe>", 1, cloexec)
     if p.host is not None:
@@ -340,7 +342,9 @@ def sys_fstat(p: LinuxPlatform, a: Args) -> int:
     return result
 
 
-def _stat_at(p: LinuxPlatform, dirfd: int, path_addr: int, buf: int, flags: int, statx: bool) -> int:
+def _stat_at(
+    p: LinuxPlatform, dirfd: int, path_addr: int, buf: int, flags: int, statx: bool
+) -> int:
     path = _path(p, path_addr)
     if not path and flags & AT_EMPTY_PATH:
         f = _file(p, dirfd)
