@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")"
 CFLAGS="-g -O1 -fno-omit-frame-pointer"
-for p in hello compute inputs overrun abort; do
+for p in hello compute inputs overrun abort syscalls; do
     gcc $CFLAGS -fno-toplevel-reorder -static -o bin/$p src/$p.c
 done
 gcc $CFLAGS -static-pie -fPIE -o bin/hello-pie src/hello.c

@@ -6,6 +6,7 @@ Any change to the kinds or the encoding bumps `EVENTLOG_VERSION` (and so the rec
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -46,69 +47,50 @@ class Event:
         return f"{self.kind.name.lower()}{self.args} = {self.result}"
 
 
-def _put_uvarint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def _get_uvarint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data) or shift > 70:
-            raise RecordingError("event log: truncated or malformed number")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
+# One event: kind, icount delta, argument count, result, payload length; then the arguments
+# (u64 each) and the payload. Fixed widths keep encoding to one struct call per event; the
+# batch is lz4-compressed afterwards, which removes the zero bytes fixed widths leave.
+_HEAD = struct.Struct("<BQBqI")
+_ARGS = [struct.Struct(f"<{n}Q") for n in range(256)]
+_MASK = (1 << 64) - 1
 
 
 def encode_events(events: list[Event], previous_icount: int) -> bytes:
     """Encode a batch of events; icounts are stored as deltas from `previous_icount`."""
-    out = bytearray()
+    parts: list[bytes] = []
     last = previous_icount
     for ev in events:
-        out.append(int(ev.kind))
-        _put_uvarint(out, ev.icount - last)
+        parts.append(
+            _HEAD.pack(ev.kind, ev.icount - last, len(ev.args), ev.result, len(ev.payload))
+        )
+        parts.append(_ARGS[len(ev.args)].pack(*(a & _MASK for a in ev.args)))
+        parts.append(ev.payload)
         last = ev.icount
-        out.append(len(ev.args))
-        for arg in ev.args:
-            _put_uvarint(out, arg & ((1 << 64) - 1))
-        _put_uvarint(out, (ev.result << 1) ^ (ev.result >> 63))  # zigzag
-        _put_uvarint(out, len(ev.payload))
-        out += ev.payload
-    return bytes(out)
+    return b"".join(parts)
 
 
 def decode_events(data: bytes, previous_icount: int) -> Iterator[Event]:
     """Decode a batch made by `encode_events`; RecordingError on anything malformed."""
     pos = 0
     last = previous_icount
-    while pos < len(data):
-        try:
-            kind = EventKind(data[pos])
-        except ValueError:
-            raise RecordingError(f"event log: unknown event kind {data[pos]}") from None
-        delta, pos = _get_uvarint(data, pos + 1)
-        last += delta
-        if pos >= len(data):
+    size = len(data)
+    while pos < size:
+        if pos + _HEAD.size > size:
             raise RecordingError("event log: truncated event")
-        nargs = data[pos]
-        pos += 1
-        args = []
-        for _ in range(nargs):
-            arg, pos = _get_uvarint(data, pos)
-            args.append(arg)
-        zig, pos = _get_uvarint(data, pos)
-        result = (zig >> 1) ^ -(zig & 1)
-        size, pos = _get_uvarint(data, pos)
-        if pos + size > len(data):
-            raise RecordingError("event log: truncated payload")
-        yield Event(kind, last, tuple(args), result, data[pos : pos + size])
-        pos += size
+        kind_raw, delta, nargs, result, plen = _HEAD.unpack_from(data, pos)
+        try:
+            kind = EventKind(kind_raw)
+        except ValueError:
+            raise RecordingError(f"event log: unknown event kind {kind_raw}") from None
+        pos += _HEAD.size
+        args_fmt = _ARGS[nargs]
+        if pos + args_fmt.size + plen > size:
+            raise RecordingError("event log: truncated event")
+        args = args_fmt.unpack_from(data, pos)
+        pos += args_fmt.size
+        last += delta
+        yield Event(kind, last, args, result, data[pos : pos + plen])
+        pos += plen
 
 
 class EventLogWriter:

@@ -13,7 +13,7 @@ from ttdbg.errors import DivergenceError, GuestError
 from ..eventlog import Event, EventKind
 from ..inputs import EndOfLog, Inputs, Outcome
 from ..loader import Identity, Program, build_stack, map_program
-from ..machine import Fault, Machine
+from ..machine import Fault, Machine, RegisterBatch, RegisterWriter
 from .fdtable import FdTable
 from .host import HostIO
 from .memory import AddressSpace
@@ -70,9 +70,11 @@ class LinuxPlatform:
         self._table = SYSCALLS
         self._names = self.arch.syscall_names
         self._abi = self.arch.syscall_abi
-        self._reg_number = self.arch.register(self._abi.number)
-        self._reg_args = tuple(self.arch.register(r) for r in self._abi.args)
-        self._reg_result = self.arch.register(self._abi.result)
+        self._syscall_regs = RegisterBatch(
+            machine.uc,
+            [self.arch.register(r) for r in (self.arch.pc, self._abi.number, *self._abi.args)],
+        )
+        self._result_reg = RegisterWriter(machine.uc, self.arch.register(self._abi.result))
         machine.on_syscall = self._on_syscall
         machine.on_fault = self._on_fault
 
@@ -106,10 +108,9 @@ class LinuxPlatform:
         if self.error is not None or self.end_of_log is not None:
             m.request_stop()
             return
-        pc = m.pc
+        pc, nr, *rest = self._syscall_regs.read()
+        args = tuple(rest)
         self.syscall_icount = m.icount_at(pc)
-        nr = m.read_register(self._reg_number)
-        args = tuple(m.read_register(r) for r in self._reg_args)
         self.syscall_nr, self.syscall_args = nr, args
         name = self._names.get(nr, f"syscall_{nr}")
         handler = self._table.get(name)
@@ -130,7 +131,7 @@ class LinuxPlatform:
             m.request_stop()
             return
         if result is not None:
-            m.write_register(self._reg_result, result & ((1 << 64) - 1))
+            self._result_reg.write(result)
         if m.halted is None:
             self.deliver_pending_signals()
 

@@ -1,0 +1,129 @@
+"""`python -m bench [--json]`: record and replay speed against raw Unicorn, sizes, syscall cost."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from unicorn.unicorn_py3.unicorn import uclib
+
+from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY, Recorder
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.replayer import new_replay_process, replay
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "sample_traces" / "bin"
+
+
+def best_of(repeats: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    """The median wall time of `repeats` runs of `fn`, and its last result."""
+    times = []
+    result = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def record(program: Path, out: Path, snapshot_every: int) -> Any:
+    rec = Recorder(str(program), [str(program).encode()], [], str(out), snapshot_every)
+    return rec.run()
+
+
+def raw_unicorn(rec_path: Path, count_chunk: int = 0) -> int:
+    """Run the recorded program in bare Unicorn: no block counter, only the syscall hook.
+
+    With `count_chunk`, run with Unicorn's own instruction count in chunks of that size, the
+    straightforward way to get an exact icount.
+    """
+    rec = open_recording(str(rec_path))
+    proc = new_replay_process(rec)
+    m = proc.machine
+    proc.inputs.check_icount = False  # type: ignore[attr-defined]
+    uclib.uc_hook_del(m.uc._uch, m.counter._hook)
+    while m.halted is None and proc.platform.end_of_log is None:
+        assert proc.platform.error is None, proc.platform.error
+        m.uc.emu_start(m.pc, 0, 0, count_chunk)
+    return rec.last_known_icount
+
+
+def measure(repeats: int, snapshot_every: int) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="ttdbg-bench-"))
+    compute, syscalls = BIN / "compute", BIN / "syscalls"
+    rec_path = tmp / "compute.ttrec"
+    record_s, result = best_of(repeats, lambda: record(compute, rec_path, snapshot_every))
+    icount = result.icount
+    raw_s, _ = best_of(repeats, lambda: raw_unicorn(rec_path))
+    count_s, _ = best_of(repeats, lambda: raw_unicorn(rec_path, 65536))
+    rec = open_recording(str(rec_path))
+    replay_s, rr = best_of(repeats, lambda: replay(open_recording(str(rec_path))))
+    assert rr.icount == icount, "replay did not reach the recorded end"
+    verify_s, _ = best_of(1, lambda: replay(open_recording(str(rec_path)), verify=True))
+
+    sc_path = tmp / "syscalls.ttrec"
+    sc_s, sc = best_of(repeats, lambda: record(syscalls, sc_path, snapshot_every))
+    sc_events = sc.events
+    sc_raw_s, _ = best_of(repeats, lambda: raw_unicorn(sc_path))
+    sc_replay_s, _ = best_of(repeats, lambda: replay(open_recording(str(sc_path))))
+    stored = rec.compressed_bytes["events"] + rec.compressed_bytes["snapshots"]
+    raw_mips = icount / raw_s / 1e6
+    return {
+        "program": "compute",
+        "icount": icount,
+        "raw_mips": round(raw_mips, 1),
+        "count_chunks_mips": round(icount / count_s / 1e6, 1),
+        "record_mips": round(icount / record_s / 1e6, 1),
+        "replay_mips": round(icount / replay_s / 1e6, 1),
+        "verify_mips": round(icount / verify_s / 1e6, 1),
+        "record_ratio": round(raw_s / record_s, 3),
+        "replay_ratio": round(raw_s / replay_s, 3),
+        "count_chunks_ratio": round(raw_s / count_s, 3),
+        "snapshot_every": snapshot_every,
+        "snapshots": len(rec.snapshots),
+        "snapshot_bytes": rec.compressed_bytes["snapshots"],
+        "snapshot_bytes_raw": (rec.end or {}).get("snapshot_bytes_raw"),
+        "file_bytes": rec.file_size,
+        "bytes_per_minsn": round(stored / (icount / 1e6), 1),
+        "syscall_program_syscalls": sc_events,
+        "syscall_us": round(sc_s / sc_events * 1e6, 2),
+        "syscall_raw_us": round(sc_raw_s / sc_events * 1e6, 2),
+        "syscall_replay_us": round(sc_replay_s / sc_events * 1e6, 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--snapshot-every", type=int, default=DEFAULT_SNAPSHOT_EVERY)
+    args = parser.parse_args()
+    # The guest programs print to fd 1; keep that out of the report.
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        results = measure(args.repeats, args.snapshot_every)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    width = max(len(k) for k in results)
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
