@@ -11,7 +11,10 @@ gcc $CFLAGS -static-pie -fPIE -o bin/hello-pie src/hello.c
 musl-gcc $CFLAGS -static -o bin/hello-musl src/hello.c
 gcc -O1 -static -nostdlib -fno-stack-protector -o bin/tiny src/tiny.c
 
-ttdbg record -o hello.ttrec -- bin/hello one two
-ttdbg record -o compute.ttrec -- bin/compute
-echo "a line from stdin" | ttdbg record -o inputs.ttrec -- bin/inputs greeting.txt
-ttdbg record -o overrun.ttrec -- bin/overrun || true
+# Record with a small fixed environment: a recording carries the guest's environment.
+TTDBG="$(command -v ttdbg)"
+rec() { env -i PATH=/usr/bin:/bin LANG=C.UTF-8 "$TTDBG" record "$@"; }
+rec -o hello.ttrec -- bin/hello one two
+rec -o compute.ttrec -- bin/compute
+echo "a line from stdin" | rec -o inputs.ttrec -- bin/inputs greeting.txt
+rec -o overrun.ttrec -- bin/overrun || true
