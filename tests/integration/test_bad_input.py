@@ -87,10 +87,10 @@ def test_usage_errors() -> None:
 
 def _run_cli(args: list[str]) -> tuple[int, str]:
     out = io.TextIOWrapper(io.BytesIO())
-    err = io.StringIO()
+    err = io.TextIOWrapper(io.BytesIO(), write_through=True)
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main(args)
-    return status, err.getvalue()
+    return status, err.buffer.getvalue().decode()  # type: ignore[attr-defined]
 
 
 def _check_damaged(data: bytes) -> None:
