@@ -13,6 +13,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from .arch import Arch, Register
 from .icount import LIMIT, UNKNOWN_BLOCK, BlockCounter
+from .pagescan import PageScanner
 
 PAGE = 0x1000
 
@@ -111,6 +112,7 @@ class Machine:
         self.uc = unicorn.Uc(arch.uc_arch, arch.uc_mode)
         self.uc.ctl_set_cpu_model(arch.cpu_model)
         self.counter = BlockCounter(self.uc, arch.cs_arch, arch.cs_mode)
+        self.scanner = PageScanner(self.uc)
         self._regs = {r.name: r for r in arch.registers}
         self.on_syscall: SyscallHandler = lambda m: None
         self.on_fault: FaultHandler = lambda m, f: None

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ttdbg.backend.machine import PAGE, Machine
+from ttdbg.backend.machine import PAGE, PERM_X, Machine
 
 ZERO_PAGE = bytes(PAGE)
 
@@ -31,37 +31,58 @@ def in_regions(regions: tuple[tuple[int, int, int], ...], addr: int) -> bool:
     return i >= 0 and regions[i][0] <= addr < regions[i][1]
 
 
-def read_pages(machine: Machine) -> tuple[tuple[tuple[int, int, int], ...], dict[int, bytes]]:
-    """The memory map and every non-zero page of it."""
+def read_pages(
+    machine: Machine, share_with: MachineState | None = None
+) -> tuple[tuple[tuple[int, int, int], ...], dict[int, bytes]]:
+    """The memory map and every non-zero page of it.
+
+    Pages equal to those of `share_with` reuse its bytes objects, so states kept side by side
+    in memory cost only what differs between them.
+    """
     regions = tuple(machine.regions())
     pages: dict[int, bytes] = {}
     for start, end, _perms in regions:
-        data = machine.read(start, end - start)
-        view = memoryview(data)
-        for off in range(0, end - start, PAGE):
-            page = view[off : off + PAGE]
-            if page != ZERO_PAGE:
-                pages[start + off] = page.tobytes()
+        pages.update(machine.scanner.nonzero_pages(start, end))
+    if share_with is not None:
+        old = share_with.pages
+        for addr, page in pages.items():
+            prev = old.get(addr)
+            if prev is not None and prev == page:
+                pages[addr] = prev
     return regions, pages
 
 
-def capture(machine: Machine, platform: dict[str, Any], cursor: int) -> MachineState:
+def capture(
+    machine: Machine, platform: dict[str, Any], cursor: int, share_with: MachineState | None = None
+) -> MachineState:
     regs = {r.name: machine.read_register(r) for r in machine.arch.registers if r.snapshot}
-    regions, pages = read_pages(machine)
+    regions, pages = read_pages(machine, share_with)
     return MachineState(
         machine.icount, regs, regions, pages, platform, cursor, machine.halted is not None
     )
 
 
 def restore_memory(machine: Machine, state: MachineState) -> None:
-    """Make the machine's memory exactly the state's: same map, same pages."""
-    for start, end, _perms in machine.regions():
-        machine.uc.mem_unmap(start, end - start)
+    """Make the machine's memory exactly the state's: same map, same pages.
+
+    With the same map in place only the pages that differ are written, which keeps moving
+    between nearby states cheap.
+    """
+    if tuple(machine.regions()) != state.regions:
+        for start, end, _perms in machine.regions():
+            machine.uc.mem_unmap(start, end - start)
+        for start, end, perms in state.regions:
+            machine.uc.mem_map(start, end - start, perms)
+        for addr, page in state.pages.items():
+            machine.write(addr, page)
+        machine.uc.ctl_flush_tb()
+        return
     for start, end, perms in state.regions:
-        machine.uc.mem_map(start, end - start, perms)
-    for addr, page in state.pages.items():
-        machine.write(addr, page)
-    machine.uc.ctl_flush_tb()
+        written = machine.scanner.write_differences(start, end, state.pages)
+        if written and perms & PERM_X:
+            # Code changed under translated blocks: drop them (and their learned counts).
+            machine.uc.ctl_flush_tb()
+            machine.counter.forget_blocks()
 
 
 def restore_registers(machine: Machine, state: MachineState) -> None:
