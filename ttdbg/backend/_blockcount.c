@@ -159,6 +159,25 @@ size_t bc_changed_pages(const uint8_t *a, const uint8_t *b, size_t npages, size_
     return n;
 }
 
+typedef int (*bc_mem_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
+
+/* Make [start, start + npages pages) hold `want` (NULL entries are zero pages), writing only
+ * the pages that differ. Returns how many pages were written, or -1 if Unicorn failed. */
+int64_t bc_restore_region(void *uc, bc_mem_fn mem_read, bc_mem_fn mem_write, uint64_t start,
+                          size_t npages, size_t page_size, const uint8_t *const *want,
+                          uint8_t *scratch, const uint8_t *zero) {
+    if (mem_read(uc, start, scratch, (uint64_t)npages * page_size)) return -1;
+    int64_t written = 0;
+    for (size_t i = 0; i < npages; i++) {
+        const uint8_t *w = want[i] ? want[i] : zero;
+        if (memcmp(scratch + i * page_size, w, page_size)) {
+            if (mem_write(uc, start + i * page_size, (void *)w, page_size)) return -1;
+            written++;
+        }
+    }
+    return written;
+}
+
 uint64_t bc_sizeof(void) { return sizeof(bc_counter); }
 
 static struct PyModuleDef bc_module = {PyModuleDef_HEAD_INIT, "_blockcount",

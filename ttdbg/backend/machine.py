@@ -198,6 +198,10 @@ class Machine:
         """EXITED once the guest has ended; None while it can still run."""
         return self._halted
 
+    def set_halted(self, halted: bool) -> None:
+        """After a state restore: whether the guest has already ended at this position."""
+        self._halted = Halt.EXITED if halted else None
+
     def halt(self) -> None:
         """Mark the guest ended (exit or fatal signal) and stop the emulator."""
         self._halted = Halt.EXITED

@@ -28,6 +28,35 @@ _lib.bc_changed_pages.argtypes = [
 ]
 
 
+_lib.bc_restore_region.restype = ctypes.c_int64
+_lib.bc_restore_region.argtypes = [
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_uint64,
+    ctypes.c_size_t,
+    ctypes.c_size_t,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+]
+_MEM_READ = ctypes.cast(uclib.uc_mem_read, ctypes.c_void_p).value
+_MEM_WRITE = ctypes.cast(uclib.uc_mem_write, ctypes.c_void_p).value
+_ZERO = ctypes.create_string_buffer(PAGE)
+
+
+def page_pointers(start: int, end: int, pages: dict[int, bytes]) -> ctypes.Array[ctypes.c_void_p]:
+    """Addresses of the page contents for [start, end), NULL for zero pages.
+
+    The pointers reference the bytes objects in `pages`, which must outlive the array.
+    """
+    ptrs = (ctypes.c_void_p * ((end - start) // PAGE))()
+    for addr, page in pages.items():
+        if start <= addr < end:
+            ptrs[(addr - start) // PAGE] = ctypes.cast(ctypes.c_char_p(page), ctypes.c_void_p)
+    return ptrs
+
+
 class PageScanner:
     """Reusable buffers (already faulted in) for reading and comparing guest memory."""
 
@@ -35,14 +64,12 @@ class PageScanner:
         self._uch = uc._uch
         self._size = 0
         self._cur = ctypes.create_string_buffer(0)
-        self._want = ctypes.create_string_buffer(0)
         self._idx = (ctypes.c_uint32 * 0)()
 
     def _reserve(self, size: int) -> None:
         if size > self._size:
             self._size = max(size, 2 * self._size)
             self._cur = ctypes.create_string_buffer(self._size)
-            self._want = ctypes.create_string_buffer(self._size)
             self._idx = (ctypes.c_uint32 * (self._size // PAGE))()
 
     def _read(self, start: int, size: int) -> None:
@@ -59,21 +86,13 @@ class PageScanner:
         base = ctypes.addressof(self._cur)
         return {start + PAGE * i: ctypes.string_at(base + PAGE * i, PAGE) for i in self._idx[:n]}
 
-    def write_differences(self, start: int, end: int, pages: dict[int, bytes]) -> int:
-        """Make [start, end) hold `pages` (absent pages zero), writing only what differs.
-
-        Returns how many pages were written.
-        """
+    def restore_region(self, start: int, end: int, ptrs: ctypes.Array[ctypes.c_void_p]) -> int:
+        """Make [start, end) hold the pages `ptrs` points to, writing only what differs."""
         size = end - start
-        self._read(start, size)
-        ctypes.memset(self._want, 0, size)
-        want = ctypes.addressof(self._want)
-        for addr, page in pages.items():
-            if start <= addr < end:
-                ctypes.memmove(want + addr - start, page, PAGE)
-        n = _lib.bc_changed_pages(self._cur, self._want, size // PAGE, PAGE, self._idx)
-        for i in self._idx[:n]:
-            err = uclib.uc_mem_write(self._uch, start + PAGE * i, want + PAGE * i, PAGE)
-            if err != 0:
-                raise unicorn.UcError(err)
-        return int(n)
+        self._reserve(size)
+        written = _lib.bc_restore_region(
+            self._uch, _MEM_READ, _MEM_WRITE, start, size // PAGE, PAGE, ptrs, self._cur, _ZERO
+        )
+        if written < 0:
+            raise unicorn.UcError(unicorn.UC_ERR_READ_UNMAPPED)
+        return int(written)

@@ -26,8 +26,8 @@ class GuestProcess:
         self.machine = Machine(program.arch)
         self.platform = LinuxPlatform(self.machine, program, inputs, host, console)
 
-    def capture(self, cursor: int) -> MachineState:
-        return capture(self.machine, self.platform.to_state(), cursor)
+    def capture(self, cursor: int, share_with: MachineState | None = None) -> MachineState:
+        return capture(self.machine, self.platform.to_state(), cursor, share_with)
 
     def restore(self, state: MachineState) -> None:
         """Put the process exactly in `state` (the inputs' cursor is the caller's job)."""

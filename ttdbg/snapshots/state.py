@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ttdbg.backend.machine import PAGE, PERM_X, Machine
+from ttdbg.backend.pagescan import page_pointers
 
 ZERO_PAGE = bytes(PAGE)
 
@@ -23,6 +24,10 @@ class MachineState:
     platform: dict[str, Any]
     cursor: int  # events consumed so far
     halted: bool = False
+    # Per-region page pointer arrays for fast restores, built on first use.
+    restore_plan: dict[tuple[int, int], Any] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def in_regions(regions: tuple[tuple[int, int, int], ...], addr: int) -> bool:
@@ -78,7 +83,10 @@ def restore_memory(machine: Machine, state: MachineState) -> None:
         machine.uc.ctl_flush_tb()
         return
     for start, end, perms in state.regions:
-        written = machine.scanner.write_differences(start, end, state.pages)
+        ptrs = state.restore_plan.get((start, end))
+        if ptrs is None:
+            ptrs = state.restore_plan[(start, end)] = page_pointers(start, end, state.pages)
+        written = machine.scanner.restore_region(start, end, ptrs)
         if written and perms & PERM_X:
             # Code changed under translated blocks: drop them (and their learned counts).
             machine.uc.ctl_flush_tb()

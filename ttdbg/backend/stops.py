@@ -1,0 +1,92 @@
+"""Why the timeline stopped moving: typed, frozen stop reasons every front-end understands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The timeline stopped at `icount`."""
+
+    icount: int
+
+    def describe(self) -> str:
+        return f"stopped at icount {self.icount}"
+
+
+@dataclass(frozen=True)
+class Reached(Stop):
+    """The requested position (seek, step, run_to) was reached."""
+
+    def describe(self) -> str:
+        return f"at icount {self.icount}"
+
+
+@dataclass(frozen=True)
+class BreakpointHit(Stop):
+    """The instruction at `address` is about to execute."""
+
+    address: int
+
+    def describe(self) -> str:
+        return f"breakpoint at {self.address:#x} (icount {self.icount})"
+
+
+@dataclass(frozen=True)
+class WatchpointHit(Stop):
+    """An access to a watched range; `old` and `new` are the range's bytes around it."""
+
+    kind: str  # "write", "read" or "access"
+    address: int  # start of the watched range
+    length: int
+    access_address: int  # first byte the instruction touched inside the range
+    old: bytes
+    new: bytes
+    pc: int  # the accessing instruction
+
+    def describe(self) -> str:
+        values = f"old {self.old.hex()} new {self.new.hex()}"
+        return f"{self.kind} watchpoint {self.address:#x} by pc {self.pc:#x}: {values}"
+
+
+@dataclass(frozen=True)
+class ReplayBreakHit(Stop):
+    """A replay break (a stop at an exact icount) was reached."""
+
+    def describe(self) -> str:
+        return f"replay break at icount {self.icount}"
+
+
+@dataclass(frozen=True)
+class BeginningOfHistory(Stop):
+    """Moving backwards reached icount 0."""
+
+    def describe(self) -> str:
+        return "beginning of history"
+
+
+@dataclass(frozen=True)
+class EndOfHistory(Stop):
+    """Moving forwards reached the end of the recording."""
+
+    exit_status: int | None = None
+    exit_signal: int | None = None
+    truncated: bool = False
+
+    def describe(self) -> str:
+        if self.exit_signal:
+            how = f"program killed by signal {self.exit_signal}"
+        elif self.exit_status is not None:
+            how = f"program exited with status {self.exit_status}"
+        else:
+            how = "recording truncated" if self.truncated else "recording ends"
+        return f"end of history at icount {self.icount} ({how})"
+
+
+@dataclass(frozen=True)
+class Interrupted(Stop):
+    """The operation was cancelled; the timeline is at `icount`."""
+
+    def describe(self) -> str:
+        return f"interrupted at icount {self.icount}"

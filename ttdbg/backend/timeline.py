@@ -1,0 +1,466 @@
+"""The replay engine over one recording: seek, step, continue and their reverse forms.
+
+One Timeline is driven by every front-end (gdb stub, TUI). Its position is an icount: the
+machine state before instruction `icount` executes. Moving anywhere loads the best known state
+at or before the target (the current one, an in-memory checkpoint, or a recording snapshot)
+and replays forward exactly to it. Reverse-continue scans the stretch before the position one
+snapshot interval at a time with breakpoints and watchpoints armed, and lands on the last hit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import unicorn
+
+from ttdbg.errors import TtdbgError
+from ttdbg.snapshots.cache import StateCache
+from ttdbg.snapshots.state import MachineState
+
+from .cancel import CancelToken, Progress
+from .eventlog import Event, EventKind
+from .process import GuestProcess
+from .recording import Recording
+from .replayer import new_replay_process
+from .stops import (
+    BeginningOfHistory,
+    BreakpointHit,
+    EndOfHistory,
+    Interrupted,
+    Reached,
+    ReplayBreakHit,
+    Stop,
+    WatchpointHit,
+)
+from .tracer import Hit, Tracer, WatchKind, Watchpoint
+
+SLICE_SECONDS = 0.015  # cancellation and progress are checked this often
+FIRST_SLICE = 1 << 20
+CHECKPOINT_SPACING = (1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22)
+
+
+class TimelineError(TtdbgError):
+    """A request the timeline cannot satisfy (unmapped memory, bad icount, ...)."""
+
+    exit_status = 1
+
+
+@dataclass(frozen=True)
+class Change:
+    """What changed on the timeline, for subscribers that redraw."""
+
+    what: str  # "position", "breakpoints", "watchpoints", "replay_breaks", "bookmarks"
+    icount: int
+
+
+Subscriber = Callable[[Change], None]
+
+
+class Timeline:
+    """Random access to every instruction of a recording."""
+
+    def __init__(self, recording: Recording, cache_budget: int = 512 << 20) -> None:
+        self.recording = recording
+        self.proc: GuestProcess = new_replay_process(recording)
+        self.machine = self.proc.machine
+        self.tracer = Tracer(self.machine)
+        self.cache = StateCache(cache_budget)
+        self.replay_breaks: set[int] = set()
+        self.named: dict[str, int] = {}
+        self.lock = threading.RLock()
+        self._subscribers: list[Subscriber] = []
+        self._slice = FIRST_SLICE
+        self._exit = recording.exit_event()
+        self.end = recording.last_known_icount
+        self.cache.add(self._capture(), pin=True)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        return self.machine.icount
+
+    @property
+    def at_end(self) -> bool:
+        return self.machine.halted is not None or self.position >= self.end
+
+    def registers(self) -> dict[str, int]:
+        return {r.name: self.machine.read_register(r) for r in self.machine.arch.registers}
+
+    def register(self, name: str) -> int:
+        try:
+            return self.machine.reg(name)
+        except KeyError:
+            raise TimelineError(f"no register named {name!r}") from None
+
+    @property
+    def pc(self) -> int:
+        return self.machine.pc
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        if size < 0 or addr < 0 or addr + size > 1 << 64:
+            raise TimelineError(f"bad memory range {addr:#x}+{size}")
+        try:
+            return self.machine.read(addr, size)
+        except unicorn.UcError:
+            raise TimelineError(f"cannot read {size} bytes at {addr:#x}: not mapped") from None
+
+    def memory_map(self) -> list[tuple[int, int, int]]:
+        return self.machine.regions()
+
+    def events_around(self, before: int = 5, after: int = 5) -> tuple[list[Event], list[Event]]:
+        """The last `before` events up to the position and the next `after` ones."""
+        events = self.recording.events
+        i = bisect.bisect_left([e.icount for e in events], self.position)
+        return events[max(0, i - before) : i], events[i : i + after]
+
+    def output_so_far(self) -> list[tuple[int, bytes]]:
+        """(fd, bytes) the guest wrote to its stdout and stderr before the position."""
+        names = self.machine.arch.syscall_numbers
+        writes = (names.get("write"), names.get("writev"))
+        out = []
+        for ev in self.recording.events:
+            if ev.icount >= self.position:
+                break
+            if ev.kind == EventKind.SYSCALL and ev.args[0] in writes and ev.payload:
+                out.append((2 if ev.args[1] == 2 else 1, ev.payload))
+        return out
+
+    def snapshot_interval(self) -> tuple[int, int]:
+        """The recording snapshots around the position: (at or before, next or end)."""
+        icounts = self.recording.snapshots.icounts
+        i = bisect.bisect_right(icounts, self.position) - 1
+        lo = icounts[i] if i >= 0 else 0
+        hi = icounts[i + 1] if i + 1 < len(icounts) else self.end
+        return lo, hi
+
+    # -- notifications ------------------------------------------------------------------------
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Call `fn` on every change; returns a function that unsubscribes."""
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn)
+
+    def _notify(self, what: str) -> None:
+        change = Change(what, self.position)
+        for fn in list(self._subscribers):
+            fn(change)
+
+    # -- breakpoints, watchpoints, replay breaks, names ------------------------------------
+
+    @property
+    def breakpoints(self) -> set[int]:
+        return self.tracer.breakpoints
+
+    @property
+    def watchpoints(self) -> set[Watchpoint]:
+        return self.tracer.watchpoints
+
+    def add_breakpoint(self, addr: int) -> None:
+        with self.lock:
+            if self.tracer.add_breakpoint(addr):
+                self._notify("breakpoints")
+
+    def remove_breakpoint(self, addr: int) -> None:
+        with self.lock:
+            if self.tracer.remove_breakpoint(addr):
+                self._notify("breakpoints")
+
+    def add_watchpoint(self, kind: WatchKind | str, addr: int, length: int) -> Watchpoint:
+        if length <= 0:
+            raise TimelineError("a watchpoint needs a length of at least one byte")
+        wp = Watchpoint(WatchKind(kind), addr, length)
+        with self.lock:
+            if self.tracer.add_watchpoint(wp):
+                self._notify("watchpoints")
+        return wp
+
+    def remove_watchpoint(self, kind: WatchKind | str, addr: int, length: int) -> None:
+        with self.lock:
+            if self.tracer.remove_watchpoint(Watchpoint(WatchKind(kind), addr, length)):
+                self._notify("watchpoints")
+
+    def add_replay_break(self, icount: int) -> None:
+        with self.lock:
+            self.replay_breaks.add(icount)
+            self._notify("replay_breaks")
+
+    def remove_replay_break(self, icount: int | None = None) -> None:
+        with self.lock:
+            if icount is None:
+                self.replay_breaks.clear()
+            else:
+                self.replay_breaks.discard(icount)
+            self._notify("replay_breaks")
+
+    def save_named(self, name: str) -> None:
+        """Remember the current position under `name` (QEMU's savevm in replay mode)."""
+        with self.lock:
+            self.named[name] = self.position
+            self.cache.add(self._capture(), pin=True)
+            self._notify("bookmarks")
+
+    def load_named(self, name: str, progress: Progress | None = None) -> Stop:
+        """Go back to a position saved with `save_named` (QEMU's loadvm)."""
+        if name not in self.named:
+            raise TimelineError(f"no saved state named {name!r}")
+        return self.seek(self.named[name], progress)
+
+    # -- moving -----------------------------------------------------------------------------
+
+    def seek(
+        self, icount: int, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Stop:
+        """Go to exactly `icount` (clamped to the end of the recording)."""
+        if icount < 0:
+            raise TimelineError(f"icount {icount} is before the start of the recording")
+        with self.lock:
+            stop = self._goto(min(icount, self.end), progress, cancel)
+            self._notify("position")
+            return stop
+
+    run_to = seek
+
+    def step(
+        self, n: int = 1, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Stop:
+        """Execute `n` instructions forward, stopping early at the end of history."""
+        return self.seek(self.position + max(0, n), progress, cancel)
+
+    def reverse_step(
+        self, n: int = 1, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Stop:
+        """Go `n` instructions back; at icount 0 that is the beginning of history."""
+        with self.lock:
+            if self.position == 0:
+                return BeginningOfHistory(0)
+            return self.seek(max(0, self.position - max(0, n)), progress, cancel)
+
+    def continue_(
+        self, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Stop:
+        """Run forward to the next breakpoint, watchpoint or replay break, or the end."""
+        with self.lock:
+            stop = self._continue(progress, cancel)
+            self._notify("position")
+            return stop
+
+    def reverse_continue(
+        self, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Stop:
+        """Run backward to the last breakpoint, watchpoint or replay break before here."""
+        with self.lock:
+            stop = self._reverse_continue(progress, cancel)
+            self._notify("position")
+            return stop
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _capture(self) -> MachineState:
+        share = self.cache.nearest(self.position)
+        return self.proc.capture(self.proc.inputs.log.cursor, share)  # type: ignore[attr-defined]
+
+    def _end_stop(self) -> EndOfHistory:
+        ev = self._exit
+        status = signal = None
+        if ev is not None and self.machine.halted is not None:
+            status, signal = (None, ev.args[1]) if ev.args[1] else (ev.args[0], None)
+        return EndOfHistory(
+            self.position, status, signal, truncated=self.recording.truncated and ev is None
+        )
+
+    def _restore(self, state: MachineState) -> None:
+        self.proc.restore(state)
+        self.proc.inputs.log.cursor = state.cursor  # type: ignore[attr-defined]
+        plat = self.proc.platform
+        plat.error = plat.end_of_log = plat.fault = None
+        if state.halted and self._exit is not None:
+            plat.exit_status = None if self._exit.args[1] else self._exit.args[0]
+            plat.exit_signal = self._exit.args[1] or None
+        else:
+            plat.exit_status = plat.exit_signal = None
+        self.machine.set_halted(state.halted)
+
+    def _best_state(self, target: int) -> MachineState | None:
+        """The closest known state at or before `target`, or None if the current one is."""
+        cached = self.cache.nearest(target)
+        snap_index = self.recording.snapshots.nearest(target)
+        snaps = self.recording.snapshots
+        snap_icount = snaps.entries[snap_index].icount if snap_index is not None else -1
+        best_known = max(cached.icount if cached else -1, snap_icount)
+        if self.position <= target and self.position >= best_known and self.machine.halted is None:
+            return None
+        if cached is not None and cached.icount >= snap_icount:
+            return cached
+        assert snap_index is not None
+        return snaps.state(snap_index)
+
+    def _goto(
+        self,
+        target: int,
+        progress: Progress | None,
+        cancel: CancelToken | None,
+        checkpoints: bool = True,
+    ) -> Stop:
+        """Position the machine exactly at `target` with the tracer disarmed."""
+        if target == self.position and (self.machine.halted is None or target == self.end):
+            return self._end_stop() if self.at_end else Reached(target)
+        state = self._best_state(target)
+        if state is not None:
+            self._restore(state)
+        start = self.position
+        marks = self._checkpoint_marks(start, target) if checkpoints else []
+        self.tracer.disarm()
+        return self._run_until(target, start, progress, cancel, marks)
+
+    def _checkpoint_marks(self, start: int, target: int) -> list[int]:
+        """Where to keep states while replaying start..target: denser towards the target."""
+        return sorted(
+            {target - d for d in CHECKPOINT_SPACING if start < target - d}
+            | ({target} if target - start > CHECKPOINT_SPACING[0] else set())
+        )
+
+    def _run_until(
+        self,
+        target: int,
+        start: int,
+        progress: Progress | None,
+        cancel: CancelToken | None,
+        marks: list[int] | None = None,
+        stop_check: Callable[[], bool] = lambda: False,
+    ) -> Stop:
+        """Replay forward to `target` in short slices; the tracer decides about hits."""
+        m, plat = self.machine, self.proc.platform
+        pending = list(marks or [])
+        while self.position < target and m.halted is None:
+            if cancel is not None and cancel.cancelled:
+                return Interrupted(self.position)
+            goal = min(target, self.position + self._slice, *(pending[:1] or [target]))
+            began = time.perf_counter()
+            ran_from = self.position
+            m.run(goal - self.position)
+            self._adapt_slice(self.position - ran_from, time.perf_counter() - began)
+            if plat.error is not None:
+                raise TimelineError(str(plat.error))
+            if plat.end_of_log is not None:
+                self.end = min(self.end, self.position)
+                return self._end_stop()
+            if stop_check():
+                return Reached(self.position)
+            while pending and pending[0] <= self.position:
+                if pending[0] == self.position:
+                    self.cache.add(self._capture())
+                pending.pop(0)
+            if progress is not None:
+                progress(self.position - start, target - self.position)
+        if m.halted is not None or self.position >= self.end:
+            return self._end_stop()
+        return Reached(self.position)
+
+    def _adapt_slice(self, ran: int, seconds: float) -> None:
+        if ran > 0 and seconds > 0:
+            rate = ran / seconds
+            self._slice = max(1 << 14, min(1 << 26, int(rate * SLICE_SECONDS)))
+
+    def _continue(self, progress: Progress | None, cancel: CancelToken | None) -> Stop:
+        start = self.position
+        if self.at_end:
+            return self._end_stop()
+        breaks = sorted(b for b in self.replay_breaks if b > start)
+        target = min([self.end, *breaks[:1]])
+        has_watch = bool(self.tracer.watchpoints)
+        self.tracer.arm(stop_on_hit=True, after=start)
+        try:
+            while True:
+                if has_watch:
+                    # A watchpoint hit is only known after its block finished; keep a state
+                    # to come back to the instruction right after the access.
+                    self.cache.add(self._capture())
+                goal = min(target, self.position + self._slice)
+                stop = self._run_until(
+                    goal, start, progress, cancel, stop_check=lambda: bool(self.tracer.hits)
+                )
+                if self.tracer.hits or not isinstance(stop, Reached) or self.position >= target:
+                    break
+        finally:
+            self.tracer.disarm()
+        if self.tracer.hits:
+            return self._land(self.tracer.hits[0], forward=True, progress=progress)
+        if isinstance(stop, Reached) and self.position in self.replay_breaks:
+            return ReplayBreakHit(self.position)
+        return stop
+
+    def _land(self, hit: Hit, forward: bool, progress: Progress | None) -> Stop:
+        """Go to where gdb expects a hit to stop, and describe it."""
+        if hit.watch is None:
+            self._goto(hit.icount, progress, None)
+            return BreakpointHit(hit.icount, hit.pc)
+        # x86-64 watchpoints are steppable: forward stops after the access, reverse before it.
+        landing = hit.icount + 1 if forward else hit.icount
+        self._goto(landing, progress, None)
+        wp = hit.watch
+        return WatchpointHit(
+            self.position, wp.kind.value, wp.address, wp.length, hit.access_address,
+            hit.old, hit.new, hit.pc,
+        )  # fmt: skip
+
+    def _reverse_continue(self, progress: Progress | None, cancel: CancelToken | None) -> Stop:
+        start = self.position
+        if start == 0:
+            return BeginningOfHistory(0)
+        breaks = [b for b in self.replay_breaks if b < start]
+        floor = max(breaks) if breaks else 0
+        hi = start
+        while hi > floor:
+            state = self._interval_start(hi - 1)
+            lo = max(state.icount, 0)
+            if lo < floor:
+                lo = floor
+                self._goto(floor, None, cancel, checkpoints=False)
+            else:
+                self._restore(state)
+            scanned = start - hi
+
+            def report(done: int, _to_go: int, scanned: int = scanned) -> None:
+                if progress is not None:
+                    progress(scanned + done, max(0, start - floor - scanned - done))
+
+            self.tracer.arm(stop_on_hit=False, after=-1)
+            try:
+                stop = self._run_until(hi, lo, report, cancel)
+            finally:
+                self.tracer.disarm()
+            if isinstance(stop, Interrupted):
+                return stop
+            hits = [h for h in self.tracer.hits if lo <= h.icount < hi]
+            if hits:
+                return self._land(hits[-1], forward=False, progress=None)
+            hi = lo
+        if floor > 0:
+            self._goto(floor, None, None)
+            return ReplayBreakHit(floor)
+        self._goto(0, None, None)
+        return BeginningOfHistory(0)
+
+    def _interval_start(self, icount: int) -> MachineState:
+        """The recording snapshot at or before `icount` (cached states are not scanned from:
+        their spacing is uneven, the snapshots' is what the scan is sized for)."""
+        index = self.recording.snapshots.nearest(icount)
+        assert index is not None, "a recording always has a snapshot at icount 0"
+        return self.recording.snapshots.state(index)
+
+    def describe(self) -> dict[str, Any]:
+        lo, hi = self.snapshot_interval()
+        return {
+            "icount": self.position,
+            "end": self.end,
+            "pc": self.pc,
+            "interval": (lo, hi),
+            "cached_states": len(self.cache),
+            "cache_bytes": self.cache.bytes_used,
+        }

@@ -1,0 +1,166 @@
+"""Breakpoints and watchpoints as Unicorn hooks: never written into guest memory.
+
+The tracer is armed while the timeline runs for the user (continue, reverse-continue scans)
+and disarmed while it merely seeks. Armed, it either stops at the first hit after a given
+icount or records every hit for a later pick.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import unicorn
+
+from .machine import Machine
+
+
+class WatchKind(enum.Enum):
+    WRITE = "write"
+    READ = "read"
+    ACCESS = "access"
+
+
+@dataclass(frozen=True)
+class Watchpoint:
+    kind: WatchKind
+    address: int
+    length: int
+
+    def overlap(self, addr: int, size: int) -> tuple[int, int] | None:
+        lo, hi = max(addr, self.address), min(addr + size, self.address + self.length)
+        return (lo, hi) if lo < hi else None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One breakpoint or watchpoint hit seen while running.
+
+    `icount` is the position of the instruction (before it executes); watch hits also carry
+    the watched bytes before and after the access.
+    """
+
+    icount: int
+    pc: int
+    breakpoint: int | None = None
+    watch: Watchpoint | None = None
+    access_address: int = 0
+    old: bytes = b""
+    new: bytes = b""
+
+
+# The widest single access (SSE, x87 stores) is 16 bytes: a hook range starting this far below
+# the watched range also sees accesses that begin before it and reach into it.
+MAX_ACCESS = 16
+
+
+@dataclass
+class Tracer:
+    """Owns the hooks for the timeline's breakpoints and watchpoints on one machine."""
+
+    machine: Machine
+    armed: bool = False
+    stop_on_hit: bool = False
+    after: int = -1  # hits at or before this icount are ignored
+    hits: list[Hit] = field(default_factory=list)
+    _bp_hooks: dict[int, Any] = field(default_factory=dict)
+    _wp_hooks: dict[Watchpoint, Any] = field(default_factory=dict)
+
+    @property
+    def breakpoints(self) -> set[int]:
+        return set(self._bp_hooks)
+
+    @property
+    def watchpoints(self) -> set[Watchpoint]:
+        return set(self._wp_hooks)
+
+    def arm(self, stop_on_hit: bool, after: int) -> None:
+        self.armed, self.stop_on_hit, self.after = True, stop_on_hit, after
+        self.hits = []
+
+    def disarm(self) -> None:
+        self.armed = False
+
+    # -- breakpoints ------------------------------------------------------------------------
+
+    def add_breakpoint(self, addr: int) -> bool:
+        if addr in self._bp_hooks:
+            return False
+        uc = self.machine.uc
+        self._bp_hooks[addr] = uc.hook_add(unicorn.UC_HOOK_CODE, self._on_code, None, addr, addr)
+        uc.ctl_remove_cache(addr, addr + 1)  # retranslate so the hook is compiled in
+        return True
+
+    def remove_breakpoint(self, addr: int) -> bool:
+        handle = self._bp_hooks.pop(addr, None)
+        if handle is None:
+            return False
+        self.machine.uc.hook_del(handle)
+        self.machine.uc.ctl_remove_cache(addr, addr + 1)
+        return True
+
+    def _on_code(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
+        if not self.armed:
+            return
+        m = self.machine
+        icount = m.icount_at(addr)
+        if icount <= self.after:
+            return
+        self.hits.append(Hit(icount, addr, breakpoint=addr))
+        if self.stop_on_hit:
+            m.icount = icount
+            m.request_stop()
+
+    # -- watchpoints ------------------------------------------------------------------------
+
+    def add_watchpoint(self, wp: Watchpoint) -> bool:
+        if wp in self._wp_hooks or wp.length <= 0:
+            return False
+        types = {
+            WatchKind.WRITE: unicorn.UC_HOOK_MEM_WRITE,
+            WatchKind.READ: unicorn.UC_HOOK_MEM_READ,
+            WatchKind.ACCESS: unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE,
+        }[wp.kind]
+        begin = max(0, wp.address - MAX_ACCESS + 1)
+        end = wp.address + wp.length - 1
+        self._wp_hooks[wp] = self.machine.uc.hook_add(types, self._on_mem, wp, begin, end)
+        self._retranslate()
+        return True
+
+    def remove_watchpoint(self, wp: Watchpoint) -> bool:
+        handle = self._wp_hooks.pop(wp, None)
+        if handle is None:
+            return False
+        self.machine.uc.hook_del(handle)
+        self._retranslate()
+        return True
+
+    def _retranslate(self) -> None:
+        # Memory hooks are compiled into translated blocks: retranslate everything.
+        self.machine.uc.ctl_flush_tb()
+
+    def _on_mem(
+        self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, wp: Watchpoint
+    ) -> None:
+        if not self.armed:
+            return
+        span = wp.overlap(addr, size)
+        if span is None:
+            return
+        m = self.machine
+        pc = m.pc
+        icount = m.icount_at(pc)
+        if icount + 1 <= self.after:
+            return
+        old = m.read(wp.address, wp.length)
+        new = old
+        if access == unicorn.UC_MEM_WRITE:
+            data = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+            buf = bytearray(old)
+            lo, hi = span
+            buf[lo - wp.address : hi - wp.address] = data[lo - addr : hi - addr]
+            new = bytes(buf)
+        self.hits.append(Hit(icount, pc, watch=wp, access_address=span[0], old=old, new=new))
+        if self.stop_on_hit:
+            m.request_stop()
