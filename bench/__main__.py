@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY, Recorder
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process, replay
+from ttdbg.backend.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "sample_traces" / "bin"
@@ -56,6 +58,53 @@ def raw_unicorn(rec_path: Path, count_chunk: int = 0) -> int:
     return rec.last_known_icount
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timeline_figures(rec_path: Path, replay_s: float, seeks: int = 40) -> dict[str, Any]:
+    """Seek, reverse-stepi and reverse-continue on the compute recording."""
+    rng = random.Random(1)
+    rec = open_recording(str(rec_path))
+    tl = Timeline(rec)
+    end = rec.last_known_icount
+    seek_ms = []
+    for _ in range(seeks):
+        target = rng.randrange(end)
+        start = time.perf_counter()
+        tl.seek(target)
+        seek_ms.append((time.perf_counter() - start) * 1000)
+    # First reverse-stepi at a fresh random position (its state is not cached yet).
+    tl = Timeline(open_recording(str(rec_path)))
+    tl.seek(rng.randrange(end // 4, end))
+    tl.cache.clear()
+    start = time.perf_counter()
+    tl.reverse_step()
+    rsi_first = (time.perf_counter() - start) * 1000
+    rsi_ms = []
+    for _ in range(100):
+        start = time.perf_counter()
+        tl.reverse_step()
+        rsi_ms.append((time.perf_counter() - start) * 1000)
+    # Reverse-continue across the whole recording to a breakpoint at the entry point.
+    tl = Timeline(open_recording(str(rec_path)))
+    tl.seek(end)
+    tl.add_breakpoint(rec.program.entry)
+    start = time.perf_counter()
+    stop = tl.reverse_continue()
+    rc_s = time.perf_counter() - start
+    assert stop.icount == 0, stop
+    return {
+        "seek_ms_p50": round(percentile(seek_ms, 0.5), 1),
+        "seek_ms_p95": round(percentile(seek_ms, 0.95), 1),
+        "rsi_first_ms": round(rsi_first, 1),
+        "rsi_repeat_ms_p50": round(statistics.median(rsi_ms), 2),
+        "rc_seconds": round(rc_s, 3),
+        "rc_ratio": round(rc_s / replay_s, 3),
+    }
+
+
 def measure(repeats: int, snapshot_every: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="ttdbg-bench-"))
     compute, syscalls = BIN / "compute", BIN / "syscalls"
@@ -75,6 +124,7 @@ def measure(repeats: int, snapshot_every: int) -> dict[str, Any]:
     sc_raw_s, _ = best_of(repeats, lambda: raw_unicorn(sc_path))
     sc_replay_s, _ = best_of(repeats, lambda: replay(open_recording(str(sc_path))))
     stored = rec.compressed_bytes["events"] + rec.compressed_bytes["snapshots"]
+    timeline = timeline_figures(rec_path, replay_s)
     raw_mips = icount / raw_s / 1e6
     return {
         "program": "compute",
@@ -97,6 +147,7 @@ def measure(repeats: int, snapshot_every: int) -> dict[str, Any]:
         "syscall_us": round(sc_s / sc_events * 1e6, 2),
         "syscall_raw_us": round(sc_raw_s / sc_events * 1e6, 2),
         "syscall_replay_us": round(sc_replay_s / sc_events * 1e6, 2),
+        **timeline,
     }
 
 
