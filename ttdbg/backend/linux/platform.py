@@ -99,6 +99,13 @@ class LinuxPlatform:
 
     # -- syscalls ---------------------------------------------------------------------------
 
+    @property
+    def live(self) -> HostIO:
+        """The host, for the closures handlers pass to `host_call` (never run in replay)."""
+        if self.host is None:
+            raise GuestError("internal error: host access during replay")
+        return self.host
+
     def host_call(self, fn: Callable[[], Outcome]) -> Outcome:
         """Ask the outside world (logged when recording, from the log when replaying)."""
         key = (self.syscall_nr, *self.syscall_args)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from ttdbg.errors import GuestError
 
 from .fdtable import OpenFile
+from .host import HostIO, Outcome
 from .memory import MAP_ANONYMOUS
 from .platform import LinuxPlatform
 from .signals import NSIG, SIGKILL, SIGSTOP, SigAction
@@ -163,7 +164,7 @@ def sys_fcntl(p: LinuxPlatform, a: Args) -> int:
         return 0
     if cmd == F_GETFL:
         if f.kind in STDIO_KINDS:
-            return p.host_call(lambda: p.host.fcntl_getfl(f))[0]  # type: ignore[union-attr]
+            return p.host_call(lambda: p.live.fcntl_getfl(f))[0]
         return f.flags
     if cmd == F_SETFL:
         f.flags = (f.flags & O_ACCMODE) | (arg & ~O_ACCMODE)
@@ -180,7 +181,7 @@ def sys_ioctl(p: LinuxPlatform, a: Args) -> int:
     size = IOCTL_SIZES.get(request)
     if size is None:
         return -ENOTTY if request in (0x5402, 0x5403, 0x5404, 0x5410) else -EINVAL
-    result, data = p.host_call(lambda: p.host.ioctl(f, request, size))  # type: ignore[union-attr]
+    result, data = p.host_call(lambda: p.live.ioctl(f, request, size))
     if result >= 0 and data:
         p.m.write(argp, data)
     return result
@@ -189,26 +190,27 @@ def sys_ioctl(p: LinuxPlatform, a: Args) -> int:
 # -- reading and writing ------------------------------------------------------------------------
 
 
-@syscall("read")
-def sys_read(p: LinuxPlatform, a: Args) -> int:
-    f = _file(p, a[0])
+def _read_into(
+    p: LinuxPlatform, fd: int, buf: int, op: Callable[[HostIO, OpenFile], Outcome]
+) -> int:
+    """A read-like syscall: the host fills `buf` through `op` (or the log does)."""
+    f = _file(p, fd)
     if f is None:
         return -EBADF
-    result, data = p.host_call(lambda: p.host.read(f, a[2]))  # type: ignore[union-attr]
+    result, data = p.host_call(lambda: op(p.live, f))
     if result > 0:
-        p.m.write(a[1], data)
+        p.m.write(buf, data)
     return result
+
+
+@syscall("read")
+def sys_read(p: LinuxPlatform, a: Args) -> int:
+    return _read_into(p, a[0], a[1], lambda h, f: h.read(f, a[2]))
 
 
 @syscall("pread64")
 def sys_pread64(p: LinuxPlatform, a: Args) -> int:
-    f = _file(p, a[0])
-    if f is None:
-        return -EBADF
-    result, data = p.host_call(lambda: p.host.pread(f, a[2], a[3]))  # type: ignore[union-attr]
-    if result > 0:
-        p.m.write(a[1], data)
-    return result
+    return _read_into(p, a[0], a[1], lambda h, f: h.pread(f, a[2], a[3]))
 
 
 def _iovecs(p: LinuxPlatform, addr: int, count: int) -> list[tuple[int, int]]:
@@ -223,7 +225,7 @@ def sys_readv(p: LinuxPlatform, a: Args) -> int:
         return -EBADF
     vecs = _iovecs(p, a[1], a[2])
     total = sum(n for _b, n in vecs)
-    result, data = p.host_call(lambda: p.host.read(f, total))  # type: ignore[union-attr]
+    result, data = p.host_call(lambda: p.live.read(f, total))
     pos = 0
     for base, n in vecs:
         if pos >= len(data):
@@ -235,7 +237,7 @@ def sys_readv(p: LinuxPlatform, a: Args) -> int:
 
 def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int:
     keep = f.kind in STDIO_KINDS
-    result, _ = p.host_call(lambda: p.host.write(f, data, keep))  # type: ignore[union-attr]
+    result, _ = p.host_call(lambda: p.live.write(f, data, keep))
     if p.console is not None and keep and result > 0:
         p.console(1 if f.kind == "stdout" else 2, data[:result])
     return result
@@ -264,7 +266,7 @@ def sys_pwrite64(p: LinuxPlatform, a: Args) -> int:
     if f is None:
         return -EBADF
     data = p.m.read(a[1], a[2])
-    return p.host_call(lambda: p.host.pwrite(f, data, a[3]))[0]  # type: ignore[union-attr]
+    return p.host_call(lambda: p.live.pwrite(f, data, a[3]))[0]
 
 
 @syscall("lseek")
@@ -272,23 +274,17 @@ def sys_lseek(p: LinuxPlatform, a: Args) -> int:
     f = _file(p, a[0])
     if f is None:
         return -EBADF
-    return p.host_call(lambda: p.host.lseek(f, signed(a[1]), a[2]))[0]  # type: ignore[union-attr]
+    return p.host_call(lambda: p.live.lseek(f, signed(a[1]), a[2]))[0]
 
 
 @syscall("getdents64")
 def sys_getdents64(p: LinuxPlatform, a: Args) -> int:
-    f = _file(p, a[0])
-    if f is None:
-        return -EBADF
-    result, data = p.host_call(lambda: p.host.getdents(f, a[2]))  # type: ignore[union-attr]
-    if result > 0:
-        p.m.write(a[1], data)
-    return result
+    return _read_into(p, a[0], a[1], lambda h, f: h.getdents(f, a[2]))
 
 
 @syscall("pipe", "pipe2")
 def sys_pipe(p: LinuxPlatform, a: Args) -> int:
-    result, data = p.host_call(lambda: p.host.pipe())  # type: ignore[union-attr]
+    result, data = p.host_call(lambda: p.live.pipe())
     if result < 0:
         return result
     cloexec = (
@@ -336,7 +332,7 @@ def sys_fstat(p: LinuxPlatform, a: Args) -> int:
     f = _file(p, a[0])
     if f is None:
         return -EBADF
-    result, data = p.host_call(lambda: p.host.fstat(f))  # type: ignore[union-attr]
+    result, data = p.host_call(lambda: p.live.fstat(f))
     if result == 0:
         p.m.write(a[1], data)
     return result
@@ -350,12 +346,12 @@ def _stat_at(
         f = _file(p, dirfd)
         if f is None:
             return -EBADF
-        result, data = p.host_call(lambda: p.host.fstat(f, statx))  # type: ignore[union-attr]
+        result, data = p.host_call(lambda: p.live.fstat(f, statx))
     else:
         base = _dir_path(p, dirfd)
         full = path if base is None or path.startswith("/") else f"{base}/{path}"
         follow = not flags & AT_SYMLINK_NOFOLLOW
-        result, data = p.host_call(lambda: p.host.stat(full, follow, statx))  # type: ignore[union-attr]
+        result, data = p.host_call(lambda: p.live.stat(full, follow, statx))
     if result == 0:
         p.m.write(buf, data)
     return result
@@ -385,7 +381,7 @@ def _readlink(p: LinuxPlatform, dirfd: int, path_addr: int, buf: int, size: int)
     path = _path(p, path_addr)
     base = _dir_path(p, dirfd)
     full = path if base is None or path.startswith("/") else f"{base}/{path}"
-    result, data = p.host_call(lambda: p.host.readlink(full, size))  # type: ignore[union-attr]
+    result, data = p.host_call(lambda: p.live.readlink(full, size))
     if result > 0:
         p.m.write(buf, data)
     return result
@@ -404,7 +400,7 @@ def sys_readlinkat(p: LinuxPlatform, a: Args) -> int:
 @syscall("access")
 def sys_access(p: LinuxPlatform, a: Args) -> int:
     path = _path(p, a[0])
-    return p.host_call(lambda: p.host.access(path, a[1]))[0]  # type: ignore[union-attr]
+    return p.host_call(lambda: p.live.access(path, a[1]))[0]
 
 
 @syscall("faccessat", "faccessat2")
@@ -412,12 +408,12 @@ def sys_faccessat(p: LinuxPlatform, a: Args) -> int:
     path = _path(p, a[1])
     base = _dir_path(p, a[0])
     full = path if base is None or path.startswith("/") else f"{base}/{path}"
-    return p.host_call(lambda: p.host.access(full, a[2]))[0]  # type: ignore[union-attr]
+    return p.host_call(lambda: p.live.access(full, a[2]))[0]
 
 
 @syscall("getcwd")
 def sys_getcwd(p: LinuxPlatform, a: Args) -> int:
-    result, data = p.host_call(lambda: p.host.getcwd())  # type: ignore[union-attr]
+    result, data = p.host_call(lambda: p.live.getcwd())
     if result < 0:
         return result
     if len(data) + 1 > a[1]:
@@ -437,7 +433,7 @@ def _path_change(fn_name: str, nargs: int) -> Handler:
         def run() -> object:
             return op(*paths, extra) if fn_name in ("mkdir", "chmod") else op(*paths)
 
-        return p.host_call(lambda: p.host.path_op(run))[0]  # type: ignore[union-attr]
+        return p.host_call(lambda: p.live.path_op(run))[0]
 
     return handler
 
@@ -477,7 +473,7 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
             return -EBADF
     result = p.mem.do_mmap(addr, length, prot, flags)
     if result >= 0 and f is not None:
-        got, data = p.host_call(lambda: p.host.pread(f, length, offset))  # type: ignore[union-attr]
+        got, data = p.host_call(lambda: p.live.pread(f, length, offset))
         if got > 0:
             p.m.write(result, data)
     return result
@@ -560,7 +556,7 @@ def sys_umask(p: LinuxPlatform, a: Args) -> int:
 
 @syscall("uname")
 def sys_uname(p: LinuxPlatform, a: Args) -> int:
-    result, data = p.host_call(lambda: p.host.uname())  # type: ignore[union-attr]
+    result, data = p.host_call(lambda: p.live.uname())
     fields = data.decode(errors="replace").split("\0")
     fields[4] = p.arch.platform  # the guest's machine, not the host's
     p.m.write(a[0], pack_utsname((fields[0], fields[1], fields[2], fields[3], fields[4])))
@@ -699,7 +695,7 @@ def sys_rt_sigpending(p: LinuxPlatform, a: Args) -> int:
 
 
 def _clock_ns(p: LinuxPlatform, clock_id: int) -> int:
-    result, data = p.host_call(lambda: p.host.clock(clock_id))  # type: ignore[union-attr]
+    result, data = p.host_call(lambda: p.live.clock(clock_id))
     return int.from_bytes(data, "little") if result == 0 else -1
 
 
@@ -739,7 +735,7 @@ def _sleep(p: LinuxPlatform, req: int) -> int:
     sec, nsec = struct.unpack("<qq", p.m.read(req, 16))
     if sec < 0 or not 0 <= nsec < 1_000_000_000:
         return -EINVAL
-    return p.host_call(lambda: p.host.sleep(sec * 1_000_000_000 + nsec))[0]  # type: ignore[union-attr]
+    return p.host_call(lambda: p.live.sleep(sec * 1_000_000_000 + nsec))[0]
 
 
 @syscall("nanosleep")
@@ -754,13 +750,13 @@ def sys_clock_nanosleep(p: LinuxPlatform, a: Args) -> int:
             p.m.read(a[2] + 8, 8), "little"
         )
         remaining = max(0, target - max(_clock_ns(p, a[0]), 0))
-        return p.host_call(lambda: p.host.sleep(remaining))[0]  # type: ignore[union-attr]
+        return p.host_call(lambda: p.live.sleep(remaining))[0]
     return _sleep(p, a[2])
 
 
 @syscall("getrandom")
 def sys_getrandom(p: LinuxPlatform, a: Args) -> int:
-    result, data = p.host_call(lambda: p.host.getrandom(a[1]))  # type: ignore[union-attr]
+    result, data = p.host_call(lambda: p.live.getrandom(a[1]))
     if result > 0:
         p.m.write(a[0], data)
     return result
