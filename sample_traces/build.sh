@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")"
 CFLAGS="-g -O1 -fno-omit-frame-pointer"
-for p in hello compute inputs overrun abort syscalls; do
+for p in hello compute inputs overrun abort syscalls walk; do
     gcc $CFLAGS -fno-toplevel-reorder -static -o bin/$p src/$p.c
 done
 gcc $CFLAGS -static-pie -fPIE -o bin/hello-pie src/hello.c
@@ -18,3 +18,4 @@ rec -o hello.ttrec -- bin/hello one two
 rec -o compute.ttrec -- bin/compute
 echo "a line from stdin" | rec -o inputs.ttrec -- bin/inputs greeting.txt
 rec -o overrun.ttrec -- bin/overrun || true
+rec -o walk.ttrec --snapshot-every 2000 -- bin/walk

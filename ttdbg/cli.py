@@ -169,6 +169,77 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gdb_server(path: str, host: str, port: int) -> tuple[Any, Any]:
+    from ttdbg.backend.gdb.server import GdbServer
+    from ttdbg.backend.gdb.stub import GdbStub
+    from ttdbg.backend.recording import open_recording
+    from ttdbg.backend.timeline import Timeline
+
+    rec = open_recording(path)
+    timeline = Timeline(rec)
+    exec_path = f"/ttdbg/{rec.header.get('program', 'program')}"
+
+    def make_stub() -> GdbStub:
+        return GdbStub(timeline, exec_path, rec.program_image)
+
+    try:
+        server = GdbServer(make_stub, host, port)
+    except OSError as err:
+        raise UsageError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    return server, rec
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    server, _rec = _gdb_server(args.file, args.host, args.port)
+    host, port = server.address
+    print(f"ttdbg: listening on {host}:{port} (gdb: target remote {host}:{port})", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.shutdown()
+    return 0
+
+
+def _find_gdb(arch: str) -> str:
+    import platform as host_platform
+
+    names = ["gdb", "gdb-multiarch"] if arch == host_platform.machine() else ["gdb-multiarch"]
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise UsageError(f"{' or '.join(names)} not found; install it to debug {arch} recordings")
+
+
+def cmd_gdb(args: argparse.Namespace) -> int:
+    import signal
+    import subprocess
+    import tempfile
+    from importlib import resources
+
+    server, rec = _gdb_server(args.file, "127.0.0.1", 0)
+    gdb = _find_gdb(rec.program.arch.name)
+    gdb_args = args.gdb_args[1:] if args.gdb_args[:1] == ["--"] else args.gdb_args
+    hooks = resources.files("ttdbg.backend.gdb").joinpath("ttdbg.gdb")
+    server.start()
+    host, port = server.address
+    with tempfile.TemporaryDirectory(prefix="ttdbg-") as tmp:
+        elf = os.path.join(tmp, rec.header.get("program", "program"))
+        with open(elf, "wb") as f:
+            f.write(rec.program_image)
+        command = [
+            gdb, "-q", "-iex", "set remotetimeout 30", "-x", str(hooks),
+            "-ex", f"target remote {host}:{port}", elf, *gdb_args,
+        ]  # fmt: skip
+        # gdb turns Ctrl-C into an interrupt packet; this process must not die of it.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return subprocess.call(command)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            server.shutdown()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ttdbg", description="Snapshot-centric time-travel debugger on Unicorn."
@@ -188,6 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--to", type=_icount, metavar="ICOUNT", help="stop at this icount")
     rep.add_argument("--verify", action="store_true", help="check every snapshot's hash")
     rep.set_defaults(func=cmd_replay)
+
+    serve = sub.add_parser("serve", help="serve a recording to gdb (target remote HOST:PORT)")
+    serve.add_argument("file")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=1234, help="port (0 picks a free one)")
+    serve.set_defaults(func=cmd_serve)
+
+    gdb = sub.add_parser("gdb", help="open a recording in gdb, connected and with symbols")
+    gdb.add_argument("file")
+    gdb.add_argument("gdb_args", nargs=argparse.REMAINDER, help="-- GDB-ARGS...")
+    gdb.set_defaults(func=cmd_gdb)
 
     info = sub.add_parser("info", help="describe a recording")
     info.add_argument("file")

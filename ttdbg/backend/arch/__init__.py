@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from ttdbg.errors import UnsupportedProgram
 
-from .base import Arch, Register, SyscallAbi
+from .base import Arch, GdbRegister, Register, SyscallAbi
 from .x86_64 import ARCH as X86_64
 
 ARCHES: dict[str, Arch] = {X86_64.name: X86_64}
 
-__all__ = ["ARCHES", "Arch", "Register", "SyscallAbi", "by_elf_machine", "by_name"]
+__all__ = [
+    "ARCHES",
+    "Arch",
+    "GdbRegister",
+    "Register",
+    "SyscallAbi",
+    "by_elf_machine",
+    "by_name",
+]
 
 
 def by_name(name: str) -> Arch:

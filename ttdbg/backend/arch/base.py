@@ -20,6 +20,28 @@ class Register:
 
 
 @dataclass(frozen=True)
+class GdbRegister:
+    """One register as gdb's g packet and target.xml see it.
+
+    `source` names a register of the architecture's table; `compute`, when set, derives the
+    value from all of them (x87 st0-7 from the physical registers and TOP). A register with
+    neither is reported unavailable.
+    """
+
+    name: str
+    bitsize: int
+    type: str
+    feature: str
+    source: str | None = None
+    compute: Callable[[dict[str, int]], int] | None = None
+    group: str | None = None
+
+    @property
+    def size(self) -> int:
+        return self.bitsize // 8
+
+
+@dataclass(frozen=True)
 class SyscallAbi:
     """Where a Linux syscall finds its number and arguments, and where its result goes."""
 
@@ -51,6 +73,9 @@ class Arch:
     stack_top: int
     pie_base: int
     mmap_base: int
+    gdb_architecture: str
+    gdb_registers: tuple[GdbRegister, ...]
+    gdb_feature_types: dict[str, str]  # feature name -> XML type definitions it needs
     setup: Callable[[Any], None] = field(default=lambda uc: None)
 
     def register(self, name: str) -> Register:
@@ -59,6 +84,28 @@ class Arch:
             if reg.name == name:
                 return reg
         raise KeyError(name)
+
+    def target_xml(self) -> str:
+        """The target description gdb reads with qXfer:features:read:target.xml."""
+        parts = [
+            '<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd">',
+            f"<target><architecture>{self.gdb_architecture}</architecture>",
+        ]
+        feature = None
+        for num, reg in enumerate(self.gdb_registers):
+            if reg.feature != feature:
+                if feature is not None:
+                    parts.append("</feature>")
+                feature = reg.feature
+                parts.append(f'<feature name="{feature}">')
+                parts.append(self.gdb_feature_types.get(feature, ""))
+            group = f' group="{reg.group}"' if reg.group else ""
+            parts.append(
+                f'<reg name="{reg.name}" bitsize="{reg.bitsize}" type="{reg.type}"'
+                f' regnum="{num}"{group}/>'
+            )
+        parts.append("</feature></target>")
+        return "".join(parts)
 
     @property
     def syscall_names(self) -> dict[int, str]:

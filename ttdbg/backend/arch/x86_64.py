@@ -6,7 +6,7 @@ import capstone
 import unicorn
 from unicorn import x86_const as x
 
-from .base import Arch, Register, SyscallAbi
+from .base import Arch, GdbRegister, Register, SyscallAbi
 
 _GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", *(f"r{i}" for i in range(8, 16)))
 
@@ -68,6 +68,74 @@ SYSCALL_NUMBERS: dict[str, int] = {
     "rseq": 334, "clone3": 435, "faccessat2": 439,
 }  # fmt: skip
 
+
+def _st(i: int) -> GdbRegister:
+    def value(regs: dict[str, int]) -> int:
+        top = (regs["fstat"] >> 11) & 7
+        return regs[f"fp{(top + i) % 8}"]
+
+    return GdbRegister(f"st{i}", 80, "i387_ext", _CORE, compute=value, group="float")
+
+
+_CORE, _SSE = "org.gnu.gdb.i386.core", "org.gnu.gdb.i386.sse"
+_LINUX, _SEGMENTS = "org.gnu.gdb.i386.linux", "org.gnu.gdb.i386.segments"
+_PTR_TYPES = {"rbp": "data_ptr", "rsp": "data_ptr", "rip": "code_ptr"}
+
+# gdb's amd64 layout: core (0-39), sse (40-56), linux (57), segments (58-59).
+GDB_REGISTERS: tuple[GdbRegister, ...] = (
+    *(GdbRegister(n, 64, _PTR_TYPES.get(n, "int64"), _CORE, n) for n in (*_GPRS, "rip")),
+    GdbRegister("eflags", 32, "i386_eflags", _CORE, "eflags"),
+    *(GdbRegister(n, 32, "int32", _CORE, n) for n in ("cs", "ss", "ds", "es", "fs", "gs")),
+    *(_st(i) for i in range(8)),
+    *(
+        GdbRegister(n, 32, "int", _CORE, src, group="float")
+        for n, src in (
+            ("fctrl", "fctrl"), ("fstat", "fstat"), ("ftag", "ftag"), ("fiseg", None),
+            ("fioff", None), ("foseg", None), ("fooff", None), ("fop", "fop"),
+        )
+    ),
+    *(GdbRegister(f"xmm{i}", 128, "vec128", _SSE, f"xmm{i}") for i in range(16)),
+    GdbRegister("mxcsr", 32, "i386_mxcsr", _SSE, "mxcsr", group="vector"),
+    GdbRegister("orig_rax", 64, "int", _LINUX),
+    GdbRegister("fs_base", 64, "int", _SEGMENTS, "fs_base"),
+    GdbRegister("gs_base", 64, "int", _SEGMENTS, "gs_base"),
+)  # fmt: skip
+
+
+def _flags(name: str, fields: str) -> str:
+    body = "".join(
+        f'<field name="{f}" start="{bit}" end="{bit}"/>'
+        for f, bit in (pair.split("=") for pair in fields.split())
+    )
+    return f'<flags id="{name}" size="4">{body}</flags>'
+
+
+_VEC128 = (
+    '<vector id="v4f" type="ieee_single" count="4"/>'
+    '<vector id="v2d" type="ieee_double" count="2"/>'
+    '<vector id="v16i8" type="int8" count="16"/>'
+    '<vector id="v8i16" type="int16" count="8"/>'
+    '<vector id="v4i32" type="int32" count="4"/>'
+    '<vector id="v2i64" type="int64" count="2"/>'
+    '<union id="vec128"><field name="v4_float" type="v4f"/>'
+    '<field name="v2_double" type="v2d"/><field name="v16_int8" type="v16i8"/>'
+    '<field name="v8_int16" type="v8i16"/><field name="v4_int32" type="v4i32"/>'
+    '<field name="v2_int64" type="v2i64"/><field name="uint128" type="uint128"/></union>'
+)
+
+GDB_FEATURE_TYPES = {
+    _CORE: _flags(
+        "i386_eflags",
+        "CF=0 PF=2 AF=4 ZF=6 SF=7 TF=8 IF=9 DF=10 OF=11 NT=14 RF=16 VM=17 AC=18 VIF=19 VIP=20"
+        " ID=21",
+    ),
+    _SSE: _VEC128
+    + _flags(
+        "i386_mxcsr",
+        "IE=0 DE=1 ZE=2 OE=3 UE=4 PE=5 DAZ=6 IM=7 DM=8 ZM=9 OM=10 UM=11 PM=12 FZ=15",
+    ),
+}
+
 # AT_HWCAP on x86-64 is CPUID.1:EDX; this is the value for the fixed guest CPU model below.
 _HWCAP = 0x078BFBFD
 
@@ -93,4 +161,7 @@ ARCH = Arch(
     stack_top=0x7FFFFFFFF000,
     pie_base=0x555555554000,
     mmap_base=0x7FFFF7FFF000,
+    gdb_architecture="i386:x86-64",
+    gdb_registers=GDB_REGISTERS,
+    gdb_feature_types=GDB_FEATURE_TYPES,
 )

@@ -1,0 +1,1 @@
+"""The GDB remote protocol: framing (packets), typed requests (commands), the stub, sockets."""

@@ -1,0 +1,236 @@
+"""Parsing RSP payloads into typed requests; anything unexpected becomes Unknown or Malformed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .packets import unescape
+
+
+@dataclass(frozen=True)
+class Request:
+    """A parsed gdb packet."""
+
+
+@dataclass(frozen=True)
+class Unknown(Request):
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Malformed(Request):
+    payload: bytes
+    why: str
+
+
+@dataclass(frozen=True)
+class Supported(Request):
+    features: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SimpleQuery(Request):
+    """A query answered from a table: qC, qAttached, qOffsets, qfThreadInfo, ..."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class StartNoAck(Request):
+    pass
+
+
+@dataclass(frozen=True)
+class Xfer(Request):
+    obj: str
+    annex: str
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Monitor(Request):
+    command: str
+
+
+@dataclass(frozen=True)
+class HaltReason(Request):
+    pass
+
+
+@dataclass(frozen=True)
+class ReadRegisters(Request):
+    pass
+
+
+@dataclass(frozen=True)
+class WriteRegisters(Request):
+    pass
+
+
+@dataclass(frozen=True)
+class ReadRegister(Request):
+    number: int
+
+
+@dataclass(frozen=True)
+class WriteRegister(Request):
+    number: int
+
+
+@dataclass(frozen=True)
+class ReadMemory(Request):
+    addr: int
+    length: int
+
+
+@dataclass(frozen=True)
+class WriteMemory(Request):
+    addr: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SetBreak(Request):
+    insert: bool
+    type: int  # 0 software, 1 hardware, 2 write, 3 read, 4 access watchpoint
+    addr: int
+    kind: int  # instruction length for breakpoints, byte length for watchpoints
+
+
+@dataclass(frozen=True)
+class Resume(Request):
+    step: bool
+    reverse: bool = False
+
+
+@dataclass(frozen=True)
+class VContQuery(Request):
+    pass
+
+
+@dataclass(frozen=True)
+class SetThread(Request):
+    op: str
+    thread: str
+
+
+@dataclass(frozen=True)
+class ThreadAlive(Request):
+    thread: str
+
+
+@dataclass(frozen=True)
+class Detach(Request):
+    pass
+
+
+@dataclass(frozen=True)
+class Kill(Request):
+    pass
+
+
+@dataclass(frozen=True)
+class VFile(Request):
+    op: str
+    args: tuple[bytes, ...]
+
+
+def _hex(text: bytes) -> int:
+    return int(text.decode("ascii"), 16)
+
+
+def _parse_vcont(payload: bytes) -> Request:
+    actions = payload[len(b"vCont;") :].split(b";")
+    # One thread: the first action that applies to it (or to all) decides.
+    for action in actions:
+        verb = action.split(b":")[0]
+        if verb[:1] in (b"s", b"S"):
+            return Resume(step=True)
+        if verb[:1] in (b"c", b"C"):
+            return Resume(step=False)
+        if verb[:1] == b"t":
+            return Unknown(payload)
+    return Malformed(payload, "no action")
+
+
+def _parse_query(payload: bytes) -> Request:
+    if payload.startswith(b"qSupported"):
+        feats = payload.partition(b":")[2].decode("ascii", "replace")
+        return Supported(tuple(f for f in feats.split(";") if f))
+    if payload.startswith(b"qXfer:"):
+        parts = payload.split(b":")
+        if len(parts) < 5 or parts[2] != b"read":
+            return Unknown(payload)
+        off, _, length = parts[4].partition(b",")
+        return Xfer(parts[1].decode(), parts[3].decode(), _hex(off), _hex(length))
+    if payload.startswith(b"qRcmd,"):
+        return Monitor(bytes.fromhex(payload[6:].decode("ascii")).decode("utf-8", "replace"))
+    name = payload.split(b":")[0].split(b",")[0].decode("ascii", "replace")
+    return SimpleQuery(name)
+
+
+def parse(payload: bytes) -> Request:
+    """The request a payload carries. Never raises: bad numbers become Malformed."""
+    try:
+        return _parse(payload)
+    except (ValueError, UnicodeDecodeError, IndexError) as err:
+        return Malformed(payload, str(err))
+
+
+def _parse(payload: bytes) -> Request:
+    if not payload:
+        return Unknown(payload)
+    head = payload[:1]
+    if payload == b"?":
+        return HaltReason()
+    if payload == b"QStartNoAckMode":
+        return StartNoAck()
+    if head == b"q":
+        return _parse_query(payload)
+    if payload == b"g":
+        return ReadRegisters()
+    if head == b"G":
+        return WriteRegisters()
+    if head == b"p":
+        return ReadRegister(_hex(payload[1:]))
+    if head == b"P":
+        return WriteRegister(_hex(payload[1:].split(b"=")[0]))
+    if head == b"m":
+        addr, _, length = payload[1:].partition(b",")
+        return ReadMemory(_hex(addr), _hex(length))
+    if head == b"M":
+        spec, _, data = payload[1:].partition(b":")
+        addr, _, _length = spec.partition(b",")
+        return WriteMemory(_hex(addr), bytes.fromhex(data.decode("ascii")))
+    if head == b"X":
+        spec, _, data = payload[1:].partition(b":")
+        addr, _, _length = spec.partition(b",")
+        return WriteMemory(_hex(addr), unescape(data))
+    if head in (b"Z", b"z"):
+        fields = payload[1:].split(b";")[0].split(b",")
+        return SetBreak(head == b"Z", _hex(fields[0]), _hex(fields[1]), _hex(fields[2]))
+    if head in (b"c", b"C"):
+        return Resume(step=False)
+    if head in (b"s", b"S"):
+        return Resume(step=True)
+    if payload == b"bc":
+        return Resume(step=False, reverse=True)
+    if payload == b"bs":
+        return Resume(step=True, reverse=True)
+    if payload == b"vCont?":
+        return VContQuery()
+    if payload.startswith(b"vCont;"):
+        return _parse_vcont(payload)
+    if payload.startswith(b"vFile:"):
+        op, _, rest = payload[6:].partition(b":")
+        return VFile(op.decode("ascii"), tuple(rest.split(b",")) if rest else ())
+    if payload.startswith(b"vKill") or payload == b"k":
+        return Kill()
+    if head == b"D":
+        return Detach()
+    if head == b"H":
+        return SetThread(payload[1:2].decode("ascii"), payload[2:].decode("ascii"))
+    if head == b"T":
+        return ThreadAlive(payload[1:].decode("ascii"))
+    return Unknown(payload)

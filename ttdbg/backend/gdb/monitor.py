@@ -1,0 +1,122 @@
+"""`monitor` commands (qRcmd): time travel by icount, replay breaks, saved states, events."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+
+from ..cancel import CancelToken
+from ..timeline import Timeline, TimelineError
+
+Handler = Callable[[list[str], CancelToken], str]
+
+
+class MonitorCommands:
+    """The monitor command table over one timeline; each command returns console text."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.tl = timeline
+        self.table: dict[str, tuple[Handler, str]] = {
+            "help": (self.help, "list these commands"),
+            "info replay": (self.info_replay, "mode, file, icount / total, pc, program status"),
+            "seek": (self.seek, "ICOUNT: go to that exact instruction count"),
+            "break": (self.add_break, "ICOUNT: stop there when running either way"),
+            "delete-break": (self.delete_break, "[ICOUNT]: remove one replay break, or all"),
+            "snapshots": (self.snapshots, "the recording's snapshots and saved states"),
+            "savevm": (self.savevm, "NAME: remember this moment under NAME"),
+            "loadvm": (self.loadvm, "NAME: go back to a moment saved with savevm"),
+            "events": (self.events, "[N]: the N events before and after this moment"),
+        }
+
+    def run(self, line: str, cancel: CancelToken) -> tuple[bool, str]:
+        """(succeeded, text to print) for one command line."""
+        try:
+            words = shlex.split(line)
+        except ValueError as err:
+            return False, f"monitor: {err}\n"
+        for length in (2, 1):
+            name = " ".join(words[:length])
+            if name in self.table:
+                handler, _ = self.table[name]
+                try:
+                    return True, handler(words[length:], cancel)
+                except (TimelineError, ValueError) as err:
+                    return False, f"monitor {name}: {err}\n"
+        return False, f"monitor: unknown command {line!r}; try 'monitor help'\n"
+
+    def help(self, args: list[str], cancel: CancelToken) -> str:
+        width = max(len(n) for n in self.table)
+        lines = [f"  {name:<{width}}  {doc}" for name, (_h, doc) in self.table.items()]
+        return "ttdbg monitor commands:\n" + "\n".join(lines) + "\n"
+
+    def info_replay(self, args: list[str], cancel: CancelToken) -> str:
+        tl = self.tl
+        rec = tl.recording
+        exit_ev = rec.exit_event()
+        if exit_ev is None:
+            status = "recording truncated" if rec.truncated else "program still running at the end"
+        elif exit_ev.args[1]:
+            status = f"program killed by signal {exit_ev.args[1]} at icount {exit_ev.icount}"
+        else:
+            status = f"program exited with status {exit_ev.args[0]} at icount {exit_ev.icount}"
+        lo, hi = tl.snapshot_interval()
+        return (
+            f"mode: replay\nfile: {rec.path}\nicount: {tl.position} / {tl.end}\n"
+            f"pc: {tl.pc:#x}\nsnapshot interval: {lo}..{hi}\nstatus: {status}\n"
+        )
+
+    def _icount(self, args: list[str]) -> int:
+        if len(args) != 1:
+            raise ValueError("expects one ICOUNT")
+        return int(args[0].replace("_", ""), 0)
+
+    def seek(self, args: list[str], cancel: CancelToken) -> str:
+        stop = self.tl.seek(self._icount(args), cancel=cancel)
+        return f"{stop.describe()}, pc {self.tl.pc:#x}\n"
+
+    def add_break(self, args: list[str], cancel: CancelToken) -> str:
+        icount = self._icount(args)
+        self.tl.add_replay_break(icount)
+        return f"replay break at icount {icount}\n"
+
+    def delete_break(self, args: list[str], cancel: CancelToken) -> str:
+        if args:
+            icount = self._icount(args)
+            self.tl.remove_replay_break(icount)
+            return f"deleted replay break at icount {icount}\n"
+        self.tl.remove_replay_break()
+        return "deleted all replay breaks\n"
+
+    def snapshots(self, args: list[str], cancel: CancelToken) -> str:
+        tl = self.tl
+        snaps = tl.recording.snapshots
+        lines = [f"{len(snaps)} recording snapshots:"]
+        lines += [
+            f"  {e.icount:>14,}  {'keyframe' if e.keyframe else 'delta':8}  {len(e.data):,} bytes"
+            for e in snaps.entries
+        ]
+        lines.append(f"{len(tl.cache)} cached states, {tl.cache.bytes_used >> 20} MiB")
+        for name, icount in sorted(tl.named.items()):
+            lines.append(f"  saved {name!r} at icount {icount}")
+        return "\n".join(lines) + "\n"
+
+    def savevm(self, args: list[str], cancel: CancelToken) -> str:
+        if len(args) != 1:
+            raise ValueError("expects one NAME")
+        self.tl.save_named(args[0])
+        return f"saved {args[0]!r} at icount {self.tl.position}\n"
+
+    def loadvm(self, args: list[str], cancel: CancelToken) -> str:
+        if len(args) != 1:
+            raise ValueError("expects one NAME")
+        stop = self.tl.load_named(args[0])
+        return f"loaded {args[0]!r}: {stop.describe()}\n"
+
+    def events(self, args: list[str], cancel: CancelToken) -> str:
+        n = int(args[0]) if args else 5
+        before, after = self.tl.events_around(n, n)
+        names = self.tl.machine.arch.syscall_names
+        lines = [f"  {e.icount:>14,}  {e.describe(names)}" for e in before]
+        lines.append(f"> {self.tl.position:>14,}  (you are here)")
+        lines += [f"  {e.icount:>14,}  {e.describe(names)}" for e in after]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,110 @@
+"""RSP framing with no I/O: checksums, escaping, acks and the byte-by-byte packet reader."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+MAX_PACKET = 0x4000  # what the stub advertises as PacketSize
+INTERRUPT = 0x03
+_ESCAPED = frozenset(b"$#}*")
+
+
+def checksum(payload: bytes) -> int:
+    return sum(payload) & 0xFF
+
+
+def escape(data: bytes) -> bytes:
+    """Binary data for X packets and qXfer/vFile replies: `$ # } *` become `}` + byte^0x20."""
+    out = bytearray()
+    for b in data:
+        if b in _ESCAPED:
+            out += bytes((0x7D, b ^ 0x20))
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+def unescape(data: bytes) -> bytes:
+    out = bytearray()
+    it = iter(data)
+    for b in it:
+        if b == 0x7D:
+            nxt = next(it, None)
+            if nxt is None:
+                break
+            out.append(nxt ^ 0x20)
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+def frame(payload: bytes) -> bytes:
+    """`$payload#cs` ready to send (payload already escaped where the packet needs it)."""
+    return b"$" + payload + b"#" + b"%02x" % checksum(payload)
+
+
+class Kind(enum.Enum):
+    PACKET = "packet"  # a well-formed packet; acknowledge with + in ack mode
+    BAD = "bad"  # checksum mismatch or oversized; ask again with - in ack mode
+    INTERRUPT = "interrupt"  # 0x03 outside a packet
+    ACK = "ack"
+    NACK = "nack"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    kind: Kind
+    payload: bytes = b""
+
+
+class PacketReader:
+    """Feed it bytes as they arrive; it returns the complete things they finish."""
+
+    def __init__(self, max_packet: int = MAX_PACKET) -> None:
+        self._max = max_packet
+        self._state = "idle"
+        self._body = bytearray()
+        self._cs = bytearray()
+        self._oversized = False
+
+    def feed(self, data: bytes) -> list[Incoming]:
+        out: list[Incoming] = []
+        for b in data:
+            if self._state == "idle":
+                if b == ord("$"):
+                    self._state, self._body, self._oversized = "body", bytearray(), False
+                elif b == INTERRUPT:
+                    out.append(Incoming(Kind.INTERRUPT))
+                elif b == ord("+"):
+                    out.append(Incoming(Kind.ACK))
+                elif b == ord("-"):
+                    out.append(Incoming(Kind.NACK))
+                # anything else between packets is line noise: ignored
+            elif self._state == "body":
+                if b == ord("#"):
+                    self._state, self._cs = "checksum", bytearray()
+                elif b == ord("$"):
+                    # A new packet started before this one ended: drop the broken one.
+                    out.append(Incoming(Kind.BAD))
+                    self._body, self._oversized = bytearray(), False
+                elif len(self._body) >= self._max:
+                    self._oversized = True
+                else:
+                    self._body.append(b)
+            else:
+                self._cs.append(b)
+                if len(self._cs) == 2:
+                    self._state = "idle"
+                    out.append(self._finish())
+        return out
+
+    def _finish(self) -> Incoming:
+        try:
+            expected = int(self._cs.decode("ascii"), 16)
+        except (UnicodeDecodeError, ValueError):
+            return Incoming(Kind.BAD)
+        body = bytes(self._body)
+        if self._oversized or checksum(body) != expected:
+            return Incoming(Kind.BAD)
+        return Incoming(Kind.PACKET, body)

@@ -1,0 +1,239 @@
+"""The GDB stub: typed requests in, reply payloads out, every move made on a Timeline."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..cancel import CancelToken
+from ..stops import (
+    BeginningOfHistory,
+    BreakpointHit,
+    EndOfHistory,
+    Interrupted,
+    Stop,
+    WatchpointHit,
+)
+from ..timeline import Timeline, TimelineError
+from . import commands as c
+from .monitor import MonitorCommands
+from .packets import MAX_PACKET, escape
+
+WATCH_KINDS = {2: "write", 3: "read", 4: "access"}
+WATCH_REASONS = {"write": "watch", "read": "rwatch", "access": "awatch"}
+SIMPLE_QUERIES = {
+    "qC": b"QC1",
+    "qfThreadInfo": b"m1",
+    "qsThreadInfo": b"l",
+    "qAttached": b"1",
+    "qOffsets": b"Text=0;Data=0;Bss=0",
+    "qSymbol": b"OK",
+}
+FEATURES = (
+    f"PacketSize={MAX_PACKET:x};QStartNoAckMode+;qXfer:features:read+;qXfer:exec-file:read+;"
+    "swbreak+;hwbreak+;vContSupported+;ReverseStep+;ReverseContinue+"
+).encode()
+ENOENT, EBADF = 2, 9
+
+
+@dataclass
+class Reply:
+    """What the server sends back: payloads in order, and whether to end the connection."""
+
+    payloads: list[bytes]
+    close: bool = False
+
+
+@dataclass
+class GdbStub:
+    """Protocol state of one gdb connection over a shared Timeline."""
+
+    timeline: Timeline
+    exec_path: str  # the name under which gdb can fetch the program (vFile)
+    image: bytes
+    no_ack: bool = False
+    hw_breakpoints: set[int] = field(default_factory=set)
+    _open_files: dict[int, bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.monitor = MonitorCommands(self.timeline)
+        self._table: dict[type, Callable[..., Reply]] = {
+            c.Supported: lambda r, t: Reply([FEATURES]),
+            c.StartNoAck: self._start_no_ack,
+            c.SimpleQuery: lambda r, t: Reply([SIMPLE_QUERIES.get(r.name, b"")]),
+            c.Xfer: self._xfer,
+            c.Monitor: self._monitor,
+            c.HaltReason: lambda r, t: Reply([b"T05thread:1;"]),
+            c.ReadRegisters: self._read_registers,
+            c.ReadRegister: self._read_register,
+            c.WriteRegisters: lambda r, t: Reply([b"E01"]),
+            c.WriteRegister: lambda r, t: Reply([b"E01"]),
+            c.ReadMemory: self._read_memory,
+            c.WriteMemory: self._write_memory,
+            c.SetBreak: self._set_break,
+            c.Resume: self._resume,
+            c.VContQuery: lambda r, t: Reply([b"vCont;c;C;s;S"]),
+            c.SetThread: lambda r, t: Reply([b"OK"]),
+            c.ThreadAlive: lambda r, t: Reply([b"OK"]),
+            c.Detach: lambda r, t: Reply([b"OK"], close=True),
+            c.Kill: lambda r, t: Reply([b"OK"], close=True),
+            c.VFile: self._vfile,
+            c.Malformed: lambda r, t: Reply([b"E01"]),
+            c.Unknown: lambda r, t: Reply([b""]),
+        }
+
+    def handle(self, payload: bytes, cancel: CancelToken | None = None) -> Reply:
+        """Answer one packet payload; never raises for anything a client can send."""
+        request = c.parse(payload)
+        handler = self._table.get(type(request))
+        if handler is None:
+            return Reply([b""])
+        try:
+            return handler(request, cancel or CancelToken())
+        except TimelineError:
+            return Reply([b"E01"])
+
+    # -- handshake --------------------------------------------------------------------------
+
+    def _start_no_ack(self, r: c.StartNoAck, t: CancelToken) -> Reply:
+        self.no_ack = True
+        return Reply([b"OK"])
+
+    def _xfer(self, r: c.Xfer, t: CancelToken) -> Reply:
+        if r.obj == "features" and r.annex == "target.xml":
+            data = self.timeline.machine.arch.target_xml().encode()
+        elif r.obj == "exec-file":
+            data = self.exec_path.encode()
+        else:
+            return Reply([b"E00"])
+        chunk = data[r.offset : r.offset + r.length]
+        more = r.offset + r.length < len(data)
+        return Reply([(b"m" if more else b"l") + escape(chunk)])
+
+    def _monitor(self, r: c.Monitor, t: CancelToken) -> Reply:
+        ok, text = self.monitor.run(r.command, t)
+        out = [b"O" + text.encode().hex().encode()] if text else []
+        return Reply([*out, b"OK" if ok else b"E01"])
+
+    # -- registers and memory ---------------------------------------------------------------
+
+    def _register_hex(self, index: int, regs: dict[str, int]) -> bytes:
+        reg = self.timeline.machine.arch.gdb_registers[index]
+        if reg.compute is not None:
+            value: int | None = reg.compute(regs)
+        else:
+            value = regs.get(reg.source) if reg.source else None
+        if value is None:
+            return b"xx" * reg.size
+        return (value & ((1 << reg.bitsize) - 1)).to_bytes(reg.size, "little").hex().encode()
+
+    def _read_registers(self, r: c.ReadRegisters, t: CancelToken) -> Reply:
+        regs = self.timeline.registers()
+        count = len(self.timeline.machine.arch.gdb_registers)
+        return Reply([b"".join(self._register_hex(i, regs) for i in range(count))])
+
+    def _read_register(self, r: c.ReadRegister, t: CancelToken) -> Reply:
+        if r.number >= len(self.timeline.machine.arch.gdb_registers):
+            return Reply([b"E01"])
+        return Reply([self._register_hex(r.number, self.timeline.registers())])
+
+    def _read_memory(self, r: c.ReadMemory, t: CancelToken) -> Reply:
+        length = min(r.length, MAX_PACKET // 2)
+        data = bytearray()
+        addr = r.addr
+        # A read that runs into unmapped memory returns the readable prefix, page by page.
+        while len(data) < length:
+            n = min(length - len(data), 0x1000 - (addr % 0x1000))
+            try:
+                data += self.timeline.read_memory(addr, n)
+            except TimelineError:
+                break
+            addr += n
+        return Reply([data.hex().encode() if data or length == 0 else b"E01"])
+
+    def _write_memory(self, r: c.WriteMemory, t: CancelToken) -> Reply:
+        # Writing would change the recorded execution; an empty probe still tells gdb X works.
+        return Reply([b"OK" if not r.data else b"E01"])
+
+    def _set_break(self, r: c.SetBreak, t: CancelToken) -> Reply:
+        tl = self.timeline
+        if r.type in (0, 1):
+            if r.insert:
+                tl.add_breakpoint(r.addr)
+                if r.type == 1:
+                    self.hw_breakpoints.add(r.addr)
+            else:
+                tl.remove_breakpoint(r.addr)
+                self.hw_breakpoints.discard(r.addr)
+            return Reply([b"OK"])
+        kind = WATCH_KINDS.get(r.type)
+        if kind is None or r.kind <= 0:
+            return Reply([b""])
+        if r.insert:
+            tl.add_watchpoint(kind, r.addr, r.kind)
+        else:
+            tl.remove_watchpoint(kind, r.addr, r.kind)
+        return Reply([b"OK"])
+
+    # -- execution --------------------------------------------------------------------------
+
+    def _resume(self, r: c.Resume, cancel: CancelToken) -> Reply:
+        tl = self.timeline
+        if r.reverse:
+            stop = (
+                tl.reverse_step(1, cancel=cancel) if r.step else tl.reverse_continue(None, cancel)
+            )
+        else:
+            stop = tl.step(1, cancel=cancel) if r.step else tl.continue_(None, cancel)
+        return Reply([self.stop_reply(stop)])
+
+    def stop_reply(self, stop: Stop) -> bytes:
+        if isinstance(stop, Interrupted):
+            return b"T02thread:1;"
+        reason = ""
+        if isinstance(stop, BreakpointHit):
+            reason = "hwbreak:;" if stop.address in self.hw_breakpoints else "swbreak:;"
+        elif isinstance(stop, WatchpointHit):
+            reason = f"{WATCH_REASONS[stop.kind]}:{stop.access_address:x};"
+        elif isinstance(stop, BeginningOfHistory):
+            reason = "replaylog:begin;"
+        elif isinstance(stop, EndOfHistory):
+            reason = "replaylog:end;"
+        return f"T05thread:1;{reason}".encode()
+
+    # -- the program, served to gdb ------------------------------------------------------------
+
+    def _vfile(self, r: c.VFile, t: CancelToken) -> Reply:
+        try:
+            if r.op == "setfs":
+                return Reply([b"F0"])
+            if r.op == "open":
+                path = bytes.fromhex(r.args[0].decode()).decode(errors="replace")
+                if path != self.exec_path:
+                    return Reply([b"F-1,%x" % ENOENT])
+                fd = max(self._open_files, default=2) + 1
+                self._open_files[fd] = self.image
+                return Reply([b"F%x" % fd])
+            if r.op == "pread":
+                fd, count, offset = (int(a, 16) for a in r.args[:3])
+                data = self._open_files.get(fd)
+                if data is None:
+                    return Reply([b"F-1,%x" % EBADF])
+                chunk = data[offset : offset + min(count, MAX_PACKET // 2)]
+                return Reply([b"F%x;" % len(chunk) + escape(chunk)])
+            if r.op == "fstat":
+                data = self._open_files.get(int(r.args[0], 16))
+                if data is None:
+                    return Reply([b"F-1,%x" % EBADF])
+                # gdb's fio_stat: big-endian, sizes fixed by the protocol.
+                st = struct.pack(">IIIIIIIQQQIII", 0, 0, 0o100755, 1, 0, 0, 0, len(data), 4096,
+                                 (len(data) + 511) // 512, 0, 0, 0)  # fmt: skip
+                return Reply([b"F%x;" % len(st) + escape(st)])
+            if r.op == "close":
+                return Reply(
+                    [b"F0" if self._open_files.pop(int(r.args[0], 16), None) else b"F-1,9"]
+                )
+        except (ValueError, IndexError):
+            return Reply([b"F-1,16"])  # EINVAL (22, written in hex)
+        return Reply([b""])
