@@ -16,6 +16,7 @@ from typing import Any
 
 from unicorn.unicorn_py3.unicorn import uclib
 
+from bench.gdb_steps import gdb_figures
 from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY, Recorder
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process, replay
@@ -125,6 +126,7 @@ def measure(repeats: int, snapshot_every: int) -> dict[str, Any]:
     sc_replay_s, _ = best_of(repeats, lambda: replay(open_recording(str(sc_path))))
     stored = rec.compressed_bytes["events"] + rec.compressed_bytes["snapshots"]
     timeline = timeline_figures(rec_path, replay_s)
+    gdb = gdb_figures(rec_path, compute)
     raw_mips = icount / raw_s / 1e6
     return {
         "program": "compute",
@@ -148,6 +150,7 @@ def measure(repeats: int, snapshot_every: int) -> dict[str, Any]:
         "syscall_raw_us": round(sc_raw_s / sc_events * 1e6, 2),
         "syscall_replay_us": round(sc_replay_s / sc_events * 1e6, 2),
         **timeline,
+        **gdb,
     }
 
 

@@ -15,7 +15,8 @@ from . import arch as arches
 from .arch import Arch
 from .machine import PAGE, PERM_R, PERM_W, PERM_X, Machine
 
-STACK_SIZE = 8 << 20
+STACK_LIMIT = 8 << 20  # RLIMIT_STACK: how far the stack may grow
+STACK_INITIAL = 132 << 10  # what Linux maps at exec; the rest is mapped as the guest reaches it
 
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = (
     0,
@@ -182,7 +183,7 @@ def build_stack(
     """Map the stack and lay out argc, argv, envp and auxv as Linux does; return the new sp."""
     arch = program.arch
     top = arch.stack_top
-    machine.uc.mem_map(top - STACK_SIZE, STACK_SIZE, PERM_R | PERM_W)
+    machine.uc.mem_map(top - STACK_INITIAL, STACK_INITIAL, PERM_R | PERM_W)
     # Linux leaves 8 zero bytes at the very top; glibc's start-up reads past the last string.
     p = top - 8
 

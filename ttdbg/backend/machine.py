@@ -85,6 +85,47 @@ class RegisterBatch:
         return [v & m for v, m in zip(self._vals, self._masks, strict=True)]
 
 
+class RegisterFile:
+    """Every register of the architecture read or written in one Unicorn call.
+
+    Each register gets a 16-byte slot: wide enough for XMM, and for x87 registers, whose
+    Unicorn layout (64-bit mantissa, 16-bit exponent) read as 10 little-endian bytes is
+    exactly the 80-bit value gdb and snapshots use.
+    """
+
+    SLOT = 16
+
+    def __init__(self, uc: unicorn.Uc, regs: Sequence[Register]) -> None:
+        n = len(regs)
+        self._uch = uc._uch
+        self._regs = list(regs)
+        self._n = n
+        self._buf = ctypes.create_string_buffer(self.SLOT * n)
+        base = ctypes.addressof(self._buf)
+        self._ids = (ctypes.c_int * n)(*(r.uc_id for r in regs))
+        self._ptrs = (ctypes.c_void_p * n)(*(base + self.SLOT * i for i in range(n)))
+
+    def read(self) -> dict[str, int]:
+        ctypes.memset(self._buf, 0, self.SLOT * self._n)
+        err = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n)
+        if err != 0:
+            raise unicorn.UcError(err)
+        raw = self._buf.raw
+        return {
+            r.name: int.from_bytes(raw[self.SLOT * i : self.SLOT * i + r.size], "little")
+            for i, r in enumerate(self._regs)
+        }
+
+    def write(self, values: dict[str, int]) -> None:
+        ctypes.memset(self._buf, 0, self.SLOT * self._n)
+        for i, r in enumerate(self._regs):
+            data = values[r.name].to_bytes(r.size, "little")
+            ctypes.memmove(ctypes.addressof(self._buf) + self.SLOT * i, data, r.size)
+        err = uclib.uc_reg_write_batch(self._uch, self._ids, self._ptrs, self._n)
+        if err != 0:
+            raise unicorn.UcError(err)
+
+
 class RegisterWriter:
     """Writes one integer register in one Unicorn call, without the binding's overhead."""
 
@@ -102,6 +143,7 @@ class RegisterWriter:
 
 SyscallHandler = Callable[["Machine"], None]
 FaultHandler = Callable[["Machine", Fault], None]
+UnmappedHandler = Callable[[int, int], bool]
 
 
 class Machine:
@@ -113,9 +155,14 @@ class Machine:
         self.uc.ctl_set_cpu_model(arch.cpu_model)
         self.counter = BlockCounter(self.uc, arch.cs_arch, arch.cs_mode)
         self.scanner = PageScanner(self.uc)
+        self.register_file = RegisterFile(self.uc, arch.registers)
+        self.snapshot_registers = RegisterFile(self.uc, [r for r in arch.registers if r.snapshot])
         self._regs = {r.name: r for r in arch.registers}
         self.on_syscall: SyscallHandler = lambda m: None
         self.on_fault: FaultHandler = lambda m, f: None
+        # Called with (address, size) on an access to unmapped memory; True means it is
+        # mapped now and the access should go ahead (the stack growing, for one).
+        self.on_unmapped: UnmappedHandler = lambda addr, size: False
         self._stop_requested = False
         self._halted: Halt | None = None
         self._install_hooks()
@@ -274,6 +321,12 @@ class Machine:
                 x86_const.UC_X86_INS_SYSCALL,
             )
             self.uc.hook_add(unicorn.UC_HOOK_INTR, self._x86_interrupt_hook)
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._unmapped_hook)
+
+    def _unmapped_hook(
+        self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, _data: object
+    ) -> bool:
+        return self.on_unmapped(addr, size)
 
     def _syscall_hook(self, uc: unicorn.Uc, _data: object) -> None:
         self.on_syscall(self)

@@ -16,6 +16,7 @@ from ttdbg.snapshots.state import MachineState, PageDigests
 from .eventlog import EVENTLOG_VERSION, Event, EventLogWriter
 from .inputs import LiveInputs
 from .linux.host import HostIO
+from .linux.platform import PLATFORM_VERSION
 from .loader import initial_pages, parse_program
 from .process import GuestProcess
 from .recfile import FrameType, RecordingWriter
@@ -134,6 +135,7 @@ class Recorder:
                 "eventlog_version": EVENTLOG_VERSION,
                 "arch": self.program.arch.name,
                 "platform": "linux-user",
+                "platform_version": PLATFORM_VERSION,
                 "cpu_model": self.program.arch.cpu_model,
                 "program": os.path.basename(self.program_path),
                 "execfn": os.fsdecode(execfn),

@@ -13,6 +13,7 @@ from ttdbg.errors import RecordingError, TtdbgError
 from ttdbg.snapshots.store import SnapshotEntry, SnapshotStore
 
 from .eventlog import EVENTLOG_VERSION, Event, EventKind, decode_events
+from .linux.platform import PLATFORM_VERSION
 from .loader import Program, initial_pages, parse_program
 from .recfile import Frame, FrameType, load_json, read_frames
 
@@ -77,6 +78,12 @@ def open_recording(path: str) -> Recording:
     header = load_json(by_type[FrameType.HEADER][0], path)
     if header.get("eventlog_version", 0) > EVENTLOG_VERSION:
         raise RecordingError(f"{path}: event log version is newer than this ttdbg reads")
+    recorded = header.get("platform_version")
+    if recorded != PLATFORM_VERSION:
+        raise RecordingError(
+            f"{path}: recorded with Linux emulation version {recorded}, this ttdbg replays "
+            f"version {PLATFORM_VERSION}; record it again"
+        )
     if FrameType.PROGRAM not in by_type:
         raise RecordingError(f"{path}: truncated before its program")
     try:

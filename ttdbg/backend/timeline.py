@@ -41,7 +41,7 @@ from .tracer import Hit, Tracer, WatchKind, Watchpoint
 
 SLICE_SECONDS = 0.015  # cancellation and progress are checked this often
 FIRST_SLICE = 1 << 20
-CHECKPOINT_SPACING = (1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22)
+CHECKPOINT_SPACING = (1 << 8, 1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22)
 
 
 class TimelineError(TtdbgError):
@@ -90,7 +90,7 @@ class Timeline:
         return self.machine.halted is not None or self.position >= self.end
 
     def registers(self) -> dict[str, int]:
-        return {r.name: self.machine.read_register(r) for r in self.machine.arch.registers}
+        return self.machine.register_file.read()
 
     def register(self, name: str) -> int:
         try:

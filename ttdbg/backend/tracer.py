@@ -65,17 +65,19 @@ class Tracer:
     after: int = -1  # hits at or before this icount are ignored
     hits: list[Hit] = field(default_factory=list)
     _bp_hooks: dict[int, Any] = field(default_factory=dict)
+    _bp_active: set[int] = field(default_factory=set)
     _wp_hooks: dict[Watchpoint, Any] = field(default_factory=dict)
 
     @property
     def breakpoints(self) -> set[int]:
-        return set(self._bp_hooks)
+        return set(self._bp_active)
 
     @property
     def watchpoints(self) -> set[Watchpoint]:
         return set(self._wp_hooks)
 
     def arm(self, stop_on_hit: bool, after: int) -> None:
+        self.purge()
         self.armed, self.stop_on_hit, self.after = True, stop_on_hit, after
         self.hits = []
 
@@ -84,24 +86,35 @@ class Tracer:
 
     # -- breakpoints ------------------------------------------------------------------------
 
+    # gdb removes and re-inserts every breakpoint around every step, so insertion and removal
+    # only flip membership; the hooks of removed breakpoints go at the next armed run.
+
     def add_breakpoint(self, addr: int) -> bool:
-        if addr in self._bp_hooks:
+        if addr in self._bp_active:
             return False
-        uc = self.machine.uc
-        self._bp_hooks[addr] = uc.hook_add(unicorn.UC_HOOK_CODE, self._on_code, None, addr, addr)
-        uc.ctl_remove_cache(addr, addr + 1)  # retranslate so the hook is compiled in
+        self._bp_active.add(addr)
+        if addr not in self._bp_hooks:
+            uc = self.machine.uc
+            self._bp_hooks[addr] = uc.hook_add(
+                unicorn.UC_HOOK_CODE, self._on_code, None, addr, addr
+            )
+            uc.ctl_remove_cache(addr, addr + 1)  # retranslate so the hook is compiled in
         return True
 
     def remove_breakpoint(self, addr: int) -> bool:
-        handle = self._bp_hooks.pop(addr, None)
-        if handle is None:
+        if addr not in self._bp_active:
             return False
-        self.machine.uc.hook_del(handle)
-        self.machine.uc.ctl_remove_cache(addr, addr + 1)
+        self._bp_active.discard(addr)
         return True
 
+    def purge(self) -> None:
+        """Delete the hooks of breakpoints that are no longer set."""
+        for addr in [a for a in self._bp_hooks if a not in self._bp_active]:
+            self.machine.uc.hook_del(self._bp_hooks.pop(addr))
+            self.machine.uc.ctl_remove_cache(addr, addr + 1)
+
     def _on_code(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
-        if not self.armed:
+        if not self.armed or addr not in self._bp_active:
             return
         m = self.machine
         icount = m.icount_at(addr)

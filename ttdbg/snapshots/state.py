@@ -60,7 +60,7 @@ def read_pages(
 def capture(
     machine: Machine, platform: dict[str, Any], cursor: int, share_with: MachineState | None = None
 ) -> MachineState:
-    regs = {r.name: machine.read_register(r) for r in machine.arch.registers if r.snapshot}
+    regs = machine.snapshot_registers.read()
     regions, pages = read_pages(machine, share_with)
     return MachineState(
         machine.icount, regs, regions, pages, platform, cursor, machine.halted is not None
@@ -70,33 +70,32 @@ def capture(
 def restore_memory(machine: Machine, state: MachineState) -> None:
     """Make the machine's memory exactly the state's: same map, same pages.
 
-    With the same map in place only the pages that differ are written, which keeps moving
-    between nearby states cheap.
+    Regions both maps share stay mapped and only the pages that differ are written, which
+    keeps moving between nearby states cheap.
     """
-    if tuple(machine.regions()) != state.regions:
-        for start, end, _perms in machine.regions():
-            machine.uc.mem_unmap(start, end - start)
-        for start, end, perms in state.regions:
-            machine.uc.mem_map(start, end - start, perms)
-        for addr, page in state.pages.items():
-            machine.write(addr, page)
-        machine.uc.ctl_flush_tb()
-        return
+    current = set(machine.regions())
+    wanted = set(state.regions)
+    code_changed = False
+    for start, end, perms in current - wanted:
+        machine.uc.mem_unmap(start, end - start)
+        code_changed |= bool(perms & PERM_X)
+    for start, end, perms in sorted(wanted - current):
+        machine.uc.mem_map(start, end - start, perms)
+        code_changed |= bool(perms & PERM_X)
     for start, end, perms in state.regions:
         ptrs = state.restore_plan.get((start, end))
         if ptrs is None:
             ptrs = state.restore_plan[(start, end)] = page_pointers(start, end, state.pages)
         written = machine.scanner.restore_region(start, end, ptrs)
-        if written and perms & PERM_X:
-            # Code changed under translated blocks: drop them (and their learned counts).
-            machine.uc.ctl_flush_tb()
-            machine.counter.forget_blocks()
+        code_changed |= bool(written and perms & PERM_X)
+    if code_changed:
+        # Code changed under translated blocks: drop them (and their learned counts).
+        machine.uc.ctl_flush_tb()
+        machine.counter.forget_blocks()
 
 
 def restore_registers(machine: Machine, state: MachineState) -> None:
-    for reg in machine.arch.registers:
-        if reg.snapshot and reg.name in state.registers:
-            machine.write_register(reg, state.registers[reg.name])
+    machine.snapshot_registers.write(state.registers)
     machine.icount = state.icount
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import queue
+import select
 import socket
 import threading
 from collections.abc import Callable
@@ -12,7 +12,6 @@ from .packets import Incoming, Kind, PacketReader, frame
 from .stub import GdbStub
 
 REFUSAL = b"E.ttdbg: another debugger is already attached to this recording"
-_CLOSED = Incoming(Kind.NACK, b"<closed>")
 
 
 class GdbServer:
@@ -84,37 +83,64 @@ class GdbServer:
             return
 
 
+class SocketCancel(CancelToken):
+    """Cancelled by a Ctrl-C (0x03) from gdb, or by gdb going away, while a command runs.
+
+    Long operations check `cancelled` between short slices of work; checking polls the
+    socket, so no second thread has to read it. Bytes that are not an interrupt are kept
+    for the connection to handle next.
+    """
+
+    def __init__(self, conn: socket.socket, reader: PacketReader) -> None:
+        super().__init__()
+        self.conn = conn
+        self.reader = reader
+        self.pending: list[Incoming] = []
+        self.closed = False
+
+    @property
+    def cancelled(self) -> bool:
+        if super().cancelled:
+            return True
+        while not self.closed and select.select([self.conn], [], [], 0)[0]:
+            self._take(self.conn.recv(65536))
+        return super().cancelled
+
+    def _take(self, data: bytes) -> None:
+        if not data:
+            self.closed = True
+            self.cancel()
+            return
+        for item in self.reader.feed(data):
+            if item.kind == Kind.INTERRUPT:
+                self.cancel()
+            else:
+                self.pending.append(item)
+
+
 class Connection:
-    """One gdb session: a reader thread turns bytes into packets; this thread answers them."""
+    """One gdb session: read packets, answer them, watch for interrupts while running."""
 
     def __init__(self, conn: socket.socket, stub: GdbStub) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn = conn
         self.stub = stub
-        self.cancel = CancelToken()
-        self.inbox: queue.Queue[Incoming] = queue.Queue()
+        self.token = SocketCancel(conn, PacketReader())
 
-    def _read(self) -> None:
-        reader = PacketReader()
-        try:
-            while True:
-                data = self.conn.recv(65536)
-                if not data:
-                    break
-                for item in reader.feed(data):
-                    if item.kind == Kind.INTERRUPT:
-                        self.cancel.cancel()
-                    self.inbox.put(item)
-        except OSError:
-            pass
-        self.cancel.cancel()  # a client that vanished mid-run stops the run
-        self.inbox.put(_CLOSED)
+    def _next(self) -> Incoming | None:
+        """The next thing gdb sent, waiting for it; None once gdb has gone."""
+        token = self.token
+        while not token.pending:
+            if token.closed:
+                return None
+            token._take(self.conn.recv(65536))
+        return token.pending.pop(0)
 
     def run(self) -> None:
-        threading.Thread(target=self._read, daemon=True, name="gdb-reader").start()
         try:
             while True:
-                item = self.inbox.get()
-                if item is _CLOSED:
+                item = self._next()
+                if item is None:
                     return
                 if item.kind == Kind.BAD:
                     if not self.stub.no_ack:
@@ -122,11 +148,10 @@ class Connection:
                     continue
                 if item.kind != Kind.PACKET:
                     continue
-                if not self.stub.no_ack:
-                    self.conn.sendall(b"+")
-                self.cancel.reset()
-                reply = self.stub.handle(item.payload, self.cancel)
-                self.conn.sendall(b"".join(frame(p) for p in reply.payloads))
+                ack = b"" if self.stub.no_ack else b"+"
+                self.token.reset()
+                reply = self.stub.handle(item.payload, self.token)
+                self.conn.sendall(ack + b"".join(frame(p) for p in reply.payloads))
                 if reply.close:
                     return
         except OSError:

@@ -18,21 +18,43 @@ def page_up(value: int) -> int:
 class AddressSpace:
     """Linux's memory syscalls on top of a Machine; its state is brk and the mmap base."""
 
-    def __init__(self, machine: Machine, brk_start: int, mmap_base: int) -> None:
+    def __init__(
+        self, machine: Machine, brk_start: int, mmap_base: int, stack_top: int, stack_limit: int
+    ) -> None:
         self.m = machine
         self.brk_start = brk_start
         self.brk = brk_start
         self.mmap_base = mmap_base
+        self.stack_top = stack_top
+        self.stack_floor = stack_top - stack_limit  # the stack never grows below this
 
     def to_state(self) -> dict[str, Any]:
-        return {"brk_start": self.brk_start, "brk": self.brk, "mmap_base": self.mmap_base}
+        return {
+            "brk_start": self.brk_start,
+            "brk": self.brk,
+            "mmap_base": self.mmap_base,
+            "stack_top": self.stack_top,
+            "stack_floor": self.stack_floor,
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.brk_start, self.brk, self.mmap_base = (
-            state["brk_start"],
-            state["brk"],
-            state["mmap_base"],
-        )
+        for key in ("brk_start", "brk", "mmap_base", "stack_top", "stack_floor"):
+            setattr(self, key, state[key])
+
+    def grow_stack(self, addr: int) -> bool:
+        """Map the stack down to `addr` if it lies in the stack's growth zone, as Linux does
+        for an access below the stack within RLIMIT_STACK."""
+        if not self.stack_floor <= addr < self.stack_top:
+            return False
+        low = self.stack_top  # the stack is the run of regions ending at its top
+        for b, e, _p in sorted(self.m.regions(), reverse=True):
+            if e == low:
+                low = b
+        new_low = max(self.stack_floor, (addr & ~(PAGE - 1)) - 16 * PAGE)
+        if new_low >= low or not self._is_free(new_low, low):
+            return False
+        self.m.uc.mem_map(new_low, low - new_low, 3)
+        return True
 
     # -- helpers over Unicorn's region list ----------------------------------------------------
 

@@ -12,7 +12,7 @@ from ttdbg.errors import DivergenceError, GuestError
 
 from ..eventlog import Event, EventKind
 from ..inputs import EndOfLog, Inputs, Outcome
-from ..loader import Identity, Program, build_stack, map_program
+from ..loader import STACK_LIMIT, Identity, Program, build_stack, map_program
 from ..machine import Fault, Machine, RegisterBatch, RegisterWriter
 from .fdtable import FdTable
 from .host import HostIO
@@ -30,6 +30,9 @@ from .signals import (
 )
 
 ENOSYS, EFAULT = 38, 14
+# Bumped whenever the emulated process behaves differently for the same program and inputs
+# (memory layout, syscall results computed here): a recording replays only on its own version.
+PLATFORM_VERSION = 1
 Console = Callable[[int, bytes], None]
 
 
@@ -53,7 +56,9 @@ class LinuxPlatform:
         self.host = host
         self.console = console
         self.fds = FdTable.with_stdio()
-        self.mem = AddressSpace(machine, program.brk_start, self.arch.mmap_base)
+        self.mem = AddressSpace(
+            machine, program.brk_start, self.arch.mmap_base, self.arch.stack_top, STACK_LIMIT
+        )
         self.signals = SignalState()
         self.pid = 1
         self.umask = 0o022
@@ -77,6 +82,7 @@ class LinuxPlatform:
         self._result_reg = RegisterWriter(machine.uc, self.arch.register(self._abi.result))
         machine.on_syscall = self._on_syscall
         machine.on_fault = self._on_fault
+        machine.on_unmapped = lambda addr, size: self.mem.grow_stack(addr)
 
     # -- start-up ---------------------------------------------------------------------------
 
