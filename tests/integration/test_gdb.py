@@ -333,3 +333,16 @@ def test_ttdbg_gdb_end_to_end(gdb: str, tmp_path: Path) -> None:
     assert "Breakpoint 1, step_value" in text
     assert "icount: 100 /" in text
     assert os.path.basename(str(SAMPLES / "walk.ttrec")) in text
+
+
+def test_gdb_without_a_file_fetches_the_program(gdb: str, served: Served) -> None:
+    args = [gdb, "-nx", "-batch", "-ex", "set pagination off",
+            "-ex", f"target remote 127.0.0.1:{served.port}",
+            "-ex", "echo @@@ a\\n", "-ex", "break step_value", "-ex", "continue",
+            "-ex", "echo @@@ b\\n", "-ex", "info symbol $pc"]  # fmt: skip
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    text = out.stdout + out.stderr
+    assert "/ttdbg/walk" in text
+    parts = sections(text)
+    assert "Breakpoint 1, step_value" in parts[0]
+    assert "step_value in section .text" in parts[1]
