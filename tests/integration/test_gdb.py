@@ -346,3 +346,20 @@ def test_gdb_without_a_file_fetches_the_program(gdb: str, served: Served) -> Non
     parts = sections(text)
     assert "Breakpoint 1, step_value" in parts[0]
     assert "step_value in section .text" in parts[1]
+
+
+def test_static_pie_symbols_are_relocated(gdb: str, tmp_path: Path) -> None:
+    path = tmp_path / "pie.ttrec"
+    pie = BIN / "hello-pie"
+    Recorder(str(pie), [b"hello-pie"], [], str(path)).run()
+    rec = open_recording(str(path))
+    timeline = Timeline(rec)
+    server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/hello-pie", rec.program_image))
+    server.start()
+    try:
+        out = sections(run_gdb(gdb, server.address[1], ["break main", "continue", "bt"], pie))
+    finally:
+        server.shutdown()
+    assert "Breakpoint 1, main (argc=1" in out[1]
+    assert "#0  main (argc=1" in out[2]
+    assert "in _start ()" in out[2]

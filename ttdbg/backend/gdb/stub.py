@@ -27,7 +27,6 @@ SIMPLE_QUERIES = {
     "qfThreadInfo": b"m1",
     "qsThreadInfo": b"l",
     "qAttached": b"1",
-    "qOffsets": b"Text=0;Data=0;Bss=0",
     "qSymbol": b"OK",
 }
 FEATURES = (
@@ -61,7 +60,7 @@ class GdbStub:
         self._table: dict[type, Callable[..., Reply]] = {
             c.Supported: lambda r, t: Reply([FEATURES]),
             c.StartNoAck: self._start_no_ack,
-            c.SimpleQuery: lambda r, t: Reply([SIMPLE_QUERIES.get(r.name, b"")]),
+            c.SimpleQuery: self._simple_query,
             c.Xfer: self._xfer,
             c.Monitor: self._monitor,
             c.HaltReason: lambda r, t: Reply([b"T05thread:1;"]),
@@ -95,6 +94,13 @@ class GdbStub:
             return Reply([b"E01"])
 
     # -- handshake --------------------------------------------------------------------------
+
+    def _simple_query(self, r: c.SimpleQuery, t: CancelToken) -> Reply:
+        if r.name == "qOffsets":
+            # Where a static-pie program was loaded, so gdb relocates its symbols.
+            bias = self.timeline.recording.program.load_bias
+            return Reply([b"Text=%x;Data=%x;Bss=%x" % (bias, bias, bias)])
+        return Reply([SIMPLE_QUERIES.get(r.name, b"")])
 
     def _start_no_ack(self, r: c.StartNoAck, t: CancelToken) -> Reply:
         self.no_ack = True
