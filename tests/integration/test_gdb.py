@@ -357,9 +357,11 @@ def test_static_pie_symbols_are_relocated(gdb: str, tmp_path: Path) -> None:
     server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/hello-pie", rec.program_image))
     server.start()
     try:
-        out = sections(run_gdb(gdb, server.address[1], ["break main", "continue", "bt"], pie))
+        out = sections(
+            run_gdb(gdb, server.address[1], ["break main", "continue", "reverse-stepi"], pie)
+        )
     finally:
         server.shutdown()
     assert "Breakpoint 1, main (argc=1" in out[1]
-    assert "#0  main (argc=1" in out[2]
-    assert "in _start ()" in out[2]
+    assert "0x00005555" in out[2]
+    assert "in __libc_start_call_main ()" in out[2]
