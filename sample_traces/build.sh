@@ -3,7 +3,7 @@
 # Run from the project root: sh sample_traces/build.sh   (needs gcc, musl-gcc, ttdbg on PATH)
 set -eu
 cd "$(dirname "$0")"
-CFLAGS="-g -O1 -fno-omit-frame-pointer"
+CFLAGS="-g -O1 -fno-omit-frame-pointer -fdebug-prefix-map=$(pwd)=."
 for p in hello compute inputs overrun abort syscalls walk; do
     gcc $CFLAGS -fno-toplevel-reorder -static -o bin/$p src/$p.c
 done
