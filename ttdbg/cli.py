@@ -240,6 +240,24 @@ def cmd_gdb(args: argparse.Namespace) -> int:
             server.shutdown()
 
 
+SAMPLE_RECORDING = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_traces", "walk.ttrec"
+)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from ttdbg.session import open_session
+    from ttdbg.tui.app import TtdbgApp
+
+    path = args.file or SAMPLE_RECORDING
+    if args.file is None and not os.path.exists(path):
+        raise UsageError("no recording given and the sample recording is not installed")
+    session = open_session(path)
+    app = TtdbgApp(session, gdb_port=args.gdb_port)
+    app.run()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ttdbg", description="Snapshot-centric time-travel debugger on Unicorn."
@@ -270,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     gdb.add_argument("file")
     gdb.add_argument("gdb_args", nargs=argparse.REMAINDER, help="-- GDB-ARGS...")
     gdb.set_defaults(func=cmd_gdb)
+
+    tui = sub.add_parser("tui", help="scrub a recording in the terminal UI")
+    tui.add_argument("file", nargs="?", help="recording (default: the sample)")
+    tui.add_argument(
+        "--gdb-port", type=int, default=None, metavar="PORT",
+        help="also serve gdb on 127.0.0.1:PORT from the same session (0 picks one)",
+    )  # fmt: skip
+    tui.set_defaults(func=cmd_tui)
 
     info = sub.add_parser("info", help="describe a recording")
     info.add_argument("file")

@@ -51,6 +51,19 @@ class WatchpointHit(Stop):
 
 
 @dataclass(frozen=True)
+class RegisterChange(Stop):
+    """The instruction at `pc` changed `register` from `old` to `new`."""
+
+    register: str
+    old: int
+    new: int
+    pc: int
+
+    def describe(self) -> str:
+        return f"{self.register} changed {self.old:#x} -> {self.new:#x} by pc {self.pc:#x}"
+
+
+@dataclass(frozen=True)
 class ReplayBreakHit(Stop):
     """A replay break (a stop at an exact icount) was reached."""
 

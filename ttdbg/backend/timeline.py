@@ -33,6 +33,7 @@ from .stops import (
     EndOfHistory,
     Interrupted,
     Reached,
+    RegisterChange,
     ReplayBreakHit,
     Stop,
     WatchpointHit,
@@ -259,6 +260,82 @@ class Timeline:
             self._notify("position")
             return stop
 
+    def peek(self, icount: int, look: Callable[[], Any]) -> Any:
+        """Call `look` with the machine at `icount`, then come back; nobody is notified.
+
+        For views that compare the state with an earlier one (what the last instruction
+        changed) without moving anyone's position.
+        """
+        with self.lock:
+            here = self.position
+            if icount == here:
+                return look()
+            self._goto(max(0, min(icount, self.end)), None, None)
+            try:
+                return look()
+            finally:
+                self._goto(here, None, None)
+
+    # -- searches -------------------------------------------------------------------------------
+
+    def find_write(
+        self,
+        addr: int,
+        length: int,
+        forward: bool,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Stop:
+        """The next (or previous) write to [addr, addr+length), ignoring the user's
+        breakpoints and watchpoints."""
+        return self._search(lambda: self.tracer.add_watchpoint(
+            Watchpoint(WatchKind.WRITE, addr, length)), forward, progress, cancel)  # fmt: skip
+
+    def find_register_change(
+        self,
+        name: str,
+        forward: bool,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Stop:
+        """The next (or previous) instruction that changes register `name` (slow: it looks
+        at every instruction)."""
+        self.register(name)
+        return self._search(lambda: self.tracer.watch_register(name), forward, progress, cancel)
+
+    def _search(
+        self,
+        install: Callable[[], object],
+        forward: bool,
+        progress: Progress | None,
+        cancel: CancelToken | None,
+    ) -> Stop:
+        with self.lock:
+            tracer = self.tracer
+            bps, wps, breaks = set(tracer.breakpoints), set(tracer.watchpoints), self.replay_breaks
+            for addr in bps:
+                tracer.remove_breakpoint(addr)
+            for wp in wps:
+                tracer.remove_watchpoint(wp)
+            self.replay_breaks = set()
+            install()
+            try:
+                if forward:
+                    stop = self._continue(progress, cancel)
+                else:
+                    stop = self._reverse_continue(progress, cancel)
+            finally:
+                tracer.watch_register(None)
+                for wp in set(tracer.watchpoints):
+                    tracer.remove_watchpoint(wp)
+                for addr in bps:
+                    tracer.add_breakpoint(addr)
+                for wp in wps:
+                    tracer.add_watchpoint(wp)
+                self.replay_breaks = breaks
+            self._notify("position")
+            return stop
+
     # -- internals ----------------------------------------------------------------------------
 
     def _capture(self) -> MachineState:
@@ -397,6 +474,9 @@ class Timeline:
 
     def _land(self, hit: Hit, forward: bool, progress: Progress | None) -> Stop:
         """Go to where gdb expects a hit to stop, and describe it."""
+        if hit.register is not None:
+            self._goto(hit.icount + 1 if forward else hit.icount, progress, None)
+            return RegisterChange(self.position, hit.register, hit.old_value, hit.new_value, hit.pc)
         if hit.watch is None:
             self._goto(hit.icount, progress, None)
             return BreakpointHit(hit.icount, hit.pc)

@@ -48,6 +48,9 @@ class Hit:
     access_address: int = 0
     old: bytes = b""
     new: bytes = b""
+    register: str | None = None
+    old_value: int = 0
+    new_value: int = 0
 
 
 # The widest single access (SSE, x87 stores) is 16 bytes: a hook range starting this far below
@@ -67,6 +70,10 @@ class Tracer:
     _bp_hooks: dict[int, Any] = field(default_factory=dict)
     _bp_active: set[int] = field(default_factory=set)
     _wp_hooks: dict[Watchpoint, Any] = field(default_factory=dict)
+    _reg_hook: Any = None
+    _reg_name: str = ""
+    _reg_last: int | None = None
+    _reg_last_pc: int = 0
 
     @property
     def breakpoints(self) -> set[int]:
@@ -80,6 +87,7 @@ class Tracer:
         self.purge()
         self.armed, self.stop_on_hit, self.after = True, stop_on_hit, after
         self.hits = []
+        self._reg_last = None
 
     def disarm(self) -> None:
         self.armed = False
@@ -123,6 +131,43 @@ class Tracer:
         self.hits.append(Hit(icount, addr, breakpoint=addr))
         if self.stop_on_hit:
             m.icount = icount
+            m.request_stop()
+
+    # -- register changes -------------------------------------------------------------------
+
+    def watch_register(self, name: str | None) -> None:
+        """Report every instruction that changes register `name` (None stops watching).
+
+        This needs a hook on every instruction, so scans run far slower than replay.
+        """
+        uc = self.machine.uc
+        if self._reg_hook is not None:
+            uc.hook_del(self._reg_hook)
+            self._reg_hook = None
+        if name is not None:
+            self._reg_name = name
+            self._reg_last = None
+            self._reg_hook = uc.hook_add(unicorn.UC_HOOK_CODE, self._on_any_code, None, 1, 0)
+        uc.ctl_flush_tb()
+
+    def _on_any_code(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
+        if not self.armed:
+            self._reg_last = None
+            return
+        m = self.machine
+        value = m.reg(self._reg_name)
+        last, last_pc = self._reg_last, self._reg_last_pc
+        self._reg_last, self._reg_last_pc = value, addr
+        if last is None or value == last:
+            return
+        # The instruction before this one changed the register.
+        icount = m.icount_at(addr) - 1
+        if icount + 1 <= self.after:
+            return
+        hit = Hit(icount, last_pc, register=self._reg_name, old_value=last, new_value=value)
+        self.hits.append(hit)
+        if self.stop_on_hit:
+            m.icount = icount + 1
             m.request_stop()
 
     # -- watchpoints ------------------------------------------------------------------------

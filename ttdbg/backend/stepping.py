@@ -1,0 +1,141 @@
+"""Source-level moves built on the timeline: step over, finish, and their reverse forms.
+
+They follow gdb's approach on x86-64: temporary breakpoints plus a stack-pointer check that
+tells the current activation from recursive ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import capstone
+
+from ttdbg.symbols import Symbols
+
+from .cancel import CancelToken, Progress
+from .stops import BreakpointHit, Stop
+from .timeline import Timeline, TimelineError
+
+MAX_INSN = 15
+
+
+class Stepper:
+    """Step over calls and run to a function's return, both directions."""
+
+    def __init__(self, timeline: Timeline, symbols: Symbols) -> None:
+        self.tl = timeline
+        self.symbols = symbols
+        arch = timeline.machine.arch
+        self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
+        self.cs.detail = False
+        self.sp = arch.sp
+
+    def _insn(self, addr: int) -> tuple[int, str] | None:
+        try:
+            code = self.tl.read_memory(addr, MAX_INSN)
+        except TimelineError:
+            return None
+        for _a, size, mnem, _ops in self.cs.disasm_lite(code, addr):
+            return size, mnem
+        return None
+
+    def _run_to(
+        self,
+        addrs: set[int],
+        forward: bool,
+        accept: Callable[[], bool],
+        progress: Progress | None,
+        cancel: CancelToken | None,
+    ) -> Stop:
+        """Continue (or reverse-continue) with temporary breakpoints at `addrs` until a hit
+        there passes `accept`, or anything else stops the run."""
+        tl = self.tl
+        temporary = addrs - tl.breakpoints
+        for addr in temporary:
+            tl.add_breakpoint(addr)
+        try:
+            while True:
+                stop = (
+                    tl.continue_(progress, cancel)
+                    if forward
+                    else tl.reverse_continue(progress, cancel)
+                )
+                if not isinstance(stop, BreakpointHit) or stop.address not in addrs:
+                    return stop
+                if accept() or stop.address not in temporary:
+                    return stop
+        finally:
+            for addr in temporary:
+                tl.remove_breakpoint(addr)
+
+    def step_over(
+        self, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Stop:
+        tl = self.tl
+        insn = self._insn(tl.pc)
+        if insn is None or not insn[1].startswith("call"):
+            return tl.step(1)
+        sp0 = tl.register(self.sp)
+        after = tl.pc + insn[0]
+        return self._run_to({after}, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
+
+    def reverse_step_over(
+        self, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Stop:
+        tl = self.tl
+        pc0, sp0 = tl.pc, tl.register(self.sp)
+        stop = tl.reverse_step(1)
+        insn = self._insn(tl.pc)
+        if insn is None or not insn[1].startswith("ret") or tl.register(self.sp) >= sp0:
+            return stop
+        # We came back out of a call: go on back to the call instruction itself.
+        call = self._call_before(pc0)
+        if call is None:
+            return stop
+        return self._run_to({call}, False, lambda: tl.register(self.sp) == sp0, progress, cancel)
+
+    def _call_before(self, ret_addr: int) -> int | None:
+        for size in range(2, MAX_INSN + 1):
+            insn = self._insn(ret_addr - size)
+            if insn is not None and insn[0] == size and insn[1].startswith("call"):
+                return ret_addr - size
+        return None
+
+    def _function_rets(self, pc: int) -> set[int]:
+        sym = self.symbols.lookup(pc)
+        if sym is None or not sym.size:
+            return set()
+        try:
+            code = self.tl.read_memory(sym.addr, sym.size)
+        except TimelineError:
+            return set()
+        return {a for a, _s, m, _o in self.cs.disasm_lite(code, sym.addr) if m.startswith("ret")}
+
+    def finish(self, progress: Progress | None = None, cancel: CancelToken | None = None) -> Stop:
+        """Run until the current function returns, landing right after its call."""
+        tl = self.tl
+        rets = self._function_rets(tl.pc)
+        if not rets:
+            raise TimelineError("finish: no symbol with a size around the pc")
+        sp0 = tl.register(self.sp)
+        stop = self._run_to(rets, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
+        if isinstance(stop, BreakpointHit) and stop.address in rets:
+            return tl.step(1)
+        return stop
+
+    def reverse_finish(
+        self, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Stop:
+        """Run back to the call of the current function, landing on the call instruction."""
+        tl = self.tl
+        sym = self.symbols.lookup(tl.pc)
+        if sym is None:
+            raise TimelineError("reverse-finish: no symbol around the pc")
+        if tl.pc != sym.addr:
+            sp0 = tl.register(self.sp)
+            stop = self._run_to(
+                {sym.addr}, False, lambda: tl.register(self.sp) >= sp0, progress, cancel
+            )
+            if not (isinstance(stop, BreakpointHit) and stop.address == sym.addr):
+                return stop
+        return tl.reverse_step(1)

@@ -1,0 +1,1 @@
+"""The Textual terminal UI: one position drives every pane."""

@@ -1,0 +1,552 @@
+"""The ttdbg Textual app: one position (the timeline's) drives every pane."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.events import Key
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, ProgressBar, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from ttdbg.backend.cancel import CancelToken, Progress
+from ttdbg.backend.eventlog import EventKind
+from ttdbg.backend.stepping import Stepper
+from ttdbg.backend.stops import (
+    BeginningOfHistory,
+    BreakpointHit,
+    EndOfHistory,
+    Interrupted,
+    Reached,
+    Stop,
+    WatchpointHit,
+)
+from ttdbg.backend.timeline import Change
+from ttdbg.errors import TtdbgError
+from ttdbg.session import Session
+from ttdbg.symbols import Symbols
+
+from .commands import HELP, CommandError, parse_command, parse_position
+from .messages import SeekRequest
+from .view import StateView, ViewBuilder
+from .widgets.disassembly import Disassembly
+from .widgets.events import Events
+from .widgets.marks import Marks
+from .widgets.memory import Memory
+from .widgets.output import Output
+from .widgets.registers import Registers
+from .widgets.source import Source
+from .widgets.stack import Stack
+from .widgets.status import StatusBar
+from .widgets.timeline import Timeline
+
+Operation = Callable[[CancelToken, Progress], Stop | None]
+_engine_thread = threading.local()
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = "HelpScreen { align: center middle; } #help { width: 84; border: round $accent; }"
+    BINDINGS = [Binding("escape,q,question_mark,enter", "dismiss", "close")]
+
+    def compose(self) -> ComposeResult:
+        yield Static(HELP, id="help")
+
+
+class TtdbgApp(App[None]):
+    """Scrub a recording: every pane shows the state at the timeline's position."""
+
+    TITLE = "ttdbg"
+    CSS = """
+    Screen { layout: vertical; }
+    #status { height: 1; background: $boost; }
+    #timeline { height: 3; }
+    #main { height: 1fr; }
+    #left { width: 3fr; }
+    #right { width: 2fr; min-width: 34; }
+    Disassembly { height: 2fr; border: round $primary-background; }
+    Source { height: 1fr; border: round $primary-background; }
+    Registers { height: 1fr; border: round $primary-background; }
+    TabbedContent { height: 1fr; }
+    Pane:focus { border: round $accent; }
+    #command { dock: bottom; display: none; }
+    #command.visible { display: block; }
+    #progress { dock: bottom; display: none; height: 1; }
+    #progress.visible { display: block; }
+    """
+    BINDINGS = [
+        Binding("i", "move('stepi')", "stepi"),
+        Binding("I", "move('reverse_stepi')", "rsi"),
+        Binding("o", "move('step_over')", "next"),
+        Binding("O", "move('reverse_step_over')", "rnext", show=False),
+        Binding("c", "move('continue')", "cont"),
+        Binding("C", "move('reverse_continue')", "rcont"),
+        Binding("f", "move('finish')", "finish", show=False),
+        Binding("F", "move('reverse_finish')", "rfinish", show=False),
+        Binding("g", "prompt('goto ')", "goto"),
+        Binding("colon", "prompt('')", "cmd"),
+        Binding("u", "history(-1)", "back", show=False),
+        Binding("ctrl+r", "history(1)", "fwd", show=False),
+        Binding("m", "prefix('m')", "mark", show=False),
+        Binding("apostrophe", 'prefix("\'")', "jump", show=False),
+        Binding("space", "toggle_breakpoint", "break", show=False),
+        Binding("asterisk", "search(1, True)", "next write", show=False),
+        Binding("number_sign", "search(-1, True)", "prev write", show=False),
+        Binding("n", "search(1, False)", "again", show=False),
+        Binding("N", "search(-1, False)", "again back", show=False),
+        Binding("plus", "zoom(1)", "zoom in", show=False),
+        Binding("minus", "zoom(-1)", "zoom out", show=False),
+        Binding("escape", "cancel", "cancel", show=False),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(
+        self, session: Session, gdb_port: int | None = None, progress_after: float = 0.25
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.tl = session.timeline
+        rec = self.tl.recording
+        self.symbols = Symbols(rec.program_image, rec.program.load_bias)
+        self.builder = ViewBuilder(self.tl, self.symbols)
+        self.stepper = Stepper(self.tl, self.symbols)
+        self.progress_after = progress_after
+        self.memory_addr: int | None = session.layout.get("memory_addr")
+        self.view: StateView | None = None
+        self.trail: deque[int] = deque(maxlen=12)
+        self.hits: set[int] = set()
+        self.gdb_port = gdb_port
+        self.gdb_server: Any = None
+        self.gdb_attached = False
+        self.last_stop: Stop | None = None
+        self._cancel: CancelToken | None = None
+        self._op_queue: deque[tuple[str, Operation, bool, bool]] = deque()
+        self._op_lock = threading.Condition()
+        self._op_current: tuple[str, Operation, bool, bool] | None = None
+        self._op_stopping = False
+        self._engine = threading.Thread(target=self._engine_loop, daemon=True, name="engine")
+        self._prefix: str | None = None
+        self._search: tuple[str, object] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        rec = self.tl.recording
+        events = [e.icount for e in rec.events if e.kind == EventKind.SYSCALL]
+        yield StatusBar(id="status")
+        yield Timeline(self.tl.end, rec.snapshots.icounts, events, id="timeline")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Disassembly(id="disasm")
+                yield Source([os.path.dirname(os.path.abspath(rec.path))], id="source")
+            with Vertical(id="right"):
+                yield Registers(id="registers")
+                with TabbedContent(id="tabs", initial=self.session.layout.get("tab", "tab-memory")):
+                    with TabPane("memory", id="tab-memory"):
+                        yield Memory(id="memory")
+                    with TabPane("stack", id="tab-stack"):
+                        yield Stack(id="stack")
+                    with TabPane("events", id="tab-events"):
+                        yield Events(self.tl.machine.arch.syscall_names, id="events")
+                    with TabPane("marks", id="tab-marks"):
+                        yield Marks(id="marks")
+                    with TabPane("output", id="tab-output"):
+                        yield Output(id="output")
+        yield ProgressBar(id="progress", show_eta=True)
+        yield Input(id="command", placeholder=":command (help for the list)")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply(self.builder.build(self.memory_addr), None, None)
+        self.query_one(Disassembly).focus()
+        self._unsubscribe = self.tl.subscribe(self._on_timeline_change)
+        self._engine.start()
+        if self.gdb_port is not None:
+            self._start_gdb(self.gdb_port)
+
+    def _start_gdb(self, port: int) -> None:
+        from ttdbg.backend.gdb.server import GdbServer
+        from ttdbg.backend.gdb.stub import GdbStub
+
+        rec = self.tl.recording
+        exec_path = f"/ttdbg/{rec.header.get('program', 'program')}"
+        self.gdb_server = GdbServer(
+            lambda: GdbStub(self.tl, exec_path, rec.program_image),
+            port=port,
+            on_attach=lambda attached: self._from_thread(self._set_attached, attached),
+        )
+        self.gdb_server.start()
+        self.notify(f"gdb: target remote 127.0.0.1:{self.gdb_server.address[1]}")
+
+    def _from_thread(self, fn: Callable[..., Any], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the app is shutting down
+            self.call_from_thread(fn, *args)
+
+    def _set_attached(self, attached: bool) -> None:
+        self.gdb_attached = attached
+        self._refresh_status()
+
+    # -- the engine, off the UI thread ------------------------------------------------------
+
+    def _on_timeline_change(self, change: Change) -> None:
+        """Someone else (gdb) changed the timeline: follow it."""
+        if getattr(_engine_thread, "ours", False):
+            return
+        self._from_thread(self._refresh_view)
+
+    @work(thread=True, exclusive=True, group="view")
+    def _refresh_view(self) -> None:
+        _engine_thread.ours = True
+        view = self.builder.build(self.memory_addr)
+        if not get_current_worker().is_cancelled:
+            self._from_thread(self._apply, view, None, None)
+
+    def run_op(
+        self,
+        name: str,
+        op: Operation,
+        record: bool = False,
+        moves: bool = True,
+        replace: bool = False,
+    ) -> None:
+        """Queue an engine operation for the engine thread.
+
+        Relative moves (steps) queue up so every key press counts; an absolute move
+        (`replace`, a seek while scrubbing) drops queued seeks and cancels a running one, so
+        only the latest requested position is computed.
+        """
+        if moves and self.gdb_attached:
+            self.notify("gdb is attached: move time from gdb (the screen follows it)")
+            return
+        with self._op_lock:
+            if replace:
+                self._op_queue = deque(r for r in self._op_queue if not r[3])
+                if (
+                    self._op_current is not None
+                    and self._op_current[3]
+                    and self._cancel is not None
+                ):
+                    self._cancel.cancel()
+            self._op_queue.append((name, op, record, replace))
+            self._op_lock.notify()
+
+    def _engine_loop(self) -> None:
+        """The engine thread: runs queued operations one at a time, then shows the result."""
+        _engine_thread.ours = True
+        while True:
+            with self._op_lock:
+                while not self._op_queue and not self._op_stopping:
+                    self._op_lock.wait()
+                if self._op_stopping:
+                    return
+                request = self._op_queue.popleft()
+                self._op_current = request
+                token = self._cancel = CancelToken()
+            _name, op, record, _replace = request
+            self._run_one(op, token, record)
+            with self._op_lock:
+                self._op_current = None
+
+    def _run_one(self, op: Operation, token: CancelToken, record: bool) -> None:
+        started = time.monotonic()
+        before = self.tl.position
+
+        def progress(done: int, to_go: int) -> None:
+            if time.monotonic() - started >= self.progress_after:
+                self._from_thread(self._show_progress, done, to_go)
+
+        stop: Stop | None = None
+        error = ""
+        try:
+            stop = op(token, progress)
+        except TtdbgError as err:
+            error = str(err)
+        with self._op_lock:
+            more = any(not r[3] for r in self._op_queue)
+        if more and not error:
+            return  # more steps are queued: draw once they are done
+        view = self.builder.build(self.memory_addr)
+        self._from_thread(self._apply, view, stop, before if record else None, error)
+
+    def _show_progress(self, done: int, to_go: int) -> None:
+        bar = self.query_one(ProgressBar)
+        bar.add_class("visible")
+        bar.update(total=max(1, done + to_go), progress=done)
+
+    def _apply(
+        self, view: StateView, stop: Stop | None, moved_from: int | None, error: str = ""
+    ) -> None:
+        """Show a freshly built view everywhere (UI thread)."""
+        if self.view is not None and self.view.icount != view.icount:
+            self.trail.append(self.view.pc)
+        self.view = view
+        self.last_stop = stop
+        self.query_one(ProgressBar).remove_class("visible")
+        if moved_from is not None:
+            self.session.note_move(moved_from, view.icount)
+        if isinstance(stop, BreakpointHit | WatchpointHit):
+            self.hits.add(stop.icount)
+        tl = self.query_one(Timeline)
+        tl.position = view.icount
+        tl.hits = self.hits
+        tl.bookmarks = self.session.bookmarks
+        tl.refresh()
+        self.query_one(Disassembly).show(view, self.tl.breakpoints, set(self.trail))
+        self.query_one(Source).show(view)
+        self.query_one(Registers).show(view)
+        self.query_one(Memory).show(view)
+        self.query_one(Stack).show(view)
+        self.query_one(Events).show(view)
+        self._refresh_marks()
+        self.query_one(Output).show(view)
+        self._refresh_status()
+        if error:
+            self.notify(error, severity="error")
+        elif isinstance(stop, BeginningOfHistory | EndOfHistory | Interrupted | WatchpointHit):
+            self.notify(stop.describe())
+
+    def _refresh_marks(self) -> None:
+        self.query_one(Marks).show(
+            self.tl.breakpoints,
+            self.tl.watchpoints,
+            self.tl.replay_breaks,
+            self.session.bookmarks,
+            self.symbols,
+        )
+
+    def _refresh_status(self) -> None:
+        if self.view is None:
+            return
+        gdb = ""
+        if self.gdb_server is not None:
+            port = self.gdb_server.address[1]
+            gdb = f"gdb :{port}"
+            if self.gdb_attached:
+                gdb = f"gdb attached :{port} (time follows gdb)"
+        stop = self.last_stop
+        note = stop.describe() if stop is not None and not isinstance(stop, Reached) else ""
+        self.query_one(StatusBar).show(
+            self.view,
+            os.path.basename(self.tl.recording.path),
+            self.tl.machine.arch.name,
+            gdb,
+            note,
+        )
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def _ops(self) -> dict[str, Operation]:
+        tl, st = self.tl, self.stepper
+        return {
+            "stepi": lambda c, p: tl.step(1, p, c),
+            "reverse_stepi": lambda c, p: tl.reverse_step(1, p, c),
+            "step_over": lambda c, p: st.step_over(p, c),
+            "reverse_step_over": lambda c, p: st.reverse_step_over(p, c),
+            "continue": lambda c, p: tl.continue_(p, c),
+            "reverse_continue": lambda c, p: tl.reverse_continue(p, c),
+            "finish": lambda c, p: st.finish(p, c),
+            "reverse_finish": lambda c, p: st.reverse_finish(p, c),
+        }
+
+    def action_move(self, name: str) -> None:
+        self.run_op(name, self._ops()[name], record=name not in ("stepi", "reverse_stepi"))
+
+    def seek(self, icount: int, record: bool = True) -> None:
+        self.run_op("seek", lambda c, p: self.tl.seek(icount, p, c), record=record, replace=True)
+
+    def on_seek_request(self, message: SeekRequest) -> None:
+        self.seek(message.icount, message.record)
+
+    def action_history(self, direction: int) -> None:
+        here = self.tl.position
+        target = self.session.go_back(here) if direction < 0 else self.session.go_forward(here)
+        if target is None:
+            self.notify("no more navigation history")
+            return
+        self.seek(target, record=False)
+
+    def action_prefix(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    def on_key(self, event: Key) -> None:
+        if self._prefix is None or not event.character:
+            return
+        prefix, self._prefix = self._prefix, None
+        letter = event.character
+        event.stop()
+        event.prevent_default()
+        if not letter.isalpha():
+            return
+        if prefix == "m":
+            self.session.bookmarks[letter] = self.tl.position
+            self.notify(f"bookmark '{letter} at icount {self.tl.position:,}")
+            self._after_marks_changed()
+        elif letter in self.session.bookmarks:
+            self.seek(self.session.bookmarks[letter])
+        else:
+            self.notify(f"no bookmark '{letter}", severity="warning")
+
+    def _after_marks_changed(self) -> None:
+        if self.view is not None:
+            self.query_one(Disassembly).show(self.view, self.tl.breakpoints, set(self.trail))
+        self._refresh_marks()
+        timeline = self.query_one(Timeline)
+        timeline.bookmarks = self.session.bookmarks
+        timeline.refresh()
+
+    def action_toggle_breakpoint(self) -> None:
+        addr = self.query_one(Disassembly).selected
+        if addr is None:
+            return
+        if addr in self.tl.breakpoints:
+            self.tl.remove_breakpoint(addr)
+        else:
+            self.tl.add_breakpoint(addr)
+        self._after_marks_changed()
+
+    def action_search(self, direction: int, new_target: bool) -> None:
+        """Next (1) or previous (-1) change of the selected register or memory row."""
+        if new_target or self._search is None:
+            focused = self.focused
+            if isinstance(focused, Registers) and focused.selected:
+                self._search = ("register", focused.selected)
+            elif isinstance(focused, Memory):
+                self._search = ("memory", focused.selected)
+            else:
+                self.notify("select a register or a memory row first", severity="warning")
+                return
+        kind, target = self._search
+        forward = direction > 0
+
+        def search(cancel: CancelToken, progress: Progress) -> Stop:
+            if kind == "memory":
+                return self.tl.find_write(int(str(target)), 8, forward, progress, cancel)
+            return self.tl.find_register_change(str(target), forward, progress, cancel)
+
+        self.run_op("search", search, record=True)
+
+    def action_zoom(self, delta: int) -> None:
+        timeline = self.query_one(Timeline)
+        timeline.zoom = max(0, min(40, timeline.zoom + delta))
+
+    def action_cancel(self) -> None:
+        with self._op_lock:
+            self._op_queue.clear()
+            if self._op_current is not None and self._cancel is not None:
+                self._cancel.cancel()
+        command = self.query_one("#command", Input)
+        if command.has_class("visible"):
+            command.remove_class("visible")
+            self.query_one(Disassembly).focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_prompt(self, text: str) -> None:
+        command = self.query_one("#command", Input)
+        command.add_class("visible")
+        command.value = text
+        command.cursor_position = len(text)
+        command.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.input.remove_class("visible")
+        self.query_one(Disassembly).focus()
+        try:
+            self.execute(event.value)
+        except (CommandError, TtdbgError) as err:
+            self.notify(str(err), severity="error")
+
+    def execute(self, line: str) -> None:
+        """Run one `:` command."""
+        cmd = parse_command(line)
+        ops = self._ops()
+        if cmd.action in ops:
+            self.action_move(cmd.action)
+        elif cmd.action == "goto":
+            self.seek(parse_position(cmd.arg, self.tl.end))
+        elif cmd.action == "break":
+            addr = self._address(cmd.arg or hex(self.tl.pc))
+            self.tl.add_breakpoint(addr)
+            self.notify(f"breakpoint at {addr:#x} {self.symbols.describe(addr)}")
+            self._after_marks_changed()
+        elif cmd.action == "delete":
+            for addr in list(self.tl.breakpoints):
+                if not cmd.arg or addr == self._address(cmd.arg):
+                    self.tl.remove_breakpoint(addr)
+            for wp in list(self.tl.watchpoints):
+                if not cmd.arg:
+                    self.tl.remove_watchpoint(wp.kind, wp.address, wp.length)
+            self._after_marks_changed()
+        elif cmd.action in ("watch", "rwatch", "awatch"):
+            where, _, length = cmd.arg.partition(" ")
+            kind = {"watch": "write", "rwatch": "read", "awatch": "access"}[cmd.action]
+            addr = self._address(where)
+            self.tl.add_watchpoint(kind, addr, int(length or "8", 0))
+            self._after_marks_changed()
+        elif cmd.action == "examine":
+            self.memory_addr = self._address(cmd.arg)
+            self.query_one(TabbedContent).active = "tab-memory"
+            self._refresh_view()
+        elif cmd.action == "mark":
+            self.session.bookmarks[cmd.arg or "a"] = self.tl.position
+            self._after_marks_changed()
+        elif cmd.action == "help":
+            self.action_help()
+        elif cmd.action == "quit":
+            self.quit_app()
+
+    def _address(self, text: str) -> int:
+        text = text.strip()
+        if text.startswith("$"):
+            return self.tl.register(text[1:])
+        addr = self.symbols.resolve(text)
+        if addr is None:
+            raise CommandError(f"no symbol or address {text!r}")
+        return addr
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for name in self._ops():
+            label = name.replace("_", " ")
+            yield SystemCommand(label, f"{label} (ttdbg)", lambda n=name: self.action_move(n))
+        yield SystemCommand("go to start", "seek to icount 0", lambda: self.seek(0))
+        yield SystemCommand("go to end", "seek to the end", lambda: self.seek(self.tl.end))
+
+    async def action_quit(self) -> None:
+        self.quit_app()
+
+    def quit_app(self) -> None:
+        self.save_session()
+        self.exit()
+
+    def save_session(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        self.session.layout = {"tab": tabs.active, "memory_addr": self.memory_addr}
+        try:
+            self.session.save()
+        except OSError as err:
+            self.notify(f"could not save the session: {err.strerror}", severity="error")
+
+    def on_unmount(self) -> None:
+        with self._op_lock:
+            self._op_stopping = True
+            self._op_queue.clear()
+            if self._cancel is not None:
+                self._cancel.cancel()
+            self._op_lock.notify()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.gdb_server is not None:
+            self.gdb_server.shutdown()

@@ -1,0 +1,143 @@
+"""Everything the screen shows at one position, computed off the UI thread (no Textual here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import capstone
+
+from ttdbg.backend.eventlog import Event
+from ttdbg.backend.timeline import Timeline, TimelineError
+from ttdbg.symbols import SourceLine, Symbols
+
+MEMORY_ROWS = 16  # of 8 bytes
+STACK_WORDS = 12
+
+
+@dataclass(frozen=True)
+class DisasmLine:
+    addr: int
+    size: int
+    text: str
+    label: str  # symbol+offset
+    is_pc: bool
+
+
+@dataclass(frozen=True)
+class StateView:
+    """The machine at `icount` and what its last instruction changed."""
+
+    icount: int
+    end: int
+    pc: int
+    registers: dict[str, int]
+    changed: frozenset[str]
+    disasm: tuple[DisasmLine, ...]
+    memory_addr: int
+    memory: bytes | None
+    memory_changed: frozenset[int]
+    stack: tuple[tuple[int, int | None, str], ...]
+    source: SourceLine | None
+    interval: tuple[int, int]
+    events_before: tuple[Event, ...] = ()
+    events_after: tuple[Event, ...] = ()
+    output: str = ""
+    exit_text: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class ViewBuilder:
+    """Builds StateViews for one timeline; knows the program's symbols and disassembler."""
+
+    def __init__(self, timeline: Timeline, symbols: Symbols) -> None:
+        self.tl = timeline
+        self.symbols = symbols
+        arch = timeline.machine.arch
+        self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
+        self.sp_name = arch.sp
+        self.pc_name = arch.pc
+
+    def disassemble(self, pc: int, before: int, after: int) -> tuple[DisasmLine, ...]:
+        """`before` instructions leading to pc (decoded from the function start) and `after`."""
+        sym = self.symbols.lookup(pc)
+        start = sym.addr if sym is not None and 0 <= pc - sym.addr < 4096 else pc
+        lines: list[DisasmLine] = []
+        try:
+            code = self.tl.read_memory(start, pc - start + 16 * (after + 1))
+        except TimelineError:
+            try:
+                start = pc
+                code = self.tl.read_memory(pc, 16)
+            except TimelineError:
+                return ()
+        for addr, size, mnem, ops in self.cs.disasm_lite(code, start):
+            label = self.symbols.describe(addr)
+            lines.append(DisasmLine(addr, size, f"{mnem} {ops}".strip(), label, addr == pc))
+            if addr > pc and len([ln for ln in lines if ln.addr > pc]) >= after:
+                break
+        index = next((i for i, ln in enumerate(lines) if ln.is_pc), None)
+        if index is None:  # pc not on the decoded path from the symbol: decode from pc
+            decoded = self.cs.disasm_lite(self.tl.read_memory(pc, 16 * (after + 1)), pc)
+            return tuple(
+                DisasmLine(a, s, f"{m} {o}".strip(), self.symbols.describe(a), a == pc)
+                for a, s, m, o in list(decoded)[: after + 1]
+            )
+        return tuple(lines[max(0, index - before) : index + after + 1])
+
+    def _memory(self, addr: int) -> bytes | None:
+        try:
+            return self.tl.read_memory(addr, 8 * MEMORY_ROWS)
+        except TimelineError:
+            return None
+
+    def build(self, memory_addr: int | None, before: int = 8, after: int = 16) -> StateView:
+        tl = self.tl
+        regs = tl.registers()
+        pc = regs[self.pc_name]
+        mem_addr = regs[self.sp_name] if memory_addr is None else memory_addr
+        memory = self._memory(mem_addr)
+        position = tl.position
+        if position > 0:
+            prev_regs, prev_mem = tl.peek(
+                position - 1, lambda: (tl.registers(), self._memory(mem_addr))
+            )
+        else:
+            prev_regs, prev_mem = regs, memory
+        changed = frozenset(n for n, v in regs.items() if prev_regs.get(n) != v)
+        mem_changed = frozenset(
+            i
+            for i in range(len(memory or b""))
+            if memory is not None and prev_mem is not None and memory[i] != prev_mem[i]
+        )
+        sp = regs[self.sp_name]
+        stack = []
+        for i in range(STACK_WORDS):
+            addr = sp + 8 * i
+            try:
+                word: int | None = int.from_bytes(tl.read_memory(addr, 8), "little")
+            except TimelineError:
+                word = None
+            stack.append((addr, word, self.symbols.describe(word) if word else ""))
+        before_events, after_events = tl.events_around(6, 6)
+        out = b"".join(data for _fd, data in tl.output_so_far())
+        exit_text = ""
+        if tl.at_end:
+            exit_text = tl._end_stop().describe()
+        return StateView(
+            icount=position,
+            end=tl.end,
+            pc=pc,
+            registers=regs,
+            changed=changed,
+            disasm=self.disassemble(pc, before, after),
+            memory_addr=mem_addr,
+            memory=memory,
+            memory_changed=mem_changed,
+            stack=tuple(stack),
+            source=self.symbols.line_for(pc),
+            interval=tl.snapshot_interval(),
+            events_before=tuple(before_events),
+            events_after=tuple(after_events),
+            output=out[-4000:].decode("utf-8", "replace"),
+            exit_text=exit_text,
+        )

@@ -1,0 +1,36 @@
+"""Breakpoints, watchpoints, replay breaks and bookmarks, in one list."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ttdbg.backend.tracer import Watchpoint
+from ttdbg.symbols import Symbols
+
+from .pane import Pane
+
+
+class Marks(Pane):
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(title="breakpoints & bookmarks", id=id)
+
+    def show(
+        self,
+        breakpoints: set[int],
+        watchpoints: set[Watchpoint],
+        replay_breaks: set[int],
+        bookmarks: dict[str, int],
+        symbols: Symbols,
+    ) -> None:
+        rows = []
+        for addr in sorted(breakpoints):
+            rows.append(Text(f"● break {addr:#x} {symbols.describe(addr)}", style="red"))
+        for w in sorted(watchpoints, key=lambda w: w.address):
+            rows.append(Text(f"◆ {w.kind.value} watch {w.address:#x}+{w.length}", style="magenta"))
+        for icount in sorted(replay_breaks):
+            rows.append(Text(f"■ replay break at icount {icount:,}", style="cyan"))
+        for letter, icount in sorted(bookmarks.items()):
+            rows.append(Text(f"'{letter} bookmark at icount {icount:,}", style="yellow"))
+        if not rows:
+            rows.append(Text("none yet: space on a disassembly line, :b, :watch, m<letter>"))
+        self.set_rows(rows)

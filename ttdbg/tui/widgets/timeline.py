@@ -1,0 +1,115 @@
+"""The timeline across the full width: position, snapshots, events, hits, bookmarks, ticks."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.events import MouseDown, MouseMove, MouseUp
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from ..messages import SeekRequest
+
+DENSITY = " ▁▂▃▄▅▆▇█"
+
+
+class Timeline(Widget, can_focus=True):
+    """Three rows: markers, event density, tick labels. Click or drag to seek."""
+
+    DEFAULT_CSS = "Timeline { height: 3; }"
+    position: reactive[int] = reactive(0)
+    zoom: reactive[int] = reactive(0)  # each step halves the visible span around the cursor
+
+    def __init__(self, end: int, snapshots: list[int], events: list[int], id: str | None = None):
+        super().__init__(id=id)
+        self.end = max(1, end)
+        self.snapshots = snapshots
+        self.events = events
+        self.hits: set[int] = set()
+        self.bookmarks: dict[str, int] = {}
+        self._dragging = False
+
+    def span(self) -> tuple[int, int]:
+        """The icount range shown, zoomed around the cursor."""
+        width = max(1, self.end >> self.zoom)
+        lo = max(0, min(self.position - width // 2, self.end - width))
+        return lo, lo + width
+
+    def icount_at(self, x: int) -> int:
+        lo, hi = self.span()
+        cols = max(1, self.size.width - 1)
+        return max(0, min(self.end, lo + (hi - lo) * x // cols))
+
+    def column(self, icount: int) -> int | None:
+        lo, hi = self.span()
+        if not lo <= icount <= hi or hi == lo:
+            return None
+        return (icount - lo) * (self.size.width - 1) // (hi - lo)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if width <= 0:
+            return Strip([])
+        if y == 0:
+            cells = [" "] * width
+            styles = [Style(dim=True)] * width
+            for marks, glyph, style in (
+                (self.snapshots, "│", Style(color="blue", dim=True)),
+                (self.hits, "B", Style(color="red", bold=True)),
+            ):
+                for icount in marks:
+                    col = self.column(icount)
+                    if col is not None:
+                        cells[col], styles[col] = glyph, style
+            for letter, icount in self.bookmarks.items():
+                col = self.column(icount)
+                if col is not None:
+                    cells[col], styles[col] = letter, Style(color="yellow", bold=True)
+            col = self.column(self.position)
+            if col is not None:
+                cells[col], styles[col] = "▼", Style(color="green", bold=True)
+            return Strip([Segment(c, s) for c, s in zip(cells, styles, strict=True)])
+        if y == 1:
+            counts = [0] * width
+            for icount in self.events:
+                col = self.column(icount)
+                if col is not None:
+                    counts[col] += 1
+            top = max(counts) or 1
+            pos = self.column(self.position)
+            segs = []
+            for i, n in enumerate(counts):
+                glyph = DENSITY[min(8, (8 * n + top - 1) // top)] if n else "·"
+                style = Style(color="green", reverse=True) if i == pos else Style(color="cyan")
+                segs.append(Segment(glyph, style))
+            return Strip(segs)
+        lo, hi = self.span()
+        ticks = [" "] * width
+        for k in range(5):
+            x = k * (width - 1) // 4
+            label = f"{lo + (hi - lo) * k // 4:,}"
+            start = min(max(0, x - len(label) // 2), max(0, width - len(label)))
+            ticks[start : start + len(label)] = list(label)
+        return Strip([Segment("".join(ticks[:width]), Style(dim=True))])
+
+    def watch_position(self) -> None:
+        self.refresh()
+
+    def watch_zoom(self) -> None:
+        self.refresh()
+
+    def on_mouse_down(self, event: MouseDown) -> None:
+        self._dragging = True
+        self.capture_mouse()
+        self.post_message(SeekRequest(self.icount_at(event.x)))
+
+    def on_mouse_move(self, event: MouseMove) -> None:
+        if self._dragging:
+            self.position = self.icount_at(event.x)
+            self.post_message(SeekRequest(self.position, record=False))
+
+    def on_mouse_up(self, event: MouseUp) -> None:
+        if self._dragging:
+            self._dragging = False
+            self.release_mouse()
