@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -170,13 +171,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _gdb_server(path: str, host: str, port: int) -> tuple[Any, Any]:
+    """A gdb server on the recording's saved session (position, named states, replay breaks;
+    gdb brings its own breakpoints)."""
     from ttdbg.backend.gdb.server import GdbServer
     from ttdbg.backend.gdb.stub import GdbStub
-    from ttdbg.backend.recording import open_recording
-    from ttdbg.backend.timeline import Timeline
+    from ttdbg.session import open_session
 
-    rec = open_recording(path)
-    timeline = Timeline(rec)
+    session = open_session(path, with_breakpoints=False)
+    timeline = session.timeline
+    rec = timeline.recording
     exec_path = f"/ttdbg/{rec.header.get('program', 'program')}"
 
     def make_stub() -> GdbStub:
@@ -186,11 +189,11 @@ def _gdb_server(path: str, host: str, port: int) -> tuple[Any, Any]:
         server = GdbServer(make_stub, host, port)
     except OSError as err:
         raise UsageError(f"cannot listen on {host}:{port}: {err.strerror}") from None
-    return server, rec
+    return server, session
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    server, _rec = _gdb_server(args.file, args.host, args.port)
+    server, _session = _gdb_server(args.file, args.host, args.port)
     host, port = server.address
     print(f"ttdbg: listening on {host}:{port} (gdb: target remote {host}:{port})", flush=True)
     try:
@@ -217,7 +220,8 @@ def cmd_gdb(args: argparse.Namespace) -> int:
     import tempfile
     from importlib import resources
 
-    server, rec = _gdb_server(args.file, "127.0.0.1", 0)
+    server, session = _gdb_server(args.file, "127.0.0.1", 0)
+    rec = session.recording
     gdb = _find_gdb(rec.program.arch.name)
     gdb_args = args.gdb_args[1:] if args.gdb_args[:1] == ["--"] else args.gdb_args
     hooks = resources.files("ttdbg.backend.gdb").joinpath("ttdbg.gdb")
@@ -238,6 +242,8 @@ def cmd_gdb(args: argparse.Namespace) -> int:
         finally:
             signal.signal(signal.SIGINT, previous)
             server.shutdown()
+            with contextlib.suppress(OSError):
+                session.save()
 
 
 SAMPLE_RECORDING = os.path.join(
@@ -252,7 +258,14 @@ def cmd_tui(args: argparse.Namespace) -> int:
     path = args.file or SAMPLE_RECORDING
     if args.file is None and not os.path.exists(path):
         raise UsageError("no recording given and the sample recording is not installed")
-    session = open_session(path)
+    if args.no_session:
+        from ttdbg.backend.recording import open_recording
+        from ttdbg.backend.timeline import Timeline
+        from ttdbg.session import Session
+
+        session = Session(Timeline(open_recording(path)), os.devnull)
+    else:
+        session = open_session(path)
     app = TtdbgApp(session, gdb_port=args.gdb_port)
     app.run()
     return 0
@@ -295,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--gdb-port", type=int, default=None, metavar="PORT",
         help="also serve gdb on 127.0.0.1:PORT from the same session (0 picks one)",
     )  # fmt: skip
+    tui.add_argument(
+        "--no-session", action="store_true", help="neither restore nor save FILE.ttsession"
+    )
     tui.set_defaults(func=cmd_tui)
 
     info = sub.add_parser("info", help="describe a recording")

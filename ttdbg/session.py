@@ -34,6 +34,8 @@ class Session:
     back: list[int] = field(default_factory=list)
     forward: list[int] = field(default_factory=list)
     layout: dict[str, Any] = field(default_factory=dict)
+    # Breakpoints and watchpoints read from the file but not applied (gdb owns its own).
+    kept: dict[str, Any] = field(default_factory=dict)
 
     @property
     def recording(self) -> Recording:
@@ -71,16 +73,21 @@ class Session:
             "bookmarks": self.bookmarks,
             "history": {"back": self.back, "forward": self.forward},
             "named": tl.named,
-            "breakpoints": sorted(tl.breakpoints),
-            "watchpoints": [
-                {"kind": w.kind.value, "address": w.address, "length": w.length}
-                for w in sorted(tl.watchpoints, key=lambda w: (w.address, w.kind.value))
-            ],
+            "breakpoints": self.kept.get("breakpoints", sorted(tl.breakpoints)),
+            "watchpoints": self.kept.get(
+                "watchpoints",
+                [
+                    {"kind": w.kind.value, "address": w.address, "length": w.length}
+                    for w in sorted(tl.watchpoints, key=lambda w: (w.address, w.kind.value))
+                ],
+            ),
             "replay_breaks": sorted(tl.replay_breaks),
             "layout": self.layout,
         }
 
     def save(self) -> None:
+        if self.path == os.devnull:
+            return
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(self.to_json(), f, indent=1)
@@ -98,7 +105,12 @@ class Session:
             tl.named[str(name)] = int(icount)
         for icount in data.get("replay_breaks", []):
             tl.add_replay_break(int(icount))
-        if with_breakpoints:
+        if not with_breakpoints:
+            self.kept = {
+                "breakpoints": list(data.get("breakpoints", [])),
+                "watchpoints": list(data.get("watchpoints", [])),
+            }
+        else:
             for addr in data.get("breakpoints", []):
                 tl.add_breakpoint(int(addr))
             for w in data.get("watchpoints", []):

@@ -135,6 +135,7 @@ class TtdbgApp(App[None]):
         self._op_current: tuple[str, Operation, bool, bool] | None = None
         self._op_stopping = False
         self._engine = threading.Thread(target=self._engine_loop, daemon=True, name="engine")
+        self.views_shown = 0  # how many views have reached the screen (tests wait on it)
         self._prefix: str | None = None
         self._search: tuple[str, object] | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -279,6 +280,12 @@ class TtdbgApp(App[None]):
         view = self.builder.build(self.memory_addr)
         self._from_thread(self._apply, view, stop, before if record else None, error)
 
+    @property
+    def idle(self) -> bool:
+        """No engine operation queued or running."""
+        with self._op_lock:
+            return not self._op_queue and self._op_current is None
+
     def _show_progress(self, done: int, to_go: int) -> None:
         bar = self.query_one(ProgressBar)
         bar.add_class("visible")
@@ -292,6 +299,7 @@ class TtdbgApp(App[None]):
             self.trail.append(self.view.pc)
         self.view = view
         self.last_stop = stop
+        self.views_shown += 1
         self.query_one(ProgressBar).remove_class("visible")
         if moved_from is not None:
             self.session.note_move(moved_from, view.icount)

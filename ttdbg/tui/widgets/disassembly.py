@@ -23,8 +23,8 @@ class Disassembly(Pane):
             row = Text()
             row.append(mark, style="bold red")
             row.append(arrow, style="bold green")
-            row.append(f"{line.addr:#014x} ", style="dim" if not line.is_pc else "bold")
-            row.append(f"{line.label:<18.18} ", style="blue")
+            row.append(f"{line.addr:>8x} ", style="dim" if not line.is_pc else "bold")
+            row.append(f"{line.label:<15.15} ", style="blue")
             row.append(line.text, style="bold" if line.is_pc else "")
             if line.is_pc:
                 cursor = i

@@ -1,0 +1,189 @@
+"""Pilot tests of the TUI on real sample recordings."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, SAMPLES, require_tool
+from tests.tui.conftest import settle, wait_for
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.stops import Interrupted
+from ttdbg.backend.timeline import Timeline
+from ttdbg.session import open_session
+from ttdbg.symbols import Symbols
+from ttdbg.tui.app import TtdbgApp
+from ttdbg.tui.widgets.disassembly import Disassembly
+from ttdbg.tui.widgets.registers import Registers
+
+WALK = Symbols((BIN / "walk").read_bytes())
+
+
+@pytest.fixture
+def walk_copy(tmp_path: Path) -> Path:
+    """The walk recording in a scratch directory, so sessions are written there."""
+    dest = tmp_path / "walk.ttrec"
+    shutil.copy(SAMPLES / "walk.ttrec", dest)
+    (tmp_path / "src").mkdir()
+    shutil.copy(SAMPLES / "src" / "walk.c", tmp_path / "src" / "walk.c")
+    return dest
+
+
+def make_app(path: Path, **kw: object) -> TtdbgApp:
+    return TtdbgApp(open_session(str(path)), **kw)  # type: ignore[arg-type]
+
+
+def test_stepping_both_ways_updates_registers_and_disassembly(walk_copy: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(walk_copy)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot, app)
+            assert app.view is not None
+            first_pc = app.view.pc
+            await pilot.press("i", "i", "i")
+            await settle(pilot, app)
+            assert app.tl.position == 3
+            assert app.view.icount == 3
+            assert app.view.pc != first_pc
+            assert "rip" in app.view.changed
+            disasm = app.query_one(Disassembly)
+            assert disasm.addrs[disasm.cursor] == app.view.pc
+            assert f"{app.view.pc:016x}" in str(app.query_one(Registers).render())
+            await pilot.press("I")
+            await settle(pilot, app)
+            assert app.tl.position == 2
+
+    asyncio.run(scenario())
+
+
+def test_goto_bookmarks_and_history(walk_copy: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(walk_copy)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("g", *"1000", "enter")
+            await settle(pilot, app)
+            assert app.tl.position == 1000
+            await pilot.press("m", "a")
+            await pilot.press("colon", *"50%", "enter")
+            await settle(pilot, app)
+            assert app.tl.position == app.tl.end // 2
+            await pilot.press("apostrophe", "a")
+            await settle(pilot, app)
+            assert app.tl.position == 1000
+            await pilot.press("u")
+            await settle(pilot, app)
+            assert app.tl.position == app.tl.end // 2
+            await pilot.press("ctrl+r")
+            await settle(pilot, app)
+            assert app.tl.position == 1000
+
+    asyncio.run(scenario())
+
+
+def test_breakpoint_continue_and_reverse_continue(walk_copy: Path) -> None:
+    oracle = Timeline(open_recording(str(walk_copy)))
+    step_value = WALK.by_name["step_value"].addr
+    oracle.add_breakpoint(step_value)
+    hits = [oracle.continue_().icount for _ in range(3)]
+
+    async def scenario() -> None:
+        app = make_app(walk_copy)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("colon", *"b step_value", "enter")
+            await pilot.press("c", "c", "c")
+            await settle(pilot, app)
+            assert app.tl.position == hits[2]
+            assert app.view is not None
+            assert app.view.pc == step_value
+            await pilot.press("C")
+            await settle(pilot, app)
+            assert app.tl.position == hits[1]
+            # space on the pc line removes the breakpoint again
+            await pilot.press("space")
+            assert step_value not in app.tl.breakpoints
+
+    asyncio.run(scenario())
+
+
+def test_a_long_operation_shows_progress_and_escape_cancels_it() -> None:
+    async def scenario() -> None:
+        session = open_session(str(SAMPLES / "compute.ttrec"))
+        session.path = "/dev/null"  # never save over the shipped sample
+        app = TtdbgApp(session, progress_after=0.0)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("g", *"50%", "enter")
+            await settle(pilot, app)
+            # The next change of fs_base, which never changes again: a per-instruction search
+            # to the end of 10^8 instructions.
+            app.query_one(Registers).focus()
+            await pilot.press(*["down"] * 18)
+            assert app.query_one(Registers).selected == "fs_base"
+            await pilot.press("asterisk")
+            await wait_for(pilot, lambda: app.query_one("#progress").has_class("visible"))
+            await pilot.press("escape")
+            await settle(pilot, app)
+            assert isinstance(app.last_stop, Interrupted)
+            assert not app.query_one("#progress").has_class("visible")
+            stopped = app.tl.position
+            assert stopped > app.tl.end // 2
+            await pilot.press("i")  # still responsive
+            await settle(pilot, app)
+            assert app.tl.position == stopped + 1
+
+    asyncio.run(scenario())
+
+
+def test_session_is_saved_and_restored(walk_copy: Path) -> None:
+    async def first() -> None:
+        app = make_app(walk_copy)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("colon", *"b step_value", "enter")
+            await pilot.press("c")
+            await settle(pilot, app)
+            await pilot.press("m", "q")
+            await pilot.press("g", *"2000", "enter")
+            await settle(pilot, app)
+            await pilot.press("colon", *"watch &counter", "enter")
+            await pilot.press("q")
+
+    asyncio.run(first())
+    saved = walk_copy.with_name("walk.ttrec.ttsession")
+    assert saved.exists()
+    session = open_session(str(walk_copy))
+    assert session.timeline.position == 2000
+    assert WALK.by_name["step_value"].addr in session.timeline.breakpoints
+    assert "q" in session.bookmarks
+    assert session.back  # the history came back too
+
+
+def test_gdb_attached_to_the_tui_moves_its_position(walk_copy: Path) -> None:
+    gdb = require_tool("gdb")
+
+    async def scenario() -> None:
+        app = make_app(walk_copy, gdb_port=0)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot, app)
+            port = app.gdb_server.address[1]
+            proc = subprocess.Popen(
+                [gdb, "-nx", "-batch", "-ex", f"file {BIN / 'walk'}",
+                 "-ex", f"target remote 127.0.0.1:{port}", "-ex", "break step_value",
+                 "-ex", "continue", "-ex", "continue", "-ex", "reverse-continue",
+                 "-ex", "monitor info replay"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            await wait_for(pilot, lambda: proc.poll() is not None, timeout=60)
+            out = proc.stdout.read() if proc.stdout else ""
+            await wait_for(
+                pilot, lambda: app.view is not None and app.view.icount == app.tl.position
+            )
+            assert f"icount: {app.tl.position} /" in out, out
+            assert app.view is not None
+            assert app.view.pc == WALK.by_name["step_value"].addr
+            # gdb detached at its end; the TUI shows it and may move time again.
+            await wait_for(pilot, lambda: not app.gdb_attached)
+
+    asyncio.run(scenario())
