@@ -12,10 +12,8 @@ $(STAMP): pyproject.toml setup.py ttdbg/backend/_blockcount.c
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## replays the shipped samples until the TUI exists
-	$(BIN)/ttdbg replay sample_traces/hello.ttrec
-	$(BIN)/ttdbg replay --verify sample_traces/inputs.ttrec < /dev/null
-	$(BIN)/ttdbg info sample_traces/compute.ttrec
+demo: $(STAMP)
+	$(BIN)/ttdbg tui sample_traces/walk.ttrec
 
 test: $(STAMP)
 	$(BIN)/pytest -q tests

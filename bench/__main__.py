@@ -17,6 +17,7 @@ from typing import Any
 from unicorn.unicorn_py3.unicorn import uclib
 
 from bench.gdb_steps import gdb_figures
+from bench.tui_figures import tui_figures
 from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY, Recorder
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process, replay
@@ -127,6 +128,7 @@ def measure(repeats: int, snapshot_every: int) -> dict[str, Any]:
     stored = rec.compressed_bytes["events"] + rec.compressed_bytes["snapshots"]
     timeline = timeline_figures(rec_path, replay_s)
     gdb = gdb_figures(rec_path, compute)
+    tui = tui_figures(rec_path)
     raw_mips = icount / raw_s / 1e6
     return {
         "program": "compute",
@@ -151,6 +153,7 @@ def measure(repeats: int, snapshot_every: int) -> dict[str, Any]:
         "syscall_replay_us": round(sc_replay_s / sc_events * 1e6, 2),
         **timeline,
         **gdb,
+        **tui,
     }
 
 

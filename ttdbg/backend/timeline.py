@@ -42,7 +42,7 @@ from .tracer import Hit, Tracer, WatchKind, Watchpoint
 
 SLICE_SECONDS = 0.015  # cancellation and progress are checked this often
 FIRST_SLICE = 1 << 20
-CHECKPOINT_SPACING = (1 << 8, 1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22)
+CHECKPOINT_SPACING = (1 << 8, 1 << 12, 1 << 16, 1 << 20)
 
 
 class TimelineError(TtdbgError):

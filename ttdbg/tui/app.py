@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import Input, ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from ttdbg.backend.cancel import CancelToken, Progress
@@ -51,6 +51,12 @@ from .widgets.status import StatusBar
 from .widgets.timeline import Timeline
 
 Operation = Callable[[CancelToken, Progress], Stop | None]
+# A fixed key line: Textual's Footer rebuilds itself on every focus change, which costs more
+# than a seek when the command line closes.
+KEY_HINTS = (
+    " i/I stepi  o/O next  c/C continue  f/F finish  g jump  : command  m/' marks"
+    "  u back  space break  ? help  q quit"
+)
 _engine_thread = threading.local()
 
 
@@ -82,6 +88,7 @@ class TtdbgApp(App[None]):
     #command.visible { display: block; }
     #progress { dock: bottom; display: none; height: 1; }
     #progress.visible { display: block; }
+    #keys { height: 1; dock: bottom; background: $boost; color: $text-muted; }
     """
     BINDINGS = [
         Binding("i", "move('stepi')", "stepi"),
@@ -164,9 +171,9 @@ class TtdbgApp(App[None]):
                         yield Marks(id="marks")
                     with TabPane("output", id="tab-output"):
                         yield Output(id="output")
-        yield ProgressBar(id="progress", show_eta=True)
+        yield ProgressBar(id="progress", show_eta=True, total=1)
         yield Input(id="command", placeholder=":command (help for the list)")
-        yield Footer()
+        yield Static(KEY_HINTS, id="keys")
 
     def on_mount(self) -> None:
         self._apply(self.builder.build(self.memory_addr), None, None)
@@ -288,7 +295,8 @@ class TtdbgApp(App[None]):
 
     def _show_progress(self, done: int, to_go: int) -> None:
         bar = self.query_one(ProgressBar)
-        bar.add_class("visible")
+        if not bar.has_class("visible"):
+            bar.add_class("visible")
         bar.update(total=max(1, done + to_go), progress=done)
 
     def _apply(
@@ -300,7 +308,9 @@ class TtdbgApp(App[None]):
         self.view = view
         self.last_stop = stop
         self.views_shown += 1
-        self.query_one(ProgressBar).remove_class("visible")
+        bar = self.query_one(ProgressBar)
+        if bar.has_class("visible"):
+            bar.remove_class("visible")
         if moved_from is not None:
             self.session.note_move(moved_from, view.icount)
         if isinstance(stop, BreakpointHit | WatchpointHit):

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from ..view import StateView
 
 
-class StatusBar(Static):
+class StatusBar(Widget):
+    """One line; repainted, never re-laid-out, on every move."""
+
+    _text = Text()
+
+    def render(self) -> Text:
+        return self._text
+
+    def update(self, text: Text) -> None:
+        self._text = text
+        self.refresh()
+
     def show(self, view: StateView, name: str, arch: str, gdb: str, note: str) -> None:
         pct = 100.0 * view.icount / view.end if view.end else 100.0
         text = Text()

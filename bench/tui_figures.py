@@ -1,0 +1,69 @@
+"""The TUI's response time, measured headlessly with Pilot on a real recording."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from textual import events
+
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.timeline import Timeline
+from ttdbg.session import Session
+from ttdbg.tui.app import TtdbgApp
+
+
+async def _until(pilot: Any, check: Any, timeout: float = 60) -> None:
+    """Poll `check`, then wait for the screen to finish drawing what it shows."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the TUI did not update")
+        await asyncio.sleep(0.01)
+    await pilot.pause(0)
+
+
+def _key(app: TtdbgApp, key: str) -> None:
+    """Deliver one key press the way Pilot does, without Pilot's wait for CPU idle."""
+    char = {"enter": "\r"}.get(key, key)
+    event = events.Key(key, char)
+    event.set_sender(app)
+    app._driver.send_message(event)  # type: ignore[union-attr]
+
+
+async def _measure(rec_path: Path, steps: int, jumps: int) -> dict[str, Any]:
+    session = Session(Timeline(open_recording(str(rec_path))), "/dev/null")
+    app = TtdbgApp(session)
+    rng = random.Random(2)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _until(pilot, lambda: app.view is not None)
+        app.tl.seek(app.tl.end // 3)
+        step_ms = []
+        for _ in range(steps):
+            shown = app.views_shown
+            start = time.perf_counter()
+            _key(app, "i")
+            await _until(pilot, lambda shown=shown: app.views_shown > shown)
+            step_ms.append((time.perf_counter() - start) * 1000)
+        seek_ms = []
+        for _ in range(jumps):
+            target = rng.randrange(app.tl.end)
+            await pilot.press("g", *str(target))  # typing is the user's time, not ours
+            start = time.perf_counter()
+            _key(app, "enter")
+            await _until(pilot, lambda t=target: app.view is not None and app.view.icount == t)
+            seek_ms.append((time.perf_counter() - start) * 1000)
+    seek_ms.sort()
+    return {
+        "tui_step_ms_p50": round(statistics.median(step_ms), 1),
+        "tui_seek_ms_p50": round(statistics.median(seek_ms), 1),
+        "tui_seek_ms_p95": round(seek_ms[min(len(seek_ms) - 1, int(0.95 * len(seek_ms)))], 1),
+    }
+
+
+def tui_figures(rec_path: Path, steps: int = 50, jumps: int = 20) -> dict[str, Any]:
+    return asyncio.run(_measure(rec_path, steps, jumps))
