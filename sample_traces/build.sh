@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the sample programs (static, for x86-64) and records each with ttdbg.
-# Run from the project root: sh sample_traces/build.sh   (needs gcc, musl-gcc, ttdbg on PATH)
+# Run from the project root: sh sample_traces/build.sh   (needs gcc, musl-gcc,
+# gcc-aarch64-linux-gnu, gcc-riscv64-linux-gnu and ttdbg on PATH)
 set -eu
 cd "$(dirname "$0")"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fdebug-prefix-map=$(pwd)=."
@@ -19,3 +20,17 @@ rec -o compute.ttrec -- bin/compute
 echo "a line from stdin" | rec -o inputs.ttrec -- bin/inputs greeting.txt
 rec -o overrun.ttrec -- bin/overrun || true
 rec -o walk.ttrec --snapshot-every 2000 -- bin/walk
+
+# The same samples for AArch64 and RISC-V 64 (Debian's cross compilers), with recordings.
+for arch in aarch64 riscv64; do
+    cc="$arch-linux-gnu-gcc"
+    mkdir -p "bin/$arch" "$arch"
+    for p in hello compute inputs overrun walk; do
+        $cc $CFLAGS -fno-toplevel-reorder -static -o "bin/$arch/$p" "src/$p.c"
+    done
+    rec -o "$arch/hello.ttrec" -- "bin/$arch/hello" one two
+    rec -o "$arch/compute.ttrec" -- "bin/$arch/compute"
+    echo "a line from stdin" | rec -o "$arch/inputs.ttrec" -- "bin/$arch/inputs" greeting.txt
+    rec -o "$arch/overrun.ttrec" -- "bin/$arch/overrun" || true
+    rec -o "$arch/walk.ttrec" --snapshot-every 2000 -- "bin/$arch/walk"
+done

@@ -11,7 +11,10 @@ from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process
 from ttdbg.snapshots.state import PageDigests
 
-RECORDINGS = {name: open_recording(str(SAMPLES / f"{name}.ttrec")) for name in ("compute", "hello")}
+RECORDINGS = {
+    name: open_recording(str(SAMPLES / f"{name}.ttrec"))
+    for name in ("compute", "hello", "aarch64/hello", "riscv64/hello", "riscv64/walk")
+}
 
 
 def fingerprint(proc: GuestProcess) -> tuple[int, str]:

@@ -29,16 +29,24 @@ from ttdbg.backend.timeline import Timeline, TimelineError
 from ttdbg.snapshots.state import PageDigests
 
 
-def record(tmp: Path, name: str, every: int) -> Recording:
-    path = tmp / f"{name}.ttrec"
-    Recorder(str(BIN / name), [name.encode()], [], str(path), snapshot_every=every).run()
+ARCHES = ["x86_64", "aarch64", "riscv64"]
+
+
+def binary(arch: str, name: str) -> Path:
+    return BIN / name if arch == "x86_64" else BIN / arch / name
+
+
+def record(tmp: Path, arch: str, name: str, every: int) -> Recording:
+    path = tmp / f"{arch}-{name}.ttrec"
+    prog = binary(arch, name)
+    Recorder(str(prog), [name.encode()], [], str(path), snapshot_every=every).run()
     return open_recording(str(path))
 
 
-@pytest.fixture(scope="module")
-def overrun(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+@pytest.fixture(scope="module", params=ARCHES)
+def overrun(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Recording:
     # Many short snapshot intervals, so hits lie several intervals back.
-    return record(tmp_path_factory.mktemp("tl"), "overrun", 3000)
+    return record(tmp_path_factory.mktemp("tl"), request.param, "overrun", 3000)
 
 
 @dataclass(frozen=True)
@@ -183,17 +191,23 @@ def test_reverse_continue_to_watchpoints_matches_the_trace(
         stop = tl.reverse_continue()
         if before:
             assert isinstance(stop, WatchpointHit), stop
-            assert stop.icount == before[-1]
+            # Backwards: on the access (x86-64), or just after it (AArch64, RISC-V).
+            landing = before[-1] + (0 if overrun.program.arch.watchpoints_steppable else 1)
+            assert stop.icount == landing
             assert stop.kind == kind
-            assert tl.pc == trace.pcs[before[-1]]
+            assert tl.pc == trace.pcs[landing]
         else:
             assert isinstance(stop, BeginningOfHistory)
         tl.seek(start)
-        after = [i for i in matching if i >= start]
+        steppable = overrun.program.arch.watchpoints_steppable
+        # Going forwards, a steppable watchpoint (x86-64) stops after the access and a
+        # non-steppable one (AArch64, RISC-V) on it; an access at the start itself is behind
+        # us in the second case.
+        after = [i for i in matching if (i >= start if steppable else i > start)]
         stop = tl.continue_()
         if after:
             assert isinstance(stop, WatchpointHit), stop
-            assert stop.icount == after[0] + 1  # x86: after the accessing instruction
+            assert stop.icount == after[0] + (1 if steppable else 0)
         else:
             assert isinstance(stop, EndOfHistory)
         tl.remove_watchpoint(kind, addr, length)
@@ -208,8 +222,9 @@ def symbol(binary: Path, name: str) -> int:
 def test_who_corrupted_limit(overrun: Recording) -> None:
     """From the end, watch the corrupted global and go back to the store that did it."""
     tl = Timeline(overrun)
-    limit = symbol(BIN / "overrun", "limit")
-    fill_start = symbol(BIN / "overrun", "fill")
+    arch = overrun.program.arch
+    limit = symbol(binary(arch.name, "overrun"), "limit")
+    fill_start = symbol(binary(arch.name, "overrun"), "fill")
     assert isinstance(tl.seek(overrun.last_known_icount), EndOfHistory)
     assert tl.read_memory(limit, 4) == (56).to_bytes(4, "little")
     tl.add_watchpoint("write", limit, 4)
@@ -217,8 +232,12 @@ def test_who_corrupted_limit(overrun: Recording) -> None:
     assert isinstance(stop, WatchpointHit)
     assert stop.old == (100).to_bytes(4, "little")
     assert stop.new == (56).to_bytes(4, "little")
+    if not arch.watchpoints_steppable:
+        # gdb's non-steppable convention: we stop just after the store; one step back is it.
+        assert tl.read_memory(limit, 4) == (56).to_bytes(4, "little")
+        tl.reverse_step()
     # We stand on the overrunning store inside fill(), and it has not happened yet.
-    assert fill_start <= tl.pc < fill_start + 0x40
+    assert fill_start <= tl.pc < fill_start + 0x60
     assert tl.read_memory(limit, 4) == (100).to_bytes(4, "little")
     tl.step()
     assert tl.read_memory(limit, 4) == (56).to_bytes(4, "little")
@@ -245,17 +264,18 @@ def test_both_ends_and_bad_requests(overrun: Recording) -> None:
 
 def test_replay_breaks_and_named_states(overrun: Recording) -> None:
     tl = Timeline(overrun)
-    tl.add_replay_break(5000)
-    tl.add_replay_break(9000)
-    assert tl.continue_() == ReplayBreakHit(5000)
-    assert tl.continue_() == ReplayBreakHit(9000)
+    first, second = overrun.last_known_icount // 3, overrun.last_known_icount // 2
+    tl.add_replay_break(first)
+    tl.add_replay_break(second)
+    assert tl.continue_() == ReplayBreakHit(first)
+    assert tl.continue_() == ReplayBreakHit(second)
     tl.save_named("here")
-    assert tl.reverse_continue() == ReplayBreakHit(5000)
+    assert tl.reverse_continue() == ReplayBreakHit(first)
     tl.seek(100)
-    regs_at_9000 = forward_fingerprint(overrun, 9000)
+    state_at_second = forward_fingerprint(overrun, second)
     tl.load_named("here")
-    assert tl.position == 9000
-    assert fingerprint(overrun, tl) == regs_at_9000
+    assert tl.position == second
+    assert fingerprint(overrun, tl) == state_at_second
     with pytest.raises(TimelineError):
         tl.load_named("nowhere")
 
@@ -265,8 +285,8 @@ def test_notifications_reach_every_subscriber(overrun: Recording) -> None:
     seen: list[tuple[str, int]] = []
     unsubscribe = tl.subscribe(lambda c: seen.append((c.what, c.icount)))
     tl.step(10)
-    tl.add_breakpoint(0x401000)
-    tl.add_watchpoint("write", 0x4A4100, 4)
+    tl.add_breakpoint(overrun.program.entry + 8)
+    tl.add_watchpoint("write", overrun.program.entry, 4)
     unsubscribe()
     tl.step(1)
     assert seen == [("position", 10), ("breakpoints", 10), ("watchpoints", 10)]

@@ -196,7 +196,7 @@ def build_stack(
     execfn_addr = push_bytes(execfn + b"\0")
     env_addrs = [push_bytes(s + b"\0") for s in reversed(envp)][::-1]
     arg_addrs = [push_bytes(s + b"\0") for s in reversed(argv)][::-1]
-    platform_addr = push_bytes(arch.platform.encode() + b"\0")
+    platform_addr = push_bytes(arch.platform.encode() + b"\0") if arch.platform else 0
     p &= ~0xF
     random_addr = push_bytes(identity.random[:16].ljust(16, b"\0"))
     auxv = [
@@ -217,7 +217,7 @@ def build_stack(
         (AT_RANDOM, random_addr),
         (AT_HWCAP2, arch.hwcap2),
         (AT_EXECFN, execfn_addr),
-        (AT_PLATFORM, platform_addr),
+        *([(AT_PLATFORM, platform_addr)] if platform_addr else []),
         (AT_MINSIGSTKSZ, 2048),
         (AT_NULL, 0),
     ]

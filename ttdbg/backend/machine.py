@@ -321,6 +321,8 @@ class Machine:
                 x86_const.UC_X86_INS_SYSCALL,
             )
             self.uc.hook_add(unicorn.UC_HOOK_INTR, self._x86_interrupt_hook)
+        else:
+            self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt_hook)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._unmapped_hook)
 
     def _unmapped_hook(
@@ -330,6 +332,17 @@ class Machine:
 
     def _syscall_hook(self, uc: unicorn.Uc, _data: object) -> None:
         self.on_syscall(self)
+
+    def _interrupt_hook(self, uc: unicorn.Uc, intno: int, _data: object) -> None:
+        if intno == self.arch.syscall_interrupt:
+            self.on_syscall(self)
+            return
+        pc = self.pc
+        self.icount = self.icount_at(pc)
+        signal = self.arch.interrupt_signals.get(intno, SIGILL)
+        self.on_fault(self, Fault(signal, pc, f"CPU exception {intno}"))
+        if self._halted is None:
+            self.request_stop()
 
     def _x86_interrupt_hook(self, uc: unicorn.Uc, intno: int, _data: object) -> None:
         pc = self.pc

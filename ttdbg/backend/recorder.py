@@ -97,9 +97,8 @@ class Recorder:
         self.log = EventLogWriter()
         self.out = RecordingWriter(out_path)
         self.inputs = _FlushingInputs(self.log, self.flush_events)
-        self.process = GuestProcess(
-            self.program, self.inputs, HostIO(os.path.abspath(program_path))
-        )
+        host = HostIO(os.path.abspath(program_path), self.program.arch.stat_layout)
+        self.process = GuestProcess(self.program, self.inputs, host)
         self.digests = PageDigests()
         self.baseline = initial_pages(self.program)
         self.previous: MachineState | None = None

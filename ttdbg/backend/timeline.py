@@ -480,8 +480,10 @@ class Timeline:
         if hit.watch is None:
             self._goto(hit.icount, progress, None)
             return BreakpointHit(hit.icount, hit.pc)
-        # x86-64 watchpoints are steppable: forward stops after the access, reverse before it.
-        landing = hit.icount + 1 if forward else hit.icount
+        # gdb's convention: steppable watchpoints (x86-64) stop after the access going forwards
+        # and on it going backwards; non-steppable ones (AArch64, RISC-V) the other way round.
+        after = forward == self.machine.arch.watchpoints_steppable
+        landing = hit.icount + 1 if after else hit.icount
         self._goto(landing, progress, None)
         wp = hit.watch
         return WatchpointHit(

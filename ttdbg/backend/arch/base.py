@@ -77,6 +77,17 @@ class Arch:
     gdb_registers: tuple[GdbRegister, ...]
     gdb_feature_types: dict[str, str]  # feature name -> XML type definitions it needs
     setup: Callable[[Any], None] = field(default=lambda uc: None)
+    # Syscalls arrive as this CPU exception (None: x86's syscall instruction hook); the pc
+    # then already points past the 4-byte trap instruction.
+    syscall_interrupt: int | None = None
+    # gdb's have_nonsteppable_watchpoint is 0 (x86-64: stop after the access) or 1 (AArch64,
+    # RISC-V: stop before it going forwards, after it going backwards).
+    watchpoints_steppable: bool = True
+    stat_layout: str = "x86_64"
+    breakpoint_kinds: tuple[int, ...] = (1,)
+    # Other CPU exceptions, as the signal Linux would send (anything else: SIGILL).
+    interrupt_signals: dict[int, int] = field(default_factory=dict)
+    sigaction_has_restorer: bool = True
 
     def register(self, name: str) -> Register:
         """The register called `name`; KeyError when the architecture has none."""

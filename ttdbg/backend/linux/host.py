@@ -36,10 +36,11 @@ def guarded(fn: Callable[[], Outcome]) -> Outcome:
 class HostIO:
     """Host file descriptors behind the guest's open-file descriptions, and host queries."""
 
-    def __init__(self, program_path: str) -> None:
+    def __init__(self, program_path: str, stat_layout: str = "x86_64") -> None:
         self.fds: dict[int, int] = {0: 0, 1: 1, 2: 2}  # description ident -> host fd
         self.dir_entries: dict[int, list[tuple[int, int, str]]] = {}
         self.program_path = program_path
+        self.stat_layout = stat_layout
 
     def fd(self, f: OpenFile) -> int:
         return self.fds[f.ident]
@@ -91,14 +92,14 @@ class HostIO:
     def fstat(self, f: OpenFile, statx: bool = False) -> Outcome:
         def run() -> Outcome:
             st = os.fstat(self.fd(f))
-            return 0, pack_statx(st) if statx else pack_stat(st)
+            return 0, pack_statx(st) if statx else pack_stat(st, self.stat_layout)
 
         return guarded(run)
 
     def stat(self, path: str, follow: bool, statx: bool = False) -> Outcome:
         def run() -> Outcome:
             st = os.stat(path, follow_symlinks=follow)
-            return 0, pack_statx(st) if statx else pack_stat(st)
+            return 0, pack_statx(st) if statx else pack_stat(st, self.stat_layout)
 
         return guarded(run)
 

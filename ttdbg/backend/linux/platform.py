@@ -123,7 +123,9 @@ class LinuxPlatform:
             return
         pc, nr, *rest = self._syscall_regs.read()
         args = tuple(rest)
-        self.syscall_icount = m.icount_at(pc)
+        # Trap-based syscalls (svc, ecall) report the pc past their 4-byte instruction.
+        trap_pc = pc - 4 if self.arch.syscall_interrupt is not None else pc
+        self.syscall_icount = m.icount_at(trap_pc)
         self.syscall_nr, self.syscall_args = nr, args
         name = self._names.get(nr, f"syscall_{nr}")
         handler = self._table.get(name)
@@ -195,6 +197,13 @@ class LinuxPlatform:
 
     def _push_signal_frame(self, sig: int, act: SigAction) -> None:
         """Build an x86-64 rt_sigframe and enter the handler, as the kernel does."""
+        if self.arch.name != "x86_64":
+            self.error = GuestError(
+                f"{signal_name(sig)} has a handler, and signal handlers are only emulated on "
+                f"x86-64 so far ({self.arch.name})"
+            )
+            self.m.request_stop()
+            return
         regs, mctx, sigmask_off, uc_size = frame_layout()
         m = self.m
         sp = m.reg("rsp") - 128  # skip the red zone

@@ -27,7 +27,8 @@ SIGNAL_NAMES = {
 # Signals whose default action is to do nothing (the stop signals included: no job control).
 _DEFAULT_IGNORED = frozenset({17, 18, 19, 20, 21, 22, 23, 28})
 
-_SIGACTION = struct.Struct("<QQQQ")  # handler, flags, restorer, mask (x86-64 kernel layout)
+_SIGACTION = struct.Struct("<QQQQ")  # handler, flags, restorer, mask (x86-64, AArch64)
+_SIGACTION_NO_RESTORER = struct.Struct("<QQQ")  # handler, flags, mask (RISC-V)
 
 
 def signal_name(sig: int) -> str:
@@ -41,12 +42,17 @@ class SigAction:
     restorer: int = 0
     mask: int = 0
 
-    def pack(self) -> bytes:
-        return _SIGACTION.pack(self.handler, self.flags, self.restorer, self.mask)
+    def pack(self, with_restorer: bool = True) -> bytes:
+        if with_restorer:
+            return _SIGACTION.pack(self.handler, self.flags, self.restorer, self.mask)
+        return _SIGACTION_NO_RESTORER.pack(self.handler, self.flags, self.mask)
 
     @classmethod
-    def unpack(cls, data: bytes) -> SigAction:
-        return cls(*_SIGACTION.unpack(data))
+    def unpack(cls, data: bytes, with_restorer: bool = True) -> SigAction:
+        if with_restorer:
+            return cls(*_SIGACTION.unpack(data))
+        handler, flags, mask = _SIGACTION_NO_RESTORER.unpack(data)
+        return cls(handler, flags, 0, mask)
 
 
 @dataclass

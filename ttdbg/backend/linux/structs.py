@@ -7,10 +7,20 @@ import struct
 
 # struct stat for x86-64 (arch/x86/include/uapi/asm/stat.h).
 _STAT_X86_64 = struct.Struct("<QQQIIIIQqqqqqqqqqqqq")
+# The generic struct stat (include/uapi/asm-generic/stat.h): AArch64, RISC-V.
+_STAT_GENERIC = struct.Struct("<QQIIIIQQqiiqqqqqqqII")
 
 
-def pack_stat(st: os.stat_result) -> bytes:
-    """struct stat as the x86-64 kernel fills it."""
+def pack_stat(st: os.stat_result, layout: str = "x86_64") -> bytes:
+    """struct stat as the kernel fills it for the guest's architecture."""
+    if layout == "generic":
+        return _STAT_GENERIC.pack(
+            st.st_dev, st.st_ino, st.st_mode, st.st_nlink, st.st_uid, st.st_gid, st.st_rdev, 0,
+            st.st_size, st.st_blksize, 0, st.st_blocks,
+            int(st.st_atime), st.st_atime_ns % 1_000_000_000,
+            int(st.st_mtime), st.st_mtime_ns % 1_000_000_000,
+            int(st.st_ctime), st.st_ctime_ns % 1_000_000_000, 0, 0,
+        )  # fmt: skip
     return _STAT_X86_64.pack(
         st.st_dev,
         st.st_ino,

@@ -631,10 +631,11 @@ def sys_rt_sigaction(p: LinuxPlatform, a: Args) -> int:
     sig, new, old = a[0], a[1], a[2]
     if not 1 <= sig <= NSIG or (new and sig in (SIGKILL, SIGSTOP)):
         return -EINVAL
+    restorer = p.arch.sigaction_has_restorer
     if old:
-        p.m.write(old, p.signals.action(sig).pack())
+        p.m.write(old, p.signals.action(sig).pack(restorer))
     if new:
-        p.signals.actions[sig] = SigAction.unpack(p.m.read(new, 32))
+        p.signals.actions[sig] = SigAction.unpack(p.m.read(new, 32 if restorer else 24), restorer)
     return 0
 
 

@@ -1,0 +1,88 @@
+"""The RISC-V 64 guest: registers (gdb's riscv cpu and fpu features), syscalls, CPU model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import capstone
+import unicorn
+from unicorn import riscv_const as r
+
+from .base import Arch, GdbRegister, Register, SyscallAbi
+from .generic_syscalls import GENERIC_SYSCALLS
+
+_CPU, _FPU = "org.gnu.gdb.riscv.cpu", "org.gnu.gdb.riscv.fpu"
+ABI_NAMES = (
+    "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "fp", "s1", "a0", "a1", "a2", "a3", "a4",
+    "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4",
+    "t5", "t6",
+)  # fmt: skip
+FP_NAMES = (
+    "ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1", "fa0", "fa1", "fa2",
+    "fa3", "fa4", "fa5", "fa6", "fa7", "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9",
+    "fs10", "fs11", "ft8", "ft9", "ft10", "ft11",
+)  # fmt: skip
+
+REGISTERS: tuple[Register, ...] = (
+    *(Register(name, r.UC_RISCV_REG_X0 + i, 8) for i, name in enumerate(ABI_NAMES) if i),
+    Register("pc", r.UC_RISCV_REG_PC, 8),
+    *(Register(name, r.UC_RISCV_REG_F0 + i, 8) for i, name in enumerate(FP_NAMES)),
+    Register("fcsr", r.UC_RISCV_REG_FCSR, 4),
+)
+
+
+def _zero(regs: dict[str, int]) -> int:
+    return 0
+
+
+GDB_REGISTERS: tuple[GdbRegister, ...] = (
+    GdbRegister("zero", 64, "int", _CPU, compute=_zero),
+    *(
+        GdbRegister(name, 64, {"ra": "code_ptr", "sp": "data_ptr"}.get(name, "int"), _CPU, name)
+        for name in ABI_NAMES[1:]
+    ),
+    GdbRegister("pc", 64, "code_ptr", _CPU, "pc"),
+    *(GdbRegister(name, 64, "ieee_double", _FPU, name) for name in FP_NAMES),
+    GdbRegister("fflags", 32, "int", _FPU, compute=lambda regs: regs["fcsr"] & 0x1F),
+    GdbRegister("frm", 32, "int", _FPU, compute=lambda regs: (regs["fcsr"] >> 5) & 7),
+    GdbRegister("fcsr", 32, "int", _FPU, "fcsr"),
+)
+
+
+def _enable_fpu(uc: Any) -> None:
+    # Unicorn starts with mstatus.FS off, which makes every FP instruction trap; Linux
+    # starts a process with the FPU usable.
+    uc.reg_write(r.UC_RISCV_REG_MSTATUS, uc.reg_read(r.UC_RISCV_REG_MSTATUS) | 0x6000)
+
+
+ARCH = Arch(
+    name="riscv64",
+    elf_machine="EM_RISCV",
+    elf_class=64,
+    uc_arch=unicorn.UC_ARCH_RISCV,
+    uc_mode=unicorn.UC_MODE_RISCV64,
+    cpu_model=r.UC_CPU_RISCV64_SIFIVE_U54,
+    cs_arch=capstone.CS_ARCH_RISCV,
+    cs_mode=capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC,
+    registers=REGISTERS,
+    pc="pc",
+    sp="sp",
+    syscall_abi=SyscallAbi("a7", ("a0", "a1", "a2", "a3", "a4", "a5"), "a0"),
+    syscall_numbers=GENERIC_SYSCALLS,
+    platform="",
+    hwcap=sum(1 << (ord(c) - ord("a")) for c in "imafdc"),
+    hwcap2=0,
+    stack_top=0x3FFFFFF000,
+    pie_base=0x2AAAAAA000,
+    mmap_base=0x3FF7FFF000,
+    gdb_architecture="riscv:rv64",
+    gdb_registers=GDB_REGISTERS,
+    gdb_feature_types={},
+    setup=_enable_fpu,
+    syscall_interrupt=8,  # environment call from U-mode
+    watchpoints_steppable=False,
+    stat_layout="generic",
+    breakpoint_kinds=(2, 4),
+    interrupt_signals={2: 4, 3: 5, 5: 11, 7: 11, 13: 11, 15: 11},
+    sigaction_has_restorer=False,
+)
