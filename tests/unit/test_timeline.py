@@ -28,7 +28,6 @@ from ttdbg.backend.stops import (
 from ttdbg.backend.timeline import Timeline, TimelineError
 from ttdbg.snapshots.state import PageDigests
 
-
 ARCHES = ["x86_64", "aarch64", "riscv64"]
 
 
