@@ -1,0 +1,139 @@
+"""gdb-multiarch against ttdbg on AArch64 and RISC-V 64, and against qemu-user's own stub."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, SAMPLES, require_tool
+from tests.integration.test_gdb import poll, sections
+from ttdbg.backend.arch import by_name
+from ttdbg.backend.gdb.server import GdbServer
+from ttdbg.backend.gdb.stub import GdbStub
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.timeline import Timeline
+
+ARGS = {"aarch64": ("x0", "x1"), "riscv64": ("a0", "a1")}
+
+
+@pytest.fixture(scope="module")
+def gdb() -> str:
+    return require_tool("gdb-multiarch")
+
+
+@pytest.fixture(params=["aarch64", "riscv64"])
+def arch(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def port(arch: str) -> Iterator[int]:
+    rec = open_recording(str(SAMPLES / arch / "walk.ttrec"))
+    timeline = Timeline(rec)
+    server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/walk", rec.program_image))
+    server.start()
+    yield server.address[1]
+    server.shutdown()
+
+
+def run_gdb(gdb: str, arch: str, port: int, commands: list[str]) -> list[str]:
+    args = [gdb, "-nx", "-batch", "-ex", "set pagination off", "-ex", "set confirm off",
+            "-ex", f"file {BIN / arch / 'walk'}",
+            "-ex", f"target remote 127.0.0.1:{port}"]  # fmt: skip
+    for cmd in commands:
+        args += ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=SAMPLES)
+    return sections(out.stdout + out.stderr)
+
+
+def test_forward_and_reverse(gdb: str, arch: str, port: int) -> None:
+    out = run_gdb(gdb, arch, port, [
+        "break step_value", "continue", "stepi", "next", "finish", "continue", "reverse-stepi",
+        "reverse-next", "reverse-continue", "print round",
+    ])  # fmt: skip
+    assert "Breakpoint 1, step_value (x=x@entry=1, round=round@entry=0)" in out[1]
+    assert "in main () at src/walk.c:24" in out[4]
+    assert "Value returned is $1 = 3" in out[4]
+    assert "step_value (x=x@entry=3, round=round@entry=1)" in out[5]
+    assert "in main () at src/walk.c:24" in out[6]  # back out of the call, onto it
+    assert "Breakpoint 1, step_value (x=x@entry=1, round=round@entry=0)" in out[8]
+    assert "$2 = 0" in out[9]
+
+
+def test_watch_and_reverse_continue_to_the_last_writer(gdb: str, arch: str, port: int) -> None:
+    out = run_gdb(gdb, arch, port, [
+        "continue", "watch counter", "reverse-continue", "print counter", "delete",
+        "monitor seek 0", "maint flush register-cache", "watch counter", "continue",
+    ])  # fmt: skip
+    assert "No more reverse-execution history." in out[0]
+    assert "Old value = 31800" in out[2]
+    assert "New value = 30211" in out[2]
+    assert "step_value (x=x@entry=775, round=round@entry=39)" in out[2]
+    assert "$1 = 30211" in out[3]  # on the store, the old value still in memory
+    assert "Old value = 0" in out[8]
+    assert "New value = 2" in out[8]
+
+
+def test_remote_registers_match_the_target_description(gdb: str, arch: str, port: int) -> None:
+    [table] = run_gdb(gdb, arch, port, ["maint print remote-registers"])
+    rows = {
+        m.group(1): (int(m.group(2)), int(m.group(3)))
+        for m in re.finditer(r"^ (\w+)\s+\d+\s+\d+\s+\d+\s+\d+\s+\S+\s+(\d+)\s+(\d+)$", table, re.M)
+    }
+    offset = 0
+    for number, reg in enumerate(by_name(arch).gdb_registers):
+        assert rows[reg.name] == (number, offset), reg.name
+        offset += reg.size
+
+
+def _values(outputs: list[str]) -> dict[str, int]:
+    regs_text, local_text = outputs
+    values = {
+        m.group(1): int(m.group(2), 16)
+        for m in re.finditer(r"^(\w+)\s+(0x[0-9a-f]+)", regs_text, re.M)
+    }
+    found = re.search(r"= (-?\d+)", local_text)
+    assert found is not None, local_text
+    values["counter"] = int(found.group(1))
+    return values
+
+
+def test_registers_at_the_nth_hit_match_qemu(
+    gdb: str, arch: str, port: int, tmp_path: Path
+) -> None:
+    qemu = require_tool(f"qemu-{arch}")
+    hit = 5
+    regs = " ".join(("pc", *ARGS[arch]))
+    commands = ["break step_value", *(["continue"] * hit), "next", f"info registers {regs}",
+                "print counter"]  # fmt: skip
+    ours = _values(run_gdb(gdb, arch, port, commands)[-2:])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        qport = s.getsockname()[1]
+    native = subprocess.Popen(
+        [qemu, "-g", str(qport), str(BIN / arch / "walk")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    try:
+        poll(lambda: _listening(qport), 30, "qemu's gdb stub")
+        theirs = _values(run_gdb(gdb, arch, qport, commands)[-2:])
+    finally:
+        native.kill()
+        native.wait(timeout=30)
+    assert set(ours) == {"pc", *ARGS[arch], "counter"}
+    assert ours == theirs
+
+
+def _listening(port: int) -> bool:
+    """Whether something listens on the port, without connecting (qemu serves only one
+    connection, and ends when it closes)."""
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return any(int(r[1].split(":")[1], 16) == port and r[3] == "0A" for r in rows)
