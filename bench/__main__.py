@@ -107,9 +107,10 @@ def timeline_figures(rec_path: Path, replay_s: float, seeks: int = 40) -> dict[s
     }
 
 
-def measure(repeats: int, snapshot_every: int) -> dict[str, Any]:
+def measure(repeats: int, snapshot_every: int, arch: str) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="ttdbg-bench-"))
-    compute, syscalls = BIN / "compute", BIN / "syscalls"
+    bins = BIN if arch == "x86_64" else BIN / arch
+    compute, syscalls = bins / "compute", bins / "syscalls"
     rec_path = tmp / "compute.ttrec"
     record_s, result = best_of(repeats, lambda: record(compute, rec_path, snapshot_every))
     icount = result.icount
@@ -127,10 +128,11 @@ def measure(repeats: int, snapshot_every: int) -> dict[str, Any]:
     sc_replay_s, _ = best_of(repeats, lambda: replay(open_recording(str(sc_path))))
     stored = rec.compressed_bytes["events"] + rec.compressed_bytes["snapshots"]
     timeline = timeline_figures(rec_path, replay_s)
-    gdb = gdb_figures(rec_path, compute)
+    gdb = gdb_figures(rec_path, compute, arch)
     tui = tui_figures(rec_path)
     raw_mips = icount / raw_s / 1e6
     return {
+        "arch": arch,
         "program": "compute",
         "icount": icount,
         "raw_mips": round(raw_mips, 1),
@@ -162,13 +164,14 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--snapshot-every", type=int, default=DEFAULT_SNAPSHOT_EVERY)
+    parser.add_argument("--arch", choices=["x86_64", "aarch64", "riscv64"], default="x86_64")
     args = parser.parse_args()
     # The guest programs print to fd 1; keep that out of the report.
     saved = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     try:
-        results = measure(args.repeats, args.snapshot_every)
+        results = measure(args.repeats, args.snapshot_every, args.arch)
     finally:
         os.dup2(saved, 1)
         os.close(saved)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +33,7 @@ print("RESULT " + json.dumps(result))
 """
 
 
-def _run_gdb(port: int, elf: Path, reverse: bool, count: int) -> dict[str, float]:
-    gdb = shutil.which("gdb") or shutil.which("gdb-multiarch")
-    if gdb is None:
-        raise RuntimeError("gdb not installed")
+def _run_gdb(port: int, elf: Path, reverse: bool, count: int, gdb: str) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(GDB_SCRIPT.replace("COUNT", str(count)).replace("REVERSE", str(reverse)))
         script = f.name
@@ -48,39 +47,59 @@ def _run_gdb(port: int, elf: Path, reverse: bool, count: int) -> dict[str, float
     raise RuntimeError(f"gdb did not report: {out.stdout[-500:]} {out.stderr[-500:]}")
 
 
-def gdb_figures(rec_path: Path, elf: Path, count: int = 1000) -> dict[str, Any]:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def gdb_figures(
+    rec_path: Path, elf: Path, arch: str = "x86_64", count: int = 1000
+) -> dict[str, Any]:
+    """Our stub's stepi and reverse-stepi, and forward stepi of a native peer: Debian's
+    gdbserver for x86-64, qemu-user's gdb stub for the other architectures."""
+    names = ["gdb", "gdb-multiarch"] if arch == "x86_64" else ["gdb-multiarch"]
+    gdb = next((p for p in map(shutil.which, names) if p), None)
+    if gdb is None:
+        return {"gdb_stepi_ms_p50": None, "gdb_rsi_ms_p50": None}
     rec = open_recording(str(rec_path))
     timeline = Timeline(rec)
     server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/compute", rec.program_image))
     server.start()
     try:
-        ours = _run_gdb(server.address[1], elf, reverse=True, count=count)
+        ours = _run_gdb(server.address[1], elf, True, count, gdb)
     finally:
         server.shutdown()
     figures: dict[str, Any] = {
         "gdb_stepi_ms_p50": round(ours["stepi"], 3),
         "gdb_rsi_ms_p50": round(ours["reverse-stepi"], 3),
     }
-    gdbserver = shutil.which("gdbserver")
-    if gdbserver is None:
-        figures["gdbserver_stepi_ms_p50"] = None
-        figures["gdb_stepi_vs_gdbserver"] = None
+    peer_name = "gdbserver" if arch == "x86_64" else f"qemu-{arch}"
+    peer = shutil.which(peer_name)
+    key = "gdbserver" if arch == "x86_64" else "qemu"
+    if peer is None:
+        figures[f"{key}_stepi_ms_p50"] = None
+        figures[f"gdb_stepi_vs_{key}"] = None
         return figures
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    native = subprocess.Popen(
-        [gdbserver, f"127.0.0.1:{port}", str(elf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = _free_port()
+    command = [peer, f"127.0.0.1:{port}", str(elf)] if key == "gdbserver" else [
+        peer, "-g", str(port), str(elf)]  # fmt: skip
+    native = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        theirs = _run_gdb(port, elf, reverse=False, count=count)
+        deadline = time.monotonic() + 30
+        while not _listening(port) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        theirs = _run_gdb(port, elf, False, count, gdb)
     finally:
         native.kill()
         native.wait(timeout=30)
-    figures["gdbserver_stepi_ms_p50"] = round(theirs["stepi"], 3)
-    figures["gdb_stepi_vs_gdbserver"] = round(ours["stepi"] / theirs["stepi"], 3)
+    figures[f"{key}_stepi_ms_p50"] = round(theirs["stepi"], 3)
+    figures[f"gdb_stepi_vs_{key}"] = round(ours["stepi"] / theirs["stepi"], 3)
     return figures
+
+
+def _listening(port: int) -> bool:
+    """Whether a port is listening, without connecting (qemu serves one connection only)."""
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return any(int(r[1].split(":")[1], 16) == port and r[3] == "0A" for r in rows)

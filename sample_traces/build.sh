@@ -25,7 +25,7 @@ rec -o walk.ttrec --snapshot-every 2000 -- bin/walk
 for arch in aarch64 riscv64; do
     cc="$arch-linux-gnu-gcc"
     mkdir -p "bin/$arch" "$arch"
-    for p in hello compute inputs overrun walk; do
+    for p in hello compute inputs overrun walk syscalls; do
         $cc $CFLAGS -fno-toplevel-reorder -static -o "bin/$arch/$p" "src/$p.c"
     done
     rec -o "$arch/hello.ttrec" -- "bin/$arch/hello" one two

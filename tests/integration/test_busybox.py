@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool, run_native, run_ttdbg
+from tests.conftest import IN_CI, require_tool, run_native, run_ttdbg
 
 DATA = "".join(f"{(i * 7919) % 1000} line {i}\n" for i in range(1500)).encode()
 
@@ -42,6 +43,30 @@ def test_applet(busybox: str, applet: list[str], tmp_path: Path) -> None:
     assert rec.stdout == native.stdout
     assert len(rec.stdout) > 0
     (tmp_path / "data.txt").write_bytes(b"changed after recording\n")
+    rep = run_ttdbg(["replay", "--verify", str(rec_path)], b"other stdin", cwd="/")
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == native.stdout
+
+
+ARM64_BUSYBOX = os.environ.get("TTDBG_BUSYBOX_ARM64", "/opt/busybox-arm64/bin/busybox")
+
+
+@pytest.mark.parametrize("applet", APPLETS, ids=[" ".join(a[:2]) for a in APPLETS])
+def test_arm64_applet_matches_qemu(applet: list[str], tmp_path: Path) -> None:
+    qemu = require_tool("qemu-aarch64")
+    if not os.path.exists(ARM64_BUSYBOX):
+        if IN_CI:
+            pytest.fail(f"{ARM64_BUSYBOX} is required in CI (.ci/run installs it)")
+        pytest.skip("Debian's busybox-static for arm64 is not installed")
+    (tmp_path / "data.txt").write_bytes(DATA)
+    rec_path = tmp_path / "bb.ttrec"
+    native = run_native([qemu, ARM64_BUSYBOX, *applet], DATA, cwd=tmp_path)
+    rec = run_ttdbg(
+        ["record", "-o", str(rec_path), "--", ARM64_BUSYBOX, *applet], DATA, cwd=tmp_path
+    )
+    assert rec.returncode == native.returncode
+    assert rec.stdout == native.stdout
+    assert len(rec.stdout) > 0
     rep = run_ttdbg(["replay", "--verify", str(rec_path)], b"other stdin", cwd="/")
     assert rep.returncode == 0, rep.stderr
     assert rep.stdout == native.stdout

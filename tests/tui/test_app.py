@@ -187,3 +187,32 @@ def test_gdb_attached_to_the_tui_moves_its_position(walk_copy: Path) -> None:
             await wait_for(pilot, lambda: not app.gdb_attached)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
+def test_other_architectures_in_the_tui(arch: str, tmp_path: Path) -> None:
+    dest = tmp_path / "walk.ttrec"
+    shutil.copy(SAMPLES / arch / "walk.ttrec", dest)
+    symbols = Symbols((BIN / arch / "walk").read_bytes())
+    step_value = symbols.by_name["step_value"].addr
+
+    async def scenario() -> None:
+        app = make_app(dest)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("colon", *"b step_value", "enter")
+            await pilot.press("c")
+            await settle(pilot, app)
+            assert app.view is not None
+            assert app.view.pc == step_value
+            assert app.view.disasm[0].label.startswith("step_value")
+            shown = str(app.query_one(Registers).render())
+            assert ("x30" if arch == "aarch64" else "ra") in shown
+            await pilot.press("f")  # finish: back in main, after the call
+            await settle(pilot, app)
+            assert symbols.describe(app.view.pc).startswith("main+")
+            await pilot.press("O")  # reverse step over: back onto the call of step_value
+            await settle(pilot, app)
+            assert symbols.describe(app.view.pc).startswith("main+")
+            assert app.view.pc < step_value or app.view.pc > step_value
+
+    asyncio.run(scenario())

@@ -29,15 +29,20 @@ class Stepper:
         self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
         self.cs.detail = False
         self.sp = arch.sp
+        self.arch = arch
 
-    def _insn(self, addr: int) -> tuple[int, str] | None:
+    def _insn(self, addr: int) -> tuple[int, str, str] | None:
+        """(size, mnemonic, operands) of the instruction at `addr`."""
         try:
             code = self.tl.read_memory(addr, MAX_INSN)
         except TimelineError:
             return None
-        for _a, size, mnem, _ops in self.cs.disasm_lite(code, addr):
-            return size, mnem
+        for _a, size, mnem, ops in self.cs.disasm_lite(code, addr):
+            return size, mnem, ops
         return None
+
+    def _is_call(self, insn: tuple[int, str, str] | None) -> bool:
+        return insn is not None and self.arch.is_call(insn[1], insn[2])
 
     def _run_to(
         self,
@@ -73,7 +78,7 @@ class Stepper:
     ) -> Stop:
         tl = self.tl
         insn = self._insn(tl.pc)
-        if insn is None or not insn[1].startswith("call"):
+        if insn is None or not self._is_call(insn):
             return tl.step(1)
         sp0 = tl.register(self.sp)
         after = tl.pc + insn[0]
@@ -86,7 +91,7 @@ class Stepper:
         pc0, sp0 = tl.pc, tl.register(self.sp)
         stop = tl.reverse_step(1)
         insn = self._insn(tl.pc)
-        if insn is None or not insn[1].startswith("ret") or tl.register(self.sp) >= sp0:
+        if insn is None or not self.arch.is_return(insn[1], insn[2]):
             return stop
         # We came back out of a call: go on back to the call instruction itself.
         call = self._call_before(pc0)
@@ -97,7 +102,7 @@ class Stepper:
     def _call_before(self, ret_addr: int) -> int | None:
         for size in range(2, MAX_INSN + 1):
             insn = self._insn(ret_addr - size)
-            if insn is not None and insn[0] == size and insn[1].startswith("call"):
+            if insn is not None and insn[0] == size and self._is_call(insn):
                 return ret_addr - size
         return None
 
@@ -109,7 +114,9 @@ class Stepper:
             code = self.tl.read_memory(sym.addr, sym.size)
         except TimelineError:
             return set()
-        return {a for a, _s, m, _o in self.cs.disasm_lite(code, sym.addr) if m.startswith("ret")}
+        return {
+            a for a, _s, m, o in self.cs.disasm_lite(code, sym.addr) if self.arch.is_return(m, o)
+        }
 
     def finish(self, progress: Progress | None = None, cancel: CancelToken | None = None) -> Stop:
         """Run until the current function returns, landing right after its call."""

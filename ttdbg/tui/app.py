@@ -159,7 +159,10 @@ class TtdbgApp(App[None]):
                 yield Disassembly(id="disasm")
                 yield Source([os.path.dirname(os.path.abspath(rec.path))], id="source")
             with Vertical(id="right"):
-                yield Registers(id="registers")
+                arch = self.tl.machine.arch
+                yield Registers(
+                    arch.display_registers, {r.name: r.size for r in arch.registers}, id="registers"
+                )
                 with TabbedContent(id="tabs", initial=self.session.layout.get("tab", "tab-memory")):
                     with TabPane("memory", id="tab-memory"):
                         yield Memory(id="memory")

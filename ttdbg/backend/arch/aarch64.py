@@ -81,4 +81,16 @@ ARCH = Arch(
     stat_layout="generic",
     breakpoint_kinds=(4,),
     interrupt_signals={1: 4, 7: 5, 3: 11, 4: 11},  # UDEF, BKPT, PREFETCH/DATA_ABORT
+    is_call=lambda m, ops: m in ("bl", "blr"),
+    is_return=lambda m, ops: m == "ret",
+    display_registers=(
+        *(f"x{i}" for i in range(31)),
+        "sp",
+        "pc",
+        "cpsr",
+        "tpidr_el0",
+        "fpsr",
+        "v0",
+        "v1",
+    ),
 )

@@ -88,6 +88,11 @@ class Arch:
     # Other CPU exceptions, as the signal Linux would send (anything else: SIGILL).
     interrupt_signals: dict[int, int] = field(default_factory=dict)
     sigaction_has_restorer: bool = True
+    # Instruction classes for step over and finish, from capstone's mnemonic and operands.
+    is_call: Callable[[str, str], bool] = field(default=lambda m, ops: m.startswith("call"))
+    is_return: Callable[[str, str], bool] = field(default=lambda m, ops: m.startswith("ret"))
+    # What the registers pane lists (empty: every register of 8 bytes or less).
+    display_registers: tuple[str, ...] = ()
 
     def register(self, name: str) -> Register:
         """The register called `name`; KeyError when the architecture has none."""

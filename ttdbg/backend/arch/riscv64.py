@@ -49,6 +49,19 @@ GDB_REGISTERS: tuple[GdbRegister, ...] = (
 )
 
 
+def _is_call(mnem: str, ops: str) -> bool:
+    # jal/jalr that link through ra (capstone leaves rd out when it is ra).
+    return mnem in ("jal", "jalr", "c.jal", "c.jalr") and not ops.startswith("zero")
+
+
+def _is_return(mnem: str, ops: str) -> bool:
+    return (
+        mnem == "ret"
+        or (mnem in ("c.jr", "jr") and ops == "ra")
+        or (mnem == "jalr" and ops.startswith("zero") and "(ra)" in ops)
+    )
+
+
 def _enable_fpu(uc: Any) -> None:
     # Unicorn starts with mstatus.FS off, which makes every FP instruction trap; Linux
     # starts a process with the FPU usable.
@@ -85,4 +98,7 @@ ARCH = Arch(
     breakpoint_kinds=(2, 4),
     interrupt_signals={2: 4, 3: 5, 5: 11, 7: 11, 13: 11, 15: 11},
     sigaction_has_restorer=False,
+    is_call=_is_call,
+    is_return=_is_return,
+    display_registers=(*ABI_NAMES[1:], "pc", "fcsr", "fa0", "fa1"),
 )

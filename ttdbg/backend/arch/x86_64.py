@@ -164,4 +164,14 @@ ARCH = Arch(
     gdb_architecture="i386:x86-64",
     gdb_registers=GDB_REGISTERS,
     gdb_feature_types=GDB_FEATURE_TYPES,
+    display_registers=(
+        *_GPRS,
+        "rip",
+        "eflags",
+        "fs_base",
+        "gs_base",
+        "mxcsr",
+        "xmm0",
+        "xmm1",
+    ),
 )
