@@ -184,18 +184,19 @@ def native_values(gdb: str, hit: int) -> dict[str, int]:
         [*args, str(WALK)], capture_output=True, text=True, timeout=60,
         env={"PATH": "/usr/bin:/bin"},
     ).stdout  # fmt: skip
-    return _values(sections(out)[-2:])
+    return register_values(sections(out)[-2:], "doubled")
 
 
-def _values(outputs: list[str]) -> dict[str, int]:
-    regs_text, local_text = outputs
+def register_values(outputs: list[str], variable: str) -> dict[str, int]:
+    """Registers from `info registers ...` and one variable from `print ...`, as numbers."""
+    regs_text, variable_text = outputs
     regs = {
         m.group(1): int(m.group(2), 16)
         for m in re.finditer(r"^(\w+)\s+(0x[0-9a-f]+)", regs_text, re.M)
     }
-    found = re.search(r"= (-?\d+)", local_text)
-    assert found is not None, local_text
-    regs["doubled"] = int(found.group(1))
+    found = re.search(r"= (-?\d+)", variable_text)
+    assert found is not None, variable_text
+    regs[variable] = int(found.group(1))
     return regs
 
 
@@ -203,7 +204,7 @@ def test_registers_match_a_native_gdb_session(gdb: str, served: Served) -> None:
     hit = 7
     cmds = ["break step_value", *(["continue"] * hit), "next",
             "info registers rip rdi rsi", "print doubled"]  # fmt: skip
-    ours = _values(sections(run_gdb(gdb, served.port, cmds))[-2:])
+    ours = register_values(sections(run_gdb(gdb, served.port, cmds))[-2:], "doubled")
     assert set(ours) == {"rip", "rdi", "rsi", "doubled"}
     assert ours == native_values(gdb, hit)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, SAMPLES, require_tool
-from tests.integration.test_gdb import poll, sections
+from tests.integration.test_gdb import poll, register_values, sections
 from ttdbg.backend.arch import by_name
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
@@ -91,18 +91,6 @@ def test_remote_registers_match_the_target_description(gdb: str, arch: str, port
         offset += reg.size
 
 
-def _values(outputs: list[str]) -> dict[str, int]:
-    regs_text, local_text = outputs
-    values = {
-        m.group(1): int(m.group(2), 16)
-        for m in re.finditer(r"^(\w+)\s+(0x[0-9a-f]+)", regs_text, re.M)
-    }
-    found = re.search(r"= (-?\d+)", local_text)
-    assert found is not None, local_text
-    values["counter"] = int(found.group(1))
-    return values
-
-
 def test_registers_at_the_nth_hit_match_qemu(
     gdb: str, arch: str, port: int, tmp_path: Path
 ) -> None:
@@ -111,7 +99,7 @@ def test_registers_at_the_nth_hit_match_qemu(
     regs = " ".join(("pc", *ARGS[arch]))
     commands = ["break step_value", *(["continue"] * hit), "next", f"info registers {regs}",
                 "print counter"]  # fmt: skip
-    ours = _values(run_gdb(gdb, arch, port, commands)[-2:])
+    ours = register_values(run_gdb(gdb, arch, port, commands)[-2:], "counter")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         qport = s.getsockname()[1]
@@ -123,7 +111,7 @@ def test_registers_at_the_nth_hit_match_qemu(
     )
     try:
         poll(lambda: _listening(qport), 30, "qemu's gdb stub")
-        theirs = _values(run_gdb(gdb, arch, qport, commands)[-2:])
+        theirs = register_values(run_gdb(gdb, arch, qport, commands)[-2:], "counter")
     finally:
         native.kill()
         native.wait(timeout=30)
