@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fdebug-prefix-map=$(pwd)=."
-for p in hello compute inputs overrun abort syscalls walk; do
+for p in hello compute inputs overrun abort syscalls walk spin; do
     gcc $CFLAGS -fno-toplevel-reorder -static -o bin/$p src/$p.c
 done
 gcc $CFLAGS -static-pie -fPIE -o bin/hello-pie src/hello.c

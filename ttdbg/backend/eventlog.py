@@ -22,6 +22,7 @@ class EventKind(enum.IntEnum):
     SYSCALL = 2  # a syscall the host answered: args (nr, a0..a5), payload bytes it produced
     CPU = 3  # a host-dependent instruction (rdtsc): args (pc,), result the value
     EXIT = 4  # the program ended: args (status, signal)
+    SIGNAL = 5  # a signal from outside (Ctrl-C...) delivered here: result the signal number
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Event:
         if self.kind == EventKind.EXIT:
             status, signal = self.args
             return f"exit(signal {signal})" if signal else f"exit({status})"
+        if self.kind == EventKind.SIGNAL:
+            return f"signal {self.result} from outside"
         return f"{self.kind.name.lower()}{self.args} = {self.result}"
 
 

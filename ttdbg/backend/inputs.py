@@ -17,6 +17,13 @@ from .eventlog import Event, EventKind, EventLogReader, EventLogWriter
 Outcome = tuple[int, bytes]
 
 
+class HostInterrupted(Exception):
+    """A signal reached the recorder while the host was blocked on the guest's behalf."""
+
+
+EINTR = 4
+
+
 class EndOfLog(Exception):
     """Replay needs an input the (truncated) recording does not have."""
 
@@ -40,6 +47,10 @@ class Inputs(ABC):
     def note(self, event: Event) -> None:
         """Log an event the guest produced (its exit) or check it against the log."""
 
+    def peek(self) -> Event | None:
+        """The next logged event, when replaying (recording has no future)."""
+        return None
+
 
 class LiveInputs(Inputs):
     """Asks the host, and logs every answer."""
@@ -48,11 +59,18 @@ class LiveInputs(Inputs):
 
     def __init__(self, log: EventLogWriter) -> None:
         self.log = log
+        self.in_host = False  # a signal arriving now may interrupt the host call
 
     def take(
         self, kind: EventKind, icount: int, args: tuple[int, ...], host: Callable[[], Outcome]
     ) -> Outcome:
-        result, payload = host()
+        self.in_host = True
+        try:
+            result, payload = host()
+        except HostInterrupted:
+            result, payload = -EINTR, b""
+        finally:
+            self.in_host = False
         self.log.append(Event(kind, icount, args, result, payload))
         return result, payload
 
@@ -89,6 +107,10 @@ class ReplayInputs(Inputs):
     ) -> Outcome:
         ev = self._next(kind, icount, args)
         return ev.result, ev.payload
+
+    def peek(self) -> Event | None:
+        log = self.log
+        return log.events[log.cursor] if log.cursor < len(log.events) else None
 
     def note(self, event: Event) -> None:
         self._next(event.kind, event.icount, event.args)

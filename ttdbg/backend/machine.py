@@ -163,6 +163,10 @@ class Machine:
         # Called with (address, size) on an access to unmapped memory; True means it is
         # mapped now and the access should go ahead (the stack growing, for one).
         self.on_unmapped: UnmappedHandler = lambda addr, size: False
+        # Asynchronous events (a signal from outside): the icount of the next one, and what
+        # delivers it. A run stops there; the next run delivers it before anything else.
+        self.next_async: Callable[[], int | None] = lambda: None
+        self.on_async: Callable[[int], None] = lambda icount: None
         self._stop_requested = False
         self._halted: Halt | None = None
         self._install_hooks()
@@ -268,17 +272,29 @@ class Machine:
         target = self.icount + n
         self._stop_requested = False
         while self._halted is None and not self._stop_requested and self.icount < target:
+            due = self.next_async()
+            if due is not None and due <= self.icount:
+                self.on_async(self.icount)
+                continue
+            goal = target if due is None else min(target, due)
             self.counter.clear_stop()
-            self.counter.limit = target
+            self.counter.limit = goal
             self._emulate()
             if self.counter.stop == UNKNOWN_BLOCK:
                 if not self.counter.learn_missed_block():
                     self._finish_exactly(1)
             elif self.counter.stop == LIMIT:
-                self._finish_exactly(target - self.icount)
+                self._finish_exactly(goal - self.icount)
         if self._halted is not None:
             return Halt.EXITED
         return Halt.STOPPED if self._stop_requested else Halt.COUNT
+
+    def deliver_due_async(self) -> None:
+        """Deliver an asynchronous event due at the current icount now (at the very end of a
+        recording, where no later run would)."""
+        due = self.next_async()
+        if due is not None and due <= self.icount and self._halted is None:
+            self.on_async(self.icount)
 
     def _finish_exactly(self, count: int) -> None:
         """Run the last `count` instructions, which all lie inside the block at pc."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import lz4.frame
 
@@ -14,7 +17,7 @@ from ttdbg.snapshots.codec import encode
 from ttdbg.snapshots.state import MachineState, PageDigests
 
 from .eventlog import EVENTLOG_VERSION, Event, EventLogWriter
-from .inputs import LiveInputs
+from .inputs import HostInterrupted, LiveInputs
 from .linux.host import HostIO
 from .linux.platform import PLATFORM_VERSION
 from .loader import initial_pages, parse_program
@@ -26,6 +29,7 @@ DEFAULT_SNAPSHOT_EVERY = 20_000_000
 KEYFRAME_EVERY = 8
 FLUSH_SECONDS = 0.2
 FLUSH_EVENTS = 512
+SIGNAL_CHECK = 1 << 22  # instructions between looks at signals caught from the terminal
 
 Progress = Callable[[int], None]
 
@@ -145,13 +149,37 @@ class Recorder:
             },
         )
         self.out.write(FrameType.PROGRAM, lz4.frame.compress(self.image))
+        self.process.platform.start(self.argv, self.env, execfn)
+        previous = self._catch_signals()
+        try:
+            return self._record(progress)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _catch_signals(self) -> dict[int, Any]:
+        """Ctrl-C and friends go to the guest, as they would to the native program: at the
+        next instruction boundary the recorder sees, or as EINTR of a blocked host call."""
+        plat = self.process.platform
+
+        def forward(sig: int, _frame: object) -> None:
+            plat.host_signal = sig
+            if self.inputs.in_host:
+                raise HostInterrupted
+
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                previous[sig] = signal.signal(sig, forward)
+        return previous
+
+    def _record(self, progress: Progress | None) -> RecordResult:
         m, plat = self.process.machine, self.process.platform
-        plat.start(self.argv, self.env, execfn)
         self.snapshot()
         reason = "exit"
         limit = self.max_insns
         while m.halted is None:
-            step = self.snapshot_every - m.icount % self.snapshot_every
+            step = min(self.snapshot_every - m.icount % self.snapshot_every, SIGNAL_CHECK)
             if limit is not None:
                 step = min(step, limit - m.icount)
             if step <= 0:
@@ -163,7 +191,13 @@ class Recorder:
                 break
             if progress is not None:
                 progress(m.icount)
-            if m.halted is None and m.icount % self.snapshot_every == 0:
+            # A signal caught just now is delivered at this very icount: the snapshot for it
+            # is the one taken at the end.
+            if (
+                m.halted is None
+                and m.icount % self.snapshot_every == 0
+                and plat.host_signal is None
+            ):
                 self.snapshot()
         if self.previous is None or self.previous.icount != m.icount:
             self.snapshot()

@@ -76,6 +76,8 @@ def replay(
             return ReplayResult(m.icount, "truncated", None, None, verified)
         if progress is not None:
             progress(m.icount)
+    if m.halted is None and end is not None and m.icount >= end:
+        m.deliver_due_async()
     if m.halted is not None and index < len(checkpoints) and checkpoints[index] == m.icount:
         entry = rec.snapshots.entries[index]
         if digests.state_hash(proc.capture(reader.cursor)) != entry.state_hash:

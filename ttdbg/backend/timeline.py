@@ -386,7 +386,11 @@ class Timeline:
     ) -> Stop:
         """Position the machine exactly at `target` with the tracer disarmed."""
         if target == self.position and (self.machine.halted is None or target == self.end):
-            return self._end_stop() if self.at_end else Reached(target)
+            if self.at_end:
+                if self.machine.halted is None:
+                    self.machine.deliver_due_async()
+                return self._end_stop()
+            return Reached(target)
         state = self._best_state(target)
         if state is not None:
             self._restore(state)
@@ -435,6 +439,8 @@ class Timeline:
                 pending.pop(0)
             if progress is not None:
                 progress(self.position - start, target - self.position)
+        if m.halted is None and self.position >= self.end:
+            m.deliver_due_async()  # a signal from outside ended the program right here
         if m.halted is not None or self.position >= self.end:
             return self._end_stop()
         return Reached(self.position)

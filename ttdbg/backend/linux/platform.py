@@ -83,6 +83,9 @@ class LinuxPlatform:
         machine.on_syscall = self._on_syscall
         machine.on_fault = self._on_fault
         machine.on_unmapped = lambda addr, size: self.mem.grow_stack(addr)
+        machine.next_async = self.next_async
+        machine.on_async = self.deliver_async
+        self.host_signal: int | None = None  # set by the recorder's signal handler
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -148,6 +151,9 @@ class LinuxPlatform:
         if result is not None:
             self._result_reg.write(result)
         if m.halted is None:
+            due = self.next_async()
+            if due is not None and due <= self.syscall_icount + 1:
+                self.deliver_async(self.syscall_icount + 1)
             self.deliver_pending_signals()
 
     # -- exit and signals ---------------------------------------------------------------------
@@ -164,6 +170,30 @@ class LinuxPlatform:
     def exit_from_syscall(self, status: int) -> None:
         self.m.icount = self.syscall_icount + 1
         self.exit(status)
+
+    def next_async(self) -> int | None:
+        """Where the next signal from outside arrives: now, if the recorder has caught one;
+        at its logged icount when replaying."""
+        if self.inputs.replaying:
+            ev = self.inputs.peek()
+            return ev.icount if ev is not None and ev.kind == EventKind.SIGNAL else None
+        return self.m.icount if self.host_signal is not None else None
+
+    def deliver_async(self, icount: int) -> None:
+        """Deliver the signal from outside (logged when recording, from the log in replay)."""
+        sig = self.host_signal or 0
+        self.host_signal = None
+        try:
+            got, _ = self.inputs.take(EventKind.SIGNAL, icount, (), lambda: (sig, b""))
+        except (DivergenceError, EndOfLog) as err:
+            if isinstance(err, EndOfLog):
+                self.end_of_log = err
+            else:
+                self.error = err
+            self.m.request_stop()
+            return
+        self.kill_self(got)
+        self.deliver_pending_signals()
 
     def kill_self(self, sig: int) -> None:
         self.signals.raise_signal(sig)

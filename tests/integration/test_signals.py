@@ -1,0 +1,65 @@
+"""A signal from outside (Ctrl-C) reaches the guest during recording, and replay repeats it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, run_ttdbg
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.stops import EndOfHistory
+from ttdbg.backend.timeline import Timeline
+
+
+def record_until_interrupted(rec: Path, args: list[str], banner: bytes) -> int:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ttdbg", "record", "-o", str(rec), "--", str(BIN / "spin"), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == banner  # the guest is running (or blocked) now
+        time.sleep(0.2)  # let it spin a little: the signal lands at an arbitrary icount
+        proc.send_signal(signal.SIGINT)
+        return proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        if proc.stdin:
+            proc.stdin.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "banner"),
+    [([], b"spinning\n"), (["block"], b"reading\n")],
+    ids=["spinning", "in-read"],
+)
+def test_ctrl_c_ends_the_guest_as_natively_and_replays(
+    args: list[str], banner: bytes, tmp_rec: Path
+) -> None:
+    assert record_until_interrupted(tmp_rec, args, banner) == 130  # 128 + SIGINT, as a shell
+    info = json.loads(run_ttdbg(["info", "--json", str(tmp_rec)]).stdout)
+    assert info["exit_signal"] == 2
+    assert info["events_by_kind"]["SIGNAL"] == 1
+    assert info["truncated"] is False
+    rep = run_ttdbg(["replay", "--verify", str(tmp_rec)])
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == banner
+    # The timeline ends where the signal ended the program, and it says so.
+    rec = open_recording(str(tmp_rec))
+    [sig] = [e for e in rec.events if e.kind.name == "SIGNAL"]
+    tl = Timeline(rec)
+    stop = tl.seek(rec.last_known_icount)
+    assert isinstance(stop, EndOfHistory)
+    assert stop.exit_signal == 2
+    assert stop.icount == sig.icount
+    tl.seek(sig.icount - 1)
+    assert isinstance(tl.step(5), EndOfHistory)
+    assert tl.position == sig.icount
