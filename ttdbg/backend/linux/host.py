@@ -142,13 +142,6 @@ class HostIO:
     def fcntl_getfl(self, f: OpenFile) -> Outcome:
         return guarded(lambda: (fcntl.fcntl(self.fd(f), fcntl.F_GETFL), b""))
 
-    def pipe(self) -> Outcome:
-        def run() -> Outcome:
-            r, w = os.pipe2(os.O_CLOEXEC)
-            return 0, r.to_bytes(4, "little") + w.to_bytes(4, "little")
-
-        return guarded(run)
-
     def clock(self, clock_id: int) -> Outcome:
         return guarded(lambda: (0, time.clock_gettime_ns(clock_id).to_bytes(8, "little")))
 

@@ -284,7 +284,17 @@ def sys_getdents64(p: LinuxPlatform, a: Args) -> int:
 
 @syscall("pipe", "pipe2")
 def sys_pipe(p: LinuxPlatform, a: Args) -> int:
-    result, data = p.host_call(lambda: p.live.pipe())
+    ends: list[int] = []
+
+    def host() -> tuple[int, bytes]:
+        # The host's fd numbers stay out of the log: the guest's come from its own table.
+        try:
+            ends.extend(os.pipe2(os.O_CLOEXEC))
+        except OSError as err:
+            return -(err.errno or EINVAL), b""
+        return 0, b""
+
+    result, _ = p.host_call(host)
     if result < 0:
         return result
     cloexec = (
@@ -292,9 +302,9 @@ def sys_pipe(p: LinuxPlatform, a: Args) -> int:
     )
     r = p.fds.open("pipe", "<pipe>", 0, cloexec)
     w = p.fds.open("pipe", "<pipe>", 1, cloexec)
-    if p.host is not None:
-        p.host.adopt(p.fds.files[r].ident, int.from_bytes(data[:4], "little"))
-        p.host.adopt(p.fds.files[w].ident, int.from_bytes(data[4:8], "little"))
+    if p.host is not None and ends:
+        p.host.adopt(p.fds.files[r].ident, ends[0])
+        p.host.adopt(p.fds.files[w].ident, ends[1])
     p.m.write(a[0], struct.pack("<ii", r, w))
     return 0
 
