@@ -9,7 +9,13 @@ import pytest
 from tests.conftest import BIN, SAMPLES, require_tool, run_native, run_ttdbg
 
 ARCHES = ["aarch64", "riscv64"]
-CASES = [("hello", ["one", "two words"]), ("compute", []), ("overrun", []), ("walk", [])]
+CASES = [
+    ("hello", ["one", "two words"]),
+    ("compute", []),
+    ("overrun", []),
+    ("walk", []),
+    ("signals", []),
+]
 
 
 @pytest.mark.parametrize("arch", ARCHES)

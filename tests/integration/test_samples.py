@@ -16,6 +16,7 @@ CASES = [
     ("tiny", [], b""),
     ("overrun", [], b""),
     ("abort", [], b""),
+    ("signals", [], b""),
 ]
 
 

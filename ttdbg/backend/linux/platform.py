@@ -13,19 +13,20 @@ from ttdbg.errors import DivergenceError, GuestError
 from ..eventlog import Event, EventKind
 from ..inputs import EndOfLog, Inputs, Outcome
 from ..loader import STACK_LIMIT, Identity, Program, build_stack, map_program
-from ..machine import Fault, Machine, RegisterBatch, RegisterWriter
+from ..machine import PAGE, PERM_R, PERM_X, Fault, Machine, RegisterBatch, RegisterWriter
 from .fdtable import FdTable
 from .host import HostIO
 from .memory import AddressSpace
 from .signals import (
+    FRAME_LAYOUTS,
     SA_NODEFER,
     SA_RESETHAND,
+    SA_RESTORER,
     SIG_DFL,
     SIG_IGN,
     SIGINFO_SIZE,
     SigAction,
     SignalState,
-    frame_layout,
     signal_name,
 )
 
@@ -70,6 +71,7 @@ class LinuxPlatform:
         self.end_of_log: EndOfLog | None = None
         self.fault: Fault | None = None
         self.syscall_icount = 0
+        self._in_syscall = False
         self.syscall_nr = 0
         self.syscall_args: tuple[int, ...] = ()
         self._table = SYSCALLS
@@ -132,6 +134,19 @@ class LinuxPlatform:
         self.syscall_nr, self.syscall_args = nr, args
         name = self._names.get(nr, f"syscall_{nr}")
         handler = self._table.get(name)
+        self._in_syscall = True
+        try:
+            self._dispatch(m, name, handler, args)
+        finally:
+            self._in_syscall = False
+
+    def _dispatch(
+        self,
+        m: Machine,
+        name: str,
+        handler: Callable[..., int | None] | None,
+        args: tuple[int, ...],
+    ) -> None:
         try:
             if handler is None:
                 self.enosys[name] = self.enosys.get(name, 0) + 1
@@ -225,45 +240,77 @@ class LinuxPlatform:
             return
         self._push_signal_frame(fault.signal, act)
 
+    def _set_pc(self, addr: int) -> None:
+        """Point the guest at `addr`. Inside x86's syscall hook Unicorn adds the syscall
+        instruction's length afterwards, so the value written compensates for it."""
+        if self._in_syscall and self.arch.syscall_interrupt is None:
+            addr -= 2
+        self.m.set_reg(self.arch.pc, addr)
+
+    def _trampoline(self, code: bytes) -> int:
+        """A page above the stack holding the sigreturn trampoline, mapped on first use."""
+        addr = self.arch.stack_top
+        if not self.m.is_mapped(addr, 1):
+            self.m.uc.mem_map(addr, PAGE, PERM_R | PERM_X)
+            self.m.write(addr, code)
+        return addr
+
     def _push_signal_frame(self, sig: int, act: SigAction) -> None:
-        """Build an x86-64 rt_sigframe and enter the handler, as the kernel does."""
-        if self.arch.name != "x86_64":
-            self.error = GuestError(
-                f"{signal_name(sig)} has a handler, and signal handlers are only emulated on "
-                f"x86-64 so far ({self.arch.name})"
-            )
-            self.m.request_stop()
-            return
-        regs, mctx, sigmask_off, uc_size = frame_layout()
+        """Build the architecture's rt_sigframe and enter the handler, as the kernel does."""
+        lay = FRAME_LAYOUTS[self.arch.name]
         m = self.m
-        sp = m.reg("rsp") - 128  # skip the red zone
-        frame_size = 8 + uc_size + SIGINFO_SIZE
-        frame = ((sp - frame_size) & ~0xF) - 8
-        uc_addr = frame + 8
-        info_addr = uc_addr + uc_size
-        ucontext = bytearray(uc_size)
-        for i, name in enumerate(regs):
-            ucontext[mctx + 8 * i : mctx + 8 * i + 8] = m.reg(name).to_bytes(8, "little")
-        ucontext[sigmask_off : sigmask_off + 8] = self.signals.blocked.to_bytes(8, "little")
+        regs = m.register_file.read()
+        size = lay.ucontext_size + SIGINFO_SIZE
+        below = regs[self.arch.sp] - lay.red_zone
+        ucontext = bytearray(lay.ucontext_size)
+        for i, name in enumerate(lay.saved):
+            value = regs[name] if name != self.arch.pc else self._resume_pc()
+            ucontext[lay.mcontext + 8 * i : lay.mcontext + 8 * i + 8] = value.to_bytes(8, "little")
+        ucontext[lay.sigmask : lay.sigmask + 8] = self.signals.blocked.to_bytes(8, "little")
         siginfo = sig.to_bytes(4, "little").ljust(SIGINFO_SIZE, b"\0")
-        m.write(frame, act.restorer.to_bytes(8, "little") + bytes(ucontext) + siginfo)
-        mask = act.mask | (0 if act.flags & SA_NODEFER else 1 << (sig - 1))
-        self.signals.blocked |= mask
-        m.set_reg("rsp", frame)
-        m.set_reg("rdi", sig)
-        m.set_reg("rsi", info_addr)
-        m.set_reg("rdx", uc_addr)
-        m.set_reg("rax", 0)
-        m.set_reg("rip", act.handler)
+        if act.flags & SA_RESTORER and act.restorer:
+            ret = act.restorer
+        else:
+            ret = self._trampoline(lay.trampoline) if lay.trampoline else 0
+        if lay.info_first:
+            frame = (below - size) & ~0xF
+            info_addr, uc_addr = frame, frame + SIGINFO_SIZE
+            m.write(frame, siginfo + bytes(ucontext))
+            sp = frame
+        else:  # x86-64: the return address sits where the handler's `ret` will pop it
+            sp = ((below - size - 8) & ~0xF) - 8
+            uc_addr, info_addr = sp + 8, sp + 8 + lay.ucontext_size
+            m.write(sp, ret.to_bytes(8, "little") + bytes(ucontext) + siginfo)
+        self.signals.blocked |= act.mask | (0 if act.flags & SA_NODEFER else 1 << (sig - 1))
+        m.set_reg(self.arch.sp, sp)
+        for reg, value in zip(lay.args, (sig, info_addr, uc_addr), strict=True):
+            m.set_reg(reg, value)
+        if lay.link is not None:
+            m.set_reg(lay.link, ret)
+        self._set_pc(act.handler)
+
+    def _resume_pc(self) -> int:
+        """Where the interrupted code goes on: past the syscall when one was running."""
+        pc = self.m.pc
+        if self._in_syscall and self.arch.syscall_interrupt is None:
+            pc += 2  # x86's hook runs before Unicorn moves rip past the syscall
+        return pc
 
     def sigreturn(self) -> None:
         """rt_sigreturn: restore the registers and mask saved by `_push_signal_frame`."""
-        regs, mctx, sigmask_off, uc_size = frame_layout()
-        uc_addr = self.m.reg("rsp")
-        data = self.m.read(uc_addr, uc_size)
-        for i, name in enumerate(regs):
-            self.m.set_reg(name, int.from_bytes(data[mctx + 8 * i : mctx + 8 * i + 8], "little"))
-        self.signals.blocked = int.from_bytes(data[sigmask_off : sigmask_off + 8], "little")
+        lay = FRAME_LAYOUTS[self.arch.name]
+        sp = self.m.reg(self.arch.sp)
+        # x86-64's handler `ret` popped the return address: sp is the ucontext. Elsewhere the
+        # frame starts at sp with the siginfo.
+        uc_addr = sp + SIGINFO_SIZE if lay.info_first else sp
+        data = self.m.read(uc_addr, lay.ucontext_size)
+        for i, name in enumerate(lay.saved):
+            value = int.from_bytes(data[lay.mcontext + 8 * i : lay.mcontext + 8 * i + 8], "little")
+            if name == self.arch.pc:
+                self._set_pc(value)
+            else:
+                self.m.set_reg(name, value)
+        self.signals.blocked = int.from_bytes(data[lay.sigmask : lay.sigmask + 8], "little")
 
     def describe_exit(self) -> str:
         if self.exit_signal:

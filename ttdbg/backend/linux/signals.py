@@ -101,20 +101,60 @@ class SignalState:
         )
 
 
-# x86-64 rt_sigframe: pretcode, ucontext (flags, link, stack, mcontext, sigmask), siginfo.
-_MCONTEXT_REGS = (
+@dataclass(frozen=True)
+class FrameLayout:
+    """Where an architecture's kernel puts a signal frame's parts (struct rt_sigframe)."""
+
+    saved: tuple[str, ...]  # registers saved in the mcontext, 8 bytes each, in this order
+    mcontext: int  # offset of the first saved register inside the ucontext
+    sigmask: int  # offset of uc_sigmask inside the ucontext
+    ucontext_size: int
+    info_first: bool  # siginfo before the ucontext (the frame starts at sp) or after it
+    link: str | None  # register for the return address; None: pushed on the stack (x86-64)
+    args: tuple[str, str, str]  # where the handler gets (signal, &siginfo, &ucontext)
+    red_zone: int
+    # `mov x8/a7, #139` + `svc/ecall`: where a handler returns without an SA_RESTORER
+    # trampoline of its own (Linux uses the vDSO's; the guest has no vDSO).
+    trampoline: bytes = b""
+
+
+_X86_SAVED = (
     "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rdi", "rsi", "rbp", "rbx", "rdx",
     "rax", "rcx", "rsp", "rip", "eflags",
 )  # fmt: skip
-_UC_MCONTEXT = 40  # offset of uc_mcontext inside ucontext
-_UC_SIGMASK = _UC_MCONTEXT + 256
-_UCONTEXT_SIZE = _UC_SIGMASK + 8 + 128  # sigmask plus the kernel's padding
-_SIGINFO_SIZE = 128
+_RISCV_SAVED = (
+    "pc", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "fp", "s1", "a0", "a1", "a2", "a3", "a4",
+    "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4",
+    "t5", "t6",
+)  # fmt: skip
 
-
-def frame_layout() -> tuple[tuple[str, ...], int, int, int]:
-    """Register order, mcontext offset, sigmask offset and ucontext size of the x86-64 frame."""
-    return _MCONTEXT_REGS, _UC_MCONTEXT, _UC_SIGMASK, _UCONTEXT_SIZE
-
-
-SIGINFO_SIZE = _SIGINFO_SIZE
+FRAME_LAYOUTS: dict[str, FrameLayout] = {
+    # uc_flags, uc_link, uc_stack (24), then sigcontext (r8..eflags, ...), then uc_sigmask.
+    "x86_64": FrameLayout(_X86_SAVED, 40, 296, 432, False, None, ("rdi", "rsi", "rdx"), 128),
+    # uc_sigmask at 40 padded to 128 bytes; sigcontext at 176: fault_address, x0-x30, sp, pc,
+    # pstate, then 4096 bytes of extension records (left empty: no FP state saved).
+    "aarch64": FrameLayout(
+        saved=(*(f"x{i}" for i in range(31)), "sp", "pc", "cpsr"),
+        mcontext=184,
+        sigmask=40,
+        ucontext_size=4560,
+        info_first=True,
+        link="x30",
+        args=("x0", "x1", "x2"),
+        red_zone=0,
+        trampoline=bytes.fromhex("681180d2010000d4"),
+    ),
+    # uc_sigmask at 40 padded to 128 bytes; sigcontext at 176: pc and x1-x31, then FP state.
+    "riscv64": FrameLayout(
+        saved=_RISCV_SAVED,
+        mcontext=176,
+        sigmask=40,
+        ucontext_size=960,
+        info_first=True,
+        link="ra",
+        args=("a0", "a1", "a2"),
+        red_zone=0,
+        trampoline=bytes.fromhex("9308b00873000000"),
+    ),
+}
+SIGINFO_SIZE = 128
