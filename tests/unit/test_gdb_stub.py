@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -136,3 +139,28 @@ def test_any_packet_gets_an_answer(payload: bytes) -> None:
     stub = GdbStub(Timeline(REC), "/ttdbg/walk", REC.program_image)
     reply = stub.handle(payload)
     assert isinstance(reply.payloads, list)
+
+
+def test_gdb_never_sees_another_front_end_peeking(stub: GdbStub) -> None:
+    """The TUI looks at the previous instruction for a moment; gdb must not catch it there."""
+    tl = stub.timeline
+    tl.seek(5000)
+    stop = threading.Event()
+
+    def peeker() -> None:
+        while not stop.is_set():
+            tl.peek(tl.position - 1, lambda: time.sleep(0.0005))
+
+    thread = threading.Thread(target=peeker)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            [regs] = ask(stub, b"g")
+            rip = int.from_bytes(bytes.fromhex(regs[16 * 16 : 17 * 16].decode()), "little")
+            assert rip == tl.peek(5000, lambda: tl.pc)
+            *text, _ok = ask(stub, b"qRcmd," + b"info replay".hex().encode())
+            assert b"icount: 5000 /".hex().encode() in text[0]
+    finally:
+        stop.set()
+        thread.join(timeout=10)

@@ -91,6 +91,11 @@ class ViewBuilder:
             return None
 
     def build(self, memory_addr: int | None, before: int = 8, after: int = 16) -> StateView:
+        """The view at the current position, read in one piece under the timeline's lock."""
+        with self.tl.lock:
+            return self._build(memory_addr, before, after)
+
+    def _build(self, memory_addr: int | None, before: int, after: int) -> StateView:
         tl = self.tl
         regs = tl.registers()
         pc = regs[self.pc_name]

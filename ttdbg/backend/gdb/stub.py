@@ -88,10 +88,13 @@ class GdbStub:
         handler = self._table.get(type(request))
         if handler is None:
             return Reply([b""])
-        try:
-            return handler(request, cancel or CancelToken())
-        except TimelineError:
-            return Reply([b"E01"])
+        # The whole request under the timeline's lock: another front-end (the TUI) may be
+        # looking at a neighbouring instruction for a moment, and gdb must never see that.
+        with self.timeline.lock:
+            try:
+                return handler(request, cancel or CancelToken())
+            except TimelineError:
+                return Reply([b"E01"])
 
     # -- handshake --------------------------------------------------------------------------
 
