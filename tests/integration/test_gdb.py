@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -323,8 +323,10 @@ def attach_when_free(port: int, timeout: float = 10) -> bytes:
 
 
 def test_ttdbg_gdb_end_to_end(gdb: str, tmp_path: Path) -> None:
+    rec = tmp_path / "walk.ttrec"  # ttdbg gdb saves the session next to the recording
+    shutil.copy(SAMPLES / "walk.ttrec", rec)
     out = run_ttdbg(
-        ["gdb", str(SAMPLES / "walk.ttrec"), "--", "-nx", "-batch",
+        ["gdb", str(rec), "--", "-nx", "-batch",
          "-ex", "break step_value", "-ex", "continue", "-ex", "reverse-stepi",
          "-ex", "monitor seek 100", "-ex", "info registers rip", "-ex", "monitor info replay"],
         timeout=120,
@@ -333,7 +335,10 @@ def test_ttdbg_gdb_end_to_end(gdb: str, tmp_path: Path) -> None:
     assert out.returncode == 0, text
     assert "Breakpoint 1, step_value" in text
     assert "icount: 100 /" in text
-    assert os.path.basename(str(SAMPLES / "walk.ttrec")) in text
+    assert str(rec) in text
+    # The session was saved at the position gdb left, and the next `ttdbg gdb` starts there.
+    again = run_ttdbg(["gdb", str(rec), "--", "-nx", "-batch", "-ex", "monitor info replay"])
+    assert "icount: 100 /" in again.stdout.decode() + again.stderr.decode()
 
 
 def test_gdb_without_a_file_fetches_the_program(gdb: str, served: Served) -> None:
