@@ -62,14 +62,22 @@ def cmd_record(args: argparse.Namespace) -> int:
     out = args.output or os.path.basename(program) + ".ttrec"
     argv = [os.fsencode(a) for a in command]
     env = [os.fsencode(f"{k}={v}") for k, v in os.environ.items()]
-    recorder = Recorder(program, argv, env, out, args.snapshot_every, args.max_insns)
+    try:
+        recorder = Recorder(program, argv, env, out, args.snapshot_every, args.max_insns)
+    except OSError as err:
+        where = err.filename if err.filename else out
+        raise UsageError(f"{where}: cannot open ({err.strerror})") from None
     show = sys.stderr.isatty()
 
     def progress(icount: int) -> None:
         sys.stderr.write(f"\rttdbg: recording, {icount:,} instructions")
         sys.stderr.flush()
 
-    result = recorder.run(progress if show else None)
+    try:
+        result = recorder.run(progress if show else None)
+    except OSError as err:
+        # The frames written so far stay readable: the file is a truncated recording.
+        raise UsageError(f"{out}: writing the recording failed ({err.strerror})") from None
     if show:
         sys.stderr.write("\r\033[K")
     if result.reason not in ("exit", "limit"):

@@ -147,3 +147,13 @@ def test_recorder_killed_mid_run_leaves_a_usable_file(tmp_path: Path) -> None:
     rep = run_ttdbg(["replay", "--verify", str(path)])
     assert rep.returncode == 0, rep.stderr
     assert b"truncated" in rep.stderr
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    hello = str(BIN / "hello")
+    assert_one_line_error(
+        run_ttdbg(["record", "-o", str(tmp_path / "missing" / "x.ttrec"), "--", hello]),
+        "cannot open",
+        "No such file",
+    )
+    assert_one_line_error(run_ttdbg(["record", "-o", str(tmp_path), "--", hello]), "directory")
