@@ -106,7 +106,7 @@ class Symbols:
 
     def resolve(self, text: str) -> int | None:
         """An address from a symbol name or a number (0x... or decimal)."""
-        text = text.strip().lstrip("*")
+        text = text.strip().lstrip("*&")
         if text in self.by_name:
             return self.by_name[text].addr
         try:

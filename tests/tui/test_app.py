@@ -227,3 +227,28 @@ def test_other_architectures_in_the_tui(arch: str, tmp_path: Path) -> None:
             assert app.view.pc < after_call
 
     asyncio.run(scenario())
+
+
+def test_memory_pane_follows_a_register_or_stays_on_an_address(walk_copy: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(walk_copy)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("colon", *"b step_value", "enter", "c")
+            await settle(pilot, app)
+            await pilot.press("colon", *"x $rdi", "enter")
+            await settle(pilot, app)
+            assert app.view is not None
+            assert app.view.memory_addr == app.view.registers["rdi"]
+            await pilot.press("c")
+            await settle(pilot, app)
+            assert app.view.memory_addr == app.view.registers["rdi"]  # followed it
+            counter = WALK.by_name["counter"].addr
+            await pilot.press("colon", *"x &counter", "enter")
+            await settle(pilot, app)
+            assert app.view.memory_addr == counter
+            await pilot.press("C")
+            await settle(pilot, app)
+            assert app.view.memory_addr == counter  # a fixed address stays put
+            assert app.view.memory is not None
+
+    asyncio.run(scenario())

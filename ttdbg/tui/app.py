@@ -128,7 +128,8 @@ class TtdbgApp(App[None]):
         self.builder = ViewBuilder(self.tl, self.symbols)
         self.stepper = Stepper(self.tl, self.symbols)
         self.progress_after = progress_after
-        self.memory_addr: int | None = session.layout.get("memory_addr")
+        # A fixed address, a register to follow, or None for the stack pointer.
+        self.memory_addr: int | str | None = session.layout.get("memory_addr")
         self.view: StateView | None = None
         self.trail: deque[int] = deque(maxlen=12)
         self.hits: set[int] = set()
@@ -326,7 +327,8 @@ class TtdbgApp(App[None]):
         self.query_one(Disassembly).show(view, self.tl.breakpoints, set(self.trail))
         self.query_one(Source).show(view)
         self.query_one(Registers).show(view)
-        self.query_one(Memory).show(view)
+        follows = self.memory_addr if isinstance(self.memory_addr, str) else None
+        self.query_one(Memory).show(view, follows)
         self.query_one(Stack).show(view)
         self.query_one(Events).show(view)
         self._refresh_marks()
@@ -517,7 +519,9 @@ class TtdbgApp(App[None]):
             self.tl.add_watchpoint(kind, addr, int(length or "8", 0))
             self._after_marks_changed()
         elif cmd.action == "examine":
-            self.memory_addr = self._address(cmd.arg)
+            name = cmd.arg.strip().lstrip("$")
+            follows = cmd.arg.strip().startswith("$") and name in self.tl.registers()
+            self.memory_addr = name if follows else self._address(cmd.arg)
             self.query_one(TabbedContent).active = "tab-memory"
             self._refresh_view()
         elif cmd.action == "mark":

@@ -80,6 +80,6 @@ HELP = """\
    n / N      repeat the last * / # search  + / -   zoom the timeline
    tab        next pane                    escape  cancel a long operation
    :          command line (si rsi ni rni c rc finish rfinish b *ADDR b SYM delete
-              watch *ADDR [LEN] rwatch awatch x/16x ADDR goto ICOUNT|N% mark L help q)
+              watch *ADDR [LEN] rwatch awatch x ADDR|$REG goto ICOUNT|N% mark L help q)
    ctrl+p     command palette              ?       this help       q   quit
 """

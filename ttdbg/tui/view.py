@@ -90,16 +90,21 @@ class ViewBuilder:
         except TimelineError:
             return None
 
-    def build(self, memory_addr: int | None, before: int = 8, after: int = 16) -> StateView:
+    def build(self, memory_addr: int | str | None, before: int = 8, after: int = 16) -> StateView:
         """The view at the current position, read in one piece under the timeline's lock."""
         with self.tl.lock:
             return self._build(memory_addr, before, after)
 
-    def _build(self, memory_addr: int | None, before: int, after: int) -> StateView:
+    def _build(self, memory_addr: int | str | None, before: int, after: int) -> StateView:
         tl = self.tl
         regs = tl.registers()
         pc = regs[self.pc_name]
-        mem_addr = regs[self.sp_name] if memory_addr is None else memory_addr
+        # The memory pane shows a fixed address, or follows a register (the stack pointer
+        # unless told otherwise).
+        if memory_addr is None or isinstance(memory_addr, str):
+            mem_addr = regs.get(memory_addr or self.sp_name, regs[self.sp_name])
+        else:
+            mem_addr = memory_addr
         memory = self._memory(mem_addr)
         position = tl.position
         if position > 0:

@@ -15,9 +15,10 @@ class Memory(Pane):
         super().__init__(title="memory", id=id)
         self.base = 0
 
-    def show(self, view: StateView) -> None:
+    def show(self, view: StateView, follows: str | None = None) -> None:
         self.base = view.memory_addr
-        self.border_title = f"memory @ {view.memory_addr:#x}"
+        where = f" (follows {follows})" if follows else ""
+        self.border_title = f"memory @ {view.memory_addr:#x}{where}"
         if view.memory is None:
             self.set_rows([Text(f"{view.memory_addr:#x}: not mapped", style="red")])
             return
