@@ -108,6 +108,10 @@ class Timeline(Widget, can_focus=True):
         if self._dragging:
             self.position = self.icount_at(event.x)
             self.post_message(SeekRequest(self.position, record=False))
+            return
+        lo, hi = self.icount_at(event.x), self.icount_at(event.x + 1)
+        events = sum(1 for icount in self.events if lo <= icount < hi)
+        self.tooltip = f"icount {lo:,}..{hi:,}: {events} syscalls (click to go there)"
 
     def on_mouse_up(self, event: MouseUp) -> None:
         if self._dragging:
