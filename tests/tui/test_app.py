@@ -252,3 +252,23 @@ def test_memory_pane_follows_a_register_or_stays_on_an_address(walk_copy: Path) 
             assert app.view.memory is not None
 
     asyncio.run(scenario())
+
+
+def test_highlight_changed_since_the_previous_view(walk_copy: Path) -> None:
+    async def scenario() -> None:
+        app = make_app(walk_copy)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("g", *"3000", "enter")
+            await settle(pilot, app)
+            assert app.view is not None
+            before = dict(app.view.registers)
+            await pilot.press("g", *"9000", "enter")
+            await settle(pilot, app)
+            last_insn = app.view.changed
+            since_view = {n for n, v in app.view.registers.items() if before[n] != v}
+            assert app._changed_for(app.view) == last_insn
+            await pilot.press("v")
+            assert app._changed_for(app.view) == since_view
+            assert since_view != set(last_insn)
+
+    asyncio.run(scenario())

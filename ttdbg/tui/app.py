@@ -113,6 +113,7 @@ class TtdbgApp(App[None]):
         Binding("plus", "zoom(1)", "zoom in", show=False),
         Binding("minus", "zoom(-1)", "zoom out", show=False),
         Binding("escape", "cancel", "cancel", show=False),
+        Binding("v", "toggle_highlight", "highlight mode", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]
@@ -137,6 +138,9 @@ class TtdbgApp(App[None]):
         self.gdb_server: Any = None
         self.gdb_attached = False
         self.last_stop: Stop | None = None
+        # Highlight what the last instruction changed, or (v) what changed since the last view.
+        self.since_previous_view = False
+        self.previous_registers: dict[str, int] = {}
         self._cancel: CancelToken | None = None
         self._op_queue: deque[tuple[str, Operation, bool, bool]] = deque()
         self._op_lock = threading.Condition()
@@ -309,6 +313,7 @@ class TtdbgApp(App[None]):
         """Show a freshly built view everywhere (UI thread)."""
         if self.view is not None and self.view.icount != view.icount:
             self.trail.append(self.view.pc)
+            self.previous_registers = self.view.registers
         self.view = view
         self.last_stop = stop
         self.views_shown += 1
@@ -326,7 +331,7 @@ class TtdbgApp(App[None]):
         tl.refresh()
         self.query_one(Disassembly).show(view, self.tl.breakpoints, set(self.trail))
         self.query_one(Source).show(view)
-        self.query_one(Registers).show(view)
+        self.query_one(Registers).show(view, self._changed_for(view))
         follows = self.memory_addr if isinstance(self.memory_addr, str) else None
         self.query_one(Memory).show(view, follows)
         self.query_one(Stack).show(view)
@@ -458,6 +463,19 @@ class TtdbgApp(App[None]):
             return self.tl.find_register_change(str(target), forward, progress, cancel)
 
         self.run_op("search", search, record=True)
+
+    def _changed_for(self, view: StateView) -> frozenset[str]:
+        if not self.since_previous_view or not self.previous_registers:
+            return view.changed
+        before = self.previous_registers
+        return frozenset(n for n, v in view.registers.items() if before.get(n) != v)
+
+    def action_toggle_highlight(self) -> None:
+        self.since_previous_view = not self.since_previous_view
+        mode = "since the previous view" if self.since_previous_view else "by the last instruction"
+        self.notify(f"registers highlighted when changed {mode}")
+        if self.view is not None:
+            self.query_one(Registers).show(self.view, self._changed_for(self.view))
 
     def action_zoom(self, delta: int) -> None:
         timeline = self.query_one(Timeline)

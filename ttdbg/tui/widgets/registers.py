@@ -15,7 +15,9 @@ class Registers(Pane):
         self.sizes = sizes
         self.names: list[str] = []
 
-    def show(self, view: StateView) -> None:
+    def show(self, view: StateView, changed: frozenset[str] | None = None) -> None:
+        """Highlight `changed` (by default, what the last instruction changed)."""
+        changed = view.changed if changed is None else changed
         rows = []
         self.names = [n for n in self.shown if n in view.registers]
         width = 32 if any(self.sizes.get(n, 8) > 8 for n in self.names) else 16
@@ -24,7 +26,7 @@ class Registers(Pane):
             digits = 2 * self.sizes.get(name, 8)
             row = Text()
             row.append(f"{name:>9} ", style="dim")
-            style = "bold yellow" if name in view.changed else ""
+            style = "bold yellow" if name in changed else ""
             row.append(f"{value:0{digits}x}"[-width:], style=style)
             rows.append(row)
         self.set_rows(rows)
