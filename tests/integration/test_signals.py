@@ -17,9 +17,11 @@ from ttdbg.backend.stops import EndOfHistory
 from ttdbg.backend.timeline import Timeline
 
 
-def record_until_interrupted(rec: Path, args: list[str], banner: bytes) -> int:
+def record_until_interrupted(
+    rec: Path, args: list[str], banner: bytes, program: Path = BIN / "spin"
+) -> int:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ttdbg", "record", "-o", str(rec), "--", str(BIN / "spin"), *args],
+        [sys.executable, "-m", "ttdbg", "record", "-o", str(rec), "--", str(program), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -63,3 +65,15 @@ def test_ctrl_c_ends_the_guest_as_natively_and_replays(
     tl.seek(sig.icount - 1)
     assert isinstance(tl.step(5), EndOfHistory)
     assert tl.position == sig.icount
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_a_handler_interrupting_fp_code_leaves_its_registers_alone(
+    arch: str, tmp_rec: Path
+) -> None:
+    """The handler clobbers FP/vector registers; the frame must save and restore them."""
+    program = BIN / "fpsignal" if arch == "x86_64" else BIN / arch / "fpsignal"
+    assert record_until_interrupted(tmp_rec, [], b"looping\n", program) == 0
+    rep = run_ttdbg(["replay", "--verify", str(tmp_rec)])
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == b"looping\nok\n"

@@ -18,6 +18,7 @@ from .fdtable import FdTable
 from .host import HostIO
 from .memory import AddressSpace
 from .signals import (
+    FP_FRAMES,
     FRAME_LAYOUTS,
     SA_NODEFER,
     SA_RESETHAND,
@@ -258,15 +259,25 @@ class LinuxPlatform:
     def _push_signal_frame(self, sig: int, act: SigAction) -> None:
         """Build the architecture's rt_sigframe and enter the handler, as the kernel does."""
         lay = FRAME_LAYOUTS[self.arch.name]
+        fp = FP_FRAMES[self.arch.name]
         m = self.m
         regs = m.register_file.read()
         size = lay.ucontext_size + SIGINFO_SIZE
         below = regs[self.arch.sp] - lay.red_zone
+        fp_image = fp.pack(regs)
+        if fp.pointer is not None:  # a separate area under the frame, 64-byte aligned
+            below = (below - fp.size) & ~0x3F
+            m.write(below, fp_image)
         ucontext = bytearray(lay.ucontext_size)
         for i, name in enumerate(lay.saved):
             value = regs[name] if name != self.arch.pc else self._resume_pc()
             ucontext[lay.mcontext + 8 * i : lay.mcontext + 8 * i + 8] = value.to_bytes(8, "little")
         ucontext[lay.sigmask : lay.sigmask + 8] = self.signals.blocked.to_bytes(8, "little")
+        if fp.pointer is not None:
+            ucontext[fp.pointer : fp.pointer + 8] = below.to_bytes(8, "little")
+        else:
+            assert fp.offset is not None
+            ucontext[fp.offset : fp.offset + len(fp_image)] = fp_image
         siginfo = sig.to_bytes(4, "little").ljust(SIGINFO_SIZE, b"\0")
         if act.flags & SA_RESTORER and act.restorer:
             ret = act.restorer
@@ -304,6 +315,15 @@ class LinuxPlatform:
         # frame starts at sp with the siginfo.
         uc_addr = sp + SIGINFO_SIZE if lay.info_first else sp
         data = self.m.read(uc_addr, lay.ucontext_size)
+        fp = FP_FRAMES[self.arch.name]
+        if fp.pointer is not None:
+            where = int.from_bytes(data[fp.pointer : fp.pointer + 8], "little")
+            fp_regs = fp.unpack(self.m.read(where, fp.size)) if where else {}
+        else:
+            assert fp.offset is not None
+            fp_regs = fp.unpack(data[fp.offset : fp.offset + fp.size])
+        for name, value in fp_regs.items():
+            self.m.set_reg(name, value)
         for i, name in enumerate(lay.saved):
             value = int.from_bytes(data[lay.mcontext + 8 * i : lay.mcontext + 8 * i + 8], "little")
             if name == self.arch.pc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,3 +159,97 @@ FRAME_LAYOUTS: dict[str, FrameLayout] = {
     ),
 }
 SIGINFO_SIZE = 128
+
+
+# -- floating-point and vector state in a signal frame -----------------------------------------
+
+
+def _x86_pack_fp(regs: dict[str, int]) -> bytes:
+    """The FXSAVE image Linux points uc_mcontext.fpstate at (legacy format)."""
+    top = (regs["fstat"] >> 11) & 7
+    tags = regs["ftag"]
+    abridged = sum(1 << i for i in range(8) if (tags >> (2 * i)) & 3 != 3)
+    out = bytearray(512)
+    struct.pack_into("<HHBxH", out, 0, regs["fctrl"], regs["fstat"], abridged, regs["fop"])
+    struct.pack_into("<II", out, 24, regs["mxcsr"], 0xFFFF)
+    for i in range(8):  # ST(i) is relative to the top of the x87 stack
+        out[32 + 16 * i : 42 + 16 * i] = regs[f"fp{(top + i) % 8}"].to_bytes(10, "little")
+    for i in range(16):
+        out[160 + 16 * i : 176 + 16 * i] = regs[f"xmm{i}"].to_bytes(16, "little")
+    return bytes(out)
+
+
+def _x86_unpack_fp(data: bytes) -> dict[str, int]:
+    fctrl, fstat, abridged, fop = struct.unpack_from("<HHBxH", data, 0)
+    (mxcsr,) = struct.unpack_from("<I", data, 24)
+    top = (fstat >> 11) & 7
+    regs = {"fctrl": fctrl, "fstat": fstat, "fop": fop, "mxcsr": mxcsr}
+    regs["ftag"] = sum((0 if abridged >> i & 1 else 3) << (2 * i) for i in range(8))
+    for i in range(8):
+        regs[f"fp{(top + i) % 8}"] = int.from_bytes(data[32 + 16 * i : 42 + 16 * i], "little")
+    for i in range(16):
+        regs[f"xmm{i}"] = int.from_bytes(data[160 + 16 * i : 176 + 16 * i], "little")
+    return regs
+
+
+_FPSIMD_MAGIC = 0x46508001
+
+
+def _a64_pack_fp(regs: dict[str, int]) -> bytes:
+    """fpsimd_context, the first record of sigcontext.__reserved, then the terminator."""
+    head = struct.pack("<IIII", _FPSIMD_MAGIC, 528, regs["fpsr"], regs["fpcr"])
+    vregs = b"".join(regs[f"v{i}"].to_bytes(16, "little") for i in range(32))
+    return head + vregs + bytes(8)
+
+
+def _a64_unpack_fp(data: bytes) -> dict[str, int]:
+    magic, _size, fpsr, fpcr = struct.unpack_from("<IIII", data, 0)
+    if magic != _FPSIMD_MAGIC:
+        return {}
+    regs = {"fpsr": fpsr, "fpcr": fpcr}
+    for i in range(32):
+        regs[f"v{i}"] = int.from_bytes(data[16 + 16 * i : 32 + 16 * i], "little")
+    return regs
+
+
+def _rv_pack_fp(regs: dict[str, int]) -> bytes:
+    """__riscv_d_ext_state: f0-f31, then fcsr."""
+    names = _RISCV_FP_NAMES
+    return b"".join(regs[n].to_bytes(8, "little") for n in names) + struct.pack("<I", regs["fcsr"])
+
+
+def _rv_unpack_fp(data: bytes) -> dict[str, int]:
+    regs = {
+        n: int.from_bytes(data[8 * i : 8 * i + 8], "little") for i, n in enumerate(_RISCV_FP_NAMES)
+    }
+    (regs["fcsr"],) = struct.unpack_from("<I", data, 256)
+    return regs
+
+
+_RISCV_FP_NAMES = (
+    "ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1", "fa0", "fa1", "fa2",
+    "fa3", "fa4", "fa5", "fa6", "fa7", "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9",
+    "fs10", "fs11", "ft8", "ft9", "ft10", "ft11",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FpFrame:
+    """Where and how an architecture's signal frame keeps the FP/vector registers.
+
+    `offset` is inside the ucontext; None means a separate area below the frame whose address
+    goes into the ucontext at `pointer` (x86-64's fpstate).
+    """
+
+    pack: Callable[[dict[str, int]], bytes]
+    unpack: Callable[[bytes], dict[str, int]]
+    size: int
+    offset: int | None = None
+    pointer: int | None = None
+
+
+FP_FRAMES: dict[str, FpFrame] = {
+    "x86_64": FpFrame(_x86_pack_fp, _x86_unpack_fp, 512, pointer=224),
+    "aarch64": FpFrame(_a64_pack_fp, _a64_unpack_fp, 536, offset=464),
+    "riscv64": FpFrame(_rv_pack_fp, _rv_unpack_fp, 260, offset=432),
+}
