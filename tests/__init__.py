@@ -1,0 +1,1 @@
+"""Tests: unit/ (one layer), integration/ (real binaries, gdb, busybox), tui/ (Pilot, tmux)."""

@@ -1,0 +1,1 @@
+"""Tests of the terminal UI: Pilot scenarios, SVG snapshots, a real terminal in tmux."""
