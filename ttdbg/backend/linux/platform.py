@@ -49,7 +49,7 @@ class LinuxPlatform:
         host: HostIO | None = None,
         console: Console | None = None,
     ) -> None:
-        from .syscalls import SYSCALLS  # the table imports this module's types
+        from .calls import SYSCALLS  # the table imports this module's types
 
         self.m = machine
         self.arch = machine.arch

@@ -1,0 +1,138 @@
+"""Opening, closing and duplicating file descriptors; fcntl and ioctl."""
+
+from __future__ import annotations
+
+import os
+
+from ..platform import LinuxPlatform
+from .table import (
+    AT_FDCWD,
+    EBADF,
+    EINVAL,
+    ENOTTY,
+    F_DUPFD,
+    F_DUPFD_CLOEXEC,
+    F_GETFD,
+    F_GETFL,
+    F_SETFD,
+    F_SETFL,
+    IOCTL_SIZES,
+    O_ACCMODE,
+    O_CLOEXEC,
+    STDIO_KINDS,
+    Args,
+    dir_path,
+    fd_arg,
+    guest_path,
+    open_file,
+    syscall,
+)
+
+
+def _open(p: LinuxPlatform, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
+    path = guest_path(p, path_addr)
+    base = dir_path(p, dirfd)
+    if fd_arg(dirfd) != AT_FDCWD and base is None and not path.startswith("/"):
+        return -EBADF
+    full = path if base is None or path.startswith("/") else f"{base}/{path}"
+    opened: list[int] = []
+
+    def host() -> tuple[int, bytes]:
+        assert p.host is not None
+        result, _ = p.host.open(base, path, flags, mode)
+        if result < 0:
+            return result, b""
+        opened.append(result)
+        # The guest fd comes from the guest's own table; the log keeps only what it opened.
+        return 0, b"dir" if os.path.isdir(f"/proc/self/fd/{result}") else b"file"
+
+    result, kind = p.host_call(host)
+    if result < 0:
+        return result
+    fd = p.fds.open(kind.decode(), full, flags & ~O_CLOEXEC, bool(flags & O_CLOEXEC))
+    if fd < 0 and opened:
+        os.close(opened[0])
+    elif p.host is not None and opened:
+        p.host.adopt(p.fds.files[fd].ident, opened[0])
+    return fd
+
+
+@syscall("open")
+def sys_open(p: LinuxPlatform, a: Args) -> int:
+    return _open(p, AT_FDCWD, a[0], a[1], a[2])
+
+
+@syscall("creat")
+def sys_creat(p: LinuxPlatform, a: Args) -> int:
+    return _open(p, AT_FDCWD, a[0], os.O_CREAT | os.O_WRONLY | os.O_TRUNC, a[1])
+
+
+@syscall("openat")
+def sys_openat(p: LinuxPlatform, a: Args) -> int:
+    return _open(p, a[0], a[1], a[2], a[3])
+
+
+@syscall("close")
+def sys_close(p: LinuxPlatform, a: Args) -> int:
+    f = p.fds.close(fd_arg(a[0]))
+    if f is None:
+        return -EBADF
+    if p.host is not None and not p.fds.is_shared(f.ident):
+        p.host.release(f.ident)
+    return 0
+
+
+@syscall("dup")
+def sys_dup(p: LinuxPlatform, a: Args) -> int:
+    return p.fds.dup(fd_arg(a[0]))
+
+
+@syscall("dup2", "dup3")
+def sys_dup2(p: LinuxPlatform, a: Args) -> int:
+    old, new = fd_arg(a[0]), fd_arg(a[1])
+    is_dup3 = p.syscall_nr == p.arch.syscall_numbers.get("dup3")
+    if open_file(p, old) is None or new < 0:
+        return -EBADF
+    if old == new:
+        return -EINVAL if is_dup3 else new
+    if open_file(p, new) is not None:
+        sys_close(p, (new,))
+    return p.fds.dup(old, new, cloexec=is_dup3 and bool(a[2] & O_CLOEXEC))
+
+
+@syscall("fcntl")
+def sys_fcntl(p: LinuxPlatform, a: Args) -> int:
+    fd, cmd, arg = fd_arg(a[0]), a[1] & 0xFFFFFFFF, a[2]
+    f = open_file(p, fd)
+    if f is None:
+        return -EBADF
+    if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+        return p.fds.dup(fd, cloexec=cmd == F_DUPFD_CLOEXEC, start=arg)
+    if cmd == F_GETFD:
+        return 1 if fd in p.fds.cloexec else 0
+    if cmd == F_SETFD:
+        (p.fds.cloexec.add if arg & 1 else p.fds.cloexec.discard)(fd)
+        return 0
+    if cmd == F_GETFL:
+        if f.kind in STDIO_KINDS:
+            return p.host_call(lambda: p.live.fcntl_getfl(f))[0]
+        return f.flags
+    if cmd == F_SETFL:
+        f.flags = (f.flags & O_ACCMODE) | (arg & ~O_ACCMODE)
+        return 0
+    return -EINVAL
+
+
+@syscall("ioctl")
+def sys_ioctl(p: LinuxPlatform, a: Args) -> int:
+    fd, request, argp = a[0], a[1] & 0xFFFFFFFF, a[2]
+    f = open_file(p, fd)
+    if f is None:
+        return -EBADF
+    size = IOCTL_SIZES.get(request)
+    if size is None:
+        return -ENOTTY if request in (0x5402, 0x5403, 0x5404, 0x5410) else -EINVAL
+    result, data = p.host_call(lambda: p.live.ioctl(f, request, size))
+    if result >= 0 and data:
+        p.m.write(argp, data)
+    return result

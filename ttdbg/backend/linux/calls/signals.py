@@ -1,0 +1,75 @@
+"""Signal actions, masks, the alternate stack, sigreturn and signals sent to oneself."""
+
+from __future__ import annotations
+
+import struct
+
+from ..platform import LinuxPlatform
+from ..signals import NSIG, SIGKILL, SIGSTOP, SigAction
+from .table import EINVAL, EPERM, Args, signed, syscall
+
+
+@syscall("rt_sigaction")
+def sys_rt_sigaction(p: LinuxPlatform, a: Args) -> int:
+    sig, new, old = a[0], a[1], a[2]
+    if not 1 <= sig <= NSIG or (new and sig in (SIGKILL, SIGSTOP)):
+        return -EINVAL
+    restorer = p.arch.sigaction_has_restorer
+    if old:
+        p.m.write(old, p.signals.action(sig).pack(restorer))
+    if new:
+        p.signals.actions[sig] = SigAction.unpack(p.m.read(new, 32 if restorer else 24), restorer)
+    return 0
+
+
+@syscall("rt_sigprocmask")
+def sys_rt_sigprocmask(p: LinuxPlatform, a: Args) -> int:
+    how, new, old = a[0], a[1], a[2]
+    if old:
+        p.m.write(old, p.signals.blocked.to_bytes(8, "little"))
+    if new:
+        mask = int.from_bytes(p.m.read(new, 8), "little") & ~((1 << 8) | (1 << 18))
+        if how == 0:
+            p.signals.blocked |= mask
+        elif how == 1:
+            p.signals.blocked &= ~mask
+        elif how == 2:
+            p.signals.blocked = mask
+        else:
+            return -EINVAL
+    return 0
+
+
+@syscall("rt_sigreturn")
+def sys_rt_sigreturn(p: LinuxPlatform, a: Args) -> None:
+    p.sigreturn()
+    return None
+
+
+@syscall("sigaltstack")
+def sys_sigaltstack(p: LinuxPlatform, a: Args) -> int:
+    new, old = a[0], a[1]
+    if old:
+        sp, flags, size = p.signals.altstack
+        p.m.write(old, struct.pack("<QiiQ", sp, flags, 0, size))
+    if new:
+        sp, flags, _pad, size = struct.unpack("<QiiQ", p.m.read(new, 24))
+        p.signals.altstack = (sp, flags, size)
+    return 0
+
+
+@syscall("kill", "tgkill", "tkill")
+def sys_kill(p: LinuxPlatform, a: Args) -> int:
+    sig = a[2] if p.syscall_nr == p.arch.syscall_numbers.get("tgkill") else a[1]
+    target = a[1] if p.syscall_nr == p.arch.syscall_numbers.get("tgkill") else a[0]
+    if target not in (p.pid, 0) and signed(target) != -1:
+        return -EPERM
+    if sig:
+        p.kill_self(sig)
+    return 0
+
+
+@syscall("rt_sigpending")
+def sys_rt_sigpending(p: LinuxPlatform, a: Args) -> int:
+    p.m.write(a[0], p.signals.pending.to_bytes(8, "little"))
+    return 0

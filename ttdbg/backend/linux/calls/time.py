@@ -1,0 +1,114 @@
+"""Clocks, sleeping, randomness and resource usage."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from ..platform import LinuxPlatform
+from ..structs import pack_rusage, pack_timespec, pack_timeval
+from .table import EINVAL, Args, syscall
+
+
+def _clock_ns(p: LinuxPlatform, clock_id: int) -> int:
+    result, data = p.host_call(lambda: p.live.clock(clock_id))
+    return int.from_bytes(data, "little") if result == 0 else -1
+
+
+@syscall("clock_gettime")
+def sys_clock_gettime(p: LinuxPlatform, a: Args) -> int:
+    ns = _clock_ns(p, a[0])
+    if ns < 0:
+        return -EINVAL
+    p.m.write(a[1], pack_timespec(ns))
+    return 0
+
+
+@syscall("clock_getres")
+def sys_clock_getres(p: LinuxPlatform, a: Args) -> int:
+    if a[1]:
+        p.m.write(a[1], pack_timespec(1))
+    return 0
+
+
+@syscall("gettimeofday")
+def sys_gettimeofday(p: LinuxPlatform, a: Args) -> int:
+    ns = _clock_ns(p, 0)
+    if a[0]:
+        p.m.write(a[0], pack_timeval(ns))
+    return 0
+
+
+@syscall("time")
+def sys_time(p: LinuxPlatform, a: Args) -> int:
+    seconds = _clock_ns(p, 0) // 1_000_000_000
+    if a[0]:
+        p.m.write(a[0], seconds.to_bytes(8, "little"))
+    return seconds
+
+
+def _sleep(p: LinuxPlatform, req: int) -> int:
+    sec, nsec = struct.unpack("<qq", p.m.read(req, 16))
+    if sec < 0 or not 0 <= nsec < 1_000_000_000:
+        return -EINVAL
+    return p.host_call(lambda: p.live.sleep(sec * 1_000_000_000 + nsec))[0]
+
+
+@syscall("nanosleep")
+def sys_nanosleep(p: LinuxPlatform, a: Args) -> int:
+    return _sleep(p, a[0])
+
+
+@syscall("clock_nanosleep")
+def sys_clock_nanosleep(p: LinuxPlatform, a: Args) -> int:
+    if a[1] & 1:  # TIMER_ABSTIME: sleep until then
+        target = int.from_bytes(p.m.read(a[2], 8), "little") * 1_000_000_000 + int.from_bytes(
+            p.m.read(a[2] + 8, 8), "little"
+        )
+        remaining = max(0, target - max(_clock_ns(p, a[0]), 0))
+        return p.host_call(lambda: p.live.sleep(remaining))[0]
+    return _sleep(p, a[2])
+
+
+@syscall("getrandom")
+def sys_getrandom(p: LinuxPlatform, a: Args) -> int:
+    result, data = p.host_call(lambda: p.live.getrandom(a[1]))
+    if result > 0:
+        p.m.write(a[0], data)
+    return result
+
+
+@syscall("getrusage")
+def sys_getrusage(p: LinuxPlatform, a: Args) -> int:
+    def host() -> tuple[int, bytes]:
+        t = os.times()
+        return 0, pack_rusage(int(t.user * 1e9), int(t.system * 1e9), 0)
+
+    result, data = p.host_call(host)
+    p.m.write(a[1], data)
+    return result
+
+
+@syscall("times")
+def sys_times(p: LinuxPlatform, a: Args) -> int:
+    def host() -> tuple[int, bytes]:
+        t = os.times()
+        ticks = [int(v * 100) for v in (t.user, t.system, t.children_user, t.children_system)]
+        return int(t.elapsed * 100), struct.pack("<qqqq", *ticks)
+
+    result, data = p.host_call(host)
+    if a[0]:
+        p.m.write(a[0], data)
+    return result
+
+
+@syscall("sysinfo")
+def sys_sysinfo(p: LinuxPlatform, a: Args) -> int:
+    def host() -> tuple[int, bytes]:
+        with open("/proc/uptime") as f:
+            uptime = int(float(f.read().split()[0]))
+        return 0, struct.pack("<q", uptime).ljust(112, b"\0")
+
+    result, data = p.host_call(host)
+    p.m.write(a[0], data)
+    return result
