@@ -60,16 +60,20 @@ class Access:
 class Trace:
     pcs: list[int]  # pcs[i] is the instruction at icount i
     accesses: list[Access]
+    reg: str  # a register that changes often (the third syscall argument)
+    values: list[int]  # values[i] is `reg` before the instruction at icount i
 
 
 def oracle_trace(rec: Recording) -> Trace:
     """Every instruction and memory access, counted by a plain per-instruction hook."""
     proc = new_replay_process(rec)
     uc = proc.machine.uc
-    trace = Trace([], [])
+    reg = rec.program.arch.syscall_abi.args[2]
+    trace = Trace([], [], reg, [])
 
     def on_code(_uc: unicorn.Uc, addr: int, _size: int, _d: object) -> None:
         trace.pcs.append(addr)
+        trace.values.append(proc.machine.reg(reg))
 
     def on_mem(_uc: unicorn.Uc, access: int, addr: int, size: int, _v: int, _d: object) -> None:
         write = access == unicorn.UC_MEM_WRITE
@@ -210,6 +214,31 @@ def test_reverse_continue_to_watchpoints_matches_the_trace(
         else:
             assert isinstance(stop, EndOfHistory)
         tl.remove_watchpoint(kind, addr, length)
+
+
+def test_register_change_searches_match_the_trace(overrun: Recording, trace: Trace) -> None:
+    """Next/previous change of a register, against its value before every instruction."""
+    rng = random.Random(5)
+    tl = Timeline(overrun)
+    v = trace.values
+    writers = [i - 1 for i in range(1, len(v)) if v[i] != v[i - 1]]
+    for start in [0, 1, *rng.sample(range(len(v)), 10)]:
+        tl.seek(start)
+        later = [w for w in writers if w + 1 > start]
+        stop = tl.find_register_change(trace.reg, True)
+        if later:
+            assert stop.icount == later[0] + 1, (start, stop)
+            assert tl.register(trace.reg) == v[later[0] + 1]
+        else:
+            assert isinstance(stop, EndOfHistory)
+        tl.seek(start)
+        earlier = [w for w in writers if w < start]
+        stop = tl.find_register_change(trace.reg, False)
+        if earlier:
+            assert stop.icount == earlier[-1], (start, stop)
+            assert tl.register(trace.reg) == v[earlier[-1]]  # before the change
+        else:
+            assert isinstance(stop, BeginningOfHistory)
 
 
 def symbol(binary: Path, name: str) -> int:

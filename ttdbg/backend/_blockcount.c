@@ -37,9 +37,10 @@ typedef struct {
     bc_entry *table;
     uint64_t steps;      /* instructions run under bc_insn_hook */
     uint64_t step_limit; /* bc_insn_hook stops before the instruction past this many */
+    uint64_t block_insn; /* instructions of the current block seen by bc_reg_hook */
 } bc_counter;
 
-enum { BC_RUNNING = 0, BC_UNKNOWN_BLOCK = 1, BC_LIMIT = 2, BC_STEPS = 3 };
+enum { BC_RUNNING = 0, BC_UNKNOWN_BLOCK = 1, BC_LIMIT = 2, BC_STEPS = 3, BC_HIT = 4 };
 
 static inline uint64_t bc_slot(uint64_t addr) { return (addr * 0x9E3779B97F4A7C15ULL) >> 17; }
 
@@ -57,6 +58,7 @@ void bc_block_hook(void *uc, uint64_t addr, uint32_t size, bc_counter *c) {
             }
             c->block_addr = addr;
             c->block_base = c->icount;
+            c->block_insn = 0;
             c->icount += e->n;
             return;
         }
@@ -81,6 +83,59 @@ void bc_insn_hook(void *uc, uint64_t addr, uint32_t size, bc_counter *c) {
         return;
     }
     c->steps++;
+}
+
+/* Watching one register for changes: a hook on every instruction, but in C, so a search for
+ * "the next instruction that changed rax" runs at emulator speed instead of Python's. */
+typedef int (*bc_reg_read_fn)(void *uc, int regid, void *value);
+
+typedef struct {
+    bc_counter *c;
+    bc_reg_read_fn reg_read;
+    int32_t regid;
+    int32_t armed;
+    uint64_t mask;
+    int64_t after; /* hits whose writer retires at or before this icount are ignored */
+    int32_t stop_on_hit;
+    int32_t have_last;
+    uint64_t last, last_pc;
+    uint64_t hits;
+    uint64_t hit_icount, hit_pc, hit_old, hit_new; /* the first hit when stopping, else the last */
+} bc_regwatch;
+
+void bc_reg_hook(void *uc, uint64_t addr, uint32_t size, bc_regwatch *w) {
+    (void)size;
+    bc_counter *c = w->c;
+    uint64_t icount = c->block_base + c->block_insn; /* before this instruction */
+    c->block_insn++;
+    if (!w->armed) {
+        w->have_last = 0;
+        return;
+    }
+    uint8_t buf[64] = {0};
+    uint64_t value;
+    w->reg_read(uc, w->regid, buf);
+    memcpy(&value, buf, sizeof value);
+    value &= w->mask;
+    uint64_t last = w->last, last_pc = w->last_pc;
+    int had = w->have_last;
+    w->last = value;
+    w->last_pc = addr;
+    w->have_last = 1;
+    if (!had || value == last) return;
+    uint64_t writer = icount - 1; /* the instruction before this one changed it */
+    if ((int64_t)writer + 1 <= w->after) return;
+    w->hits++;
+    w->hit_icount = writer;
+    w->hit_pc = last_pc;
+    w->hit_old = last;
+    w->hit_new = value;
+    if (w->stop_on_hit) {
+        w->armed = 0;
+        c->icount = icount;
+        c->stop = BC_HIT;
+        c->emu_stop(uc);
+    }
 }
 
 static int bc_put(bc_entry *table, uint64_t mask, uint64_t addr, uint32_t size, uint32_t n) {

@@ -14,6 +14,7 @@ from . import _blockcount
 UNKNOWN_BLOCK = 1
 LIMIT = 2
 STEPS = 3
+HIT = 4  # a native watch hook found what it looks for and stopped the emulator
 NO_LIMIT = (1 << 64) - 1
 
 _lib = ctypes.CDLL(_blockcount.__file__)
@@ -34,6 +35,29 @@ class _Counter(ctypes.Structure):
         ("table", ctypes.c_void_p),
         ("steps", ctypes.c_uint64),
         ("step_limit", ctypes.c_uint64),
+        ("block_insn", ctypes.c_uint64),
+    ]
+
+
+class RegisterWatch(ctypes.Structure):
+    """The native register-change watch's state (bc_regwatch)."""
+
+    _fields_ = [
+        ("counter", ctypes.c_void_p),
+        ("reg_read", ctypes.c_void_p),
+        ("regid", ctypes.c_int32),
+        ("armed", ctypes.c_int32),
+        ("mask", ctypes.c_uint64),
+        ("after", ctypes.c_int64),
+        ("stop_on_hit", ctypes.c_int32),
+        ("have_last", ctypes.c_int32),
+        ("last", ctypes.c_uint64),
+        ("last_pc", ctypes.c_uint64),
+        ("hits", ctypes.c_uint64),
+        ("hit_icount", ctypes.c_uint64),
+        ("hit_pc", ctypes.c_uint64),
+        ("hit_old", ctypes.c_uint64),
+        ("hit_new", ctypes.c_uint64),
     ]
 
 
@@ -160,6 +184,27 @@ class BlockCounter:
             uclib.uc_hook_del(self._uc._uch, handle)
             self._uc.ctl_remove_cache(pc, end + 1)
         return int(self._c.steps)
+
+    def add_register_watch(self, watch: RegisterWatch) -> ctypes.c_size_t:
+        """Install the native register-change hook on every instruction; returns its handle."""
+        watch.counter = ctypes.addressof(self._c)
+        watch.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
+        handle = ctypes.c_size_t()
+        err = uclib.uc_hook_add(
+            self._uc._uch,
+            ctypes.byref(handle),
+            unicorn.UC_HOOK_CODE,
+            ctypes.cast(_lib.bc_reg_hook, ctypes.c_void_p),
+            ctypes.byref(watch),
+            ctypes.c_uint64(1),
+            ctypes.c_uint64(0),
+        )
+        if err != 0:
+            raise unicorn.UcError(err)
+        return handle
+
+    def remove_hook(self, handle: ctypes.c_size_t) -> None:
+        uclib.uc_hook_del(self._uc._uch, handle)
 
     def learn_missed_block(self) -> bool:
         """Disassemble the block the hook stopped on and teach it to the native table.

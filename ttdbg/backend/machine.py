@@ -12,7 +12,7 @@ from unicorn import x86_const
 from unicorn.unicorn_py3.unicorn import uclib
 
 from .arch import Arch, Register
-from .icount import LIMIT, UNKNOWN_BLOCK, BlockCounter
+from .icount import HIT, LIMIT, UNKNOWN_BLOCK, BlockCounter
 from .pagescan import PageScanner
 
 PAGE = 0x1000
@@ -285,6 +285,8 @@ class Machine:
                     self._finish_exactly(1)
             elif self.counter.stop == LIMIT:
                 self._finish_exactly(goal - self.icount)
+            elif self.counter.stop == HIT:
+                self._stop_requested = True
         if self._halted is not None:
             return Halt.EXITED
         return Halt.STOPPED if self._stop_requested else Halt.COUNT
@@ -307,7 +309,9 @@ class Machine:
         except unicorn.UcError as err:
             self._deliver_fault(err.errno)
             return
-        if self._halted is None and not self._stop_requested:
+        if self.counter.stop == HIT:
+            self._stop_requested = True  # the hook set the exact icount itself
+        elif self._halted is None and not self._stop_requested:
             self.icount = start + ran
 
     def _emulate(self) -> None:

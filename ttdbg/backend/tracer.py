@@ -13,6 +13,7 @@ from typing import Any
 
 import unicorn
 
+from .icount import RegisterWatch
 from .machine import Machine
 
 
@@ -66,14 +67,13 @@ class Tracer:
     armed: bool = False
     stop_on_hit: bool = False
     after: int = -1  # hits at or before this icount are ignored
-    hits: list[Hit] = field(default_factory=list)
     _bp_hooks: dict[int, Any] = field(default_factory=dict)
     _bp_active: set[int] = field(default_factory=set)
     _wp_hooks: dict[Watchpoint, Any] = field(default_factory=dict)
     _reg_hook: Any = None
     _reg_name: str = ""
-    _reg_last: int | None = None
-    _reg_last_pc: int = 0
+    _reg: RegisterWatch | None = None
+    _hits: list[Hit] = field(default_factory=list)
 
     @property
     def breakpoints(self) -> set[int]:
@@ -83,14 +83,24 @@ class Tracer:
     def watchpoints(self) -> set[Watchpoint]:
         return set(self._wp_hooks)
 
+    @property
+    def hits(self) -> list[Hit]:
+        """Every hit of this armed run, in execution order."""
+        return sorted([*self._hits, *self._register_hits()], key=lambda h: h.icount)
+
     def arm(self, stop_on_hit: bool, after: int) -> None:
         self.purge()
         self.armed, self.stop_on_hit, self.after = True, stop_on_hit, after
-        self.hits = []
-        self._reg_last = None
+        self._hits = []
+        if self._reg is not None:
+            self._reg.armed, self._reg.stop_on_hit, self._reg.after = 1, int(stop_on_hit), after
+            self._reg.have_last = 0
+            self._reg.hits = 0
 
     def disarm(self) -> None:
         self.armed = False
+        if self._reg is not None:
+            self._reg.armed = 0
 
     # -- breakpoints ------------------------------------------------------------------------
 
@@ -128,7 +138,7 @@ class Tracer:
         icount = m.icount_at(addr)
         if icount <= self.after:
             return
-        self.hits.append(Hit(icount, addr, breakpoint=addr))
+        self._hits.append(Hit(icount, addr, breakpoint=addr))
         if self.stop_on_hit:
             m.icount = icount
             m.request_stop()
@@ -138,37 +148,31 @@ class Tracer:
     def watch_register(self, name: str | None) -> None:
         """Report every instruction that changes register `name` (None stops watching).
 
-        This needs a hook on every instruction, so scans run far slower than replay.
+        A native hook on every instruction compares the register with its last value; it
+        keeps the first change (when stopping) or the last one (when scanning).
         """
-        uc = self.machine.uc
         if self._reg_hook is not None:
-            uc.hook_del(self._reg_hook)
+            self.machine.counter.remove_hook(self._reg_hook)
             self._reg_hook = None
         if name is not None:
+            reg = self.machine.arch.register(name)
+            if reg.size > 8:
+                raise ValueError(f"{name}: only registers of 8 bytes or less can be watched")
             self._reg_name = name
-            self._reg_last = None
-            self._reg_hook = uc.hook_add(unicorn.UC_HOOK_CODE, self._on_any_code, None, 1, 0)
-        uc.ctl_flush_tb()
+            self._reg = RegisterWatch(regid=reg.uc_id, mask=(1 << (8 * reg.size)) - 1)
+            self._reg_hook = self.machine.counter.add_register_watch(self._reg)
+        self.machine.uc.ctl_flush_tb()
 
-    def _on_any_code(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
-        if not self.armed:
-            self._reg_last = None
-            return
-        m = self.machine
-        value = m.reg(self._reg_name)
-        last, last_pc = self._reg_last, self._reg_last_pc
-        self._reg_last, self._reg_last_pc = value, addr
-        if last is None or value == last:
-            return
-        # The instruction before this one changed the register.
-        icount = m.icount_at(addr) - 1
-        if icount + 1 <= self.after:
-            return
-        hit = Hit(icount, last_pc, register=self._reg_name, old_value=last, new_value=value)
-        self.hits.append(hit)
-        if self.stop_on_hit:
-            m.icount = icount + 1
-            m.request_stop()
+    def _register_hits(self) -> list[Hit]:
+        w = self._reg
+        if self._reg_hook is None or w is None or not w.hits:
+            return []
+        return [
+            Hit(
+                int(w.hit_icount), int(w.hit_pc), register=self._reg_name,
+                old_value=int(w.hit_old), new_value=int(w.hit_new),
+            )
+        ]  # fmt: skip
 
     # -- watchpoints ------------------------------------------------------------------------
 
@@ -219,6 +223,6 @@ class Tracer:
             lo, hi = span
             buf[lo - wp.address : hi - wp.address] = data[lo - addr : hi - addr]
             new = bytes(buf)
-        self.hits.append(Hit(icount, pc, watch=wp, access_address=span[0], old=old, new=new))
+        self._hits.append(Hit(icount, pc, watch=wp, access_address=span[0], old=old, new=new))
         if self.stop_on_hit:
             m.request_stop()
