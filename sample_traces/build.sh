@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fdebug-prefix-map=$(pwd)=."
-for p in hello compute inputs overrun abort syscalls walk spin signals fpsignal; do
+for p in hello compute inputs overrun abort syscalls walk spin signals fpsignal restart; do
     gcc $CFLAGS -fno-toplevel-reorder -static -o bin/$p src/$p.c
 done
 gcc $CFLAGS -static-pie -fPIE -o bin/hello-pie src/hello.c
@@ -25,7 +25,7 @@ rec -o walk.ttrec --snapshot-every 2000 -- bin/walk
 for arch in aarch64 riscv64; do
     cc="$arch-linux-gnu-gcc"
     mkdir -p "bin/$arch" "$arch"
-    for p in hello compute inputs overrun walk syscalls signals fpsignal; do
+    for p in hello compute inputs overrun walk syscalls signals fpsignal restart; do
         $cc $CFLAGS -fno-toplevel-reorder -static -o "bin/$arch/$p" "src/$p.c"
     done
     rec -o "$arch/hello.ttrec" -- "bin/$arch/hello" one two

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, run_ttdbg
+from tests.conftest import BIN, require_tool, run_ttdbg
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.stops import EndOfHistory
 from ttdbg.backend.timeline import Timeline
@@ -77,3 +78,44 @@ def test_a_handler_interrupting_fp_code_leaves_its_registers_alone(
     rep = run_ttdbg(["replay", "--verify", str(tmp_rec)])
     assert rep.returncode == 0, rep.stderr
     assert rep.stdout == b"looping\nok\n"
+
+
+def _interrupt_a_blocked_read(command: list[str]) -> bytes:
+    """Start `command` blocked in read(), Ctrl-C it, then give it a line; its output."""
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        assert proc.stdout.readline() == b"reading\n"
+        time.sleep(0.3)  # into the read() by now
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)  # the handler ran; only then does input arrive
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(b"data\n")
+            proc.stdin.close()
+        out = proc.stdout.read()
+        assert proc.wait(timeout=30) == 0
+        return out
+    finally:
+        proc.kill()
+
+
+@pytest.mark.parametrize("mode", ["restart", "norestart"])
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_sa_restart_resumes_an_interrupted_read(arch: str, mode: str, tmp_rec: Path) -> None:
+    program = BIN / "restart" if arch == "x86_64" else BIN / arch / "restart"
+    native_cmd = [str(program), mode]
+    if arch != "x86_64":
+        native_cmd = [require_tool(f"qemu-{arch}"), *native_cmd]
+    native = _interrupt_a_blocked_read(native_cmd)
+    expected = b"handled=2 read=5 \n" if mode == "restart" else b"handled=2 read=-1 "
+    assert native.startswith(expected)
+    ours = _interrupt_a_blocked_read(
+        [sys.executable, "-m", "ttdbg", "record", "-o", str(tmp_rec), "--", str(program), mode]
+    )
+    assert ours == native
+    rep = run_ttdbg(["replay", "--verify", str(tmp_rec)])
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == b"reading\n" + native

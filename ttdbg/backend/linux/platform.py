@@ -22,6 +22,7 @@ from .signals import (
     FRAME_LAYOUTS,
     SA_NODEFER,
     SA_RESETHAND,
+    SA_RESTART,
     SA_RESTORER,
     SIG_DFL,
     SIG_IGN,
@@ -31,7 +32,7 @@ from .signals import (
     signal_name,
 )
 
-ENOSYS, EFAULT = 38, 14
+ENOSYS, EFAULT, EINTR = 38, 14, 4
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
 PLATFORM_VERSION = 1
@@ -73,6 +74,7 @@ class LinuxPlatform:
         self.fault: Fault | None = None
         self.syscall_icount = 0
         self._in_syscall = False
+        self._restart = False
         self.syscall_nr = 0
         self.syscall_args: tuple[int, ...] = ()
         self._table = SYSCALLS
@@ -164,13 +166,18 @@ class LinuxPlatform:
             self.error = err
             m.request_stop()
             return
-        if result is not None:
-            self._result_reg.write(result)
         if m.halted is None:
             due = self.next_async()
             if due is not None and due <= self.syscall_icount + 1:
-                self.deliver_async(self.syscall_icount + 1)
+                self._take_async(self.syscall_icount + 1)
+        # A call interrupted by a signal whose handler asked for SA_RESTART runs again once the
+        # handler returns, as on Linux: the registers keep the call, the pc goes back to it.
+        self._restart = result == -EINTR and self._next_signal_restarts()
+        if result is not None and not self._restart:
+            self._result_reg.write(result)
+        if m.halted is None:
             self.deliver_pending_signals()
+        self._restart = False
 
     # -- exit and signals ---------------------------------------------------------------------
 
@@ -197,6 +204,18 @@ class LinuxPlatform:
 
     def deliver_async(self, icount: int) -> None:
         """Deliver the signal from outside (logged when recording, from the log in replay)."""
+        if self._take_async(icount):
+            self.deliver_pending_signals()
+
+    def _next_signal_restarts(self) -> bool:
+        ready = self.signals.pending & ~self.signals.blocked
+        if not ready:
+            return False
+        act = self.signals.action((ready & -ready).bit_length())
+        return act.handler not in (SIG_DFL, SIG_IGN) and bool(act.flags & SA_RESTART)
+
+    def _take_async(self, icount: int) -> bool:
+        """Make the signal from outside pending (logged, or checked against the log)."""
         sig = self.host_signal or 0
         self.host_signal = None
         try:
@@ -207,9 +226,9 @@ class LinuxPlatform:
             else:
                 self.error = err
             self.m.request_stop()
-            return
+            return False
         self.kill_self(got)
-        self.deliver_pending_signals()
+        return True
 
     def kill_self(self, sig: int) -> None:
         self.signals.raise_signal(sig)
@@ -301,11 +320,15 @@ class LinuxPlatform:
         self._set_pc(act.handler)
 
     def _resume_pc(self) -> int:
-        """Where the interrupted code goes on: past the syscall when one was running."""
+        """Where the interrupted code goes on: past the syscall when one was running, or back
+        onto it when it restarts."""
         pc = self.m.pc
-        if self._in_syscall and self.arch.syscall_interrupt is None:
-            pc += 2  # x86's hook runs before Unicorn moves rip past the syscall
-        return pc
+        if not self._in_syscall:
+            return pc
+        trap = self.arch.syscall_interrupt is not None
+        if self._restart:
+            return pc - 4 if trap else pc
+        return pc if trap else pc + 2  # x86's hook runs before Unicorn moves rip past it
 
     def sigreturn(self) -> None:
         """rt_sigreturn: restore the registers and mask saved by `_push_signal_frame`."""
