@@ -11,12 +11,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import lz4.frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import BIN, SAMPLES, run_ttdbg
+from ttdbg.backend.eventlog import Event, EventKind, encode_events
+from ttdbg.backend.recfile import FrameType, RecordingWriter, read_frames
+from ttdbg.backend.recording import EVENTS_HEAD, open_recording
 from ttdbg.cli import main
 
 HELLO = (SAMPLES / "hello.ttrec").read_bytes()
@@ -157,3 +162,50 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
         "No such file",
     )
     assert_one_line_error(run_ttdbg(["record", "-o", str(tmp_path), "--", hello]), "directory")
+
+
+def _rewrite_events(src: Path, dest: Path, change: Callable[[list[Event]], list[Event]]) -> None:
+    """Copy a recording with its event log changed (frames re-encoded with valid CRCs)."""
+    frames, _truncated = read_frames(str(src))
+    events = open_recording(str(src)).events
+    changed = change(events)
+    out = RecordingWriter(str(dest))
+    for frame in frames:
+        if frame.type == FrameType.EVENTS:
+            continue
+        if frame.type == FrameType.INDEX:
+            break
+        if frame.type == FrameType.END:
+            payload = EVENTS_HEAD.pack(0, 0) + lz4.frame.compress(encode_events(changed, 0))
+            out.write(FrameType.EVENTS, payload)
+        out.write(frame.type, frame.payload)
+    out.close()
+
+
+def test_a_replay_that_leaves_the_recorded_path_exits_1_naming_the_icount(tmp_path: Path) -> None:
+    src = SAMPLES / "inputs.ttrec"
+
+    def other_stdin(events: list[Event]) -> list[Event]:
+        # The first read from stdin now returns other bytes: the guest prints something else,
+        # so its later write no longer matches the one in the log.
+        out = []
+        for ev in events:
+            if (
+                ev.kind == EventKind.SYSCALL
+                and ev.args[0] == 0
+                and ev.payload.startswith(b"a line")
+            ):
+                ev = Event(ev.kind, ev.icount, ev.args, ev.result, b"Z" * len(ev.payload))
+            out.append(ev)
+        return out
+
+    bad = tmp_path / "diverges.ttrec"
+    _rewrite_events(src, bad, other_stdin)
+    rep = run_ttdbg(["replay", "--verify", str(bad)])
+    err = rep.stderr.decode()
+    assert rep.returncode == 1, err
+    assert "diverged at icount" in err
+    assert "Traceback" not in err
+    icount = int(err.split("diverged at icount ")[1].split(":")[0])
+    first_read = next(e for e in open_recording(str(src)).events if e.payload.startswith(b"a line"))
+    assert icount > first_read.icount
