@@ -270,5 +270,21 @@ def test_highlight_changed_since_the_previous_view(walk_copy: Path) -> None:
             await pilot.press("v")
             assert app._changed_for(app.view) == since_view
             assert since_view != set(last_insn)
+            # Memory too, at a fixed address, between two views.
+            counter = WALK.by_name["counter"].addr
+            await pilot.press("colon", *f"x {counter:#x}", "enter")
+            await settle(pilot, app)
+            mem_before = app.view.memory
+            await pilot.press("g", *"14000", "enter")
+            await settle(pilot, app)
+            assert mem_before is not None
+            assert app.view.memory is not None
+            diff = {
+                i
+                for i, (a, b) in enumerate(zip(mem_before, app.view.memory, strict=True))
+                if a != b
+            }
+            assert diff  # counter changed between icount 9000 and 14000
+            assert app._memory_changed_for(app.view) == diff
 
     asyncio.run(scenario())

@@ -141,6 +141,7 @@ class TtdbgApp(App[None]):
         # Highlight what the last instruction changed, or (v) what changed since the last view.
         self.since_previous_view = False
         self.previous_registers: dict[str, int] = {}
+        self.previous_memory: tuple[int, bytes | None] = (0, None)
         self._cancel: CancelToken | None = None
         self._op_queue: deque[tuple[str, Operation, bool, bool]] = deque()
         self._op_lock = threading.Condition()
@@ -314,6 +315,7 @@ class TtdbgApp(App[None]):
         if self.view is not None and self.view.icount != view.icount:
             self.trail.append(self.view.pc)
             self.previous_registers = self.view.registers
+            self.previous_memory = (self.view.memory_addr, self.view.memory)
         self.view = view
         self.last_stop = stop
         self.views_shown += 1
@@ -332,8 +334,7 @@ class TtdbgApp(App[None]):
         self.query_one(Disassembly).show(view, self.tl.breakpoints, set(self.trail))
         self.query_one(Source).show(view)
         self.query_one(Registers).show(view, self._changed_for(view))
-        follows = self.memory_addr if isinstance(self.memory_addr, str) else None
-        self.query_one(Memory).show(view, follows)
+        self._show_memory(view)
         self.query_one(Stack).show(view)
         self.query_one(Events).show(view)
         self._refresh_marks()
@@ -470,12 +471,26 @@ class TtdbgApp(App[None]):
         before = self.previous_registers
         return frozenset(n for n, v in view.registers.items() if before.get(n) != v)
 
+    def _memory_changed_for(self, view: StateView) -> frozenset[int]:
+        addr, before = self.previous_memory
+        if not self.since_previous_view or before is None or view.memory is None:
+            return view.memory_changed
+        if addr != view.memory_addr:
+            return frozenset()  # another place: nothing to compare with
+        pairs = zip(before, view.memory, strict=False)  # a shorter read near the end of a map
+        return frozenset(i for i, (a, b) in enumerate(pairs) if a != b)
+
+    def _show_memory(self, view: StateView) -> None:
+        follows = self.memory_addr if isinstance(self.memory_addr, str) else None
+        self.query_one(Memory).show(view, follows, self._memory_changed_for(view))
+
     def action_toggle_highlight(self) -> None:
         self.since_previous_view = not self.since_previous_view
         mode = "since the previous view" if self.since_previous_view else "by the last instruction"
-        self.notify(f"registers highlighted when changed {mode}")
+        self.notify(f"registers and memory highlighted when changed {mode}")
         if self.view is not None:
             self.query_one(Registers).show(self.view, self._changed_for(self.view))
+            self._show_memory(self.view)
 
     def action_zoom(self, delta: int) -> None:
         timeline = self.query_one(Timeline)

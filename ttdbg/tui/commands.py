@@ -78,7 +78,7 @@ HELP = """\
    space      toggle a breakpoint on the selected disassembly line
    * / #      next / previous write to the selected register or memory row
    n / N      repeat the last * / # search  + / -   zoom the timeline
-   v          highlight registers changed by the last instruction / since the last view
+   v          highlight what the last instruction changed / what changed since the last view
    tab        next pane                    escape  cancel a long operation
    :          command line (si rsi ni rni c rc finish rfinish b *ADDR b SYM delete
               watch *ADDR [LEN] rwatch awatch x ADDR|$REG goto ICOUNT|N% mark L help q)

@@ -15,7 +15,11 @@ class Memory(Pane):
         super().__init__(title="memory", id=id)
         self.base = 0
 
-    def show(self, view: StateView, follows: str | None = None) -> None:
+    def show(
+        self, view: StateView, follows: str | None = None, changed: frozenset[int] | None = None
+    ) -> None:
+        """Highlight the byte offsets in `changed` (by default, the last instruction's)."""
+        changed = view.memory_changed if changed is None else changed
         self.base = view.memory_addr
         where = f" (follows {follows})" if follows else ""
         self.border_title = f"memory @ {view.memory_addr:#x}{where}"
@@ -27,7 +31,7 @@ class Memory(Pane):
             chunk = view.memory[r : r + ROW]
             row = Text(f"{view.memory_addr + r:012x} ", style="dim")
             for i, b in enumerate(chunk):
-                style = "bold yellow" if r + i in view.memory_changed else ""
+                style = "bold yellow" if r + i in changed else ""
                 row.append(f"{b:02x}", style=style)
                 row.append(" ")
             row.append(" ")
