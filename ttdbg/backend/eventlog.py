@@ -20,7 +20,7 @@ class EventKind(enum.IntEnum):
 
     START = 1  # identity at start: args (uid, euid, gid, egid), payload AT_RANDOM
     SYSCALL = 2  # a syscall the host answered: args (nr, a0..a5), payload bytes it produced
-    CPU = 3  # a host-dependent instruction (rdtsc): args (pc,), result the value
+    # 3 is unused: rdtsc would be an input, but Unicorn 2.1 cannot hook it (see README).
     EXIT = 4  # the program ended: args (status, signal)
     SIGNAL = 5  # a signal from outside (Ctrl-C...) delivered here: result the signal number
 

@@ -13,7 +13,6 @@ from . import _blockcount
 
 UNKNOWN_BLOCK = 1
 LIMIT = 2
-STEPS = 3
 HIT = 4  # a native watch hook found what it looks for and stopped the emulator
 NO_LIMIT = (1 << 64) - 1
 

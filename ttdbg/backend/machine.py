@@ -156,7 +156,6 @@ class Machine:
         self.counter = BlockCounter(self.uc, arch.cs_arch, arch.cs_mode)
         self.scanner = PageScanner(self.uc)
         self.register_file = RegisterFile(self.uc, arch.registers)
-        self.snapshot_registers = RegisterFile(self.uc, [r for r in arch.registers if r.snapshot])
         self._regs = {r.name: r for r in arch.registers}
         self.on_syscall: SyscallHandler = lambda m: None
         self.on_fault: FaultHandler = lambda m, f: None
@@ -204,9 +203,6 @@ class Machine:
 
     def write(self, addr: int, data: bytes) -> None:
         self.uc.mem_write(addr, data)
-
-    def read_u64(self, addr: int) -> int:
-        return int.from_bytes(self.read(addr, 8), "little")
 
     def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string from guest memory, reading page by page."""

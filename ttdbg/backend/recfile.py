@@ -24,7 +24,6 @@ TRAILER = b"TTDBGIDX"
 _FRAME = struct.Struct("<BII")
 _VERSION = struct.Struct("<H")
 _TRAILER = struct.Struct("<Q8s")
-MAX_FRAME = 1 << 31
 
 
 class FrameType(enum.IntEnum):
@@ -70,10 +69,6 @@ class RecordingWriter:
         """Write the index and trailer; the file is complete after this."""
         index_offset = self.write_json(FrameType.INDEX, {"offsets": self._offsets})
         self._f.write(_TRAILER.pack(index_offset, TRAILER))
-        self._f.close()
-
-    def abandon(self) -> None:
-        """Close without an index (the reader rebuilds it by scanning)."""
         self._f.close()
 
 

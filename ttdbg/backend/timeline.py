@@ -355,7 +355,7 @@ class Timeline:
         self.proc.restore(state)
         self.proc.inputs.log.cursor = state.cursor  # type: ignore[attr-defined]
         plat = self.proc.platform
-        plat.error = plat.end_of_log = plat.fault = None
+        plat.error = plat.end_of_log = None
         if state.halted and self._exit is not None:
             plat.exit_status = None if self._exit.args[1] else self._exit.args[0]
             plat.exit_signal = self._exit.args[1] or None

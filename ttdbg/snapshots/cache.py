@@ -62,10 +62,6 @@ class StateCache:
         self._states.move_to_end(state.icount)
         return state
 
-    def latest_before(self, icount: int) -> MachineState | None:
-        """The cached state with the largest icount strictly before `icount`."""
-        return self.nearest(icount - 1) if icount > 0 else None
-
     def _evict(self) -> None:
         while self.bytes_used > self.budget and len(self._states) > len(self._pinned):
             victim = next(k for k in self._states if k not in self._pinned)

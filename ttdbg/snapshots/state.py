@@ -7,10 +7,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ttdbg.backend.machine import PAGE, PERM_X, Machine
+from ttdbg.backend.machine import PERM_X, Machine
 from ttdbg.backend.pagescan import page_pointers
-
-ZERO_PAGE = bytes(PAGE)
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ def read_pages(
 def capture(
     machine: Machine, platform: dict[str, Any], cursor: int, share_with: MachineState | None = None
 ) -> MachineState:
-    regs = machine.snapshot_registers.read()
+    regs = machine.register_file.read()
     regions, pages = read_pages(machine, share_with)
     return MachineState(
         machine.icount, regs, regions, pages, platform, cursor, machine.halted is not None
@@ -95,7 +93,7 @@ def restore_memory(machine: Machine, state: MachineState) -> None:
 
 
 def restore_registers(machine: Machine, state: MachineState) -> None:
-    machine.snapshot_registers.write(state.registers)
+    machine.register_file.write(state.registers)
     machine.icount = state.icount
 
 

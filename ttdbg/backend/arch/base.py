@@ -9,13 +9,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Register:
-    """One guest register: how Unicorn names it, how wide it is, where gdb expects it."""
+    """One guest register: how Unicorn names it and how wide it is (snapshots keep them all;
+    gdb's view of them is `GdbRegister`)."""
 
     name: str
     uc_id: int
     size: int
-    gdb_num: int | None = None
-    snapshot: bool = True
     kind: str = "int"  # "int", or "x87" for the 80-bit registers Unicorn hands out as tuples
 
 
@@ -84,7 +83,6 @@ class Arch:
     # RISC-V: stop before it going forwards, after it going backwards).
     watchpoints_steppable: bool = True
     stat_layout: str = "x86_64"
-    breakpoint_kinds: tuple[int, ...] = (1,)
     # Other CPU exceptions, as the signal Linux would send (anything else: SIGILL).
     interrupt_signals: dict[int, int] = field(default_factory=dict)
     sigaction_has_restorer: bool = True

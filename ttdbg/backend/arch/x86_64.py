@@ -16,24 +16,21 @@ def _reg(name: str) -> int:
 
 
 REGISTERS: tuple[Register, ...] = (
-    *(Register(name, _reg(name), 8, num) for num, name in enumerate(_GPRS)),
-    Register("rip", x.UC_X86_REG_RIP, 8, 16),
-    Register("eflags", x.UC_X86_REG_EFLAGS, 4, 17),
-    *(
-        Register(name, _reg(name), 4, 18 + i)
-        for i, name in enumerate(("cs", "ss", "ds", "es", "fs", "gs"))
-    ),
+    *(Register(name, _reg(name), 8) for name in _GPRS),
+    Register("rip", x.UC_X86_REG_RIP, 8),
+    Register("eflags", x.UC_X86_REG_EFLAGS, 4),
+    *(Register(name, _reg(name), 4) for name in ("cs", "ss", "ds", "es", "fs", "gs")),
     # The physical x87 registers are what a snapshot needs; gdb's st0-7 are relative to TOP
     # and are derived from these by the gdb stub.
-    *(Register(f"fp{i}", x.UC_X86_REG_FP0 + i, 10, None, kind="x87") for i in range(8)),
-    Register("fctrl", x.UC_X86_REG_FPCW, 4, 32),
-    Register("fstat", x.UC_X86_REG_FPSW, 4, 33),
-    Register("ftag", x.UC_X86_REG_FPTAG, 4, 34),
-    Register("fop", x.UC_X86_REG_FOP, 4, 39),
-    *(Register(f"xmm{i}", x.UC_X86_REG_XMM0 + i, 16, 40 + i) for i in range(16)),
-    Register("mxcsr", x.UC_X86_REG_MXCSR, 4, 56),
-    Register("fs_base", x.UC_X86_REG_FS_BASE, 8, 58),
-    Register("gs_base", x.UC_X86_REG_GS_BASE, 8, 59),
+    *(Register(f"fp{i}", x.UC_X86_REG_FP0 + i, 10, kind="x87") for i in range(8)),
+    Register("fctrl", x.UC_X86_REG_FPCW, 4),
+    Register("fstat", x.UC_X86_REG_FPSW, 4),
+    Register("ftag", x.UC_X86_REG_FPTAG, 4),
+    Register("fop", x.UC_X86_REG_FOP, 4),
+    *(Register(f"xmm{i}", x.UC_X86_REG_XMM0 + i, 16) for i in range(16)),
+    Register("mxcsr", x.UC_X86_REG_MXCSR, 4),
+    Register("fs_base", x.UC_X86_REG_FS_BASE, 8),
+    Register("gs_base", x.UC_X86_REG_GS_BASE, 8),
 )
 
 # Linux x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl), the ones ttdbg knows

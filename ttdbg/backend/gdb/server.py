@@ -30,7 +30,6 @@ class GdbServer:
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
         self._busy = threading.Lock()
         self._stopping = threading.Event()
-        self.clients_served = 0
 
     def serve_forever(self) -> None:
         """Accept clients until `shutdown`; each gets its own thread."""
@@ -61,7 +60,6 @@ class GdbServer:
                 return
             try:
                 self.on_attach(True)
-                self.clients_served += 1
                 Connection(conn, self.make_stub()).run()
             finally:
                 self.on_attach(False)

@@ -29,7 +29,6 @@ from .signals import (
     SIGINFO_SIZE,
     SigAction,
     SignalState,
-    signal_name,
 )
 
 ENOSYS, EFAULT, EINTR = 38, 14, 4
@@ -71,7 +70,6 @@ class LinuxPlatform:
         self.enosys: dict[str, int] = {}
         self.error: Exception | None = None
         self.end_of_log: EndOfLog | None = None
-        self.fault: Fault | None = None
         self.syscall_icount = 0
         self._in_syscall = False
         self._restart = False
@@ -255,7 +253,6 @@ class LinuxPlatform:
         act = self.signals.action(fault.signal)
         blocked = self.signals.blocked & (1 << (fault.signal - 1))
         if act.handler in (SIG_DFL, SIG_IGN) or blocked:
-            self.fault = fault
             self.exit(128 + fault.signal, fault.signal)
             return
         self._push_signal_frame(fault.signal, act)
@@ -354,11 +351,6 @@ class LinuxPlatform:
             else:
                 self.m.set_reg(name, value)
         self.signals.blocked = int.from_bytes(data[lay.sigmask : lay.sigmask + 8], "little")
-
-    def describe_exit(self) -> str:
-        if self.exit_signal:
-            return f"killed by {signal_name(self.exit_signal)}"
-        return f"exited with status {self.exit_status}"
 
     # -- state for snapshots ----------------------------------------------------------------
 
