@@ -11,6 +11,7 @@ done
 gcc $CFLAGS -static-pie -fPIE -o bin/hello-pie src/hello.c
 musl-gcc $CFLAGS -static -o bin/hello-musl src/hello.c
 gcc -O1 -static -nostdlib -fno-stack-protector -o bin/tiny src/tiny.c
+gcc -O1 -static -nostdlib -fno-stack-protector -o bin/trap src/trap.c
 
 # Record with a small fixed environment: a recording carries the guest's environment.
 TTDBG="$(command -v ttdbg)"

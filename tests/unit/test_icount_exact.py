@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import unicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import SAMPLES
+from tests.conftest import BIN, SAMPLES
 from ttdbg.backend.process import GuestProcess
+from ttdbg.backend.recorder import Recorder
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process
 from ttdbg.snapshots.state import PageDigests
@@ -64,3 +68,22 @@ def test_syscall_icounts_match_the_log() -> None:
     assert proc.platform.error is None
     assert proc.machine.icount == total
     assert proc.platform.exit_status == 0
+
+
+def test_a_trapping_instruction_counts_once(tmp_path: Path) -> None:
+    """int3 retires (it is a trap): the end of the recording is the instructions a
+    per-instruction hook saw, no more."""
+    path = tmp_path / "trap.ttrec"
+    result = Recorder(str(BIN / "trap"), [b"trap"], [], str(path)).run()
+    assert result.exit_signal == 5  # SIGTRAP
+    rec = open_recording(str(path))
+    proc = new_replay_process(rec)
+    seen = [0]
+
+    def count(_uc: unicorn.Uc, _addr: int, _size: int, _data: object) -> None:
+        seen[0] += 1
+
+    proc.machine.uc.hook_add(unicorn.UC_HOOK_CODE, count)
+    proc.machine.uc.ctl_flush_tb()
+    proc.machine.run(1000)
+    assert rec.last_known_icount == seen[0] == proc.machine.icount

@@ -55,9 +55,6 @@ _FAULT_SIGNALS: dict[int, tuple[int, str]] = {
     unicorn.UC_ERR_EXCEPTION: (SIGILL, "unhandled CPU exception"),
 }
 
-# x86 interrupt vectors that reach the interrupt hook, as the signal Linux delivers.
-_X86_INTERRUPT_SIGNALS: dict[int, int] = {0: SIGFPE, 1: SIGTRAP, 3: SIGTRAP, 6: SIGILL, 13: SIGSEGV}
-
 
 class RegisterBatch:
     """Reads a fixed list of integer registers (8 bytes or less) in one Unicorn call.
@@ -336,9 +333,7 @@ class Machine:
                 0,
                 x86_const.UC_X86_INS_SYSCALL,
             )
-            self.uc.hook_add(unicorn.UC_HOOK_INTR, self._x86_interrupt_hook)
-        else:
-            self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt_hook)
+        self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt_hook)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._unmapped_hook)
 
     def _unmapped_hook(
@@ -353,17 +348,11 @@ class Machine:
         if intno == self.arch.syscall_interrupt:
             self.on_syscall(self)
             return
+        # A fault leaves pc on the instruction (not retired); a trap such as int3 leaves it
+        # past the end of its block, where the count already includes it.
         pc = self.pc
         self.icount = self.icount_at(pc)
-        signal = self.arch.interrupt_signals.get(intno, SIGILL)
-        self.on_fault(self, Fault(signal, pc, f"CPU exception {intno}"))
-        if self._halted is None:
-            self.request_stop()
-
-    def _x86_interrupt_hook(self, uc: unicorn.Uc, intno: int, _data: object) -> None:
-        pc = self.pc
-        self.icount = self.icount_at(pc) + 1
-        signal = _X86_INTERRUPT_SIGNALS.get(intno, SIGSEGV)
+        signal = self.arch.interrupt_signals.get(intno, self.arch.unknown_interrupt_signal)
         self.on_fault(self, Fault(signal, pc, f"CPU exception {intno}"))
         if self._halted is None:
             self.request_stop()

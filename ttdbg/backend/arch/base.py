@@ -85,6 +85,7 @@ class Arch:
     stat_layout: str = "x86_64"
     # Other CPU exceptions, as the signal Linux would send (anything else: SIGILL).
     interrupt_signals: dict[int, int] = field(default_factory=dict)
+    unknown_interrupt_signal: int = 4  # SIGILL
     sigaction_has_restorer: bool = True
     # Instruction classes for step over and finish, from capstone's mnemonic and operands.
     is_call: Callable[[str, str], bool] = field(default=lambda m, ops: m.startswith("call"))

@@ -161,6 +161,9 @@ ARCH = Arch(
     gdb_architecture="i386:x86-64",
     gdb_registers=GDB_REGISTERS,
     gdb_feature_types=GDB_FEATURE_TYPES,
+    # Vectors reaching the interrupt hook: #DE, #DB, #BP, #UD, #GP.
+    interrupt_signals={0: 8, 1: 5, 3: 5, 6: 4, 13: 11},
+    unknown_interrupt_signal=11,
     display_registers=(
         *_GPRS,
         "rip",
