@@ -59,81 +59,128 @@ class Hit:
 MAX_ACCESS = 16
 
 
+_MEM_HOOK_TYPES = {
+    WatchKind.WRITE: unicorn.UC_HOOK_MEM_WRITE,
+    WatchKind.READ: unicorn.UC_HOOK_MEM_READ,
+    WatchKind.ACCESS: unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE,
+}
+
+
 @dataclass
 class Tracer:
-    """Owns the hooks for the timeline's breakpoints and watchpoints on one machine."""
+    """Owns the breakpoints, watchpoints and register watch of the timeline on one machine.
+
+    Their hooks exist only while armed: seeks and steps run with none, so a breakpoint in a
+    hot loop or a watchpoint costs nothing until the user runs to it. gdb re-inserts every
+    breakpoint around every step, so setting and clearing them are plain set operations.
+    """
 
     machine: Machine
     armed: bool = False
     stop_on_hit: bool = False
     after: int = -1  # hits at or before this icount are ignored
-    _bp_hooks: dict[int, Any] = field(default_factory=dict)
-    _bp_active: set[int] = field(default_factory=set)
-    _wp_hooks: dict[Watchpoint, Any] = field(default_factory=dict)
-    _reg_hook: Any = None
-    _reg_name: str = ""
+    _breakpoints: set[int] = field(default_factory=set)
+    _watchpoints: set[Watchpoint] = field(default_factory=set)
+    _register: str | None = None
+    _hooks: list[Any] = field(default_factory=list)
     _reg: RegisterWatch | None = None
+    _reg_hook: Any = None
     _hits: list[Hit] = field(default_factory=list)
 
     @property
     def breakpoints(self) -> set[int]:
-        return set(self._bp_active)
+        return set(self._breakpoints)
 
     @property
     def watchpoints(self) -> set[Watchpoint]:
-        return set(self._wp_hooks)
+        return set(self._watchpoints)
 
     @property
     def hits(self) -> list[Hit]:
-        """Every hit of this armed run, in execution order."""
+        """Every hit of the current (or last) armed run, in execution order."""
         return sorted([*self._hits, *self._register_hits()], key=lambda h: h.icount)
 
-    def arm(self, stop_on_hit: bool, after: int) -> None:
-        self.purge()
-        self.armed, self.stop_on_hit, self.after = True, stop_on_hit, after
-        self._hits = []
-        if self._reg is not None:
-            self._reg.armed, self._reg.stop_on_hit, self._reg.after = 1, int(stop_on_hit), after
-            self._reg.have_last = 0
-            self._reg.hits = 0
-
-    def disarm(self) -> None:
-        self.armed = False
-        if self._reg is not None:
-            self._reg.armed = 0
-
-    # -- breakpoints ------------------------------------------------------------------------
-
-    # gdb removes and re-inserts every breakpoint around every step, so insertion and removal
-    # only flip membership; the hooks of removed breakpoints go at the next armed run.
-
     def add_breakpoint(self, addr: int) -> bool:
-        if addr in self._bp_active:
+        if addr in self._breakpoints:
             return False
-        self._bp_active.add(addr)
-        if addr not in self._bp_hooks:
-            uc = self.machine.uc
-            self._bp_hooks[addr] = uc.hook_add(
-                unicorn.UC_HOOK_CODE, self._on_code, None, addr, addr
-            )
-            uc.ctl_remove_cache(addr, addr + 1)  # retranslate so the hook is compiled in
+        self._breakpoints.add(addr)
         return True
 
     def remove_breakpoint(self, addr: int) -> bool:
-        if addr not in self._bp_active:
+        if addr not in self._breakpoints:
             return False
-        self._bp_active.discard(addr)
+        self._breakpoints.discard(addr)
         return True
 
-    def purge(self) -> None:
-        """Delete the hooks of breakpoints that are no longer set."""
-        for addr in [a for a in self._bp_hooks if a not in self._bp_active]:
-            self.machine.uc.hook_del(self._bp_hooks.pop(addr))
-            self.machine.uc.ctl_remove_cache(addr, addr + 1)
+    def add_watchpoint(self, wp: Watchpoint) -> bool:
+        if wp in self._watchpoints or wp.length <= 0:
+            return False
+        self._watchpoints.add(wp)
+        return True
+
+    def remove_watchpoint(self, wp: Watchpoint) -> bool:
+        if wp not in self._watchpoints:
+            return False
+        self._watchpoints.discard(wp)
+        return True
+
+    def watch_register(self, name: str | None) -> None:
+        """Report every instruction that changes register `name` (None stops watching).
+
+        A native hook on every instruction compares the register with its last value; it
+        keeps the first change (when stopping) or the last one (when scanning).
+        """
+        if name is not None and self.machine.arch.register(name).size > 8:
+            raise ValueError(f"{name}: only registers of 8 bytes or less can be watched")
+        self._register = name
+
+    # -- arming -----------------------------------------------------------------------------
+
+    def arm(self, stop_on_hit: bool, after: int) -> None:
+        """Install the hooks for one run."""
+        self.disarm()
+        self.stop_on_hit, self.after = stop_on_hit, after
+        self._hits = []
+        uc = self.machine.uc
+        for addr in self._breakpoints:
+            self._hooks.append(uc.hook_add(unicorn.UC_HOOK_CODE, self._on_code, None, addr, addr))
+            uc.ctl_remove_cache(addr, addr + 1)  # retranslate so the hook is compiled in
+        for wp in self._watchpoints:
+            begin = max(0, wp.address - MAX_ACCESS + 1)
+            end = wp.address + wp.length - 1
+            self._hooks.append(uc.hook_add(_MEM_HOOK_TYPES[wp.kind], self._on_mem, wp, begin, end))
+        if self._register is not None:
+            reg = self.machine.arch.register(self._register)
+            self._reg = RegisterWatch(
+                regid=reg.uc_id, mask=(1 << (8 * reg.size)) - 1, armed=1,
+                stop_on_hit=int(stop_on_hit), after=after,
+            )  # fmt: skip
+            self._reg_hook = self.machine.counter.add_register_watch(self._reg)
+        if self._watchpoints or self._register is not None:
+            uc.ctl_flush_tb()  # memory and whole-range hooks are compiled into every block
+        self.armed = True
+
+    def disarm(self) -> None:
+        """Remove the hooks, keeping the hits the run found."""
+        if not self.armed:
+            return
+        self._hits = self.hits
+        uc = self.machine.uc
+        for handle in self._hooks:
+            uc.hook_del(handle)
+        self._hooks = []
+        for addr in self._breakpoints:
+            uc.ctl_remove_cache(addr, addr + 1)
+        if self._reg_hook is not None:
+            self.machine.counter.remove_hook(self._reg_hook)
+            self._reg_hook = self._reg = None
+        if self._watchpoints or self._register is not None:
+            uc.ctl_flush_tb()
+        self.armed = False
+
+    # -- hooks ------------------------------------------------------------------------------
 
     def _on_code(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
-        if not self.armed or addr not in self._bp_active:
-            return
         m = self.machine
         icount = m.icount_at(addr)
         if icount <= self.after:
@@ -143,70 +190,20 @@ class Tracer:
             m.icount = icount
             m.request_stop()
 
-    # -- register changes -------------------------------------------------------------------
-
-    def watch_register(self, name: str | None) -> None:
-        """Report every instruction that changes register `name` (None stops watching).
-
-        A native hook on every instruction compares the register with its last value; it
-        keeps the first change (when stopping) or the last one (when scanning).
-        """
-        if self._reg_hook is not None:
-            self.machine.counter.remove_hook(self._reg_hook)
-            self._reg_hook = None
-        if name is not None:
-            reg = self.machine.arch.register(name)
-            if reg.size > 8:
-                raise ValueError(f"{name}: only registers of 8 bytes or less can be watched")
-            self._reg_name = name
-            self._reg = RegisterWatch(regid=reg.uc_id, mask=(1 << (8 * reg.size)) - 1)
-            self._reg_hook = self.machine.counter.add_register_watch(self._reg)
-        self.machine.uc.ctl_flush_tb()
-
     def _register_hits(self) -> list[Hit]:
         w = self._reg
-        if self._reg_hook is None or w is None or not w.hits:
+        if w is None or not w.hits:
             return []
         return [
             Hit(
-                int(w.hit_icount), int(w.hit_pc), register=self._reg_name,
+                int(w.hit_icount), int(w.hit_pc), register=self._register,
                 old_value=int(w.hit_old), new_value=int(w.hit_new),
             )
         ]  # fmt: skip
 
-    # -- watchpoints ------------------------------------------------------------------------
-
-    def add_watchpoint(self, wp: Watchpoint) -> bool:
-        if wp in self._wp_hooks or wp.length <= 0:
-            return False
-        types = {
-            WatchKind.WRITE: unicorn.UC_HOOK_MEM_WRITE,
-            WatchKind.READ: unicorn.UC_HOOK_MEM_READ,
-            WatchKind.ACCESS: unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE,
-        }[wp.kind]
-        begin = max(0, wp.address - MAX_ACCESS + 1)
-        end = wp.address + wp.length - 1
-        self._wp_hooks[wp] = self.machine.uc.hook_add(types, self._on_mem, wp, begin, end)
-        self._retranslate()
-        return True
-
-    def remove_watchpoint(self, wp: Watchpoint) -> bool:
-        handle = self._wp_hooks.pop(wp, None)
-        if handle is None:
-            return False
-        self.machine.uc.hook_del(handle)
-        self._retranslate()
-        return True
-
-    def _retranslate(self) -> None:
-        # Memory hooks are compiled into translated blocks: retranslate everything.
-        self.machine.uc.ctl_flush_tb()
-
     def _on_mem(
         self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, wp: Watchpoint
     ) -> None:
-        if not self.armed:
-            return
         span = wp.overlap(addr, size)
         if span is None:
             return
