@@ -78,6 +78,16 @@ class Timeline:
         self._slice = FIRST_SLICE
         self._exit = recording.exit_event()
         self.end = recording.last_known_icount
+        # Indexes over the event log, so queries at a position cost a bisection.
+        self._event_icounts = [e.icount for e in recording.events]
+        numbers = self.machine.arch.syscall_numbers
+        writes = (numbers.get("write"), numbers.get("writev"))
+        self._writes = [
+            (ev.icount, 2 if ev.args[1] == 2 else 1, ev.payload)
+            for ev in recording.events
+            if ev.kind == EventKind.SYSCALL and ev.args[0] in writes and ev.payload
+        ]
+        self._write_icounts = [icount for icount, _fd, _data in self._writes]
         self.cache.add(self._capture(), pin=True)
 
     # -- queries ----------------------------------------------------------------------------
@@ -117,20 +127,20 @@ class Timeline:
     def events_around(self, before: int = 5, after: int = 5) -> tuple[list[Event], list[Event]]:
         """The last `before` events up to the position and the next `after` ones."""
         events = self.recording.events
-        i = bisect.bisect_left([e.icount for e in events], self.position)
+        i = bisect.bisect_left(self._event_icounts, self.position)
         return events[max(0, i - before) : i], events[i : i + after]
 
-    def output_so_far(self) -> list[tuple[int, bytes]]:
-        """(fd, bytes) the guest wrote to its stdout and stderr before the position."""
-        names = self.machine.arch.syscall_numbers
-        writes = (names.get("write"), names.get("writev"))
-        out = []
-        for ev in self.recording.events:
-            if ev.icount >= self.position:
-                break
-            if ev.kind == EventKind.SYSCALL and ev.args[0] in writes and ev.payload:
-                out.append((2 if ev.args[1] == 2 else 1, ev.payload))
-        return out
+    def output_so_far(self, tail: int | None = None) -> list[tuple[int, bytes]]:
+        """(fd, bytes) the guest wrote to its stdout and stderr before the position; with
+        `tail`, only the last writes that make up at least that many bytes."""
+        end = bisect.bisect_left(self._write_icounts, self.position)
+        start = 0
+        if tail is not None:
+            start, size = end, 0
+            while start > 0 and size < tail:
+                start -= 1
+                size += len(self._writes[start][2])
+        return [(fd, data) for _icount, fd, data in self._writes[start:end]]
 
     def snapshot_interval(self) -> tuple[int, int]:
         """The recording snapshots around the position: (at or before, next or end)."""

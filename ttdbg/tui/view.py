@@ -12,6 +12,7 @@ from ttdbg.symbols import SourceLine, Symbols
 
 MEMORY_ROWS = 16  # of 8 bytes
 STACK_WORDS = 12
+OUTPUT_TAIL = 4000  # bytes of program output the output pane keeps
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class ViewBuilder:
                 word = None
             stack.append((addr, word, self.symbols.describe(word) if word else ""))
         before_events, after_events = tl.events_around(6, 6)
-        out = b"".join(data for _fd, data in tl.output_so_far())
+        out = b"".join(data for _fd, data in tl.output_so_far(tail=OUTPUT_TAIL))
         exit_text = ""
         if tl.at_end:
             exit_text = tl._end_stop().describe()
@@ -148,6 +149,6 @@ class ViewBuilder:
             interval=tl.snapshot_interval(),
             events_before=tuple(before_events),
             events_after=tuple(after_events),
-            output=out[-4000:].decode("utf-8", "replace"),
+            output=out[-OUTPUT_TAIL:].decode("utf-8", "replace"),
             exit_text=exit_text,
         )
