@@ -56,34 +56,9 @@ _FAULT_SIGNALS: dict[int, tuple[int, str]] = {
 }
 
 
-class RegisterBatch:
-    """Reads a fixed list of integer registers (8 bytes or less) in one Unicorn call.
-
-    The Python binding costs several microseconds per register; syscalls read seven.
-    """
-
-    def __init__(self, uc: unicorn.Uc, regs: Sequence[Register]) -> None:
-        n = len(regs)
-        self._uch = uc._uch
-        self._ids = (ctypes.c_int * n)(*(r.uc_id for r in regs))
-        self._vals = (ctypes.c_uint64 * n)()
-        self._ptrs = (ctypes.c_void_p * n)(
-            *(ctypes.addressof(self._vals) + 8 * i for i in range(n))
-        )
-        self._n = n
-        self._masks = [(1 << (8 * r.size)) - 1 for r in regs]
-
-    def read(self) -> list[int]:
-        for i in range(self._n):
-            self._vals[i] = 0
-        err = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n)
-        if err != 0:
-            raise unicorn.UcError(err)
-        return [v & m for v, m in zip(self._vals, self._masks, strict=True)]
-
-
 class RegisterFile:
-    """Every register of the architecture read or written in one Unicorn call.
+    """A fixed list of registers read or written in one Unicorn call (the Python binding
+    costs several microseconds per register).
 
     Each register gets a 16-byte slot: wide enough for XMM, and for x87 registers, whose
     Unicorn layout (64-bit mantissa, 16-bit exponent) read as 10 little-endian bytes is
@@ -96,22 +71,27 @@ class RegisterFile:
         n = len(regs)
         self._uch = uc._uch
         self._regs = list(regs)
+        self._names = [r.name for r in regs]
         self._n = n
         self._buf = ctypes.create_string_buffer(self.SLOT * n)
         base = ctypes.addressof(self._buf)
         self._ids = (ctypes.c_int * n)(*(r.uc_id for r in regs))
         self._ptrs = (ctypes.c_void_p * n)(*(base + self.SLOT * i for i in range(n)))
 
-    def read(self) -> dict[str, int]:
+    def values(self) -> list[int]:
+        """The registers' values, in the order they were given."""
         ctypes.memset(self._buf, 0, self.SLOT * self._n)
         err = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n)
         if err != 0:
             raise unicorn.UcError(err)
         raw = self._buf.raw
-        return {
-            r.name: int.from_bytes(raw[self.SLOT * i : self.SLOT * i + r.size], "little")
+        return [
+            int.from_bytes(raw[self.SLOT * i : self.SLOT * i + r.size], "little")
             for i, r in enumerate(self._regs)
-        }
+        ]
+
+    def read(self) -> dict[str, int]:
+        return dict(zip(self._names, self.values(), strict=True))
 
     def write(self, values: dict[str, int]) -> None:
         ctypes.memset(self._buf, 0, self.SLOT * self._n)

@@ -13,7 +13,7 @@ from ttdbg.errors import DivergenceError, GuestError
 from ..eventlog import Event, EventKind
 from ..inputs import EndOfLog, Inputs, Outcome
 from ..loader import STACK_LIMIT, Identity, Program, build_stack, map_program
-from ..machine import PAGE, PERM_R, PERM_X, Fault, Machine, RegisterBatch, RegisterWriter
+from ..machine import PAGE, PERM_R, PERM_X, Fault, Machine, RegisterFile, RegisterWriter
 from .fdtable import FdTable
 from .host import HostIO
 from .memory import AddressSpace
@@ -78,7 +78,7 @@ class LinuxPlatform:
         self._table = SYSCALLS
         self._names = self.arch.syscall_names
         self._abi = self.arch.syscall_abi
-        self._syscall_regs = RegisterBatch(
+        self._syscall_regs = RegisterFile(
             machine.uc,
             [self.arch.register(r) for r in (self.arch.pc, self._abi.number, *self._abi.args)],
         )
@@ -127,7 +127,7 @@ class LinuxPlatform:
         if self.error is not None or self.end_of_log is not None:
             m.request_stop()
             return
-        pc, nr, *rest = self._syscall_regs.read()
+        pc, nr, *rest = self._syscall_regs.values()
         args = tuple(rest)
         # Trap-based syscalls (svc, ecall) report the pc past their 4-byte instruction.
         trap_pc = pc - 4 if self.arch.syscall_interrupt is not None else pc
