@@ -79,6 +79,7 @@ class Arch:
     # Syscalls arrive as this CPU exception (None: x86's syscall instruction hook); the pc
     # then already points past the 4-byte trap instruction.
     syscall_interrupt: int | None = None
+    syscall_insn_size: int = 4  # svc, ecall; x86-64's syscall is 2
     # gdb's have_nonsteppable_watchpoint is 0 (x86-64: stop after the access) or 1 (AArch64,
     # RISC-V: stop before it going forwards, after it going backwards).
     watchpoints_steppable: bool = True

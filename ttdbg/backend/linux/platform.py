@@ -72,6 +72,7 @@ class LinuxPlatform:
         self.end_of_log: EndOfLog | None = None
         self.syscall_icount = 0
         self._in_syscall = False
+        self._syscall_pc = 0
         self._restart = False
         self.syscall_nr = 0
         self.syscall_args: tuple[int, ...] = ()
@@ -129,9 +130,8 @@ class LinuxPlatform:
             return
         pc, nr, *rest = self._syscall_regs.values()
         args = tuple(rest)
-        # Trap-based syscalls (svc, ecall) report the pc past their 4-byte instruction.
-        trap_pc = pc - 4 if self.arch.syscall_interrupt is not None else pc
-        self.syscall_icount = m.icount_at(trap_pc)
+        self._syscall_pc = pc
+        self.syscall_icount = m.icount_at(self._syscall_insn())
         self.syscall_nr, self.syscall_args = nr, args
         name = self._names.get(nr, f"syscall_{nr}")
         handler = self._table.get(name)
@@ -257,11 +257,19 @@ class LinuxPlatform:
             return
         self._push_signal_frame(fault.signal, act)
 
+    # Where the pc stands during a syscall differs: a trap (svc, ecall) reports it past the
+    # instruction; x86's syscall hook runs before Unicorn moves rip past it, and Unicorn adds
+    # the instruction's length to whatever rip holds when the hook returns.
+
+    def _syscall_insn(self) -> int:
+        """The address of the syscall instruction being handled."""
+        trap = self.arch.syscall_interrupt is not None
+        return self._syscall_pc - self.arch.syscall_insn_size if trap else self._syscall_pc
+
     def _set_pc(self, addr: int) -> None:
-        """Point the guest at `addr`. Inside x86's syscall hook Unicorn adds the syscall
-        instruction's length afterwards, so the value written compensates for it."""
+        """Point the guest at `addr`, also from inside the syscall hook."""
         if self._in_syscall and self.arch.syscall_interrupt is None:
-            addr -= 2
+            addr -= self.arch.syscall_insn_size
         self.m.set_reg(self.arch.pc, addr)
 
     def _trampoline(self, code: bytes) -> int:
@@ -319,13 +327,12 @@ class LinuxPlatform:
     def _resume_pc(self) -> int:
         """Where the interrupted code goes on: past the syscall when one was running, or back
         onto it when it restarts."""
-        pc = self.m.pc
+        pc = self.m.pc  # current, not the syscall's: rt_sigreturn may have just moved it
         if not self._in_syscall:
             return pc
-        trap = self.arch.syscall_interrupt is not None
-        if self._restart:
-            return pc - 4 if trap else pc
-        return pc if trap else pc + 2  # x86's hook runs before Unicorn moves rip past it
+        size = self.arch.syscall_insn_size
+        after = pc if self.arch.syscall_interrupt is not None else pc + size
+        return after - size if self._restart else after
 
     def sigreturn(self) -> None:
         """rt_sigreturn: restore the registers and mask saved by `_push_signal_frame`."""
