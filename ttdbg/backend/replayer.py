@@ -46,28 +46,29 @@ def replay(
     m, plat = proc.machine, proc.platform
     reader = proc.inputs.log  # type: ignore[attr-defined]
     end = rec.last_known_icount if rec.end is not None else None
-    stop_at = min(x for x in (to, end) if x is not None) if (to, end) != (None, None) else None
-    checkpoints = rec.snapshots.icounts if verify else []
+    limits = [x for x in (to, end) if x is not None]
+    stop_at = min(limits) if limits else None
+    pending = list(rec.snapshots.entries) if verify else []
     digests = PageDigests()
     verified = 0
-    index = 0
-    while m.halted is None:
-        while index < len(checkpoints) and checkpoints[index] < m.icount:
-            index += 1
-        if index < len(checkpoints) and checkpoints[index] == m.icount:
-            entry = rec.snapshots.entries[index]
-            state = proc.capture(reader.cursor)
-            if digests.state_hash(state) != entry.state_hash:
+
+    def verify_due() -> None:
+        """Check every snapshot taken at the current icount."""
+        nonlocal verified
+        while pending and pending[0].icount <= m.icount:
+            entry = pending.pop(0)
+            if entry.icount < m.icount:
+                continue  # the program ended before it: nothing to compare
+            if digests.state_hash(proc.capture(reader.cursor)) != entry.state_hash:
                 raise DivergenceError(m.icount, f"state hash {entry.state_hash}", "another state")
             verified += 1
-            index += 1
-        targets = [t for t in (stop_at,) if t is not None]
-        if index < len(checkpoints):
-            targets.append(checkpoints[index])
+
+    while m.halted is None:
+        verify_due()
         if stop_at is not None and m.icount >= stop_at:
             break
-        step = min(targets) - m.icount if targets else 1 << 40
-        m.run(step)
+        goals = [g for g in (stop_at, pending[0].icount if pending else None) if g is not None]
+        m.run(min(goals) - m.icount if goals else 1 << 40)
         if plat.error is not None:
             if isinstance(plat.error, DivergenceError):
                 raise plat.error
@@ -77,13 +78,9 @@ def replay(
         if progress is not None:
             progress(m.icount)
     if m.halted is None and end is not None and m.icount >= end:
-        m.deliver_due_async()
-    if m.halted is not None and index < len(checkpoints) and checkpoints[index] == m.icount:
-        entry = rec.snapshots.entries[index]
-        if digests.state_hash(proc.capture(reader.cursor)) != entry.state_hash:
-            raise DivergenceError(m.icount, f"state hash {entry.state_hash}", "another state")
-        verified += 1
+        m.deliver_due_async()  # a signal from outside ended the program right at the end
     if m.halted is not None:
+        verify_due()
         return ReplayResult(m.icount, "exit", plat.exit_status, plat.exit_signal, verified)
     reason = "to" if to is not None and m.icount >= to else "end"
     return ReplayResult(m.icount, reason, None, None, verified)

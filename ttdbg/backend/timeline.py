@@ -352,7 +352,10 @@ class Timeline:
         share = self.cache.nearest(self.position)
         return self.proc.capture(self.proc.inputs.log.cursor, share)  # type: ignore[attr-defined]
 
-    def _end_stop(self) -> EndOfHistory:
+    def end_stop(self) -> EndOfHistory:
+        """The stop at the end of history, saying how the program ended there."""
+        if self.machine.halted is None and self.position >= self.end:
+            self.machine.deliver_due_async()  # a signal from outside ended it right here
         ev = self._exit
         status = signal = None
         if ev is not None and self.machine.halted is not None:
@@ -396,11 +399,7 @@ class Timeline:
     ) -> Stop:
         """Position the machine exactly at `target` with the tracer disarmed."""
         if target == self.position and (self.machine.halted is None or target == self.end):
-            if self.at_end:
-                if self.machine.halted is None:
-                    self.machine.deliver_due_async()
-                return self._end_stop()
-            return Reached(target)
+            return self.end_stop() if self.at_end else Reached(target)
         state = self._best_state(target)
         if state is not None:
             self._restore(state)
@@ -440,7 +439,7 @@ class Timeline:
                 raise TimelineError(str(plat.error))
             if plat.end_of_log is not None:
                 self.end = min(self.end, self.position)
-                return self._end_stop()
+                return self.end_stop()
             if stop_check():
                 return Reached(self.position)
             while pending and pending[0] <= self.position:
@@ -449,10 +448,8 @@ class Timeline:
                 pending.pop(0)
             if progress is not None:
                 progress(self.position - start, target - self.position)
-        if m.halted is None and self.position >= self.end:
-            m.deliver_due_async()  # a signal from outside ended the program right here
         if m.halted is not None or self.position >= self.end:
-            return self._end_stop()
+            return self.end_stop()
         return Reached(self.position)
 
     def _adapt_slice(self, ran: int, seconds: float) -> None:
@@ -463,7 +460,7 @@ class Timeline:
     def _continue(self, progress: Progress | None, cancel: CancelToken | None) -> Stop:
         start = self.position
         if self.at_end:
-            return self._end_stop()
+            return self.end_stop()
         breaks = sorted(b for b in self.replay_breaks if b > start)
         target = min([self.end, *breaks[:1]])
         has_watch = bool(self.tracer.watchpoints)

@@ -133,7 +133,7 @@ class ViewBuilder:
         out = b"".join(data for _fd, data in tl.output_so_far(tail=OUTPUT_TAIL))
         exit_text = ""
         if tl.at_end:
-            exit_text = tl._end_stop().describe()
+            exit_text = tl.end_stop().describe()
         return StateView(
             icount=position,
             end=tl.end,
