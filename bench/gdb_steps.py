@@ -47,7 +47,8 @@ def _run_gdb(port: int, elf: Path, reverse: bool, count: int, gdb: str) -> dict[
     raise RuntimeError(f"gdb did not report: {out.stdout[-500:]} {out.stderr[-500:]}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -81,13 +82,13 @@ def gdb_figures(
         figures[f"{key}_stepi_ms_p50"] = None
         figures[f"gdb_stepi_vs_{key}"] = None
         return figures
-    port = _free_port()
+    port = free_port()
     command = [peer, f"127.0.0.1:{port}", str(elf)] if key == "gdbserver" else [
         peer, "-g", str(port), str(elf)]  # fmt: skip
     native = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while not _listening(port) and time.monotonic() < deadline:
+        while not port_listening(port) and time.monotonic() < deadline:
             time.sleep(0.01)
         theirs = _run_gdb(port, elf, False, count, gdb)
     finally:
@@ -98,7 +99,7 @@ def gdb_figures(
     return figures
 
 
-def _listening(port: int) -> bool:
+def port_listening(port: int) -> bool:
     """Whether a port is listening, without connecting (qemu serves one connection only)."""
     with open("/proc/net/tcp") as f:
         rows = [line.split() for line in f.readlines()[1:]]

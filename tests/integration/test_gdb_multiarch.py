@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.gdb_steps import free_port, port_listening
 from tests.conftest import BIN, SAMPLES, require_tool
 from tests.integration.test_gdb import poll, register_values, sections
 from ttdbg.backend.arch import by_name
@@ -100,9 +100,7 @@ def test_registers_at_the_nth_hit_match_qemu(
     commands = ["break step_value", *(["continue"] * hit), "next", f"info registers {regs}",
                 "print counter"]  # fmt: skip
     ours = register_values(run_gdb(gdb, arch, port, commands)[-2:], "counter")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        qport = s.getsockname()[1]
+    qport = free_port()
     native = subprocess.Popen(
         [qemu, "-g", str(qport), str(BIN / arch / "walk")],
         stdout=subprocess.DEVNULL,
@@ -110,18 +108,10 @@ def test_registers_at_the_nth_hit_match_qemu(
         env={"PATH": "/usr/bin:/bin"},
     )
     try:
-        poll(lambda: _listening(qport), 30, "qemu's gdb stub")
+        poll(lambda: port_listening(qport), 30, "qemu's gdb stub")
         theirs = register_values(run_gdb(gdb, arch, qport, commands)[-2:], "counter")
     finally:
         native.kill()
         native.wait(timeout=30)
     assert set(ours) == {"pc", *ARGS[arch], "counter"}
     assert ours == theirs
-
-
-def _listening(port: int) -> bool:
-    """Whether something listens on the port, without connecting (qemu serves only one
-    connection, and ends when it closes)."""
-    with open("/proc/net/tcp") as f:
-        rows = [line.split() for line in f.readlines()[1:]]
-    return any(int(r[1].split(":")[1], 16) == port and r[3] == "0A" for r in rows)

@@ -16,8 +16,8 @@ from ttdbg import __version__
 from ttdbg.snapshots.codec import encode
 from ttdbg.snapshots.state import MachineState, PageDigests
 
-from .eventlog import EVENTLOG_VERSION, Event, EventLogWriter
-from .inputs import HostInterrupted, LiveInputs
+from .eventlog import EVENTLOG_VERSION, Event, EventKind, EventLogWriter
+from .inputs import HostInterrupted, LiveInputs, Outcome
 from .linux.host import HostIO
 from .linux.platform import PLATFORM_VERSION
 from .loader import initial_pages, parse_program
@@ -69,7 +69,9 @@ class _FlushingInputs(LiveInputs):
             self._last = now
             self._flush()
 
-    def take(self, kind, icount, args, host):  # type: ignore[no-untyped-def]
+    def take(
+        self, kind: EventKind, icount: int, args: tuple[int, ...], host: Callable[[], Outcome]
+    ) -> Outcome:
         outcome = super().take(kind, icount, args, host)
         self._after_append()
         return outcome

@@ -308,8 +308,8 @@ class Timeline:
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
     ) -> Stop:
-        """The next (or previous) instruction that changes register `name` (slow: it looks
-        at every instruction)."""
+        """The next (or previous) instruction that changes register `name` (a native hook
+        looks at every instruction)."""
         self.register(name)
         return self._search(lambda: self.tracer.watch_register(name), forward, progress, cancel)
 

@@ -62,28 +62,30 @@ class ViewBuilder:
         """`before` instructions leading to pc (decoded from the function start) and `after`."""
         sym = self.symbols.lookup(pc)
         start = sym.addr if sym is not None and 0 <= pc - sym.addr < 4096 else pc
-        lines: list[DisasmLine] = []
+        lines = self._decode(start, pc, after)
+        index = next((i for i, ln in enumerate(lines) if ln.is_pc), None)
+        if index is None and start != pc:  # pc is not on the path decoded from the symbol
+            lines, index = self._decode(pc, pc, after), 0
+        if index is None:
+            return ()
+        return tuple(lines[max(0, index - before) : index + after + 1])
+
+    def _decode(self, start: int, pc: int, after: int) -> list[DisasmLine]:
+        """Instructions from `start` to `after` past pc (fewer where memory ends)."""
         try:
             code = self.tl.read_memory(start, pc - start + 16 * (after + 1))
         except TimelineError:
             try:
-                start = pc
-                code = self.tl.read_memory(pc, 16)
+                code = self.tl.read_memory(start, pc - start + 16)
             except TimelineError:
-                return ()
+                return []
+        lines: list[DisasmLine] = []
         for addr, size, mnem, ops in self.cs.disasm_lite(code, start):
             label = self.symbols.describe(addr)
             lines.append(DisasmLine(addr, size, f"{mnem} {ops}".strip(), label, addr == pc))
-            if addr > pc and len([ln for ln in lines if ln.addr > pc]) >= after:
+            if addr > pc and sum(ln.addr > pc for ln in lines) >= after:
                 break
-        index = next((i for i, ln in enumerate(lines) if ln.is_pc), None)
-        if index is None:  # pc not on the decoded path from the symbol: decode from pc
-            decoded = self.cs.disasm_lite(self.tl.read_memory(pc, 16 * (after + 1)), pc)
-            return tuple(
-                DisasmLine(a, s, f"{m} {o}".strip(), self.symbols.describe(a), a == pc)
-                for a, s, m, o in list(decoded)[: after + 1]
-            )
-        return tuple(lines[max(0, index - before) : index + after + 1])
+        return lines
 
     def _memory(self, addr: int) -> bytes | None:
         try:
