@@ -1,4 +1,4 @@
-"""Shared fixtures: sample paths, a ttdbg runner with timeouts, and tool requirements."""
+"""Shared fixtures: sample paths, a ttdbg runner with timeouts, tool requirements, polling."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -17,14 +19,34 @@ BIN = SAMPLES / "bin"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def poll(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str | Callable[[], str],
+    interval: float = 0.005,
+) -> None:
+    """Wait until `condition()` holds; after `timeout` seconds fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, (
+            f"timed out waiting for {what() if callable(what) else what}"
+        )
+        time.sleep(interval)
+
+
 def require_tool(name: str) -> str:
     """The path of a host tool; in CI a missing tool fails the test instead of skipping it."""
     path = shutil.which(name)
     if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is required in CI but not installed")
-        pytest.skip(f"{name} not installed")
+        missing(f"{name} is not installed")
     return path
+
+
+def missing(what: str) -> NoReturn:
+    """A host requirement is absent: a failure in CI (.ci/run installs it), else a skip."""
+    if IN_CI:
+        pytest.fail(f"{what}, and CI requires it")
+    pytest.skip(what)
 
 
 def run_ttdbg(

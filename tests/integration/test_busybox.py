@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, require_tool, run_native, run_ttdbg
+from tests.conftest import missing, require_tool, run_native, run_ttdbg
 
 DATA = "".join(f"{(i * 7919) % 1000} line {i}\n" for i in range(1500)).encode()
 
@@ -55,9 +55,7 @@ ARM64_BUSYBOX = os.environ.get("TTDBG_BUSYBOX_ARM64", "/opt/busybox-arm64/bin/bu
 def test_arm64_applet_matches_qemu(applet: list[str], tmp_path: Path) -> None:
     qemu = require_tool("qemu-aarch64")
     if not os.path.exists(ARM64_BUSYBOX):
-        if IN_CI:
-            pytest.fail(f"{ARM64_BUSYBOX} is required in CI (.ci/run installs it)")
-        pytest.skip("Debian's busybox-static for arm64 is not installed")
+        missing(f"Debian's busybox-static for arm64 ({ARM64_BUSYBOX}) is not installed")
     (tmp_path / "data.txt").write_bytes(DATA)
     rec_path = tmp_path / "bb.ttrec"
     native = run_native([qemu, ARM64_BUSYBOX, *applet], DATA, cwd=tmp_path)

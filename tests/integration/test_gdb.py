@@ -10,12 +10,12 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, SAMPLES, require_tool, run_ttdbg
+from tests.conftest import BIN, SAMPLES, poll, require_tool, run_ttdbg
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
 from ttdbg.backend.recorder import Recorder
@@ -220,13 +220,6 @@ def test_monitor_seek_refreshes_gdb_through_the_hooks(gdb: str, served: Served) 
     assert found is not None
     assert pc_of(out[1]) == served.rec.program.entry
     assert pc_of(out[3]) == int(found.group(1), 16) != served.rec.program.entry
-
-
-def poll(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 def interrupt_mid_run(gdb: str, served: Served, start: str, direction: str) -> tuple[str, float]:

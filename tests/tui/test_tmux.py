@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tests.conftest import require_tool
+from tests.conftest import poll, require_tool
 
 
 def test_tui_in_a_real_terminal(tmp_path: Path) -> None:
@@ -25,10 +24,13 @@ def test_tui_in_a_real_terminal(tmp_path: Path) -> None:
         return run("capture-pane", "-p", "-t", "tui")
 
     def wait_for(text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in screen():
-            assert time.monotonic() < deadline, f"{text!r} never appeared:\n{screen()}"
-            time.sleep(0.05)
+        poll(lambda: text in screen(), timeout, lambda: f"{text!r} on:\n{screen()}", 0.05)
+
+    def goto_prompt() -> bool:
+        if "goto" in screen():
+            return True
+        run("send-keys", "-t", "tui", "g")
+        return False
 
     command = f"{sys.executable} -m ttdbg tui --no-session; echo EXIT=$? > {done}; sleep 10"
     run("new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", command)
@@ -38,20 +40,13 @@ def test_tui_in_a_real_terminal(tmp_path: Path) -> None:
         assert "disassembly" in screen()
         assert "_start" in screen()
         # Until the app reads keys, a key may be lost: press g until the prompt shows.
-        deadline = time.monotonic() + 30
-        while "goto" not in screen():
-            assert time.monotonic() < deadline, f"no goto prompt:\n{screen()}"
-            run("send-keys", "-t", "tui", "g")
-            time.sleep(0.2)
+        poll(goto_prompt, 30, lambda: f"the goto prompt on:\n{screen()}", 0.2)
         run("send-keys", "-t", "tui", "5", "0", "0", "Enter")
         wait_for("icount 500 /")
         run("send-keys", "-t", "tui", "I")
         wait_for("icount 499 /")
         run("send-keys", "-t", "tui", "q")
-        deadline = time.monotonic() + 30
-        while not done.exists():
-            assert time.monotonic() < deadline, "ttdbg tui did not exit"
-            time.sleep(0.05)
+        poll(done.exists, 30, "ttdbg tui to exit", 0.05)
         assert done.read_text().strip() == "EXIT=0"
     finally:
         subprocess.run([tmux, "-L", sock, "kill-server"], capture_output=True, timeout=30)
