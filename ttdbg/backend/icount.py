@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 from dataclasses import dataclass
+from typing import Any
 
 import capstone
 import unicorn
@@ -83,13 +85,7 @@ class Block:
 
     def index(self, pc: int) -> int | None:
         """How many of the block's instructions come before `pc`, or None if `pc` is not one."""
-        lo, hi = 0, len(self.insns)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.insns[mid] < pc:
-                lo = mid + 1
-            else:
-                hi = mid
+        lo = bisect.bisect_left(self.insns, pc)
         return lo if lo < len(self.insns) and self.insns[lo] == pc else None
 
 
@@ -108,19 +104,9 @@ class BlockCounter:
             raise MemoryError("cannot allocate the block table")
         self._cs = capstone.Cs(cs_arch, cs_mode)
         self._by_addr: dict[int, list[Block]] = {}
-        self._hook = ctypes.c_size_t()
-        callback = ctypes.cast(_lib.bc_block_hook, ctypes.c_void_p)
-        err = uclib.uc_hook_add(
-            uc._uch,
-            ctypes.byref(self._hook),
-            unicorn.UC_HOOK_BLOCK,
-            callback,
-            ctypes.byref(self._c),
-            ctypes.c_uint64(1),
-            ctypes.c_uint64(0),
+        self._hook = self._add_native_hook(
+            unicorn.UC_HOOK_BLOCK, _lib.bc_block_hook, ctypes.byref(self._c)
         )
-        if err != 0:
-            raise unicorn.UcError(err)
 
     def __del__(self) -> None:
         _lib.bc_free(ctypes.byref(self._c))
@@ -160,19 +146,9 @@ class BlockCounter:
         so that everywhere else keeps running at full speed. Returns how many ran.
         """
         end = pc + max(size, 1) - 1
-        handle = ctypes.c_size_t()
-        callback = ctypes.cast(_lib.bc_insn_hook, ctypes.c_void_p)
-        err = uclib.uc_hook_add(
-            self._uc._uch,
-            ctypes.byref(handle),
-            unicorn.UC_HOOK_CODE,
-            callback,
-            ctypes.byref(self._c),
-            ctypes.c_uint64(pc),
-            ctypes.c_uint64(end),
+        handle = self._add_native_hook(
+            unicorn.UC_HOOK_CODE, _lib.bc_insn_hook, ctypes.byref(self._c), pc, end
         )
-        if err != 0:
-            raise unicorn.UcError(err)
         self._c.steps = 0
         self._c.step_limit = steps
         self._c.limit = NO_LIMIT
@@ -180,7 +156,7 @@ class BlockCounter:
         try:
             self._uc.emu_start(pc, 0)
         finally:
-            uclib.uc_hook_del(self._uc._uch, handle)
+            self.remove_hook(handle)
             self._uc.ctl_remove_cache(pc, end + 1)
         return int(self._c.steps)
 
@@ -188,15 +164,21 @@ class BlockCounter:
         """Install the native register-change hook on every instruction; returns its handle."""
         watch.counter = ctypes.addressof(self._c)
         watch.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
+        return self._add_native_hook(unicorn.UC_HOOK_CODE, _lib.bc_reg_hook, ctypes.byref(watch))
+
+    def _add_native_hook(
+        self, kind: int, function: Any, data: Any, begin: int = 1, end: int = 0
+    ) -> ctypes.c_size_t:
+        """Install a C function of `_blockcount` as a Unicorn hook on [begin, end] (1, 0: all)."""
         handle = ctypes.c_size_t()
         err = uclib.uc_hook_add(
             self._uc._uch,
             ctypes.byref(handle),
-            unicorn.UC_HOOK_CODE,
-            ctypes.cast(_lib.bc_reg_hook, ctypes.c_void_p),
-            ctypes.byref(watch),
-            ctypes.c_uint64(1),
-            ctypes.c_uint64(0),
+            kind,
+            ctypes.cast(function, ctypes.c_void_p),
+            data,
+            ctypes.c_uint64(begin),
+            ctypes.c_uint64(end),
         )
         if err != 0:
             raise unicorn.UcError(err)
