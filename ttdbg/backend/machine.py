@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import unicorn
-from unicorn import x86_const
 from unicorn.unicorn_py3.unicorn import uclib
 
 from .arch import Arch, Register
@@ -304,15 +303,9 @@ class Machine:
     # -- hooks ------------------------------------------------------------------------------
 
     def _install_hooks(self) -> None:
-        if self.arch.uc_arch == unicorn.UC_ARCH_X86:
-            self.uc.hook_add(
-                unicorn.UC_HOOK_INSN,
-                self._syscall_hook,
-                None,
-                1,
-                0,
-                x86_const.UC_X86_INS_SYSCALL,
-            )
+        if self.arch.syscall_insn is not None:
+            insn = self.arch.syscall_insn
+            self.uc.hook_add(unicorn.UC_HOOK_INSN, self._syscall_hook, None, 1, 0, insn)
         self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt_hook)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._unmapped_hook)
 

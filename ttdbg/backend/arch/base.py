@@ -76,9 +76,10 @@ class Arch:
     gdb_registers: tuple[GdbRegister, ...]
     gdb_feature_types: dict[str, str]  # feature name -> XML type definitions it needs
     setup: Callable[[Any], None] = field(default=lambda uc: None)
-    # Syscalls arrive as this CPU exception (None: x86's syscall instruction hook); the pc
-    # then already points past the 4-byte trap instruction.
+    # Syscalls arrive as this CPU exception, the pc then already past the trap instruction;
+    # or (x86-64) through a hook on this Unicorn instruction id, the pc still on it.
     syscall_interrupt: int | None = None
+    syscall_insn: int | None = None
     syscall_insn_size: int = 4  # svc, ecall; x86-64's syscall is 2
     # gdb's have_nonsteppable_watchpoint is 0 (x86-64: stop after the access) or 1 (AArch64,
     # RISC-V: stop before it going forwards, after it going backwards).

@@ -163,6 +163,7 @@ ARCH = Arch(
     gdb_feature_types=GDB_FEATURE_TYPES,
     # Vectors reaching the interrupt hook: #DE, #DB, #BP, #UD, #GP.
     interrupt_signals={0: 8, 1: 5, 3: 5, 6: 4, 13: 11},
+    syscall_insn=x.UC_X86_INS_SYSCALL,
     syscall_insn_size=2,
     unknown_interrupt_signal=11,
     display_registers=(
