@@ -52,7 +52,7 @@ def raw_unicorn(rec_path: Path, count_chunk: int = 0) -> int:
     rec = open_recording(str(rec_path))
     proc = new_replay_process(rec)
     m = proc.machine
-    proc.inputs.check_icount = False  # type: ignore[attr-defined]
+    proc.inputs.check_icount = False
     uclib.uc_hook_del(m.uc._uch, m.counter._hook)
     while m.halted is None and proc.platform.end_of_log is None:
         assert proc.platform.error is None, proc.platform.error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import unicorn
 from hypothesis import HealthCheck, given, settings
@@ -21,7 +22,7 @@ RECORDINGS = {
 }
 
 
-def fingerprint(proc: GuestProcess) -> tuple[int, str]:
+def fingerprint(proc: GuestProcess[Any]) -> tuple[int, str]:
     state = proc.capture(0)
     return proc.machine.icount, PageDigests().state_hash(state)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from ttdbg.snapshots.state import MachineState, capture, restore_memory, restore_registers
 
 from .inputs import Inputs
@@ -10,14 +12,16 @@ from .linux.platform import Console, LinuxPlatform
 from .loader import Program
 from .machine import Machine
 
+InputsT = TypeVar("InputsT", bound=Inputs)
 
-class GuestProcess:
+
+class GuestProcess(Generic[InputsT]):
     """The guest as it runs: CPU and memory (`machine`) plus its OS state (`platform`)."""
 
     def __init__(
         self,
         program: Program,
-        inputs: Inputs,
+        inputs: InputsT,
         host: HostIO | None = None,
         console: Console | None = None,
     ) -> None:

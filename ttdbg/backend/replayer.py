@@ -26,7 +26,9 @@ class ReplayResult:
     verified: int  # snapshots whose hash was checked
 
 
-def new_replay_process(rec: Recording, console: Console | None = None) -> GuestProcess:
+def new_replay_process(
+    rec: Recording, console: Console | None = None
+) -> GuestProcess[ReplayInputs]:
     """A guest process positioned at icount 0 whose inputs come from the recording."""
     inputs = ReplayInputs(EventLogReader(rec.events))
     proc = GuestProcess(rec.program, inputs, None, console)
@@ -44,7 +46,7 @@ def replay(
     """Run the recording forward from icount 0 to `to` (or its end), optionally verifying."""
     proc = new_replay_process(rec, console)
     m, plat = proc.machine, proc.platform
-    reader = proc.inputs.log  # type: ignore[attr-defined]
+    reader = proc.inputs.log
     end = rec.last_known_icount if rec.end is not None else None
     limits = [x for x in (to, end) if x is not None]
     stop_at = min(limits) if limits else None

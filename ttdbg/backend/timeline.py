@@ -24,6 +24,7 @@ from ttdbg.snapshots.state import MachineState
 
 from .cancel import CancelToken, Progress
 from .eventlog import Event, EventKind
+from .inputs import ReplayInputs
 from .process import GuestProcess
 from .recording import Recording
 from .replayer import new_replay_process
@@ -67,7 +68,7 @@ class Timeline:
 
     def __init__(self, recording: Recording, cache_budget: int = 512 << 20) -> None:
         self.recording = recording
-        self.proc: GuestProcess = new_replay_process(recording)
+        self.proc: GuestProcess[ReplayInputs] = new_replay_process(recording)
         self.machine = self.proc.machine
         self.tracer = Tracer(self.machine)
         self.cache = StateCache(cache_budget)
@@ -350,7 +351,7 @@ class Timeline:
 
     def _capture(self) -> MachineState:
         share = self.cache.nearest(self.position)
-        return self.proc.capture(self.proc.inputs.log.cursor, share)  # type: ignore[attr-defined]
+        return self.proc.capture(self.proc.inputs.log.cursor, share)
 
     def end_stop(self) -> EndOfHistory:
         """The stop at the end of history, saying how the program ended there."""
@@ -366,7 +367,7 @@ class Timeline:
 
     def _restore(self, state: MachineState) -> None:
         self.proc.restore(state)
-        self.proc.inputs.log.cursor = state.cursor  # type: ignore[attr-defined]
+        self.proc.inputs.log.cursor = state.cursor
         plat = self.proc.platform
         plat.error = plat.end_of_log = None
         if state.halted and self._exit is not None:
