@@ -118,7 +118,7 @@ def recording_info(path: str) -> dict[str, Any]:
     for ev in rec.events:
         by_kind[ev.kind.name] = by_kind.get(ev.kind.name, 0) + 1
     end = rec.end or {}
-    exit_ev = rec.exit_event()
+    exit_status, exit_signal = rec.exit_outcome()
     return {
         "file": path,
         "program": rec.header.get("program"),
@@ -128,8 +128,8 @@ def recording_info(path: str) -> dict[str, Any]:
         "recorded_at": rec.header.get("recorded_at"),
         "icount": rec.last_known_icount,
         "end_reason": end.get("reason", "truncated"),
-        "exit_status": exit_ev.args[0] if exit_ev and not exit_ev.args[1] else None,
-        "exit_signal": exit_ev.args[1] if exit_ev and exit_ev.args[1] else None,
+        "exit_status": exit_status,
+        "exit_signal": exit_signal,
         "events": len(rec.events),
         "events_by_kind": by_kind,
         "enosys": end.get("enosys", {}),

@@ -66,6 +66,15 @@ class Recording:
                 return ev
         return None
 
+    def exit_outcome(self) -> tuple[int | None, int | None]:
+        """(exit status, killing signal) of the recorded end: one of them is set, or neither
+        when the recording stopped before the program ended."""
+        ev = self.exit_event()
+        if ev is None:
+            return None, None
+        status, signal = ev.args
+        return (None, signal) if signal else (status, None)
+
 
 def open_recording(path: str) -> Recording:
     """Open and check a recording; RecordingError names the file and the problem."""

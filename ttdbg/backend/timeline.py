@@ -77,7 +77,7 @@ class Timeline:
         self.lock = threading.RLock()
         self._subscribers: list[Subscriber] = []
         self._slice = FIRST_SLICE
-        self._exit = recording.exit_event()
+        self._exit = recording.exit_outcome()  # (status, signal), (None, None): no end
         self.end = recording.last_known_icount
         # Indexes over the event log, so queries at a position cost a bisection.
         self._event_icounts = [e.icount for e in recording.events]
@@ -357,12 +357,10 @@ class Timeline:
         """The stop at the end of history, saying how the program ended there."""
         if self.machine.halted is None and self.position >= self.end:
             self.machine.deliver_due_async()  # a signal from outside ended it right here
-        ev = self._exit
-        status = signal = None
-        if ev is not None and self.machine.halted is not None:
-            status, signal = (None, ev.args[1]) if ev.args[1] else (ev.args[0], None)
+        status, signal = self._exit if self.machine.halted is not None else (None, None)
+        ended = self._exit != (None, None)
         return EndOfHistory(
-            self.position, status, signal, truncated=self.recording.truncated and ev is None
+            self.position, status, signal, truncated=self.recording.truncated and not ended
         )
 
     def _restore(self, state: MachineState) -> None:
@@ -370,11 +368,7 @@ class Timeline:
         self.proc.inputs.log.cursor = state.cursor
         plat = self.proc.platform
         plat.error = plat.end_of_log = None
-        if state.halted and self._exit is not None:
-            plat.exit_status = None if self._exit.args[1] else self._exit.args[0]
-            plat.exit_signal = self._exit.args[1] or None
-        else:
-            plat.exit_status = plat.exit_signal = None
+        plat.exit_status, plat.exit_signal = self._exit if state.halted else (None, None)
         self.machine.set_halted(state.halted)
 
     def _best_state(self, target: int) -> MachineState | None:
