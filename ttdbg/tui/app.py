@@ -8,6 +8,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from textual import work
@@ -51,6 +52,17 @@ from .widgets.status import StatusBar
 from .widgets.timeline import Timeline
 
 Operation = Callable[[CancelToken, Progress], Stop | None]
+
+
+@dataclass(frozen=True)
+class _QueuedOp:
+    """An engine operation waiting its turn; `seek` ones replace each other."""
+
+    op: Operation
+    record: bool  # noted in the move history
+    seek: bool
+
+
 # A fixed key line: Textual's Footer rebuilds itself on every focus change, which costs more
 # than a seek when the command line closes.
 KEY_HINTS = (
@@ -143,9 +155,9 @@ class TtdbgApp(App[None]):
         self.previous_registers: dict[str, int] = {}
         self.previous_memory: tuple[int, bytes | None] = (0, None)
         self._cancel: CancelToken | None = None
-        self._op_queue: deque[tuple[str, Operation, bool, bool]] = deque()
+        self._op_queue: deque[_QueuedOp] = deque()
         self._op_lock = threading.Condition()
-        self._op_current: tuple[str, Operation, bool, bool] | None = None
+        self._op_current: _QueuedOp | None = None
         self._op_stopping = False
         self._engine = threading.Thread(target=self._engine_loop, daemon=True, name="engine")
         self.views_shown = 0  # how many views have reached the screen (tests wait on it)
@@ -231,7 +243,6 @@ class TtdbgApp(App[None]):
 
     def run_op(
         self,
-        name: str,
         op: Operation,
         record: bool = False,
         moves: bool = True,
@@ -248,14 +259,11 @@ class TtdbgApp(App[None]):
             return
         with self._op_lock:
             if replace:
-                self._op_queue = deque(r for r in self._op_queue if not r[3])
-                if (
-                    self._op_current is not None
-                    and self._op_current[3]
-                    and self._cancel is not None
-                ):
+                self._op_queue = deque(r for r in self._op_queue if not r.seek)
+                current = self._op_current
+                if current is not None and current.seek and self._cancel is not None:
                     self._cancel.cancel()
-            self._op_queue.append((name, op, record, replace))
+            self._op_queue.append(_QueuedOp(op, record, replace))
             self._op_lock.notify()
 
     def _engine_loop(self) -> None:
@@ -270,8 +278,7 @@ class TtdbgApp(App[None]):
                 request = self._op_queue.popleft()
                 self._op_current = request
                 token = self._cancel = CancelToken()
-            _name, op, record, _replace = request
-            self._run_one(op, token, record)
+            self._run_one(request.op, token, request.record)
             with self._op_lock:
                 self._op_current = None
 
@@ -290,7 +297,7 @@ class TtdbgApp(App[None]):
         except TtdbgError as err:
             error = str(err)
         with self._op_lock:
-            more = any(not r[3] for r in self._op_queue)
+            more = any(not r.seek for r in self._op_queue)
         if more and not error:
             return  # more steps are queued: draw once they are done
         view = self.builder.build(self.memory_addr)
@@ -389,10 +396,10 @@ class TtdbgApp(App[None]):
         }
 
     def action_move(self, name: str) -> None:
-        self.run_op(name, self._ops()[name], record=name not in ("stepi", "reverse_stepi"))
+        self.run_op(self._ops()[name], record=name not in ("stepi", "reverse_stepi"))
 
     def seek(self, icount: int, record: bool = True) -> None:
-        self.run_op("seek", lambda c, p: self.tl.seek(icount, p, c), record=record, replace=True)
+        self.run_op(lambda c, p: self.tl.seek(icount, p, c), record=record, replace=True)
 
     def on_seek_request(self, message: SeekRequest) -> None:
         self.seek(message.icount, message.record)
@@ -463,7 +470,7 @@ class TtdbgApp(App[None]):
                 return self.tl.find_write(int(str(target)), 8, forward, progress, cancel)
             return self.tl.find_register_change(str(target), forward, progress, cancel)
 
-        self.run_op("search", search, record=True)
+        self.run_op(search, record=True)
 
     def _changed_for(self, view: StateView) -> frozenset[str]:
         if not self.since_previous_view or not self.previous_registers:
