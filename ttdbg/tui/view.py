@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import capstone
 
@@ -44,7 +44,6 @@ class StateView:
     events_after: tuple[Event, ...] = ()
     output: str = ""
     exit_text: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class ViewBuilder:
@@ -119,8 +118,8 @@ class ViewBuilder:
         changed = frozenset(n for n, v in regs.items() if prev_regs.get(n) != v)
         mem_changed = frozenset(
             i
-            for i in range(len(memory or b""))
-            if memory is not None and prev_mem is not None and memory[i] != prev_mem[i]
+            for i, (a, b) in enumerate(zip(memory or b"", prev_mem or b"", strict=False))
+            if a != b
         )
         sp = regs[self.sp_name]
         stack = []
