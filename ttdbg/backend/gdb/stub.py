@@ -33,7 +33,7 @@ FEATURES = (
     f"PacketSize={MAX_PACKET:x};QStartNoAckMode+;qXfer:features:read+;qXfer:exec-file:read+;"
     "swbreak+;hwbreak+;vContSupported+;ReverseStep+;ReverseContinue+"
 ).encode()
-ENOENT, EBADF = 2, 9
+ENOENT, EBADF, EINVAL = 2, 9, 22
 
 
 @dataclass
@@ -80,6 +80,13 @@ class GdbStub:
             c.VFile: self._vfile,
             c.Malformed: lambda r, t: Reply([b"E01"]),
             c.Unknown: lambda r, t: Reply([b""]),
+        }
+        self._vfile_ops: dict[str, Callable[[tuple[bytes, ...]], bytes]] = {
+            "setfs": lambda args: b"F0",
+            "open": self._vfile_open,
+            "pread": self._vfile_pread,
+            "fstat": self._vfile_fstat,
+            "close": self._vfile_close,
         }
 
     def handle(self, payload: bytes, cancel: CancelToken | None = None) -> Reply:
@@ -214,35 +221,39 @@ class GdbStub:
     # -- the program, served to gdb ------------------------------------------------------------
 
     def _vfile(self, r: c.VFile, t: CancelToken) -> Reply:
+        op = self._vfile_ops.get(r.op)
+        if op is None:
+            return Reply([b""])
         try:
-            if r.op == "setfs":
-                return Reply([b"F0"])
-            if r.op == "open":
-                path = bytes.fromhex(r.args[0].decode()).decode(errors="replace")
-                if path != self.exec_path:
-                    return Reply([b"F-1,%x" % ENOENT])
-                fd = max(self._open_files, default=2) + 1
-                self._open_files[fd] = self.image
-                return Reply([b"F%x" % fd])
-            if r.op == "pread":
-                fd, count, offset = (int(a, 16) for a in r.args[:3])
-                data = self._open_files.get(fd)
-                if data is None:
-                    return Reply([b"F-1,%x" % EBADF])
-                chunk = data[offset : offset + min(count, MAX_PACKET // 2)]
-                return Reply([b"F%x;" % len(chunk) + escape(chunk)])
-            if r.op == "fstat":
-                data = self._open_files.get(int(r.args[0], 16))
-                if data is None:
-                    return Reply([b"F-1,%x" % EBADF])
-                # gdb's fio_stat: big-endian, sizes fixed by the protocol.
-                st = struct.pack(">IIIIIIIQQQIII", 0, 0, 0o100755, 1, 0, 0, 0, len(data), 4096,
-                                 (len(data) + 511) // 512, 0, 0, 0)  # fmt: skip
-                return Reply([b"F%x;" % len(st) + escape(st)])
-            if r.op == "close":
-                return Reply(
-                    [b"F0" if self._open_files.pop(int(r.args[0], 16), None) else b"F-1,9"]
-                )
+            return Reply([op(r.args)])
         except (ValueError, IndexError):
-            return Reply([b"F-1,16"])  # EINVAL (22, written in hex)
-        return Reply([b""])
+            return Reply([b"F-1,%x" % EINVAL])
+
+    def _vfile_open(self, args: tuple[bytes, ...]) -> bytes:
+        path = bytes.fromhex(args[0].decode()).decode(errors="replace")
+        if path != self.exec_path:
+            return b"F-1,%x" % ENOENT
+        fd = max(self._open_files, default=2) + 1
+        self._open_files[fd] = self.image
+        return b"F%x" % fd
+
+    def _vfile_pread(self, args: tuple[bytes, ...]) -> bytes:
+        fd, count, offset = (int(a, 16) for a in args[:3])
+        data = self._open_files.get(fd)
+        if data is None:
+            return b"F-1,%x" % EBADF
+        chunk = data[offset : offset + min(count, MAX_PACKET // 2)]
+        return b"F%x;" % len(chunk) + escape(chunk)
+
+    def _vfile_fstat(self, args: tuple[bytes, ...]) -> bytes:
+        data = self._open_files.get(int(args[0], 16))
+        if data is None:
+            return b"F-1,%x" % EBADF
+        # gdb's fio_stat: big-endian, sizes fixed by the protocol.
+        st = struct.pack(">IIIIIIIQQQIII", 0, 0, 0o100755, 1, 0, 0, 0, len(data), 4096,
+                         (len(data) + 511) // 512, 0, 0, 0)  # fmt: skip
+        return b"F%x;" % len(st) + escape(st)
+
+    def _vfile_close(self, args: tuple[bytes, ...]) -> bytes:
+        found = self._open_files.pop(int(args[0], 16), None) is not None
+        return b"F0" if found else b"F-1,%x" % EBADF
