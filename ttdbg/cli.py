@@ -8,31 +8,30 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ttdbg import __version__
 from ttdbg.errors import TtdbgError, UsageError
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
+def _integer(what: str, minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer (any base Python reads) of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}: {text!r}")
+        return value
+
+    return parse
 
 
-def _icount(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an icount: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"icount must be >= 0: {text!r}")
-    return value
+_positive = _integer("a number", 1)
+_icount = _integer("an icount", 0)
 
 
 def _find_program(name: str) -> str:
