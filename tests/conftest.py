@@ -54,6 +54,7 @@ def run_ttdbg(
     stdin: bytes = b"",
     timeout: float = 120,
     cwd: Path | str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the ttdbg command in a subprocess, with a timeout, capturing both streams."""
     return subprocess.run(
@@ -62,6 +63,7 @@ def run_ttdbg(
         capture_output=True,
         timeout=timeout,
         cwd=cwd,
+        env=env,
     )
 
 

@@ -221,6 +221,21 @@ def _find_gdb(arch: str) -> str:
     raise UsageError(f"{' or '.join(names)} not found; install it to debug {arch} recordings")
 
 
+GDB_PROGRAM_NAME = "program"
+
+
+def _write_private_file(directory: str, name: str, data: bytes) -> str:
+    """Create `name` (a fixed name, never one read from a recording) in `directory`.
+
+    O_EXCL and O_NOFOLLOW: the file must be new, and a planted symlink is never followed.
+    """
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return path
+
+
 def cmd_gdb(args: argparse.Namespace) -> int:
     import signal
     import subprocess
@@ -235,9 +250,7 @@ def cmd_gdb(args: argparse.Namespace) -> int:
     server.start()
     host, port = server.address
     with tempfile.TemporaryDirectory(prefix="ttdbg-") as tmp:
-        elf = os.path.join(tmp, rec.header.get("program", "program"))
-        with open(elf, "wb") as f:
-            f.write(rec.program_image)
+        elf = _write_private_file(tmp, GDB_PROGRAM_NAME, rec.program_image)
         command = [
             gdb, "-q", "-iex", "set remotetimeout 30", "-x", str(hooks),
             "-ex", f"target remote {host}:{port}", elf, *gdb_args,

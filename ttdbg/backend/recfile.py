@@ -65,6 +65,10 @@ class RecordingWriter:
     def write_json(self, ftype: FrameType, value: dict[str, Any]) -> int:
         return self.write(ftype, json.dumps(value, separators=(",", ":")).encode())
 
+    def abandon(self) -> None:
+        """Close without an index, leaving what a killed recorder leaves."""
+        self._f.close()
+
     def close(self) -> None:
         """Write the index and trailer; the file is complete after this."""
         index_offset = self.write_json(FrameType.INDEX, {"offsets": self._offsets})
