@@ -288,3 +288,41 @@ def test_highlight_changed_since_the_previous_view(walk_copy: Path) -> None:
             assert app._memory_changed_for(app.view) == diff
 
     asyncio.run(scenario())
+
+
+def test_the_engine_thread_survives_a_failing_operation_and_a_poisoning_gdb(
+    walk_copy: Path,
+) -> None:
+    from tests.rsp_client import attach
+
+    async def scenario() -> None:
+        app = make_app(walk_copy, gdb_port=0)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot, app)
+            port = app.gdb_server.address[1]
+
+            def poison() -> None:
+                with attach(port) as client:
+                    assert client.ask(b"Z0,-1,1").startswith(b"E")
+                    assert client.ask(b"Z2,0,ffffffffffffffff").startswith(b"E")
+                    assert client.ask(b"c") == b"T05thread:1;replaylog:end;"
+                    assert client.ask(b"D") == b"OK"
+
+            await asyncio.to_thread(poison)
+            await wait_for(pilot, lambda: not app.gdb_attached)
+            assert app.tl.breakpoints == set()
+            assert app.tl.watchpoints == set()
+
+            def broken(cancel: object, progress: object) -> None:
+                raise OverflowError("int too big to convert")
+
+            app.run_op(broken)  # type: ignore[arg-type]
+            await settle(pilot, app)
+            await pilot.press("g", *"100", "enter")
+            await settle(pilot, app)
+            await pilot.press("i")
+            await settle(pilot, app)
+            assert app.view is not None
+            assert app.view.icount == 101
+
+    asyncio.run(scenario())

@@ -87,7 +87,61 @@ def test_breakpoints_and_watchpoints(stub: GdbStub) -> None:
     assert ask(stub, b"bc") == [b"T05thread:1;swbreak:;"]
     assert stub.timeline.position == 0
     assert ask(stub, b"z0,%x,1" % entry) == [b"OK"]
-    assert ask(stub, b"Z2,0,0") == [b""]  # a zero-length watchpoint is not supported
+    assert ask(stub, b"Z2,0,0") == [b"E01"]  # a zero-length watchpoint is refused
+
+
+POISON = [
+    b"Z0,-1,1",  # int(..., 16) would read a sign
+    b"Z0,ffffffffffffffff,1",  # the byte after it is beyond the address space
+    b"Z0,10000000000000000,1",  # beyond 64 bits
+    b"Z0,401000,7",  # not an instruction size on x86-64
+    b"Z1, 401000,1",
+    b"Z2,0,ffffffffffffffff",  # a watchpoint over everything
+    b"Z2,fffffffffffffff8,10",  # wrapping past the top
+    b"Z4,-10,8",
+    b"Z3,1_000,8",
+    b"m-1,4",
+    b"m10000000000000000,4",
+    b"qXfer:features:read:target.xml:-1,10",
+    b"vFile:pread:-1,10,0",
+    b"p-1",
+]
+
+
+@pytest.mark.parametrize("packet", POISON)
+def test_poisoning_values_are_refused_and_leave_nothing_behind(packet: bytes) -> None:
+    stub = GdbStub(Timeline(REC), "/ttdbg/walk", REC.program_image)
+    [reply] = ask(stub, packet)
+    assert reply.startswith((b"E", b"F-1")), reply
+    assert not stub.timeline.breakpoints
+    assert not stub.timeline.watchpoints
+    assert ask(stub, b"c") == [b"T05thread:1;replaylog:end;"]
+    # With error-message+ the refusal says why.
+    ask(stub, b"qSupported:error-message+;swbreak+")
+    [reply] = ask(stub, packet)
+    assert reply.startswith((b"E.", b"F-1")), reply
+
+
+def test_the_top_of_the_address_space_is_still_usable(stub: GdbStub) -> None:
+    assert ask(stub, b"Z0,fffffffffffffffe,1") == [b"OK"]
+    assert ask(stub, b"Z2,fffffffffffffff0,10") == [b"OK"]
+    assert ask(stub, b"m,fffffffffffffff0,100") == [b"E01"]
+    assert ask(stub, b"c") == [b"T05thread:1;replaylog:end;"]
+
+
+def test_a_failing_request_is_an_error_reply_and_the_stub_carries_on(
+    stub: GdbStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kw: object) -> None:
+        raise OverflowError("int too big to convert")
+
+    monkeypatch.setattr(stub.timeline.tracer, "arm", broken)
+    ask(stub, b"qSupported:error-message+")
+    [reply] = ask(stub, b"c")
+    assert reply.startswith(b"E.")
+    assert b"OverflowError" in reply
+    monkeypatch.undo()
+    assert ask(stub, b"c") == [b"T05thread:1;replaylog:end;"]
 
 
 def test_monitor_commands(stub: GdbStub) -> None:

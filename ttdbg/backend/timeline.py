@@ -44,6 +44,10 @@ from .tracer import Hit, Tracer, WatchKind, Watchpoint
 SLICE_SECONDS = 0.015  # cancellation and progress are checked this often
 FIRST_SLICE = 1 << 20
 CHECKPOINT_SPACING = (1 << 8, 1 << 12, 1 << 16, 1 << 20)
+MAX_WATCH_LENGTH = 1 << 20  # bytes one watchpoint may cover
+MAX_ICOUNT = (1 << 63) - 1  # icounts are stored as signed 64-bit numbers
+MAX_READ = 1 << 24  # bytes one memory read may ask for
+MAX_NAME = 200  # characters in a saved state's name
 
 
 class TimelineError(TtdbgError):
@@ -115,8 +119,9 @@ class Timeline:
         return self.machine.pc
 
     def read_memory(self, addr: int, size: int) -> bytes:
-        if size < 0 or addr < 0 or addr + size > 1 << 64:
-            raise TimelineError(f"bad memory range {addr:#x}+{size}")
+        self.check_range(addr, size, "memory read")
+        if size > MAX_READ:
+            raise TimelineError(f"memory read: at most {MAX_READ} bytes at a time, not {size}")
         try:
             return self.machine.read(addr, size)
         except unicorn.UcError:
@@ -173,7 +178,21 @@ class Timeline:
     def watchpoints(self) -> set[Watchpoint]:
         return self.tracer.watchpoints
 
+    def check_range(self, addr: int, length: int, what: str) -> None:
+        """TimelineError unless [addr, addr+length) lies in the guest's address space."""
+        limit = 1 << self.machine.arch.address_bits
+        if not (isinstance(addr, int) and isinstance(length, int)):
+            raise TimelineError(f"{what}: addresses and lengths are integers")
+        if addr < 0 or length < 0 or addr + length > limit:
+            raise TimelineError(f"{what}: {addr:#x}+{length} is outside the address space")
+
+    def check_icount(self, icount: int) -> None:
+        if not isinstance(icount, int) or not 0 <= icount <= MAX_ICOUNT:
+            raise TimelineError(f"icount {icount} is out of range (0 to 2**63-1)")
+
     def add_breakpoint(self, addr: int) -> None:
+        # One byte past the address must still be addressable: the tracer retranslates it.
+        self.check_range(addr, 2, "breakpoint")
         with self.lock:
             if self.tracer.add_breakpoint(addr):
                 self._notify("breakpoints")
@@ -184,8 +203,9 @@ class Timeline:
                 self._notify("breakpoints")
 
     def add_watchpoint(self, kind: WatchKind | str, addr: int, length: int) -> Watchpoint:
-        if length <= 0:
-            raise TimelineError("a watchpoint needs a length of at least one byte")
+        if not isinstance(length, int) or not 1 <= length <= MAX_WATCH_LENGTH:
+            raise TimelineError(f"a watchpoint covers 1 to {MAX_WATCH_LENGTH} bytes, not {length}")
+        self.check_range(addr, length, "watchpoint")
         wp = Watchpoint(WatchKind(kind), addr, length)
         with self.lock:
             if self.tracer.add_watchpoint(wp):
@@ -198,6 +218,7 @@ class Timeline:
                 self._notify("watchpoints")
 
     def add_replay_break(self, icount: int) -> None:
+        self.check_icount(icount)
         with self.lock:
             self.replay_breaks.add(icount)
             self._notify("replay_breaks")
@@ -212,6 +233,8 @@ class Timeline:
 
     def save_named(self, name: str) -> None:
         """Remember the current position under `name` (QEMU's savevm in replay mode)."""
+        if not name or len(name) > MAX_NAME:
+            raise TimelineError(f"a saved state's name has 1 to {MAX_NAME} characters")
         with self.lock:
             self.named[name] = self.position
             self.cache.add(self._capture(), pin=True)
@@ -231,6 +254,7 @@ class Timeline:
         """Go to exactly `icount` (clamped to the end of the recording)."""
         if icount < 0:
             raise TimelineError(f"icount {icount} is before the start of the recording")
+        self.check_icount(icount)
         with self.lock:
             stop = self._goto(min(icount, self.end), progress, cancel)
             self._notify("position")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -70,6 +71,7 @@ KEY_HINTS = (
     "  u back  space break  ? help  q quit"
 )
 _engine_thread = threading.local()
+log = logging.getLogger(__name__)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -201,6 +203,9 @@ class TtdbgApp(App[None]):
         self.query_one(Disassembly).focus()
         self._unsubscribe = self.tl.subscribe(self._on_timeline_change)
         self._engine.start()
+        problems = self.session.problem_line()
+        if problems is not None:
+            self.notify(problems, severity="warning", timeout=10)
         if self.gdb_port is not None:
             self._start_gdb(self.gdb_port)
 
@@ -296,6 +301,9 @@ class TtdbgApp(App[None]):
             stop = op(token, progress)
         except TtdbgError as err:
             error = str(err)
+        except Exception as err:  # a bug must cost one operation, not the engine thread
+            log.debug("engine operation failed", exc_info=True)
+            error = f"internal error: {type(err).__name__}: {err}"
         with self._op_lock:
             more = any(not r.seek for r in self._op_queue)
         if more and not error:

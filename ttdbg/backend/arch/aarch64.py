@@ -79,6 +79,7 @@ ARCH = Arch(
     syscall_interrupt=2,  # EXCP_SWI
     watchpoints_steppable=False,
     stat_layout="generic",
+    breakpoint_kinds=frozenset({4}),
     interrupt_signals={1: 4, 7: 5, 3: 11, 4: 11},  # UDEF, BKPT, PREFETCH/DATA_ABORT
     is_call=lambda m, ops: m in ("bl", "blr"),
     is_return=lambda m, ops: m == "ret",

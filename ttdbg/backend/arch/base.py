@@ -85,6 +85,10 @@ class Arch:
     # RISC-V: stop before it going forwards, after it going backwards).
     watchpoints_steppable: bool = True
     stat_layout: str = "x86_64"
+    # What gdb may name: addresses below 2**address_bits, breakpoint kinds (instruction
+    # lengths) of this set.
+    address_bits: int = 64
+    breakpoint_kinds: frozenset[int] = frozenset({1})
     # Other CPU exceptions, as the signal Linux would send (anything else: SIGILL).
     interrupt_signals: dict[int, int] = field(default_factory=dict)
     unknown_interrupt_signal: int = 4  # SIGILL

@@ -95,6 +95,7 @@ ARCH = Arch(
     syscall_interrupt=8,  # environment call from U-mode
     watchpoints_steppable=False,
     stat_layout="generic",
+    breakpoint_kinds=frozenset({2, 4}),
     interrupt_signals={2: 4, 3: 5, 5: 11, 7: 11, 13: 11, 15: 11},
     sigaction_has_restorer=False,
     is_call=_is_call,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .packets import unescape
+
+# gdb's numbers are plain hex digits; int(x, 16) would also take "-1", " 1" and "1_0".
+_HEX = re.compile(rb"[0-9a-fA-F]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,11 @@ class VFile(Request):
     args: tuple[bytes, ...]
 
 
-def _hex(text: bytes) -> int:
-    return int(text.decode("ascii"), 16)
+def hex_number(text: bytes) -> int:
+    """A gdb number: hex digits only (no sign, spaces or underscores)."""
+    if _HEX.fullmatch(text) is None:
+        raise ValueError(f"not a hex number: {text[:40]!r}")
+    return int(text, 16)
 
 
 def _parse_vcont(payload: bytes) -> Request:
@@ -163,7 +170,7 @@ def _parse_query(payload: bytes) -> Request:
         if len(parts) < 5 or parts[2] != b"read":
             return Unknown(payload)
         off, _, length = parts[4].partition(b",")
-        return Xfer(parts[1].decode(), parts[3].decode(), _hex(off), _hex(length))
+        return Xfer(parts[1].decode(), parts[3].decode(), hex_number(off), hex_number(length))
     if payload.startswith(b"qRcmd,"):
         return Monitor(bytes.fromhex(payload[6:].decode("ascii")).decode("utf-8", "replace"))
     name = payload.split(b":")[0].split(b",")[0].decode("ascii", "replace")
@@ -193,23 +200,25 @@ def _parse(payload: bytes) -> Request:
     if head == b"G":
         return WriteRegisters()
     if head == b"p":
-        return ReadRegister(_hex(payload[1:]))
+        return ReadRegister(hex_number(payload[1:]))
     if head == b"P":
-        return WriteRegister(_hex(payload[1:].split(b"=")[0]))
+        return WriteRegister(hex_number(payload[1:].split(b"=")[0]))
     if head == b"m":
         addr, _, length = payload[1:].partition(b",")
-        return ReadMemory(_hex(addr), _hex(length))
+        return ReadMemory(hex_number(addr), hex_number(length))
     if head == b"M":
         spec, _, data = payload[1:].partition(b":")
         addr, _, _length = spec.partition(b",")
-        return WriteMemory(_hex(addr), bytes.fromhex(data.decode("ascii")))
+        return WriteMemory(hex_number(addr), bytes.fromhex(data.decode("ascii")))
     if head == b"X":
         spec, _, data = payload[1:].partition(b":")
         addr, _, _length = spec.partition(b",")
-        return WriteMemory(_hex(addr), unescape(data))
+        return WriteMemory(hex_number(addr), unescape(data))
     if head in (b"Z", b"z"):
         fields = payload[1:].split(b";")[0].split(b",")
-        return SetBreak(head == b"Z", _hex(fields[0]), _hex(fields[1]), _hex(fields[2]))
+        return SetBreak(
+            head == b"Z", hex_number(fields[0]), hex_number(fields[1]), hex_number(fields[2])
+        )
     if head in (b"c", b"C"):
         return Resume(step=False)
     if head in (b"s", b"S"):

@@ -114,6 +114,8 @@ class MonitorCommands:
 
     def events(self, args: list[str], cancel: CancelToken) -> str:
         n = int(args[0]) if args else 5
+        if not 0 <= n <= 1000:
+            raise ValueError("shows 0 to 1000 events each way")
         before, after = self.tl.events_around(n, n)
         names = self.tl.machine.arch.syscall_names
         lines = [f"  {e.icount:>14,}  {e.describe(names)}" for e in before]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,11 @@ FEATURES = (
     "swbreak+;hwbreak+;vContSupported+;ReverseStep+;ReverseContinue+"
 ).encode()
 ENOENT, EBADF, EINVAL = 2, 9, 22
+log = logging.getLogger(__name__)
+
+
+class RequestError(Exception):
+    """A request with values the stub refuses: answered with an error, nothing changed."""
 
 
 @dataclass
@@ -52,13 +58,14 @@ class GdbStub:
     exec_path: str  # the name under which gdb can fetch the program (vFile)
     image: bytes
     no_ack: bool = False
+    error_messages: bool = False  # gdb said error-message+: errors may carry text
     hw_breakpoints: set[int] = field(default_factory=set)
     _open_files: dict[int, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.monitor = MonitorCommands(self.timeline)
         self._table: dict[type, Callable[..., Reply]] = {
-            c.Supported: lambda r, t: Reply([FEATURES]),
+            c.Supported: self._supported,
             c.StartNoAck: self._start_no_ack,
             c.SimpleQuery: self._simple_query,
             c.Xfer: self._xfer,
@@ -78,7 +85,7 @@ class GdbStub:
             c.Detach: lambda r, t: Reply([b"OK"], close=True),
             c.Kill: lambda r, t: Reply([b"OK"], close=True),
             c.VFile: self._vfile,
-            c.Malformed: lambda r, t: Reply([b"E01"]),
+            c.Malformed: lambda r, t: Reply([self.error(f"malformed packet: {r.why}")]),
             c.Unknown: lambda r, t: Reply([b""]),
         }
         self._vfile_ops: dict[str, Callable[[tuple[bytes, ...]], bytes]] = {
@@ -90,7 +97,12 @@ class GdbStub:
         }
 
     def handle(self, payload: bytes, cancel: CancelToken | None = None) -> Reply:
-        """Answer one packet payload; never raises for anything a client can send."""
+        """Answer one packet payload; never raises for anything a client can send.
+
+        Whatever goes wrong inside a request is answered with an error reply; the values a
+        request carries are checked before they reach the timeline, so a refused one leaves
+        nothing behind.
+        """
         request = c.parse(payload)
         handler = self._table.get(type(request))
         if handler is None:
@@ -100,8 +112,27 @@ class GdbStub:
         with self.timeline.lock:
             try:
                 return handler(request, cancel or CancelToken())
-            except TimelineError:
-                return Reply([b"E01"])
+            except (TimelineError, RequestError) as err:
+                return Reply([self.error(str(err))])
+            except Exception as err:  # a bug must cost one request, not the session
+                log.debug("request %r failed", payload[:80], exc_info=True)
+                return Reply([self.error(f"internal error: {type(err).__name__}: {err}")])
+
+    def error(self, text: str) -> bytes:
+        """An error reply: `E.text` when gdb accepts error messages, else `E01`."""
+        if not self.error_messages:
+            return b"E01"
+        clean = "".join(ch if " " <= ch < "\x7f" and ch not in "$#}*" else "?" for ch in text)
+        return b"E." + clean[:200].encode()
+
+    def _check_range(self, addr: int, length: int, what: str) -> None:
+        limit = 1 << self.timeline.machine.arch.address_bits
+        if addr >= limit or addr + length > limit:
+            raise RequestError(f"{what}: {addr:#x}+{length:#x} is outside the address space")
+
+    def _supported(self, r: c.Supported, t: CancelToken) -> Reply:
+        self.error_messages = "error-message+" in r.features
+        return Reply([FEATURES])
 
     # -- handshake --------------------------------------------------------------------------
 
@@ -123,8 +154,9 @@ class GdbStub:
             data = self.exec_path.encode()
         else:
             return Reply([b"E00"])
-        chunk = data[r.offset : r.offset + r.length]
-        more = r.offset + r.length < len(data)
+        length = min(r.length, MAX_PACKET // 4)  # escaping may double it
+        chunk = data[r.offset : r.offset + length]
+        more = r.offset + length < len(data)
         return Reply([(b"m" if more else b"l") + escape(chunk)])
 
     def _monitor(self, r: c.Monitor, t: CancelToken) -> Reply:
@@ -155,7 +187,9 @@ class GdbStub:
         return Reply([self._register_hex(r.number, self.timeline.registers())])
 
     def _read_memory(self, r: c.ReadMemory, t: CancelToken) -> Reply:
-        length = min(r.length, MAX_PACKET // 2)
+        self._check_range(r.addr, 0, "memory read")
+        limit = 1 << self.timeline.machine.arch.address_bits
+        length = min(r.length, MAX_PACKET // 2, limit - r.addr)
         data = bytearray()
         addr = r.addr
         # A read that runs into unmapped memory returns the readable prefix, page by page.
@@ -175,6 +209,9 @@ class GdbStub:
     def _set_break(self, r: c.SetBreak, t: CancelToken) -> Reply:
         tl = self.timeline
         if r.type in (0, 1):
+            if r.kind not in tl.machine.arch.breakpoint_kinds:
+                raise RequestError(f"breakpoint kind {r.kind} is not an instruction size here")
+            self._check_range(r.addr, r.kind, "breakpoint")
             if r.insert:
                 tl.add_breakpoint(r.addr)
                 if r.type == 1:
@@ -184,8 +221,9 @@ class GdbStub:
                 self.hw_breakpoints.discard(r.addr)
             return Reply([b"OK"])
         kind = WATCH_KINDS.get(r.type)
-        if kind is None or r.kind <= 0:
+        if kind is None:
             return Reply([b""])
+        self._check_range(r.addr, r.kind, "watchpoint")
         if r.insert:
             tl.add_watchpoint(kind, r.addr, r.kind)
         else:
@@ -238,7 +276,7 @@ class GdbStub:
         return b"F%x" % fd
 
     def _vfile_pread(self, args: tuple[bytes, ...]) -> bytes:
-        fd, count, offset = (int(a, 16) for a in args[:3])
+        fd, count, offset = (c.hex_number(a) for a in args[:3])
         data = self._open_files.get(fd)
         if data is None:
             return b"F-1,%x" % EBADF
@@ -246,7 +284,7 @@ class GdbStub:
         return b"F%x;" % len(chunk) + escape(chunk)
 
     def _vfile_fstat(self, args: tuple[bytes, ...]) -> bytes:
-        data = self._open_files.get(int(args[0], 16))
+        data = self._open_files.get(c.hex_number(args[0]))
         if data is None:
             return b"F-1,%x" % EBADF
         # gdb's fio_stat: big-endian, sizes fixed by the protocol.
@@ -255,5 +293,5 @@ class GdbStub:
         return b"F%x;" % len(st) + escape(st)
 
     def _vfile_close(self, args: tuple[bytes, ...]) -> bytes:
-        found = self._open_files.pop(int(args[0], 16), None) is not None
+        found = self._open_files.pop(c.hex_number(args[0]), None) is not None
         return b"F0" if found else b"F-1,%x" % EBADF
