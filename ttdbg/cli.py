@@ -177,14 +177,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gdb_server(path: str, host: str, port: int) -> tuple[Any, Any]:
+def _gdb_server(path: str, host: str, port: int, restore: bool = True) -> tuple[Any, Any]:
     """A gdb server on the recording's saved session (position, named states, replay breaks;
     gdb brings its own breakpoints)."""
     from ttdbg.backend.gdb.server import GdbServer
     from ttdbg.backend.gdb.stub import GdbStub
     from ttdbg.session import open_session
 
-    session = open_session(path, with_breakpoints=False)
+    session = open_session(path, with_breakpoints=False, restore=restore)
+    _warn_session(session)
     timeline = session.timeline
     rec = timeline.recording
     exec_path = f"/ttdbg/{rec.header.get('program', 'program')}"
@@ -197,6 +198,12 @@ def _gdb_server(path: str, host: str, port: int) -> tuple[Any, Any]:
     except OSError as err:
         raise UsageError(f"cannot listen on {host}:{port}: {err.strerror}") from None
     return server, session
+
+
+def _warn_session(session: Any) -> None:
+    line = session.problem_line()
+    if line is not None:
+        print(f"ttdbg: warning: {line}", file=sys.stderr)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -242,7 +249,7 @@ def cmd_gdb(args: argparse.Namespace) -> int:
     import tempfile
     from importlib import resources
 
-    server, session = _gdb_server(args.file, "127.0.0.1", 0)
+    server, session = _gdb_server(args.file, "127.0.0.1", 0, restore=not args.no_session)
     rec = session.recording
     gdb = _find_gdb(rec.program.arch.name)
     gdb_args = args.gdb_args[1:] if args.gdb_args[:1] == ["--"] else args.gdb_args
@@ -278,14 +285,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     path = args.file or SAMPLE_RECORDING
     if args.file is None and not os.path.exists(path):
         raise UsageError("no recording given and the sample recording is not installed")
-    if args.no_session:
-        from ttdbg.backend.recording import open_recording
-        from ttdbg.backend.timeline import Timeline
-        from ttdbg.session import Session
-
-        session = Session(Timeline(open_recording(path)), os.devnull)
-    else:
-        session = open_session(path)
+    session = open_session(path, restore=not args.no_session)
     app = TtdbgApp(session, gdb_port=args.gdb_port)
     app.run()
     return 0
@@ -319,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     gdb = sub.add_parser("gdb", help="open a recording in gdb, connected and with symbols")
     gdb.add_argument("file")
+    gdb.add_argument(
+        "--no-session", action="store_true", help="neither restore nor save FILE.ttsession"
+    )
     gdb.add_argument("gdb_args", nargs=argparse.REMAINDER, help="-- GDB-ARGS...")
     gdb.set_defaults(func=cmd_gdb)
 

@@ -7,16 +7,23 @@ the same state on every machine, so a session travels with its recording.
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .backend.recording import Recording, open_recording
 from .backend.timeline import Timeline
-from .errors import RecordingError
+from .errors import TtdbgError
+from .sessionfile import (
+    SESSION_VERSION,
+    SessionData,
+    SessionFileError,
+    parse_session,
+    read_session_file,
+    write_session_file,
+)
 
-SESSION_VERSION = 1
 HISTORY_LIMIT = 500
 
 
@@ -36,6 +43,8 @@ class Session:
     layout: dict[str, Any] = field(default_factory=dict)
     # Breakpoints and watchpoints read from the file but not applied (gdb owns its own).
     kept: dict[str, Any] = field(default_factory=dict)
+    # What of the saved session was left out, one line each, for the front-end to show.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def recording(self) -> Recording:
@@ -88,58 +97,68 @@ class Session:
     def save(self) -> None:
         if self.path == os.devnull:
             return
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.to_json(), f, indent=1)
-        os.replace(tmp, self.path)  # never leave a half-written session behind
+        write_session_file(self.path, self.to_json())  # never a half-written session
 
-    def apply(self, data: dict[str, Any], with_breakpoints: bool = True) -> None:
-        """Restore a saved session onto the timeline (breakpoints too, unless gdb owns them)."""
+    def apply(self, data: SessionData, with_breakpoints: bool = True) -> None:
+        """Restore a validated session onto the timeline (breakpoints too, unless gdb owns
+        them); what the timeline refuses is noted in `problems` and left out."""
         tl = self.timeline
-        self.bookmarks = {str(k): int(v) for k, v in data.get("bookmarks", {}).items()}
-        history = data.get("history", {})
-        self.back = [int(x) for x in history.get("back", [])]
-        self.forward = [int(x) for x in history.get("forward", [])]
-        self.layout = dict(data.get("layout", {}))
-        for name, icount in data.get("named", {}).items():
-            tl.named[str(name)] = int(icount)
-        for icount in data.get("replay_breaks", []):
-            tl.add_replay_break(int(icount))
+        self.bookmarks = dict(data.bookmarks)
+        self.back, self.forward = list(data.back), list(data.forward)
+        self.layout = dict(data.layout)
+        tl.named.update(data.named)
+        for icount in data.replay_breaks:
+            self._try(f"replay break {icount}", tl.add_replay_break, icount)
+        watches = [{"kind": w.kind, "address": w.address, "length": w.length}
+                   for w in data.watchpoints]  # fmt: skip
         if not with_breakpoints:
-            self.kept = {
-                "breakpoints": list(data.get("breakpoints", [])),
-                "watchpoints": list(data.get("watchpoints", [])),
-            }
+            self.kept = {"breakpoints": list(data.breakpoints), "watchpoints": watches}
         else:
-            for addr in data.get("breakpoints", []):
-                tl.add_breakpoint(int(addr))
-            for w in data.get("watchpoints", []):
-                tl.add_watchpoint(w["kind"], int(w["address"]), int(w["length"]))
-        tl.seek(int(data.get("position", 0)))
+            for addr in data.breakpoints:
+                self._try(f"breakpoint {addr:#x}", tl.add_breakpoint, addr)
+            for w in data.watchpoints:
+                self._try(f"watchpoint {w.address:#x}", tl.add_watchpoint, w.kind, w.address,
+                          w.length)  # fmt: skip
+        if data.position is not None:
+            self._try(f"position {data.position}", tl.seek, data.position)
 
+    def problem_line(self) -> str | None:
+        """Everything left out of the saved session, in one line (None: nothing was)."""
+        if not self.problems:
+            return None
+        return f"{session_path(self.recording.path)}: " + "; ".join(self.problems)
 
-def load_session_data(path: str) -> dict[str, Any] | None:
-    """A saved session's data, None if there is none; RecordingError if it is unreadable."""
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as err:
-        raise RecordingError(f"{path}: cannot read the saved session ({err})") from None
-    if not isinstance(data, dict) or data.get("version", 0) > SESSION_VERSION:
-        raise RecordingError(f"{path}: not a session this ttdbg can read")
-    return data
-
-
-def open_session(recording_path: str, with_breakpoints: bool = True) -> Session:
-    """Open a recording and restore its saved session, if it has one."""
-    timeline = Timeline(open_recording(recording_path))
-    session = Session(timeline, session_path(recording_path))
-    data = load_session_data(session.path)
-    if data is not None:
+    def _try(self, what: str, fn: Callable[..., object], *args: Any) -> None:
         try:
-            session.apply(data, with_breakpoints)
-        except (KeyError, TypeError, ValueError) as err:
-            raise RecordingError(f"{session.path}: damaged session ({err})") from None
+            fn(*args)
+        except TtdbgError as err:
+            self.problems.append(f"{what} ignored: {err}")
+
+
+def open_session(
+    recording_path: str, with_breakpoints: bool = True, restore: bool = True
+) -> Session:
+    """Open a recording and restore its saved session, if it has one.
+
+    A session that cannot be read or has bad fields never stops the recording from opening:
+    what was left out is listed in `Session.problems` for the front-end to show.
+    """
+    timeline = Timeline(open_recording(recording_path))
+    if not restore:
+        return Session(timeline, os.devnull)
+    session = Session(timeline, session_path(recording_path))
+    try:
+        text = read_session_file(session.path)
+    except SessionFileError as err:
+        session.problems.append(f"not used: {err}")
+        session.path = os.devnull  # never overwrite what we could not read
+        return session
+    if text is None:
+        return session
+    data, notes = parse_session(text)
+    session.problems += notes
+    if data is None:
+        session.path = os.devnull
+        return session
+    session.apply(data, with_breakpoints)
     return session

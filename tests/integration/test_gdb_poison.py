@@ -1,0 +1,75 @@
+"""One gdb client can never poison the session: bad values get `E` replies over a real socket,
+nothing bad is kept, and the next client (real gdb) works; a poisoned session file is reported
+and the recording still opens."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLES, require_tool, run_ttdbg
+from tests.integration.test_gdb import run_gdb, sections
+from tests.rsp_client import attach
+from ttdbg.backend.gdb.server import GdbServer
+from ttdbg.backend.gdb.stub import GdbStub
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.timeline import Timeline
+from ttdbg.session import open_session
+
+REC = open_recording(str(SAMPLES / "walk.ttrec"))
+
+
+@pytest.fixture
+def server() -> Iterator[GdbServer]:
+    timeline = Timeline(REC)
+    srv = GdbServer(lambda: GdbStub(timeline, "/ttdbg/walk", REC.program_image))
+    srv.start()
+    yield srv
+    srv.shutdown()
+
+
+def test_bad_breakpoints_get_errors_and_the_next_client_still_works(server: GdbServer) -> None:
+    gdb = require_tool("gdb")
+    port = server.address[1]
+    with attach(port) as client:
+        assert client.ask(b"Z0,-1,1").startswith(b"E")
+        assert client.ask(b"Z2,0,ffffffffffffffff").startswith(b"E")
+        assert client.ask(b"qSupported:error-message+").startswith(b"PacketSize")
+        refusal = client.ask(b"Z0,ffffffffffffffff,1")
+        assert refusal.startswith(b"E.")
+        assert b"address space" in refusal
+        # The connection is intact and nothing was kept: `c` runs to the end.
+        assert client.ask(b"c") == b"T05thread:1;replaylog:end;"
+        assert client.ask(b"bc") == b"T05thread:1;replaylog:begin;"
+        assert client.ask(b"D") == b"OK"
+    out = sections(run_gdb(gdb, port, ["break step_value", "continue", "print round"]))
+    assert "Breakpoint 1, step_value" in out[1], out
+    assert "= 0" in out[2], out
+
+
+def test_a_poisoned_session_is_reported_and_the_recording_still_opens(tmp_path: Path) -> None:
+    rec = tmp_path / "walk.ttrec"
+    shutil.copy(SAMPLES / "walk.ttrec", rec)
+    session_file = tmp_path / "walk.ttrec.ttsession"
+    session_file.write_text(json.dumps({"version": 1, "breakpoints": [-1], "position": 100}))
+    session = open_session(str(rec))
+    assert session.timeline.breakpoints == set()
+    assert session.timeline.position == 100
+    line = session.problem_line()
+    assert line is not None
+    assert "breakpoints" in line
+    assert "-1" in line
+    # `ttdbg gdb` says so in one line and serves the recording from the good part.
+    require_tool("gdb")
+    out = run_ttdbg(["gdb", str(rec), "--", "-nx", "-batch", "-ex", "monitor info replay"])
+    text = out.stdout.decode() + out.stderr.decode()
+    assert out.returncode == 0, text
+    assert "icount: 100 /" in text, text
+    warnings = [ln for ln in text.splitlines() if ln.startswith("ttdbg: warning:")]
+    assert len(warnings) == 1, text
+    assert "breakpoints ignored" in warnings[0], text
+    assert "Traceback" not in text

@@ -1,0 +1,239 @@
+"""The `.ttsession` file: read safely, validated field by field, written atomically.
+
+A session file travels with a recording, so it is untrusted input: it is read only if it is
+a regular file (never through a symlink, never blocking on a FIFO or device) of bounded size,
+and every field is checked against the schema below. A field that does not fit is dropped
+with a note naming it; the rest of the session still applies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+SESSION_VERSION = 1
+MAX_SESSION_BYTES = 1 << 20
+MAX_ITEMS = 10_000  # entries in any list or table of a session
+MAX_NAME = 200
+MAX_ICOUNT = (1 << 63) - 1
+MAX_ADDRESS = (1 << 64) - 1
+WATCH_KINDS = ("write", "read", "access")
+
+
+class SessionFileError(Exception):
+    """The session file cannot be used at all (unreadable, not a regular file, too big)."""
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    kind: str
+    address: int
+    length: int
+
+
+@dataclass(frozen=True)
+class SessionData:
+    """A session's fields after validation; anything invalid is already gone."""
+
+    position: int | None = None
+    bookmarks: dict[str, int] = field(default_factory=dict)
+    back: list[int] = field(default_factory=list)
+    forward: list[int] = field(default_factory=list)
+    named: dict[str, int] = field(default_factory=dict)
+    breakpoints: list[int] = field(default_factory=list)
+    watchpoints: list[WatchSpec] = field(default_factory=list)
+    replay_breaks: list[int] = field(default_factory=list)
+    layout: dict[str, Any] = field(default_factory=dict)
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _int(lo: int, hi: int, what: str) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        # bool is an int in Python, and JSON floats (1e3, Infinity) are not positions.
+        if type(value) is not int or not lo <= value <= hi:
+            raise _Invalid(f"{_show(value)} is not {what}")
+        return value
+
+    return check
+
+
+_icount = _int(0, MAX_ICOUNT, "an icount")
+_address = _int(0, MAX_ADDRESS, "an address")
+
+
+def _name(value: Any) -> str:
+    if type(value) is not str or not 0 < len(value) <= MAX_NAME:
+        raise _Invalid(f"{_show(value)} is not a name of 1 to {MAX_NAME} characters")
+    return value
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _list(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+    def check(value: Any) -> list[Any]:
+        if type(value) is not list or len(value) > MAX_ITEMS:
+            raise _Invalid(f"not a list of at most {MAX_ITEMS} entries")
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(item(v))
+            except _Invalid as err:
+                raise _Invalid(f"entry {i}: {err}") from None
+        return out
+
+    return check
+
+
+def _table(value_check: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
+    def check(value: Any) -> dict[str, Any]:
+        if type(value) is not dict or len(value) > MAX_ITEMS:
+            raise _Invalid(f"not a table of at most {MAX_ITEMS} entries")
+        return {_name(k): value_check(v) for k, v in value.items()}
+
+    return check
+
+
+def _watch(value: Any) -> WatchSpec:
+    if type(value) is not dict or set(value) != {"kind", "address", "length"}:
+        raise _Invalid("a watchpoint has exactly kind, address and length")
+    if value["kind"] not in WATCH_KINDS:
+        raise _Invalid(f"watchpoint kind {_show(value['kind'])} is not one of {WATCH_KINDS}")
+    return WatchSpec(value["kind"], _address(value["address"]), _icount(value["length"]))
+
+
+def _layout(value: Any) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise _Invalid("not a table")
+    out: dict[str, Any] = {}
+    if "tab" in value:
+        out["tab"] = _name(value["tab"])
+    addr = value.get("memory_addr")
+    if addr is not None:
+        out["memory_addr"] = _name(addr) if type(addr) is str else _address(addr)
+    return out
+
+
+def _history(value: Any) -> tuple[list[int], list[int]]:
+    if type(value) is not dict:
+        raise _Invalid("not a table")
+    return _list(_icount)(value.get("back", [])), _list(_icount)(value.get("forward", []))
+
+
+# Each field of the file: how to check it (raising _Invalid), and where it goes.
+_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "position": _icount,
+    "bookmarks": _table(_icount),
+    "history": _history,
+    "named": _table(_icount),
+    "breakpoints": _list(_address),
+    "watchpoints": _list(_watch),
+    "replay_breaks": _list(_icount),
+    "layout": _layout,
+    "recording": lambda v: v,  # informative only
+}
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Invalid(f"{name} is not a JSON number")
+
+
+def parse_session(text: bytes) -> tuple[SessionData | None, list[str]]:
+    """The validated session in `text` and a note for every field that was dropped.
+
+    None when nothing of it can be used (not JSON, not a table, a newer version).
+    """
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        return None, ["nested too deeply"]
+    except (ValueError, UnicodeDecodeError) as err:
+        return None, [f"not JSON ({str(err).splitlines()[0][:80]})"]
+    if type(data) is not dict:
+        return None, ["not a JSON table"]
+    version = data.get("version")
+    if type(version) is not int or not 0 <= version <= SESSION_VERSION:
+        return None, [f"version {_show(version)} is not one this ttdbg reads ({SESSION_VERSION})"]
+    notes: list[str] = []
+    values: dict[str, Any] = {}
+    for name, check in _FIELDS.items():
+        if name not in data:
+            continue
+        try:
+            values[name] = check(data[name])
+        except _Invalid as err:
+            notes.append(f"{name} ignored: {err}")
+        except RecursionError:
+            notes.append(f"{name} ignored: nested too deeply")
+    unknown = sorted(set(data) - set(_FIELDS) - {"version"})
+    if unknown:
+        notes.append("unknown fields ignored: " + ", ".join(_show(k) for k in unknown[:5]))
+    back, forward = values.pop("history", ([], []))
+    values.pop("recording", None)
+    return SessionData(back=back, forward=forward, **values), notes
+
+
+def read_session_file(path: str) -> bytes | None:
+    """The bytes of the session file at `path`, None if there is none.
+
+    SessionFileError unless it is a regular file (not a symlink, FIFO or device) of at most
+    MAX_SESSION_BYTES.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if os.path.islink(path):
+            raise SessionFileError("is a symbolic link; not followed") from None
+        raise SessionFileError(f"cannot open ({err.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SessionFileError("is not a regular file")
+        if info.st_size > MAX_SESSION_BYTES:
+            raise SessionFileError(f"is larger than {MAX_SESSION_BYTES} bytes")
+        chunks = []
+        size = 0
+        while size <= MAX_SESSION_BYTES:
+            chunk = os.read(fd, MAX_SESSION_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_SESSION_BYTES:
+            raise SessionFileError(f"is larger than {MAX_SESSION_BYTES} bytes")
+        return b"".join(chunks)
+    except OSError as err:
+        raise SessionFileError(f"cannot read ({err.strerror})") from None
+    finally:
+        os.close(fd)
+
+
+def write_session_file(path: str, data: dict[str, Any]) -> None:
+    """Replace the session file atomically: a fresh randomly named file next to it (created
+    exclusively, never through a symlink), then a rename over the old one."""
+    text = json.dumps(data, indent=1).encode()
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".ttsession-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
