@@ -49,6 +49,12 @@ def _find_program(name: str) -> str:
     return path
 
 
+def _sysroot(path: str | None) -> str | None:
+    if path is not None and not os.path.isdir(path):
+        raise UsageError(f"--sysroot {path}: no such directory")
+    return path
+
+
 def cmd_record(args: argparse.Namespace) -> int:
     from ttdbg.backend.recorder import Recorder
 
@@ -62,7 +68,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     argv = [os.fsencode(a) for a in command]
     env = [os.fsencode(f"{k}={v}") for k, v in os.environ.items()]
     try:
-        recorder = Recorder(program, argv, env, out, args.snapshot_every, args.max_insns)
+        recorder = Recorder(
+            program, argv, env, out, args.snapshot_every, args.max_insns, _sysroot(args.sysroot)
+        )
     except OSError as err:
         where = err.filename if err.filename else out
         raise UsageError(f"{where}: cannot open ({err.strerror})") from None
@@ -138,6 +146,8 @@ def recording_info(path: str) -> dict[str, Any]:
         "snapshot_bytes_compressed": rec.compressed_bytes["snapshots"],
         "event_bytes_compressed": rec.compressed_bytes["events"],
         "program_bytes": rec.compressed_bytes["program"],
+        "stored_files": [{"path": f.path, "size": f.size} for f in rec.files.listing()],
+        "stored_file_bytes_compressed": rec.compressed_bytes["files"],
         "file_bytes": rec.file_size,
         "truncated": rec.truncated,
     }
@@ -171,8 +181,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"{info['snapshot_bytes_compressed']:,} bytes compressed"
         + (f" from {raw:,} raw" if raw else ""),
         f"size:        {info['file_bytes']:,} bytes (program {info['program_bytes']:,}, "
-        f"events {info['event_bytes_compressed']:,})",
+        f"events {info['event_bytes_compressed']:,}, "
+        f"files {info['stored_file_bytes_compressed']:,})",
     ]
+    if info["stored_files"]:
+        lines.append(f"files:       {len(info['stored_files'])} stored (mapped by the program)")
+        lines += [f"  {f['size']:>12,}  {f['path']}" for f in info["stored_files"]]
     print("\n".join(lines))
     return 0
 
@@ -302,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("-o", "--output", help="recording file (default: PROGRAM.ttrec)")
     rec.add_argument("--snapshot-every", type=_positive, default=None, metavar="N")
     rec.add_argument("--max-insns", type=_positive, default=None, metavar="N")
+    rec.add_argument(
+        "--sysroot",
+        metavar="DIR",
+        help="look for the dynamic loader and libraries under DIR first, like qemu-user's -L "
+        "(default for AArch64/RISC-V programs: /usr/aarch64-linux-gnu, /usr/riscv64-linux-gnu)",
+    )
     rec.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
     rec.set_defaults(func=cmd_record)
 

@@ -1,9 +1,9 @@
-"""ELF loading for static Linux programs: segments, brk, and the initial stack with auxv."""
+"""ELF loading as Linux's exec does: the program, its dynamic loader, brk, the initial stack."""
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from elftools.common.exceptions import ELFError
@@ -49,8 +49,18 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Interpreter:
+    """The dynamic loader, placed where Linux puts it: just below the mmap base."""
+
+    path: str  # as the program names it (PT_INTERP), also its name in the recording
+    base: int  # AT_BASE
+    entry: int
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True)
 class Program:
-    """A parsed static ELF executable, ready to load: nothing about it depends on the host."""
+    """A parsed ELF executable, ready to load: nothing about it depends on the host."""
 
     arch: Arch
     entry: int
@@ -59,10 +69,21 @@ class Program:
     phent: int
     phnum: int
     load_bias: int
+    interp_path: str | None = None  # PT_INTERP: the program needs this dynamic loader
+    interp: Interpreter | None = None  # the loader itself, once attached
 
     @property
     def brk_start(self) -> int:
         return _page_up(max(s.vaddr + s.memsz for s in self.segments))
+
+    @property
+    def start_pc(self) -> int:
+        """Where the first instruction runs: the loader's entry for a dynamic program."""
+        return self.interp.entry if self.interp is not None else self.entry
+
+    @property
+    def all_segments(self) -> tuple[Segment, ...]:
+        return self.segments + (self.interp.segments if self.interp is not None else ())
 
 
 @dataclass(frozen=True)
@@ -76,32 +97,41 @@ class Identity:
     random: bytes  # AT_RANDOM's 16 bytes
 
 
-def parse_program(image: bytes, name: str = "program") -> Program:
-    """Parse an ELF image; raise UnsupportedProgram for anything ttdbg cannot run."""
+@dataclass(frozen=True)
+class _Elf:
+    arch: Arch
+    kind: str
+    header: Any
+    segments: list[Any]
+    loads: list[Any]
+    interp: str | None
+
+
+def _read_elf(image: bytes, name: str, what: str) -> _Elf:
     try:
         elf = ELFFile(io.BytesIO(image))
         header = elf.header
         arch = arches.by_elf_machine(header["e_machine"], elf.elfclass)
         kind = header["e_type"]
-        segments_raw = list(elf.iter_segments())
+        segments = list(elf.iter_segments())
+        interp = None
+        for seg in segments:
+            if seg["p_type"] == "PT_INTERP":
+                interp = seg.data().rstrip(b"\0").decode(errors="surrogateescape")
     except ELFError as err:
-        raise UnsupportedProgram(f"{name}: not a valid ELF executable ({err})") from None
+        raise UnsupportedProgram(f"{name}: not a valid ELF {what} ({err})") from None
     except UnsupportedProgram as err:
         raise UnsupportedProgram(f"{name}: {err}") from None
-    for seg in segments_raw:
-        if seg["p_type"] == "PT_INTERP":
-            interp = seg.data().rstrip(b"\0").decode(errors="replace")
-            raise UnsupportedProgram(
-                f"{name}: dynamically linked (needs {interp}); ttdbg runs static programs, "
-                "rebuild with -static"
-            )
     if kind not in ("ET_EXEC", "ET_DYN"):
         raise UnsupportedProgram(f"{name}: not an executable (ELF type {kind})")
-    bias = arch.pie_base if kind == "ET_DYN" else 0
-    loads = [s for s in segments_raw if s["p_type"] == "PT_LOAD"]
+    loads = [s for s in segments if s["p_type"] == "PT_LOAD"]
     if not loads:
         raise UnsupportedProgram(f"{name}: no loadable segments")
-    segments = tuple(
+    return _Elf(arch, kind, header, segments, loads, interp)
+
+
+def _segments(loads: list[Any], bias: int) -> tuple[Segment, ...]:
+    return tuple(
         Segment(
             vaddr=s["p_vaddr"] + bias,
             memsz=s["p_memsz"],
@@ -112,16 +142,51 @@ def parse_program(image: bytes, name: str = "program") -> Program:
         )
         for s in loads
     )
-    phdr = _phdr_address(segments_raw, loads, header["e_phoff"]) + bias
+
+
+def parse_program(image: bytes, name: str = "program") -> Program:
+    """Parse an ELF image; raise UnsupportedProgram for anything ttdbg cannot run.
+
+    A dynamic program comes back with `interp_path` set and no interpreter: the caller finds
+    the loader's image and attaches it with `with_interpreter`.
+    """
+    elf = _read_elf(image, name, "executable")
+    bias = elf.arch.pie_base if elf.kind == "ET_DYN" else 0
+    phdr = _phdr_address(elf.segments, elf.loads, elf.header["e_phoff"]) + bias
     return Program(
-        arch=arch,
-        entry=header["e_entry"] + bias,
-        segments=segments,
+        arch=elf.arch,
+        entry=elf.header["e_entry"] + bias,
+        segments=_segments(elf.loads, bias),
         phdr=phdr,
-        phent=header["e_phentsize"],
-        phnum=header["e_phnum"],
+        phent=elf.header["e_phentsize"],
+        phnum=elf.header["e_phnum"],
         load_bias=bias,
+        interp_path=elf.interp,
     )
+
+
+def with_interpreter(program: Program, image: bytes) -> Program:
+    """The program with its dynamic loader placed as Linux places it: a position-independent
+    loader goes just below the mmap base (where the first mmap would land), a fixed one at its
+    own addresses."""
+    path = program.interp_path or "interpreter"
+    elf = _read_elf(image, path, "dynamic loader")
+    if elf.arch is not program.arch:
+        raise UnsupportedProgram(
+            f"{path}: the dynamic loader is {elf.arch.name}, the program {program.arch.name}"
+        )
+    if elf.interp is not None:
+        raise UnsupportedProgram(f"{path}: the dynamic loader itself names an interpreter")
+    low = _page_down(min(s["p_vaddr"] for s in elf.loads))
+    high = _page_up(max(s["p_vaddr"] + s["p_memsz"] for s in elf.loads))
+    bias = _page_down(program.arch.mmap_base - (high - low)) - low if elf.kind == "ET_DYN" else 0
+    interp = Interpreter(
+        path=path,
+        base=bias + low,
+        entry=elf.header["e_entry"] + bias,
+        segments=_segments(elf.loads, bias),
+    )
+    return replace(program, interp=interp)
 
 
 def _phdr_address(segments: list[Any], loads: list[Any], phoff: int) -> int:
@@ -141,7 +206,7 @@ def initial_pages(program: Program) -> dict[int, bytes]:
     kept once per recording (in its program frame), not once per keyframe.
     """
     pages: dict[int, bytearray] = {}
-    for seg in program.segments:
+    for seg in program.all_segments:
         addr = seg.vaddr
         data = seg.data
         pos = 0
@@ -155,9 +220,16 @@ def initial_pages(program: Program) -> dict[int, bytes]:
 
 
 def map_program(machine: Machine, program: Program) -> None:
-    """Map the program's segments; pages shared by two segments get both permissions."""
+    """Map the program's segments, and its loader's; pages shared by two segments get both
+    permissions."""
+    _map_segments(machine, program.segments)
+    if program.interp is not None:
+        _map_segments(machine, program.interp.segments)
+
+
+def _map_segments(machine: Machine, segments: tuple[Segment, ...]) -> None:
     page_perms: dict[int, int] = {}
-    for seg in program.segments:
+    for seg in segments:
         for page in range(_page_down(seg.vaddr), _page_up(seg.vaddr + seg.memsz), PAGE):
             page_perms[page] = page_perms.get(page, 0) | seg.perms
     pages = sorted(page_perms)
@@ -168,7 +240,7 @@ def map_program(machine: Machine, program: Program) -> None:
             machine.uc.mem_map(run_start, page + PAGE - run_start, page_perms[page])
             if nxt is not None:
                 run_start = nxt
-    for seg in program.segments:
+    for seg in segments:
         machine.write(seg.vaddr, seg.data)
 
 
@@ -206,7 +278,7 @@ def build_stack(
         (AT_PHDR, program.phdr),
         (AT_PHENT, program.phent),
         (AT_PHNUM, program.phnum),
-        (AT_BASE, 0),
+        (AT_BASE, program.interp.base if program.interp is not None else 0),
         (AT_FLAGS, 0),
         (AT_ENTRY, program.entry),
         (AT_UID, identity.uid),

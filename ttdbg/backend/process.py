@@ -6,6 +6,7 @@ from typing import Generic, TypeVar
 
 from ttdbg.snapshots.state import MachineState, capture, restore_memory, restore_registers
 
+from .filestore import FileStore
 from .inputs import Inputs
 from .linux.host import HostIO
 from .linux.platform import Console, LinuxPlatform
@@ -24,11 +25,12 @@ class GuestProcess(Generic[InputsT]):
         inputs: InputsT,
         host: HostIO | None = None,
         console: Console | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self.program = program
         self.inputs = inputs
         self.machine = Machine(program.arch)
-        self.platform = LinuxPlatform(self.machine, program, inputs, host, console)
+        self.platform = LinuxPlatform(self.machine, program, inputs, host, console, files)
 
     def capture(self, cursor: int, share_with: MachineState | None = None) -> MachineState:
         return capture(self.machine, self.platform.to_state(), cursor, share_with)

@@ -33,6 +33,7 @@ class FrameType(enum.IntEnum):
     SNAPSHOT = 4  # u64 icount, u8 keyframe, encoded snapshot
     END = 5  # JSON: total icount, exit status, why it ended
     INDEX = 6  # JSON: offsets of every frame by type
+    FILE = 7  # a file the guest mapped: sha256 | u16 path length | path | lz4 content or empty
 
 
 @dataclass(frozen=True)

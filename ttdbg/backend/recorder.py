@@ -13,14 +13,17 @@ from typing import Any
 import lz4.frame
 
 from ttdbg import __version__
+from ttdbg.errors import UnsupportedProgram
 from ttdbg.snapshots.codec import encode
 from ttdbg.snapshots.state import MachineState, PageDigests
 
+from .baseline import PageBaseline
 from .eventlog import EVENTLOG_VERSION, Event, EventKind, EventLogWriter
+from .filestore import FileStore
 from .inputs import HostInterrupted, LiveInputs, Outcome
 from .linux.host import HostIO
 from .linux.platform import PLATFORM_VERSION
-from .loader import initial_pages, parse_program
+from .loader import Program, initial_pages, parse_program, with_interpreter
 from .process import GuestProcess
 from .recfile import FrameType, RecordingWriter
 from .recording import EVENTS_HEAD, SNAPSHOT_HEAD
@@ -32,6 +35,16 @@ FLUSH_EVENTS = 512
 SIGNAL_CHECK = 1 << 22  # instructions between looks at signals caught from the terminal
 
 Progress = Callable[[int], None]
+# Debian's cross C libraries: where a foreign program's loader and libraries are by default.
+CROSS_SYSROOTS = {"aarch64": "/usr/aarch64-linux-gnu", "riscv64": "/usr/riscv64-linux-gnu"}
+
+
+def default_sysroot(program: Program) -> str | None:
+    """The sysroot for a program of another architecture than the host's, if installed."""
+    if program.interp_path is None or program.arch.name == os.uname().machine:
+        return None
+    root = CROSS_SYSROOTS.get(program.arch.name)
+    return root if root is not None and os.path.isdir(root) else None
 
 
 @dataclass(frozen=True)
@@ -92,26 +105,59 @@ class Recorder:
         out_path: str,
         snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
         max_insns: int | None = None,
+        sysroot: str | None = None,
     ) -> None:
         with open(program_path, "rb") as f:
             self.image = f.read()
-        self.program = parse_program(self.image, program_path)
-        self.argv, self.env = argv, env
         self.program_path = program_path
+        self.files = FileStore(recording=True)
+        self.program = parse_program(self.image, program_path)
+        self.sysroot = sysroot if sysroot is not None else default_sysroot(self.program)
+        host = HostIO(
+            os.path.abspath(program_path), self.program.arch.stat_layout, self.files, self.sysroot
+        )
+        if self.program.interp_path is not None:
+            self.program = self._attach_loader(self.program, host)
+        self.argv, self.env = argv, env
         self.snapshot_every = max(1, snapshot_every)
         self.max_insns = max_insns
         self.log = EventLogWriter()
         self.out = RecordingWriter(out_path)
         self.inputs = _FlushingInputs(self.log, self.flush_events)
-        host = HostIO(os.path.abspath(program_path), self.program.arch.stat_layout)
-        self.process = GuestProcess(self.program, self.inputs, host)
+        self.process = GuestProcess(self.program, self.inputs, host, files=self.files)
         self.digests = PageDigests()
-        self.baseline = initial_pages(self.program)
+        self.baseline = PageBaseline(initial_pages(self.program), self.files)
         self.previous: MachineState | None = None
         self.snapshot_count = 0
         self.snapshot_bytes = [0, 0]  # raw, compressed
 
+    def _attach_loader(self, program: Program, host: HostIO) -> Program:
+        """Find the program's dynamic loader (under the sysroot first) and store it."""
+        path = program.interp_path or ""
+        where = host.host_path(path)
+        try:
+            with open(where, "rb") as f:
+                image = f.read()
+        except OSError as err:
+            looked = where if where == path else f"{where} and {path}"
+            hint = (
+                f"; install the {program.arch.name} C library or pass --sysroot DIR"
+                if self.sysroot is None or where == path
+                else ""
+            )
+            raise UnsupportedProgram(
+                f"{self.program_path}: its dynamic loader {path} is missing "
+                f"(looked in {looked if self.sysroot else path}: {err.strerror}){hint}"
+            ) from None
+        self.files.add(path, image)
+        return with_interpreter(program, image)
+
+    def flush_files(self) -> None:
+        for payload in self.files.take_frames():
+            self.out.write(FrameType.FILE, payload)
+
     def flush_events(self) -> None:
+        self.flush_files()
         batch = self.log.take_batch()
         if batch is not None:
             first, base, data = batch
@@ -146,11 +192,13 @@ class Recorder:
                 "execfn": os.fsdecode(execfn),
                 "argv": [os.fsdecode(a) for a in self.argv],
                 "env": [os.fsdecode(e) for e in self.env],
+                "interp": self.program.interp_path,
                 "snapshot_every": self.snapshot_every,
                 "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )
         self.out.write(FrameType.PROGRAM, lz4.frame.compress(self.image))
+        self.flush_files()
         self.process.platform.start(self.argv, self.env, execfn)
         previous = self._catch_signals()
         try:
@@ -217,6 +265,7 @@ class Recorder:
                 "snapshots": self.snapshot_count,
                 "snapshot_bytes_raw": self.snapshot_bytes[0],
                 "snapshot_bytes_compressed": self.snapshot_bytes[1],
+                "files": len(self.files.paths),
             },
         )
         self.out.close()

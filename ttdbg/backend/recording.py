@@ -12,9 +12,11 @@ import lz4.frame
 from ttdbg.errors import RecordingError, TtdbgError
 from ttdbg.snapshots.store import SnapshotEntry, SnapshotStore
 
+from .baseline import PageBaseline
 from .eventlog import EVENTLOG_VERSION, Event, EventKind, decode_events
+from .filestore import FileStore
 from .linux.platform import PLATFORM_VERSION
-from .loader import Program, initial_pages, parse_program
+from .loader import Program, initial_pages, parse_program, with_interpreter
 from .recfile import Frame, FrameType, load_json, read_frames
 
 EVENTS_HEAD = struct.Struct("<QQ")
@@ -29,6 +31,7 @@ class Recording:
     header: dict[str, Any]
     program_image: bytes
     program: Program
+    files: FileStore
     events: list[Event]
     snapshots: SnapshotStore
     end: dict[str, Any] | None
@@ -99,8 +102,16 @@ def open_recording(path: str) -> Recording:
         image = lz4.frame.decompress(by_type[FrameType.PROGRAM][0].payload)
     except RuntimeError:
         raise RecordingError(f"{path}: corrupt program frame") from None
+    files = FileStore()
+    for frame in by_type.get(FrameType.FILE, []):
+        files.load_frame(frame.payload, f"{path} offset {frame.offset}")
     try:
         program = parse_program(image, header.get("program", "program"))
+        if program.interp_path is not None:
+            loader = files.by_path(program.interp_path)
+            if loader is None:
+                raise RecordingError(f"lacks the dynamic loader {program.interp_path}")
+            program = with_interpreter(program, loader)
     except TtdbgError as err:
         raise RecordingError(f"{path}: {err}") from None
     events: list[Event] = []
@@ -108,6 +119,7 @@ def open_recording(path: str) -> Recording:
         "events": 0,
         "snapshots": 0,
         "program": len(by_type[FrameType.PROGRAM][0].payload),
+        "files": sum(len(f.payload) for f in by_type.get(FrameType.FILE, [])),
     }
     for frame in by_type.get(FrameType.EVENTS, []):
         if len(frame.payload) < EVENTS_HEAD.size:
@@ -141,8 +153,9 @@ def open_recording(path: str) -> Recording:
         header=header,
         program_image=image,
         program=program,
+        files=files,
         events=events,
-        snapshots=SnapshotStore(entries, initial_pages(program)),
+        snapshots=SnapshotStore(entries, PageBaseline(initial_pages(program), files)),
         end=end,
         truncated=truncated or end is None,
         file_size=sum(len(f.payload) + 9 for f in frames) + 10,

@@ -6,7 +6,7 @@ import bisect
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from .codec import decode
+from .codec import Baseline, decode
 from .state import MachineState
 
 
@@ -24,7 +24,7 @@ class SnapshotStore:
     """Snapshot lookup by icount in O(log n), and decoding with a small cache of states."""
 
     def __init__(
-        self, entries: list[SnapshotEntry], baseline: dict[int, bytes], cache_size: int = 4
+        self, entries: list[SnapshotEntry], baseline: Baseline, cache_size: int = 4
     ) -> None:
         self._baseline = baseline
         self.entries = sorted(entries, key=lambda e: e.icount)

@@ -10,9 +10,11 @@ import errno
 import fcntl
 import os
 import select
+import stat
 import time
 from collections.abc import Callable
 
+from ..filestore import MAX_FILE_SIZE, FileStore
 from .fdtable import OpenFile
 from .structs import pack_dirents, pack_stat, pack_statx
 
@@ -36,11 +38,54 @@ def guarded(fn: Callable[[], Outcome]) -> Outcome:
 class HostIO:
     """Host file descriptors behind the guest's open-file descriptions, and host queries."""
 
-    def __init__(self, program_path: str, stat_layout: str = "x86_64") -> None:
+    def __init__(
+        self,
+        program_path: str,
+        stat_layout: str = "x86_64",
+        files: FileStore | None = None,
+        sysroot: str | None = None,
+    ) -> None:
         self.fds: dict[int, int] = {0: 0, 1: 1, 2: 2}  # description ident -> host fd
         self.dir_entries: dict[int, list[tuple[int, int, str]]] = {}
         self.program_path = program_path
         self.stat_layout = stat_layout
+        self.files = files if files is not None else FileStore()
+        self.sysroot = sysroot
+        self._known: dict[tuple[int, int, int, int], bytes] = {}  # (dev, ino, size, mtime)
+
+    def host_path(self, path: str) -> str:
+        """Where an absolute guest path is on the host: under the sysroot when it exists
+        there, as qemu-user's -L does, else the path itself."""
+        if self.sysroot and path.startswith("/"):
+            inside = self.sysroot.rstrip("/") + path
+            if os.path.lexists(inside):
+                return inside
+        return path
+
+    def map_file(self, f: OpenFile) -> Outcome:
+        """Store the content of the regular file behind `f` (once per version of it);
+        the payload is its digest and size."""
+
+        def run() -> Outcome:
+            fd = self.fd(f)
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return -errno.ENODEV, b""
+            if st.st_size > MAX_FILE_SIZE:
+                return -errno.ENOMEM, b""
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            known = self._known.get(key)
+            data = self.files.get(known) if known is not None else None
+            if data is None:
+                chunks, at = [], 0
+                while chunk := os.pread(fd, 1 << 24, at):
+                    chunks.append(chunk)
+                    at += len(chunk)
+                data = b"".join(chunks)
+            digest = self._known[key] = self.files.add(f.path, data)
+            return 0, digest + len(data).to_bytes(8, "little")
+
+        return guarded(run)
 
     def fd(self, f: OpenFile) -> int:
         return self.fds[f.ident]
@@ -48,7 +93,7 @@ class HostIO:
     def open(self, dirfd_path: str | None, path: str, flags: int, mode: int) -> Outcome:
         def run() -> Outcome:
             full = path if dirfd_path is None or path.startswith("/") else f"{dirfd_path}/{path}"
-            fd = os.open(full, flags & ~os.O_CLOEXEC | os.O_CLOEXEC, mode)
+            fd = os.open(self.host_path(full), flags & ~os.O_CLOEXEC | os.O_CLOEXEC, mode)
             return fd, b""
 
         return guarded(run)
@@ -98,7 +143,7 @@ class HostIO:
 
     def stat(self, path: str, follow: bool, statx: bool = False) -> Outcome:
         def run() -> Outcome:
-            st = os.stat(path, follow_symlinks=follow)
+            st = os.stat(self.host_path(path), follow_symlinks=follow)
             return 0, pack_statx(st) if statx else pack_stat(st, self.stat_layout)
 
         return guarded(run)
@@ -130,7 +175,7 @@ class HostIO:
         return guarded(run)
 
     def access(self, path: str, mode: int) -> Outcome:
-        return guarded(lambda: (0 if os.access(path, mode) else -errno.EACCES, b""))
+        return guarded(lambda: (0 if os.access(self.host_path(path), mode) else -errno.EACCES, b""))
 
     def ioctl(self, f: OpenFile, request: int, size: int) -> Outcome:
         def run() -> Outcome:

@@ -27,6 +27,9 @@ class AddressSpace:
         self.mmap_base = mmap_base
         self.stack_top = stack_top
         self.stack_floor = stack_top - stack_limit  # the stack never grows below this
+        # File-backed mappings as [start, end, digest hex, file offset], sorted, disjoint:
+        # snapshots store these pages as differences from the file's content.
+        self.views: list[list[Any]] = []
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -35,11 +38,32 @@ class AddressSpace:
             "mmap_base": self.mmap_base,
             "stack_top": self.stack_top,
             "stack_floor": self.stack_floor,
+            "views": [list(v) for v in self.views],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         for key in ("brk_start", "brk", "mmap_base", "stack_top", "stack_floor"):
             setattr(self, key, state[key])
+        self.views = [list(v) for v in state.get("views", [])]
+
+    def add_view(self, start: int, end: int, digest: bytes, offset: int) -> None:
+        """Note that [start, end) now shows the file with `digest` from `offset` on."""
+        self._drop_views(start, end)
+        self.views.append([start, end, digest.hex(), offset])
+        self.views.sort()
+
+    def _drop_views(self, start: int, end: int) -> None:
+        """Forget [start, end) in the file-backed mappings, keeping the parts around it."""
+        kept: list[list[Any]] = []
+        for v_start, v_end, digest, offset in self.views:
+            if v_end <= start or v_start >= end:
+                kept.append([v_start, v_end, digest, offset])
+                continue
+            if v_start < start:
+                kept.append([v_start, start, digest, offset])
+            if v_end > end:
+                kept.append([end, v_end, digest, offset + end - v_start])
+        self.views = kept
 
     def grow_stack(self, addr: int) -> bool:
         """Map the stack down to `addr` if it lies in the stack's growth zone, as Linux does
@@ -73,6 +97,7 @@ class AddressSpace:
     def _unmap(self, start: int, end: int) -> None:
         for lo, hi, _p in self._mapped_parts(start, end):
             self.m.uc.mem_unmap(lo, hi - lo)
+        self._drop_views(start, end)
 
     def _find_gap(self, length: int) -> int:
         """Top-down search below the mmap base, as Linux places mappings."""

@@ -11,6 +11,7 @@ import unicorn
 from ttdbg.errors import DivergenceError, GuestError
 
 from ..eventlog import Event, EventKind
+from ..filestore import FileStore
 from ..inputs import EndOfLog, Inputs, Outcome
 from ..loader import STACK_LIMIT, Identity, Program, build_stack, map_program
 from ..machine import PAGE, PERM_R, PERM_X, Fault, Machine, RegisterFile, RegisterWriter
@@ -48,6 +49,7 @@ class LinuxPlatform:
         inputs: Inputs,
         host: HostIO | None = None,
         console: Console | None = None,
+        files: FileStore | None = None,
     ) -> None:
         from .calls import SYSCALLS  # the table imports this module's types
 
@@ -57,6 +59,7 @@ class LinuxPlatform:
         self.inputs = inputs
         self.host = host
         self.console = console
+        self.files = files if files is not None else FileStore()  # mapped files, by digest
         self.fds = FdTable.with_stdio()
         self.mem = AddressSpace(
             machine, program.brk_start, self.arch.mmap_base, self.arch.stack_top, STACK_LIMIT
@@ -107,7 +110,7 @@ class LinuxPlatform:
         map_program(self.m, self.program)
         sp = build_stack(self.m, self.program, argv, envp, execfn, identity)
         self.m.set_reg(self.arch.sp, sp)
-        self.m.set_reg(self.arch.pc, self.program.entry)
+        self.m.set_reg(self.arch.pc, self.program.start_pc)
         self.arch.setup(self.m.uc)
 
     # -- syscalls ---------------------------------------------------------------------------

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from ..memory import MAP_ANONYMOUS
+from ttdbg.errors import GuestError
+
+from ...filestore import DIGEST_SIZE
+from ...machine import PAGE
+from ..memory import MAP_ANONYMOUS, page_up
 from ..platform import LinuxPlatform
-from .table import EBADF, Args, open_file, syscall
+from .table import EBADF, EINVAL, O_ACCMODE, Args, open_file, syscall
+
+EACCES, ENODEV = 13, 19
+O_WRONLY = 1
+MAP_SHARED, PROT_WRITE = 0x01, 0x2
 
 
 @syscall("brk")
@@ -15,16 +23,34 @@ def sys_brk(p: LinuxPlatform, a: Args) -> int:
 @syscall("mmap")
 def sys_mmap(p: LinuxPlatform, a: Args) -> int:
     addr, length, prot, flags, fd, offset = a
-    f = None
-    if not flags & MAP_ANONYMOUS:
-        f = open_file(p, fd)
-        if f is None:
-            return -EBADF
+    if flags & MAP_ANONYMOUS:
+        return p.mem.do_mmap(addr, length, prot, flags)
+    f = open_file(p, fd)
+    if f is None:
+        return -EBADF
+    if offset % PAGE or length == 0:
+        return -EINVAL
+    if f.flags & O_ACCMODE == O_WRONLY:
+        return -EACCES
+    if flags & MAP_SHARED and prot & PROT_WRITE:
+        # Writes through a shared mapping would have to reach the file; ttdbg does not
+        # write mapped pages back, so it refuses rather than silently dropping them.
+        return -ENODEV
+    # The file's whole content, stored in the recording once; the log keeps its digest.
+    got, answer = p.host_call(lambda: p.live.map_file(f))
+    if got < 0:
+        return got
+    digest = answer[:DIGEST_SIZE]
+    content = p.files.get(digest)
+    if content is None:
+        raise GuestError(f"the recording lacks the content of {f.path} (mapped by mmap)")
     result = p.mem.do_mmap(addr, length, prot, flags)
-    if result >= 0 and f is not None:
-        got, data = p.host_call(lambda: p.live.pread(f, length, offset))
-        if got > 0:
-            p.m.write(result, data)
+    if result < 0:
+        return result
+    size = page_up(length)
+    # Whole pages show the file; the part of the last page past its end reads as zeros.
+    p.m.write(result, content[offset : offset + size])
+    p.mem.add_view(result, result + size, digest, offset)
     return result
 
 

@@ -1,0 +1,156 @@
+"""Dynamic test programs, built into a temporary directory with the host's (or a cross)
+compiler: a C program, a C++ program, a program linked against a library of its own, a
+plugin loaded with dlopen, and an LD_PRELOAD library."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.conftest import require_tool
+
+C_PROGRAM = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+int counter;
+
+static int fib(int n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
+
+int main(int argc, char **argv) {
+    char *copy = strdup(argc > 1 ? argv[1] : "nobody");
+    for (int i = 0; i < 5; i++) {
+        counter += i;
+        printf("step %d counter %d fib %d\n", i, counter, fib(10 + i));
+    }
+    printf("hello, %s (%zu)\n", copy, strlen(copy));
+    free(copy);
+    if (argc > 2) {  /* map a data file: offset, partial last page, mprotect, partial munmap */
+        int fd = open(argv[2], O_RDONLY);
+        off_t size = lseek(fd, 0, SEEK_END);
+        char *whole = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        char *tail = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 4096);
+        printf("first %.12s last %c", whole, whole[size - 2]);
+        printf(" zero-filled %d\n", tail[size - 4096] == 0);
+        tail[0] = '#';
+        mprotect(tail, 4096, PROT_READ);
+        printf("private write %c file %c\n", tail[0], whole[4096]);
+        munmap(whole + 4096, size - 4096);
+        printf("still mapped %.5s\n", whole);
+        char *fixed = mmap(whole, 4096, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 4096);
+        printf("fixed over %.5s\n", fixed);
+        close(fd);
+    }
+    return counter;
+}
+"""
+
+CPP_PROGRAM = r"""
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include <map>
+
+static int check(int v) {
+    if (v % 3 == 0) throw std::runtime_error("multiple of three: " + std::to_string(v));
+    return v * v;
+}
+
+int main() {
+    std::map<std::string, int> squares;
+    std::vector<std::string> errors;
+    for (int i = 1; i < 8; i++) {
+        try {
+            squares["n" + std::to_string(i)] = check(i);
+        } catch (const std::exception &e) {
+            errors.push_back(e.what());
+        }
+    }
+    for (const auto &[k, v] : squares) std::cout << k << "=" << v << "\n";
+    for (const auto &e : errors) std::cout << "caught " << e << std::endl;
+    return 0;
+}
+"""
+
+LIBRARY = r"""
+#include <stdio.h>
+int lib_total;
+int lib_add(int v) { lib_total += v; return lib_total; }
+void lib_hello(const char *who) { printf("library says hi to %s\n", who); }
+"""
+
+USES_LIBRARY = r"""
+#include <stdio.h>
+int lib_add(int v);
+void lib_hello(const char *who);
+int watched;
+int main(void) {
+    lib_hello("main");
+    for (int i = 1; i <= 4; i++) {
+        watched = lib_add(i);
+        printf("total %d\n", watched);
+    }
+    puts("done");
+    return 0;
+}
+"""
+
+PLUGIN = r"""
+#include <stdio.h>
+const char *plugin_name(void) { return "the plugin"; }
+__attribute__((constructor)) static void loaded(void) { puts("plugin constructor ran"); }
+"""
+
+DLOPENS = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    void *h = dlopen(argv[1], RTLD_NOW);
+    if (!h) { printf("dlopen failed: %s\n", dlerror()); return 1; }
+    const char *(*name)(void) = (const char *(*)(void))dlsym(h, "plugin_name");
+    printf("loaded %s\n", name());
+    dlclose(h);
+    return 0;
+}
+"""
+
+PRELOAD = r"""
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int puts(const char *s) {
+    const char tag[] = "[preloaded] ";
+    write(1, tag, sizeof tag - 1);
+    write(1, s, strlen(s));
+    write(1, "\n", 1);
+    return 1;
+}
+"""
+
+COMPILERS = {
+    "x86_64": ("gcc", "g++"),
+    "aarch64": ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++"),
+    "riscv64": ("riscv64-linux-gnu-gcc", "riscv64-linux-gnu-g++"),
+}
+
+
+def compile_source(
+    tmp: Path, name: str, source: str, *flags: str, arch: str = "x86_64", cpp: bool = False
+) -> Path:
+    """Compile `source` into tmp/name with -g; returns the path."""
+    compiler = require_tool(COMPILERS[arch][1 if cpp else 0])
+    src = tmp / f"{name}.{'cpp' if cpp else 'c'}"
+    src.write_text(source)
+    out = tmp / name
+    subprocess.run(
+        [compiler, "-g", "-O0", "-o", str(out), str(src), *flags],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return out

@@ -1,0 +1,212 @@
+"""Dynamic executables: recorded and replayed output equals the native run (qemu-user with
+the cross sysroot for AArch64 and RISC-V), and a recording replays without the libraries."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import missing, require_tool, run_native, run_ttdbg
+from tests.integration.dynprogs import (
+    C_PROGRAM,
+    CPP_PROGRAM,
+    DLOPENS,
+    LIBRARY,
+    PLUGIN,
+    PRELOAD,
+    USES_LIBRARY,
+    compile_source,
+)
+
+SYSROOTS = {"aarch64": "/usr/aarch64-linux-gnu", "riscv64": "/usr/riscv64-linux-gnu"}
+ARCHES = ["x86_64", "aarch64", "riscv64"]
+
+
+def native_argv(arch: str, argv: list[str]) -> list[str]:
+    """How to run a program of `arch` natively: directly, or under qemu-user with -L."""
+    if arch == "x86_64":
+        return argv
+    if not os.path.isdir(SYSROOTS[arch]):
+        missing(f"the {arch} C library ({SYSROOTS[arch]}) is not installed")
+    return [require_tool(f"qemu-{arch}"), "-L", SYSROOTS[arch], *argv]
+
+
+def record(
+    argv: list[str], rec: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """`ttdbg record` with extra environment variables for the guest."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ttdbg", "record", "-o", str(rec), "--", *argv],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        timeout=600,
+        cwd=cwd,
+    )
+    assert b"Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def replay_verified(rec: Path) -> bytes | None:
+    """Replay with every snapshot checked, from a directory unrelated to the recording.
+
+    x86-64's dynamic loader reads the time-stamp counter at start-up, which ttdbg does not
+    record yet, so an x86-64 replay may diverge (memory, or a syscall's unused argument
+    registers): that is noted as the known gap (None), anything else fails.
+    """
+    proc = run_ttdbg(["replay", "--verify", str(rec)], timeout=600, cwd="/")
+    if proc.returncode == 1 and b"replay diverged" in proc.stderr and is_x86(rec):
+        UNVERIFIED.append(rec)
+        return None
+    assert proc.returncode == 0, proc.stderr
+    assert b"verified" in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+def is_x86(rec: Path) -> bool:
+    return b'"arch":"x86_64"' in rec.read_bytes()[:4096]
+
+
+UNVERIFIED: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def _time_counter_gap() -> Iterator[None]:
+    UNVERIFIED.clear()
+    yield
+    UNVERIFIED.clear()
+
+
+def settle_verification() -> None:
+    """At the end of a test whose other checks passed: an x86-64 --verify gap is an xfail."""
+    if UNVERIFIED:
+        pytest.xfail("x86-64 --verify: the dynamic loader's rdtsc is not recorded yet")
+
+
+def assert_like_native(
+    arch: str, argv: list[str], rec: Path, env: dict[str, str] | None = None
+) -> bytes:
+    native = (
+        run_native(native_argv(arch, argv), timeout=120)
+        if not env
+        else subprocess.run(
+            native_argv(arch, argv), env={**os.environ, **env}, capture_output=True, timeout=120
+        )
+    )
+    recorded = record(argv, rec, env)
+    assert recorded.stdout == native.stdout, recorded.stderr
+    assert recorded.returncode == native.returncode
+    assert replay_verified(rec) in (native.stdout, None)
+    return native.stdout
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_c_program_maps_files_like_linux(arch: str, tmp_path: Path) -> None:
+    data = tmp_path / "data.txt"
+    data.write_bytes(b"A" * 4096 + b"B" * 1903 + b"\n")
+    for variant, extra in (("pie", ["-pie"]), ("fixed", ["-no-pie"])):
+        prog = compile_source(tmp_path, f"prog-{variant}", C_PROGRAM, *extra, arch=arch)
+        out = assert_like_native(arch, [str(prog), "you", str(data)], tmp_path / f"{variant}.ttrec")
+        assert b"fixed over BBBBB" in out
+    settle_verification()
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_cpp_program_with_libstdcxx(arch: str, tmp_path: Path) -> None:
+    prog = compile_source(tmp_path, "cpp", CPP_PROGRAM, "-std=c++17", arch=arch, cpp=True)
+    out = assert_like_native(arch, [str(prog)], tmp_path / "cpp.ttrec")
+    assert b"caught multiple of three: 6" in out
+    settle_verification()
+
+
+def test_recording_holds_its_libraries(tmp_path: Path) -> None:
+    """A program linked against a library in a directory that is gone at replay time."""
+    libdir = tmp_path / "libdir"
+    libdir.mkdir()
+    compile_source(libdir, "libmine.so", LIBRARY, "-shared", "-fPIC")
+    prog = compile_source(
+        tmp_path, "uses", USES_LIBRARY, f"-L{libdir}", "-lmine", f"-Wl,-rpath,{libdir}"
+    )
+    native = run_native([str(prog)])
+    rec = tmp_path / "uses.ttrec"
+    assert record([str(prog)], rec).stdout == native.stdout
+    info = json.loads(run_ttdbg(["info", "--json", str(rec)]).stdout)
+    stored = {f["path"]: f["size"] for f in info["stored_files"]}
+    assert stored[f"{libdir}/libmine.so"] == (libdir / "libmine.so").stat().st_size
+    assert any(p.endswith("libc.so.6") for p in stored)
+    shutil.rmtree(libdir)
+    prog.unlink()
+    assert replay_verified(rec) in (native.stdout, None)
+    text = run_ttdbg(["info", str(rec)]).stdout.decode()
+    assert f"{libdir}/libmine.so" in text
+    settle_verification()
+
+
+def test_library_stored_once_and_snapshots_stay_small(tmp_path: Path) -> None:
+    """Snapshots keep library pages as references to the stored file, not as copies."""
+    prog = compile_source(tmp_path, "prog", C_PROGRAM)
+    rec = tmp_path / "many.ttrec"
+    proc = run_ttdbg(
+        ["record", "--snapshot-every", "5000", "-o", str(rec), "--", str(prog)], timeout=300
+    )
+    assert proc.returncode == 10, proc.stderr
+    info = json.loads(run_ttdbg(["info", "--json", str(rec)]).stdout)
+    assert info["snapshots"] > 20
+    libc = next(f["size"] for f in info["stored_files"] if f["path"].endswith("libc.so.6"))
+    # Every snapshot together costs less than one more copy of libc would.
+    assert info["snapshot_bytes_compressed"] < libc // 2, info
+    assert replay_verified(rec)
+    settle_verification()
+
+
+def test_dlopen_ld_library_path_and_ld_preload(tmp_path: Path) -> None:
+    plugdir = tmp_path / "plugins"
+    plugdir.mkdir()
+    compile_source(plugdir, "libplug.so", PLUGIN, "-shared", "-fPIC")
+    compile_source(tmp_path, "libpre.so", PRELOAD, "-shared", "-fPIC")
+    loader = compile_source(tmp_path, "loader", DLOPENS)
+    out = assert_like_native(
+        "x86_64",
+        [str(loader), "libplug.so"],
+        tmp_path / "dl.ttrec",
+        {"LD_LIBRARY_PATH": str(plugdir)},
+    )
+    assert out == b"plugin constructor ran\nloaded the plugin\n"
+    out = assert_like_native(
+        "x86_64",
+        [str(loader), "libplug.so"],
+        tmp_path / "pre.ttrec",
+        {"LD_LIBRARY_PATH": str(plugdir), "LD_PRELOAD": str(tmp_path / "libpre.so")},
+    )
+    assert out.startswith(b"[preloaded] plugin constructor ran\n")
+    settle_verification()
+
+
+def test_missing_library_gives_the_loaders_message(tmp_path: Path) -> None:
+    libdir = tmp_path / "libdir"
+    libdir.mkdir()
+    compile_source(libdir, "libmine.so", LIBRARY, "-shared", "-fPIC")
+    prog = compile_source(tmp_path, "uses", USES_LIBRARY, f"-L{libdir}", "-lmine")
+    native = run_native([str(prog)])
+    assert b"libmine.so" in native.stderr
+    recorded = record([str(prog)], tmp_path / "miss.ttrec")
+    assert recorded.returncode == native.returncode == 127
+    assert native.stderr in recorded.stderr
+
+
+def test_missing_loader_is_one_line_error(tmp_path: Path) -> None:
+    prog = compile_source(tmp_path, "odd", C_PROGRAM, "-Wl,--dynamic-linker=/nonexistent/ld.so")
+    proc = run_ttdbg(["record", "-o", str(tmp_path / "x.ttrec"), "--", str(prog)])
+    err = proc.stderr.decode()
+    assert proc.returncode == 2
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert "/nonexistent/ld.so" in err
+    assert "missing" in err
+    assert not (tmp_path / "x.ttrec").exists()
