@@ -360,6 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("file")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=cmd_info)
+
+    from ttdbg.index.cli import add_commands as add_index_commands
+
+    add_index_commands(sub)
     return parser
 
 

@@ -17,6 +17,7 @@ class Symbol:
     name: str
     addr: int
     size: int
+    is_function: bool = True  # False for data objects (STT_OBJECT)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,9 @@ class Symbols:
             for sym in section.iter_symbols():
                 kind = sym["st_info"]["type"]
                 if kind in ("STT_FUNC", "STT_OBJECT") and sym.name and sym["st_value"]:
-                    self.symbols.append(Symbol(sym.name, sym["st_value"] + bias, sym["st_size"]))
+                    self.symbols.append(
+                        Symbol(sym.name, sym["st_value"] + bias, sym["st_size"], kind == "STT_FUNC")
+                    )
 
     def _read_lines(self, elf: ELFFile, bias: int) -> None:
         if not elf.has_dwarf_info():

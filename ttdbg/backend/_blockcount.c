@@ -38,7 +38,12 @@ typedef struct {
     uint64_t steps;      /* instructions run under bc_insn_hook */
     uint64_t step_limit; /* bc_insn_hook stops before the instruction past this many */
     uint64_t block_insn; /* instructions of the current block seen by bc_reg_hook */
+    void *index;         /* an ix_recorder told of every block entered, or NULL */
 } bc_counter;
+
+/* One hook dispatch per block is most of a block hook's cost: the index recorder is called
+ * from the counter's hook instead of having its own. */
+void ix_block_entered(void *uc, uint64_t addr, uint32_t size, void *x);
 
 enum { BC_RUNNING = 0, BC_UNKNOWN_BLOCK = 1, BC_LIMIT = 2, BC_STEPS = 3, BC_HIT = 4 };
 
@@ -60,6 +65,7 @@ void bc_block_hook(void *uc, uint64_t addr, uint32_t size, bc_counter *c) {
             c->block_base = c->icount;
             c->block_insn = 0;
             c->icount += e->n;
+            if (c->index) ix_block_entered(uc, addr, size, c->index);
             return;
         }
         if (e->size == 0) {
@@ -232,6 +238,244 @@ int64_t bc_restore_region(void *uc, bc_mem_fn mem_read, bc_mem_fn mem_write, uin
     }
     return written;
 }
+
+/* Index recording: every guest memory write and every call and return, for `ttdbg index`.
+ *
+ * bc_block_hook calls ix_block_entered on every block it lets run. Python teaches it, per block, the instruction addresses (to turn
+ * the pc of a write into its icount) and whether the block ends with a call or a return. A
+ * call or return is recognised at the entry of the next block, once its block has run to the
+ * end: the callee's entry pc and sp, or the value returned, are then in the registers. Returns
+ * are matched to calls with a shadow stack keyed by the stack pointer the call returns to;
+ * frames below a return's stack pointer were abandoned (longjmp) and are dropped.
+ */
+
+enum { IX_OTHER = 0, IX_CALL = 1, IX_RET = 2 };
+
+typedef struct {
+    uint64_t addr;
+    uint32_t size;
+    uint32_t n;
+    uint32_t kind;
+    uint32_t pad;
+    uint64_t *insns; /* n instruction addresses */
+} ix_block;
+
+typedef struct {
+    uint64_t *data;
+    uint64_t len, cap;
+} ix_column;
+
+typedef struct {
+    bc_counter *c;
+    bc_reg_read_fn reg_read;
+    int32_t pc_id, sp_id, ret_id;
+    uint32_t call_push; /* bytes a call pushes (x86-64: the return address) */
+    /* block table: open addressing on (addr, size) */
+    uint64_t mask, used;
+    ix_block *table;
+    /* the block that ran last, for call/return detection at the next block's entry */
+    ix_block cur; /* a copy: the table may grow under it */
+    uint64_t cur_base;
+    int32_t have_cur;
+    int32_t unknown_blocks; /* blocks the table did not know: a bug if ever non-zero */
+    /* writes: icount, pc, addr, value, size */
+    ix_column w_icount, w_pc, w_addr, w_value, w_size;
+    /* calls: icount, pc, target, sp, return icount (or -1), retval */
+    ix_column c_icount, c_pc, c_target, c_sp, c_ret, c_retval;
+    /* returns matched by no call of this run: icount, sp after the return, retval */
+    ix_column r_icount, r_sp, r_retval;
+    /* shadow stack: call row, sp the call returns to */
+    ix_column s_row, s_sp;
+    int32_t oom;
+} ix_recorder;
+
+static inline void ix_push(ix_recorder *x, ix_column *col, uint64_t v) {
+    if (col->len == col->cap) {
+        uint64_t cap = col->cap ? col->cap * 2 : 4096;
+        uint64_t *data = realloc(col->data, cap * sizeof(uint64_t));
+        if (!data) {
+            x->oom = 1;
+            return;
+        }
+        col->data = data;
+        col->cap = cap;
+    }
+    col->data[col->len++] = v;
+}
+
+static ix_block *ix_find(ix_recorder *x, uint64_t addr, uint32_t size) {
+    uint64_t h = bc_slot(addr);
+    for (;;) {
+        ix_block *b = &x->table[h & x->mask];
+        if (b->addr == addr && b->size == size) return b;
+        if (b->size == 0) return NULL;
+        h++;
+    }
+}
+
+static uint64_t ix_reg(void *uc, ix_recorder *x, int32_t id) {
+    uint8_t buf[64] = {0};
+    uint64_t v;
+    x->reg_read(uc, id, buf);
+    memcpy(&v, buf, sizeof v);
+    return v;
+}
+
+/* The block `x->cur` ran to its end and the CPU is at the next block: record its call or
+ * return. */
+static void ix_finish_block(void *uc, ix_recorder *x, uint64_t next_pc) {
+    ix_block *b = &x->cur;
+    uint64_t icount = x->cur_base + b->n - 1; /* the call or return instruction */
+    if (b->kind == IX_CALL) {
+        uint64_t sp = ix_reg(uc, x, x->sp_id);
+        uint64_t row = x->c_icount.len;
+        ix_push(x, &x->c_icount, icount);
+        ix_push(x, &x->c_pc, b->insns[b->n - 1]);
+        ix_push(x, &x->c_target, next_pc);
+        ix_push(x, &x->c_sp, sp);
+        ix_push(x, &x->c_ret, UINT64_MAX);
+        ix_push(x, &x->c_retval, 0);
+        ix_push(x, &x->s_row, row);
+        ix_push(x, &x->s_sp, sp + x->call_push);
+    } else if (b->kind == IX_RET) {
+        uint64_t sp = ix_reg(uc, x, x->sp_id);
+        uint64_t retval = ix_reg(uc, x, x->ret_id);
+        while (x->s_sp.len && x->s_sp.data[x->s_sp.len - 1] < sp) {
+            x->s_sp.len--; /* an abandoned frame */
+            x->s_row.len--;
+        }
+        if (x->s_sp.len && x->s_sp.data[x->s_sp.len - 1] == sp) {
+            uint64_t row = x->s_row.data[--x->s_row.len];
+            x->s_sp.len--;
+            x->c_ret.data[row] = icount;
+            x->c_retval.data[row] = retval;
+        } else if (!x->s_sp.len) {
+            ix_push(x, &x->r_icount, icount);
+            ix_push(x, &x->r_sp, sp);
+            ix_push(x, &x->r_retval, retval);
+        }
+    }
+}
+
+void ix_block_entered(void *uc, uint64_t addr, uint32_t size, void *index) {
+    ix_recorder *x = index;
+    uint64_t base = x->c->block_base;
+    if (x->have_cur && x->cur_base + x->cur.n == base) ix_finish_block(uc, x, addr);
+    ix_block *b = ix_find(x, addr, size);
+    if (!b) {
+        x->unknown_blocks++;
+        x->have_cur = 0;
+        return;
+    }
+    x->cur = *b;
+    x->cur_base = base;
+    x->have_cur = 1;
+}
+
+void ix_write_hook(void *uc, int type, uint64_t addr, int size, int64_t value, ix_recorder *x) {
+    (void)type;
+    uint64_t pc = ix_reg(uc, x, x->pc_id);
+    uint64_t icount = x->c->icount;
+    if (x->have_cur) {
+        ix_block *b = &x->cur;
+        for (uint32_t i = 0; i < b->n; i++)
+            if (b->insns[i] == pc) {
+                icount = x->cur_base + i;
+                break;
+            }
+    }
+    ix_push(x, &x->w_icount, icount);
+    ix_push(x, &x->w_pc, pc);
+    ix_push(x, &x->w_addr, addr);
+    uint64_t bits = (uint64_t)value;
+    if (size < 8) bits &= (1ULL << (8 * size)) - 1; /* Unicorn sign-extends narrow values */
+    ix_push(x, &x->w_value, bits);
+    ix_push(x, &x->w_size, (uint64_t)size);
+}
+
+/* The run stopped at a block boundary: finish the block before it (its call's callee or its
+ * return is in the registers now), since the next block may be run by someone else. */
+void ix_flush(void *uc, ix_recorder *x) {
+    if (x->have_cur && x->cur_base + x->cur.n == x->c->icount)
+        ix_finish_block(uc, x, ix_reg(uc, x, x->pc_id));
+    x->have_cur = 0;
+}
+
+static void ix_put(ix_block *table, uint64_t mask, ix_block *b) {
+    uint64_t h = bc_slot(b->addr);
+    for (;;) {
+        ix_block *e = &table[h & mask];
+        if (e->size == 0) {
+            *e = *b;
+            return;
+        }
+        h++;
+    }
+}
+
+int ix_init(ix_recorder *x, bc_counter *c, void *reg_read, int32_t pc_id, int32_t sp_id,
+            int32_t ret_id, uint32_t call_push) {
+    memset(x, 0, sizeof *x);
+    x->c = c;
+    x->reg_read = (bc_reg_read_fn)reg_read;
+    x->pc_id = pc_id;
+    x->sp_id = sp_id;
+    x->ret_id = ret_id;
+    x->call_push = call_push;
+    x->mask = 4095;
+    x->table = calloc(x->mask + 1, sizeof(ix_block));
+    return x->table ? 0 : -1;
+}
+
+int ix_learn(ix_recorder *x, uint64_t addr, uint32_t size, uint32_t kind, const uint64_t *insns,
+             uint32_t n) {
+    if (size == 0 || n == 0) return -1;
+    ix_block *old = ix_find(x, addr, size);
+    if (old) return 0;
+    if ((x->used + 1) * 2 > x->mask + 1) {
+        uint64_t mask = x->mask * 2 + 1;
+        ix_block *table = calloc(mask + 1, sizeof(ix_block));
+        if (!table) return -1;
+        for (uint64_t i = 0; i <= x->mask; i++)
+            if (x->table[i].size) ix_put(table, mask, &x->table[i]);
+        free(x->table);
+        x->table = table;
+        x->mask = mask;
+    }
+    ix_block b = {addr, size, n, kind, 0, malloc(n * sizeof(uint64_t))};
+    if (!b.insns) return -1;
+    memcpy(b.insns, insns, n * sizeof(uint64_t));
+    ix_put(x->table, x->mask, &b);
+    x->used++;
+    return 0;
+}
+
+static void ix_free_blocks(ix_recorder *x) {
+    for (uint64_t i = 0; i <= x->mask; i++) free(x->table[i].insns);
+    memset(x->table, 0, (x->mask + 1) * sizeof(ix_block));
+    x->used = 0;
+    x->have_cur = 0;
+}
+
+void ix_forget(ix_recorder *x) { ix_free_blocks(x); }
+
+void ix_free(ix_recorder *x) {
+    if (!x->table) return;
+    ix_free_blocks(x);
+    free(x->table);
+    x->table = NULL;
+    ix_column *cols[] = {&x->w_icount, &x->w_pc,     &x->w_addr, &x->w_value,  &x->w_size,
+                         &x->c_icount, &x->c_pc,     &x->c_target, &x->c_sp,   &x->c_ret,
+                         &x->c_retval, &x->r_icount, &x->r_sp,   &x->r_retval, &x->s_row,
+                         &x->s_sp};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        free(cols[i]->data);
+        cols[i]->data = NULL;
+        cols[i]->len = cols[i]->cap = 0;
+    }
+}
+
+uint64_t ix_sizeof(void) { return sizeof(ix_recorder); }
 
 uint64_t bc_sizeof(void) { return sizeof(bc_counter); }
 

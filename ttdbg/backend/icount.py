@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import capstone
 import unicorn
@@ -37,6 +37,7 @@ class _Counter(ctypes.Structure):
         ("steps", ctypes.c_uint64),
         ("step_limit", ctypes.c_uint64),
         ("block_insn", ctypes.c_uint64),
+        ("index", ctypes.c_void_p),
     ]
 
 
@@ -89,6 +90,14 @@ class Block:
         return lo if lo < len(self.insns) and self.insns[lo] == pc else None
 
 
+class BlockListener(Protocol):
+    """Something that keeps per-block data beside the counter's table."""
+
+    def learned(self, block: Block, code: bytes) -> None: ...
+
+    def forgot(self) -> None: ...
+
+
 class BlockCounter:
     """Counts retired instructions through a native Unicorn block hook.
 
@@ -104,7 +113,10 @@ class BlockCounter:
             raise MemoryError("cannot allocate the block table")
         self._cs = capstone.Cs(cs_arch, cs_mode)
         self._by_addr: dict[int, list[Block]] = {}
-        self._hook = self._add_native_hook(
+        # Told of every block learned and of forgetting them all (the index recorder keeps a
+        # table of its own in step with this one).
+        self.listeners: list[BlockListener] = []
+        self._hook = self.add_native_hook(
             unicorn.UC_HOOK_BLOCK, _lib.bc_block_hook, ctypes.byref(self._c)
         )
 
@@ -146,7 +158,7 @@ class BlockCounter:
         so that everywhere else keeps running at full speed. Returns how many ran.
         """
         end = pc + max(size, 1) - 1
-        handle = self._add_native_hook(
+        handle = self.add_native_hook(
             unicorn.UC_HOOK_CODE, _lib.bc_insn_hook, ctypes.byref(self._c), pc, end
         )
         self._c.steps = 0
@@ -164,9 +176,9 @@ class BlockCounter:
         """Install the native register-change hook on every instruction; returns its handle."""
         watch.counter = ctypes.addressof(self._c)
         watch.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
-        return self._add_native_hook(unicorn.UC_HOOK_CODE, _lib.bc_reg_hook, ctypes.byref(watch))
+        return self.add_native_hook(unicorn.UC_HOOK_CODE, _lib.bc_reg_hook, ctypes.byref(watch))
 
-    def _add_native_hook(
+    def add_native_hook(
         self, kind: int, function: Any, data: Any, begin: int = 1, end: int = 0
     ) -> ctypes.c_size_t:
         """Install a C function of `_blockcount` as a Unicorn hook on [begin, end] (1, 0: all)."""
@@ -198,9 +210,12 @@ class BlockCounter:
         insns = tuple(a for a, _s, _m, _o in self._cs.disasm_lite(code, addr))
         if not insns:
             return False
-        self._by_addr.setdefault(addr, []).append(Block(addr, size, insns))
+        block = Block(addr, size, insns)
+        self._by_addr.setdefault(addr, []).append(block)
         if _lib.bc_insert(ctypes.byref(self._c), addr, size, len(insns)) != 0:
             raise MemoryError("cannot grow the block table")
+        for listener in self.listeners:
+            listener.learned(block, code)
         return True
 
     def icount_at(self, pc: int) -> int:
@@ -216,3 +231,15 @@ class BlockCounter:
         """Drop every learned block (after guest code changes under the same addresses)."""
         _lib.bc_clear(ctypes.byref(self._c))
         self._by_addr.clear()
+        for listener in self.listeners:
+            listener.forgot()
+
+    def set_index(self, recorder: int | None) -> None:
+        """Tell the native index recorder at this address of every block entered (None: no
+        one)."""
+        self._c.index = recorder
+
+    @property
+    def address(self) -> int:
+        """Where the native counter lives, for native hooks that read the count."""
+        return ctypes.addressof(self._c)

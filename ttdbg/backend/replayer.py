@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ttdbg.errors import DivergenceError
-from ttdbg.snapshots.state import PageDigests
+from ttdbg.snapshots.state import MachineState, PageDigests
 
 from .eventlog import EventLogReader
 from .inputs import ReplayInputs
@@ -34,6 +34,21 @@ def new_replay_process(
     proc = GuestProcess(rec.program, inputs, None, console, rec.files)
     proc.platform.start(rec.argv, rec.envp, rec.execfn)
     return proc
+
+
+def restore_replay_state(
+    proc: GuestProcess[ReplayInputs],
+    state: MachineState,
+    exit_outcome: tuple[int | None, int | None],
+) -> None:
+    """Put a replaying process exactly in `state`, its log cursor included; `exit_outcome` is
+    the recording's (status, signal), which holds if the state is past the end."""
+    proc.restore(state)
+    proc.inputs.log.cursor = state.cursor
+    plat = proc.platform
+    plat.error = plat.end_of_log = None
+    plat.exit_status, plat.exit_signal = exit_outcome if state.halted else (None, None)
+    proc.machine.set_halted(state.halted)
 
 
 def replay(

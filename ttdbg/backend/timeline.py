@@ -27,7 +27,7 @@ from .eventlog import Event, EventKind
 from .inputs import ReplayInputs
 from .process import GuestProcess
 from .recording import Recording
-from .replayer import new_replay_process
+from .replayer import new_replay_process, restore_replay_state
 from .stops import (
     BeginningOfHistory,
     BreakpointHit,
@@ -388,12 +388,7 @@ class Timeline:
         )
 
     def _restore(self, state: MachineState) -> None:
-        self.proc.restore(state)
-        self.proc.inputs.log.cursor = state.cursor
-        plat = self.proc.platform
-        plat.error = plat.end_of_log = None
-        plat.exit_status, plat.exit_signal = self._exit if state.halted else (None, None)
-        self.machine.set_halted(state.halted)
+        restore_replay_state(self.proc, state, self._exit)
 
     def _best_state(self, target: int) -> MachineState | None:
         """The closest known state at or before `target`, or None if the current one is."""

@@ -1,0 +1,167 @@
+"""`ttdbg index`: its writes and calls equal a brute-force replay's, whole and partial; a stale
+or corrupt index is found; Ctrl-C leaves a consistent partial index."""
+
+from __future__ import annotations
+
+import bisect
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import BIN, SAMPLES, poll, run_ttdbg
+from tests.index.oracle import Truth, brute_force
+from ttdbg.backend.recording import open_recording
+from ttdbg.index.build import build_index
+from ttdbg.index.interval import intervals
+from ttdbg.index.query import run_query
+from ttdbg.index.store import IndexStore
+
+SAMPLE_RECORDINGS = ["walk", "aarch64/walk", "riscv64/walk", "inputs", "riscv64/inputs"]
+_truths: dict[str, Truth] = {}
+
+
+def truth_of(name: str) -> Truth:
+    if name not in _truths:
+        _truths[name] = brute_force(open_recording(str(SAMPLES / f"{name}.ttrec")))
+    return _truths[name]
+
+
+def copy_sample(name: str, tmp_path: Path) -> Path:
+    path = tmp_path / "rec.ttrec"
+    shutil.copyfile(SAMPLES / f"{name}.ttrec", path)
+    return path
+
+
+def index_rows(path: Path) -> tuple[list[tuple[Any, ...]], dict[int, dict[str, Any]]]:
+    rec = open_recording(str(path))
+    writes = run_query(rec, "SELECT icount, pc, addr, size, value FROM writes").rows
+    calls = run_query(rec, "SELECT * FROM calls ORDER BY icount")
+    return writes, {row[0]: dict(zip(calls.columns, row, strict=True)) for row in calls.rows}
+
+
+@pytest.mark.parametrize("name", SAMPLE_RECORDINGS)
+def test_whole_index_equals_a_brute_force_replay(name: str, tmp_path: Path) -> None:
+    path = copy_sample(name, tmp_path)
+    report = build_index(str(path), workers=2)
+    assert report.indexed == report.intervals
+    assert not report.cancelled
+    truth = truth_of(name)
+    writes, calls = index_rows(path)
+    assert sorted(writes) == sorted(truth.writes)
+    assert writes == truth.writes  # and in execution order, interval after interval
+    assert calls == truth.calls
+    assert any(c["return_icount"] is not None for c in calls.values())
+
+
+@pytest.mark.parametrize("name", ["walk", "aarch64/walk", "riscv64/walk"])
+def test_partial_index_holds_exactly_its_intervals(name: str, tmp_path: Path) -> None:
+    path = copy_sample(name, tmp_path)
+    rec = open_recording(str(path))
+    spans = intervals(rec)
+    chosen = [0, 2, 3]
+    report = build_index(str(path), workers=2, only=chosen)
+    assert report.indexed == len(chosen)
+    assert IndexStore(str(path)).done() == chosen
+    lows = [lo for lo, _hi in spans]
+
+    def interval_of(icount: int) -> int:
+        return bisect.bisect_right(lows, icount) - 1
+
+    truth = truth_of(name)
+    writes, calls = index_rows(path)
+    assert writes == [w for w in truth.writes if interval_of(w[0]) in chosen]
+    expected = {}
+    for icount, call in truth.calls.items():
+        k = interval_of(icount)
+        if k not in chosen:
+            continue
+        call = dict(call)
+        ret = call["return_icount"]
+        if ret is not None and not all(j in chosen for j in range(k, interval_of(ret) + 1)):
+            call["return_icount"] = call["retval"] = None  # not knowable across a gap
+        expected[icount] = call
+    assert calls == expected
+    # A second run fills in only what is missing, and then equals the whole truth.
+    report = build_index(str(path), workers=2)
+    assert report.indexed == len(spans) - len(chosen)
+    assert report.reused == len(chosen)
+    writes, calls = index_rows(path)
+    assert writes == truth.writes
+    assert calls == truth.calls
+
+
+def test_a_changed_recording_is_refused_then_rebuilt(tmp_path: Path) -> None:
+    path = copy_sample("walk", tmp_path)
+    assert run_ttdbg(["index", str(path), "--workers", "1"]).returncode == 0
+    shutil.copyfile(SAMPLES / "hello.ttrec", path)  # same name, other bytes
+    out = run_ttdbg(["query", str(path), "SELECT count(*) FROM writes"])
+    assert out.returncode == 2
+    message = out.stderr.decode().strip()
+    assert "changed since it was indexed" in message
+    assert "Traceback" not in message
+    assert len(message.splitlines()) == 1
+    assert run_ttdbg(["index", str(path), "--workers", "1"]).returncode == 0
+    rec = open_recording(str(path))
+    assert len(IndexStore(str(path)).done()) == len(intervals(rec))
+    writes, _calls = index_rows(path)
+    assert writes == truth_of_path(path).writes
+
+
+def truth_of_path(path: Path) -> Truth:
+    return brute_force(open_recording(str(path)))
+
+
+def test_a_corrupt_file_is_reported_then_rebuilt(tmp_path: Path) -> None:
+    path = copy_sample("walk", tmp_path)
+    build_index(str(path), workers=1)
+    store = IndexStore(str(path))
+    victim = Path(store.file("writes", 3))
+    victim.write_bytes(victim.read_bytes()[:40])
+    out = run_ttdbg(["query", str(path), "SELECT count(*) FROM writes"])
+    assert out.returncode == 2
+    assert "corrupt" in out.stderr.decode()
+    assert "Traceback" not in out.stderr.decode()
+    report = build_index(str(path), workers=1)
+    assert report.indexed == 1
+    writes, _calls = index_rows(path)
+    assert writes == truth_of("walk").writes
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_a_consistent_partial_index(tmp_path: Path) -> None:
+    path = tmp_path / "compute.ttrec"
+    out = run_ttdbg(
+        ["record", "-o", str(path), "--snapshot-every", "300000", "--max-insns", "12000000",
+         "--", str(BIN / "compute")]
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    total = len(intervals(open_recording(str(path))))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ttdbg", "index", str(path), "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    store = IndexStore(str(path))
+    try:
+        poll(lambda: len(store.done()) >= 2, 120, "two intervals indexed")
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    done = store.done()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err.decode()
+    assert "Traceback" not in err.decode()
+    assert 2 <= len(done) < total
+    for k in done:
+        assert store.verify(k)
+        pq.read_table(store.file("writes", k))
+    assert not list(Path(store.path).rglob("*.tmp"))
+    report = build_index(str(path), workers=2)
+    assert report.reused == len(done)
+    assert report.indexed == total - len(done)

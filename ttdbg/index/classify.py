@@ -1,0 +1,73 @@
+"""Which instructions are calls and returns, per architecture, from their encoding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import capstone
+
+from ttdbg.backend.arch import Arch
+
+OTHER, CALL, RETURN = 0, 1, 2
+
+Classifier = Callable[[capstone.CsInsn], int]
+
+_AARCH64_CALLS = frozenset({"bl", "blr", "blraa", "blraaz", "blrab", "blrabz"})
+_AARCH64_RETURNS = frozenset({"ret", "retaa", "retab"})
+RA = 1  # x1, the RISC-V link register
+
+
+def _x86_64(insn: capstone.CsInsn) -> int:
+    if insn.mnemonic.startswith("call"):
+        return CALL
+    return RETURN if insn.mnemonic in ("ret", "retq") else OTHER
+
+
+def _aarch64(insn: capstone.CsInsn) -> int:
+    if insn.mnemonic in _AARCH64_CALLS:
+        return CALL
+    return RETURN if insn.mnemonic in _AARCH64_RETURNS else OTHER
+
+
+def _riscv64(insn: capstone.CsInsn) -> int:
+    """jal/jalr with rd = ra are calls, jalr x0, 0(ra) a return; read from the encoding
+    (capstone puts every jump in its call group)."""
+    raw = int.from_bytes(insn.bytes, "little")
+    if len(insn.bytes) == 2:
+        funct4, rs1, rs2, op = raw >> 12, (raw >> 7) & 31, (raw >> 2) & 31, raw & 3
+        if op == 2 and rs2 == 0 and rs1 != 0:
+            if funct4 == 0b1001:
+                return CALL  # c.jalr rs1: links through ra
+            if funct4 == 0b1000 and rs1 == RA:
+                return RETURN  # c.jr ra
+        return OTHER
+    opcode, rd, rs1 = raw & 0x7F, (raw >> 7) & 31, (raw >> 15) & 31
+    if opcode in (0x6F, 0x67) and rd == RA:
+        return CALL
+    if opcode == 0x67 and rd == 0 and rs1 == RA and raw >> 20 == 0:
+        return RETURN
+    return OTHER
+
+
+CLASSIFIERS: dict[str, Classifier] = {"x86_64": _x86_64, "aarch64": _aarch64, "riscv64": _riscv64}
+
+# Bytes a call pushes: the stack pointer a call returns to is its callee's entry sp plus this.
+CALL_PUSH: dict[str, int] = {"x86_64": 8, "aarch64": 0, "riscv64": 0}
+
+
+class BlockClassifier:
+    """The kind (call, return, other) of a block's last instruction."""
+
+    def __init__(self, arch: Arch) -> None:
+        self._cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
+        self._classify = CLASSIFIERS[arch.name]
+
+    def last_kind(self, code: bytes, addr: int, last: int) -> int:
+        """The kind of the instruction at `last` in the block `code` at `addr`."""
+        for insn in self._cs.disasm(code[last - addr :], last, 1):
+            return self._classify(insn)
+        return OTHER
+
+    def kind(self, code: bytes, addr: int) -> int:
+        """The kind of the instruction at the start of `code`."""
+        return self.last_kind(code, addr, addr)

@@ -1,0 +1,88 @@
+"""The index's tables, their Parquet schemas and where their files live (stable: documented in
+the README; columns may be added, never renamed or retyped)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+FORMAT = 1  # bump on any incompatible change to the files below
+
+WRITES = pa.schema(
+    [
+        ("icount", pa.int64()),  # the writing instruction
+        ("pc", pa.uint64()),
+        ("addr", pa.uint64()),
+        ("size", pa.uint8()),
+        ("value", pa.uint64()),  # little-endian value of the `size` bytes written
+    ]
+)
+
+CALLS = pa.schema(
+    [
+        ("icount", pa.int64()),  # the call instruction
+        ("pc", pa.uint64()),  # the call site
+        ("target", pa.uint64()),  # the callee's first instruction
+        ("sp", pa.uint64()),  # stack pointer on entry to the callee
+        ("return_icount", pa.int64()),  # the return instruction; null: not seen
+        ("retval", pa.uint64()),  # the return-value register at the return
+    ]
+)
+
+# Returns that no call of their interval explains: matched across intervals when read.
+RETURNS = pa.schema([("icount", pa.int64()), ("sp", pa.uint64()), ("retval", pa.uint64())])
+
+SYSCALLS = pa.schema(
+    [
+        ("icount", pa.int64()),
+        ("nr", pa.int32()),
+        ("name", pa.string()),
+        ("args", pa.list_(pa.uint64())),
+        ("result", pa.int64()),
+        ("payload", pa.binary()),  # the bytes the call produced (read's data, ...)
+    ]
+)
+
+# One row per interval, so a search can skip intervals that never touch an address.
+SUMMARY = pa.schema(
+    [
+        ("interval", pa.int32()),
+        ("lo", pa.int64()),
+        ("hi", pa.int64()),
+        ("writes", pa.int64()),
+        ("calls", pa.int64()),
+        ("pages", pa.list_(pa.uint64())),  # page numbers (addr >> 12) written
+        ("functions", pa.list_(pa.uint64())),  # call targets entered
+        ("open_calls", pa.list_(pa.int64())),  # calls not returned from by the interval's end
+    ]
+)
+
+# The program's symbols (functions and data objects), made from its ELF image when queried.
+FUNCTIONS = pa.schema(
+    [
+        ("name", pa.string()),
+        ("low", pa.uint64()),
+        ("high", pa.uint64()),  # exclusive
+        ("file", pa.string()),
+        ("line", pa.int32()),
+    ]
+)
+
+PAGE_SHIFT = 12
+
+# Per-interval tables: directory name and schema. The summary goes last: its file marks the
+# interval complete.
+INTERVAL_TABLES: dict[str, pa.Schema] = {
+    "writes": WRITES,
+    "calls": CALLS,
+    "returns": RETURNS,
+    "summary": SUMMARY,
+}
+
+
+def interval_file(table: str, interval: int) -> str:
+    """The file of one interval's table, relative to the index directory."""
+    return f"{table}/{interval:06d}.parquet"
+
+
+SYSCALLS_FILE = "syscalls.parquet"
+MANIFEST_FILE = "manifest.json"
