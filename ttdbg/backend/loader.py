@@ -300,3 +300,18 @@ def build_stack(
     p &= ~0xF
     machine.write(p, b"".join(w.to_bytes(8, "little") for w in words))
     return p
+
+
+def read_auxv(machine: Machine, sp: int) -> bytes:
+    """The auxiliary vector as laid out on the initial stack at `sp` (what Linux keeps for
+    /proc/PID/auxv and gdb reads to find the loader): argc, argv, envp, then the pairs."""
+    argc = int.from_bytes(machine.read(sp, 8), "little")
+    p = sp + 8 * (argc + 2)  # past argc, argv and argv's NULL
+    while int.from_bytes(machine.read(p, 8), "little"):
+        p += 8
+    start = p = p + 8  # past envp's NULL
+    while True:
+        word = int.from_bytes(machine.read(p, 8), "little")
+        p += 16
+        if word == AT_NULL:
+            return machine.read(start, p - start)

@@ -32,6 +32,7 @@ SIMPLE_QUERIES = {
 }
 FEATURES = (
     f"PacketSize={MAX_PACKET:x};QStartNoAckMode+;qXfer:features:read+;qXfer:exec-file:read+;"
+    "qXfer:auxv:read+;"
     "swbreak+;hwbreak+;vContSupported+;ReverseStep+;ReverseContinue+"
 ).encode()
 ENOENT, EBADF, EINVAL = 2, 9, 22
@@ -152,6 +153,8 @@ class GdbStub:
             data = self.timeline.machine.arch.target_xml().encode()
         elif r.obj == "exec-file":
             data = self.exec_path.encode()
+        elif r.obj == "auxv":
+            data = self.timeline.proc.platform.auxv
         else:
             return Reply([b"E00"])
         length = min(r.length, MAX_PACKET // 4)  # escaping may double it
@@ -268,11 +271,13 @@ class GdbStub:
             return Reply([b"F-1,%x" % EINVAL])
 
     def _vfile_open(self, args: tuple[bytes, ...]) -> bytes:
-        path = bytes.fromhex(args[0].decode()).decode(errors="replace")
-        if path != self.exec_path:
+        path = bytes.fromhex(args[0].decode()).decode(errors="surrogateescape")
+        # The program, or a file the recording holds (its loader, its libraries).
+        data = self.image if path == self.exec_path else self.timeline.recording.files.by_path(path)
+        if data is None:
             return b"F-1,%x" % ENOENT
         fd = max(self._open_files, default=2) + 1
-        self._open_files[fd] = self.image
+        self._open_files[fd] = data
         return b"F%x" % fd
 
     def _vfile_pread(self, args: tuple[bytes, ...]) -> bytes:

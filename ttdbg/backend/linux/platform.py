@@ -13,7 +13,7 @@ from ttdbg.errors import DivergenceError, GuestError
 from ..eventlog import Event, EventKind
 from ..filestore import FileStore
 from ..inputs import EndOfLog, Inputs, Outcome
-from ..loader import STACK_LIMIT, Identity, Program, build_stack, map_program
+from ..loader import STACK_LIMIT, Identity, Program, build_stack, map_program, read_auxv
 from ..machine import PAGE, PERM_R, PERM_X, Fault, Machine, RegisterFile, RegisterWriter
 from .fdtable import FdTable
 from .host import HostIO
@@ -93,6 +93,7 @@ class LinuxPlatform:
         machine.next_async = self.next_async
         machine.on_async = self.deliver_async
         self.host_signal: int | None = None  # set by the recorder's signal handler
+        self.auxv = b""  # as the loader laid it out; gdb reads it (qXfer:auxv:read)
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -109,6 +110,7 @@ class LinuxPlatform:
         identity = Identity(uid=ids[1], euid=ids[2], gid=ids[3], egid=ids[4], random=payload[20:36])
         map_program(self.m, self.program)
         sp = build_stack(self.m, self.program, argv, envp, execfn, identity)
+        self.auxv = read_auxv(self.m, sp)
         self.m.set_reg(self.arch.sp, sp)
         self.m.set_reg(self.arch.pc, self.program.start_pc)
         self.arch.setup(self.m.uc)
