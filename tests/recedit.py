@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import lz4.frame
+
 from ttdbg.backend.recfile import Frame, FrameType, RecordingWriter, read_frames
+from ttdbg.backend.recording import SNAPSHOT_HEAD
 
 # What a change returns for one frame: replacement frames (possibly none), or None to keep it.
 FrameChange = Callable[[Frame], list[tuple[FrameType, bytes]] | None]
@@ -50,3 +54,29 @@ def edit_header(src: Path, dest: Path, edit: Callable[[dict[str, Any]], None]) -
 def drop(kind: FrameType) -> FrameChange:
     """A change that removes every frame of `kind`."""
     return lambda frame: [] if frame.type == kind else None
+
+
+# A snapshot opened up: its JSON metadata and the page bytes that follow it.
+SnapshotEdit = Callable[[int, dict[str, Any], bytes], tuple[dict[str, Any], bytes]]
+
+
+def edit_snapshots(src: Path, dest: Path, edit: SnapshotEdit) -> Path:
+    """Copy `src` with every snapshot passed through `edit(index, meta, pages)`, re-encoded
+    (lz4, CRC) so that only the snapshot's content is hostile."""
+    count = 0
+
+    def change(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
+        nonlocal count
+        if frame.type != FrameType.SNAPSHOT:
+            return None
+        head = frame.payload[: SNAPSHOT_HEAD.size]
+        raw = lz4.frame.decompress(frame.payload[SNAPSHOT_HEAD.size :])
+        (head_len,) = struct.unpack_from("<I", raw)
+        meta = json.loads(raw[4 : 4 + head_len])
+        meta, pages = edit(count, meta, raw[4 + head_len :])
+        count += 1
+        text = json.dumps(meta).encode()
+        body = lz4.frame.compress(struct.pack("<I", len(text)) + text + pages)
+        return [(FrameType.SNAPSHOT, head + body)]
+
+    return rewrite(src, dest, change)

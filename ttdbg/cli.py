@@ -121,6 +121,7 @@ def recording_info(path: str) -> dict[str, Any]:
     from ttdbg.backend.recording import open_recording
 
     rec = open_recording(path)
+    rec.snapshots.check_all()  # a damaged snapshot is reported now, not when restored later
     by_kind: dict[str, int] = {}
     for ev in rec.events:
         by_kind[ev.kind.name] = by_kind.get(ev.kind.name, 0) + 1

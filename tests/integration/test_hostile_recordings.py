@@ -7,8 +7,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import SAMPLES, require_tool, run_ttdbg
-from tests.recedit import edit_header
+import pytest
+
+from tests.conftest import BIN, SAMPLES, require_tool, run_ttdbg
+from tests.integration.test_bad_input import assert_one_line_error
+from tests.recedit import edit_header, edit_snapshots
+from ttdbg.backend.loader import map_program, parse_program
+from ttdbg.backend.machine import Machine
+from ttdbg.backend.pagescan import page_pointers
 
 
 def test_gdb_writes_the_program_under_a_fixed_name_whatever_the_header_says(
@@ -35,3 +41,30 @@ def test_gdb_writes_the_program_under_a_fixed_name_whatever_the_header_says(
     assert written <= {"evil.ttrec", "evil.ttrec.ttsession"}, written
     # gdb read the program's symbols from the copy under its fixed name.
     assert re.search(rf"{re.escape(str(tmpdir))}/ttdbg-\w+/program\b", text), text
+
+
+def _one_byte_pages(index: int, meta: dict[str, Any], pages: bytes) -> tuple[dict[str, Any], bytes]:
+    """The forged snapshot of finding 2: every page claims (and holds) one byte."""
+    listed = [[addr, 1 if size else 0] for addr, size in meta["pages"]]
+    meta["pages"] = listed
+    return meta, bytes(sum(size for _addr, size in listed))
+
+
+def test_a_snapshot_with_one_byte_pages_is_refused(tmp_path: Path) -> None:
+    rec = edit_snapshots(SAMPLES / "hello.ttrec", tmp_path / "short.ttrec", _one_byte_pages)
+    for args in (["replay", "--verify", str(rec)], ["info", str(rec)]):
+        proc = run_ttdbg(args)
+        assert_one_line_error(proc, str(rec), "holds 1 bytes, not 4096")
+
+
+def test_the_native_restore_refuses_a_short_page() -> None:
+    program = parse_program((BIN / "hello").read_bytes(), "hello")
+    machine = Machine(program.arch)
+    map_program(machine, program)
+    start, end, _perms = machine.regions()[0]
+    # A one-byte page: the restore would read a page's worth of host memory through it.
+    plan = page_pointers(start, end, {start: b"A"})
+    before = bytes(machine.uc.mem_read(start, end - start))
+    with pytest.raises(ValueError, match="not 4096 bytes"):
+        machine.scanner.restore_region(start, end, plan)
+    assert bytes(machine.uc.mem_read(start, end - start)) == before

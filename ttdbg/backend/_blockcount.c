@@ -223,10 +223,17 @@ size_t bc_changed_pages(const uint8_t *a, const uint8_t *b, size_t npages, size_
 typedef int (*bc_mem_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
 
 /* Make [start, start + npages pages) hold `want` (NULL entries are zero pages), writing only
- * the pages that differ. Returns how many pages were written, or -1 if Unicorn failed. */
+ * the pages that differ. `want_len[i]` is the length of the buffer `want[i]` points to and
+ * must be exactly page_size: a shorter page is refused before anything is read through it.
+ * Returns how many pages were written, -1 if Unicorn failed, -2 if a length or the scratch
+ * buffer is wrong (nothing written then). */
 int64_t bc_restore_region(void *uc, bc_mem_fn mem_read, bc_mem_fn mem_write, uint64_t start,
                           size_t npages, size_t page_size, const uint8_t *const *want,
-                          uint8_t *scratch, const uint8_t *zero) {
+                          const size_t *want_len, uint8_t *scratch, size_t scratch_len,
+                          const uint8_t *zero, size_t zero_len) {
+    if (zero_len != page_size || npages > scratch_len / page_size) return -2;
+    for (size_t i = 0; i < npages; i++)
+        if (want[i] && want_len[i] != page_size) return -2;
     if (mem_read(uc, start, scratch, (uint64_t)npages * page_size)) return -1;
     int64_t written = 0;
     for (size_t i = 0; i < npages; i++) {

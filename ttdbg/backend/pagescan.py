@@ -39,22 +39,35 @@ _lib.bc_restore_region.argtypes = [
     ctypes.c_void_p,
     ctypes.c_void_p,
     ctypes.c_void_p,
+    ctypes.c_size_t,
+    ctypes.c_void_p,
+    ctypes.c_size_t,
 ]
 _MEM_READ = ctypes.cast(uclib.uc_mem_read, ctypes.c_void_p).value
 _MEM_WRITE = ctypes.cast(uclib.uc_mem_write, ctypes.c_void_p).value
 _ZERO = ctypes.create_string_buffer(PAGE)
 
 
-def page_pointers(start: int, end: int, pages: dict[int, bytes]) -> ctypes.Array[ctypes.c_void_p]:
-    """Addresses of the page contents for [start, end), NULL for zero pages.
+class PagePointers:
+    """Pointers to the page contents of one region (NULL for zero pages) and their lengths,
+    for the native restore; keeps the bytes objects alive as long as it lives."""
 
-    The pointers reference the bytes objects in `pages`, which must outlive the array.
-    """
-    ptrs = (ctypes.c_void_p * ((end - start) // PAGE))()
-    for addr, page in pages.items():
-        if start <= addr < end:
-            ptrs[(addr - start) // PAGE] = ctypes.cast(ctypes.c_char_p(page), ctypes.c_void_p)
-    return ptrs
+    def __init__(self, start: int, end: int, pages: dict[int, bytes]) -> None:
+        count = (end - start) // PAGE
+        self.pointers = (ctypes.c_void_p * count)()
+        self.lengths = (ctypes.c_size_t * count)()
+        self._keep: list[bytes] = []
+        for addr, page in pages.items():
+            if start <= addr < end:
+                i = (addr - start) // PAGE
+                self.pointers[i] = ctypes.cast(ctypes.c_char_p(page), ctypes.c_void_p)
+                self.lengths[i] = len(page)
+                self._keep.append(page)
+
+
+def page_pointers(start: int, end: int, pages: dict[int, bytes]) -> PagePointers:
+    """The restore plan of [start, end) for `pages`."""
+    return PagePointers(start, end, pages)
 
 
 class PageScanner:
@@ -86,13 +99,16 @@ class PageScanner:
         base = ctypes.addressof(self._cur)
         return {start + PAGE * i: ctypes.string_at(base + PAGE * i, PAGE) for i in self._idx[:n]}
 
-    def restore_region(self, start: int, end: int, ptrs: ctypes.Array[ctypes.c_void_p]) -> int:
+    def restore_region(self, start: int, end: int, ptrs: PagePointers) -> int:
         """Make [start, end) hold the pages `ptrs` points to, writing only what differs."""
         size = end - start
         self._reserve(size)
         written = _lib.bc_restore_region(
-            self._uch, _MEM_READ, _MEM_WRITE, start, size // PAGE, PAGE, ptrs, self._cur, _ZERO
-        )
+            self._uch, _MEM_READ, _MEM_WRITE, start, size // PAGE, PAGE, ptrs.pointers,
+            ptrs.lengths, self._cur, self._size, _ZERO, PAGE,
+        )  # fmt: skip
+        if written == -2:
+            raise ValueError(f"restore of [{start:#x}, {end:#x}): a page is not {PAGE} bytes")
         if written < 0:
             raise unicorn.UcError(unicorn.UC_ERR_READ_UNMAPPED)
         return int(written)

@@ -15,7 +15,7 @@ import lz4.frame
 from ttdbg import __version__
 from ttdbg.errors import UnsupportedProgram
 from ttdbg.snapshots.codec import encode
-from ttdbg.snapshots.state import MachineState, PageDigests
+from ttdbg.snapshots.state import HASH_VERSION, MachineState, PageDigests
 
 from .baseline import PageBaseline
 from .eventlog import EVENTLOG_VERSION, Event, EventKind, EventLogWriter
@@ -194,6 +194,7 @@ class Recorder:
                 "env": [os.fsdecode(e) for e in self.env],
                 "interp": self.program.interp_path,
                 "snapshot_every": self.snapshot_every,
+                "state_hash_version": HASH_VERSION,
                 "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )

@@ -155,7 +155,12 @@ def open_recording(path: str) -> Recording:
         program=program,
         files=files,
         events=events,
-        snapshots=SnapshotStore(entries, PageBaseline(initial_pages(program), files)),
+        snapshots=SnapshotStore(
+            entries,
+            PageBaseline(initial_pages(program), files),
+            hash_version=header.get("state_hash_version", 1),
+            source=path,
+        ),
         end=end,
         truncated=truncated or end is None,
         file_size=sum(len(f.payload) + 9 for f in frames) + 10,

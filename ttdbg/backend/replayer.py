@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ttdbg.errors import DivergenceError
-from ttdbg.snapshots.state import MachineState, PageDigests
+from ttdbg.snapshots.state import MachineState, first_difference
 
 from .eventlog import EventLogReader
 from .inputs import ReplayInputs
@@ -65,26 +65,28 @@ def replay(
     end = rec.last_known_icount if rec.end is not None else None
     limits = [x for x in (to, end) if x is not None]
     stop_at = min(limits) if limits else None
-    pending = list(rec.snapshots.entries) if verify else []
-    digests = PageDigests()
+    snapshots = rec.snapshots
+    pending = list(enumerate(snapshots.entries)) if verify else []
     verified = 0
 
     def verify_due() -> None:
-        """Check every snapshot taken at the current icount."""
+        """Compare every snapshot stored for the current icount with the replayed state."""
         nonlocal verified
-        while pending and pending[0].icount <= m.icount:
-            entry = pending.pop(0)
+        while pending and pending[0][1].icount <= m.icount:
+            index, entry = pending.pop(0)
+            stored = snapshots.state(index)  # decoded and checked against its own hash
             if entry.icount < m.icount:
                 continue  # the program ended before it: nothing to compare
-            if digests.state_hash(proc.capture(reader.cursor)) != entry.state_hash:
-                raise DivergenceError(m.icount, f"state hash {entry.state_hash}", "another state")
+            difference = first_difference(stored, proc.capture(reader.cursor))
+            if difference is not None:
+                raise DivergenceError(m.icount, "the stored snapshot", difference)
             verified += 1
 
     while m.halted is None:
         verify_due()
         if stop_at is not None and m.icount >= stop_at:
             break
-        goals = [g for g in (stop_at, pending[0].icount if pending else None) if g is not None]
+        goals = [g for g in (stop_at, pending[0][1].icount if pending else None) if g is not None]
         m.run(min(goals) - m.icount if goals else 1 << 40)
         if plat.error is not None:
             if isinstance(plat.error, DivergenceError):

@@ -10,6 +10,7 @@ from typing import Any
 
 import lz4.frame
 
+from ttdbg.backend.machine import PAGE
 from ttdbg.errors import RecordingError
 
 from .state import MachineState, in_regions
@@ -75,43 +76,145 @@ def encode(
     )
 
 
+# Guest memory (non-zero pages) a snapshot may hold when the recording declares no limit.
+DEFAULT_MEMORY_LIMIT = 4 << 30
+# Address space a snapshot may map: every architecture ttdbg runs has at most 48-bit user space.
+# Mapping costs nothing until pages are touched, so this bounds addresses, not memory use.
+ADDRESS_SPACE = 1 << 48
+
+
+def _regions(value: Any) -> tuple[tuple[int, int, int], ...]:
+    """The memory map of a snapshot, checked: page-aligned, sorted, disjoint, in user space."""
+    if not isinstance(value, list):
+        raise RecordingError("corrupt snapshot (memory map is not a list)")
+    regions: list[tuple[int, int, int]] = []
+    for item in value:
+        if not isinstance(item, list) or len(item) != 3 or not all(type(x) is int for x in item):
+            raise RecordingError("corrupt snapshot (memory map entry is not [start, end, perms])")
+        start, end, perms = item
+        if start % PAGE or end % PAGE or not 0 <= start < end <= ADDRESS_SPACE or perms & ~7:
+            raise RecordingError(
+                f"corrupt snapshot (bad memory region [{start:#x}, {end:#x}) perms {perms})"
+            )
+        if regions and start < regions[-1][1]:
+            raise RecordingError(f"corrupt snapshot (memory region {start:#x} overlaps another)")
+        regions.append((start, end, perms))
+    return tuple(regions)
+
+
+def _page_list(
+    value: Any, regions: tuple[tuple[int, int, int], ...], available: int
+) -> list[tuple[int, int]]:
+    """The (address, size) list of a snapshot's pages, checked before any byte is copied:
+    whole pages (0 for a page that became zero, FROM_BASELINE for its baseline page), aligned, unique, in the memory map, and
+    no more bytes than the snapshot holds."""
+    if not isinstance(value, list):
+        raise RecordingError("corrupt snapshot (page list is not a list)")
+    pages: list[tuple[int, int]] = []
+    seen: set[int] = set()
+    needed = 0
+    for item in value:
+        if not isinstance(item, list) or len(item) != 2 or not all(type(x) is int for x in item):
+            raise RecordingError("corrupt snapshot (page entry is not [address, size])")
+        addr, size = item
+        if size not in (0, PAGE, FROM_BASELINE):
+            raise RecordingError(
+                f"corrupt snapshot (page {addr:#x} holds {size} bytes, not {PAGE} or 0)"
+            )
+        if addr % PAGE or not in_regions(regions, addr):
+            raise RecordingError(f"corrupt snapshot (page {addr:#x} is not a mapped page)")
+        if addr in seen:
+            raise RecordingError(f"corrupt snapshot (page {addr:#x} appears twice)")
+        seen.add(addr)
+        needed += max(size, 0)
+        pages.append((addr, size))
+    if needed != available:
+        raise RecordingError(
+            f"corrupt snapshot (page list needs {needed} bytes, the snapshot holds {available})"
+        )
+    return pages
+
+
 def decode(
-    data: bytes, base: MachineState | None, baseline: Baseline
+    data: bytes,
+    base: MachineState | None,
+    baseline: Baseline,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
 ) -> tuple[MachineState, dict[str, Any]]:
-    """Decode a snapshot; a delta needs the state of the snapshot before it as `base`."""
+    """Decode a snapshot; a delta needs the state of the snapshot before it as `base`.
+
+    Every region and page is checked before anything is copied; RecordingError says what
+    is wrong with a damaged or forged snapshot.
+    """
     try:
         raw = lz4.frame.decompress(data)
         (head_len,) = _LEN.unpack_from(raw, 0)
+        if 4 + head_len > len(raw):
+            raise RecordingError("corrupt snapshot (header runs past the end)")
         meta = json.loads(raw[4 : 4 + head_len])
+        if not isinstance(meta, dict):
+            raise RecordingError("corrupt snapshot (header is not an object)")
         pos = 4 + head_len
-        base_pages = baseline(meta["platform"])
+        regions = _regions(meta["regions"])
+        listed = _page_list(meta["pages"], regions, len(raw) - pos)
+        base_pages = baseline(_object(meta["platform"], "platform"))
         if meta["keyframe"]:
             pages = dict(base_pages)
         elif base is None:
             raise RecordingError("snapshot delta without its keyframe")
         else:
             pages = dict(base.pages)
-        for addr, size in meta["pages"]:
+        for addr, size in listed:
             if size == FROM_BASELINE:
+                if addr not in base_pages:
+                    raise RecordingError(f"corrupt snapshot (page {addr:#x} has no baseline)")
                 pages[addr] = base_pages[addr]
             elif size:
                 pages[addr] = raw[pos : pos + size]
                 pos += size
             else:
                 pages.pop(addr, None)
-        regions = tuple((int(s), int(e), int(p)) for s, e, p in meta["regions"])
         pages = {a: p for a, p in pages.items() if in_regions(regions, a)}
+        if len(pages) * PAGE > memory_limit:
+            raise RecordingError(
+                f"corrupt snapshot (holds {len(pages) * PAGE:#x} bytes of memory, more than "
+                f"the {memory_limit:#x} the recording allows)"
+            )
+        registers = meta["registers"]
+        if not isinstance(registers, dict):
+            raise RecordingError("corrupt snapshot (registers are not an object)")
         state = MachineState(
-            icount=meta["icount"],
-            registers={k: int(v, 16) for k, v in meta["registers"].items()},
+            icount=_count(meta["icount"], "icount"),
+            registers={str(k): _register(v) for k, v in registers.items()},
             regions=regions,
             pages=pages,
-            platform=meta["platform"],
-            cursor=meta["cursor"],
-            halted=meta["halted"],
+            platform=_object(meta["platform"], "platform"),
+            cursor=_count(meta["cursor"], "event cursor"),
+            halted=bool(meta["halted"]),
         )
     except RecordingError:
         raise
     except (RuntimeError, ValueError, KeyError, TypeError, struct.error) as err:
         raise RecordingError(f"corrupt snapshot ({err})") from None
     return state, meta
+
+
+def _count(value: Any, what: str) -> int:
+    if type(value) is not int or not 0 <= value < 1 << 63:
+        raise RecordingError(f"corrupt snapshot ({what} {value!r})")
+    return value
+
+
+def _register(value: Any) -> int:
+    if not isinstance(value, str):
+        raise RecordingError(f"corrupt snapshot (register value {value!r})")
+    number = int(value, 16)
+    if not 0 <= number < 1 << 512:
+        raise RecordingError(f"corrupt snapshot (register value {value!r})")
+    return number
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RecordingError(f"corrupt snapshot ({what} is not an object)")
+    return value

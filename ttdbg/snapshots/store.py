@@ -6,8 +6,10 @@ import bisect
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from .codec import Baseline, decode
-from .state import MachineState
+from ttdbg.errors import RecordingError
+
+from .codec import DEFAULT_MEMORY_LIMIT, Baseline, decode
+from .state import HASH_VERSION, MachineState, PageDigests
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,18 @@ class SnapshotStore:
     """Snapshot lookup by icount in O(log n), and decoding with a small cache of states."""
 
     def __init__(
-        self, entries: list[SnapshotEntry], baseline: Baseline, cache_size: int = 4
+        self,
+        entries: list[SnapshotEntry],
+        baseline: Baseline,
+        cache_size: int = 4,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        hash_version: int = HASH_VERSION,
+        source: str = "recording",
     ) -> None:
+        self._source = source  # the file the snapshots come from, for error messages
         self._baseline = baseline
+        self._memory_limit = memory_limit
+        self._digests = PageDigests(hash_version)
         self.entries = sorted(entries, key=lambda e: e.icount)
         self._icounts = [e.icount for e in self.entries]
         self._cache: OrderedDict[int, MachineState] = OrderedDict()
@@ -58,9 +69,30 @@ class SnapshotStore:
         )
         state: MachineState | None = base
         for i in range(start, index + 1):
-            state, _meta = decode(self.entries[i].data, state, self._baseline)
+            state = self._decode(i, state)
         assert state is not None
         self._cache[index] = state
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return state
+
+    def _decode(self, index: int, base: MachineState | None) -> MachineState:
+        """Decode snapshot `index` and check it against its stored hash: a snapshot edited
+        after recording is refused wherever it would be restored."""
+        entry = self.entries[index]
+        where = f"{self._source}: snapshot at icount {entry.icount}"
+        try:
+            state, _meta = decode(entry.data, base, self._baseline, self._memory_limit)
+        except RecordingError as err:
+            raise RecordingError(f"{where}: {err}") from None
+        if state.icount != entry.icount:
+            raise RecordingError(f"{where}: it holds the state of icount {state.icount}")
+        if self._digests.state_hash(state) != entry.state_hash:
+            raise RecordingError(f"{where}: its contents do not match its hash (damaged or edited)")
+        return state
+
+    def check_all(self) -> None:
+        """Decode and hash-check every snapshot, in order, holding two states at a time."""
+        state: MachineState | None = None
+        for i, entry in enumerate(self.entries):
+            state = self._decode(i, None if entry.keyframe else state)
