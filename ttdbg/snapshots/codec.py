@@ -106,8 +106,8 @@ def _page_list(
     value: Any, regions: tuple[tuple[int, int, int], ...], available: int
 ) -> list[tuple[int, int]]:
     """The (address, size) list of a snapshot's pages, checked before any byte is copied:
-    whole pages (0 for a page that became zero, FROM_BASELINE for its baseline page), aligned, unique, in the memory map, and
-    no more bytes than the snapshot holds."""
+    whole pages (0: became zero, FROM_BASELINE: its baseline page), aligned, unique, in the
+    memory map, and no more bytes than the snapshot holds."""
     if not isinstance(value, list):
         raise RecordingError("corrupt snapshot (page list is not a list)")
     pages: list[tuple[int, int]] = []
