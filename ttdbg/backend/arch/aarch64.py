@@ -76,6 +76,8 @@ ARCH = Arch(
     gdb_architecture="aarch64",
     gdb_registers=GDB_REGISTERS,
     gdb_feature_types={_FPU: _VREG},
+    # fpsimd_flush_thread clears the FP state at exec: round to nearest, no traps, no flags.
+    initial_registers={"fpcr": 0, "fpsr": 0},
     syscall_interrupt=2,  # EXCP_SWI
     watchpoints_steppable=False,
     stat_layout="generic",

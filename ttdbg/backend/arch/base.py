@@ -76,6 +76,12 @@ class Arch:
     gdb_registers: tuple[GdbRegister, ...]
     gdb_feature_types: dict[str, str]  # feature name -> XML type definitions it needs
     setup: Callable[[Any], None] = field(default=lambda uc: None)
+    # What Linux sets at exec besides the zeroed general registers: the ABI's floating-point
+    # control and status values (Unicorn's reset leaves some of them 0). Applied after `setup`.
+    initial_registers: dict[str, int] = field(default_factory=dict)
+    # What Linux resets when it enters a signal handler (x86-64 hands every handler a fresh
+    # FPU state; the interrupted one is in the frame and comes back with rt_sigreturn).
+    signal_entry_registers: dict[str, int] = field(default_factory=dict)
     # Syscalls arrive as this CPU exception, the pc then already past the trap instruction;
     # or (x86-64) through a hook on this Unicorn instruction id, the pc still on it.
     syscall_interrupt: int | None = None

@@ -62,10 +62,14 @@ def _is_return(mnem: str, ops: str) -> bool:
     )
 
 
+_MSTATUS_FS, _FS_INITIAL = 0x6000, 0x2000
+
+
 def _enable_fpu(uc: Any) -> None:
-    # Unicorn starts with mstatus.FS off, which makes every FP instruction trap; Linux
-    # starts a process with the FPU usable.
-    uc.reg_write(r.UC_RISCV_REG_MSTATUS, uc.reg_read(r.UC_RISCV_REG_MSTATUS) | 0x6000)
+    # Unicorn starts with mstatus.FS off, which makes every FP instruction (and fcsr) trap;
+    # Linux's start_thread sets FS to Initial, and the first FP write makes it Dirty.
+    status = uc.reg_read(r.UC_RISCV_REG_MSTATUS) & ~_MSTATUS_FS
+    uc.reg_write(r.UC_RISCV_REG_MSTATUS, status | _FS_INITIAL)
 
 
 ARCH = Arch(
@@ -92,6 +96,7 @@ ARCH = Arch(
     gdb_registers=GDB_REGISTERS,
     gdb_feature_types={},
     setup=_enable_fpu,
+    initial_registers={"fcsr": 0},  # round to nearest, no flags, as at exec
     syscall_interrupt=8,  # environment call from U-mode
     watchpoints_steppable=False,
     stat_layout="generic",

@@ -136,6 +136,17 @@ GDB_FEATURE_TYPES = {
 # AT_HWCAP on x86-64 is CPUID.1:EDX; this is the value for the fixed guest CPU model below.
 _HWCAP = 0x078BFBFD
 
+# The kernel's init_fpstate (FNINIT plus MXCSR_DEFAULT): 64-bit precision, round to nearest,
+# every exception masked, the x87 stack empty. Unicorn starts FCW and MXCSR at 0 (single
+# precision once a fldcw reloads it) and every x87 register tagged valid.
+_FP_INIT = {"fctrl": 0x037F, "fstat": 0, "ftag": 0xFFFF, "fop": 0, "mxcsr": 0x1F80}
+# A signal handler starts from init_fpstate restored whole: the registers are zero too.
+_FP_INIT_WITH_REGISTERS = {
+    **_FP_INIT,
+    **{f"fp{i}": 0 for i in range(8)},
+    **{f"xmm{i}": 0 for i in range(16)},
+}
+
 ARCH = Arch(
     name="x86_64",
     elf_machine="EM_X86_64",
@@ -161,6 +172,8 @@ ARCH = Arch(
     gdb_architecture="i386:x86-64",
     gdb_registers=GDB_REGISTERS,
     gdb_feature_types=GDB_FEATURE_TYPES,
+    initial_registers=_FP_INIT,
+    signal_entry_registers=_FP_INIT_WITH_REGISTERS,
     # Vectors reaching the interrupt hook: #DE, #DB, #BP, #UD, #GP.
     interrupt_signals={0: 8, 1: 5, 3: 5, 6: 4, 13: 11},
     syscall_insn=x.UC_X86_INS_SYSCALL,

@@ -35,7 +35,7 @@ from .signals import (
 ENOSYS, EFAULT, EINTR = 38, 14, 4
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 1
+PLATFORM_VERSION = 2
 Console = Callable[[int, bytes], None]
 
 
@@ -114,6 +114,8 @@ class LinuxPlatform:
         self.m.set_reg(self.arch.sp, sp)
         self.m.set_reg(self.arch.pc, self.program.start_pc)
         self.arch.setup(self.m.uc)
+        for name, value in self.arch.initial_registers.items():
+            self.m.set_reg(name, value)
 
     # -- syscalls ---------------------------------------------------------------------------
 
@@ -322,6 +324,8 @@ class LinuxPlatform:
             uc_addr, info_addr = sp + 8, sp + 8 + lay.ucontext_size
             m.write(sp, ret.to_bytes(8, "little") + bytes(ucontext) + siginfo)
         self.signals.blocked |= act.mask | (0 if act.flags & SA_NODEFER else 1 << (sig - 1))
+        for name, value in self.arch.signal_entry_registers.items():
+            m.set_reg(name, value)
         m.set_reg(self.arch.sp, sp)
         for reg, value in zip(lay.args, (sig, info_addr, uc_addr), strict=True):
             m.set_reg(reg, value)
