@@ -80,3 +80,19 @@ def edit_snapshots(src: Path, dest: Path, edit: SnapshotEdit) -> Path:
         return [(FrameType.SNAPSHOT, head + body)]
 
     return rewrite(src, dest, change)
+
+
+def cut_after_snapshot(src: Path, dest: Path, icount: int) -> Path:
+    """Copy `src` as a recorder killed right after writing its snapshot at `icount` leaves it:
+    no later events or snapshots, no END frame, no index."""
+    done = False
+
+    def change(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
+        nonlocal done
+        if done:
+            return []
+        if frame.type == FrameType.SNAPSHOT:
+            done = SNAPSHOT_HEAD.unpack_from(frame.payload)[0] == icount
+        return None
+
+    return rewrite(src, dest, change, complete=False)

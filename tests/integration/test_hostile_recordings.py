@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from tests.conftest import BIN, SAMPLES, require_tool, run_ttdbg
 from tests.integration.test_bad_input import assert_one_line_error
-from tests.recedit import edit_header, edit_snapshots
+from tests.recedit import cut_after_snapshot, edit_header, edit_snapshots
 from ttdbg.backend.loader import map_program, parse_program
 from ttdbg.backend.machine import Machine
 from ttdbg.backend.pagescan import page_pointers
@@ -68,3 +69,16 @@ def test_the_native_restore_refuses_a_short_page() -> None:
     with pytest.raises(ValueError, match="not 4096 bytes"):
         machine.scanner.restore_region(start, end, plan)
     assert bytes(machine.uc.mem_read(start, end - start)) == before
+
+
+def test_a_recording_without_its_end_replays_to_its_last_known_icount(tmp_path: Path) -> None:
+    # compute is CPU-bound: past its last snapshot nothing in the log would ever stop it.
+    rec = cut_after_snapshot(SAMPLES / "compute.ttrec", tmp_path / "killed.ttrec", 40_000_000)
+    info = run_ttdbg(["info", "--json", str(rec)])
+    assert json.loads(info.stdout)["icount"] == 40_000_000
+    proc = run_ttdbg(["replay", "--verify", str(rec)], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.decode().splitlines() == [
+        "ttdbg: verified 3 snapshots",
+        "ttdbg: recording is truncated; replayed to icount 40000000",
+    ]

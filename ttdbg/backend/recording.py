@@ -13,10 +13,12 @@ from ttdbg.errors import RecordingError, TtdbgError
 from ttdbg.snapshots.store import SnapshotEntry, SnapshotStore
 
 from .baseline import PageBaseline
-from .eventlog import EVENTLOG_VERSION, Event, EventKind, decode_events
+from .eventlog import EVENTLOG_VERSION, Event, EventKind, EventLogReader, decode_events
 from .filestore import FileStore
-from .linux.platform import PLATFORM_VERSION
+from .inputs import ReplayInputs
+from .linux.platform import PLATFORM_VERSION, LinuxPlatform
 from .loader import Program, initial_pages, parse_program, with_interpreter
+from .machine import Machine
 from .recfile import Frame, FrameType, load_json, read_frames
 
 EVENTS_HEAD = struct.Struct("<QQ")
@@ -77,6 +79,27 @@ class Recording:
             return None, None
         status, signal = ev.args
         return (None, signal) if signal else (status, None)
+
+
+class PlatformNormalizer:
+    """A snapshot's platform state as restoring it yields it: loaded into a scratch platform
+    and written out again, so states from older ttdbg versions compare equal to replayed
+    ones and a malformed platform state is refused when decoded, not when restored."""
+
+    def __init__(self, program: Program, files: FileStore) -> None:
+        self._program, self._files = program, files
+        self._scratch: LinuxPlatform | None = None
+
+    def __call__(self, platform: dict[str, Any]) -> dict[str, Any]:
+        if self._scratch is None:
+            inputs = ReplayInputs(EventLogReader([]))
+            machine = Machine(self._program.arch)
+            self._scratch = LinuxPlatform(machine, self._program, inputs, files=self._files)
+        try:
+            self._scratch.load_state(platform)
+            return self._scratch.to_state()
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise RecordingError(f"corrupt platform state ({type(err).__name__}: {err})") from None
 
 
 def open_recording(path: str) -> Recording:
@@ -160,6 +183,7 @@ def open_recording(path: str) -> Recording:
             PageBaseline(initial_pages(program), files),
             hash_version=header.get("state_hash_version", 1),
             source=path,
+            normalize_platform=PlatformNormalizer(program, files),
         ),
         end=end,
         truncated=truncated or end is None,

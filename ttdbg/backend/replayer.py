@@ -62,9 +62,10 @@ def replay(
     proc = new_replay_process(rec, console)
     m, plat = proc.machine, proc.platform
     reader = proc.inputs.log
-    end = rec.last_known_icount if rec.end is not None else None
-    limits = [x for x in (to, end) if x is not None]
-    stop_at = min(limits) if limits else None
+    # Without its END frame a recording proves nothing past its last event or snapshot, and
+    # a CPU-bound guest would otherwise run on with nothing in the log to stop it.
+    end = rec.last_known_icount
+    stop_at = end if to is None else min(to, end)
     snapshots = rec.snapshots
     pending = list(enumerate(snapshots.entries)) if verify else []
     verified = 0
@@ -84,10 +85,9 @@ def replay(
 
     while m.halted is None:
         verify_due()
-        if stop_at is not None and m.icount >= stop_at:
+        if m.icount >= stop_at:
             break
-        goals = [g for g in (stop_at, pending[0][1].icount if pending else None) if g is not None]
-        m.run(min(goals) - m.icount if goals else 1 << 40)
+        m.run((min(stop_at, pending[0][1].icount) if pending else stop_at) - m.icount)
         if plat.error is not None:
             if isinstance(plat.error, DivergenceError):
                 raise plat.error
@@ -96,10 +96,13 @@ def replay(
             return ReplayResult(m.icount, "truncated", None, None, verified)
         if progress is not None:
             progress(m.icount)
-    if m.halted is None and end is not None and m.icount >= end:
+    if m.halted is None and not rec.truncated and m.icount >= end:
         m.deliver_due_async()  # a signal from outside ended the program right at the end
     if m.halted is not None:
         verify_due()
         return ReplayResult(m.icount, "exit", plat.exit_status, plat.exit_signal, verified)
-    reason = "to" if to is not None and m.icount >= to else "end"
+    if to is not None and m.icount >= to:
+        reason = "to"
+    else:
+        reason = "truncated" if rec.truncated else "end"
     return ReplayResult(m.icount, reason, None, None, verified)

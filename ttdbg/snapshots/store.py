@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ttdbg.errors import RecordingError
 
@@ -33,7 +36,9 @@ class SnapshotStore:
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         hash_version: int = HASH_VERSION,
         source: str = "recording",
+        normalize_platform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
+        self._normalize_platform = normalize_platform
         self._source = source  # the file the snapshots come from, for error messages
         self._baseline = baseline
         self._memory_limit = memory_limit
@@ -89,6 +94,12 @@ class SnapshotStore:
             raise RecordingError(f"{where}: it holds the state of icount {state.icount}")
         if self._digests.state_hash(state) != entry.state_hash:
             raise RecordingError(f"{where}: its contents do not match its hash (damaged or edited)")
+        if self._normalize_platform is not None:
+            try:
+                platform = self._normalize_platform(state.platform)
+            except RecordingError as err:
+                raise RecordingError(f"{where}: {err}") from None
+            state = dataclasses.replace(state, platform=platform)
         return state
 
     def check_all(self) -> None:
