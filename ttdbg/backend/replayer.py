@@ -102,7 +102,5 @@ def replay(
         verify_due()
         return ReplayResult(m.icount, "exit", plat.exit_status, plat.exit_signal, verified)
     if to is not None and m.icount >= to:
-        reason = "to"
-    else:
-        reason = "truncated" if rec.truncated else "end"
-    return ReplayResult(m.icount, reason, None, None, verified)
+        return ReplayResult(m.icount, "to", None, None, verified)
+    return ReplayResult(m.icount, "truncated" if rec.truncated else "end", None, None, verified)
