@@ -84,6 +84,12 @@ def cmd_query(args: argparse.Namespace) -> int:
         raise UsageError("query: empty SQL")
     result = run_query(open_recording(args.file), args.sql)
     rows = [[_cell(v) for v in row] for row in result.rows]
+    if result.indexed < result.intervals:
+        print(
+            f"ttdbg: the index holds {result.indexed} of {result.intervals} intervals; "
+            f"rows from the others are missing",
+            file=sys.stderr,
+        )
     if args.json:
         json.dump([dict(zip(result.columns, row, strict=True)) for row in rows], sys.stdout,
                   default=str)  # fmt: skip

@@ -28,6 +28,8 @@ class QueryError(TtdbgError):
 class Result:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    intervals: int  # in the recording
+    indexed: int  # of them in the index (a partial index answers for those only)
 
 
 def symbols_table(symbols: Symbols, functions: bool) -> pa.Table:
@@ -116,7 +118,9 @@ def connect(rec: Recording) -> duckdb.DuckDBPyConnection:
 
 def run_query(rec: Recording, sql: str) -> Result:
     """Run one SQL statement over the index of `rec`."""
+    store = IndexStore(rec.path)
     con = connect(rec)
+    indexed, total = len(store.done()), len(store.check()["intervals"])
     try:
         cursor = con.execute(sql)
         columns = [d[0] for d in cursor.description or []]
@@ -126,4 +130,4 @@ def run_query(rec: Recording, sql: str) -> Result:
         raise QueryError(f"query: {first}") from None
     finally:
         con.close()
-    return Result(columns, rows)
+    return Result(columns, rows, total, indexed)
