@@ -10,11 +10,12 @@ snapshot interval at a time with breakpoints and watchpoints armed, and lands on
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import unicorn
 
@@ -40,6 +41,19 @@ from .stops import (
     WatchpointHit,
 )
 from .tracer import Hit, Tracer, WatchKind, Watchpoint
+
+if TYPE_CHECKING:
+    from ttdbg.index.lookup import Found, WriteIndex
+
+
+def _open_index(recording: Recording) -> WriteIndex | None:
+    """The recording's index of writes, if it has a usable one (REC.idx/ beside it)."""
+    if not os.path.isdir(recording.path + ".idx"):
+        return None  # no need to load the index layer (pyarrow) at all
+    from ttdbg.index.lookup import open_write_index
+
+    return open_write_index(recording)
+
 
 SLICE_SECONDS = 0.015  # cancellation and progress are checked this often
 FIRST_SLICE = 1 << 20
@@ -94,6 +108,8 @@ class Timeline:
         ]
         self._write_icounts = [icount for icount, _fd, _data in self._writes]
         self.cache.add(self._capture(), pin=True)
+        self.index = _open_index(recording)
+        self.answered_by_index = False  # whether the last watchpoint search was a lookup
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -326,6 +342,23 @@ class Timeline:
         return self._search(lambda: self.tracer.add_watchpoint(
             Watchpoint(WatchKind.WRITE, addr, length)), forward, progress, cancel)  # fmt: skip
 
+    def last_write(
+        self,
+        addr: int,
+        length: int,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Stop | None:
+        """Go to the write that gave [addr, addr+length) its current value (where a reverse
+        watchpoint stops); None, staying here, when no instruction wrote those bytes."""
+        with self.lock:
+            here = self.position
+            stop = self.find_write(addr, length, False, progress, cancel)
+            if isinstance(stop, WatchpointHit | Interrupted):
+                return stop
+            self.seek(here)
+            return None
+
     def find_register_change(
         self,
         name: str,
@@ -477,6 +510,14 @@ class Timeline:
             return self.end_stop()
         breaks = sorted(b for b in self.replay_breaks if b > start)
         target = min([self.end, *breaks[:1]])
+        found = self._index_search(True, start, target)
+        if found is not None:
+            if found.row is not None:
+                return self._land(self._indexed_hit(found), forward=True, progress=progress)
+            stop = self._goto(target, progress, cancel)  # no write on the way: just go there
+            if isinstance(stop, Reached) and self.position in self.replay_breaks:
+                return ReplayBreakHit(self.position)
+            return stop
         has_watch = bool(self.tracer.watchpoints)
         self.tracer.arm(stop_on_hit=True, after=start)
         try:
@@ -525,6 +566,11 @@ class Timeline:
         breaks = [b for b in self.replay_breaks if b < start]
         floor = max(breaks) if breaks else 0
         hi = start
+        found = self._index_search(False, start, floor)
+        if found is not None:
+            if found.row is not None:
+                return self._land(self._indexed_hit(found), forward=False, progress=progress)
+            hi = floor  # the index says no write in [floor, start): nothing to scan
         while hi > floor:
             state = self._interval_start(hi - 1)
             lo = max(state.icount, 0)
@@ -555,6 +601,48 @@ class Timeline:
             return ReplayBreakHit(floor)
         self._goto(0, None, None)
         return BeginningOfHistory(0)
+
+    def _index_search(self, forward: bool, start: int, bound: int) -> Found | None:
+        """With only write watchpoints armed and an index: the first write in [start, bound)
+        or the last in [bound, start). None: the index cannot answer, replay."""
+        tracer = self.tracer
+        wps = tracer.watchpoints
+        if (
+            self.index is None
+            or not wps
+            or tracer.breakpoints
+            or tracer.watched_register is not None
+            or any(wp.kind != WatchKind.WRITE for wp in wps)
+        ):
+            return None
+        ranges = [(wp.address, wp.length) for wp in wps]
+        if forward:
+            found = self.index.first_from(ranges, start, bound)
+        else:
+            found = self.index.last_before(ranges, start, bound)
+        self.answered_by_index = found is not None
+        return found
+
+    def _indexed_hit(self, found: Found) -> Hit:
+        """The hit a watchpoint would have reported for an indexed write: the watched bytes
+        before and after it, from the machine at the writing instruction."""
+        row = found.row
+        assert row is not None
+        wp = min(
+            (w for w in self.tracer.watchpoints if row.overlap(w.address, w.length)),
+            key=lambda w: (w.address, w.length),
+        )
+        self._goto(row.icount, None, None)
+        old = bytearray(self.read_memory(wp.address, wp.length))
+        for write in found.earlier_same_instruction:
+            write.apply(old, wp.address)
+        new = bytearray(old)
+        row.apply(new, wp.address)
+        span = row.overlap(wp.address, wp.length)
+        assert span is not None
+        return Hit(
+            row.icount, row.pc, watch=wp, access_address=span[0], old=bytes(old), new=bytes(new)
+        )
 
     def _interval_start(self, icount: int) -> MachineState:
         """The recording snapshot at or before `icount` (cached states are not scanned from:

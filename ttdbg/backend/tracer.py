@@ -96,6 +96,10 @@ class Tracer:
         return set(self._watchpoints)
 
     @property
+    def watched_register(self) -> str | None:
+        return self._register
+
+    @property
     def hits(self) -> list[Hit]:
         """Every hit of the current (or last) armed run, in execution order."""
         return sorted([*self._hits, *self._register_hits()], key=lambda h: h.icount)

@@ -6,6 +6,7 @@ import shlex
 from collections.abc import Callable
 
 from ..cancel import CancelToken
+from ..stops import WatchpointHit
 from ..timeline import Timeline, TimelineError
 
 Handler = Callable[[list[str], CancelToken], str]
@@ -26,6 +27,7 @@ class MonitorCommands:
             "savevm": (self.savevm, "NAME: remember this moment under NAME"),
             "loadvm": (self.loadvm, "NAME: go back to a moment saved with savevm"),
             "events": (self.events, "[N]: the N events before and after this moment"),
+            "last": (self.last, "ADDR [LEN]: go to the write that gave these bytes their value"),
         }
 
     def run(self, line: str, cancel: CancelToken) -> tuple[bool, str]:
@@ -122,3 +124,24 @@ class MonitorCommands:
         lines.append(f"> {self.tl.position:>14,}  (you are here)")
         lines += [f"  {e.icount:>14,}  {e.describe(names)}" for e in after]
         return "\n".join(lines) + "\n"
+
+    def last(self, args: list[str], cancel: CancelToken) -> str:
+        if not 1 <= len(args) <= 2:
+            raise ValueError("expects ADDR [LEN]")
+        addr = int(args[0], 0)
+        length = int(args[1], 0) if len(args) > 1 else 1
+        if length <= 0:
+            raise ValueError("LEN must be at least 1")
+        tl = self.tl
+        stop = tl.last_write(addr, length, cancel=cancel)
+        if stop is None:
+            return f"no instruction wrote {addr:#x}+{length} before icount {tl.position}\n"
+        if not isinstance(stop, WatchpointHit):
+            return f"{stop.describe()}\n"
+        # Going backwards a watchpoint stops on the write (x86-64) or just after it.
+        writer = stop.icount if tl.machine.arch.watchpoints_steppable else stop.icount - 1
+        how = "index lookup" if tl.answered_by_index else "replay"
+        return (
+            f"written at icount {writer} by pc {stop.pc:#x}: {stop.old.hex()} -> "
+            f"{stop.new.hex()} ({how}); now at icount {stop.icount}\n"
+        )
