@@ -16,6 +16,7 @@ from typing import Any
 
 from unicorn.unicorn_py3.unicorn import uclib
 
+from bench.dyn_figures import dyn_figures
 from bench.gdb_steps import gdb_figures
 from bench.tui_figures import tui_figures
 from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY, Recorder
@@ -130,6 +131,7 @@ def measure(repeats: int, snapshot_every: int, arch: str) -> dict[str, Any]:
     timeline = timeline_figures(rec_path, replay_s)
     gdb = gdb_figures(rec_path, compute, arch)
     tui = tui_figures(rec_path)
+    dyn = dyn_figures(bins / "hello", arch, best_of, repeats)
     raw_mips = icount / raw_s / 1e6
     return {
         "arch": arch,
@@ -156,6 +158,7 @@ def measure(repeats: int, snapshot_every: int, arch: str) -> dict[str, Any]:
         **timeline,
         **gdb,
         **tui,
+        **dyn,
     }
 
 

@@ -210,3 +210,33 @@ def test_missing_loader_is_one_line_error(tmp_path: Path) -> None:
     assert "/nonexistent/ld.so" in err
     assert "missing" in err
     assert not (tmp_path / "x.ttrec").exists()
+
+
+PYTHON_SCRIPT = """
+import json, hashlib, re, decimal, math
+decimal.getcontext().prec = 40
+primes = [n for n in range(2, 400) if all(n % k for k in range(2, math.isqrt(n) + 1))]
+print(json.dumps({
+    "sha": hashlib.sha256(b"ttdbg").hexdigest(),
+    "md5": hashlib.md5(b"time travel").hexdigest(),
+    "words": re.findall(r"[a-z]+", "Time travel, debugging!"),
+    "e": str(decimal.Decimal(1).exp()),
+    "primes": len(primes), "last": primes[-3:],
+}, sort_keys=True))
+"""
+
+
+@pytest.mark.slow
+def test_host_python3_runs_like_native(tmp_path: Path) -> None:
+    """The host's python3: hundreds of files read, extension modules loaded with dlopen."""
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        missing("/usr/bin/python3 is not installed")
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    out = assert_like_native("x86_64", [python, "-c", PYTHON_SCRIPT], tmp_path / "py.ttrec", env)
+    assert json.loads(out)["primes"] == 78
+    info = json.loads(run_ttdbg(["info", "--json", str(tmp_path / "py.ttrec")]).stdout)
+    stored = [f["path"] for f in info["stored_files"]]
+    assert any("_hashlib" in p for p in stored)
+    assert any("_decimal" in p for p in stored)
+    settle_verification()

@@ -112,6 +112,7 @@ class BlockCounter:
         if _lib.bc_init(ctypes.byref(self._c), emu_stop) != 0:
             raise MemoryError("cannot allocate the block table")
         self._cs = capstone.Cs(cs_arch, cs_mode)
+        self._code_buf = ctypes.create_string_buffer(4096)
         self._by_addr: dict[int, list[Block]] = {}
         # Told of every block learned and of forgetting them all (the index recorder keeps a
         # table of its own in step with this one).
@@ -199,6 +200,15 @@ class BlockCounter:
     def remove_hook(self, handle: ctypes.c_size_t) -> None:
         uclib.uc_hook_del(self._uc._uch, handle)
 
+    def _read_code(self, addr: int, size: int) -> bytes:
+        """The block's bytes, read into one reused buffer (no binding overhead per block)."""
+        if len(self._code_buf) < size:
+            self._code_buf = ctypes.create_string_buffer(max(size, 2 * len(self._code_buf)))
+        err = uclib.uc_mem_read(self._uc._uch, ctypes.c_uint64(addr), self._code_buf, size)
+        if err != 0:
+            raise unicorn.UcError(err)
+        return ctypes.string_at(self._code_buf, size)
+
     def learn_missed_block(self) -> bool:
         """Disassemble the block the hook stopped on and teach it to the native table.
 
@@ -206,7 +216,7 @@ class BlockCounter:
         single-steps, and the CPU raises the fault the guest deserves.
         """
         addr, size = int(self._c.miss_addr), int(self._c.miss_size)
-        code = bytes(self._uc.mem_read(addr, size))
+        code = self._read_code(addr, size)
         insns = tuple(a for a, _s, _m, _o in self._cs.disasm_lite(code, addr))
         if not insns:
             return False

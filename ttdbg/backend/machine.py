@@ -117,6 +117,22 @@ class RegisterWriter:
             raise unicorn.UcError(err)
 
 
+class RegisterReader:
+    """Reads one integer register in one Unicorn call, without the binding's overhead (the
+    pc is read at every block the counter learns)."""
+
+    def __init__(self, uc: unicorn.Uc, reg: Register) -> None:
+        self._uch = uc._uch
+        self._id = reg.uc_id
+        self._val = ctypes.c_uint64()
+
+    def read(self) -> int:
+        err = uclib.uc_reg_read(self._uch, self._id, ctypes.byref(self._val))
+        if err != 0:
+            raise unicorn.UcError(err)
+        return int(self._val.value)
+
+
 SyscallHandler = Callable[["Machine"], None]
 FaultHandler = Callable[["Machine", Fault], None]
 UnmappedHandler = Callable[[int, int], bool]
@@ -133,6 +149,7 @@ class Machine:
         self.scanner = PageScanner(self.uc)
         self.register_file = RegisterFile(self.uc, arch.registers)
         self._regs = {r.name: r for r in arch.registers}
+        self._pc = RegisterReader(self.uc, self._regs[arch.pc])
         self.on_syscall: SyscallHandler = lambda m: None
         self.on_fault: FaultHandler = lambda m, f: None
         # Called with (address, size) on an access to unmapped memory; True means it is
@@ -170,7 +187,7 @@ class Machine:
 
     @property
     def pc(self) -> int:
-        return self.reg(self.arch.pc)
+        return self._pc.read()
 
     # -- memory -----------------------------------------------------------------------------
 
