@@ -38,7 +38,8 @@ class AddressSpace:
             "mmap_base": self.mmap_base,
             "stack_top": self.stack_top,
             "stack_floor": self.stack_floor,
-            "views": [list(v) for v in self.views],
+            # Only when there are any: a static program's state stays what it always was.
+            **({"views": [list(v) for v in self.views]} if self.views else {}),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
