@@ -113,7 +113,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"ttdbg: stopped at icount {result.icount}", file=sys.stderr)
     elif result.reason not in ("exit", "end"):
         print(f"ttdbg: recording ends at icount {result.icount}: {result.reason}", file=sys.stderr)
-    return 0
+    return result.shell_status  # the program's own, as `record` returned it
 
 
 def recording_info(path: str) -> dict[str, Any]:

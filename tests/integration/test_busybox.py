@@ -44,7 +44,7 @@ def test_applet(busybox: str, applet: list[str], tmp_path: Path) -> None:
     assert len(rec.stdout) > 0
     (tmp_path / "data.txt").write_bytes(b"changed after recording\n")
     rep = run_ttdbg(["replay", "--verify", str(rec_path)], b"other stdin", cwd="/")
-    assert rep.returncode == 0, rep.stderr
+    assert rep.returncode == native.returncode, rep.stderr
     assert rep.stdout == native.stdout
 
 
@@ -66,7 +66,7 @@ def test_arm64_applet_matches_qemu(applet: list[str], tmp_path: Path) -> None:
     assert rec.stdout == native.stdout
     assert len(rec.stdout) > 0
     rep = run_ttdbg(["replay", "--verify", str(rec_path)], b"other stdin", cwd="/")
-    assert rep.returncode == 0, rep.stderr
+    assert rep.returncode == native.returncode, rep.stderr
     assert rep.stdout == native.stdout
 
 

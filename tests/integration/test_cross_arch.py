@@ -30,7 +30,8 @@ def test_record_matches_qemu_and_replays(
     assert rec.stdout == native.stdout
     assert rec.returncode == native.returncode
     rep = run_ttdbg(["replay", "--verify", str(tmp_rec)], b"other stdin", timeout=300)
-    assert rep.returncode == 0, rep.stderr
+    assert rep.returncode == native.returncode, rep.stderr
+    assert b"verified" in rep.stderr
     assert rep.stdout == native.stdout
 
 
@@ -54,5 +55,5 @@ def test_inputs_sample_reads_stdin_clock_random_and_a_file(arch: str, tmp_rec: P
 @pytest.mark.parametrize("name", ["hello", "compute", "inputs", "overrun", "walk"])
 def test_committed_recordings_replay(arch: str, name: str) -> None:
     rep = run_ttdbg(["replay", "--verify", str(SAMPLES / arch / f"{name}.ttrec")], timeout=300)
-    assert rep.returncode == 0, rep.stderr
+    assert rep.returncode == (1 if name == "overrun" else 0), rep.stderr
     assert b"verified" in rep.stderr

@@ -33,7 +33,7 @@ def test_record_matches_native_and_replay_matches_record(
     )
     # Replay needs no binary and no stdin, and verifies every snapshot on the way.
     rep = run_ttdbg(["replay", "--verify", str(tmp_rec)], b"different input\n")
-    assert rep.returncode == 0, rep.stderr
+    assert rep.returncode == rec.returncode, rep.stderr  # the program's status, as record's
     assert rep.stdout == native.stdout
     assert b"verified" in rep.stderr
 
@@ -44,6 +44,21 @@ def test_abort_ends_with_sigabrt(tmp_rec: Path) -> None:
     info = json.loads(run_ttdbg(["info", "--json", str(tmp_rec)]).stdout)
     assert info["exit_signal"] == 6
     assert info["truncated"] is False
+    assert run_ttdbg(["replay", str(tmp_rec)]).returncode == 134  # 128 + SIGABRT, as a shell
+
+
+@pytest.mark.parametrize(("name", "status"), [("hello", 0), ("overrun", 1), ("abort", 134)])
+def test_replay_exits_with_the_recorded_programs_status(
+    name: str, status: int, tmp_rec: Path
+) -> None:
+    """Scripts can test a replay's status as they would the native run's."""
+    assert run_native([str(BIN / name)]).returncode in (status, 128 - status)
+    assert run_ttdbg(["record", "-o", str(tmp_rec), "--", str(BIN / name)]).returncode == status
+    rep = run_ttdbg(["replay", "--verify", str(tmp_rec)])
+    assert rep.returncode == status, rep.stderr
+    assert b"verified" in rep.stderr
+    # Stopped before the end, the program has no status yet: 0, as for a finished replay.
+    assert run_ttdbg(["replay", "--to", "100", str(tmp_rec)]).returncode == 0
 
 
 def test_inputs_replay_ignores_todays_stdin_clock_and_randomness(tmp_rec: Path) -> None:
@@ -68,7 +83,8 @@ def test_inputs_replay_ignores_todays_stdin_clock_and_randomness(tmp_rec: Path) 
 def test_committed_recordings_still_replay(name: str) -> None:
     """A format change must keep reading these (or regenerate them), never break them."""
     rep = run_ttdbg(["replay", "--verify", str(SAMPLES / f"{name}.ttrec")], timeout=300)
-    assert rep.returncode == 0, rep.stderr
+    assert rep.returncode == (1 if name == "overrun" else 0), rep.stderr
+    assert b"verified" in rep.stderr
     expected = {
         "hello": b"hello from ttdbg's sample, argc=3\nargv[1] = one\nargv[2] = two\n",
         "compute": run_native([str(BIN / "compute")]).stdout,

@@ -53,7 +53,7 @@ def test_ctrl_c_ends_the_guest_as_natively_and_replays(
     assert info["events_by_kind"]["SIGNAL"] == 1
     assert info["truncated"] is False
     rep = run_ttdbg(["replay", "--verify", str(tmp_rec)])
-    assert rep.returncode == 0, rep.stderr
+    assert rep.returncode == 130, rep.stderr  # the program's status, as record's
     assert rep.stdout == banner
     # The timeline ends where the signal ended the program, and it says so.
     rec = open_recording(str(tmp_rec))

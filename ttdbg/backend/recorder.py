@@ -26,7 +26,7 @@ from .linux.platform import PLATFORM_VERSION
 from .loader import Program, initial_pages, parse_program, with_interpreter
 from .process import GuestProcess
 from .recfile import FrameType, RecordingWriter
-from .recording import EVENTS_HEAD, SNAPSHOT_HEAD
+from .recording import EVENTS_HEAD, SNAPSHOT_HEAD, shell_status
 
 DEFAULT_SNAPSHOT_EVERY = 20_000_000
 KEYFRAME_EVERY = 8
@@ -63,9 +63,7 @@ class RecordResult:
     @property
     def shell_status(self) -> int:
         """The status a shell reports for the guest: 128+signal when a signal ended it."""
-        if self.exit_signal:
-            return 128 + self.exit_signal
-        return self.exit_status or 0
+        return shell_status(self.exit_status, self.exit_signal)
 
 
 class _FlushingInputs(LiveInputs):

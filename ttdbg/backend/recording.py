@@ -102,6 +102,14 @@ class PlatformNormalizer:
             raise RecordingError(f"corrupt platform state ({type(err).__name__}: {err})") from None
 
 
+def shell_status(exit_status: int | None, exit_signal: int | None) -> int:
+    """The status a shell reports for a program that ended so: 128+signal when a signal ended
+    it; 0 when it had not ended."""
+    if exit_signal:
+        return 128 + exit_signal
+    return exit_status or 0
+
+
 def open_recording(path: str) -> Recording:
     """Open and check a recording; RecordingError names the file and the problem."""
     frames, truncated = read_frames(path)

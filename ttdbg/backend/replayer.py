@@ -12,7 +12,7 @@ from .eventlog import EventLogReader
 from .inputs import ReplayInputs
 from .linux.platform import Console
 from .process import GuestProcess
-from .recording import Recording
+from .recording import Recording, shell_status
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,11 @@ class ReplayResult:
     exit_status: int | None
     exit_signal: int | None
     verified: int  # snapshots whose hash was checked
+
+    @property
+    def shell_status(self) -> int:
+        """The replayed program's status as a shell reports it (0 when it had not ended)."""
+        return shell_status(self.exit_status, self.exit_signal)
 
 
 def new_replay_process(
