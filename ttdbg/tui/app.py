@@ -15,10 +15,10 @@ from typing import Any
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.events import Key
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Key, Resize
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Input, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Input, ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from ttdbg.backend.cancel import CancelToken, Progress
@@ -65,21 +65,70 @@ class _QueuedOp:
 
 
 # A fixed key line: Textual's Footer rebuilds itself on every focus change, which costs more
-# than a seek when the command line closes.
+# than a seek when the command line closes. Hints in order of importance: as many as fit.
 KEY_HINTS = (
-    " i/I stepi  o/O next  c/C continue  f/F finish  g jump  : command  m/' marks"
-    "  u back  space break  ? help  q quit"
+    "? help",
+    "q quit",
+    "i/I stepi",
+    "o/O nexti",
+    "c/C cont",
+    "f/F finish",
+    ": command",
+    "g goto",
+    "1-0 panes",
+    "space break",
+    "m/' marks",
+    "u back",
 )
+# key -> (pane id, tab id or "" for a pane outside the tabs)
+PANES: dict[str, tuple[str, str, str]] = {
+    "disassembly": ("1", "disasm", ""),
+    "source": ("2", "source", ""),
+    "registers": ("3", "registers", ""),
+    "memory": ("4", "memory", "tab-memory"),
+    "stack": ("5", "stack", "tab-stack"),
+    "events": ("6", "events", "tab-events"),
+    "marks": ("7", "marks", "tab-marks"),
+    "output": ("8", "output", "tab-output"),
+}
+
+
+def key_line(width: int) -> str:
+    """The hints that fit `width`, kept in their order of importance."""
+    shown: list[str] = []
+    for hint in KEY_HINTS:
+        if len("  ".join([*shown, hint])) + 1 <= width:
+            shown.append(hint)
+    order = {h: i for i, h in enumerate(KEY_HINTS[2:] + KEY_HINTS[:2])}
+    return " " + "  ".join(sorted(shown, key=order.__getitem__))
+
+
+class KeyLine(Static):
+    """The key hints that fit the width."""
+
+    def on_resize(self, event: Resize) -> None:
+        self.update(key_line(event.size.width))
+
+
 _engine_thread = threading.local()
 log = logging.getLogger(__name__)
 
 
 class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = "HelpScreen { align: center middle; } #help { width: 84; border: round $accent; }"
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    #help-box { width: auto; max-width: 100%; height: auto; max-height: 100%;
+                border: round $accent; }
+    #help { width: auto; }
+    """
     BINDINGS = [Binding("escape,q,question_mark,enter", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
-        yield Static(HELP, id="help")
+        with VerticalScroll(id="help-box"):
+            yield Static(HELP, id="help")
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#help-box"))
 
 
 class TtdbgApp(App[None]):
@@ -97,39 +146,52 @@ class TtdbgApp(App[None]):
     Source { height: 1fr; border: round $primary-background; }
     Registers { height: 1fr; border: round $primary-background; }
     TabbedContent { height: 1fr; }
+    /* The tabs' panes take the height left under the tab row: without a height of their own
+       they are sized by their content once, at mount, when it is empty (blank tabs). */
+    #tabs ContentSwitcher { height: 1fr; }
+    #tabs TabPane { height: 1fr; padding: 0; }
     Pane:focus { border: round $accent; }
-    #command { dock: bottom; display: none; }
-    #command.visible { display: block; }
-    #progress { dock: bottom; display: none; height: 1; }
+    /* The rows under the panes, stacked (docked widgets would overlap on the last row). */
+    #bottom { dock: bottom; height: auto; }
+    #command { display: none; height: 1; border: none; padding: 0 1; }
+    #progress { display: none; height: 1; }
     #progress.visible { display: block; }
-    #keys { height: 1; dock: bottom; background: $boost; color: $text-muted; }
+    #keys { height: 1; background: $boost; color: $text-muted; }
     """
+    # Every key of the app is a priority binding: it runs in the app's own event loop, in
+    # the order typed, before later keys are forwarded to the focused widget. (A plain
+    # binding runs only after the focused widget has passed the key back up, by which time
+    # the keys typed after it have been forwarded already: `:rc⏎` typed fast lost `rc`.)
     BINDINGS = [
-        Binding("i", "move('stepi')", "stepi"),
-        Binding("I", "move('reverse_stepi')", "rsi"),
-        Binding("o", "move('step_over')", "next"),
-        Binding("O", "move('reverse_step_over')", "rnext", show=False),
-        Binding("c", "move('continue')", "cont"),
-        Binding("C", "move('reverse_continue')", "rcont"),
-        Binding("f", "move('finish')", "finish", show=False),
-        Binding("F", "move('reverse_finish')", "rfinish", show=False),
-        Binding("g", "prompt('goto ')", "goto"),
-        Binding("colon", "prompt('')", "cmd"),
-        Binding("u", "history(-1)", "back", show=False),
-        Binding("ctrl+r", "history(1)", "fwd", show=False),
-        Binding("m", "prefix('m')", "mark", show=False),
-        Binding("apostrophe", 'prefix("\'")', "jump", show=False),
-        Binding("space", "toggle_breakpoint", "break", show=False),
-        Binding("asterisk", "search(1, True)", "next write", show=False),
-        Binding("number_sign", "search(-1, True)", "prev write", show=False),
-        Binding("n", "search(1, False)", "again", show=False),
-        Binding("N", "search(-1, False)", "again back", show=False),
-        Binding("plus", "zoom(1)", "zoom in", show=False),
-        Binding("minus", "zoom(-1)", "zoom out", show=False),
-        Binding("escape", "cancel", "cancel", show=False),
-        Binding("v", "toggle_highlight", "highlight mode", show=False),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit"),
+        Binding("i", "move('stepi')", "stepi", priority=True),
+        Binding("I", "move('reverse_stepi')", "rsi", priority=True),
+        Binding("o", "move('step_over')", "next", priority=True),
+        Binding("O", "move('reverse_step_over')", "rnext", show=False, priority=True),
+        Binding("c", "move('continue')", "cont", priority=True),
+        Binding("C", "move('reverse_continue')", "rcont", priority=True),
+        Binding("f", "move('finish')", "finish", show=False, priority=True),
+        Binding("F", "move('reverse_finish')", "rfinish", show=False, priority=True),
+        Binding("g", "prompt('goto ')", "goto", priority=True),
+        Binding("colon", "prompt('')", "cmd", priority=True),
+        Binding("u", "history(-1)", "back", show=False, priority=True),
+        Binding("ctrl+r", "history(1)", "fwd", show=False, priority=True),
+        Binding("m", "prefix('m')", "mark", show=False, priority=True),
+        Binding("apostrophe", 'prefix("\'")', "jump", show=False, priority=True),
+        Binding("space", "toggle_breakpoint", "break", show=False, priority=True),
+        Binding("asterisk", "search(1, True)", "next write", show=False, priority=True),
+        Binding("number_sign", "search(-1, True)", "prev write", show=False, priority=True),
+        Binding("n", "search(1, False)", "again", show=False, priority=True),
+        Binding("N", "search(-1, False)", "again back", show=False, priority=True),
+        Binding("plus", "zoom(1)", "zoom in", show=False, priority=True),
+        Binding("minus", "zoom(-1)", "zoom out", show=False, priority=True),
+        Binding("escape", "cancel", "cancel", show=False, priority=True),
+        Binding("v", "toggle_highlight", "highlight mode", show=False, priority=True),
+        *(
+            Binding(key, f"show_pane('{name}')", name, show=False, priority=True)
+            for name, (key, _pane, _tab) in PANES.items()
+        ),
+        Binding("question_mark", "help", "help", priority=True),
+        Binding("q", "quit", "quit", priority=True),
     ]
 
     def __init__(
@@ -194,13 +256,16 @@ class TtdbgApp(App[None]):
                         yield Marks(id="marks")
                     with TabPane("output", id="tab-output"):
                         yield Output(id="output")
-        yield ProgressBar(id="progress", show_eta=True, total=1)
-        yield Input(id="command", placeholder=":command (help for the list)")
-        yield Static(KEY_HINTS, id="keys")
+        with Vertical(id="bottom"):
+            yield ProgressBar(id="progress", show_eta=True, total=1)
+            yield Input(
+                id="command", placeholder=":command (help for the list)", select_on_focus=False
+            )
+            yield KeyLine(key_line(self.size.width), id="keys")
 
     def on_mount(self) -> None:
         self._apply(self.builder.build(self.memory_addr), None, None)
-        self.query_one(Disassembly).focus()
+        self.screen.set_focus(self.query_one(Disassembly))
         self._unsubscribe = self.tl.subscribe(self._on_timeline_change)
         self._engine.start()
         problems = self.session.problem_line()
@@ -403,6 +468,15 @@ class TtdbgApp(App[None]):
             "reverse_finish": lambda c, p: st.reverse_finish(p, c),
         }
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The app's keys are off while the command line, a dialog or a key prefix
+        (m, ') takes the keys; escape still cancels."""
+        if action == "cancel":
+            return True
+        if len(self.screen_stack) > 1 or self._prefix is not None:
+            return False
+        return not isinstance(self.focused, Input)
+
     def action_move(self, name: str) -> None:
         self.run_op(self._ops()[name], record=name not in ("stepi", "reverse_stepi"))
 
@@ -517,23 +591,38 @@ class TtdbgApp(App[None]):
             if self._op_current is not None and self._cancel is not None:
                 self._cancel.cancel()
         command = self.query_one("#command", Input)
-        if command.has_class("visible"):
-            command.remove_class("visible")
-            self.query_one(Disassembly).focus()
+        if command.display:
+            command.display = False
+            self.screen.set_focus(self.query_one(Disassembly))
+
+    def action_show_pane(self, name: str) -> None:
+        """Bring a pane into view (its tab) and give it the keys."""
+        if name not in PANES:
+            raise CommandError(f"no pane {name!r} (one of: {', '.join(PANES)})")
+        _key, pane, tab = PANES[name]
+        if tab:
+            tabs = self.query_one(TabbedContent)
+            tabs.active = tab
+            tabs.get_child_by_type(ContentSwitcher).current = tab  # shown now, not later
+        # Focus is set at once everywhere (Widget.focus() would defer it past keys already
+        # queued, which then land in the wrong place: a prompt opened right after loses them).
+        self.screen.set_focus(self.query_one(f"#{pane}"))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
     def action_prompt(self, text: str) -> None:
         command = self.query_one("#command", Input)
-        command.add_class("visible")
+        command.display = True  # at once: a hidden widget loses the focus at the next layout
         command.value = text
         command.cursor_position = len(text)
-        command.focus()
+        # Focus now, not after the queued events (as focus() would): keys typed ahead of
+        # the prompt, a paste of ":rc⏎", are already queued and must go into it, in order.
+        self.screen.set_focus(command)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.input.remove_class("visible")
-        self.query_one(Disassembly).focus()
+        event.input.display = False
+        self.screen.set_focus(self.query_one(Disassembly))
         try:
             self.execute(event.value)
         except (CommandError, TtdbgError) as err:
@@ -575,6 +664,8 @@ class TtdbgApp(App[None]):
         elif cmd.action == "mark":
             self.session.bookmarks[cmd.arg or "a"] = self.tl.position
             self._after_marks_changed()
+        elif cmd.action == "show":
+            self.action_show_pane(cmd.arg.strip())
         elif cmd.action == "help":
             self.action_help()
         elif cmd.action == "quit":

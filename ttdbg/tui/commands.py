@@ -33,6 +33,7 @@ WORDS: dict[str, str] = {
     "awatch": "awatch",
     **dict.fromkeys(("goto", "g", "seek"), "goto"),
     "mark": "mark",
+    "show": "show",
     **dict.fromkeys(("q", "quit"), "quit"),
     **dict.fromkeys(("help", "h", "?"), "help"),
 }

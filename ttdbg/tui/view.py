@@ -10,8 +10,8 @@ from ttdbg.backend.eventlog import Event
 from ttdbg.backend.timeline import Timeline, TimelineError
 from ttdbg.symbols import SourceLine, Symbols
 
-MEMORY_ROWS = 16  # of 8 bytes
-STACK_WORDS = 12
+MEMORY_BYTES = 512  # shown in the memory pane (it scrolls)
+STACK_WORDS = 64
 OUTPUT_TAIL = 4000  # bytes of program output the output pane keeps
 
 
@@ -87,10 +87,14 @@ class ViewBuilder:
         return lines
 
     def _memory(self, addr: int) -> bytes | None:
-        try:
-            return self.tl.read_memory(addr, 8 * MEMORY_ROWS)
-        except TimelineError:
-            return None
+        """MEMORY_BYTES from `addr`, or as many as are mapped (at least 16)."""
+        size = MEMORY_BYTES
+        while size >= 16:
+            try:
+                return self.tl.read_memory(addr, size)
+            except TimelineError:
+                size //= 2
+        return None
 
     def build(self, memory_addr: int | str | None, before: int = 8, after: int = 16) -> StateView:
         """The view at the current position, read in one piece under the timeline's lock."""

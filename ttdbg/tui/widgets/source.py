@@ -3,56 +3,51 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 from rich.text import Text
 
+from ttdbg.sourcefiles import SourceUnavailable, find_source
+
 from ..view import StateView
 from .pane import Pane
-
-
-@lru_cache(maxsize=32)
-def _read_lines(path: str) -> tuple[str, ...] | None:
-    try:
-        with open(path, errors="replace") as f:
-            return tuple(f.read().splitlines())
-    except OSError:
-        return None
 
 
 class Source(Pane):
     def __init__(self, search_dirs: list[str], id: str | None = None) -> None:
         super().__init__(title="source", id=id)
         self.search_dirs = search_dirs
+        self._file: tuple[str, tuple[Text, ...]] | None = None  # the file shown, as rows
 
-    def _find(self, path: str) -> tuple[str, tuple[str, ...]] | None:
-        candidates = [path] + [os.path.join(d, path) for d in self.search_dirs]
-        candidates += [os.path.join(d, os.path.basename(path)) for d in self.search_dirs]
-        for candidate in candidates:
-            lines = _read_lines(os.path.normpath(candidate))
-            if lines is not None:
-                return candidate, lines
-        return None
+    def _rows_of(self, path: str) -> tuple[Text, ...]:
+        if self._file is None or self._file[0] != path:
+            _found, lines = find_source(path, self.search_dirs)
+            width = len(str(len(lines)))
+            rows = tuple(
+                Text(f"{n:>{width}} ", style="dim") + Text(line)
+                for n, line in enumerate(lines, start=1)
+            )
+            self._file = (path, rows)
+        return self._file[1]
 
-    def show(self, view: StateView, rows_wanted: int = 9) -> None:
+    def show(self, view: StateView) -> None:
         if view.source is None:
             self.border_title = "source"
-            self.set_rows([Text("no line information here", style="dim")])
+            self.set_rows([Text("no source for this address", style="dim")])
             return
         name = os.path.normpath(view.source.path)
         self.border_title = f"{name}:{view.source.line}"
-        found = self._find(view.source.path)
-        if found is None:
-            self.set_rows([Text(f"{name}:{view.source.line} (file not found)", style="dim")])
+        try:
+            lines = self._rows_of(view.source.path)
+        except SourceUnavailable as err:
+            self.set_rows([Text(f"{name}:{view.source.line} ({err})", style="dim")])
             return
-        _path, lines = found
         current = view.source.line
-        lo = max(1, current - rows_wanted // 2)
-        rows = []
-        for n in range(lo, min(len(lines), lo + rows_wanted - 1) + 1):
-            row = Text(f"{n:>5} ", style="dim")
-            row.append(lines[n - 1], style="bold" if n == current else "")
-            if n == current:
-                row.stylize("on grey23")
-            rows.append(row)
-        self.set_rows(rows, current - lo)
+        if not 1 <= current <= len(lines):
+            self.set_rows([Text(f"{name}:{current} (the file has {len(lines)} lines)")])
+            return
+        rows = list(lines)
+        row = rows[current - 1].copy()
+        row.stylize("bold on grey23", len(str(len(lines))) + 1)
+        rows[current - 1] = row
+        self.top = max(0, current - 1 - self.visible_rows // 2)  # the current line centred
+        self.set_rows(rows, current - 1)

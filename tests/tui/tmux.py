@@ -1,0 +1,80 @@
+"""A real terminal for the TUI: tmux running `ttdbg tui`, with keys in and screen text out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.conftest import poll, require_tool
+
+
+class Terminal:
+    """One tmux server with one window running a command."""
+
+    def __init__(self, tmux: str, socket: str) -> None:
+        self.tmux = tmux
+        self.socket = socket
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(
+            [self.tmux, "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "tui")
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "tui", *keys)
+
+    def type(self, text: str) -> None:
+        """Literal text, as a paste would deliver it."""
+        self.run("send-keys", "-t", "tui", "-l", text)
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        poll(lambda: text in self.screen(), timeout, lambda: f"{text!r} on:\n{self.screen()}", 0.05)
+        return self.screen()
+
+
+@contextmanager
+def tui_terminal(
+    recording: Path | None, width: int, height: int, done: Path, *extra: str
+) -> Iterator[Terminal]:
+    """`ttdbg tui RECORDING` in a tmux window of the given size; the exit status goes to
+    `done` when it ends."""
+    term = Terminal(require_tool("tmux"), f"ttdbg-test-{os.getpid()}-{width}x{height}")
+    args = " ".join([*([str(recording)] if recording else []), "--no-session", *extra])
+    command = f"{sys.executable} -m ttdbg tui {args}; echo EXIT=$? > {done}; sleep 10"
+    term.run("new-session", "-d", "-s", "tui", "-x", str(width), "-y", str(height), command)
+    try:
+        yield term
+    finally:
+        subprocess.run(
+            [term.tmux, "-L", term.socket, "kill-server"], capture_output=True, timeout=30
+        )
+
+
+def open_prompt(term: Terminal, key: str, shown: str) -> None:
+    """Until the app reads keys a key may be lost: press `key` until the prompt row (above
+    the key line) starts with `shown` (a second press only once the first has had time to
+    show: it would be typed into the prompt)."""
+
+    def prompt_row() -> str:
+        return term.screen().rstrip("\n").splitlines()[-2].strip()
+
+    for _attempt in range(5):
+        term.type(key)
+        try:
+            poll(lambda: prompt_row().startswith(shown), 6, "the prompt", 0.05)
+            return
+        except AssertionError:
+            if prompt_row().startswith(key):
+                raise  # the prompt is open but shows something else
+    raise AssertionError(f"{shown!r} never showed:\n{term.screen()}")
