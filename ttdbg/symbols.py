@@ -1,10 +1,12 @@
-"""Symbols and source lines of the recorded program, read from its ELF image (and DWARF)."""
+"""Symbols and source lines of the recorded program and of the libraries it has loaded,
+read from their ELF images (and DWARF)."""
 
 from __future__ import annotations
 
 import bisect
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from elftools.common.exceptions import DWARFError, ELFError
@@ -26,14 +28,35 @@ class SourceLine:
     line: int
 
 
+@dataclass(frozen=True)
+class LoadedImage:
+    """An ELF file as it is loaded: its bytes and its load bias (what its addresses gain)."""
+
+    name: str
+    image: bytes
+    bias: int
+
+
 class Symbols:
-    """Function and object symbols by address, and the DWARF line table when there is one."""
+    """Function and object symbols by address, and the DWARF line table when there is one.
+
+    The program's own symbols come first; `set_libraries` adds those of the libraries loaded
+    at the moment (the dynamic loader, libc, ...), each answering for its own address range.
+    """
 
     def __init__(self, image: bytes, bias: int = 0) -> None:
         self.symbols: list[Symbol] = []
         self._lines: list[tuple[int, SourceLine]] = []
+        self.span = (0, 0)  # [low, high) of the loaded segments
+        self._libraries: list[Symbols] = []
+        self._parsed: dict[tuple[str, int, int], Symbols] = {}
         try:
             elf = ELFFile(io.BytesIO(image))
+            loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+            if loads:
+                low = min(s["p_vaddr"] for s in loads)
+                high = max(s["p_vaddr"] + s["p_memsz"] for s in loads)
+                self.span = (low + bias, high + bias)
             self._read_symbols(elf, bias)
             self._read_lines(elf, bias)
         except (ELFError, DWARFError, ValueError, KeyError, AttributeError):
@@ -84,8 +107,30 @@ class Symbols:
                 path = os.path.join(base, name)
                 self._lines.append((state.address + bias, SourceLine(path, state.line)))
 
+    def set_libraries(self, images: Sequence[LoadedImage]) -> None:
+        """Answer for these loaded images too (each parsed once per name and bias)."""
+        libraries = []
+        for img in images:
+            key = (img.name, img.bias, len(img.image))
+            parsed = self._parsed.get(key)
+            if parsed is None:
+                parsed = self._parsed[key] = Symbols(img.image, img.bias)
+            libraries.append(parsed)
+        self._libraries = libraries
+
+    def _owner(self, addr: int) -> Symbols:
+        """This program's symbols, or those of the library whose range holds `addr`."""
+        if self._libraries and not self.span[0] <= addr < self.span[1]:
+            for lib in self._libraries:
+                if lib.span[0] <= addr < lib.span[1]:
+                    return lib
+        return self
+
     def lookup(self, addr: int) -> Symbol | None:
         """The symbol containing `addr` (or the closest one below it, for size-0 symbols)."""
+        owner = self._owner(addr)
+        if owner is not self:
+            return owner.lookup(addr)
         i = bisect.bisect_right(self._addrs, addr) - 1
         if i < 0:
             return None
@@ -102,6 +147,9 @@ class Symbols:
         return f"{sym.name}+{off}" if off else sym.name
 
     def line_for(self, addr: int) -> SourceLine | None:
+        owner = self._owner(addr)
+        if owner is not self:
+            return owner.line_for(addr)
         i = bisect.bisect_right(self._line_addrs, addr) - 1
         if i < 0:
             return None
@@ -112,6 +160,9 @@ class Symbols:
         text = text.strip().lstrip("*&")
         if text in self.by_name:
             return self.by_name[text].addr
+        for lib in self._libraries:
+            if text in lib.by_name:
+                return lib.by_name[text].addr
         try:
             return int(text, 0)
         except ValueError:

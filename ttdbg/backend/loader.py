@@ -54,6 +54,7 @@ class Interpreter:
 
     path: str  # as the program names it (PT_INTERP), also its name in the recording
     base: int  # AT_BASE
+    bias: int  # what its addresses gain (base minus its lowest segment's page)
     entry: int
     segments: tuple[Segment, ...]
 
@@ -183,6 +184,7 @@ def with_interpreter(program: Program, image: bytes) -> Program:
     interp = Interpreter(
         path=path,
         base=bias + low,
+        bias=bias,
         entry=elf.header["e_entry"] + bias,
         segments=_segments(elf.loads, bias),
     )

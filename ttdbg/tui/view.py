@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import capstone
 
 from ttdbg.backend.eventlog import Event
+from ttdbg.backend.modules import loaded_modules
 from ttdbg.backend.timeline import Timeline, TimelineError
-from ttdbg.symbols import SourceLine, Symbols
+from ttdbg.symbols import LoadedImage, SourceLine, Symbols
 
 MEMORY_BYTES = 512  # shown in the memory pane (it scrolls)
 STACK_WORDS = 64
@@ -57,6 +58,11 @@ class ViewBuilder:
         self.sp_name = arch.sp
         self.pc_name = arch.pc
 
+    def _follow_libraries(self) -> None:
+        """Symbolize the libraries loaded at this position, from the recording's files."""
+        modules = loaded_modules(self.tl.proc.platform, self.tl.recording.files)
+        self.symbols.set_libraries([LoadedImage(*m) for m in modules])
+
     def disassemble(self, pc: int, before: int, after: int) -> tuple[DisasmLine, ...]:
         """`before` instructions leading to pc (decoded from the function start) and `after`."""
         sym = self.symbols.lookup(pc)
@@ -102,6 +108,7 @@ class ViewBuilder:
             return self._build(memory_addr, before, after)
 
     def _build(self, memory_addr: int | str | None, before: int, after: int) -> StateView:
+        self._follow_libraries()
         tl = self.tl
         regs = tl.registers()
         pc = regs[self.pc_name]
