@@ -6,12 +6,37 @@ from __future__ import annotations
 import bisect
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from elftools.common.exceptions import DWARFError, ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
+
+T = TypeVar("T")
+
+
+def _untrusted(read: Callable[[], T], nothing: T) -> T:
+    """What `read` returns from a program's ELF/DWARF, or `nothing` if it fails at all.
+
+    The program's debug info is untrusted input, and pyelftools answers malformed data
+    with whatever its parsing hits (AssertionError, ZeroDivisionError, IndexError, ...), so
+    any failure means "no symbols/lines here", never a crash.
+    """
+    try:
+        return read()
+    except (Exception, RecursionError):
+        return nothing
+
+
+def _load_span(elf: ELFFile, bias: int) -> tuple[int, int]:
+    """[low, high) of the loaded segments."""
+    loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+    if not loads:
+        return (0, 0)
+    low = min(s["p_vaddr"] for s in loads)
+    high = max(s["p_vaddr"] + s["p_memsz"] for s in loads)
+    return (low + bias, high + bias)
 
 
 @dataclass(frozen=True)
@@ -46,41 +71,43 @@ class Symbols:
 
     def __init__(self, image: bytes, bias: int = 0) -> None:
         self.symbols: list[Symbol] = []
-        self._lines: list[tuple[int, SourceLine]] = []
+        # (address, line) in address order; a None line ends a sequence: no source there.
+        self._lines: list[tuple[int, SourceLine | None]] = []
         self.span = (0, 0)  # [low, high) of the loaded segments
         self._libraries: list[Symbols] = []
         self._parsed: dict[tuple[str, int, int], Symbols] = {}
         try:
             elf = ELFFile(io.BytesIO(image))
-            loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
-            if loads:
-                low = min(s["p_vaddr"] for s in loads)
-                high = max(s["p_vaddr"] + s["p_memsz"] for s in loads)
-                self.span = (low + bias, high + bias)
-            self._read_symbols(elf, bias)
-            self._read_lines(elf, bias)
-        except (ELFError, DWARFError, ValueError, KeyError, AttributeError):
-            pass  # a stripped or odd binary: addresses are shown without names
+        except Exception:
+            elf = None  # not an ELF pyelftools can read: addresses are shown without names
+        if elf is not None:
+            self.span = _untrusted(lambda: _load_span(elf, bias), (0, 0))
+            self.symbols = _untrusted(lambda: self._read_symbols(elf, bias), [])
+            self._lines = _untrusted(lambda: self._read_lines(elf, bias), [])
         self.symbols.sort(key=lambda s: s.addr)
         self._addrs = [s.addr for s in self.symbols]
-        self._lines.sort(key=lambda e: e[0])
+        # A stable sort keeps each sequence's end before a sequence starting at that address.
+        self._lines.sort(key=lambda e: (e[0], e[1] is not None))
         self._line_addrs = [a for a, _ in self._lines]
         self.by_name = {s.name: s for s in self.symbols}
 
-    def _read_symbols(self, elf: ELFFile, bias: int) -> None:
+    def _read_symbols(self, elf: ELFFile, bias: int) -> list[Symbol]:
+        symbols: list[Symbol] = []
         for section in elf.iter_sections():
             if not isinstance(section, SymbolTableSection):
                 continue
             for sym in section.iter_symbols():
                 kind = sym["st_info"]["type"]
                 if kind in ("STT_FUNC", "STT_OBJECT") and sym.name and sym["st_value"]:
-                    self.symbols.append(
+                    symbols.append(
                         Symbol(sym.name, sym["st_value"] + bias, sym["st_size"], kind == "STT_FUNC")
                     )
+        return symbols
 
-    def _read_lines(self, elf: ELFFile, bias: int) -> None:
+    def _read_lines(self, elf: ELFFile, bias: int) -> list[tuple[int, SourceLine | None]]:
+        lines: list[tuple[int, SourceLine | None]] = []
         if not elf.has_dwarf_info():
-            return
+            return lines
         dwarf = elf.get_dwarf_info()
         for cu in dwarf.iter_CUs():
             program = dwarf.line_program_for_CU(cu)
@@ -94,7 +121,10 @@ class Symbols:
             version = program.header["version"]
             for entry in program.get_entries():
                 state = entry.state
-                if state is None or state.end_sequence:
+                if state is None:
+                    continue
+                if state.end_sequence:  # the address past the sequence's last instruction
+                    lines.append((state.address + bias, None))
                     continue
                 index = state.file if version >= 5 else state.file - 1
                 if not 0 <= index < len(files):
@@ -105,7 +135,8 @@ class Symbols:
                 if 0 <= dir_index < len(dirs) and not name.startswith("/"):
                     name = os.path.join(dirs[dir_index].decode(errors="replace"), name)
                 path = os.path.join(base, name)
-                self._lines.append((state.address + bias, SourceLine(path, state.line)))
+                lines.append((state.address + bias, SourceLine(path, state.line)))
+        return lines
 
     def set_libraries(self, images: Sequence[LoadedImage]) -> None:
         """Answer for these loaded images too (each parsed once per name and bias)."""
@@ -147,6 +178,7 @@ class Symbols:
         return f"{sym.name}+{off}" if off else sym.name
 
     def line_for(self, addr: int) -> SourceLine | None:
+        """The source line of the instruction at `addr`; None outside every sequence."""
         owner = self._owner(addr)
         if owner is not self:
             return owner.line_for(addr)

@@ -124,6 +124,14 @@ def test_a_long_operation_shows_progress_and_escape_cancels_it() -> None:
             assert app.query_one(Registers).selected == "fs_base"
             await pilot.press("number_sign")
             await wait_for(pilot, lambda: app.query_one("#progress").has_class("visible"))
+            await pilot.pause()
+            # On its own row, above the key line (not under it), and the header moves.
+            bar, keys = app.query_one("#progress").region, app.query_one("#keys").region
+            assert bar.height == 1
+            assert bar.y < keys.y
+            await wait_for(
+                pilot, lambda: "escape cancels" in str(app.query_one("#status").render())
+            )
             await pilot.press("escape")
             await settle(pilot, app)
             assert isinstance(app.last_stop, Interrupted)

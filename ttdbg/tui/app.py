@@ -387,6 +387,9 @@ class TtdbgApp(App[None]):
         if not bar.has_class("visible"):
             bar.add_class("visible")
         bar.update(total=max(1, done + to_go), progress=done)
+        # The header shows the moving icount: read without the engine's lock (a word read
+        # of a position that is only ever replaced whole).
+        self.query_one(StatusBar).show_progress(self.tl.position, self.tl.end, "escape cancels")
 
     def _apply(
         self, view: StateView, stop: Stop | None, moved_from: int | None, error: str = ""
