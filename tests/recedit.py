@@ -11,7 +11,9 @@ from typing import Any
 import lz4.frame
 
 from ttdbg.backend.recfile import Frame, FrameType, RecordingWriter, read_frames
-from ttdbg.backend.recording import SNAPSHOT_HEAD
+from ttdbg.backend.recording import SNAPSHOT_HEAD, open_recording
+from ttdbg.snapshots.codec import decode
+from ttdbg.snapshots.state import PageDigests
 
 # What a change returns for one frame: replacement frames (possibly none), or None to keep it.
 FrameChange = Callable[[Frame], list[tuple[FrameType, bytes]] | None]
@@ -60,16 +62,20 @@ def drop(kind: FrameType) -> FrameChange:
 SnapshotEdit = Callable[[int, dict[str, Any], bytes], tuple[dict[str, Any], bytes]]
 
 
-def edit_snapshots(src: Path, dest: Path, edit: SnapshotEdit) -> Path:
+def edit_snapshots(src: Path, dest: Path, edit: SnapshotEdit, *, rehash: bool = False) -> Path:
     """Copy `src` with every snapshot passed through `edit(index, meta, pages)`, re-encoded
-    (lz4, CRC) so that only the snapshot's content is hostile."""
+    (lz4, CRC) so that only the snapshot's content is hostile. With `rehash` an edited
+    keyframe also gets the hash of its new contents, as a careful forger would give it."""
     count = 0
+    original = open_recording(str(src))
+    baseline = original.snapshots.baseline
+    digests = PageDigests(original.header.get("state_hash_version", 1))
 
     def change(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
         nonlocal count
         if frame.type != FrameType.SNAPSHOT:
             return None
-        head = frame.payload[: SNAPSHOT_HEAD.size]
+        icount, keyframe, digest = SNAPSHOT_HEAD.unpack_from(frame.payload)
         raw = lz4.frame.decompress(frame.payload[SNAPSHOT_HEAD.size :])
         (head_len,) = struct.unpack_from("<I", raw)
         meta = json.loads(raw[4 : 4 + head_len])
@@ -77,7 +83,10 @@ def edit_snapshots(src: Path, dest: Path, edit: SnapshotEdit) -> Path:
         count += 1
         text = json.dumps(meta).encode()
         body = lz4.frame.compress(struct.pack("<I", len(text)) + text + pages)
-        return [(FrameType.SNAPSHOT, head + body)]
+        if rehash and keyframe:
+            state, _meta = decode(body, None, baseline)
+            digest = bytes.fromhex(digests.state_hash(state))
+        return [(FrameType.SNAPSHOT, SNAPSHOT_HEAD.pack(icount, keyframe, digest) + body)]
 
     return rewrite(src, dest, change)
 

@@ -12,10 +12,14 @@ import pytest
 
 from tests.conftest import BIN, SAMPLES, require_tool, run_ttdbg
 from tests.integration.test_bad_input import assert_one_line_error
-from tests.recedit import cut_after_snapshot, edit_header, edit_snapshots
+from tests.recedit import SnapshotEdit, cut_after_snapshot, edit_header, edit_snapshots, rewrite
 from ttdbg.backend.loader import map_program, parse_program
 from ttdbg.backend.machine import Machine
 from ttdbg.backend.pagescan import page_pointers
+from ttdbg.backend.recfile import Frame, FrameType
+from ttdbg.backend.recording import SNAPSHOT_HEAD, open_recording
+from ttdbg.backend.timeline import Timeline
+from ttdbg.errors import RecordingError
 
 
 def test_gdb_writes_the_program_under_a_fixed_name_whatever_the_header_says(
@@ -82,3 +86,50 @@ def test_a_recording_without_its_end_replays_to_its_last_known_icount(tmp_path: 
         "ttdbg: verified 3 snapshots",
         "ttdbg: recording is truncated; replayed to icount 40000000",
     ]
+
+
+def _forge_rax(which: int) -> SnapshotEdit:
+    """An edit setting rax to 0x4141414141414141 in snapshot number `which`."""
+
+    def edit(index: int, meta: dict[str, Any], pages: bytes) -> tuple[dict[str, Any], bytes]:
+        if index == which:
+            meta["registers"]["rax"] = hex(0x4141414141414141)
+        return meta, pages
+
+    return edit
+
+
+def test_an_edited_snapshot_is_refused_wherever_it_would_be_restored(tmp_path: Path) -> None:
+    rec = edit_snapshots(SAMPLES / "hello.ttrec", tmp_path / "forged.ttrec", _forge_rax(1))
+    last = open_recording(str(rec)).snapshots.icounts[1]
+    for args in (["info", str(rec)], ["replay", "--verify", str(rec)]):
+        assert_one_line_error(run_ttdbg(args), str(rec), f"icount {last}", "do not match its hash")
+    timeline = Timeline(open_recording(str(rec)))  # what serve, gdb and the TUI seek through
+    with pytest.raises(RecordingError, match="do not match its hash"):
+        timeline.seek(last)
+
+
+def test_verify_names_the_first_difference_of_a_forged_snapshot_with_a_valid_hash(
+    tmp_path: Path,
+) -> None:
+    rec = edit_snapshots(SAMPLES / "hello.ttrec", tmp_path / "f.ttrec", _forge_rax(0), rehash=True)
+    assert run_ttdbg(["info", str(rec)]).returncode == 0  # consistent in itself
+    proc = run_ttdbg(["replay", "--verify", str(rec)])
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.decode().splitlines()[-1] == (
+        "ttdbg: replay diverged at icount 0: expected the stored snapshot, "
+        "found register rax: 0x4141414141414141 != 0x0"
+    )
+
+
+def test_a_snapshot_with_broken_lz4_fails_info_and_verify(tmp_path: Path) -> None:
+    def break_lz4(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
+        if frame.type != FrameType.SNAPSHOT:
+            return None
+        cut = SNAPSHOT_HEAD.size + 40
+        payload = frame.payload[:cut] + bytes(b ^ 0x5A for b in frame.payload[cut : cut + 64])
+        return [(frame.type, payload + frame.payload[cut + 64 :])]
+
+    rec = rewrite(SAMPLES / "hello.ttrec", tmp_path / "lz4.ttrec", break_lz4)
+    for args in (["info", str(rec)], ["replay", "--verify", str(rec)]):
+        assert_one_line_error(run_ttdbg(args), str(rec), "snapshot at icount 0", "corrupt")

@@ -40,7 +40,7 @@ class SnapshotStore:
     ) -> None:
         self._normalize_platform = normalize_platform
         self._source = source  # the file the snapshots come from, for error messages
-        self._baseline = baseline
+        self.baseline = baseline
         self._memory_limit = memory_limit
         self._digests = PageDigests(hash_version)
         self.entries = sorted(entries, key=lambda e: e.icount)
@@ -87,7 +87,7 @@ class SnapshotStore:
         entry = self.entries[index]
         where = f"{self._source}: snapshot at icount {entry.icount}"
         try:
-            state, _meta = decode(entry.data, base, self._baseline, self._memory_limit)
+            state, _meta = decode(entry.data, base, self.baseline, self._memory_limit)
         except RecordingError as err:
             raise RecordingError(f"{where}: {err}") from None
         if state.icount != entry.icount:
