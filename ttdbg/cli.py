@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fnmatch
 import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ttdbg import __version__
@@ -55,6 +56,25 @@ def _sysroot(path: str | None) -> str | None:
     return path
 
 
+def guest_environment(
+    environ: Mapping[bytes, bytes], allow: list[str], deny: list[str], empty: bool
+) -> list[bytes]:
+    """The environment a recording stores and the guest sees: none with `empty` (as env -i),
+    else the variables whose names match an `allow` pattern (all without one) and no `deny`
+    pattern (fnmatch patterns, case-sensitive)."""
+    if empty:
+        return []
+    kept = []
+    for name, value in environ.items():
+        text = os.fsdecode(name)
+        if allow and not any(fnmatch.fnmatchcase(text, p) for p in allow):
+            continue
+        if any(fnmatch.fnmatchcase(text, p) for p in deny):
+            continue
+        kept.append(name + b"=" + value)
+    return kept
+
+
 def cmd_record(args: argparse.Namespace) -> int:
     from ttdbg.backend.recorder import Recorder
 
@@ -66,7 +86,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     program = _find_program(command[0])
     out = args.output or os.path.basename(program) + ".ttrec"
     argv = [os.fsencode(a) for a in command]
-    env = [os.fsencode(f"{k}={v}") for k, v in os.environ.items()]
+    env = guest_environment(os.environb, args.env_allow, args.env_deny, args.empty_env)
     try:
         recorder = Recorder(
             program, argv, env, out, args.snapshot_every, args.max_insns, _sysroot(args.sysroot)
@@ -149,9 +169,19 @@ def recording_info(path: str) -> dict[str, Any]:
         "program_bytes": rec.compressed_bytes["program"],
         "stored_files": [{"path": f.path, "size": f.size} for f in rec.files.listing()],
         "stored_file_bytes_compressed": rec.compressed_bytes["files"],
+        "env": rec.header["env"],
+        # Files the program opened on the host while recording: what it read from them is in
+        # the event log. A truncated recording (no END frame) does not say.
+        "opened_files": end.get("opened_files"),
         "file_bytes": rec.file_size,
         "truncated": rec.truncated,
     }
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (terminal escapes) and undecodable bytes shown as
+    escapes: strings in a recording come from whoever made it."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -188,7 +218,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     if info["stored_files"]:
         lines.append(f"files:       {len(info['stored_files'])} stored (mapped by the program)")
         lines += [f"  {f['size']:>12,}  {f['path']}" for f in info["stored_files"]]
-    print("\n".join(lines))
+    opened = info["opened_files"]
+    lines.append(
+        "opened:      unknown (the recording is truncated)"
+        if opened is None
+        else f"opened:      {len(opened)} host files (what the program read from them is stored)"
+    )
+    lines += [f"  {name}" for name in opened or []]
+    lines.append(f"environment: {len(info['env'])} variables (stored in the recording)")
+    lines += [f"  {var}" for var in info["env"]]
+    print("\n".join(printable(line) for line in lines))
     return 0
 
 
@@ -323,6 +362,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="look for the dynamic loader and libraries under DIR first, like qemu-user's -L "
         "(default for AArch64/RISC-V programs: /usr/aarch64-linux-gnu, /usr/riscv64-linux-gnu)",
     )
+    rec.add_argument(
+        "-i", "--ignore-environment", dest="empty_env", action="store_true",
+        help="start the program with an empty environment (as env -i); none is stored",
+    )  # fmt: skip
+    rec.add_argument(
+        "--env-allow", action="append", default=[], metavar="PATTERN",
+        help="keep only environment variables whose name matches (fnmatch; repeatable)",
+    )  # fmt: skip
+    rec.add_argument(
+        "--env-deny", action="append", default=[], metavar="PATTERN",
+        help="drop environment variables whose name matches (fnmatch; repeatable)",
+    )  # fmt: skip
     rec.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
     rec.set_defaults(func=cmd_record)
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import lz4.frame
 import pytest
 
 from tests.conftest import BIN, SAMPLES, require_tool, run_ttdbg
@@ -17,7 +22,7 @@ from ttdbg.backend.loader import map_program, parse_program
 from ttdbg.backend.machine import Machine
 from ttdbg.backend.pagescan import page_pointers
 from ttdbg.backend.recfile import Frame, FrameType
-from ttdbg.backend.recording import SNAPSHOT_HEAD, open_recording
+from ttdbg.backend.recording import EVENTS_HEAD, SNAPSHOT_HEAD, open_recording
 from ttdbg.backend.timeline import Timeline
 from ttdbg.errors import RecordingError
 
@@ -133,3 +138,67 @@ def test_a_snapshot_with_broken_lz4_fails_info_and_verify(tmp_path: Path) -> Non
     rec = rewrite(SAMPLES / "hello.ttrec", tmp_path / "lz4.ttrec", break_lz4)
     for args in (["info", str(rec)], ["replay", "--verify", str(rec)]):
         assert_one_line_error(run_ttdbg(args), str(rec), "snapshot at icount 0", "corrupt")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda h: h.__setitem__("platform_version", "2"), "'platform_version' is not a count"),
+        (lambda h: h.pop("env"), "field 'env' is missing"),
+        (lambda h: h.__setitem__("argv", ["a", 3]), "'argv' is not a list of strings"),
+        (lambda h: h.__setitem__("snapshot_every", -1), "'snapshot_every' is not a positive"),
+        (lambda h: h.__setitem__("argv", ["x" * (40 << 20)]), "argv and environment take"),
+    ],
+)
+def test_header_fields_are_type_checked(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    rec = edit_header(SAMPLES / "hello.ttrec", tmp_path / "h.ttrec", edit)
+    assert_one_line_error(run_ttdbg(["info", str(rec)]), str(rec), message)
+
+
+def test_end_fields_are_type_checked(tmp_path: Path) -> None:
+    def bad_end(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
+        if frame.type != FrameType.END:
+            return None
+        return [
+            (FrameType.END, json.dumps({**json.loads(frame.payload), "icount": "abc"}).encode())
+        ]
+
+    rec = rewrite(SAMPLES / "hello.ttrec", tmp_path / "end.ttrec", bad_end)
+    assert_one_line_error(run_ttdbg(["replay", str(rec)]), str(rec), "'icount' is not a count")
+
+
+def _capped(limit: int) -> Callable[[], None]:
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _zeros_lz4(size: int) -> bytes:
+    """`size` zero bytes as one lz4 frame, compressed in pieces (never all in memory)."""
+    packer = lz4.frame.LZ4FrameCompressor()
+    chunk = bytes(16 << 20)
+    parts = [packer.begin()]
+    parts += [packer.compress(chunk) for _ in range(size // len(chunk))]
+    return b"".join([*parts, packer.flush()])
+
+
+def test_an_event_frame_inflating_past_guest_memory_is_refused_within_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    # 1 GiB of zeros in ~4 MB of lz4, in a recording that declares 64 MiB of guest memory.
+    bomb = EVENTS_HEAD.pack(0, 0) + _zeros_lz4(1 << 30)
+
+    def inflate(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
+        if frame.type == FrameType.HEADER:
+            header = {**json.loads(frame.payload), "memory_limit": 64 << 20}
+            return [(FrameType.HEADER, json.dumps(header).encode())]
+        return [(FrameType.EVENTS, bomb)] if frame.type == FrameType.EVENTS else None
+
+    rec = rewrite(SAMPLES / "hello.ttrec", tmp_path / "bomb.ttrec", inflate)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ttdbg", "info", str(rec)],
+        capture_output=True,
+        timeout=300,
+        preexec_fn=_capped(4 << 30),  # Unicorn alone reserves ~2.5 GiB of address space
+    )
+    assert_one_line_error(proc, str(rec), "inflates past the 134,217,728-byte limit")

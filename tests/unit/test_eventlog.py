@@ -2,23 +2,32 @@
 
 import contextlib
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ttdbg.backend.eventlog import Event, EventKind, decode_events, encode_events
+from ttdbg.backend.eventlog import ARG_COUNTS, Event, EventKind, decode_events, encode_events
 from ttdbg.errors import RecordingError
 
-events = st.lists(
-    st.builds(
-        Event,
-        kind=st.sampled_from(list(EventKind)),
-        icount=st.integers(0, 1 << 40),
-        args=st.lists(st.integers(0, (1 << 64) - 1), max_size=7).map(tuple),
-        result=st.integers(-(1 << 63), (1 << 63) - 1),
-        payload=st.binary(max_size=64),
-    ),
-    max_size=20,
-).map(lambda evs: sorted(evs, key=lambda e: e.icount))
+
+@st.composite
+def valid_event(draw: st.DrawFn) -> Event:
+    """An event as the recorder writes it: the kind's argument count, signals in range."""
+    kind = draw(st.sampled_from(list(EventKind)))
+    args = tuple(draw(st.lists(st.integers(0, (1 << 64) - 1), min_size=7, max_size=7)))
+    args = args[: ARG_COUNTS[kind]]
+    result = draw(st.integers(-(1 << 63), (1 << 63) - 1))
+    if kind == EventKind.EXIT:
+        args = (draw(st.integers(0, 255)), draw(st.integers(0, 64)))
+    if kind == EventKind.SIGNAL:
+        result = draw(st.integers(1, 64))
+    icount = draw(st.integers(0, 1 << 40))
+    return Event(kind, icount, args, result, draw(st.binary(max_size=64)))
+
+
+events = st.lists(valid_event(), max_size=20, unique_by=lambda e: e.icount).map(
+    lambda evs: sorted(evs, key=lambda e: e.icount)
+)
 
 
 @given(events, st.integers(0, 1000))
@@ -31,3 +40,19 @@ def test_round_trip(evs: list[Event], base: int) -> None:
 def test_garbage_is_a_recording_error_or_decodes(data: bytes) -> None:
     with contextlib.suppress(RecordingError):
         list(decode_events(data, 0))
+
+
+def test_malformed_events_are_refused_by_name() -> None:
+    cases = [
+        (Event(EventKind.EXIT, 5, (0,)), "exit event with 1 arguments"),
+        (Event(EventKind.SIGNAL, 5, (), 0), "signal event with signal 0"),
+        (Event(EventKind.SIGNAL, 5, (), -3), "signal event with signal -3"),
+        (Event(EventKind.EXIT, 5, (0, 99)), "exit event with status 0, signal 99"),
+        (Event(EventKind.SYSCALL, 1 << 63, (0,) * 7), "icount 9223372036854775808 out of range"),
+    ]
+    for event, message in cases:
+        with pytest.raises(RecordingError, match=message):
+            list(decode_events(encode_events([event], 0), 0))
+    same = [Event(EventKind.SYSCALL, 7, (0,) * 7)] * 5
+    with pytest.raises(RecordingError, match="too many events at icount 7"):
+        list(decode_events(encode_events(same, 0), 0))

@@ -72,11 +72,32 @@ def encode_events(events: list[Event], previous_icount: int) -> bytes:
     return b"".join(parts)
 
 
+# The argument count of each kind, and what its signal number is, checked when reading.
+ARG_COUNTS = {EventKind.START: 0, EventKind.SYSCALL: 7, EventKind.EXIT: 2, EventKind.SIGNAL: 0}
+MAX_SIGNAL = 64
+MAX_ICOUNT = (1 << 63) - 1
+# A batch holds at most this many events (the recorder writes far fewer), and no more than
+# this many events share one icount: a syscall, the exit it causes, a signal.
+MAX_BATCH_EVENTS = 1 << 16
+MAX_EVENTS_AT_ONE_ICOUNT = 4
+
+
+def _check_event(kind: EventKind, args: tuple[int, ...], result: int) -> None:
+    if len(args) != ARG_COUNTS[kind]:
+        raise RecordingError(f"event log: {kind.name.lower()} event with {len(args)} arguments")
+    if kind == EventKind.EXIT and not (args[0] <= 0xFF and args[1] <= MAX_SIGNAL):
+        raise RecordingError(f"event log: exit event with status {args[0]}, signal {args[1]}")
+    if kind == EventKind.SIGNAL and not 1 <= result <= MAX_SIGNAL:
+        raise RecordingError(f"event log: signal event with signal {result}")
+
+
 def decode_events(data: bytes, previous_icount: int) -> Iterator[Event]:
-    """Decode a batch made by `encode_events`; RecordingError on anything malformed."""
+    """Decode a batch made by `encode_events`; RecordingError on anything malformed: unknown
+    kinds, wrong argument counts, signals out of range, icounts past 2^63, too many events."""
     pos = 0
     last = previous_icount
     size = len(data)
+    count = same = 0
     while pos < size:
         if pos + _HEAD.size > size:
             raise RecordingError("event log: truncated event")
@@ -90,8 +111,17 @@ def decode_events(data: bytes, previous_icount: int) -> Iterator[Event]:
         if pos + args_fmt.size + plen > size:
             raise RecordingError("event log: truncated event")
         args = args_fmt.unpack_from(data, pos)
+        _check_event(kind, args, result)
         pos += args_fmt.size
         last += delta
+        same = same + 1 if delta == 0 else 1
+        count += 1
+        if last > MAX_ICOUNT:
+            raise RecordingError(f"event log: icount {last} out of range")
+        if same > MAX_EVENTS_AT_ONE_ICOUNT:
+            raise RecordingError(f"event log: too many events at icount {last}")
+        if count > MAX_BATCH_EVENTS:
+            raise RecordingError(f"event log: more than {MAX_BATCH_EVENTS} events in one batch")
         yield Event(kind, last, args, result, data[pos : pos + plen])
         pos += plen
 

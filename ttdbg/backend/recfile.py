@@ -13,10 +13,15 @@ import json
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+import lz4.frame
+
 from ttdbg.errors import RecordingError
+from ttdbg.limits import MAX_ARGS_BYTES, MAX_COUNT
+from ttdbg.lz4limit import decompress
 
 MAGIC = b"TTDBGREC"
 FORMAT_VERSION = 1
@@ -150,3 +155,139 @@ def load_json(frame: Frame, path: str) -> dict[str, Any]:
 
 def file_size(path: str) -> int:
     return os.path.getsize(path)
+
+
+# -- frame layouts -----------------------------------------------------------------------------
+
+# EVENTS: u64 index of its first event, u64 icount the batch's deltas start from, lz4 events.
+EVENTS_HEAD = struct.Struct("<QQ")
+# SNAPSHOT: u64 icount, u8 keyframe, 16-byte state hash, lz4 encoded snapshot.
+SNAPSHOT_HEAD = struct.Struct("<QB16s")
+
+
+@dataclass(frozen=True)
+class SnapshotFrame:
+    """A SNAPSHOT frame's fixed fields and its still-compressed snapshot."""
+
+    icount: int
+    keyframe: bool
+    state_hash: str
+    data: bytes
+
+
+def encode_events_frame(first: int, base: int, events: bytes) -> bytes:
+    return EVENTS_HEAD.pack(first, base) + lz4.frame.compress(events)
+
+
+def decode_events_frame(frame: Frame, path: str, limit: int) -> tuple[int, int, bytes]:
+    """(first event index, base icount, encoded events) of an EVENTS frame, inflating at most
+    `limit` bytes."""
+    where = f"{path}: event frame at offset {frame.offset}"
+    if len(frame.payload) < EVENTS_HEAD.size:
+        raise RecordingError(f"{where}: too short")
+    first, base = EVENTS_HEAD.unpack_from(frame.payload)
+    if base > MAX_COUNT:
+        raise RecordingError(f"{where}: icount {base} out of range")
+    return first, base, decompress(frame.payload[EVENTS_HEAD.size :], limit, where)
+
+
+def encode_snapshot_frame(icount: int, keyframe: bool, state_hash: str, data: bytes) -> bytes:
+    return SNAPSHOT_HEAD.pack(icount, int(keyframe), bytes.fromhex(state_hash)) + data
+
+
+def decode_snapshot_frame(frame: Frame, path: str) -> SnapshotFrame:
+    where = f"{path}: snapshot frame at offset {frame.offset}"
+    if len(frame.payload) < SNAPSHOT_HEAD.size:
+        raise RecordingError(f"{where}: too short")
+    icount, keyframe, digest = SNAPSHOT_HEAD.unpack_from(frame.payload)
+    if icount > MAX_COUNT or keyframe > 1:
+        raise RecordingError(f"{where}: corrupt fixed fields")
+    return SnapshotFrame(icount, bool(keyframe), digest.hex(), frame.payload[SNAPSHOT_HEAD.size :])
+
+
+def decode_program_frame(frame: Frame, path: str, limit: int) -> bytes:
+    return decompress(frame.payload, limit, f"{path}: program frame")
+
+
+# -- HEADER and END fields ---------------------------------------------------------------------
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= MAX_COUNT
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(s, str) for s in value)
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _counts_by_name(value: Any) -> bool:
+    return isinstance(value, dict) and all(_count(v) for v in value.values())
+
+
+# name: (check, what it must be, required). Fields added later are optional so that older
+# recordings still open; a reader uses `.get(name, default)` for those.
+_Field = tuple[Callable[[Any], bool], str, bool]
+HEADER_FIELDS: dict[str, _Field] = {
+    "ttdbg_version": (_text, "a string", False),
+    "eventlog_version": (_count, "a count", True),
+    "arch": (_text, "a string", True),
+    "platform": (_text, "a string", False),
+    "platform_version": (_count, "a count", True),
+    "cpu_model": (_count, "a count", False),
+    "program": (_text, "a string", True),
+    "execfn": (_text, "a string", True),
+    "argv": (_strings, "a list of strings", True),
+    "env": (_strings, "a list of strings", True),
+    "interp": (_optional(_text), "a string or null", False),
+    "snapshot_every": (lambda v: _count(v) and v > 0, "a positive count", True),
+    "state_hash_version": (lambda v: v in (1, 2) and type(v) is int, "1 or 2", False),
+    "memory_limit": (lambda v: _count(v) and v > 0, "a positive count", False),
+    "recorded_at": (_text, "a string", False),
+}
+END_FIELDS: dict[str, _Field] = {
+    "icount": (_count, "a count", True),
+    "reason": (_text, "a string", True),
+    "exit_status": (_optional(_count), "a count or null", False),
+    "exit_signal": (_optional(_count), "a count or null", False),
+    "enosys": (_counts_by_name, "an object of counts", False),
+    "events": (_count, "a count", False),
+    "events_by_kind": (_counts_by_name, "an object of counts", False),
+    "snapshots": (_count, "a count", False),
+    "snapshot_bytes_raw": (_count, "a count", False),
+    "snapshot_bytes_compressed": (_count, "a count", False),
+    "files": (_count, "a count", False),
+    "opened_files": (_strings, "a list of strings", False),
+}
+
+
+def check_fields(value: dict[str, Any], fields: dict[str, _Field], what: str) -> None:
+    """RecordingError naming the first field of `value` that is missing or of the wrong type."""
+    for name, (check, expected, required) in fields.items():
+        if name not in value:
+            if required:
+                raise RecordingError(f"{what}: field {name!r} is missing")
+        elif not check(value[name]):
+            raise RecordingError(f"{what}: field {name!r} is not {expected}")
+
+
+def load_header(frame: Frame, path: str) -> dict[str, Any]:
+    header = load_json(frame, path)
+    check_fields(header, HEADER_FIELDS, f"{path}: header")
+    size = sum(len(s) + 1 for s in header["argv"] + header["env"])
+    if size > MAX_ARGS_BYTES:
+        raise RecordingError(f"{path}: header: argv and environment take {size:,} bytes")
+    return header
+
+
+def load_end(frame: Frame, path: str) -> dict[str, Any]:
+    end = load_json(frame, path)
+    check_fields(end, END_FIELDS, f"{path}: end frame")
+    return end

@@ -25,8 +25,8 @@ from .linux.host import HostIO
 from .linux.platform import PLATFORM_VERSION
 from .loader import Program, initial_pages, parse_program, with_interpreter
 from .process import GuestProcess
-from .recfile import FrameType, RecordingWriter
-from .recording import EVENTS_HEAD, SNAPSHOT_HEAD, shell_status
+from .recfile import FrameType, RecordingWriter, encode_events_frame, encode_snapshot_frame
+from .recording import shell_status
 
 DEFAULT_SNAPSHOT_EVERY = 20_000_000
 KEYFRAME_EVERY = 8
@@ -122,6 +122,7 @@ class Recorder:
         self.log = EventLogWriter()
         self.out = RecordingWriter(out_path)
         self.inputs = _FlushingInputs(self.log, self.flush_events)
+        self.host = host
         self.process = GuestProcess(self.program, self.inputs, host, files=self.files)
         self.digests = PageDigests()
         self.baseline = PageBaseline(initial_pages(self.program), self.files)
@@ -159,8 +160,7 @@ class Recorder:
         batch = self.log.take_batch()
         if batch is not None:
             first, base, data = batch
-            payload = EVENTS_HEAD.pack(first, base) + lz4.frame.compress(data)
-            self.out.write(FrameType.EVENTS, payload)
+            self.out.write(FrameType.EVENTS, encode_events_frame(first, base, data))
 
     def snapshot(self) -> None:
         self.flush_events()
@@ -168,8 +168,8 @@ class Recorder:
         keyframe = self.previous is None or self.snapshot_count % KEYFRAME_EVERY == 0
         state_hash = self.digests.state_hash(state)
         enc = encode(state, None if keyframe else self.previous, state_hash, self.baseline)
-        head = SNAPSHOT_HEAD.pack(state.icount, int(keyframe), bytes.fromhex(state_hash))
-        self.out.write(FrameType.SNAPSHOT, head + enc.data)
+        frame = encode_snapshot_frame(state.icount, keyframe, state_hash, enc.data)
+        self.out.write(FrameType.SNAPSHOT, frame)
         self.previous = state
         self.snapshot_count += 1
         self.snapshot_bytes[0] += enc.raw_size
@@ -265,6 +265,7 @@ class Recorder:
                 "snapshot_bytes_raw": self.snapshot_bytes[0],
                 "snapshot_bytes_compressed": self.snapshot_bytes[1],
                 "files": len(self.files.paths),
+                "opened_files": sorted(self.host.opened),
             },
         )
         self.out.close()

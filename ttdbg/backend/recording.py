@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import os
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-import lz4.frame
-
 from ttdbg.errors import RecordingError, TtdbgError
+from ttdbg.limits import DEFAULT_MEMORY_LIMIT, MAX_EVENT_BATCH, METADATA_MARGIN
 from ttdbg.snapshots.store import SnapshotEntry, SnapshotStore
 
 from .baseline import PageBaseline
 from .eventlog import EVENTLOG_VERSION, Event, EventKind, EventLogReader, decode_events
-from .filestore import FileStore
+from .filestore import MAX_FILE_SIZE, FileStore
 from .inputs import ReplayInputs
 from .linux.platform import PLATFORM_VERSION, LinuxPlatform
 from .loader import Program, initial_pages, parse_program, with_interpreter
 from .machine import Machine
-from .recfile import Frame, FrameType, load_json, read_frames
+from .recfile import (
+    EVENTS_HEAD,
+    SNAPSHOT_HEAD,
+    Frame,
+    FrameType,
+    decode_events_frame,
+    decode_program_frame,
+    decode_snapshot_frame,
+    load_end,
+    load_header,
+    read_frames,
+)
 
-EVENTS_HEAD = struct.Struct("<QQ")
-SNAPSHOT_HEAD = struct.Struct("<QB16s")
+__all__ = ["EVENTS_HEAD", "SNAPSHOT_HEAD", "Recording", "open_recording"]
 
 
 @dataclass
@@ -118,26 +126,24 @@ def open_recording(path: str) -> Recording:
         by_type.setdefault(frame.type, []).append(frame)
     if FrameType.HEADER not in by_type:
         raise RecordingError(f"{path}: truncated before its header")
-    header = load_json(by_type[FrameType.HEADER][0], path)
-    if header.get("eventlog_version", 0) > EVENTLOG_VERSION:
+    header = load_header(by_type[FrameType.HEADER][0], path)
+    if header["eventlog_version"] > EVENTLOG_VERSION:
         raise RecordingError(f"{path}: event log version is newer than this ttdbg reads")
-    recorded = header.get("platform_version")
+    recorded = header["platform_version"]
     if recorded != PLATFORM_VERSION:
         raise RecordingError(
             f"{path}: recorded with Linux emulation version {recorded}, this ttdbg replays "
             f"version {PLATFORM_VERSION}; record it again"
         )
+    memory_limit = header.get("memory_limit", DEFAULT_MEMORY_LIMIT)
     if FrameType.PROGRAM not in by_type:
         raise RecordingError(f"{path}: truncated before its program")
-    try:
-        image = lz4.frame.decompress(by_type[FrameType.PROGRAM][0].payload)
-    except RuntimeError:
-        raise RecordingError(f"{path}: corrupt program frame") from None
+    image = decode_program_frame(by_type[FrameType.PROGRAM][0], path, MAX_FILE_SIZE)
     files = FileStore()
     for frame in by_type.get(FrameType.FILE, []):
         files.load_frame(frame.payload, f"{path} offset {frame.offset}")
     try:
-        program = parse_program(image, header.get("program", "program"))
+        program = parse_program(image, header["program"])
         if program.interp_path is not None:
             loader = files.by_path(program.interp_path)
             if loader is None:
@@ -152,33 +158,36 @@ def open_recording(path: str) -> Recording:
         "program": len(by_type[FrameType.PROGRAM][0].payload),
         "files": sum(len(f.payload) for f in by_type.get(FrameType.FILE, [])),
     }
+    last_icount = 0
     for frame in by_type.get(FrameType.EVENTS, []):
-        if len(frame.payload) < EVENTS_HEAD.size:
-            raise RecordingError(f"{path}: corrupt event frame at offset {frame.offset}")
-        first, base = EVENTS_HEAD.unpack_from(frame.payload)
+        # Every input must fit in guest memory, and the recorder writes batches far smaller
+        # than MAX_EVENT_BATCH: a batch inflating past either is not a recording.
+        limit = min(memory_limit, MAX_EVENT_BATCH) + METADATA_MARGIN
+        first, base, data = decode_events_frame(frame, path, limit)
         if first != len(events):
             raise RecordingError(f"{path}: event frames out of order at offset {frame.offset}")
-        try:
-            data = lz4.frame.decompress(frame.payload[EVENTS_HEAD.size :])
-        except RuntimeError:
-            raise RecordingError(f"{path}: corrupt event frame at offset {frame.offset}") from None
+        if base != last_icount:
+            raise RecordingError(f"{path}: event icounts go backwards at offset {frame.offset}")
         try:
             events.extend(decode_events(data, base))
         except RecordingError as err:
             raise RecordingError(f"{path}: {err}") from None
+        last_icount = events[-1].icount if events else 0
         compressed["events"] += len(frame.payload)
-    entries = []
+    entries: list[SnapshotEntry] = []
     for frame in by_type.get(FrameType.SNAPSHOT, []):
-        if len(frame.payload) < SNAPSHOT_HEAD.size:
-            raise RecordingError(f"{path}: corrupt snapshot frame at offset {frame.offset}")
-        icount, keyframe, digest = SNAPSHOT_HEAD.unpack_from(frame.payload)
-        entries.append(
-            SnapshotEntry(icount, bool(keyframe), digest.hex(), frame.payload[SNAPSHOT_HEAD.size :])
-        )
+        snap = decode_snapshot_frame(frame, path)
+        if entries and snap.icount <= entries[-1].icount:
+            raise RecordingError(
+                f"{path}: snapshot icounts not increasing at offset {frame.offset}"
+            )
+        entries.append(SnapshotEntry(snap.icount, snap.keyframe, snap.state_hash, snap.data))
         compressed["snapshots"] += len(frame.payload)
     if entries and not entries[0].keyframe:
         raise RecordingError(f"{path}: first snapshot is not a keyframe")
-    end = load_json(by_type[FrameType.END][0], path) if FrameType.END in by_type else None
+    end = load_end(by_type[FrameType.END][0], path) if FrameType.END in by_type else None
+    if end is not None and end["icount"] < max([last_icount] + [e.icount for e in entries[-1:]]):
+        raise RecordingError(f"{path}: the recording ends before its last event or snapshot")
     return Recording(
         path=path,
         header=header,
@@ -189,6 +198,7 @@ def open_recording(path: str) -> Recording:
         snapshots=SnapshotStore(
             entries,
             PageBaseline(initial_pages(program), files),
+            memory_limit=memory_limit,
             hash_version=header.get("state_hash_version", 1),
             source=path,
             normalize_platform=PlatformNormalizer(program, files),

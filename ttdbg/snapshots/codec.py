@@ -12,6 +12,8 @@ import lz4.frame
 
 from ttdbg.backend.machine import PAGE
 from ttdbg.errors import RecordingError
+from ttdbg.limits import ADDRESS_SPACE, DEFAULT_MEMORY_LIMIT, MAX_COUNT, METADATA_MARGIN
+from ttdbg.lz4limit import decompress
 
 from .state import MachineState, in_regions
 
@@ -74,13 +76,6 @@ def encode(
     return EncodedSnapshot(
         state.icount, previous is None, state_hash, lz4.frame.compress(raw), len(raw)
     )
-
-
-# Guest memory (non-zero pages) a snapshot may hold when the recording declares no limit.
-DEFAULT_MEMORY_LIMIT = 4 << 30
-# Address space a snapshot may map: every architecture ttdbg runs has at most 48-bit user space.
-# Mapping costs nothing until pages are touched, so this bounds addresses, not memory use.
-ADDRESS_SPACE = 1 << 48
 
 
 def _regions(value: Any) -> tuple[tuple[int, int, int], ...]:
@@ -147,7 +142,7 @@ def decode(
     is wrong with a damaged or forged snapshot.
     """
     try:
-        raw = lz4.frame.decompress(data)
+        raw = decompress(data, memory_limit + METADATA_MARGIN, "snapshot")
         (head_len,) = _LEN.unpack_from(raw, 0)
         if 4 + head_len > len(raw):
             raise RecordingError("corrupt snapshot (header runs past the end)")
@@ -200,7 +195,7 @@ def decode(
 
 
 def _count(value: Any, what: str) -> int:
-    if type(value) is not int or not 0 <= value < 1 << 63:
+    if type(value) is not int or not 0 <= value <= MAX_COUNT:
         raise RecordingError(f"corrupt snapshot ({what} {value!r})")
     return value
 

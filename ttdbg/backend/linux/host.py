@@ -52,6 +52,7 @@ class HostIO:
         self.files = files if files is not None else FileStore()
         self.sysroot = sysroot
         self._known: dict[tuple[int, int, int, int], bytes] = {}  # (dev, ino, size, mtime)
+        self.opened: set[str] = set()  # every host path the guest opened, for `ttdbg info`
 
     def host_path(self, path: str) -> str:
         """Where an absolute guest path is on the host: under the sysroot when it exists
@@ -93,7 +94,9 @@ class HostIO:
     def open(self, dirfd_path: str | None, path: str, flags: int, mode: int) -> Outcome:
         def run() -> Outcome:
             full = path if dirfd_path is None or path.startswith("/") else f"{dirfd_path}/{path}"
-            fd = os.open(self.host_path(full), flags & ~os.O_CLOEXEC | os.O_CLOEXEC, mode)
+            where = self.host_path(full)
+            fd = os.open(where, flags & ~os.O_CLOEXEC | os.O_CLOEXEC, mode)
+            self.opened.add(os.path.abspath(where))
             return fd, b""
 
         return guarded(run)
