@@ -53,7 +53,7 @@ def record(
     return proc
 
 
-def replay_verified(rec: Path) -> bytes | None:
+def replay_verified(rec: Path, status: int = 0) -> bytes | None:
     """Replay with every snapshot checked, from a directory unrelated to the recording.
 
     x86-64's dynamic loader reads the time-stamp counter at start-up, which ttdbg does not
@@ -64,7 +64,7 @@ def replay_verified(rec: Path) -> bytes | None:
     if proc.returncode == 1 and b"replay diverged" in proc.stderr and is_x86(rec):
         UNVERIFIED.append(rec)
         return None
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == status, proc.stderr  # the program's own, as when recorded
     assert b"verified" in proc.stderr, proc.stderr
     return proc.stdout
 
@@ -102,7 +102,7 @@ def assert_like_native(
     recorded = record(argv, rec, env)
     assert recorded.stdout == native.stdout, recorded.stderr
     assert recorded.returncode == native.returncode
-    assert replay_verified(rec) in (native.stdout, None)
+    assert replay_verified(rec, native.returncode) in (native.stdout, None)
     return native.stdout
 
 
@@ -161,7 +161,7 @@ def test_library_stored_once_and_snapshots_stay_small(tmp_path: Path) -> None:
     libc = next(f["size"] for f in info["stored_files"] if f["path"].endswith("libc.so.6"))
     # Every snapshot together costs less than one more copy of libc would.
     assert info["snapshot_bytes_compressed"] < libc // 2, info
-    assert replay_verified(rec) in (proc.stdout, None)
+    assert replay_verified(rec, proc.returncode) in (proc.stdout, None)
     settle_verification()
 
 
@@ -240,3 +240,31 @@ def test_host_python3_runs_like_native(tmp_path: Path) -> None:
     assert any("_hashlib" in p for p in stored)
     assert any("_decimal" in p for p in stored)
     settle_verification()
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
+def test_foreign_loader_missing_names_where_it_looked(arch: str, tmp_path: Path) -> None:
+    prog = compile_source(tmp_path, "prog", C_PROGRAM, arch=arch)
+    empty = tmp_path / "empty-root"
+    empty.mkdir()
+    out = tmp_path / "x.ttrec"
+    proc = run_ttdbg(["record", "--sysroot", str(empty), "-o", str(out), "--", str(prog)])
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    interp = (
+        "/lib/ld-linux-aarch64.so.1" if arch == "aarch64" else "/lib/ld-linux-riscv64-lp64d.so.1"
+    )
+    assert f"looked in {empty}{interp}, {interp}" in err
+    assert not out.exists()
+    bad = run_ttdbg(["record", "--sysroot", str(tmp_path / "nowhere"), "--", str(prog)])
+    assert bad.returncode == 2
+    assert b"no such directory" in bad.stderr
+    # An explicit sysroot works like qemu-user's -L.
+    native = run_native(native_argv(arch, [str(prog), "sysroot"]))
+    ok = tmp_path / "ok.ttrec"
+    rec = run_ttdbg(
+        ["record", "--sysroot", SYSROOTS[arch], "-o", str(ok), "--", str(prog), "sysroot"]
+    )
+    assert rec.stdout == native.stdout
+    assert replay_verified(ok, native.returncode) == native.stdout

@@ -133,20 +133,15 @@ class Recorder:
     def _attach_loader(self, program: Program, host: HostIO) -> Program:
         """Find the program's dynamic loader (under the sysroot first) and store it."""
         path = program.interp_path or ""
-        where = host.host_path(path)
         try:
-            with open(where, "rb") as f:
+            with open(host.host_path(path), "rb") as f:
                 image = f.read()
         except OSError as err:
-            looked = where if where == path else f"{where} and {path}"
-            hint = (
-                f"; install the {program.arch.name} C library or pass --sysroot DIR"
-                if self.sysroot is None or where == path
-                else ""
-            )
+            looked = [self.sysroot.rstrip("/") + path] if self.sysroot else []
             raise UnsupportedProgram(
-                f"{self.program_path}: its dynamic loader {path} is missing "
-                f"(looked in {looked if self.sysroot else path}: {err.strerror}){hint}"
+                f"{self.program_path}: its dynamic loader {path} is missing (looked in "
+                f"{', '.join([*looked, path])}: {err.strerror}); install the "
+                f"{program.arch.name} C library or pass --sysroot DIR"
             ) from None
         self.files.add(path, image)
         return with_interpreter(program, image)
