@@ -73,12 +73,14 @@ class Session:
 
     # -- persistence ----------------------------------------------------------------------------
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, position: int | None = None) -> dict[str, Any]:
+        """The session as saved; `position` (default: the timeline's) lets a front-end save
+        from another thread than the engine's, with the position it shows."""
         tl = self.timeline
         return {
             "version": SESSION_VERSION,
             "recording": os.path.basename(self.recording.path),
-            "position": tl.position,
+            "position": tl.position if position is None else position,
             "bookmarks": self.bookmarks,
             "history": {"back": self.back, "forward": self.forward},
             "named": tl.named,
@@ -94,10 +96,10 @@ class Session:
             "layout": self.layout,
         }
 
-    def save(self) -> None:
+    def save(self, position: int | None = None) -> None:
         if self.path == os.devnull:
             return
-        write_session_file(self.path, self.to_json())  # never a half-written session
+        write_session_file(self.path, self.to_json(position))  # never a half-written session
 
     def apply(self, data: SessionData, with_breakpoints: bool = True) -> None:
         """Restore a validated session onto the timeline (breakpoints too, unless gdb owns

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import SAMPLES
+from ttdbg.backend.engine import Engine
 from ttdbg.backend.gdb.packets import unescape
 from ttdbg.backend.gdb.stub import GdbStub
 from ttdbg.backend.recording import open_recording
@@ -32,7 +33,6 @@ def test_handshake_and_registers(stub: GdbStub) -> None:
     assert b"ReverseStep+" in features
     assert b"QStartNoAckMode+" in features
     assert ask(stub, b"QStartNoAckMode") == [b"OK"]
-    assert stub.no_ack
     assert ask(stub, b"vMustReplyEmpty") == [b""]
     [regs] = ask(stub, b"g")
     assert len(regs) == 560 * 2
@@ -196,25 +196,30 @@ def test_any_packet_gets_an_answer(payload: bytes) -> None:
 
 
 def test_gdb_never_sees_another_front_end_peeking(stub: GdbStub) -> None:
-    """The TUI looks at the previous instruction for a moment; gdb must not catch it there."""
+    """The TUI looks at the previous instruction for a moment; gdb must not catch it there:
+    both go through the one engine thread that owns the timeline."""
     tl = stub.timeline
     tl.seek(5000)
+    engine = Engine(tl)
     stop = threading.Event()
 
     def peeker() -> None:
         while not stop.is_set():
-            tl.peek(tl.position - 1, lambda: time.sleep(0.0005))
+            engine.call(lambda c: tl.peek(tl.position - 1, lambda: time.sleep(0.0005)), "tui")
 
     thread = threading.Thread(target=peeker)
     thread.start()
     try:
         deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
-            [regs] = ask(stub, b"g")
+            [regs] = engine.call(lambda c: stub.handle(b"g", c).payloads, "gdb")
             rip = int.from_bytes(bytes.fromhex(regs[16 * 16 : 17 * 16].decode()), "little")
-            assert rip == tl.peek(5000, lambda: tl.pc)
-            *text, _ok = ask(stub, b"qRcmd," + b"info replay".hex().encode())
+            assert rip == engine.call(lambda c: tl.peek(5000, lambda: tl.pc))
+            *text, _ok = engine.call(
+                lambda c: stub.handle(b"qRcmd," + b"info replay".hex().encode(), c).payloads
+            )
             assert b"icount: 5000 /".hex().encode() in text[0]
     finally:
         stop.set()
         thread.join(timeout=10)
+        engine.stop()

@@ -5,13 +5,16 @@ machine state before instruction `icount` executes. Moving anywhere loads the be
 at or before the target (the current one, an in-memory checkpoint, or a recording snapshot)
 and replays forward exactly to it. Reverse-continue scans the stretch before the position one
 snapshot interval at a time with breakpoints and watchpoints armed, and lands on the last hit.
+
+A Timeline is not thread-safe: one thread owns it (the `Engine` of a TUI or gdb server). The
+sets a front-end may read from another thread (breakpoints, watchpoints, replay breaks, named
+states) are immutable values replaced whole on every change.
 """
 
 from __future__ import annotations
 
 import bisect
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,9 +81,6 @@ class Change:
     icount: int
 
 
-Subscriber = Callable[[Change], None]
-
-
 class Timeline:
     """Random access to every instruction of a recording."""
 
@@ -90,10 +90,9 @@ class Timeline:
         self.machine = self.proc.machine
         self.tracer = Tracer(self.machine)
         self.cache = StateCache(cache_budget)
-        self.replay_breaks: set[int] = set()
-        self.named: dict[str, int] = {}
-        self.lock = threading.RLock()
-        self._subscribers: list[Subscriber] = []
+        self.replay_breaks: frozenset[int] = frozenset()
+        self.named: dict[str, int] = {}  # replaced whole on every change
+        self._changes: list[Change] = []
         self._slice = FIRST_SLICE
         self._exit = recording.exit_outcome()  # (status, signal), (None, None): no end
         self.end = recording.last_known_icount
@@ -174,24 +173,22 @@ class Timeline:
 
     # -- notifications ------------------------------------------------------------------------
 
-    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
-        """Call `fn` on every change; returns a function that unsubscribes."""
-        self._subscribers.append(fn)
-        return lambda: self._subscribers.remove(fn)
-
     def _notify(self, what: str) -> None:
-        change = Change(what, self.position)
-        for fn in list(self._subscribers):
-            fn(change)
+        self._changes.append(Change(what, self.position))
+
+    def take_changes(self) -> list[Change]:
+        """What changed since the last call (the engine delivers them to front-ends)."""
+        changes, self._changes = self._changes, []
+        return changes
 
     # -- breakpoints, watchpoints, replay breaks, names ------------------------------------
 
     @property
-    def breakpoints(self) -> set[int]:
+    def breakpoints(self) -> frozenset[int]:
         return self.tracer.breakpoints
 
     @property
-    def watchpoints(self) -> set[Watchpoint]:
+    def watchpoints(self) -> frozenset[Watchpoint]:
         return self.tracer.watchpoints
 
     def check_range(self, addr: int, length: int, what: str) -> None:
@@ -209,52 +206,42 @@ class Timeline:
     def add_breakpoint(self, addr: int) -> None:
         # One byte past the address must still be addressable: the tracer retranslates it.
         self.check_range(addr, 2, "breakpoint")
-        with self.lock:
-            if self.tracer.add_breakpoint(addr):
-                self._notify("breakpoints")
+        if self.tracer.add_breakpoint(addr):
+            self._notify("breakpoints")
 
     def remove_breakpoint(self, addr: int) -> None:
-        with self.lock:
-            if self.tracer.remove_breakpoint(addr):
-                self._notify("breakpoints")
+        if self.tracer.remove_breakpoint(addr):
+            self._notify("breakpoints")
 
     def add_watchpoint(self, kind: WatchKind | str, addr: int, length: int) -> Watchpoint:
         if not isinstance(length, int) or not 1 <= length <= MAX_WATCH_LENGTH:
             raise TimelineError(f"a watchpoint covers 1 to {MAX_WATCH_LENGTH} bytes, not {length}")
         self.check_range(addr, length, "watchpoint")
         wp = Watchpoint(WatchKind(kind), addr, length)
-        with self.lock:
-            if self.tracer.add_watchpoint(wp):
-                self._notify("watchpoints")
+        if self.tracer.add_watchpoint(wp):
+            self._notify("watchpoints")
         return wp
 
     def remove_watchpoint(self, kind: WatchKind | str, addr: int, length: int) -> None:
-        with self.lock:
-            if self.tracer.remove_watchpoint(Watchpoint(WatchKind(kind), addr, length)):
-                self._notify("watchpoints")
+        if self.tracer.remove_watchpoint(Watchpoint(WatchKind(kind), addr, length)):
+            self._notify("watchpoints")
 
     def add_replay_break(self, icount: int) -> None:
         self.check_icount(icount)
-        with self.lock:
-            self.replay_breaks.add(icount)
-            self._notify("replay_breaks")
+        self.replay_breaks = self.replay_breaks | {icount}
+        self._notify("replay_breaks")
 
     def remove_replay_break(self, icount: int | None = None) -> None:
-        with self.lock:
-            if icount is None:
-                self.replay_breaks.clear()
-            else:
-                self.replay_breaks.discard(icount)
-            self._notify("replay_breaks")
+        self.replay_breaks = frozenset() if icount is None else self.replay_breaks - {icount}
+        self._notify("replay_breaks")
 
     def save_named(self, name: str) -> None:
         """Remember the current position under `name` (QEMU's savevm in replay mode)."""
         if not name or len(name) > MAX_NAME:
             raise TimelineError(f"a saved state's name has 1 to {MAX_NAME} characters")
-        with self.lock:
-            self.named[name] = self.position
-            self.cache.add(self._capture(), pin=True)
-            self._notify("bookmarks")
+        self.named = {**self.named, name: self.position}
+        self.cache.add(self._capture(), pin=True)
+        self._notify("bookmarks")
 
     def load_named(self, name: str, progress: Progress | None = None) -> Stop:
         """Go back to a position saved with `save_named` (QEMU's loadvm)."""
@@ -271,10 +258,9 @@ class Timeline:
         if icount < 0:
             raise TimelineError(f"icount {icount} is before the start of the recording")
         self.check_icount(icount)
-        with self.lock:
-            stop = self._goto(min(icount, self.end), progress, cancel)
-            self._notify("position")
-            return stop
+        stop = self._goto(min(icount, self.end), progress, cancel)
+        self._notify("position")
+        return stop
 
     run_to = seek
 
@@ -288,28 +274,25 @@ class Timeline:
         self, n: int = 1, progress: Progress | None = None, cancel: CancelToken | None = None
     ) -> Stop:
         """Go `n` instructions back; at icount 0 that is the beginning of history."""
-        with self.lock:
-            if self.position == 0:
-                return BeginningOfHistory(0)
-            return self.seek(max(0, self.position - max(0, n)), progress, cancel)
+        if self.position == 0:
+            return BeginningOfHistory(0)
+        return self.seek(max(0, self.position - max(0, n)), progress, cancel)
 
     def continue_(
         self, progress: Progress | None = None, cancel: CancelToken | None = None
     ) -> Stop:
         """Run forward to the next breakpoint, watchpoint or replay break, or the end."""
-        with self.lock:
-            stop = self._continue(progress, cancel)
-            self._notify("position")
-            return stop
+        stop = self._continue(progress, cancel)
+        self._notify("position")
+        return stop
 
     def reverse_continue(
         self, progress: Progress | None = None, cancel: CancelToken | None = None
     ) -> Stop:
         """Run backward to the last breakpoint, watchpoint or replay break before here."""
-        with self.lock:
-            stop = self._reverse_continue(progress, cancel)
-            self._notify("position")
-            return stop
+        stop = self._reverse_continue(progress, cancel)
+        self._notify("position")
+        return stop
 
     def peek(self, icount: int, look: Callable[[], Any]) -> Any:
         """Call `look` with the machine at `icount`, then come back; nobody is notified.
@@ -317,15 +300,14 @@ class Timeline:
         For views that compare the state with an earlier one (what the last instruction
         changed) without moving anyone's position.
         """
-        with self.lock:
-            here = self.position
-            if icount == here:
-                return look()
-            self._goto(max(0, min(icount, self.end)), None, None)
-            try:
-                return look()
-            finally:
-                self._goto(here, None, None)
+        here = self.position
+        if icount == here:
+            return look()
+        self._goto(max(0, min(icount, self.end)), None, None)
+        try:
+            return look()
+        finally:
+            self._goto(here, None, None)
 
     # -- searches -------------------------------------------------------------------------------
 
@@ -339,8 +321,8 @@ class Timeline:
     ) -> Stop:
         """The next (or previous) write to [addr, addr+length), ignoring the user's
         breakpoints and watchpoints."""
-        return self._search(lambda: self.tracer.add_watchpoint(
-            Watchpoint(WatchKind.WRITE, addr, length)), forward, progress, cancel)  # fmt: skip
+        watch = Watchpoint(WatchKind.WRITE, addr, length)
+        return self._search(watch, None, forward, progress, cancel)
 
     def last_write(
         self,
@@ -351,13 +333,12 @@ class Timeline:
     ) -> Stop | None:
         """Go to the write that gave [addr, addr+length) its current value (where a reverse
         watchpoint stops); None, staying here, when no instruction wrote those bytes."""
-        with self.lock:
-            here = self.position
-            stop = self.find_write(addr, length, False, progress, cancel)
-            if isinstance(stop, WatchpointHit | Interrupted):
-                return stop
-            self.seek(here)
-            return None
+        here = self.position
+        stop = self.find_write(addr, length, False, progress, cancel)
+        if isinstance(stop, WatchpointHit | Interrupted):
+            return stop
+        self.seek(here)
+        return None
 
     def find_register_change(
         self,
@@ -369,40 +350,32 @@ class Timeline:
         """The next (or previous) instruction that changes register `name` (a native hook
         looks at every instruction)."""
         self.register(name)
-        return self._search(lambda: self.tracer.watch_register(name), forward, progress, cancel)
+        return self._search(None, name, forward, progress, cancel)
 
     def _search(
         self,
-        install: Callable[[], object],
+        watch: Watchpoint | None,
+        register: str | None,
         forward: bool,
         progress: Progress | None,
         cancel: CancelToken | None,
     ) -> Stop:
-        with self.lock:
-            tracer = self.tracer
-            bps, wps, breaks = set(tracer.breakpoints), set(tracer.watchpoints), self.replay_breaks
-            for addr in bps:
-                tracer.remove_breakpoint(addr)
-            for wp in wps:
-                tracer.remove_watchpoint(wp)
-            self.replay_breaks = set()
-            install()
-            try:
-                if forward:
-                    stop = self._continue(progress, cancel)
-                else:
-                    stop = self._reverse_continue(progress, cancel)
-            finally:
-                tracer.watch_register(None)
-                for wp in set(tracer.watchpoints):
-                    tracer.remove_watchpoint(wp)
-                for addr in bps:
-                    tracer.add_breakpoint(addr)
-                for wp in wps:
-                    tracer.add_watchpoint(wp)
-                self.replay_breaks = breaks
-            self._notify("position")
-            return stop
+        # Only the search target is armed; the user's breakpoints, watchpoints and replay
+        # breaks stay in place, unarmed.
+        self.tracer.search(watch, register)
+        try:
+            if forward:
+                stop = self._continue(progress, cancel)
+            else:
+                stop = self._reverse_continue(progress, cancel)
+        finally:
+            self.tracer.search(None, None)
+        self._notify("position")
+        return stop
+
+    @property
+    def _breaks_in_effect(self) -> frozenset[int]:
+        return frozenset() if self.tracer.searching else self.replay_breaks
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -508,17 +481,17 @@ class Timeline:
         start = self.position
         if self.at_end:
             return self.end_stop()
-        breaks = sorted(b for b in self.replay_breaks if b > start)
+        breaks = sorted(b for b in self._breaks_in_effect if b > start)
         target = min([self.end, *breaks[:1]])
         found = self._index_search(True, start, target)
         if found is not None:
             if found.row is not None:
                 return self._land(self._indexed_hit(found), forward=True, progress=progress)
             stop = self._goto(target, progress, cancel)  # no write on the way: just go there
-            if isinstance(stop, Reached) and self.position in self.replay_breaks:
+            if isinstance(stop, Reached) and self.position in self._breaks_in_effect:
                 return ReplayBreakHit(self.position)
             return stop
-        has_watch = bool(self.tracer.watchpoints)
+        has_watch = self.tracer.watching
         self.tracer.arm(stop_on_hit=True, after=start)
         try:
             while True:
@@ -536,7 +509,7 @@ class Timeline:
             self.tracer.disarm()
         if self.tracer.hits:
             return self._land(self.tracer.hits[0], forward=True, progress=progress)
-        if isinstance(stop, Reached) and self.position in self.replay_breaks:
+        if isinstance(stop, Reached) and self.position in self._breaks_in_effect:
             return ReplayBreakHit(self.position)
         return stop
 
@@ -563,7 +536,7 @@ class Timeline:
         start = self.position
         if start == 0:
             return BeginningOfHistory(0)
-        breaks = [b for b in self.replay_breaks if b < start]
+        breaks = [b for b in self._breaks_in_effect if b < start]
         floor = max(breaks) if breaks else 0
         hi = start
         found = self._index_search(False, start, floor)
@@ -606,11 +579,11 @@ class Timeline:
         """With only write watchpoints armed and an index: the first write in [start, bound)
         or the last in [bound, start). None: the index cannot answer, replay."""
         tracer = self.tracer
-        wps = tracer.watchpoints
+        bps, wps = tracer.in_effect
         if (
             self.index is None
             or not wps
-            or tracer.breakpoints
+            or bps
             or tracer.watched_register is not None
             or any(wp.kind != WatchKind.WRITE for wp in wps)
         ):
@@ -629,7 +602,7 @@ class Timeline:
         row = found.row
         assert row is not None
         wp = min(
-            (w for w in self.tracer.watchpoints if row.overlap(w.address, w.length)),
+            (w for w in self.tracer.in_effect[1] if row.overlap(w.address, w.length)),
             key=lambda w: (w.address, w.length),
         )
         self._goto(row.icount, None, None)

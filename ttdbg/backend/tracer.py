@@ -79,21 +79,50 @@ class Tracer:
     armed: bool = False
     stop_on_hit: bool = False
     after: int = -1  # hits at or before this icount are ignored
-    _breakpoints: set[int] = field(default_factory=set)
-    _watchpoints: set[Watchpoint] = field(default_factory=set)
+    # Replaced whole on each change: another thread may read them while the engine runs.
+    _breakpoints: frozenset[int] = frozenset()
+    _watchpoints: frozenset[Watchpoint] = frozenset()
+    # While searching, only these are armed (the user's stay as they are, unarmed).
+    _search: frozenset[Watchpoint] | None = None
     _register: str | None = None
     _hooks: list[Any] = field(default_factory=list)
     _reg: RegisterWatch | None = None
     _reg_hook: Any = None
     _hits: list[Hit] = field(default_factory=list)
+    _armed_breakpoints: frozenset[int] = frozenset()
+    _armed_watchpoints: frozenset[Watchpoint] = frozenset()
 
     @property
-    def breakpoints(self) -> set[int]:
-        return set(self._breakpoints)
+    def in_effect(self) -> tuple[frozenset[int], frozenset[Watchpoint]]:
+        """The breakpoints and watchpoints a run arms now (only the target while searching)."""
+        if self._search is not None:
+            return frozenset(), self._search
+        if self._register is not None:
+            return frozenset(), frozenset()
+        return self._breakpoints, self._watchpoints
 
     @property
-    def watchpoints(self) -> set[Watchpoint]:
-        return set(self._watchpoints)
+    def breakpoints(self) -> frozenset[int]:
+        return self._breakpoints
+
+    @property
+    def watchpoints(self) -> frozenset[Watchpoint]:
+        return self._watchpoints
+
+    @property
+    def searching(self) -> bool:
+        return self._search is not None or self._register is not None
+
+    @property
+    def watching(self) -> bool:
+        """A run would arm memory watches."""
+        return bool(self.in_effect[1])
+
+    def search(self, watch: Watchpoint | None, register: str | None) -> None:
+        """Arm only this watchpoint or register watch from now on (both None: the user's
+        breakpoints and watchpoints again)."""
+        self.watch_register(register)
+        self._search = frozenset({watch} if watch else ()) if watch or register else None
 
     @property
     def watched_register(self) -> str | None:
@@ -107,25 +136,25 @@ class Tracer:
     def add_breakpoint(self, addr: int) -> bool:
         if addr in self._breakpoints:
             return False
-        self._breakpoints.add(addr)
+        self._breakpoints = self._breakpoints | {addr}
         return True
 
     def remove_breakpoint(self, addr: int) -> bool:
         if addr not in self._breakpoints:
             return False
-        self._breakpoints.discard(addr)
+        self._breakpoints = self._breakpoints - {addr}
         return True
 
     def add_watchpoint(self, wp: Watchpoint) -> bool:
         if wp in self._watchpoints or wp.length <= 0:
             return False
-        self._watchpoints.add(wp)
+        self._watchpoints = self._watchpoints | {wp}
         return True
 
     def remove_watchpoint(self, wp: Watchpoint) -> bool:
         if wp not in self._watchpoints:
             return False
-        self._watchpoints.discard(wp)
+        self._watchpoints = self._watchpoints - {wp}
         return True
 
     def watch_register(self, name: str | None) -> None:
@@ -146,10 +175,11 @@ class Tracer:
         self.stop_on_hit, self.after = stop_on_hit, after
         self._hits = []
         uc = self.machine.uc
-        for addr in self._breakpoints:
+        self._armed_breakpoints, self._armed_watchpoints = self.in_effect
+        for addr in self._armed_breakpoints:
             self._hooks.append(uc.hook_add(unicorn.UC_HOOK_CODE, self._on_code, None, addr, addr))
             uc.ctl_remove_cache(addr, addr + 1)  # retranslate so the hook is compiled in
-        for wp in self._watchpoints:
+        for wp in self._armed_watchpoints:
             begin = max(0, wp.address - MAX_ACCESS + 1)
             end = wp.address + wp.length - 1
             self._hooks.append(uc.hook_add(_MEM_HOOK_TYPES[wp.kind], self._on_mem, wp, begin, end))
@@ -160,7 +190,7 @@ class Tracer:
                 stop_on_hit=int(stop_on_hit), after=after,
             )  # fmt: skip
             self._reg_hook = self.machine.counter.add_register_watch(self._reg)
-        if self._watchpoints or self._register is not None:
+        if self._armed_watchpoints or self._register is not None:
             uc.ctl_flush_tb()  # memory and whole-range hooks are compiled into every block
         self.armed = True
 
@@ -173,12 +203,12 @@ class Tracer:
         for handle in self._hooks:
             uc.hook_del(handle)
         self._hooks = []
-        for addr in self._breakpoints:
+        for addr in self._armed_breakpoints:
             uc.ctl_remove_cache(addr, addr + 1)
         if self._reg_hook is not None:
             self.machine.counter.remove_hook(self._reg_hook)
             self._reg_hook = self._reg = None
-        if self._watchpoints or self._register is not None:
+        if self._armed_watchpoints or self._register is not None:
             uc.ctl_flush_tb()
         self.armed = False
 

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Key, Resize
 from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Input, ProgressBar, Static, TabbedContent, TabPane
-from textual.worker import get_current_worker
 
 from ttdbg.backend.cancel import CancelToken, Progress
+from ttdbg.backend.engine import Changes, Engine
 from ttdbg.backend.eventlog import EventKind
 from ttdbg.backend.stepping import Stepper
 from ttdbg.backend.stops import (
@@ -33,13 +30,12 @@ from ttdbg.backend.stops import (
     Stop,
     WatchpointHit,
 )
-from ttdbg.backend.timeline import Change
 from ttdbg.errors import TtdbgError
 from ttdbg.session import Session
 from ttdbg.symbols import Symbols
 
 from .commands import HELP, CommandError, parse_command, parse_position
-from .messages import SeekRequest
+from .messages import EngineDone, GdbAttached, ProgressUpdate, SeekRequest, TimelineChanged
 from .view import StateView, ViewBuilder
 from .widgets.disassembly import Disassembly
 from .widgets.events import Events
@@ -56,12 +52,14 @@ Operation = Callable[[CancelToken, Progress], Stop | None]
 
 
 @dataclass(frozen=True)
-class _QueuedOp:
-    """An engine operation waiting its turn; `seek` ones replace each other."""
+class _Outcome:
+    """What an engine operation hands back to the UI thread."""
 
-    op: Operation
-    record: bool  # noted in the move history
-    seek: bool
+    view: StateView | None  # None: nothing to draw (more steps queued, or an edit)
+    stop: Stop | None
+    before: int  # the position it started from, for the move history
+    error: str
+    note: str = ""
 
 
 # A fixed key line: Textual's Footer rebuilds itself on every focus change, which costs more
@@ -110,7 +108,7 @@ class KeyLine(Static):
         self.update(key_line(event.size.width))
 
 
-_engine_thread = threading.local()
+PROGRESS_EVERY = 0.05  # seconds between progress messages from the engine
 log = logging.getLogger(__name__)
 
 
@@ -218,12 +216,8 @@ class TtdbgApp(App[None]):
         self.since_previous_view = False
         self.previous_registers: dict[str, int] = {}
         self.previous_memory: tuple[int, bytes | None] = (0, None)
-        self._cancel: CancelToken | None = None
-        self._op_queue: deque[_QueuedOp] = deque()
-        self._op_lock = threading.Condition()
-        self._op_current: _QueuedOp | None = None
-        self._op_stopping = False
-        self._engine = threading.Thread(target=self._engine_loop, daemon=True, name="engine")
+        self.engine: Engine  # created on mount, when the first view is on screen
+        self._in_flight = 0  # operations sent to the engine whose result is not shown yet
         self.views_shown = 0  # how many views have reached the screen (tests wait on it)
         self._prefix: str | None = None
         self._search: tuple[str, object] | None = None
@@ -264,10 +258,11 @@ class TtdbgApp(App[None]):
             yield KeyLine(key_line(self.size.width), id="keys")
 
     def on_mount(self) -> None:
+        # The first view is built here, before the engine thread exists to own the timeline.
         self._apply(self.builder.build(self.memory_addr), None, None)
         self.screen.set_focus(self.query_one(Disassembly))
-        self._unsubscribe = self.tl.subscribe(self._on_timeline_change)
-        self._engine.start()
+        self.engine = Engine(self.tl)
+        self._unsubscribe = self.engine.subscribe(self._on_timeline_change)
         problems = self.session.problem_line()
         if problems is not None:
             self.notify(problems, severity="warning", timeout=10)
@@ -283,33 +278,41 @@ class TtdbgApp(App[None]):
         self.gdb_server = GdbServer(
             lambda: GdbStub(self.tl, exec_path, rec.program_image),
             port=port,
-            on_attach=lambda attached: self._from_thread(self._set_attached, attached),
+            on_attach=lambda attached: self.post_message(GdbAttached(attached)),
+            engine=self.engine,
         )
         self.gdb_server.start()
         self.notify(f"gdb: target remote 127.0.0.1:{self.gdb_server.address[1]}")
 
-    def _from_thread(self, fn: Callable[..., Any], *args: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the app is shutting down
-            self.call_from_thread(fn, *args)
-
-    def _set_attached(self, attached: bool) -> None:
-        self.gdb_attached = attached
+    def on_gdb_attached(self, message: GdbAttached) -> None:
+        self.gdb_attached = message.attached
         self._refresh_status()
 
-    # -- the engine, off the UI thread ------------------------------------------------------
+    # -- the engine: operations go to its thread, results come back as messages -------------
 
-    def _on_timeline_change(self, change: Change) -> None:
-        """Someone else (gdb) changed the timeline: follow it."""
-        if getattr(_engine_thread, "ours", False):
-            return
-        self._from_thread(self._refresh_view)
+    def _on_timeline_change(self, note: Changes) -> None:
+        """Someone else (gdb) changed the timeline: follow it (on the engine thread, so only
+        a message is posted)."""
+        if note.origin != "tui":
+            self.post_message(TimelineChanged())
 
-    @work(thread=True, exclusive=True, group="view")
+    def on_timeline_changed(self, message: TimelineChanged) -> None:
+        self._refresh_view()
+
     def _refresh_view(self) -> None:
-        _engine_thread.ours = True
-        view = self.builder.build(self.memory_addr)
-        if not get_current_worker().is_cancelled:
-            self._from_thread(self._apply, view, None, None)
+        """Build a fresh view on the engine thread and show it."""
+        self._submit(lambda cancel: self._outcome(None, 0, ""), "tui-view", replace=True)
+
+    def _submit(
+        self,
+        job: Callable[[CancelToken], _Outcome],
+        origin: str = "tui",
+        replace: bool = False,
+        record: bool = False,
+    ) -> None:
+        self._in_flight += 1
+        future = self.engine.submit(job, origin, replaceable=replace)
+        future.add_done_callback(lambda f: self.post_message(EngineDone(f, record)))
 
     def run_op(
         self,
@@ -318,7 +321,7 @@ class TtdbgApp(App[None]):
         moves: bool = True,
         replace: bool = False,
     ) -> None:
-        """Queue an engine operation for the engine thread.
+        """Send an operation to the engine thread; its view comes back as a message.
 
         Relative moves (steps) queue up so every key press counts; an absolute move
         (`replace`, a seek while scrubbing) drops queued seeks and cancels a running one, so
@@ -327,38 +330,20 @@ class TtdbgApp(App[None]):
         if moves and self.gdb_attached:
             self.notify("gdb is attached: move time from gdb (the screen follows it)")
             return
-        with self._op_lock:
-            if replace:
-                self._op_queue = deque(r for r in self._op_queue if not r.seek)
-                current = self._op_current
-                if current is not None and current.seek and self._cancel is not None:
-                    self._cancel.cancel()
-            self._op_queue.append(_QueuedOp(op, record, replace))
-            self._op_lock.notify()
+        self._submit(lambda cancel: self._run_one(op, cancel), replace=replace, record=record)
 
-    def _engine_loop(self) -> None:
-        """The engine thread: runs queued operations one at a time, then shows the result."""
-        _engine_thread.ours = True
-        while True:
-            with self._op_lock:
-                while not self._op_queue and not self._op_stopping:
-                    self._op_lock.wait()
-                if self._op_stopping:
-                    return
-                request = self._op_queue.popleft()
-                self._op_current = request
-                token = self._cancel = CancelToken()
-            self._run_one(request.op, token, request.record)
-            with self._op_lock:
-                self._op_current = None
-
-    def _run_one(self, op: Operation, token: CancelToken, record: bool) -> None:
+    def _run_one(self, op: Operation, token: CancelToken) -> _Outcome:
+        """On the engine thread: run `op`, then build the view to show (unless more steps
+        are queued: they draw once they are done)."""
         started = time.monotonic()
+        shown = [0.0]
         before = self.tl.position
 
         def progress(done: int, to_go: int) -> None:
-            if time.monotonic() - started >= self.progress_after:
-                self._from_thread(self._show_progress, done, to_go)
+            now = time.monotonic()
+            if now - started >= self.progress_after and now - shown[0] >= PROGRESS_EVERY:
+                shown[0] = now
+                self.post_message(ProgressUpdate(done, to_go, self.tl.position))
 
         stop: Stop | None = None
         error = ""
@@ -369,27 +354,67 @@ class TtdbgApp(App[None]):
         except Exception as err:  # a bug must cost one operation, not the engine thread
             log.debug("engine operation failed", exc_info=True)
             error = f"internal error: {type(err).__name__}: {err}"
-        with self._op_lock:
-            more = any(not r.seek for r in self._op_queue)
-        if more and not error:
-            return  # more steps are queued: draw once they are done
-        view = self.builder.build(self.memory_addr)
-        self._from_thread(self._apply, view, stop, before if record else None, error)
+        if not error and self.engine.pending("tui", replaceable=False):
+            return _Outcome(None, stop, before, error)
+        return self._outcome(stop, before, error)
+
+    def _outcome(self, stop: Stop | None, before: int, error: str) -> _Outcome:
+        """The view at the engine's position, with what the operation reported."""
+        try:
+            view = self.builder.build(self.memory_addr)
+        except Exception as err:
+            log.debug("building the view failed", exc_info=True)
+            return _Outcome(None, stop, before, error or f"internal error: {err}")
+        return _Outcome(view, stop, before, error)
+
+    def on_engine_done(self, message: EngineDone) -> None:
+        self._in_flight -= 1
+        future = message.future
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:  # the engine stopped under it
+            self.notify(f"engine: {error}", severity="error")
+            return
+        outcome = future.result()
+        if outcome.view is not None:
+            moved_from = outcome.before if message.record else None
+            self._apply(outcome.view, outcome.stop, moved_from, outcome.error)
+        else:
+            if outcome.error:
+                self.notify(outcome.error, severity="error")
+            elif outcome.note:
+                self.notify(outcome.note)
+            self._after_marks_changed()
+
+    def edit(self, change: Callable[[], object], done: str = "") -> None:
+        """Change breakpoints or watchpoints on the engine thread; the marks redraw after."""
+
+        def job(cancel: CancelToken) -> _Outcome:
+            try:
+                change()
+            except TtdbgError as err:
+                return _Outcome(None, None, 0, str(err))
+            return _Outcome(None, None, 0, "", note=done)
+
+        self._submit(job)
 
     @property
     def idle(self) -> bool:
-        """No engine operation queued or running."""
-        with self._op_lock:
-            return not self._op_queue and self._op_current is None
+        """No engine operation queued, running, or with its result still on the way."""
+        return self._in_flight == 0
 
-    def _show_progress(self, done: int, to_go: int) -> None:
+    def on_progress_update(self, message: ProgressUpdate) -> None:
+        if self._in_flight:
+            self._show_progress(message.done, message.to_go, message.icount)
+
+    def _show_progress(self, done: int, to_go: int, icount: int) -> None:
         bar = self.query_one(ProgressBar)
         if not bar.has_class("visible"):
             bar.add_class("visible")
         bar.update(total=max(1, done + to_go), progress=done)
-        # The header shows the moving icount: read without the engine's lock (a word read
-        # of a position that is only ever replaced whole).
-        self.query_one(StatusBar).show_progress(self.tl.position, self.tl.end, "escape cancels")
+        # The header shows the moving icount, as the engine reported it.
+        self.query_one(StatusBar).show_progress(icount, self.tl.end, "escape cancels")
 
     def _apply(
         self, view: StateView, stop: Stop | None, moved_from: int | None, error: str = ""
@@ -490,7 +515,7 @@ class TtdbgApp(App[None]):
         self.seek(message.icount, message.record)
 
     def action_history(self, direction: int) -> None:
-        here = self.tl.position
+        here = self.position
         target = self.session.go_back(here) if direction < 0 else self.session.go_forward(here)
         if target is None:
             self.notify("no more navigation history")
@@ -510,8 +535,8 @@ class TtdbgApp(App[None]):
         if not letter.isalpha():
             return
         if prefix == "m":
-            self.session.bookmarks[letter] = self.tl.position
-            self.notify(f"bookmark '{letter} at icount {self.tl.position:,}")
+            self.session.bookmarks[letter] = self.position
+            self.notify(f"bookmark '{letter} at icount {self.position:,}")
             self._after_marks_changed()
         elif letter in self.session.bookmarks:
             self.seek(self.session.bookmarks[letter])
@@ -530,11 +555,11 @@ class TtdbgApp(App[None]):
         addr = self.query_one(Disassembly).selected
         if addr is None:
             return
-        if addr in self.tl.breakpoints:
-            self.tl.remove_breakpoint(addr)
+        tl = self.tl
+        if addr in tl.breakpoints:
+            self.edit(lambda: tl.remove_breakpoint(addr))
         else:
-            self.tl.add_breakpoint(addr)
-        self._after_marks_changed()
+            self.edit(lambda: tl.add_breakpoint(addr))
 
     def action_search(self, direction: int, new_target: bool) -> None:
         """Next (1) or previous (-1) change of the selected register or memory row."""
@@ -589,10 +614,7 @@ class TtdbgApp(App[None]):
         timeline.zoom = max(0, min(40, timeline.zoom + delta))
 
     def action_cancel(self) -> None:
-        with self._op_lock:
-            self._op_queue.clear()
-            if self._op_current is not None and self._cancel is not None:
-                self._cancel.cancel()
+        self.engine.cancel("tui")
         command = self.query_one("#command", Input)
         if command.display:
             command.display = False
@@ -635,37 +657,35 @@ class TtdbgApp(App[None]):
         """Run one `:` command."""
         cmd = parse_command(line)
         ops = self._ops()
+        tl = self.tl
         if cmd.action in ops:
             self.action_move(cmd.action)
         elif cmd.action == "goto":
             self.seek(parse_position(cmd.arg, self.tl.end))
         elif cmd.action == "break":
-            addr = self._address(cmd.arg or hex(self.tl.pc))
-            self.tl.add_breakpoint(addr)
-            self.notify(f"breakpoint at {addr:#x} {self.symbols.describe(addr)}")
-            self._after_marks_changed()
+            addr = self._address(cmd.arg or hex(self.view.pc if self.view else self.tl.pc))
+            self.edit(
+                lambda: tl.add_breakpoint(addr),
+                f"breakpoint at {addr:#x} {self.symbols.describe(addr)}",
+            )
         elif cmd.action == "delete":
-            for addr in list(self.tl.breakpoints):
-                if not cmd.arg or addr == self._address(cmd.arg):
-                    self.tl.remove_breakpoint(addr)
-            for wp in list(self.tl.watchpoints):
-                if not cmd.arg:
-                    self.tl.remove_watchpoint(wp.kind, wp.address, wp.length)
-            self._after_marks_changed()
+            only = self._address(cmd.arg) if cmd.arg else None
+            self.edit(lambda: self._delete(only))
         elif cmd.action in ("watch", "rwatch", "awatch"):
             where, _, length = cmd.arg.partition(" ")
             kind = {"watch": "write", "rwatch": "read", "awatch": "access"}[cmd.action]
             addr = self._address(where)
-            self.tl.add_watchpoint(kind, addr, int(length or "8", 0))
-            self._after_marks_changed()
+            size = int(length or "8", 0)
+            self.edit(lambda: tl.add_watchpoint(kind, addr, size))
         elif cmd.action == "examine":
             name = cmd.arg.strip().lstrip("$")
-            follows = cmd.arg.strip().startswith("$") and name in self.tl.registers()
+            registers = self.view.registers if self.view else {}
+            follows = cmd.arg.strip().startswith("$") and name in registers
             self.memory_addr = name if follows else self._address(cmd.arg)
             self.query_one(TabbedContent).active = "tab-memory"
             self._refresh_view()
         elif cmd.action == "mark":
-            self.session.bookmarks[cmd.arg or "a"] = self.tl.position
+            self.session.bookmarks[cmd.arg or "a"] = self.position
             self._after_marks_changed()
         elif cmd.action == "show":
             self.action_show_pane(cmd.arg.strip())
@@ -674,10 +694,27 @@ class TtdbgApp(App[None]):
         elif cmd.action == "quit":
             self.quit_app()
 
+    def _delete(self, only: int | None) -> None:
+        """Remove one breakpoint, or every breakpoint and watchpoint (engine thread)."""
+        tl = self.tl
+        for addr in tl.breakpoints:
+            if only is None or addr == only:
+                tl.remove_breakpoint(addr)
+        for wp in tl.watchpoints if only is None else ():
+            tl.remove_watchpoint(wp.kind, wp.address, wp.length)
+
+    @property
+    def position(self) -> int:
+        """The icount on screen."""
+        return self.view.icount if self.view is not None else 0
+
     def _address(self, text: str) -> int:
         text = text.strip()
         if text.startswith("$"):
-            return self.tl.register(text[1:])
+            value = self.view.registers.get(text[1:]) if self.view else None
+            if value is None:
+                raise CommandError(f"no register named {text[1:]!r}")
+            return value
         addr = self.symbols.resolve(text)
         if addr is None:
             raise CommandError(f"no symbol or address {text!r}")
@@ -695,6 +732,7 @@ class TtdbgApp(App[None]):
         self.quit_app()
 
     def quit_app(self) -> None:
+        self.engine.cancel("tui")
         self.save_session()
         self.exit()
 
@@ -702,18 +740,13 @@ class TtdbgApp(App[None]):
         tabs = self.query_one(TabbedContent)
         self.session.layout = {"tab": tabs.active, "memory_addr": self.memory_addr}
         try:
-            self.session.save()
+            self.session.save(position=self.position)
         except OSError as err:
             self.notify(f"could not save the session: {err.strerror}", severity="error")
 
     def on_unmount(self) -> None:
-        with self._op_lock:
-            self._op_stopping = True
-            self._op_queue.clear()
-            if self._cancel is not None:
-                self._cancel.cancel()
-            self._op_lock.notify()
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.gdb_server is not None:
             self.gdb_server.shutdown()
+        self.engine.stop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+from typing import Any
+
 from textual.message import Message
 
 
@@ -12,3 +15,34 @@ class SeekRequest(Message):
         super().__init__()
         self.icount = icount
         self.record = record
+
+
+class EngineDone(Message):
+    """An operation sent to the engine thread has finished (or was dropped)."""
+
+    def __init__(self, future: Future[Any], record: bool) -> None:
+        super().__init__()
+        self.future = future
+        self.record = record
+
+
+class ProgressUpdate(Message):
+    """A long engine operation's progress: icounts done and still to go, and where it is."""
+
+    def __init__(self, done: int, to_go: int, icount: int) -> None:
+        super().__init__()
+        self.done = done
+        self.to_go = to_go
+        self.icount = icount
+
+
+class TimelineChanged(Message):
+    """Another front-end (gdb) changed the timeline."""
+
+
+class GdbAttached(Message):
+    """A gdb client attached to (True) or detached from (False) the TUI's gdb server."""
+
+    def __init__(self, attached: bool) -> None:
+        super().__init__()
+        self.attached = attached

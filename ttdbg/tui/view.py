@@ -103,9 +103,8 @@ class ViewBuilder:
         return None
 
     def build(self, memory_addr: int | str | None, before: int = 8, after: int = 16) -> StateView:
-        """The view at the current position, read in one piece under the timeline's lock."""
-        with self.tl.lock:
-            return self._build(memory_addr, before, after)
+        """The view at the current position, read in one piece (on the engine thread)."""
+        return self._build(memory_addr, before, after)
 
     def _build(self, memory_addr: int | str | None, before: int, after: int) -> StateView:
         self._follow_libraries()

@@ -68,6 +68,11 @@ class PacketReader:
         self._cs = bytearray()
         self._oversized = False
 
+    @property
+    def in_packet(self) -> bool:
+        """Part of a packet has arrived, not all of it."""
+        return self._state != "idle"
+
     def feed(self, data: bytes) -> list[Incoming]:
         out: list[Incoming] = []
         for b in data:

@@ -1,17 +1,47 @@
-"""The sockets of the gdb stub: one attached client at a time, interrupts, reconnects."""
+"""The sockets of the gdb stub: one attached client at a time, bytes moved between the socket,
+an `RspConnection` and the engine thread that answers requests."""
 
 from __future__ import annotations
 
-import select
+import contextlib
+import errno
+import ipaddress
+import logging
+import selectors
 import socket
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from ..cancel import CancelToken
-from .packets import Incoming, Kind, PacketReader, frame
-from .stub import GdbStub
+from ..engine import Engine
+from .connection import ProtocolError, RspConnection
+from .packets import Kind, PacketReader, frame
+from .stub import GdbStub, Reply
 
 REFUSAL = b"E.ttdbg: another debugger is already attached to this recording"
+# A client with replies waiting that reads none of them for this long is dropped (it would
+# hold the only debugger slot forever); so is one that starts a packet and never ends it.
+IDLE_TIMEOUT = 60.0
+PACKET_TIMEOUT = 30.0
+MAX_REFUSING = 8  # newcomers being told "already attached" at the same time
+# accept() failing for lack of descriptors or memory: wait, then try again, up to this long.
+ACCEPT_BACKOFF = (0.05, 2.0)
+_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+log = logging.getLogger(__name__)
+packet_log = logging.getLogger("ttdbg.gdb.packets")
+
+
+def beyond_loopback(host: str) -> bool:
+    """Whether listening on `host` accepts connections from other machines."""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a host name: whatever it resolves to, assume the network
 
 
 class GdbServer:
@@ -22,26 +52,42 @@ class GdbServer:
         make_stub: Callable[[], GdbStub],
         host: str = "127.0.0.1",
         port: int = 0,
-        on_attach: Callable[[bool], None] | None = None,
+        on_attach: Callable[[bool], object] | None = None,
+        engine: Engine | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         self.make_stub = make_stub
         self.on_attach = on_attach or (lambda attached: None)
         self.sock = socket.create_server((host, port))
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
+        self.idle_timeout = idle_timeout
+        self._engine = engine
+        self._own_engine = engine is None
         self._busy = threading.Lock()
+        self._refusing = threading.BoundedSemaphore(MAX_REFUSING)
         self._stopping = threading.Event()
 
     def serve_forever(self) -> None:
         """Accept clients until `shutdown`; each gets its own thread."""
         self.sock.settimeout(0.2)
+        backoff = ACCEPT_BACKOFF[0]
         while not self._stopping.is_set():
             try:
-                conn, _addr = self.sock.accept()
+                conn, addr = self.sock.accept()
             except TimeoutError:
                 continue
-            except OSError:
-                break
-            conn.settimeout(None)
+            except OSError as err:
+                if self._stopping.is_set():
+                    break
+                if err.errno not in _RESOURCE_ERRORS:
+                    raise
+                # Out of descriptors: the clients we serve still work; try again soon.
+                log.warning("gdb server: cannot accept a connection (%s); retrying", err.strerror)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, ACCEPT_BACKOFF[1])
+                continue
+            backoff = ACCEPT_BACKOFF[0]
+            log.debug("gdb client connected from %s", addr)
             threading.Thread(target=self._client, args=(conn,), daemon=True).start()
 
     def start(self) -> threading.Thread:
@@ -52,18 +98,41 @@ class GdbServer:
     def shutdown(self) -> None:
         self._stopping.set()
         self.sock.close()
+        if self._own_engine and self._engine is not None:
+            self._engine.stop()
+
+    def _engine_for(self, stub: GdbStub) -> Engine:
+        if self._engine is None:
+            self._engine = Engine(stub.timeline, name="gdb-engine")
+        return self._engine
 
     def _client(self, conn: socket.socket) -> None:
         with conn:
             if not self._busy.acquire(blocking=False):
-                self._refuse(conn)
+                if self._refusing.acquire(blocking=False):
+                    try:
+                        self._refuse(conn)
+                    finally:
+                        self._refusing.release()
                 return
+            released = threading.Event()
+
+            def release() -> None:
+                # On a clean detach the slot is free before gdb reads the OK, so it can
+                # reconnect at once.
+                if not released.is_set():
+                    released.set()
+                    self.on_attach(False)
+                    self._busy.release()
+
             try:
                 self.on_attach(True)
-                Connection(conn, self.make_stub()).run()
+                stub = self.make_stub()
+                ClientSession(conn, stub, self._engine_for(stub), self, release).run()
+            except OSError as err:
+                log.debug("gdb client connection ended: %s", err)
             finally:
-                self.on_attach(False)
-                self._busy.release()
+                release()
 
     def _refuse(self, conn: socket.socket) -> None:
         """Answer the newcomer's first packet with an error gdb prints, then hang up."""
@@ -81,76 +150,129 @@ class GdbServer:
             return
 
 
-class SocketCancel(CancelToken):
-    """Cancelled by a Ctrl-C (0x03) from gdb, or by gdb going away, while a command runs.
+class ClientSession:
+    """One attached gdb: moves bytes between its socket, the connection object and the
+    engine. The socket is read all the time, also while a request runs on the engine, so
+    acks go out at once and a 0x03 interrupts a long continue."""
 
-    Long operations check `cancelled` between short slices of work; checking polls the
-    socket, so no second thread has to read it. Bytes that are not an interrupt are kept
-    for the connection to handle next.
-    """
-
-    def __init__(self, conn: socket.socket, reader: PacketReader) -> None:
-        super().__init__()
-        self.conn = conn
-        self.reader = reader
-        self.pending: list[Incoming] = []
-        self.closed = False
-
-    @property
-    def cancelled(self) -> bool:
-        if super().cancelled:
-            return True
-        while not self.closed and select.select([self.conn], [], [], 0)[0]:
-            self._take(self.conn.recv(65536))
-        return super().cancelled
-
-    def _take(self, data: bytes) -> None:
-        if not data:
-            self.closed = True
-            self.cancel()
-            return
-        for item in self.reader.feed(data):
-            if item.kind == Kind.INTERRUPT:
-                self.cancel()
-            else:
-                self.pending.append(item)
-
-
-class Connection:
-    """One gdb session: read packets, answer them, watch for interrupts while running."""
-
-    def __init__(self, conn: socket.socket, stub: GdbStub) -> None:
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.conn = conn
+    def __init__(
+        self,
+        sock: socket.socket,
+        stub: GdbStub,
+        engine: Engine,
+        server: GdbServer,
+        release: Callable[[], None],
+    ) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        self.sock = sock
         self.stub = stub
-        self.token = SocketCancel(conn, PacketReader())
-
-    def _next(self) -> Incoming | None:
-        """The next thing gdb sent, waiting for it; None once gdb has gone."""
-        token = self.token
-        while not token.pending:
-            if token.closed:
-                return None
-            token._take(self.conn.recv(65536))
-        return token.pending.pop(0)
+        self.engine = engine
+        self.server = server
+        self.release = release
+        self.rsp = RspConnection()
+        self.pending = b""
+        self.job: Future[Reply] | None = None
+        self.token = CancelToken()
+        self.closing = False
+        self.last_sent = time.monotonic()  # when the client last took bytes from us
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
 
     def run(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self.sock, selectors.EVENT_READ)
+        sel.register(self._wake_r, selectors.EVENT_READ)
+        packet_since: float | None = None
         try:
-            while True:
-                item = self._next()
-                if item is None:
+            while not self.server._stopping.is_set():
+                self._start_next()
+                self._flush()
+                if self.closing and not self.pending and self.job is None:
                     return
-                if item.kind == Kind.BAD:
-                    if not self.stub.no_ack:
-                        self.conn.sendall(b"-")
-                    continue
-                if item.kind != Kind.PACKET:
-                    continue
-                ack = b"" if self.stub.no_ack else b"+"
-                self.token.reset()
-                reply = self.stub.handle(item.payload, self.token)
-                self.conn.sendall(ack + b"".join(frame(p) for p in reply.payloads))
-                if reply.close:
+                now = time.monotonic()
+                packet_since = (packet_since or now) if self.rsp.in_packet else None
+                if self.pending and now - self.last_sent > self.server.idle_timeout:
+                    log.warning("gdb client stopped reading replies; dropping it")
                     return
-        except OSError:
+                if packet_since is not None and now - packet_since > PACKET_TIMEOUT:
+                    log.warning("gdb client left a packet unfinished; dropping it")
+                    return
+                want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.pending else 0)
+                sel.modify(self.sock, want)
+                for key, events in sel.select(timeout=0.5):
+                    if key.fileobj is self._wake_r:
+                        self._wake_r.recv(4096)
+                    elif events & selectors.EVENT_READ and not self._read():
+                        return
+                self._finish_job()
+        except ProtocolError as err:
+            log.warning("gdb client dropped: %s", err)
+        finally:
+            self.token.cancel()  # a request still running for a client that left
+            sel.close()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _read(self) -> bool:
+        """Take what the socket has; False once the client has gone."""
+        try:
+            data = self.sock.recv(65536)
+        except BlockingIOError:
+            return True
+        if not data:
+            return False
+        self.rsp.receive_data(data)
+        if self.rsp.take_interrupt() and self.job is not None:
+            packet_log.debug("<- interrupt")
+            self.token.cancel()
+        return True
+
+    def _start_next(self) -> None:
+        if self.job is not None or self.closing:
             return
+        payload = self.rsp.next_request()
+        if payload is None:
+            return
+        packet_log.debug("<- %r", payload[:200])
+        self.rsp.take_interrupt()  # one from before this request is stale
+        self.token = token = CancelToken()
+        stub = self.stub
+        self.job = self.engine.submit(lambda cancel: stub.handle(payload, cancel), "gdb", token)
+        self.job.add_done_callback(lambda _f: self._wake())
+
+    def _wake(self) -> None:
+        # OSError: the session is over, or a wake-up is already pending.
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"!")
+
+    def _finish_job(self) -> None:
+        job = self.job
+        if job is None or not job.done():
+            return
+        self.job = None
+        try:
+            reply = job.result()
+        except Exception as err:  # the stub answers everything; the engine may have stopped
+            reply = Reply([self.stub.error(f"internal error: {err}")])
+        for payload in reply.payloads:
+            packet_log.debug("-> %r", payload[:200])
+        self.rsp.send_reply(reply.payloads)
+        if reply.close:
+            self.closing = True
+            self.release()
+
+    def _flush(self) -> None:
+        fresh = self.rsp.data_to_send()
+        if fresh and not self.pending:
+            self.last_sent = time.monotonic()
+        self.pending += fresh
+        if not self.pending:
+            return
+        try:
+            sent = self.sock.send(self.pending)
+        except BlockingIOError:
+            return
+        if sent:
+            self.last_sent = time.monotonic()
+        self.pending = self.pending[sent:]

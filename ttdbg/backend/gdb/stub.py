@@ -58,7 +58,6 @@ class GdbStub:
     timeline: Timeline
     exec_path: str  # the name under which gdb can fetch the program (vFile)
     image: bytes
-    no_ack: bool = False
     error_messages: bool = False  # gdb said error-message+: errors may carry text
     hw_breakpoints: set[int] = field(default_factory=set)
     _open_files: dict[int, bytes] = field(default_factory=dict)
@@ -108,16 +107,15 @@ class GdbStub:
         handler = self._table.get(type(request))
         if handler is None:
             return Reply([b""])
-        # The whole request under the timeline's lock: another front-end (the TUI) may be
-        # looking at a neighbouring instruction for a moment, and gdb must never see that.
-        with self.timeline.lock:
-            try:
-                return handler(request, cancel or CancelToken())
-            except (TimelineError, RequestError) as err:
-                return Reply([self.error(str(err))])
-            except Exception as err:  # a bug must cost one request, not the session
-                log.debug("request %r failed", payload[:80], exc_info=True)
-                return Reply([self.error(f"internal error: {type(err).__name__}: {err}")])
+        # Called on the engine thread that owns the timeline (see engine.py), so nothing
+        # else moves it while a request looks at it.
+        try:
+            return handler(request, cancel or CancelToken())
+        except (TimelineError, RequestError) as err:
+            return Reply([self.error(str(err))])
+        except Exception as err:  # a bug must cost one request, not the session
+            log.debug("request %r failed", payload[:80], exc_info=True)
+            return Reply([self.error(f"internal error: {type(err).__name__}: {err}")])
 
     def error(self, text: str) -> bytes:
         """An error reply: `E.text` when gdb accepts error messages, else `E01`."""
@@ -145,8 +143,7 @@ class GdbStub:
         return Reply([SIMPLE_QUERIES.get(r.name, b"")])
 
     def _start_no_ack(self, r: c.StartNoAck, t: CancelToken) -> Reply:
-        self.no_ack = True
-        return Reply([b"OK"])
+        return Reply([b"OK"])  # the connection stops acking once this reply is sent
 
     def _xfer(self, r: c.Xfer, t: CancelToken) -> Reply:
         if r.obj == "features" and r.annex == "target.xml":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 from rich.text import Text
 
 from ..view import StateView
@@ -13,7 +15,7 @@ class Disassembly(Pane):
         super().__init__(title="disassembly", id=id)
         self.addrs: list[int] = []
 
-    def show(self, view: StateView, breakpoints: set[int], trail: set[int]) -> None:
+    def show(self, view: StateView, breakpoints: Set[int], trail: Set[int]) -> None:
         rows = []
         cursor = 0
         self.addrs = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 from rich.text import Text
 
 from ttdbg.backend.tracer import Watchpoint
@@ -16,9 +18,9 @@ class Marks(Pane):
 
     def show(
         self,
-        breakpoints: set[int],
-        watchpoints: set[Watchpoint],
-        replay_breaks: set[int],
+        breakpoints: Set[int],
+        watchpoints: Set[Watchpoint],
+        replay_breaks: Set[int],
         bookmarks: dict[str, int],
         symbols: Symbols,
     ) -> None:

@@ -1,0 +1,88 @@
+"""The engine thread: operations run one at a time on it, changes are delivered afterwards."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import CancelledError
+
+import pytest
+
+from tests.conftest import SAMPLES, poll
+from ttdbg.backend.cancel import CancelToken
+from ttdbg.backend.engine import Changes, Engine, EngineStopped
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.timeline import Timeline, TimelineError
+
+REC = open_recording(str(SAMPLES / "walk.ttrec"))
+
+
+@pytest.fixture
+def engine() -> Engine:
+    eng = Engine(Timeline(REC))
+    yield eng  # type: ignore[misc]
+    eng.stop()
+
+
+def test_operations_run_on_the_engine_thread_in_order(engine: Engine) -> None:
+    threads: list[str] = []
+
+    def op(n: int) -> int:
+        threads.append(threading.current_thread().name)
+        engine.timeline.step(n)
+        return engine.timeline.position
+
+    futures = [engine.submit(lambda c, n=n: op(n)) for n in (1, 2, 3)]
+    assert [f.result(30) for f in futures] == [1, 3, 6]
+    assert threads == ["engine"] * 3
+    with pytest.raises(TimelineError):
+        engine.call(lambda c: engine.timeline.add_breakpoint(-1))
+    assert engine.call(lambda c: engine.timeline.position) == 6
+
+
+def test_changes_are_delivered_after_the_operation_with_its_origin(engine: Engine) -> None:
+    seen: list[Changes] = []
+    running: list[bool] = []
+
+    def subscriber(note: Changes) -> None:
+        # Delivered once the operation is over: its result is already available.
+        running.append(engine.busy(note.origin))
+        seen.append(note)
+
+    unsubscribe = engine.subscribe(subscriber)
+    engine.call(lambda c: engine.timeline.add_breakpoint(0x401000), origin="gdb")
+    engine.call(lambda c: engine.timeline.step(5), origin="tui")
+    engine.call(lambda c: engine.timeline.position, origin="tui")  # changes nothing
+    poll(lambda: len(seen) == 2, 10, "two notifications")
+    unsubscribe()
+    engine.call(lambda c: engine.timeline.step(1), origin="tui")
+    assert [(n.origin, [c.what for c in n.changes]) for n in seen] == [
+        ("gdb", ["breakpoints"]),
+        ("tui", ["position"]),
+    ]
+    assert running == [False, False]
+    assert engine.timeline.breakpoints == frozenset({0x401000})
+
+
+def test_a_newer_absolute_move_replaces_the_queued_ones(engine: Engine) -> None:
+    gate = threading.Event()
+    blocker = engine.submit(lambda c: gate.wait(30))
+    first = engine.submit(lambda c: engine.timeline.seek(100), "tui", replaceable=True)
+    step = engine.submit(lambda c: engine.timeline.step(1), "tui")
+    last = engine.submit(lambda c: engine.timeline.seek(200), "tui", replaceable=True)
+    gate.set()
+    assert blocker.result(30)
+    with pytest.raises(CancelledError):
+        first.result(30)
+    step.result(30)
+    last.result(30)
+    assert engine.call(lambda c: engine.timeline.position) == 200
+
+
+def test_calling_the_engine_from_itself_is_refused_and_stop_ends_it(engine: Engine) -> None:
+    future = engine.submit(lambda c: engine.call(lambda c2: 1))
+    with pytest.raises(RuntimeError, match="wait for itself"):
+        future.result(30)
+    token = CancelToken()
+    engine.stop()
+    with pytest.raises(EngineStopped):
+        engine.submit(lambda c: 1, cancel=token).result(30)

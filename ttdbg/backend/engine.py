@@ -1,0 +1,190 @@
+"""The engine thread: the one thread that touches a Timeline; front-ends send it operations.
+
+The concurrency rule of ttdbg: a Timeline (and its Unicorn machine) is owned by one engine
+thread. The TUI and the gdb server never call into it; they submit operations and receive
+the result through a `Future`, and the timeline's changes as `Changes` notifications. The
+engine holds no lock while it runs an operation or delivers a notification, and subscribers
+must not block (the TUI posts a message, the gdb server ignores them), so no cycle of
+waiting can form. Values a front-end reads directly (breakpoints, watchpoints, replay
+breaks, named states) are immutable snapshots replaced whole on each change.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .cancel import CancelToken
+from .timeline import Change, Timeline
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one operation changed on the timeline, and which front-end asked for it."""
+
+    origin: str
+    changes: tuple[Change, ...]
+
+
+Subscriber = Callable[[Changes], None]
+
+
+@dataclass(frozen=True)
+class _Job:
+    run: Callable[[CancelToken], Any]
+    origin: str
+    replaceable: bool  # an absolute move that a newer one from the same origin makes moot
+    cancel: CancelToken
+    future: Future[Any] = field(default_factory=Future)
+
+
+class EngineStopped(RuntimeError):
+    """The engine was stopped before the operation could run."""
+
+
+class Engine:
+    """Runs operations on one timeline, one at a time, in the order they were submitted."""
+
+    def __init__(self, timeline: Timeline, name: str = "engine") -> None:
+        self.timeline = timeline
+        self._jobs: deque[_Job] = deque()
+        self._current: _Job | None = None
+        self._cond = threading.Condition()
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=name)
+        self._thread.start()
+
+    # -- submitting -------------------------------------------------------------------------
+
+    def submit(
+        self,
+        run: Callable[[CancelToken], T],
+        origin: str = "",
+        cancel: CancelToken | None = None,
+        replaceable: bool = False,
+    ) -> Future[T]:
+        """Queue `run(cancel)` for the engine thread; its result or exception arrives in the
+        returned future. A `replaceable` operation drops the queued replaceable ones of the
+        same origin and cancels a running one."""
+        job = _Job(run, origin, replaceable, cancel or CancelToken())
+        with self._cond:
+            if self._stopping:
+                job.future.set_exception(EngineStopped("the engine has stopped"))
+                return job.future
+            if replaceable:
+                self._drop(lambda j: j.origin == origin and j.replaceable)
+                current = self._current
+                if current is not None and current.origin == origin and current.replaceable:
+                    current.cancel.cancel()
+            self._jobs.append(job)
+            self._cond.notify()
+        return job.future
+
+    def call(
+        self, run: Callable[[CancelToken], T], origin: str = "", cancel: CancelToken | None = None
+    ) -> T:
+        """Run an operation on the engine thread and wait for its result (never from the
+        engine thread itself, nor from a UI thread)."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("Engine.call from the engine thread would wait for itself")
+        return self.submit(run, origin, cancel).result()
+
+    def cancel(self, origin: str) -> None:
+        """Drop the queued operations of `origin` and cancel its running one."""
+        with self._cond:
+            self._drop(lambda j: j.origin == origin)
+            if self._current is not None and self._current.origin == origin:
+                self._current.cancel.cancel()
+
+    def pending(self, origin: str, replaceable: bool | None = None) -> int:
+        """How many operations of `origin` wait to run (not counting the running one)."""
+        with self._cond:
+            return sum(
+                j.origin == origin and (replaceable is None or j.replaceable == replaceable)
+                for j in self._jobs
+            )
+
+    def busy(self, origin: str) -> bool:
+        """An operation of `origin` is queued or running."""
+        with self._cond:
+            running = self._current is not None and self._current.origin == origin
+            return running or any(j.origin == origin for j in self._jobs)
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Call `fn` (on the engine thread, without blocking) after every operation that
+        changed the timeline; returns a function that unsubscribes."""
+        with self._cond:
+            self._subscribers = (*self._subscribers, fn)
+
+        def unsubscribe() -> None:
+            with self._cond:
+                self._subscribers = tuple(s for s in self._subscribers if s is not fn)
+
+        return unsubscribe
+
+    def stop(self, timeout: float = 5) -> None:
+        """Cancel everything and end the engine thread."""
+        with self._cond:
+            self._stopping = True
+            self._drop(lambda j: True)
+            if self._current is not None:
+                self._current.cancel.cancel()
+            self._cond.notify()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    # -- the engine thread --------------------------------------------------------------------
+
+    def _drop(self, which: Callable[[_Job], bool]) -> None:
+        kept: deque[_Job] = deque()
+        for job in self._jobs:
+            if which(job):
+                job.cancel.cancel()
+                job.future.cancel()
+            else:
+                kept.append(job)
+        self._jobs = kept
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                job = self._current = self._jobs.popleft()
+            self._run(job)
+            with self._cond:
+                self._current = None
+                subscribers = self._subscribers
+            changes = self.timeline.take_changes()
+            if changes:
+                note = Changes(job.origin, tuple(changes))
+                for fn in subscribers:
+                    self._deliver(fn, note)
+
+    def _run(self, job: _Job) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = job.run(job.cancel)
+        except BaseException as err:  # the submitter decides what an error means
+            log.debug("engine operation from %r failed", job.origin, exc_info=True)
+            job.future.set_exception(err)
+        else:
+            job.future.set_result(result)
+
+    def _deliver(self, fn: Subscriber, note: Changes) -> None:
+        try:
+            fn(note)
+        except Exception:  # a broken subscriber must not stop the engine
+            log.warning("a timeline subscriber failed", exc_info=True)
