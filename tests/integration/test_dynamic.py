@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ from tests.integration.dynprogs import (
     USES_LIBRARY,
     compile_source,
 )
+from ttdbg.backend.recfile import FrameType, RecordingWriter, read_frames
 
 SYSROOTS = {"aarch64": "/usr/aarch64-linux-gnu", "riscv64": "/usr/riscv64-linux-gnu"}
 ARCHES = ["x86_64", "aarch64", "riscv64"]
@@ -268,3 +269,39 @@ def test_foreign_loader_missing_names_where_it_looked(arch: str, tmp_path: Path)
     )
     assert rec.stdout == native.stdout
     assert replay_verified(ok, native.returncode) == native.stdout
+
+
+def _rewritten(src: Path, dst: Path, change: Callable[[bytes], bytes]) -> None:
+    """Copy a recording frame by frame (valid checksums), changing the first FILE frame
+    that carries content."""
+    frames, _ = read_frames(str(src))
+    writer = RecordingWriter(str(dst))
+    changed = False
+    for frame in frames:
+        payload = frame.payload
+        if frame.type == FrameType.FILE and not changed and len(payload) > 100:
+            payload, changed = change(payload), True
+        if frame.type != FrameType.INDEX:
+            writer.write(frame.type, payload)
+    writer.close()
+    assert changed
+
+
+def test_stored_files_are_checked_when_read(tmp_path: Path) -> None:
+    prog = compile_source(tmp_path, "prog", C_PROGRAM)
+    rec = tmp_path / "good.ttrec"
+    assert record([str(prog)], rec).returncode == 10
+    for name, change, needle in (
+        ("digest", lambda p: bytes([p[0] ^ 1]) + p[1:], "does not match its digest"),
+        ("cut", lambda p: p[:-40], "corrupt file frame"),
+        ("short", lambda p: p[:20], "corrupt file frame"),
+    ):
+        bad = tmp_path / f"{name}.ttrec"
+        _rewritten(rec, bad, change)
+        for command in (["replay", str(bad)], ["info", str(bad)]):
+            proc = run_ttdbg(command)
+            err = proc.stderr.decode()
+            assert proc.returncode == 2, (name, err)
+            assert "Traceback" not in err
+            assert len(err.strip().splitlines()) == 1, err
+            assert needle in err, (name, err)

@@ -101,7 +101,9 @@ class FileStore:
                 complete = inflate.eof or not declared
             except RuntimeError:
                 raise RecordingError(f"corrupt file frame at {where}") from None
-            if not complete or digest_of(data) != digest:
+            if not complete:
+                raise RecordingError(f"corrupt file frame at {where} (content cut short)")
+            if digest_of(data) != digest:
                 raise RecordingError(f"file frame at {where}: content does not match its digest")
             self._blobs[digest] = data
         elif digest not in self._blobs:
