@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing.synchronize
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -45,6 +46,19 @@ def _import_ray() -> Any:
     return ray
 
 
+def _probe(address: str) -> None:
+    """Fail fast when a HOST:PORT address answers nothing (Ray itself retries for minutes)."""
+    host, sep, port = address.split("://")[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        return  # not HOST:PORT ('auto'): Ray reports its own errors quickly
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as err:
+        raise UsageError(
+            f"--ray {address}: cannot reach a Ray cluster ({err.strerror or err})"
+        ) from None
+
+
 def ray_runner(address: str) -> Runner:
     """A runner for `build_index` on the Ray cluster at `address` ('auto': the one this
     machine belongs to; 'local': a new one on this machine with one CPU per worker)."""
@@ -59,6 +73,7 @@ def ray_runner(address: str) -> Runner:
                 if address == "local":
                     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
                 else:
+                    _probe(address)
                     ray.init(address=address, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as err:
                 raise UsageError(f"--ray {address}: cannot reach a Ray cluster ({err})") from None
