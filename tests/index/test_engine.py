@@ -16,7 +16,7 @@ from ttdbg.backend.gdb.monitor import MonitorCommands
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.stops import WatchpointHit
 from ttdbg.backend.timeline import Timeline
-from ttdbg.index.build import build_index
+from ttdbg.index.build import build_index, run_here
 from ttdbg.index.query import run_query
 from ttdbg.symbols import Symbols
 
@@ -29,7 +29,7 @@ POSITIONS = 100
 def indexed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("engine") / "walk.ttrec"
     shutil.copyfile(SAMPLES / f"{request.param}walk.ttrec", path)
-    build_index(str(path), workers=2)
+    build_index(str(path), runner=run_here)
     return path
 
 

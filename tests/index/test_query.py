@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import SAMPLES, run_ttdbg
 from ttdbg.cli import main
-from ttdbg.index.build import build_index
+from ttdbg.index.build import build_index, run_here
 
 ARCHES = ["", "aarch64/", "riscv64/"]
 
@@ -22,7 +22,7 @@ ARCHES = ["", "aarch64/", "riscv64/"]
 def walk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("walk") / "walk.ttrec"
     shutil.copyfile(SAMPLES / f"{request.param}walk.ttrec", path)
-    build_index(str(path), workers=2)
+    build_index(str(path), runner=run_here)
     return path
 
 

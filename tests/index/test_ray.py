@@ -15,7 +15,7 @@ from ttdbg.index.store import IndexStore
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["walk", "riscv64/walk"])
+@pytest.mark.parametrize("name", ["riscv64/walk"])
 def test_ray_writes_the_same_files_as_the_pool(name: str, tmp_path: Path) -> None:
     try:
         import ray  # noqa: F401

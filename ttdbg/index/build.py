@@ -107,6 +107,19 @@ def _run_pool(
                 future.cancel()
 
 
+def run_here(
+    path: str, todo: list[int], workers: int, cancel: multiprocessing.synchronize.Event
+) -> Iterator[IntervalFiles]:
+    """A runner for `build_index` that indexes in this process, one interval after another
+    (no process start-up: for small recordings and tests)."""
+    rec = open_recording(path)
+    for k in todo:
+        try:
+            yield index_interval(rec, k, cancel.is_set)
+        except Cancelled:
+            return
+
+
 Runner = Callable[
     [str, list[int], int, "multiprocessing.synchronize.Event"], Iterator[IntervalFiles]
 ]

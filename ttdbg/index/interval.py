@@ -105,7 +105,10 @@ def _summary(
     )  # fmt: skip
 
 
-def parquet_bytes(table: pa.Table) -> bytes:
+WRITES_ROW_GROUP = 1 << 16
+
+
+def parquet_bytes(table: pa.Table, row_group_size: int = 1 << 20) -> bytes:
     """A table as Parquet: zstd, dictionaries for pcs and addresses, deltas for icounts."""
     sink = io.BytesIO()
     encodings = {
@@ -121,7 +124,7 @@ def parquet_bytes(table: pa.Table) -> bytes:
         use_dictionary=[n for n in table.schema.names if n not in encodings],
         column_encoding=encodings or None,
         write_statistics=True,
-        row_group_size=1 << 20,
+        row_group_size=row_group_size,
     )
     return sink.getvalue()
 
@@ -159,8 +162,13 @@ def index_interval(
     lo, hi = intervals(rec)[interval]
     writes, calls, returns, open_calls = _tables(record_interval(rec, lo, hi, cancelled))
     summary = _summary(interval, lo, hi, writes, calls, open_calls)
+    # By address, then icount (a stable sort keeps an instruction's writes in their order):
+    # the row groups' address ranges then let a lookup read only the groups that can match.
+    by_address = writes.take(
+        pc.sort_indices(writes, [("addr", "ascending"), ("icount", "ascending")])
+    )
     files = {
-        "writes": parquet_bytes(writes),
+        "writes": parquet_bytes(by_address, WRITES_ROW_GROUP),
         "calls": parquet_bytes(calls),
         "returns": parquet_bytes(returns),
         "summary": parquet_bytes(summary),

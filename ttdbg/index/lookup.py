@@ -6,7 +6,6 @@ from __future__ import annotations
 import bisect
 import logging
 import os
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -14,12 +13,13 @@ import pyarrow.compute as pc
 
 from ttdbg.backend.recording import Recording
 
-from .schema import PAGE_SHIFT
+from .schema import PAGE_SHIFT, WRITES
 from .store import IndexError_, IndexStore
 
 log = logging.getLogger(__name__)
 
 Range = tuple[int, int]  # (address, length)
+MAX_WRITE = 64  # the widest single write Unicorn reports (AVX-512 stores, x86 fxsave pieces)
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,15 @@ class Found:
 class WriteIndex:
     """Write lookups over one recording's (complete or partial) index."""
 
-    def __init__(self, store: IndexStore, cache_intervals: int = 4) -> None:
+    def __init__(self, store: IndexStore) -> None:
         self.store = store
         manifest = store.check()
         self.spans = [tuple(span) for span in manifest["intervals"]]
         self._lows = [lo for lo, _hi in self.spans]
-        self._pages: dict[int, pa.Array] = {}
+        self._pages: dict[int, set[int]] = {}
+        self._group_stats: dict[int, list[tuple[int, int, int, int, int]]] = {}
         for row in store.summaries().select(["interval", "pages"]).to_pylist():
             self._pages[row["interval"]] = set(row["pages"])
-        self._tables: OrderedDict[int, pa.Table] = OrderedDict()
-        self._cache_intervals = cache_intervals
 
     @property
     def complete(self) -> bool:
@@ -88,21 +87,40 @@ class WriteIndex:
                 return True
         return False
 
-    def _writes(self, interval: int) -> pa.Table:
-        table = self._tables.get(interval)
-        if table is None:
-            table = self.store.read_interval("writes", interval)
-            self._tables[interval] = table
-            while len(self._tables) > self._cache_intervals:
-                self._tables.popitem(last=False)
-        else:
-            self._tables.move_to_end(interval)
-        return table
+    def _groups(self, interval: int) -> list[tuple[int, int, int, int, int]]:
+        """(row group, lowest and highest address, lowest and highest icount) of an
+        interval's writes file, from its footer (read once)."""
+        groups = self._group_stats.get(interval)
+        if groups is None:
+            meta = self.store.parquet_file("writes", interval).metadata
+            names = meta.schema.names
+            addr, icount = names.index("addr"), names.index("icount")
+            groups = []
+            for g in range(meta.num_row_groups):
+                group = meta.row_group(g)
+                a, i = group.column(addr).statistics, group.column(icount).statistics
+                if a is None or i is None or not a.has_min_max or not i.has_min_max:
+                    groups.append((g, 0, (1 << 64) - 1, -(1 << 63), (1 << 63) - 1))
+                else:
+                    groups.append((g, a.min, a.max, i.min, i.max))
+            self._group_stats[interval] = groups
+        return groups
 
     def _matches(self, interval: int, ranges: list[Range], lo: int, hi: int) -> pa.Table:
-        """The writes of `interval` with lo <= icount < hi touching any range, in order."""
-        table = self._writes(interval)
-        icount, addr = table.column("icount"), table.column("addr")
+        """The writes of `interval` with lo <= icount < hi touching any range, in execution
+        order. The file is sorted by address: only the row groups that can match are read."""
+        wanted = [
+            g
+            for g, amin, amax, imin, imax in self._groups(interval)
+            if imax >= lo
+            and imin < hi
+            # A write starting up to MAX_WRITE bytes below a range can reach into it.
+            and any(amin < start + length and amax + MAX_WRITE > start for start, length in ranges)
+        ]
+        if not wanted:
+            return WRITES.empty_table()
+        table = self.store.read_row_groups("writes", interval, wanted)
+        addr, icount = table.column("addr"), table.column("icount")
         end = pc.add(addr, table.column("size").cast(pa.uint64()))
         touch = None
         for start, length in ranges:
@@ -111,25 +129,20 @@ class WriteIndex:
                 pc.greater(end, pa.scalar(start, pa.uint64())),
             )
             touch = one if touch is None else pc.or_(touch, one)
-        assert touch is not None
         window = pc.and_(
             pc.greater_equal(icount, pa.scalar(lo, pa.int64())),
             pc.less(icount, pa.scalar(hi, pa.int64())),
         )
-        return table.filter(pc.and_(touch, window))
+        table = table.filter(pc.and_(touch, window))
+        return table.take(pc.sort_indices(table, [("icount", "ascending")]))
 
-    def _found(self, interval: int, matches: pa.Table, index: int) -> Found:
-        rows = matches.slice(index, 1).to_pylist()
-        row = WriteRow(**rows[0])
-        table = self._writes(interval)
-        same = table.filter(pc.equal(table.column("icount"), pa.scalar(row.icount, pa.int64())))
-        before: list[WriteRow] = []
-        for other in same.to_pylist():
-            candidate = WriteRow(**other)
-            if candidate == row:
-                break
-            before.append(candidate)
-        return Found(row, tuple(before))
+    def _found(self, matches: pa.Table, index: int) -> Found:
+        """Row `index` of `matches`, with the earlier matching writes of its instruction (the
+        only ones that change the watched bytes it is compared with)."""
+        rows = [WriteRow(**r) for r in matches.to_pylist()]
+        row = rows[index]
+        same = [r for r in rows[:index] if r.icount == row.icount]
+        return Found(row, tuple(same))
 
     def last_before(self, ranges: list[Range], before: int, floor: int = 0) -> Found | None:
         """The last write touching `ranges` with floor <= icount < before; None when an
@@ -143,7 +156,7 @@ class WriteIndex:
             if self._touches(k, ranges):
                 matches = self._matches(k, ranges, floor, before)
                 if matches.num_rows:
-                    return self._found(k, matches, matches.num_rows - 1)
+                    return self._found(matches, matches.num_rows - 1)
             k -= 1
         return Found(None)
 
@@ -159,7 +172,7 @@ class WriteIndex:
             if self._touches(k, ranges):
                 matches = self._matches(k, ranges, start, limit)
                 if matches.num_rows:
-                    return self._found(k, matches, 0)
+                    return self._found(matches, 0)
             k += 1
         return Found(None)
 

@@ -197,14 +197,31 @@ class IndexStore:
         try:
             return pq.read_table(path, columns=columns)
         except (OSError, pa.ArrowException) as err:
-            raise IndexError_(
-                f"{path}: corrupt index file ({err}); run 'ttdbg index {self.recording_path}'"
-            ) from None
+            raise self._corrupt(path, err) from None
 
     def read_interval(
         self, table: str, interval: int, columns: list[str] | None = None
     ) -> pa.Table:
         return self._read(self.file(table, interval), columns)
+
+    def parquet_file(self, table: str, interval: int) -> pq.ParquetFile:
+        path = self.file(table, interval)
+        try:
+            return pq.ParquetFile(path)
+        except (OSError, pa.ArrowException) as err:
+            raise self._corrupt(path, err) from None
+
+    def read_row_groups(self, table: str, interval: int, groups: list[int]) -> pa.Table:
+        path = self.file(table, interval)
+        try:
+            return pq.ParquetFile(path).read_row_groups(groups)
+        except (OSError, pa.ArrowException) as err:
+            raise self._corrupt(path, err) from None
+
+    def _corrupt(self, path: str, err: Exception) -> IndexError_:
+        return IndexError_(
+            f"{path}: corrupt index file ({err}); run 'ttdbg index {self.recording_path}'"
+        )
 
     def call_links(self) -> pa.Table:
         """Returns matched to calls of earlier intervals (icount, return_icount, retval)."""

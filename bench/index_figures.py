@@ -1,0 +1,82 @@
+"""Index figures: indexing speed per worker against replay, scaling to 2 workers, bytes per
+write in Parquet, and `last` by index lookup against the replay scan."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.replayer import replay
+from ttdbg.backend.timeline import Timeline
+from ttdbg.index.build import build_index
+from ttdbg.index.interval import index_interval, intervals
+from ttdbg.index.store import IndexStore
+from ttdbg.symbols import Symbols
+
+
+def _build(rec_path: Path, workers: int) -> float:
+    shutil.rmtree(IndexStore(str(rec_path)).path, ignore_errors=True)
+    start = time.perf_counter()
+    report = build_index(str(rec_path), workers=workers)
+    assert report.indexed == report.intervals
+    return time.perf_counter() - start
+
+
+def index_figures(rec_path: Path, replay_s: float | None = None) -> dict[str, Any]:
+    """Figures for the compute recording at `rec_path` (copied; the original is untouched)."""
+    tmp = Path(tempfile.mkdtemp(prefix="ttdbg-index-bench-"))
+    path = tmp / "rec.ttrec"
+    shutil.copyfile(rec_path, path)
+    rec = open_recording(str(path))
+    icount = rec.last_known_icount
+    if replay_s is None:
+        start = time.perf_counter()
+        replay(rec)
+        replay_s = time.perf_counter() - start
+    # One worker, in this process: the per-worker rate without process start-up.
+    start = time.perf_counter()
+    for k in range(len(intervals(rec))):
+        index_interval(rec, k)
+    worker_s = time.perf_counter() - start
+    one_s = _build(path, 1)
+    two_s = _build(path, 2)
+    store = IndexStore(str(path))
+    writes = sum(
+        int(store.read_interval("summary", k).column("writes")[0].as_py()) for k in store.done()
+    )
+    write_bytes = sum(os.path.getsize(store.file("writes", k)) for k in store.done())
+    # `last` for a byte written once, early: the scan replays back through the whole run.
+    syms = Symbols(rec.program_image, rec.program.load_bias)
+    target = syms.by_name["composite"].addr + 4
+    indexed = Timeline(open_recording(str(path)))
+    assert indexed.index is not None
+    indexed.seek(icount)
+    start = time.perf_counter()
+    hit = indexed.last_write(target, 1)
+    last_ms = (time.perf_counter() - start) * 1000
+    scan = Timeline(open_recording(str(path)))
+    scan.index = None
+    scan.seek(icount)
+    start = time.perf_counter()
+    hit_scan = scan.last_write(target, 1)
+    scan_ms = (time.perf_counter() - start) * 1000
+    assert hit == hit_scan and hit is not None, (hit, hit_scan)
+    shutil.rmtree(tmp, ignore_errors=True)
+    mips = icount / worker_s / 1e6
+    return {
+        "index_mips": round(mips, 1),
+        "index_replay_ratio": round(replay_s / worker_s, 3),
+        "index_scaling_2w": round(one_s / two_s, 2),
+        "index_1w_seconds": round(one_s, 2),
+        "index_2w_seconds": round(two_s, 2),
+        "index_writes": writes,
+        "index_bytes_per_write": round(write_bytes / max(1, writes), 2),
+        "last_write_icount": icount,
+        "last_write_ms": round(last_ms, 1),
+        "last_write_scan_ms": round(scan_ms, 1),
+    }
