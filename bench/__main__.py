@@ -18,6 +18,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from bench.dyn_figures import dyn_figures
 from bench.gdb_steps import gdb_figures
+from bench.index_figures import index_figures
 from bench.tui_figures import tui_figures
 from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY, Recorder
 from ttdbg.backend.recording import open_recording
@@ -131,6 +132,7 @@ def measure(repeats: int, snapshot_every: int, arch: str) -> dict[str, Any]:
     timeline = timeline_figures(rec_path, replay_s)
     gdb = gdb_figures(rec_path, compute, arch)
     tui = tui_figures(rec_path)
+    index = index_figures(rec_path, replay_s)
     dyn = dyn_figures(bins / "hello", arch, best_of, repeats)
     raw_mips = icount / raw_s / 1e6
     return {
@@ -168,7 +170,15 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--snapshot-every", type=int, default=DEFAULT_SNAPSHOT_EVERY)
     parser.add_argument("--arch", choices=["x86_64", "aarch64", "riscv64"], default="x86_64")
+    parser.add_argument(
+        "--only-index", metavar="REC", type=Path, default=None,
+        help="only the index figures, on this compute recording",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.only_index is not None:
+        results = index_figures(args.only_index)
+        print(json.dumps(results, indent=2))
+        return 0
     # The guest programs print to fd 1; keep that out of the report.
     saved = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
