@@ -161,6 +161,7 @@ def measure(repeats: int, snapshot_every: int, arch: str) -> dict[str, Any]:
         **gdb,
         **tui,
         **dyn,
+        **index,
     }
 
 
