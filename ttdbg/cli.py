@@ -231,14 +231,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gdb_server(path: str, host: str, port: int, restore: bool = True) -> tuple[Any, Any]:
+def _gdb_server(
+    path: str, host: str, port: int, restore: bool = True, seek: bool = True
+) -> tuple[Any, Any]:
     """A gdb server on the recording's saved session (position, named states, replay breaks;
     gdb brings its own breakpoints)."""
     from ttdbg.backend.gdb.server import GdbServer
     from ttdbg.backend.gdb.stub import GdbStub
     from ttdbg.session import open_session
 
-    session = open_session(path, with_breakpoints=False, restore=restore)
+    session = open_session(path, with_breakpoints=False, restore=restore, seek=seek)
     _warn_session(session)
     timeline = session.timeline
     rec = timeline.recording
@@ -303,7 +305,13 @@ def cmd_gdb(args: argparse.Namespace) -> int:
     import tempfile
     from importlib import resources
 
-    server, session = _gdb_server(args.file, "127.0.0.1", 0, restore=not args.no_session)
+    # gdb connects at icount 0 and then moves to the saved position: connected in the middle
+    # of the program, gdb's reverse-next went wrong (it ran back to the start).
+    server, session = _gdb_server(
+        args.file, "127.0.0.1", 0, restore=not args.no_session, seek=False
+    )
+    resume = session.saved_position
+    moves = ["-ex", f"monitor seek {resume}"] if resume else []
     rec = session.recording
     gdb = _find_gdb(rec.program.arch.name)
     gdb_args = args.gdb_args[1:] if args.gdb_args[:1] == ["--"] else args.gdb_args
@@ -314,7 +322,7 @@ def cmd_gdb(args: argparse.Namespace) -> int:
         elf = _write_private_file(tmp, GDB_PROGRAM_NAME, rec.program_image)
         command = [
             gdb, "-q", "-iex", "set remotetimeout 30", "-x", str(hooks),
-            "-ex", f"target remote {host}:{port}", elf, *gdb_args,
+            "-ex", f"target remote {host}:{port}", *moves, elf, *gdb_args,
         ]  # fmt: skip
         # gdb turns Ctrl-C into an interrupt packet; this process must not die of it.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -45,6 +45,8 @@ class Session:
     kept: dict[str, Any] = field(default_factory=dict)
     # What of the saved session was left out, one line each, for the front-end to show.
     problems: list[str] = field(default_factory=list)
+    # The saved position, when the front-end moves there itself (see open_session).
+    saved_position: int | None = None
 
     @property
     def recording(self) -> Recording:
@@ -101,7 +103,7 @@ class Session:
             return
         write_session_file(self.path, self.to_json(position))  # never a half-written session
 
-    def apply(self, data: SessionData, with_breakpoints: bool = True) -> None:
+    def apply(self, data: SessionData, with_breakpoints: bool = True, seek: bool = True) -> None:
         """Restore a validated session onto the timeline (breakpoints too, unless gdb owns
         them); what the timeline refuses is noted in `problems` and left out."""
         tl = self.timeline
@@ -121,7 +123,8 @@ class Session:
             for w in data.watchpoints:
                 self._try(f"watchpoint {w.address:#x}", tl.add_watchpoint, w.kind, w.address,
                           w.length)  # fmt: skip
-        if data.position is not None:
+        self.saved_position = data.position
+        if data.position is not None and seek:
             self._try(f"position {data.position}", tl.seek, data.position)
 
     def problem_line(self) -> str | None:
@@ -138,12 +141,15 @@ class Session:
 
 
 def open_session(
-    recording_path: str, with_breakpoints: bool = True, restore: bool = True
+    recording_path: str, with_breakpoints: bool = True, restore: bool = True, seek: bool = True
 ) -> Session:
     """Open a recording and restore its saved session, if it has one.
 
     A session that cannot be read or has bad fields never stops the recording from opening:
-    what was left out is listed in `Session.problems` for the front-end to show.
+    what was left out is listed in `Session.problems` for the front-end to show. With
+    `seek` false the timeline stays at icount 0 and the saved position is only noted in
+    `saved_position` (gdb must connect at the start and be moved there with `monitor seek`:
+    connected in the middle of the program, its reverse stepping goes wrong).
     """
     timeline = Timeline(open_recording(recording_path))
     if not restore:
@@ -162,5 +168,5 @@ def open_session(
     if data is None:
         session.path = os.devnull
         return session
-    session.apply(data, with_breakpoints)
+    session.apply(data, with_breakpoints, seek)
     return session

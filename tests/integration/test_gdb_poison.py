@@ -73,3 +73,26 @@ def test_a_poisoned_session_is_reported_and_the_recording_still_opens(tmp_path: 
     assert len(warnings) == 1, text
     assert "breakpoints ignored" in warnings[0], text
     assert "Traceback" not in text
+
+
+def test_gdb_from_a_restored_position_reverse_steps_like_a_fresh_session(tmp_path: Path) -> None:
+    """Restored in the middle of main, `next` to the end and `reverse-next` twice must stop
+    where they do from a fresh session moved there by hand (it ran back to _start)."""
+    require_tool("gdb")
+    rec = tmp_path / "walk.ttrec"
+    shutil.copy(SAMPLES / "walk.ttrec", rec)
+    steps = ["-ex", "break walk.c:26", "-ex", "continue", "-ex", "next", "-ex", "next",
+             "-ex", "reverse-next", "-ex", "reverse-next", "-ex", "bt"]  # fmt: skip
+
+    def gdb_frames(*args: str, first: tuple[str, ...] = ()) -> list[str]:
+        command = ["gdb", *args, str(rec), "--", "-nx", "-batch", *first, *steps]
+        out = run_ttdbg(command, timeout=120)
+        text = out.stdout.decode() + out.stderr.decode()
+        assert out.returncode == 0, text
+        return [ln for ln in text.splitlines() if ln.startswith("#")]
+
+    middle = 12046  # in main, after line 26's breakpoint address
+    fresh = gdb_frames("--no-session", first=("-ex", f"monitor seek {middle}"))
+    assert fresh[0].startswith("#0") and "_start ()" not in fresh[0], fresh
+    (tmp_path / "walk.ttrec.ttsession").write_text(json.dumps({"version": 1, "position": middle}))
+    assert gdb_frames() == fresh
