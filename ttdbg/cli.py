@@ -263,6 +263,21 @@ def _warn_session(session: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from ttdbg.backend.gdb.server import beyond_loopback
+
+    logging.basicConfig(format="ttdbg: %(message)s", stream=sys.stderr)
+    if args.log_packets:
+        logging.getLogger("ttdbg.gdb.packets").setLevel(logging.DEBUG)
+    if args.verbose:
+        logging.getLogger("ttdbg").setLevel(logging.DEBUG)
+    if beyond_loopback(args.host):
+        print(
+            f"ttdbg: warning: listening on {args.host}: anyone who can reach this port can "
+            "read the recording (memory, files, environment) through gdb",
+            file=sys.stderr,
+        )
     server, _session = _gdb_server(args.file, args.host, args.port)
     host, port = server.address
     print(f"ttdbg: listening on {host}:{port} (gdb: target remote {host}:{port})", flush=True)
@@ -395,6 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("file")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=1234, help="port (0 picks a free one)")
+    serve.add_argument("--log-packets", action="store_true", help="log every gdb packet on stderr")
+    serve.add_argument(
+        "-v", "--verbose", action="store_true", help="log engine and server decisions on stderr"
+    )
     serve.set_defaults(func=cmd_serve)
 
     gdb = sub.add_parser("gdb", help="open a recording in gdb, connected and with symbols")

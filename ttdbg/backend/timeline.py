@@ -14,6 +14,7 @@ states) are immutable values replaced whole on every change.
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -58,6 +59,7 @@ def _open_index(recording: Recording) -> WriteIndex | None:
     return open_write_index(recording)
 
 
+log = logging.getLogger(__name__)
 SLICE_SECONDS = 0.015  # cancellation and progress are checked this often
 FIRST_SLICE = 1 << 20
 CHECKPOINT_SPACING = (1 << 8, 1 << 12, 1 << 16, 1 << 20)
@@ -421,6 +423,10 @@ class Timeline:
         if target == self.position and (self.machine.halted is None or target == self.end):
             return self.end_stop() if self.at_end else Reached(target)
         state = self._best_state(target)
+        log.debug(
+            "goto %d from %s", target,
+            "here" if state is None else f"a state at {state.icount}",
+        )  # fmt: skip
         if state is not None:
             self._restore(state)
         start = self.position
@@ -484,6 +490,7 @@ class Timeline:
         breaks = sorted(b for b in self._breaks_in_effect if b > start)
         target = min([self.end, *breaks[:1]])
         found = self._index_search(True, start, target)
+        log.debug("continue from %d to at most %d (index: %s)", start, target, found is not None)
         if found is not None:
             if found.row is not None:
                 return self._land(self._indexed_hit(found), forward=True, progress=progress)
@@ -546,6 +553,7 @@ class Timeline:
             hi = floor  # the index says no write in [floor, start): nothing to scan
         while hi > floor:
             state = self._interval_start(hi - 1)
+            log.debug("reverse scan of %d..%d", state.icount, hi)
             lo = max(state.icount, 0)
             if lo < floor:
                 lo = floor

@@ -25,6 +25,7 @@ REFUSAL = b"E.ttdbg: another debugger is already attached to this recording"
 # hold the only debugger slot forever); so is one that starts a packet and never ends it.
 IDLE_TIMEOUT = 60.0
 PACKET_TIMEOUT = 30.0
+MAX_PENDING_OUTPUT = 1 << 16  # bytes of answers the client has not read yet
 MAX_REFUSING = 8  # newcomers being told "already attached" at the same time
 # accept() failing for lack of descriptors or memory: wait, then try again, up to this long.
 ACCEPT_BACKOFF = (0.05, 2.0)
@@ -55,12 +56,14 @@ class GdbServer:
         on_attach: Callable[[bool], object] | None = None,
         engine: Engine | None = None,
         idle_timeout: float = IDLE_TIMEOUT,
+        packet_timeout: float = PACKET_TIMEOUT,
     ) -> None:
         self.make_stub = make_stub
         self.on_attach = on_attach or (lambda attached: None)
         self.sock = socket.create_server((host, port))
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
         self.idle_timeout = idle_timeout
+        self.packet_timeout = packet_timeout
         self._engine = engine
         self._own_engine = engine is None
         self._busy = threading.Lock()
@@ -195,7 +198,7 @@ class ClientSession:
                 if self.pending and now - self.last_sent > self.server.idle_timeout:
                     log.warning("gdb client stopped reading replies; dropping it")
                     return
-                if packet_since is not None and now - packet_since > PACKET_TIMEOUT:
+                if packet_since is not None and now - packet_since > self.server.packet_timeout:
                     log.warning("gdb client left a packet unfinished; dropping it")
                     return
                 want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.pending else 0)
@@ -229,7 +232,8 @@ class ClientSession:
         return True
 
     def _start_next(self) -> None:
-        if self.job is not None or self.closing:
+        # One request at a time, and none while the client has not taken the last answer.
+        if self.job is not None or self.closing or len(self.pending) > MAX_PENDING_OUTPUT:
             return
         payload = self.rsp.next_request()
         if payload is None:

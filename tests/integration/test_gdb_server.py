@@ -1,0 +1,165 @@
+"""The gdb server over real sockets: prompt acks, hostile and broken clients, out of
+descriptors, reconnects, listening beyond loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import SAMPLES, poll
+from tests.rsp_client import RawClient, attach
+from ttdbg.backend.gdb.packets import MAX_PACKET, frame
+from ttdbg.backend.gdb.server import GdbServer
+from ttdbg.backend.gdb.stub import GdbStub
+from ttdbg.backend.recording import Recording, open_recording
+from ttdbg.backend.timeline import Timeline
+
+WALK = open_recording(str(SAMPLES / "walk.ttrec"))
+COMPUTE = SAMPLES / "compute.ttrec"
+
+
+def serve(rec: Recording, **kw: float) -> GdbServer:
+    timeline = Timeline(rec)
+    server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/p", rec.program_image), **kw)  # type: ignore[arg-type]
+    server.start()
+    return server
+
+
+@pytest.fixture
+def server() -> Iterator[GdbServer]:
+    srv = serve(WALK, idle_timeout=1.0, packet_timeout=1.0)
+    yield srv
+    srv.shutdown()
+
+
+def test_the_ack_goes_out_before_a_long_continue_ends() -> None:
+    rec = open_recording(str(COMPUTE))
+    srv = serve(rec)
+    try:
+        with attach(srv.address[1]) as client:
+            client.send(frame(b"vCont;c"))
+            # The server acks while the continue runs; only the interrupt ends it.
+            assert client.sock.recv(1) == b"+"
+            client.send(b"\x03")
+            assert client.reply() == b"T02thread:1;"
+            assert client.ask(b"qRcmd," + b"info replay".hex().encode()) == b"OK"
+    finally:
+        srv.shutdown()
+
+
+def test_huge_and_truncated_packets_cost_nothing_and_the_session_goes_on(
+    server: GdbServer,
+) -> None:
+    with attach(server.address[1]) as client:
+        client.send(b"$" + b"A" * (64 * MAX_PACKET) + b"#00")
+        assert client.sock.recv(1) == b"-"
+        client.send(b"$m4010")  # the rest never comes: the client is dropped
+        poll(lambda: client.sock.recv(100) == b"", 30, "the server to drop a half packet")
+    with attach(server.address[1]) as client:
+        assert client.ask(b"?") == b"T05thread:1;"
+
+
+def test_a_client_that_stops_reading_loses_the_slot(server: GdbServer) -> None:
+    port = server.address[1]
+    greedy = socket.socket()
+    greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    greedy.connect(("127.0.0.1", port))
+    # Requests with big answers, never read: once the socket buffers are full the server
+    # stops answering, and drops the client when it keeps asking or after the idle timeout.
+    entry = WALK.program.entry
+    greedy.settimeout(30)
+    sent = 0
+    with contextlib.suppress(OSError):
+        for sent in range(1, 20_000):  # noqa: B007 - the count is reported below
+            greedy.sendall(frame(b"m%x,%x" % (entry, MAX_PACKET // 2)))
+    assert sent < 19_999, "the server never dropped a client that reads nothing"
+    with attach(port, timeout=60) as client:
+        assert client.ask(b"?") == b"T05thread:1;"
+    greedy.close()
+
+
+def test_a_slowloris_client_is_dropped(server: GdbServer) -> None:
+    port = server.address[1]
+    with RawClient(port) as slow:
+        slow.send(b"$q")
+        slow.send(b"S")  # and then nothing more, for ever
+        with attach(port, timeout=60) as client:
+            assert client.ask(b"?") == b"T05thread:1;"
+
+
+def test_detach_then_reconnect_at_once_always_works(server: GdbServer) -> None:
+    port = server.address[1]
+    for _ in range(30):
+        client = RawClient(port)
+        assert client.ask(b"?") == b"T05thread:1;"
+        assert client.ask(b"D") == b"OK"
+        client.close()
+    with RawClient(port) as client:
+        assert client.ask(b"?") == b"T05thread:1;"
+
+
+def test_serve_survives_running_out_of_descriptors(tmp_path: object) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ttdbg", "serve", str(SAMPLES / "walk.ttrec"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = proc.stdout.readline()
+        port = int(line.rsplit(":", 1)[1].rstrip(")\n"))
+        fds = len(os.listdir(f"/proc/{proc.pid}/fd"))
+        soft, hard = resource.prlimit(proc.pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (fds + 4, hard))
+        holders = [socket.create_connection(("127.0.0.1", port)) for _ in range(30)]
+        poll(lambda: "cannot accept" in _stderr_so_far(proc), 30, "accept to fail")
+        for s in holders:
+            s.close()
+        resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+        with attach(port, timeout=60) as client:
+            assert client.ask(b"?") == b"T05thread:1;"
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    err = "".join(_seen) + (err or "")
+    assert "cannot accept a connection" in err, err
+    assert "Traceback" not in err, err
+
+
+def _stderr_so_far(proc: subprocess.Popen[str]) -> str:
+    """What the process wrote to stderr so far (non-blocking)."""
+    assert proc.stderr is not None
+    fd = proc.stderr.fileno()
+    os.set_blocking(fd, False)
+    try:
+        _seen.append(os.read(fd, 65536).decode(errors="replace"))
+    except BlockingIOError:
+        pass
+    return "".join(_seen)
+
+
+_seen: list[str] = []
+
+
+def test_listening_beyond_loopback_warns() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ttdbg", "serve", str(SAMPLES / "walk.ttrec"),
+         "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert "listening on 0.0.0.0" in proc.stdout.readline()
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    assert "warning: listening on 0.0.0.0" in err, err

@@ -1,0 +1,74 @@
+"""The sans-I/O RSP connection: framing, prompt acks, no-ack mode, interrupts, bounds."""
+
+from __future__ import annotations
+
+import pytest
+
+from ttdbg.backend.gdb.connection import MAX_QUEUED_REQUESTS, ProtocolError, RspConnection
+from ttdbg.backend.gdb.packets import MAX_PACKET, frame
+
+
+def test_a_packet_is_acked_as_soon_as_it_is_complete() -> None:
+    rsp = RspConnection()
+    rsp.receive_data(b"$vCon")
+    assert rsp.in_packet
+    assert rsp.data_to_send() == b""
+    rsp.receive_data(b"t;c#a8"[:-2])
+    rsp.receive_data(b"a8")
+    # The ack goes out before the request is answered (a long `c` must not delay it).
+    assert rsp.data_to_send() == b"+"
+    assert not rsp.in_packet
+    assert rsp.next_request() == b"vCont;c"
+    assert rsp.next_request() is None  # one at a time: answer it first
+    rsp.send_reply([b"T05thread:1;"])
+    assert rsp.data_to_send() == frame(b"T05thread:1;")
+
+
+def test_a_bad_checksum_is_nacked_and_a_nack_resends() -> None:
+    rsp = RspConnection()
+    rsp.receive_data(b"$g#00")
+    assert rsp.data_to_send() == b"-"
+    assert rsp.next_request() is None
+    rsp.receive_data(frame(b"g"))
+    assert rsp.next_request() == b"g"
+    rsp.send_reply([b"0011"])
+    sent = rsp.data_to_send()
+    assert sent == b"+" + frame(b"0011")
+    rsp.receive_data(b"-")  # gdb did not get it intact
+    assert rsp.data_to_send() == frame(b"0011")
+
+
+def test_no_ack_mode_starts_after_the_ok_is_sent() -> None:
+    rsp = RspConnection()
+    rsp.receive_data(frame(b"QStartNoAckMode"))
+    assert rsp.next_request() == b"QStartNoAckMode"
+    rsp.send_reply([b"OK"])
+    assert rsp.data_to_send() == b"+" + frame(b"OK")
+    assert rsp.no_ack
+    rsp.receive_data(b"+" + frame(b"?") + b"$g#00")
+    assert rsp.data_to_send() == b""  # no acks, no nacks
+    assert rsp.next_request() == b"?"
+
+
+def test_interrupts_are_seen_between_and_inside_packets_are_not() -> None:
+    rsp = RspConnection()
+    rsp.receive_data(b"\x03")
+    assert rsp.take_interrupt()
+    assert not rsp.take_interrupt()
+    rsp.receive_data(frame(b"m0,\x03"))  # a 0x03 byte inside a packet is data
+    assert not rsp.take_interrupt()
+
+
+def test_oversized_packets_are_refused_without_growing() -> None:
+    rsp = RspConnection()
+    rsp.receive_data(b"$" + b"A" * (4 * MAX_PACKET) + b"#00")
+    assert rsp.data_to_send() == b"-"
+    assert rsp.next_request() is None
+    assert len(rsp._reader._body) <= MAX_PACKET
+
+
+def test_requests_queued_without_waiting_are_bounded() -> None:
+    rsp = RspConnection()
+    rsp.receive_data(frame(b"g") * MAX_QUEUED_REQUESTS)
+    with pytest.raises(ProtocolError):
+        rsp.receive_data(frame(b"g"))
