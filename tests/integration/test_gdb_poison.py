@@ -93,6 +93,7 @@ def test_gdb_from_a_restored_position_reverse_steps_like_a_fresh_session(tmp_pat
 
     middle = 12046  # in main, after line 26's breakpoint address
     fresh = gdb_frames("--no-session", first=("-ex", f"monitor seek {middle}"))
-    assert fresh[0].startswith("#0") and "_start ()" not in fresh[0], fresh
+    assert fresh[0].startswith("#0"), fresh
+    assert "_start ()" not in fresh[0], fresh
     (tmp_path / "walk.ttrec.ttsession").write_text(json.dumps({"version": 1, "position": middle}))
     assert gdb_frames() == fresh

@@ -113,7 +113,8 @@ def test_serve_survives_running_out_of_descriptors(tmp_path: object) -> None:
         text=True,
     )
     try:
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         line = proc.stdout.readline()
         port = int(line.rsplit(":", 1)[1].rstrip(")\n"))
         fds = len(os.listdir(f"/proc/{proc.pid}/fd"))
@@ -140,10 +141,8 @@ def _stderr_so_far(proc: subprocess.Popen[str]) -> str:
     assert proc.stderr is not None
     fd = proc.stderr.fileno()
     os.set_blocking(fd, False)
-    try:
+    with contextlib.suppress(BlockingIOError):
         _seen.append(os.read(fd, 65536).decode(errors="replace"))
-    except BlockingIOError:
-        pass
     return "".join(_seen)
 
 
