@@ -6,6 +6,7 @@ import json
 import os
 import re
 import resource
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -202,3 +203,45 @@ def test_an_event_frame_inflating_past_guest_memory_is_refused_within_bounded_me
         preexec_fn=_capped(4 << 30),  # Unicorn alone reserves ~2.5 GiB of address space
     )
     assert_one_line_error(proc, str(rec), "inflates past the 134,217,728-byte limit")
+
+
+def _edit_program(src: Path, dest: Path, edit: Callable[[bytearray], None]) -> Path:
+    def change(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
+        if frame.type != FrameType.PROGRAM:
+            return None
+        elf = bytearray(lz4.frame.decompress(frame.payload))
+        edit(elf)
+        return [(FrameType.PROGRAM, lz4.frame.compress(bytes(elf)))]
+
+    return rewrite(src, dest, change)
+
+
+def _first_load(elf: bytearray) -> int:
+    """Offset of the first PT_LOAD program header of an ELF64 image."""
+    (phoff,) = struct.unpack_from("<Q", elf, 32)
+    (phnum,) = struct.unpack_from("<H", elf, 56)
+    return next(phoff + 56 * i for i in range(phnum) if elf[phoff + 56 * i] == 1)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (8, 2**64 - 1, "file bytes at offset 0xffffffffffffffff"),  # p_offset
+        (16, 2**64 - 0x1000, "outside user space"),  # p_vaddr: the segment wraps 2^64
+        (40, 0x7FFF00000000, "need 0x7fff"),  # p_memsz: 128 TiB of bss
+    ],
+)
+def test_elf_segments_are_checked_before_anything_is_mapped(
+    tmp_path: Path, field: int, value: int, message: str
+) -> None:
+    def edit(elf: bytearray) -> None:
+        struct.pack_into("<Q", elf, _first_load(elf) + field, value)
+
+    rec = _edit_program(SAMPLES / "hello.ttrec", tmp_path / "elf.ttrec", edit)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ttdbg", "replay", str(rec)],
+        capture_output=True,
+        timeout=120,
+        preexec_fn=_capped(4 << 30),
+    )
+    assert_one_line_error(proc, str(rec), message)

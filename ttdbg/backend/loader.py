@@ -10,6 +10,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from ttdbg.errors import UnsupportedProgram
+from ttdbg.limits import ADDRESS_SPACE, DEFAULT_MEMORY_LIMIT
 
 from . import arch as arches
 from .arch import Arch
@@ -123,12 +124,38 @@ def _read_elf(image: bytes, name: str, what: str) -> _Elf:
         raise UnsupportedProgram(f"{name}: not a valid ELF {what} ({err})") from None
     except UnsupportedProgram as err:
         raise UnsupportedProgram(f"{name}: {err}") from None
+    except Exception as err:  # pyelftools raises anything on a damaged file
+        raise UnsupportedProgram(
+            f"{name}: not a valid ELF {what} ({type(err).__name__}: {err})"
+        ) from None
     if kind not in ("ET_EXEC", "ET_DYN"):
         raise UnsupportedProgram(f"{name}: not an executable (ELF type {kind})")
     loads = [s for s in segments if s["p_type"] == "PT_LOAD"]
     if not loads:
         raise UnsupportedProgram(f"{name}: no loadable segments")
     return _Elf(arch, kind, header, segments, loads, interp)
+
+
+def _check_loads(loads: list[Any], image_size: int, bias: int, name: str) -> None:
+    """Refuse loadable segments that lie outside the file or user space, or that ask for
+    more memory than a recording may hold, before anything is read or mapped."""
+    total = 0
+    for seg in loads:
+        offset, filesz, vaddr, memsz = (
+            int(seg[k]) for k in ("p_offset", "p_filesz", "p_vaddr", "p_memsz")
+        )
+        if filesz > memsz or offset + filesz > image_size:
+            raise UnsupportedProgram(
+                f"{name}: segment at {vaddr:#x} has {filesz:#x} file bytes at offset "
+                f"{offset:#x} (memory {memsz:#x}, file {image_size:#x} bytes)"
+            )
+        if not 0 <= vaddr + bias <= vaddr + bias + memsz <= ADDRESS_SPACE:
+            raise UnsupportedProgram(
+                f"{name}: segment [{vaddr:#x}, +{memsz:#x}) lies outside user space"
+            )
+        total += memsz
+    if total > DEFAULT_MEMORY_LIMIT:
+        raise UnsupportedProgram(f"{name}: segments need {total:#x} bytes of memory")
 
 
 def _segments(loads: list[Any], bias: int) -> tuple[Segment, ...]:
@@ -153,6 +180,7 @@ def parse_program(image: bytes, name: str = "program") -> Program:
     """
     elf = _read_elf(image, name, "executable")
     bias = elf.arch.pie_base if elf.kind == "ET_DYN" else 0
+    _check_loads(elf.loads, len(image), bias, name)
     phdr = _phdr_address(elf.segments, elf.loads, elf.header["e_phoff"]) + bias
     return Program(
         arch=elf.arch,
@@ -178,9 +206,11 @@ def with_interpreter(program: Program, image: bytes) -> Program:
         )
     if elf.interp is not None:
         raise UnsupportedProgram(f"{path}: the dynamic loader itself names an interpreter")
+    _check_loads(elf.loads, len(image), 0, path)
     low = _page_down(min(s["p_vaddr"] for s in elf.loads))
     high = _page_up(max(s["p_vaddr"] + s["p_memsz"] for s in elf.loads))
     bias = _page_down(program.arch.mmap_base - (high - low)) - low if elf.kind == "ET_DYN" else 0
+    _check_loads(elf.loads, len(image), bias, path)
     interp = Interpreter(
         path=path,
         base=bias + low,
