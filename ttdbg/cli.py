@@ -7,6 +7,7 @@ import contextlib
 import fnmatch
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +15,7 @@ from typing import Any
 
 from ttdbg import __version__
 from ttdbg.errors import TtdbgError, UsageError
+from ttdbg.limits import DEFAULT_MEMORY_LIMIT
 
 
 def _integer(what: str, minimum: int) -> Callable[[str], int]:
@@ -32,6 +34,18 @@ def _integer(what: str, minimum: int) -> Callable[[str], int]:
 
 
 _positive = _integer("a number", 1)
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _size(text: str) -> int:
+    """An argparse type: a size in bytes, with an optional K, M, G or T (powers of 1024)."""
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)(?:I?B)?", text.strip().upper())
+    value = int(float(found[1]) * _SIZE_UNITS[found[2]]) if found else 0
+    if value < 1 << 20:
+        raise argparse.ArgumentTypeError(f"not a size of at least 1M: {text!r}")
+    return value
+
+
 _icount = _integer("an icount", 0)
 
 
@@ -89,8 +103,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     env = guest_environment(os.environb, args.env_allow, args.env_deny, args.empty_env)
     try:
         recorder = Recorder(
-            program, argv, env, out, args.snapshot_every, args.max_insns, _sysroot(args.sysroot)
-        )
+            program, argv, env, out, args.snapshot_every, args.max_insns, _sysroot(args.sysroot),
+            max_memory=args.max_memory,
+        )  # fmt: skip
     except OSError as err:
         where = err.filename if err.filename else out
         raise UsageError(f"{where}: cannot open ({err.strerror})") from None
@@ -131,6 +146,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"ttdbg: recording is truncated; replayed to icount {result.icount}", file=sys.stderr)
     elif result.reason == "to":
         print(f"ttdbg: stopped at icount {result.icount}", file=sys.stderr)
+    elif result.reason == "end" and rec.end is not None and rec.end["reason"] != "exit":
+        # The recording stopped before the program did (--max-insns, --max-memory, ...).
+        why = printable(rec.end["reason"])
+        print(f"ttdbg: recording ends at icount {result.icount}: {why}", file=sys.stderr)
     elif result.reason not in ("exit", "end"):
         print(f"ttdbg: recording ends at icount {result.icount}: {result.reason}", file=sys.stderr)
     return result.shell_status  # the program's own, as `record` returned it
@@ -379,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("-o", "--output", help="recording file (default: PROGRAM.ttrec)")
     rec.add_argument("--snapshot-every", type=_positive, default=None, metavar="N")
     rec.add_argument("--max-insns", type=_positive, default=None, metavar="N")
+    rec.add_argument(
+        "--max-memory", type=_size, default=DEFAULT_MEMORY_LIMIT, metavar="SIZE",
+        help="end the recording when the program uses more memory (default 4G)",
+    )  # fmt: skip
     rec.add_argument(
         "--sysroot",
         metavar="DIR",

@@ -48,21 +48,42 @@ _MEM_WRITE = ctypes.cast(uclib.uc_mem_write, ctypes.c_void_p).value
 _ZERO = ctypes.create_string_buffer(PAGE)
 
 
+# Memory is scanned and restored in chunks of this many pages, so the buffers stay small and
+# a large mapping the guest never touched costs reads of the zero page, not host memory.
+CHUNK_PAGES = 4096
+CHUNK = CHUNK_PAGES * PAGE
+_NO_POINTERS = (ctypes.c_void_p * CHUNK_PAGES)()
+_NO_LENGTHS = (ctypes.c_size_t * CHUNK_PAGES)()
+
+_Chunk = tuple[int, int, "ctypes.Array[ctypes.c_void_p]", "ctypes.Array[ctypes.c_size_t]"]
+
+
 class PagePointers:
-    """Pointers to the page contents of one region (NULL for zero pages) and their lengths,
-    for the native restore; keeps the bytes objects alive as long as it lives."""
+    """The pages of one region as the native restore wants them, chunk by chunk: pointers to
+    the page contents (NULL for zero pages) and their lengths. Chunks without a non-zero page
+    share one array of NULLs, so a large sparse region costs what it holds. Keeps the bytes
+    objects alive as long as it lives."""
 
     def __init__(self, start: int, end: int, pages: dict[int, bytes]) -> None:
-        count = (end - start) // PAGE
-        self.pointers = (ctypes.c_void_p * count)()
-        self.lengths = (ctypes.c_size_t * count)()
-        self._keep: list[bytes] = []
+        by_chunk: dict[int, list[tuple[int, bytes]]] = {}
         for addr, page in pages.items():
             if start <= addr < end:
-                i = (addr - start) // PAGE
-                self.pointers[i] = ctypes.cast(ctypes.c_char_p(page), ctypes.c_void_p)
-                self.lengths[i] = len(page)
-                self._keep.append(page)
+                by_chunk.setdefault((addr - start) // CHUNK, []).append((addr, page))
+        self._keep = [page for held in by_chunk.values() for _addr, page in held]
+        self.chunks: list[_Chunk] = []
+        for number, base in enumerate(range(start, end, CHUNK)):
+            count = min(CHUNK_PAGES, (end - base) // PAGE)
+            held = by_chunk.get(number)
+            if not held:
+                self.chunks.append((base, count, _NO_POINTERS, _NO_LENGTHS))
+                continue
+            pointers = (ctypes.c_void_p * count)()
+            lengths = (ctypes.c_size_t * count)()
+            for addr, page in held:
+                i = (addr - base) // PAGE
+                pointers[i] = ctypes.cast(ctypes.c_char_p(page), ctypes.c_void_p)
+                lengths[i] = len(page)
+            self.chunks.append((base, count, pointers, lengths))
 
 
 def page_pointers(start: int, end: int, pages: dict[int, bytes]) -> PagePointers:
@@ -71,44 +92,38 @@ def page_pointers(start: int, end: int, pages: dict[int, bytes]) -> PagePointers
 
 
 class PageScanner:
-    """Reusable buffers (already faulted in) for reading and comparing guest memory."""
+    """A reusable chunk buffer (already faulted in) for reading and comparing guest memory."""
 
     def __init__(self, uc: unicorn.Uc) -> None:
         self._uch = uc._uch
-        self._size = 0
-        self._cur = ctypes.create_string_buffer(0)
-        self._idx = (ctypes.c_uint32 * 0)()
-
-    def _reserve(self, size: int) -> None:
-        if size > self._size:
-            self._size = max(size, 2 * self._size)
-            self._cur = ctypes.create_string_buffer(self._size)
-            self._idx = (ctypes.c_uint32 * (self._size // PAGE))()
-
-    def _read(self, start: int, size: int) -> None:
-        self._reserve(size)
-        err = uclib.uc_mem_read(self._uch, start, self._cur, size)
-        if err != 0:
-            raise unicorn.UcError(err)
+        self._cur = ctypes.create_string_buffer(CHUNK)
+        self._idx = (ctypes.c_uint32 * CHUNK_PAGES)()
 
     def nonzero_pages(self, start: int, end: int) -> dict[int, bytes]:
         """The non-zero pages of [start, end) as {address: contents}."""
-        size = end - start
-        self._read(start, size)
-        n = _lib.bc_nonzero_pages(self._cur, size // PAGE, PAGE, self._idx)
-        base = ctypes.addressof(self._cur)
-        return {start + PAGE * i: ctypes.string_at(base + PAGE * i, PAGE) for i in self._idx[:n]}
+        found: dict[int, bytes] = {}
+        base_ptr = ctypes.addressof(self._cur)
+        for base in range(start, end, CHUNK):
+            size = min(CHUNK, end - base)
+            err = uclib.uc_mem_read(self._uch, base, self._cur, size)
+            if err != 0:
+                raise unicorn.UcError(err)
+            n = _lib.bc_nonzero_pages(self._cur, size // PAGE, PAGE, self._idx)
+            for i in self._idx[:n]:
+                found[base + PAGE * i] = ctypes.string_at(base_ptr + PAGE * i, PAGE)
+        return found
 
     def restore_region(self, start: int, end: int, ptrs: PagePointers) -> int:
         """Make [start, end) hold the pages `ptrs` points to, writing only what differs."""
-        size = end - start
-        self._reserve(size)
-        written = _lib.bc_restore_region(
-            self._uch, _MEM_READ, _MEM_WRITE, start, size // PAGE, PAGE, ptrs.pointers,
-            ptrs.lengths, self._cur, self._size, _ZERO, PAGE,
-        )  # fmt: skip
-        if written == -2:
-            raise ValueError(f"restore of [{start:#x}, {end:#x}): a page is not {PAGE} bytes")
-        if written < 0:
-            raise unicorn.UcError(unicorn.UC_ERR_READ_UNMAPPED)
-        return int(written)
+        written = 0
+        for base, count, pointers, lengths in ptrs.chunks:
+            done = _lib.bc_restore_region(
+                self._uch, _MEM_READ, _MEM_WRITE, base, count, PAGE, pointers, lengths,
+                self._cur, CHUNK, _ZERO, PAGE,
+            )  # fmt: skip
+            if done == -2:
+                raise ValueError(f"restore of [{start:#x}, {end:#x}): a page is not {PAGE} bytes")
+            if done < 0:
+                raise unicorn.UcError(unicorn.UC_ERR_READ_UNMAPPED)
+            written += done
+        return written

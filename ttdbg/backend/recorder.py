@@ -14,6 +14,7 @@ import lz4.frame
 
 from ttdbg import __version__
 from ttdbg.errors import UnsupportedProgram
+from ttdbg.limits import DEFAULT_MEMORY_LIMIT
 from ttdbg.snapshots.codec import encode
 from ttdbg.snapshots.state import HASH_VERSION, MachineState, PageDigests
 
@@ -24,6 +25,7 @@ from .inputs import HostInterrupted, LiveInputs, Outcome
 from .linux.host import HostIO
 from .linux.platform import PLATFORM_VERSION
 from .loader import Program, initial_pages, parse_program, with_interpreter
+from .machine import PAGE
 from .process import GuestProcess
 from .recfile import FrameType, RecordingWriter, encode_events_frame, encode_snapshot_frame
 from .recording import shell_status
@@ -66,6 +68,12 @@ class RecordResult:
         return shell_status(self.exit_status, self.exit_signal)
 
 
+def resident_bytes() -> int:
+    """This process's resident memory (Unicorn's guest memory lives here too)."""
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 class _FlushingInputs(LiveInputs):
     """Live inputs that write the pending events to the file regularly."""
 
@@ -104,7 +112,10 @@ class Recorder:
         snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
         max_insns: int | None = None,
         sysroot: str | None = None,
+        max_memory: int = DEFAULT_MEMORY_LIMIT,
     ) -> None:
+        self.max_memory = max_memory
+        self.over_memory = False
         with open(program_path, "rb") as f:
             self.image = f.read()
         self.program_path = program_path
@@ -160,6 +171,10 @@ class Recorder:
     def snapshot(self) -> None:
         self.flush_events()
         state = self.process.capture(self.log.count)
+        if len(state.pages) * PAGE > self.max_memory:
+            # Past the memory the header declares: readers would refuse this snapshot.
+            self.over_memory = True
+            return
         keyframe = self.previous is None or self.snapshot_count % KEYFRAME_EVERY == 0
         state_hash = self.digests.state_hash(state)
         enc = encode(state, None if keyframe else self.previous, state_hash, self.baseline)
@@ -187,6 +202,7 @@ class Recorder:
                 "env": [os.fsdecode(e) for e in self.env],
                 "interp": self.program.interp_path,
                 "snapshot_every": self.snapshot_every,
+                "memory_limit": self.max_memory,
                 "state_hash_version": HASH_VERSION,
                 "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
@@ -217,8 +233,15 @@ class Recorder:
                 previous[sig] = signal.signal(sig, forward)
         return previous
 
+    def _guest_memory_estimate(self) -> int:
+        """Host memory the guest's pages take now: this process's growth since the start,
+        less the copy of the last snapshot's pages the recorder keeps."""
+        kept = len(self.previous.pages) * PAGE if self.previous is not None else 0
+        return resident_bytes() - self._start_rss - kept
+
     def _record(self, progress: Progress | None) -> RecordResult:
         m, plat = self.process.machine, self.process.platform
+        self._start_rss = resident_bytes()
         self.snapshot()
         reason = "exit"
         limit = self.max_insns
@@ -233,6 +256,14 @@ class Recorder:
             if plat.error is not None:
                 reason = str(plat.error)
                 break
+            if m.halted is None and (
+                self.over_memory or self._guest_memory_estimate() > self.max_memory
+            ):
+                reason = (
+                    f"memory limit: the program uses more than {self.max_memory:,} bytes "
+                    "(ttdbg record --max-memory)"
+                )
+                break
             if progress is not None:
                 progress(m.icount)
             # A signal caught just now is delivered at this very icount: the snapshot for it
@@ -243,7 +274,7 @@ class Recorder:
                 and plat.host_signal is None
             ):
                 self.snapshot()
-        if self.previous is None or self.previous.icount != m.icount:
+        if not self.over_memory and (self.previous is None or self.previous.icount != m.icount):
             self.snapshot()
         self.flush_events()
         self.out.write_json(
