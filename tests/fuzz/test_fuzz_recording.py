@@ -22,7 +22,9 @@ from ttdbg.backend.recfile import FrameType, read_frames
 # Longer or other campaigns: TTDBG_FUZZ_SEED=7 TTDBG_FUZZ_SECONDS=600 pytest -s tests/fuzz
 SEED = int(os.environ.get("TTDBG_FUZZ_SEED", "1313"))
 BUDGET_SECONDS = float(os.environ.get("TTDBG_FUZZ_SECONDS", "45"))  # all cases together
-CASE_SECONDS = 10.0  # one command on one case; longer is a hang
+# One command on one case; longer is a hang. Generous: lz4 bombs inflate up to their limit
+# (~5 s on an idle machine) and the machine running the suite may be busy.
+CASE_SECONDS = 30.0
 ADDRESS_SPACE = 4 << 30  # Unicorn alone reserves ~2.5 GiB of address space
 BATCH = 8
 SOURCES = ["hello.ttrec", "inputs.ttrec", "aarch64/hello.ttrec"]
