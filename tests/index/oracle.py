@@ -13,6 +13,11 @@ import unicorn
 from ttdbg.backend.recording import Recording
 from ttdbg.backend.replayer import new_replay_process
 
+ARGS = {
+    "x86_64": ("rdi", "rsi", "rdx", "rcx"),
+    "aarch64": ("x0", "x1", "x2", "x3"),
+    "riscv64": ("a0", "a1", "a2", "a3"),
+}
 RISCV_JUMPS = ("jal", "jalr", "c.jalr", "c.jal")
 
 
@@ -54,6 +59,7 @@ def brute_force(rec: Recording) -> Truth:
             truth.calls[icount] = {
                 "icount": icount, "pc": pc, "target": next_pc, "sp": sp,
                 "return_icount": None, "retval": None,
+                **{f"arg{i}": m.reg(r) for i, r in enumerate(ARGS[arch.name])},
             }  # fmt: skip
             stack.append((icount, sp + push))
         elif kind == "ret":

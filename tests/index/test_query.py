@@ -60,10 +60,12 @@ def test_every_call_of_a_function_with_its_result(
     rows = query_json(
         capsys,
         walk,
-        "SELECT caller, retval, return_icount > icount AS returned FROM calls_named "
+        "SELECT caller, arg0, arg1, retval, return_icount > icount AS returned FROM calls_named "
         "WHERE callee = 'step_value' ORDER BY icount",
     )
     assert [r["retval"] for r in rows] == returns
+    assert [r["arg0"] for r in rows] == [1] + [x % 1000 for x in returns[:-1]]
+    assert [r["arg1"] for r in rows] == list(range(40))
     assert all(r["caller"] == "main" and r["returned"] for r in rows)
 
 

@@ -294,6 +294,8 @@ typedef struct {
     /* shadow stack: call row, sp the call returns to */
     ix_column s_row, s_sp;
     int32_t oom;
+    int32_t arg_ids[4]; /* the first integer argument registers, read at a callee's entry */
+    ix_column c_args[4];
 } ix_recorder;
 
 static inline void ix_push(ix_recorder *x, ix_column *col, uint64_t v) {
@@ -342,6 +344,7 @@ static void ix_finish_block(void *uc, ix_recorder *x, uint64_t next_pc) {
         ix_push(x, &x->c_sp, sp);
         ix_push(x, &x->c_ret, UINT64_MAX);
         ix_push(x, &x->c_retval, 0);
+        for (int i = 0; i < 4; i++) ix_push(x, &x->c_args[i], ix_reg(uc, x, x->arg_ids[i]));
         ix_push(x, &x->s_row, row);
         ix_push(x, &x->s_sp, sp + x->call_push);
     } else if (b->kind == IX_RET) {
@@ -421,8 +424,9 @@ static void ix_put(ix_block *table, uint64_t mask, ix_block *b) {
 }
 
 int ix_init(ix_recorder *x, bc_counter *c, void *reg_read, int32_t pc_id, int32_t sp_id,
-            int32_t ret_id, uint32_t call_push) {
+            int32_t ret_id, uint32_t call_push, const int32_t *arg_ids) {
     memset(x, 0, sizeof *x);
+    memcpy(x->arg_ids, arg_ids, sizeof x->arg_ids);
     x->c = c;
     x->reg_read = (bc_reg_read_fn)reg_read;
     x->pc_id = pc_id;
@@ -474,7 +478,8 @@ void ix_free(ix_recorder *x) {
     ix_column *cols[] = {&x->w_icount, &x->w_pc,     &x->w_addr, &x->w_value,  &x->w_size,
                          &x->c_icount, &x->c_pc,     &x->c_target, &x->c_sp,   &x->c_ret,
                          &x->c_retval, &x->r_icount, &x->r_sp,   &x->r_retval, &x->s_row,
-                         &x->s_sp};
+                         &x->s_sp,     &x->c_args[0], &x->c_args[1], &x->c_args[2],
+                         &x->c_args[3]};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
         free(cols[i]->data);
         cols[i]->data = NULL;

@@ -51,6 +51,13 @@ def _riscv64(insn: capstone.CsInsn) -> int:
 
 CLASSIFIERS: dict[str, Classifier] = {"x86_64": _x86_64, "aarch64": _aarch64, "riscv64": _riscv64}
 
+# The first four integer argument registers of the function-call ABI (calls.arg0..arg3).
+CALL_ARGS: dict[str, tuple[str, str, str, str]] = {
+    "x86_64": ("rdi", "rsi", "rdx", "rcx"),
+    "aarch64": ("x0", "x1", "x2", "x3"),
+    "riscv64": ("a0", "a1", "a2", "a3"),
+}
+
 # Bytes a call pushes: the stack pointer a call returns to is its callee's entry sp plus this.
 CALL_PUSH: dict[str, int] = {"x86_64": 8, "aarch64": 0, "riscv64": 0}
 

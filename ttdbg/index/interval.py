@@ -70,6 +70,7 @@ def _tables(rows: Rows) -> tuple[pa.Table, pa.Table, pa.Table, list[int]]:
             _u64(c["icount"]).view(pa.int64()), _u64(c["pc"]), _u64(c["target"]), _u64(c["sp"]),
             pc.if_else(seen, ret, None).cast(pa.int64()),
             pc.if_else(seen, _u64(c["retval"]), None),
+            *(_u64(c[f"arg{i}"]) for i in range(4)),
         ],
         schema=CALLS,
     )  # fmt: skip

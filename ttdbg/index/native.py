@@ -12,7 +12,7 @@ from ttdbg.backend import _blockcount
 from ttdbg.backend.icount import Block
 from ttdbg.backend.machine import Machine
 
-from .classify import CALL_PUSH, BlockClassifier
+from .classify import CALL_ARGS, CALL_PUSH, BlockClassifier
 
 _lib = ctypes.CDLL(_blockcount.__file__)
 NO_RETURN = (1 << 64) - 1  # a call's return icount while its return is not seen
@@ -61,12 +61,15 @@ class _Recorder(ctypes.Structure):
         ("unknown_blocks", ctypes.c_int32),
         *((name, _Column) for name in _COLUMNS),
         ("oom", ctypes.c_int32),
+        ("arg_ids", ctypes.c_int32 * 4),
+        ("c_args", _Column * 4),
     ]
 
 
 _lib.ix_init.argtypes = [
     ctypes.POINTER(_Recorder), ctypes.c_void_p, ctypes.c_void_p,
     ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_uint32,
+    ctypes.POINTER(ctypes.c_int32),
 ]  # fmt: skip
 _lib.ix_learn.argtypes = [
     ctypes.POINTER(_Recorder), ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint32,
@@ -79,12 +82,16 @@ _lib.ix_sizeof.restype = ctypes.c_uint64
 assert _lib.ix_sizeof() == ctypes.sizeof(_Recorder), "native index recorder layout mismatch"
 
 
+def _bytes(col: _Column) -> bytes:
+    return ctypes.string_at(col.data, 8 * col.len) if col.len else b""
+
+
 @dataclass(frozen=True)
 class Rows:
     """What one run recorded, column by column (little-endian uint64 arrays as bytes)."""
 
     writes: dict[str, bytes]  # icount, pc, addr, value, size
-    calls: dict[str, bytes]  # icount, pc, target, sp, return_icount, retval
+    calls: dict[str, bytes]  # icount, pc, target, sp, return_icount, retval, arg0..arg3
     returns: dict[str, bytes]  # icount, sp, retval: returns no call of this run explains
     open_calls: bytes  # row numbers of the calls still on the shadow stack at the end
 
@@ -101,6 +108,7 @@ class IndexRecorder:
             ctypes.byref(self._x), machine.counter.address, reg_read,
             arch.register(arch.pc).uc_id, arch.register(arch.sp).uc_id,
             arch.register(arch.syscall_abi.result).uc_id, CALL_PUSH[arch.name],
+            (ctypes.c_int32 * 4)(*(arch.register(r).uc_id for r in CALL_ARGS[arch.name])),
         )  # fmt: skip
         if err != 0:
             raise MemoryError("cannot allocate the index block table")
@@ -152,8 +160,7 @@ class IndexRecorder:
             raise RuntimeError(f"index recorder met {x.unknown_blocks} blocks it was not taught")
 
         def column(name: str) -> bytes:
-            col: _Column = getattr(x, name)
-            return ctypes.string_at(col.data, 8 * col.len) if col.len else b""
+            return _bytes(getattr(x, name))
 
         return Rows(
             writes={n: column(f"w_{n}") for n in ("icount", "pc", "addr", "value", "size")},
@@ -161,6 +168,7 @@ class IndexRecorder:
                 "icount": column("c_icount"), "pc": column("c_pc"),
                 "target": column("c_target"), "sp": column("c_sp"),
                 "return_icount": column("c_ret"), "retval": column("c_retval"),
+                **{f"arg{i}": _bytes(x.c_args[i]) for i in range(4)},
             },
             returns={"icount": column("r_icount"), "sp": column("r_sp"),
                      "retval": column("r_retval")},

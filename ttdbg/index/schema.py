@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-FORMAT = 1  # bump on any incompatible change to the files below
+FORMAT = 2  # bump on any incompatible change to the files below
 
 WRITES = pa.schema(
     [
@@ -25,6 +25,11 @@ CALLS = pa.schema(
         ("sp", pa.uint64()),  # stack pointer on entry to the callee
         ("return_icount", pa.int64()),  # the return instruction; null: not seen
         ("retval", pa.uint64()),  # the return-value register at the return
+        # The first integer argument registers on entry to the callee.
+        ("arg0", pa.uint64()),
+        ("arg1", pa.uint64()),
+        ("arg2", pa.uint64()),
+        ("arg3", pa.uint64()),
     ]
 )
 
