@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,40 +54,13 @@ def record(
     return proc
 
 
-def replay_verified(rec: Path, status: int = 0) -> bytes | None:
-    """Replay with every snapshot checked, from a directory unrelated to the recording.
-
-    x86-64's dynamic loader reads the time-stamp counter at start-up, which ttdbg does not
-    record yet, so an x86-64 replay may diverge (memory, or a syscall's unused argument
-    registers): that is noted as the known gap (None), anything else fails.
-    """
+def replay_verified(rec: Path, status: int = 0) -> bytes:
+    """Replay with every snapshot checked, from a directory unrelated to the recording; the
+    replay exits with the program's `status`, as when recorded. Returns its output."""
     proc = run_ttdbg(["replay", "--verify", str(rec)], timeout=600, cwd="/")
-    if proc.returncode == 1 and b"replay diverged" in proc.stderr and is_x86(rec):
-        UNVERIFIED.append(rec)
-        return None
-    assert proc.returncode == status, proc.stderr  # the program's own, as when recorded
+    assert proc.returncode == status, proc.stderr
     assert b"verified" in proc.stderr, proc.stderr
     return proc.stdout
-
-
-def is_x86(rec: Path) -> bool:
-    return b'"arch":"x86_64"' in rec.read_bytes()[:4096]
-
-
-UNVERIFIED: list[Path] = []
-
-
-@pytest.fixture(autouse=True)
-def _time_counter_gap() -> Iterator[None]:
-    UNVERIFIED.clear()
-    yield
-    UNVERIFIED.clear()
-
-
-def settle_verification() -> None:
-    """At the end of a test whose other checks passed: an x86-64 --verify gap is an xfail."""
-    if UNVERIFIED:
-        pytest.xfail("x86-64 --verify: the dynamic loader's rdtsc is not recorded yet")
 
 
 def assert_like_native(
@@ -103,7 +76,7 @@ def assert_like_native(
     recorded = record(argv, rec, env)
     assert recorded.stdout == native.stdout, recorded.stderr
     assert recorded.returncode == native.returncode
-    assert replay_verified(rec, native.returncode) in (native.stdout, None)
+    assert replay_verified(rec, native.returncode) == native.stdout
     return native.stdout
 
 
@@ -115,7 +88,6 @@ def test_c_program_maps_files_like_linux(arch: str, tmp_path: Path) -> None:
         prog = compile_source(tmp_path, f"prog-{variant}", C_PROGRAM, *extra, arch=arch)
         out = assert_like_native(arch, [str(prog), "you", str(data)], tmp_path / f"{variant}.ttrec")
         assert b"fixed over BBBBB" in out
-    settle_verification()
 
 
 @pytest.mark.parametrize("arch", ARCHES)
@@ -123,7 +95,6 @@ def test_cpp_program_with_libstdcxx(arch: str, tmp_path: Path) -> None:
     prog = compile_source(tmp_path, "cpp", CPP_PROGRAM, "-std=c++17", arch=arch, cpp=True)
     out = assert_like_native(arch, [str(prog)], tmp_path / "cpp.ttrec")
     assert b"caught multiple of three: 6" in out
-    settle_verification()
 
 
 def test_recording_holds_its_libraries(tmp_path: Path) -> None:
@@ -143,10 +114,9 @@ def test_recording_holds_its_libraries(tmp_path: Path) -> None:
     assert any(p.endswith("libc.so.6") for p in stored)
     shutil.rmtree(libdir)
     prog.unlink()
-    assert replay_verified(rec) in (native.stdout, None)
+    assert replay_verified(rec, native.returncode) == native.stdout
     text = run_ttdbg(["info", str(rec)]).stdout.decode()
     assert f"{libdir}/libmine.so" in text
-    settle_verification()
 
 
 def test_library_stored_once_and_snapshots_stay_small(tmp_path: Path) -> None:
@@ -162,8 +132,7 @@ def test_library_stored_once_and_snapshots_stay_small(tmp_path: Path) -> None:
     libc = next(f["size"] for f in info["stored_files"] if f["path"].endswith("libc.so.6"))
     # Every snapshot together costs less than one more copy of libc would.
     assert info["snapshot_bytes_compressed"] < libc // 2, info
-    assert replay_verified(rec, proc.returncode) in (proc.stdout, None)
-    settle_verification()
+    assert replay_verified(rec, proc.returncode) == proc.stdout
 
 
 def test_dlopen_ld_library_path_and_ld_preload(tmp_path: Path) -> None:
@@ -186,7 +155,6 @@ def test_dlopen_ld_library_path_and_ld_preload(tmp_path: Path) -> None:
         {"LD_LIBRARY_PATH": str(plugdir), "LD_PRELOAD": str(tmp_path / "libpre.so")},
     )
     assert out.startswith(b"[preloaded] plugin constructor ran\n")
-    settle_verification()
 
 
 def test_missing_library_gives_the_loaders_message(tmp_path: Path) -> None:
@@ -240,7 +208,6 @@ def test_host_python3_runs_like_native(tmp_path: Path) -> None:
     stored = [f["path"] for f in info["stored_files"]]
     assert any("_hashlib" in p for p in stored)
     assert any("_decimal" in p for p in stored)
-    settle_verification()
 
 
 @pytest.mark.parametrize("arch", ["aarch64", "riscv64"])

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from ttdbg.errors import RecordingError
 
-EVENTLOG_VERSION = 1
+from .arch.counters import Counter
+
+EVENTLOG_VERSION = 2
 
 
 class EventKind(enum.IntEnum):
@@ -20,7 +22,7 @@ class EventKind(enum.IntEnum):
 
     START = 1  # identity at start: args (uid, euid, gid, egid), payload AT_RANDOM
     SYSCALL = 2  # a syscall the host answered: args (nr, a0..a5), payload bytes it produced
-    # 3 is unused: rdtsc would be an input, but Unicorn 2.1 cannot hook it (see README).
+    COUNTER = 3  # a CPU time counter read (rdtsc...): args (counter, pc), result its value
     EXIT = 4  # the program ended: args (status, signal)
     SIGNAL = 5  # a signal from outside (Ctrl-C...) delivered here: result the signal number
 
@@ -47,6 +49,11 @@ class Event:
             return f"exit(signal {signal})" if signal else f"exit({status})"
         if self.kind == EventKind.SIGNAL:
             return f"signal {self.result} from outside"
+        if self.kind == EventKind.COUNTER and len(self.args) == 2:
+            counter, pc = self.args
+            known = counter in Counter._value2member_map_
+            name = Counter(counter).name.lower() if known else str(counter)
+            return f"counter {name} at {pc:#x} = {self.result}"
         return f"{self.kind.name.lower()}{self.args} = {self.result}"
 
 

@@ -11,6 +11,7 @@ import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
 from .arch import Arch, Register
+from .counters import CounterReads
 from .icount import HIT, LIMIT, UNKNOWN_BLOCK, BlockCounter
 from .pagescan import PageScanner
 
@@ -146,6 +147,7 @@ class Machine:
         self.uc = unicorn.Uc(arch.uc_arch, arch.uc_mode)
         self.uc.ctl_set_cpu_model(arch.cpu_model)
         self.counter = BlockCounter(self.uc, arch.cs_arch, arch.cs_mode)
+        self.counter_reads = CounterReads(self)
         self.scanner = PageScanner(self.uc)
         self.register_file = RegisterFile(self.uc, arch.registers)
         self._regs = {r.name: r for r in arch.registers}
@@ -269,11 +271,13 @@ class Machine:
             self.counter.clear_stop()
             self.counter.limit = goal
             self._emulate()
+            self.counter_reads.settle(self.icount)
             if self.counter.stop == UNKNOWN_BLOCK:
                 if not self.counter.learn_missed_block():
                     self._finish_exactly(1)
             elif self.counter.stop == LIMIT:
                 self._finish_exactly(goal - self.icount)
+                self.counter_reads.settle(self.icount)
             elif self.counter.stop == HIT:
                 self._stop_requested = True
         if self._halted is not None:
@@ -312,6 +316,7 @@ class Machine:
     def _deliver_fault(self, errno: int) -> None:
         pc = self.pc
         self.icount = self.icount_at(pc)
+        self.counter_reads.settle(self.icount)
         signal, detail = _FAULT_SIGNALS.get(errno, (SIGSEGV, f"emulator error {errno}"))
         self.on_fault(self, Fault(signal, pc, detail))
         if self._halted is None and not self._stop_requested:
@@ -332,17 +337,24 @@ class Machine:
         return self.on_unmapped(addr, size)
 
     def _syscall_hook(self, uc: unicorn.Uc, _data: object) -> None:
+        self.counter_reads.settle(self.icount_at(self.pc))
         self.on_syscall(self)
 
     def _interrupt_hook(self, uc: unicorn.Uc, intno: int, _data: object) -> None:
         if intno == self.arch.syscall_interrupt:
             self.on_syscall(self)
             return
+        if intno == self.arch.counter_trap_interrupt and self.counter_reads.answer_trap(self.pc):
+            return
         # A fault leaves pc on the instruction (not retired); a trap such as int3 leaves it
         # past the end of its block, where the count already includes it.
-        pc = self.pc
-        self.icount = self.icount_at(pc)
         signal = self.arch.interrupt_signals.get(intno, self.arch.unknown_interrupt_signal)
-        self.on_fault(self, Fault(signal, pc, f"CPU exception {intno}"))
+        self.raise_fault(signal, self.pc, f"CPU exception {intno}")
+
+    def raise_fault(self, signal: int, pc: int, detail: str) -> None:
+        """From inside a hook: the instruction at `pc` faults (not retired) with `signal`."""
+        self.icount = self.icount_at(pc)
+        self.counter_reads.settle(self.icount)
+        self.on_fault(self, Fault(signal, pc, detail))
         if self._halted is None:
             self.request_stop()

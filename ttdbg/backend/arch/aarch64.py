@@ -7,6 +7,7 @@ import unicorn
 from unicorn import arm64_const as a
 
 from .base import Arch, GdbRegister, Register, SyscallAbi
+from .counters import Counter, aarch64_counter_reads
 from .generic_syscalls import GENERIC_SYSCALLS
 
 _CORE, _FPU = "org.gnu.gdb.aarch64.core", "org.gnu.gdb.aarch64.fpu"
@@ -79,6 +80,11 @@ ARCH = Arch(
     # fpsimd_flush_thread clears the FP state at exec: round to nearest, no traps, no flags.
     initial_registers={"fpcr": 0, "fpsr": 0},
     syscall_interrupt=2,  # EXCP_SWI
+    # 62.5 MHz: the CNTFRQ_EL0 Unicorn's Cortex-A72 (and qemu-user) reports.
+    counter_hz={Counter.CNTVCT: 62_500_000},
+    counter_reads=aarch64_counter_reads,
+    # Linux enables EL0 access to the virtual counter only (CNTKCTL_EL1.EL0VCTEN).
+    counter_faults=frozenset({Counter.CNTPCT}),
     watchpoints_steppable=False,
     stat_layout="generic",
     breakpoint_kinds=frozenset({4}),

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .counters import Counter, CounterRead
+
 
 @dataclass(frozen=True)
 class Register:
@@ -102,6 +104,15 @@ class Arch:
     # Instruction classes for step over and finish, from capstone's mnemonic and operands.
     is_call: Callable[[str, str], bool] = field(default=lambda m, ops: m.startswith("call"))
     is_return: Callable[[str, str], bool] = field(default=lambda m, ops: m.startswith("ret"))
+    # CPU time counters read without a syscall: their rate while recording (ticks per second),
+    # and how to find the reads (in a learned block; or, when Unicorn traps them as illegal
+    # instructions with this exception number, from the trapping instruction word).
+    counter_hz: dict[Counter, int] = field(default_factory=dict)
+    counter_reads: Callable[[int, bytes, tuple[int, ...]], list[CounterRead]] | None = None
+    counter_trap: Callable[[int, int], CounterRead | None] | None = None
+    counter_trap_interrupt: int | None = None
+    # Counters Linux keeps from user space: reading one is SIGILL, as there.
+    counter_faults: frozenset[Counter] = frozenset()
     # What the registers pane lists (empty: every register of 8 bytes or less).
     display_registers: tuple[str, ...] = ()
 

@@ -9,6 +9,7 @@ import unicorn
 from unicorn import riscv_const as r
 
 from .base import Arch, GdbRegister, Register, SyscallAbi
+from .counters import Counter, CounterRead, riscv_counter_read, riscv_counter_reads
 from .generic_syscalls import GENERIC_SYSCALLS
 
 _CPU, _FPU = "org.gnu.gdb.riscv.cpu", "org.gnu.gdb.riscv.fpu"
@@ -72,6 +73,14 @@ def _enable_fpu(uc: Any) -> None:
     uc.reg_write(r.UC_RISCV_REG_MSTATUS, status | _FS_INITIAL)
 
 
+def _counter_reads(addr: int, code: bytes, insns: tuple[int, ...]) -> list[CounterRead]:
+    return riscv_counter_reads(addr, code, insns, ABI_NAMES)
+
+
+def _counter_trap(addr: int, word: int) -> CounterRead | None:
+    return riscv_counter_read(addr, word, ABI_NAMES)
+
+
 ARCH = Arch(
     name="riscv64",
     elf_machine="EM_RISCV",
@@ -98,6 +107,13 @@ ARCH = Arch(
     setup=_enable_fpu,
     initial_registers={"fcsr": 0},  # round to nearest, no flags, as at exec
     syscall_interrupt=8,  # environment call from U-mode
+    # time at the HiFive Unleashed's 1 MHz timebase (its SiFive U54 is the CPU model), cycle at
+    # 1 GHz; instret is the guest's own icount. Unicorn answers cycle and instret from the
+    # host and traps time: hooks answer the first two, the trap handler the third.
+    counter_hz={Counter.TIME: 1_000_000, Counter.CYCLE: 1_000_000_000},
+    counter_reads=_counter_reads,
+    counter_trap=_counter_trap,
+    counter_trap_interrupt=2,  # illegal instruction
     watchpoints_steppable=False,
     stat_layout="generic",
     breakpoint_kinds=frozenset({2, 4}),

@@ -7,6 +7,7 @@ import unicorn
 from unicorn import x86_const as x
 
 from .base import Arch, GdbRegister, Register, SyscallAbi
+from .counters import Counter, x86_counter_reads
 
 _GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", *(f"r{i}" for i in range(8, 16)))
 
@@ -177,6 +178,9 @@ ARCH = Arch(
     # Vectors reaching the interrupt hook: #DE, #DB, #BP, #UD, #GP.
     interrupt_signals={0: 8, 1: 5, 3: 5, 6: 4, 13: 11},
     syscall_insn=x.UC_X86_INS_SYSCALL,
+    # A fixed 2 GHz time-stamp counter (the host's monotonic clock scaled while recording).
+    counter_hz={Counter.TSC: 2_000_000_000, Counter.TSCP: 2_000_000_000},
+    counter_reads=x86_counter_reads,
     syscall_insn_size=2,
     unknown_interrupt_signal=11,
     display_registers=(

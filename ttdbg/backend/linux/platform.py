@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import unicorn
 
 from ttdbg.errors import DivergenceError, GuestError
 
+from ..arch.counters import Counter
 from ..eventlog import Event, EventKind
 from ..filestore import FileStore
 from ..inputs import EndOfLog, Inputs, Outcome
@@ -35,7 +37,7 @@ from .signals import (
 ENOSYS, EFAULT, EINTR = 38, 14, 4
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 2
+PLATFORM_VERSION = 3
 Console = Callable[[int, bytes], None]
 
 
@@ -92,6 +94,7 @@ class LinuxPlatform:
         machine.on_unmapped = lambda addr, size: self.mem.grow_stack(addr)
         machine.next_async = self.next_async
         machine.on_async = self.deliver_async
+        machine.counter_reads.source = self.read_counter
         self.host_signal: int | None = None  # set by the recorder's signal handler
         self.auxv = b""  # as the loader laid it out; gdb reads it (qXfer:auxv:read)
 
@@ -198,6 +201,29 @@ class LinuxPlatform:
     def exit_from_syscall(self, status: int) -> None:
         self.m.icount = self.syscall_icount + 1
         self.exit(status)
+
+    def read_counter(self, counter: Counter, icount: int, pc: int) -> int:
+        """A CPU time counter read at `icount`: the host's monotonic clock at the counter's
+        rate while recording, the logged value in replay (checked: same counter, pc, icount).
+        RISC-V's instret is the guest's own icount, which replay computes the same."""
+        if counter == Counter.INSTRET:
+            return icount
+        hz = self.arch.counter_hz[counter]
+
+        def host() -> Outcome:
+            return time.monotonic_ns() * hz // 1_000_000_000, b""
+
+        try:
+            value, _ = self.inputs.take(EventKind.COUNTER, icount, (counter, pc), host)
+        except EndOfLog as end:
+            self.end_of_log = end
+            self.m.request_stop()
+            return 0
+        except DivergenceError as err:
+            self.error = err
+            self.m.request_stop()
+            return 0
+        return value
 
     def next_async(self) -> int | None:
         """Where the next signal from outside arrives: now, if the recorder has caught one;
