@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ttdbg.backend.arch.counters import Counter
 from ttdbg.backend.eventlog import ARG_COUNTS, Event, EventKind, decode_events, encode_events
 from ttdbg.errors import RecordingError
 
@@ -21,6 +22,8 @@ def valid_event(draw: st.DrawFn) -> Event:
         args = (draw(st.integers(0, 255)), draw(st.integers(0, 64)))
     if kind == EventKind.SIGNAL:
         result = draw(st.integers(1, 64))
+    if kind == EventKind.COUNTER:
+        args = (draw(st.sampled_from(list(Counter))), args[1])
     icount = draw(st.integers(0, 1 << 40))
     return Event(kind, icount, args, result, draw(st.binary(max_size=64)))
 
@@ -48,6 +51,8 @@ def test_malformed_events_are_refused_by_name() -> None:
         (Event(EventKind.SIGNAL, 5, (), 0), "signal event with signal 0"),
         (Event(EventKind.SIGNAL, 5, (), -3), "signal event with signal -3"),
         (Event(EventKind.EXIT, 5, (0, 99)), "exit event with status 0, signal 99"),
+        (Event(EventKind.COUNTER, 5, (0, 0x1000)), "counter event for unknown counter 0"),
+        (Event(EventKind.COUNTER, 5, (1,)), "counter event with 1 arguments"),
         (Event(EventKind.SYSCALL, 1 << 63, (0,) * 7), "icount 9223372036854775808 out of range"),
     ]
     for event, message in cases:

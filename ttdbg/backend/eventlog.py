@@ -49,11 +49,9 @@ class Event:
             return f"exit(signal {signal})" if signal else f"exit({status})"
         if self.kind == EventKind.SIGNAL:
             return f"signal {self.result} from outside"
-        if self.kind == EventKind.COUNTER and len(self.args) == 2:
-            counter, pc = self.args
-            known = counter in Counter._value2member_map_
-            name = Counter(counter).name.lower() if known else str(counter)
-            return f"counter {name} at {pc:#x} = {self.result}"
+        if self.kind == EventKind.COUNTER:
+            counter, pc = self.args  # checked when read: a known counter
+            return f"counter {Counter(counter).name.lower()} at {pc:#x} = {self.result}"
         return f"{self.kind.name.lower()}{self.args} = {self.result}"
 
 
@@ -80,7 +78,13 @@ def encode_events(events: list[Event], previous_icount: int) -> bytes:
 
 
 # The argument count of each kind, and what its signal number is, checked when reading.
-ARG_COUNTS = {EventKind.START: 0, EventKind.SYSCALL: 7, EventKind.EXIT: 2, EventKind.SIGNAL: 0}
+ARG_COUNTS = {
+    EventKind.START: 0,
+    EventKind.SYSCALL: 7,
+    EventKind.COUNTER: 2,
+    EventKind.EXIT: 2,
+    EventKind.SIGNAL: 0,
+}
 MAX_SIGNAL = 64
 MAX_ICOUNT = (1 << 63) - 1
 # A batch holds at most this many events (the recorder writes far fewer), and no more than
@@ -96,6 +100,8 @@ def _check_event(kind: EventKind, args: tuple[int, ...], result: int) -> None:
         raise RecordingError(f"event log: exit event with status {args[0]}, signal {args[1]}")
     if kind == EventKind.SIGNAL and not 1 <= result <= MAX_SIGNAL:
         raise RecordingError(f"event log: signal event with signal {result}")
+    if kind == EventKind.COUNTER and args[0] not in Counter._value2member_map_:
+        raise RecordingError(f"event log: counter event for unknown counter {args[0]}")
 
 
 def decode_events(data: bytes, previous_icount: int) -> Iterator[Event]:
