@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
+from typing import Any
 
 from ..cancel import CancelToken
 from ..stops import WatchpointHit
@@ -17,6 +18,7 @@ class MonitorCommands:
 
     def __init__(self, timeline: Timeline) -> None:
         self.tl = timeline
+        self._provenance: Any = None  # ttdbg.index.origin.Provenance, made on first use
         self.table: dict[str, tuple[Handler, str]] = {
             "help": (self.help, "list these commands"),
             "info replay": (self.info_replay, "mode, file, icount / total, pc, program status"),
@@ -28,6 +30,7 @@ class MonitorCommands:
             "loadvm": (self.loadvm, "NAME: go back to a moment saved with savevm"),
             "events": (self.events, "[N]: the N events before and after this moment"),
             "last": (self.last, "ADDR [LEN]: go to the write that gave these bytes their value"),
+            "origin": (self.origin, "ADDR: where this byte's value came from (needs an index)"),
         }
 
     def run(self, line: str, cancel: CancelToken) -> tuple[bool, str]:
@@ -145,3 +148,19 @@ class MonitorCommands:
             f"written at icount {writer} by pc {stop.pc:#x}: {stop.old.hex()} -> "
             f"{stop.new.hex()} ({how}); now at icount {stop.icount}\n"
         )
+
+    def origin(self, args: list[str], cancel: CancelToken) -> str:
+        if len(args) != 1:
+            raise ValueError("expects ADDR")
+        addr = int(args[0], 0)
+        tl = self.tl
+        if tl.index is None:
+            raise ValueError(
+                f"needs an index of the recording: run 'ttdbg index {tl.recording.path}'"
+            )
+        from ttdbg.index.origin import Provenance
+
+        if self._provenance is None:
+            self._provenance = Provenance(tl.recording, tl.index)
+        result = self._provenance.origin(addr, tl.position)
+        return f"byte {addr:#x} at icount {tl.position}:\n{result.describe()}\n"

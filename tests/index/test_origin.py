@@ -1,0 +1,88 @@
+"""Provenance: a program that copies its input through buffers, registers and a global; the
+chain of copies ends at the right read() and stdin byte offset, on all three architectures."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_tool, run_ttdbg
+from ttdbg.backend.cancel import CancelToken
+from ttdbg.backend.eventlog import EventKind
+from ttdbg.backend.gdb.monitor import MonitorCommands
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.timeline import Timeline
+from ttdbg.index.build import build_index, run_here
+from ttdbg.symbols import Symbols
+
+SOURCE = Path(__file__).with_name("copies.c")
+COMPILERS = {
+    "x86_64": "gcc",
+    "aarch64": "aarch64-linux-gnu-gcc",
+    "riscv64": "riscv64-linux-gnu-gcc",
+}
+STDIN = b"abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture(scope="module", params=sorted(COMPILERS))
+def copies(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cc = require_tool(COMPILERS[request.param])
+    tmp = tmp_path_factory.mktemp("copies")
+    program, path = tmp / "copies", tmp / "copies.ttrec"
+    subprocess.run([cc, "-O1", "-static", "-o", str(program), str(SOURCE)], check=True, timeout=120)
+    out = run_ttdbg(["record", "-o", str(path), "--", str(program)], stdin=STDIN)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == STDIN[3:11]
+    build_index(str(path), runner=run_here)
+    return path
+
+
+def monitor(path: Path, line: str) -> tuple[bool, str]:
+    rec = open_recording(str(path))
+    tl = Timeline(rec)
+    tl.seek(tl.end)
+    return MonitorCommands(tl).run(line, CancelToken())
+
+
+def test_origin_follows_copies_to_the_read_and_its_offset(copies: Path) -> None:
+    rec = open_recording(str(copies))
+    second = Symbols(rec.program_image, rec.program.load_bias).by_name["second"].addr
+    reads = [
+        e for e in rec.events
+        if e.kind == EventKind.SYSCALL and e.args[0] == rec.program.arch.syscall_numbers["read"]
+    ]  # fmt: skip
+    (read,) = [e for e in reads if e.args[1] == 0]
+    for offset in range(8):  # second[16 + k] holds input[3 + k]
+        ok, text = monitor(copies, f"origin {second + 16 + offset:#x}")
+        assert ok, text
+        last = text.strip().splitlines()[-1].strip()
+        assert last == (
+            f"origin: syscall: read(0) at icount {read.icount}: stdin byte offset {3 + offset}"
+        )
+        hops = text.strip().splitlines()[1:-1]
+        assert len(hops) >= 4  # buffer <- register <- global <- register <- ... <- input
+
+
+def test_constants_and_computations_end_the_chain(copies: Path) -> None:
+    rec = open_recording(str(copies))
+    second = Symbols(rec.program_image, rec.program.load_bias).by_name["second"].addr
+    ok, text = monitor(copies, f"origin {second + 40:#x}")
+    assert ok
+    assert "origin: constant: the immediate 0x6b" in text
+    ok, text = monitor(copies, f"origin {second + 41:#x}")
+    assert ok
+    assert "origin: computation:" in text
+    ok, text = monitor(copies, f"origin {second + 60:#x}")
+    assert ok
+    assert "was never written" in text
+
+
+def test_origin_without_an_index_says_so(copies: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.ttrec"
+    shutil.copyfile(copies, bare)
+    ok, text = monitor(bare, "origin 0x1000")
+    assert not ok
+    assert "needs an index of the recording: run 'ttdbg index" in text
