@@ -4,6 +4,7 @@ plugin loaded with dlopen, and an LD_PRELOAD library."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -154,3 +155,25 @@ def compile_source(
         timeout=120,
     )
     return out
+
+
+def record_with_vanished_library(tmp: Path, keep_copy: Path | None = None) -> tuple[Path, str]:
+    """Record a program linked (-rpath) against a library in tmp/libdir, then delete the
+    directory and the program: (recording, the library's path as the guest named it).
+    `keep_copy` receives a copy of the library first, for checks against nm."""
+    from tests.conftest import run_ttdbg
+
+    libdir = tmp / "libdir"
+    libdir.mkdir()
+    lib = compile_source(libdir, "libmine.so", LIBRARY, "-shared", "-fPIC")
+    if keep_copy is not None:
+        shutil.copy(lib, keep_copy)
+    prog = compile_source(
+        tmp, "uses", USES_LIBRARY, f"-L{libdir}", "-lmine", f"-Wl,-rpath,{libdir}"
+    )
+    rec = tmp / "uses.ttrec"
+    proc = run_ttdbg(["record", "--snapshot-every", "20000", "-o", str(rec), "--", str(prog)])
+    assert proc.returncode == 0, proc.stderr
+    shutil.rmtree(libdir)
+    prog.unlink()
+    return rec, str(lib)

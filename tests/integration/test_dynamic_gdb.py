@@ -4,7 +4,6 @@ recording holds (served over vFile), with the program's own library deleted from
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import missing, require_tool, run_ttdbg
-from tests.integration.dynprogs import LIBRARY, USES_LIBRARY, compile_source
+from tests.integration.dynprogs import (
+    LIBRARY,
+    USES_LIBRARY,
+    compile_source,
+    record_with_vanished_library,
+)
 
 
 def ttdbg_gdb(rec: Path, commands: list[str], timeout: float = 240) -> list[str]:
@@ -32,19 +36,7 @@ def ttdbg_gdb(rec: Path, commands: list[str], timeout: float = 240) -> list[str]
 def library_rec(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A recording of a program using a library from a directory deleted afterwards."""
     require_tool("gdb")
-    tmp = tmp_path_factory.mktemp("dyngdb")
-    libdir = tmp / "libdir"
-    libdir.mkdir()
-    compile_source(libdir, "libmine.so", LIBRARY, "-shared", "-fPIC")
-    prog = compile_source(
-        tmp, "uses", USES_LIBRARY, f"-L{libdir}", "-lmine", f"-Wl,-rpath,{libdir}"
-    )
-    rec = tmp / "uses.ttrec"
-    proc = run_ttdbg(["record", "--snapshot-every", "20000", "-o", str(rec), "--", str(prog)])
-    assert proc.returncode == 0, proc.stderr
-    shutil.rmtree(libdir)
-    prog.unlink()
-    return rec, f"{libdir}/libmine.so"
+    return record_with_vanished_library(tmp_path_factory.mktemp("dyngdb"))
 
 
 def test_shared_libraries_listed_and_broken_into(library_rec: tuple[Path, str]) -> None:

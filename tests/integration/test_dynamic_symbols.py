@@ -3,13 +3,12 @@ the stack's return addresses and source lines inside a library, checked against 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
-from tests.conftest import require_tool, run_ttdbg
-from tests.integration.dynprogs import LIBRARY, USES_LIBRARY, compile_source
+from tests.conftest import require_tool
+from tests.integration.dynprogs import record_with_vanished_library
 from ttdbg.backend.modules import loaded_modules
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.stops import BreakpointHit
@@ -35,18 +34,8 @@ def nm_names(path: str, offset: int) -> set[str]:
 @pytest.fixture(scope="module")
 def timeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Timeline, Symbols, str]:
     tmp = tmp_path_factory.mktemp("dynsym")
-    libdir = tmp / "libdir"
-    libdir.mkdir()
-    compile_source(libdir, "libmine.so", LIBRARY, "-shared", "-fPIC")
     lib_copy = tmp / "libmine-copy.so"
-    shutil.copy(libdir / "libmine.so", lib_copy)
-    prog = compile_source(
-        tmp, "uses", USES_LIBRARY, f"-L{libdir}", "-lmine", f"-Wl,-rpath,{libdir}"
-    )
-    rec = tmp / "uses.ttrec"
-    proc = run_ttdbg(["record", "--snapshot-every", "20000", "-o", str(rec), "--", str(prog)])
-    assert proc.returncode == 0, proc.stderr
-    shutil.rmtree(libdir)
+    rec, _lib = record_with_vanished_library(tmp, lib_copy)
     recording = open_recording(str(rec))
     return (
         Timeline(recording),
