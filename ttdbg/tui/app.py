@@ -684,6 +684,13 @@ class TtdbgApp(App[None]):
             self.memory_addr = name if follows else self._address(cmd.arg)
             self.query_one(TabbedContent).active = "tab-memory"
             self._refresh_view()
+        elif cmd.action == "last":
+            where, _, length = cmd.arg.partition(" ")
+            addr, size = self._address(where), int(length or "8", 0)
+            self.run_op(lambda cancel, progress: tl.last_write(addr, size, progress, cancel), True)
+        elif cmd.action == "origin":
+            addr = self._address(cmd.arg)
+            self._submit(lambda _cancel: self._origin(addr))
         elif cmd.action == "mark":
             self.session.bookmarks[cmd.arg or "a"] = self.position
             self._after_marks_changed()
@@ -693,6 +700,17 @@ class TtdbgApp(App[None]):
             self.action_help()
         elif cmd.action == "quit":
             self.quit_app()
+
+    def _origin(self, addr: int) -> _Outcome:
+        """On the engine thread: where the byte at `addr` came from, as a note."""
+        tl = self.tl
+        if tl.index is None:
+            path = tl.recording.path
+            return _Outcome(None, None, 0, f"origin needs an index: run 'ttdbg index {path}'")
+        from ttdbg.index.origin import Provenance
+
+        chain = Provenance(tl.recording, tl.index).origin(addr, tl.position)
+        return _Outcome(None, None, 0, "", note=f"{addr:#x}:\n{chain.describe()}")
 
     def _delete(self, only: int | None) -> None:
         """Remove one breakpoint, or every breakpoint and watchpoint (engine thread)."""

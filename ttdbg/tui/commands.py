@@ -33,6 +33,8 @@ WORDS: dict[str, str] = {
     "awatch": "awatch",
     **dict.fromkeys(("goto", "g", "seek"), "goto"),
     "mark": "mark",
+    "last": "last",
+    "origin": "origin",
     "show": "show",
     **dict.fromkeys(("q", "quit"), "quit"),
     **dict.fromkeys(("help", "h", "?"), "help"),
@@ -82,6 +84,7 @@ HELP = """\
    v          highlight what the last instruction changed / what changed since the last view
    tab        next pane                    escape  cancel a long operation
    :          command line (si rsi ni rni c rc finish rfinish b *ADDR b SYM delete
-              watch *ADDR [LEN] rwatch awatch x ADDR|$REG goto ICOUNT|N% mark L help q)
+              watch *ADDR [LEN] rwatch awatch x ADDR|$REG goto ICOUNT|N% mark L help q
+              last ADDR [LEN]: the write that gave it its value; origin ADDR: where it came from)
    ctrl+p     command palette              ?       this help       q   quit
 """
