@@ -25,6 +25,9 @@ class EventKind(enum.IntEnum):
     COUNTER = 3  # a CPU time counter read (rdtsc...): args (counter, pc), result its value
     EXIT = 4  # the program ended: args (status, signal)
     SIGNAL = 5  # a signal from outside (Ctrl-C...) delivered here: result the signal number
+    # The scheduler switched threads before this icount: args (from tid, to tid, why), payload
+    # the waits that ended from outside (timeouts, signals) as (tid, result, remaining ns).
+    SWITCH = 6
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Event:
         if self.kind == EventKind.COUNTER:
             counter, pc = self.args  # checked when read: a known counter
             return f"counter {Counter(counter).name.lower()} at {pc:#x} = {self.result}"
+        if self.kind == EventKind.SWITCH and len(self.args) == 3:
+            return f"switch thread {self.args[0]} -> {self.args[1]}"
         return f"{self.kind.name.lower()}{self.args} = {self.result}"
 
 

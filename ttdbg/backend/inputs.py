@@ -47,6 +47,13 @@ class Inputs(ABC):
     def note(self, event: Event) -> None:
         """Log an event the guest produced (its exit) or check it against the log."""
 
+    @abstractmethod
+    def decide(
+        self, kind: EventKind, icount: int, choose: Callable[[], Event | None]
+    ) -> Event | None:
+        """A choice the recorder makes (a thread switch): `choose` makes it and it is logged
+        when recording; replay takes the logged one at this icount instead, or None."""
+
     def peek(self) -> Event | None:
         """The next logged event, when replaying (recording has no future)."""
         return None
@@ -76,6 +83,14 @@ class LiveInputs(Inputs):
 
     def note(self, event: Event) -> None:
         self.log.append(event)
+
+    def decide(
+        self, kind: EventKind, icount: int, choose: Callable[[], Event | None]
+    ) -> Event | None:
+        event = choose()
+        if event is not None:
+            self.log.append(event)
+        return event
 
 
 def _describe(kind: EventKind, icount: int, args: tuple[int, ...]) -> str:
@@ -114,3 +129,12 @@ class ReplayInputs(Inputs):
 
     def note(self, event: Event) -> None:
         self._next(event.kind, event.icount, event.args)
+
+    def decide(
+        self, kind: EventKind, icount: int, choose: Callable[[], Event | None]
+    ) -> Event | None:
+        ev = self.peek()
+        if ev is None or ev.kind != kind or ev.icount != icount:
+            return None
+        self.log.cursor += 1
+        return ev

@@ -161,6 +161,10 @@ class Machine:
         # delivers it. A run stops there; the next run delivers it before anything else.
         self.next_async: Callable[[], int | None] = lambda: None
         self.on_async: Callable[[int], None] = lambda icount: None
+        # Called when a run ends with the guest still going: the platform takes what is due
+        # between instructions there (a thread switch), so every state at an icount is the
+        # same however the run got there.
+        self.at_rest: Callable[[], None] = lambda: None
         self._stop_requested = False
         self._halted: Halt | None = None
         self._install_hooks()
@@ -276,10 +280,13 @@ class Machine:
                 if not self.counter.learn_missed_block():
                     self._finish_exactly(1)
             elif self.counter.stop == LIMIT:
-                self._finish_exactly(goal - self.icount)
+                # The limit may be lower than `goal`: a syscall made an event due sooner.
+                self._finish_exactly(self.counter.limit - self.icount)
                 self.counter_reads.settle(self.icount)
             elif self.counter.stop == HIT:
                 self._stop_requested = True
+        if self._halted is None:
+            self.at_rest()
         if self._halted is not None:
             return Halt.EXITED
         return Halt.STOPPED if self._stop_requested else Halt.COUNT
@@ -339,10 +346,26 @@ class Machine:
     def _syscall_hook(self, uc: unicorn.Uc, _data: object) -> None:
         self.counter_reads.settle(self.icount_at(self.pc))
         self.on_syscall(self)
+        self._after_syscall()
+
+    def _after_syscall(self) -> None:
+        """A syscall can make an asynchronous event due (a thread switch when its thread
+        blocks, a logged switch or signal just after it): stop there, not at the run's goal.
+        A syscall ends its block, so the count is exact here."""
+        if self._halted is not None or self._stop_requested:
+            return
+        due = self.next_async()
+        if due is None:
+            return
+        if due <= self.icount:
+            self.uc.emu_stop()
+        elif due < self.counter.limit:
+            self.counter.limit = due
 
     def _interrupt_hook(self, uc: unicorn.Uc, intno: int, _data: object) -> None:
         if intno == self.arch.syscall_interrupt:
             self.on_syscall(self)
+            self._after_syscall()
             return
         if intno == self.arch.counter_trap_interrupt and self.counter_reads.answer_trap(self.pc):
             return

@@ -99,6 +99,13 @@ class _FlushingInputs(LiveInputs):
         super().note(event)
         self._flush()
 
+    def decide(
+        self, kind: EventKind, icount: int, choose: Callable[[], Event | None]
+    ) -> Event | None:
+        event = super().decide(kind, icount, choose)
+        self._after_append()
+        return event
+
 
 class Recorder:
     """Runs one program from its first instruction to its end, writing a recording."""

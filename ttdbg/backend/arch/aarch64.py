@@ -101,4 +101,5 @@ ARCH = Arch(
         "v0",
         "v1",
     ),
+    tls_register="tpidr_el0",
 )

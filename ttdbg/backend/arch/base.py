@@ -115,6 +115,11 @@ class Arch:
     counter_faults: frozenset[Counter] = frozenset()
     # What the registers pane lists (empty: every register of 8 bytes or less).
     display_registers: tuple[str, ...] = ()
+    # Threads: the register clone(CLONE_SETTLS) sets, and where clone() takes the TLS and
+    # child-tid arguments (x86-64 swaps them relative to the generic order).
+    tls_register: str = ""
+    clone_tls_arg: int = 3
+    clone_ctid_arg: int = 4
 
     def register(self, name: str) -> Register:
         """The register called `name`; KeyError when the architecture has none."""

@@ -122,4 +122,5 @@ ARCH = Arch(
     is_call=_is_call,
     is_return=_is_return,
     display_registers=(*ABI_NAMES[1:], "pc", "fcsr", "fa0", "fa1"),
+    tls_register="tp",
 )

@@ -183,6 +183,9 @@ ARCH = Arch(
     counter_reads=x86_counter_reads,
     syscall_insn_size=2,
     unknown_interrupt_signal=11,
+    tls_register="fs_base",
+    clone_tls_arg=4,
+    clone_ctid_arg=3,
     display_registers=(
         *_GPRS,
         "rip",

@@ -27,12 +27,14 @@ from .signals import (
     SA_RESETHAND,
     SA_RESTART,
     SA_RESTORER,
+    SI_KERNEL,
     SIG_DFL,
     SIG_IGN,
     SIGINFO_SIZE,
     SigAction,
     SignalState,
 )
+from .threads import SchedulePolicy, State, Threads
 
 ENOSYS, EFAULT, EINTR = 38, 14, 4
 # Bumped whenever the emulated process behaves differently for the same program and inputs
@@ -52,6 +54,7 @@ class LinuxPlatform:
         host: HostIO | None = None,
         console: Console | None = None,
         files: FileStore | None = None,
+        policy: SchedulePolicy | None = None,
     ) -> None:
         from .calls import SYSCALLS  # the table imports this module's types
 
@@ -67,9 +70,10 @@ class LinuxPlatform:
             machine, program.brk_start, self.arch.mmap_base, self.arch.stack_top, STACK_LIMIT
         )
         self.signals = SignalState()
+        self.threads = Threads(self, policy)
         self.pid = 1
+        self.uid = 0
         self.umask = 0o022
-        self.tid_address = 0
         self.exit_status: int | None = None
         self.exit_signal: int | None = None
         self.enosys: dict[str, int] = {}
@@ -95,6 +99,7 @@ class LinuxPlatform:
         machine.next_async = self.next_async
         machine.on_async = self.deliver_async
         machine.counter_reads.source = self.read_counter
+        machine.at_rest = self.settle
         self.host_signal: int | None = None  # set by the recorder's signal handler
         self.auxv = b""  # as the loader laid it out; gdb reads it (qXfer:auxv:read)
 
@@ -109,7 +114,8 @@ class LinuxPlatform:
 
         _, payload = self.inputs.take(EventKind.START, 0, (), host_identity)
         ids = [int.from_bytes(payload[i : i + 4], "little") for i in range(0, 20, 4)]
-        self.pid = ids[0]
+        self.pid, self.uid = ids[0], ids[1]
+        self.threads.start(self.pid)
         identity = Identity(uid=ids[1], euid=ids[2], gid=ids[3], egid=ids[4], random=payload[20:36])
         map_program(self.m, self.program)
         sp = build_stack(self.m, self.program, argv, envp, execfn, identity)
@@ -174,8 +180,11 @@ class LinuxPlatform:
             self.error = err
             m.request_stop()
             return
-        if m.halted is None:
-            due = self.next_async()
+        # A thread that blocked or exited in this call takes nothing more now: the switch
+        # away from it comes first, and a signal goes to whichever thread runs then.
+        goes_on = self.threads.running.state == State.RUNNABLE
+        if m.halted is None and goes_on:
+            due = self.next_signal()
             if due is not None and due <= self.syscall_icount + 1:
                 self._take_async(self.syscall_icount + 1)
         # A call interrupted by a signal whose handler asked for SA_RESTART runs again once the
@@ -183,7 +192,7 @@ class LinuxPlatform:
         self._restart = result == -EINTR and self._next_signal_restarts()
         if result is not None and not self._restart:
             self._result_reg.write(result)
-        if m.halted is None:
+        if m.halted is None and goes_on:
             self.deliver_pending_signals()
         self._restart = False
 
@@ -225,7 +234,7 @@ class LinuxPlatform:
             return 0
         return value
 
-    def next_async(self) -> int | None:
+    def next_signal(self) -> int | None:
         """Where the next signal from outside arrives: now, if the recorder has caught one;
         at its logged icount when replaying."""
         if self.inputs.replaying:
@@ -233,10 +242,39 @@ class LinuxPlatform:
             return ev.icount if ev is not None and ev.kind == EventKind.SIGNAL else None
         return self.m.icount if self.host_signal is not None else None
 
+    def next_async(self) -> int | None:
+        """Where the run must stop next for something from outside the running thread: a
+        signal from outside or a thread switch (both from the log when replaying)."""
+        if self.inputs.replaying:
+            ev = self.inputs.peek()
+            if ev is not None and ev.kind in (EventKind.SIGNAL, EventKind.SWITCH):
+                return ev.icount
+            return None
+        signal = self.m.icount if self.host_signal is not None else None
+        switch = self.threads.due()
+        if signal is None or switch is None:
+            return switch if signal is None else signal
+        return min(signal, switch)
+
     def deliver_async(self, icount: int) -> None:
-        """Deliver the signal from outside (logged when recording, from the log in replay)."""
-        if self._take_async(icount):
+        """Take the thread switch due now, then deliver the signal from outside (logged when
+        recording, from the log in replay)."""
+        self.settle()
+        if self.error is not None or self.m.halted is not None:
+            return
+        due = self.next_signal()
+        if due is not None and due <= icount and self._take_async(icount):
             self.deliver_pending_signals()
+
+    def settle(self) -> None:
+        """Take every thread switch due at the current icount (between instructions)."""
+        if self.m.halted is not None or self.error is not None:
+            return
+        try:
+            self.threads.settle()
+        except DivergenceError as err:
+            self.error = err
+            self.m.request_stop()
 
     def _next_signal_restarts(self) -> bool:
         ready = self.signals.pending & ~self.signals.blocked
@@ -261,8 +299,10 @@ class LinuxPlatform:
         self.kill_self(got)
         return True
 
-    def kill_self(self, sig: int) -> None:
-        self.signals.raise_signal(sig)
+    def kill_self(self, sig: int, code: int = SI_KERNEL) -> None:
+        """Make `sig` pending on the running thread; `code` says who sent it (si_code)."""
+        sender = (code, 0, 0) if code == SI_KERNEL else (code, self.pid, self.uid)
+        self.signals.raise_signal(sig, sender)
 
     def deliver_pending_signals(self) -> None:
         while self.m.halted is None:
@@ -298,6 +338,10 @@ class LinuxPlatform:
         """The address of the syscall instruction being handled."""
         trap = self.arch.syscall_interrupt is not None
         return self._syscall_pc - self.arch.syscall_insn_size if trap else self._syscall_pc
+
+    def return_pc(self) -> int:
+        """Where the thread making the current syscall goes on after it."""
+        return self._syscall_insn() + self.arch.syscall_insn_size
 
     def _set_pc(self, addr: int) -> None:
         """Point the guest at `addr`, also from inside the syscall hook."""
@@ -335,7 +379,7 @@ class LinuxPlatform:
         else:
             assert fp.offset is not None
             ucontext[fp.offset : fp.offset + len(fp_image)] = fp_image
-        siginfo = sig.to_bytes(4, "little").ljust(SIGINFO_SIZE, b"\0")
+        siginfo = self.signals.siginfo(sig)
         if act.flags & SA_RESTORER and act.restorer:
             ret = act.restorer
         else:
@@ -403,8 +447,8 @@ class LinuxPlatform:
             "signals": self.signals.to_state(),
             "pid": self.pid,
             "umask": self.umask,
-            "tid_address": self.tid_address,
             "enosys": dict(sorted(self.enosys.items())),
+            "threads": self.threads.to_state(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -413,5 +457,8 @@ class LinuxPlatform:
         self.signals = SignalState.from_state(state["signals"])
         self.pid = state["pid"]
         self.umask = state["umask"]
-        self.tid_address = state["tid_address"]
         self.enosys = dict(state["enosys"])
+        if "threads" in state:
+            self.threads.load_state(state["threads"])
+        else:  # recorded before threads existed: one thread, the process
+            self.threads.start(self.pid)

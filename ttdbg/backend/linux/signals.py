@@ -10,6 +10,7 @@ from typing import Any
 SIG_DFL, SIG_IGN = 0, 1
 SA_SIGINFO, SA_RESTORER, SA_ONSTACK, SA_RESTART = 4, 0x04000000, 0x08000000, 0x10000000
 SA_NODEFER, SA_RESETHAND = 0x40000000, 0x80000000
+SI_USER, SI_KERNEL, SI_TKILL = 0, 0x80, -6  # si_code: kill(), the kernel (a tty), tgkill()
 NSIG = 64
 SIGKILL, SIGSTOP = 9, 19
 
@@ -59,6 +60,8 @@ class SignalState:
     blocked: int = 0
     pending: int = 0
     altstack: tuple[int, int, int] = (0, 2, 0)  # ss_sp, ss_flags (SS_DISABLE), ss_size
+    # Who sent each pending signal: (si_code, si_pid, si_uid) for its siginfo.
+    senders: dict[int, tuple[int, int, int]] = field(default_factory=dict)
 
     def action(self, sig: int) -> SigAction:
         return self.actions.get(sig, SigAction())
@@ -67,9 +70,15 @@ class SignalState:
         act = self.action(sig)
         return act.handler == SIG_IGN or (act.handler == SIG_DFL and sig in _DEFAULT_IGNORED)
 
-    def raise_signal(self, sig: int) -> None:
+    def raise_signal(self, sig: int, sender: tuple[int, int, int] = (SI_KERNEL, 0, 0)) -> None:
         if not self.is_ignored(sig):
             self.pending |= 1 << (sig - 1)
+            self.senders.setdefault(sig, sender)
+
+    def siginfo(self, sig: int) -> bytes:
+        """The siginfo for delivering `sig` (and forget who sent it)."""
+        code, pid, uid = self.senders.pop(sig, (SI_KERNEL, 0, 0))
+        return struct.pack("<iiiiiI", sig, 0, code, 0, pid, uid).ljust(SIGINFO_SIZE, b"\0")
 
     def next_deliverable(self) -> int | None:
         ready = self.pending & ~self.blocked
@@ -85,6 +94,7 @@ class SignalState:
             "blocked": self.blocked,
             "pending": self.pending,
             "altstack": list(self.altstack),
+            "senders": {str(s): list(v) for s, v in self.senders.items()},
         }
 
     @classmethod
@@ -94,6 +104,7 @@ class SignalState:
             state["blocked"],
             state["pending"],
             (state["altstack"][0], state["altstack"][1], state["altstack"][2]),
+            {int(s): (v[0], v[1], v[2]) for s, v in state.get("senders", {}).items()},
         )
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import struct
 
-from ttdbg.errors import GuestError
-
 from ..platform import LinuxPlatform
 from ..structs import pack_utsname
-from .table import EAGAIN, EINVAL, SYSCALLS, Args, syscall
+from .table import EINVAL, Args, syscall
 
 
 @syscall("arch_prctl")
@@ -25,13 +23,7 @@ def sys_arch_prctl(p: LinuxPlatform, a: Args) -> int:
     return -EINVAL
 
 
-@syscall("set_tid_address")
-def sys_set_tid_address(p: LinuxPlatform, a: Args) -> int:
-    p.tid_address = a[0]
-    return p.pid
-
-
-@syscall("getpid", "gettid", "getpgrp", "getsid", "getpgid")
+@syscall("getpid", "getpgrp", "getsid", "getpgid")
 def sys_getpid(p: LinuxPlatform, a: Args) -> int:
     return p.pid
 
@@ -104,30 +96,3 @@ def sys_getcpu(p: LinuxPlatform, a: Args) -> int:
         if addr:
             p.m.write(addr, b"\0\0\0\0")
     return 0
-
-
-@syscall("futex")
-def sys_futex(p: LinuxPlatform, a: Args) -> int:
-    op = a[1] & 0x7F
-    if op == 0:  # FUTEX_WAIT on a single thread: nobody could ever wake it
-        value = int.from_bytes(p.m.read(a[0], 4), "little")
-        return -EAGAIN if value != a[2] & 0xFFFFFFFF else -EINVAL
-    return 0
-
-
-@syscall("exit", "exit_group")
-def sys_exit(p: LinuxPlatform, a: Args) -> None:
-    p.exit_from_syscall(a[0])
-    return None
-
-
-def _unsupported(p: LinuxPlatform, a: Args) -> int:
-    name = p.arch.syscall_names.get(p.syscall_nr, str(p.syscall_nr))
-    raise GuestError(
-        f"the program called {name}(), which ttdbg does not support "
-        "(it records single-process programs only)"
-    )
-
-
-for _name in ("fork", "vfork", "clone", "clone3", "execve", "execveat"):
-    SYSCALLS[_name] = _unsupported

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from ..platform import LinuxPlatform
-from ..signals import NSIG, SIGKILL, SIGSTOP, SigAction
+from ..signals import NSIG, SI_USER, SIGKILL, SIGSTOP, SigAction
 from .table import EINVAL, EPERM, Args, signed, syscall
 
 
@@ -58,14 +58,13 @@ def sys_sigaltstack(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("kill", "tgkill", "tkill")
+@syscall("kill")
 def sys_kill(p: LinuxPlatform, a: Args) -> int:
-    sig = a[2] if p.syscall_nr == p.arch.syscall_numbers.get("tgkill") else a[1]
-    target = a[1] if p.syscall_nr == p.arch.syscall_numbers.get("tgkill") else a[0]
+    sig, target = a[1], a[0]
     if target not in (p.pid, 0) and signed(target) != -1:
         return -EPERM
     if sig:
-        p.kill_self(sig)
+        p.kill_self(sig, SI_USER)
     return 0
 
 

@@ -8,6 +8,7 @@ import struct
 from ..platform import LinuxPlatform
 from ..structs import pack_rusage, pack_timespec, pack_timeval
 from .table import EINVAL, Args, syscall
+from .threads import park_sleep
 
 
 def _clock_ns(p: LinuxPlatform, clock_id: int) -> int:
@@ -47,27 +48,35 @@ def sys_time(p: LinuxPlatform, a: Args) -> int:
     return seconds
 
 
-def _sleep(p: LinuxPlatform, req: int) -> int:
+def _sleep(p: LinuxPlatform, req: int, rem: int) -> int | None:
     sec, nsec = struct.unpack("<qq", p.m.read(req, 16))
     if sec < 0 or not 0 <= nsec < 1_000_000_000:
         return -EINVAL
-    return p.host_call(lambda: p.live.sleep(sec * 1_000_000_000 + nsec))[0]
+    return _sleep_ns(p, sec * 1_000_000_000 + nsec, rem)
+
+
+def _sleep_ns(p: LinuxPlatform, ns: int, rem: int) -> int | None:
+    """Sleep on the host; a process with threads parks the thread instead, so the others run."""
+    if p.threads.multi:
+        park_sleep(p, ns, rem)
+        return None
+    return p.host_call(lambda: p.live.sleep(ns))[0]
 
 
 @syscall("nanosleep")
-def sys_nanosleep(p: LinuxPlatform, a: Args) -> int:
-    return _sleep(p, a[0])
+def sys_nanosleep(p: LinuxPlatform, a: Args) -> int | None:
+    return _sleep(p, a[0], a[1])
 
 
 @syscall("clock_nanosleep")
-def sys_clock_nanosleep(p: LinuxPlatform, a: Args) -> int:
+def sys_clock_nanosleep(p: LinuxPlatform, a: Args) -> int | None:
     if a[1] & 1:  # TIMER_ABSTIME: sleep until then
         target = int.from_bytes(p.m.read(a[2], 8), "little") * 1_000_000_000 + int.from_bytes(
             p.m.read(a[2] + 8, 8), "little"
         )
         remaining = max(0, target - max(_clock_ns(p, a[0]), 0))
-        return p.host_call(lambda: p.live.sleep(remaining))[0]
-    return _sleep(p, a[2])
+        return _sleep_ns(p, remaining, 0)
+    return _sleep(p, a[2], a[3])
 
 
 @syscall("getrandom")

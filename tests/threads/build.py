@@ -1,0 +1,48 @@
+"""Build the thread test programs (static, per architecture) into the test cache, once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+from tests.conftest import missing, require_tool
+
+SRC = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("TTDBG_TEST_CACHE", Path.home() / ".cache" / "ttdbg-tests"))
+COMPILERS = {
+    "x86_64": "gcc",
+    "aarch64": "aarch64-linux-gnu-gcc",
+    "riscv64": "riscv64-linux-gnu-gcc",
+}
+QEMU = {"aarch64": "qemu-aarch64", "riscv64": "qemu-riscv64"}
+
+
+def build(source: str, arch: str = "x86_64", compiler: str | None = None) -> Path:
+    """The static binary of `tests/threads/<source>` for `arch`, built on first use and
+    cached under a key of the source, the compiler and the architecture."""
+    cc = require_tool(compiler or COMPILERS[arch])
+    src = SRC / source
+    key = hashlib.sha256(src.read_bytes() + cc.encode() + arch.encode()).hexdigest()[:16]
+    out = CACHE / "threads" / f"{src.stem}-{arch}-{key}"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        extra = ["-lstdc++"] if source.endswith(".cc") else []
+        done = subprocess.run(
+            [cc, "-O1", "-static", "-pthread", "-o", str(tmp), str(src), *extra],
+            capture_output=True,
+            timeout=180,
+        )
+        if done.returncode != 0:
+            missing(f"cannot build {source} for {arch}: {done.stderr.decode()[-400:]}")
+        tmp.rename(out)
+    return out
+
+
+def native_argv(binary: Path, arch: str) -> list[str]:
+    """How to run the binary natively: directly, or under qemu-user for another architecture."""
+    if arch == "x86_64":
+        return [str(binary)]
+    return [require_tool(QEMU[arch]), str(binary)]

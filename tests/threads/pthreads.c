@@ -1,0 +1,245 @@
+/* Thread scenarios whose output is deterministic natively (except `racy`), one per argv[1]. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#define WORKERS 4
+#define ITEMS 200
+
+/* -- a mutex- and condvar-protected work queue ------------------------------------------ */
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_nonempty = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t q_nonfull = PTHREAD_COND_INITIALIZER;
+static int queue[8], q_head, q_len, q_done;
+static long results[ITEMS];
+
+static long work(int item) {
+    long x = item;
+    for (int i = 0; i < 2000; i++) x = (x * 1103515245 + 12345) % 2147483648L;
+    return x;
+}
+
+static void *worker(void *arg) {
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&q_lock);
+        while (q_len == 0 && !q_done) pthread_cond_wait(&q_nonempty, &q_lock);
+        if (q_len == 0 && q_done) {
+            pthread_mutex_unlock(&q_lock);
+            return NULL;
+        }
+        int item = queue[q_head];
+        q_head = (q_head + 1) % 8;
+        q_len--;
+        pthread_cond_signal(&q_nonfull);
+        pthread_mutex_unlock(&q_lock);
+        results[item] = work(item);
+    }
+}
+
+static int workqueue(void) {
+    pthread_t t[WORKERS];
+    for (int i = 0; i < WORKERS; i++) pthread_create(&t[i], NULL, worker, NULL);
+    for (int item = 0; item < ITEMS; item++) {
+        pthread_mutex_lock(&q_lock);
+        while (q_len == 8) pthread_cond_wait(&q_nonfull, &q_lock);
+        queue[(q_head + q_len) % 8] = item;
+        q_len++;
+        pthread_cond_signal(&q_nonempty);
+        pthread_mutex_unlock(&q_lock);
+    }
+    pthread_mutex_lock(&q_lock);
+    q_done = 1;
+    pthread_cond_broadcast(&q_nonempty);
+    pthread_mutex_unlock(&q_lock);
+    for (int i = 0; i < WORKERS; i++) pthread_join(t[i], NULL);
+    long sum = 0;
+    for (int i = 0; i < ITEMS; i++) sum += results[i] % 1000;
+    printf("workqueue: %d items, checksum %ld, item 7 -> %ld\n", ITEMS, sum, results[7]);
+    return 0;
+}
+
+/* -- a barrier between phases ------------------------------------------------------------ */
+static pthread_barrier_t barrier;
+static int phase_values[WORKERS][3];
+
+static void *phased(void *arg) {
+    int id = (int)(long)arg;
+    for (int phase = 0; phase < 3; phase++) {
+        int prev = phase ? phase_values[(id + 1) % WORKERS][phase - 1] : id;
+        phase_values[id][phase] = prev * 3 + phase;
+        pthread_barrier_wait(&barrier);
+    }
+    return NULL;
+}
+
+static int barrier_test(void) {
+    pthread_t t[WORKERS];
+    pthread_barrier_init(&barrier, NULL, WORKERS);
+    for (long i = 0; i < WORKERS; i++) pthread_create(&t[i], NULL, phased, (void *)i);
+    for (int i = 0; i < WORKERS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < WORKERS; i++)
+        printf("barrier: thread %d phases %d %d %d\n", i, phase_values[i][0], phase_values[i][1],
+               phase_values[i][2]);
+    return 0;
+}
+
+/* -- thread-local storage ---------------------------------------------------------------- */
+static __thread int tls_value = 42;
+static __thread char tls_name[16];
+
+static void *tls_thread(void *arg) {
+    int id = (int)(long)arg;
+    int seen = tls_value; /* every thread starts from the initial image */
+    tls_value = id * 100;
+    snprintf(tls_name, sizeof tls_name, "thread-%d", id);
+    sched_yield();
+    usleep(1000);
+    long ok = seen == 42 && tls_value == id * 100 && strcmp(tls_name, "thread-") > 0;
+    return (void *)ok;
+}
+
+static int tls_test(void) {
+    pthread_t t[WORKERS];
+    tls_value = 7;
+    for (long i = 0; i < WORKERS; i++) pthread_create(&t[i], NULL, tls_thread, (void *)(i + 1));
+    int good = 0;
+    for (int i = 0; i < WORKERS; i++) {
+        void *ok;
+        pthread_join(t[i], &ok);
+        good += ok != NULL;
+    }
+    printf("tls: %d of %d threads saw their own values, main still %d\n", good, WORKERS,
+           tls_value);
+    return 0;
+}
+
+/* -- join of many threads ---------------------------------------------------------------- */
+static void *square(void *arg) {
+    long n = (long)arg;
+    return (void *)(n * n);
+}
+
+static int join_many(void) {
+    enum { N = 40 };
+    pthread_t t[N];
+    for (long i = 0; i < N; i++) pthread_create(&t[i], NULL, square, (void *)i);
+    long sum = 0;
+    for (int i = 0; i < N; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        sum += (long)r;
+    }
+    printf("join: %d threads, sum of squares %ld\n", N, sum);
+    return 0;
+}
+
+/* -- a detached thread ------------------------------------------------------------------- */
+static pthread_mutex_t d_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t d_cond = PTHREAD_COND_INITIALIZER;
+static int d_done;
+static long d_result;
+
+static void *detached_thread(void *arg) {
+    (void)arg;
+    long r = work(99);
+    pthread_mutex_lock(&d_lock);
+    d_result = r;
+    d_done = 1;
+    pthread_cond_signal(&d_cond);
+    pthread_mutex_unlock(&d_lock);
+    return NULL;
+}
+
+static int detached(void) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_create(&t, &attr, detached_thread, NULL);
+    pthread_mutex_lock(&d_lock);
+    while (!d_done) pthread_cond_wait(&d_cond, &d_lock);
+    pthread_mutex_unlock(&d_lock);
+    printf("detached: result %ld\n", d_result);
+    return 0;
+}
+
+/* -- cancellation ------------------------------------------------------------------------ */
+static pthread_mutex_t c_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t c_cond = PTHREAD_COND_INITIALIZER;
+static int c_started, c_cleanups;
+
+static void cleanup(void *arg) {
+    (void)arg;
+    c_cleanups++;
+    pthread_mutex_unlock(&c_lock);
+}
+
+static void *cancellable(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&c_lock);
+    c_started = 1;
+    pthread_cond_broadcast(&c_cond);
+    pthread_cleanup_push(cleanup, NULL);
+    for (;;) pthread_cond_wait(&c_cond, &c_lock); /* a cancellation point, forever */
+    pthread_cleanup_pop(1);
+    return NULL;
+}
+
+static void *sleeper(void *arg) {
+    (void)arg;
+    for (;;) sleep(1000);
+    return NULL;
+}
+
+static int cancel(void) {
+    pthread_t t, s;
+    pthread_create(&t, NULL, cancellable, NULL);
+    pthread_create(&s, NULL, sleeper, NULL);
+    pthread_mutex_lock(&c_lock);
+    while (!c_started) pthread_cond_wait(&c_cond, &c_lock);
+    pthread_mutex_unlock(&c_lock);
+    void *r1, *r2;
+    pthread_cancel(t);
+    pthread_join(t, &r1);
+    pthread_cancel(s);
+    pthread_join(s, &r2);
+    printf("cancel: waiter %s, sleeper %s, cleanups %d\n",
+           r1 == PTHREAD_CANCELED ? "cancelled" : "returned",
+           r2 == PTHREAD_CANCELED ? "cancelled" : "returned", c_cleanups);
+    return 0;
+}
+
+/* -- an unsynchronized counter (a data race on purpose) ---------------------------------- */
+static volatile long counter;
+
+static void *racer(void *arg) {
+    long n = (long)arg;
+    for (long i = 0; i < n; i++) counter = counter + 1;
+    return NULL;
+}
+
+static int racy(long n) {
+    pthread_t t[WORKERS];
+    for (int i = 0; i < WORKERS; i++) pthread_create(&t[i], NULL, racer, (void *)n);
+    for (int i = 0; i < WORKERS; i++) pthread_join(t[i], NULL);
+    printf("racy: counter %ld of %ld\n", counter, n * WORKERS);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *what = argc > 1 ? argv[1] : "";
+    if (!strcmp(what, "workqueue")) return workqueue();
+    if (!strcmp(what, "barrier")) return barrier_test();
+    if (!strcmp(what, "tls")) return tls_test();
+    if (!strcmp(what, "join")) return join_many();
+    if (!strcmp(what, "detached")) return detached();
+    if (!strcmp(what, "cancel")) return cancel();
+    if (!strcmp(what, "racy")) return racy(argc > 2 ? atol(argv[2]) : 100000);
+    fprintf(stderr, "usage: pthreads workqueue|barrier|tls|join|detached|cancel|racy [N]\n");
+    return 2;
+}

@@ -1,0 +1,459 @@
+"""The guest's threads and the scheduler that runs them one at a time on the one CPU.
+
+How threads stay deterministic:
+
+- One thread runs at a time; ttdbg is the scheduler. The icount stays one timeline: it counts
+  the instructions retired by all threads in schedule order, so position `p` is still "before
+  the p-th instruction", whichever thread executes it.
+- A switch happens only at a switch point: the running thread blocks (futex wait, sleep),
+  exits, yields, or has used its quantum of instructions (the exact block counter stops the
+  CPU there, so single-threaded programs run with no extra hook at all). A blocking call
+  leaves its thread parked with the pc after the call; the result goes into its saved
+  registers when something wakes it.
+- Every switch is a SWITCH event: icount, (from tid, to tid, why), and as payload the waits
+  that ended from outside at that moment (a timeout the host clock decided, a wait a signal
+  interrupted). The recorder chooses (round robin, or seeded chaos) and logs; replay takes
+  the logged switch at the same icount and checks it against the guest: the thread running
+  must be the logged `from`, and a thread that blocked or exited must be switched away from
+  right there. A mismatch is a divergence naming the icount and the threads.
+- When every thread waits, the recorder blocks on the host until the earliest deadline or a
+  signal from outside; never while a thread could run.
+- The threads that are not running keep their registers here; snapshots hold them, every
+  thread's signal mask and wait, and the futex wait order (`to_state`). Host deadlines and
+  quanta are recording-only and never part of the state.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ttdbg.errors import DivergenceError
+
+from ..eventlog import Event, EventKind
+
+if TYPE_CHECKING:
+    from .platform import LinuxPlatform
+
+EINTR, EAGAIN, ETIMEDOUT = 4, 11, 110
+DEFAULT_QUANTUM = 100_000
+CHAOS_QUANTA = (200, 200_000)  # chaos mode draws each quantum from this range
+FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
+_WAKE = struct.Struct("<Iqq")  # tid, syscall result, remaining ns (for nanosleep's rem)
+
+
+class Why(enum.IntEnum):
+    """Why the scheduler switched threads."""
+
+    BLOCK = 1  # the running thread waits (futex, sleep)
+    EXIT = 2  # the running thread ended
+    YIELD = 3  # sched_yield
+    QUANTUM = 4  # the running thread used its quantum
+    WAKE = 5  # a wait ended from outside (timeout, signal) while the others waited
+
+
+class State(enum.Enum):
+    RUNNABLE = "runnable"
+    WAITING = "waiting"
+    EXITED = "exited"
+
+
+@dataclass
+class Wait:
+    """What a parked thread waits for."""
+
+    kind: str  # "futex" or "sleep"
+    seq: int  # FIFO order among all waits, which futex wakes follow
+    addr: int = 0
+    bitset: int = FUTEX_BITSET_MATCH_ANY
+    rem: int = 0  # nanosleep's remaining-time pointer
+    deadline: int | None = None  # host monotonic ns; recording only, never in a snapshot
+
+
+@dataclass
+class Thread:
+    """One guest thread; `regs` holds its registers while another thread runs."""
+
+    tid: int
+    regs: dict[str, int] | None = None
+    state: State = State.RUNNABLE
+    wait: Wait | None = None
+    clear_tid: int = 0
+    robust_list: int = 0
+    sigmask: int = 0
+    pending: int = 0
+    altstack: tuple[int, int, int] = (0, 2, 0)
+    senders: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    name: str = ""
+
+    def to_state(self) -> dict[str, Any]:
+        wait = self.wait
+        return {
+            "tid": self.tid,
+            "regs": self.regs,
+            "state": self.state.value,
+            "wait": None
+            if wait is None
+            else [wait.kind, wait.seq, wait.addr, wait.bitset, wait.rem],
+            "clear_tid": self.clear_tid,
+            "robust_list": self.robust_list,
+            "sigmask": self.sigmask,
+            "pending": self.pending,
+            "altstack": list(self.altstack),
+            "senders": {str(sig): list(v) for sig, v in self.senders.items()},
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any]) -> Thread:
+        w = s["wait"]
+        return cls(
+            tid=s["tid"],
+            regs=s["regs"],
+            state=State(s["state"]),
+            wait=None if w is None else Wait(w[0], w[1], w[2], w[3], w[4]),
+            clear_tid=s["clear_tid"],
+            robust_list=s["robust_list"],
+            sigmask=s["sigmask"],
+            pending=s["pending"],
+            altstack=(s["altstack"][0], s["altstack"][1], s["altstack"][2]),
+            senders={int(sig): (v[0], v[1], v[2]) for sig, v in s["senders"].items()},
+            name=s["name"],
+        )
+
+
+@dataclass
+class SchedulePolicy:
+    """How the recorder picks: a fixed quantum and round robin, or seeded chaos."""
+
+    quantum: int = DEFAULT_QUANTUM
+    chaos_seed: int | None = None
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        if self.chaos_seed is not None:
+            self.rng = random.Random(self.chaos_seed)
+
+    def next_quantum(self) -> int:
+        if self.chaos_seed is None:
+            return self.quantum
+        return self.rng.randint(*CHAOS_QUANTA)
+
+    def pick(self, candidates: list[int], current: int) -> int:
+        """The next thread among the runnable `candidates` (tid order)."""
+        if self.chaos_seed is not None:
+            return self.rng.choice(candidates)
+        later = [t for t in candidates if t > current]
+        return later[0] if later else candidates[0]
+
+
+class Threads:
+    """The thread table, futex waits and the scheduler of one guest process."""
+
+    def __init__(self, platform: LinuxPlatform, policy: SchedulePolicy | None = None) -> None:
+        self.p = platform
+        self.policy = policy or SchedulePolicy()
+        self.table: dict[int, Thread] = {}
+        self.current = 0
+        self.next_tid = 0
+        self.wait_seq = 0
+        self.switch_due: Why | None = None  # the running thread cannot or will not go on
+        self.slice_end = self.policy.next_quantum()
+        self.switches = 0
+
+    def start(self, tid: int) -> None:
+        """The main thread, whose tid is the process id."""
+        self.table = {tid: Thread(tid, name="")}
+        self.current = tid
+        self.next_tid = tid + 1
+
+    @property
+    def running(self) -> Thread:
+        return self.table[self.current]
+
+    @property
+    def multi(self) -> bool:
+        """Whether more than one thread has ever been created (no switching otherwise)."""
+        return len(self.table) > 1
+
+    def live(self) -> list[Thread]:
+        return [t for t in self.table.values() if t.state != State.EXITED]
+
+    # -- creating, parking, waking ------------------------------------------------------
+
+    def create(self, regs: dict[str, int], clear_tid: int) -> Thread:
+        """A new runnable thread with these registers; it inherits the signal mask."""
+        tid = self.next_tid
+        self.next_tid += 1
+        t = Thread(tid, regs=regs, clear_tid=clear_tid, sigmask=self.p.signals.blocked)
+        t.name = self.running.name
+        self.table[tid] = t
+        return t
+
+    def park(self, wait: Wait) -> None:
+        """The running thread waits; the scheduler switches away after this syscall."""
+        t = self.running
+        t.state, t.wait = State.WAITING, wait
+        self.switch_due = Why.BLOCK
+
+    def new_wait(self, kind: str, **kw: Any) -> Wait:
+        self.wait_seq += 1
+        return Wait(kind, self.wait_seq, **kw)
+
+    def resume(self, t: Thread, result: int) -> None:
+        """End `t`'s wait with this syscall result."""
+        t.state, t.wait = State.RUNNABLE, None
+        reg = self.p.arch.syscall_abi.result
+        value = result & 0xFFFFFFFFFFFFFFFF
+        if t.regs is None:  # the running thread itself (it waited while all others did)
+            self.p.m.set_reg(reg, value)
+        else:
+            t.regs[reg] = value
+
+    def waiters(self, addr: int, bitset: int = FUTEX_BITSET_MATCH_ANY) -> list[Thread]:
+        """Threads waiting on the futex at `addr` whose bitset matches, oldest first."""
+        found = [
+            t
+            for t in self.table.values()
+            if t.wait is not None
+            and t.wait.kind == "futex"
+            and t.wait.addr == addr
+            and t.wait.bitset & bitset
+        ]
+        return sorted(found, key=lambda t: t.wait.seq if t.wait else 0)
+
+    def futex_wake(self, addr: int, count: int, bitset: int = FUTEX_BITSET_MATCH_ANY) -> int:
+        woken = self.waiters(addr, bitset)[: max(0, count)]
+        for t in woken:
+            self.resume(t, 0)
+        return len(woken)
+
+    def futex_requeue(self, addr: int, wake: int, move: int, to: int) -> int:
+        """Wake up to `wake` waiters of `addr` and move up to `move` others to `to`."""
+        done = self.futex_wake(addr, wake)
+        moved = self.waiters(addr)[: max(0, move)]
+        for t in moved:
+            assert t.wait is not None
+            t.wait.addr = to
+        return done + len(moved)
+
+    def exit_running(self) -> None:
+        """The running thread ends (exit): clear its tid word and wake a joiner, as Linux does
+        for CLONE_CHILD_CLEARTID and set_tid_address."""
+        t = self.running
+        self._release_robust_futexes(t)
+        if t.clear_tid:
+            try:
+                self.p.m.write(t.clear_tid, b"\0\0\0\0")
+                self.futex_wake(t.clear_tid, 1)
+            except Exception:  # an unmapped address: Linux ignores the fault as well
+                pass
+        t.state = State.EXITED
+        self.switch_due = Why.EXIT
+
+    def _release_robust_futexes(self, t: Thread) -> None:
+        """Walk the thread's robust list: mutexes it still holds get FUTEX_OWNER_DIED and one
+        waiter woken, as the kernel's exit_robust_list does."""
+        head = t.robust_list
+        if not head:
+            return
+        m = self.p.m
+        try:
+            entry, offset, pending = struct.unpack("<QqQ", m.read(head, 24))
+            seen = 0
+            entries = [pending] if pending else []
+            while entry != head and seen < 2048:
+                entries.append(entry)
+                entry = int.from_bytes(m.read(entry, 8), "little")
+                seen += 1
+            for e in entries:
+                word_addr = e + offset
+                word = int.from_bytes(m.read(word_addr, 4), "little")
+                if word & 0x3FFFFFFF == t.tid:
+                    m.write(word_addr, ((word & 0x80000000) | 0x40000000).to_bytes(4, "little"))
+                    if word & 0x80000000:
+                        self.futex_wake(word_addr, 1)
+        except Exception:  # a corrupt list stops the walk, as in the kernel
+            return
+
+    def interrupt(self, t: Thread) -> None:
+        """A signal for `t` ends its wait with EINTR (the caller logs it when recording)."""
+        if t.state == State.WAITING:
+            self.resume(t, -EINTR)
+
+    # -- switching --------------------------------------------------------------------------
+
+    def due(self) -> int | None:
+        """The icount of the next switch point (recording); replay follows the log instead."""
+        if self.switch_due is not None:
+            return self.p.m.icount
+        if not self.multi:
+            return None
+        others = any(
+            t.state == State.RUNNABLE or (t.wait is not None and t.wait.deadline is not None)
+            for t in self.table.values()
+            if t.tid != self.current
+        )
+        return self.slice_end if others else None
+
+    def settle(self) -> None:
+        """Take every switch due at the current icount."""
+        p = self.p
+        now = p.m.icount
+        if p.inputs.replaying:
+            while True:
+                ev = p.inputs.decide(EventKind.SWITCH, now, lambda: None)
+                if ev is None:
+                    break
+                self._apply(ev)
+            self.switch_due = None
+            if self.running.state != State.RUNNABLE:
+                raise DivergenceError(
+                    now,
+                    f"thread {self.current} to run on",
+                    f"thread {self.current} {self.running.state.value} with no switch recorded",
+                )
+            return
+        if self.switch_due is None and (not self.multi or now < self.slice_end):
+            return
+        why = self.switch_due or Why.QUANTUM
+        ev = p.inputs.decide(EventKind.SWITCH, now, lambda: self._choose(now, why))
+        if ev is not None:
+            self._apply(ev)
+        self.switch_due = None
+        self.slice_end = now + self.policy.next_quantum()
+
+    def _choose(self, now: int, why: Why) -> Event | None:
+        """The recorder's pick: the next runnable thread, waiting on the host only when every
+        thread waits. None: the running thread simply goes on."""
+        wakes: list[tuple[int, int, int]] = []
+        self._expire(wakes)
+        while True:
+            woken = {tid for tid, _r, _n in wakes}
+            runnable = [t.tid for t in self.live() if t.state == State.RUNNABLE or t.tid in woken]
+            if self.p.host_signal is not None and self.running.state != State.RUNNABLE:
+                # A signal from outside: it goes to a waiting thread that does not block it.
+                target = self._signal_target(self.p.host_signal)
+                if target is not None and target.tid not in woken:
+                    wakes.append((target.tid, -EINTR, self._remaining(target)))
+                    runnable = [target.tid]
+            if runnable:
+                break
+            self._wait_on_host()
+            self._expire(wakes)
+        if self.current in runnable and not wakes and why in (Why.QUANTUM, Why.YIELD):
+            others = [t for t in runnable if t != self.current]
+            if not others:
+                return None
+            runnable = others if why == Why.YIELD else runnable
+        to = self.policy.pick(sorted(runnable), self.current)
+        if to == self.current and not wakes:
+            return None
+        payload = b"".join(_WAKE.pack(tid, r, n) for tid, r, n in wakes)
+        return Event(EventKind.SWITCH, now, (self.current, to, int(why)), 0, payload)
+
+    def _signal_target(self, sig: int) -> Thread | None:
+        for t in sorted(self.live(), key=lambda t: t.tid):
+            mask = self.p.signals.blocked if t.tid == self.current else t.sigmask
+            if t.state == State.WAITING and not mask & (1 << (sig - 1)):
+                return t
+        return None
+
+    def _remaining(self, t: Thread) -> int:
+        if t.wait is None or t.wait.deadline is None:
+            return 0
+        return max(0, t.wait.deadline - time.monotonic_ns())
+
+    def _expire(self, wakes: list[tuple[int, int, int]]) -> None:
+        """Waits whose host deadline has passed (recording only)."""
+        now = time.monotonic_ns()
+        for t in self.live():
+            w = t.wait
+            woken = any(tid == t.tid for tid, _r, _n in wakes)
+            if w is not None and w.deadline is not None and w.deadline <= now and not woken:
+                wakes.append((t.tid, -ETIMEDOUT if w.kind == "futex" else 0, 0))
+
+    def _wait_on_host(self) -> None:
+        """Every thread waits: sleep until the earliest deadline or a signal from outside."""
+        deadlines = [t.wait.deadline for t in self.live() if t.wait is not None and t.wait.deadline]
+        inputs = self.p.inputs
+        if self.p.host_signal is not None:
+            return
+        delay = (min(deadlines) - time.monotonic_ns()) / 1e9 if deadlines else 3600.0
+        inputs.in_host = True  # type: ignore[attr-defined]  # a signal interrupts the sleep
+        try:
+            if delay > 0:
+                time.sleep(delay)
+        except Exception as err:  # HostInterrupted: a signal from outside arrived
+            if type(err).__name__ != "HostInterrupted":
+                raise
+        finally:
+            inputs.in_host = False  # type: ignore[attr-defined]
+
+    def _apply(self, ev: Event) -> None:
+        """Carry out a switch event (chosen just now, or read from the recording)."""
+        now = self.p.m.icount
+        if len(ev.args) != 3 or len(ev.payload) % _WAKE.size:
+            raise DivergenceError(now, "a well-formed thread switch", ev.describe())
+        frm, to, _why = ev.args
+        target = self.table.get(to)
+        if frm != self.current or target is None or target.state == State.EXITED:
+            raise DivergenceError(
+                now,
+                f"a switch from thread {frm} to thread {to}",
+                f"thread {self.current} running and thread {to} "
+                + ("absent" if target is None else target.state.value),
+            )
+        for tid, result, remaining in _WAKE.iter_unpack(ev.payload):
+            t = self.table.get(tid)
+            if t is None or t.state != State.WAITING or t.wait is None:
+                raise DivergenceError(now, f"thread {tid} waiting", "it is not")
+            if result == -EINTR and t.wait.kind == "sleep" and t.wait.rem:
+                secs, ns = divmod(remaining, 1_000_000_000)
+                self.p.m.write(t.wait.rem, struct.pack("<qq", secs, ns))
+            self.resume(t, result)
+        if target.state != State.RUNNABLE:
+            raise DivergenceError(now, f"thread {to} runnable", f"thread {to} waiting")
+        self.switch_to(to)
+
+    def switch_to(self, tid: int) -> None:
+        """Put thread `tid` on the CPU: registers and per-thread signal state swap places."""
+        self.switches += 1
+        if tid == self.current:
+            self.p.deliver_pending_signals()
+            return
+        p, m = self.p, self.p.m
+        old, new = self.running, self.table[tid]
+        sig = p.signals
+        if old.state != State.EXITED:
+            old.regs = m.register_file.read()
+            old.sigmask, old.pending, old.altstack = sig.blocked, sig.pending, sig.altstack
+            old.senders = sig.senders
+        assert new.regs is not None
+        m.register_file.write(new.regs)
+        new.regs = None
+        sig.blocked, sig.pending, sig.altstack = new.sigmask, new.pending, new.altstack
+        sig.senders, new.senders = new.senders, {}
+        self.current = tid
+        p.deliver_pending_signals()
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "current": self.current,
+            "next_tid": self.next_tid,
+            "wait_seq": self.wait_seq,
+            "threads": [t.to_state() for t in sorted(self.table.values(), key=lambda t: t.tid)],
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.current = state["current"]
+        self.next_tid = state["next_tid"]
+        self.wait_seq = state["wait_seq"]
+        self.table = {s["tid"]: Thread.from_state(s) for s in state["threads"]}
+        self.switch_due = None
