@@ -94,7 +94,7 @@ class Thread:
         wait = self.wait
         return {
             "tid": self.tid,
-            "regs": self.regs,
+            "regs": None if self.regs is None else dict(self.regs),  # states are kept, never shared
             "state": self.state.value,
             "wait": None
             if wait is None
@@ -113,7 +113,7 @@ class Thread:
         w = s["wait"]
         return cls(
             tid=s["tid"],
-            regs=s["regs"],
+            regs=None if s["regs"] is None else dict(s["regs"]),
             state=State(s["state"]),
             wait=None if w is None else Wait(w[0], w[1], w[2], w[3], w[4]),
             clear_tid=s["clear_tid"],
