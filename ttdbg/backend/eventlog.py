@@ -89,16 +89,19 @@ ARG_COUNTS = {
     EventKind.COUNTER: 2,
     EventKind.EXIT: 2,
     EventKind.SIGNAL: 0,
+    EventKind.SWITCH: 3,
 }
+SWITCH_WAKE_SIZE = 20  # a SWITCH payload is (u32 tid, i64 result, i64 remaining ns) records
+MAX_SWITCH_REASON = 5
 MAX_SIGNAL = 64
 MAX_ICOUNT = (1 << 63) - 1
 # A batch holds at most this many events (the recorder writes far fewer), and no more than
-# this many events share one icount: a syscall, the exit it causes, a signal.
+# this many events share one icount: a syscall, the exit it causes, a thread switch, a signal.
 MAX_BATCH_EVENTS = 1 << 16
-MAX_EVENTS_AT_ONE_ICOUNT = 4
+MAX_EVENTS_AT_ONE_ICOUNT = 8
 
 
-def _check_event(kind: EventKind, args: tuple[int, ...], result: int) -> None:
+def _check_event(kind: EventKind, args: tuple[int, ...], result: int, payload: int = 0) -> None:
     if len(args) != ARG_COUNTS[kind]:
         raise RecordingError(f"event log: {kind.name.lower()} event with {len(args)} arguments")
     if kind == EventKind.EXIT and not (args[0] <= 0xFF and args[1] <= MAX_SIGNAL):
@@ -107,6 +110,10 @@ def _check_event(kind: EventKind, args: tuple[int, ...], result: int) -> None:
         raise RecordingError(f"event log: signal event with signal {result}")
     if kind == EventKind.COUNTER and args[0] not in Counter._value2member_map_:
         raise RecordingError(f"event log: counter event for unknown counter {args[0]}")
+    if kind == EventKind.SWITCH and (
+        not 1 <= args[2] <= MAX_SWITCH_REASON or payload % SWITCH_WAKE_SIZE
+    ):
+        raise RecordingError(f"event log: thread switch {args} with {payload} payload bytes")
 
 
 def decode_events(data: bytes, previous_icount: int) -> Iterator[Event]:
@@ -129,7 +136,7 @@ def decode_events(data: bytes, previous_icount: int) -> Iterator[Event]:
         if pos + args_fmt.size + plen > size:
             raise RecordingError("event log: truncated event")
         args = args_fmt.unpack_from(data, pos)
-        _check_event(kind, args, result)
+        _check_event(kind, args, result, plen)
         pos += args_fmt.size
         last += delta
         same = same + 1 if delta == 0 else 1
