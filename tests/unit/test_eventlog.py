@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ttdbg.backend.arch.counters import Counter
-from ttdbg.backend.eventlog import ARG_COUNTS, Event, EventKind, decode_events, encode_events
+from ttdbg.backend.eventlog import (
+    ARG_COUNTS,
+    MAX_SWITCH_REASON,
+    SWITCH_WAKE_SIZE,
+    Event,
+    EventKind,
+    decode_events,
+    encode_events,
+)
 from ttdbg.errors import RecordingError
 
 
@@ -24,8 +32,12 @@ def valid_event(draw: st.DrawFn) -> Event:
         result = draw(st.integers(1, 64))
     if kind == EventKind.COUNTER:
         args = (draw(st.sampled_from(list(Counter))), args[1])
+    payload = draw(st.binary(max_size=64))
+    if kind == EventKind.SWITCH:  # a reason, and whole (tid, result, remaining) records
+        args = (*args[:2], draw(st.integers(1, MAX_SWITCH_REASON)))
+        payload = payload[: len(payload) - len(payload) % SWITCH_WAKE_SIZE]
     icount = draw(st.integers(0, 1 << 40))
-    return Event(kind, icount, args, result, draw(st.binary(max_size=64)))
+    return Event(kind, icount, args, result, payload)
 
 
 events = st.lists(valid_event(), max_size=20, unique_by=lambda e: e.icount).map(
@@ -50,6 +62,8 @@ def test_malformed_events_are_refused_by_name() -> None:
         (Event(EventKind.EXIT, 5, (0,)), "exit event with 1 arguments"),
         (Event(EventKind.SIGNAL, 5, (), 0), "signal event with signal 0"),
         (Event(EventKind.SIGNAL, 5, (), -3), "signal event with signal -3"),
+        (Event(EventKind.SWITCH, 5, (1, 2, 0)), "thread switch"),
+        (Event(EventKind.SWITCH, 5, (1, 2, 1), 0, b"x"), "thread switch"),
         (Event(EventKind.EXIT, 5, (0, 99)), "exit event with status 0, signal 99"),
         (Event(EventKind.COUNTER, 5, (0, 0x1000)), "counter event for unknown counter 0"),
         (Event(EventKind.COUNTER, 5, (1,)), "counter event with 1 arguments"),
@@ -58,6 +72,6 @@ def test_malformed_events_are_refused_by_name() -> None:
     for event, message in cases:
         with pytest.raises(RecordingError, match=message):
             list(decode_events(encode_events([event], 0), 0))
-    same = [Event(EventKind.SYSCALL, 7, (0,) * 7)] * 5
+    same = [Event(EventKind.SYSCALL, 7, (0,) * 7)] * 9
     with pytest.raises(RecordingError, match="too many events at icount 7"):
         list(decode_events(encode_events(same, 0), 0))

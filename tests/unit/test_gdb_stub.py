@@ -17,6 +17,8 @@ from ttdbg.backend.recording import open_recording
 from ttdbg.backend.timeline import Timeline
 
 REC = open_recording(str(SAMPLES / "walk.ttrec"))
+MAIN_TID = int.from_bytes(REC.events[0].payload[:4], "little")  # the recorded pid
+STOP = b"T05thread:%x;" % MAIN_TID
 
 
 @pytest.fixture
@@ -71,20 +73,20 @@ def test_memory_and_refused_writes(stub: GdbStub) -> None:
 
 
 def test_step_both_ways_and_the_ends(stub: GdbStub) -> None:
-    assert ask(stub, b"bs") == [b"T05thread:1;replaylog:begin;"]
-    assert ask(stub, b"vCont;s:1;c") == [b"T05thread:1;"]
+    assert ask(stub, b"bs") == [STOP + b"replaylog:begin;"]
+    assert ask(stub, b"vCont;s:%x;c" % MAIN_TID) == [STOP]
     assert stub.timeline.position == 1
-    assert ask(stub, b"bs") == [b"T05thread:1;"]
-    assert ask(stub, b"vCont;c") == [b"T05thread:1;replaylog:end;"]
-    assert ask(stub, b"c") == [b"T05thread:1;replaylog:end;"]
-    assert ask(stub, b"bc") == [b"T05thread:1;replaylog:begin;"]
+    assert ask(stub, b"bs") == [STOP]
+    assert ask(stub, b"vCont;c") == [STOP + b"replaylog:end;"]
+    assert ask(stub, b"c") == [STOP + b"replaylog:end;"]
+    assert ask(stub, b"bc") == [STOP + b"replaylog:begin;"]
 
 
 def test_breakpoints_and_watchpoints(stub: GdbStub) -> None:
     entry = REC.program.entry
     assert ask(stub, b"Z0,%x,1" % entry) == [b"OK"]
-    assert ask(stub, b"vCont;c") == [b"T05thread:1;replaylog:end;"]
-    assert ask(stub, b"bc") == [b"T05thread:1;swbreak:;"]
+    assert ask(stub, b"vCont;c") == [STOP + b"replaylog:end;"]
+    assert ask(stub, b"bc") == [STOP + b"swbreak:;"]
     assert stub.timeline.position == 0
     assert ask(stub, b"z0,%x,1" % entry) == [b"OK"]
     assert ask(stub, b"Z2,0,0") == [b"E01"]  # a zero-length watchpoint is refused
@@ -115,7 +117,7 @@ def test_poisoning_values_are_refused_and_leave_nothing_behind(packet: bytes) ->
     assert reply.startswith((b"E", b"F-1")), reply
     assert not stub.timeline.breakpoints
     assert not stub.timeline.watchpoints
-    assert ask(stub, b"c") == [b"T05thread:1;replaylog:end;"]
+    assert ask(stub, b"c") == [STOP + b"replaylog:end;"]
     # With error-message+ the refusal says why.
     ask(stub, b"qSupported:error-message+;swbreak+")
     [reply] = ask(stub, packet)
@@ -126,7 +128,7 @@ def test_the_top_of_the_address_space_is_still_usable(stub: GdbStub) -> None:
     assert ask(stub, b"Z0,fffffffffffffffe,1") == [b"OK"]
     assert ask(stub, b"Z2,fffffffffffffff0,10") == [b"OK"]
     assert ask(stub, b"m,fffffffffffffff0,100") == [b"E01"]
-    assert ask(stub, b"c") == [b"T05thread:1;replaylog:end;"]
+    assert ask(stub, b"c") == [STOP + b"replaylog:end;"]
 
 
 def test_a_failing_request_is_an_error_reply_and_the_stub_carries_on(
@@ -141,7 +143,7 @@ def test_a_failing_request_is_an_error_reply_and_the_stub_carries_on(
     assert reply.startswith(b"E.")
     assert b"OverflowError" in reply
     monkeypatch.undo()
-    assert ask(stub, b"c") == [b"T05thread:1;replaylog:end;"]
+    assert ask(stub, b"c") == [STOP + b"replaylog:end;"]
 
 
 def test_monitor_commands(stub: GdbStub) -> None:
@@ -163,7 +165,7 @@ def test_monitor_commands(stub: GdbStub) -> None:
     assert monitor("loadvm here")[1] == b"OK"
     assert stub.timeline.position == 1000
     assert monitor("break 1500")[1] == b"OK"
-    assert ask(stub, b"c") == [b"T05thread:1;"]
+    assert ask(stub, b"c") == [STOP]
     assert stub.timeline.position == 1500
     assert monitor("delete-break")[1] == b"OK"
     assert "recording snapshots" in monitor("snapshots")[0]

@@ -28,6 +28,7 @@ class BreakpointHit(Stop):
     """The instruction at `address` is about to execute."""
 
     address: int
+    thread: int = 0  # the thread that hit it (0: not known)
 
     def describe(self) -> str:
         return f"breakpoint at {self.address:#x} (icount {self.icount})"
@@ -44,6 +45,7 @@ class WatchpointHit(Stop):
     old: bytes
     new: bytes
     pc: int  # the accessing instruction
+    thread: int = 0  # the thread whose instruction it was (0: not known)
 
     def describe(self) -> str:
         values = f"old {self.old.hex()} new {self.new.hex()}"

@@ -33,6 +33,7 @@ from .inputs import ReplayInputs
 from .process import GuestProcess
 from .recording import Recording
 from .replayer import new_replay_process, restore_replay_state
+from .schedule import Schedule
 from .stops import (
     BeginningOfHistory,
     BreakpointHit,
@@ -83,6 +84,16 @@ class Change:
     icount: int
 
 
+@dataclass(frozen=True)
+class ThreadInfo:
+    """One guest thread as front-ends list it."""
+
+    tid: int
+    name: str
+    state: str  # "runnable" or "waiting"
+    current: bool  # it executes the instruction at the position
+
+
 class Timeline:
     """Random access to every instruction of a recording."""
 
@@ -98,6 +109,7 @@ class Timeline:
         self._slice = FIRST_SLICE
         self._exit = recording.exit_outcome()  # (status, signal), (None, None): no end
         self.end = recording.last_known_icount
+        self.schedule = Schedule(recording.events, self.proc.platform.threads.current, self.end)
         # Indexes over the event log, so queries at a position cost a bisection.
         self._event_icounts = [e.icount for e in recording.events]
         numbers = self.machine.arch.syscall_numbers
@@ -172,6 +184,53 @@ class Timeline:
         lo = icounts[i] if i >= 0 else 0
         hi = icounts[i + 1] if i + 1 < len(icounts) else self.end
         return lo, hi
+
+    # -- threads ------------------------------------------------------------------------------
+
+    @property
+    def current_thread(self) -> int:
+        """The thread that executes the instruction at the position."""
+        return self.proc.platform.threads.current
+
+    def thread_at(self, icount: int) -> int:
+        """The thread that executes instruction `icount` (from the recorded schedule)."""
+        return self.schedule.thread_at(icount)
+
+    def threads(self) -> list[ThreadInfo]:
+        """The threads alive at the position, by tid."""
+        table = self.proc.platform.threads.table
+        return [
+            ThreadInfo(t.tid, t.name, t.state.value, t.tid == self.current_thread)
+            for t in sorted(table.values(), key=lambda t: t.tid)
+            if t.state.value != "exited"
+        ]
+
+    def thread_registers(self, tid: int) -> dict[str, int]:
+        """The registers of thread `tid` at the position (a waiting thread's are saved)."""
+        if tid == self.current_thread:
+            return self.registers()
+        t = self.proc.platform.threads.table.get(tid)
+        if t is None or t.regs is None:
+            raise TimelineError(f"no thread {tid} at icount {self.position}")
+        return dict(t.regs)
+
+    def step_thread(
+        self, tid: int, forward: bool = True, cancel: CancelToken | None = None
+    ) -> Stop:
+        """Move thread `tid` by one of its own instructions, as rr does: the other threads'
+        instructions in between run (or un-run) silently."""
+        if tid not in self.schedule.tids:
+            raise TimelineError(f"no thread {tid} in this recording")
+        if forward:
+            nxt = self.schedule.next_of(tid, self.position)
+            if nxt is None or nxt >= self.end:
+                return self.seek(self.end, cancel=cancel)
+            return self.seek(nxt + 1, cancel=cancel)
+        prev = self.schedule.previous_of(tid, self.position)
+        if prev is None:
+            self.seek(0, cancel=cancel)
+            return BeginningOfHistory(0)
+        return self.seek(prev, cancel=cancel)
 
     # -- notifications ------------------------------------------------------------------------
 
@@ -527,7 +586,7 @@ class Timeline:
             return RegisterChange(self.position, hit.register, hit.old_value, hit.new_value, hit.pc)
         if hit.watch is None:
             self._goto(hit.icount, progress, None)
-            return BreakpointHit(hit.icount, hit.pc)
+            return BreakpointHit(hit.icount, hit.pc, self.thread_at(hit.icount))
         # gdb's convention: steppable watchpoints (x86-64) stop after the access going forwards
         # and on it going backwards; non-steppable ones (AArch64, RISC-V) the other way round.
         after = forward == self.machine.arch.watchpoints_steppable
@@ -536,7 +595,7 @@ class Timeline:
         wp = hit.watch
         return WatchpointHit(
             self.position, wp.kind.value, wp.address, wp.length, hit.access_address,
-            hit.old, hit.new, hit.pc,
+            hit.old, hit.new, hit.pc, self.thread_at(hit.icount),
         )  # fmt: skip
 
     def _reverse_continue(self, progress: Progress | None, cancel: CancelToken | None) -> Stop:

@@ -106,6 +106,7 @@ class SetBreak(Request):
 class Resume(Request):
     step: bool
     reverse: bool = False
+    thread: int = 0  # the thread a vCont step names (0: gdb's selected one)
 
 
 @dataclass(frozen=True)
@@ -116,12 +117,12 @@ class VContQuery(Request):
 @dataclass(frozen=True)
 class SetThread(Request):
     op: str
-    thread: str
+    tid: int  # 0: any thread, -1: all threads
 
 
 @dataclass(frozen=True)
 class ThreadAlive(Request):
-    thread: str
+    tid: int
 
 
 @dataclass(frozen=True)
@@ -149,16 +150,28 @@ def hex_number(text: bytes) -> int:
 
 def _parse_vcont(payload: bytes) -> Request:
     actions = payload[len(b"vCont;") :].split(b";")
-    # One thread: the first action that applies to it (or to all) decides.
+    # One thread runs at a time: a step of one thread (the others run or wait as the
+    # recording says) or a continue of all; the first step or continue action decides.
     for action in actions:
-        verb = action.split(b":")[0]
+        verb, _, thread = action.partition(b":")
         if verb[:1] in (b"s", b"S"):
-            return Resume(step=True)
+            tid = _thread_id(thread) if thread else 0
+            return Resume(step=True, thread=max(tid, 0))
         if verb[:1] in (b"c", b"C"):
             return Resume(step=False)
-        if verb[:1] == b"t":
+        if verb[:1] in (b"t", b"r"):
             return Unknown(payload)
     return Malformed(payload, "no action")
+
+
+def _thread_id(text: bytes) -> int:
+    """A thread id as gdb sends it: hex, 0 for any, -1 for all."""
+    if text == b"-1":
+        return -1
+    tid = hex_number(text)
+    if tid >= 1 << 31:
+        raise ValueError(f"thread id {text!r} out of range")
+    return tid
 
 
 def _parse_query(payload: bytes) -> Request:
@@ -239,7 +252,7 @@ def _parse(payload: bytes) -> Request:
     if head == b"D":
         return Detach()
     if head == b"H":
-        return SetThread(payload[1:2].decode("ascii"), payload[2:].decode("ascii"))
+        return SetThread(payload[1:2].decode("ascii"), _thread_id(payload[2:]))
     if head == b"T":
-        return ThreadAlive(payload[1:].decode("ascii"))
+        return ThreadAlive(_thread_id(payload[1:]))
     return Unknown(payload)

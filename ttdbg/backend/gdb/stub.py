@@ -6,6 +6,7 @@ import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape as xml_escape
 
 from ..cancel import CancelToken
 from ..stops import (
@@ -24,19 +25,18 @@ from .packets import MAX_PACKET, escape
 WATCH_KINDS = {2: "write", 3: "read", 4: "access"}
 WATCH_REASONS = {"write": "watch", "read": "rwatch", "access": "awatch"}
 SIMPLE_QUERIES = {
-    "qC": b"QC1",
-    "qfThreadInfo": b"m1",
     "qsThreadInfo": b"l",
     "qAttached": b"1",
     "qSymbol": b"OK",
 }
 FEATURES = (
     f"PacketSize={MAX_PACKET:x};QStartNoAckMode+;qXfer:features:read+;qXfer:exec-file:read+;"
-    "qXfer:auxv:read+;"
+    "qXfer:auxv:read+;qXfer:threads:read+;"
     "swbreak+;hwbreak+;vContSupported+;ReverseStep+;ReverseContinue+"
 ).encode()
 ENOENT, EBADF, EINVAL = 2, 9, 22
 log = logging.getLogger(__name__)
+_QUOTE = {'"': "&quot;"}
 
 
 class RequestError(Exception):
@@ -61,6 +61,10 @@ class GdbStub:
     error_messages: bool = False  # gdb said error-message+: errors may carry text
     hw_breakpoints: set[int] = field(default_factory=set)
     _open_files: dict[int, bytes] = field(default_factory=dict)
+    # gdb's Hg and Hc threads (0: any, -1: all): registers are read from the Hg thread, a
+    # reverse step moves the Hc one (a forward step names its thread in vCont).
+    general_thread: int = 0
+    continue_thread: int = 0
 
     def __post_init__(self) -> None:
         self.monitor = MonitorCommands(self.timeline)
@@ -70,7 +74,7 @@ class GdbStub:
             c.SimpleQuery: self._simple_query,
             c.Xfer: self._xfer,
             c.Monitor: self._monitor,
-            c.HaltReason: lambda r, t: Reply([b"T05thread:1;"]),
+            c.HaltReason: lambda r, t: Reply([b"T05thread:%x;" % self.timeline.current_thread]),
             c.ReadRegisters: self._read_registers,
             c.ReadRegister: self._read_register,
             c.WriteRegisters: lambda r, t: Reply([b"E01"]),
@@ -80,8 +84,8 @@ class GdbStub:
             c.SetBreak: self._set_break,
             c.Resume: self._resume,
             c.VContQuery: lambda r, t: Reply([b"vCont;c;C;s;S"]),
-            c.SetThread: lambda r, t: Reply([b"OK"]),
-            c.ThreadAlive: lambda r, t: Reply([b"OK"]),
+            c.SetThread: self._set_thread,
+            c.ThreadAlive: self._thread_alive,
             c.Detach: lambda r, t: Reply([b"OK"], close=True),
             c.Kill: lambda r, t: Reply([b"OK"], close=True),
             c.VFile: self._vfile,
@@ -140,6 +144,10 @@ class GdbStub:
             # Where a static-pie program was loaded, so gdb relocates its symbols.
             bias = self.timeline.recording.program.load_bias
             return Reply([b"Text=%x;Data=%x;Bss=%x" % (bias, bias, bias)])
+        if r.name == "qC":
+            return Reply([b"QC%x" % self.timeline.current_thread])
+        if r.name == "qfThreadInfo":
+            return Reply([b"m" + b",".join(b"%x" % t.tid for t in self.timeline.threads())])
         return Reply([SIMPLE_QUERIES.get(r.name, b"")])
 
     def _start_no_ack(self, r: c.StartNoAck, t: CancelToken) -> Reply:
@@ -152,6 +160,8 @@ class GdbStub:
             data = self.exec_path.encode()
         elif r.obj == "auxv":
             data = self.timeline.proc.platform.auxv
+        elif r.obj == "threads":
+            data = self._threads_xml()
         else:
             return Reply([b"E00"])
         length = min(r.length, MAX_PACKET // 4)  # escaping may double it
@@ -176,15 +186,46 @@ class GdbStub:
             return b"xx" * reg.size
         return (value & ((1 << reg.bitsize) - 1)).to_bytes(reg.size, "little").hex().encode()
 
+    def _registers(self) -> dict[str, int]:
+        """The registers of gdb's selected thread (Hg), or of the running one."""
+        tid = self.general_thread
+        if tid <= 0:
+            return self.timeline.registers()
+        return self.timeline.thread_registers(tid)
+
     def _read_registers(self, r: c.ReadRegisters, t: CancelToken) -> Reply:
-        regs = self.timeline.registers()
+        regs = self._registers()
         count = len(self.timeline.machine.arch.gdb_registers)
         return Reply([b"".join(self._register_hex(i, regs) for i in range(count))])
 
     def _read_register(self, r: c.ReadRegister, t: CancelToken) -> Reply:
         if r.number >= len(self.timeline.machine.arch.gdb_registers):
             return Reply([b"E01"])
-        return Reply([self._register_hex(r.number, self.timeline.registers())])
+        return Reply([self._register_hex(r.number, self._registers())])
+
+    # -- threads ----------------------------------------------------------------------------
+
+    def _alive(self, tid: int) -> bool:
+        return tid <= 0 or any(t.tid == tid for t in self.timeline.threads())
+
+    def _set_thread(self, r: c.SetThread, t: CancelToken) -> Reply:
+        if r.op not in ("g", "c") or not self._alive(r.tid):
+            return Reply([self.error(f"no thread {r.tid:x} here")])
+        if r.op == "g":
+            self.general_thread = r.tid
+        else:
+            self.continue_thread = r.tid
+        return Reply([b"OK"])
+
+    def _thread_alive(self, r: c.ThreadAlive, t: CancelToken) -> Reply:
+        return Reply([b"OK" if r.tid > 0 and self._alive(r.tid) else b"E01"])
+
+    def _threads_xml(self) -> bytes:
+        rows = [
+            f'<thread id="{t.tid:x}" core="0" name="{xml_escape(t.name, _QUOTE)}"/>'
+            for t in self.timeline.threads()
+        ]
+        return ('<?xml version="1.0"?><threads>' + "".join(rows) + "</threads>").encode()
 
     def _read_memory(self, r: c.ReadMemory, t: CancelToken) -> Reply:
         self._check_range(r.addr, 0, "memory read")
@@ -233,18 +274,29 @@ class GdbStub:
     # -- execution --------------------------------------------------------------------------
 
     def _resume(self, r: c.Resume, cancel: CancelToken) -> Reply:
+        """Steps move one thread by its own next or previous instruction (rr's semantics);
+        continues stop at the first or last hit in any thread, and the reply names it."""
         tl = self.timeline
-        if r.reverse:
-            stop = (
-                tl.reverse_step(1, cancel=cancel) if r.step else tl.reverse_continue(None, cancel)
+        if r.step:
+            tid = next(
+                (t for t in (r.thread, self.continue_thread, self.general_thread) if t > 0), 0
             )
-        else:
-            stop = tl.step(1, cancel=cancel) if r.step else tl.continue_(None, cancel)
+            tid = tid or tl.current_thread
+            stop = tl.step_thread(tid, forward=not r.reverse, cancel=cancel)
+            if isinstance(stop, Interrupted | BeginningOfHistory | EndOfHistory):
+                tid = tl.current_thread
+            return Reply([self.stop_reply(stop, tid)])
+        stop = tl.reverse_continue(None, cancel) if r.reverse else tl.continue_(None, cancel)
         return Reply([self.stop_reply(stop)])
 
-    def stop_reply(self, stop: Stop) -> bytes:
+    def stop_reply(self, stop: Stop, thread: int = 0) -> bytes:
+        """The T packet for `stop`, naming the thread that stopped (gdb selects it with Hg
+        before reading its registers)."""
+        if not thread:
+            found = stop.thread if isinstance(stop, BreakpointHit | WatchpointHit) else 0
+            thread = found or self.timeline.current_thread
         if isinstance(stop, Interrupted):
-            return b"T02thread:1;"
+            return b"T02thread:%x;" % thread
         reason = ""
         if isinstance(stop, BreakpointHit):
             reason = "hwbreak:;" if stop.address in self.hw_breakpoints else "swbreak:;"
@@ -254,7 +306,7 @@ class GdbStub:
             reason = "replaylog:begin;"
         elif isinstance(stop, EndOfHistory):
             reason = "replaylog:end;"
-        return f"T05thread:1;{reason}".encode()
+        return f"T05thread:{thread:x};{reason}".encode()
 
     # -- the program, served to gdb ------------------------------------------------------------
 

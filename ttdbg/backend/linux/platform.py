@@ -43,6 +43,11 @@ PLATFORM_VERSION = 3
 Console = Callable[[int, bytes], None]
 
 
+def comm_name(execfn: bytes) -> str:
+    """A program's comm as Linux sets it at exec: its file name, at most 15 bytes."""
+    return os.path.basename(execfn)[:15].decode(errors="replace")
+
+
 class LinuxPlatform:
     """One single-threaded Linux process: its fds, address space, signals and identity."""
 
@@ -73,6 +78,7 @@ class LinuxPlatform:
         self.threads = Threads(self, policy)
         self.pid = 1
         self.uid = 0
+        self.comm = ""  # the main thread's name, as exec set it
         self.umask = 0o022
         self.exit_status: int | None = None
         self.exit_signal: int | None = None
@@ -115,7 +121,8 @@ class LinuxPlatform:
         _, payload = self.inputs.take(EventKind.START, 0, (), host_identity)
         ids = [int.from_bytes(payload[i : i + 4], "little") for i in range(0, 20, 4)]
         self.pid, self.uid = ids[0], ids[1]
-        self.threads.start(self.pid)
+        self.comm = comm_name(execfn)
+        self.threads.start(self.pid, self.comm)
         identity = Identity(uid=ids[1], euid=ids[2], gid=ids[3], egid=ids[4], random=payload[20:36])
         map_program(self.m, self.program)
         sp = build_stack(self.m, self.program, argv, envp, execfn, identity)
@@ -461,4 +468,4 @@ class LinuxPlatform:
         if "threads" in state:
             self.threads.load_state(state["threads"])
         else:  # recorded before threads existed: one thread, the process
-            self.threads.start(self.pid)
+            self.threads.start(self.pid, self.comm)

@@ -165,9 +165,9 @@ class Threads:
         self.slice_end = self.policy.next_quantum()
         self.switches = 0
 
-    def start(self, tid: int) -> None:
-        """The main thread, whose tid is the process id."""
-        self.table = {tid: Thread(tid, name="")}
+    def start(self, tid: int, name: str = "") -> None:
+        """The main thread, whose tid is the process id; `name` is its comm."""
+        self.table = {tid: Thread(tid, name=name)}
         self.current = tid
         self.next_tid = tid + 1
 

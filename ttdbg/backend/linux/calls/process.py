@@ -76,7 +76,7 @@ def sys_prlimit(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("setrlimit", "setpgid", "setsid", "prctl", "setuid", "setgid")
+@syscall("setrlimit", "setpgid", "setsid", "setuid", "setgid")
 def sys_permitted(p: LinuxPlatform, a: Args) -> int:
     return 0
 
