@@ -24,14 +24,15 @@ def build(source: str, arch: str = "x86_64", compiler: str | None = None) -> Pat
     cached under a key of the source, the compiler and the architecture."""
     cc = require_tool(compiler or COMPILERS[arch])
     src = SRC / source
-    key = hashlib.sha256(src.read_bytes() + cc.encode() + arch.encode()).hexdigest()[:16]
+    flags = ["-O1", "-g", "-static", "-pthread"]
+    key = hashlib.sha256(src.read_bytes() + " ".join([cc, arch, *flags]).encode()).hexdigest()[:16]
     out = CACHE / "threads" / f"{src.stem}-{arch}-{key}"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
         extra = ["-lstdc++"] if source.endswith(".cc") else []
         done = subprocess.run(
-            [cc, "-O1", "-static", "-pthread", "-o", str(tmp), str(src), *extra],
+            [cc, *flags, "-o", str(tmp), str(src), *extra],
             capture_output=True,
             timeout=180,
         )

@@ -3,7 +3,7 @@
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ttdbg.backend.arch.counters import Counter
@@ -45,6 +45,7 @@ events = st.lists(valid_event(), max_size=20, unique_by=lambda e: e.icount).map(
 )
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # composite draws, a busy machine
 @given(events, st.integers(0, 1000))
 def test_round_trip(evs: list[Event], base: int) -> None:
     evs = [Event(e.kind, e.icount + base, e.args, e.result, e.payload) for e in evs]
