@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_gdb import run_gdb, sections
 from tests.conftest import require_tool
+from tests.integration.test_gdb import run_gdb, sections
 from tests.threads.build import build
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
@@ -72,14 +72,17 @@ def test_reverse_continue_to_the_last_write_names_its_thread(
     assert timeline.position == icount
     listed = re.findall(r"Thread (0x[0-9a-f]+|\d+)", out[4])
     current = re.search(r"^\* \d+\s+Thread (0x[0-9a-f]+|\d+)", out[4], re.M)
-    assert current is not None and int(current.group(1), 0) == writer
+    assert current is not None
+    assert int(current.group(1), 0) == writer
     alive = {t.tid for t in timeline.threads()}
-    assert {int(t, 0) for t in listed} == alive and len(alive) >= 2
+    assert {int(t, 0) for t in listed} == alive
+    assert len(alive) >= 2
     assert '"pthreads-x86_64"' in out[4]  # the comm of each thread, from qXfer:threads:read
     assert "racer" in out[6]
     assert len(re.findall(r"^Thread \d+ \(Thread ", out[7], re.M)) == len(alive)
     # reverse-stepi then stepi: back where the watchpoint stopped, still in the writer.
-    assert "counter = counter + 1" in out[8] and "counter = counter + 1" in out[9]
+    assert "counter = counter + 1" in out[8]
+    assert "counter = counter + 1" in out[9]
     assert timeline.position == icount
 
 
