@@ -19,6 +19,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 from bench.dyn_figures import dyn_figures
 from bench.gdb_steps import gdb_figures
 from bench.index_figures import index_figures
+from bench.thread_figures import thread_figures
 from bench.tui_figures import tui_figures
 from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY, Recorder
 from ttdbg.backend.recording import open_recording
@@ -134,6 +135,7 @@ def measure(repeats: int, snapshot_every: int, arch: str) -> dict[str, Any]:
     tui = tui_figures(rec_path)
     index = index_figures(rec_path, replay_s)
     dyn = dyn_figures(bins / "hello", arch, best_of, repeats)
+    threads = thread_figures(best_of, raw_unicorn, repeats) if arch == "x86_64" else {}
     raw_mips = icount / raw_s / 1e6
     return {
         "arch": arch,
@@ -162,6 +164,7 @@ def measure(repeats: int, snapshot_every: int, arch: str) -> dict[str, Any]:
         **tui,
         **dyn,
         **index,
+        **threads,
     }
 
 

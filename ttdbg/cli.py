@@ -11,7 +11,10 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ttdbg.backend.linux.threads import SchedulePolicy
 
 from ttdbg import __version__
 from ttdbg.errors import TtdbgError, UsageError
@@ -47,6 +50,7 @@ def _size(text: str) -> int:
 
 
 _icount = _integer("an icount", 0)
+_non_negative = _integer("a number", 0)
 
 
 def _find_program(name: str) -> str:
@@ -101,10 +105,11 @@ def cmd_record(args: argparse.Namespace) -> int:
     out = args.output or os.path.basename(program) + ".ttrec"
     argv = [os.fsencode(a) for a in command]
     env = guest_environment(os.environb, args.env_allow, args.env_deny, args.empty_env)
+    schedule = _schedule(args)
     try:
         recorder = Recorder(
-            program, argv, env, out, args.snapshot_every, args.max_insns, _sysroot(args.sysroot),
-            max_memory=args.max_memory,
+            program, argv, env, out, args.snapshot_every, args.max_insns,
+            _sysroot(args.sysroot), max_memory=args.max_memory, schedule=schedule,
         )  # fmt: skip
     except OSError as err:
         where = err.filename if err.filename else out
@@ -126,6 +131,22 @@ def cmd_record(args: argparse.Namespace) -> int:
         print(f"ttdbg: {result.reason}; recording saved up to there in {out}", file=sys.stderr)
         return 1
     return result.shell_status
+
+
+def _schedule(args: argparse.Namespace) -> SchedulePolicy:
+    """The thread schedule asked for: a fixed quantum, or chaos with a seed (printed, so the
+    same schedule can be asked for again; the recording replays it either way)."""
+    from ttdbg.backend.linux.threads import DEFAULT_QUANTUM, SchedulePolicy
+
+    if args.seed is not None and not args.chaos:
+        raise UsageError("record: --seed goes with --chaos")
+    if not args.chaos:
+        return SchedulePolicy(quantum=args.quantum or DEFAULT_QUANTUM)
+    if args.quantum is not None:
+        raise UsageError("record: --chaos draws its own quanta; leave out --quantum")
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
+    print(f"ttdbg: chaos schedule, seed {seed}", file=sys.stderr)
+    return SchedulePolicy(chaos_seed=seed)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -402,6 +423,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-memory", type=_size, default=DEFAULT_MEMORY_LIMIT, metavar="SIZE",
         help="end the recording when the program uses more memory (default 4G)",
     )  # fmt: skip
+    rec.add_argument(
+        "--quantum", type=_positive, default=None, metavar="N",
+        help="instructions a thread runs before another gets its turn (default 100,000)",
+    )  # fmt: skip
+    rec.add_argument(
+        "--chaos", action="store_true",
+        help="vary quanta and thread picks at random to make races show up (seed printed)",
+    )  # fmt: skip
+    rec.add_argument("--seed", type=_non_negative, default=None, metavar="N",
+                     help="the chaos schedule's seed")  # fmt: skip
     rec.add_argument(
         "--sysroot",
         metavar="DIR",

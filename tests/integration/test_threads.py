@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_native, run_ttdbg
-from tests.threads.build import build
+from tests.threads.build import build, native_argv
 from ttdbg.backend.eventlog import Event, EventKind
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process, replay
@@ -119,3 +119,43 @@ def test_a_different_schedule_is_a_divergence_naming_the_icount_and_threads(
     assert f"icount {ev.icount}" in str(err.value)
     assert f"thread {frm + 1000}" in str(err.value)
     assert new_replay_process(rec).platform.threads.current == frm  # the main thread starts
+
+
+def test_chaos_seeds_give_different_schedules_that_each_replay(
+    pthreads: Path, tmp_path: Path
+) -> None:
+    schedules = []
+    for seed in (1, 2):
+        rec = tmp_path / f"chaos{seed}.ttrec"
+        done = run_ttdbg(
+            ["record", "--chaos", "--seed", str(seed), "-o", str(rec), "--", str(pthreads),
+             "racy", "20000"]
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert f"chaos schedule, seed {seed}".encode() in done.stderr
+        assert replayed(rec) == done.stdout
+        schedules.append([(e.icount, e.args) for e in switches(rec)])
+    assert schedules[0] != schedules[1]
+
+
+def test_schedule_options_are_checked(pthreads: Path, tmp_rec: Path) -> None:
+    for options in (["--seed", "3"], ["--chaos", "--quantum", "5"], ["--quantum", "0"]):
+        done = run_ttdbg(["record", *options, "-o", str(tmp_rec), "--", str(pthreads), "join"])
+        assert done.returncode == 2
+        assert b"Traceback" not in done.stderr
+    fixed = record(pthreads, ["racy", "20000"], tmp_rec, "--quantum", "1000")
+    assert replayed(tmp_rec) == fixed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
+@pytest.mark.parametrize("scenario", ["workqueue", "tls", "cancel", "barrier"])
+def test_threads_on_other_architectures_match_qemu_user(
+    arch: str, scenario: str, tmp_rec: Path
+) -> None:
+    program = build("pthreads.c", arch)
+    native = run_native([*native_argv(program, arch), scenario])
+    assert native.returncode == 0
+    assert record(program, [scenario], tmp_rec) == native.stdout
+    assert replayed(tmp_rec) == native.stdout
+    assert len(switches(tmp_rec)) >= 2

@@ -10,6 +10,7 @@ from .filestore import FileStore
 from .inputs import Inputs
 from .linux.host import HostIO
 from .linux.platform import Console, LinuxPlatform
+from .linux.threads import SchedulePolicy
 from .loader import Program
 from .machine import Machine
 
@@ -26,11 +27,12 @@ class GuestProcess(Generic[InputsT]):
         host: HostIO | None = None,
         console: Console | None = None,
         files: FileStore | None = None,
+        schedule: SchedulePolicy | None = None,
     ) -> None:
         self.program = program
         self.inputs = inputs
         self.machine = Machine(program.arch)
-        self.platform = LinuxPlatform(self.machine, program, inputs, host, console, files)
+        self.platform = LinuxPlatform(self.machine, program, inputs, host, console, files, schedule)
 
     def capture(self, cursor: int, share_with: MachineState | None = None) -> MachineState:
         return capture(self.machine, self.platform.to_state(), cursor, share_with)

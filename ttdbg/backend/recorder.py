@@ -24,6 +24,7 @@ from .filestore import FileStore
 from .inputs import HostInterrupted, LiveInputs, Outcome
 from .linux.host import HostIO
 from .linux.platform import PLATFORM_VERSION
+from .linux.threads import SchedulePolicy
 from .loader import Program, initial_pages, parse_program, with_interpreter
 from .machine import PAGE
 from .process import GuestProcess
@@ -120,6 +121,7 @@ class Recorder:
         max_insns: int | None = None,
         sysroot: str | None = None,
         max_memory: int = DEFAULT_MEMORY_LIMIT,
+        schedule: SchedulePolicy | None = None,
     ) -> None:
         self.max_memory = max_memory
         self.over_memory = False
@@ -141,7 +143,9 @@ class Recorder:
         self.out = RecordingWriter(out_path)
         self.inputs = _FlushingInputs(self.log, self.flush_events)
         self.host = host
-        self.process = GuestProcess(self.program, self.inputs, host, files=self.files)
+        self.process = GuestProcess(
+            self.program, self.inputs, host, files=self.files, schedule=schedule
+        )
         self.digests = PageDigests()
         self.baseline = PageBaseline(initial_pages(self.program), self.files)
         self.previous: MachineState | None = None

@@ -212,7 +212,7 @@ class Timeline:
         t = self.proc.platform.threads.table.get(tid)
         if t is None or t.regs is None:
             raise TimelineError(f"no thread {tid} at icount {self.position}")
-        return dict(t.regs)
+        return self.machine.register_file.decode(t.regs)
 
     def step_thread(
         self, tid: int, forward: bool = True, cancel: CancelToken | None = None

@@ -37,11 +37,12 @@ from ttdbg.errors import DivergenceError
 from ..eventlog import Event, EventKind
 
 if TYPE_CHECKING:
+    from ..machine import RegisterFile
     from .platform import LinuxPlatform
 
 EINTR, EAGAIN, ETIMEDOUT = 4, 11, 110
 DEFAULT_QUANTUM = 100_000
-CHAOS_QUANTA = (200, 200_000)  # chaos mode draws each quantum from this range
+CHAOS_QUANTA = (100, 20_000)  # chaos mode draws each quantum from this range
 FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
 _WAKE = struct.Struct("<Iqq")  # tid, syscall result, remaining ns (for nanosleep's rem)
 
@@ -76,10 +77,11 @@ class Wait:
 
 @dataclass
 class Thread:
-    """One guest thread; `regs` holds its registers while another thread runs."""
+    """One guest thread; `regs` holds its registers (raw RegisterFile slots) while another
+    thread runs."""
 
     tid: int
-    regs: dict[str, int] | None = None
+    regs: bytes | None = None
     state: State = State.RUNNABLE
     wait: Wait | None = None
     clear_tid: int = 0
@@ -90,11 +92,11 @@ class Thread:
     senders: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     name: str = ""
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self, rf: RegisterFile) -> dict[str, Any]:
         wait = self.wait
         return {
             "tid": self.tid,
-            "regs": None if self.regs is None else dict(self.regs),  # states are kept, never shared
+            "regs": None if self.regs is None else rf.decode(self.regs),
             "state": self.state.value,
             "wait": None
             if wait is None
@@ -109,11 +111,11 @@ class Thread:
         }
 
     @classmethod
-    def from_state(cls, s: dict[str, Any]) -> Thread:
+    def from_state(cls, s: dict[str, Any], rf: RegisterFile) -> Thread:
         w = s["wait"]
         return cls(
             tid=s["tid"],
-            regs=None if s["regs"] is None else dict(s["regs"]),
+            regs=None if s["regs"] is None else rf.encode(s["regs"]),
             state=State(s["state"]),
             wait=None if w is None else Wait(w[0], w[1], w[2], w[3], w[4]),
             clear_tid=s["clear_tid"],
@@ -189,7 +191,8 @@ class Threads:
         """A new runnable thread with these registers; it inherits the signal mask."""
         tid = self.next_tid
         self.next_tid += 1
-        t = Thread(tid, regs=regs, clear_tid=clear_tid, sigmask=self.p.signals.blocked)
+        raw = self.p.m.register_file.encode(regs)
+        t = Thread(tid, regs=raw, clear_tid=clear_tid, sigmask=self.p.signals.blocked)
         t.name = self.running.name
         self.table[tid] = t
         return t
@@ -212,7 +215,7 @@ class Threads:
         if t.regs is None:  # the running thread itself (it waited while all others did)
             self.p.m.set_reg(reg, value)
         else:
-            t.regs[reg] = value
+            t.regs = self.p.m.register_file.replace(t.regs, reg, value)
 
     def waiters(self, addr: int, bitset: int = FUTEX_BITSET_MATCH_ANY) -> list[Thread]:
         """Threads waiting on the futex at `addr` whose bitset matches, oldest first."""
@@ -430,11 +433,11 @@ class Threads:
         old, new = self.running, self.table[tid]
         sig = p.signals
         if old.state != State.EXITED:
-            old.regs = m.register_file.read()
+            old.regs = m.register_file.save()
             old.sigmask, old.pending, old.altstack = sig.blocked, sig.pending, sig.altstack
             old.senders = sig.senders
         assert new.regs is not None
-        m.register_file.write(new.regs)
+        m.register_file.load(new.regs)
         new.regs = None
         sig.blocked, sig.pending, sig.altstack = new.sigmask, new.pending, new.altstack
         sig.senders, new.senders = new.senders, {}
@@ -448,12 +451,16 @@ class Threads:
             "current": self.current,
             "next_tid": self.next_tid,
             "wait_seq": self.wait_seq,
-            "threads": [t.to_state() for t in sorted(self.table.values(), key=lambda t: t.tid)],
+            "threads": [
+                t.to_state(self.p.m.register_file)
+                for t in sorted(self.table.values(), key=lambda t: t.tid)
+            ],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.current = state["current"]
         self.next_tid = state["next_tid"]
         self.wait_seq = state["wait_seq"]
-        self.table = {s["tid"]: Thread.from_state(s) for s in state["threads"]}
+        rf = self.p.m.register_file
+        self.table = {s["tid"]: Thread.from_state(s, rf) for s in state["threads"]}
         self.switch_due = None

@@ -1,0 +1,56 @@
+"""Threads: recording a 4-thread compute program against bare Unicorn doing the same work on
+one thread, and the cost of one thread switch in a mutex ping-pong."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ttdbg.backend.eventlog import EventKind
+from ttdbg.backend.recorder import Recorder
+from ttdbg.backend.recording import open_recording
+
+SOURCE = Path(__file__).resolve().parent / "threads.c"
+CACHE = Path.home() / ".cache" / "ttdbg-tests" / "bench"
+WORK = 40_000_000  # LCG rounds in all, about 5 instructions each
+PASSES = 2_000
+
+
+def build() -> Path:
+    """bench/threads.c, static, built once into the cache (keyed by the source)."""
+    key = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+    out = CACHE / f"threads-{key}"
+    if not out.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        cmd = ["gcc", "-O1", "-static", "-pthread", "-o", str(tmp), str(SOURCE)]
+        subprocess.run(cmd, check=True, timeout=180)
+        tmp.rename(out)
+    return out
+
+
+def _record(program: Path, args: list[str], out: Path) -> Any:
+    argv = [str(program).encode(), *(a.encode() for a in args)]
+    return Recorder(str(program), argv, [], str(out)).run()
+
+
+def thread_figures(best_of: Any, raw_unicorn: Any, repeats: int) -> dict[str, Any]:
+    program = build()
+    tmp = Path(tempfile.mkdtemp(prefix="ttdbg-bench-threads-"))
+    four, one = tmp / "compute4.ttrec", tmp / "compute1.ttrec"
+    record_s, _ = best_of(repeats, lambda: _record(program, ["compute", "4", str(WORK)], four))
+    _record(program, ["compute", "0", str(WORK)], one)
+    raw_s, _ = best_of(repeats, lambda: raw_unicorn(one))
+    pong = tmp / "pingpong.ttrec"
+    pong_s, _ = best_of(repeats, lambda: _record(program, ["pingpong", str(PASSES)], pong))
+    switches = sum(1 for e in open_recording(str(pong)).events if e.kind == EventKind.SWITCH)
+    four_switches = sum(1 for e in open_recording(str(four)).events if e.kind == EventKind.SWITCH)
+    return {
+        "threads_record_ratio": round(raw_s / record_s, 3),
+        "threads_compute_switches": four_switches,
+        "thread_switch_us": round(pong_s / max(1, switches) * 1e6, 1),
+        "thread_pingpong_switches": switches,
+    }
