@@ -159,3 +159,12 @@ def test_threads_on_other_architectures_match_qemu_user(
     assert record(program, [scenario], tmp_rec) == native.stdout
     assert replayed(tmp_rec) == native.stdout
     assert len(switches(tmp_rec)) >= 2
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_cpp_std_thread(arch: str, tmp_rec: Path) -> None:
+    program = build("stdthread.cc", arch)
+    native = run_native(native_argv(program, arch))
+    assert native.returncode == 0
+    assert record(program, [], tmp_rec) == native.stdout
+    assert replayed(tmp_rec) == native.stdout

@@ -22,7 +22,10 @@ QEMU = {"aarch64": "qemu-aarch64", "riscv64": "qemu-riscv64"}
 def build(source: str, arch: str = "x86_64", compiler: str | None = None) -> Path:
     """The static binary of `tests/threads/<source>` for `arch`, built on first use and
     cached under a key of the source, the compiler and the architecture."""
-    cc = require_tool(compiler or COMPILERS[arch])
+    default = COMPILERS[arch]
+    if source.endswith(".cc"):
+        default = default[: -len("gcc")] + "g++"
+    cc = require_tool(compiler or default)
     src = SRC / source
     flags = ["-O1", "-g", "-static", "-pthread"]
     key = hashlib.sha256(src.read_bytes() + " ".join([cc, arch, *flags]).encode()).hexdigest()[:16]
@@ -30,9 +33,8 @@ def build(source: str, arch: str = "x86_64", compiler: str | None = None) -> Pat
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
-        extra = ["-lstdc++"] if source.endswith(".cc") else []
         done = subprocess.run(
-            [cc, *flags, "-o", str(tmp), str(src), *extra],
+            [cc, *flags, "-o", str(tmp), str(src)],
             capture_output=True,
             timeout=180,
         )

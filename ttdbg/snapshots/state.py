@@ -164,9 +164,6 @@ class PageDigests:
             h.update(f"{name}={state.registers[name]:x};".encode())
         for start, end, perms in state.regions:
             h.update(f"[{start:x},{end:x},{perms}]".encode())
-        threads = state.platform.get("threads", {}).get("threads", [])
-        if len(threads) > 1:  # the other threads' registers, waits and masks
-            h.update(json.dumps(state.platform["threads"], sort_keys=True).encode())
         fresh: dict[int, tuple[bytes, bytes]] = {}
         for addr in sorted(state.pages):
             page = state.pages[addr]
