@@ -76,3 +76,12 @@ def run_native(
 @pytest.fixture
 def tmp_rec(tmp_path: Path) -> Path:
     return tmp_path / "rec.ttrec"
+
+
+def stop_packet(recording: Path, signal: int = 5) -> bytes:
+    """The start of the stop reply gdb gets for a recording: the T packet naming its main
+    thread, whose id is the process id the recording holds (its START event)."""
+    from ttdbg.backend.recording import open_recording
+
+    pid = int.from_bytes(open_recording(str(recording)).events[0].payload[:4], "little")
+    return b"T%02xthread:%x;" % (signal, pid)

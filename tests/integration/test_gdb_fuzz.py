@@ -9,7 +9,7 @@ import random
 import subprocess
 import sys
 
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, stop_packet
 from tests.rsp_client import attach
 from ttdbg.backend.gdb.packets import MAX_PACKET, checksum, frame
 
@@ -118,7 +118,7 @@ def test_rsp_fuzzing_never_kills_or_poisons_the_server() -> None:
         # A fresh, well-behaved client gets full service.
         with attach(port, timeout=60) as client:
             assert client.ask(b"qSupported:swbreak+").startswith(b"PacketSize")
-            assert client.ask(b"?") == b"T05thread:1;"
+            assert client.ask(b"?") == stop_packet(SAMPLES / "walk.ttrec")
             assert len(client.ask(b"g")) == 560 * 2
             assert client.ask(b"vCont;s:1").startswith(b"T05")
             assert client.ask(b"D") == b"OK"

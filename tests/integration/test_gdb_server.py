@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import SAMPLES, poll
+from tests.conftest import SAMPLES, poll, stop_packet
 from tests.rsp_client import RawClient, attach
 from ttdbg.backend.gdb.packets import MAX_PACKET, frame
 from ttdbg.backend.gdb.server import GdbServer
@@ -22,6 +22,7 @@ from ttdbg.backend.recording import Recording, open_recording
 from ttdbg.backend.timeline import Timeline
 
 WALK = open_recording(str(SAMPLES / "walk.ttrec"))
+WALK_STOP = stop_packet(SAMPLES / "walk.ttrec")
 COMPUTE = SAMPLES / "compute.ttrec"
 
 
@@ -48,7 +49,7 @@ def test_the_ack_goes_out_before_a_long_continue_ends() -> None:
             # The server acks while the continue runs; only the interrupt ends it.
             assert client.sock.recv(1) == b"+"
             client.send(b"\x03")
-            assert client.reply() == b"T02thread:1;"
+            assert client.reply() == stop_packet(COMPUTE, 2)
             assert client.ask(b"qRcmd," + b"info replay".hex().encode()) == b"OK"
     finally:
         srv.shutdown()
@@ -63,7 +64,7 @@ def test_huge_and_truncated_packets_cost_nothing_and_the_session_goes_on(
         client.send(b"$m4010")  # the rest never comes: the client is dropped
         poll(lambda: client.sock.recv(100) == b"", 30, "the server to drop a half packet")
     with attach(server.address[1]) as client:
-        assert client.ask(b"?") == b"T05thread:1;"
+        assert client.ask(b"?") == WALK_STOP
 
 
 def test_a_client_that_stops_reading_loses_the_slot(server: GdbServer) -> None:
@@ -81,7 +82,7 @@ def test_a_client_that_stops_reading_loses_the_slot(server: GdbServer) -> None:
             greedy.sendall(frame(b"m%x,%x" % (entry, MAX_PACKET // 2)))
     assert sent < 19_999, "the server never dropped a client that reads nothing"
     with attach(port, timeout=60) as client:
-        assert client.ask(b"?") == b"T05thread:1;"
+        assert client.ask(b"?") == WALK_STOP
     greedy.close()
 
 
@@ -91,18 +92,18 @@ def test_a_slowloris_client_is_dropped(server: GdbServer) -> None:
         slow.send(b"$q")
         slow.send(b"S")  # and then nothing more, for ever
         with attach(port, timeout=60) as client:
-            assert client.ask(b"?") == b"T05thread:1;"
+            assert client.ask(b"?") == WALK_STOP
 
 
 def test_detach_then_reconnect_at_once_always_works(server: GdbServer) -> None:
     port = server.address[1]
     for _ in range(30):
         client = RawClient(port)
-        assert client.ask(b"?") == b"T05thread:1;"
+        assert client.ask(b"?") == WALK_STOP
         assert client.ask(b"D") == b"OK"
         client.close()
     with RawClient(port) as client:
-        assert client.ask(b"?") == b"T05thread:1;"
+        assert client.ask(b"?") == WALK_STOP
 
 
 def test_serve_survives_running_out_of_descriptors(tmp_path: object) -> None:
@@ -126,7 +127,7 @@ def test_serve_survives_running_out_of_descriptors(tmp_path: object) -> None:
             s.close()
         resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
         with attach(port, timeout=60) as client:
-            assert client.ask(b"?") == b"T05thread:1;"
+            assert client.ask(b"?") == WALK_STOP
         assert proc.poll() is None
     finally:
         proc.terminate()

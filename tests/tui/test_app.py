@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, SAMPLES, require_tool
+from tests.conftest import BIN, SAMPLES, require_tool, stop_packet
 from tests.tui.conftest import settle, wait_for
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.stops import Interrupted
@@ -313,7 +313,9 @@ def test_the_engine_thread_survives_a_failing_operation_and_a_poisoning_gdb(
                 with attach(port) as client:
                     assert client.ask(b"Z0,-1,1").startswith(b"E")
                     assert client.ask(b"Z2,0,ffffffffffffffff").startswith(b"E")
-                    assert client.ask(b"c") == b"T05thread:1;replaylog:end;"
+                    assert (
+                        client.ask(b"c") == stop_packet(SAMPLES / "walk.ttrec") + b"replaylog:end;"
+                    )
                     assert client.ask(b"D") == b"OK"
 
             await asyncio.to_thread(poison)
