@@ -11,7 +11,7 @@ from ..platform import LinuxPlatform
 from .table import EBADF, EINVAL, O_ACCMODE, Args, open_file, syscall
 
 EACCES, ENODEV = 13, 19
-O_WRONLY = 1
+O_WRONLY, O_RDWR = 1, 2
 MAP_SHARED, PROT_WRITE = 0x01, 0x2
 
 
@@ -33,6 +33,8 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
     if f.flags & O_ACCMODE == O_WRONLY:
         return -EACCES
     if flags & MAP_SHARED and prot & PROT_WRITE:
+        if f.flags & O_ACCMODE != O_RDWR:
+            return -EACCES  # as Linux: a shared writable mapping needs a file open for writing
         # Writes through a shared mapping would have to reach the file; ttdbg does not
         # write mapped pages back, so it refuses rather than silently dropping them.
         return -ENODEV
