@@ -112,6 +112,9 @@ PROGRESS_EVERY = 0.05  # seconds between progress messages from the engine
 log = logging.getLogger(__name__)
 
 
+QUERY_SCREEN = "query-screen"
+
+
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
@@ -615,6 +618,9 @@ class TtdbgApp(App[None]):
 
     def action_cancel(self) -> None:
         self.engine.cancel("tui")
+        if self.screen.id == QUERY_SCREEN:
+            self.pop_screen()  # escape (an app-wide priority key) closes the query screen too
+            return
         command = self.query_one("#command", Input)
         if command.display:
             command.display = False
@@ -691,6 +697,8 @@ class TtdbgApp(App[None]):
         elif cmd.action == "origin":
             addr = self._address(cmd.arg)
             self._submit(lambda _cancel: self._origin(addr))
+        elif cmd.action == "query":
+            self.open_query(cmd.arg)
         elif cmd.action == "mark":
             self.session.bookmarks[cmd.arg or "a"] = self.position
             self._after_marks_changed()
@@ -700,6 +708,18 @@ class TtdbgApp(App[None]):
             self.action_help()
         elif cmd.action == "quit":
             self.quit_app()
+
+    def open_query(self, sql: str = "") -> None:
+        """The query screen over the recording's index; the chosen row's icount is visited."""
+        if self.tl.index is None:
+            raise CommandError(f"no index: run 'ttdbg index {self.tl.recording.path}'")
+        from .widgets.query import QueryScreen
+
+        def chosen(icount: int | None) -> None:
+            if icount is not None:
+                self.seek(icount)
+
+        self.push_screen(QueryScreen(self.tl.recording, sql, id=QUERY_SCREEN), chosen)
 
     def _origin(self, addr: int) -> _Outcome:
         """On the engine thread: where the byte at `addr` came from, as a note."""

@@ -35,6 +35,7 @@ WORDS: dict[str, str] = {
     "mark": "mark",
     "last": "last",
     "origin": "origin",
+    **dict.fromkeys(("query", "sql"), "query"),
     "show": "show",
     **dict.fromkeys(("q", "quit"), "quit"),
     **dict.fromkeys(("help", "h", "?"), "help"),
@@ -85,6 +86,7 @@ HELP = """\
    tab        next pane                    escape  cancel a long operation
    :          command line (si rsi ni rni c rc finish rfinish b *ADDR b SYM delete
               watch *ADDR [LEN] rwatch awatch x ADDR|$REG goto ICOUNT|N% mark L help q
-              last ADDR [LEN]: the write that gave it its value; origin ADDR: where it came from)
+              last ADDR [LEN]: the write that gave it its value; origin ADDR: where it came from;
+              query [SQL]: ask the index, enter on a row goes to its icount)
    ctrl+p     command palette              ?       this help       q   quit
 """
