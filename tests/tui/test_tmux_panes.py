@@ -23,7 +23,7 @@ def test_every_pane_in_a_real_terminal(tmp_path: Path, size: tuple[int, int]) ->
     with tui_terminal(tmp_path / "walk.ttrec", width, height, tmp_path / "exit") as term:
         term.wait_for("icount 0 /")
         open_prompt(term, ":", ":command")
-        term.type("b step_value")
+        term.type("b *step_value")
         term.keys("Enter")
         term.wait_for("break")
         term.keys("c")

@@ -9,6 +9,7 @@ import capstone
 from ttdbg.backend.eventlog import Event
 from ttdbg.backend.modules import loaded_modules
 from ttdbg.backend.timeline import Timeline, TimelineError
+from ttdbg.dwarf.inspector import ExpressionError, FrameLine, Inspector
 from ttdbg.symbols import LoadedImage, SourceLine, Symbols
 
 MEMORY_BYTES = 512  # shown in the memory pane (it scrolls)
@@ -45,6 +46,10 @@ class StateView:
     events_after: tuple[Event, ...] = ()
     output: str = ""
     exit_text: str = ""
+    backtrace: tuple[FrameLine, ...] = ()
+    frame_level: int = 0  # the selected frame (up/down/frame N)
+    variables: tuple[tuple[str, str, bool], ...] = ()  # the selected frame's (name, value, arg)
+    displays: tuple[tuple[str, str], ...] = ()  # `display EXPR` values in the selected frame
 
 
 class ViewBuilder:
@@ -54,6 +59,10 @@ class ViewBuilder:
         self.tl = timeline
         self.symbols = symbols
         arch = timeline.machine.arch
+        image = timeline.recording.program_image
+        self.inspector = Inspector(image, symbols, arch.name, arch.pc, arch.sp)
+        self.frame_level = 0  # set by the UI (up/down/frame N); 0 after every move
+        self.displays: list[str] = []
         self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
         self.sp_name = arch.sp
         self.pc_name = arch.pc
@@ -145,6 +154,15 @@ class ViewBuilder:
         exit_text = ""
         if tl.at_end:
             exit_text = tl.end_stop().describe()
+        frames = self.inspector.unwind(tl) if self.inspector.has_debug_info else []
+        level = max(0, min(self.frame_level, len(frames) - 1))
+        frame = frames[level] if frames else None
+        displays = []
+        for expr in list(self.displays):  # the UI thread may add one meanwhile
+            try:
+                displays.append((expr, self.inspector.print(expr, frame, tl)))
+            except ExpressionError as err:
+                displays.append((expr, f"<{err}>"))
         return StateView(
             icount=position,
             end=tl.end,
@@ -162,4 +180,8 @@ class ViewBuilder:
             events_after=tuple(after_events),
             output=out[-OUTPUT_TAIL:].decode("utf-8", "replace"),
             exit_text=exit_text,
+            backtrace=tuple(self.inspector.backtrace(tl, frames)),
+            frame_level=level,
+            variables=tuple(self.inspector.variables(frame, tl)) if frame else (),
+            displays=tuple(displays),
         )
