@@ -43,6 +43,8 @@ EXPECTED = {
     "events": "getrandom",
     "marks": "break",
     "output": "(nothing yet)",
+    "backtrace": "main",
+    "locals": "round = 1",
 }
 
 

@@ -210,6 +210,7 @@ class TtdbgApp(App[None]):
             Binding(key, f"show_pane('{name}')", name, show=False, priority=True)
             for name, (key, _pane, _tab) in PANES.items()
         ),
+        Binding("ctrl+l", "clear_messages", "clear messages", show=False, priority=True),
         Binding("question_mark", "help", "help", priority=True),
         Binding("q", "quit", "quit", priority=True),
     ]
@@ -731,6 +732,11 @@ class TtdbgApp(App[None]):
         # Focus is set at once everywhere (Widget.focus() would defer it past keys already
         # queued, which then land in the wrong place: a prompt opened right after loses them).
         self.screen.set_focus(self.query_one(f"#{pane}"))
+
+    def action_clear_messages(self) -> None:
+        """ctrl+l: the messages in the corner go (they cover the panes under them)."""
+        self.clear_notifications()
+        self.refresh()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -102,7 +102,8 @@ HELP = """\
   v       highlight: last instruction / since the last view
   1 disassembly  2 source  3 registers  4 memory  5 stack
   6 events  7 marks  8 output  9 backtrace  0 locals   (or :show NAME)
-  escape  cancel a long operation   ?  this help   q  quit
+  escape  cancel a long operation   ctrl+l  clear messages
+  ?       this help                 q       quit
  : commands (gdb's words)
   break LINE|FILE:LINE|FUNC|*ADDR   tbreak ...   delete [N]
   info breakpoints   watch|rwatch|awatch EXPR   x ADDR|$REG

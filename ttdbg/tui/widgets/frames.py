@@ -30,7 +30,7 @@ class Backtrace(Pane):
             return
         rows = []
         for frame in view.backtrace:
-            row = Text(frame.describe(with_pc=frame.level > 0))
+            row = Text(frame.describe())
             if frame.level == view.frame_level:
                 row.stylize("bold green")
             rows.append(row)
