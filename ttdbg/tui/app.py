@@ -451,6 +451,11 @@ class TtdbgApp(App[None]):
         new = self.builder.inspector.format(t, stop.new, self.tl)
         return f"{stop.kind} watchpoint {expr}: old = {old}, new = {new}"
 
+    def on_disassembly_resized(self, message: Disassembly.Resized) -> None:
+        if message.rows and message.rows != self.builder.disasm_rows:
+            self.builder.disasm_rows = message.rows
+            self._refresh_view()
+
     def on_frame_selected(self, message: FrameSelected) -> None:
         try:
             self.select_frame(message.level)

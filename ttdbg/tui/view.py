@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import capstone
@@ -12,6 +13,7 @@ from ttdbg.backend.timeline import Timeline, TimelineError
 from ttdbg.dwarf.inspector import ExpressionError, FrameLine, Inspector
 from ttdbg.symbols import LoadedImage, SourceLine, Symbols
 
+_BRANCH_TARGET = re.compile(r"^#?(0x[0-9a-f]+)$")  # a direct call or jump target
 MEMORY_BYTES = 512  # shown in the memory pane (it scrolls)
 STACK_WORDS = 64
 OUTPUT_TAIL = 4000  # bytes of program output the output pane keeps
@@ -62,6 +64,7 @@ class ViewBuilder:
         image = timeline.recording.program_image
         self.inspector = Inspector(image, symbols, arch.name, arch.pc, arch.sp)
         self.frame_level = 0  # set by the UI (up/down/frame N); 0 after every move
+        self.disasm_rows = 24  # set by the UI from the disassembly pane's height
         self.displays: list[str] = []
         self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
         self.sp_name = arch.sp
@@ -96,7 +99,12 @@ class ViewBuilder:
         lines: list[DisasmLine] = []
         for addr, size, mnem, ops in self.cs.disasm_lite(code, start):
             label = self.symbols.describe(addr)
-            lines.append(DisasmLine(addr, size, f"{mnem} {ops}".strip(), label, addr == pc))
+            text = f"{mnem} {ops}".strip()
+            target = _BRANCH_TARGET.match(ops)
+            if target and (mnem.startswith(("call", "j", "b")) or mnem in ("bl", "jal")):
+                name = self.symbols.describe(int(target.group(1), 16))
+                text += f" <{name}>" if name else ""
+            lines.append(DisasmLine(addr, size, text, label, addr == pc))
             if addr > pc and sum(ln.addr > pc for ln in lines) >= after:
                 break
         return lines
@@ -111,8 +119,14 @@ class ViewBuilder:
                 size //= 2
         return None
 
-    def build(self, memory_addr: int | str | None, before: int = 8, after: int = 16) -> StateView:
-        """The view at the current position, read in one piece (on the engine thread)."""
+    def build(
+        self, memory_addr: int | str | None, before: int | None = None, after: int | None = None
+    ) -> StateView:
+        """The view at the current position, read in one piece (on the engine thread); the
+        disassembly fills `disasm_rows` (the pane's height), a third of it before the pc."""
+        rows = max(8, self.disasm_rows)
+        before = rows // 3 if before is None else before
+        after = rows - before - 1 if after is None else after
         return self._build(memory_addr, before, after)
 
     def _build(self, memory_addr: int | str | None, before: int, after: int) -> StateView:
