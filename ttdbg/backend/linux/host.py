@@ -6,6 +6,7 @@ pass it), so replay cannot touch the host filesystem, clock or terminal.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
@@ -23,6 +24,18 @@ O_DIRECTORY = 0o200000
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
+
+STATFS_SIZE = 120
+SYSINFO_SIZE = 112
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = (("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long))
+
+
+# The calls Python's os module does not offer with the kernel's semantics (renameat2 flags,
+# UTIME_NOW/UTIME_OMIT, struct statfs as is, faccessat's errno).
+_libc = ctypes.CDLL(None, use_errno=True)
 
 _DT_FROM_MODE = {0o010000: 1, 0o020000: 2, 0o040000: 4, 0o060000: 6, 0o100000: 8, 0o120000: 10}
 
@@ -135,6 +148,7 @@ class HostIO:
         return guarded(lambda: (os.pwrite(self.fd(f), data, offset), b""))
 
     def lseek(self, f: OpenFile, offset: int, whence: int) -> Outcome:
+        self.dir_entries.pop(f.ident, None)  # rewinddir: the next getdents starts over
         return guarded(lambda: (os.lseek(self.fd(f), offset, whence), b""))
 
     def fstat(self, f: OpenFile, statx: bool = False) -> Outcome:
@@ -144,9 +158,15 @@ class HostIO:
 
         return guarded(run)
 
-    def stat(self, path: str, follow: bool, statx: bool = False) -> Outcome:
+    def dir_fd(self, base: OpenFile | None) -> int | None:
+        """The host fd of the directory a relative path starts from (None: the cwd)."""
+        return None if base is None else self.fds[base.ident]
+
+    def stat(
+        self, path: str, follow: bool, statx: bool = False, dir_fd: int | None = None
+    ) -> Outcome:
         def run() -> Outcome:
-            st = os.stat(self.host_path(path), follow_symlinks=follow)
+            st = os.stat(self.host_path(path), dir_fd=dir_fd, follow_symlinks=follow)
             return 0, pack_statx(st) if statx else pack_stat(st, self.stat_layout)
 
         return guarded(run)
@@ -155,7 +175,8 @@ class HostIO:
         def run() -> Outcome:
             entries = self.dir_entries.get(f.ident)
             if entries is None:
-                entries = [(0, 4, "."), (0, 4, "..")]
+                fd = self.fd(f)
+                entries = [(os.stat(d, dir_fd=fd).st_ino, 4, d) for d in (".", "..")]
                 with os.scandir(self.fd(f)) as it:
                     for e in it:
                         mode = e.stat(follow_symlinks=False).st_mode & 0o170000
@@ -169,16 +190,72 @@ class HostIO:
 
         return guarded(run)
 
-    def readlink(self, path: str, size: int) -> Outcome:
+    def readlink(self, path: str, size: int, dir_fd: int | None = None) -> Outcome:
         def run() -> Outcome:
-            target = self.program_path if path == "/proc/self/exe" else os.readlink(path)
+            if path == "/proc/self/exe":
+                target = self.program_path
+            else:
+                target = os.readlink(path, dir_fd=dir_fd)
             data = os.fsencode(target)[:size]
             return len(data), data
 
         return guarded(run)
 
-    def access(self, path: str, mode: int) -> Outcome:
-        return guarded(lambda: (0 if os.access(self.host_path(path), mode) else -errno.EACCES, b""))
+    def access(
+        self, path: str, mode: int, dir_fd: int | None, follow: bool, effective: bool
+    ) -> Outcome:
+        """faccessat2; a false answer is reported with the errno the kernel gave."""
+
+        def run() -> Outcome:
+            # os.access hides the errno (ENOENT vs EACCES vs ENOTDIR): ask libc directly.
+            flags = (0 if follow else 0x100) | (0x200 if effective else 0)
+            dirfd = AT_FDCWD if dir_fd is None else dir_fd
+            if _libc.faccessat(dirfd, os.fsencode(self.host_path(path)), mode, flags) == 0:
+                return 0, b""
+            return -ctypes.get_errno(), b""
+
+        return guarded(run)
+
+    def rename(
+        self, src: str, src_dir: int | None, dst: str, dst_dir: int | None, flags: int
+    ) -> Outcome:
+        def run() -> Outcome:
+            if not flags:
+                os.rename(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+                return 0, b""
+            at = (AT_FDCWD if d is None else d for d in (src_dir, dst_dir))
+            olddir, newdir = at
+            if _libc.renameat2(olddir, os.fsencode(src), newdir, os.fsencode(dst), flags) != 0:
+                return -ctypes.get_errno(), b""
+            return 0, b""
+
+        return guarded(run)
+
+    def utimens(
+        self,
+        target: str | int,
+        dir_fd: int | None,
+        times: tuple[tuple[int, int], ...],
+        follow: bool,
+    ) -> Outcome:
+        """utimensat / futimens with the guest's two timespecs (UTIME_NOW, UTIME_OMIT kept)."""
+        spec = (_Timespec * 2)(*(_Timespec(s, n) for s, n in times))
+        if isinstance(target, int):
+            ok = _libc.futimens(target, spec) == 0
+        else:
+            dirfd = AT_FDCWD if dir_fd is None else dir_fd
+            flags = 0 if follow else AT_SYMLINK_NOFOLLOW
+            ok = _libc.utimensat(dirfd, os.fsencode(target), spec, flags) == 0
+        return (0, b"") if ok else (-ctypes.get_errno(), b"")
+
+    def statfs(self, target: str | int) -> Outcome:
+        """struct statfs (120 bytes, one layout on every 64-bit architecture ttdbg runs)."""
+        buf = ctypes.create_string_buffer(STATFS_SIZE)
+        if isinstance(target, int):
+            ok = _libc.fstatfs(target, buf) == 0
+        else:
+            ok = _libc.statfs(os.fsencode(target), buf) == 0
+        return (0, buf.raw) if ok else (-ctypes.get_errno(), b"")
 
     def ioctl(self, f: OpenFile, request: int, size: int) -> Outcome:
         def run() -> Outcome:
@@ -190,8 +267,34 @@ class HostIO:
     def fcntl_getfl(self, f: OpenFile) -> Outcome:
         return guarded(lambda: (fcntl.fcntl(self.fd(f), fcntl.F_GETFL), b""))
 
+    def fd_op(self, f: OpenFile, fn: Callable[[int], object]) -> Outcome:
+        """An operation on the host file behind `f` that returns only a status."""
+
+        def run() -> Outcome:
+            fn(self.fd(f))
+            return 0, b""
+
+        return guarded(run)
+
+    def record_lock(self, f: OpenFile, cmd: int, flock: bytes) -> Outcome:
+        """fcntl F_*LK*: the lock is taken on the host file; the struct flock comes back."""
+        return guarded(lambda: (0, bytes(fcntl.fcntl(self.fd(f), cmd, flock))))
+
     def clock(self, clock_id: int) -> Outcome:
         return guarded(lambda: (0, time.clock_gettime_ns(clock_id).to_bytes(8, "little")))
+
+    def clock_res(self, clock_id: int) -> Outcome:
+        spec = _Timespec()
+        if _libc.clock_getres(clock_id, ctypes.byref(spec)) != 0:
+            return -ctypes.get_errno(), b""
+        return 0, bytes(spec)
+
+    def sysinfo(self) -> Outcome:
+        """struct sysinfo as the host kernel fills it (112 bytes on every 64-bit target)."""
+        buf = ctypes.create_string_buffer(SYSINFO_SIZE)
+        if _libc.sysinfo(buf) != 0:
+            return -ctypes.get_errno(), b""
+        return 0, buf.raw
 
     def sleep(self, ns: int) -> Outcome:
         time.sleep(max(0, ns) / 1e9)
@@ -218,16 +321,32 @@ class HostIO:
 
         return guarded(run)
 
-    def poll(self, fds: list[tuple[int, int]], timeout_ms: int) -> Outcome:
-        """poll() over the host fds behind guest fds; payload is the revents, 2 bytes each."""
+    def poll(self, fds: list[tuple[int | None, int]], timeout_ms: int) -> Outcome:
+        """poll() over host fds (-1: skipped, None: not open); payload: revents, 2 bytes each."""
 
         def run() -> Outcome:
             poller = select.poll()
             for host_fd, events in fds:
-                if host_fd >= 0:
+                if host_fd is not None and host_fd >= 0:
                     poller.register(host_fd, events)
-            ready = dict(poller.poll(timeout_ms))
-            revents = [ready.get(h, 0) if h >= 0 else 0x20 for h, _e in fds]
+            ready = dict(poller.poll(timeout_ms)) if fds or timeout_ms else {}
+            revents = [0x20 if h is None else ready.get(h, 0) if h >= 0 else 0 for h, _e in fds]
             return sum(1 for r in revents if r), b"".join(r.to_bytes(2, "little") for r in revents)
+
+        return guarded(run)
+
+    def sendfile(
+        self, out: OpenFile, src: OpenFile, offset: int | None, count: int, keep: bool
+    ) -> Outcome:
+        """sendfile as a read and a write, so what reaches stdout is also in the log."""
+
+        def run() -> Outcome:
+            size = min(count, 1 << 24)
+            src_fd = self.fd(src)
+            data = os.pread(src_fd, size, offset) if offset is not None else os.read(src_fd, size)
+            n = os.write(self.fd(out), data) if data else 0
+            if offset is None and n < len(data):
+                os.lseek(src_fd, n - len(data), os.SEEK_CUR)
+            return n, data[:n] if keep else b""
 
         return guarded(run)

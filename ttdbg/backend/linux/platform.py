@@ -70,6 +70,10 @@ class LinuxPlatform:
         self.pid = 1
         self.umask = 0o022
         self.tid_address = 0
+        self.comm = ""  # the name /proc/self/comm and prctl(PR_GET_NAME) show
+        # Where argv's and envp's strings lie in guest memory, as /proc/self/cmdline reads them.
+        self.arg_range = (0, 0)
+        self.env_range = (0, 0)
         self.exit_status: int | None = None
         self.exit_signal: int | None = None
         self.enosys: dict[str, int] = {}
@@ -116,6 +120,8 @@ class LinuxPlatform:
         self.auxv = read_auxv(self.m, sp)
         self.m.set_reg(self.arch.sp, sp)
         self.m.set_reg(self.arch.pc, self.program.start_pc)
+        self.comm = os.path.basename(execfn)[:15].decode(errors="surrogateescape")
+        self.arg_range, self.env_range = _string_ranges(self.m, sp, argv, envp)
         self.arch.setup(self.m.uc)
         for name, value in self.arch.initial_registers.items():
             self.m.set_reg(name, value)
@@ -404,6 +410,9 @@ class LinuxPlatform:
             "pid": self.pid,
             "umask": self.umask,
             "tid_address": self.tid_address,
+            "comm": self.comm,
+            "arg_range": list(self.arg_range),
+            "env_range": list(self.env_range),
             "enosys": dict(sorted(self.enosys.items())),
         }
 
@@ -414,4 +423,23 @@ class LinuxPlatform:
         self.pid = state["pid"]
         self.umask = state["umask"]
         self.tid_address = state["tid_address"]
+        self.comm = state.get("comm", "")
+        self.arg_range = tuple(state.get("arg_range", (0, 0)))
+        self.env_range = tuple(state.get("env_range", (0, 0)))
         self.enosys = dict(state["enosys"])
+
+
+def _string_ranges(
+    m: Machine, sp: int, argv: list[bytes], envp: list[bytes]
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The [start, end) of argv's and envp's strings, found from the pointers on the stack."""
+
+    def span(first_ptr: int, strings: list[bytes]) -> tuple[int, int]:
+        if not strings:
+            return (0, 0)
+        start = int.from_bytes(m.read(first_ptr, 8), "little")
+        return start, start + sum(len(s) + 1 for s in strings)
+
+    argv_ptr = sp + 8
+    envp_ptr = argv_ptr + 8 * (len(argv) + 1)
+    return span(argv_ptr, argv), span(envp_ptr, envp)

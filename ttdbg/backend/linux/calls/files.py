@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Callable
 
+from ..fdtable import OpenFile
 from ..platform import LinuxPlatform
 from .table import (
     AT_FDCWD,
@@ -14,13 +17,20 @@ from .table import (
     F_DUPFD_CLOEXEC,
     F_GETFD,
     F_GETFL,
+    F_GETLK,
+    F_OFD_GETLK,
+    F_OFD_SETLK,
+    F_OFD_SETLKW,
     F_SETFD,
     F_SETFL,
+    F_SETLK,
+    F_SETLKW,
     IOCTL_SIZES,
     O_ACCMODE,
     O_CLOEXEC,
     STDIO_KINDS,
     Args,
+    Kind,
     dir_path,
     fd_arg,
     guest_path,
@@ -57,22 +67,22 @@ def _open(p: LinuxPlatform, dirfd: int, path_addr: int, flags: int, mode: int) -
     return fd
 
 
-@syscall("open")
+@syscall("open", kind=Kind.HOST)
 def sys_open(p: LinuxPlatform, a: Args) -> int:
     return _open(p, AT_FDCWD, a[0], a[1], a[2])
 
 
-@syscall("creat")
+@syscall("creat", kind=Kind.HOST)
 def sys_creat(p: LinuxPlatform, a: Args) -> int:
     return _open(p, AT_FDCWD, a[0], os.O_CREAT | os.O_WRONLY | os.O_TRUNC, a[1])
 
 
-@syscall("openat")
+@syscall("openat", kind=Kind.HOST)
 def sys_openat(p: LinuxPlatform, a: Args) -> int:
     return _open(p, a[0], a[1], a[2], a[3])
 
 
-@syscall("close")
+@syscall("close", kind=Kind.EMULATED)
 def sys_close(p: LinuxPlatform, a: Args) -> int:
     f = p.fds.close(fd_arg(a[0]))
     if f is None:
@@ -82,12 +92,12 @@ def sys_close(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("dup")
+@syscall("dup", kind=Kind.EMULATED)
 def sys_dup(p: LinuxPlatform, a: Args) -> int:
     return p.fds.dup(fd_arg(a[0]))
 
 
-@syscall("dup2", "dup3")
+@syscall("dup2", "dup3", kind=Kind.EMULATED)
 def sys_dup2(p: LinuxPlatform, a: Args) -> int:
     old, new = fd_arg(a[0]), fd_arg(a[1])
     is_dup3 = p.syscall_nr == p.arch.syscall_numbers.get("dup3")
@@ -100,12 +110,28 @@ def sys_dup2(p: LinuxPlatform, a: Args) -> int:
     return p.fds.dup(old, new, cloexec=is_dup3 and bool(a[2] & O_CLOEXEC))
 
 
-@syscall("fcntl")
+# struct flock is the same 32 bytes on every 64-bit architecture ttdbg runs.
+FLOCK_SIZE = 32
+LOCK_COMMANDS = frozenset((F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW))
+
+
+def _record_lock(p: LinuxPlatform, f: OpenFile, cmd: int, addr: int) -> int:
+    """A POSIX or OFD record lock, taken on the host file; F_GETLK's answer is logged."""
+    flock = p.m.read(addr, FLOCK_SIZE)
+    result, data = p.host_call(lambda: p.live.record_lock(f, cmd, flock))
+    if result == 0 and cmd in (F_GETLK, F_OFD_GETLK):
+        p.m.write(addr, data)
+    return result
+
+
+@syscall("fcntl", kind=Kind.HOST)
 def sys_fcntl(p: LinuxPlatform, a: Args) -> int:
-    fd, cmd, arg = fd_arg(a[0]), a[1] & 0xFFFFFFFF, a[2]
+    fd, cmd, arg = a[0], a[1], a[2]
     f = open_file(p, fd)
     if f is None:
         return -EBADF
+    if cmd in LOCK_COMMANDS:
+        return _record_lock(p, f, cmd, arg)
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
         return p.fds.dup(fd, cloexec=cmd == F_DUPFD_CLOEXEC, start=arg)
     if cmd == F_GETFD:
@@ -123,7 +149,7 @@ def sys_fcntl(p: LinuxPlatform, a: Args) -> int:
     return -EINVAL
 
 
-@syscall("ioctl")
+@syscall("ioctl", kind=Kind.HOST)
 def sys_ioctl(p: LinuxPlatform, a: Args) -> int:
     fd, request, argp = a[0], a[1] & 0xFFFFFFFF, a[2]
     f = open_file(p, fd)
@@ -136,3 +162,51 @@ def sys_ioctl(p: LinuxPlatform, a: Args) -> int:
     if result >= 0 and data:
         p.m.write(argp, data)
     return result
+
+
+def _fd_op(p: LinuxPlatform, fd: int, op: Callable[[int], object]) -> int:
+    """A call on an open file that changes the host file and returns only a status."""
+    f = open_file(p, fd)
+    if f is None:
+        return -EBADF
+    return p.host_call(lambda: p.live.fd_op(f, op))[0]
+
+
+@syscall("ftruncate", kind=Kind.HOST)
+def sys_ftruncate(p: LinuxPlatform, a: Args) -> int:
+    return -EINVAL if a[1] < 0 else _fd_op(p, a[0], lambda h: os.ftruncate(h, a[1]))
+
+
+@syscall("fsync", kind=Kind.HOST)
+def sys_fsync(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], os.fsync)
+
+
+@syscall("fdatasync", kind=Kind.HOST)
+def sys_fdatasync(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], os.fdatasync)
+
+
+@syscall("fchmod", kind=Kind.HOST)
+def sys_fchmod(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: os.fchmod(h, a[1] & 0o7777))
+
+
+@syscall("fchown", kind=Kind.HOST)
+def sys_fchown(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: os.fchown(h, _id(a[1]), _id(a[2])))
+
+
+@syscall("flock", kind=Kind.HOST)
+def sys_flock(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: fcntl.flock(h, a[1]))
+
+
+@syscall("fadvise64", kind=Kind.HOST)
+def sys_fadvise64(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: os.posix_fadvise(h, a[1], a[2], a[3]))
+
+
+def _id(value: int) -> int:
+    """A uid_t or gid_t argument: (uid_t)-1 means "leave unchanged", as Python spells -1."""
+    return -1 if value == 0xFFFFFFFF else value

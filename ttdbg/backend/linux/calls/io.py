@@ -9,7 +9,16 @@ from collections.abc import Callable
 from ..fdtable import OpenFile
 from ..host import HostIO, Outcome
 from ..platform import LinuxPlatform
-from .table import EBADF, EINVAL, O_CLOEXEC, STDIO_KINDS, Args, fd_arg, open_file, signed, syscall
+from .table import (
+    EBADF,
+    EINVAL,
+    O_CLOEXEC,
+    STDIO_KINDS,
+    Args,
+    Kind,
+    open_file,
+    syscall,
+)
 
 
 def _read_into(
@@ -25,28 +34,52 @@ def _read_into(
     return result
 
 
-@syscall("read")
+@syscall("read", kind=Kind.HOST)
 def sys_read(p: LinuxPlatform, a: Args) -> int:
     return _read_into(p, a[0], a[1], lambda h, f: h.read(f, a[2]))
 
 
-@syscall("pread64")
+@syscall("pread64", kind=Kind.HOST)
 def sys_pread64(p: LinuxPlatform, a: Args) -> int:
     return _read_into(p, a[0], a[1], lambda h, f: h.pread(f, a[2], a[3]))
 
 
-def _iovecs(p: LinuxPlatform, addr: int, count: int) -> list[tuple[int, int]]:
-    raw = p.m.read(addr, 16 * min(count, 1024))
-    return [struct.unpack_from("<QQ", raw, 16 * i) for i in range(min(count, 1024))]
+IOV_MAX = 1024
+# The most one call moves; a larger request is a short read or write, which POSIX allows.
+MAX_IO = 1 << 24
 
 
-@syscall("readv")
+def _iovecs(p: LinuxPlatform, addr: int, count: int) -> list[tuple[int, int]] | int:
+    """The (base, length) pairs of an iovec array, or -EINVAL as Linux checks them."""
+    if count > IOV_MAX:
+        return -EINVAL
+    raw = p.m.read(addr, 16 * count)
+    vecs = [struct.unpack_from("<QQ", raw, 16 * i) for i in range(count)]
+    if sum(n for _b, n in vecs) >= 1 << 63:
+        return -EINVAL
+    return vecs
+
+
+def _gather(p: LinuxPlatform, vecs: list[tuple[int, int]]) -> bytes:
+    """The bytes an iovec array points at, up to MAX_IO."""
+    out = bytearray()
+    for base, n in vecs:
+        take = min(n, MAX_IO - len(out))
+        out += p.m.read(base, take)
+        if len(out) >= MAX_IO:
+            break
+    return bytes(out)
+
+
+@syscall("readv", kind=Kind.HOST)
 def sys_readv(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
     vecs = _iovecs(p, a[1], a[2])
-    total = sum(n for _b, n in vecs)
+    if isinstance(vecs, int):
+        return vecs
+    total = min(sum(n for _b, n in vecs), MAX_IO)
     result, data = p.host_call(lambda: p.live.read(f, total))
     pos = 0
     for base, n in vecs:
@@ -65,46 +98,46 @@ def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int:
     return result
 
 
-@syscall("write")
+@syscall("write", kind=Kind.HOST)
 def sys_write(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    return _output(p, f, p.m.read(a[1], a[2]))
+    return _output(p, f, p.m.read(a[1], min(a[2], MAX_IO)))
 
 
-@syscall("writev")
+@syscall("writev", kind=Kind.HOST)
 def sys_writev(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    data = b"".join(p.m.read(base, n) for base, n in _iovecs(p, a[1], a[2]))
-    return _output(p, f, data)
+    vecs = _iovecs(p, a[1], a[2])
+    return vecs if isinstance(vecs, int) else _output(p, f, _gather(p, vecs))
 
 
-@syscall("pwrite64")
+@syscall("pwrite64", kind=Kind.HOST)
 def sys_pwrite64(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    data = p.m.read(a[1], a[2])
+    data = p.m.read(a[1], min(a[2], MAX_IO))
     return p.host_call(lambda: p.live.pwrite(f, data, a[3]))[0]
 
 
-@syscall("lseek")
+@syscall("lseek", kind=Kind.HOST)
 def sys_lseek(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    return p.host_call(lambda: p.live.lseek(f, signed(a[1]), a[2]))[0]
+    return p.host_call(lambda: p.live.lseek(f, a[1], a[2]))[0]
 
 
-@syscall("getdents64")
+@syscall("getdents64", kind=Kind.HOST)
 def sys_getdents64(p: LinuxPlatform, a: Args) -> int:
     return _read_into(p, a[0], a[1], lambda h, f: h.getdents(f, a[2]))
 
 
-@syscall("pipe", "pipe2")
+@syscall("pipe", "pipe2", kind=Kind.HOST)
 def sys_pipe(p: LinuxPlatform, a: Args) -> int:
     ends: list[int] = []
 
@@ -131,26 +164,58 @@ def sys_pipe(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("poll", "ppoll")
-def sys_poll(p: LinuxPlatform, a: Args) -> int:
-    nfds = min(a[1], 1024)
-    raw = p.m.read(a[0], 8 * nfds)
-    entries = [struct.unpack_from("<ihh", raw, 8 * i) for i in range(nfds)]
-    if p.syscall_nr == p.arch.syscall_numbers.get("ppoll"):
-        timeout = -1 if a[2] == 0 else int.from_bytes(p.m.read(a[2], 8), "little") * 1000
-    else:
-        timeout = signed(a[2]) if signed(a[2]) >= 0 else -1
+POLLNVAL = 0x20
+POLLFD = struct.Struct("<ihh")
 
-    def host() -> tuple[int, bytes]:
-        assert p.host is not None
-        fds = []
-        for fd, events, _r in entries:
-            f = p.fds.get(fd_arg(fd))
-            fds.append((p.host.fd(f) if f else -1, events))
-        return p.host.poll(fds, timeout)
 
-    result, data = p.host_call(host)
+def _poll(p: LinuxPlatform, addr: int, nfds: int, timeout_ms: int) -> int:
+    """poll() over the host files behind the guest's fds; revents come back from the log."""
+    if nfds > 1024:
+        return -EINVAL
+    raw = p.m.read(addr, POLLFD.size * nfds)
+    entries = [POLLFD.unpack_from(raw, POLLFD.size * i) for i in range(nfds)]
+    files = [(fd, events, open_file(p, fd) if fd >= 0 else None) for fd, events, _r in entries]
+
+    def host(h: HostIO) -> Outcome:
+        # A negative fd is skipped (revents 0); a closed one answers POLLNVAL, as Linux does.
+        fds = [(h.fd(f) if f else (-1 if fd < 0 else None), ev) for fd, ev, f in files]
+        return h.poll(fds, timeout_ms)
+
+    result, data = p.host_call(lambda: host(p.live))
     if result >= 0:
         for i in range(nfds):
-            p.m.write(a[0] + 8 * i + 6, data[2 * i : 2 * i + 2])
+            p.m.write(addr + POLLFD.size * i + 6, data[2 * i : 2 * i + 2])
+    return result
+
+
+@syscall("poll", kind=Kind.HOST)
+def sys_poll(p: LinuxPlatform, a: Args) -> int:
+    return _poll(p, a[0], a[1], max(a[2], -1))
+
+
+@syscall("ppoll", kind=Kind.HOST)
+def sys_ppoll(p: LinuxPlatform, a: Args) -> int:
+    timeout = -1
+    if a[2]:
+        sec, nsec = struct.unpack("<qq", p.m.read(a[2], 16))
+        if sec < 0 or not 0 <= nsec < 1_000_000_000:
+            return -EINVAL
+        timeout = sec * 1000 + (nsec + 999_999) // 1_000_000  # never shorter than asked
+    return _poll(p, a[0], a[1], timeout)
+
+
+@syscall("sendfile", kind=Kind.HOST)
+def sys_sendfile(p: LinuxPlatform, a: Args) -> int:
+    out, src = open_file(p, a[0]), open_file(p, a[1])
+    if out is None or src is None:
+        return -EBADF
+    offset = struct.unpack("<q", p.m.read(a[2], 8))[0] if a[2] else None
+    if offset is not None and offset < 0:
+        return -EINVAL
+    keep = out.kind in STDIO_KINDS
+    result, data = p.host_call(lambda: p.live.sendfile(out, src, offset, a[3], keep))
+    if result > 0 and keep and p.console is not None:
+        p.console(1 if out.kind == "stdout" else 2, data)
+    if result >= 0 and offset is not None:
+        p.m.write(a[2], struct.pack("<q", offset + result))
     return result
