@@ -14,9 +14,12 @@ class OpenFile:
     """One open-file description; dup'd descriptors share it (and its host file, if any)."""
 
     ident: int
-    kind: str  # "stdin", "stdout", "stderr", "file", "dir", "pipe"
+    kind: str  # "stdin", "stdout", "stderr", "file", "dir", "pipe", "proc", "procdir"
     path: str
     flags: int
+    # An emulated file's content (latin-1, to travel in snapshots) and read position.
+    data: str = ""
+    offset: int = 0
 
 
 @dataclass

@@ -10,6 +10,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import re
 import select
 import stat
 import time
@@ -40,6 +41,47 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _DT_FROM_MODE = {0o010000: 1, 0o020000: 2, 0o040000: 4, 0o060000: 6, 0o100000: 8, 0o120000: 10}
 
 
+_OWN_PROC = re.compile(r"^/proc/(self|thread-self|\d+)(/|$)")
+
+
+def _is_own(path: str) -> bool:
+    m = _OWN_PROC.match(path)
+    if m is None:
+        return False
+    who = m.group(1)
+    return not who.isdigit() or int(who) == os.getpid() or os.path.exists(f"/proc/self/task/{who}")
+
+
+def reaches_own_proc(path: str, follow: bool = True) -> bool:
+    """Whether `path`, symlinks followed one by one, names the recorder's own /proc entry."""
+    parts = [c for c in path.split("/") if c]
+    cur = "/"
+    hops = 0
+    while parts and hops < 40:  # Linux's own limit on symlinks followed
+        comp = parts.pop(0)
+        if comp == ".":
+            continue
+        if comp == "..":
+            cur = os.path.dirname(cur)
+            continue
+        nxt = os.path.join(cur, comp)
+        if _is_own(nxt):
+            return True
+        try:
+            is_link = stat.S_ISLNK(os.lstat(nxt).st_mode)
+        except OSError:
+            return False  # nothing there: nothing further can exist either
+        if is_link and (parts or follow):
+            hops += 1
+            target = os.readlink(nxt)
+            if target.startswith("/"):
+                cur = "/"
+            parts = [c for c in target.split("/") if c] + parts
+            continue
+        cur = nxt
+    return False
+
+
 def guarded(fn: Callable[[], Outcome]) -> Outcome:
     """Run a host operation, turning OSError into the negative errno Linux would return."""
     try:
@@ -61,15 +103,27 @@ class HostIO:
         self.fds: dict[int, int] = {0: 0, 1: 1, 2: 2}  # description ident -> host fd
         self.dir_entries: dict[int, list[tuple[int, int, str]]] = {}
         self.program_path = program_path
+        self._ready_fd: int | None = None
         self.stat_layout = stat_layout
         self.files = files if files is not None else FileStore()
         self.sysroot = sysroot
         self._known: dict[tuple[int, int, int, int], bytes] = {}  # (dev, ino, size, mtime)
         self.opened: set[str] = set()  # every host path the guest opened, for `ttdbg info`
 
-    def host_path(self, path: str) -> str:
+    def contain(self, path: str, dir_fd: int | None = None, follow: bool = True) -> str:
+        """`path`, unless it reaches the recorder's own /proc entries (through /proc/self,
+        /dev/fd, a symlink or a directory fd): then PermissionError, EACCES to the guest."""
+        if not path.startswith("/"):
+            where = os.getcwd() if dir_fd is None else os.readlink(f"/proc/self/fd/{dir_fd}")
+            path = f"{where}/{path}"
+        if reaches_own_proc(path, follow):
+            raise PermissionError(errno.EACCES, "the recorder's own /proc entries", path)
+        return path
+
+    def host_path(self, path: str, dir_fd: int | None = None, follow: bool = True) -> str:
         """Where an absolute guest path is on the host: under the sysroot when it exists
-        there, as qemu-user's -L does, else the path itself."""
+        there, as qemu-user's -L does, else the path itself. Never the recorder's /proc."""
+        self.contain(path, dir_fd, follow)
         if self.sysroot and path.startswith("/"):
             inside = self.sysroot.rstrip("/") + path
             if os.path.lexists(inside):
@@ -104,15 +158,41 @@ class HostIO:
     def fd(self, f: OpenFile) -> int:
         return self.fds[f.ident]
 
-    def open(self, dirfd_path: str | None, path: str, flags: int, mode: int) -> Outcome:
+    def open(self, base: OpenFile | None, path: str, flags: int, mode: int) -> Outcome:
         def run() -> Outcome:
-            full = path if dirfd_path is None or path.startswith("/") else f"{dirfd_path}/{path}"
-            where = self.host_path(full)
-            fd = os.open(where, flags & ~os.O_CLOEXEC | os.O_CLOEXEC, mode)
-            self.opened.add(os.path.abspath(where))
+            dir_fd = self.dir_fd(base)
+            host = self.host_path(path, dir_fd, not flags & os.O_NOFOLLOW)
+            if not path.startswith("/"):
+                host = path  # relative to the guest's directory fd (or the cwd)
+            fd = os.open(host, flags & ~os.O_CLOEXEC | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+            self.opened.add(os.readlink(f"/proc/self/fd/{fd}"))
             return fd, b""
 
         return guarded(run)
+
+    def reopen(self, f: OpenFile, flags: int) -> Outcome:
+        """open("/dev/fd/N"): a new description of the guest's file N, as Linux reopens it."""
+
+        def run() -> Outcome:
+            fd = os.open(f"/proc/self/fd/{self.fd(f)}", flags & ~os.O_CLOEXEC | os.O_CLOEXEC)
+            return fd, b""
+
+        return guarded(run)
+
+    def fd_link(self, f: OpenFile) -> Outcome:
+        """readlink("/proc/self/fd/N") for the guest's fd N: its host file's name."""
+
+        def run() -> Outcome:
+            data = os.fsencode(os.readlink(f"/proc/self/fd/{self.fd(f)}"))
+            return len(data), data
+
+        return guarded(run)
+
+    def always_ready(self) -> int:
+        """A host fd that poll() reports readable and writable at once, for emulated files."""
+        if self._ready_fd is None:
+            self._ready_fd = os.open("/dev/zero", os.O_RDWR | os.O_CLOEXEC)
+        return self._ready_fd
 
     def adopt(self, ident: int, host_fd: int) -> None:
         self.fds[ident] = host_fd
@@ -166,7 +246,9 @@ class HostIO:
         self, path: str, follow: bool, statx: bool = False, dir_fd: int | None = None
     ) -> Outcome:
         def run() -> Outcome:
-            st = os.stat(self.host_path(path), dir_fd=dir_fd, follow_symlinks=follow)
+            st = os.stat(
+                self.host_path(path, dir_fd, follow), dir_fd=dir_fd, follow_symlinks=follow
+            )
             return 0, pack_statx(st) if statx else pack_stat(st, self.stat_layout)
 
         return guarded(run)
@@ -195,6 +277,7 @@ class HostIO:
             if path == "/proc/self/exe":
                 target = self.program_path
             else:
+                self.contain(path, dir_fd, follow=False)
                 target = os.readlink(path, dir_fd=dir_fd)
             data = os.fsencode(target)[:size]
             return len(data), data
@@ -210,7 +293,12 @@ class HostIO:
             # os.access hides the errno (ENOENT vs EACCES vs ENOTDIR): ask libc directly.
             flags = (0 if follow else 0x100) | (0x200 if effective else 0)
             dirfd = AT_FDCWD if dir_fd is None else dir_fd
-            if _libc.faccessat(dirfd, os.fsencode(self.host_path(path)), mode, flags) == 0:
+            if (
+                _libc.faccessat(
+                    dirfd, os.fsencode(self.host_path(path, dir_fd, follow)), mode, flags
+                )
+                == 0
+            ):
                 return 0, b""
             return -ctypes.get_errno(), b""
 
@@ -220,6 +308,8 @@ class HostIO:
         self, src: str, src_dir: int | None, dst: str, dst_dir: int | None, flags: int
     ) -> Outcome:
         def run() -> Outcome:
+            self.contain(src, src_dir, follow=False)
+            self.contain(dst, dst_dir, follow=False)
             if not flags:
                 os.rename(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
                 return 0, b""
@@ -231,6 +321,16 @@ class HostIO:
 
         return guarded(run)
 
+    def link(
+        self, src: str, src_dir: int | None, dst: str, dst_dir: int | None, flags: int
+    ) -> Outcome:
+        """linkat with the guest's flags (os.link's follow_symlinks calls link(), which does
+        not follow)."""
+        olddir, newdir = (AT_FDCWD if d is None else d for d in (src_dir, dst_dir))
+        if _libc.linkat(olddir, os.fsencode(src), newdir, os.fsencode(dst), flags) != 0:
+            return -ctypes.get_errno(), b""
+        return 0, b""
+
     def utimens(
         self,
         target: str | int,
@@ -240,6 +340,11 @@ class HostIO:
     ) -> Outcome:
         """utimensat / futimens with the guest's two timespecs (UTIME_NOW, UTIME_OMIT kept)."""
         spec = (_Timespec * 2)(*(_Timespec(s, n) for s, n in times))
+        if isinstance(target, str):
+            try:
+                self.contain(target, dir_fd, follow)
+            except PermissionError:
+                return -errno.EACCES, b""
         if isinstance(target, int):
             ok = _libc.futimens(target, spec) == 0
         else:
@@ -251,6 +356,11 @@ class HostIO:
     def statfs(self, target: str | int) -> Outcome:
         """struct statfs (120 bytes, one layout on every 64-bit architecture ttdbg runs)."""
         buf = ctypes.create_string_buffer(STATFS_SIZE)
+        if isinstance(target, str):
+            try:
+                self.contain(target)
+            except PermissionError:
+                return -errno.EACCES, b""
         if isinstance(target, int):
             ok = _libc.fstatfs(target, buf) == 0
         else:

@@ -7,11 +7,17 @@ import os
 from collections.abc import Callable
 
 from ..fdtable import OpenFile
+from ..host import Outcome
 from ..platform import LinuxPlatform
+from . import procfs
 from .table import (
     AT_FDCWD,
+    EACCES,
     EBADF,
     EINVAL,
+    EISDIR,
+    ENOENT,
+    ENOTDIR,
     ENOTTY,
     F_DUPFD,
     F_DUPFD_CLOEXEC,
@@ -28,42 +34,118 @@ from .table import (
     IOCTL_SIZES,
     O_ACCMODE,
     O_CLOEXEC,
+    O_DIRECTORY,
+    O_RDONLY,
     STDIO_KINDS,
     Args,
     Kind,
-    dir_path,
+    at_path,
     fd_arg,
-    guest_path,
     open_file,
     syscall,
 )
 
+# Open flags whose bits differ between the guest's architecture and the host's (x86-64).
+HOST_OPEN_FLAGS = {
+    "aarch64": {0o40000: 0o200000, 0o100000: 0o400000, 0o200000: 0o40000, 0o400000: 0o100000},
+}
+
+
+def host_open_flags(p: LinuxPlatform, flags: int) -> int:
+    """The guest's open flags as the host spells them (O_DIRECTORY, O_NOFOLLOW, ...)."""
+    swaps = HOST_OPEN_FLAGS.get(p.arch.name)
+    if not swaps:
+        return flags
+    out = flags & ~sum(swaps)
+    for guest_bit, host_bit in swaps.items():
+        if flags & guest_bit:
+            out |= host_bit
+    return out
+
+
+def _install(p: LinuxPlatform, kind: str, path: str, flags: int, host_fd: list[int]) -> int:
+    """Give an opened description the lowest free guest fd (and its host fd, if any)."""
+    fd = p.fds.open(kind, path, flags & ~O_CLOEXEC, bool(flags & O_CLOEXEC))
+    if fd < 0 and host_fd:
+        os.close(host_fd[0])
+    elif p.host is not None and host_fd:
+        p.host.adopt(p.fds.files[fd].ident, host_fd[0])
+    return fd
+
+
+def _host_opened(
+    p: LinuxPlatform, open_: Callable[[], tuple[int, bytes]], kept: list[int]
+) -> Outcome:
+    """Run a host open; the host fd stays out of the log, which keeps only the file's kind."""
+    result, _ = open_()
+    if result < 0:
+        return result, b""
+    kept.append(result)
+    return 0, b"dir" if os.path.isdir(f"/proc/self/fd/{result}") else b"file"
+
 
 def _open(p: LinuxPlatform, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
-    path = guest_path(p, path_addr)
-    base = dir_path(p, dirfd)
-    if fd_arg(dirfd) != AT_FDCWD and base is None and not path.startswith("/"):
-        return -EBADF
-    full = path if base is None or path.startswith("/") else f"{base}/{path}"
+    gp = at_path(p, dirfd, path_addr)
+    if isinstance(gp, int):
+        return gp
+    full = procfs.normalize(p, gp.path, gp.base)
+    emulated = procfs.classify(p, full)
+    if emulated is not None:
+        return _open_emulated(p, emulated, full, flags)
     opened: list[int] = []
-
-    def host() -> tuple[int, bytes]:
-        assert p.host is not None
-        result, _ = p.host.open(base, path, flags, mode)
-        if result < 0:
-            return result, b""
-        opened.append(result)
-        # The guest fd comes from the guest's own table; the log keeps only what it opened.
-        return 0, b"dir" if os.path.isdir(f"/proc/self/fd/{result}") else b"file"
-
-    result, kind = p.host_call(host)
+    host_flags = host_open_flags(p, flags)
+    result, kind = p.host_call(
+        lambda: _host_opened(p, lambda: p.live.open(gp.base, gp.path, host_flags, mode), opened)
+    )
     if result < 0:
         return result
-    fd = p.fds.open(kind.decode(), full, flags & ~O_CLOEXEC, bool(flags & O_CLOEXEC))
-    if fd < 0 and opened:
-        os.close(opened[0])
-    elif p.host is not None and opened:
-        p.host.adopt(p.fds.files[fd].ident, opened[0])
+    return _install(p, kind.decode(), full, flags, opened)
+
+
+def _open_emulated(p: LinuxPlatform, target: procfs.ProcPath | str, path: str, flags: int) -> int:
+    """open() of the guest's own /proc entries and the /sys CPU lists."""
+    writing = flags & O_ACCMODE != O_RDONLY
+    if isinstance(target, str):
+        return -EACCES if writing else _install_text(p, procfs.PROC_FILE, path, flags, target)
+    entry = target.entry
+    if entry.startswith("\0"):
+        return -ENOENT
+    if entry.startswith("fd/"):
+        number = entry[3:]
+        if not number.isdigit():
+            return -ENOTDIR if "/" in number else -ENOENT
+        f = p.fds.get(int(number))
+        if f is None:
+            return -ENOENT
+        if f.kind in procfs.KINDS:
+            return _install_text(p, f.kind, f.path, flags, f.data)
+        opened: list[int] = []
+        host_flags = host_open_flags(p, flags)
+        result, kind = p.host_call(
+            lambda: _host_opened(p, lambda: p.live.reopen(f, host_flags), opened)
+        )
+        if result < 0:
+            return result
+        same = f.kind if f.kind in STDIO_KINDS or f.kind == "pipe" else kind.decode()
+        return _install(p, same, f.path, flags, opened)
+    entries = procfs.dir_entries(p, entry)
+    if entries is not None:
+        text = "".join(f"{ino} {dtype} {name}\n" for ino, dtype, name in entries)
+        return -EISDIR if writing else _install_text(p, procfs.PROC_DIR, path, flags, text)
+    if host_open_flags(p, flags) & O_DIRECTORY:
+        return -ENOTDIR if procfs.file_text(p, entry) is not None else -EACCES
+    if writing:
+        return -EACCES
+    data = procfs.file_text(p, entry)
+    if data is None:
+        return -EACCES
+    return _install_text(p, procfs.PROC_FILE, path, flags, data.decode("latin-1"))
+
+
+def _install_text(p: LinuxPlatform, kind: str, path: str, flags: int, text: str) -> int:
+    fd = p.fds.open(kind, path, flags & ~O_CLOEXEC, bool(flags & O_CLOEXEC))
+    if fd >= 0:
+        p.fds.files[fd].data = text
     return fd
 
 

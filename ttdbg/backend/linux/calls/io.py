@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from collections.abc import Callable
 
 from ..fdtable import OpenFile
 from ..host import HostIO, Outcome
 from ..platform import LinuxPlatform
+from . import procfs
 from .table import (
     EBADF,
     EINVAL,
+    EISDIR,
     O_CLOEXEC,
     STDIO_KINDS,
     Args,
@@ -22,12 +25,23 @@ from .table import (
 
 
 def _read_into(
-    p: LinuxPlatform, fd: int, buf: int, op: Callable[[HostIO, OpenFile], Outcome]
+    p: LinuxPlatform,
+    fd: int,
+    buf: int,
+    op: Callable[[HostIO, OpenFile], Outcome],
+    emulated: Callable[[OpenFile], bytes | int],
 ) -> int:
-    """A read-like syscall: the host fills `buf` through `op` (or the log does)."""
+    """A read-like syscall: the host fills `buf` through `op` (or the log does); an emulated
+    /proc file answers through `emulated`."""
     f = open_file(p, fd)
     if f is None:
         return -EBADF
+    if f.kind in procfs.KINDS:
+        got = emulated(f)
+        if isinstance(got, int):
+            return got
+        p.m.write(buf, got)
+        return len(got)
     result, data = p.host_call(lambda: op(p.live, f))
     if result > 0:
         p.m.write(buf, data)
@@ -36,12 +50,22 @@ def _read_into(
 
 @syscall("read", kind=Kind.HOST)
 def sys_read(p: LinuxPlatform, a: Args) -> int:
-    return _read_into(p, a[0], a[1], lambda h, f: h.read(f, a[2]))
+    return _read_into(
+        p, a[0], a[1], lambda h, f: h.read(f, a[2]), lambda f: _proc_read(f, a[2], None)
+    )
 
 
 @syscall("pread64", kind=Kind.HOST)
 def sys_pread64(p: LinuxPlatform, a: Args) -> int:
-    return _read_into(p, a[0], a[1], lambda h, f: h.pread(f, a[2], a[3]))
+    if a[3] < 0:
+        return -EINVAL
+    return _read_into(
+        p, a[0], a[1], lambda h, f: h.pread(f, a[2], a[3]), lambda f: _proc_read(f, a[2], a[3])
+    )
+
+
+def _proc_read(f: OpenFile, count: int, offset: int | None) -> bytes | int:
+    return -EISDIR if f.kind == procfs.PROC_DIR else procfs.read(f, count, offset)
 
 
 IOV_MAX = 1024
@@ -80,7 +104,13 @@ def sys_readv(p: LinuxPlatform, a: Args) -> int:
     if isinstance(vecs, int):
         return vecs
     total = min(sum(n for _b, n in vecs), MAX_IO)
-    result, data = p.host_call(lambda: p.live.read(f, total))
+    if f.kind in procfs.KINDS:
+        got = _proc_read(f, total, None)
+        if isinstance(got, int):
+            return got
+        result, data = len(got), got
+    else:
+        result, data = p.host_call(lambda: p.live.read(f, total))
     pos = 0
     for base, n in vecs:
         if pos >= len(data):
@@ -91,6 +121,8 @@ def sys_readv(p: LinuxPlatform, a: Args) -> int:
 
 
 def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int:
+    if f.kind in procfs.KINDS:
+        return -EBADF  # opened read-only
     keep = f.kind in STDIO_KINDS
     result, _ = p.host_call(lambda: p.live.write(f, data, keep))
     if p.console is not None and keep and result > 0:
@@ -120,6 +152,8 @@ def sys_pwrite64(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
+    if f.kind in procfs.KINDS:
+        return -EBADF
     data = p.m.read(a[1], min(a[2], MAX_IO))
     return p.host_call(lambda: p.live.pwrite(f, data, a[3]))[0]
 
@@ -129,12 +163,16 @@ def sys_lseek(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
+    if f.kind in procfs.KINDS:
+        return procfs.seek(f, a[1], a[2])
     return p.host_call(lambda: p.live.lseek(f, a[1], a[2]))[0]
 
 
 @syscall("getdents64", kind=Kind.HOST)
 def sys_getdents64(p: LinuxPlatform, a: Args) -> int:
-    return _read_into(p, a[0], a[1], lambda h, f: h.getdents(f, a[2]))
+    return _read_into(
+        p, a[0], a[1], lambda h, f: h.getdents(f, a[2]), lambda f: procfs.getdents(f, a[2])
+    )
 
 
 @syscall("pipe", "pipe2", kind=Kind.HOST)
@@ -165,6 +203,17 @@ def sys_pipe(p: LinuxPlatform, a: Args) -> int:
 
 
 POLLNVAL = 0x20
+
+
+def _poll_fd(h: HostIO, fd: int, f: OpenFile | None) -> int | None:
+    """The host fd poll() watches for a guest fd: -1 to skip it, None when it is not open."""
+    if f is None:
+        return -1 if fd < 0 else None
+    if f.kind in procfs.KINDS:
+        return h.always_ready()
+    return h.fd(f)
+
+
 POLLFD = struct.Struct("<ihh")
 
 
@@ -178,7 +227,7 @@ def _poll(p: LinuxPlatform, addr: int, nfds: int, timeout_ms: int) -> int:
 
     def host(h: HostIO) -> Outcome:
         # A negative fd is skipped (revents 0); a closed one answers POLLNVAL, as Linux does.
-        fds = [(h.fd(f) if f else (-1 if fd < 0 else None), ev) for fd, ev, f in files]
+        fds = [(_poll_fd(h, fd, f), ev) for fd, ev, f in files]
         return h.poll(fds, timeout_ms)
 
     result, data = p.host_call(lambda: host(p.live))
@@ -204,11 +253,90 @@ def sys_ppoll(p: LinuxPlatform, a: Args) -> int:
     return _poll(p, a[0], a[1], timeout)
 
 
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP = 0x1, 0x2, 0x4, 0x8, 0x10
+# Which poll events make select() report an fd in each of its three sets (fs/select.c).
+SELECT_SETS = (POLLIN | POLLHUP | POLLERR, POLLOUT | POLLERR, POLLPRI)
+SELECT_ASKS = (POLLIN, POLLOUT, POLLPRI)
+FD_SETSIZE = 1024
+
+
+def _select(p: LinuxPlatform, a: Args, timeout_ns: int | None) -> tuple[int, int]:
+    """select over the host files behind the guest's fds: (result, time it took in ns)."""
+    nfds, addrs = a[0], a[1:4]
+    if not 0 <= nfds <= FD_SETSIZE:
+        return -EINVAL, 0
+    size = (nfds + 63) // 64 * 8
+    sets = [int.from_bytes(p.m.read(addr, size), "little") if addr else 0 for addr in addrs]
+    wanted: dict[int, int] = {}
+    for which, bits in enumerate(sets):
+        for fd in range(nfds):
+            if bits >> fd & 1:
+                wanted[fd] = wanted.get(fd, 0) | SELECT_ASKS[which]
+    files = [(fd, events, open_file(p, fd)) for fd, events in sorted(wanted.items())]
+    if any(f is None for _fd, _e, f in files):
+        return -EBADF, 0
+    timeout_ms = -1 if timeout_ns is None else (timeout_ns + 999_999) // 1_000_000
+
+    def host(h: HostIO) -> Outcome:
+        start = time.monotonic_ns()
+        result, data = h.poll([(_poll_fd(h, fd, f), ev) for fd, ev, f in files], timeout_ms)
+        took = time.monotonic_ns() - start
+        return result, data + took.to_bytes(8, "little") if result >= 0 else data
+
+    result, data = p.host_call(lambda: host(p.live))
+    if result < 0:
+        return result, 0
+    ready = [0, 0, 0]
+    count = 0
+    for i, (fd, _ev, _f) in enumerate(files):
+        revents = int.from_bytes(data[2 * i : 2 * i + 2], "little")
+        for which in range(3):
+            if sets[which] >> fd & 1 and revents & SELECT_SETS[which]:
+                ready[which] |= 1 << fd
+                count += 1
+    for addr, bits in zip(addrs, ready, strict=True):
+        if addr:
+            p.m.write(addr, bits.to_bytes(size, "little"))
+    return count, int.from_bytes(data[-8:], "little")
+
+
+@syscall("select", kind=Kind.HOST)
+def sys_select(p: LinuxPlatform, a: Args) -> int:
+    timeout = None
+    if a[4]:
+        sec, usec = struct.unpack("<qq", p.m.read(a[4], 16))
+        if sec < 0 or not 0 <= usec < 1_000_000:
+            return -EINVAL
+        timeout = sec * 1_000_000_000 + usec * 1000
+    result, took = _select(p, a, timeout)
+    if result >= 0 and timeout is not None:  # Linux leaves the time that was not used
+        left = max(0, timeout - took)
+        p.m.write(a[4], struct.pack("<qq", left // 1_000_000_000, left % 1_000_000_000 // 1000))
+    return result
+
+
+@syscall("pselect6", kind=Kind.HOST)
+def sys_pselect6(p: LinuxPlatform, a: Args) -> int:
+    timeout = None
+    if a[4]:
+        sec, nsec = struct.unpack("<qq", p.m.read(a[4], 16))
+        if sec < 0 or not 0 <= nsec < 1_000_000_000:
+            return -EINVAL
+        timeout = sec * 1_000_000_000 + nsec
+    result, took = _select(p, a, timeout)
+    if result >= 0 and timeout is not None:
+        left = max(0, timeout - took)
+        p.m.write(a[4], struct.pack("<qq", left // 1_000_000_000, left % 1_000_000_000))
+    return result
+
+
 @syscall("sendfile", kind=Kind.HOST)
 def sys_sendfile(p: LinuxPlatform, a: Args) -> int:
     out, src = open_file(p, a[0]), open_file(p, a[1])
     if out is None or src is None:
         return -EBADF
+    if out.kind in procfs.KINDS or src.kind in procfs.KINDS:
+        return -EINVAL
     offset = struct.unpack("<q", p.m.read(a[2], 8))[0] if a[2] else None
     if offset is not None and offset < 0:
         return -EINVAL

@@ -6,13 +6,17 @@ import os
 import struct
 from collections.abc import Callable
 
-from ..host import HostIO, Outcome
+from ..fdtable import OpenFile
+from ..host import HostIO, Outcome, guarded
 from ..platform import LinuxPlatform
+from ..structs import pack_stat, pack_statx
+from . import procfs
 from .table import (
     AT_EMPTY_PATH,
     AT_FDCWD,
     AT_REMOVEDIR,
     AT_SYMLINK_NOFOLLOW,
+    EACCES,
     EBADF,
     EINVAL,
     ENOENT,
@@ -30,16 +34,67 @@ AT_SYMLINK_FOLLOW = 0x400
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 
 
-def _host_path(p: LinuxPlatform, gp: GuestPath, op: Callable[[str, int | None], object]) -> int:
-    """A status-only change of the host filesystem at `gp` (relative to a guest dirfd)."""
-    return p.host_call(lambda: p.live.path_op(lambda: op(gp.path, p.live.dir_fd(gp.base))))[0]
-
-
 def _path_call(
-    p: LinuxPlatform, dirfd: int, addr: int, op: Callable[[str, int | None], object]
+    p: LinuxPlatform,
+    dirfd: int,
+    addr: int,
+    op: Callable[[str, int | None], object],
+    follow: bool = False,
 ) -> int:
+    """A status-only change of the host filesystem at a path (relative to a guest dirfd);
+    `follow`: whether the call follows a symlink in the last component."""
     gp = at_path(p, dirfd, addr)
-    return gp if isinstance(gp, int) else _host_path(p, gp, op)
+    if isinstance(gp, int):
+        return gp
+
+    def run(h: HostIO) -> Outcome:
+        d = h.dir_fd(gp.base)
+
+        def act() -> None:
+            h.contain(gp.path, d, follow)
+            op(gp.path, d)
+
+        return h.path_op(act)
+
+    return p.host_call(lambda: run(p.live))[0]
+
+
+def _emulated_stat(p: LinuxPlatform, kind: str, buf: int, statx: bool) -> int:
+    st = procfs.stat_result(kind)
+    p.m.write(buf, pack_statx(st) if statx else pack_stat(st, p.arch.stat_layout))
+    return 0
+
+
+def _fstat(p: LinuxPlatform, f: OpenFile, buf: int, statx: bool) -> int:
+    if f.kind in procfs.KINDS:
+        return _emulated_stat(p, f.kind, buf, statx)
+    result, data = p.host_call(lambda: p.live.fstat(f, statx))
+    if result == 0:
+        p.m.write(buf, data)
+    return result
+
+
+def _proc_stat(
+    p: LinuxPlatform, target: procfs.ProcPath | str, buf: int, follow: bool, statx: bool
+) -> int:
+    """stat of an emulated entry; a followed link is its target's stat, as on Linux."""
+    kind = procfs.stat_kind(p, target)
+    if kind is None:
+        return -ENOENT
+    if kind != "link" or not follow:
+        return _emulated_stat(p, kind, buf, statx)
+    assert isinstance(target, procfs.ProcPath)
+    entry = target.entry
+    if entry.startswith("fd/"):
+        f = p.fds.get(int(entry[3:]))
+        return -ENOENT if f is None else _fstat(p, f, buf, statx)
+    path = {"cwd": ".", "root": "/"}.get(entry)
+    result, data = p.host_call(
+        lambda: p.live.stat(p.live.program_path if path is None else path, True, statx)
+    )
+    if result == 0:
+        p.m.write(buf, data)
+    return result
 
 
 @syscall("fstat", kind=Kind.HOST)
@@ -47,6 +102,8 @@ def sys_fstat(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
+    if f.kind in procfs.KINDS:
+        return _emulated_stat(p, f.kind, a[1], False)
     result, data = p.host_call(lambda: p.live.fstat(f))
     if result == 0:
         p.m.write(a[1], data)
@@ -62,18 +119,16 @@ def _stat_at(
             gp = GuestPath(None, ".")
         else:
             f = open_file(p, dirfd)
-            if f is None:
-                return -EBADF
-            result, data = p.host_call(lambda: p.live.fstat(f, statx))
-            if result == 0:
-                p.m.write(buf, data)
-            return result
+            return -EBADF if f is None else _fstat(p, f, buf, statx)
     else:
         found = at_path(p, dirfd, path_addr)
         if isinstance(found, int):
             return found
         gp = found
     follow = not flags & AT_SYMLINK_NOFOLLOW
+    target = procfs.classify(p, procfs.normalize(p, gp.path, gp.base))
+    if target is not None:
+        return _proc_stat(p, target, buf, follow, statx)
 
     def host(h: HostIO) -> Outcome:
         return h.stat(gp.path, follow, statx, h.dir_fd(gp.base))
@@ -110,6 +165,15 @@ def _readlink(p: LinuxPlatform, dirfd: int, path_addr: int, buf: int, size: int)
     gp = at_path(p, dirfd, path_addr)
     if isinstance(gp, int):
         return gp
+    target = procfs.classify(p, procfs.normalize(p, gp.path, gp.base))
+    if isinstance(target, str):
+        return -EINVAL  # an emulated /sys file, not a link
+    if target is not None:
+        link = procfs.link_target(p, target.entry)
+        if isinstance(link, int):
+            return -EINVAL if link == -EACCES and target.entry in procfs.FILES else link
+        p.m.write(buf, link[:size])
+        return min(len(link), size)
     result, data = p.host_call(lambda: p.live.readlink(gp.path, size, p.live.dir_fd(gp.base)))
     if result > 0:
         p.m.write(buf, data)
@@ -131,6 +195,11 @@ def _access(p: LinuxPlatform, dirfd: int, addr: int, mode: int, flags: int) -> i
     if isinstance(gp, int):
         return gp
     follow = not flags & AT_SYMLINK_NOFOLLOW
+    target = procfs.classify(p, procfs.normalize(p, gp.path, gp.base))
+    if target is not None:
+        if procfs.stat_kind(p, target) is None:
+            return -ENOENT
+        return -EACCES if mode & 2 else 0  # W_OK: the emulated entries are read-only
     return p.host_call(
         lambda: p.live.access(gp.path, mode, p.live.dir_fd(gp.base), follow, bool(flags & 0x200))
     )[0]
@@ -164,7 +233,7 @@ def sys_getcwd(p: LinuxPlatform, a: Args) -> int:
 
 @syscall("chdir", kind=Kind.HOST)
 def sys_chdir(p: LinuxPlatform, a: Args) -> int:
-    return _path_call(p, AT_FDCWD, a[0], lambda path, _d: os.chdir(path))
+    return _path_call(p, AT_FDCWD, a[0], lambda path, _d: os.chdir(path), follow=True)
 
 
 @syscall("fchdir", kind=Kind.HOST)
@@ -212,7 +281,7 @@ def sys_chmod(p: LinuxPlatform, a: Args) -> int:
 @syscall("fchmodat", kind=Kind.HOST)
 def sys_fchmodat(p: LinuxPlatform, a: Args) -> int:
     mode = a[2] & 0o7777
-    return _path_call(p, a[0], a[1], lambda path, d: os.chmod(path, mode, dir_fd=d))
+    return _path_call(p, a[0], a[1], lambda path, d: os.chmod(path, mode, dir_fd=d), follow=True)
 
 
 def _owner(uid: int) -> int:
@@ -236,6 +305,7 @@ def _chown(p: LinuxPlatform, dirfd: int, addr: int, uid: int, gid: int, flags: i
         dirfd,
         addr,
         lambda path, d: os.chown(path, _owner(uid), _owner(gid), dir_fd=d, follow_symlinks=follow),
+        follow,
     )
 
 
@@ -293,17 +363,11 @@ def _link(p: LinuxPlatform, olddir: int, old: int, newdir: int, new: int, flags:
     follow = bool(flags & AT_SYMLINK_FOLLOW)
 
     def run(h: HostIO) -> Outcome:
-        return h.path_op(
-            lambda: os.link(
-                src.path,
-                dst.path,
-                src_dir_fd=h.dir_fd(src.base),
-                dst_dir_fd=h.dir_fd(dst.base),
-                follow_symlinks=follow,
-            )
-        )
+        h.contain(src.path, h.dir_fd(src.base), follow)
+        h.contain(dst.path, h.dir_fd(dst.base), False)
+        return h.link(src.path, h.dir_fd(src.base), dst.path, h.dir_fd(dst.base), flags)
 
-    return p.host_call(lambda: run(p.live))[0]
+    return p.host_call(lambda: guarded(lambda: run(p.live)))[0]
 
 
 @syscall("link", kind=Kind.HOST)
@@ -412,7 +476,7 @@ def sys_utime(p: LinuxPlatform, a: Args) -> int:
 def sys_truncate(p: LinuxPlatform, a: Args) -> int:
     if a[1] < 0:
         return -EINVAL
-    return _path_call(p, AT_FDCWD, a[0], lambda path, _d: os.truncate(path, a[1]))
+    return _path_call(p, AT_FDCWD, a[0], lambda path, _d: os.truncate(path, a[1]), follow=True)
 
 
 def _statfs_into(p: LinuxPlatform, buf: int, fn: Callable[[HostIO], Outcome]) -> int:
