@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool, run_native, run_ttdbg
+from tests.conftest import file_tree, require_tool, run_native, run_ttdbg
 
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("TTDBG_TEST_CACHE", Path.home() / ".cache" / "ttdbg-tests"))
@@ -31,7 +30,6 @@ COMPILERS = {
 }
 # Where qemu-user is no oracle: it answers /proc/self/comm and status from its own process.
 QEMU_DIFFERS = {"proc", "procinfo"}
-EXPLICIT_MTIME_BEFORE = 1_600_000_000  # mtimes older than this were set by the program
 
 
 def build(area: str, arch: str) -> Path:
@@ -52,24 +50,6 @@ def build(area: str, arch: str) -> Path:
         )
         tmp.replace(out)
     return out
-
-
-def leftovers(root: Path) -> dict[str, tuple[object, ...]]:
-    """What a run left in its directory: type, size, mode, link target, explicit mtime."""
-    found: dict[str, tuple[object, ...]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            st = path.lstat()
-            rel = str(path.relative_to(root))
-            mtime = st.st_mtime_ns if st.st_mtime < EXPLICIT_MTIME_BEFORE else None
-            if stat.S_ISLNK(st.st_mode):
-                found[rel] = ("link", os.readlink(path), mtime)
-            elif stat.S_ISDIR(st.st_mode):
-                found[rel] = ("dir", stat.S_IMODE(st.st_mode))
-            else:
-                found[rel] = ("file", st.st_size, stat.S_IMODE(st.st_mode), mtime)
-    return found
 
 
 def fresh(base: Path, name: str) -> Path:
@@ -96,9 +76,9 @@ def test_area_matches_native(area: str, arch: str, tmp_path: Path) -> None:
     rec = run_ttdbg(["record", "-o", str(rec_path), "--", *argv], cwd=rec_dir, timeout=300)
     assert rec.stdout.decode() == native_out.decode(), rec.stderr.decode()
     assert rec.returncode == native.returncode, rec.stderr.decode()
-    assert leftovers(rec_dir) == leftovers(native_dir)
+    assert file_tree(rec_dir) == file_tree(native_dir)
     replay_dir = fresh(tmp_path, "replay")
     rep = run_ttdbg(["replay", str(rec_path)], cwd=replay_dir, timeout=300)
     assert rep.stdout == rec.stdout, rep.stderr.decode()
     assert rep.returncode == rec.returncode, rep.stderr.decode()
-    assert leftovers(replay_dir) == {}, "replay must not touch the host"
+    assert file_tree(replay_dir) == {}, "replay must not touch the host"

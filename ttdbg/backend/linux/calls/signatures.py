@@ -208,13 +208,12 @@ def decoder(name: str) -> Callable[[tuple[int, ...]], tuple[int, ...]] | None:
     types = param_types(name)
     if types is None:
         return None
+    if all(t == _ULONG for t in types):
+        return None  # every register as it is
     fields = [((1 << w) - 1, 1 << (w - 1) if s else 0) for w, s in types]
 
     def decode(raw: tuple[int, ...]) -> tuple[int, ...]:
-        out = []
-        for (mask, sign), value in zip(fields, raw, strict=False):
-            value &= mask
-            out.append(value - (sign << 1) if value & sign else value)
-        return tuple(out)
+        # (value & mask) minus twice the sign bit when it is set: sign extension.
+        return tuple([(v & m) - ((v & s) << 1) for (m, s), v in zip(fields, raw, strict=False)])
 
     return decode
