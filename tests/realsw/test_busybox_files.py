@@ -20,7 +20,7 @@ APPLETS = [
     ["ln", "-s", "src/a.txt", "link"],
     ["ln", "src/a.txt", "hard"],
     ["touch", "-d", "2001-02-03 04:05:06", "src/a.txt"],
-    ["touch", "-h", "-d", "2002-01-01", "src/sym"],
+    ["touch", "-h", "-d", "2002-01-01 10:00:00", "src/sym"],
     ["cp", "-a", "src", "copy"],
     ["cp", "-R", "src", "plain"],
     ["tar", "cf", "out.tar", "src"],

@@ -300,34 +300,31 @@ def _select(p: LinuxPlatform, a: Args, timeout_ns: int | None) -> tuple[int, int
     return count, int.from_bytes(data[-8:], "little")
 
 
-@syscall("select", kind=Kind.HOST)
-def sys_select(p: LinuxPlatform, a: Args) -> int:
+def _timed_select(p: LinuxPlatform, a: Args, unit_ns: int) -> int:
+    """select (a struct timeval, unit 1000 ns) or pselect6 (a struct timespec, unit 1 ns);
+    Linux writes back the time that was not used."""
     timeout = None
     if a[4]:
-        sec, usec = struct.unpack("<qq", p.m.read(a[4], 16))
-        if sec < 0 or not 0 <= usec < 1_000_000:
+        sec, frac = struct.unpack("<qq", p.m.read(a[4], 16))
+        if sec < 0 or not 0 <= frac < 1_000_000_000 // unit_ns:
             return -EINVAL
-        timeout = sec * 1_000_000_000 + usec * 1000
+        timeout = sec * 1_000_000_000 + frac * unit_ns
     result, took = _select(p, a, timeout)
-    if result >= 0 and timeout is not None:  # Linux leaves the time that was not used
+    if result >= 0 and timeout is not None:
         left = max(0, timeout - took)
-        p.m.write(a[4], struct.pack("<qq", left // 1_000_000_000, left % 1_000_000_000 // 1000))
+        frac = left % 1_000_000_000 // unit_ns
+        p.m.write(a[4], struct.pack("<qq", left // 1_000_000_000, frac))
     return result
+
+
+@syscall("select", kind=Kind.HOST)
+def sys_select(p: LinuxPlatform, a: Args) -> int:
+    return _timed_select(p, a, 1000)
 
 
 @syscall("pselect6", kind=Kind.HOST)
 def sys_pselect6(p: LinuxPlatform, a: Args) -> int:
-    timeout = None
-    if a[4]:
-        sec, nsec = struct.unpack("<qq", p.m.read(a[4], 16))
-        if sec < 0 or not 0 <= nsec < 1_000_000_000:
-            return -EINVAL
-        timeout = sec * 1_000_000_000 + nsec
-    result, took = _select(p, a, timeout)
-    if result >= 0 and timeout is not None:
-        left = max(0, timeout - took)
-        p.m.write(a[4], struct.pack("<qq", left // 1_000_000_000, left % 1_000_000_000))
-    return result
+    return _timed_select(p, a, 1)
 
 
 @syscall("sendfile", kind=Kind.HOST)

@@ -26,6 +26,7 @@ from .table import (
     Kind,
     at_path,
     guest_path,
+    host_into,
     open_file,
     syscall,
 )
@@ -68,10 +69,7 @@ def _emulated_stat(p: LinuxPlatform, kind: str, buf: int, statx: bool) -> int:
 def _fstat(p: LinuxPlatform, f: OpenFile, buf: int, statx: bool) -> int:
     if f.kind in procfs.KINDS:
         return _emulated_stat(p, f.kind, buf, statx)
-    result, data = p.host_call(lambda: p.live.fstat(f, statx))
-    if result == 0:
-        p.m.write(buf, data)
-    return result
+    return host_into(p, buf, lambda h: h.fstat(f, statx))
 
 
 def _proc_stat(
@@ -89,12 +87,9 @@ def _proc_stat(
         f = p.fds.get(int(entry[3:]))
         return -ENOENT if f is None else _fstat(p, f, buf, statx)
     path = {"cwd": ".", "root": "/"}.get(entry)
-    result, data = p.host_call(
-        lambda: p.live.stat(p.live.program_path if path is None else path, True, statx)
+    return host_into(
+        p, buf, lambda h: h.stat(h.program_path if path is None else path, True, statx)
     )
-    if result == 0:
-        p.m.write(buf, data)
-    return result
 
 
 @syscall("fstat", kind=Kind.HOST)
@@ -102,12 +97,7 @@ def sys_fstat(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    if f.kind in procfs.KINDS:
-        return _emulated_stat(p, f.kind, a[1], False)
-    result, data = p.host_call(lambda: p.live.fstat(f))
-    if result == 0:
-        p.m.write(a[1], data)
-    return result
+    return _fstat(p, f, a[1], False)
 
 
 def _stat_at(
@@ -130,13 +120,7 @@ def _stat_at(
     if target is not None:
         return _proc_stat(p, target, buf, follow, statx)
 
-    def host(h: HostIO) -> Outcome:
-        return h.stat(gp.path, follow, statx, h.dir_fd(gp.base))
-
-    result, data = p.host_call(lambda: host(p.live))
-    if result == 0:
-        p.m.write(buf, data)
-    return result
+    return host_into(p, buf, lambda h: h.stat(gp.path, follow, statx, h.dir_fd(gp.base)))
 
 
 @syscall("stat", kind=Kind.HOST)
@@ -479,19 +463,12 @@ def sys_truncate(p: LinuxPlatform, a: Args) -> int:
     return _path_call(p, AT_FDCWD, a[0], lambda path, _d: os.truncate(path, a[1]), follow=True)
 
 
-def _statfs_into(p: LinuxPlatform, buf: int, fn: Callable[[HostIO], Outcome]) -> int:
-    result, data = p.host_call(lambda: fn(p.live))
-    if result == 0:
-        p.m.write(buf, data)
-    return result
-
-
 @syscall("statfs", kind=Kind.HOST)
 def sys_statfs(p: LinuxPlatform, a: Args) -> int:
     gp = at_path(p, AT_FDCWD, a[0])
     if isinstance(gp, int):
         return gp
-    return _statfs_into(p, a[1], lambda h: h.statfs(gp.path))
+    return host_into(p, a[1], lambda h: h.statfs(gp.path))
 
 
 @syscall("fstatfs", kind=Kind.HOST)
@@ -499,4 +476,4 @@ def sys_fstatfs(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    return _statfs_into(p, a[1], lambda h: h.statfs(h.fd(f)))
+    return host_into(p, a[1], lambda h: h.statfs(h.fd(f)))

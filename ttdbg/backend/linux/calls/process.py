@@ -12,7 +12,7 @@ from ...loader import STACK_LIMIT
 from ..fdtable import MAX_FDS
 from ..platform import LinuxPlatform
 from ..structs import pack_utsname
-from .table import EAGAIN, EINVAL, ENOSYS, EPERM, ESRCH, Args, Kind, syscall
+from .table import EAGAIN, EINVAL, ENOSYS, EPERM, ESRCH, Args, Handler, Kind, syscall
 
 ECHILD = 10
 
@@ -97,29 +97,22 @@ def sys_setsid(p: LinuxPlatform, a: Args) -> int:
     return _host_value(p, run)
 
 
-@syscall("getppid", kind=Kind.HOST)
-def sys_getppid(p: LinuxPlatform, a: Args) -> int:
-    return _host_value(p, os.getppid)
+# Numbers the host process answers, as the guest is that process to the rest of the system.
+HOST_NUMBERS: dict[str, Callable[[], int]] = {
+    "getppid": os.getppid,
+    "getuid": os.getuid,
+    "geteuid": os.geteuid,
+    "getgid": os.getgid,
+    "getegid": os.getegid,
+}
 
 
-@syscall("getuid", kind=Kind.HOST)
-def sys_getuid(p: LinuxPlatform, a: Args) -> int:
-    return _host_value(p, os.getuid)
+def _host_number(fn: Callable[[], int]) -> Handler:
+    return lambda p, a: _host_value(p, fn)
 
 
-@syscall("geteuid", kind=Kind.HOST)
-def sys_geteuid(p: LinuxPlatform, a: Args) -> int:
-    return _host_value(p, os.geteuid)
-
-
-@syscall("getgid", kind=Kind.HOST)
-def sys_getgid(p: LinuxPlatform, a: Args) -> int:
-    return _host_value(p, os.getgid)
-
-
-@syscall("getegid", kind=Kind.HOST)
-def sys_getegid(p: LinuxPlatform, a: Args) -> int:
-    return _host_value(p, os.getegid)
+for _name, _fn in HOST_NUMBERS.items():
+    syscall(_name, kind=Kind.HOST)(_host_number(_fn))
 
 
 @syscall("setuid", kind=Kind.HOST)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..fdtable import OpenFile
+from ..host import HostIO, Outcome
 from ..platform import LinuxPlatform
 from .signatures import decoder
 
@@ -135,3 +136,11 @@ def at_path(p: LinuxPlatform, dirfd: int, path_addr: int) -> GuestPath | int:
 
 def open_file(p: LinuxPlatform, fd: int) -> OpenFile | None:
     return p.fds.get(fd_arg(fd))
+
+
+def host_into(p: LinuxPlatform, buf: int, ask: Callable[[HostIO], Outcome]) -> int:
+    """A call whose host answer is a structure copied to `buf` when it succeeds."""
+    result, data = p.host_call(lambda: ask(p.live))
+    if result == 0:
+        p.m.write(buf, data)
+    return result
