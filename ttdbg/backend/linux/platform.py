@@ -37,7 +37,7 @@ from .signals import (
 ENOSYS, EFAULT, EINTR = 38, 14, 4
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 4
+PLATFORM_VERSION = 5
 Console = Callable[[int, bytes], None]
 
 
