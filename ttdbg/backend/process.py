@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from ttdbg.snapshots.state import MachineState, capture, restore_memory, restore_registers
+from ttdbg.snapshots.state import MachineState
 
 from .filestore import FileStore
 from .inputs import Inputs
@@ -12,6 +12,7 @@ from .linux.host import HostIO
 from .linux.platform import Console, LinuxPlatform
 from .loader import Program
 from .machine import Machine
+from .machinestate import capture, restore_memory, restore_registers
 
 InputsT = TypeVar("InputsT", bound=Inputs)
 

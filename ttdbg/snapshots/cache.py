@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 
-from ttdbg.backend.machine import PAGE
+from ttdbg.pages import PAGE
 
 from .state import MachineState
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..cancel import CancelToken
+from ..linux.errnos import EBADF, EINVAL, ENOENT
 from ..stops import (
     BeginningOfHistory,
     BreakpointHit,
@@ -35,7 +36,7 @@ FEATURES = (
     "qXfer:auxv:read+;"
     "swbreak+;hwbreak+;vContSupported+;ReverseStep+;ReverseContinue+"
 ).encode()
-ENOENT, EBADF, EINVAL = 2, 9, 22
+
 log = logging.getLogger(__name__)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-EBADF, EMFILE = 9, 24
+from .errnos import EBADF, EMFILE
+
 MAX_FDS = 1024
 
 

@@ -17,6 +17,7 @@ from ..filestore import FileStore
 from ..inputs import EndOfLog, Inputs, Outcome
 from ..loader import STACK_LIMIT, Identity, Program, build_stack, map_program, read_auxv
 from ..machine import PAGE, PERM_R, PERM_X, Fault, Machine, RegisterFile, RegisterWriter
+from .errnos import EFAULT, EINTR, ENOSYS
 from .fdtable import FdTable
 from .host import HostIO
 from .memory import AddressSpace
@@ -34,7 +35,6 @@ from .signals import (
     SignalState,
 )
 
-ENOSYS, EFAULT, EINTR = 38, 14, 4
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
 PLATFORM_VERSION = 5

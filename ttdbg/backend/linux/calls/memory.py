@@ -8,11 +8,11 @@ from ttdbg.errors import GuestError
 
 from ...filestore import DIGEST_SIZE
 from ...machine import PAGE
+from ..errnos import EACCES, ENODEV, ENOMEM
 from ..memory import MAP_ANONYMOUS, page_up
 from ..platform import LinuxPlatform
 from .table import EBADF, EINVAL, O_ACCMODE, Args, Kind, open_file, syscall
 
-EACCES, ENODEV, ENOMEM = 13, 19, 12
 O_WRONLY, O_RDWR = 1, 2
 MAP_SHARED, PROT_WRITE = 0x01, 0x2
 

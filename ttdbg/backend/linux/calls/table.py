@@ -21,6 +21,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ..errnos import (  # noqa: F401 - the calls import them from here
+    EACCES,
+    EAGAIN,
+    EBADF,
+    EFAULT,
+    EINVAL,
+    EISDIR,
+    ENOENT,
+    ENOSYS,
+    ENOTDIR,
+    ENOTTY,
+    EPERM,
+    ERANGE,
+    ESPIPE,
+    ESRCH,
+)
 from ..fdtable import OpenFile
 from ..host import HostIO, Outcome
 from ..platform import LinuxPlatform
@@ -29,19 +45,6 @@ from .signatures import decoder
 Args = tuple[int, ...]
 Handler = Callable[[LinuxPlatform, Args], "int | None"]
 
-EPERM, ENOENT, ESRCH, EBADF, EAGAIN, EACCES, EFAULT, ENOTDIR, EISDIR, EINVAL = (
-    1,
-    2,
-    3,
-    9,
-    11,
-    13,
-    14,
-    20,
-    21,
-    22,
-)
-ENOTTY, ESPIPE, ERANGE, ENOSYS = 25, 29, 34, 38  # fmt: skip
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH = 0x100, 0x200, 0x1000
 O_RDONLY, O_DIRECTORY, O_CLOEXEC, O_ACCMODE = 0, 0o200000, 0o2000000, 3
