@@ -9,12 +9,11 @@ from collections.abc import Callable
 from ttdbg.errors import GuestError
 
 from ...loader import STACK_LIMIT
+from ..errnos import ECHILD
 from ..fdtable import MAX_FDS
 from ..platform import LinuxPlatform
 from ..structs import pack_utsname
 from .table import EAGAIN, EINVAL, ENOSYS, EPERM, ESRCH, Args, Handler, Kind, syscall
-
-ECHILD = 10
 
 
 @syscall("arch_prctl", kind=Kind.EMULATED)

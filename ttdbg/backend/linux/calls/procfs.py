@@ -17,11 +17,11 @@ import re
 import struct
 from dataclasses import dataclass
 
+from ..errnos import EACCES, EINVAL, ENOENT, ENOTDIR
 from ..fdtable import OpenFile
 from ..platform import LinuxPlatform
 from ..structs import pack_dirents
 
-EACCES, ENOENT, ENOTDIR, EINVAL = 13, 2, 20, 22
 PROC_DEV = 0x16  # /proc's device number on a typical host (0:22)
 PROC_FILE, PROC_DIR = "proc", "procdir"
 KINDS = (PROC_FILE, PROC_DIR)
