@@ -120,7 +120,8 @@ def shell_status(exit_status: int | None, exit_signal: int | None) -> int:
 
 def open_recording(path: str) -> Recording:
     """Open and check a recording; RecordingError names the file and the problem."""
-    frames, truncated = read_frames(path)
+    # Snapshots stay in the file until decoded: memory follows the largest frame, not the file.
+    frames, truncated = read_frames(path, lazy=frozenset({FrameType.SNAPSHOT}))
     by_type: dict[FrameType, list[Frame]] = {}
     for frame in frames:
         by_type.setdefault(frame.type, []).append(frame)
@@ -181,8 +182,10 @@ def open_recording(path: str) -> Recording:
             raise RecordingError(
                 f"{path}: snapshot icounts not increasing at offset {frame.offset}"
             )
-        entries.append(SnapshotEntry(snap.icount, snap.keyframe, snap.state_hash, snap.data))
-        compressed["snapshots"] += len(frame.payload)
+        entries.append(
+            SnapshotEntry(snap.icount, snap.keyframe, snap.state_hash, snap.size, snap.load)
+        )
+        compressed["snapshots"] += frame.size
     if entries and not entries[0].keyframe:
         raise RecordingError(f"{path}: first snapshot is not a keyframe")
     end = load_end(by_type[FrameType.END][0], path) if FrameType.END in by_type else None
@@ -205,6 +208,6 @@ def open_recording(path: str) -> Recording:
         ),
         end=end,
         truncated=truncated or end is None,
-        file_size=sum(len(f.payload) + 9 for f in frames) + 10,
+        file_size=sum(f.size + 9 for f in frames) + 10,
         compressed_bytes=compressed,
     )

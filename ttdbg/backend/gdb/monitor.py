@@ -97,7 +97,7 @@ class MonitorCommands:
         snaps = tl.recording.snapshots
         lines = [f"{len(snaps)} recording snapshots:"]
         lines += [
-            f"  {e.icount:>14,}  {'keyframe' if e.keyframe else 'delta':8}  {len(e.data):,} bytes"
+            f"  {e.icount:>14,}  {'keyframe' if e.keyframe else 'delta':8}  {e.size:,} bytes"
             for e in snaps.entries
         ]
         lines.append(f"{len(tl.cache)} cached states, {tl.cache.bytes_used >> 20} MiB")
