@@ -30,6 +30,8 @@ from .recfile import (
     read_frames,
 )
 
+EVENT_OVERHEAD = 512  # bytes a decoded event costs in memory besides its payload
+
 __all__ = ["EVENTS_HEAD", "SNAPSHOT_HEAD", "Recording", "open_recording"]
 
 
@@ -160,11 +162,16 @@ def open_recording(path: str) -> Recording:
         "files": sum(len(f.payload) for f in by_type.get(FrameType.FILE, [])),
     }
     last_icount = 0
+    # The whole log is decoded and kept (events are not decoded lazily yet), so it may take
+    # no more memory than the recording declares for the guest, counted as encoded bytes plus
+    # what each decoded event costs.
+    log_bytes = 0
     for frame in by_type.get(FrameType.EVENTS, []):
         # Every input must fit in guest memory, and the recorder writes batches far smaller
         # than MAX_EVENT_BATCH: a batch inflating past either is not a recording.
         limit = min(memory_limit, MAX_EVENT_BATCH) + METADATA_MARGIN
         first, base, data = decode_events_frame(frame, path, limit)
+        log_bytes += len(data)
         if first != len(events):
             raise RecordingError(f"{path}: event frames out of order at offset {frame.offset}")
         if base != last_icount:
@@ -175,6 +182,11 @@ def open_recording(path: str) -> Recording:
             raise RecordingError(f"{path}: {err}") from None
         last_icount = events[-1].icount if events else 0
         compressed["events"] += len(frame.payload)
+        if log_bytes + EVENT_OVERHEAD * len(events) > memory_limit + METADATA_MARGIN:
+            raise RecordingError(
+                f"{path}: the event log needs more memory than the {memory_limit:,} bytes "
+                "the recording declares"
+            )
     entries: list[SnapshotEntry] = []
     for frame in by_type.get(FrameType.SNAPSHOT, []):
         snap = decode_snapshot_frame(frame, path)
