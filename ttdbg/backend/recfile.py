@@ -13,9 +13,10 @@ import json
 import os
 import stat
 import struct
+import weakref
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import lz4.frame
@@ -54,10 +55,24 @@ class Frame:
     payload: bytes
     length: int = -1  # the payload's full length; -1 when `payload` is all of it
     crc: int = 0
+    source: PayloadSource | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
         return len(self.payload) if self.length < 0 else self.length
+
+
+class PayloadSource:
+    """The recording file, kept open for the payloads of lazily read frames: the descriptor
+    stays valid if the file is renamed or deleted while the recording is open."""
+
+    def __init__(self, path: str, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+        weakref.finalize(self, os.close, fd)
+
+    def read(self, offset: int, length: int) -> bytes:
+        return os.pread(self.fd, length, offset)
 
 
 class RecordingWriter:
@@ -163,6 +178,7 @@ def read_frames(path: str, lazy: frozenset[FrameType] = frozenset()) -> tuple[li
         pos = len(start)
         frames: list[Frame] = []
         complete = False
+        source = PayloadSource(path, os.dup(f.fileno())) if lazy else None
         while pos + _FRAME.size <= size:
             f.seek(pos)
             ftype, length, crc = _FRAME.unpack(f.read(_FRAME.size))
@@ -179,7 +195,10 @@ def read_frames(path: str, lazy: frozenset[FrameType] = frozenset()) -> tuple[li
                 raise RecordingError(
                     f"{path}: unknown frame type {ftype} at offset {pos}"
                 ) from None
-            frames.append(Frame(kind, pos, payload, length if is_lazy else -1, crc))
+            if is_lazy:
+                frames.append(Frame(kind, pos, payload, length, crc, source))
+            else:
+                frames.append(Frame(kind, pos, payload))
             pos = end
             if kind == FrameType.INDEX:
                 rest = f.read(_TRAILER.size + 1)
@@ -197,11 +216,9 @@ def read_frames(path: str, lazy: frozenset[FrameType] = frozenset()) -> tuple[li
 def read_payload(path: str, frame: Frame) -> bytes:
     """The whole payload of a frame read lazily, checked against its CRC again (the file may
     have changed since it was opened)."""
-    if frame.length < 0:
+    if frame.source is None:
         return frame.payload
-    with _open_regular(path) as f:
-        f.seek(frame.offset + _FRAME.size)
-        data = f.read(frame.length)
+    data = frame.source.read(frame.offset + _FRAME.size, frame.length)
     if len(data) != frame.length or _frame_crc(frame.type, data) != frame.crc:
         raise RecordingError(f"{path}: frame at offset {frame.offset} changed since it was read")
     return data
