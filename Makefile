@@ -22,6 +22,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check ttdbg tests bench
 	$(BIN)/ruff check ttdbg tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

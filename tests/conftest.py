@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -85,3 +86,24 @@ def stop_packet(recording: Path, signal: int = 5) -> bytes:
 
     pid = int.from_bytes(open_recording(str(recording)).events[0].payload[:4], "little")
     return b"T%02xthread:%x;" % (signal, pid)
+
+
+def file_tree(
+    root: Path, explicit_mtime_before: float = 1_600_000_000
+) -> dict[str, tuple[object, ...]]:
+    """What a run left under `root`: each entry's type, size, mode and link target, and its
+    mtime when it is older than `explicit_mtime_before` (set on purpose, not "now")."""
+    found: dict[str, tuple[object, ...]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            st = path.lstat()
+            rel = str(path.relative_to(root))
+            mtime = st.st_mtime_ns if st.st_mtime < explicit_mtime_before else None
+            if stat.S_ISLNK(st.st_mode):
+                found[rel] = ("link", os.readlink(path), mtime)
+            elif stat.S_ISDIR(st.st_mode):
+                found[rel] = ("dir", stat.S_IMODE(st.st_mode), mtime)
+            else:
+                found[rel] = ("file", st.st_size, stat.S_IMODE(st.st_mode), mtime)
+    return found

@@ -74,6 +74,18 @@ def _sysroot(path: str | None) -> str | None:
     return path
 
 
+def startup_environment() -> dict[bytes, bytes]:
+    """The environment ttdbg was started with, in its order: /proc/self/environ keeps it as
+    exec passed it, before Python's locale coercion added LC_CTYPE to os.environ."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return dict(os.environb)
+    pairs = (entry.partition(b"=") for entry in raw.split(b"\0") if b"=" in entry)
+    return {name: value for name, _eq, value in pairs}
+
+
 def guest_environment(
     environ: Mapping[bytes, bytes], allow: list[str], deny: list[str], empty: bool
 ) -> list[bytes]:
@@ -104,7 +116,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     program = _find_program(command[0])
     out = args.output or os.path.basename(program) + ".ttrec"
     argv = [os.fsencode(a) for a in command]
-    env = guest_environment(os.environb, args.env_allow, args.env_deny, args.empty_env)
+    env = guest_environment(startup_environment(), args.env_allow, args.env_deny, args.empty_env)
     schedule = _schedule(args)
     try:
         recorder = Recorder(

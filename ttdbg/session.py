@@ -110,7 +110,7 @@ class Session:
         self.bookmarks = dict(data.bookmarks)
         self.back, self.forward = list(data.back), list(data.forward)
         self.layout = dict(data.layout)
-        tl.named.update(data.named)
+        tl.named = {**tl.named, **data.named}
         for icount in data.replay_breaks:
             self._try(f"replay break {icount}", tl.add_replay_break, icount)
         watches = [{"kind": w.kind, "address": w.address, "length": w.length}

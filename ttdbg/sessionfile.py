@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from .regularfile import NotReadable, read_regular_file
 
 SESSION_VERSION = 1
 MAX_SESSION_BYTES = 1 << 20
@@ -191,34 +192,11 @@ def read_session_file(path: str) -> bytes | None:
     MAX_SESSION_BYTES.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        return read_regular_file(path, MAX_SESSION_BYTES, follow_symlinks=False)
     except FileNotFoundError:
         return None
-    except OSError as err:
-        if os.path.islink(path):
-            raise SessionFileError("is a symbolic link; not followed") from None
-        raise SessionFileError(f"cannot open ({err.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SessionFileError("is not a regular file")
-        if info.st_size > MAX_SESSION_BYTES:
-            raise SessionFileError(f"is larger than {MAX_SESSION_BYTES} bytes")
-        chunks = []
-        size = 0
-        while size <= MAX_SESSION_BYTES:
-            chunk = os.read(fd, MAX_SESSION_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > MAX_SESSION_BYTES:
-            raise SessionFileError(f"is larger than {MAX_SESSION_BYTES} bytes")
-        return b"".join(chunks)
-    except OSError as err:
-        raise SessionFileError(f"cannot read ({err.strerror})") from None
-    finally:
-        os.close(fd)
+    except NotReadable as err:
+        raise SessionFileError(str(err)) from None
 
 
 def write_session_file(path: str, data: dict[str, Any]) -> None:

@@ -8,8 +8,9 @@ to MAX_SOURCE_BYTES.
 from __future__ import annotations
 
 import os
-import stat
 from functools import lru_cache
+
+from .regularfile import NotReadable, read_regular_file
 
 MAX_SOURCE_BYTES = 4 << 20
 
@@ -22,31 +23,12 @@ class SourceUnavailable(Exception):
 def read_source(path: str) -> tuple[str, ...]:
     """The lines of the regular file at `path`; SourceUnavailable otherwise."""
     try:
-        # O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except OSError as err:
+        data = read_regular_file(path, MAX_SOURCE_BYTES)
+    except FileNotFoundError as err:
         raise SourceUnavailable(err.strerror or "cannot open") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SourceUnavailable("not a regular file")
-        if info.st_size > MAX_SOURCE_BYTES:
-            raise SourceUnavailable(f"larger than {MAX_SOURCE_BYTES >> 20} MiB")
-        chunks = []
-        left = MAX_SOURCE_BYTES + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 16))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        if left <= 0:
-            raise SourceUnavailable(f"larger than {MAX_SOURCE_BYTES >> 20} MiB")
-    except OSError as err:
-        raise SourceUnavailable(err.strerror or "cannot read") from None
-    finally:
-        os.close(fd)
-    return tuple(b"".join(chunks).decode("utf-8", "replace").splitlines())
+    except NotReadable as err:
+        raise SourceUnavailable(str(err)) from None
+    return tuple(data.decode("utf-8", "replace").splitlines())
 
 
 def find_source(path: str, search_dirs: list[str]) -> tuple[str, tuple[str, ...]]:

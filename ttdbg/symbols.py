@@ -187,6 +187,26 @@ class Symbols:
             return None
         return self._lines[i][1]
 
+    def address_of_line(self, path: str, line: int) -> int | None:
+        """The lowest address of `line` in the file whose path ends like `path`."""
+        want = os.path.normpath(path)
+        for addr, where in self._lines:
+            if where is not None and where.line == line:
+                have = os.path.normpath(where.path)
+                if have == want or have.endswith("/" + want) or want.endswith("/" + have):
+                    return addr
+        return None
+
+    def after_prologue(self, sym: Symbol) -> int:
+        """Where gdb's `break FUNC` stops: the second line-table row of the function (the
+        first is its opening line), or its start without line info."""
+        i = bisect.bisect_left(self._line_addrs, sym.addr)
+        rows = [
+            a for a, where in self._lines[i : i + 3]
+            if where is not None and (not sym.size or a < sym.addr + sym.size)
+        ]  # fmt: skip
+        return rows[1] if len(rows) >= 2 else sym.addr
+
     def resolve(self, text: str) -> int | None:
         """An address from a symbol name or a number (0x... or decimal)."""
         text = text.strip().lstrip("*&")

@@ -17,6 +17,7 @@ C_PROGRAM = r"""
 #include <sys/mman.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <errno.h>
 
 int counter;
 
@@ -44,6 +45,11 @@ int main(int argc, char **argv) {
         printf("still mapped %.5s\n", whole);
         char *fixed = mmap(whole, 4096, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 4096);
         printf("fixed over %.5s\n", fixed);
+        char *shared = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+        printf("shared read-only %.3s\n", shared);
+        void *refused = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        printf("shared writable on a read-only fd: %s\n",
+               refused == MAP_FAILED ? strerror(errno) : "mapped");
         close(fd);
     }
     return counter;

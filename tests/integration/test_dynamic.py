@@ -87,6 +87,7 @@ def test_c_program_maps_files_like_linux(arch: str, tmp_path: Path) -> None:
         prog = compile_source(tmp_path, f"prog-{variant}", C_PROGRAM, *extra, arch=arch)
         out = assert_like_native(arch, [str(prog), "you", str(data)], tmp_path / f"{variant}.ttrec")
         assert b"fixed over BBBBB" in out
+        assert b"shared writable on a read-only fd: Permission denied" in out
 
 
 @pytest.mark.parametrize("arch", ARCHES)

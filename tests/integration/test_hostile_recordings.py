@@ -19,10 +19,11 @@ import pytest
 from tests.conftest import BIN, SAMPLES, require_tool, run_ttdbg
 from tests.integration.test_bad_input import assert_one_line_error
 from tests.recedit import SnapshotEdit, cut_after_snapshot, edit_header, edit_snapshots, rewrite
+from ttdbg.backend.eventlog import Event, EventKind, encode_events
 from ttdbg.backend.loader import map_program, parse_program
 from ttdbg.backend.machine import Machine
 from ttdbg.backend.pagescan import page_pointers
-from ttdbg.backend.recfile import Frame, FrameType
+from ttdbg.backend.recfile import LAZY_HEAD, Frame, FrameType, encode_events_frame, read_frames
 from ttdbg.backend.recording import EVENTS_HEAD, SNAPSHOT_HEAD, open_recording
 from ttdbg.backend.timeline import Timeline
 from ttdbg.errors import RecordingError
@@ -245,3 +246,51 @@ def test_elf_segments_are_checked_before_anything_is_mapped(
         preexec_fn=_capped(4 << 30),
     )
     assert_one_line_error(proc, str(rec), message)
+
+
+def test_a_device_or_fifo_is_refused_not_read_forever(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.ttrec"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo)):
+        assert_one_line_error(run_ttdbg(["info", path], timeout=60), path, "not a regular file")
+
+
+def test_snapshots_stay_in_the_file_until_decoded(tmp_path: Path) -> None:
+    rec_path = tmp_path / "walk.ttrec"
+    rec_path.write_bytes((SAMPLES / "walk.ttrec").read_bytes())
+    frames, _truncated = read_frames(str(rec_path), lazy=frozenset({FrameType.SNAPSHOT}))
+    snaps = [f for f in frames if f.type == FrameType.SNAPSHOT]
+    assert snaps
+    assert all(len(f.payload) <= LAZY_HEAD < f.size for f in snaps)
+    rec = open_recording(str(rec_path))
+    rec.snapshots.state(len(rec.snapshots) - 1)  # read from the file now
+    # A recording changed under an open session is noticed, not decoded as if it were valid.
+    data = bytearray(rec_path.read_bytes())
+    last = snaps[-1]
+    data[last.offset + 9 + SNAPSHOT_HEAD.size + 5] ^= 0xFF
+    rec_path.write_bytes(bytes(data))
+    with pytest.raises(RecordingError, match="changed since it was read"):
+        rec.snapshots.check_all()
+
+
+def test_an_event_log_larger_than_declared_memory_is_refused(tmp_path: Path) -> None:
+    # 200,000 small events in 4 frames of lz4: little on disk, ~100 MB decoded, in a
+    # recording declaring 1 MiB of guest memory (the margin for metadata is 64 MiB).
+    def batch(first: int) -> bytes:
+        events = [
+            Event(EventKind.SYSCALL, first + i + 1, (39,) + (0,) * 6, 1) for i in range(50_000)
+        ]
+        return encode_events_frame(first, first, encode_events(events, first))
+
+    batches = [batch(i * 50_000) for i in range(4)]
+
+    def flood(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
+        if frame.type == FrameType.HEADER:
+            header = {**json.loads(frame.payload), "memory_limit": 1 << 20}
+            return [(FrameType.HEADER, json.dumps(header).encode())]
+        if frame.type == FrameType.EVENTS:
+            return [(FrameType.EVENTS, b) for b in batches] if frame.offset < 500_000 else []
+        return [] if frame.type in (FrameType.SNAPSHOT, FrameType.END) else None
+
+    rec = rewrite(SAMPLES / "hello.ttrec", tmp_path / "flood.ttrec", flood, complete=False)
+    assert_one_line_error(run_ttdbg(["info", str(rec)]), str(rec), "event log needs more memory")

@@ -93,7 +93,7 @@ def test_breakpoint_continue_and_reverse_continue(walk_copy: Path) -> None:
     async def scenario() -> None:
         app = make_app(walk_copy)
         async with app.run_test(size=(160, 48)) as pilot:
-            await pilot.press("colon", *"b step_value", "enter")
+            await pilot.press("colon", *"b *step_value", "enter")
             await pilot.press("c", "c", "c")
             await settle(pilot, app)
             assert app.tl.position == hits[2]
@@ -149,7 +149,7 @@ def test_session_is_saved_and_restored(walk_copy: Path) -> None:
     async def first() -> None:
         app = make_app(walk_copy)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("colon", *"b step_value", "enter")
+            await pilot.press("colon", *"b *step_value", "enter")
             await pilot.press("c")
             await settle(pilot, app)
             await pilot.press("m", "q")
@@ -214,7 +214,7 @@ def test_other_architectures_in_the_tui(arch: str, tmp_path: Path) -> None:
     async def scenario() -> None:
         app = make_app(dest)
         async with app.run_test(size=(160, 48)) as pilot:
-            await pilot.press("colon", *"b step_value", "enter")
+            await pilot.press("colon", *"b *step_value", "enter")
             await pilot.press("c")
             await settle(pilot, app)
             assert app.view is not None
@@ -241,7 +241,7 @@ def test_memory_pane_follows_a_register_or_stays_on_an_address(walk_copy: Path) 
     async def scenario() -> None:
         app = make_app(walk_copy)
         async with app.run_test(size=(160, 48)) as pilot:
-            await pilot.press("colon", *"b step_value", "enter", "c")
+            await pilot.press("colon", *"b *step_value", "enter", "c")
             await settle(pilot, app)
             await pilot.press("colon", *"x $rdi", "enter")
             await settle(pilot, app)

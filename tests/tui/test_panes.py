@@ -43,6 +43,8 @@ EXPECTED = {
     "events": "getrandom",
     "marks": "break",
     "output": "(nothing yet)",
+    "backtrace": "main",
+    "locals": "round = 1",
 }
 
 
@@ -52,7 +54,7 @@ def test_every_pane_has_content(walk_copy: Path, size: tuple[int, int]) -> None:
         app = TtdbgApp(open_session(str(walk_copy)))
         async with app.run_test(size=size) as pilot:
             await settle(pilot, app)
-            await pilot.press("colon", *"b step_value", "enter", "c", "c")
+            await pilot.press("colon", *"b *step_value", "enter", "c", "c")
             await settle(pilot, app)
             for name, (key, pane_id, _tab) in PANES.items():
                 await pilot.press(key)

@@ -38,7 +38,7 @@ def test_at_a_breakpoint_in_step_value(
     snap_compare: Any, app: TtdbgApp, size: tuple[int, int]
 ) -> None:
     async def run_before(pilot: Any) -> None:
-        await pilot.press("colon", *"b step_value", "enter")
+        await pilot.press("colon", *"b *step_value", "enter")
         await pilot.press("c", "c", "i", "i")
         await _settle(pilot)
 

@@ -23,9 +23,9 @@ def test_every_pane_in_a_real_terminal(tmp_path: Path, size: tuple[int, int]) ->
     with tui_terminal(tmp_path / "walk.ttrec", width, height, tmp_path / "exit") as term:
         term.wait_for("icount 0 /")
         open_prompt(term, ":", ":command")
-        term.type("b step_value")
+        term.type("b *step_value")
         term.keys("Enter")
-        term.wait_for("break")
+        term.wait_for("Breakpoint 1 at")
         term.keys("c")
         term.wait_for("breakpoint at")
         term.keys("c")
@@ -37,6 +37,13 @@ def test_every_pane_in_a_real_terminal(tmp_path: Path, size: tuple[int, int]) ->
         term.wait_for("main")  # stack: the return address into main
         term.keys("6")
         term.wait_for("getrandom")  # events: a syscall before the position
+        term.keys("C-l", "9")
+        term.wait_for("#1")  # the backtrace: step_value called from main
+        assert "step_value (x=3, round=1)" in term.screen()
+        assert "main ()" in term.screen()
+        term.keys("0")
+        term.wait_for("round = 1")  # the locals: the arguments, decoded
+        assert "x = 3" in term.screen()
         term.keys("7")
         term.wait_for("step_value")  # marks: the breakpoint
         assert "break" in term.screen()
@@ -44,7 +51,7 @@ def test_every_pane_in_a_real_terminal(tmp_path: Path, size: tuple[int, int]) ->
         term.type("100%")
         term.keys("Enter")
         term.wait_for("end of history")
-        term.keys("8")
+        term.keys("C-l", "8")  # the messages in the corner would cover the pane
         term.wait_for("counter=")  # output: what the program wrote
         term.keys("3")
         term.wait_for("rax")

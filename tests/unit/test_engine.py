@@ -86,3 +86,27 @@ def test_calling_the_engine_from_itself_is_refused_and_stop_ends_it(engine: Engi
     engine.stop()
     with pytest.raises(EngineStopped):
         engine.submit(lambda c: 1, cancel=token).result(30)
+
+
+def test_named_states_are_reference_counted_checkpoints() -> None:
+    tl = Timeline(REC)
+    base = tl.cache.pinned  # the start of the recording stays pinned
+    tl.seek(100)
+    tl.save_named("a")
+    tl.save_named("b")  # two names, one state
+    assert tl.cache.pinned == {**base, 100: 2}
+    for target in range(200, 2200, 200):  # replacing a name lets its old state go
+        tl.seek(target)
+        tl.save_named("a")
+    assert tl.cache.pinned == {**base, 100: 1, 2000: 1}
+    tl.delete_named("b")
+    assert tl.cache.pinned == {**base, 2000: 1}
+    tl.delete_named("a")
+    assert tl.cache.pinned == base
+    assert tl.named == {}
+    with pytest.raises(TimelineError):
+        tl.delete_named("a")
+    tl.seek(0)
+    tl.save_named("start")
+    tl.delete_named("start")
+    assert tl.cache.pinned == base  # the start's own pin survives a name on it going away

@@ -13,15 +13,13 @@ from collections.abc import Callable
 from ttdbg.errors import DivergenceError
 
 from .eventlog import Event, EventKind, EventLogReader, EventLogWriter
+from .linux.errnos import EINTR
 
 Outcome = tuple[int, bytes]
 
 
 class HostInterrupted(Exception):
     """A signal reached the recorder while the host was blocked on the guest's behalf."""
-
-
-EINTR = 4
 
 
 class EndOfLog(Exception):

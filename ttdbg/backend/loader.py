@@ -31,6 +31,7 @@ AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = (
 )
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_MINSIGSTKSZ = 23, 25, 26, 31, 51
+AT_IGNORE = 1
 
 
 def _page_down(value: int) -> int:
@@ -300,10 +301,15 @@ def build_stack(
     execfn_addr = push_bytes(execfn + b"\0")
     env_addrs = [push_bytes(s + b"\0") for s in reversed(envp)][::-1]
     arg_addrs = [push_bytes(s + b"\0") for s in reversed(argv)][::-1]
+    p &= ~0xF  # arch_align_stack, without the randomization (as under setarch -R)
     platform_addr = push_bytes(arch.platform.encode() + b"\0") if arch.platform else 0
-    p &= ~0xF
     random_addr = push_bytes(identity.random[:16].ljust(16, b"\0"))
+    # create_elf_tables' order. AT_IGNORE stands where Linux puts the vDSO (ttdbg has none)
+    # and, after AT_PLATFORM, the rseq entries of Linux 6.3+ (rseq is ENOSYS here): the vector
+    # keeps Linux's length, so everything below it sits where a native run has it.
     auxv = [
+        (AT_IGNORE, 0),  # AT_SYSINFO_EHDR
+        (AT_MINSIGSTKSZ, 2048),
         (AT_HWCAP, arch.hwcap),
         (AT_PAGESZ, PAGE),
         (AT_CLKTCK, 100),
@@ -322,7 +328,8 @@ def build_stack(
         (AT_HWCAP2, arch.hwcap2),
         (AT_EXECFN, execfn_addr),
         *([(AT_PLATFORM, platform_addr)] if platform_addr else []),
-        (AT_MINSIGSTKSZ, 2048),
+        (AT_IGNORE, 0),  # AT_RSEQ_FEATURE_SIZE
+        (AT_IGNORE, 0),  # AT_RSEQ_ALIGN
         (AT_NULL, 0),
     ]
     words = [len(argv), *arg_addrs, 0, *env_addrs, 0]

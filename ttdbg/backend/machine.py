@@ -10,16 +10,16 @@ from dataclasses import dataclass
 import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
+from ttdbg.pages import PAGE, PERM_R, PERM_W, PERM_X
+
 from .arch import Arch, Register
 from .counters import CounterReads
 from .icount import HIT, LIMIT, UNKNOWN_BLOCK, BlockCounter
 from .pagescan import PageScanner
 
-PAGE = 0x1000
-
-PERM_R = unicorn.UC_PROT_READ
-PERM_W = unicorn.UC_PROT_WRITE
-PERM_X = unicorn.UC_PROT_EXEC
+assert (PERM_R, PERM_W, PERM_X) == (
+    unicorn.UC_PROT_READ, unicorn.UC_PROT_WRITE, unicorn.UC_PROT_EXEC
+)  # fmt: skip
 
 
 class Halt(enum.Enum):

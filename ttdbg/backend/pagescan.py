@@ -7,9 +7,10 @@ import ctypes
 import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
+from ttdbg.pages import PAGE
+
 from . import _blockcount
 
-PAGE = 0x1000
 _lib = ctypes.CDLL(_blockcount.__file__)
 _lib.bc_nonzero_pages.restype = ctypes.c_size_t
 _lib.bc_nonzero_pages.argtypes = [

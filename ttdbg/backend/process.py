@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from ttdbg.snapshots.state import MachineState, capture, restore_memory, restore_registers
+from ttdbg.snapshots.state import MachineState
 
 from .filestore import FileStore
 from .inputs import Inputs
@@ -13,6 +13,7 @@ from .linux.platform import Console, LinuxPlatform
 from .linux.threads import SchedulePolicy
 from .loader import Program
 from .machine import Machine
+from .machinestate import capture, restore_memory, restore_registers
 
 InputsT = TypeVar("InputsT", bound=Inputs)
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import enum
 import json
 import os
+import stat
 import struct
+import weakref
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import lz4.frame
@@ -29,6 +31,8 @@ TRAILER = b"TTDBGIDX"
 _FRAME = struct.Struct("<BII")
 _VERSION = struct.Struct("<H")
 _TRAILER = struct.Struct("<Q8s")
+_READ_PIECE = 1 << 20
+LAZY_HEAD = 64  # bytes of a lazily read frame kept in memory: its fixed fields
 
 
 class FrameType(enum.IntEnum):
@@ -43,9 +47,32 @@ class FrameType(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Frame:
+    """One frame; for a frame read lazily `payload` holds only its first bytes (`head`) and
+    `read_payload` fetches the rest when it is needed."""
+
     type: FrameType
     offset: int
     payload: bytes
+    length: int = -1  # the payload's full length; -1 when `payload` is all of it
+    crc: int = 0
+    source: PayloadSource | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.payload) if self.length < 0 else self.length
+
+
+class PayloadSource:
+    """The recording file, kept open for the payloads of lazily read frames: the descriptor
+    stays valid if the file is renamed or deleted while the recording is open."""
+
+    def __init__(self, path: str, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+        weakref.finalize(self, os.close, fd)
+
+    def read(self, offset: int, length: int) -> bytes:
+        return os.pread(self.fd, length, offset)
 
 
 class RecordingWriter:
@@ -86,61 +113,115 @@ def _frame_crc(ftype: int, payload: bytes) -> int:
     return zlib.crc32(payload, zlib.crc32(_FRAME.pack(ftype, len(payload), 0)[:5]))
 
 
-def read_frames(path: str) -> tuple[list[Frame], bool]:
-    """Every complete frame of a recording, and whether the file ends without its index.
-
-    Raises RecordingError for a file that is missing, not a recording, too new, or has a frame
-    whose checksum does not match.
-    """
+def _open_regular(path: str) -> BinaryIO:
+    """The recording opened for reading: a regular file only (a FIFO or a device would block
+    or never end)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise RecordingError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise RecordingError(f"{path}: is a directory") from None
     except OSError as err:
         raise RecordingError(f"{path}: cannot read ({err.strerror})") from None
-    if not data.startswith(MAGIC):
-        raise RecordingError(f"{path}: not a ttdbg recording")
-    if len(data) < len(MAGIC) + _VERSION.size:
-        raise RecordingError(f"{path}: truncated header")
-    (version,) = _VERSION.unpack_from(data, len(MAGIC))
-    if version > FORMAT_VERSION:
-        raise RecordingError(
-            f"{path}: recording format version {version} is newer than this ttdbg reads "
-            f"(version {FORMAT_VERSION}); upgrade ttdbg"
-        )
-    if version < 1:
-        raise RecordingError(f"{path}: unknown recording format version {version}")
-    pos = len(MAGIC) + _VERSION.size
-    frames: list[Frame] = []
-    complete = False
-    while pos + _FRAME.size <= len(data):
-        ftype, length, crc = _FRAME.unpack_from(data, pos)
-        end = pos + _FRAME.size + length
-        if end > len(data):
-            break  # a frame cut short: the recorder stopped while writing it
-        payload = data[pos + _FRAME.size : end]
-        if _frame_crc(ftype, payload) != crc:
-            raise RecordingError(f"{path}: corrupt frame at offset {pos} (checksum mismatch)")
-        try:
-            kind = FrameType(ftype)
-        except ValueError:
-            raise RecordingError(f"{path}: unknown frame type {ftype} at offset {pos}") from None
-        frames.append(Frame(kind, pos, payload))
-        pos = end
-        if kind == FrameType.INDEX:
-            rest = data[pos:]
-            if len(rest) == _TRAILER.size and _TRAILER.unpack(rest)[1] == TRAILER:
-                complete = True
-                pos = len(data)
-            break
-    if pos != len(data) and complete:
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        raise RecordingError(f"{path}: is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise RecordingError(f"{path}: not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _read_checked(f: BinaryIO, ftype: int, length: int, crc: int, keep: int) -> bytes | None:
+    """Read a payload of `length` bytes in pieces, checking its CRC; returns its first `keep`
+    bytes, or None when the checksum does not match."""
+    check = zlib.crc32(_FRAME.pack(ftype, length, 0)[:5])
+    kept = b""
+    left = length
+    while left:
+        piece = f.read(min(left, _READ_PIECE))
+        if not piece:
+            raise RecordingError("file shrank while being read")
+        check = zlib.crc32(piece, check)
+        if len(kept) < keep:
+            kept += piece[: keep - len(kept)]
+        left -= len(piece)
+    return kept if check == crc else None
+
+
+def read_frames(path: str, lazy: frozenset[FrameType] = frozenset()) -> tuple[list[Frame], bool]:
+    """Every complete frame of a recording, and whether the file ends without its index.
+
+    Frames of a type in `lazy` keep only their first LAZY_HEAD bytes in memory (their CRC is
+    checked all the same); `read_payload` reads them whole later. Memory is bounded by the
+    largest frame read whole, not by the file. Raises RecordingError for a file that is
+    missing, not a regular file, not a recording, too new, or has a frame whose checksum does
+    not match.
+    """
+    with _open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        start = f.read(len(MAGIC) + _VERSION.size)
+        if not start.startswith(MAGIC):
+            raise RecordingError(f"{path}: not a ttdbg recording")
+        if len(start) < len(MAGIC) + _VERSION.size:
+            raise RecordingError(f"{path}: truncated header")
+        (version,) = _VERSION.unpack_from(start, len(MAGIC))
+        if version > FORMAT_VERSION:
+            raise RecordingError(
+                f"{path}: recording format version {version} is newer than this ttdbg reads "
+                f"(version {FORMAT_VERSION}); upgrade ttdbg"
+            )
+        if version < 1:
+            raise RecordingError(f"{path}: unknown recording format version {version}")
+        pos = len(start)
+        frames: list[Frame] = []
+        complete = False
+        source = PayloadSource(path, os.dup(f.fileno())) if lazy else None
+        while pos + _FRAME.size <= size:
+            f.seek(pos)
+            ftype, length, crc = _FRAME.unpack(f.read(_FRAME.size))
+            end = pos + _FRAME.size + length
+            if end > size:
+                break  # a frame cut short: the recorder stopped while writing it
+            is_lazy = ftype in lazy
+            payload = _read_checked(f, ftype, length, crc, LAZY_HEAD if is_lazy else length)
+            if payload is None:
+                raise RecordingError(f"{path}: corrupt frame at offset {pos} (checksum mismatch)")
+            try:
+                kind = FrameType(ftype)
+            except ValueError:
+                raise RecordingError(
+                    f"{path}: unknown frame type {ftype} at offset {pos}"
+                ) from None
+            if is_lazy:
+                frames.append(Frame(kind, pos, payload, length, crc, source))
+            else:
+                frames.append(Frame(kind, pos, payload))
+            pos = end
+            if kind == FrameType.INDEX:
+                rest = f.read(_TRAILER.size + 1)
+                if len(rest) == _TRAILER.size and _TRAILER.unpack(rest)[1] == TRAILER:
+                    complete = True
+                    pos = size
+                break
+    if pos != size and complete:
         raise RecordingError(f"{path}: unexpected bytes after the index")
-    if pos < len(data) and not complete and frames and frames[-1].type == FrameType.INDEX:
+    if pos < size and not complete and frames and frames[-1].type == FrameType.INDEX:
         raise RecordingError(f"{path}: corrupt trailer")
     return frames, not complete
+
+
+def read_payload(path: str, frame: Frame) -> bytes:
+    """The whole payload of a frame read lazily, checked against its CRC again (the file may
+    have changed since it was opened)."""
+    if frame.source is None:
+        return frame.payload
+    data = frame.source.read(frame.offset + _FRAME.size, frame.length)
+    if len(data) != frame.length or _frame_crc(frame.type, data) != frame.crc:
+        raise RecordingError(f"{path}: frame at offset {frame.offset} changed since it was read")
+    return data
 
 
 def load_json(frame: Frame, path: str) -> dict[str, Any]:
@@ -167,12 +248,13 @@ SNAPSHOT_HEAD = struct.Struct("<QB16s")
 
 @dataclass(frozen=True)
 class SnapshotFrame:
-    """A SNAPSHOT frame's fixed fields and its still-compressed snapshot."""
+    """A SNAPSHOT frame's fixed fields, and how to read its still-compressed snapshot."""
 
     icount: int
     keyframe: bool
     state_hash: str
-    data: bytes
+    size: int  # of the compressed snapshot
+    load: Callable[[], bytes]
 
 
 def encode_events_frame(first: int, base: int, events: bytes) -> bytes:
@@ -196,13 +278,21 @@ def encode_snapshot_frame(icount: int, keyframe: bool, state_hash: str, data: by
 
 
 def decode_snapshot_frame(frame: Frame, path: str) -> SnapshotFrame:
+    """The fixed fields of a SNAPSHOT frame (read whole or lazily); its snapshot is read
+    from the file, CRC-checked again, only when `load` is called."""
     where = f"{path}: snapshot frame at offset {frame.offset}"
-    if len(frame.payload) < SNAPSHOT_HEAD.size:
+    if frame.size < SNAPSHOT_HEAD.size:
         raise RecordingError(f"{where}: too short")
     icount, keyframe, digest = SNAPSHOT_HEAD.unpack_from(frame.payload)
     if icount > MAX_COUNT or keyframe > 1:
         raise RecordingError(f"{where}: corrupt fixed fields")
-    return SnapshotFrame(icount, bool(keyframe), digest.hex(), frame.payload[SNAPSHOT_HEAD.size :])
+
+    def load() -> bytes:
+        return read_payload(path, frame)[SNAPSHOT_HEAD.size :]
+
+    return SnapshotFrame(
+        icount, bool(keyframe), digest.hex(), frame.size - SNAPSHOT_HEAD.size, load
+    )
 
 
 def decode_program_frame(frame: Frame, path: str, limit: int) -> bytes:

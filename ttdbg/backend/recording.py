@@ -30,6 +30,8 @@ from .recfile import (
     read_frames,
 )
 
+EVENT_OVERHEAD = 512  # bytes a decoded event costs in memory besides its payload
+
 __all__ = ["EVENTS_HEAD", "SNAPSHOT_HEAD", "Recording", "open_recording"]
 
 
@@ -120,7 +122,8 @@ def shell_status(exit_status: int | None, exit_signal: int | None) -> int:
 
 def open_recording(path: str) -> Recording:
     """Open and check a recording; RecordingError names the file and the problem."""
-    frames, truncated = read_frames(path)
+    # Snapshots stay in the file until decoded: memory follows the largest frame, not the file.
+    frames, truncated = read_frames(path, lazy=frozenset({FrameType.SNAPSHOT}))
     by_type: dict[FrameType, list[Frame]] = {}
     for frame in frames:
         by_type.setdefault(frame.type, []).append(frame)
@@ -159,11 +162,16 @@ def open_recording(path: str) -> Recording:
         "files": sum(len(f.payload) for f in by_type.get(FrameType.FILE, [])),
     }
     last_icount = 0
+    # The whole log is decoded and kept (events are not decoded lazily yet), so it may take
+    # no more memory than the recording declares for the guest, counted as encoded bytes plus
+    # what each decoded event costs.
+    log_bytes = 0
     for frame in by_type.get(FrameType.EVENTS, []):
         # Every input must fit in guest memory, and the recorder writes batches far smaller
         # than MAX_EVENT_BATCH: a batch inflating past either is not a recording.
         limit = min(memory_limit, MAX_EVENT_BATCH) + METADATA_MARGIN
         first, base, data = decode_events_frame(frame, path, limit)
+        log_bytes += len(data)
         if first != len(events):
             raise RecordingError(f"{path}: event frames out of order at offset {frame.offset}")
         if base != last_icount:
@@ -174,6 +182,11 @@ def open_recording(path: str) -> Recording:
             raise RecordingError(f"{path}: {err}") from None
         last_icount = events[-1].icount if events else 0
         compressed["events"] += len(frame.payload)
+        if log_bytes + EVENT_OVERHEAD * len(events) > memory_limit + METADATA_MARGIN:
+            raise RecordingError(
+                f"{path}: the event log needs more memory than the {memory_limit:,} bytes "
+                "the recording declares"
+            )
     entries: list[SnapshotEntry] = []
     for frame in by_type.get(FrameType.SNAPSHOT, []):
         snap = decode_snapshot_frame(frame, path)
@@ -181,8 +194,10 @@ def open_recording(path: str) -> Recording:
             raise RecordingError(
                 f"{path}: snapshot icounts not increasing at offset {frame.offset}"
             )
-        entries.append(SnapshotEntry(snap.icount, snap.keyframe, snap.state_hash, snap.data))
-        compressed["snapshots"] += len(frame.payload)
+        entries.append(
+            SnapshotEntry(snap.icount, snap.keyframe, snap.state_hash, snap.size, snap.load)
+        )
+        compressed["snapshots"] += frame.size
     if entries and not entries[0].keyframe:
         raise RecordingError(f"{path}: first snapshot is not a keyframe")
     end = load_end(by_type[FrameType.END][0], path) if FrameType.END in by_type else None
@@ -205,6 +220,6 @@ def open_recording(path: str) -> Recording:
         ),
         end=end,
         truncated=truncated or end is None,
-        file_size=sum(len(f.payload) + 9 for f in frames) + 10,
+        file_size=sum(f.size + 9 for f in frames) + 10,
         compressed_bytes=compressed,
     )

@@ -89,9 +89,9 @@ def replay(
             verified += 1
 
     while m.halted is None:
-        verify_due()
         if m.icount >= stop_at:
             break
+        verify_due()
         m.run((min(stop_at, pending[0][1].icount) if pending else stop_at) - m.icount)
         if plat.error is not None:
             if isinstance(plat.error, DivergenceError):
@@ -103,8 +103,8 @@ def replay(
             progress(m.icount)
     if m.halted is None and not rec.truncated and m.icount >= end:
         m.deliver_due_async()  # a signal from outside ended the program right at the end
+    verify_due()  # the snapshot here is of the state after that signal
     if m.halted is not None:
-        verify_due()
         return ReplayResult(m.icount, "exit", plat.exit_status, plat.exit_signal, verified)
     if to is not None and m.icount >= to:
         return ReplayResult(m.icount, "to", None, None, verified)

@@ -105,6 +105,7 @@ class Timeline:
         self.cache = StateCache(cache_budget)
         self.replay_breaks: frozenset[int] = frozenset()
         self.named: dict[str, int] = {}  # replaced whole on every change
+        self._pinning: set[str] = set()  # names whose state this timeline pinned in the cache
         self._changes: list[Change] = []
         self._slice = FIRST_SLICE
         self._exit = recording.exit_outcome()  # (status, signal), (None, None): no end
@@ -300,8 +301,23 @@ class Timeline:
         """Remember the current position under `name` (QEMU's savevm in replay mode)."""
         if not name or len(name) > MAX_NAME:
             raise TimelineError(f"a saved state's name has 1 to {MAX_NAME} characters")
+        previous = self.named.get(name) if name in self._pinning else None
         self.named = {**self.named, name: self.position}
         self.cache.add(self._capture(), pin=True)
+        self._pinning.add(name)
+        if previous is not None:
+            self.cache.unpin(previous)  # a replaced name lets its old state go
+        self._notify("bookmarks")
+
+    def delete_named(self, name: str) -> None:
+        """Forget a saved state; its checkpoint is kept only while other names hold it."""
+        if name not in self.named:
+            raise TimelineError(f"no saved state named {name!r}")
+        icount = self.named[name]
+        self.named = {k: v for k, v in self.named.items() if k != name}
+        if name in self._pinning:
+            self._pinning.discard(name)
+            self.cache.unpin(icount)
         self._notify("bookmarks")
 
     def load_named(self, name: str, progress: Progress | None = None) -> Stop:

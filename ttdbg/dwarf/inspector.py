@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from ttdbg.symbols import Symbols
 
-from .expressions import Evaluator, ExpressionError, print_value
+from .expressions import Evaluator, ExpressionError, Value, print_value
 from .frames import Frame, Frames, Target
 from .info import DebugInfo
+from .types import CType
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,15 @@ class Inspector:
         value = Evaluator(self.frames, frame, target).evaluate(expression)
         return print_value(value, self.frames, target, self.symbols.describe)
 
-    def value_of(self, expression: str, frame: Frame | None, target: Target) -> tuple[int, int]:
-        """(address, size) of an lvalue, for watchpoints sized by the type."""
+    def lvalue(self, expression: str, frame: Frame | None, target: Target) -> Value:
+        """An lvalue in memory (a watchpoint's range and type)."""
         value = Evaluator(self.frames, frame, target).evaluate(expression)
         if value.address is None or not value.type.size:
             raise ExpressionError(f"{expression}: not an lvalue in memory")
-        return value.address, value.type.size
+        return value
+
+    def format(self, t: CType, data: bytes, target: Target) -> str:
+        return self.frames.format(t, data, target, self.symbols.describe)
 
 
 __all__ = ["ExpressionError", "FrameLine", "Inspector"]

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from ttdbg.backend.recording import Recording
 
 from .schema import PAGE_SHIFT, WRITES
-from .store import IndexError_, IndexStore
+from .store import IndexStore, IndexUnusable
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,6 @@ def open_write_index(rec: Recording) -> WriteIndex | None:
         return None
     try:
         return WriteIndex(store)
-    except IndexError_ as err:
+    except IndexUnusable as err:
         log.warning("not using the index: %s", err)
         return None

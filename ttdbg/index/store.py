@@ -28,7 +28,7 @@ from .schema import (
 )
 
 
-class IndexError_(TtdbgError):
+class IndexUnusable(TtdbgError):
     """The index is missing, stale (the recording changed) or corrupt."""
 
     exit_status = 2
@@ -102,10 +102,10 @@ class IndexStore:
         return None
 
     def check(self) -> dict[str, Any]:
-        """The manifest of a usable index; IndexError_ says clearly why not."""
+        """The manifest of a usable index; IndexUnusable says clearly why not."""
         reason = self.stale_reason()
         if reason is not None:
-            raise IndexError_(
+            raise IndexUnusable(
                 f"{self.recording_path}: {reason}; run 'ttdbg index {self.recording_path}'"
             )
         manifest = self.manifest()
@@ -218,8 +218,8 @@ class IndexStore:
         except (OSError, pa.ArrowException) as err:
             raise self._corrupt(path, err) from None
 
-    def _corrupt(self, path: str, err: Exception) -> IndexError_:
-        return IndexError_(
+    def _corrupt(self, path: str, err: Exception) -> IndexUnusable:
+        return IndexUnusable(
             f"{path}: corrupt index file ({err}); run 'ttdbg index {self.recording_path}'"
         )
 

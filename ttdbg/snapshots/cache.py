@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 
-from ttdbg.backend.machine import PAGE
+from ttdbg.pages import PAGE
 
 from .state import MachineState
 
@@ -24,7 +24,7 @@ class StateCache:
         self._states: OrderedDict[int, MachineState] = OrderedDict()
         self._icounts: list[int] = []
         self._page_refs: dict[int, int] = {}
-        self._pinned: set[int] = set()
+        self._pinned: dict[int, int] = {}  # icount -> how many holders keep it (named states)
         self.bytes_used = 0
 
     def __len__(self) -> int:
@@ -50,8 +50,22 @@ class StateCache:
                     self.bytes_used += PAGE
                 self._page_refs[key] = count + 1
         if pin:
-            self._pinned.add(state.icount)
+            self._pinned[state.icount] = self._pinned.get(state.icount, 0) + 1
         self._evict()
+
+    def unpin(self, icount: int) -> None:
+        """One holder lets go of the state at `icount`; with none left it may be evicted."""
+        count = self._pinned.get(icount, 0) - 1
+        if count > 0:
+            self._pinned[icount] = count
+        else:
+            self._pinned.pop(icount, None)
+            self._evict()
+
+    @property
+    def pinned(self) -> dict[int, int]:
+        """Pinned icounts and how many holders each has."""
+        return dict(self._pinned)
 
     def nearest(self, icount: int) -> MachineState | None:
         """The cached state with the largest icount at or before `icount`."""

@@ -10,10 +10,10 @@ from typing import Any
 
 import lz4.frame
 
-from ttdbg.backend.machine import PAGE
 from ttdbg.errors import RecordingError
 from ttdbg.limits import ADDRESS_SPACE, DEFAULT_MEMORY_LIMIT, MAX_COUNT, METADATA_MARGIN
 from ttdbg.lz4limit import decompress
+from ttdbg.pages import PAGE
 
 from .state import MachineState, in_regions
 

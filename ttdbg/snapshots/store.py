@@ -6,7 +6,7 @@ import bisect
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ttdbg.errors import RecordingError
@@ -17,12 +17,19 @@ from .state import HASH_VERSION, MachineState, PageDigests
 
 @dataclass(frozen=True)
 class SnapshotEntry:
-    """Where one snapshot is and what it is; `data` is its encoded (compressed) form."""
+    """Where one snapshot is and what it is; `load` reads its encoded (compressed) form of
+    `size` bytes from the recording when it is decoded, so the snapshots of an open
+    recording do not sit in memory."""
 
     icount: int
     keyframe: bool
     state_hash: str
-    data: bytes
+    size: int
+    load: Callable[[], bytes] = field(repr=False, compare=False)
+
+    @property
+    def data(self) -> bytes:
+        return self.load()
 
 
 class SnapshotStore:

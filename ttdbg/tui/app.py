@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -20,6 +21,7 @@ from textual.widgets import ContentSwitcher, Input, ProgressBar, Static, TabbedC
 from ttdbg.backend.cancel import CancelToken, Progress
 from ttdbg.backend.engine import Changes, Engine
 from ttdbg.backend.eventlog import EventKind
+from ttdbg.backend.linestep import LineStepper
 from ttdbg.backend.stepping import Stepper
 from ttdbg.backend.stops import (
     BeginningOfHistory,
@@ -30,6 +32,8 @@ from ttdbg.backend.stops import (
     Stop,
     WatchpointHit,
 )
+from ttdbg.dwarf.inspector import ExpressionError
+from ttdbg.dwarf.types import CType
 from ttdbg.errors import TtdbgError
 from ttdbg.session import Session
 from ttdbg.symbols import Symbols
@@ -39,6 +43,7 @@ from .messages import EngineDone, GdbAttached, ProgressUpdate, SeekRequest, Time
 from .view import StateView, ViewBuilder
 from .widgets.disassembly import Disassembly
 from .widgets.events import Events
+from .widgets.frames import Backtrace, FrameSelected, Locals
 from .widgets.marks import Marks
 from .widgets.memory import Memory
 from .widgets.output import Output
@@ -68,6 +73,8 @@ KEY_HINTS = (
     "? help",
     "q quit",
     "i/I stepi",
+    "s/S step",
+    "l/L next",
     "o/O nexti",
     "c/C cont",
     "f/F finish",
@@ -88,7 +95,15 @@ PANES: dict[str, tuple[str, str, str]] = {
     "events": ("6", "events", "tab-events"),
     "marks": ("7", "marks", "tab-marks"),
     "output": ("8", "output", "tab-output"),
+    "backtrace": ("9", "backtrace", "tab-backtrace"),
+    "locals": ("0", "locals", "tab-locals"),
 }
+
+
+SINGLE_STEPS = frozenset(
+    ("stepi", "reverse_stepi", "step_over", "reverse_step_over", "step", "reverse_step", "next",
+     "reverse_next", "until")
+)  # fmt: skip
 
 
 def key_line(width: int) -> str:
@@ -110,6 +125,9 @@ class KeyLine(Static):
 
 PROGRESS_EVERY = 0.05  # seconds between progress messages from the engine
 log = logging.getLogger(__name__)
+
+
+QUERY_SCREEN = "query-screen"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -165,6 +183,10 @@ class TtdbgApp(App[None]):
         Binding("I", "move('reverse_stepi')", "rsi", priority=True),
         Binding("o", "move('step_over')", "next", priority=True),
         Binding("O", "move('reverse_step_over')", "rnext", show=False, priority=True),
+        Binding("s", "move('step')", "step", priority=True),
+        Binding("S", "move('reverse_step')", "rstep", show=False, priority=True),
+        Binding("l", "move('next')", "next", priority=True),
+        Binding("L", "move('reverse_next')", "rnext", show=False, priority=True),
         Binding("c", "move('continue')", "cont", priority=True),
         Binding("C", "move('reverse_continue')", "rcont", priority=True),
         Binding("f", "move('finish')", "finish", show=False, priority=True),
@@ -188,6 +210,7 @@ class TtdbgApp(App[None]):
             Binding(key, f"show_pane('{name}')", name, show=False, priority=True)
             for name, (key, _pane, _tab) in PANES.items()
         ),
+        Binding("ctrl+l", "clear_messages", "clear messages", show=False, priority=True),
         Binding("question_mark", "help", "help", priority=True),
         Binding("q", "quit", "quit", priority=True),
     ]
@@ -202,6 +225,11 @@ class TtdbgApp(App[None]):
         self.symbols = Symbols(rec.program_image, rec.program.load_bias)
         self.builder = ViewBuilder(self.tl, self.symbols)
         self.stepper = Stepper(self.tl, self.symbols)
+        self.lines = LineStepper(self.tl, self.stepper, self.symbols)
+        self.temporary: set[int] = set()  # tbreak addresses, removed when hit
+        self.breakpoint_numbers: dict[int, int] = {}  # gdb-style number -> address
+        self.watched: dict[tuple[int, int], tuple[str, CType]] = {}  # range -> (expr, type)
+        self.print_count = 0
         self.progress_after = progress_after
         # A fixed address, a register to follow, or None for the stack pointer.
         self.memory_addr: int | str | None = session.layout.get("memory_addr")
@@ -250,6 +278,10 @@ class TtdbgApp(App[None]):
                         yield Marks(id="marks")
                     with TabPane("output", id="tab-output"):
                         yield Output(id="output")
+                    with TabPane("bt", id="tab-backtrace"):
+                        yield Backtrace(id="backtrace")
+                    with TabPane("locals", id="tab-locals"):
+                        yield Locals(id="locals")
         with Vertical(id="bottom"):
             yield ProgressBar(id="progress", show_eta=True, total=1)
             yield Input(
@@ -354,9 +386,17 @@ class TtdbgApp(App[None]):
         except Exception as err:  # a bug must cost one operation, not the engine thread
             log.debug("engine operation failed", exc_info=True)
             error = f"internal error: {type(err).__name__}: {err}"
+        self.builder.frame_level = 0  # a move shows the innermost frame again
+        note = ""
+        if isinstance(stop, BreakpointHit) and stop.address in self.temporary:
+            self.temporary.discard(stop.address)
+            self.tl.remove_breakpoint(stop.address)
+        if isinstance(stop, WatchpointHit):
+            note = self._typed_watch(stop)
         if not error and self.engine.pending("tui", replaceable=False):
-            return _Outcome(None, stop, before, error)
-        return self._outcome(stop, before, error)
+            return _Outcome(None, stop, before, error, note)
+        outcome = self._outcome(stop, before, error)
+        return _Outcome(outcome.view, outcome.stop, outcome.before, outcome.error, note)
 
     def _outcome(self, stop: Stop | None, before: int, error: str) -> _Outcome:
         """The view at the engine's position, with what the operation reported."""
@@ -380,12 +420,66 @@ class TtdbgApp(App[None]):
         if outcome.view is not None:
             moved_from = outcome.before if message.record else None
             self._apply(outcome.view, outcome.stop, moved_from, outcome.error)
+            if outcome.note:
+                self.notify(outcome.note)
         else:
             if outcome.error:
                 self.notify(outcome.error, severity="error")
             elif outcome.note:
                 self.notify(outcome.note)
             self._after_marks_changed()
+
+    def ask(self, question: Callable[[], str]) -> None:
+        """Answer a question on the engine thread (print, watch EXPR, ...): its text, or the
+        error it raises, comes back as a notification."""
+
+        def job(cancel: CancelToken) -> _Outcome:
+            try:
+                return _Outcome(None, None, 0, "", note=question())
+            except (TtdbgError, ExpressionError, CommandError) as err:
+                return _Outcome(None, None, 0, str(err))
+
+        self._submit(job)
+
+    def _typed_watch(self, stop: WatchpointHit) -> str:
+        """The old and new values in the watched expression's type (engine thread)."""
+        watched = self.watched.get((stop.address, stop.length))
+        if watched is None:
+            return ""
+        expr, t = watched
+        old = self.builder.inspector.format(t, stop.old, self.tl)
+        new = self.builder.inspector.format(t, stop.new, self.tl)
+        return f"{stop.kind} watchpoint {expr}: old = {old}, new = {new}"
+
+    def on_disassembly_resized(self, message: Disassembly.Resized) -> None:
+        if message.rows and message.rows != self.builder.disasm_rows:
+            self.builder.disasm_rows = message.rows
+            self._refresh_view()
+
+    def on_frame_selected(self, message: FrameSelected) -> None:
+        try:
+            self.select_frame(message.level)
+        except CommandError as err:
+            self.notify(str(err), severity="error")
+
+    def select_frame(self, level: int) -> None:
+        """Show another frame's variables (up/down/frame N) without moving in time."""
+        view = self.view
+        if view is None or not view.backtrace:
+            raise CommandError("No stack.")
+        if level < 0:
+            raise CommandError("Bottom (innermost) frame selected; you cannot go down.")
+        if level >= len(view.backtrace):
+            raise CommandError("Initial frame selected; you cannot go up.")
+        self.builder.frame_level = level
+        self.notify(view.backtrace[level].describe(with_pc=level > 0))
+        self._refresh_view()
+
+    def _frame(self) -> Any:
+        """The selected frame (engine thread; None without debug info)."""
+        frames = self.builder.inspector.unwind(self.tl)
+        level = min(self.builder.frame_level, len(frames) - 1)
+        return frames[level] if frames else None
 
     def edit(self, change: Callable[[], object], done: str = "") -> None:
         """Change breakpoints or watchpoints on the engine thread; the marks redraw after."""
@@ -447,6 +541,8 @@ class TtdbgApp(App[None]):
         self.query_one(Events).show(view)
         self._refresh_marks()
         self.query_one(Output).show(view)
+        self.query_one(Backtrace).show(view)
+        self.query_one(Locals).show(view)
         self._refresh_status()
         if error:
             self.notify(error, severity="error")
@@ -484,7 +580,7 @@ class TtdbgApp(App[None]):
     # -- actions ------------------------------------------------------------------------------
 
     def _ops(self) -> dict[str, Operation]:
-        tl, st = self.tl, self.stepper
+        tl, st, ln = self.tl, self.stepper, self.lines
         return {
             "stepi": lambda c, p: tl.step(1, p, c),
             "reverse_stepi": lambda c, p: tl.reverse_step(1, p, c),
@@ -493,6 +589,11 @@ class TtdbgApp(App[None]):
             "continue": lambda c, p: tl.continue_(p, c),
             "reverse_continue": lambda c, p: tl.reverse_continue(p, c),
             "finish": lambda c, p: st.finish(p, c),
+            "step": lambda c, p: ln.step(p, c),
+            "reverse_step": lambda c, p: ln.reverse_step(p, c),
+            "next": lambda c, p: ln.next(p, c),
+            "reverse_next": lambda c, p: ln.reverse_next(p, c),
+            "until": lambda c, p: ln.until(p, c),
             "reverse_finish": lambda c, p: st.reverse_finish(p, c),
         }
 
@@ -506,7 +607,8 @@ class TtdbgApp(App[None]):
         return not isinstance(self.focused, Input)
 
     def action_move(self, name: str) -> None:
-        self.run_op(self._ops()[name], record=name not in ("stepi", "reverse_stepi"))
+        # Navigation history (u / ctrl+r) records jumps, not single steps.
+        self.run_op(self._ops()[name], record=name not in SINGLE_STEPS)
 
     def seek(self, icount: int, record: bool = True) -> None:
         self.run_op(lambda c, p: self.tl.seek(icount, p, c), record=record, replace=True)
@@ -615,6 +717,9 @@ class TtdbgApp(App[None]):
 
     def action_cancel(self) -> None:
         self.engine.cancel("tui")
+        if self.screen.id == QUERY_SCREEN:
+            self.pop_screen()  # escape (an app-wide priority key) closes the query screen too
+            return
         command = self.query_one("#command", Input)
         if command.display:
             command.display = False
@@ -633,6 +738,11 @@ class TtdbgApp(App[None]):
         # queued, which then land in the wrong place: a prompt opened right after loses them).
         self.screen.set_focus(self.query_one(f"#{pane}"))
 
+    def action_clear_messages(self) -> None:
+        """ctrl+l: the messages in the corner go (they cover the panes under them)."""
+        self.clear_notifications()
+        self.refresh()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -650,33 +760,49 @@ class TtdbgApp(App[None]):
         self.screen.set_focus(self.query_one(Disassembly))
         try:
             self.execute(event.value)
-        except (CommandError, TtdbgError) as err:
+        except (CommandError, TtdbgError, ExpressionError) as err:
             self.notify(str(err), severity="error")
 
     def execute(self, line: str) -> None:
         """Run one `:` command."""
         cmd = parse_command(line)
         ops = self._ops()
-        tl = self.tl
         if cmd.action in ops:
             self.action_move(cmd.action)
         elif cmd.action == "goto":
             self.seek(parse_position(cmd.arg, self.tl.end))
-        elif cmd.action == "break":
-            addr = self._address(cmd.arg or hex(self.view.pc if self.view else self.tl.pc))
-            self.edit(
-                lambda: tl.add_breakpoint(addr),
-                f"breakpoint at {addr:#x} {self.symbols.describe(addr)}",
-            )
+        elif cmd.action in ("break", "tbreak"):
+            self._break(self._location(cmd.arg), temporary=cmd.action == "tbreak")
         elif cmd.action == "delete":
-            only = self._address(cmd.arg) if cmd.arg else None
-            self.edit(lambda: self._delete(only))
+            self._delete_numbers(cmd.arg)
         elif cmd.action in ("watch", "rwatch", "awatch"):
-            where, _, length = cmd.arg.partition(" ")
             kind = {"watch": "write", "rwatch": "read", "awatch": "access"}[cmd.action]
-            addr = self._address(where)
-            size = int(length or "8", 0)
-            self.edit(lambda: tl.add_watchpoint(kind, addr, size))
+            self.ask(lambda: self._watch(kind, cmd.arg))
+        elif cmd.action == "print":
+            self.print_count += 1
+            number = self.print_count
+            self.ask(
+                lambda: (
+                    f"${number} = " + self.builder.inspector.print(cmd.arg, self._frame(), self.tl)
+                )
+            )
+        elif cmd.action == "display":
+            self.builder.displays.append(cmd.arg)
+            self._refresh_view()
+        elif cmd.action == "undisplay":
+            self.builder.displays.clear()
+            self._refresh_view()
+        elif cmd.action == "frame":
+            if not (cmd.arg or "0").isdigit():
+                raise CommandError(f"frame: not a frame number: {cmd.arg!r}")
+            self.select_frame(int(cmd.arg or "0"))
+        elif cmd.action in ("up", "down"):
+            count = int(cmd.arg) if cmd.arg.isdigit() else 1
+            self.select_frame(self.builder.frame_level + (count if cmd.action == "up" else -count))
+        elif cmd.action == "backtrace":
+            self.action_show_pane("backtrace")
+        elif cmd.action == "info":
+            self._info(cmd.arg)
         elif cmd.action == "examine":
             name = cmd.arg.strip().lstrip("$")
             registers = self.view.registers if self.view else {}
@@ -687,10 +813,14 @@ class TtdbgApp(App[None]):
         elif cmd.action == "last":
             where, _, length = cmd.arg.partition(" ")
             addr, size = self._address(where), int(length or "8", 0)
-            self.run_op(lambda cancel, progress: tl.last_write(addr, size, progress, cancel), True)
+            self.run_op(
+                lambda cancel, progress: self.tl.last_write(addr, size, progress, cancel), True
+            )
         elif cmd.action == "origin":
             addr = self._address(cmd.arg)
             self._submit(lambda _cancel: self._origin(addr))
+        elif cmd.action == "query":
+            self.open_query(cmd.arg)
         elif cmd.action == "mark":
             self.session.bookmarks[cmd.arg or "a"] = self.position
             self._after_marks_changed()
@@ -700,6 +830,18 @@ class TtdbgApp(App[None]):
             self.action_help()
         elif cmd.action == "quit":
             self.quit_app()
+
+    def open_query(self, sql: str = "") -> None:
+        """The query screen over the recording's index; the chosen row's icount is visited."""
+        if self.tl.index is None:
+            raise CommandError(f"no index: run 'ttdbg index {self.tl.recording.path}'")
+        from .widgets.query import QueryScreen
+
+        def chosen(icount: int | None) -> None:
+            if icount is not None:
+                self.seek(icount)
+
+        self.push_screen(QueryScreen(self.tl.recording, sql, id=QUERY_SCREEN), chosen)
 
     def _origin(self, addr: int) -> _Outcome:
         """On the engine thread: where the byte at `addr` came from, as a note."""
@@ -712,6 +854,63 @@ class TtdbgApp(App[None]):
         chain = Provenance(tl.recording, tl.index).origin(addr, tl.position)
         return _Outcome(None, None, 0, "", note=f"{addr:#x}:\n{chain.describe()}")
 
+    def _break(self, addr: int, temporary: bool) -> None:
+        tl = self.tl
+        number = max(self.breakpoint_numbers, default=0) + 1
+        self.breakpoint_numbers[number] = addr
+        if temporary:
+            self.temporary.add(addr)
+        word = "Temporary breakpoint" if temporary else "Breakpoint"
+        at = self.symbols.line_for(addr)
+        where = f": file {at.path}, line {at.line}." if at else ""
+        self.edit(lambda: tl.add_breakpoint(addr), f"{word} {number} at {addr:#x}{where}")
+
+    def _watch(self, kind: str, expr: str) -> str:
+        """A watchpoint on an lvalue, as long as its type (engine thread)."""
+        value = self.builder.inspector.lvalue(expr, self._frame(), self.tl)
+        assert value.address is not None
+        self.tl.add_watchpoint(kind, value.address, value.type.size)
+        self.watched[(value.address, value.type.size)] = (expr, value.type)
+        return f"{kind} watchpoint on {expr} ({value.type.size} bytes at {value.address:#x})"
+
+    def _location(self, arg: str) -> int:
+        """gdb's break locations: LINE, FILE:LINE, FUNC, *ADDR (nothing: the pc)."""
+        arg = arg.strip()
+        if not arg:
+            return self.view.pc if self.view is not None else self.tl.pc
+        if arg.startswith("*"):
+            return self._address(arg[1:])
+        file, _, line = arg.rpartition(":")
+        if line.isdigit():
+            if not file:
+                here = self.view.source if self.view is not None else None
+                file = here.path if here is not None else ""
+            addr = self.symbols.address_of_line(file, int(line))
+            if addr is None:
+                raise CommandError(f'No line {line} in file "{file or "(none)"}".')
+            return addr
+        sym = self.symbols.by_name.get(arg)
+        if sym is None:
+            raise CommandError(f'Function "{arg}" not defined.')
+        return self.symbols.after_prologue(sym)
+
+    def _delete_numbers(self, arg: str) -> None:
+        """delete: every breakpoint and watchpoint; delete N...: those breakpoints."""
+        tl = self.tl
+        if not arg.strip():
+            self.breakpoint_numbers.clear()
+            self.temporary.clear()
+            self.watched.clear()
+            self.edit(lambda: self._delete(None))
+            return
+        for word in arg.split():
+            if not word.isdigit() or int(word) not in self.breakpoint_numbers:
+                raise CommandError(f"No breakpoint number {word}.")
+            addr = self.breakpoint_numbers.pop(int(word))
+            if addr not in self.breakpoint_numbers.values():
+                self.temporary.discard(addr)
+                self.edit(partial(tl.remove_breakpoint, addr))
+
     def _delete(self, only: int | None) -> None:
         """Remove one breakpoint, or every breakpoint and watchpoint (engine thread)."""
         tl = self.tl
@@ -720,6 +919,24 @@ class TtdbgApp(App[None]):
                 tl.remove_breakpoint(addr)
         for wp in tl.watchpoints if only is None else ():
             tl.remove_watchpoint(wp.kind, wp.address, wp.length)
+
+    def _info(self, arg: str) -> None:
+        what = arg.strip()
+        if what in ("breakpoints", "break", "b", "watchpoints"):
+            rows = [
+                f"{n}  {'tbreak' if a in self.temporary else 'break'}  {a:#x} "
+                f"{self.symbols.describe(a)}"
+                for n, a in sorted(self.breakpoint_numbers.items())
+            ]
+            rows += [f"   {expr} ({t.spelled()})" for expr, t in self.watched.values()]
+            self.notify("\n".join(rows) or "No breakpoints or watchpoints.")
+            self.action_show_pane("marks")
+        elif what in ("locals", "args"):
+            self.action_show_pane("locals")
+        elif what in ("frame", "stack"):
+            self.action_show_pane("backtrace")
+        else:
+            raise CommandError(f"info {what}: not supported (breakpoints, locals, args, frame)")
 
     @property
     def position(self) -> int:

@@ -20,21 +20,36 @@ class CommandError(ValueError):
 WORDS: dict[str, str] = {
     **dict.fromkeys(("si", "stepi"), "stepi"),
     **dict.fromkeys(("rsi", "reverse-stepi"), "reverse_stepi"),
-    **dict.fromkeys(("ni", "nexti", "n", "next"), "step_over"),
-    **dict.fromkeys(("rni", "reverse-nexti", "rn", "reverse-next"), "reverse_step_over"),
+    **dict.fromkeys(("ni", "nexti"), "step_over"),
+    **dict.fromkeys(("rni", "reverse-nexti"), "reverse_step_over"),
+    **dict.fromkeys(("s", "step"), "step"),
+    **dict.fromkeys(("rs", "reverse-step"), "reverse_step"),
+    **dict.fromkeys(("n", "next"), "next"),
+    **dict.fromkeys(("rn", "reverse-next"), "reverse_next"),
+    **dict.fromkeys(("u", "until"), "until"),
     **dict.fromkeys(("c", "continue"), "continue"),
     **dict.fromkeys(("rc", "reverse-continue"), "reverse_continue"),
     **dict.fromkeys(("finish", "fin"), "finish"),
     **dict.fromkeys(("rfinish", "reverse-finish"), "reverse_finish"),
-    **dict.fromkeys(("b", "break", "tbreak"), "break"),
-    **dict.fromkeys(("d", "delete", "clear"), "delete"),
+    **dict.fromkeys(("b", "break"), "break"),
+    "tbreak": "tbreak",
+    **dict.fromkeys(("d", "delete"), "delete"),
     "watch": "watch",
     "rwatch": "rwatch",
     "awatch": "awatch",
+    **dict.fromkeys(("p", "print"), "print"),
+    "display": "display",
+    "undisplay": "undisplay",
+    **dict.fromkeys(("f", "frame"), "frame"),
+    "up": "up",
+    "down": "down",
+    **dict.fromkeys(("bt", "backtrace", "where"), "backtrace"),
+    "info": "info",
     **dict.fromkeys(("goto", "g", "seek"), "goto"),
     "mark": "mark",
     "last": "last",
     "origin": "origin",
+    **dict.fromkeys(("query", "sql"), "query"),
     "show": "show",
     **dict.fromkeys(("q", "quit"), "quit"),
     **dict.fromkeys(("help", "h", "?"), "help"),
@@ -55,6 +70,8 @@ def parse_command(line: str) -> Command:
     if _PERCENT.match(line) or line.replace(",", "").replace("_", "").isdigit():
         return Command("goto", line)
     word, _, rest = line.partition(" ")
+    if word.startswith("p/") or word.startswith("print/"):
+        raise CommandError(f"{word}: print formats are not supported (print EXPR)")
     action = WORDS.get(word)
     if action is None:
         raise CommandError(f"unknown command {word!r} (try :help)")
@@ -74,17 +91,25 @@ def parse_position(text: str, end: int) -> int:
 
 HELP = """\
  ttdbg keys (lowercase forward, uppercase backward)
-   i / I      stepi / reverse-stepi        o / O   step over / reverse step over
-   c / C      continue / reverse-continue  f / F   finish / reverse-finish
-   g          go to an icount or N%         u / ctrl+r  back / forward in history
-   m<letter>  set a bookmark               '<letter>   jump to a bookmark
-   space      toggle a breakpoint on the selected disassembly line
-   * / #      next / previous write to the selected register or memory row
-   n / N      repeat the last * / # search  + / -   zoom the timeline
-   v          highlight what the last instruction changed / what changed since the last view
-   tab        next pane                    escape  cancel a long operation
-   :          command line (si rsi ni rni c rc finish rfinish b *ADDR b SYM delete
-              watch *ADDR [LEN] rwatch awatch x ADDR|$REG goto ICOUNT|N% mark L help q
-              last ADDR [LEN]: the write that gave it its value; origin ADDR: where it came from)
-   ctrl+p     command palette              ?       this help       q   quit
+  i / I   stepi / reverse-stepi     o / O   nexti / reverse-nexti
+  s / S   step / reverse-step       l / L   next / reverse-next (lines)
+  c / C   continue / reverse-cont   f / F   finish / reverse-finish
+  g       go to an icount or N%     u / ctrl+r  back / forward (jumps)
+  m<x>    set bookmark x            '<x>    jump to bookmark x
+  space   toggle a breakpoint on the selected disassembly line
+  * / #   next / previous write to the selected register or memory row
+  n / N   repeat the last * / #     + / -   zoom the timeline
+  v       highlight: last instruction / since the last view
+  1 disassembly  2 source  3 registers  4 memory  5 stack
+  6 events  7 marks  8 output  9 backtrace  0 locals   (or :show NAME)
+  escape  cancel a long operation   ctrl+l  clear messages
+  ?       this help                 q       quit
+ : commands (gdb's words)
+  break LINE|FILE:LINE|FUNC|*ADDR   tbreak ...   delete [N]
+  info breakpoints   watch|rwatch|awatch EXPR   x ADDR|$REG
+  step next until finish si ni (reverse-*: rs rn rsi rni rc)
+  continue rc   print EXPR   display EXPR   undisplay
+  frame N   up   down   bt   goto ICOUNT|N%   mark X   show NAME
+  last ADDR [LEN]  the write that gave it its value   origin ADDR
+  query [SQL]  ask the index (enter on a row goes to its icount)
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import capstone
@@ -9,8 +10,10 @@ import capstone
 from ttdbg.backend.eventlog import Event
 from ttdbg.backend.modules import loaded_modules
 from ttdbg.backend.timeline import Timeline, TimelineError
+from ttdbg.dwarf.inspector import ExpressionError, FrameLine, Inspector
 from ttdbg.symbols import LoadedImage, SourceLine, Symbols
 
+_BRANCH_TARGET = re.compile(r"^#?(0x[0-9a-f]+)$")  # a direct call or jump target
 MEMORY_BYTES = 512  # shown in the memory pane (it scrolls)
 STACK_WORDS = 64
 OUTPUT_TAIL = 4000  # bytes of program output the output pane keeps
@@ -45,6 +48,10 @@ class StateView:
     events_after: tuple[Event, ...] = ()
     output: str = ""
     exit_text: str = ""
+    backtrace: tuple[FrameLine, ...] = ()
+    frame_level: int = 0  # the selected frame (up/down/frame N)
+    variables: tuple[tuple[str, str, bool], ...] = ()  # the selected frame's (name, value, arg)
+    displays: tuple[tuple[str, str], ...] = ()  # `display EXPR` values in the selected frame
 
 
 class ViewBuilder:
@@ -54,6 +61,11 @@ class ViewBuilder:
         self.tl = timeline
         self.symbols = symbols
         arch = timeline.machine.arch
+        image = timeline.recording.program_image
+        self.inspector = Inspector(image, symbols, arch.name, arch.pc, arch.sp)
+        self.frame_level = 0  # set by the UI (up/down/frame N); 0 after every move
+        self.disasm_rows = 24  # set by the UI from the disassembly pane's height
+        self.displays: list[str] = []
         self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
         self.sp_name = arch.sp
         self.pc_name = arch.pc
@@ -87,7 +99,12 @@ class ViewBuilder:
         lines: list[DisasmLine] = []
         for addr, size, mnem, ops in self.cs.disasm_lite(code, start):
             label = self.symbols.describe(addr)
-            lines.append(DisasmLine(addr, size, f"{mnem} {ops}".strip(), label, addr == pc))
+            text = f"{mnem} {ops}".strip()
+            target = _BRANCH_TARGET.match(ops)
+            if target and (mnem.startswith(("call", "j", "b")) or mnem in ("bl", "jal")):
+                name = self.symbols.describe(int(target.group(1), 16))
+                text += f" <{name}>" if name else ""
+            lines.append(DisasmLine(addr, size, text, label, addr == pc))
             if addr > pc and sum(ln.addr > pc for ln in lines) >= after:
                 break
         return lines
@@ -102,8 +119,14 @@ class ViewBuilder:
                 size //= 2
         return None
 
-    def build(self, memory_addr: int | str | None, before: int = 8, after: int = 16) -> StateView:
-        """The view at the current position, read in one piece (on the engine thread)."""
+    def build(
+        self, memory_addr: int | str | None, before: int | None = None, after: int | None = None
+    ) -> StateView:
+        """The view at the current position, read in one piece (on the engine thread); the
+        disassembly fills `disasm_rows` (the pane's height), a third of it before the pc."""
+        rows = max(8, self.disasm_rows)
+        before = rows // 3 if before is None else before
+        after = rows - before - 1 if after is None else after
         return self._build(memory_addr, before, after)
 
     def _build(self, memory_addr: int | str | None, before: int, after: int) -> StateView:
@@ -145,6 +168,15 @@ class ViewBuilder:
         exit_text = ""
         if tl.at_end:
             exit_text = tl.end_stop().describe()
+        frames = self.inspector.unwind(tl) if self.inspector.has_debug_info else []
+        level = max(0, min(self.frame_level, len(frames) - 1))
+        frame = frames[level] if frames else None
+        displays = []
+        for expr in list(self.displays):  # the UI thread may add one meanwhile
+            try:
+                displays.append((expr, self.inspector.print(expr, frame, tl)))
+            except ExpressionError as err:
+                displays.append((expr, f"<{err}>"))
         return StateView(
             icount=position,
             end=tl.end,
@@ -162,4 +194,8 @@ class ViewBuilder:
             events_after=tuple(after_events),
             output=out[-OUTPUT_TAIL:].decode("utf-8", "replace"),
             exit_text=exit_text,
+            backtrace=tuple(self.inspector.backtrace(tl, frames)),
+            frame_level=level,
+            variables=tuple(self.inspector.variables(frame, tl)) if frame else (),
+            displays=tuple(displays),
         )

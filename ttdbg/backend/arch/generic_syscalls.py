@@ -23,4 +23,6 @@ GENERIC_SYSCALLS: dict[str, int] = {
     "msync": 227, "mlock": 228, "munlock": 229, "madvise": 233, "wait4": 260,
     "prlimit64": 261, "getrandom": 278, "memfd_create": 279, "execveat": 281, "statx": 291,
     "rseq": 293, "clone3": 435, "faccessat2": 439,
+    "symlinkat": 36, "linkat": 37, "fchownat": 54, "utimensat": 88, "setgid": 144,
+    "setuid": 146, "renameat2": 276,
 }  # fmt: skip

@@ -64,6 +64,8 @@ SYSCALL_NUMBERS: dict[str, int] = {
     "get_robust_list": 274, "utimensat": 280, "dup3": 292, "pipe2": 293, "prlimit64": 302,
     "getcpu": 309, "getrandom": 318, "memfd_create": 319, "execveat": 322, "statx": 332,
     "rseq": 334, "clone3": 435, "faccessat2": 439,
+    "utime": 132, "utimes": 235, "fchownat": 260, "futimesat": 261, "linkat": 265,
+    "symlinkat": 266, "renameat2": 316,
 }  # fmt: skip
 
 

@@ -28,6 +28,7 @@ class MonitorCommands:
             "snapshots": (self.snapshots, "the recording's snapshots and saved states"),
             "savevm": (self.savevm, "NAME: remember this moment under NAME"),
             "loadvm": (self.loadvm, "NAME: go back to a moment saved with savevm"),
+            "delvm": (self.delvm, "NAME: forget a moment saved with savevm"),
             "events": (self.events, "[N]: the N events before and after this moment"),
             "last": (self.last, "ADDR [LEN]: go to the write that gave these bytes their value"),
             "origin": (self.origin, "ADDR: where this byte's value came from (needs an index)"),
@@ -97,7 +98,7 @@ class MonitorCommands:
         snaps = tl.recording.snapshots
         lines = [f"{len(snaps)} recording snapshots:"]
         lines += [
-            f"  {e.icount:>14,}  {'keyframe' if e.keyframe else 'delta':8}  {len(e.data):,} bytes"
+            f"  {e.icount:>14,}  {'keyframe' if e.keyframe else 'delta':8}  {e.size:,} bytes"
             for e in snaps.entries
         ]
         lines.append(f"{len(tl.cache)} cached states, {tl.cache.bytes_used >> 20} MiB")
@@ -116,6 +117,12 @@ class MonitorCommands:
             raise ValueError("expects one NAME")
         stop = self.tl.load_named(args[0])
         return f"loaded {args[0]!r}: {stop.describe()}\n"
+
+    def delvm(self, args: list[str], cancel: CancelToken) -> str:
+        if len(args) != 1:
+            raise ValueError("expects one NAME")
+        self.tl.delete_named(args[0])
+        return f"deleted {args[0]!r}\n"
 
     def events(self, args: list[str], cancel: CancelToken) -> str:
         n = int(args[0]) if args else 5

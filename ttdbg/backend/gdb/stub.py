@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape as xml_escape
 
 from ..cancel import CancelToken
+from ..linux.errnos import EBADF, EINVAL, ENOENT
 from ..stops import (
     BeginningOfHistory,
     BreakpointHit,
@@ -34,7 +35,7 @@ FEATURES = (
     "qXfer:auxv:read+;qXfer:threads:read+;"
     "swbreak+;hwbreak+;vContSupported+;ReverseStep+;ReverseContinue+"
 ).encode()
-ENOENT, EBADF, EINVAL = 2, 9, 22
+
 log = logging.getLogger(__name__)
 _QUOTE = {'"': "&quot;"}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-EBADF, EMFILE = 9, 24
+from .errnos import EBADF, EMFILE
+
 MAX_FDS = 1024
 
 
@@ -14,9 +15,12 @@ class OpenFile:
     """One open-file description; dup'd descriptors share it (and its host file, if any)."""
 
     ident: int
-    kind: str  # "stdin", "stdout", "stderr", "file", "dir", "pipe"
+    kind: str  # "stdin", "stdout", "stderr", "file", "dir", "pipe", "proc", "procdir"
     path: str
     flags: int
+    # An emulated file's content (latin-1, to travel in snapshots) and read position.
+    data: str = ""
+    offset: int = 0
 
 
 @dataclass

@@ -6,9 +6,11 @@ pass it), so replay cannot touch the host filesystem, clock or terminal.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
+import re
 import select
 import stat
 import time
@@ -24,7 +26,60 @@ AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
 
+STATFS_SIZE = 120
+SYSINFO_SIZE = 112
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = (("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long))
+
+
+# The calls Python's os module does not offer with the kernel's semantics (renameat2 flags,
+# UTIME_NOW/UTIME_OMIT, struct statfs as is, faccessat's errno).
+_libc = ctypes.CDLL(None, use_errno=True)
+
 _DT_FROM_MODE = {0o010000: 1, 0o020000: 2, 0o040000: 4, 0o060000: 6, 0o100000: 8, 0o120000: 10}
+
+
+_OWN_PROC = re.compile(r"^/proc/(self|thread-self|\d+)(/|$)")
+
+
+def _is_own(path: str) -> bool:
+    m = _OWN_PROC.match(path)
+    if m is None:
+        return False
+    who = m.group(1)
+    return not who.isdigit() or int(who) == os.getpid() or os.path.exists(f"/proc/self/task/{who}")
+
+
+def reaches_own_proc(path: str, follow: bool = True) -> bool:
+    """Whether `path`, symlinks followed one by one, names the recorder's own /proc entry."""
+    parts = [c for c in path.split("/") if c]
+    cur = "/"
+    hops = 0
+    while parts and hops < 40:  # Linux's own limit on symlinks followed
+        comp = parts.pop(0)
+        if comp == ".":
+            continue
+        if comp == "..":
+            cur = os.path.dirname(cur)
+            continue
+        nxt = os.path.join(cur, comp)
+        if _is_own(nxt):
+            return True
+        try:
+            is_link = stat.S_ISLNK(os.lstat(nxt).st_mode)
+        except OSError:
+            return False  # nothing there: nothing further can exist either
+        if is_link and (parts or follow):
+            hops += 1
+            target = os.readlink(nxt)
+            if target.startswith("/"):
+                cur = "/"
+            parts = [c for c in target.split("/") if c] + parts
+            continue
+        cur = nxt
+    return False
 
 
 def guarded(fn: Callable[[], Outcome]) -> Outcome:
@@ -48,15 +103,27 @@ class HostIO:
         self.fds: dict[int, int] = {0: 0, 1: 1, 2: 2}  # description ident -> host fd
         self.dir_entries: dict[int, list[tuple[int, int, str]]] = {}
         self.program_path = program_path
+        self._ready_fd: int | None = None
         self.stat_layout = stat_layout
         self.files = files if files is not None else FileStore()
         self.sysroot = sysroot
         self._known: dict[tuple[int, int, int, int], bytes] = {}  # (dev, ino, size, mtime)
         self.opened: set[str] = set()  # every host path the guest opened, for `ttdbg info`
 
-    def host_path(self, path: str) -> str:
+    def contain(self, path: str, dir_fd: int | None = None, follow: bool = True) -> str:
+        """`path`, unless it reaches the recorder's own /proc entries (through /proc/self,
+        /dev/fd, a symlink or a directory fd): then PermissionError, EACCES to the guest."""
+        if not path.startswith("/"):
+            where = os.getcwd() if dir_fd is None else os.readlink(f"/proc/self/fd/{dir_fd}")
+            path = f"{where}/{path}"
+        if reaches_own_proc(path, follow):
+            raise PermissionError(errno.EACCES, "the recorder's own /proc entries", path)
+        return path
+
+    def host_path(self, path: str, dir_fd: int | None = None, follow: bool = True) -> str:
         """Where an absolute guest path is on the host: under the sysroot when it exists
-        there, as qemu-user's -L does, else the path itself."""
+        there, as qemu-user's -L does, else the path itself. Never the recorder's /proc."""
+        self.contain(path, dir_fd, follow)
         if self.sysroot and path.startswith("/"):
             inside = self.sysroot.rstrip("/") + path
             if os.path.lexists(inside):
@@ -91,15 +158,41 @@ class HostIO:
     def fd(self, f: OpenFile) -> int:
         return self.fds[f.ident]
 
-    def open(self, dirfd_path: str | None, path: str, flags: int, mode: int) -> Outcome:
+    def open(self, base: OpenFile | None, path: str, flags: int, mode: int) -> Outcome:
         def run() -> Outcome:
-            full = path if dirfd_path is None or path.startswith("/") else f"{dirfd_path}/{path}"
-            where = self.host_path(full)
-            fd = os.open(where, flags & ~os.O_CLOEXEC | os.O_CLOEXEC, mode)
-            self.opened.add(os.path.abspath(where))
+            dir_fd = self.dir_fd(base)
+            host = self.host_path(path, dir_fd, not flags & os.O_NOFOLLOW)
+            if not path.startswith("/"):
+                host = path  # relative to the guest's directory fd (or the cwd)
+            fd = os.open(host, flags & ~os.O_CLOEXEC | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+            self.opened.add(os.readlink(f"/proc/self/fd/{fd}"))
             return fd, b""
 
         return guarded(run)
+
+    def reopen(self, f: OpenFile, flags: int) -> Outcome:
+        """open("/dev/fd/N"): a new description of the guest's file N, as Linux reopens it."""
+
+        def run() -> Outcome:
+            fd = os.open(f"/proc/self/fd/{self.fd(f)}", flags & ~os.O_CLOEXEC | os.O_CLOEXEC)
+            return fd, b""
+
+        return guarded(run)
+
+    def fd_link(self, f: OpenFile) -> Outcome:
+        """readlink("/proc/self/fd/N") for the guest's fd N: its host file's name."""
+
+        def run() -> Outcome:
+            data = os.fsencode(os.readlink(f"/proc/self/fd/{self.fd(f)}"))
+            return len(data), data
+
+        return guarded(run)
+
+    def always_ready(self) -> int:
+        """A host fd that poll() reports readable and writable at once, for emulated files."""
+        if self._ready_fd is None:
+            self._ready_fd = os.open("/dev/zero", os.O_RDWR | os.O_CLOEXEC)
+        return self._ready_fd
 
     def adopt(self, ident: int, host_fd: int) -> None:
         self.fds[ident] = host_fd
@@ -135,6 +228,7 @@ class HostIO:
         return guarded(lambda: (os.pwrite(self.fd(f), data, offset), b""))
 
     def lseek(self, f: OpenFile, offset: int, whence: int) -> Outcome:
+        self.dir_entries.pop(f.ident, None)  # rewinddir: the next getdents starts over
         return guarded(lambda: (os.lseek(self.fd(f), offset, whence), b""))
 
     def fstat(self, f: OpenFile, statx: bool = False) -> Outcome:
@@ -144,9 +238,17 @@ class HostIO:
 
         return guarded(run)
 
-    def stat(self, path: str, follow: bool, statx: bool = False) -> Outcome:
+    def dir_fd(self, base: OpenFile | None) -> int | None:
+        """The host fd of the directory a relative path starts from (None: the cwd)."""
+        return None if base is None else self.fds[base.ident]
+
+    def stat(
+        self, path: str, follow: bool, statx: bool = False, dir_fd: int | None = None
+    ) -> Outcome:
         def run() -> Outcome:
-            st = os.stat(self.host_path(path), follow_symlinks=follow)
+            st = os.stat(
+                self.host_path(path, dir_fd, follow), dir_fd=dir_fd, follow_symlinks=follow
+            )
             return 0, pack_statx(st) if statx else pack_stat(st, self.stat_layout)
 
         return guarded(run)
@@ -155,7 +257,8 @@ class HostIO:
         def run() -> Outcome:
             entries = self.dir_entries.get(f.ident)
             if entries is None:
-                entries = [(0, 4, "."), (0, 4, "..")]
+                fd = self.fd(f)
+                entries = [(os.stat(d, dir_fd=fd).st_ino, 4, d) for d in (".", "..")]
                 with os.scandir(self.fd(f)) as it:
                     for e in it:
                         mode = e.stat(follow_symlinks=False).st_mode & 0o170000
@@ -169,16 +272,100 @@ class HostIO:
 
         return guarded(run)
 
-    def readlink(self, path: str, size: int) -> Outcome:
+    def readlink(self, path: str, size: int, dir_fd: int | None = None) -> Outcome:
         def run() -> Outcome:
-            target = self.program_path if path == "/proc/self/exe" else os.readlink(path)
+            if path == "/proc/self/exe":
+                target = self.program_path
+            else:
+                self.contain(path, dir_fd, follow=False)
+                target = os.readlink(path, dir_fd=dir_fd)
             data = os.fsencode(target)[:size]
             return len(data), data
 
         return guarded(run)
 
-    def access(self, path: str, mode: int) -> Outcome:
-        return guarded(lambda: (0 if os.access(self.host_path(path), mode) else -errno.EACCES, b""))
+    def access(
+        self, path: str, mode: int, dir_fd: int | None, follow: bool, effective: bool
+    ) -> Outcome:
+        """faccessat2; a false answer is reported with the errno the kernel gave."""
+
+        def run() -> Outcome:
+            # os.access hides the errno (ENOENT vs EACCES vs ENOTDIR): ask libc directly.
+            flags = (0 if follow else 0x100) | (0x200 if effective else 0)
+            dirfd = AT_FDCWD if dir_fd is None else dir_fd
+            if (
+                _libc.faccessat(
+                    dirfd, os.fsencode(self.host_path(path, dir_fd, follow)), mode, flags
+                )
+                == 0
+            ):
+                return 0, b""
+            return -ctypes.get_errno(), b""
+
+        return guarded(run)
+
+    def rename(
+        self, src: str, src_dir: int | None, dst: str, dst_dir: int | None, flags: int
+    ) -> Outcome:
+        def run() -> Outcome:
+            self.contain(src, src_dir, follow=False)
+            self.contain(dst, dst_dir, follow=False)
+            if not flags:
+                os.rename(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+                return 0, b""
+            at = (AT_FDCWD if d is None else d for d in (src_dir, dst_dir))
+            olddir, newdir = at
+            if _libc.renameat2(olddir, os.fsencode(src), newdir, os.fsencode(dst), flags) != 0:
+                return -ctypes.get_errno(), b""
+            return 0, b""
+
+        return guarded(run)
+
+    def link(
+        self, src: str, src_dir: int | None, dst: str, dst_dir: int | None, flags: int
+    ) -> Outcome:
+        """linkat with the guest's flags (os.link's follow_symlinks calls link(), which does
+        not follow)."""
+        olddir, newdir = (AT_FDCWD if d is None else d for d in (src_dir, dst_dir))
+        if _libc.linkat(olddir, os.fsencode(src), newdir, os.fsencode(dst), flags) != 0:
+            return -ctypes.get_errno(), b""
+        return 0, b""
+
+    def utimens(
+        self,
+        target: str | int,
+        dir_fd: int | None,
+        times: tuple[tuple[int, int], ...],
+        follow: bool,
+    ) -> Outcome:
+        """utimensat / futimens with the guest's two timespecs (UTIME_NOW, UTIME_OMIT kept)."""
+        spec = (_Timespec * 2)(*(_Timespec(s, n) for s, n in times))
+        if isinstance(target, str):
+            try:
+                self.contain(target, dir_fd, follow)
+            except PermissionError:
+                return -errno.EACCES, b""
+        if isinstance(target, int):
+            ok = _libc.futimens(target, spec) == 0
+        else:
+            dirfd = AT_FDCWD if dir_fd is None else dir_fd
+            flags = 0 if follow else AT_SYMLINK_NOFOLLOW
+            ok = _libc.utimensat(dirfd, os.fsencode(target), spec, flags) == 0
+        return (0, b"") if ok else (-ctypes.get_errno(), b"")
+
+    def statfs(self, target: str | int) -> Outcome:
+        """struct statfs (120 bytes, one layout on every 64-bit architecture ttdbg runs)."""
+        buf = ctypes.create_string_buffer(STATFS_SIZE)
+        if isinstance(target, str):
+            try:
+                self.contain(target)
+            except PermissionError:
+                return -errno.EACCES, b""
+        if isinstance(target, int):
+            ok = _libc.fstatfs(target, buf) == 0
+        else:
+            ok = _libc.statfs(os.fsencode(target), buf) == 0
+        return (0, buf.raw) if ok else (-ctypes.get_errno(), b"")
 
     def ioctl(self, f: OpenFile, request: int, size: int) -> Outcome:
         def run() -> Outcome:
@@ -190,8 +377,34 @@ class HostIO:
     def fcntl_getfl(self, f: OpenFile) -> Outcome:
         return guarded(lambda: (fcntl.fcntl(self.fd(f), fcntl.F_GETFL), b""))
 
+    def fd_op(self, f: OpenFile, fn: Callable[[int], object]) -> Outcome:
+        """An operation on the host file behind `f` that returns only a status."""
+
+        def run() -> Outcome:
+            fn(self.fd(f))
+            return 0, b""
+
+        return guarded(run)
+
+    def record_lock(self, f: OpenFile, cmd: int, flock: bytes) -> Outcome:
+        """fcntl F_*LK*: the lock is taken on the host file; the struct flock comes back."""
+        return guarded(lambda: (0, bytes(fcntl.fcntl(self.fd(f), cmd, flock))))
+
     def clock(self, clock_id: int) -> Outcome:
         return guarded(lambda: (0, time.clock_gettime_ns(clock_id).to_bytes(8, "little")))
+
+    def clock_res(self, clock_id: int) -> Outcome:
+        spec = _Timespec()
+        if _libc.clock_getres(clock_id, ctypes.byref(spec)) != 0:
+            return -ctypes.get_errno(), b""
+        return 0, bytes(spec)
+
+    def sysinfo(self) -> Outcome:
+        """struct sysinfo as the host kernel fills it (112 bytes on every 64-bit target)."""
+        buf = ctypes.create_string_buffer(SYSINFO_SIZE)
+        if _libc.sysinfo(buf) != 0:
+            return -ctypes.get_errno(), b""
+        return 0, buf.raw
 
     def sleep(self, ns: int) -> Outcome:
         time.sleep(max(0, ns) / 1e9)
@@ -218,16 +431,32 @@ class HostIO:
 
         return guarded(run)
 
-    def poll(self, fds: list[tuple[int, int]], timeout_ms: int) -> Outcome:
-        """poll() over the host fds behind guest fds; payload is the revents, 2 bytes each."""
+    def poll(self, fds: list[tuple[int | None, int]], timeout_ms: int) -> Outcome:
+        """poll() over host fds (-1: skipped, None: not open); payload: revents, 2 bytes each."""
 
         def run() -> Outcome:
             poller = select.poll()
             for host_fd, events in fds:
-                if host_fd >= 0:
+                if host_fd is not None and host_fd >= 0:
                     poller.register(host_fd, events)
-            ready = dict(poller.poll(timeout_ms))
-            revents = [ready.get(h, 0) if h >= 0 else 0x20 for h, _e in fds]
+            ready = dict(poller.poll(timeout_ms)) if fds or timeout_ms else {}
+            revents = [0x20 if h is None else ready.get(h, 0) if h >= 0 else 0 for h, _e in fds]
             return sum(1 for r in revents if r), b"".join(r.to_bytes(2, "little") for r in revents)
+
+        return guarded(run)
+
+    def sendfile(
+        self, out: OpenFile, src: OpenFile, offset: int | None, count: int, keep: bool
+    ) -> Outcome:
+        """sendfile as a read and a write, so what reaches stdout is also in the log."""
+
+        def run() -> Outcome:
+            size = min(count, 1 << 24)
+            src_fd = self.fd(src)
+            data = os.pread(src_fd, size, offset) if offset is not None else os.read(src_fd, size)
+            n = os.write(self.fd(out), data) if data else 0
+            if offset is None and n < len(data):
+                os.lseek(src_fd, n - len(data), os.SEEK_CUR)
+            return n, data[:n] if keep else b""
 
         return guarded(run)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..machine import PAGE, Machine
+from .errnos import EINVAL, ENOMEM
 
-ENOMEM, EINVAL = 12, 22
 MAP_FIXED, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE = 0x10, 0x20, 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 

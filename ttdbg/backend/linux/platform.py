@@ -17,6 +17,7 @@ from ..filestore import FileStore
 from ..inputs import EndOfLog, Inputs, Outcome
 from ..loader import STACK_LIMIT, Identity, Program, build_stack, map_program, read_auxv
 from ..machine import PAGE, PERM_R, PERM_X, Fault, Machine, RegisterFile, RegisterWriter
+from .errnos import EFAULT, EINTR, ENOSYS
 from .fdtable import FdTable
 from .host import HostIO
 from .memory import AddressSpace
@@ -36,16 +37,10 @@ from .signals import (
 )
 from .threads import SchedulePolicy, State, Threads
 
-ENOSYS, EFAULT, EINTR = 38, 14, 4
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 4
+PLATFORM_VERSION = 6
 Console = Callable[[int, bytes], None]
-
-
-def comm_name(execfn: bytes) -> str:
-    """A program's comm as Linux sets it at exec: its file name, at most 15 bytes."""
-    return os.path.basename(execfn)[:15].decode(errors="replace")
 
 
 class LinuxPlatform:
@@ -78,8 +73,11 @@ class LinuxPlatform:
         self.threads = Threads(self, policy)
         self.pid = 1
         self.uid = 0
-        self.comm = ""  # the main thread's name, as exec set it
         self.umask = 0o022
+        self.comm = ""  # the name /proc/self/comm and prctl(PR_GET_NAME) show
+        # Where argv's and envp's strings lie in guest memory, as /proc/self/cmdline reads them.
+        self.arg_range = (0, 0)
+        self.env_range = (0, 0)
         self.exit_status: int | None = None
         self.exit_signal: int | None = None
         self.enosys: dict[str, int] = {}
@@ -121,14 +119,15 @@ class LinuxPlatform:
         _, payload = self.inputs.take(EventKind.START, 0, (), host_identity)
         ids = [int.from_bytes(payload[i : i + 4], "little") for i in range(0, 20, 4)]
         self.pid, self.uid = ids[0], ids[1]
-        self.comm = comm_name(execfn)
-        self.threads.start(self.pid, self.comm)
         identity = Identity(uid=ids[1], euid=ids[2], gid=ids[3], egid=ids[4], random=payload[20:36])
         map_program(self.m, self.program)
         sp = build_stack(self.m, self.program, argv, envp, execfn, identity)
         self.auxv = read_auxv(self.m, sp)
         self.m.set_reg(self.arch.sp, sp)
         self.m.set_reg(self.arch.pc, self.program.start_pc)
+        self.comm = os.path.basename(execfn)[:15].decode(errors="surrogateescape")
+        self.threads.start(self.pid, self.comm)
+        self.arg_range, self.env_range = _string_ranges(self.m, sp, argv, envp)
         self.arch.setup(self.m.uc)
         for name, value in self.arch.initial_registers.items():
             self.m.set_reg(name, value)
@@ -454,6 +453,9 @@ class LinuxPlatform:
             "signals": self.signals.to_state(),
             "pid": self.pid,
             "umask": self.umask,
+            "comm": self.comm,
+            "arg_range": list(self.arg_range),
+            "env_range": list(self.env_range),
             "enosys": dict(sorted(self.enosys.items())),
             "threads": self.threads.to_state(),
         }
@@ -464,8 +466,23 @@ class LinuxPlatform:
         self.signals = SignalState.from_state(state["signals"])
         self.pid = state["pid"]
         self.umask = state["umask"]
+        self.comm = state.get("comm", "")
+        self.arg_range = tuple(state.get("arg_range", (0, 0)))
+        self.env_range = tuple(state.get("env_range", (0, 0)))
         self.enosys = dict(state["enosys"])
-        if "threads" in state:
-            self.threads.load_state(state["threads"])
-        else:  # recorded before threads existed: one thread, the process
-            self.threads.start(self.pid, self.comm)
+
+
+def _string_ranges(
+    m: Machine, sp: int, argv: list[bytes], envp: list[bytes]
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The [start, end) of argv's and envp's strings, found from the pointers on the stack."""
+
+    def span(first_ptr: int, strings: list[bytes]) -> tuple[int, int]:
+        if not strings:
+            return (0, 0)
+        start = int.from_bytes(m.read(first_ptr, 8), "little")
+        return start, start + sum(len(s) + 1 for s in strings)
+
+    argv_ptr = sp + 8
+    envp_ptr = argv_ptr + 8 * (len(argv) + 1)
+    return span(argv_ptr, argv), span(envp_ptr, envp)

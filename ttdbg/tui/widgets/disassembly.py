@@ -5,20 +5,38 @@ from __future__ import annotations
 from collections.abc import Set
 
 from rich.text import Text
+from textual.message import Message
 
 from ..view import StateView
 from .pane import Pane
 
 
 class Disassembly(Pane):
+    class Resized(Message):
+        """The pane's height changed: the view should hold as many instructions."""
+
+        def __init__(self, rows: int) -> None:
+            super().__init__()
+            self.rows = rows
+
     def __init__(self, id: str | None = None) -> None:
         super().__init__(title="disassembly", id=id)
         self.addrs: list[int] = []
+        self._rows = 0
+
+    def relayout(self) -> None:
+        if self.content_region.height != self._rows:
+            self._rows = self.content_region.height
+            self.post_message(self.Resized(self._rows))
+        super().relayout()
 
     def show(self, view: StateView, breakpoints: Set[int], trail: Set[int]) -> None:
         rows = []
         cursor = 0
         self.addrs = []
+        # The symbol column is as wide as its longest label, up to a third of the pane.
+        cap = max(12, self.content_region.width // 3)
+        width = min(cap, max((len(line.label) for line in view.disasm), default=0))
         for i, line in enumerate(view.disasm):
             mark = "●" if line.addr in breakpoints else " "
             arrow = "▶" if line.is_pc else " "
@@ -26,7 +44,7 @@ class Disassembly(Pane):
             row.append(mark, style="bold red")
             row.append(arrow, style="bold green")
             row.append(f"{line.addr:>8x} ", style="dim" if not line.is_pc else "bold")
-            row.append(f"{line.label:<15.15} ", style="blue")
+            row.append(f"{line.label:<{width}.{width}} ", style="blue")
             row.append(line.text, style="bold" if line.is_pc else "")
             if line.is_pc:
                 cursor = i

@@ -2,77 +2,169 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Callable
 
+from ..fdtable import OpenFile
+from ..host import Outcome
 from ..platform import LinuxPlatform
+from . import procfs
 from .table import (
     AT_FDCWD,
+    EACCES,
     EBADF,
     EINVAL,
+    EISDIR,
+    ENOENT,
+    ENOTDIR,
     ENOTTY,
     F_DUPFD,
     F_DUPFD_CLOEXEC,
     F_GETFD,
     F_GETFL,
+    F_GETLK,
+    F_OFD_GETLK,
+    F_OFD_SETLK,
+    F_OFD_SETLKW,
     F_SETFD,
     F_SETFL,
+    F_SETLK,
+    F_SETLKW,
     IOCTL_SIZES,
     O_ACCMODE,
     O_CLOEXEC,
+    O_DIRECTORY,
+    O_RDONLY,
     STDIO_KINDS,
     Args,
-    dir_path,
+    Kind,
+    at_path,
     fd_arg,
-    guest_path,
     open_file,
     syscall,
 )
 
+# Open flags whose bits differ between the guest's architecture and the host's (x86-64).
+HOST_OPEN_FLAGS = {
+    "aarch64": {0o40000: 0o200000, 0o100000: 0o400000, 0o200000: 0o40000, 0o400000: 0o100000},
+}
 
-def _open(p: LinuxPlatform, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
-    path = guest_path(p, path_addr)
-    base = dir_path(p, dirfd)
-    if fd_arg(dirfd) != AT_FDCWD and base is None and not path.startswith("/"):
-        return -EBADF
-    full = path if base is None or path.startswith("/") else f"{base}/{path}"
-    opened: list[int] = []
 
-    def host() -> tuple[int, bytes]:
-        assert p.host is not None
-        result, _ = p.host.open(base, path, flags, mode)
-        if result < 0:
-            return result, b""
-        opened.append(result)
-        # The guest fd comes from the guest's own table; the log keeps only what it opened.
-        return 0, b"dir" if os.path.isdir(f"/proc/self/fd/{result}") else b"file"
+def host_open_flags(p: LinuxPlatform, flags: int) -> int:
+    """The guest's open flags as the host spells them (O_DIRECTORY, O_NOFOLLOW, ...)."""
+    swaps = HOST_OPEN_FLAGS.get(p.arch.name)
+    if not swaps:
+        return flags
+    out = flags & ~sum(swaps)
+    for guest_bit, host_bit in swaps.items():
+        if flags & guest_bit:
+            out |= host_bit
+    return out
 
-    result, kind = p.host_call(host)
-    if result < 0:
-        return result
-    fd = p.fds.open(kind.decode(), full, flags & ~O_CLOEXEC, bool(flags & O_CLOEXEC))
-    if fd < 0 and opened:
-        os.close(opened[0])
-    elif p.host is not None and opened:
-        p.host.adopt(p.fds.files[fd].ident, opened[0])
+
+def _install(p: LinuxPlatform, kind: str, path: str, flags: int, host_fd: list[int]) -> int:
+    """Give an opened description the lowest free guest fd (and its host fd, if any)."""
+    fd = p.fds.open(kind, path, flags & ~O_CLOEXEC, bool(flags & O_CLOEXEC))
+    if fd < 0 and host_fd:
+        os.close(host_fd[0])
+    elif p.host is not None and host_fd:
+        p.host.adopt(p.fds.files[fd].ident, host_fd[0])
     return fd
 
 
-@syscall("open")
+def _host_opened(
+    p: LinuxPlatform, open_: Callable[[], tuple[int, bytes]], kept: list[int]
+) -> Outcome:
+    """Run a host open; the host fd stays out of the log, which keeps only the file's kind."""
+    result, _ = open_()
+    if result < 0:
+        return result, b""
+    kept.append(result)
+    return 0, b"dir" if os.path.isdir(f"/proc/self/fd/{result}") else b"file"
+
+
+def _open(p: LinuxPlatform, dirfd: int, path_addr: int, flags: int, mode: int) -> int:
+    gp = at_path(p, dirfd, path_addr)
+    if isinstance(gp, int):
+        return gp
+    full = procfs.normalize(p, gp.path, gp.base)
+    emulated = procfs.classify(p, full)
+    if emulated is not None:
+        return _open_emulated(p, emulated, full, flags)
+    opened: list[int] = []
+    host_flags = host_open_flags(p, flags)
+    result, kind = p.host_call(
+        lambda: _host_opened(p, lambda: p.live.open(gp.base, gp.path, host_flags, mode), opened)
+    )
+    if result < 0:
+        return result
+    return _install(p, kind.decode(), full, flags, opened)
+
+
+def _open_emulated(p: LinuxPlatform, target: procfs.ProcPath | str, path: str, flags: int) -> int:
+    """open() of the guest's own /proc entries and the /sys CPU lists."""
+    writing = flags & O_ACCMODE != O_RDONLY
+    if isinstance(target, str):
+        return -EACCES if writing else _install_text(p, procfs.PROC_FILE, path, flags, target)
+    entry = target.entry
+    if entry.startswith("\0"):
+        return -ENOENT
+    if entry.startswith("fd/"):
+        number = entry[3:]
+        if not number.isdigit():
+            return -ENOTDIR if "/" in number else -ENOENT
+        f = p.fds.get(int(number))
+        if f is None:
+            return -ENOENT
+        if f.kind in procfs.KINDS:
+            return _install_text(p, f.kind, f.path, flags, f.data)
+        opened: list[int] = []
+        host_flags = host_open_flags(p, flags)
+        result, kind = p.host_call(
+            lambda: _host_opened(p, lambda: p.live.reopen(f, host_flags), opened)
+        )
+        if result < 0:
+            return result
+        same = f.kind if f.kind in STDIO_KINDS or f.kind == "pipe" else kind.decode()
+        return _install(p, same, f.path, flags, opened)
+    entries = procfs.dir_entries(p, entry)
+    if entries is not None:
+        text = "".join(f"{ino} {dtype} {name}\n" for ino, dtype, name in entries)
+        return -EISDIR if writing else _install_text(p, procfs.PROC_DIR, path, flags, text)
+    if host_open_flags(p, flags) & O_DIRECTORY:
+        return -ENOTDIR if procfs.file_text(p, entry) is not None else -EACCES
+    if writing:
+        return -EACCES
+    data = procfs.file_text(p, entry)
+    if data is None:
+        return -EACCES
+    return _install_text(p, procfs.PROC_FILE, path, flags, data.decode("latin-1"))
+
+
+def _install_text(p: LinuxPlatform, kind: str, path: str, flags: int, text: str) -> int:
+    fd = p.fds.open(kind, path, flags & ~O_CLOEXEC, bool(flags & O_CLOEXEC))
+    if fd >= 0:
+        p.fds.files[fd].data = text
+    return fd
+
+
+@syscall("open", kind=Kind.HOST)
 def sys_open(p: LinuxPlatform, a: Args) -> int:
     return _open(p, AT_FDCWD, a[0], a[1], a[2])
 
 
-@syscall("creat")
+@syscall("creat", kind=Kind.HOST)
 def sys_creat(p: LinuxPlatform, a: Args) -> int:
     return _open(p, AT_FDCWD, a[0], os.O_CREAT | os.O_WRONLY | os.O_TRUNC, a[1])
 
 
-@syscall("openat")
+@syscall("openat", kind=Kind.HOST)
 def sys_openat(p: LinuxPlatform, a: Args) -> int:
     return _open(p, a[0], a[1], a[2], a[3])
 
 
-@syscall("close")
+@syscall("close", kind=Kind.EMULATED)
 def sys_close(p: LinuxPlatform, a: Args) -> int:
     f = p.fds.close(fd_arg(a[0]))
     if f is None:
@@ -82,12 +174,12 @@ def sys_close(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("dup")
+@syscall("dup", kind=Kind.EMULATED)
 def sys_dup(p: LinuxPlatform, a: Args) -> int:
     return p.fds.dup(fd_arg(a[0]))
 
 
-@syscall("dup2", "dup3")
+@syscall("dup2", "dup3", kind=Kind.EMULATED)
 def sys_dup2(p: LinuxPlatform, a: Args) -> int:
     old, new = fd_arg(a[0]), fd_arg(a[1])
     is_dup3 = p.syscall_nr == p.arch.syscall_numbers.get("dup3")
@@ -100,12 +192,28 @@ def sys_dup2(p: LinuxPlatform, a: Args) -> int:
     return p.fds.dup(old, new, cloexec=is_dup3 and bool(a[2] & O_CLOEXEC))
 
 
-@syscall("fcntl")
+# struct flock is the same 32 bytes on every 64-bit architecture ttdbg runs.
+FLOCK_SIZE = 32
+LOCK_COMMANDS = frozenset((F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW))
+
+
+def _record_lock(p: LinuxPlatform, f: OpenFile, cmd: int, addr: int) -> int:
+    """A POSIX or OFD record lock, taken on the host file; F_GETLK's answer is logged."""
+    flock = p.m.read(addr, FLOCK_SIZE)
+    result, data = p.host_call(lambda: p.live.record_lock(f, cmd, flock))
+    if result == 0 and cmd in (F_GETLK, F_OFD_GETLK):
+        p.m.write(addr, data)
+    return result
+
+
+@syscall("fcntl", kind=Kind.HOST)
 def sys_fcntl(p: LinuxPlatform, a: Args) -> int:
-    fd, cmd, arg = fd_arg(a[0]), a[1] & 0xFFFFFFFF, a[2]
+    fd, cmd, arg = a[0], a[1], a[2]
     f = open_file(p, fd)
     if f is None:
         return -EBADF
+    if cmd in LOCK_COMMANDS:
+        return _record_lock(p, f, cmd, arg)
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
         return p.fds.dup(fd, cloexec=cmd == F_DUPFD_CLOEXEC, start=arg)
     if cmd == F_GETFD:
@@ -123,7 +231,7 @@ def sys_fcntl(p: LinuxPlatform, a: Args) -> int:
     return -EINVAL
 
 
-@syscall("ioctl")
+@syscall("ioctl", kind=Kind.HOST)
 def sys_ioctl(p: LinuxPlatform, a: Args) -> int:
     fd, request, argp = a[0], a[1] & 0xFFFFFFFF, a[2]
     f = open_file(p, fd)
@@ -136,3 +244,51 @@ def sys_ioctl(p: LinuxPlatform, a: Args) -> int:
     if result >= 0 and data:
         p.m.write(argp, data)
     return result
+
+
+def _fd_op(p: LinuxPlatform, fd: int, op: Callable[[int], object]) -> int:
+    """A call on an open file that changes the host file and returns only a status."""
+    f = open_file(p, fd)
+    if f is None:
+        return -EBADF
+    return p.host_call(lambda: p.live.fd_op(f, op))[0]
+
+
+@syscall("ftruncate", kind=Kind.HOST)
+def sys_ftruncate(p: LinuxPlatform, a: Args) -> int:
+    return -EINVAL if a[1] < 0 else _fd_op(p, a[0], lambda h: os.ftruncate(h, a[1]))
+
+
+@syscall("fsync", kind=Kind.HOST)
+def sys_fsync(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], os.fsync)
+
+
+@syscall("fdatasync", kind=Kind.HOST)
+def sys_fdatasync(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], os.fdatasync)
+
+
+@syscall("fchmod", kind=Kind.HOST)
+def sys_fchmod(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: os.fchmod(h, a[1] & 0o7777))
+
+
+@syscall("fchown", kind=Kind.HOST)
+def sys_fchown(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: os.fchown(h, _id(a[1]), _id(a[2])))
+
+
+@syscall("flock", kind=Kind.HOST)
+def sys_flock(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: fcntl.flock(h, a[1]))
+
+
+@syscall("fadvise64", kind=Kind.HOST)
+def sys_fadvise64(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: os.posix_fadvise(h, a[1], a[2], a[3]))
+
+
+def _id(value: int) -> int:
+    """A uid_t or gid_t argument: (uid_t)-1 means "leave unchanged", as Python spells -1."""
+    return -1 if value == 0xFFFFFFFF else value

@@ -4,50 +4,113 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from collections.abc import Callable
 
 from ..fdtable import OpenFile
 from ..host import HostIO, Outcome
 from ..platform import LinuxPlatform
-from .table import EBADF, EINVAL, O_CLOEXEC, STDIO_KINDS, Args, fd_arg, open_file, signed, syscall
+from . import procfs
+from .table import (
+    EBADF,
+    EINVAL,
+    EISDIR,
+    O_CLOEXEC,
+    STDIO_KINDS,
+    Args,
+    Kind,
+    open_file,
+    syscall,
+)
 
 
 def _read_into(
-    p: LinuxPlatform, fd: int, buf: int, op: Callable[[HostIO, OpenFile], Outcome]
+    p: LinuxPlatform,
+    fd: int,
+    buf: int,
+    op: Callable[[HostIO, OpenFile], Outcome],
+    emulated: Callable[[OpenFile], bytes | int],
 ) -> int:
-    """A read-like syscall: the host fills `buf` through `op` (or the log does)."""
+    """A read-like syscall: the host fills `buf` through `op` (or the log does); an emulated
+    /proc file answers through `emulated`."""
     f = open_file(p, fd)
     if f is None:
         return -EBADF
+    if f.kind in procfs.KINDS:
+        got = emulated(f)
+        if isinstance(got, int):
+            return got
+        p.m.write(buf, got)
+        return len(got)
     result, data = p.host_call(lambda: op(p.live, f))
     if result > 0:
         p.m.write(buf, data)
     return result
 
 
-@syscall("read")
+@syscall("read", kind=Kind.HOST)
 def sys_read(p: LinuxPlatform, a: Args) -> int:
-    return _read_into(p, a[0], a[1], lambda h, f: h.read(f, a[2]))
+    return _read_into(
+        p, a[0], a[1], lambda h, f: h.read(f, a[2]), lambda f: _proc_read(f, a[2], None)
+    )
 
 
-@syscall("pread64")
+@syscall("pread64", kind=Kind.HOST)
 def sys_pread64(p: LinuxPlatform, a: Args) -> int:
-    return _read_into(p, a[0], a[1], lambda h, f: h.pread(f, a[2], a[3]))
+    if a[3] < 0:
+        return -EINVAL
+    return _read_into(
+        p, a[0], a[1], lambda h, f: h.pread(f, a[2], a[3]), lambda f: _proc_read(f, a[2], a[3])
+    )
 
 
-def _iovecs(p: LinuxPlatform, addr: int, count: int) -> list[tuple[int, int]]:
-    raw = p.m.read(addr, 16 * min(count, 1024))
-    return [struct.unpack_from("<QQ", raw, 16 * i) for i in range(min(count, 1024))]
+def _proc_read(f: OpenFile, count: int, offset: int | None) -> bytes | int:
+    return -EISDIR if f.kind == procfs.PROC_DIR else procfs.read(f, count, offset)
 
 
-@syscall("readv")
+IOV_MAX = 1024
+# The most one call moves; a larger request is a short read or write, which POSIX allows.
+MAX_IO = 1 << 24
+
+
+def _iovecs(p: LinuxPlatform, addr: int, count: int) -> list[tuple[int, int]] | int:
+    """The (base, length) pairs of an iovec array, or -EINVAL as Linux checks them."""
+    if count > IOV_MAX:
+        return -EINVAL
+    raw = p.m.read(addr, 16 * count)
+    vecs = [struct.unpack_from("<QQ", raw, 16 * i) for i in range(count)]
+    if sum(n for _b, n in vecs) >= 1 << 63:
+        return -EINVAL
+    return vecs
+
+
+def _gather(p: LinuxPlatform, vecs: list[tuple[int, int]]) -> bytes:
+    """The bytes an iovec array points at, up to MAX_IO."""
+    out = bytearray()
+    for base, n in vecs:
+        take = min(n, MAX_IO - len(out))
+        out += p.m.read(base, take)
+        if len(out) >= MAX_IO:
+            break
+    return bytes(out)
+
+
+@syscall("readv", kind=Kind.HOST)
 def sys_readv(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
     vecs = _iovecs(p, a[1], a[2])
-    total = sum(n for _b, n in vecs)
-    result, data = p.host_call(lambda: p.live.read(f, total))
+    if isinstance(vecs, int):
+        return vecs
+    total = min(sum(n for _b, n in vecs), MAX_IO)
+    if f.kind in procfs.KINDS:
+        got = _proc_read(f, total, None)
+        if isinstance(got, int):
+            return got
+        result, data = len(got), got
+    else:
+        result, data = p.host_call(lambda: p.live.read(f, total))
     pos = 0
     for base, n in vecs:
         if pos >= len(data):
@@ -58,6 +121,8 @@ def sys_readv(p: LinuxPlatform, a: Args) -> int:
 
 
 def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int:
+    if f.kind in procfs.KINDS:
+        return -EBADF  # opened read-only
     keep = f.kind in STDIO_KINDS
     result, _ = p.host_call(lambda: p.live.write(f, data, keep))
     if p.console is not None and keep and result > 0:
@@ -65,46 +130,52 @@ def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int:
     return result
 
 
-@syscall("write")
+@syscall("write", kind=Kind.HOST)
 def sys_write(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    return _output(p, f, p.m.read(a[1], a[2]))
+    return _output(p, f, p.m.read(a[1], min(a[2], MAX_IO)))
 
 
-@syscall("writev")
+@syscall("writev", kind=Kind.HOST)
 def sys_writev(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    data = b"".join(p.m.read(base, n) for base, n in _iovecs(p, a[1], a[2]))
-    return _output(p, f, data)
+    vecs = _iovecs(p, a[1], a[2])
+    return vecs if isinstance(vecs, int) else _output(p, f, _gather(p, vecs))
 
 
-@syscall("pwrite64")
+@syscall("pwrite64", kind=Kind.HOST)
 def sys_pwrite64(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    data = p.m.read(a[1], a[2])
+    if f.kind in procfs.KINDS:
+        return -EBADF
+    data = p.m.read(a[1], min(a[2], MAX_IO))
     return p.host_call(lambda: p.live.pwrite(f, data, a[3]))[0]
 
 
-@syscall("lseek")
+@syscall("lseek", kind=Kind.HOST)
 def sys_lseek(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    return p.host_call(lambda: p.live.lseek(f, signed(a[1]), a[2]))[0]
+    if f.kind in procfs.KINDS:
+        return procfs.seek(f, a[1], a[2])
+    return p.host_call(lambda: p.live.lseek(f, a[1], a[2]))[0]
 
 
-@syscall("getdents64")
+@syscall("getdents64", kind=Kind.HOST)
 def sys_getdents64(p: LinuxPlatform, a: Args) -> int:
-    return _read_into(p, a[0], a[1], lambda h, f: h.getdents(f, a[2]))
+    return _read_into(
+        p, a[0], a[1], lambda h, f: h.getdents(f, a[2]), lambda f: procfs.getdents(f, a[2])
+    )
 
 
-@syscall("pipe", "pipe2")
+@syscall("pipe", "pipe2", kind=Kind.HOST)
 def sys_pipe(p: LinuxPlatform, a: Args) -> int:
     ends: list[int] = []
 
@@ -131,26 +202,145 @@ def sys_pipe(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("poll", "ppoll")
-def sys_poll(p: LinuxPlatform, a: Args) -> int:
-    nfds = min(a[1], 1024)
-    raw = p.m.read(a[0], 8 * nfds)
-    entries = [struct.unpack_from("<ihh", raw, 8 * i) for i in range(nfds)]
-    if p.syscall_nr == p.arch.syscall_numbers.get("ppoll"):
-        timeout = -1 if a[2] == 0 else int.from_bytes(p.m.read(a[2], 8), "little") * 1000
-    else:
-        timeout = signed(a[2]) if signed(a[2]) >= 0 else -1
+POLLNVAL = 0x20
 
-    def host() -> tuple[int, bytes]:
-        assert p.host is not None
-        fds = []
-        for fd, events, _r in entries:
-            f = p.fds.get(fd_arg(fd))
-            fds.append((p.host.fd(f) if f else -1, events))
-        return p.host.poll(fds, timeout)
 
-    result, data = p.host_call(host)
+def _poll_fd(h: HostIO, fd: int, f: OpenFile | None) -> int | None:
+    """The host fd poll() watches for a guest fd: -1 to skip it, None when it is not open."""
+    if f is None:
+        return -1 if fd < 0 else None
+    if f.kind in procfs.KINDS:
+        return h.always_ready()
+    return h.fd(f)
+
+
+POLLFD = struct.Struct("<ihh")
+
+
+def _poll(p: LinuxPlatform, addr: int, nfds: int, timeout_ms: int) -> int:
+    """poll() over the host files behind the guest's fds; revents come back from the log."""
+    if nfds > 1024:
+        return -EINVAL
+    raw = p.m.read(addr, POLLFD.size * nfds)
+    entries = [POLLFD.unpack_from(raw, POLLFD.size * i) for i in range(nfds)]
+    files = [(fd, events, open_file(p, fd) if fd >= 0 else None) for fd, events, _r in entries]
+
+    def host(h: HostIO) -> Outcome:
+        # A negative fd is skipped (revents 0); a closed one answers POLLNVAL, as Linux does.
+        fds = [(_poll_fd(h, fd, f), ev) for fd, ev, f in files]
+        return h.poll(fds, timeout_ms)
+
+    result, data = p.host_call(lambda: host(p.live))
     if result >= 0:
         for i in range(nfds):
-            p.m.write(a[0] + 8 * i + 6, data[2 * i : 2 * i + 2])
+            p.m.write(addr + POLLFD.size * i + 6, data[2 * i : 2 * i + 2])
+    return result
+
+
+@syscall("poll", kind=Kind.HOST)
+def sys_poll(p: LinuxPlatform, a: Args) -> int:
+    return _poll(p, a[0], a[1], max(a[2], -1))
+
+
+@syscall("ppoll", kind=Kind.HOST)
+def sys_ppoll(p: LinuxPlatform, a: Args) -> int:
+    timeout = -1
+    if a[2]:
+        sec, nsec = struct.unpack("<qq", p.m.read(a[2], 16))
+        if sec < 0 or not 0 <= nsec < 1_000_000_000:
+            return -EINVAL
+        timeout = sec * 1000 + (nsec + 999_999) // 1_000_000  # never shorter than asked
+    return _poll(p, a[0], a[1], timeout)
+
+
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP = 0x1, 0x2, 0x4, 0x8, 0x10
+# Which poll events make select() report an fd in each of its three sets (fs/select.c).
+SELECT_SETS = (POLLIN | POLLHUP | POLLERR, POLLOUT | POLLERR, POLLPRI)
+SELECT_ASKS = (POLLIN, POLLOUT, POLLPRI)
+FD_SETSIZE = 1024
+
+
+def _select(p: LinuxPlatform, a: Args, timeout_ns: int | None) -> tuple[int, int]:
+    """select over the host files behind the guest's fds: (result, time it took in ns)."""
+    nfds, addrs = a[0], a[1:4]
+    if not 0 <= nfds <= FD_SETSIZE:
+        return -EINVAL, 0
+    size = (nfds + 63) // 64 * 8
+    sets = [int.from_bytes(p.m.read(addr, size), "little") if addr else 0 for addr in addrs]
+    wanted: dict[int, int] = {}
+    for which, bits in enumerate(sets):
+        for fd in range(nfds):
+            if bits >> fd & 1:
+                wanted[fd] = wanted.get(fd, 0) | SELECT_ASKS[which]
+    files = [(fd, events, open_file(p, fd)) for fd, events in sorted(wanted.items())]
+    if any(f is None for _fd, _e, f in files):
+        return -EBADF, 0
+    timeout_ms = -1 if timeout_ns is None else (timeout_ns + 999_999) // 1_000_000
+
+    def host(h: HostIO) -> Outcome:
+        start = time.monotonic_ns()
+        result, data = h.poll([(_poll_fd(h, fd, f), ev) for fd, ev, f in files], timeout_ms)
+        took = time.monotonic_ns() - start
+        return result, data + took.to_bytes(8, "little") if result >= 0 else data
+
+    result, data = p.host_call(lambda: host(p.live))
+    if result < 0:
+        return result, 0
+    ready = [0, 0, 0]
+    count = 0
+    for i, (fd, _ev, _f) in enumerate(files):
+        revents = int.from_bytes(data[2 * i : 2 * i + 2], "little")
+        for which in range(3):
+            if sets[which] >> fd & 1 and revents & SELECT_SETS[which]:
+                ready[which] |= 1 << fd
+                count += 1
+    for addr, bits in zip(addrs, ready, strict=True):
+        if addr:
+            p.m.write(addr, bits.to_bytes(size, "little"))
+    return count, int.from_bytes(data[-8:], "little")
+
+
+def _timed_select(p: LinuxPlatform, a: Args, unit_ns: int) -> int:
+    """select (a struct timeval, unit 1000 ns) or pselect6 (a struct timespec, unit 1 ns);
+    Linux writes back the time that was not used."""
+    timeout = None
+    if a[4]:
+        sec, frac = struct.unpack("<qq", p.m.read(a[4], 16))
+        if sec < 0 or not 0 <= frac < 1_000_000_000 // unit_ns:
+            return -EINVAL
+        timeout = sec * 1_000_000_000 + frac * unit_ns
+    result, took = _select(p, a, timeout)
+    if result >= 0 and timeout is not None:
+        left = max(0, timeout - took)
+        frac = left % 1_000_000_000 // unit_ns
+        p.m.write(a[4], struct.pack("<qq", left // 1_000_000_000, frac))
+    return result
+
+
+@syscall("select", kind=Kind.HOST)
+def sys_select(p: LinuxPlatform, a: Args) -> int:
+    return _timed_select(p, a, 1000)
+
+
+@syscall("pselect6", kind=Kind.HOST)
+def sys_pselect6(p: LinuxPlatform, a: Args) -> int:
+    return _timed_select(p, a, 1)
+
+
+@syscall("sendfile", kind=Kind.HOST)
+def sys_sendfile(p: LinuxPlatform, a: Args) -> int:
+    out, src = open_file(p, a[0]), open_file(p, a[1])
+    if out is None or src is None:
+        return -EBADF
+    if out.kind in procfs.KINDS or src.kind in procfs.KINDS:
+        return -EINVAL
+    offset = struct.unpack("<q", p.m.read(a[2], 8))[0] if a[2] else None
+    if offset is not None and offset < 0:
+        return -EINVAL
+    keep = out.kind in STDIO_KINDS
+    result, data = p.host_call(lambda: p.live.sendfile(out, src, offset, a[3], keep))
+    if result > 0 and keep and p.console is not None:
+        p.console(1 if out.kind == "stdout" else 2, data)
+    if result >= 0 and offset is not None:
+        p.m.write(a[2], struct.pack("<q", offset + result))
     return result

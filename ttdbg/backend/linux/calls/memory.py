@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import os
+
 from ttdbg.errors import GuestError
 
 from ...filestore import DIGEST_SIZE
 from ...machine import PAGE
+from ..errnos import EACCES, ENODEV, ENOMEM
 from ..memory import MAP_ANONYMOUS, page_up
 from ..platform import LinuxPlatform
-from .table import EBADF, EINVAL, O_ACCMODE, Args, open_file, syscall
+from .table import EBADF, EINVAL, O_ACCMODE, Args, Kind, open_file, syscall
 
-EACCES, ENODEV = 13, 19
-O_WRONLY = 1
+O_WRONLY, O_RDWR = 1, 2
 MAP_SHARED, PROT_WRITE = 0x01, 0x2
 
 
-@syscall("brk")
+@syscall("brk", kind=Kind.EMULATED)
 def sys_brk(p: LinuxPlatform, a: Args) -> int:
     return p.mem.do_brk(a[0])
 
 
-@syscall("mmap")
+@syscall("mmap", kind=Kind.EMULATED)
 def sys_mmap(p: LinuxPlatform, a: Args) -> int:
     addr, length, prot, flags, fd, offset = a
     if flags & MAP_ANONYMOUS:
@@ -33,6 +35,8 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
     if f.flags & O_ACCMODE == O_WRONLY:
         return -EACCES
     if flags & MAP_SHARED and prot & PROT_WRITE:
+        if f.flags & O_ACCMODE != O_RDWR:
+            return -EACCES  # as Linux: a shared writable mapping needs a file open for writing
         # Writes through a shared mapping would have to reach the file; ttdbg does not
         # write mapped pages back, so it refuses rather than silently dropping them.
         return -ENODEV
@@ -54,21 +58,69 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
     return result
 
 
-@syscall("munmap")
+@syscall("munmap", kind=Kind.EMULATED)
 def sys_munmap(p: LinuxPlatform, a: Args) -> int:
     return p.mem.do_munmap(a[0], a[1])
 
 
-@syscall("mprotect")
+@syscall("mprotect", kind=Kind.EMULATED)
 def sys_mprotect(p: LinuxPlatform, a: Args) -> int:
     return p.mem.do_mprotect(a[0], a[1], a[2])
 
 
-@syscall("mremap")
+@syscall("mremap", kind=Kind.EMULATED)
 def sys_mremap(p: LinuxPlatform, a: Args) -> int:
     return p.mem.do_mremap(a[0], a[1], a[2], a[3])
 
 
-@syscall("madvise", "msync", "mlock", "munlock", "set_robust_list", "sched_yield", "sync")
+MADV_DONTNEED = 4
+# Advice whose only effect is on the host kernel's caching and paging, never on the values a
+# single-threaded process reads back.
+MADV_HINTS = frozenset((0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23))
+
+
+@syscall("madvise", kind=Kind.EMULATED)
+def sys_madvise(p: LinuxPlatform, a: Args) -> int:
+    start, length, advice = a
+    if start % PAGE:
+        return -EINVAL
+    length = (length + PAGE - 1) & ~(PAGE - 1)
+    if advice == MADV_DONTNEED:
+        # Private anonymous pages read back as zero afterwards, as on Linux.
+        if not p.m.is_mapped(start, length):
+            return -ENOMEM
+        for off in range(0, length, 1 << 20):
+            p.m.write(start + off, bytes(min(1 << 20, length - off)))
+        return 0
+    return 0 if advice in MADV_HINTS else -EINVAL
+
+
+@syscall(
+    "msync",
+    "mlock",
+    "munlock",
+    kind=Kind.NOOP,
+    why="anonymous memory: residency and write-back are not visible to the process",
+)
+def sys_memory_hint(p: LinuxPlatform, a: Args) -> int:
+    is_msync = p.syscall_nr == p.arch.syscall_numbers.get("msync")
+    if is_msync and a[0] % PAGE:
+        return -EINVAL
+    start = a[0] & ~(PAGE - 1)
+    length = (a[0] + a[1] + PAGE - 1) // PAGE * PAGE - start
+    return 0 if length == 0 or p.m.is_mapped(start, length) else -ENOMEM
+
+
+@syscall("sched_yield", kind=Kind.NOOP, why="one thread: there is nobody to yield the CPU to")
+@syscall(
+    "set_robust_list",
+    kind=Kind.NOOP,
+    why="the list is read only when a thread exits holding a lock; one thread never does",
+)
 def sys_nothing(p: LinuxPlatform, a: Args) -> int:
     return 0
+
+
+@syscall("sync", kind=Kind.HOST)
+def sys_sync(p: LinuxPlatform, a: Args) -> int:
+    return p.host_call(lambda: p.live.path_op(os.sync))[0]

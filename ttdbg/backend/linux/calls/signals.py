@@ -6,10 +6,10 @@ import struct
 
 from ..platform import LinuxPlatform
 from ..signals import NSIG, SI_USER, SIGKILL, SIGSTOP, SigAction
-from .table import EINVAL, EPERM, Args, signed, syscall
+from .table import EINVAL, EPERM, Args, Kind, syscall
 
 
-@syscall("rt_sigaction")
+@syscall("rt_sigaction", kind=Kind.EMULATED)
 def sys_rt_sigaction(p: LinuxPlatform, a: Args) -> int:
     sig, new, old = a[0], a[1], a[2]
     if not 1 <= sig <= NSIG or (new and sig in (SIGKILL, SIGSTOP)):
@@ -22,7 +22,7 @@ def sys_rt_sigaction(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("rt_sigprocmask")
+@syscall("rt_sigprocmask", kind=Kind.EMULATED)
 def sys_rt_sigprocmask(p: LinuxPlatform, a: Args) -> int:
     how, new, old = a[0], a[1], a[2]
     if old:
@@ -40,13 +40,13 @@ def sys_rt_sigprocmask(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("rt_sigreturn")
+@syscall("rt_sigreturn", kind=Kind.EMULATED)
 def sys_rt_sigreturn(p: LinuxPlatform, a: Args) -> None:
     p.sigreturn()
     return None
 
 
-@syscall("sigaltstack")
+@syscall("sigaltstack", kind=Kind.EMULATED)
 def sys_sigaltstack(p: LinuxPlatform, a: Args) -> int:
     new, old = a[0], a[1]
     if old:
@@ -58,17 +58,25 @@ def sys_sigaltstack(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("kill")
-def sys_kill(p: LinuxPlatform, a: Args) -> int:
-    sig, target = a[1], a[0]
-    if target not in (p.pid, 0) and signed(target) != -1:
-        return -EPERM
+def _signal_self(p: LinuxPlatform, sig: int) -> int:
+    """Send `sig` to the guest (0 only checks that it exists, as on Linux)."""
+    if not 0 <= sig <= NSIG:
+        return -EINVAL
     if sig:
         p.kill_self(sig, SI_USER)
     return 0
 
 
-@syscall("rt_sigpending")
+# Another process, or the guest's process group beyond itself, is out of reach: the guest may
+# signal only itself (a difference from Linux, where it could signal the user's processes).
+@syscall("kill", kind=Kind.EMULATED)
+def sys_kill(p: LinuxPlatform, a: Args) -> int:
+    if a[0] not in (p.pid, 0, -1, -p.pid):
+        return -EPERM
+    return _signal_self(p, a[1])
+
+
+@syscall("rt_sigpending", kind=Kind.EMULATED)
 def sys_rt_sigpending(p: LinuxPlatform, a: Args) -> int:
     p.m.write(a[0], p.signals.pending.to_bytes(8, "little"))
     return 0

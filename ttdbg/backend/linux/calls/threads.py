@@ -10,7 +10,7 @@ from ttdbg.errors import GuestError
 from ..platform import LinuxPlatform
 from ..signals import SI_TKILL
 from ..threads import FUTEX_BITSET_MATCH_ANY, State, Why
-from .table import EAGAIN, EINVAL, ENOSYS, Args, signed, syscall
+from .table import EAGAIN, EINVAL, ENOSYS, Args, Kind, syscall
 
 ESRCH = 3
 
@@ -58,13 +58,13 @@ def _spawn(
     return t.tid
 
 
-@syscall("clone")
+@syscall("clone", kind=Kind.EMULATED)
 def sys_clone(p: LinuxPlatform, a: Args) -> int:
     arch = p.arch
     return _spawn(p, a[0], a[1], a[2], a[arch.clone_ctid_arg], a[arch.clone_tls_arg])
 
 
-@syscall("clone3")
+@syscall("clone3", kind=Kind.EMULATED)
 def sys_clone3(p: LinuxPlatform, a: Args) -> int:
     size = a[1]
     if size < 64 or size > 4096:
@@ -80,7 +80,7 @@ def sys_clone3(p: LinuxPlatform, a: Args) -> int:
     return _spawn(p, flags, stack + stack_size, parent_tid, child_tid, tls)
 
 
-@syscall("fork", "vfork", "execve", "execveat")
+@syscall("fork", "vfork", "execve", "execveat", kind=Kind.REFUSED)
 def sys_new_process(p: LinuxPlatform, a: Args) -> int:
     name = p.arch.syscall_names.get(p.syscall_nr, str(p.syscall_nr))
     raise GuestError(
@@ -89,18 +89,18 @@ def sys_new_process(p: LinuxPlatform, a: Args) -> int:
     )
 
 
-@syscall("gettid")
+@syscall("gettid", kind=Kind.EMULATED)
 def sys_gettid(p: LinuxPlatform, a: Args) -> int:
     return p.threads.current
 
 
-@syscall("set_tid_address")
+@syscall("set_tid_address", kind=Kind.EMULATED)
 def sys_set_tid_address(p: LinuxPlatform, a: Args) -> int:
     p.threads.running.clear_tid = a[0]
     return p.threads.current
 
 
-@syscall("set_robust_list")
+@syscall("set_robust_list", kind=Kind.EMULATED)
 def sys_set_robust_list(p: LinuxPlatform, a: Args) -> int:
     if a[1] != 24:  # sizeof(struct robust_list_head)
         return -EINVAL
@@ -108,7 +108,7 @@ def sys_set_robust_list(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("get_robust_list")
+@syscall("get_robust_list", kind=Kind.EMULATED)
 def sys_get_robust_list(p: LinuxPlatform, a: Args) -> int:
     t = p.threads.table.get(a[0] or p.threads.current)
     if t is None or t.state == State.EXITED:
@@ -118,7 +118,7 @@ def sys_get_robust_list(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("exit")
+@syscall("exit", kind=Kind.EMULATED)
 def sys_exit(p: LinuxPlatform, a: Args) -> None:
     """One thread ends; the last one ends the process with its status."""
     if len(p.threads.live()) > 1:
@@ -128,13 +128,13 @@ def sys_exit(p: LinuxPlatform, a: Args) -> None:
     return None
 
 
-@syscall("exit_group")
+@syscall("exit_group", kind=Kind.EMULATED)
 def sys_exit_group(p: LinuxPlatform, a: Args) -> None:
     p.exit_from_syscall(a[0])
     return None
 
 
-@syscall("sched_yield")
+@syscall("sched_yield", kind=Kind.EMULATED)
 def sys_sched_yield(p: LinuxPlatform, a: Args) -> int:
     if p.threads.multi:
         p.threads.switch_due = Why.YIELD
@@ -209,6 +209,10 @@ def _wake_op(p: LinuxPlatform, a: Args) -> int:
     return woken
 
 
+def signed(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
 def _int32(v: int) -> int:
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v & 0x80000000 else v
@@ -218,7 +222,7 @@ def _sign12(v: int) -> int:
     return v - 0x1000 if v & 0x800 else v
 
 
-@syscall("futex")
+@syscall("futex", kind=Kind.EMULATED)
 def sys_futex(p: LinuxPlatform, a: Args) -> int | None:
     """Every thread shares the one address space, so private and shared futexes are both
     keyed by address. PI futexes are not implemented: ENOSYS, as a kernel without them."""
@@ -289,7 +293,7 @@ def _signal_thread(p: LinuxPlatform, tid: int, sig: int) -> int:
     return 0
 
 
-@syscall("tgkill")
+@syscall("tgkill", kind=Kind.EMULATED)
 def sys_tgkill(p: LinuxPlatform, a: Args) -> int:
     if signed(a[0]) <= 0 or signed(a[1]) <= 0:
         return -EINVAL
@@ -298,24 +302,8 @@ def sys_tgkill(p: LinuxPlatform, a: Args) -> int:
     return _signal_thread(p, a[1], a[2])
 
 
-@syscall("tkill")
+@syscall("tkill", kind=Kind.EMULATED)
 def sys_tkill(p: LinuxPlatform, a: Args) -> int:
     if signed(a[0]) <= 0:
         return -EINVAL
     return _signal_thread(p, a[0], a[1])
-
-
-PR_SET_NAME, PR_GET_NAME = 15, 16
-
-
-@syscall("prctl")
-def sys_prctl(p: LinuxPlatform, a: Args) -> int:
-    """Thread names; the other options keep answering 0 as they did before threads."""
-    if a[0] == PR_SET_NAME:
-        name = p.m.read_cstring(a[1], 16)[:15]
-        p.threads.running.name = name.decode(errors="replace")
-        return 0
-    if a[0] == PR_GET_NAME:
-        p.m.write(a[1], p.threads.running.name.encode()[:15].ljust(16, b"\0"))
-        return 0
-    return 0

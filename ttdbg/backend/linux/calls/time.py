@@ -7,7 +7,7 @@ import struct
 
 from ..platform import LinuxPlatform
 from ..structs import pack_rusage, pack_timespec, pack_timeval
-from .table import EINVAL, Args, syscall
+from .table import EINVAL, Args, Kind, syscall
 from .threads import park_sleep
 
 
@@ -16,7 +16,7 @@ def _clock_ns(p: LinuxPlatform, clock_id: int) -> int:
     return int.from_bytes(data, "little") if result == 0 else -1
 
 
-@syscall("clock_gettime")
+@syscall("clock_gettime", kind=Kind.HOST)
 def sys_clock_gettime(p: LinuxPlatform, a: Args) -> int:
     ns = _clock_ns(p, a[0])
     if ns < 0:
@@ -25,14 +25,15 @@ def sys_clock_gettime(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("clock_getres")
+@syscall("clock_getres", kind=Kind.HOST)
 def sys_clock_getres(p: LinuxPlatform, a: Args) -> int:
-    if a[1]:
-        p.m.write(a[1], pack_timespec(1))
-    return 0
+    result, data = p.host_call(lambda: p.live.clock_res(a[0]))
+    if result == 0 and a[1]:
+        p.m.write(a[1], data)
+    return result
 
 
-@syscall("gettimeofday")
+@syscall("gettimeofday", kind=Kind.HOST)
 def sys_gettimeofday(p: LinuxPlatform, a: Args) -> int:
     ns = _clock_ns(p, 0)
     if a[0]:
@@ -40,7 +41,7 @@ def sys_gettimeofday(p: LinuxPlatform, a: Args) -> int:
     return 0
 
 
-@syscall("time")
+@syscall("time", kind=Kind.HOST)
 def sys_time(p: LinuxPlatform, a: Args) -> int:
     seconds = _clock_ns(p, 0) // 1_000_000_000
     if a[0]:
@@ -63,12 +64,12 @@ def _sleep_ns(p: LinuxPlatform, ns: int, rem: int) -> int | None:
     return p.host_call(lambda: p.live.sleep(ns))[0]
 
 
-@syscall("nanosleep")
+@syscall("nanosleep", kind=Kind.HOST)
 def sys_nanosleep(p: LinuxPlatform, a: Args) -> int | None:
     return _sleep(p, a[0], a[1])
 
 
-@syscall("clock_nanosleep")
+@syscall("clock_nanosleep", kind=Kind.HOST)
 def sys_clock_nanosleep(p: LinuxPlatform, a: Args) -> int | None:
     if a[1] & 1:  # TIMER_ABSTIME: sleep until then
         target = int.from_bytes(p.m.read(a[2], 8), "little") * 1_000_000_000 + int.from_bytes(
@@ -79,7 +80,7 @@ def sys_clock_nanosleep(p: LinuxPlatform, a: Args) -> int | None:
     return _sleep(p, a[2], a[3])
 
 
-@syscall("getrandom")
+@syscall("getrandom", kind=Kind.HOST)
 def sys_getrandom(p: LinuxPlatform, a: Args) -> int:
     result, data = p.host_call(lambda: p.live.getrandom(a[1]))
     if result > 0:
@@ -87,7 +88,7 @@ def sys_getrandom(p: LinuxPlatform, a: Args) -> int:
     return result
 
 
-@syscall("getrusage")
+@syscall("getrusage", kind=Kind.HOST)
 def sys_getrusage(p: LinuxPlatform, a: Args) -> int:
     def host() -> tuple[int, bytes]:
         t = os.times()
@@ -98,7 +99,7 @@ def sys_getrusage(p: LinuxPlatform, a: Args) -> int:
     return result
 
 
-@syscall("times")
+@syscall("times", kind=Kind.HOST)
 def sys_times(p: LinuxPlatform, a: Args) -> int:
     def host() -> tuple[int, bytes]:
         t = os.times()
@@ -111,13 +112,9 @@ def sys_times(p: LinuxPlatform, a: Args) -> int:
     return result
 
 
-@syscall("sysinfo")
+@syscall("sysinfo", kind=Kind.HOST)
 def sys_sysinfo(p: LinuxPlatform, a: Args) -> int:
-    def host() -> tuple[int, bytes]:
-        with open("/proc/uptime") as f:
-            uptime = int(float(f.read().split()[0]))
-        return 0, struct.pack("<q", uptime).ljust(112, b"\0")
-
-    result, data = p.host_call(host)
-    p.m.write(a[0], data)
+    result, data = p.host_call(lambda: p.live.sysinfo())
+    if result == 0:
+        p.m.write(a[0], data)
     return result

@@ -1,0 +1,70 @@
+/* Files and metadata: sizes, modes, truncation, syncs, flags, offsets, umask. */
+#include "conf.h"
+#include <sys/sendfile.h>
+
+int main(void) {
+    struct stat st;
+    T(umask(022));
+    int fd = T(open("a.txt", O_RDWR | O_CREAT | O_TRUNC, 0666));
+    T(write(fd, "hello, conformance\n", 19));
+    T(fstat(fd, &st) == 0 && st.st_size == 19);
+    T(st.st_mode & 07777);
+    T(ftruncate(fd, 5));
+    T(fstat(fd, &st) == 0 ? st.st_size : -2);
+    T(ftruncate(fd, 4096));
+    T(fstat(fd, &st) == 0 ? st.st_size : -2);
+    T(ftruncate(fd, -1));
+    T(fsync(fd));
+    T(fdatasync(fd));
+    T(fchmod(fd, 0600));
+    T(fstat(fd, &st) == 0 ? st.st_mode & 07777 : -2);
+    T(fchown(fd, -1, -1));
+    T(lseek(fd, 0, SEEK_END));
+    T(lseek(fd, -10, SEEK_SET));
+    T(pwrite(fd, "XY", 2, 1));
+    char buf[16] = {0};
+    T(pread(fd, buf, 4, 0));
+    SAY("pread: %.4s\n", buf);
+    T(fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK));
+    T(fcntl(fd, F_SETFL, O_APPEND));
+    T(fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK));
+    T(write(fd, "tail", 4));
+    T(fstat(fd, &st) == 0 ? st.st_size : -2);
+    T(fcntl(fd, F_GETFD));
+    T(fcntl(fd, F_SETFD, FD_CLOEXEC));
+    T(fcntl(fd, F_GETFD));
+    int d = T(dup(fd));
+    T(dup2(fd, 9));
+    T(dup3(fd, 9, O_CLOEXEC));
+    T(fcntl(9, F_GETFD));
+    T(close(9));
+    T(close(9));
+    T(close(d));
+    T(close(fd));
+    T(truncate("a.txt", 3));
+    T(stat("a.txt", &st) == 0 ? st.st_size : -2);
+    T(umask(077));
+    T(close(open("private.txt", O_CREAT | O_WRONLY, 0666)));
+    T(stat("private.txt", &st) == 0 ? st.st_mode & 07777 : -2);
+    T(chmod("private.txt", 0640));
+    T(stat("private.txt", &st) == 0 ? st.st_mode & 07777 : -2);
+    T(fchmodat(AT_FDCWD, "private.txt", 0604, 0));
+    T(stat("private.txt", &st) == 0 ? st.st_mode & 07777 : -2);
+    T(chown("private.txt", -1, -1));
+    T(lchown("private.txt", -1, -1));
+    T(fchownat(AT_FDCWD, "private.txt", -1, -1, 0));
+    T(open("missing/x", O_RDONLY));
+    T(access("a.txt", R_OK | W_OK));
+    T(access("nope", F_OK));
+    T(faccessat(AT_FDCWD, "a.txt", X_OK, 0));
+    put("copy-src", "0123456789");
+    int in = T(open("copy-src", O_RDONLY));
+    int out = T(open("copy-dst", O_WRONLY | O_CREAT | O_TRUNC, 0644));
+    off_t off = 2;
+    T(sendfile(out, in, &off, 5));
+    T(off);
+    T(sendfile(out, in, NULL, 100));
+    T(close(in) | close(out));
+    T(stat("copy-dst", &st) == 0 ? st.st_size : -2);
+    return 0;
+}

@@ -1,0 +1,103 @@
+"""A real terminal under load: `ttdbg tui --gdb-port` in tmux takes keys (marks, breakpoints,
+scrolling) while a raw gdb client inserts and removes breakpoints and steps, for about a
+minute; neither hangs, and both still work afterwards."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, SAMPLES, poll, require_tool
+from tests.rsp_client import attach
+from ttdbg.symbols import Symbols
+
+STRESS_SECONDS = 50
+KEYS = ["Space", "Down", "Down", "Space", "m", "a", "Up", "PageDown", "Space", "PageUp", "m", "b"]
+STEP_VALUE = Symbols((BIN / "walk").read_bytes()).by_name["step_value"].addr
+
+
+def icount_on(text: str) -> int:
+    found = re.search(r"icount ([0-9,]+) /", text)
+    assert found is not None, text
+    return int(found.group(1).replace(",", ""))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_tui_keys_and_gdb_packets_for_a_minute_never_hang(tmp_path: Path) -> None:
+    tmux = require_tool("tmux")
+    rec = tmp_path / "walk.ttrec"
+    shutil.copy(SAMPLES / "walk.ttrec", rec)
+    sock = f"ttdbg-stress-{os.getpid()}"
+    done = tmp_path / "exit"
+    port = free_port()
+
+    def run(*args: str) -> str:
+        return subprocess.run(
+            [tmux, "-L", sock, *args], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+
+    def screen() -> str:
+        return run("capture-pane", "-p", "-t", "tui")
+
+    command = (
+        f"{sys.executable} -m ttdbg tui {rec} --gdb-port {port}; echo EXIT=$? > {done}; sleep 10"
+    )
+    run("new-session", "-d", "-s", "tui", "-x", "160", "-y", "48", command)
+    rounds = [0]
+    failure: list[BaseException] = []
+    try:
+        poll(lambda: "icount 0 /" in screen(), 60, lambda: f"the TUI on:\n{screen()}", 0.1)
+        deadline = time.monotonic() + STRESS_SECONDS
+
+        def gdb_client() -> None:
+            try:
+                with attach(port, timeout=60) as client:
+                    while time.monotonic() < deadline:
+                        assert client.ask(b"Z0,%x,1" % STEP_VALUE) == b"OK"
+                        assert client.ask(b"vCont;s:1").startswith(b"T05")
+                        assert client.ask(b"z0,%x,1" % STEP_VALUE) == b"OK"
+                        assert client.ask(b"bs").startswith(b"T05")
+                        assert client.ask(b"vCont;s:1").startswith(b"T05")
+                        rounds[0] += 1
+                    assert client.ask(b"D") == b"OK"
+            except BaseException as err:  # reported below
+                failure.append(err)
+
+        thread = threading.Thread(target=gdb_client, daemon=True)
+        thread.start()
+        presses = 0
+        while thread.is_alive() and time.monotonic() < deadline + 60:
+            run("send-keys", "-t", "tui", KEYS[presses % len(KEYS)])
+            presses += 1
+        thread.join(timeout=60)
+        assert not thread.is_alive(), f"gdb got no answer after {rounds[0]} rounds"
+        assert not failure, failure
+        assert rounds[0] > 0
+        # The TUI still takes keys and moves once gdb has gone.
+        poll(lambda: "gdb attached" not in screen(), 30, lambda: screen(), 0.1)
+        # A non-letter ends a pending `m` mark (and focuses the disassembly); then stepi.
+        run("send-keys", "-t", "tui", "1")
+        before = icount_on(screen())
+        run("send-keys", "-t", "tui", "i")
+        poll(lambda: icount_on(screen()) == before + 1, 60, lambda: screen(), 0.1)
+        run("send-keys", "-t", "tui", "q")
+        poll(done.exists, 30, "ttdbg tui to exit", 0.1)
+        assert done.read_text().strip() == "EXIT=0"
+        print(f"TUI stress: {presses} keys, {rounds[0]} gdb rounds of 5 packets")
+    finally:
+        subprocess.run([tmux, "-L", sock, "kill-server"], capture_output=True, timeout=30)

@@ -1,0 +1,92 @@
+"""Source-line moves as gdb makes them: step, next and until, forwards and in reverse.
+
+A line move runs instruction moves until the pc is on another line (or the same line in
+another activation); code without line info (libc, the loader) is left by `finish`, so a
+`step` into printf comes back out as gdb's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ttdbg.symbols import SourceLine, Symbols
+
+from .cancel import CancelToken, Progress
+from .stepping import Stepper
+from .stops import BreakpointHit, Interrupted, Reached, Stop
+from .timeline import Timeline, TimelineError
+
+MAX_MOVES = 200_000  # instruction moves one line move may take before it gives up
+
+
+class LineStepper:
+    """step / next / until at source-line granularity, both directions."""
+
+    def __init__(self, timeline: Timeline, stepper: Stepper, symbols: Symbols) -> None:
+        self.tl = timeline
+        self.stepper = stepper
+        self.symbols = symbols
+        self.sp = timeline.machine.arch.sp
+
+    def _where(self) -> tuple[SourceLine | None, int]:
+        """The line at the pc and the function it is in (its symbol's address)."""
+        sym = self.symbols.lookup(self.tl.pc)
+        return self.symbols.line_for(self.tl.pc), sym.addr if sym is not None else -1
+
+    def _move(self, one: Callable[[], Stop], forward: bool, cancel: CancelToken | None) -> Stop:
+        line0, fn0 = self._where()
+        if line0 is None:
+            raise TimelineError("no line information here: use stepi/nexti")
+        sp0 = self.tl.register(self.sp)
+        for _ in range(MAX_MOVES):
+            if cancel is not None and cancel.cancelled:
+                return Interrupted(self.tl.position)
+            stop = one()
+            if not isinstance(stop, Reached):
+                return stop  # the end of history, a breakpoint or watchpoint on the way
+            line, fn = self._where()
+            if line is None:
+                # Code without line info, called from here: run out of it.
+                if self.tl.register(self.sp) < sp0:
+                    stop = self.stepper.finish() if forward else self.stepper.reverse_finish()
+                    if not isinstance(stop, Reached | BreakpointHit):
+                        return stop
+                continue
+            if line != line0 or fn != fn0:
+                return stop if forward else self._to_line_start(one, line, fn)
+        raise TimelineError(f"no other source line within {MAX_MOVES:,} instructions")
+
+    def _to_line_start(self, one: Callable[[], Stop], line: SourceLine, fn: int) -> Stop:
+        """Backwards, gdb stops at the first instruction of the line it reaches."""
+        tl = self.tl
+        while True:
+            here = tl.position
+            stop = one()
+            if not isinstance(stop, Reached) or self._where() != (line, fn):
+                return tl.seek(here)
+
+    def step(self, progress: Progress | None = None, cancel: CancelToken | None = None) -> Stop:
+        return self._move(lambda: self.tl.step(1), True, cancel)
+
+    def next(self, progress: Progress | None = None, cancel: CancelToken | None = None) -> Stop:
+        return self._move(lambda: self.stepper.step_over(None, cancel), True, cancel)
+
+    def reverse_step(
+        self, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Stop:
+        return self._move(lambda: self.tl.reverse_step(1), False, cancel)
+
+    def reverse_next(
+        self, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> Stop:
+        return self._move(lambda: self.stepper.reverse_step_over(None, cancel), False, cancel)
+
+    def until(self, progress: Progress | None = None, cancel: CancelToken | None = None) -> Stop:
+        """`next`, but never back to an earlier line of a loop: on until the pc is past."""
+        pc0, sp0 = self.tl.pc, self.tl.register(self.sp)
+        while True:
+            stop = self.next(progress, cancel)
+            if not isinstance(stop, Reached) or self.tl.register(self.sp) != sp0:
+                return stop
+            if self.tl.pc > pc0:
+                return stop

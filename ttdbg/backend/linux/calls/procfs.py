@@ -1,0 +1,241 @@
+"""The guest's own /proc entries, built from its state; the recorder's stay out of reach.
+
+`/proc/self`, `/proc/thread-self`, `/proc/<guest pid>` and `/dev/fd`, `/dev/std*` name the guest
+here, as they would natively: `cmdline`, `environ`, `comm`, `status`, `stat`, `maps`, `auxv`
+come from its memory and platform state, `exe`, `cwd` and `fd/N` read as the links they are, the
+`fd` directory lists the guest's descriptors, and `mem` is refused with EACCES. Any other entry of
+the guest's /proc directory is refused too (EACCES), never served from the recorder. Whatever a
+path reaches through symlinks or directory fds is checked on the host (`HostIO.contain`).
+The CPU files under /sys say one CPU, as sched_getaffinity does.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import struct
+from dataclasses import dataclass
+
+from ..errnos import EACCES, EINVAL, ENOENT, ENOTDIR
+from ..fdtable import OpenFile
+from ..platform import LinuxPlatform
+from ..structs import pack_dirents
+
+PROC_DEV = 0x16  # /proc's device number on a typical host (0:22)
+PROC_FILE, PROC_DIR = "proc", "procdir"
+KINDS = (PROC_FILE, PROC_DIR)
+PROC_FILE_MODE, PROC_DIR_MODE, PROC_LINK_MODE = 0o100444, 0o040555, 0o120777
+CPU_LISTS = {"/sys/devices/system/cpu/online": "0\n", "/sys/devices/system/cpu/possible": "0\n"}
+FILES = ("cmdline", "environ", "comm", "status", "stat", "statm", "maps", "auxv")
+LINKS = ("exe", "cwd", "root")
+_SELF = re.compile(r"^/proc/(self|thread-self|\d+)(?:/task/(\d+))?(?:/(.*))?$")
+_DEV_FD = re.compile(r"^/dev/(?:fd/(\d+)|(stdin|stdout|stderr))(/.*)?$")
+_STDIO = {"stdin": 0, "stdout": 1, "stderr": 2}
+
+
+@dataclass(frozen=True)
+class ProcPath:
+    """A path inside the guest's own /proc directory: `entry` is what follows `/proc/self/`."""
+
+    entry: str
+
+
+def normalize(p: LinuxPlatform, path: str, base: OpenFile | None) -> str:
+    """The absolute form of a path as far as the guest's own state tells (no symlinks read)."""
+    if not path.startswith("/"):
+        if base is None:
+            return path  # relative to the cwd: the host check covers it
+        path = f"{base.path}/{path}"
+    return posixpath.normpath(path)
+
+
+def classify(p: LinuxPlatform, path: str) -> ProcPath | str | None:
+    """ProcPath for the guest's own /proc entries, the text of an emulated /sys file, else None."""
+    if path in CPU_LISTS:
+        return CPU_LISTS[path]
+    dev = _DEV_FD.match(path)
+    if dev:
+        fd = int(dev.group(1)) if dev.group(1) else _STDIO[dev.group(2)]
+        return ProcPath(f"fd/{fd}{dev.group(3) or ''}")
+    m = _SELF.match(path)
+    if m is None:
+        return None
+    who = m.group(1)
+    if who.isdigit() and int(who) != p.pid:
+        return None  # another process: the host decides (and refuses the recorder's own)
+    if m.group(2) is not None and int(m.group(2)) != p.pid:
+        return ProcPath("\0missing")  # another thread: there is none
+    return ProcPath(m.group(3) or "")
+
+
+def _memory(p: LinuxPlatform, start: int, end: int) -> bytes:
+    return p.m.read(start, end - start) if end > start else b""
+
+
+def _maps(p: LinuxPlatform, exe: str) -> str:
+    program = [(s.vaddr & ~0xFFF, s.vaddr + s.memsz) for s in p.program.segments]
+    lines = []
+    stack_top = p.arch.stack_top
+    for start, end, perms in p.m.regions():
+        name = ""
+        if any(a < end and start < b for a, b in program):
+            name = exe
+        elif p.mem.brk_start <= start and end <= (max(p.mem.brk, p.mem.brk_start) + 0xFFF) & ~0xFFF:
+            name = "[heap]"
+        elif end == stack_top:
+            name = "[stack]"
+        flags = "".join(c if perms & bit else "-" for c, bit in (("r", 1), ("w", 2), ("x", 4)))
+        line = f"{start:08x}-{end:08x} {flags}p 00000000 00:00 0"
+        lines.append(f"{line:<73}{name}".rstrip() if name else line)
+    return "".join(line + "\n" for line in lines)
+
+
+def _status(p: LinuxPlatform, ids: tuple[int, ...]) -> str:
+    ppid, uid, euid, gid, egid = ids[:5]
+    vm_kb = sum(e - s for s, e, _p in p.m.regions()) // 1024
+    return (
+        f"Name:\t{p.comm}\nUmask:\t{p.umask:04o}\nState:\tR (running)\nTgid:\t{p.pid}\n"
+        f"Ngid:\t0\nPid:\t{p.pid}\nPPid:\t{ppid}\nTracerPid:\t0\n"
+        f"Uid:\t{uid}\t{euid}\t{euid}\t{euid}\nGid:\t{gid}\t{egid}\t{egid}\t{egid}\n"
+        f"FDSize:\t{max(64, max(p.fds.files, default=0) + 1)}\nVmSize:\t{vm_kb:8d} kB\n"
+        f"Threads:\t1\nSigPnd:\t{0:016x}\nShdPnd:\t{p.signals.pending:016x}\n"
+        f"SigBlk:\t{p.signals.blocked:016x}\nCpus_allowed:\t1\nCpus_allowed_list:\t0\n"
+    )
+
+
+def _stat(p: LinuxPlatform, ids: tuple[int, ...]) -> str:
+    ppid, pgrp, session = ids[0], ids[5], ids[6]
+    vsize = sum(e - s for s, e, _p in p.m.regions())
+    fields = [p.pid, f"({p.comm})", "R", ppid, pgrp, session] + [0] * 16 + [vsize] + [0] * 29
+    fields[19] = 1  # num_threads
+    return " ".join(str(f) for f in fields) + "\n"
+
+
+def _host_ids(p: LinuxPlatform) -> tuple[int, ...]:
+    """ppid, uid, euid, gid, egid, pgrp, session: what the host says about the guest process."""
+
+    def host() -> tuple[int, bytes]:
+        ids = (
+            os.getppid(), os.getuid(), os.geteuid(), os.getgid(), os.getegid(),
+            os.getpgrp(), os.getsid(0),
+        )  # fmt: skip
+        return 0, struct.pack("<7q", *ids)
+
+    _, data = p.host_call(host)
+    return struct.unpack("<7q", data)
+
+
+def _exe(p: LinuxPlatform) -> str:
+    result, data = p.host_call(lambda: (0, p.live.program_path.encode()))
+    return data.decode(errors="surrogateescape") if result == 0 else ""
+
+
+def file_text(p: LinuxPlatform, entry: str) -> bytes | None:
+    """The content of a /proc/self file, generated now as Linux does at open; None: no such."""
+    if entry == "cmdline":
+        return _memory(p, *p.arg_range)
+    if entry == "environ":
+        return _memory(p, *p.env_range)
+    if entry == "auxv":
+        return p.auxv
+    if entry == "comm":
+        return (p.comm + "\n").encode(errors="surrogateescape")
+    if entry == "maps":
+        return _maps(p, _exe(p)).encode(errors="surrogateescape")
+    if entry == "status":
+        return _status(p, _host_ids(p)).encode(errors="surrogateescape")
+    if entry == "stat":
+        return _stat(p, _host_ids(p)).encode(errors="surrogateescape")
+    if entry == "statm":
+        pages = sum(e - s for s, e, _p in p.m.regions()) // 4096
+        return f"{pages} 0 0 0 0 0 0\n".encode()
+    return None
+
+
+def dir_entries(p: LinuxPlatform, entry: str) -> list[tuple[int, int, str]] | None:
+    """(inode, d_type, name) of an emulated /proc directory, or None when it is not one."""
+    dt_dir, dt_reg, dt_lnk = 4, 8, 10
+    dots = [(1, dt_dir, "."), (1, dt_dir, "..")]
+    if entry == "fd":
+        return dots + [(fd + 100, dt_lnk, str(fd)) for fd in sorted(p.fds.files)]
+    if entry == "":
+        files = [(i + 10, dt_reg, name) for i, name in enumerate(FILES)]
+        links = [(i + 30, dt_lnk, name) for i, name in enumerate(LINKS)]
+        return dots + files + links + [(40, dt_dir, "fd")]
+    return None
+
+
+def link_target(p: LinuxPlatform, entry: str) -> bytes | int:
+    """What readlink shows for /proc/self/exe, cwd, root and fd/N; a negative errno else."""
+    if entry == "exe":
+        return _exe(p).encode(errors="surrogateescape")
+    if entry == "root":
+        return b"/"
+    if entry == "cwd":
+        result, data = p.host_call(lambda: p.live.getcwd())
+        return data if result >= 0 else result
+    if entry.startswith("fd/") and entry[3:].isdigit():
+        f = p.fds.get(int(entry[3:]))
+        if f is None:
+            return -ENOENT
+        if f.kind in (PROC_FILE, PROC_DIR):
+            return f.path.encode(errors="surrogateescape")
+        result, data = p.host_call(lambda: p.live.fd_link(f))
+        return data if result >= 0 else result
+    if entry.startswith("\0"):
+        return -ENOENT
+    return -EACCES
+
+
+def read(f: OpenFile, count: int, offset: int | None = None) -> bytes:
+    """Read an emulated file: at `offset`, or at its own position, which then moves on."""
+    data = f.data.encode("latin-1")
+    start = f.offset if offset is None else offset
+    out = data[start : start + count]
+    if offset is None:
+        f.offset += len(out)
+    return out
+
+
+def seek(f: OpenFile, offset: int, whence: int) -> int:
+    size = len(f.data) if f.kind == PROC_FILE else 0
+    bases = {0: 0, 1: f.offset, 2: size}
+    if whence not in bases or bases[whence] + offset < 0:
+        return -EINVAL
+    f.offset = bases[whence] + offset
+    return f.offset
+
+
+def getdents(f: OpenFile, limit: int) -> bytes | int:
+    """linux_dirent64 records of an emulated directory, from its position on."""
+    if f.kind != PROC_DIR:
+        return -ENOTDIR
+    rows = [line.split(" ", 2) for line in f.data.splitlines()][f.offset :]
+    data, count = pack_dirents([(int(i), int(t), n) for i, t, n in rows], limit)
+    if count == 0 and rows:
+        return -EINVAL
+    f.offset += count
+    return data
+
+
+def stat_result(kind: str, size: int = 0) -> os.stat_result:
+    """What stat shows for an emulated entry: a read-only file, a directory or a link."""
+    mode = {PROC_FILE: PROC_FILE_MODE, PROC_DIR: PROC_DIR_MODE}.get(kind, PROC_LINK_MODE)
+    extra = {"st_atime_ns": 0, "st_mtime_ns": 0, "st_ctime_ns": 0, "st_blksize": 1024}
+    return os.stat_result(
+        (mode, 1, PROC_DEV, 1, 0, 0, size, 0, 0, 0), {**extra, "st_blocks": 0, "st_rdev": 0}
+    )
+
+
+def stat_kind(p: LinuxPlatform, target: ProcPath | str) -> str | None:
+    """The kind of an emulated entry for stat; None when it does not exist."""
+    if isinstance(target, str):
+        return PROC_FILE
+    if dir_entries(p, target.entry) is not None:
+        return PROC_DIR
+    if target.entry in FILES:
+        return PROC_FILE
+    if target.entry in LINKS or re.fullmatch(r"fd/\d+", target.entry):
+        return "link"
+    return None

@@ -1,0 +1,24 @@
+"""Linux errno values, named once (the same on x86-64, AArch64 and RISC-V, and in gdb's
+File-I/O protocol for the ones it shares)."""
+
+from __future__ import annotations
+
+EPERM = 1
+ENOENT = 2
+ESRCH = 3
+EINTR = 4
+EBADF = 9
+ECHILD = 10
+EAGAIN = 11
+ENOMEM = 12
+EACCES = 13
+EFAULT = 14
+ENODEV = 19
+ENOTDIR = 20
+EISDIR = 21
+EINVAL = 22
+EMFILE = 24
+ENOTTY = 25
+ESPIPE = 29
+ERANGE = 34
+ENOSYS = 38
