@@ -134,7 +134,7 @@ def sys_exit_group(p: LinuxPlatform, a: Args) -> None:
     return None
 
 
-@syscall("sched_yield", kind=Kind.EMULATED)
+@syscall("sched_yield", kind=Kind.NOOP, why="a switch point when other threads can run")
 def sys_sched_yield(p: LinuxPlatform, a: Args) -> int:
     if p.threads.multi:
         p.threads.switch_due = Why.YIELD
