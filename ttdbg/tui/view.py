@@ -97,6 +97,7 @@ class ViewBuilder:
             except TimelineError:
                 return []
         lines: list[DisasmLine] = []
+        past = 0  # instructions decoded after the pc
         for addr, size, mnem, ops in self.cs.disasm_lite(code, start):
             label = self.symbols.describe(addr)
             text = f"{mnem} {ops}".strip()
@@ -105,7 +106,8 @@ class ViewBuilder:
                 name = self.symbols.describe(int(target.group(1), 16))
                 text += f" <{name}>" if name else ""
             lines.append(DisasmLine(addr, size, text, label, addr == pc))
-            if addr > pc and sum(ln.addr > pc for ln in lines) >= after:
+            past += addr > pc
+            if past >= after:
                 break
         return lines
 
@@ -156,12 +158,20 @@ class ViewBuilder:
         )
         sp = regs[self.sp_name]
         stack = []
+        try:  # one read for the whole stack window; word by word near the end of a map
+            block: bytes | None = tl.read_memory(sp, 8 * STACK_WORDS)
+        except TimelineError:
+            block = None
         for i in range(STACK_WORDS):
             addr = sp + 8 * i
-            try:
-                word: int | None = int.from_bytes(tl.read_memory(addr, 8), "little")
-            except TimelineError:
-                word = None
+            word: int | None
+            if block is not None:
+                word = int.from_bytes(block[8 * i : 8 * i + 8], "little")
+            else:
+                try:
+                    word = int.from_bytes(tl.read_memory(addr, 8), "little")
+                except TimelineError:
+                    word = None
             stack.append((addr, word, self.symbols.describe(word) if word else ""))
         before_events, after_events = tl.events_around(6, 6)
         out = b"".join(data for _fd, data in tl.output_so_far(tail=OUTPUT_TAIL))
