@@ -42,13 +42,7 @@ async def _measure(rec_path: Path, steps: int, jumps: int) -> dict[str, Any]:
     async with app.run_test(size=(160, 48)) as pilot:
         await _until(pilot, lambda: app.view is not None)
         app.tl.seek(app.tl.end // 3)
-        step_ms = []
-        for _ in range(steps):
-            shown = app.views_shown
-            start = time.perf_counter()
-            _key(app, "i")
-            await _until(pilot, lambda shown=shown: app.views_shown > shown)
-            step_ms.append((time.perf_counter() - start) * 1000)
+        step_ms = await _key_times(app, pilot, "i", steps)
         seek_ms = []
         for _ in range(jumps):
             target = rng.randrange(app.tl.end)
@@ -77,11 +71,16 @@ async def _source_steps(app: TtdbgApp, pilot: Any, steps: int = 20) -> list[floa
         tl.step(1)
     app._refresh_view()
     await _until(pilot, lambda: app.view is not None and app.view.icount == tl.position)
+    return await _key_times(app, pilot, "s", steps)
+
+
+async def _key_times(app: TtdbgApp, pilot: Any, key: str, times: int) -> list[float]:
+    """Milliseconds from each press of `key` to its view on the screen."""
     out = []
-    for _ in range(steps):
+    for _ in range(times):
         shown = app.views_shown
         start = time.perf_counter()
-        _key(app, "s")
+        _key(app, key)
         await _until(pilot, lambda shown=shown: app.views_shown > shown)
         out.append((time.perf_counter() - start) * 1000)
     return out

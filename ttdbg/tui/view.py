@@ -79,13 +79,15 @@ class ViewBuilder:
         """`before` instructions leading to pc (decoded from the function start) and `after`."""
         sym = self.symbols.lookup(pc)
         start = sym.addr if sym is not None and 0 <= pc - sym.addr < 4096 else pc
-        lines = self._decode(start, pc, after)
+        # Decode enough after the pc to fill the rows `before` leaves empty near a start.
+        lines = self._decode(start, pc, after + before)
         index = next((i for i, ln in enumerate(lines) if ln.is_pc), None)
         if index is None and start != pc:  # pc is not on the path decoded from the symbol
-            lines, index = self._decode(pc, pc, after), 0
+            lines, index = self._decode(pc, pc, after + before), 0
         if index is None:
             return ()
-        return tuple(lines[max(0, index - before) : index + after + 1])
+        low = max(0, index - before)
+        return tuple(lines[low : low + before + after + 1])
 
     def _decode(self, start: int, pc: int, after: int) -> list[DisasmLine]:
         """Instructions from `start` to `after` past pc (fewer where memory ends)."""
