@@ -178,7 +178,14 @@ def main() -> int:
         "--only-index", metavar="REC", type=Path, default=None,
         help="only the index figures, on this compute recording",
     )  # fmt: skip
+    parser.add_argument(
+        "--only-tui", metavar="REC", type=Path, default=None,
+        help="only the TUI figures (160x48), on this compute recording",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.only_tui is not None:
+        print(json.dumps(tui_figures(args.only_tui), indent=2))
+        return 0
     if args.only_index is not None:
         results = index_figures(args.only_index)
         print(json.dumps(results, indent=2))

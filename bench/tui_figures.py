@@ -42,13 +42,7 @@ async def _measure(rec_path: Path, steps: int, jumps: int) -> dict[str, Any]:
     async with app.run_test(size=(160, 48)) as pilot:
         await _until(pilot, lambda: app.view is not None)
         app.tl.seek(app.tl.end // 3)
-        step_ms = []
-        for _ in range(steps):
-            shown = app.views_shown
-            start = time.perf_counter()
-            _key(app, "i")
-            await _until(pilot, lambda shown=shown: app.views_shown > shown)
-            step_ms.append((time.perf_counter() - start) * 1000)
+        step_ms = await _key_times(app, pilot, "i", steps)
         seek_ms = []
         for _ in range(jumps):
             target = rng.randrange(app.tl.end)
@@ -57,12 +51,39 @@ async def _measure(rec_path: Path, steps: int, jumps: int) -> dict[str, Any]:
             _key(app, "enter")
             await _until(pilot, lambda t=target: app.view is not None and app.view.icount == t)
             seek_ms.append((time.perf_counter() - start) * 1000)
+        source_ms = await _source_steps(app, pilot)
     seek_ms.sort()
     return {
+        "tui_source_step_ms_p50": round(statistics.median(source_ms), 1),
         "tui_step_ms_p50": round(statistics.median(step_ms), 1),
         "tui_seek_ms_p50": round(statistics.median(seek_ms), 1),
         "tui_seek_ms_p95": round(seek_ms[min(len(seek_ms) - 1, int(0.95 * len(seek_ms)))], 1),
     }
+
+
+async def _source_steps(app: TtdbgApp, pilot: Any, steps: int = 20) -> list[float]:
+    """`s` (a source-line step) in the checksum loop, where lines are a few instructions."""
+    tl = app.tl
+    tl.seek(tl.end * 9 // 10)
+    for _ in range(10_000):  # out of code without line info to a line of compute.c
+        if app.symbols.line_for(tl.pc) is not None:
+            break
+        tl.step(1)
+    app._refresh_view()
+    await _until(pilot, lambda: app.view is not None and app.view.icount == tl.position)
+    return await _key_times(app, pilot, "s", steps)
+
+
+async def _key_times(app: TtdbgApp, pilot: Any, key: str, times: int) -> list[float]:
+    """Milliseconds from each press of `key` to its view on the screen."""
+    out = []
+    for _ in range(times):
+        shown = app.views_shown
+        start = time.perf_counter()
+        _key(app, key)
+        await _until(pilot, lambda shown=shown: app.views_shown > shown)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
 
 
 def tui_figures(rec_path: Path, steps: int = 50, jumps: int = 20) -> dict[str, Any]:

@@ -145,7 +145,7 @@ def _check_loads(loads: list[Any], image_size: int, bias: int, name: str) -> Non
         offset, filesz, vaddr, memsz = (
             int(seg[k]) for k in ("p_offset", "p_filesz", "p_vaddr", "p_memsz")
         )
-        if filesz > memsz or offset + filesz > image_size:
+        if filesz > memsz or (filesz and offset + filesz > image_size):
             raise UnsupportedProgram(
                 f"{name}: segment at {vaddr:#x} has {filesz:#x} file bytes at offset "
                 f"{offset:#x} (memory {memsz:#x}, file {image_size:#x} bytes)"

@@ -79,13 +79,15 @@ class ViewBuilder:
         """`before` instructions leading to pc (decoded from the function start) and `after`."""
         sym = self.symbols.lookup(pc)
         start = sym.addr if sym is not None and 0 <= pc - sym.addr < 4096 else pc
-        lines = self._decode(start, pc, after)
+        # Decode enough after the pc to fill the rows `before` leaves empty near a start.
+        lines = self._decode(start, pc, after + before)
         index = next((i for i, ln in enumerate(lines) if ln.is_pc), None)
         if index is None and start != pc:  # pc is not on the path decoded from the symbol
-            lines, index = self._decode(pc, pc, after), 0
+            lines, index = self._decode(pc, pc, after + before), 0
         if index is None:
             return ()
-        return tuple(lines[max(0, index - before) : index + after + 1])
+        low = max(0, index - before)
+        return tuple(lines[low : low + before + after + 1])
 
     def _decode(self, start: int, pc: int, after: int) -> list[DisasmLine]:
         """Instructions from `start` to `after` past pc (fewer where memory ends)."""
@@ -97,6 +99,7 @@ class ViewBuilder:
             except TimelineError:
                 return []
         lines: list[DisasmLine] = []
+        past = 0  # instructions decoded after the pc
         for addr, size, mnem, ops in self.cs.disasm_lite(code, start):
             label = self.symbols.describe(addr)
             text = f"{mnem} {ops}".strip()
@@ -105,7 +108,8 @@ class ViewBuilder:
                 name = self.symbols.describe(int(target.group(1), 16))
                 text += f" <{name}>" if name else ""
             lines.append(DisasmLine(addr, size, text, label, addr == pc))
-            if addr > pc and sum(ln.addr > pc for ln in lines) >= after:
+            past += addr > pc
+            if past >= after:
                 break
         return lines
 
@@ -156,12 +160,20 @@ class ViewBuilder:
         )
         sp = regs[self.sp_name]
         stack = []
+        try:  # one read for the whole stack window; word by word near the end of a map
+            block: bytes | None = tl.read_memory(sp, 8 * STACK_WORDS)
+        except TimelineError:
+            block = None
         for i in range(STACK_WORDS):
             addr = sp + 8 * i
-            try:
-                word: int | None = int.from_bytes(tl.read_memory(addr, 8), "little")
-            except TimelineError:
-                word = None
+            word: int | None
+            if block is not None:
+                word = int.from_bytes(block[8 * i : 8 * i + 8], "little")
+            else:
+                try:
+                    word = int.from_bytes(tl.read_memory(addr, 8), "little")
+                except TimelineError:
+                    word = None
             stack.append((addr, word, self.symbols.describe(word) if word else ""))
         before_events, after_events = tl.events_around(6, 6)
         out = b"".join(data for _fd, data in tl.output_so_far(tail=OUTPUT_TAIL))
