@@ -470,6 +470,10 @@ class LinuxPlatform:
         self.arg_range = tuple(state.get("arg_range", (0, 0)))
         self.env_range = tuple(state.get("env_range", (0, 0)))
         self.enosys = dict(state["enosys"])
+        if "threads" in state:
+            self.threads.load_state(state["threads"])
+        else:  # recorded before threads existed: one thread, the process
+            self.threads.start(self.pid, self.comm)
 
 
 def _string_ranges(
