@@ -24,7 +24,7 @@ def gdb_rounds(port: int, answers: list[bytes], rounds: int = ROUNDS) -> None:
     with attach(port) as client:
         for _ in range(rounds):
             answers.append(client.ask(b"Z0,%x,1" % STEP_VALUE))
-            answers.append(client.ask(b"vCont;s:1"))
+            answers.append(client.ask(b"vCont;s"))
             answers.append(client.ask(b"g")[:2])
             answers.append(client.ask(b"z0,%x,1" % STEP_VALUE))
         answers.append(client.ask(b"D"))
