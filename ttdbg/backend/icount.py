@@ -152,7 +152,7 @@ class BlockCounter:
         """(address, size) of the block the hook stopped in front of."""
         return int(self._c.miss_addr), int(self._c.miss_size)
 
-    def run_steps(self, pc: int, size: int, steps: int) -> int:
+    def run_steps(self, pc: int, size: int, steps: int, start_bit: int = 0) -> int:
         """Run at most `steps` instructions of the block at `pc` under a per-instruction hook.
 
         The hook covers only this block, and the block is retranslated on the way in and out
@@ -167,7 +167,7 @@ class BlockCounter:
         self._c.limit = NO_LIMIT
         self._uc.ctl_remove_cache(pc, end + 1)
         try:
-            self._uc.emu_start(pc, 0)
+            self._uc.emu_start(pc | start_bit, 0)
         finally:
             self.remove_hook(handle)
             self._uc.ctl_remove_cache(pc, end + 1)

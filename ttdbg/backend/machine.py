@@ -342,7 +342,7 @@ class Machine:
         _addr, size = self.counter.stopped_block
         self.counter.clear_stop()
         try:
-            ran = self.counter.run_steps(pc, size, count)
+            ran = self.counter.run_steps(pc, size, count, self.arch.start_bit)
         except unicorn.UcError as err:
             self._deliver_fault(err.errno)
             return
@@ -353,7 +353,7 @@ class Machine:
 
     def _emulate(self) -> None:
         try:
-            self.uc.emu_start(self.pc, 0)
+            self.uc.emu_start(self.pc | self.arch.start_bit, 0)
         except unicorn.UcError as err:
             self._deliver_fault(err.errno)
 

@@ -117,6 +117,9 @@ class Arch:
     display_registers: tuple[str, ...] = ()
     # Threads: the register clone(CLONE_SETTLS) sets, and where clone() takes the TLS and
     # child-tid arguments (x86-64 swaps them relative to the generic order).
+    # Added to the pc where emulation starts: 1 on Thumb-only CPUs (Cortex-M), where Unicorn
+    # takes the instruction set from bit 0 of the start address.
+    start_bit: int = 0
     tls_register: str = ""
     clone_tls_arg: int = 3
     clone_ctid_arg: int = 4

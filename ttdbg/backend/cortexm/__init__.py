@@ -1,0 +1,1 @@
+"""Cortex-M (ARMv7-M) boards: exception model, NVIC, SysTick, the Stellaris UART, the boards."""
