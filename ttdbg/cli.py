@@ -115,6 +115,10 @@ def cmd_record(args: argparse.Namespace) -> int:
         raise UsageError("record: no program given (ttdbg record [-o FILE] -- PROGRAM [ARGS...])")
     program = _find_program(command[0])
     out = args.output or os.path.basename(program) + ".ttrec"
+    if args.machine is not None:
+        return _record_firmware(args, program, command[1:], out)
+    if args.cpu is not None or args.icount_shift is not None:
+        raise UsageError("record: --cpu and --icount-shift go with --machine")
     argv = [os.fsencode(a) for a in command]
     env = guest_environment(startup_environment(), args.env_allow, args.env_deny, args.empty_env)
     schedule = _schedule(args)
@@ -143,6 +147,47 @@ def cmd_record(args: argparse.Namespace) -> int:
         print(f"ttdbg: {result.reason}; recording saved up to there in {out}", file=sys.stderr)
         return 1
     return result.shell_status
+
+
+def _record_firmware(args: argparse.Namespace, program: str, extra: list[str], out: str) -> int:
+    """`record --machine NAME`: firmware from reset, stdin as its serial console."""
+    from ttdbg.backend.loader import parse_program
+    from ttdbg.backend.machines import machine_spec
+    from ttdbg.backend.machines.recorder import FirmwareRecorder
+
+    if extra:
+        raise UsageError("record --machine: firmware takes no arguments")
+    try:
+        with open(program, "rb") as f:
+            arch = parse_program(f.read(), program).arch.name
+    except OSError as err:
+        raise UsageError(f"{program}: cannot open ({err.strerror})") from None
+    spec = machine_spec(args.machine, arch, args.cpu, args.icount_shift)
+    print(
+        f"ttdbg: machine {spec.name} ({arch}, cpu {spec.cpu}), icount shift {spec.icount_shift}"
+        f" ({1 << spec.icount_shift} ns per instruction)",
+        file=sys.stderr,
+    )
+    try:
+        recorder = FirmwareRecorder(
+            program, spec, out, sys.stdin.fileno(), snapshot_every=args.snapshot_every
+            or DEFAULT_FIRMWARE_SNAPSHOT_EVERY, max_insns=args.max_insns,
+            max_memory=args.max_memory,
+        )  # fmt: skip
+    except OSError as err:
+        where = err.filename if err.filename else out
+        raise UsageError(f"{where}: cannot open ({err.strerror})") from None
+    try:
+        result = recorder.run()
+    except OSError as err:
+        raise UsageError(f"{out}: writing the recording failed ({err.strerror})") from None
+    if result.reason not in ("exit", "limit"):
+        print(f"ttdbg: {result.reason}; recording saved up to there in {out}", file=sys.stderr)
+        return 1
+    return result.shell_status
+
+
+DEFAULT_FIRMWARE_SNAPSHOT_EVERY = 1_000_000
 
 
 def _schedule(args: argparse.Namespace) -> SchedulePolicy:
@@ -462,6 +507,16 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument(
         "--env-deny", action="append", default=[], metavar="PATTERN",
         help="drop environment variables whose name matches (fnmatch; repeatable)",
+    )  # fmt: skip
+    rec.add_argument(
+        "--machine", metavar="NAME",
+        help="record firmware on this machine (QEMU's -M name: virt), the ELF loaded as "
+        "QEMU's -kernel loads it, stdin as its serial console",
+    )  # fmt: skip
+    rec.add_argument("--cpu", metavar="CPU", help="the machine's CPU (QEMU's -cpu name)")
+    rec.add_argument(
+        "--icount-shift", type=_non_negative, default=None, metavar="N",
+        help="virtual time: 2^N ns per instruction, as QEMU's -icount shift=N (default 3)",
     )  # fmt: skip
     rec.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
     rec.set_defaults(func=cmd_record)

@@ -495,3 +495,15 @@ static struct PyModuleDef bc_module = {PyModuleDef_HEAD_INIT, "_blockcount",
                                        "Native block counter, loaded through ctypes.", -1, NULL};
 
 PyMODINIT_FUNC PyInit__blockcount(void) { return PyModule_Create(&bc_module); }
+
+/* The address of the instruction executing now, for callbacks that cannot trust the CPU's pc
+ * (Unicorn brings it up to date only at block starts and faults, not at MMIO accesses). */
+typedef struct {
+    uint64_t pc;
+} bc_position;
+
+void bc_position_hook(void *uc, uint64_t addr, uint32_t size, bc_position *p) {
+    (void)uc;
+    (void)size;
+    p->pc = addr;
+}

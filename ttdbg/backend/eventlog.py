@@ -14,7 +14,7 @@ from ttdbg.errors import RecordingError
 
 from .arch.counters import Counter
 
-EVENTLOG_VERSION = 2
+EVENTLOG_VERSION = 3
 
 
 class EventKind(enum.IntEnum):
@@ -28,6 +28,9 @@ class EventKind(enum.IntEnum):
     # The scheduler switched threads before this icount: args (from tid, to tid, why), payload
     # the waits that ended from outside (timeouts, signals) as (tid, result, remaining ns).
     SWITCH = 6
+    # Bytes a firmware machine's serial port received at this icount: args (port,), payload
+    # the bytes put into its receive FIFO.
+    SERIAL = 7
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class Event:
             return f"counter {Counter(counter).name.lower()} at {pc:#x} = {self.result}"
         if self.kind == EventKind.SWITCH and len(self.args) == 3:
             return f"switch thread {self.args[0]} -> {self.args[1]}"
+        if self.kind == EventKind.SERIAL and self.args:
+            return f"serial {self.args[0]} received {self.payload!r}"
         return f"{self.kind.name.lower()}{self.args} = {self.result}"
 
 
@@ -90,6 +95,7 @@ ARG_COUNTS = {
     EventKind.EXIT: 2,
     EventKind.SIGNAL: 0,
     EventKind.SWITCH: 3,
+    EventKind.SERIAL: 1,
 }
 SWITCH_WAKE_SIZE = 20  # a SWITCH payload is (u32 tid, i64 result, i64 remaining ns) records
 MAX_SWITCH_REASON = 5

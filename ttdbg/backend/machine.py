@@ -202,6 +202,8 @@ class Machine:
         # between instructions there (a thread switch), so every state at an icount is the
         # same however the run got there.
         self.at_rest: Callable[[], None] = lambda: None
+        # Device memory (firmware machines): mapped, but not memory snapshots hold.
+        self.mmio_regions: tuple[tuple[int, int], ...] = ()
         self._stop_requested = False
         self._halted: Halt | None = None
         self._install_hooks()
@@ -255,7 +257,10 @@ class Machine:
 
     def regions(self) -> list[tuple[int, int, int]]:
         """Mapped regions as (start, end exclusive, perms), sorted by address."""
-        return sorted((b, e + 1, p) for b, e, p in self.uc.mem_regions())
+        regions = sorted((b, e + 1, p) for b, e, p in self.uc.mem_regions())
+        if self.mmio_regions:
+            regions = [r for r in regions if (r[0], r[1]) not in self.mmio_regions]
+        return regions
 
     def is_mapped(self, addr: int, size: int) -> bool:
         end = addr + size
@@ -318,7 +323,8 @@ class Machine:
                     self._finish_exactly(1)
             elif self.counter.stop == LIMIT:
                 # The limit may be lower than `goal`: a syscall made an event due sooner.
-                self._finish_exactly(self.counter.limit - self.icount)
+                if self.counter.limit > self.icount:
+                    self._finish_exactly(self.counter.limit - self.icount)
                 self.counter_reads.settle(self.icount)
             elif self.counter.stop == HIT:
                 self._stop_requested = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ttdbg.snapshots.state import MachineState
 
@@ -14,6 +14,10 @@ from .linux.threads import SchedulePolicy
 from .loader import Program
 from .machine import Machine
 from .machinestate import capture, restore_memory, restore_registers
+
+if TYPE_CHECKING:
+    from .machines import MachineSpec
+    from .machines.serialinput import SerialInput
 
 InputsT = TypeVar("InputsT", bound=Inputs)
 
@@ -29,11 +33,26 @@ class GuestProcess(Generic[InputsT]):
         console: Console | None = None,
         files: FileStore | None = None,
         schedule: SchedulePolicy | None = None,
+        spec: MachineSpec | None = None,
+        serial_in: SerialInput | None = None,
     ) -> None:
         self.program = program
         self.inputs = inputs
-        self.machine = Machine(program.arch)
-        self.platform = LinuxPlatform(self.machine, program, inputs, host, console, files, schedule)
+        self.firmware = spec is not None
+        self.platform: LinuxPlatform
+        if spec is not None:
+            from .machines.platform import FirmwarePlatform
+
+            firmware = FirmwarePlatform(spec, program, inputs, console, serial_in)
+            # It provides what the recorder, replayer and timeline use of a platform (start,
+            # state, exit, error, threads); Linux-only views check `firmware` first.
+            self.platform = firmware  # type: ignore[assignment]
+            self.machine = firmware.m
+        else:
+            self.machine = Machine(program.arch)
+            self.platform = LinuxPlatform(
+                self.machine, program, inputs, host, console, files, schedule
+            )
 
     def capture(self, cursor: int, share_with: MachineState | None = None) -> MachineState:
         return capture(self.machine, self.platform.to_state(), cursor, share_with)

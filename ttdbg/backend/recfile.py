@@ -341,6 +341,10 @@ HEADER_FIELDS: dict[str, _Field] = {
     "state_hash_version": (lambda v: v in (1, 2) and type(v) is int, "1 or 2", False),
     "memory_limit": (lambda v: _count(v) and v > 0, "a positive count", False),
     "recorded_at": (_text, "a string", False),
+    # Firmware recordings: the machine by QEMU's name, its CPU and the icount shift.
+    "machine": (_text, "a string", False),
+    "cpu": (_text, "a string", False),
+    "icount_shift": (lambda v: _count(v) and v <= 10, "a count up to 10", False),
 }
 END_FIELDS: dict[str, _Field] = {
     "icount": (_count, "a count", True),

@@ -244,6 +244,10 @@ class Recorder:
                 previous[sig] = signal.signal(sig, forward)
         return previous
 
+    def _end_details(self) -> dict[str, Any]:
+        """END frame fields only this kind of recording has."""
+        return {"enosys": self.process.platform.enosys, "opened_files": sorted(self.host.opened)}
+
     def _guest_memory_estimate(self) -> int:
         """Host memory the guest's pages take now: this process's growth since the start,
         less the copy of the last snapshot's pages the recorder keeps."""
@@ -295,14 +299,13 @@ class Recorder:
                 "reason": reason,
                 "exit_status": plat.exit_status,
                 "exit_signal": plat.exit_signal,
-                "enosys": plat.enosys,
+                **self._end_details(),
                 "events": self.log.count,
                 "events_by_kind": self.log.by_kind,
                 "snapshots": self.snapshot_count,
                 "snapshot_bytes_raw": self.snapshot_bytes[0],
                 "snapshot_bytes_compressed": self.snapshot_bytes[1],
                 "files": len(self.files.paths),
-                "opened_files": sorted(self.host.opened),
             },
         )
         self.out.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ttdbg.errors import RecordingError, TtdbgError
 from ttdbg.limits import DEFAULT_MEMORY_LIMIT, MAX_EVENT_BATCH, METADATA_MARGIN
@@ -17,6 +17,7 @@ from .inputs import ReplayInputs
 from .linux.platform import PLATFORM_VERSION, LinuxPlatform
 from .loader import Program, initial_pages, parse_program, with_interpreter
 from .machine import Machine
+from .machines import FIRMWARE_PLATFORM_VERSION, MachineSpec
 from .recfile import (
     EVENTS_HEAD,
     SNAPSHOT_HEAD,
@@ -29,6 +30,9 @@ from .recfile import (
     load_header,
     read_frames,
 )
+
+if TYPE_CHECKING:
+    from .machines.platform import FirmwarePlatform
 
 EVENT_OVERHEAD = 512  # bytes a decoded event costs in memory besides its payload
 
@@ -50,6 +54,11 @@ class Recording:
     truncated: bool
     file_size: int
     compressed_bytes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def machine_spec(self) -> MachineSpec | None:
+        """The firmware machine the recording runs on; None for a Linux program."""
+        return firmware_spec(self.header, self.program, self.path)
 
     @property
     def argv(self) -> list[bytes]:
@@ -91,20 +100,44 @@ class Recording:
         return (None, signal) if signal else (status, None)
 
 
+def firmware_spec(header: dict[str, Any], program: Program, path: str) -> MachineSpec | None:
+    """The machine a firmware recording's header names (checked), or None for Linux."""
+    if header.get("platform") != "firmware":
+        return None
+    from ttdbg.errors import UsageError
+
+    from .machines import machine_spec
+
+    try:
+        return machine_spec(
+            header.get("machine", ""),
+            program.arch.name,
+            header.get("cpu"),
+            header.get("icount_shift"),
+        )
+    except UsageError as err:
+        raise RecordingError(f"{path}: {err}") from None
+
+
 class PlatformNormalizer:
     """A snapshot's platform state as restoring it yields it: loaded into a scratch platform
     and written out again, so states from older ttdbg versions compare equal to replayed
     ones and a malformed platform state is refused when decoded, not when restored."""
 
-    def __init__(self, program: Program, files: FileStore) -> None:
-        self._program, self._files = program, files
-        self._scratch: LinuxPlatform | None = None
+    def __init__(self, program: Program, files: FileStore, spec: MachineSpec | None = None) -> None:
+        self._program, self._files, self._spec = program, files, spec
+        self._scratch: LinuxPlatform | FirmwarePlatform | None = None
 
     def __call__(self, platform: dict[str, Any]) -> dict[str, Any]:
         if self._scratch is None:
             inputs = ReplayInputs(EventLogReader([]))
-            machine = Machine(self._program.arch)
-            self._scratch = LinuxPlatform(machine, self._program, inputs, files=self._files)
+            if self._spec is not None:
+                from .machines.platform import FirmwarePlatform
+
+                self._scratch = FirmwarePlatform(self._spec, self._program, inputs)
+            else:
+                machine = Machine(self._program.arch)
+                self._scratch = LinuxPlatform(machine, self._program, inputs, files=self._files)
         try:
             self._scratch.load_state(platform)
             return self._scratch.to_state()
@@ -133,7 +166,13 @@ def open_recording(path: str) -> Recording:
     if header["eventlog_version"] > EVENTLOG_VERSION:
         raise RecordingError(f"{path}: event log version is newer than this ttdbg reads")
     recorded = header["platform_version"]
-    if recorded != PLATFORM_VERSION:
+    firmware = header.get("platform") == "firmware"
+    if firmware and recorded != FIRMWARE_PLATFORM_VERSION:
+        raise RecordingError(
+            f"{path}: recorded with firmware machine version {recorded}, this ttdbg replays "
+            f"version {FIRMWARE_PLATFORM_VERSION}; record it again"
+        )
+    if not firmware and recorded != PLATFORM_VERSION:
         raise RecordingError(
             f"{path}: recorded with Linux emulation version {recorded}, this ttdbg replays "
             f"version {PLATFORM_VERSION}; record it again"
@@ -216,7 +255,9 @@ def open_recording(path: str) -> Recording:
             memory_limit=memory_limit,
             hash_version=header.get("state_hash_version", 1),
             source=path,
-            normalize_platform=PlatformNormalizer(program, files),
+            normalize_platform=PlatformNormalizer(
+                program, files, firmware_spec(header, program, path)
+            ),
         ),
         end=end,
         truncated=truncated or end is None,

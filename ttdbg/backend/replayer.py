@@ -36,7 +36,7 @@ def new_replay_process(
 ) -> GuestProcess[ReplayInputs]:
     """A guest process positioned at icount 0 whose inputs come from the recording."""
     inputs = ReplayInputs(EventLogReader(rec.events))
-    proc = GuestProcess(rec.program, inputs, None, console, rec.files)
+    proc = GuestProcess(rec.program, inputs, None, console, rec.files, spec=rec.machine_spec)
     proc.platform.start(rec.argv, rec.envp, rec.execfn)
     return proc
 

@@ -1,0 +1,213 @@
+"""What a firmware machine is made of: memory regions, devices, an interrupt path, a clock.
+
+A `Board` is one machine QEMU users know by name (`virt`, `lm3s6965evb`): its memory map,
+the devices it models, how the CPU enters an interrupt and which instructions can make a
+pending interrupt deliverable. Devices see the rest of the machine only through a `Bus`
+(the firmware platform implements it), so they hold plain state and nothing else: their
+`state()` is what snapshots keep and `load()` puts back.
+
+Determinism rule: a device changes interrupt lines only (a) inside an MMIO access, (b) at a
+deadline it announced with `deadline()` or (c) when the bus delivers serial input. After (a)
+it calls `bus.interrupts_changed()`; the platform then rechecks at the end of the translated
+block (the next instruction that ends one, which does not depend on where runs stop), and at
+once for (b) and (c), so record and replay enter every interrupt at the same icount.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from ttdbg.pages import PERM_R, PERM_W, PERM_X
+
+from ..arch import Arch
+from ..loader import Program
+from ..machine import Machine
+
+RWX = PERM_R | PERM_W | PERM_X
+DeviceState = dict[str, Any]  # plain data: ints, strings, lists, dicts (JSON-like)
+
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    """RAM or flash the board maps at reset (zero-filled; the ELF is loaded into it)."""
+
+    name: str
+    base: int
+    size: int
+    perms: int = RWX
+
+
+class Bus(Protocol):
+    """The machine as a device sees it (the firmware platform provides it)."""
+
+    def icount(self) -> int:
+        """The icount of the instruction making the current access (or of the position,
+        outside an access): device timing is a function of it."""
+        ...
+
+    def ns(self) -> int:
+        """Virtual nanoseconds at `icount()`."""
+        ...
+
+    def ticks(self, hz: int) -> int:
+        """A counter of `hz` ticks per virtual second at `icount()`."""
+        ...
+
+    def icount_for_ticks(self, ticks: int, hz: int) -> int:
+        """The first icount at which a `hz` counter reads `ticks` (for `deadline`)."""
+        ...
+
+    def interrupts_changed(self) -> None:
+        """A device changed an interrupt line during an MMIO access: recheck."""
+        ...
+
+    def output(self, port: int, data: bytes) -> None:
+        """The guest wrote `data` to serial port `port` (stdout while recording)."""
+        ...
+
+    def finish(self, status: int, why: str) -> None:
+        """The machine powered off or reset (sifive_test, PSCI SYSTEM_OFF, SYSRESETREQ):
+        the recording ends with this exit status."""
+        ...
+
+    def fail(self, message: str) -> None:
+        """Stop the recording with `message` (an access the model cannot answer)."""
+        ...
+
+
+class Device(ABC):
+    """One memory-mapped peripheral at [base, base + size)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, bus: Bus, base: int, size: int) -> None:
+        self.bus = bus
+        self.base = base
+        self.size = size
+
+    @abstractmethod
+    def read(self, offset: int, size: int) -> int:
+        """The value a `size`-byte load at `base + offset` returns."""
+
+    @abstractmethod
+    def write(self, offset: int, size: int, value: int) -> None:
+        """A `size`-byte store of `value` at `base + offset`."""
+
+    @abstractmethod
+    def state(self) -> DeviceState:
+        """Everything that defines the device now, as plain data."""
+
+    @abstractmethod
+    def load(self, state: DeviceState) -> None:
+        """Become exactly `state` (from `state()`); KeyError/TypeError/ValueError if bad."""
+
+    def deadline(self) -> int | None:
+        """The icount at which the device changes by itself next (a timer), or None."""
+        return None
+
+    def at_deadline(self) -> None:
+        """Called at (or after) the icount `deadline()` named: raise what is due."""
+        return None
+
+    def registers(self) -> dict[str, int]:
+        """Its registers by name, as a peripherals view shows them (no side effects)."""
+        return {}
+
+
+class SerialPort(Protocol):
+    """A UART's receive side, as the platform feeds it."""
+
+    def rx_room(self) -> int:
+        """How many bytes the receive FIFO can take now."""
+        ...
+
+    def receive(self, data: bytes) -> None:
+        """Put `data` (at most `rx_room()` bytes) into the FIFO and raise its interrupt."""
+        ...
+
+
+class Board(ABC):
+    """One machine by QEMU's name: memory map, devices, interrupt entry, reset state."""
+
+    name: ClassVar[str]  # QEMU's -M name
+    arch_name: ClassVar[str]  # the ELF's architecture ("riscv64", "aarch64", "arm")
+    cpus: ClassVar[tuple[str, ...]]  # accepted --cpu names; the first is the default
+    description: ClassVar[str]
+
+    def __init__(self, bus: Bus, cpu: str) -> None:
+        self.bus = bus
+        self.cpu = cpu
+
+    @property
+    @abstractmethod
+    def arch(self) -> Arch:
+        """The CPU description: registers (with the system registers snapshots must keep and
+        gdb shows), Unicorn and capstone modes."""
+
+    @property
+    @abstractmethod
+    def memory(self) -> tuple[MemoryRegion, ...]: ...
+
+    @property
+    @abstractmethod
+    def devices(self) -> tuple[Device, ...]: ...
+
+    @property
+    @abstractmethod
+    def serial(self) -> tuple[SerialPort, ...]:
+        """The serial ports, by port number (stdin feeds port 0)."""
+
+    @abstractmethod
+    def reset(self, machine: Machine, program: Program) -> None:
+        """The CPU as QEMU leaves it after loading `program` as -kernel (pc, mode, sp...)."""
+
+    @abstractmethod
+    def take_interrupt(self, machine: Machine) -> int | None:
+        """If an interrupt is pending and the CPU accepts it now, enter it (as the
+        architecture does: save the pc and mode, jump to the vector) and return its number;
+        else None. Called only between instructions."""
+
+    @abstractmethod
+    def wakes(self, machine: Machine) -> bool:
+        """Whether an interrupt is pending that ends a wait-for-interrupt (wfi wakes on a
+        pending enabled source even with interrupts masked)."""
+
+    @abstractmethod
+    def pending(self) -> list[str]:
+        """The interrupts pending now, by name ("IRQ 33 (uart)"), for `monitor info replay`."""
+
+    def unmasks(self, mnem: str, ops: str) -> bool:
+        """Whether the instruction (capstone mnemonic and operands) may let the CPU accept a
+        pending interrupt it refused before (csrw mstatus, mret, msr daifclr, cpsie...). The
+        platform rechecks after each; all of them end their translated block."""
+        return False
+
+    def waits(self, mnem: str, ops: str) -> bool:
+        """Whether the instruction waits for an interrupt (wfi): virtual time skips to the
+        next deadline."""
+        return mnem == "wfi"
+
+    def state(self) -> DeviceState:
+        """Every device's state, by device name (board state beyond devices: override)."""
+        return {dev.name: dev.state() for dev in self.devices}
+
+    def load(self, state: DeviceState) -> None:
+        for dev in self.devices:
+            dev.load(state[dev.name])
+
+    def deadline(self) -> int | None:
+        """The earliest device deadline (an icount), or None."""
+        due = [d for d in (dev.deadline() for dev in self.devices) if d is not None]
+        return min(due) if due else None
+
+    def at_deadline(self) -> None:
+        for dev in self.devices:
+            due = dev.deadline()
+            if due is not None and due <= self.bus.icount():
+                dev.at_deadline()
+
+    def peripherals(self) -> dict[str, dict[str, int]]:
+        """Each device's registers, for a peripherals view."""
+        return {dev.name: dev.registers() for dev in self.devices}

@@ -1,0 +1,432 @@
+"""The firmware platform: a board's memory and devices on a Machine, its virtual clock, the
+serial console, and interrupts entered at icounts that are the same in record and replay.
+
+It plays the role `LinuxPlatform` plays for a Linux program (the recorder, replayer and
+timeline drive either one): `start`, `to_state`/`load_state`, `exit_status`, `error`.
+
+When things happen, exactly:
+- a device deadline (a timer) at the icount `deadline()` names;
+- serial input at the icount it was logged at (recording: at a poll point, or after a wfi);
+- after an MMIO access that changed an interrupt line, or an instruction that can unmask
+  one (`Board.unmasks`), at the end of that translated block: every such instruction and the
+  next instruction that ends a block do not depend on where runs start or stop;
+- at each of these the board may enter an interrupt (`Board.take_interrupt`).
+A wfi retires at once: if nothing wakes it, virtual time skips to the next deadline (adding
+to the clock's idle time, which snapshots keep), or, while recording, waits for input.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import capstone
+import unicorn
+
+from ttdbg.errors import DivergenceError, GuestError
+
+from ..eventlog import Event, EventKind
+from ..icount import Block, _lib
+from ..inputs import EndOfLog, Inputs
+from ..loader import Program
+from ..machine import Fault, Machine
+from . import FIRMWARE_PLATFORM_VERSION, MachineSpec, board_class
+from .clock import VirtualClock
+from .serialinput import SerialInput
+
+Console = Callable[[int, bytes], None]
+POLL_EVERY = 1 << 16  # instructions between looks at the host's serial input while recording
+MAX_IDLE_WAIT = 0.05  # seconds one wfi waits for input in real time before skipping ahead
+
+
+@dataclass(frozen=True)
+class EnteredInterrupt:
+    """The last interrupt the CPU entered: where and which."""
+
+    icount: int
+    number: int
+
+
+class FirmwareError(GuestError):
+    """The firmware did something the machine model does not answer (recording stops)."""
+
+
+class _Cpu:
+    """The one CPU, in the shape the timeline lists threads in."""
+
+    class _State:
+        value = "runnable"
+
+    def __init__(self) -> None:
+        self.tid = 1
+        self.name = "cpu0"
+        self.state = self._State()
+        self.regs: bytes | None = None
+
+
+class _Position(ctypes.Structure):
+    """The native position hook's state (bc_position)."""
+
+    _fields_ = [("pc", ctypes.c_uint64)]
+
+
+class OneCpu:
+    """The thread table of a single-CPU machine: one entry, always current."""
+
+    def __init__(self) -> None:
+        self.current = 1
+        self.table = {1: _Cpu()}
+
+
+class FirmwarePlatform:
+    """One board with its CPU, devices and clock, recorded or replayed."""
+
+    def __init__(
+        self,
+        spec: MachineSpec,
+        program: Program,
+        inputs: Inputs,
+        console: Console | None = None,
+        serial_in: SerialInput | None = None,
+    ) -> None:
+        self.spec = spec
+        self.program = program
+        self.inputs = inputs
+        self.console = console
+        self.serial_in = serial_in
+        self.clock = VirtualClock(spec.icount_shift)
+        self.board = board_class(spec.name, spec.arch)(self, spec.cpu)
+        self.m = Machine(self.board.arch)
+        self.arch = self.m.arch
+        self.threads = OneCpu()
+        self.exit_status: int | None = None
+        self.exit_signal: int | None = None
+        self.exit_reason = ""
+        self.error: Exception | None = None
+        self.end_of_log: EndOfLog | None = None
+        self.host_signal: int | None = None
+        self.enosys: dict[str, int] = {}
+        self.auxv = b""
+        self.check_at: int | None = None  # an interrupt recheck due at this icount
+        self.serial_due: int | None = None  # recording: input waits for delivery here
+        self.last_interrupt: EnteredInterrupt | None = None
+        self._access_icount: int | None = None
+        self._next_poll = 0
+        self._cs = capstone.Cs(self.arch.cs_arch, self.arch.cs_mode)
+        self._hooked: set[int] = set()
+        self._pc_id = self.arch.register(self.arch.pc).uc_id
+        m = self.m
+        m.next_async = self.next_async
+        m.on_async = self.deliver_async
+        m.at_rest = self.settle
+        m.on_fault = self._on_fault
+        m.on_unmapped = self._unmapped
+        self._unmapped_access: tuple[int, int] | None = None
+        m.counter.listeners.append(self)
+        m.counter_reads.source = self._counter
+        # The pc of the instruction making an MMIO access (Unicorn's pc register is stale there).
+        self._position = _Position()
+        m.counter.add_native_hook(
+            unicorn.UC_HOOK_CODE, _lib.bc_position_hook, ctypes.byref(self._position)
+        )
+
+    # -- setting up ---------------------------------------------------------------------------
+
+    def start(self, argv: list[bytes], envp: list[bytes], execfn: bytes) -> None:
+        """Map memory and devices, load the ELF as QEMU's -kernel does, reset the CPU."""
+        m = self.m
+        for region in self.board.memory:
+            m.uc.mem_map(region.base, region.size, region.perms)
+        for seg in self.program.all_segments:
+            if not any(
+                r.base <= seg.vaddr and seg.vaddr + len(seg.data) <= r.base + r.size
+                for r in self.board.memory
+            ):
+                raise FirmwareError(
+                    f"segment at {seg.vaddr:#x} ({len(seg.data):,} bytes) lies outside the "
+                    f"memory of machine {self.spec.name}"
+                )
+            m.write(seg.vaddr, seg.data)
+        for dev in self.board.devices:
+            size = -(-dev.size // 0x1000) * 0x1000
+            m.uc.mmio_map(dev.base, size, self._mmio_read, dev, self._mmio_write, dev)
+        m.mmio_regions = tuple(
+            (d.base, d.base + -(-d.size // 0x1000) * 0x1000) for d in self.board.devices
+        )
+        self.arch.setup(m.uc)
+        self.board.reset(m, self.program)
+
+    # -- the bus devices see ------------------------------------------------------------------
+
+    def icount(self) -> int:
+        return self._access_icount if self._access_icount is not None else self.m.icount
+
+    def ns(self) -> int:
+        return self.clock.ns(self.icount())
+
+    def ticks(self, hz: int) -> int:
+        return self.clock.ticks(self.icount(), hz)
+
+    def icount_for_ticks(self, ticks: int, hz: int) -> int:
+        return self.clock.icount_for(self.clock.ns_for_ticks(ticks, hz))
+
+    def interrupts_changed(self) -> None:
+        if self._access_icount is not None:
+            self._recheck_at_block_end()
+
+    def output(self, port: int, data: bytes) -> None:
+        if self.console is not None:
+            self.console(1, data)  # the serial console is what stdout is for a program
+
+    def finish(self, status: int, why: str) -> None:
+        icount = self.icount() + 1  # the store that powered off retires
+        self.exit_reason = why
+        try:
+            self.inputs.note(Event(EventKind.EXIT, icount, (status & 0xFF, 0)))
+        except (DivergenceError, EndOfLog) as err:
+            self.error = err
+        self.exit_status = status & 0xFF
+        self.m.icount = icount
+        self.m.halt()
+
+    def fail(self, message: str) -> None:
+        self.error = FirmwareError(message)
+        self.m.request_stop()
+
+    # -- MMIO ---------------------------------------------------------------------------------
+
+    def _mmio_read(self, uc: unicorn.Uc, offset: int, size: int, dev: Any) -> int:
+        self._access_icount = self.m.icount_at(self._position.pc)
+        try:
+            return int(dev.read(offset, size)) & ((1 << (8 * size)) - 1)
+        finally:
+            self._access_icount = None
+
+    def _mmio_write(self, uc: unicorn.Uc, offset: int, size: int, value: int, dev: Any) -> None:
+        self._access_icount = self.m.icount_at(self._position.pc)
+        try:
+            dev.write(offset, size, value)
+        finally:
+            self._access_icount = None
+
+    def _recheck_at_block_end(self) -> None:
+        """Recheck interrupts where the current translated block ends (the block counter has
+        already counted it to its end)."""
+        end = self.m.counter.icount
+        if self.check_at is None or end < self.check_at:
+            self.check_at = end
+        if end < self.m.counter.limit:
+            self.m.counter.limit = end
+
+    def _unmapped(self, addr: int, size: int) -> bool:
+        self._unmapped_access = (addr, size)
+        return False
+
+    def _on_fault(self, m: Machine, fault: Fault) -> None:
+        pc = self._position.pc  # the faulting instruction (the CPU's pc may be stale)
+        m.icount = m.icount_at(pc)
+        where = f"at pc {pc:#x} (icount {m.icount})"
+        if self._unmapped_access is not None:
+            addr, size = self._unmapped_access
+            self.error = FirmwareError(
+                f"{fault.detail.split(' ')[0]} of {size} bytes at {addr:#x} {where}: no memory "
+                f"or modelled device there on machine {self.spec.name}"
+            )
+        elif fault.detail.startswith("CPU exception"):
+            self.error = FirmwareError(
+                f"{fault.detail} {where}: firmware exceptions (traps other than interrupts) "
+                f"are not modelled on machine {self.spec.name}"
+            )
+        else:
+            self.error = FirmwareError(f"{fault.detail} {where} on machine {self.spec.name}")
+
+    def _counter(self, counter: Any, icount: int, pc: int) -> int:
+        """CPU counters (rdtime, rdcycle, rdinstret) from virtual time and the icount."""
+        if counter.name == "TIME":
+            return self.clock.ticks(icount, 10_000_000)
+        return icount
+
+    # -- instructions that wait or unmask (a BlockListener of the block counter) ---------------
+
+    def learned(self, block: Block, code: bytes) -> None:
+        unmasks, waits = self.board.unmasks, self.board.waits
+        for insn in self._cs.disasm_lite(code, block.addr):
+            addr, size, mnem, ops = insn
+            if addr in self._hooked:
+                continue
+            if waits(mnem, ops):
+                hook: Callable[..., None] = self._wait_hook
+            elif unmasks(mnem, ops):
+                hook = self._unmask_hook
+            else:
+                continue
+            self._hooked.add(addr)
+            self.m.uc.hook_add(unicorn.UC_HOOK_CODE, hook, None, addr, addr)
+            self.m.uc.ctl_remove_cache(addr, addr + size)
+
+    def forgot(self) -> None:
+        pass  # the hooks stay: they are keyed by address and still right for the same code
+
+    def _unmask_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
+        # The instruction ends its block: recheck right after it.
+        self._recheck_at_block_end()
+
+    def _wait_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
+        m = self.m
+        here = m.icount_at(addr)
+        after = here + 1
+        if not self.board.wakes(m):
+            if self.inputs.replaying:
+                ev = self.inputs.peek()
+                input_next = ev is not None and ev.kind == EventKind.SERIAL and ev.icount == after
+            else:
+                input_next = self._wait_for_input(here)
+                if input_next:
+                    self.serial_due = after
+            if not input_next and self.error is None:
+                due = self.board.deadline()
+                if due is None:
+                    if not self.inputs.replaying and (
+                        self.serial_in is None or self.serial_in.closed
+                    ):
+                        self.fail(
+                            f"wfi at pc {addr:#x} (icount {here}) waits for an interrupt that "
+                            "cannot come: no timer is armed and the serial input is closed"
+                        )
+                elif due > after:
+                    self.clock.idle_ns += (due - after) << self.clock.shift
+        # The wait is over: the instruction retires here, and the CPU goes on after it.
+        m.icount = after
+        if self.check_at is None or after < self.check_at:
+            self.check_at = after
+        m.counter.limit = min(m.counter.limit, after)
+        uc.reg_write(self._pc_id, addr + size)
+
+    def _wait_for_input(self, here: int) -> bool:
+        """Recording, at a wfi nothing wakes: whether input is there (after waiting in real
+        time as long as the next deadline is away, or until input comes when none is)."""
+        source = self.serial_in
+        if source is None:
+            return False
+        if source.available():
+            return True
+        due = self.board.deadline()
+        while not source.closed and self.host_signal is None:
+            if due is None:
+                wait = MAX_IDLE_WAIT
+            else:
+                wait = min(MAX_IDLE_WAIT, (self.clock.ns(due) - self.clock.ns(here)) / 1e9)
+            if source.wait(max(wait, 0.0)):
+                return True
+            if due is not None:
+                return False
+        if self.host_signal is not None:
+            self.fail("interrupted")
+        return False
+
+    # -- asynchronous events ------------------------------------------------------------------
+
+    def next_async(self) -> int | None:
+        due = [d for d in (self.check_at, self.board.deadline(), self.serial_due) if d is not None]
+        if self.inputs.replaying:
+            ev = self.inputs.peek()
+            if ev is not None and ev.kind == EventKind.SERIAL:
+                due.append(ev.icount)
+        elif self.serial_in is not None and not self.serial_in.closed:
+            due.append(self._next_poll)
+        return min(due) if due else None
+
+    def deliver_async(self, icount: int) -> None:
+        """Everything due at `icount`, then an interrupt if the CPU takes one."""
+        if self.check_at is not None and self.check_at <= icount:
+            self.check_at = None
+        if self.serial_due is not None and self.serial_due <= icount:
+            self.serial_due = None
+        self._serial(icount)
+        due = self.board.deadline()
+        if due is not None and due <= icount:
+            self.board.at_deadline()
+        number = self.board.take_interrupt(self.m)
+        if number is not None:
+            self.last_interrupt = EnteredInterrupt(icount, number)
+
+    def settle(self) -> None:
+        """At the end of a run: what is due at this icount happens now, so the state at an
+        icount is the same however a run got there."""
+        due = self.next_async()
+        if due is not None and due <= self.m.icount and self.m.halted is None:
+            self.deliver_async(self.m.icount)
+
+    def _serial(self, icount: int) -> None:
+        port = self.board.serial[0] if self.board.serial else None
+        if port is None:
+            return
+
+        def choose() -> Event | None:
+            self._next_poll = icount + POLL_EVERY
+            if self.host_signal is not None and self.error is None:
+                self.fail("interrupted")
+            source = self.serial_in
+            room = port.rx_room()
+            if source is None or room <= 0 or not source.available():
+                return None
+            return Event(EventKind.SERIAL, icount, (0,), 0, source.take(room))
+
+        try:
+            ev = self.inputs.decide(EventKind.SERIAL, icount, choose)
+        except DivergenceError as err:
+            self.error = err
+            return
+        if ev is not None:
+            if len(ev.payload) > port.rx_room() or ev.args != (0,):
+                self.error = DivergenceError(icount, "serial input the FIFO can take", repr(ev))
+                return
+            port.receive(ev.payload)
+
+    # -- state --------------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        last = self.last_interrupt
+        return {
+            "version": FIRMWARE_PLATFORM_VERSION,
+            "devices": self.board.state(),
+            "idle_ns": self.clock.idle_ns,
+            "check_at": self.check_at,
+            "last_interrupt": None if last is None else [last.icount, last.number],
+            "exit_status": self.exit_status,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if state["version"] != FIRMWARE_PLATFORM_VERSION:
+            raise ValueError(f"firmware platform state version {state['version']}")
+        self.board.load(state["devices"])
+        self.clock.idle_ns = int(state["idle_ns"])
+        check = state["check_at"]
+        self.check_at = None if check is None else int(check)
+        last = state["last_interrupt"]
+        self.last_interrupt = None if last is None else EnteredInterrupt(int(last[0]), int(last[1]))
+        status = state["exit_status"]
+        self.exit_status = None if status is None else int(status)
+        self.serial_due = None
+
+    # -- what front-ends show -----------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """Virtual time, pending interrupts and the last one entered, for `monitor info replay`."""
+        last = self.last_interrupt
+        return {
+            "machine": self.spec.name,
+            "virtual_ns": self.clock.ns(self.m.icount),
+            "icount_shift": self.spec.icount_shift,
+            "pending": self.board.pending(),
+            "last_interrupt": None if last is None else (last.icount, last.number),
+        }
+
+
+def stdout_console(fd: int, data: bytes) -> None:
+    """Serial output to this process's stdout, as the guest writes it."""
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()

@@ -1,0 +1,108 @@
+"""Record firmware on a machine: the ELF loaded as QEMU's -kernel, serial input from a host
+descriptor (stdin) logged at the icount it enters the UART, output to the console."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import lz4.frame
+
+from ttdbg import __version__
+from ttdbg.limits import DEFAULT_MEMORY_LIMIT
+from ttdbg.snapshots.state import HASH_VERSION, PageDigests
+
+from ..baseline import PageBaseline
+from ..eventlog import EVENTLOG_VERSION, EventLogWriter
+from ..filestore import FileStore
+from ..loader import initial_pages, parse_program
+from ..process import GuestProcess
+from ..recfile import FrameType, RecordingWriter
+from ..recorder import DEFAULT_SNAPSHOT_EVERY, Progress, Recorder, RecordResult, _FlushingInputs
+from . import FIRMWARE_PLATFORM_VERSION, MachineSpec
+from .platform import Console, FirmwarePlatform, stdout_console
+from .serialinput import SerialInput
+
+
+class FirmwareRecorder(Recorder):
+    """Runs firmware from reset until it powers off, fails, or is interrupted."""
+
+    def __init__(
+        self,
+        program_path: str,
+        spec: MachineSpec,
+        out_path: str,
+        serial_fd: int | None,
+        console: Console = stdout_console,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+        max_insns: int | None = None,
+        max_memory: int = DEFAULT_MEMORY_LIMIT,
+    ) -> None:
+        self.max_memory = max_memory
+        self.over_memory = False
+        with open(program_path, "rb") as f:
+            self.image = f.read()
+        self.program_path = program_path
+        self.files = FileStore(recording=True)
+        self.program = parse_program(self.image, program_path)
+        self.spec = spec
+        self.argv, self.env = [], []
+        self.snapshot_every = max(1, snapshot_every)
+        self.max_insns = max_insns
+        self.log = EventLogWriter()
+        self.out = RecordingWriter(out_path)
+        self.inputs = _FlushingInputs(self.log, self.flush_events)
+        self.serial_in = SerialInput(serial_fd)
+        self.process = GuestProcess(
+            self.program, self.inputs, console=console, spec=spec, serial_in=self.serial_in
+        )
+        self.digests = PageDigests()
+        self.baseline = PageBaseline(initial_pages(self.program), self.files)
+        self.previous = None
+        self.snapshot_count = 0
+        self.snapshot_bytes = [0, 0]
+
+    @property
+    def platform(self) -> FirmwarePlatform:
+        plat = self.process.platform
+        assert isinstance(plat, FirmwarePlatform)
+        return plat
+
+    def _end_details(self) -> dict[str, Any]:
+        return {}
+
+    def _guest_memory_estimate(self) -> int:
+        return 0  # the board's RAM is fixed; snapshots are checked against the limit
+
+    def run(self, progress: Progress | None = None) -> RecordResult:
+        self.out.write_json(
+            FrameType.HEADER,
+            {
+                "ttdbg_version": __version__,
+                "eventlog_version": EVENTLOG_VERSION,
+                "arch": self.program.arch.name,
+                "platform": "firmware",
+                "platform_version": FIRMWARE_PLATFORM_VERSION,
+                **self.spec.to_header(),
+                "program": os.path.basename(self.program_path),
+                "execfn": os.path.basename(self.program_path),
+                "argv": [],
+                "env": [],
+                "interp": None,
+                "snapshot_every": self.snapshot_every,
+                "memory_limit": self.max_memory,
+                "state_hash_version": HASH_VERSION,
+                "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+        self.out.write(FrameType.PROGRAM, lz4.frame.compress(self.image))
+        self.platform.start([], [], b"")
+        previous = self._catch_signals()
+        try:
+            return self._record(progress)
+        finally:
+            import signal
+
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
