@@ -115,6 +115,7 @@ class FirmwarePlatform:
         self.last_interrupt: EnteredInterrupt | None = None
         self._access_icount: int | None = None
         self._next_poll = 0
+        self._quiet_at = -1  # recording: no input is delivered at this icount
         self._cs = capstone.Cs(self.arch.cs_arch, self.arch.cs_mode)
         self._hooked: set[int] = set()
         self._pc_id = self.arch.register(self.arch.pc).uc_id
@@ -298,6 +299,9 @@ class FirmwarePlatform:
                         )
                 elif due > after:
                     self.clock.idle_ns += (due - after) << self.clock.shift
+                # Input right after a wfi means the wfi did not skip time (replay decides
+                # that from the log): input that comes now waits for the next poll.
+                self._quiet_at = after
         # The wait is over: the instruction retires here, and the CPU goes on after it.
         m.icount = after
         if self.check_at is None or after < self.check_at:
@@ -367,6 +371,8 @@ class FirmwarePlatform:
 
         def choose() -> Event | None:
             self._next_poll = icount + POLL_EVERY
+            if icount == self._quiet_at:
+                return None
             if self.host_signal is not None and self.error is None:
                 self.fail("interrupted")
             source = self.serial_in
