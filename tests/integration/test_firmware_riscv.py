@@ -71,7 +71,8 @@ def test_input_arriving_while_the_firmware_waits_replays_exactly(tmp_rec: Path) 
         [*run_args(), "record", "--machine", "virt", "-o", str(tmp_rec), str(FW)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stdin is not None
     assert proc.stdout.readline() == b"fw: ready\n"  # the firmware is waiting in wfi now
     out, err = proc.communicate(b"late\nquit\n", timeout=60)
     assert proc.returncode == 0, err
@@ -155,4 +156,3 @@ def test_bad_machine_options_are_one_line_usage_errors(
     assert rec.returncode == 2
     assert message in rec.stderr.decode()
     assert "Traceback" not in rec.stderr.decode()
-
