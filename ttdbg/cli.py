@@ -265,6 +265,11 @@ def recording_info(path: str) -> dict[str, Any]:
         "event_bytes_compressed": rec.compressed_bytes["events"],
         "program_bytes": rec.compressed_bytes["program"],
         "stored_files": [{"path": f.path, "size": f.size} for f in rec.files.listing()],
+        "stored_contents": rec.files.contents,
+        "stored_content_bytes": rec.files.total_size,
+        # Bytes read from files whose content is not stored (opened for writing, not regular
+        # files, too large): they are in the event log as read.
+        "inline_reads": end.get("inline_reads"),
         "stored_file_bytes_compressed": rec.compressed_bytes["files"],
         "env": rec.header["env"],
         # Files the program opened on the host while recording: what it read from them is in
@@ -313,8 +318,18 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"files {info['stored_file_bytes_compressed']:,})",
     ]
     if info["stored_files"]:
-        lines.append(f"files:       {len(info['stored_files'])} stored (mapped by the program)")
+        lines.append(
+            f"files:       {len(info['stored_files'])} stored (mapped or read by the program): "
+            f"{info['stored_contents']} distinct contents, {info['stored_content_bytes']:,} "
+            f"bytes, each stored once ({info['stored_file_bytes_compressed']:,} compressed)"
+        )
         lines += [f"  {f['size']:>12,}  {f['path']}" for f in info["stored_files"]]
+    if info["inline_reads"]:
+        lines.append(
+            f"read:        {len(info['inline_reads'])} files not stored whole (open for "
+            "writing, not regular, or too large); the bytes read are in the event log"
+        )
+        lines += [f"  {n:>12,}  {name}" for name, n in sorted(info["inline_reads"].items())]
     opened = info["opened_files"]
     lines.append(
         "opened:      unknown (the recording is truncated)"

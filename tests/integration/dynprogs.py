@@ -183,3 +183,43 @@ def record_with_vanished_library(tmp: Path, keep_copy: Path | None = None) -> tu
     shutil.rmtree(libdir)
     prog.unlink()
     return rec, str(lib)
+
+
+READS_FILES = r"""
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/mman.h>
+/* Reads argv[1] whole three times (read, pread), maps it too, and rewrites and rereads
+   argv[2] through a descriptor open for writing. */
+int main(int argc, char **argv) {
+    char buf[3000];
+    unsigned long sum = 0;
+    for (int k = 0; k < 3; k++) {
+        int fd = open(argv[1], O_RDONLY);
+        ssize_t n;
+        off_t at = sum % 512;
+        while ((n = k == 1 ? pread(fd, buf, sizeof buf, at) : read(fd, buf, sizeof buf)) > 0) {
+            for (ssize_t i = 0; i < n; i++) sum = sum * 31 + (unsigned char)buf[i];
+            if (k == 1) break;
+        }
+        unsigned char *m = mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+        sum += m[5];
+        close(fd);
+    }
+    int fd = open(argv[2], O_RDWR | O_CREAT | O_TRUNC, 0644);
+    for (int k = 0; k < 3; k++) {
+        char line[64];
+        int len = snprintf(line, sizeof line, "line %d %lu\n", k, sum % 1000);
+        write(fd, line, len);
+        lseek(fd, 0, SEEK_SET);
+        ssize_t n = read(fd, buf, sizeof buf);
+        sum += n;
+        lseek(fd, 0, SEEK_END);
+    }
+    close(fd);
+    printf("sum %lu\n", sum);
+    return 0;
+}
+"""

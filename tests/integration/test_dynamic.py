@@ -21,6 +21,7 @@ from tests.integration.dynprogs import (
     LIBRARY,
     PLUGIN,
     PRELOAD,
+    READS_FILES,
     USES_LIBRARY,
     compile_source,
 )
@@ -272,3 +273,33 @@ def test_stored_files_are_checked_when_read(tmp_path: Path) -> None:
             assert "Traceback" not in err
             assert len(err.strip().splitlines()) == 1, err
             assert needle in err, (name, err)
+
+
+def test_files_read_are_stored_once_and_replay_without_them(tmp_path: Path) -> None:
+    """A file read three times and mapped is stored once (not copied into the event log per
+    read); a file rewritten through a descriptor open for writing is logged as read."""
+    prog = compile_source(tmp_path, "reads", READS_FILES)
+    data = tmp_path / "data.bin"
+    data.write_bytes(os.urandom(200_000))  # incompressible: a copy per read would show
+    scratch = tmp_path / "scratch.txt"
+    native = run_native([str(prog), str(data), str(scratch)])
+    assert native.returncode == 0
+    rec = tmp_path / "reads.ttrec"
+    assert record([str(prog), str(data), str(scratch)], rec).stdout == native.stdout
+    info = json.loads(run_ttdbg(["info", "--json", str(rec)]).stdout)
+    stored = {f["path"]: f["size"] for f in info["stored_files"]}
+    assert stored[str(data)] == 200_000
+    assert str(scratch) not in stored
+    lines = [len(line) for line in scratch.read_bytes().splitlines(keepends=True)]
+    assert info["inline_reads"] == {str(scratch): sum(sum(lines[: k + 1]) for k in range(3))}
+    # One copy of the data file in all: the three reads and the mapping refer to it.
+    assert info["event_bytes_compressed"] < 20_000, info
+    bodies = [f for f in read_frames(str(rec))[0] if f.type == FrameType.FILE]
+    copies = [f for f in bodies if str(data).encode() in f.payload[:400] and len(f.payload) > 400]
+    assert len(copies) == 1
+    assert info["stored_contents"] == len(stored)  # no two stored paths share a content here
+    text = run_ttdbg(["info", str(rec)]).stdout.decode()
+    assert f"       200,000  {data}" in text
+    data.unlink()
+    scratch.unlink()
+    assert replay_verified(rec) == native.stdout

@@ -16,6 +16,7 @@ from ttdbg.backend.eventlog import (
     decode_events,
     encode_events,
 )
+from ttdbg.backend.filestore import FileStore
 from ttdbg.errors import RecordingError
 
 
@@ -33,6 +34,8 @@ def valid_event(draw: st.DrawFn) -> Event:
     if kind == EventKind.COUNTER:
         args = (draw(st.sampled_from(list(Counter))), args[1])
     payload = draw(st.binary(max_size=64))
+    if kind == EventKind.FILE_READ:  # a span of a stored file, never an empty read
+        payload, result = draw(st.binary(min_size=40, max_size=40)), draw(st.integers(1, 1 << 30))
     if kind == EventKind.SWITCH:  # a reason, and whole (tid, result, remaining) records
         args = (*args[:2], draw(st.integers(1, MAX_SWITCH_REASON)))
         payload = payload[: len(payload) - len(payload) % SWITCH_WAKE_SIZE]
@@ -76,3 +79,23 @@ def test_malformed_events_are_refused_by_name() -> None:
     same = [Event(EventKind.SYSCALL, 7, (0,) * 7)] * 9
     with pytest.raises(RecordingError, match="too many events at icount 7"):
         list(decode_events(encode_events(same, 0), 0))
+
+
+def test_a_read_from_a_stored_file_is_encoded_as_a_reference() -> None:
+    data = bytes(range(256)) * 40
+    files = FileStore()
+    digest = files.add("/data", data)
+    span = digest + (100).to_bytes(8, "little")
+    read = Event(EventKind.SYSCALL, 7, (0, 3, 0x1000, 500, 0, 0, 0), 500, data[100:600], span)
+    encoded = encode_events([read], 0)
+    assert len(encoded) < 200  # the reference, not the 500 bytes
+    (raw,) = decode_events(encoded, 0)
+    assert (raw.kind, raw.payload, raw.result) == (EventKind.FILE_READ, span, 500)
+    assert files.span(raw.payload, raw.result, "log") == data[100:600]
+    for bad_ref, length in ((span, len(data)), (bytes(32) + span[32:], 500)):
+        with pytest.raises(RecordingError, match="log: a read"):
+            files.span(bad_ref, length, "log")
+    for size in (0, 39, 41):
+        with pytest.raises(RecordingError, match="file read"):
+            list(decode_events(encode_events([Event(EventKind.FILE_READ, 1, read.args, 500,
+                                                    bytes(size))], 0), 0))  # fmt: skip

@@ -14,7 +14,7 @@ from ttdbg.errors import RecordingError
 
 from .arch.counters import Counter
 
-EVENTLOG_VERSION = 3
+EVENTLOG_VERSION = 4  # 3: SERIAL events, 4: FILE_READ events
 
 
 class EventKind(enum.IntEnum):
@@ -31,6 +31,10 @@ class EventKind(enum.IntEnum):
     # Bytes a firmware machine's serial port received at this icount: args (port,), payload
     # the bytes put into its receive FIFO.
     SERIAL = 7
+    # On disk only: a SYSCALL whose payload is a span of a file the recording stores, kept as
+    # a reference (payload: sha256 | u64 offset) so the bytes are stored once. Opening the
+    # recording turns it back into a SYSCALL with the bytes (`Event.span` keeps the reference).
+    FILE_READ = 8
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class Event:
     args: tuple[int, ...] = ()
     result: int = 0
     payload: bytes = field(default=b"", repr=False)
+    # Where `payload` lies in a stored file (sha256 | u64 offset), or b"": then the encoding
+    # keeps the reference instead of the bytes.
+    span: bytes = field(default=b"", repr=False, compare=False)
 
     def describe(self, syscall_names: dict[int, str] | None = None) -> str:
         """A short human form: `read(0, 0x7ffe..., 4096) = 12`."""
@@ -78,11 +85,10 @@ def encode_events(events: list[Event], previous_icount: int) -> bytes:
     parts: list[bytes] = []
     last = previous_icount
     for ev in events:
-        parts.append(
-            _HEAD.pack(ev.kind, ev.icount - last, len(ev.args), ev.result, len(ev.payload))
-        )
+        kind, payload = (EventKind.FILE_READ, ev.span) if ev.span else (ev.kind, ev.payload)
+        parts.append(_HEAD.pack(kind, ev.icount - last, len(ev.args), ev.result, len(payload)))
         parts.append(_ARGS[len(ev.args)].pack(*(a & _MASK for a in ev.args)))
-        parts.append(ev.payload)
+        parts.append(payload)
         last = ev.icount
     return b"".join(parts)
 
@@ -96,7 +102,9 @@ ARG_COUNTS = {
     EventKind.SIGNAL: 0,
     EventKind.SWITCH: 3,
     EventKind.SERIAL: 1,
+    EventKind.FILE_READ: 7,
 }
+SPAN_SIZE = 40  # a FILE_READ payload: sha256 of the stored file, u64 offset in it
 SWITCH_WAKE_SIZE = 20  # a SWITCH payload is (u32 tid, i64 result, i64 remaining ns) records
 MAX_SWITCH_REASON = 5
 MAX_SIGNAL = 64
@@ -120,6 +128,8 @@ def _check_event(kind: EventKind, args: tuple[int, ...], result: int, payload: i
         not 1 <= args[2] <= MAX_SWITCH_REASON or payload % SWITCH_WAKE_SIZE
     ):
         raise RecordingError(f"event log: thread switch {args} with {payload} payload bytes")
+    if kind == EventKind.FILE_READ and (payload != SPAN_SIZE or result <= 0):
+        raise RecordingError(f"event log: file read of {result} bytes with {payload} byte span")
 
 
 def decode_events(data: bytes, previous_icount: int) -> Iterator[Event]:

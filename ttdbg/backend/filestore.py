@@ -1,4 +1,4 @@
-"""The files a recording holds (loader, libraries, mapped data files), content-addressed.
+"""The files a recording holds (loader, libraries, files mapped or read), content-addressed.
 
 Each distinct content is kept once, keyed by its SHA-256; a path names the content the guest
 saw under it (the last one stored for that path). Recording fills the store from the host and
@@ -69,11 +69,27 @@ class FileStore:
         digest = self.paths.get(path)
         return None if digest is None else self._blobs.get(digest)
 
+    def span(self, ref: bytes, length: int, where: str) -> bytes:
+        """The `length` bytes a FILE_READ event's reference (digest | u64 offset) names,
+        checked against the stored content before anything is copied."""
+        digest, offset = ref[:DIGEST_SIZE], int.from_bytes(ref[DIGEST_SIZE:], "little")
+        data = self._blobs.get(digest)
+        if data is None or len(ref) != DIGEST_SIZE + 8:
+            raise RecordingError(f"{where}: a read refers to a file the recording does not hold")
+        if offset + length > len(data):
+            raise RecordingError(f"{where}: a read past the end of its stored file")
+        return data[offset : offset + length]
+
     def listing(self) -> list[StoredFile]:
         return [
             StoredFile(path, digest, len(self._blobs[digest]))
             for path, digest in sorted(self.paths.items())
         ]
+
+    @property
+    def contents(self) -> int:
+        """How many distinct contents are stored (each once, however many paths name it)."""
+        return len(self._blobs)
 
     @property
     def total_size(self) -> int:

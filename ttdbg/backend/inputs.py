@@ -16,6 +16,9 @@ from .eventlog import Event, EventKind, EventLogReader, EventLogWriter
 from .linux.errnos import EINTR
 
 Outcome = tuple[int, bytes]
+# (result, payload, span): `span` says where the payload lies in a file the recording stores
+# (digest | u64 offset), or is b"" when the payload has to be logged as it is.
+SpanOutcome = tuple[int, bytes, bytes]
 
 
 class HostInterrupted(Exception):
@@ -52,6 +55,13 @@ class Inputs(ABC):
         """A choice the recorder makes (a thread switch): `choose` makes it and it is logged
         when recording; replay takes the logged one at this icount instead, or None."""
 
+    def take_span(
+        self, kind: EventKind, icount: int, args: tuple[int, ...], host: Callable[[], SpanOutcome]
+    ) -> Outcome:
+        """`take` for an input that may come from a stored file (a read): logged as a
+        reference to the file's stored content when the host says where it lies."""
+        return self.take(kind, icount, args, lambda: host()[:2])
+
     def peek(self) -> Event | None:
         """The next logged event, when replaying (recording has no future)."""
         return None
@@ -77,6 +87,19 @@ class LiveInputs(Inputs):
         finally:
             self.in_host = False
         self.log.append(Event(kind, icount, args, result, payload))
+        return result, payload
+
+    def take_span(
+        self, kind: EventKind, icount: int, args: tuple[int, ...], host: Callable[[], SpanOutcome]
+    ) -> Outcome:
+        self.in_host = True
+        try:
+            result, payload, span = host()
+        except HostInterrupted:
+            result, payload, span = -EINTR, b"", b""
+        finally:
+            self.in_host = False
+        self.log.append(Event(kind, icount, args, result, payload, span))
         return result, payload
 
     def note(self, event: Event) -> None:

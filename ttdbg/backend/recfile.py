@@ -42,7 +42,8 @@ class FrameType(enum.IntEnum):
     SNAPSHOT = 4  # u64 icount, u8 keyframe, encoded snapshot
     END = 5  # JSON: total icount, exit status, why it ended
     INDEX = 6  # JSON: offsets of every frame by type
-    FILE = 7  # a file the guest mapped: sha256 | u16 path length | path | lz4 content or empty
+    FILE = 7  # a file the guest mapped or read: sha256 | u16 path length | path | lz4 content
+    # (empty when a frame before it holds the same content)
 
 
 @dataclass(frozen=True)
@@ -359,6 +360,7 @@ END_FIELDS: dict[str, _Field] = {
     "snapshot_bytes_compressed": (_count, "a count", False),
     "files": (_count, "a count", False),
     "opened_files": (_strings, "a list of strings", False),
+    "inline_reads": (_counts_by_name, "an object of counts", False),
 }
 
 

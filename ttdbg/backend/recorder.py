@@ -21,7 +21,7 @@ from ttdbg.snapshots.state import HASH_VERSION, MachineState, PageDigests
 from .baseline import PageBaseline
 from .eventlog import EVENTLOG_VERSION, Event, EventKind, EventLogWriter
 from .filestore import FileStore
-from .inputs import HostInterrupted, LiveInputs, Outcome
+from .inputs import HostInterrupted, LiveInputs, Outcome, SpanOutcome
 from .linux.host import HostIO
 from .linux.platform import PLATFORM_VERSION
 from .linux.threads import SchedulePolicy
@@ -93,6 +93,13 @@ class _FlushingInputs(LiveInputs):
         self, kind: EventKind, icount: int, args: tuple[int, ...], host: Callable[[], Outcome]
     ) -> Outcome:
         outcome = super().take(kind, icount, args, host)
+        self._after_append()
+        return outcome
+
+    def take_span(
+        self, kind: EventKind, icount: int, args: tuple[int, ...], host: Callable[[], SpanOutcome]
+    ) -> Outcome:
+        outcome = super().take_span(kind, icount, args, host)
         self._after_append()
         return outcome
 
@@ -246,7 +253,11 @@ class Recorder:
 
     def _end_details(self) -> dict[str, Any]:
         """END frame fields only this kind of recording has."""
-        return {"enosys": self.process.platform.enosys, "opened_files": sorted(self.host.opened)}
+        return {
+            "enosys": self.process.platform.enosys,
+            "opened_files": sorted(self.host.opened),
+            "inline_reads": self.host.inline,
+        }
 
     def _guest_memory_estimate(self) -> int:
         """Host memory the guest's pages take now: this process's growth since the start,

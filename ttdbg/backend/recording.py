@@ -216,7 +216,18 @@ def open_recording(path: str) -> Recording:
         if base != last_icount:
             raise RecordingError(f"{path}: event icounts go backwards at offset {frame.offset}")
         try:
-            events.extend(decode_events(data, base))
+            for ev in decode_events(data, base):
+                if ev.kind == EventKind.FILE_READ:
+                    # The bytes count against the memory the recording declares before they
+                    # are copied out of the stored file.
+                    log_bytes += ev.result
+                    if log_bytes > memory_limit + METADATA_MARGIN:
+                        raise RecordingError("the reads in the event log exceed its memory")
+                    data_read = files.span(ev.payload, ev.result, "event log")
+                    ev = Event(
+                        EventKind.SYSCALL, ev.icount, ev.args, ev.result, data_read, ev.payload
+                    )
+                events.append(ev)
         except RecordingError as err:
             raise RecordingError(f"{path}: {err}") from None
         last_icount = events[-1].icount if events else 0

@@ -21,6 +21,13 @@ from .fdtable import OpenFile
 from .structs import pack_dirents, pack_stat, pack_statx
 
 Outcome = tuple[int, bytes]
+SpanOutcome = tuple[int, bytes, bytes]  # (result, payload, where the payload is stored)
+# A file read (not mapped) is stored whole up to this size; past it, what is read is logged.
+READ_STORE_LIMIT = 64 << 20
+# A path whose content changed this often while being read is logged as read from then on
+# (a file the program rewrites and rereads would otherwise be stored again and again).
+MAX_VERSIONS = 8
+DEV_ZERO = os.makedev(1, 5)
 O_DIRECTORY = 0o200000
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
@@ -90,6 +97,22 @@ def guarded(fn: Callable[[], Outcome]) -> Outcome:
         return -(err.errno or errno.EIO), b""
 
 
+def _position(fd: int) -> int:
+    """The file offset of a host fd, or -1 when it has none (a terminal, a socket)."""
+    try:
+        return os.lseek(fd, 0, os.SEEK_CUR)
+    except OSError:
+        return -1
+
+
+def guarded_span(fn: Callable[[], SpanOutcome]) -> SpanOutcome:
+    """`guarded` for a read that may name where its bytes are stored."""
+    try:
+        return fn()
+    except OSError as err:
+        return -(err.errno or errno.EIO), b"", b""
+
+
 class HostIO:
     """Host file descriptors behind the guest's open-file descriptions, and host queries."""
 
@@ -109,6 +132,9 @@ class HostIO:
         self.sysroot = sysroot
         self._known: dict[tuple[int, int, int, int], bytes] = {}  # (dev, ino, size, mtime)
         self.opened: set[str] = set()  # every host path the guest opened, for `ttdbg info`
+        # Bytes read from files whose content is not stored (logged as read), by guest path.
+        self.inline: dict[str, int] = {}
+        self._read_versions: dict[str, set[bytes]] = {}  # contents stored for a path read
 
     def contain(self, path: str, dir_fd: int | None = None, follow: bool = True) -> str:
         """`path`, unless it reaches the recorder's own /proc entries (through /proc/self,
@@ -130,30 +156,67 @@ class HostIO:
                 return inside
         return path
 
+    def _stored(self, fd: int, path: str, limit: int) -> tuple[bytes, bytes] | int:
+        """(digest, content) of the regular file behind host `fd`, stored under `path` once
+        per version of it; or a negative errno: -ENODEV for anything but a regular file,
+        -EFBIG past `limit`, -EAGAIN when its content is not what its size says (a /proc or
+        /sys file) or changes while it is read."""
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return -errno.ENODEV
+        if st.st_size > limit:
+            return -errno.EFBIG
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        known = self._known.get(key)
+        data = self.files.get(known) if known is not None else None
+        if known is None or data is None:
+            chunks, at = [], 0
+            while at <= st.st_size and (chunk := os.pread(fd, 1 << 24, at)):
+                chunks.append(chunk)
+                at += len(chunk)
+            data = b"".join(chunks)
+            if len(data) != st.st_size:
+                return -errno.EAGAIN
+        digest = self._known[key] = self.files.add(path, data)
+        return digest, data
+
     def map_file(self, f: OpenFile) -> Outcome:
         """Store the content of the regular file behind `f` (once per version of it);
-        the payload is its digest and size."""
+        the payload is its digest and size. Result 1 for /dev/zero, which maps as anonymous
+        memory."""
 
         def run() -> Outcome:
             fd = self.fd(f)
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                return -errno.ENODEV, b""
-            if st.st_size > MAX_FILE_SIZE:
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == DEV_ZERO:
+                return 1, b""
+            got = self._stored(fd, f.path, MAX_FILE_SIZE)
+            if got == -errno.EFBIG:
                 return -errno.ENOMEM, b""
-            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-            known = self._known.get(key)
-            data = self.files.get(known) if known is not None else None
-            if data is None:
-                chunks, at = [], 0
-                while chunk := os.pread(fd, 1 << 24, at):
-                    chunks.append(chunk)
-                    at += len(chunk)
-                data = b"".join(chunks)
-            digest = self._known[key] = self.files.add(f.path, data)
+            if got == -errno.EAGAIN:
+                return -errno.ENODEV, b""
+            if isinstance(got, int):
+                return got, b""
+            digest, data = got
             return 0, digest + len(data).to_bytes(8, "little")
 
         return guarded(run)
+
+    def _span(self, f: OpenFile, fd: int, at: int, data: bytes) -> bytes:
+        """Where `data`, read at offset `at` of the file behind `f`, lies in the recording's
+        copy of that file (digest | u64 offset); b"" when it goes into the log as it is: a
+        descriptor open for writing (its file changes under it), not a regular file, a file
+        too large or rewritten too often, or bytes that differ from the stored copy."""
+        if f.kind != "file" or not data:
+            return b""
+        seen = self._read_versions.setdefault(f.path, set())
+        storable = at >= 0 and f.flags & os.O_ACCMODE == os.O_RDONLY and len(seen) < MAX_VERSIONS
+        got = self._stored(fd, f.path, READ_STORE_LIMIT) if storable else -1
+        if isinstance(got, int) or got[1][at : at + len(data)] != data:
+            self.inline[f.path] = self.inline.get(f.path, 0) + len(data)
+            return b""
+        seen.add(got[0])
+        return got[0] + at.to_bytes(8, "little")
 
     def fd(self, f: OpenFile) -> int:
         return self.fds[f.ident]
@@ -203,19 +266,22 @@ class HostIO:
         if host_fd is not None and host_fd > 2:
             os.close(host_fd)
 
-    def read(self, f: OpenFile, count: int) -> Outcome:
-        def run() -> Outcome:
-            data = os.read(self.fd(f), min(count, 1 << 24))
-            return len(data), data
+    def read(self, f: OpenFile, count: int) -> SpanOutcome:
+        def run() -> SpanOutcome:
+            fd = self.fd(f)
+            at = _position(fd) if f.kind == "file" else -1
+            data = os.read(fd, min(count, 1 << 24))
+            return len(data), data, self._span(f, fd, at, data)
 
-        return guarded(run)
+        return guarded_span(run)
 
-    def pread(self, f: OpenFile, count: int, offset: int) -> Outcome:
-        def run() -> Outcome:
-            data = os.pread(self.fd(f), min(count, 1 << 24), offset)
-            return len(data), data
+    def pread(self, f: OpenFile, count: int, offset: int) -> SpanOutcome:
+        def run() -> SpanOutcome:
+            fd = self.fd(f)
+            data = os.pread(fd, min(count, 1 << 24), offset)
+            return len(data), data, self._span(f, fd, offset, data)
 
-        return guarded(run)
+        return guarded_span(run)
 
     def write(self, f: OpenFile, data: bytes, keep: bool) -> Outcome:
         def run() -> Outcome:

@@ -14,7 +14,7 @@ from ttdbg.errors import DivergenceError, GuestError
 from ..arch.counters import Counter
 from ..eventlog import Event, EventKind
 from ..filestore import FileStore
-from ..inputs import EndOfLog, Inputs, Outcome
+from ..inputs import EndOfLog, Inputs, Outcome, SpanOutcome
 from ..loader import STACK_LIMIT, Identity, Program, build_stack, map_program, read_auxv
 from ..machine import PAGE, PERM_R, PERM_X, Fault, Machine, RegisterFile, RegisterWriter
 from .errnos import EFAULT, EINTR, ENOSYS
@@ -145,6 +145,12 @@ class LinuxPlatform:
         """Ask the outside world (logged when recording, from the log when replaying)."""
         key = (self.syscall_nr, *self.syscall_args)
         return self.inputs.take(EventKind.SYSCALL, self.syscall_icount, key, fn)
+
+    def host_read(self, fn: Callable[[], SpanOutcome]) -> Outcome:
+        """`host_call` for a read: what it read from a file the recording stores is logged
+        as a reference to that file's content, not as a copy."""
+        key = (self.syscall_nr, *self.syscall_args)
+        return self.inputs.take_span(EventKind.SYSCALL, self.syscall_icount, key, fn)
 
     def _on_syscall(self, m: Machine) -> None:
         if self.error is not None or self.end_of_log is not None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from ..fdtable import OpenFile
-from ..host import HostIO, Outcome
+from ..host import HostIO, Outcome, SpanOutcome
 from ..platform import LinuxPlatform
 from . import procfs
 from .table import (
@@ -28,7 +28,7 @@ def _read_into(
     p: LinuxPlatform,
     fd: int,
     buf: int,
-    op: Callable[[HostIO, OpenFile], Outcome],
+    op: Callable[[HostIO, OpenFile], SpanOutcome],
     emulated: Callable[[OpenFile], bytes | int],
 ) -> int:
     """A read-like syscall: the host fills `buf` through `op` (or the log does); an emulated
@@ -42,7 +42,7 @@ def _read_into(
             return got
         p.m.write(buf, got)
         return len(got)
-    result, data = p.host_call(lambda: op(p.live, f))
+    result, data = p.host_read(lambda: op(p.live, f))
     if result > 0:
         p.m.write(buf, data)
     return result
@@ -110,7 +110,7 @@ def sys_readv(p: LinuxPlatform, a: Args) -> int:
             return got
         result, data = len(got), got
     else:
-        result, data = p.host_call(lambda: p.live.read(f, total))
+        result, data = p.host_read(lambda: p.live.read(f, total))
     pos = 0
     for base, n in vecs:
         if pos >= len(data):
@@ -171,7 +171,11 @@ def sys_lseek(p: LinuxPlatform, a: Args) -> int:
 @syscall("getdents64", kind=Kind.HOST)
 def sys_getdents64(p: LinuxPlatform, a: Args) -> int:
     return _read_into(
-        p, a[0], a[1], lambda h, f: h.getdents(f, a[2]), lambda f: procfs.getdents(f, a[2])
+        p,
+        a[0],
+        a[1],
+        lambda h, f: (*h.getdents(f, a[2]), b""),
+        lambda f: procfs.getdents(f, a[2]),
     )
 
 
