@@ -223,3 +223,49 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
+
+MAPPING_EDGES = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+/* /dev/zero mappings, SIGBUS past the end of a mapped file, mprotect on shared mappings. */
+static sigjmp_buf back;
+static void on_signal(int sig) { siglongjmp(back, sig); }
+static int touch(volatile char *p) {
+    int sig = sigsetjmp(back, 1);
+    if (sig == 0) { char c = *p; (void)c; return 0; }
+    return sig;
+}
+int main(int argc, char **argv) {
+    signal(SIGBUS, on_signal);
+    signal(SIGSEGV, on_signal);
+    int zero = open("/dev/zero", O_RDWR);
+    char *priv = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, zero, 0);
+    char *shar = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, zero, 0);
+    printf("/dev/zero private %s shared %s\n", priv == MAP_FAILED ? strerror(errno) : "mapped",
+           shar == MAP_FAILED ? strerror(errno) : "mapped");
+    if (priv != MAP_FAILED && shar != MAP_FAILED) {
+        strcpy(priv + 5000, "written"); strcpy(shar, "shared");
+        printf("zeros %d %d, then %s %s\n", priv[100], priv[8191], priv + 5000, shar);
+    }
+    int fd = open(argv[1], O_RDONLY);  /* a file of 100 bytes */
+    char *m = mmap(0, 3 * 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    printf("in the file %c, past its end in the page %d\n", m[50], m[200]);
+    printf("next page: signal %d, last page: signal %d\n", touch(m + 4096), touch(m + 8191));
+    mprotect(m, 3 * 4096, PROT_READ | PROT_WRITE);
+    printf("after mprotect: signal %d\n", touch(m + 5000));
+    char *s = mmap(0, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    int r = mprotect(s, 4096, PROT_READ | PROT_WRITE);
+    printf("mprotect writable, shared, read-only fd: %s\n", r ? strerror(errno) : "ok");
+    int rw = open(argv[1], O_RDWR);
+    char *s2 = mmap(0, 4096, PROT_READ, MAP_SHARED, rw, 0);
+    r = mprotect(s2, 4096, PROT_READ | PROT_WRITE);
+    printf("mprotect writable, shared, read-write fd: %s\n", r ? strerror(errno) : "ok");
+    return 0;
+}
+"""

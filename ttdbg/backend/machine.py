@@ -40,6 +40,11 @@ class Fault:
 
 
 SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
+_PROTECTION_FAULTS = {
+    unicorn.UC_ERR_READ_PROT,
+    unicorn.UC_ERR_WRITE_PROT,
+    unicorn.UC_ERR_FETCH_PROT,
+}
 
 _FAULT_SIGNALS: dict[int, tuple[int, str]] = {
     unicorn.UC_ERR_READ_UNMAPPED: (SIGSEGV, "read from unmapped memory"),
@@ -194,6 +199,10 @@ class Machine:
         # Called with (address, size) on an access to unmapped memory; True means it is
         # mapped now and the access should go ahead (the stack growing, for one).
         self.on_unmapped: UnmappedHandler = lambda addr, size: False
+        # The signal an access refused by page protection raises instead of SIGSEGV (SIGBUS
+        # past the end of a mapped file), or None.
+        self.on_protected: Callable[[int], int | None] = lambda addr: None
+        self._fault_signal: tuple[int, str] | None = None
         # Asynchronous events (a signal from outside): the icount of the next one, and what
         # delivers it. A run stops there; the next run delivers it before anything else.
         self.next_async: Callable[[], int | None] = lambda: None
@@ -367,7 +376,14 @@ class Machine:
         pc = self.pc
         self.icount = self.icount_at(pc)
         self.counter_reads.settle(self.icount)
-        signal, detail = _FAULT_SIGNALS.get(errno, (SIGSEGV, f"emulator error {errno}"))
+        signal, detail = self._fault_signal or _FAULT_SIGNALS.get(
+            errno, (SIGSEGV, f"emulator error {errno}")
+        )
+        if errno in _PROTECTION_FAULTS:
+            # After a protection fault Unicorn can let the next access to another page of the
+            # same region through unchecked: drop its TLB so that access is checked again.
+            self.uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
+        self._fault_signal = None
         self.on_fault(self, Fault(signal, pc, detail))
         if self._halted is None and not self._stop_requested:
             self._stop_requested = True
@@ -380,11 +396,20 @@ class Machine:
             self.uc.hook_add(unicorn.UC_HOOK_INSN, self._syscall_hook, None, 1, 0, insn)
         self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt_hook)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._unmapped_hook)
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_PROT, self._protected_hook)
 
     def _unmapped_hook(
         self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, _data: object
     ) -> bool:
         return self.on_unmapped(addr, size)
+
+    def _protected_hook(
+        self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, _data: object
+    ) -> bool:
+        signal = self.on_protected(addr)
+        if signal is not None:
+            self._fault_signal = (signal, f"access at {addr:#x} past the end of a mapped file")
+        return False  # the access faults either way
 
     def _syscall_hook(self, uc: unicorn.Uc, _data: object) -> None:
         self.counter_reads.settle(self.icount_at(self.pc))

@@ -5,10 +5,42 @@ from __future__ import annotations
 from typing import Any
 
 from ..machine import PAGE, Machine
-from .errnos import EINVAL, ENOMEM
+from .errnos import EACCES, EINVAL, ENOMEM
 
 MAP_FIXED, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE = 0x10, 0x20, 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
+PROT_WRITE = 2
+SIGBUS = 7
+
+
+def _checked_ranges(ranges: Any) -> list[list[int]]:
+    """Page ranges [start, end) from a snapshot, refused (ValueError) unless well formed."""
+    out = []
+    for start, end in ranges:
+        if not (type(start) is int and type(end) is int and 0 <= start < end < 1 << 64):
+            raise ValueError(f"bad page range {[start, end]!r}")
+        if (start | end) % PAGE:
+            raise ValueError(f"bad page range {[start, end]!r}")
+        out.append([start, end])
+    return out
+
+
+def _cut(ranges: list[list[int]], start: int, end: int) -> list[list[int]]:
+    """`ranges` without [start, end), keeping the parts around it."""
+    kept: list[list[int]] = []
+    for lo, hi in ranges:
+        if hi <= start or lo >= end:
+            kept.append([lo, hi])
+            continue
+        if lo < start:
+            kept.append([lo, start])
+        if hi > end:
+            kept.append([end, hi])
+    return kept
+
+
+def _overlaps(ranges: list[list[int]], start: int, end: int) -> list[tuple[int, int]]:
+    return [(max(lo, start), min(hi, end)) for lo, hi in ranges if lo < end and hi > start]
 
 
 def page_up(value: int) -> int:
@@ -42,6 +74,12 @@ class AddressSpace:
         # File-backed mappings as [start, end, digest hex, file offset], sorted, disjoint:
         # snapshots store these pages as differences from the file's content.
         self.views: list[list[Any]] = []
+        # Pages of file mappings wholly past the file's end: mapped without access, and an
+        # access raises SIGBUS, as on Linux.
+        self.past_eof: list[list[int]] = []
+        # Shared file mappings (all read-only: ttdbg does not write pages back to files), so
+        # mprotect refuses to make them writable.
+        self.shared: list[list[int]] = []
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -52,12 +90,30 @@ class AddressSpace:
             "stack_floor": self.stack_floor,
             # Only when there are any: a static program's state stays what it always was.
             **({"views": [list(v) for v in self.views]} if self.views else {}),
+            **({"past_eof": [list(r) for r in self.past_eof]} if self.past_eof else {}),
+            **({"shared": [list(r) for r in self.shared]} if self.shared else {}),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         for key in ("brk_start", "brk", "mmap_base", "stack_top", "stack_floor"):
             setattr(self, key, state[key])
         self.views = [_checked_view(v) for v in state.get("views", [])]
+        self.past_eof = _checked_ranges(state.get("past_eof", []))
+        self.shared = _checked_ranges(state.get("shared", []))
+
+    def add_file_mapping(self, start: int, end: int, file_end: int, shared: bool) -> None:
+        """Note a file mapping of [start, end) whose file content ends at `file_end`: the
+        pages from there on take no access (SIGBUS), whatever the mapping's protection."""
+        if file_end < end:
+            low = max(start, file_end)
+            self.m.uc.mem_protect(low, end - low, 0)
+            self.past_eof = sorted([*self.past_eof, [low, end]])
+        if shared:
+            self.shared = sorted([*self.shared, [start, end]])
+
+    def protection_signal(self, addr: int) -> int | None:
+        """SIGBUS for an access past the end of a mapped file, else None (SIGSEGV)."""
+        return SIGBUS if _overlaps(self.past_eof, addr, addr + 1) else None
 
     def add_view(self, start: int, end: int, digest: bytes, offset: int) -> None:
         """Note that [start, end) now shows the file with `digest` from `offset` on."""
@@ -111,6 +167,8 @@ class AddressSpace:
         for lo, hi, _p in self._mapped_parts(start, end):
             self.m.uc.mem_unmap(lo, hi - lo)
         self._drop_views(start, end)
+        self.past_eof = _cut(self.past_eof, start, end)
+        self.shared = _cut(self.shared, start, end)
 
     def _find_gap(self, length: int) -> int:
         """Top-down search below the mmap base, as Linux places mappings."""
@@ -167,8 +225,14 @@ class AddressSpace:
         parts = self._mapped_parts(addr, end)
         if sum(hi - lo for lo, hi, _p in parts) != end - addr:
             return -ENOMEM
+        if prot & PROT_WRITE and _overlaps(self.shared, addr, end):
+            # Linux refuses this for a file opened read-only and would write the pages back
+            # to a file opened for writing; ttdbg never writes back, so it refuses both.
+            return -EACCES
         for lo, hi, _p in parts:
             self.m.uc.mem_protect(lo, hi - lo, prot & 7)
+        for lo, hi in _overlaps(self.past_eof, addr, end):
+            self.m.uc.mem_protect(lo, hi - lo, 0)
         return 0
 
     def do_mremap(self, old: int, old_len: int, new_len: int, flags: int) -> int:
@@ -191,5 +255,19 @@ class AddressSpace:
         data = self.m.read(old, old_len)
         self.m.uc.mem_map(new, new_len, perms)
         self.m.write(new, data)
+        moved = [
+            (
+                zones,
+                [
+                    [lo - old + new, hi - old + new]
+                    for lo, hi in _overlaps(zones, old, old + old_len)
+                ],
+            )
+            for zones in (self.past_eof, self.shared)
+        ]
         self._unmap(old, old + old_len)
+        self.past_eof = sorted(self.past_eof + moved[0][1])
+        self.shared = sorted(self.shared + moved[1][1])
+        for lo, hi in moved[0][1]:
+            self.m.uc.mem_protect(lo, hi - lo, 0)
         return new

@@ -100,6 +100,7 @@ class LinuxPlatform:
         machine.on_syscall = self._on_syscall
         machine.on_fault = self._on_fault
         machine.on_unmapped = lambda addr, size: self.mem.grow_stack(addr)
+        machine.on_protected = lambda addr: self.mem.protection_signal(addr)
         machine.next_async = self.next_async
         machine.on_async = self.deliver_async
         machine.counter_reads.source = self.read_counter

@@ -15,6 +15,7 @@ from .table import EBADF, EINVAL, O_ACCMODE, Args, Kind, open_file, syscall
 
 O_WRONLY, O_RDWR = 1, 2
 MAP_SHARED, PROT_WRITE = 0x01, 0x2
+ZERO_DEVICE = 1  # what the host answers for a mapping of /dev/zero
 
 
 @syscall("brk", kind=Kind.EMULATED)
@@ -34,16 +35,23 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
         return -EINVAL
     if f.flags & O_ACCMODE == O_WRONLY:
         return -EACCES
-    if flags & MAP_SHARED and prot & PROT_WRITE:
+    shared_writable = bool(flags & MAP_SHARED and prot & PROT_WRITE)
+    if shared_writable:
         if f.flags & O_ACCMODE != O_RDWR:
             return -EACCES  # as Linux: a shared writable mapping needs a file open for writing
-        # Writes through a shared mapping would have to reach the file; ttdbg does not
-        # write mapped pages back, so it refuses rather than silently dropping them.
-        return -ENODEV
+        if f.path != "/dev/zero":
+            # Writes through a shared mapping would have to reach the file; ttdbg does not
+            # write mapped pages back, so it refuses rather than silently dropping them.
+            return -ENODEV
     # The file's whole content, stored in the recording once; the log keeps its digest.
     got, answer = p.host_call(lambda: p.live.map_file(f))
     if got < 0:
         return got
+    if got == ZERO_DEVICE:
+        # As Linux: a mapping of /dev/zero is anonymous memory, private or shared.
+        return p.mem.do_mmap(addr, length, prot, flags | MAP_ANONYMOUS)
+    if shared_writable:
+        return -ENODEV  # /dev/zero by its name only: not the zero device after all
     digest = answer[:DIGEST_SIZE]
     content = p.files.get(digest)
     if content is None:
@@ -52,9 +60,12 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
     if result < 0:
         return result
     size = page_up(length)
-    # Whole pages show the file; the part of the last page past its end reads as zeros.
+    # Whole pages show the file; the part of the last page past its end reads as zeros, and
+    # the pages after it raise SIGBUS.
     p.m.write(result, content[offset : offset + size])
     p.mem.add_view(result, result + size, digest, offset)
+    file_end = result + max(0, page_up(len(content)) - offset)
+    p.mem.add_file_mapping(result, result + size, file_end, bool(flags & MAP_SHARED))
     return result
 
 
