@@ -163,7 +163,9 @@ def compile_source(
     return out
 
 
-def record_with_vanished_library(tmp: Path, keep_copy: Path | None = None) -> tuple[Path, str]:
+def record_with_vanished_library(
+    tmp: Path, keep_copy: Path | None = None, arch: str = "x86_64"
+) -> tuple[Path, str]:
     """Record a program linked (-rpath) against a library in tmp/libdir, then delete the
     directory and the program: (recording, the library's path as the guest named it).
     `keep_copy` receives a copy of the library first, for checks against nm."""
@@ -171,14 +173,16 @@ def record_with_vanished_library(tmp: Path, keep_copy: Path | None = None) -> tu
 
     libdir = tmp / "libdir"
     libdir.mkdir()
-    lib = compile_source(libdir, "libmine.so", LIBRARY, "-shared", "-fPIC")
+    lib = compile_source(libdir, "libmine.so", LIBRARY, "-shared", "-fPIC", arch=arch)
     if keep_copy is not None:
         shutil.copy(lib, keep_copy)
     prog = compile_source(
-        tmp, "uses", USES_LIBRARY, f"-L{libdir}", "-lmine", f"-Wl,-rpath,{libdir}"
+        tmp, "uses", USES_LIBRARY, f"-L{libdir}", "-lmine", f"-Wl,-rpath,{libdir}", arch=arch
     )
     rec = tmp / "uses.ttrec"
-    proc = run_ttdbg(["record", "--snapshot-every", "20000", "-o", str(rec), "--", str(prog)])
+    proc = run_ttdbg(
+        ["record", "--snapshot-every", "20000", "-o", str(rec), "--", str(prog)], timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     shutil.rmtree(libdir)
     prog.unlink()

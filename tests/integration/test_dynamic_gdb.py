@@ -10,25 +10,31 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing, require_tool, run_ttdbg
+from tests.conftest import missing, require_tool
 from tests.integration.dynprogs import (
-    LIBRARY,
-    USES_LIBRARY,
-    compile_source,
     record_with_vanished_library,
 )
 
 
-def ttdbg_gdb(rec: Path, commands: list[str], timeout: float = 240) -> list[str]:
-    """Run `ttdbg gdb` in batch mode; the output of each command, in order."""
-    args = [sys.executable, "-m", "ttdbg", "gdb", str(rec), "--", "-nx", "-batch",
+def ttdbg_gdb(
+    rec: Path,
+    commands: list[str],
+    timeout: float = 240,
+    svr4_packet: bool = True,
+) -> list[str]:
+    """Run `ttdbg gdb` in batch mode from the recording's start; the output of each command,
+    in order. Without `svr4_packet` gdb reads the loader's r_debug itself instead of asking
+    for qXfer:libraries-svr4."""
+    args = [sys.executable, "-m", "ttdbg", "gdb", "--no-session", str(rec), "--", "-nx", "-batch",
             "-ex", "set pagination off", "-ex", "set confirm off",
+            "-ex", f"set remote library-info-svr4-packet {'auto' if svr4_packet else 'off'}",
             "-ex", "set sysroot target:"]  # fmt: skip
     for cmd in commands:
         args += ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd="/")
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out, out
+    assert "target library list" not in out, out  # gdb took the stub's document as it is
     return re.split(r"^@@@ .*$", out, flags=re.M)
 
 
@@ -39,16 +45,22 @@ def library_rec(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return record_with_vanished_library(tmp_path_factory.mktemp("dyngdb"))
 
 
+def _libraries(info: str) -> dict[str, list[str]]:
+    """`info sharedlibrary` as {name: [from, to]}."""
+    return {line.split()[-1]: line.split()[:2] for line in info.splitlines() if "0x" in line}
+
+
 def test_shared_libraries_listed_and_broken_into(library_rec: tuple[Path, str]) -> None:
     rec, lib = library_rec
-    start, brk, cont, bt, info, addr, fin = ttdbg_gdb(rec, [
-        "break lib_add", "continue", "bt", "info sharedlibrary", "print &lib_add", "finish",
-    ])  # fmt: skip
+    commands = ["break lib_add", "continue", "bt", "info sharedlibrary", "print &lib_add",
+                "finish", "show remote library-info-svr4-packet"]  # fmt: skip
+    start, brk, cont, bt, info, addr, fin, packet = ttdbg_gdb(rec, commands)
+    assert re.search(r"qXfer:libraries-svr4:read' packet is .*currently enabled", packet), packet
     assert f"Reading {lib} from remote target" in start + brk + cont
     assert "Breakpoint 1, lib_add (v=1)" in cont
     assert re.search(r"#0 +lib_add \(v=1\) at .*mine?\.c", bt) or "#0  lib_add (v=1)" in bt, bt
     assert re.search(r"#1 +0x[0-9a-f]+ in main \(\) at .*uses\.c", bt), bt
-    rows = {line.split()[-1]: line.split()[:2] for line in info.splitlines() if "0x" in line}
+    rows = _libraries(info)
     assert f"target:{lib}" in rows, info
     assert any(name.endswith("libc.so.6") for name in rows), info
     low, high = (int(x, 16) for x in rows[f"target:{lib}"])
@@ -56,6 +68,10 @@ def test_shared_libraries_listed_and_broken_into(library_rec: tuple[Path, str]) 
     assert low <= where < high
     assert re.search(r"Value returned is \$\d+ = 1", fin), fin
     assert re.search(r"main \(\) at .*uses\.c", fin)
+    # The oracle: gdb walking the loader's link_map in memory itself finds the same list.
+    own = ttdbg_gdb(rec, commands, svr4_packet=False)
+    assert "currently disabled" in own[-1]
+    assert _libraries(own[4]) == rows
 
 
 def test_libc_breakpoint_backtrace_and_reverse(library_rec: tuple[Path, str]) -> None:
@@ -76,16 +92,24 @@ def test_libc_breakpoint_backtrace_and_reverse(library_rec: tuple[Path, str]) ->
 
 
 @pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
-def test_gdb_multiarch_breaks_in_libc(arch: str, tmp_path: Path) -> None:
+def test_gdb_multiarch_debugs_libraries(arch: str, tmp_path: Path) -> None:
+    """The same scenarios with gdb-multiarch on a foreign program whose own library is gone:
+    libraries listed, a break in libc, bt into the program, finish, reverse-finish, and a
+    watched global found backwards across printf."""
     require_tool("gdb-multiarch")
     if not Path(f"/usr/{arch}-linux-gnu/lib").is_dir():
         missing(f"the {arch} C library is not installed")
-    prog = compile_source(tmp_path, "uses", LIBRARY + USES_LIBRARY.split("int watched;")[1]
-                          .replace("int main", "int watched;\nint main"), arch=arch)  # fmt: skip
-    rec = tmp_path / "a.ttrec"
-    proc = run_ttdbg(["record", "-o", str(rec), "--", str(prog)], timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    _s, _b, cont, bt, info = ttdbg_gdb(rec, ["break puts", "continue", "bt", "info sharedlibrary"])
-    assert re.search(r"Breakpoint 1, .*puts", cont), cont
-    assert re.search(r"#1 +0x[0-9a-f]+ in main \(\) at .*uses\.c", bt), bt
-    assert re.search(r"target:/lib/.*libc\.so\.6", info), info
+    rec, lib = record_with_vanished_library(tmp_path, arch=arch)
+    out = ttdbg_gdb(rec, [
+        "break lib_add", "continue", "finish", "info sharedlibrary", "delete", "break puts",
+        "continue", "bt", "reverse-finish", "watch watched", "reverse-continue",
+    ])  # fmt: skip
+    _s, _b, _c, fin, info, _d, _bp, cont, bt, rfin, _w, rc = out
+    assert re.search(r"Value returned is \$\d+ = 1", fin), fin
+    rows = _libraries(info)
+    assert f"target:{lib}" in rows, info
+    assert any(re.search(r"target:/lib/.*libc\.so\.6", name) for name in rows), info
+    assert re.search(r"Breakpoint 2, .*puts", cont), cont
+    assert re.search(r"#1 +0x[0-9a-f]+ in main \(\) at .*uses\.c:12", bt), bt
+    assert re.search(r"main \(\) at .*uses\.c:12", rfin), rfin
+    assert re.search(r"Old value = 10\s+New value = 6\n", rc), rc

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape as xml_escape
 
 from ..cancel import CancelToken
+from ..linkmap import library_list_svr4, loaded_objects, r_debug_address
 from ..linux.errnos import EBADF, EINVAL, ENOENT
 from ..stops import (
     BeginningOfHistory,
@@ -32,7 +33,7 @@ SIMPLE_QUERIES = {
 }
 FEATURES = (
     f"PacketSize={MAX_PACKET:x};QStartNoAckMode+;qXfer:features:read+;qXfer:exec-file:read+;"
-    "qXfer:auxv:read+;qXfer:threads:read+;"
+    "qXfer:auxv:read+;qXfer:threads:read+;qXfer:libraries-svr4:read+;"
     "swbreak+;hwbreak+;vContSupported+;ReverseStep+;ReverseContinue+"
 ).encode()
 
@@ -163,12 +164,26 @@ class GdbStub:
             data = self.timeline.proc.platform.auxv
         elif r.obj == "threads":
             data = self._threads_xml()
+        elif r.obj == "libraries-svr4" and not r.annex:
+            data = self._libraries_xml()
         else:
             return Reply([b"E00"])
         length = min(r.length, MAX_PACKET // 4)  # escaping may double it
         chunk = data[r.offset : r.offset + length]
         more = r.offset + length < len(data)
         return Reply([(b"m" if more else b"l") + escape(chunk)])
+
+    def _libraries_xml(self) -> bytes:
+        """The loader's list of loaded objects, read from guest memory at this position."""
+
+        def read(addr: int, size: int) -> bytes:
+            try:
+                return self.timeline.read_memory(addr, size)
+            except TimelineError as err:
+                raise OSError(str(err)) from None
+
+        r_debug = r_debug_address(read, self.timeline.proc.platform.auxv)
+        return library_list_svr4(loaded_objects(read, r_debug), r_debug)
 
     def _monitor(self, r: c.Monitor, t: CancelToken) -> Reply:
         ok, text = self.monitor.run(r.command, t)
