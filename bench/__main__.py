@@ -168,6 +168,26 @@ def measure(repeats: int, snapshot_every: int, arch: str) -> dict[str, Any]:
     }
 
 
+def quietly(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run `fn` with fd 1 sent to /dev/null: the guest programs print there, and their
+    output must stay out of the report."""
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        return fn()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def only_dyn(repeats: int, arch: str) -> dict[str, Any]:
+    """The dynamic-executable figures alone."""
+    bins = BIN if arch == "x86_64" else BIN / arch
+    return dyn_figures(bins / "hello", arch, best_of, repeats)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -182,7 +202,14 @@ def main() -> int:
         "--only-tui", metavar="REC", type=Path, default=None,
         help="only the TUI figures (160x48), on this compute recording",
     )  # fmt: skip
+    parser.add_argument(
+        "--only-dyn", action="store_true",
+        help="only the dynamic-executable figures (dyn_hello_*, python_pass_*)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.only_dyn:
+        print(json.dumps(quietly(lambda: only_dyn(args.repeats, args.arch)), indent=2))
+        return 0
     if args.only_tui is not None:
         print(json.dumps(tui_figures(args.only_tui), indent=2))
         return 0
@@ -190,16 +217,7 @@ def main() -> int:
         results = index_figures(args.only_index)
         print(json.dumps(results, indent=2))
         return 0
-    # The guest programs print to fd 1; keep that out of the report.
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
-        results = measure(args.repeats, args.snapshot_every, args.arch)
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
+    results = quietly(lambda: measure(args.repeats, args.snapshot_every, args.arch))
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
