@@ -75,6 +75,11 @@ class CounterReads:
             self._pending = None
             self.m.raise_fault(SIGILL, address, f"{read.counter.name.lower()} read from user space")
 
+    @property
+    def waiting(self) -> bool:
+        """Whether a counter read ran whose answer is still owed."""
+        return self._pending is not None
+
     def settle(self, icount: int) -> None:
         """Control is back outside the emulator at `icount`: answer a read that ran but whose
         next instruction's hook did not (the run stopped there, or another hook stopped it)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -82,6 +83,15 @@ class RegisterFile:
         base = ctypes.addressof(self._buf)
         self._ids = (ctypes.c_int * n)(*(r.uc_id for r in regs))
         self._ptrs = (ctypes.c_void_p * n)(*(base + self.SLOT * i for i in range(n)))
+        # Registers of at most 8 bytes unpack in one struct call (the syscall registers are
+        # read at every syscall); wider ones (XMM, x87) go through int.from_bytes.
+        narrow = {1: "B15x", 2: "H14x", 4: "I12x", 8: "Q8x"}
+        fmt = [narrow.get(r.size) for r in regs]
+        self._unpack = (
+            struct.Struct("<" + "".join(f for f in fmt if f)).unpack_from
+            if all(fmt)
+            else None
+        )
 
     def values(self) -> list[int]:
         """The registers' values, in the order they were given."""
@@ -89,6 +99,8 @@ class RegisterFile:
         err = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n)
         if err != 0:
             raise unicorn.UcError(err)
+        if self._unpack is not None:
+            return list(self._unpack(self._buf))
         raw = self._buf.raw
         return [
             int.from_bytes(raw[self.SLOT * i : self.SLOT * i + r.size], "little")
@@ -213,6 +225,10 @@ class Machine:
         self.at_rest: Callable[[], None] = lambda: None
         # Device memory (firmware machines): mapped, but not memory snapshots hold.
         self.mmio_regions: tuple[tuple[int, int], ...] = ()
+        # Whether the asynchronous event due at the given icount may be taken at the current
+        # one instead, a block boundary just before it (the recorder's own quantum end):
+        # finishing the block instruction by instruction costs a retranslation.
+        self.take_early: Callable[[int], bool] = lambda due: False
         self._stop_requested = False
         self._halted: Halt | None = None
         self._install_hooks()
@@ -332,8 +348,11 @@ class Machine:
                     self._finish_exactly(1)
             elif self.counter.stop == LIMIT:
                 # The limit may be lower than `goal`: a syscall made an event due sooner.
-                if self.counter.limit > self.icount:
-                    self._finish_exactly(self.counter.limit - self.icount)
+                limit = self.counter.limit
+                if limit < target and limit != self.icount and self.take_early(limit):
+                    continue
+                if limit > self.icount:
+                    self._finish_exactly(limit - self.icount)
                 self.counter_reads.settle(self.icount)
             elif self.counter.stop == HIT:
                 self._stop_requested = True
@@ -412,7 +431,8 @@ class Machine:
         return False  # the access faults either way
 
     def _syscall_hook(self, uc: unicorn.Uc, _data: object) -> None:
-        self.counter_reads.settle(self.icount_at(self.pc))
+        if self.counter_reads.waiting:
+            self.counter_reads.settle(self.icount_at(self.pc))
         self.on_syscall(self)
         self._after_syscall()
 

@@ -105,6 +105,7 @@ class LinuxPlatform:
         machine.on_async = self.deliver_async
         machine.counter_reads.source = self.read_counter
         machine.at_rest = self.settle
+        machine.take_early = self.take_switch_early
         self.host_signal: int | None = None  # set by the recorder's signal handler
         self.auxv = b""  # as the loader laid it out; gdb reads it (qXfer:auxv:read)
 
@@ -268,6 +269,13 @@ class LinuxPlatform:
         if signal is None or switch is None:
             return switch if signal is None else signal
         return min(signal, switch)
+
+    def take_switch_early(self, due: int) -> bool:
+        """Recording: a quantum ending at `due` may end at the block boundary the CPU
+        stopped at instead (the recorder chooses where a quantum ends; the log says where)."""
+        if self.inputs.replaying or self.host_signal is not None:
+            return False
+        return self.threads.end_quantum_early(due)
 
     def deliver_async(self, icount: int) -> None:
         """Take the thread switch due now, then deliver the signal from outside (logged when

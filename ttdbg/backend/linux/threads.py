@@ -303,6 +303,17 @@ class Threads:
         )
         return self.slice_end if others else None
 
+    def end_quantum_early(self, due: int) -> bool:
+        """Whether the quantum ending at `due` ends now instead, at the current icount (a
+        block boundary before it). Chaos mode keeps the exact instruction, so that a race
+        inside one basic block can show up."""
+        if self.policy.chaos_seed is not None or self.switch_due is not None:
+            return False
+        if not self.multi or due != self.slice_end or self.due() != due:
+            return False
+        self.slice_end = self.p.m.icount
+        return True
+
     def settle(self) -> None:
         """Take every switch due at the current icount."""
         p = self.p
