@@ -32,6 +32,9 @@ from .signals import (
     SIG_DFL,
     SIG_IGN,
     SIGINFO_SIZE,
+    SS_AUTODISARM,
+    SS_DISABLE,
+    UC_STACK,
     SigAction,
     SignalState,
 )
@@ -385,7 +388,11 @@ class LinuxPlatform:
         m = self.m
         regs = m.register_file.read()
         size = lay.ucontext_size + SIGINFO_SIZE
-        below = regs[self.arch.sp] - lay.red_zone
+        interrupted_sp = regs[self.arch.sp]
+        below = interrupted_sp - lay.red_zone
+        stack_top = self.signals.signal_stack_top(below, act.flags)
+        if stack_top is not None:
+            below = stack_top
         fp_image = fp.pack(regs)
         if fp.pointer is not None:  # a separate area under the frame, 64-byte aligned
             below = (below - fp.size) & ~0x3F
@@ -395,6 +402,9 @@ class LinuxPlatform:
             value = regs[name] if name != self.arch.pc else self._resume_pc()
             ucontext[lay.mcontext + 8 * i : lay.mcontext + 8 * i + 8] = value.to_bytes(8, "little")
         ucontext[lay.sigmask : lay.sigmask + 8] = self.signals.blocked.to_bytes(8, "little")
+        ucontext[UC_STACK : UC_STACK + 24] = self.signals.altstack_image(interrupted_sp)
+        if stack_top is not None and self.signals.altstack[1] & SS_AUTODISARM:
+            self.signals.altstack = (0, SS_DISABLE, 0)
         if fp.pointer is not None:
             ucontext[fp.pointer : fp.pointer + 8] = below.to_bytes(8, "little")
         else:
@@ -458,6 +468,9 @@ class LinuxPlatform:
             else:
                 self.m.set_reg(name, value)
         self.signals.blocked = int.from_bytes(data[lay.sigmask : lay.sigmask + 8], "little")
+        # As the kernel's restore_altstack: what uc_stack says (re-arms SS_AUTODISARM).
+        if not self.signals.on_altstack(self.m.reg(self.arch.sp)):
+            self.signals.set_altstack(data[UC_STACK : UC_STACK + 24], 0)
 
     # -- state for snapshots ----------------------------------------------------------------
 

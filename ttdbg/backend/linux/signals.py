@@ -1,4 +1,5 @@
-"""Signals for a single-threaded guest: actions, mask, pending set, default dispositions."""
+"""Signals: actions, the running thread's mask, pending set and alternate stack, default
+dispositions."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ SIG_DFL, SIG_IGN = 0, 1
 SA_SIGINFO, SA_RESTORER, SA_ONSTACK, SA_RESTART = 4, 0x04000000, 0x08000000, 0x10000000
 SA_NODEFER, SA_RESETHAND = 0x40000000, 0x80000000
 SI_USER, SI_KERNEL, SI_TKILL = 0, 0x80, -6  # si_code: kill(), the kernel (a tty), tgkill()
+SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
+UC_STACK = 16  # offset of uc_stack (stack_t) in every architecture's ucontext
+_STACK_T = struct.Struct("<QIIQ")  # ss_sp, ss_flags, padding, ss_size
 NSIG = 64
 SIGKILL, SIGSTOP = 9, 19
 
@@ -65,6 +69,48 @@ class SignalState:
 
     def action(self, sig: int) -> SigAction:
         return self.actions.get(sig, SigAction())
+
+    # The alternate signal stack, kept as Linux keeps it: disabled is (0, SS_DISABLE, 0),
+    # otherwise the flags hold only SS_AUTODISARM.
+
+    def on_altstack(self, sp: int) -> bool:
+        """Whether `sp` lies on the alternate stack (never while it auto-disarms)."""
+        base, flags, size = self.altstack
+        return not flags & SS_AUTODISARM and base < sp <= base + size
+
+    def altstack_flags(self, sp: int) -> int:
+        """ss_flags as sigaltstack and a signal frame's uc_stack report them at `sp`."""
+        _base, flags, size = self.altstack
+        if not size:
+            return SS_DISABLE
+        return (flags & SS_AUTODISARM) | (SS_ONSTACK if self.on_altstack(sp) else 0)
+
+    def altstack_image(self, sp: int) -> bytes:
+        """The stack_t describing the alternate stack, seen from `sp`."""
+        base, _flags, size = self.altstack
+        return _STACK_T.pack(base, self.altstack_flags(sp), 0, size)
+
+    def set_altstack(self, image: bytes, min_size: int) -> int:
+        """Install the stack_t `image`; 0 or the negative errno sigaltstack returns."""
+        base, flags, _pad, size = _STACK_T.unpack(image)
+        mode = flags & ~SS_AUTODISARM & 0xFFFFFFFF
+        if mode not in (0, SS_ONSTACK, SS_DISABLE):
+            return -22  # EINVAL
+        if mode == SS_DISABLE:
+            self.altstack = (0, SS_DISABLE, 0)
+            return 0
+        if size < min_size:
+            return -12  # ENOMEM
+        self.altstack = (base, flags & SS_AUTODISARM, size)
+        return 0
+
+    def signal_stack_top(self, sp: int, flags: int) -> int | None:
+        """Where a handler with these sa_flags gets its frame when the interrupted code is at
+        `sp`: the top of the alternate stack (SA_ONSTACK, enabled, not on it yet), else None."""
+        if not flags & SA_ONSTACK or self.altstack_flags(sp) != 0:
+            return None
+        base, _flags, size = self.altstack
+        return base + size
 
     def is_ignored(self, sig: int) -> bool:
         act = self.action(sig)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-
 from ..platform import LinuxPlatform
 from ..signals import NSIG, SI_USER, SIGKILL, SIGSTOP, SigAction
 from .table import EINVAL, EPERM, Args, Kind, syscall
@@ -46,15 +44,23 @@ def sys_rt_sigreturn(p: LinuxPlatform, a: Args) -> None:
     return None
 
 
+MINSIGSTKSZ = {"x86_64": 2048, "aarch64": 5120, "riscv64": 2048}
+
+
 @syscall("sigaltstack", kind=Kind.EMULATED)
 def sys_sigaltstack(p: LinuxPlatform, a: Args) -> int:
+    """Per thread (the scheduler swaps it with the mask); SS_ONSTACK reported while on it."""
     new, old = a[0], a[1]
-    if old:
-        sp, flags, size = p.signals.altstack
-        p.m.write(old, struct.pack("<QiiQ", sp, flags, 0, size))
+    sp = p.m.reg(p.arch.sp)
+    before = p.signals.altstack_image(sp)
     if new:
-        sp, flags, _pad, size = struct.unpack("<QiiQ", p.m.read(new, 24))
-        p.signals.altstack = (sp, flags, size)
+        if p.signals.on_altstack(sp):
+            return -EPERM
+        err = p.signals.set_altstack(p.m.read(new, 24), MINSIGSTKSZ[p.arch.name])
+        if err:
+            return err
+    if old:
+        p.m.write(old, before)
     return 0
 
 
