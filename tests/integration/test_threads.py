@@ -18,7 +18,7 @@ from ttdbg.backend.timeline import Timeline
 from ttdbg.errors import DivergenceError
 from ttdbg.snapshots.state import PageDigests
 
-SCENARIOS = ["workqueue", "barrier", "tls", "join", "detached", "cancel"]
+SCENARIOS = ["workqueue", "barrier", "tls", "join", "detached", "cancel", "altstack", "names"]
 
 
 @pytest.fixture(scope="module")

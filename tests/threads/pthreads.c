@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #define WORKERS 4
 #define ITEMS 200
@@ -231,6 +233,102 @@ static int racy(long n) {
     return 0;
 }
 
+/* -- alternate signal stacks, one per thread (SA_ONSTACK) ---------------------------------- */
+static __thread char *alt_base;
+static __thread size_t alt_size;
+static __thread int handled_on_alt, reported_onstack;
+
+static void on_alt(int sig) {
+    char here;
+    stack_t now;
+    (void)sig;
+    handled_on_alt = alt_base && &here >= alt_base && &here < alt_base + alt_size;
+    sigaltstack(NULL, &now);
+    reported_onstack = (now.ss_flags & SS_ONSTACK) != 0;
+}
+
+static void *alt_thread(void *arg) {
+    long id = (long)arg;
+    if (id) { /* thread 0 keeps no alternate stack: its handler runs on the thread's stack */
+        alt_size = 16384 * id;
+        alt_base = malloc(alt_size);
+        stack_t ss = {.ss_sp = alt_base, .ss_size = alt_size, .ss_flags = 0};
+        sigaltstack(&ss, NULL);
+    }
+    pthread_kill(pthread_self(), SIGUSR1);
+    stack_t after;
+    sigaltstack(NULL, &after);
+    long ok = handled_on_alt == (id != 0) && reported_onstack == (id != 0) &&
+              (after.ss_flags & SS_ONSTACK) == 0 && (id == 0) == ((after.ss_flags & SS_DISABLE) != 0);
+    return (void *)ok;
+}
+
+static int altstack(void) {
+    struct sigaction sa = {.sa_handler = on_alt, .sa_flags = SA_ONSTACK};
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_t t[3];
+    for (long i = 0; i < 3; i++) pthread_create(&t[i], NULL, alt_thread, (void *)i);
+    for (int i = 0; i < 3; i++) {
+        void *ok;
+        pthread_join(t[i], &ok);
+        printf("altstack: thread %d handler on %s stack: %s\n", i, i ? "its alternate" : "its own",
+               ok ? "yes" : "no");
+    }
+    return 0;
+}
+
+/* -- thread names: prctl, pthread_setname_np, /proc/self/task/TID/comm -------------------- */
+static pthread_barrier_t named;
+static pid_t named_tids[3];
+
+static void *named_thread(void *arg) {
+    long id = (long)arg;
+    char name[16];
+    snprintf(name, sizeof name, "worker-%ld", id);
+    prctl(PR_SET_NAME, name);
+    named_tids[id] = (pid_t)syscall(SYS_gettid);
+    pthread_barrier_wait(&named);
+    pthread_barrier_wait(&named); /* main reads the names in between */
+    return NULL;
+}
+
+static void print_comm(const char *label, const char *path) {
+    char buf[32] = "";
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        printf("names: %s: cannot open\n", label);
+        return;
+    }
+    if (!fgets(buf, sizeof buf, f)) buf[0] = 0;
+    fclose(f);
+    buf[strcspn(buf, "\n")] = 0;
+    printf("names: %s: %s\n", label, buf);
+}
+
+static int names(void) {
+    pthread_t t[3];
+    pthread_barrier_init(&named, NULL, 4);
+    prctl(PR_SET_NAME, "boss");
+    for (long i = 0; i < 3; i++) pthread_create(&t[i], NULL, named_thread, (void *)i);
+    pthread_barrier_wait(&named);
+    char name[16], path[64];
+    for (int i = 0; i < 3; i++) {
+        pthread_getname_np(t[i], name, sizeof name);
+        printf("names: thread %d is %s\n", i, name);
+        snprintf(path, sizeof path, "/proc/self/task/%d/comm", named_tids[i]);
+        print_comm("task comm", path);
+    }
+    prctl(PR_GET_NAME, name);
+    printf("names: main is %s\n", name);
+    print_comm("process comm", "/proc/self/comm");
+    print_comm("thread-self comm", "/proc/thread-self/comm");
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", 999999);
+    print_comm("no such thread", path);
+    pthread_barrier_wait(&named);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "";
     if (!strcmp(what, "workqueue")) return workqueue();
@@ -239,7 +337,9 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "join")) return join_many();
     if (!strcmp(what, "detached")) return detached();
     if (!strcmp(what, "cancel")) return cancel();
+    if (!strcmp(what, "altstack")) return altstack();
+    if (!strcmp(what, "names")) return names();
     if (!strcmp(what, "racy")) return racy(argc > 2 ? atol(argv[2]) : 100000);
-    fprintf(stderr, "usage: pthreads workqueue|barrier|tls|join|detached|cancel|racy [N]\n");
+    fprintf(stderr, "usage: pthreads workqueue|barrier|tls|join|detached|cancel|altstack|names|racy [N]\n");
     return 2;
 }

@@ -182,6 +182,12 @@ class Threads:
         """Whether more than one thread has ever been created (no switching otherwise)."""
         return len(self.table) > 1
 
+    def rename(self, tid: int, name: str) -> None:
+        """Thread `tid` takes this name; the main thread's is also the process's comm."""
+        self.table[tid].name = name
+        if tid == self.p.pid:
+            self.p.comm = name
+
     def live(self) -> list[Thread]:
         return [t for t in self.table.values() if t.state != State.EXITED]
 

@@ -195,11 +195,14 @@ PR_SET_NAME, PR_GET_NAME = 15, 16
 
 @syscall("prctl", kind=Kind.EMULATED)
 def sys_prctl(p: LinuxPlatform, a: Args) -> int:
+    """PR_SET_NAME/PR_GET_NAME name the calling thread (the main thread's is the comm)."""
     if a[0] == PR_SET_NAME:
-        p.comm = p.m.read_cstring(a[1], 15).decode(errors="surrogateescape")
+        name = p.m.read_cstring(a[1], 15).decode(errors="surrogateescape")
+        p.threads.rename(p.threads.current, name)
         return 0
     if a[0] == PR_GET_NAME:
-        p.m.write(a[1], p.comm.encode(errors="surrogateescape").ljust(16, b"\0"))
+        name = p.threads.running.name
+        p.m.write(a[1], name.encode(errors="surrogateescape").ljust(16, b"\0"))
         return 0
     return -EINVAL
 

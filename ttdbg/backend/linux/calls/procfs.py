@@ -21,6 +21,7 @@ from ..errnos import EACCES, EINVAL, ENOENT, ENOTDIR
 from ..fdtable import OpenFile
 from ..platform import LinuxPlatform
 from ..structs import pack_dirents
+from ..threads import State
 
 PROC_DEV = 0x16  # /proc's device number on a typical host (0:22)
 PROC_FILE, PROC_DIR = "proc", "procdir"
@@ -32,6 +33,7 @@ LINKS = ("exe", "cwd", "root")
 _SELF = re.compile(r"^/proc/(self|thread-self|\d+)(?:/task/(\d+))?(?:/(.*))?$")
 _DEV_FD = re.compile(r"^/dev/(?:fd/(\d+)|(stdin|stdout|stderr))(/.*)?$")
 _STDIO = {"stdin": 0, "stdout": 1, "stderr": 2}
+_TASK_COMM = re.compile(r"^task/(\d+)/comm$")
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,16 @@ def classify(p: LinuxPlatform, path: str) -> ProcPath | str | None:
     who = m.group(1)
     if who.isdigit() and int(who) != p.pid:
         return None  # another process: the host decides (and refuses the recorder's own)
-    if m.group(2) is not None and int(m.group(2)) != p.pid:
-        return ProcPath("\0missing")  # another thread: there is none
+    task = int(m.group(2)) if m.group(2) is not None else None
+    if who == "thread-self" and task is None:
+        task = p.threads.current
+    if task is not None and task != p.pid:
+        # Another thread of the guest: its name; no such thread, or any other entry: ENOENT.
+        thread = p.threads.table.get(task)
+        alive = thread is not None and thread.state != State.EXITED
+        if alive and m.group(3) == "comm":
+            return ProcPath(f"task/{task}/comm")
+        return ProcPath("\0missing")
     return ProcPath(m.group(3) or "")
 
 
@@ -99,7 +109,7 @@ def _status(p: LinuxPlatform, ids: tuple[int, ...]) -> str:
         f"Ngid:\t0\nPid:\t{p.pid}\nPPid:\t{ppid}\nTracerPid:\t0\n"
         f"Uid:\t{uid}\t{euid}\t{euid}\t{euid}\nGid:\t{gid}\t{egid}\t{egid}\t{egid}\n"
         f"FDSize:\t{max(64, max(p.fds.files, default=0) + 1)}\nVmSize:\t{vm_kb:8d} kB\n"
-        f"Threads:\t1\nSigPnd:\t{0:016x}\nShdPnd:\t{p.signals.pending:016x}\n"
+        f"Threads:\t{len(p.threads.live())}\nSigPnd:\t{0:016x}\nShdPnd:\t{p.signals.pending:016x}\n"
         f"SigBlk:\t{p.signals.blocked:016x}\nCpus_allowed:\t1\nCpus_allowed_list:\t0\n"
     )
 
@@ -108,7 +118,7 @@ def _stat(p: LinuxPlatform, ids: tuple[int, ...]) -> str:
     ppid, pgrp, session = ids[0], ids[5], ids[6]
     vsize = sum(e - s for s, e, _p in p.m.regions())
     fields = [p.pid, f"({p.comm})", "R", ppid, pgrp, session] + [0] * 16 + [vsize] + [0] * 29
-    fields[19] = 1  # num_threads
+    fields[19] = len(p.threads.live())  # num_threads
     return " ".join(str(f) for f in fields) + "\n"
 
 
@@ -141,6 +151,9 @@ def file_text(p: LinuxPlatform, entry: str) -> bytes | None:
         return p.auxv
     if entry == "comm":
         return (p.comm + "\n").encode(errors="surrogateescape")
+    task = _TASK_COMM.match(entry)
+    if task:
+        return (p.threads.table[int(task.group(1))].name + "\n").encode(errors="surrogateescape")
     if entry == "maps":
         return _maps(p, _exe(p)).encode(errors="surrogateescape")
     if entry == "status":
