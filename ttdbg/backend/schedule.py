@@ -53,6 +53,27 @@ class Schedule:
                 out.append(Run(self.tids[i], max(start, lo), min(end, hi)))
         return out
 
+    def all_tids(self) -> list[int]:
+        """Every thread that runs at some point of the recording, by tid."""
+        return sorted(set(self.tids))
+
+    def lane(self, lo: int, hi: int, cells: int) -> list[int | None]:
+        """A lane of `cells` cells over [lo, hi): each cell's thread is the one that runs
+        the most of its instructions (None for cells past the end or of no instruction)."""
+        if cells <= 0 or hi <= lo:
+            return []
+        width = (hi - lo) / cells
+        bounds = [lo + int(cell * width) for cell in range(cells)] + [hi]
+        share: list[dict[int, int]] = [{} for _ in range(cells)]
+        for run in self.runs(lo, hi):
+            first = bisect.bisect_right(bounds, run.start) - 1
+            last = min(cells - 1, bisect.bisect_left(bounds, run.end) - 1)
+            for cell in range(max(0, first), last + 1):
+                overlap = min(run.end, bounds[cell + 1]) - max(run.start, bounds[cell])
+                if overlap > 0:
+                    share[cell][run.tid] = share[cell].get(run.tid, 0) + overlap
+        return [max(s, key=lambda t: (s[t], -t)) if s else None for s in share]
+
     def next_of(self, tid: int, icount: int) -> int | None:
         """The first instruction at or after `icount` that thread `tid` executes."""
         i = bisect.bisect_right(self.starts, icount) - 1

@@ -33,7 +33,7 @@ from .inputs import ReplayInputs
 from .process import GuestProcess
 from .recording import Recording
 from .replayer import new_replay_process, restore_replay_state
-from .schedule import Schedule
+from .schedule import Run, Schedule
 from .stops import (
     BeginningOfHistory,
     BreakpointHit,
@@ -90,7 +90,7 @@ class ThreadInfo:
 
     tid: int
     name: str
-    state: str  # "runnable" or "waiting"
+    state: str  # "runnable", "waiting"; "exited" or "unborn" in `recorded_threads`
     current: bool  # it executes the instruction at the position
 
 
@@ -205,6 +205,28 @@ class Timeline:
             for t in sorted(table.values(), key=lambda t: t.tid)
             if t.state.value != "exited"
         ]
+
+    def thread_runs(self, lo: int = 0, hi: int | None = None) -> list[Run]:
+        """Which thread runs which instructions: the runs of the schedule overlapping
+        [lo, hi) (the whole recording by default), in icount order."""
+        return self.schedule.runs(lo, hi)
+
+    def thread_lane(self, lo: int, hi: int, cells: int) -> list[int | None]:
+        """The thread to draw in each of `cells` cells over [lo, hi): the one that runs most
+        of that cell's instructions."""
+        return self.schedule.lane(lo, hi, cells)
+
+    def recorded_threads(self) -> list[ThreadInfo]:
+        """Every thread of the recording, by tid, with its name and state at the position
+        ("exited", or "unborn" for a thread not created yet)."""
+        table = self.proc.platform.threads.table
+        out = []
+        for tid in self.schedule.all_tids():
+            t = table.get(tid)
+            state = "unborn" if t is None else t.state.value
+            name = "" if t is None else t.name
+            out.append(ThreadInfo(tid, name, state, tid == self.current_thread))
+        return out
 
     def thread_registers(self, tid: int) -> dict[str, int]:
         """The registers of thread `tid` at the position (a waiting thread's are saved)."""
