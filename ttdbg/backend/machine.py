@@ -88,9 +88,7 @@ class RegisterFile:
         narrow = {1: "B15x", 2: "H14x", 4: "I12x", 8: "Q8x"}
         fmt = [narrow.get(r.size) for r in regs]
         self._unpack = (
-            struct.Struct("<" + "".join(f for f in fmt if f)).unpack_from
-            if all(fmt)
-            else None
+            struct.Struct("<" + "".join(f for f in fmt if f)).unpack_from if all(fmt) else None
         )
 
     def values(self) -> list[int]:
