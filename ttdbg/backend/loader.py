@@ -48,6 +48,7 @@ class Segment:
     memsz: int
     data: bytes
     perms: int
+    paddr: int = 0  # the load address (p_paddr): where firmware loaders put it
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def _segments(loads: list[Any], bias: int) -> tuple[Segment, ...]:
             perms=(PERM_R if s["p_flags"] & 4 else 0)
             | (PERM_W if s["p_flags"] & 2 else 0)
             | (PERM_X if s["p_flags"] & 1 else 0),
+            paddr=s["p_paddr"] + bias,
         )
         for s in loads
     )

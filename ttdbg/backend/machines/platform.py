@@ -142,15 +142,17 @@ class FirmwarePlatform:
         for region in self.board.memory:
             m.uc.mem_map(region.base, region.size, region.perms)
         for seg in self.program.all_segments:
+            # At the physical (load) address, as QEMU's -kernel loads an ELF: start-up code
+            # copies .data from there (flash) to where it runs (RAM).
             if not any(
-                r.base <= seg.vaddr and seg.vaddr + len(seg.data) <= r.base + r.size
+                r.base <= seg.paddr and seg.paddr + len(seg.data) <= r.base + r.size
                 for r in self.board.memory
             ):
                 raise FirmwareError(
-                    f"segment at {seg.vaddr:#x} ({len(seg.data):,} bytes) lies outside the "
+                    f"segment at {seg.paddr:#x} ({len(seg.data):,} bytes) lies outside the "
                     f"memory of machine {self.spec.name}"
                 )
-            m.write(seg.vaddr, seg.data)
+            m.write(seg.paddr, seg.data)
         for dev in self.board.devices:
             size = -(-dev.size // 0x1000) * 0x1000
             m.uc.mmio_map(dev.base, size, self._mmio_read, dev, self._mmio_write, dev)
@@ -284,7 +286,9 @@ class FirmwarePlatform:
                 ev = self.inputs.peek()
                 input_next = ev is not None and ev.kind == EventKind.SERIAL and ev.icount == after
             else:
-                input_next = self._wait_for_input(here)
+                # Input waiting for a full FIFO does not end the wait: time must go on.
+                ports = self.board.serial
+                input_next = bool(ports) and ports[0].rx_room() > 0 and self._wait_for_input(here)
                 if input_next:
                     self.serial_due = after
             if not input_next and self.error is None:
@@ -307,7 +311,7 @@ class FirmwarePlatform:
         if self.check_at is None or after < self.check_at:
             self.check_at = after
         m.counter.limit = min(m.counter.limit, after)
-        uc.reg_write(self._pc_id, addr + size)
+        uc.reg_write(self._pc_id, (addr + size) | self.arch.start_bit)
 
     def _wait_for_input(self, here: int) -> bool:
         """Recording, at a wfi nothing wakes: whether input is there (after waiting in real
