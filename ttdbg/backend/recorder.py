@@ -137,6 +137,11 @@ class Recorder:
         self.program_path = program_path
         self.files = FileStore(recording=True)
         self.program = parse_program(self.image, program_path)
+        if not self.program.arch.syscall_numbers:
+            raise UnsupportedProgram(
+                f"{program_path}: {self.program.arch.name} code is firmware, not a Linux "
+                "program; record it on a machine (--machine NAME)"
+            )
         self.sysroot = sysroot if sysroot is not None else default_sysroot(self.program)
         host = HostIO(
             os.path.abspath(program_path), self.program.arch.stat_layout, self.files, self.sysroot

@@ -17,7 +17,6 @@
 #define UART0_ICR REG(0x4000C044)
 #define FR_RXFE (1u << 4)
 #define FR_TXFF (1u << 5)
-#define LCRH_FEN (1u << 4)
 #define LCRH_WLEN8 (3u << 5)
 #define INT_RX (1u << 4)
 #define INT_RT (1u << 6)
@@ -138,8 +137,10 @@ static void echo(uint32_t n, uint8_t c)
 
 int main(void)
 {
-    /* The FIFO first: a PL011 drops what it holds when FEN changes. */
-    UART0_LCRH = LCRH_FEN | LCRH_WLEN8;
+    /* The receive FIFO stays disabled (one byte deep): a PL011 drops what it holds when
+     * LCRH.FEN changes, and input may arrive from the first instruction on. The sender
+     * waits while the byte is not taken, so nothing is lost either way. */
+    UART0_LCRH = LCRH_WLEN8;
     put_str("fw: lm3s boot, checksum seed 0x");
     put_hex(checksum, 4);
     put('\n');

@@ -5,11 +5,12 @@ from __future__ import annotations
 from ttdbg.errors import UnsupportedProgram
 
 from .aarch64 import ARCH as AARCH64
+from .armv7m import ARCH as ARMV7M
 from .base import Arch, GdbRegister, Register, SyscallAbi
 from .riscv64 import ARCH as RISCV64
 from .x86_64 import ARCH as X86_64
 
-ARCHES: dict[str, Arch] = {a.name: a for a in (X86_64, AARCH64, RISCV64)}
+ARCHES: dict[str, Arch] = {a.name: a for a in (X86_64, AARCH64, RISCV64, ARMV7M)}
 
 __all__ = [
     "ARCHES",

@@ -36,10 +36,10 @@ GDB_REGISTERS: tuple[GdbRegister, ...] = (
     GdbRegister("xpsr", 32, "int", _CORE, "xpsr"),
     GdbRegister("msp", 32, "data_ptr", _SYSTEM, "msp", group="system"),
     GdbRegister("psp", 32, "data_ptr", _SYSTEM, "psp", group="system"),
-    GdbRegister("primask", 8, "int", _SYSTEM, "primask", group="system"),
-    GdbRegister("basepri", 8, "int", _SYSTEM, "basepri", group="system"),
-    GdbRegister("faultmask", 8, "int", _SYSTEM, "faultmask", group="system"),
-    GdbRegister("control", 8, "int", _SYSTEM, "control", group="system"),
+    GdbRegister("primask", 32, "int", _SYSTEM, "primask", group="system"),
+    GdbRegister("basepri", 32, "int", _SYSTEM, "basepri", group="system"),
+    GdbRegister("faultmask", 32, "int", _SYSTEM, "faultmask", group="system"),
+    GdbRegister("control", 32, "int", _SYSTEM, "control", group="system"),
 )
 
 _CALLS = frozenset({"bl", "blx"})

@@ -1,0 +1,275 @@
+"""QEMU's Stellaris boards `lm3s6965evb` and `lm3s811evb` (Cortex-M3): flash at 0, SRAM at
+0x20000000, the NVIC/SysTick/SCB system control space and UART0 at 0x4000C000 (IRQ 5)."""
+
+from __future__ import annotations
+
+import struct
+from typing import ClassVar
+
+from ..arch import Arch
+from ..arch.armv7m import ARCH
+from ..cortexm.errors import NotModelled
+from ..cortexm.exceptions import (
+    EXCP_EXCEPTION_EXIT,
+    XPSR_T,
+    exception_return,
+    masks,
+    take_exception,
+)
+from ..cortexm.nvic import FIRST_IRQ, SYSTICK, ExceptionState
+from ..cortexm.scs import SCS_BASE, SCS_SIZE, SystemControl
+from ..cortexm.stellaris_uart import StellarisUart
+from ..loader import Program
+from ..machine import Machine
+from .board import Board, Bus, Device, DeviceState, MemoryRegion, SerialPort
+
+UART0_BASE, UART0_IRQ = 0x4000C000, 5
+NUM_IRQ = 64  # QEMU's stellaris NUM_IRQ_LINES
+PRIORITY_BITS = 3  # the LM3S parts implement 3 priority bits
+# The system clock after reset: QEMU derives it from RCC's reset value (SYSDIV /16 of 200 MHz).
+SYSCLK_HZ = 12_500_000
+assert ARCH.syscall_interrupt == EXCP_EXCEPTION_EXIT
+
+
+def _unmasks(mnem: str, ops: str) -> bool:
+    """cpsie and msr to a mask register can let a pending exception in (both end QEMU's
+    translated block)."""
+    if mnem.startswith("cpsie"):
+        return True
+    return mnem.startswith("msr") and ops.split(",")[0].strip() in (
+        "primask",
+        "basepri",
+        "basepri_max",
+        "faultmask",
+    )
+
+
+class SystemControlSpace(Device):
+    """The SCS at 0xE000E000: NVIC, SysTick and SCB registers over one exception state."""
+
+    name = "scs"
+
+    def __init__(self, bus: Bus, nvic: ExceptionState, ipsr: Machine | None = None) -> None:
+        super().__init__(bus, SCS_BASE, SCS_SIZE)
+        self.machine: Machine | None = ipsr
+        self.regs = SystemControl(
+            nvic,
+            cycle=lambda: bus.ticks(SYSCLK_HZ),
+            ipsr=lambda: self.machine.reg("xpsr") & 0x1FF if self.machine else 0,
+            reset_request=lambda why: bus.finish(0, why),
+        )
+
+    def read(self, offset: int, size: int) -> int:
+        try:
+            return self.regs.read(offset, size)
+        except NotModelled as err:
+            self.bus.fail(f"{err} (not modelled)")
+            return 0
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        try:
+            self.regs.write(offset, size, value)
+        except NotModelled as err:
+            self.bus.fail(f"{err} (not modelled)")
+        self.bus.interrupts_changed()
+
+    def deadline(self) -> int | None:
+        cycle = self.regs.systick.due()
+        return None if cycle is None else self.bus.icount_for_ticks(cycle, SYSCLK_HZ)
+
+    def at_deadline(self) -> None:
+        if self.regs.systick.fire(self.bus.ticks(SYSCLK_HZ)):
+            self.regs.nvic.pending.add(SYSTICK)
+
+    def state(self) -> DeviceState:
+        return self.regs.state()
+
+    def load(self, state: DeviceState) -> None:
+        self.regs.restore(state)
+
+    def registers(self) -> dict[str, int]:
+        nvic, tick = self.regs.nvic, self.regs.systick
+        cycle = self.bus.ticks(SYSCLK_HZ)
+        return {
+            "SYST_CSR": tick.csr,
+            "SYST_RVR": tick.rvr,
+            "SYST_CVR": tick.value(cycle),
+            "NVIC_ISER0": sum(1 << (n - FIRST_IRQ) for n in nvic.enabled if n < FIRST_IRQ + 32),
+            "NVIC_ISPR0": sum(1 << (n - FIRST_IRQ) for n in nvic.pending if FIRST_IRQ <= n < 48),
+            "NVIC_IABR0": sum(1 << (n - FIRST_IRQ) for n in nvic.active if FIRST_IRQ <= n < 48),
+            "VTOR": self.regs.vtor,
+            "AIRCR_PRIGROUP": nvic.prigroup,
+            "CCR": self.regs.ccr,
+        }
+
+
+class Uart(Device, SerialPort):
+    """UART0: the Stellaris PL011, its interrupt line wired to the NVIC."""
+
+    name = "uart0"
+
+    def __init__(self, bus: Bus, nvic: ExceptionState) -> None:
+        super().__init__(bus, UART0_BASE, 0x1000)
+        self.nvic = nvic
+        self.model = StellarisUart(output=lambda byte: bus.output(0, bytes([byte])), irq=self._line)
+
+    def _line(self, high: bool) -> None:
+        number = FIRST_IRQ + UART0_IRQ
+        rising = high and number not in self.nvic.levels
+        self.nvic.set_level(number, high)
+        if rising:
+            self.bus.interrupts_changed()  # newly pending: maybe taken after this access
+
+    def read(self, offset: int, size: int) -> int:
+        try:
+            return self._sized(offset, size, self.model.read(offset & ~3))
+        except NotModelled as err:
+            self.bus.fail(f"{err} at {self.base + offset:#x} (not modelled)")
+            return 0
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        try:
+            if offset & 3:
+                raise NotModelled(f"unaligned {size}-byte UART write")
+            self.model.write(offset, value)
+        except NotModelled as err:
+            self.bus.fail(f"{err} at {self.base + offset:#x} (not modelled)")
+
+    @staticmethod
+    def _sized(offset: int, size: int, word: int) -> int:
+        shift = 8 * (offset & 3)
+        return (word >> shift) & ((1 << (8 * size)) - 1)
+
+    def rx_room(self) -> int:
+        return self.model.depth - len(self.model.fifo)
+
+    def receive(self, data: bytes) -> None:
+        for byte in data:
+            self.model.receive(byte)
+
+    def state(self) -> DeviceState:
+        return self.model.state()
+
+    def load(self, state: DeviceState) -> None:
+        self.model.restore(state)
+
+    def registers(self) -> dict[str, int]:
+        m = self.model
+        return {
+            "FR": m.flags(),
+            "LCRH": m.lcrh,
+            "IM": m.im,
+            "RIS": m.ris,
+            "MIS": m.ris & m.im,
+            "RX FIFO": len(m.fifo),
+        }
+
+
+class Stellaris(Board):
+    """qemu-system-arm -M lm3s6965evb -kernel fw.elf (base class: sizes per board)."""
+
+    arch_name = "armv7m"
+    cpus = ("cortex-m3",)
+    unmasks: ClassVar = staticmethod(_unmasks)
+    flash_size: ClassVar[int]
+    sram_size: ClassVar[int]
+
+    def __init__(self, bus: Bus, cpu: str) -> None:
+        super().__init__(bus, cpu)
+        self.nvic = ExceptionState(num_irq=NUM_IRQ, priority_bits=PRIORITY_BITS)
+        self.scs = SystemControlSpace(bus, self.nvic)
+        self.uart = Uart(bus, self.nvic)
+        self.machine: Machine | None = None
+
+    @property
+    def arch(self) -> Arch:
+        return ARCH
+
+    @property
+    def memory(self) -> tuple[MemoryRegion, ...]:
+        return (
+            MemoryRegion("flash", 0, self.flash_size),
+            MemoryRegion("sram", 0x20000000, self.sram_size),
+        )
+
+    @property
+    def devices(self) -> tuple[Device, ...]:
+        return (self.scs, self.uart)
+
+    @property
+    def serial(self) -> tuple[SerialPort, ...]:
+        return (self.uart,)
+
+    def reset(self, machine: Machine, program: Program) -> None:
+        """As the Cortex-M3 leaves reset: SP and PC from the vector table at 0 (VTOR 0),
+        Thread mode, privileged, main stack."""
+        self.machine = machine
+        self.scs.machine = machine
+        machine.on_syscall = self._exception_exit
+        sp, pc = struct.unpack("<II", machine.read(0, 8))
+        machine.set_reg("msp", sp & ~3)
+        machine.set_reg("control", 0)
+        machine.set_reg("xpsr", XPSR_T)
+        if not pc & 1:
+            self.bus.fail(f"reset vector {pc:#x} has bit 0 clear (INVSTATE, not modelled)")
+        machine.set_reg("pc", pc | 1)
+
+    def _exception_exit(self, machine: Machine) -> None:
+        """Unicorn raised the exception exit of a branch to EXC_RETURN: perform it."""
+        excret = machine.pc | (1 if machine.reg("xpsr") & XPSR_T else 0)
+        try:
+            exception_return(machine, self.nvic, excret, self.scs.regs.vtor, self.scs.regs.ccr)
+        except NotModelled as err:
+            self.bus.fail(f"{err} at icount {machine.icount} (not modelled)")
+
+    def take_interrupt(self, machine: Machine) -> int | None:
+        number = self.nvic.takeable(*masks(machine))
+        if number is None:
+            return None
+        try:
+            take_exception(
+                machine, self.nvic, number, self.scs.regs.vtor, self.scs.regs.ccr, machine.pc
+            )
+        except NotModelled as err:
+            self.bus.fail(f"{err} (not modelled)")
+            return None
+        return number
+
+    def wakes(self, machine: Machine) -> bool:
+        # WFI wakes on an exception that would preempt were PRIMASK clear (B1.5.19).
+        _primask, faultmask, basepri = masks(machine)
+        return self.nvic.takeable(0, faultmask, basepri) is not None
+
+    def pending(self) -> list[str]:
+        return [_exception_name(n) for n in sorted(self.nvic.pending)]
+
+    def load(self, state: DeviceState) -> None:
+        super().load(state)
+        # The UART's line is derived state: the NVIC keeps it through snapshots itself.
+
+
+def _exception_name(number: int) -> str:
+    if number >= FIRST_IRQ:
+        irq = number - FIRST_IRQ
+        return f"IRQ {irq} (uart0)" if irq == UART0_IRQ else f"IRQ {irq}"
+    return {2: "NMI", 3: "HardFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}.get(
+        number, f"exception {number}"
+    )
+
+
+class Lm3s6965evb(Stellaris):
+    """qemu-system-arm -M lm3s6965evb: LM3S6965, 256 KiB flash, 64 KiB SRAM."""
+
+    name = "lm3s6965evb"
+    description = "Stellaris LM3S6965 (Cortex-M3): flash 256K at 0, SRAM 64K, UART0, NVIC, SysTick"
+    flash_size = 256 << 10
+    sram_size = 64 << 10
+
+
+class Lm3s811evb(Stellaris):
+    """qemu-system-arm -M lm3s811evb: LM3S811, 64 KiB flash, 8 KiB SRAM."""
+
+    name = "lm3s811evb"
+    description = "Stellaris LM3S811 (Cortex-M3): flash 64K at 0, SRAM 8K, UART0, NVIC, SysTick"
+    flash_size = 64 << 10
+    sram_size = 8 << 10
