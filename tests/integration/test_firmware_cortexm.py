@@ -190,3 +190,42 @@ def test_bad_uses_fail_with_one_line(tmp_path: Path) -> None:
     wrong = run_ttdbg(["record", "--machine", "virt", "-o", str(tmp_path / "y.ttrec"), str(ELF)])
     assert wrong.returncode == 2
     assert b"lm3s6965evb" in wrong.stderr
+
+
+UNMODELLED = """
+#include <stdint.h>
+extern uint32_t _estack;
+void reset_handler(void)
+{
+    (void)*(volatile uint32_t *)ADDRESS;
+    for (;;) {
+    }
+}
+__attribute__((section(".vectors"), used)) static void (*const vectors[2])(void) = {
+    (void (*)(void))&_estack, reset_handler};
+"""
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        (0x400FE000, rb"read of 4 bytes at 0x400fe000 at pc 0x[0-9a-f]+ \(icount \d+\): no memory"),
+        (0xE000ED90, rb"SCS register 0xe000ed90 \(not modelled\) at pc 0x[0-9a-f]+ \(icount"),
+    ],
+)
+def test_unmodelled_hardware_stops_naming_address_and_pc(
+    address: int, message: bytes, tmp_path: Path
+) -> None:
+    gcc = require_tool("arm-none-eabi-gcc")
+    source, elf = tmp_path / "probe.c", tmp_path / "probe.elf"
+    source.write_text(UNMODELLED)
+    subprocess.run(
+        [gcc, "-mcpu=cortex-m3", "-mthumb", "-O1", "-ffreestanding", "-nostdlib",
+         f"-DADDRESS={address:#x}", "-T", str(FIRMWARE / "lm3s.ld"), "-o", str(elf), str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    out = run_ttdbg(
+        ["record", "--machine", "lm3s811evb", "-o", str(tmp_path / "p.ttrec"), str(elf)]
+    )
+    assert out.returncode == 1
+    assert re.search(message, out.stderr), out.stderr

@@ -196,6 +196,8 @@ class FirmwarePlatform:
         self.m.halt()
 
     def fail(self, message: str) -> None:
+        if self._access_icount is not None:  # a device refused an access: name where
+            message += f" at pc {self._position.pc:#x} (icount {self._access_icount})"
         self.error = FirmwareError(message)
         self.m.request_stop()
 
