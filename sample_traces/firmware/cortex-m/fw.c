@@ -164,9 +164,12 @@ int main(void)
         while (ring_tail == ring_head) {
             __asm__ volatile("wfi");
         }
+        /* A critical section: the receive interrupt waits until cpsie. */
+        __asm__ volatile("cpsid i" ::: "memory");
         uint8_t c = ring[ring_tail % RING];
         ring_tail++;
         UART0_IM = INT_RX | INT_RT; /* room again: take input (a no-op unless it was full) */
+        __asm__ volatile("cpsie i" ::: "memory");
         echo(++n, c);
         if (c == 'q') {
             break;

@@ -154,7 +154,7 @@ class ExceptionState:
             "enabled": sorted(self.enabled),
             "pending": sorted(self.pending),
             "active": sorted(self.active),
-            "priority": sorted(self.priority.items()),
+            "priority": [[n, p] for n, p in sorted(self.priority.items())],
             "prigroup": self.prigroup,
             "shcsr_enables": self.shcsr_enables,
             "levels": sorted(self.levels),
