@@ -248,12 +248,18 @@ int64_t bc_restore_region(void *uc, bc_mem_fn mem_read, bc_mem_fn mem_write, uin
 
 /* Index recording: every guest memory write and every call and return, for `ttdbg index`.
  *
- * bc_block_hook calls ix_block_entered on every block it lets run. Python teaches it, per block, the instruction addresses (to turn
- * the pc of a write into its icount) and whether the block ends with a call or a return. A
- * call or return is recognised at the entry of the next block, once its block has run to the
- * end: the callee's entry pc and sp, or the value returned, are then in the registers. Returns
- * are matched to calls with a shadow stack keyed by the stack pointer the call returns to;
- * frames below a return's stack pointer were abandoned (longjmp) and are dropped.
+ * bc_block_hook calls ix_block_entered on every block it lets run. Python teaches it, per
+ * block, the instruction addresses (to turn the pc of a write into its icount) and whether the
+ * block ends with a call or a return. A call or return is recognised at the entry of the next
+ * block, once its block has run to the end: the callee's entry pc and sp, or the value
+ * returned, are then in the registers. Returns are matched to calls with a shadow stack keyed
+ * by the stack pointer the call returns to; frames below a return's stack pointer were
+ * abandoned (longjmp) and are dropped.
+ *
+ * Rows go into column tables that grow together (one capacity check per row); Python wraps
+ * the columns without copying them, and ix_sort_writes orders the writes by address.
+ * Unicorn reports at most 8 bytes per write (wider stores arrive as 8-byte pieces), so a
+ * write's value always fits its uint64 column.
  */
 
 enum { IX_OTHER = 0, IX_CALL = 1, IX_RET = 2 };
@@ -267,10 +273,18 @@ typedef struct {
     uint64_t *insns; /* n instruction addresses */
 } ix_block;
 
+#define IX_MAX_COLUMNS 10
+
 typedef struct {
-    uint64_t *data;
     uint64_t len, cap;
-} ix_column;
+    uint32_t ncols, pad;
+    uint64_t *cols[IX_MAX_COLUMNS];
+} ix_table;
+
+enum { W_ICOUNT, W_PC, W_ADDR, W_VALUE, W_SIZE, W_COLUMNS };
+enum { C_ICOUNT, C_PC, C_TARGET, C_SP, C_RET, C_RETVAL, C_ARG0, C_COLUMNS = C_ARG0 + 4 };
+enum { R_ICOUNT, R_SP, R_RETVAL, R_COLUMNS };
+enum { S_ROW, S_SP, S_COLUMNS };
 
 typedef struct {
     bc_counter *c;
@@ -285,31 +299,32 @@ typedef struct {
     uint64_t cur_base;
     int32_t have_cur;
     int32_t unknown_blocks; /* blocks the table did not know: a bug if ever non-zero */
-    /* writes: icount, pc, addr, value, size */
-    ix_column w_icount, w_pc, w_addr, w_value, w_size;
-    /* calls: icount, pc, target, sp, return icount (or -1), retval */
-    ix_column c_icount, c_pc, c_target, c_sp, c_ret, c_retval;
-    /* returns matched by no call of this run: icount, sp after the return, retval */
-    ix_column r_icount, r_sp, r_retval;
-    /* shadow stack: call row, sp the call returns to */
-    ix_column s_row, s_sp;
+    ix_table writes;        /* icount, pc, addr, value, size */
+    ix_table calls;         /* icount, pc, target, sp, return icount (or -1), retval, args */
+    ix_table returns;       /* returns matched by no call of this run: icount, sp, retval */
+    ix_table stack;         /* shadow stack: call row, sp the call returns to */
     int32_t oom;
     int32_t arg_ids[4]; /* the first integer argument registers, read at a callee's entry */
-    ix_column c_args[4];
 } ix_recorder;
 
-static inline void ix_push(ix_recorder *x, ix_column *col, uint64_t v) {
-    if (col->len == col->cap) {
-        uint64_t cap = col->cap ? col->cap * 2 : 4096;
-        uint64_t *data = realloc(col->data, cap * sizeof(uint64_t));
-        if (!data) {
-            x->oom = 1;
-            return;
-        }
-        col->data = data;
-        col->cap = cap;
+static int ix_grow(ix_table *t) {
+    uint64_t cap = t->cap ? t->cap * 2 : 1 << 14;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        uint64_t *data = realloc(t->cols[i], cap * sizeof(uint64_t));
+        if (!data) return -1;
+        t->cols[i] = data;
     }
-    col->data[col->len++] = v;
+    t->cap = cap;
+    return 0;
+}
+
+/* The index of a new row of `t`, or UINT64_MAX when memory ran out (then noted in `oom`). */
+static inline uint64_t ix_row(ix_recorder *x, ix_table *t) {
+    if (t->len == t->cap && ix_grow(t)) {
+        x->oom = 1;
+        return UINT64_MAX;
+    }
+    return t->len++;
 }
 
 static ix_block *ix_find(ix_recorder *x, uint64_t addr, uint32_t size) {
@@ -337,32 +352,33 @@ static void ix_finish_block(void *uc, ix_recorder *x, uint64_t next_pc) {
     uint64_t icount = x->cur_base + b->n - 1; /* the call or return instruction */
     if (b->kind == IX_CALL) {
         uint64_t sp = ix_reg(uc, x, x->sp_id);
-        uint64_t row = x->c_icount.len;
-        ix_push(x, &x->c_icount, icount);
-        ix_push(x, &x->c_pc, b->insns[b->n - 1]);
-        ix_push(x, &x->c_target, next_pc);
-        ix_push(x, &x->c_sp, sp);
-        ix_push(x, &x->c_ret, UINT64_MAX);
-        ix_push(x, &x->c_retval, 0);
-        for (int i = 0; i < 4; i++) ix_push(x, &x->c_args[i], ix_reg(uc, x, x->arg_ids[i]));
-        ix_push(x, &x->s_row, row);
-        ix_push(x, &x->s_sp, sp + x->call_push);
+        uint64_t row = ix_row(x, &x->calls), top = ix_row(x, &x->stack);
+        if (row == UINT64_MAX || top == UINT64_MAX) return;
+        uint64_t **c = x->calls.cols;
+        c[C_ICOUNT][row] = icount;
+        c[C_PC][row] = b->insns[b->n - 1];
+        c[C_TARGET][row] = next_pc;
+        c[C_SP][row] = sp;
+        c[C_RET][row] = UINT64_MAX;
+        c[C_RETVAL][row] = 0;
+        for (int i = 0; i < 4; i++) c[C_ARG0 + i][row] = ix_reg(uc, x, x->arg_ids[i]);
+        x->stack.cols[S_ROW][top] = row;
+        x->stack.cols[S_SP][top] = sp + x->call_push;
     } else if (b->kind == IX_RET) {
         uint64_t sp = ix_reg(uc, x, x->sp_id);
         uint64_t retval = ix_reg(uc, x, x->ret_id);
-        while (x->s_sp.len && x->s_sp.data[x->s_sp.len - 1] < sp) {
-            x->s_sp.len--; /* an abandoned frame */
-            x->s_row.len--;
-        }
-        if (x->s_sp.len && x->s_sp.data[x->s_sp.len - 1] == sp) {
-            uint64_t row = x->s_row.data[--x->s_row.len];
-            x->s_sp.len--;
-            x->c_ret.data[row] = icount;
-            x->c_retval.data[row] = retval;
-        } else if (!x->s_sp.len) {
-            ix_push(x, &x->r_icount, icount);
-            ix_push(x, &x->r_sp, sp);
-            ix_push(x, &x->r_retval, retval);
+        ix_table *s = &x->stack;
+        while (s->len && s->cols[S_SP][s->len - 1] < sp) s->len--; /* abandoned frames */
+        if (s->len && s->cols[S_SP][s->len - 1] == sp) {
+            uint64_t row = s->cols[S_ROW][--s->len];
+            x->calls.cols[C_RET][row] = icount;
+            x->calls.cols[C_RETVAL][row] = retval;
+        } else if (!s->len) {
+            uint64_t row = ix_row(x, &x->returns);
+            if (row == UINT64_MAX) return;
+            x->returns.cols[R_ICOUNT][row] = icount;
+            x->returns.cols[R_SP][row] = sp;
+            x->returns.cols[R_RETVAL][row] = retval;
         }
     }
 }
@@ -370,7 +386,12 @@ static void ix_finish_block(void *uc, ix_recorder *x, uint64_t next_pc) {
 void ix_block_entered(void *uc, uint64_t addr, uint32_t size, void *index) {
     ix_recorder *x = index;
     uint64_t base = x->c->block_base;
-    if (x->have_cur && x->cur_base + x->cur.n == base) ix_finish_block(uc, x, addr);
+    if (x->have_cur && x->cur.kind != IX_OTHER && x->cur_base + x->cur.n == base)
+        ix_finish_block(uc, x, addr);
+    if (x->have_cur && x->cur.addr == addr && x->cur.size == size) {
+        x->cur_base = base; /* a loop: the same block again */
+        return;
+    }
     ix_block *b = ix_find(x, addr, size);
     if (!b) {
         x->unknown_blocks++;
@@ -387,28 +408,75 @@ void ix_write_hook(void *uc, int type, uint64_t addr, int size, int64_t value, i
     uint64_t pc = ix_reg(uc, x, x->pc_id);
     uint64_t icount = x->c->icount;
     if (x->have_cur) {
-        ix_block *b = &x->cur;
+        const ix_block *b = &x->cur;
         for (uint32_t i = 0; i < b->n; i++)
             if (b->insns[i] == pc) {
                 icount = x->cur_base + i;
                 break;
             }
     }
-    ix_push(x, &x->w_icount, icount);
-    ix_push(x, &x->w_pc, pc);
-    ix_push(x, &x->w_addr, addr);
+    uint64_t row = ix_row(x, &x->writes);
+    if (row == UINT64_MAX) return;
     uint64_t bits = (uint64_t)value;
     if (size < 8) bits &= (1ULL << (8 * size)) - 1; /* Unicorn sign-extends narrow values */
-    ix_push(x, &x->w_value, bits);
-    ix_push(x, &x->w_size, (uint64_t)size);
+    uint64_t **w = x->writes.cols;
+    w[W_ICOUNT][row] = icount;
+    w[W_PC][row] = pc;
+    w[W_ADDR][row] = addr;
+    w[W_VALUE][row] = bits;
+    w[W_SIZE][row] = (uint64_t)size;
 }
 
 /* The run stopped at a block boundary: finish the block before it (its call's callee or its
  * return is in the registers now), since the next block may be run by someone else. */
 void ix_flush(void *uc, ix_recorder *x) {
-    if (x->have_cur && x->cur_base + x->cur.n == x->c->icount)
+    if (x->have_cur && x->cur.kind != IX_OTHER && x->cur_base + x->cur.n == x->c->icount)
         ix_finish_block(uc, x, ix_reg(uc, x, x->pc_id));
     x->have_cur = 0;
+}
+
+/* Order the writes by address, keeping execution order among equal addresses (a stable LSD
+ * radix sort on the address bits that vary, 11 bits a pass). Returns -1 without memory. */
+int ix_sort_writes(ix_recorder *x) {
+    ix_table *t = &x->writes;
+    uint64_t n = t->len;
+    if (n < 2) return 0;
+    if (n > UINT32_MAX) return -1;
+    uint64_t *addr = t->cols[W_ADDR], lo = UINT64_MAX, hi = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        lo = addr[i] < lo ? addr[i] : lo;
+        hi = addr[i] > hi ? addr[i] : hi;
+    }
+    int bits = 0;
+    while (bits < 64 && ((hi - lo) >> bits)) bits++;
+    uint32_t *order = malloc(n * sizeof(uint32_t)), *next = malloc(n * sizeof(uint32_t));
+    uint64_t *scratch = malloc(n * sizeof(uint64_t));
+    if (!order || !next || !scratch) {
+        free(order);
+        free(next);
+        free(scratch);
+        return -1;
+    }
+    for (uint64_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+    for (int shift = 0; shift < bits; shift += 11) {
+        uint64_t count[2048 + 1] = {0};
+        for (uint64_t i = 0; i < n; i++) count[(((addr[order[i]] - lo) >> shift) & 2047) + 1]++;
+        for (int d = 0; d < 2048; d++) count[d + 1] += count[d];
+        for (uint64_t i = 0; i < n; i++) next[count[((addr[order[i]] - lo) >> shift) & 2047]++] = order[i];
+        uint32_t *swap = order;
+        order = next;
+        next = swap;
+    }
+    for (uint32_t c = 0; c < t->ncols; c++) {
+        uint64_t *col = t->cols[c];
+        for (uint64_t i = 0; i < n; i++) scratch[i] = col[order[i]];
+        t->cols[c] = scratch;
+        scratch = col;
+    }
+    free(order);
+    free(next);
+    free(scratch);
+    return 0;
 }
 
 static void ix_put(ix_block *table, uint64_t mask, ix_block *b) {
@@ -433,6 +501,10 @@ int ix_init(ix_recorder *x, bc_counter *c, void *reg_read, int32_t pc_id, int32_
     x->sp_id = sp_id;
     x->ret_id = ret_id;
     x->call_push = call_push;
+    x->writes.ncols = W_COLUMNS;
+    x->calls.ncols = C_COLUMNS;
+    x->returns.ncols = R_COLUMNS;
+    x->stack.ncols = S_COLUMNS;
     x->mask = 4095;
     x->table = calloc(x->mask + 1, sizeof(ix_block));
     return x->table ? 0 : -1;
@@ -475,15 +547,13 @@ void ix_free(ix_recorder *x) {
     ix_free_blocks(x);
     free(x->table);
     x->table = NULL;
-    ix_column *cols[] = {&x->w_icount, &x->w_pc,     &x->w_addr, &x->w_value,  &x->w_size,
-                         &x->c_icount, &x->c_pc,     &x->c_target, &x->c_sp,   &x->c_ret,
-                         &x->c_retval, &x->r_icount, &x->r_sp,   &x->r_retval, &x->s_row,
-                         &x->s_sp,     &x->c_args[0], &x->c_args[1], &x->c_args[2],
-                         &x->c_args[3]};
-    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
-        free(cols[i]->data);
-        cols[i]->data = NULL;
-        cols[i]->len = cols[i]->cap = 0;
+    ix_table *tables[] = {&x->writes, &x->calls, &x->returns, &x->stack};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        for (uint32_t c = 0; c < tables[i]->ncols; c++) {
+            free(tables[i]->cols[c]);
+            tables[i]->cols[c] = NULL;
+        }
+        tables[i]->len = tables[i]->cap = 0;
     }
 }
 

@@ -496,16 +496,24 @@ class Timeline:
         restore_replay_state(self.proc, state, self._exit)
 
     def _best_state(self, target: int) -> MachineState | None:
-        """The closest known state at or before `target`, or None if the current one is."""
+        """The closest known state at or before `target`, or None if the current one is:
+        a cached state, a snapshot of the recording or a seek point of its index."""
         cached = self.cache.nearest(target)
         snap_index = self.recording.snapshots.nearest(target)
         snaps = self.recording.snapshots
         snap_icount = snaps.entries[snap_index].icount if snap_index is not None else -1
-        best_known = max(cached.icount if cached else -1, snap_icount)
+        seek = self.index.seeks.nearest(target) if self.index is not None else None
+        best_known = max(cached.icount if cached else -1, snap_icount, -1 if seek is None else seek)
         if self.position <= target and self.position >= best_known and self.machine.halted is None:
             return None
-        if cached is not None and cached.icount >= snap_icount:
+        if cached is not None and cached.icount >= best_known:
             return cached
+        if seek is not None and seek > snap_icount and self.index is not None:
+            state = self.index.seeks.state(self.recording, seek)
+            if state is not None:
+                self.cache.add(state)
+                return state
+            return self._best_state(target)  # the seek points are set aside now
         assert snap_index is not None
         return snaps.state(snap_index)
 

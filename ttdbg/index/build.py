@@ -17,7 +17,7 @@ import pyarrow as pa
 from ttdbg.backend.eventlog import EventKind
 from ttdbg.backend.recording import Recording, open_recording
 
-from .interval import Cancelled, IntervalFiles, index_interval, intervals, parquet_bytes
+from .interval import SEEK_EVERY, Cancelled, IntervalFiles, index_interval, intervals, parquet_bytes
 from .schema import SYSCALLS
 from .store import IndexStore
 
@@ -76,9 +76,9 @@ def _recording(path: str) -> Recording:
     return _open[path]
 
 
-def _pool_task(path: str, interval: int) -> IntervalFiles | None:
+def _pool_task(path: str, interval: int, seek_every: int) -> IntervalFiles | None:
     try:
-        return index_interval(_recording(path), interval, _cancelled)
+        return index_interval(_recording(path), interval, _cancelled, seek_every)
     except Cancelled:
         return None
 
@@ -87,12 +87,16 @@ def _pool_task(path: str, interval: int) -> IntervalFiles | None:
 
 
 def _run_pool(
-    path: str, todo: list[int], workers: int, cancel: multiprocessing.synchronize.Event
+    path: str,
+    todo: list[int],
+    workers: int,
+    cancel: multiprocessing.synchronize.Event,
+    seek_every: int,
 ) -> Iterator[IntervalFiles]:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, ctx, _worker_init, (cancel,)) as pool:
         pending: set[Future[IntervalFiles | None]] = {
-            pool.submit(_pool_task, path, k) for k in todo
+            pool.submit(_pool_task, path, k, seek_every) for k in todo
         }
         try:
             while pending:
@@ -108,20 +112,25 @@ def _run_pool(
 
 
 def run_here(
-    path: str, todo: list[int], workers: int, cancel: multiprocessing.synchronize.Event
+    path: str,
+    todo: list[int],
+    workers: int,
+    cancel: multiprocessing.synchronize.Event,
+    seek_every: int,
 ) -> Iterator[IntervalFiles]:
     """A runner for `build_index` that indexes in this process, one interval after another
     (no process start-up: for small recordings and tests)."""
     rec = open_recording(path)
     for k in todo:
         try:
-            yield index_interval(rec, k, cancel.is_set)
+            yield index_interval(rec, k, cancel.is_set, seek_every)
         except Cancelled:
             return
 
 
+# (recording path, intervals to index, workers, cancel flag, seek_every) -> indexed intervals
 Runner = Callable[
-    [str, list[int], int, "multiprocessing.synchronize.Event"], Iterator[IntervalFiles]
+    [str, list[int], int, "multiprocessing.synchronize.Event", int], Iterator[IntervalFiles]
 ]
 
 
@@ -131,9 +140,11 @@ def build_index(
     runner: Runner | None = None,
     progress: Progress | None = None,
     only: list[int] | None = None,
+    seek_every: int = SEEK_EVERY,
 ) -> BuildReport:
     """Index every interval of the recording at `path` that the index lacks (or only those
-    listed in `only`). KeyboardInterrupt stops it; what was finished stays in the index."""
+    listed in `only`), keeping a seek point every `seek_every` instructions (0: none).
+    KeyboardInterrupt stops it; what was finished stays in the index."""
     began = time.perf_counter()
     rec = open_recording(path)
     spans = intervals(rec)
@@ -150,7 +161,7 @@ def build_index(
     cancelled = False
     if progress is not None:
         progress(0, total)
-    results = (runner or _run_pool)(path, todo, workers, cancel)
+    results = (runner or _run_pool)(path, todo, workers, cancel, seek_every)
     try:
         for result in results:
             store.write_interval(result.interval, result.files)

@@ -15,11 +15,15 @@ import pyarrow.parquet as pq
 from ttdbg.backend.recording import Recording
 from ttdbg.backend.replayer import new_replay_process, restore_replay_state
 from ttdbg.errors import TtdbgError
+from ttdbg.snapshots.state import MachineState, PageDigests
 
-from .native import NO_RETURN, IndexRecorder, Rows
-from .schema import CALLS, PAGE_SHIFT, RETURNS, SUMMARY, WRITES
+from .native import CALL_ARG_NAMES, NO_RETURN, IndexRecorder, Rows
+from .schema import CALLS, PAGE_SHIFT, RETURNS, SEEKS, SUMMARY, WRITES
 
 SLICE = 1 << 22  # instructions between looks at the cancel flag
+# Instructions between seek points: a seek then replays at most this many from the nearest
+# state (a few milliseconds) instead of up to a whole snapshot interval.
+SEEK_EVERY = 1_000_000
 
 
 class Cancelled(TtdbgError):
@@ -48,43 +52,52 @@ def intervals(rec: Recording) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
-def _u64(data: bytes) -> pa.Array:
-    n = len(data) // 8
-    return pa.Array.from_buffers(pa.uint64(), n, [None, pa.py_buffer(data)])
-
-
 def _tables(rows: Rows) -> tuple[pa.Table, pa.Table, pa.Table, list[int]]:
     w = rows.writes
     writes = pa.Table.from_arrays(
         [
-            _u64(w["icount"]).view(pa.int64()), _u64(w["pc"]), _u64(w["addr"]),
-            _u64(w["size"]).cast(pa.uint8()), _u64(w["value"]),
+            w["icount"].view(pa.int64()), w["pc"], w["addr"],
+            w["size"].cast(pa.uint8()), w["value"],
         ],
         schema=WRITES,
     )  # fmt: skip
     c = rows.calls
-    ret = _u64(c["return_icount"])
+    ret = c["return_icount"]
     seen = pc.not_equal(ret, pa.scalar(NO_RETURN, pa.uint64()))
     calls = pa.Table.from_arrays(
         [
-            _u64(c["icount"]).view(pa.int64()), _u64(c["pc"]), _u64(c["target"]), _u64(c["sp"]),
-            pc.if_else(seen, ret, None).cast(pa.int64()),
-            pc.if_else(seen, _u64(c["retval"]), None),
-            *(_u64(c[f"arg{i}"]) for i in range(4)),
+            c["icount"].view(pa.int64()), c["pc"], c["target"], c["sp"],
+            pc.if_else(seen, ret.view(pa.int64()), None),
+            pc.if_else(seen, c["retval"], None),
+            *(c[name] for name in CALL_ARG_NAMES),
         ],
         schema=CALLS,
     )  # fmt: skip
     r = rows.returns
     returns = pa.Table.from_arrays(
-        [_u64(r["icount"]).view(pa.int64()), _u64(r["sp"]), _u64(r["retval"])], schema=RETURNS
+        [r["icount"].view(pa.int64()), r["sp"], r["retval"]], schema=RETURNS
     )
-    icounts = calls.column("icount").to_pylist()
-    open_calls = [icounts[row] for row in _u64(rows.open_calls).to_pylist()]
+    open_calls = pc.take(calls.column("icount"), rows.open_calls).to_pylist()
     return writes, calls, returns, open_calls
 
 
+@dataclass(frozen=True)
+class SeekPoint:
+    """A state inside an interval, encoded against the interval's snapshot."""
+
+    icount: int
+    state_hash: str
+    data: bytes
+
+
 def _summary(
-    interval: int, lo: int, hi: int, writes: pa.Table, calls: pa.Table, open_calls: list[int]
+    interval: int,
+    lo: int,
+    hi: int,
+    writes: pa.Table,
+    calls: pa.Table,
+    open_calls: list[int],
+    seeks: list[SeekPoint],
 ) -> pa.Table:
     addr = writes.column("addr")
     one, shift = pa.scalar(1, pa.uint64()), pa.scalar(PAGE_SHIFT, pa.uint64())
@@ -100,6 +113,7 @@ def _summary(
                 "pages": sorted(pages.to_pylist()),
                 "functions": sorted(functions.to_pylist()),
                 "open_calls": open_calls,
+                "seeks": [p.icount for p in seeks],
             }
         ],
         schema=SUMMARY,
@@ -109,20 +123,36 @@ def _summary(
 WRITES_ROW_GROUP = 1 << 16
 
 
-def parquet_bytes(table: pa.Table, row_group_size: int = 1 << 20) -> bytes:
-    """A table as Parquet: zstd, dictionaries for pcs and addresses, deltas for icounts."""
+def seeks_parquet(seeks: list[SeekPoint]) -> bytes:
+    """Seek points as Parquet, one row group each, stored as they are (already lz4)."""
+    table = pa.Table.from_pylist(
+        [{"icount": p.icount, "state_hash": p.state_hash, "data": p.data} for p in seeks],
+        schema=SEEKS,
+    )
     sink = io.BytesIO()
-    encodings = {
-        name: "DELTA_BINARY_PACKED"
-        for name in ("icount", "return_icount")
-        if name in table.schema.names
-    }
+    pq.write_table(
+        table, sink, compression="none", use_dictionary=False, row_group_size=1,
+        write_statistics=["icount"],
+    )  # fmt: skip
+    return sink.getvalue()
+
+
+# Columns stored as deltas: icounts rise, and the writes come sorted by address.
+DELTA_COLUMNS = ("icount", "return_icount", "addr")
+
+
+def parquet_bytes(table: pa.Table, row_group_size: int = 1 << 20) -> bytes:
+    """A table as Parquet: zstd (fast level), deltas for icounts and sorted addresses,
+    dictionaries for the rest (pcs, sizes, call targets repeat)."""
+    sink = io.BytesIO()
+    names = table.schema.names
+    encodings = {name: "DELTA_BINARY_PACKED" for name in DELTA_COLUMNS if name in names}
     pq.write_table(
         table,
         sink,
         compression="zstd",
-        compression_level=6,
-        use_dictionary=[n for n in table.schema.names if n not in encodings],
+        compression_level=1,
+        use_dictionary=[n for n in names if n not in encodings],
         column_encoding=encodings or None,
         write_statistics=True,
         row_group_size=row_group_size,
@@ -131,9 +161,14 @@ def parquet_bytes(table: pa.Table, row_group_size: int = 1 << 20) -> bytes:
 
 
 def record_interval(
-    rec: Recording, lo: int, hi: int, cancelled: Callable[[], bool] = lambda: False
-) -> Rows:
-    """Replay [lo, hi) from the snapshot at `lo` with the native recorder attached."""
+    rec: Recording,
+    lo: int,
+    hi: int,
+    cancelled: Callable[[], bool] = lambda: False,
+    seek_every: int = SEEK_EVERY,
+) -> tuple[Rows, list[SeekPoint]]:
+    """Replay [lo, hi) from the snapshot at `lo` with the native recorder attached, keeping a
+    seek point at every multiple of `seek_every` inside the interval (0: none)."""
     index = rec.snapshots.nearest(lo)
     if index is None or rec.snapshots.entries[index].icount != lo:
         raise TtdbgError(f"no snapshot at icount {lo} to index from")
@@ -141,37 +176,49 @@ def record_interval(
     restore_replay_state(proc, rec.snapshots.state(index), rec.exit_outcome())
     m, plat = proc.machine, proc.platform
     recorder = IndexRecorder(m)
+    seeks: list[SeekPoint] = []
+    digests = PageDigests(rec.snapshots.hash_version)
+    previous: MachineState | None = None
     try:
         while m.icount < hi and m.halted is None:
             if cancelled():
                 raise Cancelled("indexing cancelled")
-            m.run(min(SLICE, hi - m.icount))
+            goal = min(hi, m.icount + SLICE)
+            if seek_every:
+                goal = min(goal, (m.icount // seek_every + 1) * seek_every)
+            m.run(goal - m.icount)
             recorder.flush()
             if plat.error is not None:
                 raise TtdbgError(f"replay failed at icount {m.icount}: {plat.error}")
             if plat.end_of_log is not None:
                 break
-        return recorder.rows()
+            if seek_every and m.icount % seek_every == 0 and m.icount < hi and m.halted is None:
+                previous = proc.capture(proc.inputs.log.cursor, previous)
+                encoded = rec.snapshots.encode_against(previous, index, digests)
+                seeks.append(SeekPoint(m.icount, encoded.state_hash, encoded.data))
+        return recorder.rows(), seeks
     finally:
         recorder.detach()
 
 
 def index_interval(
-    rec: Recording, interval: int, cancelled: Callable[[], bool] = lambda: False
+    rec: Recording,
+    interval: int,
+    cancelled: Callable[[], bool] = lambda: False,
+    seek_every: int = SEEK_EVERY,
 ) -> IntervalFiles:
     """The Parquet files of one interval of `rec`."""
     lo, hi = intervals(rec)[interval]
-    writes, calls, returns, open_calls = _tables(record_interval(rec, lo, hi, cancelled))
-    summary = _summary(interval, lo, hi, writes, calls, open_calls)
-    # By address, then icount (a stable sort keeps an instruction's writes in their order):
-    # the row groups' address ranges then let a lookup read only the groups that can match.
-    by_address = writes.take(
-        pc.sort_indices(writes, [("addr", "ascending"), ("icount", "ascending")])
-    )
+    rows, seeks = record_interval(rec, lo, hi, cancelled, seek_every)
+    writes, calls, returns, open_calls = _tables(rows)
+    summary = _summary(interval, lo, hi, writes, calls, open_calls, seeks)
+    # The writes come ordered by address, then execution order: the row groups' address
+    # ranges let a lookup read only the groups that can match.
     files = {
-        "writes": parquet_bytes(by_address, WRITES_ROW_GROUP),
+        "writes": parquet_bytes(writes, WRITES_ROW_GROUP),
         "calls": parquet_bytes(calls),
         "returns": parquet_bytes(returns),
+        "seeks": seeks_parquet(seeks),
         "summary": parquet_bytes(summary),
     }
     return IntervalFiles(interval, lo, hi, files, writes.num_rows, calls.num_rows)

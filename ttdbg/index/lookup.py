@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from ttdbg.backend.recording import Recording
 
 from .schema import PAGE_SHIFT, WRITES
+from .seeks import SeekPoints
 from .store import IndexStore, IndexUnusable
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,10 @@ class WriteIndex:
         self._lows = [lo for lo, _hi in self.spans]
         self._pages: dict[int, set[int]] = {}
         self._group_stats: dict[int, list[tuple[int, int, int, int, int]]] = {}
-        for row in store.summaries().select(["interval", "pages"]).to_pylist():
+        summaries = store.summaries()
+        for row in summaries.select(["interval", "pages"]).to_pylist():
             self._pages[row["interval"]] = set(row["pages"])
+        self.seeks = SeekPoints(store, summaries)
 
     @property
     def complete(self) -> bool:

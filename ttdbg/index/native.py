@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 from dataclasses import dataclass
 
+import pyarrow as pa
 import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
@@ -14,15 +15,22 @@ from ttdbg.backend.machine import Machine
 
 from .classify import CALL_ARGS, CALL_PUSH, BlockClassifier
 
+CALL_ARG_NAMES = ("arg0", "arg1", "arg2", "arg3")
+
 _lib = ctypes.CDLL(_blockcount.__file__)
 NO_RETURN = (1 << 64) - 1  # a call's return icount while its return is not seen
 
 
-class _Column(ctypes.Structure):
+MAX_COLUMNS = 10
+
+
+class _Table(ctypes.Structure):
     _fields_ = [
-        ("data", ctypes.POINTER(ctypes.c_uint64)),
         ("len", ctypes.c_uint64),
         ("cap", ctypes.c_uint64),
+        ("ncols", ctypes.c_uint32),
+        ("pad", ctypes.c_uint32),
+        ("cols", ctypes.c_void_p * MAX_COLUMNS),
     ]
 
 
@@ -37,11 +45,11 @@ class _Block(ctypes.Structure):
     ]
 
 
-_COLUMNS = [
-    *("w_icount", "w_pc", "w_addr", "w_value", "w_size"),
-    *("c_icount", "c_pc", "c_target", "c_sp", "c_ret", "c_retval"),
-    *("r_icount", "r_sp", "r_retval", "s_row", "s_sp"),
-]
+# Column names of the native tables, in their order there.
+WRITE_COLUMNS = ("icount", "pc", "addr", "value", "size")
+CALL_COLUMNS = ("icount", "pc", "target", "sp", "return_icount", "retval", *CALL_ARG_NAMES)
+RETURN_COLUMNS = ("icount", "sp", "retval")
+STACK_COLUMNS = ("row", "sp")
 
 
 class _Recorder(ctypes.Structure):
@@ -59,10 +67,12 @@ class _Recorder(ctypes.Structure):
         ("cur_base", ctypes.c_uint64),
         ("have_cur", ctypes.c_int32),
         ("unknown_blocks", ctypes.c_int32),
-        *((name, _Column) for name in _COLUMNS),
+        ("writes", _Table),
+        ("calls", _Table),
+        ("returns", _Table),
+        ("stack", _Table),
         ("oom", ctypes.c_int32),
         ("arg_ids", ctypes.c_int32 * 4),
-        ("c_args", _Column * 4),
     ]
 
 
@@ -78,22 +88,22 @@ _lib.ix_learn.argtypes = [
 _lib.ix_forget.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_flush.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Recorder)]
 _lib.ix_free.argtypes = [ctypes.POINTER(_Recorder)]
+_lib.ix_sort_writes.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_sizeof.restype = ctypes.c_uint64
 assert _lib.ix_sizeof() == ctypes.sizeof(_Recorder), "native index recorder layout mismatch"
 
 
-def _bytes(col: _Column) -> bytes:
-    return ctypes.string_at(col.data, 8 * col.len) if col.len else b""
+Columns = dict[str, pa.Array]  # uint64 arrays, one per column
 
 
 @dataclass(frozen=True)
 class Rows:
-    """What one run recorded, column by column (little-endian uint64 arrays as bytes)."""
+    """What one run recorded, column by column; the arrays wrap the recorder's own memory."""
 
-    writes: dict[str, bytes]  # icount, pc, addr, value, size
-    calls: dict[str, bytes]  # icount, pc, target, sp, return_icount, retval, arg0..arg3
-    returns: dict[str, bytes]  # icount, sp, retval: returns no call of this run explains
-    open_calls: bytes  # row numbers of the calls still on the shadow stack at the end
+    writes: Columns  # icount, pc, addr, value, size; sorted by address (stable)
+    calls: Columns  # icount, pc, target, sp, return_icount, retval, arg0..arg3
+    returns: Columns  # icount, sp, retval: returns no call of this run explains
+    open_calls: pa.Array  # row numbers of the calls still on the shadow stack at the end
 
 
 class IndexRecorder:
@@ -151,26 +161,28 @@ class IndexRecorder:
     def __del__(self) -> None:
         _lib.ix_free(self._ref)
 
+    def _columns(self, table: _Table, names: tuple[str, ...]) -> Columns:
+        n = int(table.len)
+        return {
+            name: pa.Array.from_buffers(
+                pa.uint64(), n, [None, pa.foreign_buffer(table.cols[i] or 0, 8 * n, base=self)]
+            )
+            for i, name in enumerate(names)
+        }
+
     def rows(self) -> Rows:
-        """Everything recorded so far."""
+        """Everything recorded, the writes ordered by address; call once, at the end (the
+        arrays share the recorder's memory, which keeps it alive)."""
         x = self._x
         if x.oom:
             raise MemoryError("the index recorder ran out of memory")
         if x.unknown_blocks:
             raise RuntimeError(f"index recorder met {x.unknown_blocks} blocks it was not taught")
-
-        def column(name: str) -> bytes:
-            return _bytes(getattr(x, name))
-
+        if _lib.ix_sort_writes(self._ref) != 0:
+            raise MemoryError("cannot sort the index's writes")
         return Rows(
-            writes={n: column(f"w_{n}") for n in ("icount", "pc", "addr", "value", "size")},
-            calls={
-                "icount": column("c_icount"), "pc": column("c_pc"),
-                "target": column("c_target"), "sp": column("c_sp"),
-                "return_icount": column("c_ret"), "retval": column("c_retval"),
-                **{f"arg{i}": _bytes(x.c_args[i]) for i in range(4)},
-            },
-            returns={"icount": column("r_icount"), "sp": column("r_sp"),
-                     "retval": column("r_retval")},
-            open_calls=column("s_row"),
-        )  # fmt: skip
+            writes=self._columns(x.writes, WRITE_COLUMNS),
+            calls=self._columns(x.calls, CALL_COLUMNS),
+            returns=self._columns(x.returns, RETURN_COLUMNS),
+            open_calls=self._columns(x.stack, STACK_COLUMNS)["row"],
+        )

@@ -34,8 +34,8 @@ def _recording_from_bytes(data: bytes, digest: str) -> Recording:
     return _opened[digest]
 
 
-def _task(data: bytes, digest: str, interval: int) -> IntervalFiles:
-    return index_interval(_recording_from_bytes(data, digest), interval)
+def _task(data: bytes, digest: str, interval: int, seek_every: int) -> IntervalFiles:
+    return index_interval(_recording_from_bytes(data, digest), interval, seek_every=seek_every)
 
 
 def _import_ray() -> Any:
@@ -65,7 +65,11 @@ def ray_runner(address: str) -> Runner:
     ray = _import_ray()
 
     def run(
-        path: str, todo: list[int], workers: int, cancel: multiprocessing.synchronize.Event
+        path: str,
+        todo: list[int],
+        workers: int,
+        cancel: multiprocessing.synchronize.Event,
+        seek_every: int,
     ) -> Iterator[IntervalFiles]:
         started = False
         if not ray.is_initialized():
@@ -84,7 +88,7 @@ def ray_runner(address: str) -> Runner:
                 data = f.read()
             digest = hashlib.sha256(data).hexdigest()
             ref = ray.put(data)
-            pending = [task.remote(ref, digest, k) for k in todo]
+            pending = [task.remote(ref, digest, k, seek_every) for k in todo]
             try:
                 while pending:
                     if cancel.is_set():

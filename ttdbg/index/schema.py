@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-FORMAT = 2  # bump on any incompatible change to the files below
+FORMAT = 3  # bump on any incompatible change to the files below
 
 WRITES = pa.schema(
     [
@@ -58,6 +58,18 @@ SUMMARY = pa.schema(
         ("pages", pa.list_(pa.uint64())),  # page numbers (addr >> 12) written
         ("functions", pa.list_(pa.uint64())),  # call targets entered
         ("open_calls", pa.list_(pa.int64())),  # calls not returned from by the interval's end
+        ("seeks", pa.list_(pa.int64())),  # icounts of the interval's seek points, in order
+    ]
+)
+
+# Seek points: machine states inside an interval, each a delta against the interval's
+# snapshot, so that a seek replays from the nearest one instead of from the snapshot. One row
+# group per state: a seek reads only its own.
+SEEKS = pa.schema(
+    [
+        ("icount", pa.int64()),
+        ("state_hash", pa.string()),  # the hash a recording's snapshot of this state would hold
+        ("data", pa.binary()),  # the encoded delta (lz4)
     ]
 )
 
@@ -80,6 +92,7 @@ INTERVAL_TABLES: dict[str, pa.Schema] = {
     "writes": WRITES,
     "calls": CALLS,
     "returns": RETURNS,
+    "seeks": SEEKS,
     "summary": SUMMARY,
 }
 

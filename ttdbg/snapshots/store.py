@@ -11,7 +11,7 @@ from typing import Any
 
 from ttdbg.errors import RecordingError
 
-from .codec import DEFAULT_MEMORY_LIMIT, Baseline, decode
+from .codec import DEFAULT_MEMORY_LIMIT, Baseline, EncodedSnapshot, decode, encode
 from .state import HASH_VERSION, MachineState, PageDigests
 
 
@@ -50,6 +50,7 @@ class SnapshotStore:
         self.baseline = baseline
         self._memory_limit = memory_limit
         self._digests = PageDigests(hash_version)
+        self._saved_digests = PageDigests(hash_version)  # for states decoded by decode_against
         self.entries = sorted(entries, key=lambda e: e.icount)
         self._icounts = [e.icount for e in self.entries]
         self._cache: OrderedDict[int, MachineState] = OrderedDict()
@@ -61,6 +62,10 @@ class SnapshotStore:
     @property
     def icounts(self) -> list[int]:
         return list(self._icounts)
+
+    @property
+    def hash_version(self) -> int:
+        return self._digests.version
 
     def nearest(self, icount: int) -> int | None:
         """Index of the latest snapshot at or before `icount`, or None if there is none."""
@@ -93,13 +98,26 @@ class SnapshotStore:
         after recording is refused wherever it would be restored."""
         entry = self.entries[index]
         where = f"{self._source}: snapshot at icount {entry.icount}"
+        return self._decode_checked(
+            entry.data, base, entry.icount, entry.state_hash, where, self._digests
+        )
+
+    def _decode_checked(
+        self,
+        data: bytes,
+        base: MachineState | None,
+        icount: int,
+        state_hash: str,
+        where: str,
+        digests: PageDigests,
+    ) -> MachineState:
         try:
-            state, _meta = decode(entry.data, base, self.baseline, self._memory_limit)
+            state, _meta = decode(data, base, self.baseline, self._memory_limit)
         except RecordingError as err:
             raise RecordingError(f"{where}: {err}") from None
-        if state.icount != entry.icount:
+        if state.icount != icount:
             raise RecordingError(f"{where}: it holds the state of icount {state.icount}")
-        if self._digests.state_hash(state) != entry.state_hash:
+        if digests.state_hash(state) != state_hash:
             raise RecordingError(f"{where}: its contents do not match its hash (damaged or edited)")
         if self._normalize_platform is not None:
             try:
@@ -108,6 +126,25 @@ class SnapshotStore:
                 raise RecordingError(f"{where}: {err}") from None
             state = dataclasses.replace(state, platform=platform)
         return state
+
+    # -- states kept outside the recording (an index's seek points) ---------------------------
+
+    def encode_against(
+        self, state: MachineState, index: int, digests: PageDigests | None = None
+    ) -> EncodedSnapshot:
+        """`state` encoded as a delta against snapshot `index`, hashed as the recording's own
+        snapshots are (`digests` carries page hashes from one call to the next)."""
+        digests = digests or PageDigests(self._digests.version)
+        return encode(state, self.state(index), digests.state_hash(state), self.baseline)
+
+    def decode_against(
+        self, data: bytes, index: int, icount: int, state_hash: str, source: str
+    ) -> MachineState:
+        """A state stored by `encode_against`, checked like a snapshot of the recording:
+        every page and region validated, the icount and the hash compared."""
+        where = f"{source}: saved state at icount {icount}"
+        base = self.state(index)
+        return self._decode_checked(data, base, icount, state_hash, where, self._saved_digests)
 
     def check_all(self) -> None:
         """Decode and hash-check every snapshot, in order, holding two states at a time."""
