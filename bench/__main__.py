@@ -18,7 +18,8 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from bench.dyn_figures import dyn_figures
 from bench.gdb_steps import gdb_figures
-from bench.index_figures import index_figures
+from bench.index_figures import index_figures, last_write_figures
+from bench.long_recording import long_recording
 from bench.thread_figures import thread_figures
 from bench.tui_figures import tui_figures
 from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY, Recorder
@@ -134,6 +135,7 @@ def measure(repeats: int, snapshot_every: int, arch: str) -> dict[str, Any]:
     gdb = gdb_figures(rec_path, compute, arch)
     tui = tui_figures(rec_path)
     index = index_figures(rec_path, replay_s)
+    index.update(last_write_figures(long_recording()))
     dyn = dyn_figures(bins / "hello", arch, best_of, repeats)
     threads = thread_figures(best_of, raw_unicorn, repeats) if arch == "x86_64" else {}
     raw_mips = icount / raw_s / 1e6
@@ -215,6 +217,7 @@ def main() -> int:
         return 0
     if args.only_index is not None:
         results = index_figures(args.only_index)
+        results.update(last_write_figures(long_recording()))
         print(json.dumps(results, indent=2))
         return 0
     results = quietly(lambda: measure(args.repeats, args.snapshot_every, args.arch))

@@ -1,5 +1,5 @@
 """Index figures: indexing speed per worker against replay, scaling to 2 workers, bytes per
-write in Parquet, and `last` by index lookup against the replay scan."""
+write in Parquet, and `last` by index lookup against the replay scan on a long recording."""
 
 from __future__ import annotations
 
@@ -50,28 +50,6 @@ def index_figures(rec_path: Path, replay_s: float | None = None) -> dict[str, An
         int(store.read_interval("summary", k).column("writes")[0].as_py()) for k in store.done()
     )
     write_bytes = sum(os.path.getsize(store.file("writes", k)) for k in store.done())
-    # `last` for a byte written once, early: the scan replays back through the whole run.
-    syms = Symbols(rec.program_image, rec.program.load_bias)
-    target = syms.by_name["composite"].addr + 4
-    indexed = Timeline(open_recording(str(path)))
-    assert indexed.index is not None
-    indexed.seek(icount)
-    start = time.perf_counter()
-    found = indexed.index.last_before([(target, 1)], icount)
-    lookup_ms = (time.perf_counter() - start) * 1000
-    assert found is not None
-    assert found.row is not None
-    start = time.perf_counter()
-    hit = indexed.last_write(target, 1)  # the lookup again, then the exact seek there
-    last_ms = (time.perf_counter() - start) * 1000
-    scan = Timeline(open_recording(str(path)))
-    scan.index = None
-    scan.seek(icount)
-    start = time.perf_counter()
-    hit_scan = scan.last_write(target, 1)
-    scan_ms = (time.perf_counter() - start) * 1000
-    assert hit is not None
-    assert hit == hit_scan, (hit, hit_scan)
     shutil.rmtree(tmp, ignore_errors=True)
     mips = icount / worker_s / 1e6
     return {
@@ -82,8 +60,52 @@ def index_figures(rec_path: Path, replay_s: float | None = None) -> dict[str, An
         "index_2w_seconds": round(two_s, 2),
         "index_writes": writes,
         "index_bytes_per_write": round(write_bytes / max(1, writes), 2),
-        "last_write_icount": icount,
+    }
+
+
+def last_write_figures(rec_path: Path, workers: int = 2) -> dict[str, Any]:
+    """`last` on a long recording (copied, then indexed): the write that gave a byte written
+    once, early, its value, by index lookup and exact seek, against the replay scan back
+    through the whole run. Both answers must be the same stop."""
+    tmp = Path(tempfile.mkdtemp(prefix="ttdbg-index-bench-"))
+    path = tmp / "rec.ttrec"
+    shutil.copyfile(rec_path, path)
+    rec = open_recording(str(path))
+    icount = rec.last_known_icount
+    build_s = _build(path, workers)
+    store = IndexStore(str(path))
+    seek_bytes = sum(os.path.getsize(store.file("seeks", k)) for k in store.done())
+    syms = Symbols(rec.program_image, rec.program.load_bias)
+    target = syms.by_name["composite"].addr + 4
+    indexed = Timeline(open_recording(str(path)))
+    assert indexed.index is not None
+    indexed.seek(icount)
+    start = time.perf_counter()
+    found = indexed.index.last_before([(target, 1)], icount)
+    lookup_ms = (time.perf_counter() - start) * 1000
+    assert found is not None
+    assert found.row is not None
+    start, cpu = time.perf_counter(), time.process_time()
+    hit = indexed.last_write(target, 1)  # the lookup again, then the exact seek there
+    last_ms = (time.perf_counter() - start) * 1000
+    last_cpu_ms = (time.process_time() - cpu) * 1000
+    scan = Timeline(open_recording(str(path)))
+    scan.index = None
+    scan.seek(icount)
+    start = time.perf_counter()
+    hit_scan = scan.last_write(target, 1)
+    scan_ms = (time.perf_counter() - start) * 1000
+    assert hit is not None
+    assert hit == hit_scan, (hit, hit_scan)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "last_write_recording_icount": icount,
+        "last_write_index_seconds": round(build_s, 1),
+        "last_write_index_workers": workers,
+        "last_write_seek_point_bytes": seek_bytes,
+        "last_write_icount": hit.icount,
         "last_write_lookup_ms": round(lookup_ms, 1),
         "last_write_ms": round(last_ms, 1),
+        "last_write_cpu_ms": round(last_cpu_ms, 1),
         "last_write_scan_ms": round(scan_ms, 1),
     }
