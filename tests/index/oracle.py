@@ -1,6 +1,7 @@
 """The brute-force oracle for the index: one forward replay from icount 0 with Python hooks on
 every instruction and every write, calls recognised by what they do to the link register or
-the stack, returns matched with one shadow stack over the whole run."""
+the stack, returns matched with one shadow stack over the whole run by where their return
+address was (so `ret N` needs no special case)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def brute_force(rec: Recording) -> Truth:
     push = 8 if arch.name == "x86_64" else 0
     truth = Truth()
     stack: list[tuple[int, int]] = []  # (call icount, sp it returns to)
-    prev: list[Any] = []  # [icount, pc, kind] of the instruction that ran last
+    prev: list[Any] = []  # [icount, pc, kind, size, sp before a return] of the last one
     current = [0, 0]
 
     def kind_of(uc: unicorn.Uc, addr: int, size: int) -> str:
@@ -51,7 +52,7 @@ def brute_force(rec: Recording) -> Truth:
         return "ret" if arch.is_return(mnem, ops) else ""
 
     def finish(next_pc: int) -> None:
-        icount, pc, kind, size = prev
+        icount, pc, kind, size, sp_before = prev
         sp = m.reg(arch.sp)
         if kind == "maybe-call":
             kind = "call" if m.reg("ra") == pc + size else ""
@@ -63,6 +64,8 @@ def brute_force(rec: Recording) -> Truth:
             }  # fmt: skip
             stack.append((icount, sp + push))
         elif kind == "ret":
+            # Where the return address was, plus what a call pushed: the same for `ret N`.
+            sp = sp_before + push
             while stack and stack[-1][1] < sp:
                 stack.pop()
             if stack and stack[-1][1] == sp:
@@ -74,7 +77,8 @@ def brute_force(rec: Recording) -> Truth:
         icount = m.icount_at(addr)
         if prev and prev[0] == icount - 1:
             finish(addr)
-        prev[:] = [icount, addr, kind_of(uc, addr, size), size]
+        kind = kind_of(uc, addr, size)
+        prev[:] = [icount, addr, kind, size, m.reg(arch.sp) if kind == "ret" else 0]
         current[:] = [icount, addr]
 
     def on_write(

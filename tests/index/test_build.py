@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import BIN, SAMPLES, poll, run_ttdbg
+from tests.conftest import BIN, SAMPLES, poll, require_tool, run_ttdbg
 from tests.index.oracle import Truth, brute_force
 from ttdbg.backend.recording import open_recording
 from ttdbg.index.build import build_index, run_here
@@ -94,6 +94,27 @@ def test_partial_index_holds_exactly_its_intervals(name: str, tmp_path: Path) ->
     writes, calls = index_rows(path)
     assert writes == sorted(truth.writes)
     assert calls == truth.calls
+
+
+def test_returns_that_release_stack_arguments_match_their_calls(tmp_path: Path) -> None:
+    """x86-64 `ret N` leaves the stack pointer N bytes above where its call's return address
+    was: the call is still matched, with its return value."""
+    program, path = tmp_path / "retn", tmp_path / "retn.ttrec"
+    source = Path(__file__).with_name("retn.c")
+    cmd = [require_tool("gcc"), "-O1", "-static", "-o", str(program), str(source)]
+    subprocess.run(cmd, check=True, timeout=120)
+    out = run_ttdbg(["record", "-o", str(path), "--", str(program)])
+    assert out.returncode == 0, out.stderr
+    build_index(str(path), runner=run_here)
+    writes, calls = index_rows(path)
+    truth = truth_of_path(path)
+    assert writes == sorted(truth.writes)
+    assert calls == truth.calls
+    rec = open_recording(str(path))
+    pops8 = run_query(
+        rec, "SELECT retval FROM calls_named WHERE callee = 'pops8' ORDER BY icount"
+    ).rows
+    assert pops8 == [(i * 10 + 1,) for i in range(5)]
 
 
 def test_a_changed_recording_is_refused_then_rebuilt(tmp_path: Path) -> None:

@@ -269,7 +269,7 @@ typedef struct {
     uint32_t size;
     uint32_t n;
     uint32_t kind;
-    uint32_t pad;
+    uint32_t popped; /* a return's extra stack bytes released (x86 `ret N`: N) */
     uint64_t *insns; /* n instruction addresses */
 } ix_block;
 
@@ -365,7 +365,7 @@ static void ix_finish_block(void *uc, ix_recorder *x, uint64_t next_pc) {
         x->stack.cols[S_ROW][top] = row;
         x->stack.cols[S_SP][top] = sp + x->call_push;
     } else if (b->kind == IX_RET) {
-        uint64_t sp = ix_reg(uc, x, x->sp_id);
+        uint64_t sp = ix_reg(uc, x, x->sp_id) - b->popped; /* where the return address was */
         uint64_t retval = ix_reg(uc, x, x->ret_id);
         ix_table *s = &x->stack;
         while (s->len && s->cols[S_SP][s->len - 1] < sp) s->len--; /* abandoned frames */
@@ -510,8 +510,8 @@ int ix_init(ix_recorder *x, bc_counter *c, void *reg_read, int32_t pc_id, int32_
     return x->table ? 0 : -1;
 }
 
-int ix_learn(ix_recorder *x, uint64_t addr, uint32_t size, uint32_t kind, const uint64_t *insns,
-             uint32_t n) {
+int ix_learn(ix_recorder *x, uint64_t addr, uint32_t size, uint32_t kind, uint32_t popped,
+             const uint64_t *insns, uint32_t n) {
     if (size == 0 || n == 0) return -1;
     ix_block *old = ix_find(x, addr, size);
     if (old) return 0;
@@ -525,7 +525,7 @@ int ix_learn(ix_recorder *x, uint64_t addr, uint32_t size, uint32_t kind, const 
         x->table = table;
         x->mask = mask;
     }
-    ix_block b = {addr, size, n, kind, 0, malloc(n * sizeof(uint64_t))};
+    ix_block b = {addr, size, n, kind, popped, malloc(n * sizeof(uint64_t))};
     if (!b.insns) return -1;
     memcpy(b.insns, insns, n * sizeof(uint64_t));
     ix_put(x->table, x->mask, &b);

@@ -11,6 +11,7 @@ from ttdbg.backend.arch import Arch
 OTHER, CALL, RETURN = 0, 1, 2
 
 Classifier = Callable[[capstone.CsInsn], int]
+Kind = tuple[int, int]  # (OTHER, CALL or RETURN; stack bytes a return releases past its address)
 
 _AARCH64_CALLS = frozenset({"bl", "blr", "blraa", "blraaz", "blrab", "blrabz"})
 _AARCH64_RETURNS = frozenset({"ret", "retaa", "retab"})
@@ -69,12 +70,17 @@ class BlockClassifier:
         self._cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
         self._classify = CLASSIFIERS[arch.name]
 
-    def last_kind(self, code: bytes, addr: int, last: int) -> int:
-        """The kind of the instruction at `last` in the block `code` at `addr`."""
+    def last_kind(self, code: bytes, addr: int, last: int) -> Kind:
+        """The kind of the instruction at `last` in the block `code` at `addr`, and for a
+        return the bytes it releases past the return address (x86-64 `ret N`: N)."""
         for insn in self._cs.disasm(code[last - addr :], last, 1):
-            return self._classify(insn)
-        return OTHER
+            kind = self._classify(insn)
+            return kind, (released(insn) if kind == RETURN else 0)
+        return OTHER, 0
 
-    def kind(self, code: bytes, addr: int) -> int:
-        """The kind of the instruction at the start of `code`."""
-        return self.last_kind(code, addr, addr)
+
+def released(insn: capstone.CsInsn) -> int:
+    """The immediate of an x86 `ret N` (0 for a plain return on every architecture)."""
+    if insn.mnemonic in ("ret", "retq") and insn.op_str:
+        return int(insn.op_str, 0)
+    return 0

@@ -40,7 +40,7 @@ class _Block(ctypes.Structure):
         ("size", ctypes.c_uint32),
         ("n", ctypes.c_uint32),
         ("kind", ctypes.c_uint32),
-        ("pad", ctypes.c_uint32),
+        ("popped", ctypes.c_uint32),
         ("insns", ctypes.c_void_p),
     ]
 
@@ -83,7 +83,7 @@ _lib.ix_init.argtypes = [
 ]  # fmt: skip
 _lib.ix_learn.argtypes = [
     ctypes.POINTER(_Recorder), ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint32,
-    ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint32,
+    ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint32,
 ]  # fmt: skip
 _lib.ix_forget.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_flush.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Recorder)]
@@ -137,9 +137,10 @@ class IndexRecorder:
         return ctypes.byref(self._x)
 
     def learned(self, block: Block, code: bytes) -> None:
-        kind = self._classifier.last_kind(code, block.addr, block.insns[-1])
+        kind, popped = self._classifier.last_kind(code, block.addr, block.insns[-1])
         insns = (ctypes.c_uint64 * len(block.insns))(*block.insns)
-        if _lib.ix_learn(self._ref, block.addr, block.size, kind, insns, len(insns)) != 0:
+        n = len(insns)
+        if _lib.ix_learn(self._ref, block.addr, block.size, kind, popped, insns, n) != 0:
             raise MemoryError("cannot grow the index block table")
 
     def forgot(self) -> None:
