@@ -124,6 +124,7 @@ class Timeline:
         self.cache.add(self._capture(), pin=True)
         self.index = _open_index(recording)
         self.answered_by_index = False  # whether the last watchpoint search was a lookup
+        self._taught: set[tuple[int, int]] = set()  # (interval, counter generation) taught
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -534,10 +535,24 @@ class Timeline:
         )  # fmt: skip
         if state is not None:
             self._restore(state)
+        self._teach_blocks(target)
         start = self.position
         marks = self._checkpoint_marks(start, target) if checkpoints else []
         self.tracer.disarm()
         return self._run_until(target, start, progress, cancel, marks)
+
+    def _teach_blocks(self, target: int) -> None:
+        """With an index: learn the blocks of the interval of `target` at once (once per
+        interval until the counter forgets its blocks), so replaying code run for the first
+        time does not stop at every block."""
+        if self.index is None or self.position >= target:
+            return
+        counter = self.machine.counter
+        interval = self.index.interval_of(target)
+        if (interval, counter.generation) in self._taught or not self.index.indexed(interval):
+            return
+        self._taught.add((interval, counter.generation))
+        counter.teach(self.index.seeks.blocks(interval))
 
     def _checkpoint_marks(self, start: int, target: int) -> list[int]:
         """Where to keep states while replaying start..target: denser towards the target."""

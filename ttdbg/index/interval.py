@@ -18,7 +18,7 @@ from ttdbg.errors import TtdbgError
 from ttdbg.snapshots.state import MachineState, PageDigests
 
 from .native import CALL_ARG_NAMES, NO_RETURN, IndexRecorder, Rows
-from .schema import CALLS, PAGE_SHIFT, RETURNS, SEEKS, SUMMARY, WRITES
+from .schema import BLOCKS, CALLS, PAGE_SHIFT, RETURNS, SEEKS, SUMMARY, WRITES
 
 SLICE = 1 << 22  # instructions between looks at the cancel flag
 # Instructions between seek points: a seek then replays at most this many from the nearest
@@ -166,7 +166,7 @@ def record_interval(
     hi: int,
     cancelled: Callable[[], bool] = lambda: False,
     seek_every: int = SEEK_EVERY,
-) -> tuple[Rows, list[SeekPoint]]:
+) -> tuple[Rows, list[SeekPoint], pa.Table]:
     """Replay [lo, hi) from the snapshot at `lo` with the native recorder attached, keeping a
     seek point at every multiple of `seek_every` inside the interval (0: none)."""
     index = rec.snapshots.nearest(lo)
@@ -196,7 +196,16 @@ def record_interval(
                 previous = proc.capture(proc.inputs.log.cursor, previous)
                 encoded = rec.snapshots.encode_against(previous, index, digests)
                 seeks.append(SeekPoint(m.icount, encoded.state_hash, encoded.data))
-        return recorder.rows(), seeks
+        blocks = pa.table(
+            {
+                "addr": [b.addr for b, _crc in recorder.blocks],
+                "size": [b.size for b, _crc in recorder.blocks],
+                "crc32": [crc for _b, crc in recorder.blocks],
+                "insns": [list(b.insns) for b, _crc in recorder.blocks],
+            },
+            schema=BLOCKS,
+        )
+        return recorder.rows(), seeks, blocks
     finally:
         recorder.detach()
 
@@ -209,7 +218,7 @@ def index_interval(
 ) -> IntervalFiles:
     """The Parquet files of one interval of `rec`."""
     lo, hi = intervals(rec)[interval]
-    rows, seeks = record_interval(rec, lo, hi, cancelled, seek_every)
+    rows, seeks, blocks = record_interval(rec, lo, hi, cancelled, seek_every)
     writes, calls, returns, open_calls = _tables(rows)
     summary = _summary(interval, lo, hi, writes, calls, open_calls, seeks)
     # The writes come ordered by address, then execution order: the row groups' address
@@ -219,6 +228,7 @@ def index_interval(
         "calls": parquet_bytes(calls),
         "returns": parquet_bytes(returns),
         "seeks": seeks_parquet(seeks),
+        "blocks": parquet_bytes(blocks),
         "summary": parquet_bytes(summary),
     }
     return IntervalFiles(interval, lo, hi, files, writes.num_rows, calls.num_rows)

@@ -77,7 +77,11 @@ class WriteIndex:
     def complete(self) -> bool:
         return len(self._pages) == len(self.spans)
 
-    def _interval_of(self, icount: int) -> int:
+    def indexed(self, interval: int) -> bool:
+        return interval in self._pages
+
+    def interval_of(self, icount: int) -> int:
+        """The interval holding `icount`."""
         return max(0, bisect.bisect_right(self._lows, icount) - 1)
 
     def _touches(self, interval: int, ranges: list[Range]) -> bool:
@@ -152,7 +156,7 @@ class WriteIndex:
         interval on the way is not indexed (the caller must replay)."""
         if before <= floor:
             return Found(None)
-        k = self._interval_of(before - 1)
+        k = self.interval_of(before - 1)
         while k >= 0 and self.spans[k][1] > floor:
             if k not in self._pages:
                 return None
@@ -168,7 +172,7 @@ class WriteIndex:
         interval on the way is not indexed."""
         if start >= limit:
             return Found(None)
-        k = self._interval_of(start)
+        k = self.interval_of(start)
         while k < len(self.spans) and self.spans[k][0] < limit:
             if k not in self._pages:
                 return None

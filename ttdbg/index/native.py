@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import zlib
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -123,6 +124,7 @@ class IndexRecorder:
         if err != 0:
             raise MemoryError("cannot allocate the index block table")
         self._classifier = BlockClassifier(arch)
+        self.blocks: list[tuple[Block, int]] = []  # every block learned, with its code's crc32
         counter = machine.counter
         counter.forget_blocks()  # learn every block again, through `learned`
         machine.uc.ctl_flush_tb()
@@ -137,6 +139,7 @@ class IndexRecorder:
         return ctypes.byref(self._x)
 
     def learned(self, block: Block, code: bytes) -> None:
+        self.blocks.append((block, zlib.crc32(code)))
         kind, popped = self._classifier.last_kind(code, block.addr, block.insns[-1])
         insns = (ctypes.c_uint64 * len(block.insns))(*block.insns)
         n = len(insns)

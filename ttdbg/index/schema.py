@@ -88,11 +88,23 @@ PAGE_SHIFT = 12
 
 # Per-interval tables: directory name and schema. The summary goes last: its file marks the
 # interval complete.
+# The blocks an interval ran, so a replay of it can learn them at once instead of stopping the
+# emulator at each one the first time (checked against the code by crc32 before use).
+BLOCKS = pa.schema(
+    [
+        ("addr", pa.uint64()),
+        ("size", pa.uint32()),
+        ("crc32", pa.uint32()),
+        ("insns", pa.list_(pa.uint64())),  # instruction addresses
+    ]
+)
+
 INTERVAL_TABLES: dict[str, pa.Schema] = {
     "writes": WRITES,
     "calls": CALLS,
     "returns": RETURNS,
     "seeks": SEEKS,
+    "blocks": BLOCKS,
     "summary": SUMMARY,
 }
 

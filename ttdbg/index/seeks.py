@@ -8,6 +8,7 @@ import logging
 
 import pyarrow as pa
 
+from ttdbg.backend.icount import Block
 from ttdbg.backend.recording import Recording
 from ttdbg.errors import RecordingError
 from ttdbg.snapshots.state import MachineState
@@ -33,6 +34,20 @@ class SeekPoints:
 
     def __len__(self) -> int:
         return len(self._points)
+
+    def blocks(self, interval: int) -> list[tuple[Block, int]]:
+        """The blocks `interval` ran, with their code's crc32 (nothing if unreadable: the
+        replay then learns them as it meets them)."""
+        try:
+            table = self.store.read_interval("blocks", interval)
+        except IndexUnusable as err:
+            log.warning("not using the index's blocks: %s", err)
+            return []
+        return [
+            (Block(row["addr"], row["size"], tuple(row["insns"])), row["crc32"])
+            for row in table.to_pylist()
+            if row["addr"] is not None and row["size"] and row["insns"]
+        ]
 
     def nearest(self, icount: int) -> int | None:
         """The icount of the latest seek point at or before `icount`, or None."""
