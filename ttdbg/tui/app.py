@@ -9,13 +9,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.events import Key, Resize
+from textual.events import Event, Key, Resize
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, ProgressBar, Static, TabbedContent, TabPane
 
 from ttdbg.backend.cancel import CancelToken, Progress
@@ -47,12 +48,14 @@ from .widgets.frames import Backtrace, FrameSelected, Locals
 from .widgets.marks import Marks
 from .widgets.memory import Memory
 from .widgets.output import Output
+from .widgets.pane import Pane
 from .widgets.registers import Registers
 from .widgets.source import Source
 from .widgets.stack import Stack
 from .widgets.status import StatusBar
 from .widgets.timeline import Timeline
 
+WidgetType = TypeVar("WidgetType", bound=Widget)
 Operation = Callable[[CancelToken, Progress], Stop | None]
 
 
@@ -225,7 +228,9 @@ class TtdbgApp(App[None]):
         self.symbols = Symbols(rec.program_image, rec.program.load_bias)
         self.builder = ViewBuilder(self.tl, self.symbols)
         self.stepper = Stepper(self.tl, self.symbols)
-        self.lines = LineStepper(self.tl, self.stepper, self.symbols)
+        self.lines = LineStepper(
+            self.tl, self.stepper, self.symbols, lambda: self.builder.remember(self.memory_addr)
+        )
         self.temporary: set[int] = set()  # tbreak addresses, removed when hit
         self.breakpoint_numbers: dict[int, int] = {}  # gdb-style number -> address
         self.watched: dict[tuple[int, int], tuple[str, CType]] = {}  # range -> (expr, type)
@@ -248,10 +253,21 @@ class TtdbgApp(App[None]):
         self._in_flight = 0  # operations sent to the engine whose result is not shown yet
         self.views_shown = 0  # how many views have reached the screen (tests wait on it)
         self._prefix: str | None = None
+        self._held: deque[Key] | None = None  # keys typed after a command's enter
+        self._widgets: dict[type[Widget], Widget] = {}
         self._search: tuple[str, object] | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
     # -- layout -----------------------------------------------------------------------------
+
+    def _one(self, kind: type[WidgetType]) -> WidgetType:
+        """The main screen's widget of this type, found once (a DOM query on every move
+        costs more than drawing what changed)."""
+        found = self._widgets.get(kind)
+        if found is None:
+            found = self._widgets[kind] = self.screen_stack[0].query_one(kind)
+        assert isinstance(found, kind)
+        return found
 
     def compose(self) -> ComposeResult:
         rec = self.tl.recording
@@ -292,7 +308,7 @@ class TtdbgApp(App[None]):
     def on_mount(self) -> None:
         # The first view is built here, before the engine thread exists to own the timeline.
         self._apply(self.builder.build(self.memory_addr), None, None)
-        self.screen.set_focus(self.query_one(Disassembly))
+        self.screen.set_focus(self._one(Disassembly))
         self.engine = Engine(self.tl)
         self._unsubscribe = self.engine.subscribe(self._on_timeline_change)
         problems = self.session.problem_line()
@@ -380,6 +396,7 @@ class TtdbgApp(App[None]):
         stop: Stop | None = None
         error = ""
         try:
+            self.builder.remember(self.memory_addr)
             stop = op(token, progress)
         except TtdbgError as err:
             error = str(err)
@@ -503,12 +520,12 @@ class TtdbgApp(App[None]):
             self._show_progress(message.done, message.to_go, message.icount)
 
     def _show_progress(self, done: int, to_go: int, icount: int) -> None:
-        bar = self.query_one(ProgressBar)
+        bar = self._one(ProgressBar)
         if not bar.has_class("visible"):
             bar.add_class("visible")
         bar.update(total=max(1, done + to_go), progress=done)
         # The header shows the moving icount, as the engine reported it.
-        self.query_one(StatusBar).show_progress(icount, self.tl.end, "escape cancels")
+        self._one(StatusBar).show_progress(icount, self.tl.end, "escape cancels")
 
     def _apply(
         self, view: StateView, stop: Stop | None, moved_from: int | None, error: str = ""
@@ -521,36 +538,48 @@ class TtdbgApp(App[None]):
         self.view = view
         self.last_stop = stop
         self.views_shown += 1
-        bar = self.query_one(ProgressBar)
+        bar = self._one(ProgressBar)
         if bar.has_class("visible"):
             bar.remove_class("visible")
         if moved_from is not None:
             self.session.note_move(moved_from, view.icount)
         if isinstance(stop, BreakpointHit | WatchpointHit):
             self.hits.add(stop.icount)
-        tl = self.query_one(Timeline)
-        tl.position = view.icount
-        tl.hits = self.hits
-        tl.bookmarks = self.session.bookmarks
-        tl.refresh()
-        self.query_one(Disassembly).show(view, self.tl.breakpoints, set(self.trail))
-        self.query_one(Source).show(view)
-        self.query_one(Registers).show(view, self._changed_for(view))
-        self._show_memory(view)
-        self.query_one(Stack).show(view)
-        self.query_one(Events).show(view)
-        self._refresh_marks()
-        self.query_one(Output).show(view)
-        self.query_one(Backtrace).show(view)
-        self.query_one(Locals).show(view)
+        self._one(Timeline).show(view.icount, self.hits, self.session.bookmarks)
+        self._one(Disassembly).show(view, self.tl.breakpoints, set(self.trail))
+        self._one(Source).show(view)
+        self._one(Registers).show(view, self._changed_for(view))
+        self._paint_tab(self._one(TabbedContent).active)
         self._refresh_status()
         if error:
             self.notify(error, severity="error")
         elif isinstance(stop, BeginningOfHistory | EndOfHistory | Interrupted | WatchpointHit):
             self.notify(stop.describe())
 
+    def _paint_tab(self, tab: str) -> None:
+        """Show the view in the pane of the tab on screen; the others are filled when their
+        tab is chosen (every move would otherwise redraw seven panes, five of them hidden)."""
+        view = self.view
+        if view is None:
+            return
+        painters: dict[str, Callable[[StateView], None]] = {
+            "tab-memory": self._show_memory,
+            "tab-stack": self._one(Stack).show,
+            "tab-events": self._one(Events).show,
+            "tab-marks": lambda _view: self._refresh_marks(),
+            "tab-output": self._one(Output).show,
+            "tab-backtrace": self._one(Backtrace).show,
+            "tab-locals": self._one(Locals).show,
+        }
+        paint = painters.get(tab)
+        if paint is not None:
+            paint(view)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._paint_tab(event.pane.id or "")
+
     def _refresh_marks(self) -> None:
-        self.query_one(Marks).show(
+        self._one(Marks).show(
             self.tl.breakpoints,
             self.tl.watchpoints,
             self.tl.replay_breaks,
@@ -569,7 +598,7 @@ class TtdbgApp(App[None]):
                 gdb = f"gdb attached :{port} (time follows gdb)"
         stop = self.last_stop
         note = stop.describe() if stop is not None and not isinstance(stop, Reached) else ""
-        self.query_one(StatusBar).show(
+        self._one(StatusBar).show(
             self.view,
             os.path.basename(self.tl.recording.path),
             self.tl.machine.arch.name,
@@ -611,7 +640,19 @@ class TtdbgApp(App[None]):
         self.run_op(self._ops()[name], record=name not in SINGLE_STEPS)
 
     def seek(self, icount: int, record: bool = True) -> None:
-        self.run_op(lambda c, p: self.tl.seek(icount, p, c), record=record, replace=True)
+        self.run_op(partial(self._seek, icount), record=record, replace=True)
+
+    def _seek(self, icount: int, cancel: CancelToken, progress: Progress) -> Stop:
+        """Go to `icount` by way of the instruction before it (engine thread): the view
+        shows what that last instruction changed, and one replay from a snapshot costs less
+        than a second one to look back."""
+        tl = self.tl
+        if 0 < icount <= tl.end and icount != tl.position:
+            stop = tl.seek(icount - 1, progress, cancel)
+            if not isinstance(stop, Reached):
+                return stop
+            self.builder.remember(self.memory_addr)
+        return tl.seek(icount, progress, cancel)
 
     def on_seek_request(self, message: SeekRequest) -> None:
         self.seek(message.icount, message.record)
@@ -627,15 +668,56 @@ class TtdbgApp(App[None]):
     def action_prefix(self, prefix: str) -> None:
         self._prefix = prefix
 
-    def on_key(self, event: Key) -> None:
-        if self._prefix is None or not event.character:
+    async def on_event(self, event: Event) -> None:
+        """Every key is routed here, in the order typed, before the next one is looked at.
+
+        Textual forwards a key the app's priority bindings do not take to the focused widget's
+        queue, and that widget's own bindings (up, down, enter on a row) run only once the key
+        has bubbled back up to the app, several queue hops later; the keys typed after it are
+        handled meanwhile (`Down Space` set the breakpoint on the old row, `m b ?` lost the
+        `?`). So a key for one of the panes runs its binding here at once; a key for the
+        command line is forwarded as before, but the keys after its enter wait until the
+        command has run.
+        """
+        if not isinstance(event, Key) or event.is_forwarded:
+            await super().on_event(event)
+        elif self._held is not None:
+            self._held.append(event)
+        else:
+            await self._route_key(event)
+
+    async def _route_key(self, event: Key) -> None:
+        if event.key == "ctrl+j":
+            # Typed before the terminal is in raw mode, enter arrives as a line feed.
+            event = Key("enter", "\r")
+        on_main = len(self.screen_stack) == 1
+        if on_main and self._prefix is not None and self._end_prefix(event):
             return
+        if on_main and isinstance(self.focused, Pane | Timeline):
+            if not await self._check_bindings(event.key, priority=True):
+                await self._check_bindings(event.key)
+            return
+        at_prompt = on_main and isinstance(self.focused, Input) and self.focused.id == "command"
+        await super().on_event(event)
+        if at_prompt and event.key == "enter":
+            self._held = deque()  # released by on_input_submitted
+
+    async def _release_held_keys(self) -> None:
+        """The keys typed after a command's enter, now that it has run (one of them may be
+        the enter of the next command: the rest wait for that one)."""
+        held, self._held = self._held or deque(), None
+        while held and self._held is None:
+            await self._route_key(held.popleft())
+        if held:
+            self._held = deque([*held, *(self._held or ())])
+
+    def _end_prefix(self, event: Key) -> bool:
+        """The key after `m` or `'`: a letter names the bookmark; any other key cancels the
+        prefix and then does what it always does (True: the key was used)."""
         prefix, self._prefix = self._prefix, None
-        letter = event.character
-        event.stop()
-        event.prevent_default()
-        if not letter.isalpha():
-            return
+        letter = event.character or ""
+        if not (len(letter) == 1 and letter.isalpha()):
+            return False
         if prefix == "m":
             self.session.bookmarks[letter] = self.position
             self.notify(f"bookmark '{letter} at icount {self.position:,}")
@@ -644,17 +726,17 @@ class TtdbgApp(App[None]):
             self.seek(self.session.bookmarks[letter])
         else:
             self.notify(f"no bookmark '{letter}", severity="warning")
+        return True
 
     def _after_marks_changed(self) -> None:
         if self.view is not None:
-            self.query_one(Disassembly).show(self.view, self.tl.breakpoints, set(self.trail))
+            self._one(Disassembly).show(self.view, self.tl.breakpoints, set(self.trail))
         self._refresh_marks()
-        timeline = self.query_one(Timeline)
-        timeline.bookmarks = self.session.bookmarks
-        timeline.refresh()
+        timeline = self._one(Timeline)
+        timeline.show(timeline.position, self.hits, self.session.bookmarks)
 
     def action_toggle_breakpoint(self) -> None:
-        addr = self.query_one(Disassembly).selected
+        addr = self._one(Disassembly).selected
         if addr is None:
             return
         tl = self.tl
@@ -701,29 +783,29 @@ class TtdbgApp(App[None]):
 
     def _show_memory(self, view: StateView) -> None:
         follows = self.memory_addr if isinstance(self.memory_addr, str) else None
-        self.query_one(Memory).show(view, follows, self._memory_changed_for(view))
+        self._one(Memory).show(view, follows, self._memory_changed_for(view))
 
     def action_toggle_highlight(self) -> None:
         self.since_previous_view = not self.since_previous_view
         mode = "since the previous view" if self.since_previous_view else "by the last instruction"
         self.notify(f"registers and memory highlighted when changed {mode}")
         if self.view is not None:
-            self.query_one(Registers).show(self.view, self._changed_for(self.view))
+            self._one(Registers).show(self.view, self._changed_for(self.view))
             self._show_memory(self.view)
 
     def action_zoom(self, delta: int) -> None:
-        timeline = self.query_one(Timeline)
+        timeline = self._one(Timeline)
         timeline.zoom = max(0, min(40, timeline.zoom + delta))
 
     def action_cancel(self) -> None:
         self.engine.cancel("tui")
-        if self.screen.id == QUERY_SCREEN:
+        if self.screen.id == QUERY_SCREEN or isinstance(self.screen, HelpScreen):
             self.pop_screen()  # escape (an app-wide priority key) closes the query screen too
             return
         command = self.query_one("#command", Input)
         if command.display:
             command.display = False
-            self.screen.set_focus(self.query_one(Disassembly))
+            self.screen.set_focus(self._one(Disassembly))
 
     def action_show_pane(self, name: str) -> None:
         """Bring a pane into view (its tab) and give it the keys."""
@@ -731,9 +813,10 @@ class TtdbgApp(App[None]):
             raise CommandError(f"no pane {name!r} (one of: {', '.join(PANES)})")
         _key, pane, tab = PANES[name]
         if tab:
-            tabs = self.query_one(TabbedContent)
+            tabs = self._one(TabbedContent)
             tabs.active = tab
             tabs.get_child_by_type(ContentSwitcher).current = tab  # shown now, not later
+            self._paint_tab(tab)
         # Focus is set at once everywhere (Widget.focus() would defer it past keys already
         # queued, which then land in the wrong place: a prompt opened right after loses them).
         self.screen.set_focus(self.query_one(f"#{pane}"))
@@ -755,13 +838,14 @@ class TtdbgApp(App[None]):
         # the prompt, a paste of ":rc⏎", are already queued and must go into it, in order.
         self.screen.set_focus(command)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         event.input.display = False
-        self.screen.set_focus(self.query_one(Disassembly))
+        self.screen.set_focus(self._one(Disassembly))
         try:
             self.execute(event.value)
         except (CommandError, TtdbgError, ExpressionError) as err:
             self.notify(str(err), severity="error")
+        await self._release_held_keys()
 
     def execute(self, line: str) -> None:
         """Run one `:` command."""
@@ -808,7 +892,7 @@ class TtdbgApp(App[None]):
             registers = self.view.registers if self.view else {}
             follows = cmd.arg.strip().startswith("$") and name in registers
             self.memory_addr = name if follows else self._address(cmd.arg)
-            self.query_one(TabbedContent).active = "tab-memory"
+            self._one(TabbedContent).active = "tab-memory"
             self._refresh_view()
         elif cmd.action == "last":
             where, _, length = cmd.arg.partition(" ")
@@ -972,7 +1056,7 @@ class TtdbgApp(App[None]):
         self.exit()
 
     def save_session(self) -> None:
-        tabs = self.query_one(TabbedContent)
+        tabs = self._one(TabbedContent)
         self.session.layout = {"tab": tabs.active, "memory_addr": self.memory_addr}
         try:
             self.session.save(position=self.position)
