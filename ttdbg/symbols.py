@@ -149,6 +149,11 @@ class Symbols:
             libraries.append(parsed)
         self._libraries = libraries
 
+    @property
+    def libraries_key(self) -> tuple[int, ...]:
+        """Changes when the set of libraries answered for changes (for caches of labels)."""
+        return tuple(id(lib) for lib in self._libraries)
+
     def _owner(self, addr: int) -> Symbols:
         """This program's symbols, or those of the library whose range holds `addr`."""
         if self._libraries and not self.span[0] <= addr < self.span[1]:

@@ -52,7 +52,7 @@ def test_stepping_both_ways_updates_registers_and_disassembly(walk_copy: Path) -
             assert "rip" in app.view.changed
             disasm = app.query_one(Disassembly)
             assert disasm.addrs[disasm.cursor] == app.view.pc
-            assert f"{app.view.pc:016x}" in str(app.query_one(Registers).render())
+            assert f"{app.view.pc:016x}" in app.query_one(Registers).visible_text()
             await pilot.press("I")
             await settle(pilot, app)
             assert app.tl.position == 2

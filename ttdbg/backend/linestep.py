@@ -22,11 +22,20 @@ MAX_MOVES = 200_000  # instruction moves one line move may take before it gives 
 class LineStepper:
     """step / next / until at source-line granularity, both directions."""
 
-    def __init__(self, timeline: Timeline, stepper: Stepper, symbols: Symbols) -> None:
+    def __init__(
+        self,
+        timeline: Timeline,
+        stepper: Stepper,
+        symbols: Symbols,
+        before_forward: Callable[[], None] | None = None,
+    ) -> None:
         self.tl = timeline
         self.stepper = stepper
         self.symbols = symbols
         self.sp = timeline.machine.arch.sp
+        # Called before each instruction move forward (a view keeps the state before the
+        # last one, to show what it changed).
+        self.before_forward = before_forward or (lambda: None)
 
     def _where(self) -> tuple[SourceLine | None, int]:
         """The line at the pc and the function it is in (its symbol's address)."""
@@ -41,6 +50,8 @@ class LineStepper:
         for _ in range(MAX_MOVES):
             if cancel is not None and cancel.cancelled:
                 return Interrupted(self.tl.position)
+            if forward:
+                self.before_forward()
             stop = one()
             if not isinstance(stop, Reached):
                 return stop  # the end of history, a breakpoint or watchpoint on the way

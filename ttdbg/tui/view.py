@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import capstone
 
@@ -15,7 +15,10 @@ from ttdbg.symbols import LoadedImage, SourceLine, Symbols
 
 _BRANCH_TARGET = re.compile(r"^#?(0x[0-9a-f]+)$")  # a direct call or jump target
 MEMORY_BYTES = 512  # shown in the memory pane (it scrolls)
+REMEMBERED_MARGIN = 256  # bytes kept below the stack pointer (pushes move the pane's window)
+REMEMBERED = MEMORY_BYTES + 2 * REMEMBERED_MARGIN
 STACK_WORDS = 64
+DECODED_KEPT = 256  # decoded stretches of code kept (keyed by their bytes)
 OUTPUT_TAIL = 4000  # bytes of program output the output pane keeps
 
 
@@ -26,6 +29,16 @@ class DisasmLine:
     text: str
     label: str  # symbol+offset
     is_pc: bool
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    """Registers and memory at one icount, read before a move."""
+
+    icount: int
+    registers: dict[str, int]
+    memory_addr: int
+    memory: bytes | None
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,39 @@ class ViewBuilder:
         self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
         self.sp_name = arch.sp
         self.pc_name = arch.pc
+        self._before: _Remembered | None = None  # the state before the last move
+        self._window = -1  # the first address of the disassembly shown last
+        self._decoded: dict[tuple[object, ...], tuple[DisasmLine, ...]] = {}
+
+    def remember(self, memory_addr: int | str | None) -> None:
+        """Keep the registers and the memory around the memory pane's window, as they are
+        before a move: if the move turns out to be one instruction forward, what it changed
+        is known without going back for it (a replay from a snapshot)."""
+        tl = self.tl
+        regs = tl.registers()
+        around = max(0, self._memory_address(regs, memory_addr) - REMEMBERED_MARGIN)
+        self._before = _Remembered(tl.position, regs, around, self._memory(around, REMEMBERED))
+
+    def _memory_address(self, regs: dict[str, int], memory_addr: int | str | None) -> int:
+        """The memory pane shows a fixed address, or follows a register (the stack pointer
+        unless told otherwise)."""
+        if memory_addr is None or isinstance(memory_addr, str):
+            return regs.get(memory_addr or self.sp_name, regs[self.sp_name])
+        return memory_addr
+
+    def _previous(self, mem_addr: int) -> tuple[dict[str, int], bytes | None]:
+        """The registers and memory pane bytes one instruction before the position."""
+        tl = self.tl
+        position = tl.position
+        before = self._before
+        if before is not None and before.icount == position - 1 and before.memory is not None:
+            offset = mem_addr - before.memory_addr
+            if offset >= 0 and offset + MEMORY_BYTES <= len(before.memory):
+                return before.registers, before.memory[offset : offset + MEMORY_BYTES]
+        previous: tuple[dict[str, int], bytes | None] = tl.peek(
+            position - 1, lambda: (tl.registers(), self._memory(mem_addr))
+        )
+        return previous
 
     def _follow_libraries(self) -> None:
         """Symbolize the libraries loaded at this position, from the recording's files."""
@@ -76,28 +122,55 @@ class ViewBuilder:
         self.symbols.set_libraries([LoadedImage(*m) for m in modules])
 
     def disassemble(self, pc: int, before: int, after: int) -> tuple[DisasmLine, ...]:
-        """`before` instructions leading to pc (decoded from the function start) and `after`."""
+        """`before` instructions leading to pc (decoded from the function start) and `after`.
+
+        While the pc stays inside the rows shown last (a loop, straight-line code), those
+        rows stay where they are and only the pc mark moves, as in gdb's TUI.
+        """
+        rows = before + after + 1
+        if 0 <= self._window <= pc:
+            lines = self._decode(self._window, pc, rows)
+            index = next((i for i, ln in enumerate(lines) if ln.addr == pc), None)
+            if index is not None and min(before, 2) <= index < rows - min(after, 2):
+                return self._mark(lines[:rows], pc)
         sym = self.symbols.lookup(pc)
         start = sym.addr if sym is not None and 0 <= pc - sym.addr < 4096 else pc
         # Decode enough after the pc to fill the rows `before` leaves empty near a start.
-        lines = self._decode(start, pc, after + before)
-        index = next((i for i, ln in enumerate(lines) if ln.is_pc), None)
+        lines = self._decode(start, pc, rows)
+        index = next((i for i, ln in enumerate(lines) if ln.addr == pc), None)
         if index is None and start != pc:  # pc is not on the path decoded from the symbol
-            lines, index = self._decode(pc, pc, after + before), 0
-        if index is None:
+            lines, index = self._decode(pc, pc, rows), 0
+        if index is None or not lines:
+            self._window = -1
             return ()
         low = max(0, index - before)
-        return tuple(lines[low : low + before + after + 1])
+        shown = lines[low : low + rows]
+        self._window = shown[0].addr
+        return self._mark(shown, pc)
 
-    def _decode(self, start: int, pc: int, after: int) -> list[DisasmLine]:
-        """Instructions from `start` to `after` past pc (fewer where memory ends)."""
+    @staticmethod
+    def _mark(lines: tuple[DisasmLine, ...], pc: int) -> tuple[DisasmLine, ...]:
+        return tuple(replace(ln, is_pc=True) if ln.addr == pc else ln for ln in lines)
+
+    def _decode(self, start: int, pc: int, after: int) -> tuple[DisasmLine, ...]:
+        """Instructions from `start` to `after` past pc (fewer where memory ends), decoded
+        and symbolized once for the same bytes."""
         try:
             code = self.tl.read_memory(start, pc - start + 16 * (after + 1))
         except TimelineError:
             try:
                 code = self.tl.read_memory(start, pc - start + 16)
             except TimelineError:
-                return []
+                return ()
+        key = (start, pc, after, code, self.symbols.libraries_key)
+        cached = self._decoded.get(key)
+        if cached is None:
+            if len(self._decoded) >= DECODED_KEPT:
+                self._decoded.clear()
+            cached = self._decoded[key] = self._decode_bytes(start, code, pc, after)
+        return cached
+
+    def _decode_bytes(self, start: int, code: bytes, pc: int, after: int) -> tuple[DisasmLine, ...]:
         lines: list[DisasmLine] = []
         past = 0  # instructions decoded after the pc
         for addr, size, mnem, ops in self.cs.disasm_lite(code, start):
@@ -107,15 +180,14 @@ class ViewBuilder:
             if target and (mnem.startswith(("call", "j", "b")) or mnem in ("bl", "jal")):
                 name = self.symbols.describe(int(target.group(1), 16))
                 text += f" <{name}>" if name else ""
-            lines.append(DisasmLine(addr, size, text, label, addr == pc))
+            lines.append(DisasmLine(addr, size, text, label, False))
             past += addr > pc
             if past >= after:
                 break
-        return lines
+        return tuple(lines)
 
-    def _memory(self, addr: int) -> bytes | None:
-        """MEMORY_BYTES from `addr`, or as many as are mapped (at least 16)."""
-        size = MEMORY_BYTES
+    def _memory(self, addr: int, size: int = MEMORY_BYTES) -> bytes | None:
+        """`size` bytes from `addr`, or as many as are mapped (at least 16)."""
         while size >= 16:
             try:
                 return self.tl.read_memory(addr, size)
@@ -138,18 +210,11 @@ class ViewBuilder:
         tl = self.tl
         regs = tl.registers()
         pc = regs[self.pc_name]
-        # The memory pane shows a fixed address, or follows a register (the stack pointer
-        # unless told otherwise).
-        if memory_addr is None or isinstance(memory_addr, str):
-            mem_addr = regs.get(memory_addr or self.sp_name, regs[self.sp_name])
-        else:
-            mem_addr = memory_addr
+        mem_addr = self._memory_address(regs, memory_addr)
         memory = self._memory(mem_addr)
         position = tl.position
         if position > 0:
-            prev_regs, prev_mem = tl.peek(
-                position - 1, lambda: (tl.registers(), self._memory(mem_addr))
-            )
+            prev_regs, prev_mem = self._previous(mem_addr)
         else:
             prev_regs, prev_mem = regs, memory
         changed = frozenset(n for n, v in regs.items() if prev_regs.get(n) != v)

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Set
+from functools import partial
 
 from rich.text import Text
 from textual.message import Message
 
-from ..view import StateView
-from .pane import Pane
+from ..view import DisasmLine, StateView
+from .pane import Pane, RowMemo
+
+
+def _row(line: DisasmLine, breakpoint: bool, dim: bool, width: int) -> Text:
+    """One instruction: breakpoint and pc marks, address, symbol column `width` wide."""
+    row = Text()
+    row.append("●" if breakpoint else " ", style="bold red")
+    row.append("▶" if line.is_pc else " ", style="bold green")
+    row.append(f"{line.addr:>8x} ", style="dim" if not line.is_pc else "bold")
+    row.append(f"{line.label:<{width}.{width}} ", style="blue")
+    row.append(line.text, style="bold" if line.is_pc else "")
+    if line.is_pc:
+        row.stylize("on grey23")
+    elif dim:
+        row.stylize("dim")
+    return row
 
 
 class Disassembly(Pane):
@@ -23,6 +39,7 @@ class Disassembly(Pane):
         super().__init__(title="disassembly", id=id)
         self.addrs: list[int] = []
         self._rows = 0
+        self._memo = RowMemo()
 
     def relayout(self) -> None:
         if self.content_region.height != self._rows:
@@ -38,21 +55,15 @@ class Disassembly(Pane):
         cap = max(12, self.content_region.width // 3)
         width = min(cap, max((len(line.label) for line in view.disasm), default=0))
         for i, line in enumerate(view.disasm):
-            mark = "●" if line.addr in breakpoints else " "
-            arrow = "▶" if line.is_pc else " "
-            row = Text()
-            row.append(mark, style="bold red")
-            row.append(arrow, style="bold green")
-            row.append(f"{line.addr:>8x} ", style="dim" if not line.is_pc else "bold")
-            row.append(f"{line.label:<{width}.{width}} ", style="blue")
-            row.append(line.text, style="bold" if line.is_pc else "")
+            mark = line.addr in breakpoints
+            dim = not line.is_pc and line.addr in trail
+            rows.append(
+                self._memo.row((line, mark, dim, width), partial(_row, line, mark, dim, width))
+            )
             if line.is_pc:
                 cursor = i
-                row.stylize("on grey23")
-            elif line.addr in trail:
-                row.stylize("dim")
-            rows.append(row)
             self.addrs.append(line.addr)
+        self._memo.done()
         self.set_rows(rows, cursor)
 
     @property

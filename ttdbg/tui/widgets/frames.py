@@ -48,7 +48,7 @@ class Locals(Pane):
         rows = []
         if view.backtrace:
             frame = view.backtrace[view.frame_level]
-            self.border_title = f"locals of #{frame.level} {frame.function}"
+            self.set_title(f"locals of #{frame.level} {frame.function}")
         for name, value, is_arg in view.variables:
             row = Text(f"{name}", style="cyan" if is_arg else "bold")
             row.append(f" = {value}")

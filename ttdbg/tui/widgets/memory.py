@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.text import Text
 
 from ..view import StateView
-from .pane import Pane
+from .pane import Pane, RowMemo
 
 ADDRESS_DIGITS = 12
+# Bytes outside printable ASCII show as "." in the ASCII column.
+PRINTABLE = {b: "." for b in range(256) if not 32 <= b < 127}
 
 
 def bytes_per_row(width: int) -> int:
@@ -16,12 +20,28 @@ def bytes_per_row(width: int) -> int:
     return 16 if fit >= 16 else 8 if fit >= 8 else 4
 
 
+def _row(addr: int, chunk: bytes, lit: tuple[int, ...], step: int) -> Text:
+    """One row: the address, the bytes in hex (those in `lit` highlighted), their ASCII."""
+    hex_at = ADDRESS_DIGITS + 1  # where the first byte's digits start
+    plain = (
+        f"{addr:0{ADDRESS_DIGITS}x} {chunk.hex(' ')}"
+        f"{' ' * (3 * (step - len(chunk)) + 2)}{chunk.decode('latin-1').translate(PRINTABLE)}"
+    )
+    row = Text(plain)
+    row.stylize("dim", 0, ADDRESS_DIGITS + 1)
+    row.stylize("green", len(plain) - len(chunk))
+    for i in lit:
+        row.stylize("bold yellow", hex_at + 3 * i, hex_at + 3 * i + 2)
+    return row
+
+
 class Memory(Pane):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(title="memory", id=id)
         self.base = 0
         self.row_bytes = 8
         self._shown: tuple[StateView, str | None, frozenset[int] | None] | None = None
+        self._memo = RowMemo()
 
     def show(
         self, view: StateView, follows: str | None = None, changed: frozenset[int] | None = None
@@ -32,22 +52,21 @@ class Memory(Pane):
         self.base = view.memory_addr
         self.row_bytes = bytes_per_row(self.content_region.width or 40)
         where = f" (follows {follows})" if follows else ""
-        self.border_title = f"memory @ {view.memory_addr:#x}{where}"
+        self.set_title(f"memory @ {view.memory_addr:#x}{where}")
         if view.memory is None:
             self.set_rows([Text(f"{view.memory_addr:#x}: not mapped", style="red")])
             return
-        rows = []
         step = self.row_bytes
-        for r in range(0, len(view.memory), step):
-            chunk = view.memory[r : r + step]
-            row = Text(f"{view.memory_addr + r:0{ADDRESS_DIGITS}x} ", style="dim")
-            for i, b in enumerate(chunk):
-                style = "bold yellow" if r + i in changed else ""
-                row.append(f"{b:02x}", style=style)
-                row.append(" ")
-            row.append(" " * (3 * (step - len(chunk)) + 1))
-            row.append("".join(chr(b) if 32 <= b < 127 else "." for b in chunk), style="green")
-            rows.append(row)
+        memory = view.memory
+        rows = []
+        for r in range(0, len(memory), step):
+            chunk = memory[r : r + step]
+            lit = tuple(i for i in range(len(chunk)) if r + i in changed) if changed else ()
+            addr = view.memory_addr + r
+            rows.append(
+                self._memo.row((addr, chunk, lit, step), partial(_row, addr, chunk, lit, step))
+            )
+        self._memo.done()
         self.set_rows(rows)
 
     def relayout(self) -> None:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.text import Text
 
 from ..view import StateView
-from .pane import Pane
+from .pane import Pane, RowMemo
+
+
+def _row(name: str, value: int, lit: bool, digits: int, width: int) -> Text:
+    row = Text()
+    row.append(f"{name:>9} ", style="dim")
+    row.append(f"{value:0{digits}x}"[-width:], style="bold yellow" if lit else "")
+    return row
 
 
 class Registers(Pane):
@@ -14,6 +23,7 @@ class Registers(Pane):
         self.shown = shown or tuple(n for n, size in sizes.items() if size <= 8)
         self.sizes = sizes
         self.names: list[str] = []
+        self._memo = RowMemo()
 
     def show(self, view: StateView, changed: frozenset[str] | None = None) -> None:
         """Highlight `changed` (by default, what the last instruction changed)."""
@@ -24,11 +34,10 @@ class Registers(Pane):
         for name in self.names:
             value = view.registers[name]
             digits = 2 * self.sizes.get(name, 8)
-            row = Text()
-            row.append(f"{name:>9} ", style="dim")
-            style = "bold yellow" if name in changed else ""
-            row.append(f"{value:0{digits}x}"[-width:], style=style)
-            rows.append(row)
+            lit = name in changed
+            key = (name, value, lit, digits, width)
+            rows.append(self._memo.row(key, partial(_row, name, value, lit, digits, width)))
+        self._memo.done()
         self.set_rows(rows)
 
     @property

@@ -17,6 +17,7 @@ class Source(Pane):
         super().__init__(title="source", id=id)
         self.search_dirs = search_dirs
         self._file: tuple[str, tuple[Text, ...]] | None = None  # the file shown, as rows
+        self._shown = ""  # the path whose lines are on screen
 
     def _rows_of(self, path: str) -> tuple[Text, ...]:
         if self._file is None or self._file[0] != path:
@@ -31,23 +32,34 @@ class Source(Pane):
 
     def show(self, view: StateView) -> None:
         if view.source is None:
-            self.border_title = "source"
+            self.set_title("source")
+            self._shown = ""
             self.set_rows([Text("no source for this address", style="dim")])
             return
         name = os.path.normpath(view.source.path)
-        self.border_title = f"{name}:{view.source.line}"
+        self.set_title(f"{name}:{view.source.line}")
         try:
             lines = self._rows_of(view.source.path)
         except SourceUnavailable as err:
+            self._shown = ""
             self.set_rows([Text(f"{name}:{view.source.line} ({err})", style="dim")])
             return
         current = view.source.line
         if not 1 <= current <= len(lines):
+            self._shown = ""
             self.set_rows([Text(f"{name}:{current} (the file has {len(lines)} lines)")])
             return
         rows = list(lines)
         row = rows[current - 1].copy()
         row.stylize("bold on grey23", len(str(len(lines))) + 1)
         rows[current - 1] = row
-        self.top = max(0, current - 1 - self.visible_rows // 2)  # the current line centred
-        self.set_rows(rows, current - 1)
+        # The rows stay put while the current line is well inside them (a loop, the next
+        # lines); otherwise the current line is centred.
+        height = self.visible_rows
+        margin = min(3, height // 4)
+        top = self.top
+        same_file = self.rows and len(self.rows) == len(rows) and self._shown == view.source.path
+        if not (same_file and top + margin <= current - 1 < top + height - margin):
+            top = max(0, current - 1 - height // 2)
+        self._shown = view.source.path
+        self.set_rows(rows, current - 1, top)

@@ -107,6 +107,25 @@ class Timeline(Widget, can_focus=True):
             ticks[start : start + len(label)] = list(label)
         return Strip([Segment("".join(ticks[:width]), Style(dim=True))])
 
+    def show(self, position: int, hits: set[int], bookmarks: dict[str, int]) -> None:
+        """Move the cursor, mark the hits and bookmarks; repainted only if a mark moved."""
+        before = self._drawn()
+        self.hits = set(hits)
+        self.bookmarks = dict(bookmarks)
+        self.set_reactive(Timeline.position, position)
+        if self._drawn() != before:
+            self.refresh()
+
+    def _drawn(self) -> tuple[object, ...]:
+        """What the three rows depend on besides the size: a step inside one column
+        changes nothing on screen."""
+        return (
+            self.column(self.position),
+            self.span(),
+            len(self.hits),
+            sorted(self.bookmarks.items()),
+        )
+
     def watch_position(self) -> None:
         self.refresh()
 
