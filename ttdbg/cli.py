@@ -130,19 +130,19 @@ def cmd_record(args: argparse.Namespace) -> int:
     except OSError as err:
         where = err.filename if err.filename else out
         raise UsageError(f"{where}: cannot open ({err.strerror})") from None
-    show = sys.stderr.isatty()
+    progress = None
+    if sys.stderr.isatty():
+        from ttdbg.recordprogress import RecordingProgress
 
-    def progress(icount: int) -> None:
-        sys.stderr.write(f"\rttdbg: recording, {icount:,} instructions")
-        sys.stderr.flush()
-
+        progress = recorder.host.terminal = RecordingProgress()
     try:
-        result = recorder.run(progress if show else None)
+        result = recorder.run(progress.update if progress is not None else None)
     except OSError as err:
         # The frames written so far stay readable: the file is a truncated recording.
         raise UsageError(f"{out}: writing the recording failed ({err.strerror})") from None
-    if show:
-        sys.stderr.write("\r\033[K")
+    finally:
+        if progress is not None:
+            progress.hide()
     if result.reason not in ("exit", "limit"):
         print(f"ttdbg: {result.reason}; recording saved up to there in {out}", file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ import select
 import stat
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from ..filestore import MAX_FILE_SIZE, FileStore
 from .fdtable import OpenFile
@@ -113,6 +114,15 @@ def guarded_span(fn: Callable[[], SpanOutcome]) -> SpanOutcome:
         return -(err.errno or errno.EIO), b"", b""
 
 
+class TerminalUse(Protocol):
+    """Told around each read and write of the recorder's stdin, stdout and stderr (a progress
+    display on the same terminal gets out of the guest's way)."""
+
+    def before(self, fd: int) -> None: ...
+
+    def after(self, fd: int, data: bytes) -> None: ...
+
+
 class HostIO:
     """Host file descriptors behind the guest's open-file descriptions, and host queries."""
 
@@ -135,6 +145,7 @@ class HostIO:
         # Bytes read from files whose content is not stored (logged as read), by guest path.
         self.inline: dict[str, int] = {}
         self._read_versions: dict[str, set[bytes]] = {}  # contents stored for a path read
+        self.terminal: TerminalUse | None = None
 
     def contain(self, path: str, dir_fd: int | None = None, follow: bool = True) -> str:
         """`path`, unless it reaches the recorder's own /proc entries (through /proc/self,
@@ -266,11 +277,20 @@ class HostIO:
         if host_fd is not None and host_fd > 2:
             os.close(host_fd)
 
+    def _stdio(self, f: OpenFile) -> TerminalUse | None:
+        """The terminal hooks, if `f` is the recorder's own stdin, stdout or stderr."""
+        return self.terminal if self.terminal is not None and self.fd(f) in (0, 1, 2) else None
+
     def read(self, f: OpenFile, count: int) -> SpanOutcome:
         def run() -> SpanOutcome:
             fd = self.fd(f)
             at = _position(fd) if f.kind == "file" else -1
+            terminal = self._stdio(f)
+            if terminal is not None:
+                terminal.before(fd)
             data = os.read(fd, min(count, 1 << 24))
+            if terminal is not None:
+                terminal.after(fd, data)
             return len(data), data, self._span(f, fd, at, data)
 
         return guarded_span(run)
@@ -285,7 +305,12 @@ class HostIO:
 
     def write(self, f: OpenFile, data: bytes, keep: bool) -> Outcome:
         def run() -> Outcome:
+            terminal = self._stdio(f)
+            if terminal is not None:
+                terminal.before(self.fd(f))
             n = os.write(self.fd(f), data)
+            if terminal is not None:
+                terminal.after(self.fd(f), data[:n])
             return n, data[:n] if keep else b""
 
         return guarded(run)
