@@ -182,6 +182,14 @@ class Symbols:
         off = addr - sym.addr
         return f"{sym.name}+{off}" if off else sym.name
 
+    def describe_within(self, addr: int) -> str:
+        """`describe`, but only inside the symbol's own bytes (as gdb labels x's rows): an
+        address past a sized symbol's end, or past a symbol without a size, has no label."""
+        sym = self.lookup(addr)
+        if sym is None or addr >= sym.addr + max(sym.size, 1):
+            return ""
+        return self.describe(addr)
+
     def line_for(self, addr: int) -> SourceLine | None:
         """The source line of the instruction at `addr`; None outside every sequence."""
         owner = self._owner(addr)

@@ -32,6 +32,8 @@ async def _command(pilot, app: TtdbgApp, line: str) -> None:  # type: ignore[no-
 
 
 def test_breakpoints_frames_and_print(app: TtdbgApp) -> None:
+    history, counter = (app.symbols.by_name[n].addr for n in ("history", "counter"))
+
     async def scenario() -> None:
         async with app.run_test(size=(160, 48)) as pilot:
             await settle(pilot, app)
@@ -56,6 +58,15 @@ def test_breakpoints_frames_and_print(app: TtdbgApp) -> None:
             )
             await _command(pilot, app, "print nothing")
             assert any('No symbol "nothing"' in m for m in _messages(app))
+            await _command(pilot, app, "print/x counter")
+            await _command(pilot, app, "p/t counter")
+            assert ["$4 = 0x2", "$5 = 10"] == _messages(app)[-2:]
+            await _command(pilot, app, "print/x history")
+            assert "formats integer" in _messages(app)[-1]
+            await _command(pilot, app, "x/2xw history")
+            assert _messages(app)[-1] == f"{history:#x} <history>:\t0x00000000\t0x00000000"
+            await _command(pilot, app, "x/2dh counter")
+            assert _messages(app)[-1] == f"{counter:#x} <counter>:\t2\t0"
             await _command(pilot, app, "up")
             assert app.view.frame_level == 1
             assert any(name == "round" for name, _v, _a in app.view.variables)

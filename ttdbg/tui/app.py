@@ -40,6 +40,7 @@ from ttdbg.session import Session
 from ttdbg.symbols import Symbols
 
 from .commands import HELP, CommandError, parse_command, parse_position
+from .examine import FIRST, VALUE_LETTERS, examine, format_number, parse_format
 from .messages import EngineDone, GdbAttached, ProgressUpdate, SeekRequest, TimelineChanged
 from .view import StateView, ViewBuilder
 from .widgets.disassembly import Disassembly
@@ -235,6 +236,7 @@ class TtdbgApp(App[None]):
         self.breakpoint_numbers: dict[int, int] = {}  # gdb-style number -> address
         self.watched: dict[tuple[int, int], tuple[str, CType]] = {}  # range -> (expr, type)
         self.print_count = 0
+        self.examine_last = FIRST  # x/FMT: what a format leaves out comes from the last one
         self.progress_after = progress_after
         # A fixed address, a register to follow, or None for the stack pointer.
         self.memory_addr: int | str | None = session.layout.get("memory_addr")
@@ -863,13 +865,12 @@ class TtdbgApp(App[None]):
             kind = {"watch": "write", "rwatch": "read", "awatch": "access"}[cmd.action]
             self.ask(lambda: self._watch(kind, cmd.arg))
         elif cmd.action == "print":
-            self.print_count += 1
-            number = self.print_count
-            self.ask(
-                lambda: (
-                    f"${number} = " + self.builder.inspector.print(cmd.arg, self._frame(), self.tl)
-                )
+            fmt, expr = (
+                cmd.arg[1:].partition(" ")[::2] if cmd.arg.startswith("/") else ("", cmd.arg)
             )
+            if fmt and fmt not in VALUE_LETTERS:
+                raise CommandError(f'print/{fmt}: not a print format (one of "{VALUE_LETTERS}")')
+            self.ask(lambda: self._numbered(self._print_value(expr.strip(), fmt)))
         elif cmd.action == "display":
             self.builder.displays.append(cmd.arg)
             self._refresh_view()
@@ -887,6 +888,20 @@ class TtdbgApp(App[None]):
             self.action_show_pane("backtrace")
         elif cmd.action == "info":
             self._info(cmd.arg)
+        elif cmd.action == "examine" and cmd.arg.startswith("/"):
+            text, _, where = cmd.arg[1:].partition(" ")
+            unit = parse_format(text, self.examine_last)
+            self.examine_last = unit.remembered(self.examine_last)
+            addr = self._address(where)
+            self.ask(
+                lambda: examine(
+                    unit,
+                    addr,
+                    self.tl.read_memory,
+                    self.symbols.describe_within,
+                    self._instructions,
+                )
+            )
         elif cmd.action == "examine":
             name = cmd.arg.strip().lstrip("$")
             registers = self.view.registers if self.view else {}
@@ -914,6 +929,31 @@ class TtdbgApp(App[None]):
             self.action_help()
         elif cmd.action == "quit":
             self.quit_app()
+
+    def _numbered(self, text: str) -> str:
+        """`$N = text`: as in gdb, only values printed get a number (engine thread)."""
+        self.print_count += 1
+        return f"${self.print_count} = {text}"
+
+    def _print_value(self, expr: str, letter: str) -> str:
+        """`print EXPR` or `print/LETTER EXPR` (engine thread)."""
+        inspector = self.builder.inspector
+        if not letter:
+            return inspector.print(expr, self._frame(), self.tl)
+        value, size = inspector.print_formatted(expr, letter, self._frame(), self.tl)
+        return format_number(value, size, letter, self.symbols.describe, padded=letter == "z")
+
+    def _instructions(self, addr: int, count: int) -> list[tuple[int, str]]:
+        """`count` instructions from `addr` for x/i (engine thread)."""
+        code = b""
+        for size in (16 * count, 16):  # less where the mapping ends
+            try:
+                code = self.tl.read_memory(addr, size)
+                break
+            except TtdbgError:
+                continue
+        cs = self.builder.cs
+        return [(a, f"{m} {o}".strip()) for a, _n, m, o in cs.disasm_lite(code, addr, count)]
 
     def open_query(self, sql: str = "") -> None:
         """The query screen over the recording's index; the chosen row's icount is visited."""

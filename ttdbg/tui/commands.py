@@ -55,7 +55,7 @@ WORDS: dict[str, str] = {
     **dict.fromkeys(("help", "h", "?"), "help"),
 }
 
-_EXAMINE = re.compile(r"^x(?:/\S*)?\s+(.+)$")
+_EXAMINE = re.compile(r"^x(/\S*)?\s+(.+)$")
 _PERCENT = re.compile(r"^\d+(?:\.\d+)?%$")
 
 
@@ -65,16 +65,19 @@ def parse_command(line: str) -> Command:
     if not line:
         raise CommandError("empty command")
     examine = _EXAMINE.match(line)
-    if examine:
-        return Command("examine", examine.group(1).strip())
+    if examine:  # the argument keeps its /FMT in front
+        return Command("examine", f"{examine.group(1) or ''} {examine.group(2).strip()}".strip())
     if _PERCENT.match(line) or line.replace(",", "").replace("_", "").isdigit():
         return Command("goto", line)
     word, _, rest = line.partition(" ")
-    if word.startswith("p/") or word.startswith("print/"):
-        raise CommandError(f"{word}: print formats are not supported (print EXPR)")
+    word, slash, fmt = word.partition("/")
     action = WORDS.get(word)
     if action is None:
         raise CommandError(f"unknown command {word!r} (try :help)")
+    if slash and action == "print":
+        return Command("print", f"/{fmt} {rest.strip()}")
+    if slash:
+        raise CommandError(f"{word}/{fmt}: {word} takes no /FMT (x/FMT ADDR, print/FMT EXPR)")
     return Command(action, rest.strip())
 
 
@@ -106,9 +109,10 @@ HELP = """\
   ?       this help                 q       quit
  : commands (gdb's words)
   break LINE|FILE:LINE|FUNC|*ADDR   tbreak ...   delete [N]
-  info breakpoints   watch|rwatch|awatch EXPR   x ADDR|$REG
+  info breakpoints   watch|rwatch|awatch EXPR   x ADDR|$REG (memory pane)
+  x/NFU ADDR (F: xzduotacsi, U: bwhg)   print[/F] EXPR   display EXPR
   step next until finish si ni (reverse-*: rs rn rsi rni rc)
-  continue rc   print EXPR   display EXPR   undisplay
+  continue rc   undisplay
   frame N   up   down   bt   goto ICOUNT|N%   mark X   show NAME
   last ADDR [LEN]  the write that gave it its value   origin ADDR
   query [SQL]  ask the index (enter on a row goes to its icount)

@@ -1,0 +1,76 @@
+"""x/FMT and print/FMT print what gdb prints: gdb 13 on the program file is the oracle
+(at icount 0 the recording's memory is the file's)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.conftest import BIN, SAMPLES, require_tool
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.timeline import Timeline
+from ttdbg.symbols import Symbols
+from ttdbg.tui.commands import CommandError
+from ttdbg.tui.examine import FIRST, examine, format_number, parse_format
+
+# Strings and numbers in .rodata, pointers in .data; every letter and size.
+EXAMINES = [
+    "x/6xw 0x479010", "x/6xh 0x479010", "x/9xb 0x479010", "x/3xg 0x479010",
+    "x/6dh 0x479010", "x/5dw 0x479020", "x/5ub 0x479010", "x/3uw 0x479010",
+    "x/6ow 0x479010", "x/2tb 0x479010", "x/2tw 0x479010", "x/3zg 0x479010",
+    "x/9cb 0x479010", "x/3s 0x479000", "x/3ag 0x4a40c0", "x/2xg 0x4a40d0",
+    "x/4dg 0x479020", "x/x 0x479010", "x/s 0x479004", "x/12xb 0x4a40d0",
+]  # fmt: skip
+
+
+def gdb_output(commands: list[str]) -> list[str]:
+    """Each command's output from one batch gdb on the walk program."""
+    gdb = require_tool("gdb")
+    args = [gdb, "-batch", "-nx"]
+    for command in commands:
+        args += ["-ex", f"echo @@{command}\\n", "-ex", command]
+    out = subprocess.run(
+        [*args, str(BIN / "walk")], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    return [part.split("\n", 1)[1].rstrip("\n") for part in out.split("@@")[1:]]
+
+
+@pytest.fixture(scope="module")
+def walk() -> tuple[Timeline, Symbols]:
+    rec = open_recording(str(SAMPLES / "walk.ttrec"))
+    return Timeline(rec), Symbols(rec.program_image, rec.program.load_bias)
+
+
+def test_examine_prints_what_gdb_prints(walk: tuple[Timeline, Symbols]) -> None:
+    tl, symbols = walk
+    expected = gdb_output(EXAMINES)
+    last = FIRST  # what is left out comes from the command before, in gdb as here
+    for command, want in zip(EXAMINES, expected, strict=True):
+        text, _, addr = command[2:].partition(" ")
+        fmt = parse_format(text, last)
+        last = fmt.remembered(last)
+        got = examine(fmt, int(addr, 16), tl.read_memory, symbols.describe_within,
+                      lambda a, n: [])  # fmt: skip
+        assert got == want, command
+
+
+def test_print_formats_are_gdbs() -> None:
+    cases = {
+        ("x", 7, 4): "0x7", ("x", -1, 4): "0xffffffff", ("z", 7, 4): "0x00000007",
+        ("d", 0xFFFFFFFF, 4): "-1", ("u", -1, 2): "65535", ("o", 8, 4): "010",
+        ("o", 0, 4): "0", ("t", 5, 4): "101", ("c", 65, 1): "65 'A'", ("c", 10, 4): "10 '\\n'",
+    }  # fmt: skip
+    expressions = [f"p/{letter} ({ {1: 'char', 2: 'short', 4: 'int'}[size]}){value}"
+                   for (letter, value, size) in cases]  # fmt: skip
+    for ((letter, value, size), text), shown, command in zip(
+        cases.items(), gdb_output(expressions), expressions, strict=True
+    ):
+        assert shown.split(" = ", 1)[1] == text, command  # gdb agrees with the table
+        assert format_number(value, size, letter, lambda a: "", padded=False) == text
+
+
+def test_bad_formats_are_refused() -> None:
+    for bad in ("4q", "0x", "xk", "2000xb"):
+        with pytest.raises(CommandError):
+            parse_format(bad)

@@ -1,0 +1,119 @@
+"""gdb's output formats: `x/NFU ADDR` over memory and `print/F` of one value."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ttdbg.dwarf.types import Describe, _char, format_chars
+
+from .commands import CommandError
+
+SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
+PER_LINE = {1: 8, 2: 8, 4: 4, 8: 2}  # units on one line of x's output, as gdb prints them
+VALUE_LETTERS = "xzduotac"  # one number per unit
+LETTERS = VALUE_LETTERS + "si"
+DEFAULT_SIZE = {"a": 8, "c": 1, "s": 1}  # the others: a word (w)
+MAX_STRING = 200  # characters of one x/s string shown
+MAX_UNITS = 1024  # units one x command shows
+
+ReadMemory = Callable[[int, int], bytes]
+Disassemble = Callable[[int, int], list[tuple[int, str]]]  # addr, count -> (addr, text)
+
+
+@dataclass(frozen=True)
+class ExamineFormat:
+    count: int
+    letter: str
+    size: int
+
+    def remembered(self, last: ExamineFormat) -> ExamineFormat:
+        """What the next x command starts from (strings and instructions keep the size)."""
+        return ExamineFormat(1, self.letter, last.size if self.letter in "si" else self.size)
+
+
+FIRST = ExamineFormat(1, "x", 4)  # gdb's defaults before any x command
+
+
+def parse_format(text: str, last: ExamineFormat = FIRST) -> ExamineFormat:
+    """`4xw`, `s`, `10i`, `xg`: a count, then a format letter and a size letter in any order;
+    what is left out is taken from the `last` x command, as gdb does."""
+    digits = len(text) - len(text.lstrip("0123456789"))
+    count = int(text[:digits]) if digits else 1
+    letter, size = last.letter, 0
+    for ch in text[digits:]:
+        if ch in SIZES:
+            size = SIZES[ch]
+        elif ch in LETTERS:
+            letter = ch
+        else:
+            raise CommandError(f'Undefined output format "{ch}" (x/FMT: {LETTERS}, sizes bhwg).')
+    if not 1 <= count <= MAX_UNITS:
+        raise CommandError(f"x: a count from 1 to {MAX_UNITS}, not {count}")
+    return ExamineFormat(count, letter, size or DEFAULT_SIZE.get(letter, last.size))
+
+
+def format_number(value: int, size: int, letter: str, describe: Describe, padded: bool) -> str:
+    """One unit of `size` bytes in gdb's letter (x's columns are `padded` to the size)."""
+    bits = 8 * size
+    unsigned = value & ((1 << bits) - 1)
+    signed = unsigned - (1 << bits) if unsigned >> (bits - 1) else unsigned
+    if letter == "z" or (letter == "x" and padded):
+        return f"0x{unsigned:0{2 * size}x}"
+    if letter == "x":
+        return f"{unsigned:#x}"
+    if letter == "d":
+        return str(signed)
+    if letter == "u":
+        return str(unsigned)
+    if letter == "o":
+        return f"0{unsigned:o}" if unsigned else "0"
+    if letter == "t":
+        return f"{unsigned:0{bits}b}" if padded else f"{unsigned:b}"
+    if letter == "a":
+        name = describe(unsigned)
+        return f"{unsigned:#x}" + (f" <{name}>" if name else "")
+    if letter == "c":
+        low = signed if size == 1 else (unsigned & 0xFF) - (0x100 if unsigned & 0x80 else 0)
+        return f"{low} '{_char(low & 0xFF, chr(39))}'"
+    raise CommandError(f'Undefined output format "{letter}".')
+
+
+def _label(addr: int, describe: Describe) -> str:
+    name = describe(addr)
+    return f"{addr:#x} <{name}>:" if name else f"{addr:#x}:"
+
+
+def examine(
+    fmt: ExamineFormat,
+    addr: int,
+    read: ReadMemory,
+    describe: Describe,
+    disassemble: Disassemble,
+) -> str:
+    """What gdb's `x/FMT ADDR` prints (reads raise the caller's error where memory ends)."""
+    if fmt.letter == "i":
+        return "\n".join(
+            f"   {_label(at, describe)}\t{text}" for at, text in disassemble(addr, fmt.count)
+        )
+    if fmt.letter == "s":
+        lines = []
+        for _ in range(fmt.count):
+            data = read(addr, MAX_STRING)
+            end = data.find(b"\0")
+            text = data if end < 0 else data[:end]
+            shown = format_chars(text, drop_final_nul=False) + ("..." if end < 0 else "")
+            lines.append(f"{_label(addr, describe)}\t{shown}")
+            addr += len(text) + 1
+        return "\n".join(lines)
+    data = read(addr, fmt.count * fmt.size)
+    lines = []
+    per_line = PER_LINE[fmt.size]
+    for first in range(0, fmt.count, per_line):
+        units = []
+        for i in range(first, min(fmt.count, first + per_line)):
+            unit = data[i * fmt.size : (i + 1) * fmt.size]
+            value = int.from_bytes(unit, "little")
+            units.append(format_number(value, fmt.size, fmt.letter, describe, padded=True))
+        lines.append(_label(addr + first * fmt.size, describe) + "\t" + "\t".join(units))
+    return "\n".join(lines)
