@@ -60,7 +60,7 @@ def test_breakpoints_frames_and_print(app: TtdbgApp) -> None:
             assert any('No symbol "nothing"' in m for m in _messages(app))
             await _command(pilot, app, "print/x counter")
             await _command(pilot, app, "p/t counter")
-            assert ["$4 = 0x2", "$5 = 10"] == _messages(app)[-2:]
+            assert _messages(app)[-2:] == ["$4 = 0x2", "$5 = 10"]
             await _command(pilot, app, "print/x history")
             assert "formats integer" in _messages(app)[-1]
             await _command(pilot, app, "x/2xw history")
