@@ -127,6 +127,18 @@ class KeyLine(Static):
         self.update(key_line(event.size.width))
 
 
+# tab id -> (label, label when the tab row is narrow): every tab's name stays on screen.
+TAB_LABELS = {
+    "tab-memory": ("memory", "mem"),
+    "tab-stack": ("stack", "stk"),
+    "tab-events": ("events", "evt"),
+    "tab-marks": ("marks", "mrk"),
+    "tab-output": ("output", "out"),
+    "tab-backtrace": ("bt", "bt"),
+    "tab-locals": ("locals", "loc"),
+}
+RIGHT_MIN = 34  # the right column's min-width
+WIDE_TABS = 2 + sum(len(long) + 2 for long, _short in TAB_LABELS.values())  # columns needed
 PROGRESS_EVERY = 0.05  # seconds between progress messages from the engine
 log = logging.getLogger(__name__)
 
@@ -161,7 +173,7 @@ class TtdbgApp(App[None]):
     #timeline { height: 3; }
     #main { height: 1fr; }
     #left { width: 3fr; }
-    #right { width: 2fr; min-width: 34; }
+    #right { width: 2fr; min-width: 34; }  /* RIGHT_MIN */
     Disassembly { height: 2fr; border: round $primary-background; }
     Source { height: 1fr; border: round $primary-background; }
     Registers { height: 1fr; border: round $primary-background; }
@@ -170,6 +182,7 @@ class TtdbgApp(App[None]):
        they are sized by their content once, at mount, when it is empty (blank tabs). */
     #tabs ContentSwitcher { height: 1fr; }
     #tabs TabPane { height: 1fr; padding: 0; }
+    #tabs.narrow Tab { padding: 0 0 0 1; }
     Pane:focus { border: round $accent; }
     /* The rows under the panes, stacked (docked widgets would overlap on the last row). */
     #bottom { dock: bottom; height: auto; }
@@ -286,19 +299,19 @@ class TtdbgApp(App[None]):
                     arch.display_registers, {r.name: r.size for r in arch.registers}, id="registers"
                 )
                 with TabbedContent(id="tabs", initial=self.session.layout.get("tab", "tab-memory")):
-                    with TabPane("memory", id="tab-memory"):
+                    with TabPane(TAB_LABELS["tab-memory"][0], id="tab-memory"):
                         yield Memory(id="memory")
-                    with TabPane("stack", id="tab-stack"):
+                    with TabPane(TAB_LABELS["tab-stack"][0], id="tab-stack"):
                         yield Stack(id="stack")
-                    with TabPane("events", id="tab-events"):
+                    with TabPane(TAB_LABELS["tab-events"][0], id="tab-events"):
                         yield Events(self.tl.machine.arch.syscall_names, id="events")
-                    with TabPane("marks", id="tab-marks"):
+                    with TabPane(TAB_LABELS["tab-marks"][0], id="tab-marks"):
                         yield Marks(id="marks")
-                    with TabPane("output", id="tab-output"):
+                    with TabPane(TAB_LABELS["tab-output"][0], id="tab-output"):
                         yield Output(id="output")
-                    with TabPane("bt", id="tab-backtrace"):
+                    with TabPane(TAB_LABELS["tab-backtrace"][0], id="tab-backtrace"):
                         yield Backtrace(id="backtrace")
-                    with TabPane("locals", id="tab-locals"):
+                    with TabPane(TAB_LABELS["tab-locals"][0], id="tab-locals"):
                         yield Locals(id="locals")
         with Vertical(id="bottom"):
             yield ProgressBar(id="progress", show_eta=True, total=1)
@@ -469,6 +482,14 @@ class TtdbgApp(App[None]):
         old = self.builder.inspector.format(t, stop.old, self.tl)
         new = self.builder.inspector.format(t, stop.new, self.tl)
         return f"{stop.kind} watchpoint {expr}: old = {old}, new = {new}"
+
+    def on_resize(self, event: Resize) -> None:
+        """Short tab names where the long ones would not all fit the tab row."""
+        tabs = self._one(TabbedContent)
+        narrow = max(RIGHT_MIN, event.size.width * 2 // 5) < WIDE_TABS  # #right's CSS width
+        tabs.set_class(narrow, "narrow")
+        for tab, (long, short) in TAB_LABELS.items():
+            tabs.get_tab(tab).label = short if narrow else long
 
     def on_disassembly_resized(self, message: Disassembly.Resized) -> None:
         if message.rows and message.rows != self.builder.disasm_rows:
