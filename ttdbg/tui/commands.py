@@ -110,9 +110,9 @@ HELP = """\
  : commands (gdb's words)
   break LINE|FILE:LINE|FUNC|*ADDR   tbreak ...   delete [N]
   info breakpoints   watch|rwatch|awatch EXPR   x ADDR|$REG (memory pane)
-  x/NFU ADDR (F: xzduotacsi, U: bwhg)   print[/F] EXPR   display EXPR
+  x/NFU ADDR (F: xzduotacsi, U: bwhg)   print EXPR   print/F EXPR
   step next until finish si ni (reverse-*: rs rn rsi rni rc)
-  continue rc   undisplay
+  continue rc   display EXPR   undisplay
   frame N   up   down   bt   goto ICOUNT|N%   mark X   show NAME
   last ADDR [LEN]  the write that gave it its value   origin ADDR
   query [SQL]  ask the index (enter on a row goes to its icount)
