@@ -18,7 +18,17 @@ from ttdbg.backend.timeline import Timeline
 from ttdbg.errors import DivergenceError
 from ttdbg.snapshots.state import PageDigests
 
-SCENARIOS = ["workqueue", "barrier", "tls", "join", "detached", "cancel", "altstack", "names"]
+SCENARIOS = [
+    "workqueue",
+    "barrier",
+    "tls",
+    "join",
+    "detached",
+    "cancel",
+    "altstack",
+    "names",
+    "pipewait",
+]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/prctl.h>
 
 #define WORKERS 4
@@ -329,6 +330,39 @@ static int names(void) {
     return 0;
 }
 
+/* -- a read that blocks on a pipe while the thread that writes it runs --------------------- */
+static int pipe_fds[2];
+
+static void *pipe_writer(void *arg) {
+    long delay_ms = (long)arg;
+    unsigned long x = 7;
+    for (int i = 0; i < 300000; i++) x = x * 6364136223846793005UL + 1; /* several quanta */
+    if (delay_ms) {
+        struct timespec ts = {0, delay_ms * 1000000L};
+        nanosleep(&ts, NULL); /* every thread waits: the recorder waits on the host */
+    }
+    char msg[32];
+    int n = snprintf(msg, sizeof msg, "%lu", x % 100000);
+    write(pipe_fds[1], msg, n);
+    return NULL;
+}
+
+static int pipewait(void) {
+    for (long delay = 0; delay <= 5; delay += 5) {
+        pipe(pipe_fds);
+        pthread_t t;
+        pthread_create(&t, NULL, pipe_writer, (void *)delay);
+        char buf[32] = "";
+        ssize_t n = read(pipe_fds[0], buf, sizeof buf - 1); /* blocks until the writer writes */
+        buf[n > 0 ? n : 0] = 0;
+        pthread_join(t, NULL);
+        printf("pipewait: delay %ld ms, read %zd bytes: %s\n", delay, n, buf);
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "";
     if (!strcmp(what, "workqueue")) return workqueue();
@@ -339,7 +373,8 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "cancel")) return cancel();
     if (!strcmp(what, "altstack")) return altstack();
     if (!strcmp(what, "names")) return names();
+    if (!strcmp(what, "pipewait")) return pipewait();
     if (!strcmp(what, "racy")) return racy(argc > 2 ? atol(argv[2]) : 100000);
-    fprintf(stderr, "usage: pthreads workqueue|barrier|tls|join|detached|cancel|altstack|names|racy [N]\n");
+    fprintf(stderr, "usage: pthreads workqueue|barrier|tls|join|detached|cancel|altstack|names|pipewait|racy [N]\n");
     return 2;
 }

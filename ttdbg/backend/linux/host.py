@@ -268,6 +268,21 @@ class HostIO:
             self._ready_fd = os.open("/dev/zero", os.O_RDWR | os.O_CLOEXEC)
         return self._ready_fd
 
+    def would_block_reading(self, f: OpenFile) -> int | None:
+        """The host fd behind `f` when a read from it would block now (a blocking pipe,
+        terminal or socket with nothing to read), else None."""
+        fd = self.fds.get(f.ident)
+        if fd is None:
+            return None
+        try:
+            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+                return None
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            return None if poller.poll(0) else fd
+        except OSError:
+            return None  # the read itself reports the error
+
     def adopt(self, ident: int, host_fd: int) -> None:
         self.fds[ident] = host_fd
 

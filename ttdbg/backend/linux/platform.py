@@ -367,6 +367,11 @@ class LinuxPlatform:
         """Where the thread making the current syscall goes on after it."""
         return self._syscall_insn() + self.arch.syscall_insn_size
 
+    def restart_syscall(self) -> None:
+        """The current syscall runs again when its thread next runs: the pc goes back to it
+        (the registers still hold the call, as no result is written)."""
+        self._set_pc(self._syscall_insn())
+
     def _set_pc(self, addr: int) -> None:
         """Point the guest at `addr`, also from inside the syscall hook."""
         if self._in_syscall and self.arch.syscall_interrupt is None:

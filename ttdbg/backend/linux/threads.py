@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import random
+import select
 import struct
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from .platform import LinuxPlatform
 
 EINTR, EAGAIN, ETIMEDOUT = 4, 11, 110
+# What a host call logs when it would block while another thread could run: the kernel's own
+# "restart this call" code, which user space never sees. The caller parks and runs it again.
+ERESTARTSYS = 512
 DEFAULT_QUANTUM = 100_000
 CHAOS_QUANTA = (100, 20_000)  # chaos mode draws each quantum from this range
 FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
@@ -73,6 +77,7 @@ class Wait:
     bitset: int = FUTEX_BITSET_MATCH_ANY
     rem: int = 0  # nanosleep's remaining-time pointer
     deadline: int | None = None  # host monotonic ns; recording only, never in a snapshot
+    host_fd: int | None = None  # "host": the host fd whose readiness ends it; recording only
 
 
 @dataclass
@@ -209,13 +214,34 @@ class Threads:
         t.state, t.wait = State.WAITING, wait
         self.switch_due = Why.BLOCK
 
+    def others_could_run(self) -> bool:
+        """Recording: whether a thread other than the running one runs now or may soon (a
+        timed wait, a host wait), so that the running one must not block on the host."""
+        return any(
+            t.state == State.RUNNABLE
+            or (t.wait is not None and (t.wait.deadline is not None or t.wait.kind == "host"))
+            for t in self.table.values()
+            if t.tid != self.current
+        )
+
+    def park_for_host(self, host_fd: int | None) -> None:
+        """The running thread's call would block on the host (logged as -ERESTARTSYS): it
+        waits, and when woken runs the same syscall instruction again."""
+        p = self.p
+        p.restart_syscall()
+        self.park(self.new_wait("host", host_fd=host_fd))
+
     def new_wait(self, kind: str, **kw: Any) -> Wait:
         self.wait_seq += 1
         return Wait(kind, self.wait_seq, **kw)
 
     def resume(self, t: Thread, result: int) -> None:
-        """End `t`'s wait with this syscall result."""
+        """End `t`'s wait with this syscall result (a host wait has none: its thread runs its
+        syscall again, after a signal's handler if one interrupted it)."""
+        host = t.wait is not None and t.wait.kind == "host"
         t.state, t.wait = State.RUNNABLE, None
+        if host:
+            return
         reg = self.p.arch.syscall_abi.result
         value = result & 0xFFFFFFFFFFFFFFFF
         if t.regs is None:  # the running thread itself (it waited while all others did)
@@ -302,12 +328,7 @@ class Threads:
             return self.p.m.icount
         if not self.multi:
             return None
-        others = any(
-            t.state == State.RUNNABLE or (t.wait is not None and t.wait.deadline is not None)
-            for t in self.table.values()
-            if t.tid != self.current
-        )
-        return self.slice_end if others else None
+        return self.slice_end if self.others_could_run() else None
 
     def end_quantum_early(self, due: int) -> bool:
         """Whether the quantum ending at `due` ends now instead, at the current icount (a
@@ -391,11 +412,32 @@ class Threads:
     def _expire(self, wakes: list[tuple[int, int, int]]) -> None:
         """Waits whose host deadline has passed (recording only)."""
         now = time.monotonic_ns()
+        ready = self._host_ready(0)
         for t in self.live():
             w = t.wait
             woken = any(tid == t.tid for tid, _r, _n in wakes)
-            if w is not None and w.deadline is not None and w.deadline <= now and not woken:
+            if w is None or woken:
+                continue
+            if w.deadline is not None and w.deadline <= now:
                 wakes.append((t.tid, -ETIMEDOUT if w.kind == "futex" else 0, 0))
+            elif w.kind == "host" and w.host_fd in ready:
+                wakes.append((t.tid, -ERESTARTSYS, 0))
+
+    def _host_ready(self, timeout_ms: int | None) -> set[int]:
+        """The host fds of host waits that are ready (waiting up to `timeout_ms`)."""
+        fds = {
+            t.wait.host_fd
+            for t in self.live()
+            if t.wait is not None and t.wait.kind == "host" and t.wait.host_fd is not None
+        }
+        if not fds:
+            if timeout_ms:
+                time.sleep(timeout_ms / 1000)
+            return set()
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        return {fd for fd, _events in poller.poll(timeout_ms)}
 
     def _wait_on_host(self) -> None:
         """Every thread waits: sleep until the earliest deadline or a signal from outside."""
@@ -406,8 +448,8 @@ class Threads:
         delay = (min(deadlines) - time.monotonic_ns()) / 1e9 if deadlines else 3600.0
         inputs.in_host = True  # type: ignore[attr-defined]  # a signal interrupts the sleep
         try:
-            if delay > 0:
-                time.sleep(delay)
+            if delay > 0:  # until the earliest deadline or a host wait's fd is ready
+                self._host_ready(max(1, int(delay * 1000)))
         except Exception as err:  # HostInterrupted: a signal from outside arrived
             if type(err).__name__ != "HostInterrupted":
                 raise

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from ..fdtable import OpenFile
 from ..host import HostIO, Outcome, SpanOutcome
 from ..platform import LinuxPlatform
+from ..threads import ERESTARTSYS
 from . import procfs
 from .table import (
     EBADF,
@@ -30,7 +31,7 @@ def _read_into(
     buf: int,
     op: Callable[[HostIO, OpenFile], SpanOutcome],
     emulated: Callable[[OpenFile], bytes | int],
-) -> int:
+) -> int | None:
     """A read-like syscall: the host fills `buf` through `op` (or the log does); an emulated
     /proc file answers through `emulated`."""
     f = open_file(p, fd)
@@ -42,21 +43,37 @@ def _read_into(
             return got
         p.m.write(buf, got)
         return len(got)
-    result, data = p.host_read(lambda: op(p.live, f))
+    threads = p.threads
+    blocking: list[int] = []  # the host fd a read would block on (recording)
+
+    def read() -> SpanOutcome:
+        # With several threads, a read that would block parks its thread instead of the
+        # recorder while another thread could run; replay parks where the log says so.
+        if threads.multi and threads.others_could_run():
+            host_fd = p.live.would_block_reading(f)
+            if host_fd is not None:
+                blocking.append(host_fd)
+                return -ERESTARTSYS, b"", b""
+        return op(p.live, f)
+
+    result, data = p.host_read(read)
+    if result == -ERESTARTSYS and threads.multi:
+        threads.park_for_host(blocking[0] if blocking else None)
+        return None
     if result > 0:
         p.m.write(buf, data)
     return result
 
 
 @syscall("read", kind=Kind.HOST)
-def sys_read(p: LinuxPlatform, a: Args) -> int:
+def sys_read(p: LinuxPlatform, a: Args) -> int | None:
     return _read_into(
         p, a[0], a[1], lambda h, f: h.read(f, a[2]), lambda f: _proc_read(f, a[2], None)
     )
 
 
 @syscall("pread64", kind=Kind.HOST)
-def sys_pread64(p: LinuxPlatform, a: Args) -> int:
+def sys_pread64(p: LinuxPlatform, a: Args) -> int | None:
     if a[3] < 0:
         return -EINVAL
     return _read_into(
@@ -169,7 +186,7 @@ def sys_lseek(p: LinuxPlatform, a: Args) -> int:
 
 
 @syscall("getdents64", kind=Kind.HOST)
-def sys_getdents64(p: LinuxPlatform, a: Args) -> int:
+def sys_getdents64(p: LinuxPlatform, a: Args) -> int | None:
     return _read_into(
         p,
         a[0],
