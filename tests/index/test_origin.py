@@ -25,6 +25,7 @@ COMPILERS = {
     "riscv64": "riscv64-linux-gnu-gcc",
 }
 STDIN = b"abcdefghijklmnopqrstuvwxyz"
+DATA = b"0123456789ABCDEFGHIJ"
 
 
 @pytest.fixture(scope="module", params=sorted(COMPILERS))
@@ -33,7 +34,9 @@ def copies(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     tmp = tmp_path_factory.mktemp("copies")
     program, path = tmp / "copies", tmp / "copies.ttrec"
     subprocess.run([cc, "-O1", "-static", "-o", str(program), str(SOURCE)], check=True, timeout=120)
-    out = run_ttdbg(["record", "-o", str(path), "--", str(program)], stdin=STDIN)
+    (tmp / "data.bin").write_bytes(DATA)
+    argv = [str(program), str(tmp / "data.bin")]
+    out = run_ttdbg(["record", "-o", str(path), "--", *argv], stdin=STDIN)
     assert out.returncode == 0, out.stderr
     assert out.stdout == STDIN[3:11]
     build_index(str(path), runner=run_here)
@@ -64,6 +67,19 @@ def test_origin_follows_copies_to_the_read_and_its_offset(copies: Path) -> None:
         )
         hops = text.strip().splitlines()[1:-1]
         assert len(hops) >= 4  # buffer <- register <- global <- register <- ... <- input
+
+
+def test_file_offsets_follow_seeks(copies: Path) -> None:
+    """After lseek the read's bytes come from the sought offset, not from the bytes read so
+    far: third[k] holds data.bin's byte 5 + k (read 2 bytes, seek to 5, read 4, read 4)."""
+    rec = open_recording(str(copies))
+    third = Symbols(rec.program_image, rec.program.load_bias).by_name["third"].addr
+    for k in range(8):
+        ok, text = monitor(copies, f"origin {third + k:#x}")
+        assert ok, text
+        last = text.strip().splitlines()[-1]
+        assert "data.bin byte offset" in last, last
+        assert last.endswith(f"byte offset {5 + k}"), last
 
 
 def test_constants_and_computations_end_the_chain(copies: Path) -> None:

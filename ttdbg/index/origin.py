@@ -183,6 +183,15 @@ class _Replay:
         return [(i, pc) for i, pc in seen if lo <= i < hi]
 
 
+# How a syscall moves the file offset of its descriptor (args[1]); its result is the descriptor
+# for "opens", the new offset for "sets", the bytes transferred for "moves".
+OFFSET_EFFECTS = {
+    "open": "opens", "openat": "opens", "creat": "opens",
+    "read": "moves", "readv": "moves", "write": "moves", "writev": "moves",
+    "lseek": "sets",
+}  # fmt: skip
+
+
 class Provenance:
     """Follows a byte's value back through copies."""
 
@@ -242,22 +251,26 @@ class Provenance:
         return None
 
     def _file_offset(self, ev: Event) -> int:
-        """Where in its file a read started: pread's offset, else the bytes read on the same
-        descriptor before it (since the descriptor was last opened)."""
+        """Where in its file a read started: pread's offset, else the descriptor's offset
+        replayed from the log since it was last opened (reads and writes move it by what
+        they transferred, lseek sets it to its result)."""
         if self._names.get(ev.args[0]) == "pread64":
             return ev.args[4]
-        fd, total = ev.args[1], 0
-        opens = {self.arch.syscall_numbers.get(n) for n in ("open", "openat")}
+        fd, offset = ev.args[1], 0
         for other in self.rec.events:
             if other.icount >= ev.icount:
                 break
             if other.kind != EventKind.SYSCALL or not other.args:
                 continue
-            if other.args[0] in opens and other.result == fd:
-                total = 0
-            elif other.args[0] == ev.args[0] and other.args[1] == fd and other.result > 0:
-                total += other.result
-        return total
+            effect = OFFSET_EFFECTS.get(self._names.get(other.args[0], ""))
+            if effect is None or other.result < 0:
+                continue
+            if effect == "opens":
+                if other.result == fd:
+                    offset = 0
+            elif other.args[1] == fd:
+                offset = other.result if effect == "sets" else offset + other.result
+        return offset
 
     def _from_store(self, row: WriteRow, addr: int, earlier: int) -> Origin | Step:
         r = self.replay
