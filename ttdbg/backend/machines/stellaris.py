@@ -240,8 +240,15 @@ class Stellaris(Board):
         _primask, faultmask, basepri = masks(machine)
         return self.nvic.takeable(0, faultmask, basepri) is not None
 
+    def any_pending(self) -> bool:
+        # Pending and enabled: a disabled interrupt can never be taken, whatever is unmasked.
+        return self.nvic.next_pending() is not None
+
     def pending(self) -> list[str]:
         return [_exception_name(n) for n in sorted(self.nvic.pending)]
+
+    def interrupt_name(self, number: int) -> str:
+        return _exception_name(number)
 
     def load(self, state: DeviceState) -> None:
         super().load(state)
