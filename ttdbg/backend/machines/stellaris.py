@@ -16,6 +16,7 @@ from ..cortexm.exceptions import (
     masks,
     take_exception,
 )
+from ..cortexm.fastcore import MachineCore
 from ..cortexm.nvic import FIRST_IRQ, SYSTICK, ExceptionState
 from ..cortexm.scs import SCS_BASE, SCS_SIZE, SystemControl
 from ..cortexm.stellaris_uart import StellarisUart
@@ -180,6 +181,7 @@ class Stellaris(Board):
         self.scs = SystemControlSpace(bus, self.nvic)
         self.uart = Uart(bus, self.nvic)
         self.machine: Machine | None = None
+        self.core: MachineCore | None = None
 
     @property
     def arch(self) -> Arch:
@@ -204,6 +206,7 @@ class Stellaris(Board):
         """As the Cortex-M3 leaves reset: SP and PC from the vector table at 0 (VTOR 0),
         Thread mode, privileged, main stack."""
         self.machine = machine
+        self.core = MachineCore(machine, [(r.base, r.base + r.size) for r in self.memory])
         self.scs.machine = machine
         machine.on_syscall = self._exception_exit
         sp, pc = struct.unpack("<II", machine.read(0, 8))
@@ -216,19 +219,23 @@ class Stellaris(Board):
 
     def _exception_exit(self, machine: Machine) -> None:
         """Unicorn raised the exception exit of a branch to EXC_RETURN: perform it."""
-        excret = machine.pc | (1 if machine.reg("xpsr") & XPSR_T else 0)
+        core = self._core()
+        excret = core.reg("pc") | (1 if core.reg("xpsr") & XPSR_T else 0)
         try:
-            exception_return(machine, self.nvic, excret, self.scs.regs.vtor, self.scs.regs.ccr)
+            exception_return(core, self.nvic, excret, self.scs.regs.vtor, self.scs.regs.ccr)
         except NotModelled as err:
             self.bus.fail(f"{err} at icount {machine.icount} (not modelled)")
 
     def take_interrupt(self, machine: Machine) -> int | None:
-        number = self.nvic.takeable(*masks(machine))
+        if not self.nvic.pending:
+            return None
+        core = self._core()
+        number = self.nvic.takeable(*masks(core))
         if number is None:
             return None
         try:
             take_exception(
-                machine, self.nvic, number, self.scs.regs.vtor, self.scs.regs.ccr, machine.pc
+                core, self.nvic, number, self.scs.regs.vtor, self.scs.regs.ccr, core.reg("pc")
             )
         except NotModelled as err:
             self.bus.fail(f"{err} (not modelled)")
@@ -237,8 +244,14 @@ class Stellaris(Board):
 
     def wakes(self, machine: Machine) -> bool:
         # WFI wakes on an exception that would preempt were PRIMASK clear (B1.5.19).
-        _primask, faultmask, basepri = masks(machine)
+        if not self.nvic.pending:
+            return False
+        _primask, faultmask, basepri = masks(self._core())
         return self.nvic.takeable(0, faultmask, basepri) is not None
+
+    def _core(self) -> MachineCore:
+        assert self.core is not None, "the board is used before reset"
+        return self.core
 
     def any_pending(self) -> bool:
         # Pending and enabled: a disabled interrupt can never be taken, whatever is unmasked.
