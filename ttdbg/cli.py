@@ -390,9 +390,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "read the recording (memory, files, environment) through gdb",
             file=sys.stderr,
         )
-    server, _session = _gdb_server(args.file, args.host, args.port)
+    # gdb must connect at icount 0: connected later in a static glibc program, it finds the
+    # program's own _r_debug filled in, takes the program for the dynamic loader and its
+    # reverse-next runs back to _start. The session's position is offered as a command.
+    server, session = _gdb_server(args.file, args.host, args.port, seek=False)
     host, port = server.address
     print(f"ttdbg: listening on {host}:{port} (gdb: target remote {host}:{port})", flush=True)
+    if session.saved_position:
+        print(
+            f"ttdbg: the session was at icount {session.saved_position}; gdb starts at 0 "
+            f"(`monitor seek {session.saved_position}` goes back there)",
+            flush=True,
+        )
     try:
         server.serve_forever()
     finally:
