@@ -52,6 +52,19 @@ class RawClient:
                 return answer
 
 
+def without_registers(reply: bytes) -> bytes:
+    """A stop reply without the registers it carries (`NN:value;` fields): the stop itself."""
+    fields = reply[3:].split(b";")
+    kept = [f for f in fields if re.fullmatch(rb"[0-9a-f]{2}:[0-9a-f]*", f) is None]
+    return reply[:3] + b";".join(kept)
+
+
+def stop_registers(reply: bytes) -> dict[int, bytes]:
+    """The registers a stop reply carries: gdb register number -> value bytes (target order)."""
+    found = re.findall(rb"(?:^T..|;)([0-9a-f]{2}):([0-9a-f]*)(?=;)", reply)
+    return {int(n, 16): bytes.fromhex(v.decode()) for n, v in found}
+
+
 def attach(port: int, timeout: float = 10) -> RawClient:
     """A client that got past the one-debugger-at-a-time check (the previous client's
     session may still be ending on the server)."""

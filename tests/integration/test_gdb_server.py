@@ -9,15 +9,18 @@ import resource
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import SAMPLES, poll, stop_packet
-from tests.rsp_client import RawClient, attach
+from tests.rsp_client import RawClient, attach, without_registers
+from ttdbg.backend.cancel import CancelToken
+from ttdbg.backend.gdb.commands import Request
 from ttdbg.backend.gdb.packets import MAX_PACKET, frame
 from ttdbg.backend.gdb.server import GdbServer
-from ttdbg.backend.gdb.stub import GdbStub
+from ttdbg.backend.gdb.stub import GdbStub, Reply
 from ttdbg.backend.recording import Recording, open_recording
 from ttdbg.backend.timeline import Timeline
 
@@ -49,10 +52,39 @@ def test_the_ack_goes_out_before_a_long_continue_ends() -> None:
             # The server acks while the continue runs; only the interrupt ends it.
             assert client.sock.recv(1) == b"+"
             client.send(b"\x03")
-            assert client.reply() == stop_packet(COMPUTE, 2)
+            assert without_registers(client.reply()) == stop_packet(COMPUTE, 2)
             assert client.ask(b"qRcmd," + b"info replay".hex().encode()) == b"OK"
     finally:
         srv.shutdown()
+
+
+def test_steps_and_queries_are_answered_without_a_thread_hand_off() -> None:
+    """Requests that cannot run long are answered on the connection's own thread (gdb's
+    stepi costs several of them); a continue runs on the engine thread, which the session
+    keeps reading the socket beside, so gdb's interrupt reaches it."""
+    answered: list[tuple[str, str]] = []
+    stub = GdbStub(Timeline(WALK), "/ttdbg/p", WALK.program_image)
+    answer = stub.answer
+
+    def recording_answer(request: Request, cancel: CancelToken | None = None) -> Reply:
+        answered.append((type(request).__name__, threading.current_thread().name))
+        return answer(request, cancel)
+
+    stub.answer = recording_answer  # type: ignore[method-assign]
+    srv = GdbServer(lambda: stub)
+    srv.start()
+    try:
+        with attach(srv.address[1]) as client:
+            assert without_registers(client.ask(b"vCont;s")).startswith(b"T05thread:")
+            assert client.ask(b"m%x,4" % WALK.program.entry) != b"E01"
+            assert without_registers(client.ask(b"c")).endswith(b"replaylog:end;")
+    finally:
+        srv.shutdown()
+    session = answered[-3][1]
+    assert answered[-3:] == [
+        ("Resume", session), ("ReadMemory", session), ("Resume", "gdb-engine"),
+    ]  # fmt: skip
+    assert session.endswith("(_client)")
 
 
 def test_huge_and_truncated_packets_cost_nothing_and_the_session_goes_on(

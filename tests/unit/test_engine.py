@@ -110,3 +110,47 @@ def test_named_states_are_reference_counted_checkpoints() -> None:
     tl.save_named("start")
     tl.delete_named("start")
     assert tl.cache.pinned == base  # the start's own pin survives a name on it going away
+
+
+def test_a_short_operation_runs_on_its_caller_only_while_the_engine_is_idle(
+    engine: Engine,
+) -> None:
+    """run_here saves the hand-off to the engine thread, but never runs beside another
+    operation nor ahead of a queued one."""
+    seen: list[Changes] = []
+    engine.subscribe(seen.append)
+    done = engine.run_here(lambda c: (engine.timeline.step(3), threading.current_thread()), "gdb")
+    assert done is not None
+    assert done.done()
+    assert done.result()[1] is threading.current_thread()
+    assert [(n.origin, [c.what for c in n.changes]) for n in seen] == [("gdb", ["position"])]
+
+    gate, started = threading.Event(), threading.Event()
+    busy = engine.submit(lambda c: (started.set(), gate.wait(30)))
+    started.wait(30)
+    assert engine.run_here(lambda c: 1) is None  # busy: the caller submits instead
+    gate.set()
+    busy.result(30)
+
+    # While an operation runs on its caller, a submitted one waits for it to end.
+    order: list[str] = []
+    inline_running, release = threading.Event(), threading.Event()
+
+    def inline(cancel: CancelToken) -> None:
+        inline_running.set()
+        release.wait(30)
+        order.append("inline")
+
+    runner = threading.Thread(target=lambda: engine.run_here(inline))
+    poll(lambda: not engine.busy(""), 10, "the engine to go idle")
+    runner.start()
+    inline_running.wait(30)
+    queued = engine.submit(lambda c: order.append("queued"))
+    with pytest.raises(TimeoutError):
+        queued.result(0.2)
+    release.set()
+    queued.result(30)
+    runner.join(30)
+    assert order == ["inline", "queued"]
+    with pytest.raises(RuntimeError, match="wait for itself"):
+        engine.run_here(lambda c: engine.call(lambda c2: 1)).result()  # type: ignore[union-attr]

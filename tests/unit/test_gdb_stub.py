@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import SAMPLES
+from tests.rsp_client import stop_registers, without_registers
 from ttdbg.backend.engine import Engine
 from ttdbg.backend.gdb.packets import unescape
 from ttdbg.backend.gdb.stub import GdbStub
@@ -27,7 +28,9 @@ def stub() -> GdbStub:
 
 
 def ask(stub: GdbStub, payload: bytes) -> list[bytes]:
-    return stub.handle(payload).payloads
+    """The reply payloads, stop replies without the registers they carry."""
+    replies = stub.handle(payload).payloads
+    return [without_registers(r) if r[:1] == b"T" else r for r in replies]
 
 
 def test_handshake_and_registers(stub: GdbStub) -> None:
@@ -43,6 +46,20 @@ def test_handshake_and_registers(stub: GdbStub) -> None:
     assert ask(stub, b"p10") == [regs[16 * 16 : 17 * 16]]
     assert ask(stub, b"p39") == [b"xx" * 8]  # orig_rax: unavailable
     assert ask(stub, b"pfff") == [b"E01"]
+
+
+def test_stop_replies_carry_the_frame_registers_gdb_would_fetch(stub: GdbStub) -> None:
+    """pc, sp and frame pointer ride in each stop reply (as gdbserver's do), with the values
+    the g packet gives, so a stepi costs gdb no register round trip."""
+    stub.timeline.seek(5000)
+    for request in (b"vCont;s:%x;c" % MAIN_TID, b"bs", b"bs"):
+        [reply] = stub.handle(request).payloads
+        expedited = stop_registers(reply)
+        [regs] = ask(stub, b"g")
+        assert sorted(expedited) == [6, 7, 16]  # rbp, rsp, rip
+        for number, value in expedited.items():
+            assert value.hex().encode() == regs[16 * number : 16 * number + 16], request
+    assert int.from_bytes(expedited[16], "little") == stub.timeline.pc
 
 
 def test_target_xml_is_served_in_pieces(stub: GdbStub) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 Progress = Callable[[int, int], None]
@@ -10,17 +9,20 @@ Progress = Callable[[int, int], None]
 
 
 class CancelToken:
-    """Set from any thread; long operations check it between short slices of work."""
+    """Set from any thread; long operations check it between short slices of work.
+
+    A plain flag: nobody waits on it, and assigning an attribute is atomic in CPython (an
+    Event would cost a lock and a condition for every gdb request)."""
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._cancelled = False
 
     def cancel(self) -> None:
-        self._event.set()
+        self._cancelled = True
 
     def reset(self) -> None:
-        self._event.clear()
+        self._cancelled = False
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        return self._cancelled

@@ -1,12 +1,16 @@
-"""The engine thread: the one thread that touches a Timeline; front-ends send it operations.
+"""The engine: one operation at a time on a Timeline; front-ends send it operations.
 
-The concurrency rule of ttdbg: a Timeline (and its Unicorn machine) is owned by one engine
-thread. The TUI and the gdb server never call into it; they submit operations and receive
-the result through a `Future`, and the timeline's changes as `Changes` notifications. The
-engine holds no lock while it runs an operation or delivers a notification, and subscribers
-must not block (the TUI posts a message, the gdb server ignores them), so no cycle of
-waiting can form. Values a front-end reads directly (breakpoints, watchpoints, replay
-breaks, named states) are immutable snapshots replaced whole on each change.
+The concurrency rule of ttdbg: a Timeline (and its Unicorn machine) is owned by one engine.
+The TUI and the gdb server never call into it; they submit operations and receive the result
+through a `Future`, and the timeline's changes as `Changes` notifications. Operations run
+one at a time in submission order, on the engine thread; a short one whose submitter would
+only wait for it (a gdb stepi, a register read) may instead run on the submitter's thread
+while the engine is idle (`run_here`), which saves two thread hand-offs per request and is
+still one operation at a time. The engine holds no lock while it runs an operation or
+delivers a notification, and subscribers must not block (the TUI posts a message, the gdb
+server ignores them), so no cycle of waiting can form. Values a front-end reads directly
+(breakpoints, watchpoints, replay breaks, named states) are immutable snapshots replaced
+whole on each change.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class Engine:
         self.timeline = timeline
         self._jobs: deque[_Job] = deque()
         self._current: _Job | None = None
+        self._runner: threading.Thread | None = None  # the thread running `_current`
         self._cond = threading.Condition()
         self._subscribers: tuple[Subscriber, ...] = ()
         self._stopping = False
@@ -89,13 +94,27 @@ class Engine:
             self._cond.notify()
         return job.future
 
+    def run_here(
+        self, run: Callable[[CancelToken], T], origin: str = "", cancel: CancelToken | None = None
+    ) -> Future[T] | None:
+        """Run a short operation on the calling thread, if the engine is idle (nothing runs
+        or waits); the returned future is already done. None when the engine is busy: then
+        `submit` it, so it keeps its place in the order."""
+        job = _Job(run, origin, False, cancel or CancelToken())
+        with self._cond:
+            if self._stopping or self._current is not None or self._jobs:
+                return None
+            self._current, self._runner = job, threading.current_thread()
+        self._execute(job)
+        return job.future
+
     def call(
         self, run: Callable[[CancelToken], T], origin: str = "", cancel: CancelToken | None = None
     ) -> T:
         """Run an operation on the engine thread and wait for its result (never from the
         engine thread itself, nor from a UI thread)."""
-        if threading.current_thread() is self._thread:
-            raise RuntimeError("Engine.call from the engine thread would wait for itself")
+        if threading.current_thread() in (self._thread, self._runner):
+            raise RuntimeError("Engine.call from inside an operation would wait for itself")
         return self.submit(run, origin, cancel).result()
 
     def cancel(self, origin: str) -> None:
@@ -157,20 +176,28 @@ class Engine:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._jobs and not self._stopping:
+                # An operation running on its submitter's thread (run_here) holds the turn.
+                while (not self._jobs or self._current is not None) and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
                     return
                 job = self._current = self._jobs.popleft()
-            self._run(job)
-            with self._cond:
-                self._current = None
-                subscribers = self._subscribers
-            changes = self.timeline.take_changes()
-            if changes:
-                note = Changes(job.origin, tuple(changes))
-                for fn in subscribers:
-                    self._deliver(fn, note)
+                self._runner = self._thread
+            self._execute(job)
+
+    def _execute(self, job: _Job) -> None:
+        """Run the current job, give the turn back, then tell the subscribers."""
+        self._run(job)
+        changes = self.timeline.take_changes()
+        with self._cond:
+            self._current = self._runner = None
+            subscribers = self._subscribers
+            if self._jobs:  # submitted meanwhile: the engine thread waits for its turn
+                self._cond.notify()
+        if changes:
+            note = Changes(job.origin, tuple(changes))
+            for fn in subscribers:
+                self._deliver(fn, note)
 
     def _run(self, job: _Job) -> None:
         if not job.future.set_running_or_notify_cancel():

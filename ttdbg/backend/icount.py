@@ -154,6 +154,22 @@ class BlockCounter:
         """(address, size) of the block the hook stopped in front of."""
         return int(self._c.miss_addr), int(self._c.miss_size)
 
+    def stop_before_known_block(self, pc: int) -> bool:
+        """Do what the block hook would do on entering the block at `pc` with the count
+        already at its limit: stop in front of it (LIMIT), without starting the emulator.
+        False when that is not certain (no block, or blocks of several sizes, start there,
+        or the whole block fits under the limit)."""
+        blocks = self._by_addr.get(pc)
+        if blocks is None or len(blocks) != 1:
+            return False
+        block = blocks[0]
+        if self._c.icount + len(block.insns) <= self._c.limit:
+            return False
+        self._c.miss_addr = pc
+        self._c.miss_size = block.size
+        self._c.stop = LIMIT
+        return True
+
     def run_steps(self, pc: int, size: int, steps: int, start_bit: int = 0) -> int:
         """Run at most `steps` instructions of the block at `pc` under a per-instruction hook.
 

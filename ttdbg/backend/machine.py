@@ -331,6 +331,10 @@ class Machine:
         """Run exactly `n` instructions, or fewer if the guest ends or a hook stops the run."""
         target = self.icount + n
         self._stop_requested = False
+        # A step of a few instructions inside a known block: the emulator would only stop
+        # in front of it; skip that round trip once (if the block turns out different, the
+        # steps run none and the next round goes the long way).
+        shortcut = n < 64
         while self._halted is None and not self._stop_requested and self.icount < target:
             due = self.next_async()
             if due is not None and due <= self.icount:
@@ -339,8 +343,10 @@ class Machine:
             goal = target if due is None else min(target, due)
             self.counter.clear_stop()
             self.counter.limit = goal
-            self._emulate()
-            self.counter_reads.settle(self.icount)
+            if not (shortcut and self.counter.stop_before_known_block(self.pc)):
+                self._emulate()
+                self.counter_reads.settle(self.icount)
+            shortcut = False
             if self.counter.stop == UNKNOWN_BLOCK:
                 if not self.counter.learn_missed_block():
                     self._finish_exactly(1)

@@ -499,13 +499,16 @@ class Timeline:
     def _best_state(self, target: int) -> MachineState | None:
         """The closest known state at or before `target`, or None if the current one is:
         a cached state, a snapshot of the recording or a seek point of its index."""
+        here = self.position
+        if here <= target <= here + CHECKPOINT_SPACING[0] and self.machine.halted is None:
+            return None  # a few instructions ahead: running them beats any restore
         cached = self.cache.nearest(target)
         snap_index = self.recording.snapshots.nearest(target)
         snaps = self.recording.snapshots
         snap_icount = snaps.entries[snap_index].icount if snap_index is not None else -1
         seek = self.index.seeks.nearest(target) if self.index is not None else None
         best_known = max(cached.icount if cached else -1, snap_icount, -1 if seek is None else seek)
-        if self.position <= target and self.position >= best_known and self.machine.halted is None:
+        if here <= target and here >= best_known and self.machine.halted is None:
             return None
         if cached is not None and cached.icount >= best_known:
             return cached

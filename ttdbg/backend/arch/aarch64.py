@@ -76,6 +76,7 @@ ARCH = Arch(
     mmap_base=0xFFFFF7FFF000,
     gdb_architecture="aarch64",
     gdb_registers=GDB_REGISTERS,
+    gdb_expedite=("x29", "sp", "pc"),
     gdb_feature_types={_FPU: _VREG},
     # fpsimd_flush_thread clears the FP state at exec: round to nearest, no traps, no flags.
     initial_registers={"fpcr": 0, "fpsr": 0},

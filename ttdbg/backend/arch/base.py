@@ -77,6 +77,9 @@ class Arch:
     gdb_architecture: str
     gdb_registers: tuple[GdbRegister, ...]
     gdb_feature_types: dict[str, str]  # feature name -> XML type definitions it needs
+    # gdb registers every stop reply carries (gdbserver's expedite list), so gdb needs no
+    # `g` round trip to find the frame after a step.
+    gdb_expedite: tuple[str, ...] = ()
     setup: Callable[[Any], None] = field(default=lambda uc: None)
     # What Linux sets at exec besides the zeroed general registers: the ABI's floating-point
     # control and status values (Unicorn's reset leaves some of them 0). Applied after `setup`.
@@ -130,6 +133,10 @@ class Arch:
             if reg.name == name:
                 return reg
         raise KeyError(name)
+
+    def gdb_register_number(self, name: str) -> int:
+        """The number of gdb register `name` (its place in the g packet)."""
+        return next(i for i, reg in enumerate(self.gdb_registers) if reg.name == name)
 
     def target_xml(self) -> str:
         """The target description gdb reads with qXfer:features:read:target.xml."""

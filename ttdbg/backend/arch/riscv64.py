@@ -103,6 +103,7 @@ ARCH = Arch(
     mmap_base=0x3FF7FFF000,
     gdb_architecture="riscv:rv64",
     gdb_registers=GDB_REGISTERS,
+    gdb_expedite=("fp", "sp", "pc"),
     gdb_feature_types={},
     setup=_enable_fpu,
     initial_registers={"fcsr": 0},  # round to nearest, no flags, as at exec

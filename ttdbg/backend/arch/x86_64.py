@@ -174,6 +174,7 @@ ARCH = Arch(
     mmap_base=0x7FFFF7FFF000,
     gdb_architecture="i386:x86-64",
     gdb_registers=GDB_REGISTERS,
+    gdb_expedite=("rbp", "rsp", "rip"),
     gdb_feature_types=GDB_FEATURE_TYPES,
     initial_registers=_FP_INIT,
     signal_entry_registers=_FP_INIT_WITH_REGISTERS,

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 
 from ..cancel import CancelToken
 from ..engine import Engine
+from .commands import parse
 from .connection import ProtocolError, RspConnection
 from .packets import Kind, PacketReader, frame
 from .stub import GdbStub, Reply
@@ -187,9 +188,11 @@ class ClientSession:
         sel.register(self.sock, selectors.EVENT_READ)
         sel.register(self._wake_r, selectors.EVENT_READ)
         packet_since: float | None = None
+        watching = selectors.EVENT_READ
         try:
             while not self.server._stopping.is_set():
-                self._start_next()
+                while self._start_next():
+                    self._flush()
                 self._flush()
                 if self.closing and not self.pending and self.job is None:
                     return
@@ -202,7 +205,9 @@ class ClientSession:
                     log.warning("gdb client left a packet unfinished; dropping it")
                     return
                 want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.pending else 0)
-                sel.modify(self.sock, want)
+                if want != watching:
+                    sel.modify(self.sock, want)
+                    watching = want
                 for key, events in sel.select(timeout=0.5):
                     if key.fileobj is self._wake_r:
                         self._wake_r.recv(4096)
@@ -231,19 +236,35 @@ class ClientSession:
             self.token.cancel()
         return True
 
-    def _start_next(self) -> None:
+    def _start_next(self) -> bool:
+        """Start answering the next request; True when it was answered already (a short
+        request, run on this thread while the engine was idle), so the next may follow."""
         # One request at a time, and none while the client has not taken the last answer.
         if self.job is not None or self.closing or len(self.pending) > MAX_PENDING_OUTPUT:
-            return
+            return False
         payload = self.rsp.next_request()
         if payload is None:
-            return
+            return False
         packet_log.debug("<- %r", payload[:200])
         self.rsp.take_interrupt()  # one from before this request is stale
         self.token = token = CancelToken()
         stub = self.stub
-        self.job = self.engine.submit(lambda cancel: stub.handle(payload, cancel), "gdb", token)
+        request = parse(payload)
+
+        def answer(cancel: CancelToken) -> Reply:
+            return stub.answer(request, cancel)
+
+        if not stub.runs_long(request):
+            # A step or a query: nothing to interrupt, so no need to keep reading the socket
+            # meanwhile; answering here saves two thread hand-offs (the ack goes out first).
+            self._flush()
+            self.job = self.engine.run_here(answer, "gdb", token)
+            if self.job is not None:
+                self._finish_job()
+                return True
+        self.job = self.engine.submit(answer, "gdb", token)
         self.job.add_done_callback(lambda _f: self._wake())
+        return False
 
     def _wake(self) -> None:
         # OSError: the session is over, or a wake-up is already pending.

@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape as xml_escape
 from ..cancel import CancelToken
 from ..linkmap import library_list_svr4, loaded_objects, r_debug_address
 from ..linux.errnos import EBADF, EINVAL, ENOENT
+from ..machine import RegisterFile
 from ..stops import (
     BeginningOfHistory,
     BreakpointHit,
@@ -67,6 +68,8 @@ class GdbStub:
     # reverse step moves the Hc one (a forward step names its thread in vCont).
     general_thread: int = 0
     continue_thread: int = 0
+    # The expedited registers' gdb numbers and a reader for all of them in one call.
+    _expedite: tuple[list[int], RegisterFile] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.monitor = MonitorCommands(self.timeline)
@@ -103,13 +106,25 @@ class GdbStub:
         }
 
     def handle(self, payload: bytes, cancel: CancelToken | None = None) -> Reply:
-        """Answer one packet payload; never raises for anything a client can send.
+        """Answer one packet payload; never raises for anything a client can send."""
+        return self.answer(c.parse(payload), cancel)
+
+    @staticmethod
+    def runs_long(request: c.Request) -> bool:
+        """Whether answering may run the guest for long (a continue, a monitor command):
+        those run on the engine thread while the server watches for gdb's interrupt; the
+        rest (steps included) are short enough to answer on the server's own thread."""
+        return isinstance(request, c.Monitor) or (
+            isinstance(request, c.Resume) and not request.step
+        )
+
+    def answer(self, request: c.Request, cancel: CancelToken | None = None) -> Reply:
+        """Answer one parsed request; never raises for anything a client can send.
 
         Whatever goes wrong inside a request is answered with an error reply; the values a
         request carries are checked before they reach the timeline, so a refused one leaves
         nothing behind.
         """
-        request = c.parse(payload)
         handler = self._table.get(type(request))
         if handler is None:
             return Reply([b""])
@@ -120,7 +135,7 @@ class GdbStub:
         except (TimelineError, RequestError) as err:
             return Reply([self.error(str(err))])
         except Exception as err:  # a bug must cost one request, not the session
-            log.debug("request %r failed", payload[:80], exc_info=True)
+            log.debug("request %r failed", request, exc_info=True)
             return Reply([self.error(f"internal error: {type(err).__name__}: {err}")])
 
     def error(self, text: str) -> bytes:
@@ -312,7 +327,7 @@ class GdbStub:
             found = stop.thread if isinstance(stop, BreakpointHit | WatchpointHit) else 0
             thread = found or self.timeline.current_thread
         if isinstance(stop, Interrupted):
-            return b"T02thread:%x;" % thread
+            return b"T02%sthread:%x;" % (self._expedited(thread), thread)
         reason = ""
         if isinstance(stop, BreakpointHit):
             reason = "hwbreak:;" if stop.address in self.hw_breakpoints else "swbreak:;"
@@ -322,7 +337,29 @@ class GdbStub:
             reason = "replaylog:begin;"
         elif isinstance(stop, EndOfHistory):
             reason = "replaylog:end;"
-        return f"T05thread:{thread:x};{reason}".encode()
+        return b"T05%sthread:%x;%s" % (self._expedited(thread), thread, reason.encode())
+
+    def _expedited(self, thread: int) -> bytes:
+        """`NN:value;` for the registers gdb needs to find the frame (gdbserver's expedite
+        list), so a step costs gdb no `g` request; only for the thread at the position."""
+        if thread != self.timeline.current_thread:
+            return b""
+        if self._expedite is None:
+            machine = self.timeline.machine
+            arch = machine.arch
+            numbers = [arch.gdb_register_number(name) for name in arch.gdb_expedite]
+            sources = [arch.gdb_registers[n].source for n in numbers]
+            regs = [arch.register(name) for name in sources if name is not None]
+            assert len(regs) == len(numbers), "expedited registers are plain registers"
+            self._expedite = (numbers, RegisterFile(machine.uc, regs))
+        numbers, regfile = self._expedite
+        gdb_registers = self.timeline.machine.arch.gdb_registers
+        out = []
+        for n, value in zip(numbers, regfile.values(), strict=True):
+            size = gdb_registers[n].size
+            data = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+            out.append(b"%02x:%s;" % (n, data.hex().encode()))
+        return b"".join(out)
 
     # -- the program, served to gdb ------------------------------------------------------------
 
