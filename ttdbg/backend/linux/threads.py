@@ -30,6 +30,7 @@ import random
 import select
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,8 @@ class Thread:
     altstack: tuple[int, int, int] = (0, 2, 0)
     senders: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     name: str = ""
+    # Recording only: when the host call this thread retries times out (host monotonic ns).
+    host_deadline: int | None = None
 
     def to_state(self, rf: RegisterFile) -> dict[str, Any]:
         wait = self.wait
@@ -224,12 +227,34 @@ class Threads:
             if t.tid != self.current
         )
 
+    def host_wait_plan(
+        self, would_block: Callable[[], int | None], timeout_ms: int = -1
+    ) -> tuple[int | None, int]:
+        """Recording, inside a host call's closure: (host fd, timeout in ms). With a host fd
+        the call must not block, as another thread could run: it logs -ERESTARTSYS and its
+        thread parks on that fd. Without one the call goes ahead with the time left of
+        `timeout_ms` (-1: none), counted from its first attempt, so 0 once that has passed."""
+        t = self.running
+        remaining = -1
+        if timeout_ms >= 0:
+            now = time.monotonic_ns()
+            if t.host_deadline is None:
+                t.host_deadline = now + timeout_ms * 1_000_000
+            remaining = max(0, -(-(t.host_deadline - now) // 1_000_000))
+        if remaining != 0 and self.multi and self.others_could_run():
+            fd = would_block()
+            if fd is not None:
+                return fd, remaining
+        t.host_deadline = None
+        return None, remaining
+
     def park_for_host(self, host_fd: int | None) -> None:
         """The running thread's call would block on the host (logged as -ERESTARTSYS): it
-        waits, and when woken runs the same syscall instruction again."""
+        waits for `host_fd` or its timeout, then runs the same syscall instruction again."""
         p = self.p
         p.restart_syscall()
-        self.park(self.new_wait("host", host_fd=host_fd))
+        deadline = self.running.host_deadline
+        self.park(self.new_wait("host", host_fd=host_fd, deadline=deadline))
 
     def new_wait(self, kind: str, **kw: Any) -> Wait:
         self.wait_seq += 1

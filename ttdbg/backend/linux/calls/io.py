@@ -49,11 +49,10 @@ def _read_into(
     def read() -> SpanOutcome:
         # With several threads, a read that would block parks its thread instead of the
         # recorder while another thread could run; replay parks where the log says so.
-        if threads.multi and threads.others_could_run():
-            host_fd = p.live.would_block_reading(f)
-            if host_fd is not None:
-                blocking.append(host_fd)
-                return -ERESTARTSYS, b"", b""
+        host_fd, _timeout = threads.host_wait_plan(lambda: p.live.would_block_reading(f))
+        if host_fd is not None:
+            blocking.append(host_fd)
+            return -ERESTARTSYS, b"", b""
         return op(p.live, f)
 
     result, data = p.host_read(read)
