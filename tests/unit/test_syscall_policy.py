@@ -33,6 +33,8 @@ ZERO_IS_THE_ANSWER = {
     "getrlimit": "RLIMIT_CPU is RLIM_INFINITY: all ones, as the probe's buffer already holds",
     "setrlimit": "setting a limit to the value it has",
     "sched_setaffinity": "a mask that holds CPU 0, the only CPU, changes nothing",
+    "sched_get_priority_max": "SCHED_OTHER and SCHED_BATCH have the one static priority 0",
+    "sched_get_priority_min": "SCHED_OTHER and SCHED_BATCH have the one static priority 0",
 }
 # A write of zeros into the zeroed buffer cannot show: that probe is checked for crashes and
 # for reaching the host only.

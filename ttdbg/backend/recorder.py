@@ -35,6 +35,12 @@ DEFAULT_SNAPSHOT_EVERY = 20_000_000
 KEYFRAME_EVERY = 8
 FLUSH_SECONDS = 0.2
 FLUSH_EVENTS = 512
+# Signals from outside the guest: the terminal's, and the timers the guest arms (setitimer,
+# alarm) on this process, which stands for it.
+FORWARDED_SIGNALS = (
+    signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF,
+)  # fmt: skip
+HOST_TIMERS = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
 SIGNAL_CHECK = 1 << 22  # instructions between looks at signals caught from the terminal
 
 Progress = Callable[[int], None]
@@ -233,10 +239,15 @@ class Recorder:
         self.out.write(FrameType.PROGRAM, lz4.frame.compress(self.image))
         self.flush_files()
         self.process.platform.start(self.argv, self.env, execfn)
+        timers = [signal.getitimer(which) for which in HOST_TIMERS]
         previous = self._catch_signals()
         try:
             return self._record(progress)
         finally:
+            if self.host.signals_caught:  # the guest's timers end with it
+                self.host.signals_caught = False
+                for which, (value, interval) in zip(HOST_TIMERS, timers, strict=True):
+                    signal.setitimer(which, value, interval)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -247,13 +258,15 @@ class Recorder:
 
         def forward(sig: int, _frame: object) -> None:
             plat.host_signal = sig
-            if self.inputs.in_host:
+            # A host call waits on: the signal stays for the guest to take after the call.
+            if self.inputs.in_host and plat.signals.takes(sig):
                 raise HostInterrupted
 
         previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            for sig in FORWARDED_SIGNALS:
                 previous[sig] = signal.signal(sig, forward)
+            self.host.signals_caught = True
         return previous
 
     def _end_details(self) -> dict[str, Any]:

@@ -25,4 +25,7 @@ GENERIC_SYSCALLS: dict[str, int] = {
     "rseq": 293, "clone3": 435, "faccessat2": 439,
     "symlinkat": 36, "linkat": 37, "fchownat": 54, "utimensat": 88, "setgid": 144,
     "setuid": 146, "renameat2": 276,
+    "setpriority": 140, "sched_getparam": 121, "sched_getscheduler": 120,
+    "sched_get_priority_max": 125, "sched_get_priority_min": 126, "mincore": 232,
+    "epoll_create1": 20, "epoll_ctl": 21, "epoll_pwait": 22, "epoll_pwait2": 441,
 }  # fmt: skip

@@ -66,6 +66,9 @@ SYSCALL_NUMBERS: dict[str, int] = {
     "rseq": 334, "clone3": 435, "faccessat2": 439,
     "utime": 132, "utimes": 235, "fchownat": 260, "futimesat": 261, "linkat": 265,
     "symlinkat": 266, "renameat2": 316,
+    "setpriority": 141, "sched_get_priority_max": 146, "sched_get_priority_min": 147,
+    "epoll_create": 213, "epoll_wait": 232, "epoll_ctl": 233, "epoll_pwait": 281,
+    "epoll_create1": 291, "epoll_pwait2": 441,
 }  # fmt: skip
 
 

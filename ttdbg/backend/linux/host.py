@@ -10,14 +10,17 @@ import ctypes
 import errno
 import fcntl
 import os
+import platform
 import re
 import select
 import stat
+import struct
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from ..filestore import MAX_FILE_SIZE, FileStore
+from ..inputs import HostInterrupted
 from .fdtable import OpenFile
 from .structs import pack_dirents, pack_stat, pack_statx
 
@@ -36,10 +39,25 @@ AT_EMPTY_PATH = 0x1000
 
 STATFS_SIZE = 120
 SYSINFO_SIZE = 112
+ITIMERVAL_SIZE = 32  # two struct timevals, the same on every 64-bit architecture
+EPOLL_CLOEXEC = 0o2000000
 
 
 class _Timespec(ctypes.Structure):
     _fields_ = (("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long))
+
+
+class _EpollEvent(ctypes.Structure):
+    _fields_ = (("events", ctypes.c_uint32), ("data", ctypes.c_uint64))
+
+
+class _PackedEpollEvent(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = (("events", ctypes.c_uint32), ("data", ctypes.c_uint64))
+
+
+# x86-64's struct epoll_event is packed (12 bytes); elsewhere data is 8-byte aligned.
+_HostEpollEvent = _PackedEpollEvent if platform.machine() == "x86_64" else _EpollEvent
 
 
 # The calls Python's os module does not offer with the kernel's semantics (renameat2 flags,
@@ -146,6 +164,12 @@ class HostIO:
         self.inline: dict[str, int] = {}
         self._read_versions: dict[str, set[bytes]] = {}  # contents stored for a path read
         self.terminal: TerminalUse | None = None
+        # Set by the recorder once the timer signals it arms on the guest's behalf come back
+        # to it (and go on to the guest): only then may the guest arm host timers.
+        self.signals_caught = False
+        # Per host epoll fd: host fd -> the guest's epoll_data for it (the host's own data
+        # field holds the host fd, so a ready event finds its guest data here).
+        self.epoll_data: dict[int, dict[int, int]] = {}
 
     def contain(self, path: str, dir_fd: int | None = None, follow: bool = True) -> str:
         """`path`, unless it reaches the recorder's own /proc entries (through /proc/self,
@@ -513,7 +537,12 @@ class HostIO:
         return 0, buf.raw
 
     def sleep(self, ns: int) -> Outcome:
-        time.sleep(max(0, ns) / 1e9)
+        """Sleep `ns`; a signal the guest takes ends it early: EINTR and the time left."""
+        end = time.monotonic_ns() + max(0, ns)
+        try:
+            time.sleep(max(0, ns) / 1e9)
+        except HostInterrupted:
+            return -errno.EINTR, max(0, end - time.monotonic_ns()).to_bytes(8, "little")
         return 0, b""
 
     def getrandom(self, size: int) -> Outcome:
@@ -564,5 +593,104 @@ class HostIO:
             if offset is None and n < len(data):
                 os.lseek(src_fd, n - len(data), os.SEEK_CUR)
             return n, data[:n] if keep else b""
+
+        return guarded(run)
+
+    # -- timers and waiting for signals --------------------------------------------------------
+
+    def itimer(self, which: int, new: bytes | None) -> Outcome:
+        """setitimer (with `new`) or getitimer on this process, whose timer signals the
+        recorder forwards to the guest; payload: the old (or current) struct itimerval."""
+        if not self.signals_caught:
+            return -errno.ENOSYS, b""
+        old = ctypes.create_string_buffer(ITIMERVAL_SIZE)
+        if new is None:
+            ok = _libc.getitimer(which, old) == 0
+        else:
+            value = (ctypes.c_char * ITIMERVAL_SIZE).from_buffer_copy(new)
+            ok = _libc.setitimer(which, value, old) == 0
+        return (0, old.raw) if ok else (-ctypes.get_errno(), b"")
+
+    def alarm(self, seconds: int) -> Outcome:
+        """alarm() on this process: the seconds left of the previous alarm."""
+        if not self.signals_caught:
+            return -errno.ENOSYS, b""
+        return int(_libc.alarm(ctypes.c_uint(seconds))), b""
+
+    def wait_for_signal(self) -> Outcome:
+        """Block until a signal the guest takes reaches the recorder (its handler raises
+        HostInterrupted, which the inputs answer with EINTR). Without the recorder's
+        handlers no signal could ever come: ENOSYS then, rather than waiting for ever."""
+        if not self.signals_caught:
+            return -errno.ENOSYS, b""
+        while True:
+            time.sleep(3600)
+
+    # -- epoll ---------------------------------------------------------------------------------
+
+    def epoll_create(self) -> Outcome:
+        fd = _libc.epoll_create1(EPOLL_CLOEXEC)
+        if fd < 0:
+            return -ctypes.get_errno(), b""
+        self.epoll_data[fd] = {}
+        return fd, b""
+
+    def epoll_ctl(self, ep: OpenFile, op: int, target: OpenFile, events: int, data: int) -> Outcome:
+        """epoll_ctl on the host epoll behind `ep` for the host file behind `target`."""
+        epfd, fd = self.fd(ep), self.fd(target)
+        event = _HostEpollEvent(events, fd)
+        if _libc.epoll_ctl(epfd, op, fd, ctypes.byref(event)) != 0:
+            return -ctypes.get_errno(), b""
+        if op == 2:  # EPOLL_CTL_DEL
+            self.epoll_data.setdefault(epfd, {}).pop(fd, None)
+        else:
+            self.epoll_data.setdefault(epfd, {})[fd] = data
+        return 0, b""
+
+    def epoll_wait(self, ep: OpenFile, maxevents: int, timeout_ms: int, packed: bool) -> Outcome:
+        """epoll_wait on the host; payload: the ready events in the guest's struct layout."""
+        epfd = self.fd(ep)
+        ready = (_HostEpollEvent * maxevents)()
+        deadline = time.monotonic_ns() + timeout_ms * 1_000_000 if timeout_ms > 0 else None
+        while True:
+            n = _libc.epoll_wait(epfd, ready, maxevents, timeout_ms)
+            # A signal the guest does not take (blocked, ignored) does not end the wait: the
+            # recorder's handler raised HostInterrupted by now if it does.
+            if n >= 0 or ctypes.get_errno() != errno.EINTR:
+                break
+            if deadline is not None:
+                timeout_ms = max(0, -(-(deadline - time.monotonic_ns()) // 1_000_000))
+        if n < 0:
+            return -ctypes.get_errno(), b""
+        data = self.epoll_data.get(epfd, {})
+        layout = "<IQ" if packed else "<I4xQ"
+        out = b"".join(
+            struct.pack(layout, ready[i].events, data.get(ready[i].data, 0)) for i in range(n)
+        )
+        return n, out
+
+    # -- anonymous files and scheduling --------------------------------------------------------
+
+    def memfd(self, name: str, flags: int) -> Outcome:
+        """A host memfd: the anonymous file the guest reads and writes through its fd."""
+        return guarded(lambda: (os.memfd_create(name, flags | os.MFD_CLOEXEC), b""))
+
+    def priority(self, which: int, who: int, value: int | None) -> Outcome:
+        """getpriority (as the kernel returns it: 20 - nice) or setpriority."""
+
+        def run() -> Outcome:
+            if value is None:
+                return 20 - os.getpriority(which, who), b""
+            os.setpriority(which, who, value)
+            return 0, b""
+
+        return guarded(run)
+
+    def scheduler(self, pid: int) -> Outcome:
+        """sched_getscheduler and sched_getparam: the policy, and the priority as payload."""
+
+        def run() -> Outcome:
+            policy = os.sched_getscheduler(pid)
+            return policy, struct.pack("<i", os.sched_getparam(pid).sched_priority)
 
         return guarded(run)

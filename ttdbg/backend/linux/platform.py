@@ -24,6 +24,7 @@ from .memory import AddressSpace
 from .signals import (
     FP_FRAMES,
     FRAME_LAYOUTS,
+    NEVER_RESTARTED,
     SA_NODEFER,
     SA_RESETHAND,
     SA_RESTART,
@@ -42,7 +43,7 @@ from .threads import SchedulePolicy, State, Threads
 
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 6
+PLATFORM_VERSION = 7
 Console = Callable[[int, bytes], None]
 
 
@@ -206,12 +207,16 @@ class LinuxPlatform:
                 self._take_async(self.syscall_icount + 1)
         # A call interrupted by a signal whose handler asked for SA_RESTART runs again once the
         # handler returns, as on Linux: the registers keep the call, the pc goes back to it.
-        self._restart = result == -EINTR and self._next_signal_restarts()
+        self._restart = (
+            result == -EINTR and name not in NEVER_RESTARTED and self._next_signal_restarts()
+        )
         if result is not None and not self._restart:
             self._result_reg.write(result)
         if m.halted is None and goes_on:
             self.deliver_pending_signals()
         self._restart = False
+        if self.signals.saved_mask is not None:
+            self.signals.restore_saved_mask()
 
     # -- exit and signals ---------------------------------------------------------------------
 
@@ -306,6 +311,11 @@ class LinuxPlatform:
             return False
         act = self.signals.action((ready & -ready).bit_length())
         return act.handler not in (SIG_DFL, SIG_IGN) and bool(act.flags & SA_RESTART)
+
+    def take_signal_during_call(self) -> bool:
+        """A signal from outside that ended a host wait inside the current call: pending now
+        (logged just after the call, or taken from the log there)."""
+        return self._take_async(self.syscall_icount + 1)
 
     def _take_async(self, icount: int) -> bool:
         """Make the signal from outside pending (logged, or checked against the log)."""
@@ -406,7 +416,9 @@ class LinuxPlatform:
         for i, name in enumerate(lay.saved):
             value = regs[name] if name != self.arch.pc else self._resume_pc()
             ucontext[lay.mcontext + 8 * i : lay.mcontext + 8 * i + 8] = value.to_bytes(8, "little")
-        ucontext[lay.sigmask : lay.sigmask + 8] = self.signals.blocked.to_bytes(8, "little")
+        ucontext[lay.sigmask : lay.sigmask + 8] = self.signals.mask_for_frame().to_bytes(
+            8, "little"
+        )
         ucontext[UC_STACK : UC_STACK + 24] = self.signals.altstack_image(interrupted_sp)
         if stack_top is not None and self.signals.altstack[1] & SS_AUTODISARM:
             self.signals.altstack = (0, SS_DISABLE, 0)

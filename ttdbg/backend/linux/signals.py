@@ -25,6 +25,13 @@ SIGNAL_NAMES = {
     21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG", 28: "SIGWINCH",
 }  # fmt: skip
 
+# Calls that return EINTR after a signal handler ran, SA_RESTART or not (signal(7)).
+NEVER_RESTARTED = frozenset({
+    "pause", "rt_sigsuspend", "poll", "ppoll", "select", "pselect6", "epoll_wait",
+    "epoll_pwait", "epoll_pwait2", "nanosleep", "clock_nanosleep",
+})  # fmt: skip
+UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
+
 # Signals whose default action is to do nothing (the stop signals included: no job control).
 _DEFAULT_IGNORED = frozenset({17, 18, 19, 20, 21, 22, 23, 28})
 
@@ -66,6 +73,27 @@ class SignalState:
     altstack: tuple[int, int, int] = (0, 2, 0)  # ss_sp, ss_flags (SS_DISABLE), ss_size
     # Who sent each pending signal: (si_code, si_pid, si_uid) for its siginfo.
     senders: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    # The mask to restore after a call that waited under a mask of its own (sigsuspend,
+    # ppoll, pselect6, epoll_pwait): the first signal frame saves it, as Linux's does.
+    saved_mask: int | None = None
+
+    def wait_with_mask(self, mask: int) -> None:
+        """Replace the blocked mask for the duration of a call (restored after it)."""
+        self.saved_mask = self.blocked
+        self.blocked = mask & ~UNBLOCKABLE
+
+    def mask_for_frame(self) -> int:
+        """The mask a signal frame saves (and sigreturn restores)."""
+        saved, self.saved_mask = self.saved_mask, None
+        return self.blocked if saved is None else saved
+
+    def restore_saved_mask(self) -> None:
+        if self.saved_mask is not None:
+            self.blocked, self.saved_mask = self.saved_mask, None
+
+    def takes(self, sig: int) -> bool:
+        """Whether `sig` arriving now would run a handler or end the process."""
+        return not self.is_ignored(sig) and not self.blocked >> (sig - 1) & 1
 
     def action(self, sig: int) -> SigAction:
         return self.actions.get(sig, SigAction())

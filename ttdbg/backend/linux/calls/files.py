@@ -36,6 +36,7 @@ from .table import (
     O_CLOEXEC,
     O_DIRECTORY,
     O_RDONLY,
+    O_RDWR,
     STDIO_KINDS,
     Args,
     Kind,
@@ -82,6 +83,40 @@ def _host_opened(
         return result, b""
     kept.append(result)
     return 0, b"dir" if os.path.isdir(f"/proc/self/fd/{result}") else b"file"
+
+
+def open_host_object(
+    p: LinuxPlatform, kind: str, path: str, flags: int, open_: Callable[[], Outcome]
+) -> int:
+    """A description the host creates with no path (an epoll instance, a memfd) under the
+    lowest free guest fd; the host fd stays out of the log."""
+    kept: list[int] = []
+
+    def run() -> Outcome:
+        result, _ = open_()
+        if result < 0:
+            return result, b""
+        kept.append(result)
+        return 0, b""
+
+    result, _ = p.host_call(run)
+    return result if result < 0 else _install(p, kind, path, flags, kept)
+
+
+MFD_CLOEXEC = 1
+MFD_NAME_MAX = 249
+
+
+@syscall("memfd_create", kind=Kind.HOST)
+def sys_memfd_create(p: LinuxPlatform, a: Args) -> int:
+    """An anonymous file: a host memfd while recording, read and written like any file (what
+    the guest reads back is logged)."""
+    name = os.fsdecode(p.m.read_cstring(a[0]))
+    if len(os.fsencode(name)) > MFD_NAME_MAX:
+        return -EINVAL
+    flags = O_RDWR | (O_CLOEXEC if a[1] & MFD_CLOEXEC else 0)
+    path = f"/memfd:{name} (deleted)"
+    return open_host_object(p, "file", path, flags, lambda: p.live.memfd(name, a[1]))
 
 
 def _open(p: LinuxPlatform, dirfd: int, path_addr: int, flags: int, mode: int) -> int:

@@ -12,6 +12,7 @@ from ..host import HostIO, Outcome, SpanOutcome
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
 from . import procfs
+from .alarms import read_sigmask
 from .table import (
     EBADF,
     EINVAL,
@@ -270,6 +271,11 @@ def sys_ppoll(p: LinuxPlatform, a: Args) -> int:
         if sec < 0 or not 0 <= nsec < 1_000_000_000:
             return -EINVAL
         timeout = sec * 1000 + (nsec + 999_999) // 1_000_000  # never shorter than asked
+    if a[3]:
+        mask = read_sigmask(p, a[3], a[4])
+        if mask is None:
+            return -EINVAL
+        p.signals.wait_with_mask(mask)
     return _poll(p, a[0], a[1], timeout)
 
 
@@ -344,6 +350,12 @@ def sys_select(p: LinuxPlatform, a: Args) -> int:
 
 @syscall("pselect6", kind=Kind.HOST)
 def sys_pselect6(p: LinuxPlatform, a: Args) -> int:
+    if a[5]:  # { const sigset_t *ss; size_t ss_len }
+        addr, size = struct.unpack("<QQ", p.m.read(a[5], 16))
+        mask = read_sigmask(p, addr, size) if addr else p.signals.blocked
+        if mask is None:
+            return -EINVAL
+        p.signals.wait_with_mask(mask)
     return _timed_select(p, a, 1)
 
 

@@ -122,6 +122,22 @@ def sys_memory_hint(p: LinuxPlatform, a: Args) -> int:
     return 0 if length == 0 or p.m.is_mapped(start, length) else -ENOMEM
 
 
+@syscall("mincore", kind=Kind.EMULATED)
+def sys_mincore(p: LinuxPlatform, a: Args) -> int:
+    """Every mapped page counts as resident: the guest's memory all lives in the host's
+    (Linux reports 0 for anonymous pages never touched; see the README)."""
+    start, length, vec = a[0], a[1], a[2]
+    if start % PAGE:
+        return -EINVAL
+    pages = page_up(length) // PAGE
+    if pages == 0:
+        return 0
+    if not p.m.is_mapped(start, pages * PAGE):
+        return -ENOMEM
+    p.m.write(vec, b"\1" * pages)
+    return 0
+
+
 @syscall("sched_yield", kind=Kind.NOOP, why="one thread: there is nobody to yield the CPU to")
 @syscall(
     "set_robust_list",

@@ -207,6 +207,58 @@ def sys_prctl(p: LinuxPlatform, a: Args) -> int:
     return -EINVAL
 
 
+PRIO_PROCESS, PRIO_USER = 0, 2
+
+
+@syscall("getpriority", kind=Kind.HOST)
+def sys_getpriority(p: LinuxPlatform, a: Args) -> int:
+    if not PRIO_PROCESS <= a[0] <= PRIO_USER:
+        return -EINVAL
+    who = _own(p, a[1]) if a[0] == PRIO_PROCESS else a[1]
+    return p.host_call(lambda: p.live.priority(a[0], who, None))[0]
+
+
+# Like kill, setpriority reaches only the guest's own process.
+@syscall("setpriority", kind=Kind.HOST)
+def sys_setpriority(p: LinuxPlatform, a: Args) -> int:
+    if not PRIO_PROCESS <= a[0] <= PRIO_USER:
+        return -EINVAL
+    if a[0] != PRIO_PROCESS or a[1] not in (0, p.pid):
+        return -EPERM
+    return p.host_call(lambda: p.live.priority(PRIO_PROCESS, 0, a[2]))[0]
+
+
+@syscall("sched_getscheduler", kind=Kind.HOST)
+def sys_sched_getscheduler(p: LinuxPlatform, a: Args) -> int:
+    if a[0] < 0:
+        return -EINVAL
+    return p.host_call(lambda: p.live.scheduler(_own(p, a[0])))[0]
+
+
+@syscall("sched_getparam", kind=Kind.HOST)
+def sys_sched_getparam(p: LinuxPlatform, a: Args) -> int:
+    if a[0] < 0 or not a[1]:
+        return -EINVAL
+    result, data = p.host_call(lambda: p.live.scheduler(_own(p, a[0])))
+    if result < 0:
+        return result
+    p.m.write(a[1], data)
+    return 0
+
+
+# Linux's static priority range per policy: SCHED_OTHER, FIFO, RR, BATCH, IDLE, DEADLINE.
+PRIORITY_RANGES = {0: (0, 0), 1: (1, 99), 2: (1, 99), 3: (0, 0), 5: (0, 0), 6: (0, 0)}
+
+
+@syscall("sched_get_priority_max", "sched_get_priority_min", kind=Kind.EMULATED)
+def sys_sched_priority_range(p: LinuxPlatform, a: Args) -> int:
+    limits = PRIORITY_RANGES.get(a[0])
+    if limits is None:
+        return -EINVAL
+    is_max = p.syscall_nr == p.arch.syscall_numbers.get("sched_get_priority_max")
+    return limits[1] if is_max else limits[0]
+
+
 # The guest runs on one CPU, CPU 0: sched_getaffinity, getcpu, sysinfo's and /sys's CPU lists
 # all say so, whatever the host has.
 CPU_COUNT = 1

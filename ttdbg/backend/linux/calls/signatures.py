@@ -166,7 +166,18 @@ SIGNATURES: dict[str, str] = {
     "setgid": "gid_t gid",
     "getgroups": "int gidsetsize, gid_t *grouplist",
     "getpriority": "int which, int who",
+    "setpriority": "int which, int who, int niceval",
     "sched_getparam": "pid_t pid, struct sched_param *param",
+    "sched_get_priority_max": "int policy",
+    "sched_get_priority_min": "int policy",
+    "epoll_create": "int size",
+    "epoll_create1": "int flags",
+    "epoll_ctl": "int epfd, int op, int fd, struct epoll_event *event",
+    "epoll_wait": "int epfd, struct epoll_event *events, int maxevents, int timeout",
+    "epoll_pwait": "int epfd, struct epoll_event *events, int maxevents, int timeout, "
+    "const sigset_t *sigmask, size_t sigsetsize",
+    "epoll_pwait2": "int epfd, struct epoll_event *events, int maxevents, "
+    "const struct __kernel_timespec *timeout, const sigset_t *sigmask, size_t sigsetsize",
     "sched_getscheduler": "pid_t pid",
     "sched_setaffinity": "pid_t pid, unsigned int len, unsigned long *user_mask_ptr",
     "sched_getaffinity": "pid_t pid, unsigned int len, unsigned long *user_mask_ptr",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 
+from ..errnos import EINTR
 from ..platform import LinuxPlatform
 from ..structs import pack_rusage, pack_timespec, pack_timeval
 from .table import EINVAL, Args, Kind, syscall
@@ -61,7 +62,10 @@ def _sleep_ns(p: LinuxPlatform, ns: int, rem: int) -> int | None:
     if p.threads.multi:
         park_sleep(p, ns, rem)
         return None
-    return p.host_call(lambda: p.live.sleep(ns))[0]
+    result, left = p.host_call(lambda: p.live.sleep(ns))
+    if result == -EINTR and rem and len(left) == 8:  # Linux writes back the time not slept
+        p.m.write(rem, pack_timespec(int.from_bytes(left, "little")))
+    return result
 
 
 @syscall("nanosleep", kind=Kind.HOST)

@@ -1,0 +1,113 @@
+"""epoll: instances, interest lists and waits, performed on host epoll instances.
+
+While recording, each guest epoll fd is a host epoll fd watching the host files behind the
+guest's fds; the ready events come back in the guest's struct layout and are logged, so
+replay writes the same events without any host file. Closing a guest fd closes its host file
+when no other descriptor shares it, which drops it from every interest list, as on Linux.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..platform import LinuxPlatform
+from . import procfs
+from .alarms import read_sigmask
+from .files import open_host_object
+from .table import EBADF, EINVAL, EPERM, O_CLOEXEC, O_RDWR, Args, Kind, open_file, syscall
+
+EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
+# The most events one wait returns: Linux's INT_MAX / sizeof(struct epoll_event), and what
+# one call may write here.
+EP_MAX_EVENTS = 1 << 16
+
+
+def _create(p: LinuxPlatform, cloexec: bool) -> int:
+    flags = O_RDWR | (O_CLOEXEC if cloexec else 0)
+    return open_host_object(
+        p, "epoll", "anon_inode:[eventpoll]", flags, lambda: p.live.epoll_create()
+    )
+
+
+@syscall("epoll_create", kind=Kind.HOST)
+def sys_epoll_create(p: LinuxPlatform, a: Args) -> int:
+    return -EINVAL if a[0] <= 0 else _create(p, False)
+
+
+@syscall("epoll_create1", kind=Kind.HOST)
+def sys_epoll_create1(p: LinuxPlatform, a: Args) -> int:
+    if a[0] & ~O_CLOEXEC:
+        return -EINVAL
+    return _create(p, bool(a[0] & O_CLOEXEC))
+
+
+def _event_layout(p: LinuxPlatform) -> struct.Struct:
+    # x86-64's struct epoll_event is packed; the others align the 64-bit data field.
+    return struct.Struct("<IQ" if p.arch.name == "x86_64" else "<I4xQ")
+
+
+@syscall("epoll_ctl", kind=Kind.HOST)
+def sys_epoll_ctl(p: LinuxPlatform, a: Args) -> int:
+    epfd, op, fd, event = a[0], a[1], a[2], a[3]
+    ep, target = open_file(p, epfd), open_file(p, fd)
+    if ep is None or target is None:
+        return -EBADF
+    if ep.kind != "epoll" or epfd == fd or op not in (EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD):
+        return -EINVAL
+    if target.kind in procfs.KINDS:
+        return -EPERM  # files without a poll method, as Linux answers for regular files
+    events, data = 0, 0
+    if op != EPOLL_CTL_DEL:
+        layout = _event_layout(p)
+        events, data = layout.unpack(p.m.read(event, layout.size))
+    return p.host_call(lambda: p.live.epoll_ctl(ep, op, target, events, data))[0]
+
+
+def _wait(p: LinuxPlatform, a: Args, timeout_ms: int) -> int:
+    epfd, events, maxevents = a[0], a[1], a[2]
+    ep = open_file(p, epfd)
+    if ep is None:
+        return -EBADF
+    if ep.kind != "epoll" or not 0 < maxevents <= EP_MAX_EVENTS:
+        return -EINVAL
+    packed = p.arch.name == "x86_64"
+    result, data = p.host_call(lambda: p.live.epoll_wait(ep, maxevents, timeout_ms, packed))
+    if result > 0:
+        p.m.write(events, data)
+    return result
+
+
+@syscall("epoll_wait", kind=Kind.HOST)
+def sys_epoll_wait(p: LinuxPlatform, a: Args) -> int:
+    return _wait(p, a, max(a[3], -1))
+
+
+def _with_mask(p: LinuxPlatform, addr: int, size: int) -> bool:
+    """Wait under the guest's sigmask argument (none: the current mask); False if invalid."""
+    if not addr:
+        return True
+    mask = read_sigmask(p, addr, size)
+    if mask is None:
+        return False
+    p.signals.wait_with_mask(mask)
+    return True
+
+
+@syscall("epoll_pwait", kind=Kind.HOST)
+def sys_epoll_pwait(p: LinuxPlatform, a: Args) -> int:
+    if not _with_mask(p, a[4], a[5]):
+        return -EINVAL
+    return _wait(p, a, max(a[3], -1))
+
+
+@syscall("epoll_pwait2", kind=Kind.HOST)
+def sys_epoll_pwait2(p: LinuxPlatform, a: Args) -> int:
+    timeout = -1
+    if a[3]:
+        sec, nsec = struct.unpack("<qq", p.m.read(a[3], 16))
+        if sec < 0 or not 0 <= nsec < 1_000_000_000:
+            return -EINVAL
+        timeout = min(sec * 1000 + (nsec + 999_999) // 1_000_000, 0x7FFFFFFF)
+    if not _with_mask(p, a[4], a[5]):
+        return -EINVAL
+    return _wait(p, a, timeout)
