@@ -8,14 +8,12 @@ and the files left behind (with their bytes) must be equal, and replay must not 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import file_tree, missing, run_native, run_ttdbg
-
-HERE = Path(__file__).resolve().parent
+from tests.conftest import file_tree, run_native, run_ttdbg
+from tests.realsw import built_program
 
 # Tables, sorting, closures, coroutines, string patterns and packing, integer/float
 # arithmetic printed to the last digit, and a seeded random stream.
@@ -86,15 +84,7 @@ SCENARIOS = {"compute": (COMPUTE, 0), "files": (FILES, 3)}
 
 @pytest.fixture(scope="module")
 def lua() -> str:
-    try:
-        built = subprocess.run(
-            ["sh", str(HERE / "build-lua.sh")], capture_output=True, timeout=1800
-        )
-    except subprocess.TimeoutExpired:
-        missing("building Lua took too long")
-    if built.returncode != 0:
-        missing(f"Lua could not be built: {built.stderr.decode()[-500:]}")
-    return built.stdout.decode().strip().splitlines()[-1]
+    return built_program("build-lua.sh", "Lua")
 
 
 @pytest.mark.slow

@@ -9,14 +9,12 @@ recorded database must pass `PRAGMA integrity_check` and dump the same as the na
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing, run_native, run_ttdbg
-
-HERE = Path(__file__).resolve().parent
+from tests.conftest import run_native, run_ttdbg
+from tests.realsw import built_program
 
 ROWS = """
 CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, x REAL);
@@ -72,15 +70,7 @@ SCENARIOS = {
 
 @pytest.fixture(scope="module")
 def sqlite() -> str:
-    try:
-        built = subprocess.run(
-            ["sh", str(HERE / "build-sqlite.sh")], capture_output=True, timeout=1800
-        )
-    except subprocess.TimeoutExpired:
-        missing("building SQLite took too long")
-    if built.returncode != 0:
-        missing(f"SQLite could not be built: {built.stderr.decode()[-500:]}")
-    return built.stdout.decode().strip().splitlines()[-1]
+    return built_program("build-sqlite.sh", "SQLite")
 
 
 def dump(sqlite: str, db: Path) -> bytes:

@@ -259,7 +259,7 @@ class Recorder:
         def forward(sig: int, _frame: object) -> None:
             plat.host_signal = sig
             # A host call waits on: the signal stays for the guest to take after the call.
-            if self.inputs.in_host and plat.signals.takes(sig):
+            if self.inputs.in_host and plat.ends_host_wait(sig):
                 raise HostInterrupted
 
         previous: dict[int, Any] = {}

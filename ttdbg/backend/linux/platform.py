@@ -312,6 +312,17 @@ class LinuxPlatform:
         act = self.signals.action((ready & -ready).bit_length())
         return act.handler not in (SIG_DFL, SIG_IGN) and bool(act.flags & SA_RESTART)
 
+    def ends_host_wait(self, sig: int) -> bool:
+        """Whether a signal from outside ends a wait on the host: a thread takes it (the
+        running thread's mask, or a waiting thread's); one every thread blocks stays pending."""
+        if self.signals.is_ignored(sig):
+            return False
+        bit = 1 << (sig - 1)
+        if not self.signals.blocked & bit:
+            return True
+        current = self.threads.current
+        return any(not t.sigmask & bit for t in self.threads.live() if t.tid != current)
+
     def take_signal_during_call(self) -> bool:
         """A signal from outside that ended a host wait inside the current call: pending now
         (logged just after the call, or taken from the log there)."""

@@ -91,10 +91,6 @@ class SignalState:
         if self.saved_mask is not None:
             self.blocked, self.saved_mask = self.saved_mask, None
 
-    def takes(self, sig: int) -> bool:
-        """Whether `sig` arriving now would run a handler or end the process."""
-        return not self.is_ignored(sig) and not self.blocked >> (sig - 1) & 1
-
     def action(self, sig: int) -> SigAction:
         return self.actions.get(sig, SigAction())
 

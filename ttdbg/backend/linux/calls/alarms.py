@@ -7,6 +7,8 @@ the icount they arrive at. Replay never arms a timer; it delivers the logged sig
 
 from __future__ import annotations
 
+import struct
+
 from ..errnos import EINTR
 from ..platform import LinuxPlatform
 from .table import EINVAL, Args, Kind, syscall
@@ -60,6 +62,32 @@ def read_sigmask(p: LinuxPlatform, addr: int, size: int) -> int | None:
     if size != SIGSET_SIZE:
         return None
     return int.from_bytes(p.m.read(addr, SIGSET_SIZE), "little")
+
+
+def wait_under_mask(p: LinuxPlatform, addr: int, size: int) -> bool:
+    """Wait under the sigmask argument of a call (none given: the current mask); False when
+    its size is not the kernel's."""
+    if not addr:
+        return True
+    mask = read_sigmask(p, addr, size)
+    if mask is None:
+        return False
+    p.signals.wait_with_mask(mask)
+    return True
+
+
+MAX_TIMEOUT_MS = 0x7FFFFFFF
+
+
+def timeout_ms(p: LinuxPlatform, addr: int) -> int | None:
+    """A struct timespec timeout in whole milliseconds, never shorter than asked (NULL: -1,
+    wait for ever); None when it is not a valid timespec."""
+    if not addr:
+        return -1
+    sec, nsec = struct.unpack("<qq", p.m.read(addr, 16))
+    if sec < 0 or not 0 <= nsec < 1_000_000_000:
+        return None
+    return min(sec * 1000 + (nsec + 999_999) // 1_000_000, MAX_TIMEOUT_MS)
 
 
 @syscall("pause", kind=Kind.HOST)

@@ -12,11 +12,11 @@ import struct
 
 from ..platform import LinuxPlatform
 from . import procfs
-from .alarms import read_sigmask
+from .alarms import timeout_ms, wait_under_mask
 from .files import open_host_object
 from .table import EBADF, EINVAL, EPERM, O_CLOEXEC, O_RDWR, Args, Kind, open_file, syscall
 
-EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
+EPOLL_CTL_ADD, EPOLL_CTL_MOD = 1, 3
 # The most events one wait returns: Linux's INT_MAX / sizeof(struct epoll_event), and what
 # one call may write here.
 EP_MAX_EVENTS = 1 << 16
@@ -52,12 +52,13 @@ def sys_epoll_ctl(p: LinuxPlatform, a: Args) -> int:
     ep, target = open_file(p, epfd), open_file(p, fd)
     if ep is None or target is None:
         return -EBADF
-    if ep.kind != "epoll" or epfd == fd or op not in (EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD):
-        return -EINVAL
+    if ep.kind in procfs.KINDS:
+        return -EINVAL  # not an epoll instance
     if target.kind in procfs.KINDS:
         return -EPERM  # files without a poll method, as Linux answers for regular files
+    # The host kernel checks the rest (an epoll fd, the op, a file that can be polled, loops).
     events, data = 0, 0
-    if op != EPOLL_CTL_DEL:
+    if op in (EPOLL_CTL_ADD, EPOLL_CTL_MOD):
         layout = _event_layout(p)
         events, data = layout.unpack(p.m.read(event, layout.size))
     return p.host_call(lambda: p.live.epoll_ctl(ep, op, target, events, data))[0]
@@ -68,7 +69,7 @@ def _wait(p: LinuxPlatform, a: Args, timeout_ms: int) -> int:
     ep = open_file(p, epfd)
     if ep is None:
         return -EBADF
-    if ep.kind != "epoll" or not 0 < maxevents <= EP_MAX_EVENTS:
+    if ep.kind in procfs.KINDS or not 0 < maxevents <= EP_MAX_EVENTS:
         return -EINVAL
     packed = p.arch.name == "x86_64"
     result, data = p.host_call(lambda: p.live.epoll_wait(ep, maxevents, timeout_ms, packed))
@@ -82,32 +83,16 @@ def sys_epoll_wait(p: LinuxPlatform, a: Args) -> int:
     return _wait(p, a, max(a[3], -1))
 
 
-def _with_mask(p: LinuxPlatform, addr: int, size: int) -> bool:
-    """Wait under the guest's sigmask argument (none: the current mask); False if invalid."""
-    if not addr:
-        return True
-    mask = read_sigmask(p, addr, size)
-    if mask is None:
-        return False
-    p.signals.wait_with_mask(mask)
-    return True
-
-
 @syscall("epoll_pwait", kind=Kind.HOST)
 def sys_epoll_pwait(p: LinuxPlatform, a: Args) -> int:
-    if not _with_mask(p, a[4], a[5]):
+    if not wait_under_mask(p, a[4], a[5]):
         return -EINVAL
     return _wait(p, a, max(a[3], -1))
 
 
 @syscall("epoll_pwait2", kind=Kind.HOST)
 def sys_epoll_pwait2(p: LinuxPlatform, a: Args) -> int:
-    timeout = -1
-    if a[3]:
-        sec, nsec = struct.unpack("<qq", p.m.read(a[3], 16))
-        if sec < 0 or not 0 <= nsec < 1_000_000_000:
-            return -EINVAL
-        timeout = min(sec * 1000 + (nsec + 999_999) // 1_000_000, 0x7FFFFFFF)
-    if not _with_mask(p, a[4], a[5]):
+    timeout = timeout_ms(p, a[3])
+    if timeout is None or not wait_under_mask(p, a[4], a[5]):
         return -EINVAL
     return _wait(p, a, timeout)

@@ -12,7 +12,7 @@ from ..host import HostIO, Outcome, SpanOutcome
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
 from . import procfs
-from .alarms import read_sigmask
+from .alarms import read_sigmask, timeout_ms, wait_under_mask
 from .table import (
     EBADF,
     EINVAL,
@@ -265,17 +265,9 @@ def sys_poll(p: LinuxPlatform, a: Args) -> int:
 
 @syscall("ppoll", kind=Kind.HOST)
 def sys_ppoll(p: LinuxPlatform, a: Args) -> int:
-    timeout = -1
-    if a[2]:
-        sec, nsec = struct.unpack("<qq", p.m.read(a[2], 16))
-        if sec < 0 or not 0 <= nsec < 1_000_000_000:
-            return -EINVAL
-        timeout = sec * 1000 + (nsec + 999_999) // 1_000_000  # never shorter than asked
-    if a[3]:
-        mask = read_sigmask(p, a[3], a[4])
-        if mask is None:
-            return -EINVAL
-        p.signals.wait_with_mask(mask)
+    timeout = timeout_ms(p, a[2])
+    if timeout is None or not wait_under_mask(p, a[3], a[4]):
+        return -EINVAL
     return _poll(p, a[0], a[1], timeout)
 
 
