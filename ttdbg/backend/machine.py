@@ -17,6 +17,7 @@ from .arch import Arch, Register
 from .counters import CounterReads
 from .icount import HIT, LIMIT, UNKNOWN_BLOCK, BlockCounter
 from .pagescan import PageScanner
+from .reservation import Reservation
 
 assert (PERM_R, PERM_W, PERM_X) == (
     unicorn.UC_PROT_READ, unicorn.UC_PROT_WRITE, unicorn.UC_PROT_EXEC
@@ -202,6 +203,7 @@ class Machine:
         self.counter_reads = CounterReads(self)
         self.scanner = PageScanner(self.uc)
         self.register_file = RegisterFile(self.uc, arch.registers)
+        self.reservation = Reservation(self.uc, arch)
         self._regs = {r.name: r for r in arch.registers}
         self._pc = RegisterReader(self.uc, self._regs[arch.pc])
         self.on_syscall: SyscallHandler = lambda m: None

@@ -37,6 +37,7 @@ def capture(
     machine: Machine, platform: dict[str, Any], cursor: int, share_with: MachineState | None = None
 ) -> MachineState:
     regs = machine.register_file.read()
+    regs.update(machine.reservation.read())
     regions, pages = read_pages(machine, share_with)
     return MachineState(
         machine.icount, regs, regions, pages, platform, cursor, machine.halted is not None
@@ -72,4 +73,6 @@ def restore_memory(machine: Machine, state: MachineState) -> None:
 
 def restore_registers(machine: Machine, state: MachineState) -> None:
     machine.register_file.write(state.registers)
+    # An lr/ldxr's reservation decides the next sc/stxr: it travels with the registers.
+    machine.reservation.write(state.registers)
     machine.icount = state.icount

@@ -6,7 +6,7 @@ import capstone
 import unicorn
 from unicorn import arm64_const as a
 
-from .base import Arch, GdbRegister, Register, SyscallAbi
+from .base import Arch, GdbRegister, Register, ReservationProbe, SyscallAbi
 from .counters import Counter, aarch64_counter_reads
 from .generic_syscalls import GENERIC_SYSCALLS
 
@@ -103,4 +103,14 @@ ARCH = Arch(
         "v1",
     ),
     tls_register="tpidr_el0",
+    # QEMU's exclusive_addr / exclusive_val / exclusive_high: ldxp x1,x2,[x0];
+    # stxp w3,x1,x2,[x0].
+    reservation=ReservationProbe(
+        load=(0xC87F0801).to_bytes(4, "little"),
+        store=(0xC8230801).to_bytes(4, "little"),
+        address="x0",
+        loaded=("x1", "x2"),
+        status="x3",
+        fields=("addr", "val", "high"),
+    ),
 )

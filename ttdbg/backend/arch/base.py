@@ -52,6 +52,22 @@ class SyscallAbi:
 
 
 @dataclass(frozen=True)
+class ReservationProbe:
+    """Instructions that find where Unicorn keeps the CPU's load reservation (exclusive
+    monitor), which it exposes as no register: `load` reserves the address in register
+    `address` and loads the words there (lr.d; ldxp), `store` is the matching
+    store-conditional, writing 0 to register `status` when it stores. `fields` names the
+    saved values in the order the words sit in memory, after the reserved address."""
+
+    load: bytes
+    store: bytes
+    address: str
+    loaded: tuple[str, ...]  # the registers `load` writes (cleared before the context is read)
+    status: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Arch:
     """Everything that differs between guest architectures, as data."""
 
@@ -124,6 +140,9 @@ class Arch:
     # takes the instruction set from bit 0 of the start address.
     start_bit: int = 0
     tls_register: str = ""
+    # The load reservation snapshots keep (None: the architecture has none, or ttdbg does
+    # not carry it).
+    reservation: ReservationProbe | None = None
     clone_tls_arg: int = 3
     clone_ctid_arg: int = 4
 

@@ -8,7 +8,7 @@ import capstone
 import unicorn
 from unicorn import riscv_const as r
 
-from .base import Arch, GdbRegister, Register, SyscallAbi
+from .base import Arch, GdbRegister, Register, ReservationProbe, SyscallAbi
 from .counters import Counter, CounterRead, riscv_counter_read, riscv_counter_reads
 from .generic_syscalls import GENERIC_SYSCALLS
 
@@ -124,4 +124,13 @@ ARCH = Arch(
     is_return=_is_return,
     display_registers=(*ABI_NAMES[1:], "pc", "fcsr", "fa0", "fa1"),
     tls_register="tp",
+    # QEMU's load_res / load_val: lr.d a1,(a0); sc.d a2,a1,(a0).
+    reservation=ReservationProbe(
+        load=(0x100535AF).to_bytes(4, "little"),
+        store=(0x18B5362F).to_bytes(4, "little"),
+        address="a0",
+        loaded=("a1",),
+        status="a2",
+        fields=("addr", "val"),
+    ),
 )

@@ -522,6 +522,7 @@ class Threads:
             old.senders = sig.senders
         assert new.regs is not None
         m.register_file.load(new.regs)
+        m.reservation.clear()  # as Linux's switch does (sc to a dummy; clrex)
         new.regs = None
         sig.blocked, sig.pending, sig.altstack = new.sigmask, new.pending, new.altstack
         sig.senders, new.senders = new.senders, {}
