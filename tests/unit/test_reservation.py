@@ -10,11 +10,50 @@ from elftools.elf.elffile import ELFFile
 
 from tests.guest_programs import build
 from tests.unit.test_timeline import fingerprint, forward_fingerprint
+from ttdbg.backend.arch import Arch
+from ttdbg.backend.arch.aarch64 import ARCH as AARCH64
+from ttdbg.backend.arch.riscv64 import ARCH as RISCV64
+from ttdbg.backend.machine import Machine
 from ttdbg.backend.recorder import Recorder
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.reservation import PREFIX
 from ttdbg.backend.stops import BreakpointHit
 from ttdbg.backend.timeline import Timeline
+
+
+@pytest.mark.parametrize("arch", [RISCV64, AARCH64], ids=lambda a: a.name)
+def test_a_written_reservation_decides_the_store_conditional(arch: Arch) -> None:
+    probe = arch.reservation
+    assert probe is not None
+    m = Machine(arch)
+    code, addr = 0x10000, 0x40100
+    m.uc.mem_map(code, 0x1000, 5)
+    m.uc.mem_write(code, probe.load + probe.store)
+    m.uc.mem_map(addr & ~0xFFF, 0x1000)
+
+    def store_conditional() -> int:
+        m.set_reg(probe.address, addr)
+        m.set_reg(probe.status, 7)
+        m.set_reg(arch.pc, code + 4)
+        m.run(1)
+        return m.reg(probe.status)
+
+    assert m.reservation.read() == {}
+    m.set_reg(probe.address, addr)
+    m.set_reg(arch.pc, code)
+    m.run(1)
+    held = m.reservation.read()
+    assert held[PREFIX + "addr"] == addr
+    m.reservation.clear()
+    assert m.reservation.read() == {}
+    assert store_conditional() == 1  # refused: nothing reserved
+    m.reservation.write({"pc": 0, **held})
+    assert m.reservation.read() == held
+    assert store_conditional() == 0  # stored: the written reservation is the CPU's again
+    assert m.reservation.read() == {}
+    m.reservation.write(held)
+    m.reservation.write({"pc": 0})  # a state naming no reservation (older recordings too)
+    assert store_conditional() == 1
 
 
 def after_lr(program: Path) -> int:
