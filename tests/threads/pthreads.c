@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <sys/prctl.h>
 
@@ -360,6 +361,21 @@ static int pipewait(void) {
         close(pipe_fds[0]);
         close(pipe_fds[1]);
     }
+    /* The same through epoll: the wait blocks until the writer writes. */
+    pipe(pipe_fds);
+    int ep = epoll_create1(0);
+    struct epoll_event want = {.events = EPOLLIN, .data.u64 = 42}, got[2];
+    epoll_ctl(ep, EPOLL_CTL_ADD, pipe_fds[0], &want);
+    pthread_t t;
+    pthread_create(&t, NULL, pipe_writer, (void *)0);
+    int ready = epoll_wait(ep, got, 2, -1);
+    int timed_out = epoll_wait(ep, got + 1, 1, 0) == 1 ? 0 : 1;
+    pthread_join(t, NULL);
+    printf("pipewait: epoll_wait %d ready, data %llu, again %d\n", ready,
+           (unsigned long long)got[0].data.u64, timed_out ? 0 : 1);
+    close(ep);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
     return 0;
 }
 

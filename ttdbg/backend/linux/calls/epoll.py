@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import struct
 
+from ..host import Outcome
 from ..platform import LinuxPlatform
+from ..threads import ERESTARTSYS
 from . import procfs
 from .alarms import timeout_ms, wait_under_mask
 from .files import open_host_object
@@ -64,7 +66,7 @@ def sys_epoll_ctl(p: LinuxPlatform, a: Args) -> int:
     return p.host_call(lambda: p.live.epoll_ctl(ep, op, target, events, data))[0]
 
 
-def _wait(p: LinuxPlatform, a: Args, timeout_ms: int) -> int:
+def _wait(p: LinuxPlatform, a: Args, timeout_ms: int) -> int | None:
     epfd, events, maxevents = a[0], a[1], a[2]
     ep = open_file(p, epfd)
     if ep is None:
@@ -72,26 +74,43 @@ def _wait(p: LinuxPlatform, a: Args, timeout_ms: int) -> int:
     if ep.kind in procfs.KINDS or not 0 < maxevents <= EP_MAX_EVENTS:
         return -EINVAL
     packed = p.arch.name == "x86_64"
-    result, data = p.host_call(lambda: p.live.epoll_wait(ep, maxevents, timeout_ms, packed))
+    threads = p.threads
+    parked: list[int] = []
+
+    def wait() -> Outcome:
+        # With several threads, a wait that would block parks its thread, not the recorder
+        # (an epoll fd is readable when it has events to report).
+        host_fd, timeout = threads.host_wait_plan(
+            lambda: p.live.would_block_reading(ep), timeout_ms
+        )
+        if host_fd is not None:
+            parked.append(host_fd)
+            return -ERESTARTSYS, b""
+        return p.live.epoll_wait(ep, maxevents, timeout, packed)
+
+    result, data = p.host_call(wait)
+    if result == -ERESTARTSYS and threads.multi:
+        threads.park_for_host(parked[0] if parked else None)
+        return None
     if result > 0:
         p.m.write(events, data)
     return result
 
 
 @syscall("epoll_wait", kind=Kind.HOST)
-def sys_epoll_wait(p: LinuxPlatform, a: Args) -> int:
+def sys_epoll_wait(p: LinuxPlatform, a: Args) -> int | None:
     return _wait(p, a, max(a[3], -1))
 
 
 @syscall("epoll_pwait", kind=Kind.HOST)
-def sys_epoll_pwait(p: LinuxPlatform, a: Args) -> int:
+def sys_epoll_pwait(p: LinuxPlatform, a: Args) -> int | None:
     if not wait_under_mask(p, a[4], a[5]):
         return -EINVAL
     return _wait(p, a, max(a[3], -1))
 
 
 @syscall("epoll_pwait2", kind=Kind.HOST)
-def sys_epoll_pwait2(p: LinuxPlatform, a: Args) -> int:
+def sys_epoll_pwait2(p: LinuxPlatform, a: Args) -> int | None:
     timeout = timeout_ms(p, a[3])
     if timeout is None or not wait_under_mask(p, a[4], a[5]):
         return -EINVAL
