@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_native, run_ttdbg
-from tests.threads.build import build, native_argv
+from tests.threads.build import build, build_go, native_argv
 from ttdbg.backend.eventlog import Event, EventKind
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process, replay
@@ -178,3 +178,16 @@ def test_cpp_std_thread(arch: str, tmp_rec: Path) -> None:
     assert native.returncode == 0
     assert record(program, [], tmp_rec) == native.stdout
     assert replayed(tmp_rec) == native.stdout
+
+
+@pytest.mark.slow
+def test_a_static_go_program_with_goroutines(tmp_rec: Path) -> None:
+    """Go's runtime starts its threads before main, waits for timers in epoll, and may preempt
+    a goroutine with SIGURG, whose handler runs on the thread's alternate signal stack."""
+    program = build_go("goroutines.go")
+    native = run_native([str(program)])
+    assert native.returncode == 0
+    assert native.stdout.startswith(b"goroutines: sum of squares ")
+    assert record(program, [], tmp_rec) == native.stdout
+    assert replayed(tmp_rec) == native.stdout
+    assert len({e.args[1] for e in switches(tmp_rec)}) >= 3  # the runtime's threads ran
