@@ -45,6 +45,7 @@ EXPECTED = {
     "output": "(nothing yet)",
     "backtrace": "main",
     "locals": "round = 1",
+    "threads": "runnable",
 }
 
 

@@ -54,6 +54,7 @@ from .widgets.registers import Registers
 from .widgets.source import Source
 from .widgets.stack import Stack
 from .widgets.status import StatusBar
+from .widgets.threads import Threads
 from .widgets.timeline import Timeline
 
 WidgetType = TypeVar("WidgetType", bound=Widget)
@@ -101,6 +102,7 @@ PANES: dict[str, tuple[str, str, str]] = {
     "output": ("8", "output", "tab-output"),
     "backtrace": ("9", "backtrace", "tab-backtrace"),
     "locals": ("0", "locals", "tab-locals"),
+    "threads": ("t", "threads", "tab-threads"),
 }
 
 
@@ -136,6 +138,7 @@ TAB_LABELS = {
     "tab-output": ("output", "out"),
     "tab-backtrace": ("bt", "bt"),
     "tab-locals": ("locals", "loc"),
+    "tab-threads": ("threads", "thr"),
 }
 RIGHT_MIN = 34  # the right column's min-width
 WIDE_TABS = 2 + sum(len(long) + 2 for long, _short in TAB_LABELS.values())  # columns needed
@@ -313,6 +316,8 @@ class TtdbgApp(App[None]):
                         yield Backtrace(id="backtrace")
                     with TabPane(TAB_LABELS["tab-locals"][0], id="tab-locals"):
                         yield Locals(id="locals")
+                    with TabPane(TAB_LABELS["tab-threads"][0], id="tab-threads"):
+                        yield Threads(id="threads")
         with Vertical(id="bottom"):
             yield ProgressBar(id="progress", show_eta=True, total=1)
             yield Input(
@@ -321,7 +326,11 @@ class TtdbgApp(App[None]):
             yield KeyLine(key_line(self.size.width), id="keys")
 
     def on_mount(self) -> None:
-        # The first view is built here, before the engine thread exists to own the timeline.
+        # The thread lane and the first view are read here, before the engine thread exists
+        # to own the timeline.
+        timeline = self._one(Timeline)
+        timeline.thread_index = {t.tid: i for i, t in enumerate(self.tl.recorded_threads())}
+        timeline.lane_of = self.tl.thread_lane
         self._apply(self.builder.build(self.memory_addr), None, None)
         self.screen.set_focus(self._one(Disassembly))
         self.engine = Engine(self.tl)
@@ -593,6 +602,7 @@ class TtdbgApp(App[None]):
             "tab-output": self._one(Output).show,
             "tab-backtrace": self._one(Backtrace).show,
             "tab-locals": self._one(Locals).show,
+            "tab-threads": self._one(Threads).show,
         }
         paint = painters.get(tab)
         if paint is not None:

@@ -104,7 +104,7 @@ HELP = """\
   n / N   repeat the last * / #     + / -   zoom the timeline
   v       highlight: last instruction / since the last view
   1 disassembly  2 source  3 registers  4 memory  5 stack
-  6 events  7 marks  8 output  9 backtrace  0 locals   (or :show NAME)
+  6 events  7 marks  8 output  9 backtrace  0 locals  t threads (:show NAME)
   escape  cancel a long operation   ctrl+l  clear messages
   ?       this help                 q       quit
  : commands (gdb's words)

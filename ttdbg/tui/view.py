@@ -9,7 +9,7 @@ import capstone
 
 from ttdbg.backend.eventlog import Event
 from ttdbg.backend.modules import loaded_modules
-from ttdbg.backend.timeline import Timeline, TimelineError
+from ttdbg.backend.timeline import ThreadInfo, Timeline, TimelineError
 from ttdbg.dwarf.inspector import ExpressionError, FrameLine, Inspector
 from ttdbg.symbols import LoadedImage, SourceLine, Symbols
 
@@ -65,6 +65,7 @@ class StateView:
     frame_level: int = 0  # the selected frame (up/down/frame N)
     variables: tuple[tuple[str, str, bool], ...] = ()  # the selected frame's (name, value, arg)
     displays: tuple[tuple[str, str], ...] = ()  # `display EXPR` values in the selected frame
+    threads: tuple[ThreadInfo, ...] = ()  # every thread of the recording, as at the position
 
 
 class ViewBuilder:
@@ -275,4 +276,5 @@ class ViewBuilder:
             frame_level=level,
             variables=tuple(self.inspector.variables(frame, tl)) if frame else (),
             displays=tuple(displays),
+            threads=tuple(tl.recorded_threads()),
         )

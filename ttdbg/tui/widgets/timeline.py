@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -12,6 +13,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ..messages import SeekRequest
+from .threads import thread_colour
 
 DENSITY = " ▁▂▃▄▅▆▇█"
 
@@ -31,6 +33,9 @@ class Timeline(Widget, can_focus=True):
         self.hits: set[int] = set()
         self.bookmarks: dict[str, int] = {}
         self._dragging = False
+        # Threads: tid -> its index in the recording's list (its colour), and the lane's source.
+        self.thread_index: dict[int, int] = {}
+        self.lane_of: Callable[[int, int, int], list[int | None]] | None = None
 
     def span(self) -> tuple[int, int]:
         """The icount range shown, zoomed around the cursor."""
@@ -93,9 +98,11 @@ class Timeline(Widget, can_focus=True):
             top = max(counts) or 1
             pos = self.column(self.position)
             segs = []
+            lane = self._lane(width)
             for i, n in enumerate(counts):
                 glyph = DENSITY[min(8, (8 * n + top - 1) // top)] if n else "·"
-                style = Style(color="green", reverse=True) if i == pos else Style(color="cyan")
+                colour = lane[i] if lane is not None else "cyan"
+                style = Style(color="green", reverse=True) if i == pos else Style(color=colour)
                 segs.append(Segment(glyph, style))
             return Strip(segs)
         lo, hi = self.span()
@@ -106,6 +113,17 @@ class Timeline(Widget, can_focus=True):
             start = min(max(0, x - len(label) // 2), max(0, width - len(label)))
             ticks[start : start + len(label)] = list(label)
         return Strip([Segment("".join(ticks[:width]), Style(dim=True))])
+
+    def _lane(self, width: int) -> list[str] | None:
+        """The thread lane: each column in the colour of the thread that runs most of it
+        (None for a single thread: the row keeps its one colour)."""
+        if self.lane_of is None or len(self.thread_index) < 2:
+            return None
+        lo, hi = self.span()
+        return [
+            thread_colour(self.thread_index.get(tid, 0)) if tid is not None else "bright_black"
+            for tid in self.lane_of(lo, hi + 1, width)
+        ]
 
     def show(self, position: int, hits: set[int], bookmarks: dict[str, int]) -> None:
         """Move the cursor, mark the hits and bookmarks; repainted only if a mark moved."""
