@@ -638,10 +638,23 @@ class Timeline:
         finally:
             self.tracer.disarm()
         if self.tracer.hits:
-            return self._land(self.tracer.hits[0], forward=True, progress=progress)
+            hit = self.tracer.hits[0]
+            if hit.watch is not None:
+                # The hook stopped the emulator inside the accessing instruction: its store may
+                # be done but not the rest of it (registers, pc; the next iteration of a `rep`,
+                # a call's jump), though the count already includes it. Start over from a
+                # state before it.
+                self._restore(self._known_state(hit.icount))
+            return self._land(hit, forward=True, progress=progress)
         if isinstance(stop, Reached) and self.position in self._breaks_in_effect:
             return ReplayBreakHit(self.position)
         return stop
+
+    def _known_state(self, icount: int) -> MachineState:
+        """The latest cached state or snapshot at or before `icount`."""
+        cached = self.cache.nearest(icount)
+        snap = self._interval_start(icount)
+        return cached if cached is not None and cached.icount >= snap.icount else snap
 
     def _land(self, hit: Hit, forward: bool, progress: Progress | None) -> Stop:
         """Go to where gdb expects a hit to stop, and describe it."""
