@@ -22,6 +22,7 @@ from ttdbg.symbols import Symbols
 
 STRESS_SECONDS = 50
 KEYS = ["Space", "Down", "Down", "Space", "m", "a", "Up", "PageDown", "Space", "PageUp", "m", "b"]
+HELP_TITLE = "ttdbg keys (lowercase"
 STEP_VALUE = Symbols((BIN / "walk").read_bytes()).by_name["step_value"].addr
 
 
@@ -54,6 +55,9 @@ def test_tui_keys_and_gdb_packets_for_a_minute_never_hang(tmp_path: Path) -> Non
     def screen() -> str:
         return run("capture-pane", "-p", "-t", "tui")
 
+    def prompt_row() -> str:
+        return screen().rstrip("\n").splitlines()[-2].strip()
+
     command = (
         f"{sys.executable} -m ttdbg tui {rec} --gdb-port {port}; echo EXIT=$? > {done}; sleep 10"
     )
@@ -82,19 +86,30 @@ def test_tui_keys_and_gdb_packets_for_a_minute_never_hang(tmp_path: Path) -> Non
         thread.start()
         presses = 0
         while thread.is_alive() and time.monotonic() < deadline + 60:
-            run("send-keys", "-t", "tui", KEYS[presses % len(KEYS)])
-            presses += 1
+            # A round of keys, then the help screen: once it shows, the TUI has taken every
+            # key before it, so the backlog stays bounded however slow a redraw is here.
+            run("send-keys", "-t", "tui", *KEYS, "?")
+            poll(lambda: HELP_TITLE in screen(), 60, lambda: f"help after keys:\n{screen()}", 0.05)
+            run("send-keys", "-t", "tui", "Escape")
+            poll(lambda: HELP_TITLE not in screen(), 60, lambda: f"help closed:\n{screen()}", 0.05)
+            presses += len(KEYS) + 2
         thread.join(timeout=60)
         assert not thread.is_alive(), f"gdb got no answer after {rounds[0]} rounds"
         assert not failure, failure
         assert rounds[0] > 0
         # The TUI still takes keys and moves once gdb has gone.
         poll(lambda: "gdb attached" not in screen(), 30, lambda: screen(), 0.1)
-        # A non-letter ends a pending `m` mark (and focuses the disassembly); then stepi.
+        # A non-letter ends a pending `m` mark (and focuses the disassembly). The position on
+        # screen may still be catching up with gdb's last step, so go to an absolute icount
+        # (operations run in order) before checking that stepi moves by exactly one.
         run("send-keys", "-t", "tui", "1")
-        before = icount_on(screen())
+        run("send-keys", "-t", "tui", "g")
+        poll(lambda: prompt_row().startswith("goto"), 30, lambda: screen(), 0.1)
+        run("send-keys", "-t", "tui", "-l", "1000")
+        run("send-keys", "-t", "tui", "Enter")
+        poll(lambda: icount_on(screen()) == 1000, 60, lambda: screen(), 0.1)
         run("send-keys", "-t", "tui", "i")
-        poll(lambda: icount_on(screen()) == before + 1, 60, lambda: screen(), 0.1)
+        poll(lambda: icount_on(screen()) == 1001, 60, lambda: screen(), 0.1)
         run("send-keys", "-t", "tui", "q")
         poll(done.exists, 30, "ttdbg tui to exit", 0.1)
         assert done.read_text().strip() == "EXIT=0"
