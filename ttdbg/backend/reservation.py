@@ -16,6 +16,7 @@ import struct
 from collections.abc import Mapping
 
 import unicorn
+from unicorn.unicorn_py3.unicorn import uclib
 
 from .arch.base import Arch, ReservationProbe
 
@@ -165,15 +166,23 @@ class Reservation:
         self._offsets = _layout(arch)
         probe = arch.reservation
         self._names = tuple(PREFIX + f for f in probe.fields) if probe else ()
-        self._ctx = uc.context_save() if self._offsets is not None else None
+        self._ctx: unicorn.UcContext | None = None
+        self._fields: list[ctypes.c_uint64] = []
+        if self._offsets is not None:
+            self._ctx = uc.context_save()
+            base = self._ctx.context.value
+            # Views into the saved context; a thread switch reads them, so no binding overhead.
+            self._fields = [ctypes.c_uint64.from_address(base + off) for off in self._offsets]
+            self._uch, self._raw_ctx = uc._uch, self._ctx.context
 
     def read(self) -> dict[str, int]:
         """The reservation held, or {} when none is (or it cannot be read)."""
-        if self._ctx is None or self._offsets is None:
+        if not self._fields:
             return {}
-        self._uc.context_update(self._ctx)
-        base = self._ctx.context.value
-        values = [ctypes.c_uint64.from_address(base + off).value for off in self._offsets]
+        err = uclib.uc_context_save(self._uch, self._raw_ctx)
+        if err != 0:
+            raise unicorn.UcError(err)
+        values = [field.value for field in self._fields]
         if values[0] == CLEARED:
             return {}
         return dict(zip(self._names, values, strict=True))
@@ -189,4 +198,5 @@ class Reservation:
 
     def clear(self) -> None:
         """Drop the reservation, as Linux does when it switches threads."""
-        self.write({})
+        if self.read() and self._ctx is not None and self._offsets is not None:
+            _write(self._uc, self._ctx, self._offsets, (CLEARED,))
