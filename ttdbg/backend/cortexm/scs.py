@@ -240,22 +240,12 @@ class SystemControl:
     # -- snapshots --------------------------------------------------------------------------
 
     def state(self) -> dict[str, object]:
-        t = self.systick
         return {
             "nvic": self.nvic.state(),
             "vtor": self.vtor,
             "ccr": self.ccr,
             "scr": self.scr,
-            "systick": [
-                t.csr,
-                t.rvr,
-                t.start_cycle,
-                t.start_value,
-                t.stopped_value,
-                t.flag_seen,
-                int(t.flag_set),
-                t.fired_until,
-            ],
+            "systick": self.systick.state(),
         }
 
     def restore(self, state: dict[str, object]) -> None:
@@ -268,27 +258,9 @@ class SystemControl:
             if not isinstance(value, int) or value & ~mask:
                 raise ValueError(f"bad SCS {key} in snapshot")
             words[key] = value
-        tick = state["systick"]
-        if (
-            not isinstance(tick, list)
-            or len(tick) != 8
-            or not all(isinstance(v, int) and 0 <= v < 1 << 63 for v in tick)
-        ):
-            raise ValueError("bad SysTick state in snapshot")
+        self.systick.restore(state["systick"])
         self.nvic.restore(nvic)
         self.vtor, self.ccr, self.scr = words["vtor"], words["ccr"], words["scr"]
-        t = self.systick
-        (
-            t.csr,
-            t.rvr,
-            t.start_cycle,
-            t.start_value,
-            t.stopped_value,
-            t.flag_seen,
-            flag,
-            t.fired_until,
-        ) = tick
-        t.flag_set = bool(flag)
 
 
 def _byte_accessible(word: int) -> bool:

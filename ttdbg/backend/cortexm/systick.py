@@ -30,6 +30,24 @@ class SysTick:
     flag_set: bool = False
     fired_until: int = 0  # cycle up to which wraps have raised the exception
 
+    FIELDS = (
+        "csr", "rvr", "start_cycle", "start_value", "stopped_value", "flag_seen", "flag_set",
+        "fired_until",
+    )  # fmt: skip
+
+    def state(self) -> list[int]:
+        return [int(getattr(self, name)) for name in self.FIELDS]
+
+    def restore(self, values: object) -> None:
+        if (
+            not isinstance(values, list)
+            or len(values) != len(self.FIELDS)
+            or not all(isinstance(v, int) and 0 <= v < 1 << 63 for v in values)
+        ):
+            raise ValueError("bad SysTick state in snapshot")
+        for name, value in zip(self.FIELDS, values, strict=True):
+            setattr(self, name, bool(value) if name == "flag_set" else value)
+
     @property
     def enabled(self) -> bool:
         return bool(self.csr & CSR_ENABLE)
