@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import lz4.frame
 
@@ -23,6 +23,15 @@ from ..recorder import DEFAULT_SNAPSHOT_EVERY, Progress, Recorder, RecordResult,
 from . import FIRMWARE_PLATFORM_VERSION, MachineSpec
 from .platform import Console, FirmwarePlatform, stdout_console
 from .serialinput import SerialInput
+
+if TYPE_CHECKING:
+    from ..linux.host import HostIO
+
+
+class _SignalFlag:
+    """Whether the recorder's signal handlers are installed (the shared loop's flag)."""
+
+    signals_caught = False
 
 
 class FirmwareRecorder(Recorder):
@@ -54,6 +63,9 @@ class FirmwareRecorder(Recorder):
         self.out = RecordingWriter(out_path)
         self.inputs = _FlushingInputs(self.log, self.flush_events)
         self.serial_in = SerialInput(serial_fd)
+        # The Linux recorder's signal bookkeeping lives on its host; firmware has no host
+        # calls, only this flag the shared record loop sets and clears.
+        self.host = cast("HostIO", _SignalFlag())
         self.process = GuestProcess(
             self.program, self.inputs, console=console, spec=spec, serial_in=self.serial_in
         )
