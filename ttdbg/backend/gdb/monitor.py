@@ -68,7 +68,7 @@ class MonitorCommands:
         lo, hi = tl.snapshot_interval()
         return (
             f"mode: replay\nfile: {rec.path}\nicount: {tl.position} / {tl.end}\n"
-            f"pc: {tl.pc:#x}\nsnapshot interval: {lo}..{hi}\nstatus: {status}\n"
+            f"pc: {tl.pc:#x}\nsnapshot interval: {lo}..{hi}\nstatus: {status}\n" + machine_lines(tl)
         )
 
     def _icount(self, args: list[str]) -> int:
@@ -171,3 +171,21 @@ class MonitorCommands:
             self._provenance = Provenance(tl.recording, tl.index)
         result = self._provenance.origin(addr, tl.position)
         return f"byte {addr:#x} at icount {tl.position}:\n{result.describe()}\n"
+
+
+def machine_lines(tl: Timeline) -> str:
+    """A firmware machine's virtual time, pending interrupts and last interrupt entered."""
+    describe = getattr(tl.proc.platform, "describe", None)
+    if describe is None:
+        return ""
+    info = describe()
+    ns = info["virtual_ns"]
+    last = info["last_interrupt"]
+    entered = "none" if last is None else f"{last[1]} at icount {last[0]}"
+    return (
+        f"machine: {info['machine']}\n"
+        f"virtual time: {ns // 1_000_000_000}.{ns % 1_000_000_000:09d} s "
+        f"(icount shift {info['icount_shift']})\n"
+        f"pending interrupts: {', '.join(info['pending']) or 'none'}\n"
+        f"last interrupt entered: {entered}\n"
+    )

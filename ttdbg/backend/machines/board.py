@@ -178,6 +178,10 @@ class Board(ABC):
     def pending(self) -> list[str]:
         """The interrupts pending now, by name ("IRQ 33 (uart)"), for `monitor info replay`."""
 
+    def interrupt_name(self, number: int) -> str:
+        """How front-ends name interrupt `number` ("IRQ 33", "machine timer")."""
+        return f"IRQ {number}"
+
     def unmasks(self, mnem: str, ops: str) -> bool:
         """Whether the instruction (capstone mnemonic and operands) may let the CPU accept a
         pending interrupt it refused before (csrw mstatus, mret, msr daifclr, cpsie...). The

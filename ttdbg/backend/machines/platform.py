@@ -434,7 +434,9 @@ class FirmwarePlatform:
             "virtual_ns": self.clock.ns(self.m.icount),
             "icount_shift": self.spec.icount_shift,
             "pending": self.board.pending(),
-            "last_interrupt": None if last is None else (last.icount, last.number),
+            "last_interrupt": None
+            if last is None
+            else (last.icount, self.board.interrupt_name(last.number)),
         }
 
 

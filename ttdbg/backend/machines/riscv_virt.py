@@ -19,6 +19,7 @@ UART_SOURCE = 10
 MSI, MTI, MEI = 3, 7, 11
 MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP = 1 << 3, 1 << 7, 3 << 11
 INTERRUPT = 1 << 63
+_NAMES = {MSI: "machine software", MTI: "machine timer", MEI: "machine external"}
 
 # The machine-mode CSRs firmware uses: snapshots keep them, gdb shows them.
 CSRS = (
@@ -146,9 +147,11 @@ class RiscvVirt(Board):
         machine.set_reg("pc", base + 4 * cause if tvec & 3 == 1 else base)
         return cause
 
+    def interrupt_name(self, number: int) -> str:
+        return f"{_NAMES.get(number, 'interrupt')} (cause {number})"
+
     def pending(self) -> list[str]:
-        names = {MSI: "machine software", MTI: "machine timer", MEI: "machine external"}
-        out = [f"{names[c]} (mip bit {c})" for c in (MEI, MSI, MTI) if self.mip & (1 << c)]
+        out = [f"{_NAMES[c]} (mip bit {c})" for c in (MEI, MSI, MTI) if self.mip & (1 << c)]
         out += [
             f"PLIC source {s}" for s in range(1, len(self.plic.pending)) if self.plic.pending[s]
         ]
