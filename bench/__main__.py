@@ -17,6 +17,7 @@ from typing import Any
 from unicorn.unicorn_py3.unicorn import uclib
 
 from bench.dyn_figures import dyn_figures
+from bench.fw_figures import fw_figures
 from bench.gdb_steps import gdb_figures
 from bench.index_figures import index_figures, last_write_figures
 from bench.long_recording import long_recording
@@ -208,7 +209,18 @@ def main() -> int:
         "--only-dyn", action="store_true",
         help="only the dynamic-executable figures (dyn_hello_*, python_pass_*)",
     )  # fmt: skip
+    parser.add_argument(
+        "--machine", metavar="NAME", default=None,
+        help="only the firmware figures, on this machine's sample (virt: the RISC-V one)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.machine is not None:
+        arch = args.arch if args.arch != "x86_64" else "riscv64"
+        figures = fw_figures(args.machine, arch, args.repeats)
+        width = max(len(k) for k in figures)
+        for key, value in figures.items():
+            print(f"{key:<{width}}  {value}")
+        return 0
     if args.only_dyn:
         print(json.dumps(quietly(lambda: only_dyn(args.repeats, args.arch)), indent=2))
         return 0

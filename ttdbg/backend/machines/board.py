@@ -175,6 +175,10 @@ class Board(ABC):
         pending enabled source even with interrupts masked)."""
 
     @abstractmethod
+    def any_pending(self) -> bool:
+        """Whether any interrupt is pending at the CPU, masked or not (cheap: no registers)."""
+
+    @abstractmethod
     def pending(self) -> list[str]:
         """The interrupts pending now, by name ("IRQ 33 (uart)"), for `monitor info replay`."""
 

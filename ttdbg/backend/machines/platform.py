@@ -177,7 +177,9 @@ class FirmwarePlatform:
         return self.clock.icount_for(self.clock.ns_for_ticks(ticks, hz))
 
     def interrupts_changed(self) -> None:
-        if self._access_icount is not None:
+        # Only a pending interrupt the CPU could take needs a recheck: a line that went low,
+        # or one still masked in mie, changes nothing until something else does.
+        if self._access_icount is not None and self.board.wakes(self.m):
             self._recheck_at_block_end()
 
     def output(self, port: int, data: bytes) -> None:
@@ -276,8 +278,10 @@ class FirmwarePlatform:
         pass  # the hooks stay: they are keyed by address and still right for the same code
 
     def _unmask_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
-        # The instruction ends its block: recheck right after it.
-        self._recheck_at_block_end()
+        # The instruction ends its block: recheck right after it, if anything is pending
+        # (what it unmasks is then decided by the state after it).
+        if self.board.any_pending():
+            self._recheck_at_block_end()
 
     def _wait_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
         m = self.m

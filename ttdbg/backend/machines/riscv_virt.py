@@ -128,6 +128,9 @@ class RiscvVirt(Board):
     def _deliverable(self, machine: Machine) -> int:
         return self.mip & machine.reg("mie")
 
+    def any_pending(self) -> bool:
+        return self.mip != 0
+
     def wakes(self, machine: Machine) -> bool:
         return self._deliverable(machine) != 0
 
