@@ -170,8 +170,8 @@ def _record_firmware(args: argparse.Namespace, program: str, extra: list[str], o
     )
     try:
         recorder = FirmwareRecorder(
-            program, spec, out, sys.stdin.fileno(), snapshot_every=args.snapshot_every
-            or DEFAULT_FIRMWARE_SNAPSHOT_EVERY, max_insns=args.max_insns,
+            program, spec, out, sys.stdin.fileno(), snapshot_every=args.snapshot_every,
+            max_insns=args.max_insns,
             max_memory=args.max_memory,
         )  # fmt: skip
     except OSError as err:
@@ -277,6 +277,11 @@ def recording_info(path: str) -> dict[str, Any]:
         "opened_files": end.get("opened_files"),
         "file_bytes": rec.file_size,
         "truncated": rec.truncated,
+        "machine": (
+            None
+            if rec.header.get("platform") != "firmware"
+            else {k: rec.header.get(k) for k in ("machine", "cpu", "icount_shift")}
+        ),
     }
 
 
@@ -330,6 +335,15 @@ def cmd_info(args: argparse.Namespace) -> int:
             "writing, not regular, or too large); the bytes read are in the event log"
         )
         lines += [f"  {n:>12,}  {name}" for name, n in sorted(info["inline_reads"].items())]
+    if info["machine"] is not None:
+        # Firmware: no argv, syscalls, host files or environment; the machine instead.
+        fw = info["machine"]
+        lines[2] = (
+            f"machine:     {fw['machine']} (cpu {fw['cpu']}), icount shift {fw['icount_shift']}"
+        )
+        del lines[7]  # ENOSYS
+        print("\n".join(printable(line) for line in lines))
+        return 0
     opened = info["opened_files"]
     lines.append(
         "opened:      unknown (the recording is truncated)"
@@ -597,7 +611,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "snapshot_every", 0) is None:
         from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY
 
-        args.snapshot_every = DEFAULT_SNAPSHOT_EVERY
+        # Firmware runs far slower per instruction (interrupts, devices): snapshot it more often.
+        firmware = getattr(args, "machine", None) is not None
+        args.snapshot_every = (
+            DEFAULT_FIRMWARE_SNAPSHOT_EVERY if firmware else DEFAULT_SNAPSHOT_EVERY
+        )
     try:
         return int(args.func(args))
     except TtdbgError as err:

@@ -37,6 +37,9 @@ def test_record_matches_qemu_and_replay_matches_record(tmp_rec: Path) -> None:
     assert timing_free(rec.stdout) == timing_free(native.stdout)
     assert timing_free(rec.stdout) == [b"fw: ready", b"echo: hello", b"echo: world", b"fw: bye"]
     assert b"icount shift 3 (8 ns per instruction)" in rec.stderr
+    info = run_ttdbg(["info", str(tmp_rec)])
+    assert b"machine:     virt (cpu rv64), icount shift 3" in info.stdout
+    assert b"exited with status 0" in info.stdout
     # Replay reads no input: with other input, or with stdin closed, the output is the same.
     rep = run_ttdbg(["replay", "--verify", str(tmp_rec)], b"other\nquit\n")
     assert rep.returncode == 0, rep.stderr

@@ -119,6 +119,8 @@ class ViewBuilder:
 
     def _follow_libraries(self) -> None:
         """Symbolize the libraries loaded at this position, from the recording's files."""
+        if self.tl.proc.firmware:
+            return  # firmware is one ELF: no libraries are mapped
         modules = loaded_modules(self.tl.proc.platform, self.tl.recording.files)
         self.symbols.set_libraries([LoadedImage(*m) for m in modules])
 
