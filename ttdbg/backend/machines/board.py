@@ -174,9 +174,11 @@ class Board(ABC):
         """Whether an interrupt is pending that ends a wait-for-interrupt (wfi wakes on a
         pending enabled source even with interrupts masked)."""
 
-    @abstractmethod
     def any_pending(self) -> bool:
-        """Whether any interrupt is pending at the CPU, masked or not (cheap: no registers)."""
+        """Whether any interrupt is pending at the CPU, masked or not (cheap: no registers).
+        When False the platform skips a recheck after an unmasking instruction; the default
+        (always True) is never wrong, only slower."""
+        return True
 
     @abstractmethod
     def pending(self) -> list[str]:
