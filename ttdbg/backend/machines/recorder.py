@@ -4,6 +4,8 @@ descriptor (stdin) logged at the icount it enters the UART, output to the consol
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from typing import TYPE_CHECKING, Any, cast
 
@@ -84,6 +86,20 @@ class FirmwareRecorder(Recorder):
     def _end_details(self) -> dict[str, Any]:
         return {}
 
+    def _catch_signals(self) -> dict[int, Any]:
+        """Ctrl-C and friends end the recording at the next instruction boundary (the
+        platform stops with "interrupted"), as Ctrl-A x ends QEMU."""
+        plat = self.platform
+
+        def stop(sig: int, _frame: object) -> None:
+            plat.host_signal = sig
+
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                previous[sig] = signal.signal(sig, stop)
+        return previous
+
     def _guest_memory_estimate(self) -> int:
         return 0  # the board's RAM is fixed; snapshots are checked against the limit
 
@@ -114,7 +130,5 @@ class FirmwareRecorder(Recorder):
         try:
             return self._record(progress)
         finally:
-            import signal
-
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
