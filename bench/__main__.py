@@ -17,6 +17,7 @@ from typing import Any
 from unicorn.unicorn_py3.unicorn import uclib
 
 from bench.dyn_figures import dyn_figures
+from bench.fw_figures import SAMPLES as FW_SAMPLES
 from bench.fw_figures import fw_figures
 from bench.gdb_steps import gdb_figures
 from bench.index_figures import index_figures, last_write_figures
@@ -215,7 +216,9 @@ def main() -> int:
     )  # fmt: skip
     args = parser.parse_args()
     if args.machine is not None:
-        arch = args.arch if args.arch != "x86_64" else "riscv64"
+        # --arch picks among machines of one name (virt); else the sample's own arch.
+        known = [a for name, a in FW_SAMPLES if name == args.machine]
+        arch = args.arch if args.arch != "x86_64" or not known else known[0]
         figures = fw_figures(args.machine, arch, args.repeats)
         width = max(len(k) for k in figures)
         for key, value in figures.items():

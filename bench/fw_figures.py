@@ -18,16 +18,20 @@ from ttdbg.backend.recording import open_recording
 from ttdbg.backend.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = {("virt", "riscv64"): ROOT / "sample_traces" / "firmware" / "riscv-virt" / "fw.elf"}
+SAMPLES = {
+    ("virt", "riscv64"): ROOT / "sample_traces" / "firmware" / "riscv-virt" / "fw.elf",
+    ("lm3s6965evb", "armv7m"): ROOT / "sample_traces" / "firmware" / "cortex-m" / "fw.elf",
+    ("lm3s811evb", "armv7m"): ROOT / "sample_traces" / "firmware" / "cortex-m" / "fw.elf",
+}
 INSNS = 2_000_000  # the sample with its input closed: timer interrupts every few hundred
 CHUNK = 10_000  # bare Unicorn runs this many instructions per call (Unicorn's own count)
 
 
-def _symbol(elf: Path, name: str) -> int:
+def _symbol(elf: Path, name: str) -> tuple[int, int]:
+    """The address and size of symbol `name`."""
     with open(elf, "rb") as f:
-        return int(
-            ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(name)[0]["st_value"]
-        )
+        sym = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(name)[0]
+        return int(sym["st_value"]), int(sym["st_size"])
 
 
 def bare_unicorn_seconds(elf: Path, spec: Any) -> float:
@@ -50,14 +54,14 @@ def bare_unicorn_seconds(elf: Path, spec: Any) -> float:
         due = plat.board.deadline()
         if due is not None and due > m.icount:
             plat.clock.idle_ns += (due - m.icount) << plat.clock.shift
-        uc.reg_write(pc_id, addr + size)
+        uc.reg_write(pc_id, (addr + size) | m.arch.start_bit)
 
     for addr in _wfi_sites(elf, m):
         m.uc.hook_add(unicorn.UC_HOOK_CODE, skip_wfi, None, addr, addr)
     start = time.perf_counter()
     done = 0
     while done < INSNS:
-        m.uc.emu_start(m.pc, 0, count=CHUNK)
+        m.uc.emu_start(m.pc | m.arch.start_bit, 0, count=CHUNK)
         done += CHUNK
         m.icount = done  # the clock the devices read
         due = plat.board.deadline()
@@ -107,7 +111,7 @@ def fw_figures(machine: str, arch: str, repeats: int) -> dict[str, Any]:
         out["fw_rsi_ms_p50"] = round(statistics.median(steps), 2)
         # reverse-continue from the end to the last write of the tick counter (a handler's).
         timeline.seek(timeline.end)
-        timeline.add_watchpoint("write", _symbol(elf, "ticks"), 8)
+        timeline.add_watchpoint("write", *_symbol(elf, "ticks"))
         start = time.perf_counter()
         stop = timeline.reverse_continue()
         out["fw_rc_ms"] = round((time.perf_counter() - start) * 1000, 1)
