@@ -229,3 +229,9 @@ def test_unmodelled_hardware_stops_naming_address_and_pc(
     )
     assert out.returncode == 1
     assert re.search(message, out.stderr), out.stderr
+
+
+def test_the_sample_recording_replays_and_verifies() -> None:
+    out = run_ttdbg(["replay", "--verify", str(FIRMWARE / "fw.ttrec")])
+    assert out.returncode == 0, out.stderr
+    assert b"rx 7 0x71 'q'\nfw: bye rx=7" in out.stdout
