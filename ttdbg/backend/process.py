@@ -12,8 +12,9 @@ from .linux.host import HostIO
 from .linux.platform import Console, LinuxPlatform
 from .linux.threads import SchedulePolicy
 from .loader import Program
-from .machine import Machine
+from .machine import Halt, Machine
 from .machinestate import capture, restore_memory, restore_registers
+from .runoutcome import RunOutcome, classify
 
 if TYPE_CHECKING:
     from .machines import MachineSpec
@@ -53,6 +54,14 @@ class GuestProcess(Generic[InputsT]):
             self.platform = LinuxPlatform(
                 self.machine, program, inputs, host, console, files, schedule
             )
+
+    def run(self, n: int) -> RunOutcome:
+        """Run at most `n` instructions and say why the run ended."""
+        m, plat = self.machine, self.platform
+        halt = m.run(n)
+        return classify(
+            m.icount, halt == Halt.EXITED, halt == Halt.STOPPED, plat.error, plat.end_of_log
+        )
 
     def capture(self, cursor: int, share_with: MachineState | None = None) -> MachineState:
         return capture(self.machine, self.platform.to_state(), cursor, share_with)

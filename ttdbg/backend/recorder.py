@@ -30,6 +30,7 @@ from .machine import PAGE
 from .process import GuestProcess
 from .recfile import FrameType, RecordingWriter, encode_events_frame, encode_snapshot_frame
 from .recording import shell_status
+from .runoutcome import Why
 
 DEFAULT_SNAPSHOT_EVERY = 20_000_000
 KEYFRAME_EVERY = 8
@@ -296,9 +297,9 @@ class Recorder:
             if step <= 0:
                 reason = "limit"
                 break
-            m.run(step)
-            if plat.error is not None:
-                reason = str(plat.error)
+            ran = self.process.run(step)
+            if ran.why in (Why.FAILED, Why.DIVERGED):
+                reason = str(ran.error)
                 break
             if m.halted is None and (
                 self.over_memory or self._guest_memory_estimate() > self.max_memory

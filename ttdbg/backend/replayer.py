@@ -13,6 +13,7 @@ from .inputs import ReplayInputs
 from .linux.platform import Console
 from .process import GuestProcess
 from .recording import Recording, shell_status
+from .runoutcome import Why
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,13 @@ def replay(
         if m.icount >= stop_at:
             break
         verify_due()
-        m.run((min(stop_at, pending[0][1].icount) if pending else stop_at) - m.icount)
-        if plat.error is not None:
-            if isinstance(plat.error, DivergenceError):
-                raise plat.error
-            return ReplayResult(m.icount, str(plat.error), None, None, verified)
-        if plat.end_of_log is not None:
+        ran = proc.run((min(stop_at, pending[0][1].icount) if pending else stop_at) - m.icount)
+        if ran.why == Why.DIVERGED:
+            assert ran.error is not None
+            raise ran.error
+        if ran.why == Why.FAILED:
+            return ReplayResult(m.icount, str(ran.error), None, None, verified)
+        if ran.why == Why.END_OF_LOG:
             return ReplayResult(m.icount, "truncated", None, None, verified)
         if progress is not None:
             progress(m.icount)

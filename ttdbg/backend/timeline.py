@@ -33,6 +33,7 @@ from .inputs import ReplayInputs
 from .process import GuestProcess
 from .recording import Recording
 from .replayer import new_replay_process, restore_replay_state
+from .runoutcome import Why
 from .schedule import Run, Schedule
 from .stops import (
     BeginningOfHistory,
@@ -574,7 +575,7 @@ class Timeline:
         stop_check: Callable[[], bool] = lambda: False,
     ) -> Stop:
         """Replay forward to `target` in short slices; the tracer decides about hits."""
-        m, plat = self.machine, self.proc.platform
+        m = self.machine
         pending = list(marks or [])
         while self.position < target and m.halted is None:
             if cancel is not None and cancel.cancelled:
@@ -582,11 +583,11 @@ class Timeline:
             goal = min(target, self.position + self._slice, *(pending[:1] or [target]))
             began = time.perf_counter()
             ran_from = self.position
-            m.run(goal - self.position)
+            ran = self.proc.run(goal - self.position)
             self._adapt_slice(self.position - ran_from, time.perf_counter() - began)
-            if plat.error is not None:
-                raise TimelineError(str(plat.error))
-            if plat.end_of_log is not None:
+            if ran.why in (Why.FAILED, Why.DIVERGED):
+                raise TimelineError(str(ran.error))
+            if ran.why == Why.END_OF_LOG:
                 self.end = min(self.end, self.position)
                 return self.end_stop()
             if stop_check():
