@@ -125,6 +125,10 @@ class _FlushingInputs(LiveInputs):
 class Recorder:
     """Runs one program from its first instruction to its end, writing a recording."""
 
+    program: Program
+    image: bytes
+    files: FileStore
+
     def __init__(
         self,
         program_path: str,
@@ -137,13 +141,7 @@ class Recorder:
         max_memory: int = DEFAULT_MEMORY_LIMIT,
         schedule: SchedulePolicy | None = None,
     ) -> None:
-        self.max_memory = max_memory
-        self.over_memory = False
-        with open(program_path, "rb") as f:
-            self.image = f.read()
-        self.program_path = program_path
-        self.files = FileStore(recording=True)
-        self.program = parse_program(self.image, program_path)
+        self._open_program(program_path, max_memory)
         if not self.program.arch.syscall_numbers:
             raise UnsupportedProgram(
                 f"{program_path}: {self.program.arch.name} code is firmware, not a Linux "
@@ -170,6 +168,16 @@ class Recorder:
         self.previous: MachineState | None = None
         self.snapshot_count = 0
         self.snapshot_bytes = [0, 0]  # raw, compressed
+
+    def _open_program(self, program_path: str, max_memory: int) -> None:
+        """Read and parse the program file, with a fresh file store (every recorder's start)."""
+        self.max_memory = max_memory
+        self.over_memory = False
+        with open(program_path, "rb") as f:
+            self.image = f.read()
+        self.program_path = program_path
+        self.files = FileStore(recording=True)
+        self.program = parse_program(self.image, program_path)
 
     def _attach_loader(self, program: Program, host: HostIO) -> Program:
         """Find the program's dynamic loader (under the sysroot first) and store it."""

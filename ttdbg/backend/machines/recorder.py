@@ -17,8 +17,7 @@ from ttdbg.snapshots.state import HASH_VERSION, PageDigests
 
 from ..baseline import PageBaseline
 from ..eventlog import EVENTLOG_VERSION, EventLogWriter
-from ..filestore import FileStore
-from ..loader import initial_pages, parse_program
+from ..loader import initial_pages
 from ..process import GuestProcess
 from ..recfile import FrameType, RecordingWriter
 from ..recorder import DEFAULT_SNAPSHOT_EVERY, Progress, Recorder, RecordResult, _FlushingInputs
@@ -50,13 +49,7 @@ class FirmwareRecorder(Recorder):
         max_insns: int | None = None,
         max_memory: int = DEFAULT_MEMORY_LIMIT,
     ) -> None:
-        self.max_memory = max_memory
-        self.over_memory = False
-        with open(program_path, "rb") as f:
-            self.image = f.read()
-        self.program_path = program_path
-        self.files = FileStore(recording=True)
-        self.program = parse_program(self.image, program_path)
+        self._open_program(program_path, max_memory)
         self.spec = spec
         self.argv, self.env = [], []
         self.snapshot_every = max(1, snapshot_every)

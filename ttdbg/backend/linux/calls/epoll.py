@@ -16,6 +16,7 @@ from ..threads import ERESTARTSYS
 from . import procfs
 from .alarms import timeout_ms, wait_under_mask
 from .files import open_host_object
+from .io import finish_parkable
 from .table import EBADF, EINVAL, EPERM, O_CLOEXEC, O_RDWR, Args, Kind, open_file, syscall
 
 EPOLL_CTL_ADD, EPOLL_CTL_MOD = 1, 3
@@ -89,12 +90,7 @@ def _wait(p: LinuxPlatform, a: Args, timeout_ms: int) -> int | None:
         return p.live.epoll_wait(ep, maxevents, timeout, packed)
 
     result, data = p.host_call(wait)
-    if result == -ERESTARTSYS and threads.multi:
-        threads.park_for_host(parked[0] if parked else None)
-        return None
-    if result > 0:
-        p.m.write(events, data)
-    return result
+    return finish_parkable(p, result, data, parked, events)
 
 
 @syscall("epoll_wait", kind=Kind.HOST)

@@ -57,8 +57,16 @@ def _read_into(
         return op(p.live, f)
 
     result, data = p.host_read(read)
-    if result == -ERESTARTSYS and threads.multi:
-        threads.park_for_host(blocking[0] if blocking else None)
+    return finish_parkable(p, result, data, blocking, buf)
+
+
+def finish_parkable(
+    p: LinuxPlatform, result: int, data: bytes, parked: list[int], buf: int
+) -> int | None:
+    """The end of a host call that may have parked its thread: park it (replay parks at the
+    same point), or put what the call returned into the guest's buffer."""
+    if result == -ERESTARTSYS and p.threads.multi:
+        p.threads.park_for_host(parked[0] if parked else None)
         return None
     if result > 0:
         p.m.write(buf, data)
