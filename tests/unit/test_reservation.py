@@ -12,13 +12,25 @@ from tests.guest_programs import build
 from tests.unit.test_timeline import fingerprint, forward_fingerprint
 from ttdbg.backend.arch import Arch
 from ttdbg.backend.arch.aarch64 import ARCH as AARCH64
+from ttdbg.backend.arch.armv7m import ARCH as ARMV7M
 from ttdbg.backend.arch.riscv64 import ARCH as RISCV64
 from ttdbg.backend.machine import Machine
 from ttdbg.backend.recorder import Recorder
 from ttdbg.backend.recording import open_recording
-from ttdbg.backend.reservation import PREFIX
+from ttdbg.backend.reservation import PREFIX, _layout
 from ttdbg.backend.stops import BreakpointHit
 from ttdbg.backend.timeline import Timeline
+
+
+@pytest.mark.parametrize("arch", [RISCV64, AARCH64, ARMV7M], ids=lambda a: a.name)
+def test_calibration_finds_the_fields_and_a_store_conditional_obeys_them(arch: Arch) -> None:
+    # The calibration's own check: with the fields written back the store succeeds, with
+    # them cleared it is refused; a layout comes back only when both held.
+    probe = arch.reservation
+    assert probe is not None
+    layout = _layout(arch)
+    assert layout is not None
+    assert len(set(layout)) == len(probe.fields)
 
 
 @pytest.mark.parametrize("arch", [RISCV64, AARCH64], ids=lambda a: a.name)
@@ -34,13 +46,13 @@ def test_a_written_reservation_decides_the_store_conditional(arch: Arch) -> None
     def store_conditional() -> int:
         m.set_reg(probe.address, addr)
         m.set_reg(probe.status, 7)
-        m.set_reg(arch.pc, code + 4)
+        m.set_reg(arch.pc, code + 4 + arch.start_bit)
         m.run(1)
         return m.reg(probe.status)
 
     assert m.reservation.read() == {}
     m.set_reg(probe.address, addr)
-    m.set_reg(arch.pc, code)
+    m.set_reg(arch.pc, code + arch.start_bit)
     m.run(1)
     held = m.reservation.read()
     assert held[PREFIX + "addr"] == addr

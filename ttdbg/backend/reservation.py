@@ -45,8 +45,8 @@ def _scratch(arch: Arch, probe: ReservationProbe) -> unicorn.Uc:
     return uc
 
 
-def _run(uc: unicorn.Uc, start: int) -> None:
-    uc.emu_start(start, start + 4, count=1)
+def _run(uc: unicorn.Uc, arch: Arch, start: int) -> None:
+    uc.emu_start(start | arch.start_bit, start + 4, count=1)
 
 
 def _context_bytes(uc: unicorn.Uc, ctx: unicorn.UcContext) -> bytes:
@@ -64,12 +64,13 @@ def _calibrate(arch: Arch, probe: ReservationProbe) -> tuple[int, ...] | None:
         addr = page + off
         uc.mem_write(addr, struct.pack("<QQ", *words))
         uc.reg_write(reg[probe.address], addr)
-        _run(uc, _CODE)
+        _run(uc, arch, _CODE)
         # The address and loaded words also sit in registers: clear those copies.
         for name in (probe.address, *probe.loaded):
             uc.reg_write(reg[name], 0)
         snaps.append(_context_bytes(uc, ctx))
-        wanted.append((addr, *words)[: len(probe.fields)])
+        mask = (1 << (8 * probe.width)) - 1
+        wanted.append((addr, *(w & mask for w in words))[: len(probe.fields)])
     offsets = []
     for field, (one, two) in zip(probe.fields, zip(*wanted, strict=True), strict=True):
         found = [
@@ -119,10 +120,10 @@ def _verify(
         for name in probe.loaded:
             uc.reg_write(reg[name], 0xABCDEF)
         uc.reg_write(reg[probe.status], 7)
-        _run(uc, _CODE + 4)
-        outcomes.append((uc.reg_read(reg[probe.status]), uc.mem_read(addr, 8)))
+        _run(uc, arch, _CODE + 4)
+        outcomes.append((uc.reg_read(reg[probe.status]), uc.mem_read(addr, probe.width)))
     stored, refused = outcomes
-    abcdef = (0xABCDEF).to_bytes(8, "little")
+    abcdef = (0xABCDEF).to_bytes(probe.width, "little")
     return stored == (0, abcdef) and refused[0] == 1 and refused[1] != abcdef
 
 

@@ -10,7 +10,7 @@ import capstone
 import unicorn
 from unicorn import arm_const as a
 
-from .base import Arch, GdbRegister, Register, SyscallAbi
+from .base import Arch, GdbRegister, Register, ReservationProbe, SyscallAbi
 
 _CORE, _SYSTEM = "org.gnu.gdb.arm.m-profile", "org.gnu.gdb.arm.m-system"
 
@@ -78,4 +78,14 @@ ARCH = Arch(
     is_return=lambda m, ops: (m == "bx" and ops == "lr") or (m.startswith("pop") and "pc" in ops),
     display_registers=tuple(r.name for r in REGISTERS),
     start_bit=1,
+    # QEMU's exclusive_addr / exclusive_val: ldrex r1,[r0]; strex r2,r1,[r0].
+    reservation=ReservationProbe(
+        load=bytes.fromhex("50e8001f"),
+        store=bytes.fromhex("40e80012"),
+        address="r0",
+        loaded=("r1",),
+        status="r2",
+        fields=("addr", "val"),
+        width=4,
+    ),
 )

@@ -65,6 +65,7 @@ class ReservationProbe:
     loaded: tuple[str, ...]  # the registers `load` writes (cleared before the context is read)
     status: str
     fields: tuple[str, ...]
+    width: int = 8  # bytes `load` reads into each field
 
 
 @dataclass(frozen=True)
