@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml setup.py ttdbg/backend/_blockcount.c
 demo: $(STAMP)
 	$(BIN)/ttdbg tui sample_traces/walk.ttrec
 
+# One worker per core; a file's tests stay on one worker, so its module fixtures (recordings,
+# builds) are made once.
 test: $(STAMP)
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n auto --dist loadfile tests
 
 check: $(STAMP)
 	$(BIN)/ruff format --check ttdbg tests bench

@@ -150,14 +150,20 @@ def test_serve_survives_running_out_of_descriptors(tmp_path: object) -> None:
         assert proc.stderr is not None
         line = proc.stdout.readline()
         port = int(line.rsplit(":", 1)[1].rstrip(")\n"))
-        fds = len(os.listdir(f"/proc/{proc.pid}/fd"))
         soft, hard = resource.prlimit(proc.pid, resource.RLIMIT_NOFILE)
-        resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (fds + 4, hard))
-        holders = [socket.create_connection(("127.0.0.1", port)) for _ in range(30)]
-        poll(lambda: "cannot accept" in _stderr_so_far(proc), 30, "accept to fail")
-        for s in holders:
-            s.close()
-        resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+        with attach(port, timeout=60) as first:
+            # Once a client is served the server's descriptors are all open: with the limit
+            # at exactly that count, the next accept() has none left.
+            assert first.ask(b"?") == WALK_STOP
+            fds = len(os.listdir(f"/proc/{proc.pid}/fd"))
+            resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (fds, hard))
+            holders = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
+            poll(lambda: "cannot accept" in _stderr_so_far(proc), 30, "accept to fail")
+            assert first.ask(b"?") == WALK_STOP  # the client being served still works
+            for s in holders:
+                s.close()
+            resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+            assert first.ask(b"D") == b"OK"
         with attach(port, timeout=60) as client:
             assert client.ask(b"?") == WALK_STOP
         assert proc.poll() is None
