@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests assert behaviour, not speed: no per-example deadline, and slow data generation
+# on a busy 2-core machine (two test workers) is not a failure.
+settings.register_profile("ttdbg", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ttdbg")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_traces"
