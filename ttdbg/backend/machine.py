@@ -76,14 +76,20 @@ class RegisterFile:
 
     def __init__(self, uc: unicorn.Uc, regs: Sequence[Register]) -> None:
         n = len(regs)
+        self._uc = uc
         self._uch = uc._uch
         self._regs = list(regs)
         self._names = [r.name for r in regs]
         self._n = n
         self._buf = ctypes.create_string_buffer(self.SLOT * n)
         base = ctypes.addressof(self._buf)
-        self._ids = (ctypes.c_int * n)(*(r.uc_id for r in regs))
-        self._ptrs = (ctypes.c_void_p * n)(*(base + self.SLOT * i for i in range(n)))
+        # Registers reached by encoding go one by one after the batch (their slots stay
+        # in the buffer, so raw slots look the same either way).
+        self._cp = [(i, r) for i, r in enumerate(regs) if r.cp is not None]
+        batch = [i for i, r in enumerate(regs) if r.cp is None]
+        self._nbatch = len(batch)
+        self._ids = (ctypes.c_int * n)(*(regs[i].uc_id for i in batch))
+        self._ptrs = (ctypes.c_void_p * n)(*(base + self.SLOT * i for i in batch))
         # Registers of at most 8 bytes unpack in one struct call (the syscall registers are
         # read at every syscall); wider ones (XMM, x87) go through int.from_bytes.
         narrow = {1: "B15x", 2: "H14x", 4: "I12x", 8: "Q8x"}
@@ -95,9 +101,11 @@ class RegisterFile:
     def values(self) -> list[int]:
         """The registers' values, in the order they were given."""
         ctypes.memset(self._buf, 0, self.SLOT * self._n)
-        err = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n)
+        err = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._nbatch)
         if err != 0:
             raise unicorn.UcError(err)
+        if self._cp:
+            self._read_cp()
         if self._unpack is not None:
             return list(self._unpack(self._buf))
         raw = self._buf.raw
@@ -115,17 +123,34 @@ class RegisterFile:
     def save(self) -> bytes:
         """Every register, as the raw slots."""
         ctypes.memset(self._buf, 0, self.SLOT * self._n)
-        err = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n)
+        err = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._nbatch)
         if err != 0:
             raise unicorn.UcError(err)
+        if self._cp:
+            self._read_cp()
         return self._buf.raw
 
     def load(self, raw: bytes) -> None:
         """Write every register from raw slots made by `save` or `encode`."""
         ctypes.memmove(self._buf, raw, self.SLOT * self._n)
-        err = uclib.uc_reg_write_batch(self._uch, self._ids, self._ptrs, self._n)
+        err = uclib.uc_reg_write_batch(self._uch, self._ids, self._ptrs, self._nbatch)
         if err != 0:
             raise unicorn.UcError(err)
+        if self._cp:
+            self._write_cp()
+
+    def _read_cp(self) -> None:
+        base = ctypes.addressof(self._buf)
+        for i, reg in self._cp:
+            value = self._uc.reg_read(reg.uc_id, reg.cp) & ((1 << (8 * reg.size)) - 1)
+            ctypes.memmove(base + self.SLOT * i, value.to_bytes(reg.size, "little"), reg.size)
+
+    def _write_cp(self) -> None:
+        raw = self._buf.raw
+        for i, reg in self._cp:
+            value = int.from_bytes(raw[self.SLOT * i : self.SLOT * i + reg.size], "little")
+            assert reg.cp is not None
+            self._uc.reg_write(reg.uc_id, (*reg.cp, value))
 
     def decode(self, raw: bytes) -> dict[str, int]:
         return {
@@ -151,9 +176,11 @@ class RegisterFile:
         for i, r in enumerate(self._regs):
             data = values[r.name].to_bytes(r.size, "little")
             ctypes.memmove(ctypes.addressof(self._buf) + self.SLOT * i, data, r.size)
-        err = uclib.uc_reg_write_batch(self._uch, self._ids, self._ptrs, self._n)
+        err = uclib.uc_reg_write_batch(self._uch, self._ids, self._ptrs, self._nbatch)
         if err != 0:
             raise unicorn.UcError(err)
+        if self._cp:
+            self._write_cp()
 
 
 class RegisterWriter:
@@ -243,7 +270,9 @@ class Machine:
         self.write_register(self._regs[name], value)
 
     def read_register(self, reg: Register) -> int:
-        value = self.uc.reg_read(reg.uc_id)
+        value = (
+            self.uc.reg_read(reg.uc_id) if reg.cp is None else self.uc.reg_read(reg.uc_id, reg.cp)
+        )
         if reg.kind == "x87":
             mantissa, exponent = value
             return int(mantissa) | (int(exponent) << 64)
@@ -252,6 +281,8 @@ class Machine:
     def write_register(self, reg: Register, value: int) -> None:
         if reg.kind == "x87":
             self.uc.reg_write(reg.uc_id, (value & ((1 << 64) - 1), value >> 64))
+        elif reg.cp is not None:
+            self.uc.reg_write(reg.uc_id, (*reg.cp, value))
         else:
             self.uc.reg_write(reg.uc_id, value)
 

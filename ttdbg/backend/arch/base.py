@@ -18,6 +18,9 @@ class Register:
     uc_id: int
     size: int
     kind: str = "int"  # "int", or "x87" for the 80-bit registers Unicorn hands out as tuples
+    # A system register Unicorn reaches only by its encoding (AArch64 (crn, crm, op0, op1,
+    # op2) through UC_ARM64_REG_CP_REG): read and written one by one, after the others.
+    cp: tuple[int, int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ INT_RX, INT_TX = 0x10, 0x20
 LCRH_FEN = 0x10
 FIFO_DEPTH = 16
 ID_LUMINARY = (0x11, 0x00, 0x18, 0x01, 0x0D, 0xF0, 0x05, 0xB1)  # 0xFE0..0xFFC
+ID_ARM = (0x11, 0x10, 0x14, 0x00, 0x0D, 0xF0, 0x05, 0xB1)  # the plain PL011 (QEMU's virt)
 
 # Registers kept as written (baud rate, line control, ...): they shape the serial line, which
 # an emulated console does not have; QEMU stores them the same way.
@@ -34,6 +35,7 @@ class StellarisUart:
     ris: int = 0
     rsr: int = 0
     regs: dict[str, int] = field(default_factory=lambda: dict(_RESET))
+    ids: tuple[int, ...] = ID_LUMINARY  # the peripheral and cell ID registers
 
     @property
     def depth(self) -> int:
@@ -73,7 +75,7 @@ class StellarisUart:
             self._update()
             return byte
         if 0xFE0 <= offset <= 0xFFC and offset % 4 == 0:
-            return ID_LUMINARY[(offset - 0xFE0) // 4]
+            return self.ids[(offset - 0xFE0) // 4]
         value = {
             0x004: lambda: self.rsr,
             0x018: self.flags,

@@ -18,6 +18,7 @@ FIRMWARE_PLATFORM_VERSION = 1  # bump when device state or timing rules change
 
 MACHINES: dict[tuple[str, str], str] = {
     ("virt", "riscv64"): "riscv_virt:RiscvVirt",
+    ("virt", "aarch64"): "aarch64_virt:Aarch64Virt",
     ("lm3s6965evb", "armv7m"): "stellaris:Lm3s6965evb",
     ("lm3s811evb", "armv7m"): "stellaris:Lm3s811evb",
 }

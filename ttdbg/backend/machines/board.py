@@ -16,6 +16,7 @@ once for (b) and (c), so record and replay enter every interrupt at the same ico
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -74,6 +75,11 @@ class Bus(Protocol):
 
     def fail(self, message: str) -> None:
         """Stop the recording with `message` (an access the model cannot answer)."""
+        ...
+
+    def instruction_access(self) -> AbstractContextManager[None]:
+        """Around a device access made from an instruction hook rather than MMIO (a system
+        register, a hypervisor call): `icount()` is that instruction's, as in MMIO."""
         ...
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,7 @@ class FirmwarePlatform:
         self.enosys: dict[str, int] = {}
         self.auxv = b""
         self.check_at: int | None = None  # an interrupt recheck due at this icount
+        self.deadline_floor: int | None = None  # no device deadline takes effect before it
         self.serial_due: int | None = None  # recording: input waits for delivery here
         self.last_interrupt: EnteredInterrupt | None = None
         self._access_icount: int | None = None
@@ -203,6 +205,36 @@ class FirmwarePlatform:
         self.error = FirmwareError(message)
         self.m.request_stop()
 
+    @contextmanager
+    def instruction_access(self) -> Iterator[None]:
+        """Around a device access an instruction hook makes (a system-register timer access,
+        a PSCI call): device timing, rechecks and failures use that instruction's icount."""
+        self._access_icount = self.m.icount_at(self._position.pc)
+        try:
+            yield
+        finally:
+            self._access_icount = None
+            self._follow_deadline()
+
+    def _follow_deadline(self) -> None:
+        """After a device access: a timer it armed stops the run at its deadline, which a
+        run started earlier does not know. A deadline inside the accessing block (runs
+        cannot stop there any more) takes effect at the block's end, in replay too."""
+        due = self.board.deadline()
+        if due is None:
+            return
+        end = self.m.counter.icount
+        if due < end:
+            self.deadline_floor = due = end
+        if due < self.m.counter.limit:
+            self.m.counter.limit = due
+
+    def _deadline(self) -> int | None:
+        due = self.board.deadline()
+        if due is not None and self.deadline_floor is not None and due < self.deadline_floor:
+            return self.deadline_floor
+        return due
+
     # -- MMIO ---------------------------------------------------------------------------------
 
     def _mmio_read(self, uc: unicorn.Uc, offset: int, size: int, dev: Any) -> int:
@@ -218,6 +250,7 @@ class FirmwarePlatform:
             dev.write(offset, size, value)
         finally:
             self._access_icount = None
+            self._follow_deadline()
 
     def _recheck_at_block_end(self) -> None:
         """Recheck interrupts where the current translated block ends (the block counter has
@@ -298,7 +331,7 @@ class FirmwarePlatform:
                 if input_next:
                     self.serial_due = after
             if not input_next and self.error is None:
-                due = self.board.deadline()
+                due = self._deadline()
                 if due is None:
                     if not self.inputs.replaying and (
                         self.serial_in is None or self.serial_in.closed
@@ -327,7 +360,7 @@ class FirmwarePlatform:
             return False
         if source.available():
             return True
-        due = self.board.deadline()
+        due = self._deadline()
         while not source.closed and self.host_signal is None:
             if due is None:
                 wait = MAX_IDLE_WAIT
@@ -344,7 +377,7 @@ class FirmwarePlatform:
     # -- asynchronous events ------------------------------------------------------------------
 
     def next_async(self) -> int | None:
-        due = [d for d in (self.check_at, self.board.deadline(), self.serial_due) if d is not None]
+        due = [d for d in (self.check_at, self._deadline(), self.serial_due) if d is not None]
         if self.inputs.replaying:
             ev = self.inputs.peek()
             if ev is not None and ev.kind == EventKind.SERIAL:
@@ -360,8 +393,9 @@ class FirmwarePlatform:
         if self.serial_due is not None and self.serial_due <= icount:
             self.serial_due = None
         self._serial(icount)
-        due = self.board.deadline()
+        due = self._deadline()
         if due is not None and due <= icount:
+            self.deadline_floor = None
             self.board.at_deadline()
         number = self.board.take_interrupt(self.m)
         if number is not None:
@@ -411,6 +445,7 @@ class FirmwarePlatform:
             "devices": self.board.state(),
             "idle_ns": self.clock.idle_ns,
             "check_at": self.check_at,
+            "deadline_floor": self.deadline_floor,
             "last_interrupt": None if last is None else [last.icount, last.number],
             "exit_status": self.exit_status,
         }
@@ -422,6 +457,8 @@ class FirmwarePlatform:
         self.clock.idle_ns = int(state["idle_ns"])
         check = state["check_at"]
         self.check_at = None if check is None else int(check)
+        floor = state.get("deadline_floor")
+        self.deadline_floor = None if floor is None else int(floor)
         last = state["last_interrupt"]
         self.last_interrupt = None if last is None else EnteredInterrupt(int(last[0]), int(last[1]))
         status = state["exit_status"]

@@ -19,10 +19,11 @@ from ..cortexm.exceptions import (
 from ..cortexm.fastcore import MachineCore
 from ..cortexm.nvic import FIRST_IRQ, SYSTICK, ExceptionState
 from ..cortexm.scs import SCS_BASE, SCS_SIZE, SystemControl
-from ..cortexm.stellaris_uart import StellarisUart
+from ..cortexm.stellaris_uart import ID_LUMINARY
 from ..loader import Program
 from ..machine import Machine
 from .board import Board, Bus, Device, DeviceState, MemoryRegion, SerialPort
+from .pl011 import Pl011
 
 UART0_BASE, UART0_IRQ = 0x4000C000, 5
 NUM_IRQ = 64  # QEMU's stellaris NUM_IRQ_LINES
@@ -104,15 +105,12 @@ class SystemControlSpace(Device):
         }
 
 
-class Uart(Device, SerialPort):
+class Uart(Pl011):
     """UART0: the Stellaris PL011, its interrupt line wired to the NVIC."""
 
-    name = "uart0"
-
     def __init__(self, bus: Bus, nvic: ExceptionState) -> None:
-        super().__init__(bus, UART0_BASE, 0x1000)
         self.nvic = nvic
-        self.model = StellarisUart(output=lambda byte: bus.output(0, bytes([byte])), irq=self._line)
+        super().__init__(bus, UART0_BASE, self._line, ID_LUMINARY)
 
     def _line(self, high: bool) -> None:
         number = FIRST_IRQ + UART0_IRQ
@@ -120,50 +118,6 @@ class Uart(Device, SerialPort):
         self.nvic.set_level(number, high)
         if rising:
             self.bus.interrupts_changed()  # newly pending: maybe taken after this access
-
-    def read(self, offset: int, size: int) -> int:
-        try:
-            return self._sized(offset, size, self.model.read(offset & ~3))
-        except NotModelled as err:
-            self.bus.fail(f"{err} at {self.base + offset:#x} (not modelled)")
-            return 0
-
-    def write(self, offset: int, size: int, value: int) -> None:
-        try:
-            if offset & 3:
-                raise NotModelled(f"unaligned {size}-byte UART write")
-            self.model.write(offset, value)
-        except NotModelled as err:
-            self.bus.fail(f"{err} at {self.base + offset:#x} (not modelled)")
-
-    @staticmethod
-    def _sized(offset: int, size: int, word: int) -> int:
-        shift = 8 * (offset & 3)
-        return (word >> shift) & ((1 << (8 * size)) - 1)
-
-    def rx_room(self) -> int:
-        return self.model.depth - len(self.model.fifo)
-
-    def receive(self, data: bytes) -> None:
-        for byte in data:
-            self.model.receive(byte)
-
-    def state(self) -> DeviceState:
-        return self.model.state()
-
-    def load(self, state: DeviceState) -> None:
-        self.model.restore(state)
-
-    def registers(self) -> dict[str, int]:
-        m = self.model
-        return {
-            "FR": m.flags(),
-            "LCRH": m.lcrh,
-            "IM": m.im,
-            "RIS": m.ris,
-            "MIS": m.ris & m.im,
-            "RX FIFO": len(m.fifo),
-        }
 
 
 class Stellaris(Board):
