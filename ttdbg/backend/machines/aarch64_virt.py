@@ -122,6 +122,7 @@ KEPT = {
     (3, 0, 2, 0, 2): "tcr_el1", (3, 0, 10, 2, 0): "mair_el1", (3, 0, 7, 4, 0): "par_el1",
     (3, 0, 13, 0, 4): "tpidr_el1", (3, 3, 13, 0, 2): "tpidr_el0", (3, 3, 13, 0, 3): "tpidrro_el0",
 }  # fmt: skip
+ID_AA64PFR0_EL1, PFR0_EL2_EL3 = (3, 0, 0, 4, 0), 0xFF00
 READ_ONLY = {
     (3, 0, 4, 2, 2): "currentel", (3, 0, 0, 0, 0): "midr_el1", (3, 0, 0, 0, 5): "mpidr_el1",
     (3, 0, 0, 0, 6): "revidr_el1", (3, 3, 0, 0, 1): "ctr_el0", (3, 3, 0, 0, 7): "dczid_el0",
@@ -218,6 +219,10 @@ class Aarch64Virt(Board):
         key = (cp.op0, cp.op1, cp.crn, cp.crm, cp.op2)
         name = TIMER_REGISTERS.get(key)
         if name is None:
+            if key == ID_AA64PFR0_EL1:  # Unicorn's CPU has EL2 and EL3; QEMU's virt neither
+                value = uc.reg_read(a.UC_ARM64_REG_CP_REG, (cp.crn, cp.crm, *key[:2], cp.op2))
+                uc.reg_write(reg, value & ~PFR0_EL2_EL3)
+                return True
             if key in KEPT or _read_only(key):
                 return False
             return self._refuse("mrs", key)
