@@ -88,3 +88,40 @@ def test_a_trapping_instruction_counts_once(tmp_path: Path) -> None:
     proc.machine.uc.ctl_flush_tb()
     proc.machine.run(1000)
     assert rec.last_known_icount == seen[0] == proc.machine.icount
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(RECORDINGS)),
+    runs=st.lists(st.sampled_from([1, 1, 1, 2, 3, 70, 500]), max_size=60),
+)
+def test_single_steps_between_long_runs_agree(name: str, runs: list[int]) -> None:
+    """Blocks stay compiled with the step hook between steps; long runs in between (which
+    put the plain blocks back) still reach the state of one run."""
+    n = sum(runs)
+    assert run_in_chunks(name, runs) == run_in_chunks(name, [n])
+
+
+def test_single_steps_in_a_loop_do_not_retranslate_each_time() -> None:
+    """gdb's stepi through a loop: each block is compiled with the step hook once, not
+    on every step (that retranslation was most of a step's cost)."""
+    proc = new_replay_process(RECORDINGS["compute"])
+    m = proc.machine
+    m.run(500_000)  # inside compute's main loop
+    flushes = [0]
+    uc = m.uc
+    real = uc.ctl_remove_cache
+
+    def counted(begin: int, end: int | None = None) -> None:
+        flushes[0] += 1
+        real(begin, end)
+
+    uc.ctl_remove_cache = counted  # type: ignore[method-assign]
+    pcs = set()
+    for _ in range(2000):
+        pcs.add(m.pc)
+        m.run(1)
+    assert m.icount == 502_000
+    # Each place compiled with the hook at most twice (a block, and the one from mid-block
+    # it may start), where before every one of the 2000 steps retranslated twice.
+    assert flushes[0] <= 2 * len(pcs) < 200, (flushes[0], len(pcs))

@@ -18,6 +18,9 @@ UNKNOWN_BLOCK = 1
 LIMIT = 2
 HIT = 4  # a native watch hook found what it looks for and stopped the emulator
 NO_LIMIT = (1 << 64) - 1
+# Blocks kept compiled with the per-instruction step hook: a run of single steps (gdb's stepi)
+# walks a few blocks over and over, and retranslating a block on every step cost most of it.
+MAX_STEP_HOOKS = 16
 
 _lib = ctypes.CDLL(_blockcount.__file__)
 
@@ -119,6 +122,10 @@ class BlockCounter:
         # table of its own in step with this one).
         self.listeners: list[BlockListener] = []
         self.generation = 0  # bumped whenever every block is forgotten
+        # Address ranges compiled with the step hook, oldest first, and where the last step
+        # ended inside a block: (generation, pc, block, index of pc in it).
+        self._step_hooks: dict[tuple[int, int], ctypes.c_size_t] = {}
+        self._step_end: tuple[int, int, Block, int] | None = None
         self._hook = self.add_native_hook(
             unicorn.UC_HOOK_BLOCK, _lib.bc_block_hook, ctypes.byref(self._c)
         )
@@ -154,42 +161,67 @@ class BlockCounter:
         """(address, size) of the block the hook stopped in front of."""
         return int(self._c.miss_addr), int(self._c.miss_size)
 
-    def stop_before_known_block(self, pc: int) -> bool:
-        """Do what the block hook would do on entering the block at `pc` with the count
-        already at its limit: stop in front of it (LIMIT), without starting the emulator.
-        False when that is not certain (no block, or blocks of several sizes, start there,
-        or the whole block fits under the limit)."""
+    def block_at(self, pc: int) -> tuple[Block, int] | None:
+        """The known block `pc` lies in and how many of its instructions come before `pc`,
+        when that is certain: `pc` starts exactly one known block, or the last step ended at
+        `pc` inside one."""
+        end = self._step_end
+        if end is not None and end[1] == pc and end[0] == self.generation:
+            return end[2], end[3]
         blocks = self._by_addr.get(pc)
         if blocks is None or len(blocks) != 1:
-            return False
-        block = blocks[0]
-        if self._c.icount + len(block.insns) <= self._c.limit:
-            return False
-        self._c.miss_addr = pc
-        self._c.miss_size = block.size
-        self._c.stop = LIMIT
-        return True
+            return None
+        return blocks[0], 0
 
-    def run_steps(self, pc: int, size: int, steps: int, start_bit: int = 0) -> int:
-        """Run at most `steps` instructions of the block at `pc` under a per-instruction hook.
+    def run_steps(
+        self, pc: int, size: int, steps: int, start_bit: int = 0, block: Block | None = None
+    ) -> int:
+        """Run at most `steps` instructions from `pc` under a per-instruction hook on the
+        `size` bytes from `pc`, or on the whole of `block` (which `pc` lies in).
 
-        The hook covers only this block, and the block is retranslated on the way in and out
-        so that everywhere else keeps running at full speed. Returns how many ran.
+        The hooked range stays compiled with the hook, so further steps in it cost no
+        retranslation; `drop_step_hooks` (before a long run) puts the plain code back.
+        Returns how many ran.
         """
-        end = pc + max(size, 1) - 1
-        handle = self.add_native_hook(
-            unicorn.UC_HOOK_CODE, _lib.bc_insn_hook, ctypes.byref(self._c), pc, end
-        )
+        span = (block.addr, block.addr + block.size - 1) if block else (pc, pc + max(size, 1) - 1)
+        self._hook_steps(span)
         self._c.steps = 0
         self._c.step_limit = steps
         self._c.limit = NO_LIMIT
-        self._uc.ctl_remove_cache(pc, end + 1)
+        self._step_end = None
         try:
             self._uc.emu_start(pc | start_bit, 0)
         finally:
-            self.remove_hook(handle)
-            self._uc.ctl_remove_cache(pc, end + 1)
-        return int(self._c.steps)
+            self._c.step_limit = NO_LIMIT  # the hook stays: it must not stop other runs
+        ran = int(self._c.steps)
+        if block is not None:
+            index = block.index(pc)
+            if index is not None and index + ran < len(block.insns):
+                self._step_end = (self.generation, block.insns[index + ran], block, index + ran)
+        return ran
+
+    def _hook_steps(self, span: tuple[int, int]) -> None:
+        if any(o[0] <= span[0] and span[1] <= o[1] for o in self._step_hooks):
+            return  # a hooked range holds it already
+        # Two hooks on one instruction would count it twice.
+        for other in [o for o in self._step_hooks if o[0] <= span[1] and span[0] <= o[1]]:
+            self._unhook_steps(other)
+        if len(self._step_hooks) >= MAX_STEP_HOOKS:
+            self._unhook_steps(next(iter(self._step_hooks)))
+        self._step_hooks[span] = self.add_native_hook(
+            unicorn.UC_HOOK_CODE, _lib.bc_insn_hook, ctypes.byref(self._c), *span
+        )
+        self._uc.ctl_remove_cache(span[0], span[1] + 1)  # retranslate with the hook in
+
+    def _unhook_steps(self, span: tuple[int, int]) -> None:
+        self.remove_hook(self._step_hooks.pop(span))
+        self._uc.ctl_remove_cache(span[0], span[1] + 1)
+
+    def drop_step_hooks(self) -> None:
+        """Compile the stepped blocks without the step hook again (before a long run or
+        before other per-instruction hooks go in, which must keep running first)."""
+        for span in list(self._step_hooks):
+            self._unhook_steps(span)
 
     def add_register_watch(self, watch: RegisterWatch) -> ctypes.c_size_t:
         """Install the native register-change hook on every instruction; returns its handle."""

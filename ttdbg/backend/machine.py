@@ -15,7 +15,7 @@ from ttdbg.pages import PAGE, PERM_R, PERM_W, PERM_X
 
 from .arch import Arch, Register
 from .counters import CounterReads
-from .icount import HIT, LIMIT, UNKNOWN_BLOCK, BlockCounter
+from .icount import HIT, LIMIT, UNKNOWN_BLOCK, Block, BlockCounter
 from .pagescan import PageScanner
 from .reservation import Reservation
 
@@ -364,10 +364,12 @@ class Machine:
         """Run exactly `n` instructions, or fewer if the guest ends or a hook stops the run."""
         target = self.icount + n
         self._stop_requested = False
-        # A step of a few instructions inside a known block: the emulator would only stop
-        # in front of it; skip that round trip once (if the block turns out different, the
-        # steps run none and the next round goes the long way).
+        # A step of a few instructions inside a known block runs them under the step hook
+        # at once, without an emulator start that would only stop in front of the block
+        # (if the block turns out different, the next round goes the long way).
         shortcut = n < 64
+        if not shortcut:
+            self.counter.drop_step_hooks()  # stepped blocks run at full speed again
         while self._halted is None and not self._stop_requested and self.icount < target:
             due = self.next_async()
             if due is not None and due <= self.icount:
@@ -376,10 +378,13 @@ class Machine:
             goal = target if due is None else min(target, due)
             self.counter.clear_stop()
             self.counter.limit = goal
-            if not (shortcut and self.counter.stop_before_known_block(self.pc)):
-                self._emulate()
-                self.counter_reads.settle(self.icount)
-            shortcut = False
+            if shortcut:
+                shortcut = False
+                # (Only when no asynchronous event is due first: a recording may move that.)
+                if goal == target and self._step_in_block(goal - self.icount):
+                    continue
+            self._emulate()
+            self.counter_reads.settle(self.icount)
             if self.counter.stop == UNKNOWN_BLOCK:
                 if not self.counter.learn_missed_block():
                     self._finish_exactly(1)
@@ -399,6 +404,20 @@ class Machine:
             return Halt.EXITED
         return Halt.STOPPED if self._stop_requested else Halt.COUNT
 
+    def _step_in_block(self, count: int) -> bool:
+        """Run `count` instructions at once under the step hook when they, and the one after
+        them, lie in the known block at pc; False (nothing ran) otherwise."""
+        found = self.counter.block_at(self.pc)
+        if found is None or found[1] + count >= len(found[0].insns):
+            return False
+        self._finish_exactly(count, found[0])
+        if self.counter.stop == UNKNOWN_BLOCK and self.counter.learn_missed_block():
+            # Entered mid-block, where the emulator's block is new to the counter: nothing
+            # ran; now that it is known, step again.
+            self._finish_exactly(count, found[0])
+        self.counter_reads.settle(self.icount)
+        return True
+
     def deliver_due_async(self) -> None:
         """Deliver an asynchronous event due at the current icount now (at the very end of a
         recording, where no later run would)."""
@@ -406,14 +425,15 @@ class Machine:
         if due is not None and due <= self.icount and self._halted is None:
             self.on_async(self.icount)
 
-    def _finish_exactly(self, count: int) -> None:
-        """Run the last `count` instructions, which all lie inside the block at pc."""
+    def _finish_exactly(self, count: int, block: Block | None = None) -> None:
+        """Run the last `count` instructions, which all lie inside the block at pc (or inside
+        `block`, which pc lies in)."""
         start = self.icount
         pc = self.pc
         _addr, size = self.counter.stopped_block
         self.counter.clear_stop()
         try:
-            ran = self.counter.run_steps(pc, size, count, self.arch.start_bit)
+            ran = self.counter.run_steps(pc, size, count, self.arch.start_bit, block)
         except unicorn.UcError as err:
             self._deliver_fault(err.errno)
             return

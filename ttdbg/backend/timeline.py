@@ -577,30 +577,31 @@ class Timeline:
         """Replay forward to `target` in short slices; the tracer decides about hits."""
         m = self.machine
         pending = list(marks or [])
-        while self.position < target and m.halted is None:
+        position = m.icount
+        while position < target and m.halted is None:
             if cancel is not None and cancel.cancelled:
-                return Interrupted(self.position)
-            goal = min(target, self.position + self._slice, *(pending[:1] or [target]))
+                return Interrupted(position)
+            goal = min(target, position + self._slice, pending[0] if pending else target)
             began = time.perf_counter()
-            ran_from = self.position
-            ran = self.proc.run(goal - self.position)
-            self._adapt_slice(self.position - ran_from, time.perf_counter() - began)
+            ran = self.proc.run(goal - position)
+            self._adapt_slice(ran.icount - position, time.perf_counter() - began)
+            position = ran.icount
             if ran.why in (Why.FAILED, Why.DIVERGED):
                 raise TimelineError(str(ran.error))
             if ran.why == Why.END_OF_LOG:
-                self.end = min(self.end, self.position)
+                self.end = min(self.end, position)
                 return self.end_stop()
             if stop_check():
-                return Reached(self.position)
-            while pending and pending[0] <= self.position:
-                if pending[0] == self.position:
+                return Reached(position)
+            while pending and pending[0] <= position:
+                if pending[0] == position:
                     self.cache.add(self._capture())
                 pending.pop(0)
             if progress is not None:
-                progress(self.position - start, target - self.position)
-        if m.halted is not None or self.position >= self.end:
+                progress(position - start, target - position)
+        if m.halted is not None or position >= self.end:
             return self.end_stop()
-        return Reached(self.position)
+        return Reached(position)
 
     def _adapt_slice(self, ran: int, seconds: float) -> None:
         if ran > 0 and seconds > 0:

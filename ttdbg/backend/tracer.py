@@ -172,6 +172,8 @@ class Tracer:
     def arm(self, stop_on_hit: bool, after: int) -> None:
         """Install the hooks for one run."""
         self.disarm()
+        # Hooks run in the order they were added: the step hook must come after these.
+        self.machine.counter.drop_step_hooks()
         self.stop_on_hit, self.after = stop_on_hit, after
         self._hits = []
         uc = self.machine.uc

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 MAX_PACKET = 0x4000  # what the stub advertises as PacketSize
 INTERRUPT = 0x03
-_ESCAPED = frozenset(b"$#}*")
+_NEEDS_ESCAPE = re.compile(rb"[$#}*]")
+_DOLLAR, _HASH, _PLUS, _MINUS = b"$#+-"
+_BODY_END = re.compile(rb"[#$]")
 
 
 def checksum(payload: bytes) -> int:
@@ -16,13 +19,11 @@ def checksum(payload: bytes) -> int:
 
 def escape(data: bytes) -> bytes:
     """Binary data for X packets and qXfer/vFile replies: `$ # } *` become `}` + byte^0x20."""
-    out = bytearray()
-    for b in data:
-        if b in _ESCAPED:
-            out += bytes((0x7D, b ^ 0x20))
-        else:
-            out.append(b)
-    return bytes(out)
+    return _NEEDS_ESCAPE.sub(_escaped, data)
+
+
+def _escaped(found: re.Match[bytes]) -> bytes:
+    return bytes((0x7D, found[0][0] ^ 0x20))
 
 
 def unescape(data: bytes) -> bytes:
@@ -75,28 +76,38 @@ class PacketReader:
 
     def feed(self, data: bytes) -> list[Incoming]:
         out: list[Incoming] = []
-        for b in data:
-            if self._state == "idle":
-                if b == ord("$"):
-                    self._state, self._body, self._oversized = "body", bytearray(), False
-                elif b == INTERRUPT:
-                    out.append(Incoming(Kind.INTERRUPT))
-                elif b == ord("+"):
-                    out.append(Incoming(Kind.ACK))
-                elif b == ord("-"):
-                    out.append(Incoming(Kind.NACK))
-                # anything else between packets is line noise: ignored
-            elif self._state == "body":
-                if b == ord("#"):
+        i, n = 0, len(data)
+        while i < n:
+            if self._state == "body":
+                # The body up to its end (or the end of the data) in one slice.
+                found = _BODY_END.search(data, i)
+                end = n if found is None else found.start()
+                room = self._max - len(self._body)
+                if end - i > room:
+                    self._oversized = True
+                self._body += data[i : i + min(room, end - i)]
+                if found is None:
+                    break
+                if data[end] == _HASH:
                     self._state, self._cs = "checksum", bytearray()
-                elif b == ord("$"):
+                else:
                     # A new packet started before this one ended: drop the broken one.
                     out.append(Incoming(Kind.BAD))
                     self._body, self._oversized = bytearray(), False
-                elif len(self._body) >= self._max:
-                    self._oversized = True
-                else:
-                    self._body.append(b)
+                i = end + 1
+                continue
+            b = data[i]
+            i += 1
+            if self._state == "idle":
+                if b == _DOLLAR:
+                    self._state, self._body, self._oversized = "body", bytearray(), False
+                elif b == INTERRUPT:
+                    out.append(Incoming(Kind.INTERRUPT))
+                elif b == _PLUS:
+                    out.append(Incoming(Kind.ACK))
+                elif b == _MINUS:
+                    out.append(Incoming(Kind.NACK))
+                # anything else between packets is line noise: ignored
             else:
                 self._cs.append(b)
                 if len(self._cs) == 2:

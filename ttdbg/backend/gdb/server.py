@@ -196,14 +196,17 @@ class ClientSession:
                 self._flush()
                 if self.closing and not self.pending and self.job is None:
                     return
-                now = time.monotonic()
-                packet_since = (packet_since or now) if self.rsp.in_packet else None
-                if self.pending and now - self.last_sent > self.server.idle_timeout:
-                    log.warning("gdb client stopped reading replies; dropping it")
-                    return
-                if packet_since is not None and now - packet_since > self.server.packet_timeout:
-                    log.warning("gdb client left a packet unfinished; dropping it")
-                    return
+                if self.pending or self.rsp.in_packet:  # (the clock is a system call here)
+                    now = time.monotonic()
+                    packet_since = (packet_since or now) if self.rsp.in_packet else None
+                    if self.pending and now - self.last_sent > self.server.idle_timeout:
+                        log.warning("gdb client stopped reading replies; dropping it")
+                        return
+                    if packet_since is not None and now - packet_since > self.server.packet_timeout:
+                        log.warning("gdb client left a packet unfinished; dropping it")
+                        return
+                else:
+                    packet_since = None
                 want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.pending else 0)
                 if want != watching:
                     sel.modify(self.sock, want)
@@ -289,15 +292,15 @@ class ClientSession:
 
     def _flush(self) -> None:
         fresh = self.rsp.data_to_send()
-        if fresh and not self.pending:
-            self.last_sent = time.monotonic()
-        self.pending += fresh
-        if not self.pending:
+        if not fresh and not self.pending:
             return
+        waiting = bool(self.pending)
+        self.pending += fresh
         try:
             sent = self.sock.send(self.pending)
         except BlockingIOError:
-            return
-        if sent:
-            self.last_sent = time.monotonic()
+            sent = 0
         self.pending = self.pending[sent:]
+        if self.pending and (sent or not waiting):
+            # Replies wait for the client: the idle timeout counts from now.
+            self.last_sent = time.monotonic()

@@ -69,7 +69,9 @@ class GdbStub:
     general_thread: int = 0
     continue_thread: int = 0
     # The expedited registers' gdb numbers and a reader for all of them in one call.
-    _expedite: tuple[list[int], RegisterFile] | None = field(default=None, repr=False)
+    _expedite: tuple[list[tuple[bytes, int, int]], RegisterFile] | None = field(
+        default=None, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.monitor = MonitorCommands(self.timeline)
@@ -351,15 +353,18 @@ class GdbStub:
             sources = [arch.gdb_registers[n].source for n in numbers]
             regs = [arch.register(name) for name in sources if name is not None]
             assert len(regs) == len(numbers), "expedited registers are plain registers"
-            self._expedite = (numbers, RegisterFile(machine.uc, regs))
-        numbers, regfile = self._expedite
-        gdb_registers = self.timeline.machine.arch.gdb_registers
-        out = []
-        for n, value in zip(numbers, regfile.values(), strict=True):
-            size = gdb_registers[n].size
-            data = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
-            out.append(b"%02x:%s;" % (n, data.hex().encode()))
-        return b"".join(out)
+            # Each register's raw slot is little-endian and zero-filled, as gdb wants it: cut
+            # to gdb's size, hex, label.
+            fields = [
+                (b"%02x:" % n, RegisterFile.SLOT * i, arch.gdb_registers[n].size)
+                for i, n in enumerate(numbers)
+            ]
+            self._expedite = (fields, RegisterFile(machine.uc, regs))
+        fields, regfile = self._expedite
+        raw = regfile.save()
+        return b"".join(
+            label + raw[at : at + size].hex().encode() + b";" for label, at, size in fields
+        )
 
     # -- the program, served to gdb ------------------------------------------------------------
 
