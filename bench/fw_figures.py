@@ -12,6 +12,7 @@ from typing import Any
 import unicorn
 from elftools.elf.elffile import ELFFile
 
+from bench.qemu_figures import qemu_figures
 from ttdbg.backend.machines import machine_spec
 from ttdbg.backend.machines.recorder import FirmwareRecorder
 from ttdbg.backend.recording import open_recording
@@ -20,6 +21,7 @@ from ttdbg.backend.timeline import Timeline
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = {
     ("virt", "riscv64"): ROOT / "sample_traces" / "firmware" / "riscv-virt" / "fw.elf",
+    ("virt", "aarch64"): ROOT / "sample_traces" / "firmware" / "aarch64-virt" / "fw.elf",
     ("lm3s6965evb", "armv7m"): ROOT / "sample_traces" / "firmware" / "cortex-m" / "fw.elf",
     ("lm3s811evb", "armv7m"): ROOT / "sample_traces" / "firmware" / "cortex-m" / "fw.elf",
 }
@@ -116,4 +118,5 @@ def fw_figures(machine: str, arch: str, repeats: int) -> dict[str, Any]:
         stop = timeline.reverse_continue()
         out["fw_rc_ms"] = round((time.perf_counter() - start) * 1000, 1)
         out["fw_rc_stop"] = type(stop).__name__
+    out.update(qemu_figures(machine, arch, elf, repeats))
     return out

@@ -230,3 +230,10 @@ def test_handler_breakpoints_hit_at_the_same_icounts_both_ways(gdb: str, port: i
     assert ahead[0] < ahead[1] < ahead[2]
     assert behind == [ahead[1], ahead[0]]
     assert "last interrupt entered: IRQ 27 (virtual timer) at icount" in out[6], out[6]
+
+
+def test_the_sample_recording_replays_and_verifies() -> None:
+    rep = run_ttdbg(["replay", "--verify", str(SAMPLE / "fw.ttrec")])
+    assert rep.returncode == 0, rep.stderr
+    assert timing_free(rep.stdout)[1:] == [b"fw: ready", b"echo: hello", b"sum: 99162322",
+                                           b"fw: bye"]  # fmt: skip
