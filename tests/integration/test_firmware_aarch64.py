@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_tool, run_ttdbg
-from tests.integration.test_firmware_gdb import icount, register
-from tests.integration.test_firmware_riscv import elf_symbol, run_args
-from tests.integration.test_gdb import sections
+from tests.integration.test_firmware_gdb import icount, register, run_gdb_on
+from tests.integration.test_firmware_riscv import assert_replay_equals_record, elf_symbol
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
 from ttdbg.backend.recording import open_recording
@@ -59,15 +58,7 @@ def test_output_and_interrupt_count_match_qemu_and_replay_matches_record(tmp_rec
         b"fw: ready", b"echo: hello", b"echo: world", b"sum: 2770384384", b"fw: bye"
     ]  # fmt: skip
     assert b"machine virt (aarch64, cpu cortex-a72), icount shift 3" in rec.stderr
-    rep = run_ttdbg(["replay", "--verify", str(tmp_rec)], b"other\nquit\n")
-    assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
-    assert b"verified" in rep.stderr
-    closed = subprocess.run(
-        [*run_args(), "replay", str(tmp_rec)], stdin=subprocess.DEVNULL, capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    assert closed.stdout == rec.stdout
+    assert_replay_equals_record(tmp_rec, rec.stdout)
 
 
 def test_input_as_fast_as_a_pipe_delivers_it_is_not_lost(tmp_rec: Path) -> None:
@@ -176,14 +167,7 @@ def port(ticking: Path):  # type: ignore[no-untyped-def]
 
 
 def run_gdb(gdb: str, port: int, commands: list[str]) -> list[str]:
-    args = [gdb, "-nx", "-batch", "-ex", "set pagination off", "-ex", "set confirm off",
-            "-ex", f"file {FW}", "-ex", f"target remote 127.0.0.1:{port}"]  # fmt: skip
-    for cmd in commands:
-        args += ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
-    out = subprocess.run(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120
-    )
-    return sections(out.stdout)
+    return run_gdb_on(gdb, FW, port, commands)
 
 
 def test_watchpoint_and_reverse_continue_land_in_the_timer_handler(gdb: str, port: int) -> None:

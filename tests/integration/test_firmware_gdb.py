@@ -54,8 +54,13 @@ def port(recording: Path) -> Iterator[int]:
 
 
 def run_gdb(gdb: str, arch: str, port: int, commands: list[str]) -> list[str]:
+    return run_gdb_on(gdb, FIRMWARE[arch], port, commands)
+
+
+def run_gdb_on(gdb: str, elf: Path, port: int, commands: list[str]) -> list[str]:
+    """gdb-multiarch on `elf` against the stub at `port`: each command's output."""
     args = [gdb, "-nx", "-batch", "-ex", "set pagination off", "-ex", "set confirm off",
-            "-ex", f"file {FIRMWARE[arch]}", "-ex", f"target remote 127.0.0.1:{port}"]  # fmt: skip
+            "-ex", f"file {elf}", "-ex", f"target remote 127.0.0.1:{port}"]  # fmt: skip
     for cmd in commands:
         args += ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
     # One stream, so monitor replies (gdb writes them to stderr) stay in command order.

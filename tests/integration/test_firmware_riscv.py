@@ -40,16 +40,21 @@ def test_record_matches_qemu_and_replay_matches_record(tmp_rec: Path) -> None:
     info = run_ttdbg(["info", str(tmp_rec)])
     assert b"machine:     virt (cpu rv64), icount shift 3" in info.stdout
     assert b"exited with status 0" in info.stdout
-    # Replay reads no input: with other input, or with stdin closed, the output is the same.
-    rep = run_ttdbg(["replay", "--verify", str(tmp_rec)], b"other\nquit\n")
+    assert_replay_equals_record(tmp_rec, rec.stdout)
+
+
+def assert_replay_equals_record(rec_path: Path, recorded: bytes) -> None:
+    """Replay reads no input: with other input, or with stdin closed, the output is the
+    recorded one, and --verify passes."""
+    rep = run_ttdbg(["replay", "--verify", str(rec_path)], b"other\nquit\n")
     assert rep.returncode == 0, rep.stderr
-    assert rep.stdout == rec.stdout
+    assert rep.stdout == recorded
     assert b"verified" in rep.stderr
     closed = subprocess.run(
-        [*run_args(), "replay", str(tmp_rec)], stdin=subprocess.DEVNULL, capture_output=True,
+        [*run_args(), "replay", str(rec_path)], stdin=subprocess.DEVNULL, capture_output=True,
         timeout=60,
     )  # fmt: skip
-    assert closed.stdout == rec.stdout
+    assert closed.stdout == recorded
 
 
 def run_args() -> list[str]:
