@@ -36,41 +36,80 @@ def _key(app: TtdbgApp, key: str) -> None:
 
 
 async def _measure(rec_path: Path, steps: int, jumps: int) -> dict[str, Any]:
-    session = Session(Timeline(open_recording(str(rec_path))), "/dev/null")
-    app = TtdbgApp(session)
-    rng = random.Random(2)
+    """Steps, then seeks once the engine has filled in checkpoints while idle (as it has
+    a few seconds after the recording is opened), then source steps."""
+    app = _app(rec_path, fill_checkpoints=True)
     async with app.run_test(size=(160, 48)) as pilot:
         await _until(pilot, lambda: app.view is not None)
-        app.tl.seek(app.tl.end // 3)
+        opened = time.perf_counter()
+        app.engine.call(lambda _cancel: app.tl.seek(app.tl.end // 3))
         step_ms = await _key_times(app, pilot, "i", steps)
-        seek_ms = []
-        for _ in range(jumps):
-            target = rng.randrange(app.tl.end)
-            await pilot.press("g", *str(target))  # typing is the user's time, not ours
-            start = time.perf_counter()
-            _key(app, "enter")
-            await _until(pilot, lambda t=target: app.view is not None and app.view.icount == t)
-            seek_ms.append((time.perf_counter() - start) * 1000)
+        await _until(pilot, lambda: app.engine.idle_done, timeout=600)
+        filled_s = time.perf_counter() - opened
+        seek_ms = await _seeks(app, pilot, jumps)
         source_ms = await _source_steps(app, pilot)
-    seek_ms.sort()
     return {
         "tui_source_step_ms_p50": round(statistics.median(source_ms), 1),
         "tui_step_ms_p50": round(statistics.median(step_ms), 1),
-        "tui_seek_ms_p50": round(statistics.median(seek_ms), 1),
-        "tui_seek_ms_p95": round(seek_ms[min(len(seek_ms) - 1, int(0.95 * len(seek_ms)))], 1),
+        "tui_seek_ms_p50": _percentile(seek_ms, 0.5),
+        "tui_seek_ms_p95": _percentile(seek_ms, 0.95),
+        "tui_checkpoints_filled_s": round(filled_s, 2),
     }
+
+
+async def _measure_cold(rec_path: Path, jumps: int) -> dict[str, Any]:
+    """The same seeks with only the recording's snapshots (right after opening, before the
+    engine has filled anything in)."""
+    app = _app(rec_path, fill_checkpoints=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _until(pilot, lambda: app.view is not None)
+        seek_ms = await _seeks(app, pilot, jumps)
+    return {
+        "tui_seek_cold_ms_p50": _percentile(seek_ms, 0.5),
+        "tui_seek_cold_ms_p95": _percentile(seek_ms, 0.95),
+    }
+
+
+def _app(rec_path: Path, fill_checkpoints: bool) -> TtdbgApp:
+    session = Session(Timeline(open_recording(str(rec_path))), "/dev/null")
+    return TtdbgApp(session, fill_checkpoints=fill_checkpoints)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 1)
+
+
+async def _seeks(app: TtdbgApp, pilot: Any, jumps: int) -> list[float]:
+    """`g ICOUNT enter` to random places (the same ones every run): milliseconds from the
+    enter to the view on the screen."""
+    rng = random.Random(2)
+    seek_ms = []
+    for _ in range(jumps):
+        target = rng.randrange(app.tl.end)
+        await pilot.press("g", *str(target))  # typing is the user's time, not ours
+        start = time.perf_counter()
+        _key(app, "enter")
+        await _until(pilot, lambda t=target: app.view is not None and app.view.icount == t)
+        seek_ms.append((time.perf_counter() - start) * 1000)
+    return seek_ms
 
 
 async def _source_steps(app: TtdbgApp, pilot: Any, steps: int = 20) -> list[float]:
     """`s` (a source-line step) in the checksum loop, where lines are a few instructions."""
-    tl = app.tl
-    tl.seek(tl.end * 9 // 10)
-    for _ in range(10_000):  # out of code without line info to a line of compute.c
-        if app.symbols.line_for(tl.pc) is not None:
-            break
-        tl.step(1)
+
+    def to_a_line(_cancel: object) -> int:
+        tl = app.tl
+        tl.seek(tl.end * 9 // 10)
+        for _ in range(10_000):  # out of code without line info to a line of compute.c
+            if app.symbols.line_for(tl.pc) is not None:
+                break
+            tl.step(1)
+        return tl.position
+
+    there = app.engine.call(to_a_line)
     app._refresh_view()
-    await _until(pilot, lambda: app.view is not None and app.view.icount == tl.position)
+    await _until(pilot, lambda: app.view is not None and app.view.icount == there)
     return await _key_times(app, pilot, "s", steps)
 
 
@@ -87,4 +126,6 @@ async def _key_times(app: TtdbgApp, pilot: Any, key: str, times: int) -> list[fl
 
 
 def tui_figures(rec_path: Path, steps: int = 50, jumps: int = 20) -> dict[str, Any]:
-    return asyncio.run(_measure(rec_path, steps, jumps))
+    figures = asyncio.run(_measure(rec_path, steps, jumps))
+    figures.update(asyncio.run(_measure_cold(rec_path, jumps)))
+    return figures

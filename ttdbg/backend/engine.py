@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .cancel import CancelToken
 from .timeline import Change, Timeline
@@ -50,6 +51,18 @@ class _Job:
     future: Future[Any] = field(default_factory=Future)
 
 
+class IdleWork(Protocol):
+    """Work the engine does while no operation waits (filling in checkpoints)."""
+
+    def work(self, should_stop: Callable[[], bool]) -> bool:
+        """Work until `should_stop()`, leaving the timeline as it found it; True: more
+        remains."""
+        ...
+
+
+_IDLE = _Job(lambda _cancel: None, "idle", False, CancelToken())  # holds the turn while idle
+
+
 class EngineStopped(RuntimeError):
     """The engine was stopped before the operation could run."""
 
@@ -65,6 +78,10 @@ class Engine:
         self._cond = threading.Condition()
         self._subscribers: tuple[Subscriber, ...] = ()
         self._stopping = False
+        self._idle: IdleWork | None = None
+        self._idle_after = 0.0
+        self._idle_more = False  # the idle work said more remains
+        self._quiet_since = time.monotonic()  # when the last operation ended
         self._thread = threading.Thread(target=self._loop, daemon=True, name=name)
         self._thread.start()
 
@@ -150,6 +167,20 @@ class Engine:
 
         return unsubscribe
 
+    def set_idle(self, work: IdleWork | None, after: float = 0.3) -> None:
+        """Run `work` on the engine thread once no operation has come for `after` seconds,
+        until it says it is done (again after each operation); None: no idle work. An
+        operation submitted meanwhile waits for the work's current slice to end."""
+        with self._cond:
+            self._idle, self._idle_after, self._idle_more = work, after, work is not None
+            self._cond.notify()
+
+    @property
+    def idle_done(self) -> bool:
+        """The idle work has nothing left to do (or there is none)."""
+        with self._cond:
+            return not self._idle_more and self._current is not _IDLE
+
     def stop(self, timeout: float = 5) -> None:
         """Cancel everything and end the engine thread."""
         with self._cond:
@@ -178,12 +209,40 @@ class Engine:
             with self._cond:
                 # An operation running on its submitter's thread (run_here) holds the turn.
                 while (not self._jobs or self._current is not None) and not self._stopping:
-                    self._cond.wait()
+                    wait = self._idle_wait() if self._current is None else None
+                    if wait is not None and wait <= 0:
+                        break
+                    self._cond.wait(wait)
                 if self._stopping:
                     return
-                job = self._current = self._jobs.popleft()
+                if self._jobs:
+                    job = self._current = self._jobs.popleft()
+                else:
+                    job = self._current = _IDLE
                 self._runner = self._thread
-            self._execute(job)
+            if job is _IDLE:
+                self._run_idle()
+            else:
+                self._execute(job)
+
+    def _idle_wait(self) -> float | None:
+        """Seconds until the idle work may run (<= 0: now); None: there is none to do."""
+        if self._idle is None or not self._idle_more:
+            return None
+        return self._idle_after - (time.monotonic() - self._quiet_since)
+
+    def _run_idle(self) -> None:
+        work = self._idle
+        more = False
+        try:
+            if work is not None:
+                more = work.work(lambda: bool(self._jobs) or self._stopping)
+        except Exception:  # idle work must never take the engine down
+            log.warning("the engine's idle work failed", exc_info=True)
+        with self._cond:
+            self._current = self._runner = None
+            self._idle_more = more and self._idle is work
+            self._cond.notify_all()
 
     def _execute(self, job: _Job) -> None:
         """Run the current job, give the turn back, then tell the subscribers."""
@@ -191,8 +250,10 @@ class Engine:
         changes = self.timeline.take_changes()
         with self._cond:
             self._current = self._runner = None
+            self._quiet_since = time.monotonic()
+            self._idle_more = self._idle is not None  # the operation may have left gaps
             subscribers = self._subscribers
-            if self._jobs:  # submitted meanwhile: the engine thread waits for its turn
+            if self._jobs or self._idle_more:  # the engine thread waits for its turn
                 self._cond.notify()
         if changes:
             note = Changes(job.origin, tuple(changes))

@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, ProgressBar, Static, TabbedContent, TabPane
 
 from ttdbg.backend.cancel import CancelToken, Progress
+from ttdbg.backend.densify import Densifier, spacing_for
 from ttdbg.backend.engine import Changes, Engine
 from ttdbg.backend.eventlog import EventKind
 from ttdbg.backend.linestep import LineStepper
@@ -41,6 +42,7 @@ from ttdbg.symbols import Symbols
 
 from .commands import HELP, CommandError, parse_command, parse_position
 from .examine import FIRST, VALUE_LETTERS, examine, format_number, parse_format
+from .gdbdisasm import GdbDisassembler
 from .messages import EngineDone, GdbAttached, ProgressUpdate, SeekRequest, TimelineChanged
 from .view import StateView, ViewBuilder
 from .widgets.disassembly import Disassembly
@@ -236,14 +238,23 @@ class TtdbgApp(App[None]):
     ]
 
     def __init__(
-        self, session: Session, gdb_port: int | None = None, progress_after: float = 0.25
+        self,
+        session: Session,
+        gdb_port: int | None = None,
+        progress_after: float = 0.25,
+        fill_checkpoints: bool = True,
     ) -> None:
         super().__init__()
+        # Whether the engine fills in checkpoints while idle (seeks then replay little).
+        self.fill_checkpoints = fill_checkpoints
+        self.densifier: Densifier | None = None
         self.session = session
         self.tl = session.timeline
         rec = self.tl.recording
         self.symbols = Symbols(rec.program_image, rec.program.load_bias)
         self.builder = ViewBuilder(self.tl, self.symbols)
+        arch = self.tl.machine.arch
+        self.gdb_disasm = GdbDisassembler(arch.cs_arch, arch.cs_mode)  # x/i's instructions
         self.stepper = Stepper(self.tl, self.symbols)
         self.lines = LineStepper(
             self.tl, self.stepper, self.symbols, lambda: self.builder.remember(self.memory_addr)
@@ -334,6 +345,9 @@ class TtdbgApp(App[None]):
         self._apply(self.builder.build(self.memory_addr), None, None)
         self.screen.set_focus(self._one(Disassembly))
         self.engine = Engine(self.tl)
+        if self.fill_checkpoints:
+            self.densifier = Densifier(self.tl, spacing_for(self.tl.end))
+            self.engine.set_idle(self.densifier)
         self._unsubscribe = self.engine.subscribe(self._on_timeline_change)
         problems = self.session.problem_line()
         if problems is not None:
@@ -358,6 +372,9 @@ class TtdbgApp(App[None]):
 
     def on_gdb_attached(self, message: GdbAttached) -> None:
         self.gdb_attached = message.attached
+        # gdb's requests run on its connection's thread only while the engine is idle:
+        # filling in checkpoints would send each of them through the engine's queue.
+        self.engine.set_idle(None if message.attached else self.densifier)
         self._refresh_status()
 
     # -- the engine: operations go to its thread, results come back as messages -------------
@@ -931,6 +948,7 @@ class TtdbgApp(App[None]):
                     self.tl.read_memory,
                     self.symbols.describe_within,
                     self._instructions,
+                    self.tl.pc,
                 )
             )
         elif cmd.action == "examine":
@@ -975,7 +993,8 @@ class TtdbgApp(App[None]):
         return format_number(value, size, letter, self.symbols.describe, padded=letter == "z")
 
     def _instructions(self, addr: int, count: int) -> list[tuple[int, str]]:
-        """`count` instructions from `addr` for x/i (engine thread)."""
+        """`count` instructions from `addr` for x/i, spelled as gdb spells them (engine
+        thread)."""
         code = b""
         for size in (16 * count, 16):  # less where the mapping ends
             try:
@@ -983,8 +1002,7 @@ class TtdbgApp(App[None]):
                 break
             except TtdbgError:
                 continue
-        cs = self.builder.cs
-        return [(a, f"{m} {o}".strip()) for a, _n, m, o in cs.disasm_lite(code, addr, count)]
+        return list(self.gdb_disasm.disassemble(code, addr, count, self.symbols.describe_within))
 
     def open_query(self, sql: str = "") -> None:
         """The query screen over the recording's index; the chosen row's icount is visited."""
