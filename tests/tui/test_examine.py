@@ -13,6 +13,7 @@ from ttdbg.backend.timeline import Timeline
 from ttdbg.symbols import Symbols
 from ttdbg.tui.commands import CommandError
 from ttdbg.tui.examine import FIRST, examine, format_number, parse_format
+from ttdbg.tui.gdbdisasm import GdbDisassembler
 
 # Strings and numbers in .rodata, pointers in .data; every letter and size.
 EXAMINES = [
@@ -53,6 +54,30 @@ def test_examine_prints_what_gdb_prints(walk: tuple[Timeline, Symbols]) -> None:
         got = examine(fmt, int(addr, 16), tl.read_memory, symbols.describe_within,
                       lambda a, n: [])  # fmt: skip
         assert got == want, command
+
+
+def test_examine_instructions_prints_gdbs_att_syntax(walk: tuple[Timeline, Symbols]) -> None:
+    """x/i: AT&T in GNU's spelling (suffixes only where no register gives the size, hex
+    numbers, scale 1, padded mnemonics, symbolized targets and %rip-relative comments)."""
+    tl, symbols = walk
+    arch = tl.machine.arch
+    disasm = GdbDisassembler(arch.cs_arch, arch.cs_mode)
+
+    def instructions(addr: int, count: int) -> list[tuple[int, str]]:
+        code = tl.read_memory(addr, 16 * count)
+        return list(disasm.disassemble(code, addr, count, symbols.describe_within))
+
+    commands = ["x/51i 0x401615", "x/28i 0x40168a", "x/3i 0x4016fa"]  # step_value, depth, main
+    for command, want in zip(commands, gdb_output(commands), strict=True):
+        text, _, addr = command[2:].partition(" ")
+        got = examine(parse_format(text), int(addr, 16), tl.read_memory,
+                      symbols.describe_within, instructions)  # fmt: skip
+        assert got == want, command
+    # At the pc, gdb's `=>` takes the place of the indent.
+    marked = examine(parse_format("2i"), 0x401615, tl.read_memory, symbols.describe_within,
+                     instructions, pc=0x401618).splitlines()  # fmt: skip
+    assert marked[0].startswith("   0x401615 <step_value>:")
+    assert marked[1].startswith("=> 0x401618 <step_value+3>:\tlea    (%rax,%rsi,1),%edx")
 
 
 def test_print_formats_are_gdbs() -> None:

@@ -90,11 +90,14 @@ def examine(
     read: ReadMemory,
     describe: Describe,
     disassemble: Disassemble,
+    pc: int | None = None,
 ) -> str:
-    """What gdb's `x/FMT ADDR` prints (reads raise the caller's error where memory ends)."""
+    """What gdb's `x/FMT ADDR` prints (reads raise the caller's error where memory ends);
+    x/i marks the instruction at `pc` with `=>` as gdb does."""
     if fmt.letter == "i":
         return "\n".join(
-            f"   {_label(at, describe)}\t{text}" for at, text in disassemble(addr, fmt.count)
+            f"{'=> ' if at == pc else '   '}{_label(at, describe)}\t{text}"
+            for at, text in disassemble(addr, fmt.count)
         )
     if fmt.letter == "s":
         lines = []
