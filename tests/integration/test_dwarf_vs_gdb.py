@@ -198,13 +198,20 @@ def test_backtrace_and_variables_match_gdb(both: Both) -> None:
 
 
 PRINTS = {
-    "walk": ["counter", "history", "history[3]", "&history[2]", "*&history[2]"],
+    "walk": ["counter", "history", "history[3]", "&history[2]", "*&history[2]", "/x history",
+             "/f counter", "/c history[3]", "/t counter"],
     "types": [
         "shapes", "shapes[0]", "shapes[0].name", "shapes[0].colour", "shapes[0].corner",
         "shapes[0].corner.y", "shapes[0].next", "*shapes[0].next", "shapes[0].next->x",
         "shapes[0].label", "shapes[0].flags", "shapes[0].area", "greeting", "zeros",
         "&shapes[1]", "s", "*s", "s->name", "s->values", "times", "mark", "moved", "total",
         "i",
+        # print/F: every scalar of a struct or array by the letter, floats' bits for the
+        # integer letters, integers' bits for f
+        "/x shapes[0]", "/d shapes[0]", "/f shapes[0]", "/c shapes[0].name", "/f shapes[0].area",
+        "/x shapes[0].area", "/d shapes[0].area", "/c shapes[0].area", "/a shapes[0].area",
+        "/f total", "/x *s", "/a shapes[0].next", "/o moved", "/t mark", "/z shapes[0].flags",
+        "/u shapes[0].corner", "/x zeros", "/u s->values",
     ],
 }  # fmt: skip
 
@@ -217,12 +224,16 @@ def test_print_matches_gdb(both: Both) -> None:
         frame = both.inspector.unwind(both.tl)[0]
         out = both.gdb(
             [f"monitor seek {icount}", "maint flush register-cache", "maint flush dcache"]
-            + [f"print {e}" for e in PRINTS[name]]
+            + [f"print{e}" if e.startswith("/") else f"print {e}" for e in PRINTS[name]]
         )
         for expr, text in zip(PRINTS[name], out[3:], strict=True):
             want = re.sub(r"^\$\d+ = ", "", text.strip().splitlines()[0])
             try:
-                got = both.inspector.print(expr, frame, both.tl)
+                if expr.startswith("/"):
+                    letter, _, operand = expr[1:].partition(" ")
+                    got = both.inspector.print_formatted(operand, letter, frame, both.tl)
+                else:
+                    got = both.inspector.print(expr, frame, both.tl)
             except ValueError as err:
                 got = str(err)
             assert got == want, f"print {expr} at icount {icount}"

@@ -62,7 +62,7 @@ def test_breakpoints_frames_and_print(app: TtdbgApp) -> None:
             await _command(pilot, app, "p/t counter")
             assert _messages(app)[-2:] == ["$4 = 0x2", "$5 = 10"]
             await _command(pilot, app, "print/x history")
-            assert "formats integer" in _messages(app)[-1]
+            assert _messages(app)[-1] == "$6 = {0x0 <repeats 16 times>}"
             await _command(pilot, app, "x/2xw history")
             assert _messages(app)[-1] == f"{history:#x} <history>:\t0x00000000\t0x00000000"
             await _command(pilot, app, "x/2dh counter")

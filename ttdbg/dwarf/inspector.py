@@ -10,7 +10,7 @@ from ttdbg.symbols import Symbols
 from .expressions import Evaluator, ExpressionError, Value, print_value
 from .frames import Frame, Frames, Target
 from .info import DebugInfo
-from .types import CType, decode_int
+from .types import CType, format_letter
 
 
 @dataclass(frozen=True)
@@ -74,17 +74,14 @@ class Inspector:
 
     def print_formatted(
         self, expression: str, letter: str, frame: Frame | None, target: Target
-    ) -> tuple[int, int]:
-        """The (value, size in bytes) `print/LETTER EXPR` formats: integers, characters,
-        enums and pointers; ExpressionError for anything else."""
+    ) -> str:
+        """What `print/LETTER EXPR` shows: every scalar of the value (members, elements)
+        formatted by the letter, as gdb does."""
         value = Evaluator(self.frames, frame, target).evaluate(expression)
-        t = value.type
-        if t.kind not in ("int", "uint", "char", "uchar", "bool", "enum", "pointer") or not t.size:
-            raise ExpressionError(
-                f"print/{letter}: formats integer, character, enum and pointer values only "
-                f"(not {t.spelled()}); print EXPR shows it whole"
-            )
-        return decode_int(t, value.data), t.size
+        try:
+            return format_letter(value.type, value.data, letter, self.symbols.describe)
+        except ValueError as err:
+            raise ExpressionError(str(err)) from None
 
     def lvalue(self, expression: str, frame: Frame | None, target: Target) -> Value:
         """An lvalue in memory (a watchpoint's range and type)."""

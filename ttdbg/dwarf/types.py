@@ -107,11 +107,7 @@ def format_value(
         v = decode_int(t, data)
         return {0: "false", 1: "true"}.get(v, str(v))
     if kind == "float":
-        if t.size == 4:
-            return format(struct.unpack("<f", data[:4])[0], ".9g")
-        if t.size == 8:
-            return format(struct.unpack("<d", data[:8])[0], ".17g")
-        return "<unsupported float size>"
+        return format_float(data[: t.size]) if t.size in (4, 8) else "<unsupported float size>"
     if kind == "enum":
         v = decode_int(t, data)
         return t.enumerators.get(v, str(v))
@@ -138,18 +134,88 @@ def format_value(
     return "<unsupported type>"
 
 
-def _format_array(
-    t: CType, data: bytes, describe: Describe, read_string: Callable[[int], bytes | None]
-) -> str:
-    elem = t.target
-    if elem is None or not elem.size or t.count is None:
-        return "<unknown array>"
-    if elem.is_char:
-        return format_chars(data[: t.count])
-    items = [
-        format_value(elem, data[i * elem.size : (i + 1) * elem.size], describe, read_string)
-        for i in range(min(t.count, PRINT_ELEMENTS))
-    ]
+def format_number(value: int, size: int, letter: str, describe: Describe, padded: bool) -> str:
+    """One unit of `size` bytes in gdb's letter (x's columns are `padded` to the size)."""
+    bits = 8 * size
+    unsigned = value & ((1 << bits) - 1)
+    signed = unsigned - (1 << bits) if unsigned >> (bits - 1) else unsigned
+    if letter == "z" or (letter == "x" and padded):
+        return f"0x{unsigned:0{2 * size}x}"
+    if letter == "x":
+        return f"{unsigned:#x}"
+    if letter == "d":
+        return str(signed)
+    if letter == "u":
+        return str(unsigned)
+    if letter == "o":
+        return f"0{unsigned:o}" if unsigned else "0"
+    if letter == "t":
+        return f"{unsigned:0{bits}b}" if padded else f"{unsigned:b}"
+    if letter == "a":
+        name = describe(unsigned)
+        return f"{unsigned:#x}" + (f" <{name}>" if name else "")
+    if letter == "c":
+        low = signed if size == 1 else (unsigned & 0xFF) - (0x100 if unsigned & 0x80 else 0)
+        return f"{low} '{_char(low & 0xFF, chr(39))}'"
+    raise ValueError(f'Undefined output format "{letter}".')
+
+
+def format_float(data: bytes) -> str:
+    """A float or double (4 or 8 bytes) as gdb prints it (%g with 9 or 17 digits)."""
+    if len(data) == 4:
+        (number,) = struct.unpack("<f", data)
+        bits, mantissa_bits, digits = int.from_bytes(data, "little"), 23, 9
+    else:
+        (number,) = struct.unpack("<d", data[:8])
+        bits, mantissa_bits, digits = int.from_bytes(data[:8], "little"), 52, 17
+    if number != number:  # gdb shows a NaN's payload
+        sign = "-" if bits >> (8 * len(data) - 1) else ""
+        return f"{sign}nan({bits & ((1 << mantissa_bits) - 1):#x})"
+    return format(number, f".{digits}g")
+
+
+def format_letter(t: CType, data: bytes, letter: str, describe: Describe) -> str:
+    """`data` of type `t` as gdb's print/LETTER shows it: each scalar by the letter, arrays,
+    structs and unions element by element. Integer letters show a float's bits (c and a its
+    value); f shows a 4- or 8-byte integer's bits as a float, narrower ones in decimal."""
+    kind = t.kind
+    if kind == "array":
+        elem = t.target
+        if elem is None or not elem.size or t.count is None:
+            return "<unknown array>"
+        items = [
+            format_letter(elem, data[i * elem.size : (i + 1) * elem.size], letter, describe)
+            for i in range(min(t.count, PRINT_ELEMENTS))
+        ]
+        return "{" + _collapse(items) + ("..." if t.count > PRINT_ELEMENTS else "") + "}"
+    if kind in ("struct", "union"):
+        fields = [
+            f"{name} = {format_letter(mt, data[off : off + mt.size], letter, describe)}"
+            for name, off, mt in t.members
+        ]
+        return "{" + ", ".join(fields) + "}"
+    if kind == "void" or not t.size:
+        return "void"
+    size = t.size
+    if kind == "float":
+        if size not in (4, 8):
+            return "<unsupported float size>"
+        if letter == "f":
+            return format_float(data[:size])
+        number = struct.unpack("<f" if size == 4 else "<d", data[:size])[0]
+        if letter in "ac" and number == number and abs(number) != float("inf"):
+            value = int(number)  # the value converted, as gdb does for these two
+        else:
+            value = int.from_bytes(data[:size], "little")
+        return format_number(value, size, letter, describe, padded=letter == "z")
+    value = int.from_bytes(data[:size], "little") if kind == "pointer" else decode_int(t, data)
+    if letter == "f":
+        return format_float(data[:size]) if size in (4, 8) else str(value)
+    return format_number(value, size, letter, describe, padded=letter == "z")
+
+
+def _collapse(items: list[str]) -> str:
+    """Array elements joined, runs longer than gdb's repeat threshold collapsed."""
     out: list[str] = []
     i = 0
     while i < len(items):
@@ -162,5 +228,20 @@ def _format_array(
         else:
             out.append(items[i])
             i += 1
+    return ", ".join(out)
+
+
+def _format_array(
+    t: CType, data: bytes, describe: Describe, read_string: Callable[[int], bytes | None]
+) -> str:
+    elem = t.target
+    if elem is None or not elem.size or t.count is None:
+        return "<unknown array>"
+    if elem.is_char:
+        return format_chars(data[: t.count])
+    items = [
+        format_value(elem, data[i * elem.size : (i + 1) * elem.size], describe, read_string)
+        for i in range(min(t.count, PRINT_ELEMENTS))
+    ]
     more = "..." if t.count > PRINT_ELEMENTS else ""
-    return "{" + ", ".join(out) + more + "}"
+    return "{" + _collapse(items) + more + "}"

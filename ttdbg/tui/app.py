@@ -41,7 +41,7 @@ from ttdbg.session import Session
 from ttdbg.symbols import Symbols
 
 from .commands import HELP, CommandError, parse_command, parse_position
-from .examine import FIRST, VALUE_LETTERS, examine, format_number, parse_format
+from .examine import FIRST, PRINT_LETTERS, examine, parse_format
 from .gdbdisasm import GdbDisassembler
 from .messages import EngineDone, GdbAttached, ProgressUpdate, SeekRequest, TimelineChanged
 from .view import StateView, ViewBuilder
@@ -916,8 +916,8 @@ class TtdbgApp(App[None]):
             fmt, expr = (
                 cmd.arg[1:].partition(" ")[::2] if cmd.arg.startswith("/") else ("", cmd.arg)
             )
-            if fmt and fmt not in VALUE_LETTERS:
-                raise CommandError(f'print/{fmt}: not a print format (one of "{VALUE_LETTERS}")')
+            if fmt and (len(fmt) != 1 or fmt not in PRINT_LETTERS):
+                raise CommandError(f'print/{fmt}: not a print format (one of "{PRINT_LETTERS}")')
             self.ask(lambda: self._numbered(self._print_value(expr.strip(), fmt)))
         elif cmd.action == "display":
             self.builder.displays.append(cmd.arg)
@@ -989,8 +989,7 @@ class TtdbgApp(App[None]):
         inspector = self.builder.inspector
         if not letter:
             return inspector.print(expr, self._frame(), self.tl)
-        value, size = inspector.print_formatted(expr, letter, self._frame(), self.tl)
-        return format_number(value, size, letter, self.symbols.describe, padded=letter == "z")
+        return inspector.print_formatted(expr, letter, self._frame(), self.tl)
 
     def _instructions(self, addr: int, count: int) -> list[tuple[int, str]]:
         """`count` instructions from `addr` for x/i, spelled as gdb spells them (engine

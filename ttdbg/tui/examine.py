@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ttdbg.dwarf.types import Describe, _char, format_chars
+from ttdbg.dwarf.types import Describe, format_chars, format_number
 
 from .commands import CommandError
 
@@ -13,6 +13,7 @@ SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 PER_LINE = {1: 8, 2: 8, 4: 4, 8: 2}  # units on one line of x's output, as gdb prints them
 VALUE_LETTERS = "xzduotac"  # one number per unit
 LETTERS = VALUE_LETTERS + "si"
+PRINT_LETTERS = VALUE_LETTERS + "f"  # print/F: a float format too
 DEFAULT_SIZE = {"a": 8, "c": 1, "s": 1}  # the others: a word (w)
 MAX_STRING = 200  # characters of one x/s string shown
 MAX_UNITS = 1024  # units one x command shows
@@ -51,32 +52,6 @@ def parse_format(text: str, last: ExamineFormat = FIRST) -> ExamineFormat:
     if not 1 <= count <= MAX_UNITS:
         raise CommandError(f"x: a count from 1 to {MAX_UNITS}, not {count}")
     return ExamineFormat(count, letter, size or DEFAULT_SIZE.get(letter, last.size))
-
-
-def format_number(value: int, size: int, letter: str, describe: Describe, padded: bool) -> str:
-    """One unit of `size` bytes in gdb's letter (x's columns are `padded` to the size)."""
-    bits = 8 * size
-    unsigned = value & ((1 << bits) - 1)
-    signed = unsigned - (1 << bits) if unsigned >> (bits - 1) else unsigned
-    if letter == "z" or (letter == "x" and padded):
-        return f"0x{unsigned:0{2 * size}x}"
-    if letter == "x":
-        return f"{unsigned:#x}"
-    if letter == "d":
-        return str(signed)
-    if letter == "u":
-        return str(unsigned)
-    if letter == "o":
-        return f"0{unsigned:o}" if unsigned else "0"
-    if letter == "t":
-        return f"{unsigned:0{bits}b}" if padded else f"{unsigned:b}"
-    if letter == "a":
-        name = describe(unsigned)
-        return f"{unsigned:#x}" + (f" <{name}>" if name else "")
-    if letter == "c":
-        low = signed if size == 1 else (unsigned & 0xFF) - (0x100 if unsigned & 0x80 else 0)
-        return f"{low} '{_char(low & 0xFF, chr(39))}'"
-    raise CommandError(f'Undefined output format "{letter}".')
 
 
 def _label(addr: int, describe: Describe) -> str:
