@@ -200,6 +200,27 @@ class Symbols:
             return None
         return self._lines[i][1]
 
+    def line_range(self, addr: int) -> tuple[int, int] | None:
+        """[start, end) of the run of line-table rows around `addr` that have its line (the
+        addresses a line step runs through without looking); None without line info."""
+        owner = self._owner(addr)
+        if owner is not self:
+            return owner.line_range(addr)
+        rows, addrs = self._lines, self._line_addrs
+        i = bisect.bisect_right(addrs, addr) - 1
+        if i < 0 or rows[i][1] is None:
+            return None
+        line = rows[i][1]
+        lo = i
+        while lo > 0 and rows[lo - 1][1] == line:
+            lo -= 1
+        hi = i + 1
+        while hi < len(rows) and rows[hi][1] == line:
+            hi += 1
+        if hi >= len(rows):
+            return None  # no row ends it
+        return addrs[lo], addrs[hi]
+
     def address_of_line(self, path: str, line: int) -> int | None:
         """The lowest address of `line` in the file whose path ends like `path`."""
         want = os.path.normpath(path)

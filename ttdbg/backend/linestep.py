@@ -2,12 +2,18 @@
 
 A line move runs instruction moves until the pc is on another line (or the same line in
 another activation); code without line info (libc, the loader) is left by `finish`, so a
-`step` into printf comes back out as gdb's does.
+`step` into printf comes back out as gdb's does. Forwards it range-steps as gdb does with a
+target that supports it: the instructions of the pc's run of line-table rows are decoded
+once, and a continue with temporary breakpoints on the ways out of that run (its branches,
+calls, returns and traps, and the address past its end) replaces the single steps in
+between; only those ways out are taken one instruction at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+import capstone
 
 from ttdbg.symbols import SourceLine, Symbols
 
@@ -17,6 +23,16 @@ from .stops import BreakpointHit, Interrupted, Reached, Stop
 from .timeline import Timeline, TimelineError
 
 MAX_MOVES = 200_000  # instruction moves one line move may take before it gives up
+MAX_RANGE = 4096  # bytes of one line's run of rows decoded for range stepping
+# Instructions that may leave a straight run of code: the line step takes them one by one.
+_LEAVING = (
+    capstone.CS_GRP_JUMP,
+    capstone.CS_GRP_CALL,
+    capstone.CS_GRP_RET,
+    capstone.CS_GRP_INT,
+    capstone.CS_GRP_IRET,
+    capstone.CS_GRP_BRANCH_RELATIVE,
+)
 
 
 class LineStepper:
@@ -36,6 +52,49 @@ class LineStepper:
         # Called before each instruction move forward (a view keeps the state before the
         # last one, to show what it changed).
         self.before_forward = before_forward or (lambda: None)
+        arch = timeline.machine.arch
+        self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
+        self.cs.detail = True  # instruction groups tell the ways out of a run of code
+        self._exits: dict[tuple[int, int, bytes], frozenset[int]] = {}
+
+    def exits(self, pc: int) -> frozenset[int] | None:
+        """The addresses where execution may leave the pc's run of line-table rows: its
+        branches, calls, returns and traps, and the address past it; None where the run
+        cannot be range-stepped (no line info, too long, code that does not decode)."""
+        span = self.symbols.line_range(pc)
+        if span is None or not span[0] <= pc < span[1] or span[1] - span[0] > MAX_RANGE:
+            return None
+        lo, hi = span
+        try:
+            code = self.tl.read_memory(lo, hi - lo)
+        except TimelineError:
+            return None
+        key = (lo, hi, code)
+        found = self._exits.get(key)
+        if found is None:
+            leaving = {hi}
+            end = lo
+            for insn in self.cs.disasm(code, lo):
+                if any(insn.group(g) for g in _LEAVING):
+                    leaving.add(insn.address)
+                end = insn.address + insn.size
+            if end != hi:
+                return None  # undecodable bytes: step them one by one
+            if len(self._exits) > 4096:
+                self._exits.clear()
+            found = self._exits[key] = frozenset(leaving)
+        return found
+
+    def _run_to_exit(self, cancel: CancelToken | None) -> Stop | None:
+        """Forwards, with breakpoints on the ways out of the pc's run of rows: to the first
+        one reached (None: the pc is on one already, or the run cannot be range-stepped)."""
+        exits = self.exits(self.tl.pc)
+        if exits is None or self.tl.pc in exits:
+            return None
+        stop = self.stepper.run_to(exits, True, lambda: True, None, cancel)
+        if isinstance(stop, BreakpointHit) and stop.address in exits:
+            return Reached(self.tl.position)
+        return stop
 
     def _where(self) -> tuple[SourceLine | None, int]:
         """The line at the pc and the function it is in (its symbol's address)."""
@@ -50,9 +109,12 @@ class LineStepper:
         for _ in range(MAX_MOVES):
             if cancel is not None and cancel.cancelled:
                 return Interrupted(self.tl.position)
-            if forward:
-                self.before_forward()
-            stop = one()
+            # Forwards, a continue to the next way out of the line's run where there is one.
+            stop = self._run_to_exit(cancel) if forward else None
+            if stop is None:
+                if forward:
+                    self.before_forward()
+                stop = one()
             if not isinstance(stop, Reached):
                 return stop  # the end of history, a breakpoint or watchpoint on the way
             line, fn = self._where()

@@ -7,6 +7,7 @@ tells the current activation from recursive ones.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 
 import capstone
 
@@ -44,9 +45,9 @@ class Stepper:
     def _is_call(self, insn: tuple[int, str, str] | None) -> bool:
         return insn is not None and self.arch.is_call(insn[1], insn[2])
 
-    def _run_to(
+    def run_to(
         self,
-        addrs: set[int],
+        addrs: AbstractSet[int],
         forward: bool,
         accept: Callable[[], bool],
         progress: Progress | None,
@@ -82,7 +83,7 @@ class Stepper:
             return tl.step(1)
         sp0 = tl.register(self.sp)
         after = tl.pc + insn[0]
-        return self._run_to({after}, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
+        return self.run_to({after}, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
 
     def reverse_step_over(
         self, progress: Progress | None = None, cancel: CancelToken | None = None
@@ -97,7 +98,7 @@ class Stepper:
         call = self._call_before(pc0)
         if call is None:
             return stop
-        return self._run_to({call}, False, lambda: tl.register(self.sp) == sp0, progress, cancel)
+        return self.run_to({call}, False, lambda: tl.register(self.sp) == sp0, progress, cancel)
 
     def _call_before(self, ret_addr: int) -> int | None:
         for size in range(2, MAX_INSN + 1):
@@ -125,7 +126,7 @@ class Stepper:
         if not rets:
             raise TimelineError("finish: no symbol with a size around the pc")
         sp0 = tl.register(self.sp)
-        stop = self._run_to(rets, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
+        stop = self.run_to(rets, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
         if isinstance(stop, BreakpointHit) and stop.address in rets:
             return tl.step(1)
         return stop
@@ -140,7 +141,7 @@ class Stepper:
             raise TimelineError("reverse-finish: no symbol around the pc")
         if tl.pc != sym.addr:
             sp0 = tl.register(self.sp)
-            stop = self._run_to(
+            stop = self.run_to(
                 {sym.addr}, False, lambda: tl.register(self.sp) >= sp0, progress, cancel
             )
             if not (isinstance(stop, BreakpointHit) and stop.address == sym.addr):
