@@ -174,12 +174,19 @@ class EventLogWriter:
         self.pending: list[Event] = []
         self.count = 0
         self.last_icount = 0  # icount of the last event already handed out
-        self.by_kind: dict[str, int] = {}
+        self._counts: dict[EventKind, int] = {}
+
+    @property
+    def by_kind(self) -> dict[str, int]:
+        """How many events of each kind, by the kind's name."""
+        return {kind.name: n for kind, n in self._counts.items()}
 
     def append(self, event: Event) -> None:
         self.pending.append(event)
         self.count += 1
-        self.by_kind[event.kind.name] = self.by_kind.get(event.kind.name, 0) + 1
+        # Keyed by the kind itself: an enum's `.name` is a slow property, and this runs at
+        # every event (a thread switch is one).
+        self._counts[event.kind] = self._counts.get(event.kind, 0) + 1
 
     def take_batch(self) -> tuple[int, int, bytes] | None:
         """(first index, base icount, encoded bytes) of the pending events, or None."""

@@ -97,10 +97,15 @@ class RegisterFile:
         self._unpack = (
             struct.Struct("<" + "".join(f for f in fmt if f)).unpack_from if all(fmt) else None
         )
+        # Registers of exactly 8 bytes fill their slots' bytes the unpacking reads: no clearing
+        # of the buffer before each read (the syscall registers are read at every syscall).
+        self._clear = not all(r.size == 8 and r.cp is None for r in regs)
+        self._index = {r.name: i for i, r in enumerate(regs)}
 
     def values(self) -> list[int]:
         """The registers' values, in the order they were given."""
-        ctypes.memset(self._buf, 0, self.SLOT * self._n)
+        if self._clear:
+            ctypes.memset(self._buf, 0, self.SLOT * self._n)
         err = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._nbatch)
         if err != 0:
             raise unicorn.UcError(err)
@@ -166,7 +171,7 @@ class RegisterFile:
 
     def replace(self, raw: bytes, name: str, value: int) -> bytes:
         """`raw` with register `name` set to `value`."""
-        i = self._names.index(name)
+        i = self._index[name]
         reg = self._regs[i]
         slot = (value & ((1 << (8 * reg.size)) - 1)).to_bytes(self.SLOT, "little")
         return raw[: self.SLOT * i] + slot + raw[self.SLOT * (i + 1) :]
