@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from ..machine import PAGE, Machine
@@ -160,10 +161,29 @@ class AddressSpace:
                 parts.append((lo, hi, p))
         return parts
 
+    def _split_at(self, start: int, end: int) -> None:
+        """Make `start` and `end` region boundaries, as Unicorn would when protecting or
+        unmapping part of a region. Its own split copies the whole region into fresh memory,
+        touching every page (8 MiB for each thread stack glibc guards); this one writes back
+        only the pages that are not zero."""
+        uc = self.m.uc
+        for b, e, perms in self.m.regions():
+            cuts = [x for x in (start, end) if b < x < e]
+            if not cuts:
+                continue
+            pages = self.m.scanner.nonzero_pages(b, e)
+            uc.mem_unmap(b, e - b)
+            bounds = [b, *cuts, e]
+            for lo, hi in itertools.pairwise(bounds):
+                uc.mem_map(lo, hi - lo, perms)
+            for addr, data in pages.items():
+                uc.mem_write(addr, data)
+
     def _is_free(self, start: int, end: int) -> bool:
         return not self._mapped_parts(start, end)
 
     def _unmap(self, start: int, end: int) -> None:
+        self._split_at(start, end)
         for lo, hi, _p in self._mapped_parts(start, end):
             self.m.uc.mem_unmap(lo, hi - lo)
         self._drop_views(start, end)
@@ -229,6 +249,7 @@ class AddressSpace:
             # Linux refuses this for a file opened read-only and would write the pages back
             # to a file opened for writing; ttdbg never writes back, so it refuses both.
             return -EACCES
+        self._split_at(addr, end)
         for lo, hi, _p in parts:
             self.m.uc.mem_protect(lo, hi - lo, prot & 7)
         for lo, hi in _overlaps(self.past_eof, addr, end):
