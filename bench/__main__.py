@@ -211,6 +211,10 @@ def main() -> int:
         help="only the dynamic-executable figures (dyn_hello_*, python_pass_*)",
     )  # fmt: skip
     parser.add_argument(
+        "--only-threads", action="store_true",
+        help="only the thread figures (threads_record_ratio, thread_switch_us, ...)",
+    )  # fmt: skip
+    parser.add_argument(
         "--machine", metavar="NAME", default=None,
         help="only the firmware figures, on this machine's sample (virt: the RISC-V one)",
     )  # fmt: skip
@@ -223,6 +227,10 @@ def main() -> int:
         width = max(len(k) for k in figures)
         for key, value in figures.items():
             print(f"{key:<{width}}  {value}")
+        return 0
+    if args.only_threads:
+        figures = quietly(lambda: thread_figures(best_of, raw_unicorn, args.repeats))
+        print(json.dumps(figures, indent=2))
         return 0
     if args.only_dyn:
         print(json.dumps(quietly(lambda: only_dyn(args.repeats, args.arch)), indent=2))

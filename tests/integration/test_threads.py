@@ -28,6 +28,8 @@ SCENARIOS = [
     "altstack",
     "names",
     "pipewait",
+    "pollwait",
+    "eintr",
 ]
 
 

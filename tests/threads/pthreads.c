@@ -10,6 +10,9 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <sys/prctl.h>
+#include <poll.h>
+#include <sys/select.h>
+#include <errno.h>
 
 #define WORKERS 4
 #define ITEMS 200
@@ -379,6 +382,94 @@ static int pipewait(void) {
     return 0;
 }
 
+/* -- poll, ppoll, select and pselect6 waits while the thread that writes runs --------------- */
+static int pollwait(void) {
+    for (int how = 0; how < 4; how++) {
+        pipe(pipe_fds);
+        pthread_t t;
+        pthread_create(&t, NULL, pipe_writer, (void *)0);
+        int ready;
+        struct pollfd want = {.fd = pipe_fds[0], .events = POLLIN};
+        struct timespec forever = {1000, 0};
+        struct timeval tv = {1000, 0};
+        fd_set in;
+        FD_ZERO(&in);
+        FD_SET(pipe_fds[0], &in);
+        if (how == 0) ready = poll(&want, 1, -1);
+        else if (how == 1) ready = ppoll(&want, 1, &forever, NULL);
+        else if (how == 2) ready = select(pipe_fds[0] + 1, &in, NULL, NULL, &tv);
+        else ready = pselect(pipe_fds[0] + 1, &in, NULL, NULL, &forever, NULL);
+        int readable = how < 2 ? (want.revents & POLLIN) != 0 : FD_ISSET(pipe_fds[0], &in);
+        pthread_join(t, NULL);
+        char buf[32] = "";
+        ssize_t n = read(pipe_fds[0], buf, sizeof buf - 1);
+        buf[n > 0 ? n : 0] = 0;
+        printf("pollwait: %s %d ready, readable %d, then read %s\n",
+               (const char *[]){"poll", "ppoll", "select", "pselect"}[how], ready, readable, buf);
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+    }
+    /* Nothing comes on this pipe: the wait times out while the other thread computes. */
+    int quiet[2];
+    pipe(quiet);
+    pipe(pipe_fds);
+    pthread_t t;
+    pthread_create(&t, NULL, pipe_writer, (void *)0);
+    struct pollfd none = {.fd = quiet[0], .events = POLLIN};
+    int ready = poll(&none, 1, 30);
+    pthread_join(t, NULL);
+    printf("pollwait: poll on a pipe nobody writes %d, revents %d\n", ready, none.revents);
+    close(quiet[0]);
+    close(quiet[1]);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return 0;
+}
+
+/* -- a signal for a thread blocked in read or poll: EINTR unless SA_RESTART restarts it ------ */
+static volatile sig_atomic_t handled;
+static int outcome[2];
+
+static void on_usr1(int sig) {
+    (void)sig;
+    handled++;
+}
+
+static void *blocked_reader(void *arg) {
+    long use_poll = (long)arg;
+    char c;
+    struct pollfd want = {.fd = pipe_fds[0], .events = POLLIN};
+    int r = use_poll ? poll(&want, 1, -1) : (int)read(pipe_fds[0], &c, 1);
+    outcome[0] = r;
+    outcome[1] = r < 0 ? errno : 0;
+    return NULL;
+}
+
+static int eintr(void) {
+    const char *names[] = {"read without SA_RESTART", "read with SA_RESTART",
+                           "poll with SA_RESTART"};
+    for (int i = 0; i < 3; i++) {
+        struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = i ? SA_RESTART : 0};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, NULL);
+        pipe(pipe_fds);
+        pthread_t t;
+        pthread_create(&t, NULL, blocked_reader, (void *)(long)(i == 2));
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL); /* the reader blocks meanwhile */
+        pthread_kill(t, SIGUSR1);
+        nanosleep(&ts, NULL);
+        write(pipe_fds[1], "x", 1); /* a restarted read gets this */
+        pthread_join(t, NULL);
+        printf("eintr: %s: result %d, %s, handler ran %d\n", names[i], outcome[0],
+               outcome[1] == EINTR ? "EINTR" : outcome[1] ? "other error" : "no error",
+               (int)handled);
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "";
     if (!strcmp(what, "workqueue")) return workqueue();
@@ -390,7 +481,9 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "altstack")) return altstack();
     if (!strcmp(what, "names")) return names();
     if (!strcmp(what, "pipewait")) return pipewait();
+    if (!strcmp(what, "pollwait")) return pollwait();
+    if (!strcmp(what, "eintr")) return eintr();
     if (!strcmp(what, "racy")) return racy(argc > 2 ? atol(argv[2]) : 100000);
-    fprintf(stderr, "usage: pthreads workqueue|barrier|tls|join|detached|cancel|altstack|names|pipewait|racy [N]\n");
+    fprintf(stderr, "usage: pthreads workqueue|barrier|tls|join|detached|cancel|altstack|names|pipewait|pollwait|eintr|racy [N]\n");
     return 2;
 }

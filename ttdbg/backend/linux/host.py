@@ -24,6 +24,9 @@ from ..inputs import HostInterrupted
 from .fdtable import OpenFile
 from .structs import pack_dirents, pack_stat, pack_statx
 
+# What a host wait watches: (host fd, poll events) pairs; it ends when any of them is ready.
+HostWatch = tuple[tuple[int, int], ...]
+
 Outcome = tuple[int, bytes]
 SpanOutcome = tuple[int, bytes, bytes]  # (result, payload, where the payload is stored)
 # A file read (not mapped) is stored whole up to this size; past it, what is read is logged.
@@ -292,9 +295,9 @@ class HostIO:
             self._ready_fd = os.open("/dev/zero", os.O_RDWR | os.O_CLOEXEC)
         return self._ready_fd
 
-    def would_block_reading(self, f: OpenFile) -> int | None:
-        """The host fd behind `f` when a read from it would block now (a blocking pipe,
-        terminal or socket with nothing to read), else None."""
+    def would_block_reading(self, f: OpenFile) -> HostWatch | None:
+        """What to watch (the host fd behind `f`, for input) when a read from it would block
+        now (a blocking pipe, terminal or socket with nothing to read), else None."""
         fd = self.fds.get(f.ident)
         if fd is None:
             return None
@@ -303,9 +306,20 @@ class HostIO:
                 return None
             poller = select.poll()
             poller.register(fd, select.POLLIN)
-            return None if poller.poll(0) else fd
+            return None if poller.poll(0) else ((fd, select.POLLIN),)
         except OSError:
             return None  # the read itself reports the error
+
+    def would_block_polling(self, fds: list[tuple[int | None, int]]) -> HostWatch | None:
+        """What to watch when poll() over these host fds (as `poll` takes them) would wait
+        now: none of them is ready, nor closed. None: it would return at once."""
+        watch = tuple((fd, events) for fd, events in fds if fd is not None and fd >= 0)
+        if any(fd is None for fd, _events in fds):
+            return None  # POLLNVAL at once
+        poller = select.poll()
+        for fd, events in watch:
+            poller.register(fd, events)
+        return None if poller.poll(0) else watch
 
     def adopt(self, ident: int, host_fd: int) -> None:
         self.fds[ident] = host_fd

@@ -60,7 +60,7 @@ class LinuxPlatform:
         files: FileStore | None = None,
         policy: SchedulePolicy | None = None,
     ) -> None:
-        from .calls import SYSCALLS  # the table imports this module's types
+        from .calls import ROWS, SYSCALLS  # the table imports this module's types
 
         self.m = machine
         self.arch = machine.arch
@@ -94,6 +94,8 @@ class LinuxPlatform:
         self.syscall_nr = 0
         self.syscall_args: tuple[int, ...] = ()
         self._table = SYSCALLS
+        self._futex_nr = self.arch.syscall_numbers.get("futex", -1)
+        self._futex = ROWS["futex"].handler
         self._names = self.arch.syscall_names
         self._abi = self.arch.syscall_abi
         self._syscall_regs = RegisterFile(
@@ -167,6 +169,8 @@ class LinuxPlatform:
         self._syscall_pc = pc
         self.syscall_icount = m.icount_at(self._syscall_insn())
         self.syscall_nr, self.syscall_args = nr, args
+        if nr == self._futex_nr and self._futex_fast(args):
+            return
         name = self._names.get(nr, f"syscall_{nr}")
         handler = self._table.get(name)
         self._in_syscall = True
@@ -174,6 +178,29 @@ class LinuxPlatform:
             self._dispatch(m, name, handler, args)
         finally:
             self._in_syscall = False
+
+    def _futex_fast(self, args: tuple[int, ...]) -> bool:
+        """futex, the call of every thread switch, straight to its handler when nothing
+        around it needs the general path: no signal pending, due or to restore a mask for.
+        Then all `_dispatch` adds is writing the result. False: take the general path."""
+        sig = self.signals
+        if sig.pending or sig.saved_mask is not None or self.host_signal is not None:
+            return False
+        if self.inputs.replaying:
+            ev = self.inputs.peek()
+            if ev is not None and ev.kind == EventKind.SIGNAL:
+                return False
+        self._in_syscall = True
+        try:
+            # The handler masks every argument itself, so the raw registers need no decoding.
+            result = self._futex(self, args)
+        except unicorn.UcError:
+            result = -EFAULT
+        finally:
+            self._in_syscall = False
+        if result is not None:
+            self._result_reg.write(result)
+        return True
 
     def _dispatch(
         self,
@@ -311,6 +338,16 @@ class LinuxPlatform:
             return False
         act = self.signals.action((ready & -ready).bit_length())
         return act.handler not in (SIG_DFL, SIG_IGN) and bool(act.flags & SA_RESTART)
+
+    def call_restarts(self, nr: int, sig: int) -> bool:
+        """Whether syscall `nr`, interrupted by signal `sig` while it waited, runs again after
+        the handler instead of failing with EINTR: Linux restarts it when the handler was
+        installed with SA_RESTART (or no handler runs), never for the calls that wait for
+        events or time (poll, select, epoll_wait, sleeps)."""
+        if self._names.get(nr, "") in NEVER_RESTARTED:
+            return False
+        act = self.signals.action(sig)
+        return act.handler in (SIG_DFL, SIG_IGN) or bool(act.flags & SA_RESTART)
 
     def ends_host_wait(self, sig: int) -> bool:
         """Whether a signal from outside ends a wait on the host: a thread takes it (the

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ttdbg.errors import DivergenceError
 
 from ..eventlog import Event, EventKind
+from .host import HostWatch
 
 if TYPE_CHECKING:
     from ..machine import RegisterFile
@@ -46,7 +47,9 @@ EINTR, EAGAIN, ETIMEDOUT = 4, 11, 110
 # What a host call logs when it would block while another thread could run: the kernel's own
 # "restart this call" code, which user space never sees. The caller parks and runs it again.
 ERESTARTSYS = 512
-DEFAULT_QUANTUM = 100_000
+# About a millisecond of the native program, as a Linux time slice is a few: each switch costs
+# the recorder far more than the guest instructions around it (rr slices about as long).
+DEFAULT_QUANTUM = 1_000_000
 CHAOS_QUANTA = (100, 20_000)  # chaos mode draws each quantum from this range
 FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
 _WAKE = struct.Struct("<Iqq")  # tid, syscall result, remaining ns (for nanosleep's rem)
@@ -78,7 +81,7 @@ class Wait:
     bitset: int = FUTEX_BITSET_MATCH_ANY
     rem: int = 0  # nanosleep's remaining-time pointer
     deadline: int | None = None  # host monotonic ns; recording only, never in a snapshot
-    host_fd: int | None = None  # "host": the host fd whose readiness ends it; recording only
+    host_fds: HostWatch = ()  # "host": the host fds whose readiness ends it; recording only
 
 
 @dataclass
@@ -220,20 +223,25 @@ class Threads:
     def others_could_run(self) -> bool:
         """Recording: whether a thread other than the running one runs now or may soon (a
         timed wait, a host wait), so that the running one must not block on the host."""
-        return any(
-            t.state == State.RUNNABLE
-            or (t.wait is not None and (t.wait.deadline is not None or t.wait.kind == "host"))
-            for t in self.table.values()
-            if t.tid != self.current
-        )
+        current = self.current
+        for t in self.table.values():  # a plain loop: this runs at every syscall with threads
+            if t.tid == current:
+                continue
+            if t.state is State.RUNNABLE:
+                return True
+            w = t.wait
+            if w is not None and (w.deadline is not None or w.kind == "host"):
+                return True
+        return False
 
     def host_wait_plan(
-        self, would_block: Callable[[], int | None], timeout_ms: int = -1
-    ) -> tuple[int | None, int]:
-        """Recording, inside a host call's closure: (host fd, timeout in ms). With a host fd
-        the call must not block, as another thread could run: it logs -ERESTARTSYS and its
-        thread parks on that fd. Without one the call goes ahead with the time left of
-        `timeout_ms` (-1: none), counted from its first attempt, so 0 once that has passed."""
+        self, would_block: Callable[[], HostWatch | None], timeout_ms: int = -1
+    ) -> tuple[HostWatch | None, int]:
+        """Recording, inside a host call's closure: (what to watch, timeout in ms). With a
+        watch the call must not block, as another thread could run: it logs -ERESTARTSYS and
+        its thread parks until a watched fd is ready. Without one the call goes ahead with the
+        time left of `timeout_ms` (-1: none), counted from its first attempt, so 0 once that
+        has passed."""
         t = self.running
         remaining = -1
         if timeout_ms >= 0:
@@ -242,49 +250,74 @@ class Threads:
                 t.host_deadline = now + timeout_ms * 1_000_000
             remaining = max(0, -(-(t.host_deadline - now) // 1_000_000))
         if remaining != 0 and self.multi and self.others_could_run():
-            fd = would_block()
-            if fd is not None:
-                return fd, remaining
+            watch = would_block()
+            if watch is not None:
+                return watch, remaining
         t.host_deadline = None
         return None, remaining
 
-    def park_for_host(self, host_fd: int | None) -> None:
+    def park_for_host(self, watch: HostWatch) -> None:
         """The running thread's call would block on the host (logged as -ERESTARTSYS): it
-        waits for `host_fd` or its timeout, then runs the same syscall instruction again."""
+        waits for a watched fd or its timeout, then runs the same syscall instruction again."""
         p = self.p
         p.restart_syscall()
         deadline = self.running.host_deadline
-        self.park(self.new_wait("host", host_fd=host_fd, deadline=deadline))
+        self.park(self.new_wait("host", host_fds=watch, deadline=deadline))
 
     def new_wait(self, kind: str, **kw: Any) -> Wait:
         self.wait_seq += 1
         return Wait(kind, self.wait_seq, **kw)
 
     def resume(self, t: Thread, result: int) -> None:
-        """End `t`'s wait with this syscall result (a host wait has none: its thread runs its
-        syscall again, after a signal's handler if one interrupted it)."""
+        """End `t`'s wait with this syscall result. A host wait has none: its thread runs its
+        syscall again (after a signal's handler if one interrupted it, with SA_RESTART), or,
+        with -EINTR, the call fails with EINTR as Linux's does without SA_RESTART."""
         host = t.wait is not None and t.wait.kind == "host"
         t.state, t.wait = State.RUNNABLE, None
-        if host:
+        if host and result != -EINTR:
             return
-        reg = self.p.arch.syscall_abi.result
+        p = self.p
+        reg = p.arch.syscall_abi.result
         value = result & 0xFFFFFFFFFFFFFFFF
+        # A parked host call's pc is on its syscall instruction; failing, it goes past it.
+        past = p.arch.syscall_insn_size if host else 0
         if t.regs is None:  # the running thread itself (it waited while all others did)
-            self.p.m.set_reg(reg, value)
+            p.m.set_reg(reg, value)
+            if past:
+                p.m.set_reg(p.arch.pc, p.m.pc + past)
         else:
-            t.regs = self.p.m.register_file.replace(t.regs, reg, value)
+            rf = p.m.register_file
+            t.regs = rf.replace(t.regs, reg, value)
+            if past:
+                pc = rf.decode(t.regs)[p.arch.pc]
+                t.regs = rf.replace(t.regs, p.arch.pc, pc + past)
+
+    def interrupted_result(self, t: Thread, sig: int) -> int:
+        """The result a signal `sig` for the waiting thread `t` ends its wait with: -EINTR,
+        or for a host call that runs again after the handler (SA_RESTART), -ERESTARTSYS."""
+        w = t.wait
+        if w is None or w.kind != "host":
+            return -EINTR
+        abi = self.p.arch.syscall_abi
+        if t.regs is None:
+            nr = self.p.m.reg(abi.number)
+        else:
+            nr = self.p.m.register_file.decode(t.regs)[abi.number]
+        return -ERESTARTSYS if self.p.call_restarts(nr, sig) else -EINTR
 
     def waiters(self, addr: int, bitset: int = FUTEX_BITSET_MATCH_ANY) -> list[Thread]:
         """Threads waiting on the futex at `addr` whose bitset matches, oldest first."""
         found = [
-            t
+            (w.seq, t)
             for t in self.table.values()
-            if t.wait is not None
-            and t.wait.kind == "futex"
-            and t.wait.addr == addr
-            and t.wait.bitset & bitset
+            if (w := t.wait) is not None
+            and w.addr == addr
+            and w.kind == "futex"
+            and w.bitset & bitset
         ]
-        return sorted(found, key=lambda t: t.wait.seq if t.wait else 0)
+        if len(found) > 1:
+            found.sort(key=lambda st: st[0])
+        return [t for _seq, t in found]
 
     def futex_wake(self, addr: int, count: int, bitset: int = FUTEX_BITSET_MATCH_ANY) -> int:
         woken = self.waiters(addr, bitset)[: max(0, count)]
@@ -340,10 +373,10 @@ class Threads:
         except Exception:  # a corrupt list stops the walk, as in the kernel
             return
 
-    def interrupt(self, t: Thread) -> None:
-        """A signal for `t` ends its wait with EINTR (the caller logs it when recording)."""
+    def interrupt(self, t: Thread, sig: int) -> None:
+        """A signal `sig` for `t` ends its wait with EINTR, or runs its host call again."""
         if t.state == State.WAITING:
-            self.resume(t, -EINTR)
+            self.resume(t, self.interrupted_result(t, sig))
 
     # -- switching --------------------------------------------------------------------------
 
@@ -400,12 +433,15 @@ class Threads:
         self._expire(wakes)
         while True:
             woken = {tid for tid, _r, _n in wakes}
-            runnable = [t.tid for t in self.live() if t.state == State.RUNNABLE or t.tid in woken]
+            runnable = [
+                t.tid for t in self.table.values() if t.state is State.RUNNABLE or t.tid in woken
+            ]
             if self.p.host_signal is not None and self.running.state != State.RUNNABLE:
                 # A signal from outside: it goes to a waiting thread that does not block it.
                 target = self._signal_target(self.p.host_signal)
                 if target is not None and target.tid not in woken:
-                    wakes.append((target.tid, -EINTR, self._remaining(target)))
+                    result = self.interrupted_result(target, self.p.host_signal)
+                    wakes.append((target.tid, result, self._remaining(target)))
                     runnable = [target.tid]
             if runnable:
                 break
@@ -419,7 +455,7 @@ class Threads:
         to = self.policy.pick(sorted(runnable), self.current)
         if to == self.current and not wakes:
             return None
-        payload = b"".join(_WAKE.pack(tid, r, n) for tid, r, n in wakes)
+        payload = b"".join([_WAKE.pack(tid, r, n) for tid, r, n in wakes]) if wakes else b""
         return Event(EventKind.SWITCH, now, (self.current, to, int(why)), 0, payload)
 
     def _signal_target(self, sig: int) -> Thread | None:
@@ -436,6 +472,11 @@ class Threads:
 
     def _expire(self, wakes: list[tuple[int, int, int]]) -> None:
         """Waits whose host deadline has passed (recording only)."""
+        if not any(
+            t.wait is not None and (t.wait.deadline is not None or t.wait.kind == "host")
+            for t in self.table.values()
+        ):
+            return  # nothing the host decides (the common case at every switch)
         now = time.monotonic_ns()
         ready = self._host_ready(0)
         for t in self.live():
@@ -445,23 +486,23 @@ class Threads:
                 continue
             if w.deadline is not None and w.deadline <= now:
                 wakes.append((t.tid, -ETIMEDOUT if w.kind == "futex" else 0, 0))
-            elif w.kind == "host" and w.host_fd in ready:
+            elif w.kind == "host" and any(fd in ready for fd, _events in w.host_fds):
                 wakes.append((t.tid, -ERESTARTSYS, 0))
 
     def _host_ready(self, timeout_ms: int | None) -> set[int]:
         """The host fds of host waits that are ready (waiting up to `timeout_ms`)."""
-        fds = {
-            t.wait.host_fd
-            for t in self.live()
-            if t.wait is not None and t.wait.kind == "host" and t.wait.host_fd is not None
-        }
+        fds: dict[int, int] = {}
+        for t in self.live():
+            if t.wait is not None and t.wait.kind == "host":
+                for fd, events in t.wait.host_fds:
+                    fds[fd] = fds.get(fd, 0) | events
         if not fds:
             if timeout_ms:
                 time.sleep(timeout_ms / 1000)
             return set()
         poller = select.poll()
-        for fd in fds:
-            poller.register(fd, select.POLLIN)
+        for fd, events in fds.items():
+            poller.register(fd, events)
         return {fd for fd, _events in poller.poll(timeout_ms)}
 
     def _wait_on_host(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from ..host import Outcome
+from ..host import HostWatch, Outcome
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
 from . import procfs
@@ -76,16 +76,14 @@ def _wait(p: LinuxPlatform, a: Args, timeout_ms: int) -> int | None:
         return -EINVAL
     packed = p.arch.name == "x86_64"
     threads = p.threads
-    parked: list[int] = []
+    parked: list[HostWatch] = []
 
     def wait() -> Outcome:
         # With several threads, a wait that would block parks its thread, not the recorder
         # (an epoll fd is readable when it has events to report).
-        host_fd, timeout = threads.host_wait_plan(
-            lambda: p.live.would_block_reading(ep), timeout_ms
-        )
-        if host_fd is not None:
-            parked.append(host_fd)
+        watch, timeout = threads.host_wait_plan(lambda: p.live.would_block_reading(ep), timeout_ms)
+        if watch is not None:
+            parked.append(watch)
             return -ERESTARTSYS, b""
         return p.live.epoll_wait(ep, maxevents, timeout, packed)
 

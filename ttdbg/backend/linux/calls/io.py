@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from ..fdtable import OpenFile
-from ..host import HostIO, Outcome, SpanOutcome
+from ..host import HostIO, HostWatch, Outcome, SpanOutcome
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
 from . import procfs
@@ -45,14 +45,14 @@ def _read_into(
         p.m.write(buf, got)
         return len(got)
     threads = p.threads
-    blocking: list[int] = []  # the host fd a read would block on (recording)
+    blocking: list[HostWatch] = []  # what a read that would block waits for (recording)
 
     def read() -> SpanOutcome:
         # With several threads, a read that would block parks its thread instead of the
         # recorder while another thread could run; replay parks where the log says so.
-        host_fd, _timeout = threads.host_wait_plan(lambda: p.live.would_block_reading(f))
-        if host_fd is not None:
-            blocking.append(host_fd)
+        watch, _timeout = threads.host_wait_plan(lambda: p.live.would_block_reading(f))
+        if watch is not None:
+            blocking.append(watch)
             return -ERESTARTSYS, b"", b""
         return op(p.live, f)
 
@@ -61,16 +61,24 @@ def _read_into(
 
 
 def finish_parkable(
-    p: LinuxPlatform, result: int, data: bytes, parked: list[int], buf: int
+    p: LinuxPlatform, result: int, data: bytes, parked: list[HostWatch], buf: int
 ) -> int | None:
     """The end of a host call that may have parked its thread: park it (replay parks at the
     same point), or put what the call returned into the guest's buffer."""
-    if result == -ERESTARTSYS and p.threads.multi:
-        p.threads.park_for_host(parked[0] if parked else None)
+    if parked_now(p, result, parked):
         return None
     if result > 0:
         p.m.write(buf, data)
     return result
+
+
+def parked_now(p: LinuxPlatform, result: int, parked: list[HostWatch]) -> bool:
+    """Whether the host call parked its thread (logged as -ERESTARTSYS): then it waits for
+    what it watches (nothing in replay, where the log says when it ends)."""
+    if result == -ERESTARTSYS and p.threads.multi:
+        p.threads.park_for_host(parked[0] if parked else ())
+        return True
+    return False
 
 
 @syscall("read", kind=Kind.HOST)
@@ -246,20 +254,37 @@ def _poll_fd(h: HostIO, fd: int, f: OpenFile | None) -> int | None:
 POLLFD = struct.Struct("<ihh")
 
 
-def _poll(p: LinuxPlatform, addr: int, nfds: int, timeout_ms: int) -> int:
+def _host_poll(
+    p: LinuxPlatform, fds: list[tuple[int | None, int]], timeout_ms: int, parked: list[HostWatch]
+) -> Outcome:
+    """poll() on the host, or -ERESTARTSYS when it would wait while another thread could run
+    (its thread parks on the fds instead; the call runs again, with the time left, when one
+    is ready or the time is up)."""
+    h = p.live
+    watch, left = p.threads.host_wait_plan(lambda: h.would_block_polling(fds), timeout_ms)
+    if watch is not None:
+        parked.append(watch)
+        return -ERESTARTSYS, b""
+    return h.poll(fds, left)
+
+
+def _poll(p: LinuxPlatform, addr: int, nfds: int, timeout_ms: int) -> int | None:
     """poll() over the host files behind the guest's fds; revents come back from the log."""
     if nfds > 1024:
         return -EINVAL
     raw = p.m.read(addr, POLLFD.size * nfds)
     entries = [POLLFD.unpack_from(raw, POLLFD.size * i) for i in range(nfds)]
     files = [(fd, events, open_file(p, fd) if fd >= 0 else None) for fd, events, _r in entries]
+    parked: list[HostWatch] = []
 
     def host(h: HostIO) -> Outcome:
         # A negative fd is skipped (revents 0); a closed one answers POLLNVAL, as Linux does.
         fds = [(_poll_fd(h, fd, f), ev) for fd, ev, f in files]
-        return h.poll(fds, timeout_ms)
+        return _host_poll(p, fds, timeout_ms, parked)
 
     result, data = p.host_call(lambda: host(p.live))
+    if parked_now(p, result, parked):
+        return None
     if result >= 0:
         for i in range(nfds):
             p.m.write(addr + POLLFD.size * i + 6, data[2 * i : 2 * i + 2])
@@ -267,12 +292,12 @@ def _poll(p: LinuxPlatform, addr: int, nfds: int, timeout_ms: int) -> int:
 
 
 @syscall("poll", kind=Kind.HOST)
-def sys_poll(p: LinuxPlatform, a: Args) -> int:
+def sys_poll(p: LinuxPlatform, a: Args) -> int | None:
     return _poll(p, a[0], a[1], max(a[2], -1))
 
 
 @syscall("ppoll", kind=Kind.HOST)
-def sys_ppoll(p: LinuxPlatform, a: Args) -> int:
+def sys_ppoll(p: LinuxPlatform, a: Args) -> int | None:
     timeout = timeout_ms(p, a[2])
     if timeout is None or not wait_under_mask(p, a[3], a[4]):
         return -EINVAL
@@ -286,8 +311,9 @@ SELECT_ASKS = (POLLIN, POLLOUT, POLLPRI)
 FD_SETSIZE = 1024
 
 
-def _select(p: LinuxPlatform, a: Args, timeout_ns: int | None) -> tuple[int, int]:
-    """select over the host files behind the guest's fds: (result, time it took in ns)."""
+def _select(p: LinuxPlatform, a: Args, timeout_ns: int | None) -> tuple[int | None, int]:
+    """select over the host files behind the guest's fds: (result, time it took in ns);
+    None: its thread parked (it runs the call again later)."""
     nfds, addrs = a[0], a[1:4]
     if not 0 <= nfds <= FD_SETSIZE:
         return -EINVAL, 0
@@ -302,14 +328,21 @@ def _select(p: LinuxPlatform, a: Args, timeout_ns: int | None) -> tuple[int, int
     if any(f is None for _fd, _e, f in files):
         return -EBADF, 0
     timeout_ms = -1 if timeout_ns is None else (timeout_ns + 999_999) // 1_000_000
+    parked: list[HostWatch] = []
 
     def host(h: HostIO) -> Outcome:
+        # The time it took counts from the call's first attempt, also when its thread parked.
+        first = p.threads.running.host_deadline
         start = time.monotonic_ns()
-        result, data = h.poll([(_poll_fd(h, fd, f), ev) for fd, ev, f in files], timeout_ms)
-        took = time.monotonic_ns() - start
+        fds = [(_poll_fd(h, fd, f), ev) for fd, ev, f in files]
+        result, data = _host_poll(p, fds, timeout_ms, parked)
+        end = time.monotonic_ns()
+        took = end - start if first is None else end - (first - timeout_ms * 1_000_000)
         return result, data + took.to_bytes(8, "little") if result >= 0 else data
 
     result, data = p.host_call(lambda: host(p.live))
+    if parked_now(p, result, parked):
+        return None, 0
     if result < 0:
         return result, 0
     ready = [0, 0, 0]
@@ -326,7 +359,7 @@ def _select(p: LinuxPlatform, a: Args, timeout_ns: int | None) -> tuple[int, int
     return count, int.from_bytes(data[-8:], "little")
 
 
-def _timed_select(p: LinuxPlatform, a: Args, unit_ns: int) -> int:
+def _timed_select(p: LinuxPlatform, a: Args, unit_ns: int) -> int | None:
     """select (a struct timeval, unit 1000 ns) or pselect6 (a struct timespec, unit 1 ns);
     Linux writes back the time that was not used."""
     timeout = None
@@ -336,6 +369,8 @@ def _timed_select(p: LinuxPlatform, a: Args, unit_ns: int) -> int:
             return -EINVAL
         timeout = sec * 1_000_000_000 + frac * unit_ns
     result, took = _select(p, a, timeout)
+    if result is None:
+        return None
     if result >= 0 and timeout is not None:
         left = max(0, timeout - took)
         frac = left % 1_000_000_000 // unit_ns
@@ -344,12 +379,12 @@ def _timed_select(p: LinuxPlatform, a: Args, unit_ns: int) -> int:
 
 
 @syscall("select", kind=Kind.HOST)
-def sys_select(p: LinuxPlatform, a: Args) -> int:
+def sys_select(p: LinuxPlatform, a: Args) -> int | None:
     return _timed_select(p, a, 1000)
 
 
 @syscall("pselect6", kind=Kind.HOST)
-def sys_pselect6(p: LinuxPlatform, a: Args) -> int:
+def sys_pselect6(p: LinuxPlatform, a: Args) -> int | None:
     if a[5]:  # { const sigset_t *ss; size_t ss_len }
         addr, size = struct.unpack("<QQ", p.m.read(a[5], 16))
         mask = read_sigmask(p, addr, size) if addr else p.signals.blocked

@@ -289,7 +289,7 @@ def _signal_thread(p: LinuxPlatform, tid: int, sig: int) -> int:
     t.pending |= bit
     t.senders.setdefault(sig, (SI_TKILL, p.pid, p.uid))
     if not t.sigmask & bit:
-        p.threads.interrupt(t)
+        p.threads.interrupt(t, sig)
     return 0
 
 
