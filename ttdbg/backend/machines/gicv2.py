@@ -1,8 +1,6 @@
 """The GICv2 interrupt controller of QEMU's AArch64 `virt`: one CPU, 288 interrupts, no
 security extensions; a distributor and a CPU interface over one state, as QEMU's arm_gic.
 
-Where QEMU and the architecture differ, QEMU wins (it is the machine users compare with): a
-level-sensitive interrupt whose line rises while enabled is latched pending, as QEMU does.
 Registers not listed here stop the recording with their address.
 """
 
@@ -44,7 +42,7 @@ class GicState:
     def __init__(self) -> None:
         self.dist_ctlr = 0
         self.enabled: set[int] = set(range(SGIS))  # SGIs are always enabled (RAO/WI)
-        self.latched: set[int] = set()  # pending by edge, by ISPENDR, or QEMU's level latch
+        self.latched: set[int] = set()  # pending by an edge or by ISPENDR
         self.active: set[int] = set()
         self.level: set[int] = set()  # lines driven high
         self.group1: set[int] = set()
@@ -78,8 +76,8 @@ class Gic:
             return
         if high:
             s.level.add(irq)
-            if irq in s.edge or irq in s.enabled:
-                s.latched.add(irq)
+            if irq in s.edge:
+                s.latched.add(irq)  # a level interrupt is pending while its line is high
         else:
             s.level.discard(irq)
         self.update()
@@ -320,10 +318,7 @@ class Distributor(Device):
         if kind == "group":
             s.group1 = (s.group1 - set(range(first, first + 32))) | bits
         elif kind == "set_enable":
-            for irq in bits - s.enabled:
-                s.enabled.add(irq)
-                if irq in s.level and irq not in s.edge:
-                    s.latched.add(irq)  # QEMU latches an asserted level line on enable
+            s.enabled |= bits
         elif kind == "clear_enable":
             s.enabled -= {i for i in bits if i >= SGIS}
         elif kind == "set_pending":
