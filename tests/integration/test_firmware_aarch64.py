@@ -90,27 +90,34 @@ def build(tmp: Path, name: str, *sources: Path | str) -> Path:
     return out
 
 
+START = "aarch64_virt_probe_start.S"
 PROBES = {
     # 98 values firmware reads at reset: CurrentEL, DAIF, CPACR, SCTLR, the timer registers,
     # MIDR, ID_AA64PFR0, the GICv2 IDs and reset values (and which bits writes keep), the
     # PL011's, and PSCI's answers to known, unknown and invalid calls.
-    "reset": "aarch64_virt_probe.c",
+    "reset": (START, "aarch64_virt_probe.c"),
     # The GIC driven with the CPU's interrupts masked: SGIs, preemption and active
     # priorities, the timer's level PPI, pending set/clear, split EOI, group 1 and AckCtl,
     # priority mask and binary point, each step's HPPIR/RPR/APR/pending/active.
-    "gic": "aarch64_virt_gic_probe.c",
+    "gic": (START, "aarch64_virt_gic_probe.c"),
+    # Exception entry: an FIQ at EL1h (group 0, FIQEn) and an IRQ at EL1t (SP_EL0 in use):
+    # the vector, SPSel, DAIF, SPSR and the stack each handler and main see.
+    "entry": ("aarch64_virt_entry_probe.S", "aarch64_virt_entry_probe.c"),
 }
 
 
 @pytest.mark.parametrize("probe", sorted(PROBES))
-def test_registers_read_as_on_qemu(tmp_path: Path, probe: str) -> None:
-    elf = build(tmp_path, probe, DATA / "aarch64_virt_probe_start.S", DATA / PROBES[probe])
+def test_what_firmware_reads_is_what_qemu_gives(tmp_path: Path, probe: str) -> None:
+    elf = build(tmp_path, probe, *(DATA / name for name in PROBES[probe]))
     native = qemu(elf, b"")
     assert native.returncode == 0, native.stderr
     rec = record(tmp_path / "probe.ttrec", b"", elf)
     assert rec.returncode == 0, rec.stderr
     assert rec.stdout.splitlines() == native.stdout.splitlines()
-    assert len(native.stdout.splitlines()) > 30
+    assert len(native.stdout.splitlines()) > 15
+    rep = run_ttdbg(["replay", "--verify", str(tmp_path / "probe.ttrec")])
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
 
 
 UNMODELLED = {
