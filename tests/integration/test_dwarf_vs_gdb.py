@@ -135,9 +135,8 @@ def _gdb_frames(text: str) -> list[tuple[str, str, str]]:
 
 
 def _same_args(ours: str, gdb: str) -> bool:
-    """Equal, where gdb's `x=x@entry=3` counts as `x=3`, except that gdb may know a value
-    only from the caller's call site (an entry value), which the engine does not evaluate:
-    it says <optimized out> there."""
+    """Equal, where gdb's `x=x@entry=3` counts as `x=3` (a value known from the caller's call
+    site, an entry value, is evaluated as gdb does)."""
     mine = ours.split(", ") if ours else []
     theirs = gdb.split(", ") if gdb else []
     if len(mine) != len(theirs):
@@ -145,7 +144,7 @@ def _same_args(ours: str, gdb: str) -> bool:
     for a, b in zip(mine, theirs, strict=True):
         name = a.partition("=")[0]
         plain = re.sub(rf"^{name}={name}@entry=", f"{name}=", b)
-        if a != plain and not (a == f"{name}=<optimized out>" and f"{name}@entry=" in b):
+        if a != plain:
             return False
     return True
 

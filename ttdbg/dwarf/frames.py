@@ -18,6 +18,9 @@ MAX_FRAMES = 64
 MAX_STRING = 200  # bytes of a char * shown, as gdb's `print elements`
 
 
+MAX_ENTRY_DEPTH = 8  # callers followed for one entry value (recursion passes them on)
+
+
 class Target(Protocol):
     """What a frame reads: the machine at one position."""
 
@@ -177,8 +180,9 @@ class Frames:
         local = sorted((v for v in seen if not v.is_param), key=lambda v: -v.depth)
         return args + local
 
-    def locate(self, ops: Ops, frame: Frame, target: Target) -> Location:
-        """Evaluate a DWARF location expression in `frame`."""
+    def locate(self, ops: Ops, frame: Frame, target: Target, depth: int = 0) -> Location:
+        """Evaluate a DWARF location expression in `frame` (`depth`: entry values followed
+        into callers so far)."""
         stack: list[int] = []
         regs = frame.registers
         mask = 2**64 - 1
@@ -226,11 +230,51 @@ class Frames:
                 stack.append(int.from_bytes(self._read(target, stack.pop(), 8), "little"))
             elif name == "DW_OP_stack_value":
                 return Location("value", stack.pop())
-            else:  # entry values, pieces, TLS...: not evaluated, as gdb's <optimized out>
+            elif name in ("DW_OP_entry_value", "DW_OP_GNU_entry_value"):
+                stack.append(self._entry_value(args[0], frame, target, depth) & mask)
+            else:  # pieces, TLS...: not evaluated, as gdb's <optimized out>
                 raise Unavailable(f"{name} not supported")
         if not stack:
             raise Unavailable("empty location")
         return Location("memory", stack.pop())
+
+    def _entry_value(self, ops: Ops, frame: Frame, target: Target, depth: int) -> int:
+        """DW_OP_entry_value(DW_OP_regN): the register's value when the frame's function was
+        entered, from the caller's call site (DW_AT_call_value evaluated in the caller, as
+        gdb finds `x@entry`)."""
+        if depth >= MAX_ENTRY_DEPTH or len(ops) != 1:
+            raise Unavailable("<optimized out>")
+        name = ops[0].op_name
+        if name == "DW_OP_regx":
+            number = ops[0].args[0]
+        elif name.startswith("DW_OP_reg"):
+            number = int(name[9:])
+        else:
+            raise Unavailable("<optimized out>")
+        caller = self._caller(frame, target)
+        value = self.info.call_sites.get(caller.pc, {}).get(number)
+        if value is None:
+            raise Unavailable("<optimized out>")
+        loc = self.locate(value, caller, target, depth + 1)
+        if loc.kind == "register":
+            found = caller.registers.get(str(loc.where))
+            if found is None:
+                raise Unavailable("<optimized out>")
+            return found
+        return int(loc.where)  # a call value is the value the expression computes
+
+    def _caller(self, frame: Frame, target: Target) -> Frame:
+        """The frame that called `frame`, by its CFI."""
+        row = self._row(frame.lookup_pc)
+        if row is None or frame.cfa is None:
+            raise Unavailable("<optimized out>")
+        regs = self._caller_registers(row, frame.registers, frame.cfa, target)
+        if regs is None:
+            raise Unavailable("<optimized out>")
+        pc = regs[self.pc_name]
+        caller_row = self._row(pc - 1)
+        cfa = self._cfa(caller_row, regs) if caller_row is not None else None
+        return Frame(frame.level + 1, pc, regs, cfa, self.info.function_at(pc - 1))
 
     def _name(self, number: int) -> str:
         name = self.regnames.get(number)

@@ -83,6 +83,10 @@ class DebugInfo:
         self.bias = bias
         self.functions: list[Function] = []
         self.globals: dict[str, tuple[CType, int]] = {}  # name -> (type, address)
+        # Call sites by their return address: the DWARF register number of each parameter
+        # passed in a register -> the expression of its value in the caller (what
+        # DW_OP_entry_value asks for in the callee).
+        self.call_sites: dict[int, dict[int, Ops]] = {}
         self._types: dict[int, CType] = {}
         self._range_lists: Any = None
         self.elf: ELFFile | None = untrusted(lambda: ELFFile(io.BytesIO(image)), None)
@@ -188,10 +192,37 @@ class DebugInfo:
                 if var is not None:
                     var.depth = depth
                     fn.variables.append(var)
+            elif child.tag in ("DW_TAG_call_site", "DW_TAG_GNU_call_site"):
+                untrusted(self._call_site, None, child, parser)
             elif child.tag == "DW_TAG_lexical_block":
                 span = self._pc_range(child)
                 inner = (span,) if span is not None else self._ranges(child, cu, base) or scope
                 self._variables(child, cu, base, parser, locations, fn, inner, depth + 1)
+
+    def _call_site(self, die: Any, parser: DWARFExprParser) -> None:
+        ret = die.attributes.get("DW_AT_call_return_pc") or die.attributes.get("DW_AT_low_pc")
+        if ret is None or not isinstance(ret.value, int):
+            return
+        params: dict[int, Ops] = {}
+        for child in die.iter_children():
+            if child.tag not in ("DW_TAG_call_site_parameter", "DW_TAG_GNU_call_site_parameter"):
+                continue
+            loc = child.attributes.get("DW_AT_location")
+            value = child.attributes.get("DW_AT_call_value") or child.attributes.get(
+                "DW_AT_GNU_call_site_value"
+            )
+            if loc is None or value is None or not isinstance(loc.value, list):
+                continue
+            where = parser.parse_expr(loc.value)
+            if len(where) != 1:
+                continue
+            name = where[0].op_name
+            if name == "DW_OP_regx":
+                params[where[0].args[0]] = parser.parse_expr(value.value)
+            elif name.startswith("DW_OP_reg"):
+                params[int(name[9:])] = parser.parse_expr(value.value)
+        if params:
+            self.call_sites[ret.value + self.bias] = params
 
     def _variable(
         self,
