@@ -1,7 +1,9 @@
 """The brute-force oracle for the index: one forward replay from icount 0 with Python hooks on
 every instruction and every write, calls recognised by what they do to the link register or
 the stack, returns matched with one shadow stack over the whole run by where their return
-address was (so `ret N` needs no special case)."""
+address was (so `ret N` needs no special case). What syscalls write is taken whole as the
+platform writes it, attributed to the instruction the code hook saw last, and cut into the
+index's 8-byte-aligned pieces here."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 import capstone
 import unicorn
 
+from ttdbg.backend.machine import KernelWrite
 from ttdbg.backend.recording import Recording
 from ttdbg.backend.replayer import new_replay_process
 
@@ -24,7 +27,8 @@ RISCV_JUMPS = ("jal", "jalr", "c.jalr", "c.jal")
 
 @dataclass
 class Truth:
-    writes: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    # icount, pc, addr, size, value, syscall number (-1: an instruction's store)
+    writes: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
     calls: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -84,8 +88,21 @@ def brute_force(rec: Recording) -> Truth:
     def on_write(
         uc: unicorn.Uc, _access: int, addr: int, size: int, value: int, _data: object
     ) -> None:
-        truth.writes.append((current[0], current[1], addr, size, value & ((1 << (8 * size)) - 1)))
+        value &= (1 << (8 * size)) - 1
+        truth.writes.append((current[0], current[1], addr, size, value, -1))
 
+    def on_kernel_write(write: KernelWrite) -> None:
+        nr = proc.platform.syscall_nr
+        rows: list[list[int]] = []  # [addr, size, value], byte by byte, cut at multiples of 8
+        for at, byte in enumerate(write.new, write.addr):
+            if rows and at % 8:
+                rows[-1][1] += 1
+                rows[-1][2] |= byte << (8 * (rows[-1][1] - 1))
+            else:
+                rows.append([at, 1, byte])
+        truth.writes.extend((current[0], current[1], a, n, v, nr) for a, n, v in rows)
+
+    m.kernel_write_listener = on_kernel_write
     m.uc.hook_add(unicorn.UC_HOOK_CODE, on_code)
     m.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, on_write)
     m.uc.ctl_flush_tb()

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import BIN, SAMPLES, poll, require_tool, run_ttdbg
 from tests.index.oracle import Truth, brute_force
+from ttdbg.backend.eventlog import EventKind
 from ttdbg.backend.recording import open_recording
 from ttdbg.index.build import build_index, run_here
 from ttdbg.index.interval import intervals
@@ -40,7 +41,11 @@ def copy_sample(name: str, tmp_path: Path) -> Path:
 
 def index_rows(path: Path) -> tuple[list[tuple[Any, ...]], dict[int, dict[str, Any]]]:
     rec = open_recording(str(path))
-    writes = sorted(run_query(rec, "SELECT icount, pc, addr, size, value FROM writes").rows)
+    writes = sorted(
+        run_query(
+            rec, "SELECT icount, pc, addr, size, value, coalesce(syscall, -1) FROM writes"
+        ).rows
+    )
     calls = run_query(rec, "SELECT * FROM calls ORDER BY icount")
     return writes, {row[0]: dict(zip(calls.columns, row, strict=True)) for row in calls.rows}
 
@@ -57,6 +62,27 @@ def test_whole_index_equals_a_brute_force_replay(name: str, tmp_path: Path) -> N
     assert writes == sorted(truth.writes)
     assert calls == truth.calls
     assert any(c["return_icount"] is not None for c in calls.values())
+    assert_reads_are_in_the_index(path)
+
+
+def assert_reads_are_in_the_index(path: Path) -> None:
+    """What each read() put into memory, by the event log (payload at the buffer argument),
+    is in the index as that read's writes."""
+    rec = open_recording(str(path))
+    read = rec.program.arch.syscall_numbers["read"]
+    rows = run_query(
+        rec, f"SELECT icount, addr, size, value FROM writes WHERE syscall = {read}"
+    ).rows
+    by_call: dict[int, bytearray] = {}
+    reads = [e for e in rec.events if e.kind == EventKind.SYSCALL and e.args[:1] == (read,)]
+    for ev in reads:
+        by_call[ev.icount] = bytearray(ev.result if ev.result > 0 else 0)
+    for icount, addr, size, value in rows:
+        ev = next(e for e in reads if e.icount == icount)
+        at = addr - ev.args[2]
+        by_call[icount][at : at + size] = value.to_bytes(8, "little")[:size]
+    for ev in reads:
+        assert bytes(by_call[ev.icount]) == ev.payload[: max(0, ev.result)], ev
 
 
 @pytest.mark.parametrize("name", ["walk", "aarch64/walk", "riscv64/walk"])

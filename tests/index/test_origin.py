@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool, run_ttdbg
+from tests.conftest import require_tool, run_native, run_ttdbg
+from tests.guest_programs import native_command
 from ttdbg.backend.cancel import CancelToken
 from ttdbg.backend.eventlog import EventKind
 from ttdbg.backend.gdb.monitor import MonitorCommands
 from ttdbg.backend.recording import open_recording
+from ttdbg.backend.stops import WatchpointHit
 from ttdbg.backend.timeline import Timeline
 from ttdbg.index.build import build_index, run_here
 from ttdbg.symbols import Symbols
@@ -38,7 +40,11 @@ def copies(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     argv = [str(program), str(tmp / "data.bin")]
     out = run_ttdbg(["record", "-o", str(path), "--", *argv], stdin=STDIN)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == STDIN[3:11]
+    native = run_native([*native_command(request.param, program), *argv[1:]], stdin=STDIN)
+    assert native.returncode == 0
+    assert out.stdout == native.stdout
+    assert out.stdout[:8] == STDIN[3:11]
+    (tmp / "native.out").write_bytes(native.stdout)
     build_index(str(path), runner=run_here)
     return path
 
@@ -80,6 +86,55 @@ def test_file_offsets_follow_seeks(copies: Path) -> None:
         last = text.strip().splitlines()[-1]
         assert "data.bin byte offset" in last, last
         assert last.endswith(f"byte offset {5 + k}"), last
+
+
+def test_file_offsets_are_shared_by_duplicated_descriptors(copies: Path) -> None:
+    """fourth[] is read through descriptors made by dup, fcntl(F_DUPFD) and dup2, with an
+    lseek through one of them: the offset each byte came from is the one the program read
+    natively (every byte of data.bin differs, so a byte names its offset)."""
+    rec = open_recording(str(copies))
+    fourth = Symbols(rec.program_image, rec.program.load_bias).by_name["fourth"].addr
+    native = copies.with_name("native.out").read_bytes()[8:]
+    assert len(native) == 5
+    for k, byte in enumerate(native):
+        ok, text = monitor(copies, f"origin {fourth + k:#x}")
+        assert ok, text
+        last = text.strip().splitlines()[-1]
+        assert "data.bin byte offset" in last, last
+        assert last.endswith(f"byte offset {DATA.index(byte)}"), (k, last)
+
+
+def test_last_names_the_read_that_wrote_a_buffer(copies: Path) -> None:
+    """`last` on bytes read() put into memory stops at the read, by index and by replay
+    alike, and `monitor last` names the call; bytes an instruction wrote after the read
+    still name the instruction."""
+    rec = open_recording(str(copies))
+    syms = Symbols(rec.program_image, rec.program.load_bias).by_name
+    read_nr = rec.program.arch.syscall_numbers["read"]
+    (read,) = [
+        e for e in rec.events
+        if e.kind == EventKind.SYSCALL and e.args[:2] == (read_nr, 0)
+    ]  # fmt: skip
+    fast, slow = Timeline(rec), Timeline(open_recording(str(copies)))
+    slow.index = None
+    for addr, length in ((syms["input"].addr + 2, 4), (syms["fourth"].addr, 5)):
+        fast.seek(fast.end)
+        slow.seek(slow.end)
+        now = fast.read_memory(addr, length)
+        a, b = fast.last_write(addr, length), slow.last_write(addr, length)
+        assert fast.answered_by_index
+        assert a == b
+        assert isinstance(a, WatchpointHit)
+        assert a.syscall == read_nr
+        assert a.new == now
+    fast.seek(fast.end)
+    ok, text = MonitorCommands(fast).run(f"last {syms['input'].addr + 2:#x} 4", CancelToken())
+    assert ok, text
+    assert text.startswith(f"written at icount {read.icount} by read(0, "), text
+    fast.seek(fast.end)
+    ok, text = MonitorCommands(fast).run(f"last {syms['second'].addr + 16:#x} 8", CancelToken())
+    assert ok, text
+    assert " by pc 0x" in text
 
 
 def test_constants_and_computations_end_the_chain(copies: Path) -> None:

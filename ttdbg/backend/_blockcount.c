@@ -427,6 +427,20 @@ void ix_write_hook(void *uc, int type, uint64_t addr, int size, int64_t value, i
     w[W_SIZE][row] = (uint64_t)size;
 }
 
+/* A write no instruction made (a syscall's, told by Python): one row, like the hook's. */
+int ix_add_write(ix_recorder *x, uint64_t icount, uint64_t pc, uint64_t addr, uint64_t value,
+                 uint64_t size) {
+    uint64_t row = ix_row(x, &x->writes);
+    if (row == UINT64_MAX) return -1;
+    uint64_t **w = x->writes.cols;
+    w[W_ICOUNT][row] = icount;
+    w[W_PC][row] = pc;
+    w[W_ADDR][row] = addr;
+    w[W_VALUE][row] = value;
+    w[W_SIZE][row] = size;
+    return 0;
+}
+
 /* The run stopped at a block boundary: finish the block before it (its call's callee or its
  * return is in the registers now), since the next block may be run by someone else. */
 void ix_flush(void *uc, ix_recorder *x) {

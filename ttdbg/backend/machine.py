@@ -33,6 +33,18 @@ class Halt(enum.Enum):
 
 
 @dataclass(frozen=True)
+class KernelWrite:
+    """Bytes a syscall put into guest memory (read's buffer, fstat's struct, ...)."""
+
+    icount: int  # the syscall instruction
+    pc: int
+    nr: int  # the syscall number
+    addr: int
+    old: bytes
+    new: bytes
+
+
+@dataclass(frozen=True)
 class Fault:
     """A CPU exception the guest caused: the signal Linux would send for it."""
 
@@ -261,6 +273,10 @@ class Machine:
         # one instead, a block boundary just before it (the recorder's own quantum end):
         # finishing the block instruction by instruction costs a retranslation.
         self.take_early: Callable[[int], bool] = lambda due: False
+        # The syscall whose handler runs now, as (icount, pc, number), or None (the platform
+        # says); while someone listens, every write it makes into guest memory is told.
+        self.syscall_running: Callable[[], tuple[int, int, int] | None] = lambda: None
+        self.kernel_write_listener: Callable[[KernelWrite], None] | None = None
         self._stop_requested = False
         self._halted: Halt | None = None
         self._install_hooks()
@@ -301,7 +317,13 @@ class Machine:
         return bytes(self.uc.mem_read(addr, size))
 
     def write(self, addr: int, data: bytes) -> None:
+        listener = self.kernel_write_listener
+        if listener is None or (syscall := self.syscall_running()) is None:
+            self.uc.mem_write(addr, data)
+            return
+        old = self.read(addr, len(data))  # fails where the write would, before it
         self.uc.mem_write(addr, data)
+        listener(KernelWrite(*syscall, addr, old, bytes(data)))
 
     def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string from guest memory, reading page by page."""

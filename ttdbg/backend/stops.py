@@ -46,10 +46,12 @@ class WatchpointHit(Stop):
     new: bytes
     pc: int  # the accessing instruction
     thread: int = 0  # the thread whose instruction it was (0: not known)
+    syscall: int | None = None  # the syscall that wrote (`last`), None: the instruction did
 
     def describe(self) -> str:
         values = f"old {self.old.hex()} new {self.new.hex()}"
-        return f"{self.kind} watchpoint {self.address:#x} by pc {self.pc:#x}: {values}"
+        by = f"syscall {self.syscall} at pc" if self.syscall is not None else "pc"
+        return f"{self.kind} watchpoint {self.address:#x} by {by} {self.pc:#x}: {values}"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import bisect
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -167,6 +167,12 @@ class Timeline:
         events = self.recording.events
         i = bisect.bisect_left(self._event_icounts, self.position)
         return events[max(0, i - before) : i], events[i : i + after]
+
+    def events_at(self, icount: int) -> list[Event]:
+        """The logged events at `icount` (a syscall's, and what it caused)."""
+        i = bisect.bisect_left(self._event_icounts, icount)
+        j = bisect.bisect_right(self._event_icounts, icount, i)
+        return self.recording.events[i:j]
 
     def output_so_far(self, tail: int | None = None) -> list[tuple[int, bytes]]:
         """(fd, bytes) the guest wrote to its stdout and stderr before the position; with
@@ -433,9 +439,21 @@ class Timeline:
         cancel: CancelToken | None = None,
     ) -> Stop | None:
         """Go to the write that gave [addr, addr+length) its current value (where a reverse
-        watchpoint stops); None, staying here, when no instruction wrote those bytes."""
+        watchpoint stops), an instruction's or a syscall's (read() into a buffer); None,
+        staying here, when nothing wrote those bytes."""
         here = self.position
-        stop = self.find_write(addr, length, False, progress, cancel)
+        watch = Watchpoint(WatchKind.WRITE, addr, length)
+        found = None
+        if self.index is not None and here > 0:
+            found = self.index.last_before([(addr, length)], here, syscalls=True)
+        self.answered_by_index = found is not None
+        if found is not None:
+            if found.row is None:
+                return None
+            stop: Stop = self._land(self._indexed_hit(found, [watch]), False, progress)
+            self._notify("position")
+            return stop
+        stop = self._search(watch, None, False, progress, cancel, syscalls=True)
         if isinstance(stop, WatchpointHit | Interrupted):
             return stop
         self.seek(here)
@@ -460,10 +478,11 @@ class Timeline:
         forward: bool,
         progress: Progress | None,
         cancel: CancelToken | None,
+        syscalls: bool = False,
     ) -> Stop:
         # Only the search target is armed; the user's breakpoints, watchpoints and replay
         # breaks stay in place, unarmed.
-        self.tracer.search(watch, register)
+        self.tracer.search(watch, register, syscalls)
         try:
             if forward:
                 stop = self._continue(progress, cancel)
@@ -674,7 +693,7 @@ class Timeline:
         wp = hit.watch
         return WatchpointHit(
             self.position, wp.kind.value, wp.address, wp.length, hit.access_address,
-            hit.old, hit.new, hit.pc, self.thread_at(hit.icount),
+            hit.old, hit.new, hit.pc, self.thread_at(hit.icount), hit.syscall,
         )  # fmt: skip
 
     def _reverse_continue(self, progress: Progress | None, cancel: CancelToken | None) -> Stop:
@@ -742,16 +761,22 @@ class Timeline:
         self.answered_by_index = found is not None
         return found
 
-    def _indexed_hit(self, found: Found) -> Hit:
-        """The hit a watchpoint would have reported for an indexed write: the watched bytes
-        before and after it, from the machine at the writing instruction."""
+    def _indexed_hit(self, found: Found, watches: Iterable[Watchpoint] | None = None) -> Hit:
+        """The hit a watchpoint (of `watches`, else those in effect) would have reported for
+        an indexed write: the watched bytes before and after it, from the machine at the
+        writing instruction."""
         row = found.row
         assert row is not None
         wp = min(
-            (w for w in self.tracer.in_effect[1] if row.overlap(w.address, w.length)),
+            (
+                w
+                for w in (self.tracer.in_effect[1] if watches is None else watches)
+                if row.overlap(w.address, w.length)
+            ),
             key=lambda w: (w.address, w.length),
         )
-        self._goto(row.icount, None, None)
+        # No checkpoints on the way: a replay from the nearest seek point costs less.
+        self._goto(row.icount, None, None, checkpoints=False)
         old = bytearray(self.read_memory(wp.address, wp.length))
         for write in found.earlier_same_instruction:
             write.apply(old, wp.address)
@@ -760,8 +785,9 @@ class Timeline:
         span = row.overlap(wp.address, wp.length)
         assert span is not None
         return Hit(
-            row.icount, row.pc, watch=wp, access_address=span[0], old=bytes(old), new=bytes(new)
-        )
+            row.icount, row.pc, watch=wp, access_address=span[0], old=bytes(old),
+            new=bytes(new), syscall=row.syscall,
+        )  # fmt: skip
 
     def _interval_start(self, icount: int) -> MachineState:
         """The recording snapshot at or before `icount` (cached states are not scanned from:

@@ -14,7 +14,7 @@ from typing import Any
 import unicorn
 
 from .icount import RegisterWatch
-from .machine import Machine
+from .machine import KernelWrite, Machine
 
 
 class WatchKind(enum.Enum):
@@ -52,6 +52,7 @@ class Hit:
     register: str | None = None
     old_value: int = 0
     new_value: int = 0
+    syscall: int | None = None  # a syscall's write: its number
 
 
 # The widest single access (SSE, x87 stores) is 16 bytes: a hook range starting this far below
@@ -84,6 +85,9 @@ class Tracer:
     _watchpoints: frozenset[Watchpoint] = frozenset()
     # While searching, only these are armed (the user's stay as they are, unarmed).
     _search: frozenset[Watchpoint] | None = None
+    # Whether the search also stops at what syscalls write (`last`: the write that gave the
+    # bytes their value); watchpoints, as gdb's, see instructions' accesses only.
+    _search_syscalls: bool = False
     _register: str | None = None
     _hooks: list[Any] = field(default_factory=list)
     _reg: RegisterWatch | None = None
@@ -118,11 +122,15 @@ class Tracer:
         """A run would arm memory watches."""
         return bool(self.in_effect[1])
 
-    def search(self, watch: Watchpoint | None, register: str | None) -> None:
+    def search(
+        self, watch: Watchpoint | None, register: str | None, syscalls: bool = False
+    ) -> None:
         """Arm only this watchpoint or register watch from now on (both None: the user's
-        breakpoints and watchpoints again)."""
+        breakpoints and watchpoints again); `syscalls`: the watchpoint also sees what
+        syscalls write."""
         self.watch_register(register)
         self._search = frozenset({watch} if watch else ()) if watch or register else None
+        self._search_syscalls = syscalls and watch is not None
 
     @property
     def watched_register(self) -> str | None:
@@ -185,6 +193,8 @@ class Tracer:
             begin = max(0, wp.address - MAX_ACCESS + 1)
             end = wp.address + wp.length - 1
             self._hooks.append(uc.hook_add(_MEM_HOOK_TYPES[wp.kind], self._on_mem, wp, begin, end))
+        if self._search is not None and self._search_syscalls:
+            self.machine.kernel_write_listener = self._on_kernel_write
         if self._register is not None:
             reg = self.machine.arch.register(self._register)
             self._reg = RegisterWatch(
@@ -205,6 +215,8 @@ class Tracer:
         for handle in self._hooks:
             uc.hook_del(handle)
         self._hooks = []
+        if self.machine.kernel_write_listener == self._on_kernel_write:
+            self.machine.kernel_write_listener = None
         for addr in self._armed_breakpoints:
             uc.ctl_remove_cache(addr, addr + 1)
         if self._reg_hook is not None:
@@ -236,6 +248,28 @@ class Tracer:
                 old_value=int(w.hit_old), new_value=int(w.hit_new),
             )
         ]  # fmt: skip
+
+    def _on_kernel_write(self, write: KernelWrite) -> None:
+        """A syscall wrote guest memory (the write is done): a hit on each write watch it
+        touches, with the watched bytes before and after."""
+        if write.icount + 1 <= self.after:
+            return
+        m = self.machine
+        for wp in self._armed_watchpoints:
+            span = wp.overlap(write.addr, len(write.new)) if wp.kind != WatchKind.READ else None
+            if span is None:
+                continue
+            new = m.read(wp.address, wp.length)
+            old = bytearray(new)
+            lo, hi = span
+            old[lo - wp.address : hi - wp.address] = write.old[lo - write.addr : hi - write.addr]
+            hit = Hit(
+                write.icount, write.pc, watch=wp, access_address=lo, old=bytes(old), new=new,
+                syscall=write.nr,
+            )  # fmt: skip
+            self._hits.append(hit)
+            if self.stop_on_hit:
+                m.request_stop()
 
     def _on_mem(
         self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, wp: Watchpoint

@@ -54,11 +54,15 @@ def intervals(rec: Recording) -> list[tuple[int, int]]:
 
 def _tables(rows: Rows) -> tuple[pa.Table, pa.Table, pa.Table, list[int]]:
     w = rows.writes
+    icount = w["icount"].view(pa.int64())
+    if rows.syscalls:
+        made = sorted(rows.syscalls)
+        which = pc.index_in(icount, value_set=pa.array(made, pa.int64()))
+        syscall = pc.take(pa.array([rows.syscalls[i] for i in made], pa.int32()), which)
+    else:
+        syscall = pa.nulls(len(icount), pa.int32())
     writes = pa.Table.from_arrays(
-        [
-            w["icount"].view(pa.int64()), w["pc"], w["addr"],
-            w["size"].cast(pa.uint8()), w["value"],
-        ],
+        [icount, w["pc"], w["addr"], w["size"].cast(pa.uint8()), w["value"], syscall],
         schema=WRITES,
     )  # fmt: skip
     c = rows.calls
@@ -120,7 +124,9 @@ def _summary(
     )  # fmt: skip
 
 
-WRITES_ROW_GROUP = 1 << 16
+# Rows per row group of a writes file: a lookup decodes whole groups (8K rows: ~0.5 ms each,
+# against ~3 ms for 64K; the file grows ~3%).
+WRITES_ROW_GROUP = 1 << 13
 
 
 def seeks_parquet(seeks: list[SeekPoint]) -> bytes:

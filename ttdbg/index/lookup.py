@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ttdbg.backend.recording import Recording
 
@@ -32,6 +33,7 @@ class WriteRow:
     addr: int
     size: int
     value: int
+    syscall: int | None = None  # the syscall that wrote, or None: an instruction's store
 
     @property
     def data(self) -> bytes:
@@ -68,6 +70,7 @@ class WriteIndex:
         self._lows = [lo for lo, _hi in self.spans]
         self._pages: dict[int, set[int]] = {}
         self._group_stats: dict[int, list[tuple[int, int, int, int, int]]] = {}
+        self._writes_files: dict[int, pq.ParquetFile] = {}  # opened once, footer parsed once
         summaries = store.summaries()
         for row in summaries.select(["interval", "pages"]).to_pylist():
             self._pages[row["interval"]] = set(row["pages"])
@@ -99,7 +102,7 @@ class WriteIndex:
         interval's writes file, from its footer (read once)."""
         groups = self._group_stats.get(interval)
         if groups is None:
-            meta = self.store.parquet_file("writes", interval).metadata
+            meta = self._writes_file(interval).metadata
             names = meta.schema.names
             addr, icount = names.index("addr"), names.index("icount")
             groups = []
@@ -113,9 +116,18 @@ class WriteIndex:
             self._group_stats[interval] = groups
         return groups
 
-    def _matches(self, interval: int, ranges: list[Range], lo: int, hi: int) -> pa.Table:
-        """The writes of `interval` with lo <= icount < hi touching any range, in execution
-        order. The file is sorted by address: only the row groups that can match are read."""
+    def _writes_file(self, interval: int) -> pq.ParquetFile:
+        opened = self._writes_files.get(interval)
+        if opened is None:
+            opened = self._writes_files[interval] = self.store.parquet_file("writes", interval)
+        return opened
+
+    def _matches(
+        self, interval: int, ranges: list[Range], lo: int, hi: int, syscalls: bool
+    ) -> pa.Table:
+        """The writes of `interval` with lo <= icount < hi touching any range (and made by
+        instructions only, unless `syscalls`), in execution order. The file is sorted by
+        address: only the row groups that can match are read."""
         wanted = [
             g
             for g, amin, amax, imin, imax in self._groups(interval)
@@ -126,7 +138,7 @@ class WriteIndex:
         ]
         if not wanted:
             return WRITES.empty_table()
-        table = self.store.read_row_groups("writes", interval, wanted)
+        table = self.store.read_row_groups("writes", interval, wanted, self._writes_file(interval))
         addr, icount = table.column("addr"), table.column("icount")
         end = pc.add(addr, table.column("size").cast(pa.uint64()))
         touch = None
@@ -140,7 +152,10 @@ class WriteIndex:
             pc.greater_equal(icount, pa.scalar(lo, pa.int64())),
             pc.less(icount, pa.scalar(hi, pa.int64())),
         )
-        table = table.filter(pc.and_(touch, window))
+        keep = pc.and_(touch, window)
+        if not syscalls:
+            keep = pc.and_(keep, pc.is_null(table.column("syscall")))
+        table = table.filter(keep)
         return table.take(pc.sort_indices(table, [("icount", "ascending")]))
 
     def _found(self, matches: pa.Table, index: int) -> Found:
@@ -151,9 +166,12 @@ class WriteIndex:
         same = [r for r in rows[:index] if r.icount == row.icount]
         return Found(row, tuple(same))
 
-    def last_before(self, ranges: list[Range], before: int, floor: int = 0) -> Found | None:
-        """The last write touching `ranges` with floor <= icount < before; None when an
-        interval on the way is not indexed (the caller must replay)."""
+    def last_before(
+        self, ranges: list[Range], before: int, floor: int = 0, syscalls: bool = False
+    ) -> Found | None:
+        """The last write touching `ranges` with floor <= icount < before (by an instruction,
+        or also by a syscall with `syscalls`); None when an interval on the way is not indexed
+        (the caller must replay)."""
         if before <= floor:
             return Found(None)
         k = self.interval_of(before - 1)
@@ -161,15 +179,18 @@ class WriteIndex:
             if k not in self._pages:
                 return None
             if self._touches(k, ranges):
-                matches = self._matches(k, ranges, floor, before)
+                matches = self._matches(k, ranges, floor, before, syscalls)
                 if matches.num_rows:
                     return self._found(matches, matches.num_rows - 1)
             k -= 1
         return Found(None)
 
-    def first_from(self, ranges: list[Range], start: int, limit: int) -> Found | None:
-        """The first write touching `ranges` with start <= icount < limit; None when an
-        interval on the way is not indexed."""
+    def first_from(
+        self, ranges: list[Range], start: int, limit: int, syscalls: bool = False
+    ) -> Found | None:
+        """The first write touching `ranges` with start <= icount < limit (by an instruction,
+        or also by a syscall with `syscalls`); None when an interval on the way is not
+        indexed."""
         if start >= limit:
             return Found(None)
         k = self.interval_of(start)
@@ -177,7 +198,7 @@ class WriteIndex:
             if k not in self._pages:
                 return None
             if self._touches(k, ranges):
-                matches = self._matches(k, ranges, start, limit)
+                matches = self._matches(k, ranges, start, limit, syscalls)
                 if matches.num_rows:
                     return self._found(matches, 0)
             k += 1

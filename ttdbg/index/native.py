@@ -12,7 +12,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from ttdbg.backend import _blockcount
 from ttdbg.backend.icount import Block
-from ttdbg.backend.machine import Machine
+from ttdbg.backend.machine import KernelWrite, Machine
 
 from .classify import CALL_ARGS, CALL_PUSH, BlockClassifier
 
@@ -90,6 +90,10 @@ _lib.ix_forget.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_flush.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Recorder)]
 _lib.ix_free.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_sort_writes.argtypes = [ctypes.POINTER(_Recorder)]
+_lib.ix_add_write.argtypes = [
+    ctypes.POINTER(_Recorder), ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
+    ctypes.c_uint64, ctypes.c_uint64,
+]  # fmt: skip
 _lib.ix_sizeof.restype = ctypes.c_uint64
 assert _lib.ix_sizeof() == ctypes.sizeof(_Recorder), "native index recorder layout mismatch"
 
@@ -105,6 +109,22 @@ class Rows:
     calls: Columns  # icount, pc, target, sp, return_icount, retval, arg0..arg3
     returns: Columns  # icount, sp, retval: returns no call of this run explains
     open_calls: pa.Array  # row numbers of the calls still on the shadow stack at the end
+    syscalls: dict[int, int]  # icount -> syscall number of the syscalls that wrote memory
+
+
+PIECE = 8  # a syscall's write is stored in pieces that end on multiples of this
+
+
+def pieces(addr: int, data: bytes) -> list[tuple[int, int, int]]:
+    """A write as (address, size, little-endian value) pieces of at most 8 bytes that do not
+    cross a multiple of 8, as the rows of the writes table hold it."""
+    out = []
+    end, at = addr + len(data), addr
+    while at < end:
+        stop = min(end, (at // PIECE + 1) * PIECE)
+        out.append((at, stop - at, int.from_bytes(data[at - addr : stop - addr], "little")))
+        at = stop
+    return out
 
 
 class IndexRecorder:
@@ -133,6 +153,14 @@ class IndexRecorder:
         self._hooks = [
             counter.add_native_hook(unicorn.UC_HOOK_MEM_WRITE, _lib.ix_write_hook, self._ref),
         ]
+        self._syscalls: dict[int, int] = {}
+        machine.kernel_write_listener = self._kernel_write
+
+    def _kernel_write(self, write: KernelWrite) -> None:
+        self._syscalls[write.icount] = write.nr
+        for addr, size, value in pieces(write.addr, write.new):
+            if _lib.ix_add_write(self._ref, write.icount, write.pc, addr, value, size) != 0:
+                raise MemoryError("the index recorder ran out of memory")
 
     @property
     def _ref(self) -> ctypes._CArgObject:
@@ -156,6 +184,7 @@ class IndexRecorder:
     def detach(self) -> None:
         counter = self._machine.counter
         counter.set_index(None)
+        self._machine.kernel_write_listener = None
         for handle in self._hooks:
             counter.remove_hook(handle)
         self._hooks = []
@@ -189,4 +218,5 @@ class IndexRecorder:
             calls=self._columns(x.calls, CALL_COLUMNS),
             returns=self._columns(x.returns, RETURN_COLUMNS),
             open_calls=self._columns(x.stack, STACK_COLUMNS)["row"],
+            syscalls=dict(self._syscalls),
         )

@@ -6,12 +6,13 @@ instruction with capstone's operand details."""
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import capstone
 import unicorn
 
-from ttdbg.backend.eventlog import Event, EventKind
+from ttdbg.backend.eventlog import SPAN_SIZE, Event, EventKind
 from ttdbg.backend.inputs import ReplayInputs
 from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recording import Recording
@@ -183,10 +184,9 @@ class _Replay:
         return [(i, pc) for i, pc in seen if lo <= i < hi]
 
 
-# How a syscall moves the file offset of its descriptor (args[1]); its result is the descriptor
-# for "opens", the new offset for "sets", the bytes transferred for "moves".
+# How a syscall moves the file offset of its descriptor (args[1]): its result is the new
+# offset for "sets", the bytes transferred for "moves".
 OFFSET_EFFECTS = {
-    "open": "opens", "openat": "opens", "creat": "opens",
     "read": "moves", "readv": "moves", "write": "moves", "writev": "moves",
     "lseek": "sets",
 }  # fmt: skip
@@ -200,12 +200,9 @@ class Provenance:
         self.index = index
         self.replay = _Replay(rec)
         self.arch = self.replay.m.arch
-        names = self.arch.syscall_names
-        reads = {self.arch.syscall_numbers.get(n) for n in ("read", "pread64")}
-        self._reads = [
-            e for e in rec.events if e.kind == EventKind.SYSCALL and e.args and e.args[0] in reads
-        ]
-        self._names = names
+        self._names = self.arch.syscall_names
+        self._syscalls = [e for e in rec.events if e.kind == EventKind.SYSCALL and e.args]
+        self._syscall_icounts = [e.icount for e in self._syscalls]
 
     def origin(self, addr: int, position: int) -> Origin:
         hops: list[Hop] = []
@@ -213,16 +210,15 @@ class Provenance:
         at = position
         for _ in range(MAX_HOPS):
             if not where.reg:
-                found = self.index.last_before([(where.addr, 1)], at)
+                found = self.index.last_before([(where.addr, 1)], at, syscalls=True)
                 if found is None:
                     return Origin(tuple(hops), "unknown", "the index does not cover this stretch")
                 row = found.row
-                syscall = self._syscall_input(where.addr, row.icount if row else -1, at)
-                if syscall is not None:
-                    return Origin(tuple(hops), "syscall", syscall)
                 if row is None:
                     return Origin(tuple(hops), "initial", f"{where.addr:#x} was never written: "
                                   "its value is from the program image or zero")  # fmt: skip
+                if row.syscall is not None:
+                    return Origin(tuple(hops), "syscall", self._syscall_input(where.addr, row))
                 step = self._from_store(row, where.addr, len(found.earlier_same_instruction))
             else:
                 step = self._from_register(where.reg, where.byte, at)
@@ -232,44 +228,54 @@ class Provenance:
             hops.append(hop)
         return Origin(tuple(hops), "unknown", f"more than {MAX_HOPS} copies")
 
-    def _syscall_input(self, addr: int, after: int, before: int) -> str | None:
-        """The read()-like syscall that put `addr` there after icount `after`, described with
-        the file (or stdin) and byte offset."""
-        for ev in reversed(self._reads):
-            if not after < ev.icount < before or ev.result <= 0:
-                continue
-            buf = ev.args[2]
-            if not buf <= addr < buf + min(ev.result, len(ev.payload)):
-                continue
-            fd = ev.args[1]
-            name = self._names.get(ev.args[0], "read")
-            offset = self._file_offset(ev) + (addr - buf)
-            self.replay.goto(ev.icount)
-            opened = self.replay.proc.platform.fds.get(fd)
-            what = "stdin" if fd == 0 else (opened.path if opened else f"fd {fd}")
-            return f"{name}({fd}) at icount {ev.icount}: {what} byte offset {offset}"
-        return None
+    def _syscall_input(self, addr: int, row: WriteRow) -> str:
+        """The syscall that wrote `addr` (the index's row), described; a read()-like one with
+        the file (or stdin) and the byte offset the byte came from."""
+        assert row.syscall is not None
+        name = self._names.get(row.syscall, f"syscall {row.syscall}")
+        ev = next((e for e in self._events_at(row.icount) if e.args[:1] == (row.syscall,)), None)
+        if ev is None or name not in ("read", "pread64") or ev.result <= 0:
+            shown = ev.describe(self._names) if ev is not None else name
+            return f"{shown} at icount {row.icount} wrote it"
+        fd, buf = ev.args[1], ev.args[2]
+        offset = self._file_offset(ev) + (addr - buf)
+        self.replay.goto(ev.icount)
+        opened = self.replay.proc.platform.fds.get(fd)
+        what = "stdin" if fd == 0 else (opened.path if opened else f"fd {fd}")
+        return f"{name}({fd}) at icount {ev.icount}: {what} byte offset {offset}"
+
+    def _events_at(self, icount: int) -> list[Event]:
+        i = bisect.bisect_left(self._syscall_icounts, icount)
+        j = bisect.bisect_right(self._syscall_icounts, icount, i)
+        return self._syscalls[i:j]
+
+    def _description(self, fd: int) -> int | None:
+        """The open-file description (its ident) `fd` names at the replay's position."""
+        opened = self.replay.proc.platform.fds.get(fd)
+        return None if opened is None else opened.ident
 
     def _file_offset(self, ev: Event) -> int:
-        """Where in its file a read started: pread's offset, else the descriptor's offset
-        replayed from the log since it was last opened (reads and writes move it by what
-        they transferred, lseek sets it to its result)."""
+        """Where in its file a read started: pread's offset; a stored file's read says where
+        it was; else the offset of the read's open-file description, replayed from the log:
+        the reads, writes and seeks made through any descriptor naming that description
+        (dup, dup2, dup3 and fcntl(F_DUPFD) share it), each found by replaying to it."""
         if self._names.get(ev.args[0]) == "pread64":
             return ev.args[4]
-        fd, offset = ev.args[1], 0
-        for other in self.rec.events:
+        if len(ev.span) == SPAN_SIZE:
+            return int.from_bytes(ev.span[32:40], "little")
+        self.replay.goto(ev.icount)
+        ident = self._description(ev.args[1])
+        offset = 0
+        for other in self._syscalls:
             if other.icount >= ev.icount:
                 break
-            if other.kind != EventKind.SYSCALL or not other.args:
-                continue
             effect = OFFSET_EFFECTS.get(self._names.get(other.args[0], ""))
             if effect is None or other.result < 0:
                 continue
-            if effect == "opens":
-                if other.result == fd:
-                    offset = 0
-            elif other.args[1] == fd:
-                offset = other.result if effect == "sets" else offset + other.result
+            self.replay.goto(other.icount)
+            if ident is None or self._description(other.args[1]) != ident:
+                continue
+            offset = other.result if effect == "sets" else offset + other.result
         return offset
 
     def _from_store(self, row: WriteRow, addr: int, earlier: int) -> Origin | Step:

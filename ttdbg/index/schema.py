@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-FORMAT = 3  # bump on any incompatible change to the files below
+FORMAT = 4  # bump on any incompatible change to the files below
 
 WRITES = pa.schema(
     [
@@ -14,6 +14,9 @@ WRITES = pa.schema(
         ("addr", pa.uint64()),
         ("size", pa.uint8()),
         ("value", pa.uint64()),  # little-endian value of the `size` bytes written
+        # The syscall that wrote (read's buffer, fstat's struct; stored in pieces of at most
+        # 8 bytes at the syscall instruction's icount and pc); null: an instruction's store.
+        ("syscall", pa.int32()),
     ]
 )
 

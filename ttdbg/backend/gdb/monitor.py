@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cancel import CancelToken
+from ..eventlog import EventKind
 from ..stops import WatchpointHit
 from ..timeline import Timeline, TimelineError
 
@@ -145,14 +146,17 @@ class MonitorCommands:
         tl = self.tl
         stop = tl.last_write(addr, length, cancel=cancel)
         if stop is None:
-            return f"no instruction wrote {addr:#x}+{length} before icount {tl.position}\n"
+            return f"nothing wrote {addr:#x}+{length} before icount {tl.position}\n"
         if not isinstance(stop, WatchpointHit):
             return f"{stop.describe()}\n"
         # Going backwards a watchpoint stops on the write (x86-64) or just after it.
         writer = stop.icount if tl.machine.arch.watchpoints_steppable else stop.icount - 1
         how = "index lookup" if tl.answered_by_index else "replay"
+        by = f"pc {stop.pc:#x}"
+        if stop.syscall is not None:
+            by = f"{syscall_call(tl, writer, stop.syscall)} at pc {stop.pc:#x}"
         return (
-            f"written at icount {writer} by pc {stop.pc:#x}: {stop.old.hex()} -> "
+            f"written at icount {writer} by {by}: {stop.old.hex()} -> "
             f"{stop.new.hex()} ({how}); now at icount {stop.icount}\n"
         )
 
@@ -171,6 +175,16 @@ class MonitorCommands:
             self._provenance = Provenance(tl.recording, tl.index)
         result = self._provenance.origin(addr, tl.position)
         return f"byte {addr:#x} at icount {tl.position}:\n{result.describe()}\n"
+
+
+def syscall_call(tl: Timeline, icount: int, nr: int) -> str:
+    """The syscall made at `icount`, as its logged event shows it (`read(3, 0x4a1000, 16) =
+    16`), or by name when the call was emulated and left no event."""
+    names = tl.machine.arch.syscall_names
+    for ev in tl.events_at(icount):
+        if ev.kind == EventKind.SYSCALL and ev.args[:1] == (nr,):
+            return ev.describe(names)
+    return names.get(nr, f"syscall {nr}")
 
 
 def machine_lines(tl: Timeline) -> str:

@@ -89,7 +89,9 @@ class LinuxPlatform:
         self.end_of_log: EndOfLog | None = None
         self.syscall_icount = 0
         self._in_syscall = False
+        self._in_handler = False
         self._syscall_pc = 0
+        machine.syscall_running = self.syscall_running
         self._restart = False
         self.syscall_nr = 0
         self.syscall_args: tuple[int, ...] = ()
@@ -214,7 +216,11 @@ class LinuxPlatform:
                 self.enosys[name] = self.enosys.get(name, 0) + 1
                 result: int | None = -ENOSYS
             else:
-                result = handler(self, args)
+                self._in_handler = True  # its memory writes are the syscall's own
+                try:
+                    result = handler(self, args)
+                finally:
+                    self._in_handler = False
         except unicorn.UcError:
             result = -EFAULT
         except EndOfLog as end:
@@ -415,6 +421,13 @@ class LinuxPlatform:
     # Where the pc stands during a syscall differs: a trap (svc, ecall) reports it past the
     # instruction; x86's syscall hook runs before Unicorn moves rip past it, and Unicorn adds
     # the instruction's length to whatever rip holds when the hook returns.
+
+    def syscall_running(self) -> tuple[int, int, int] | None:
+        """(icount, pc, number) of the syscall whose handler runs now, else None (a signal
+        frame, a thread's start, a restore are no syscall's writes)."""
+        if not self._in_handler:
+            return None
+        return self.syscall_icount, self._syscall_insn(), self.syscall_nr
 
     def _syscall_insn(self) -> int:
         """The address of the syscall instruction being handled."""
