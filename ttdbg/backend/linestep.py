@@ -6,7 +6,11 @@ another activation); code without line info (libc, the loader) is left by `finis
 target that supports it: the instructions of the pc's run of line-table rows are decoded
 once, and a continue with temporary breakpoints on the ways out of that run (its branches,
 calls, returns and traps, and the address past its end) replaces the single steps in
-between; only those ways out are taken one instruction at a time.
+between; only those ways out are taken one instruction at a time. Backwards it is the mirror
+image: a reverse-continue to the latest of the run's ways in (its first instruction, the
+instruction after each call or trap in it, the direct branch targets in it from anywhere in
+its function), then one instruction back; a function with an indirect jump is stepped back
+one instruction at a time, since its jumps could land anywhere in the run.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from .timeline import Timeline, TimelineError
 
 MAX_MOVES = 200_000  # instruction moves one line move may take before it gives up
 MAX_RANGE = 4096  # bytes of one line's run of rows decoded for range stepping
+MAX_FUNCTION = 1 << 16  # bytes of a function scanned for branches into a run
 # Instructions that may leave a straight run of code: the line step takes them one by one.
 _LEAVING = (
     capstone.CS_GRP_JUMP,
@@ -56,6 +61,7 @@ class LineStepper:
         self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
         self.cs.detail = True  # instruction groups tell the ways out of a run of code
         self._exits: dict[tuple[int, int, bytes], frozenset[int]] = {}
+        self._entries: dict[tuple[int, int, bytes], frozenset[int] | None] = {}
 
     def exits(self, pc: int) -> frozenset[int] | None:
         """The addresses where execution may leave the pc's run of line-table rows: its
@@ -85,6 +91,62 @@ class LineStepper:
             found = self._exits[key] = frozenset(leaving)
         return found
 
+    def entries(self, pc: int) -> frozenset[int] | None:
+        """The addresses where execution may come into the pc's run of line-table rows: its
+        first instruction, the one after each call or trap in it, and the direct branch
+        and call targets in it from its function; None where that cannot be known (no
+        line info or symbol size, an indirect jump in the function, code that does not
+        decode)."""
+        span = self.symbols.line_range(pc)
+        sym = self.symbols.lookup(pc)
+        if span is None or sym is None or not sym.size or sym.size > MAX_FUNCTION:
+            return None
+        lo, hi = span
+        if not (sym.addr <= lo <= pc < hi <= sym.addr + sym.size) or hi - lo > MAX_RANGE:
+            return None
+        try:
+            code = self.tl.read_memory(sym.addr, sym.size)
+        except TimelineError:
+            return None
+        key = (lo, hi, code)
+        if key in self._entries:
+            return self._entries[key]
+        found = {lo}
+        indirect = False
+        end = sym.addr
+        for insn in self.cs.disasm(code, sym.addr):
+            end = insn.address + insn.size
+            calls = insn.group(capstone.CS_GRP_CALL) or insn.group(capstone.CS_GRP_INT)
+            if calls and lo <= insn.address < hi:
+                found.add(end)  # where a callee or a trap handler comes back to
+            if not (insn.group(capstone.CS_GRP_JUMP) or insn.group(capstone.CS_GRP_CALL)):
+                continue
+            ops = insn.operands
+            if ops and ops[-1].type == capstone.CS_OP_IMM:
+                target = ops[-1].imm & ((1 << 64) - 1)
+                if lo <= target < hi:
+                    found.add(target)
+            elif not insn.group(capstone.CS_GRP_CALL):
+                indirect = True  # an indirect jump: it may land anywhere
+                break
+        # (Bytes that do not decode end the loop early: data, padding of another kind.)
+        known = not indirect and end == sym.addr + sym.size
+        if len(self._entries) > 4096:
+            self._entries.clear()
+        result = self._entries[key] = frozenset(found) if known else None
+        return result
+
+    def _run_back_to_entry(self, cancel: CancelToken | None) -> Stop | None:
+        """Backwards, with breakpoints on the ways into the pc's run of rows: to the latest
+        one passed (None: the pc is on one, or the run cannot be range-stepped)."""
+        entries = self.entries(self.tl.pc)
+        if entries is None or self.tl.pc in entries:
+            return None
+        stop = self.stepper.run_to(entries, False, lambda: True, None, cancel)
+        if isinstance(stop, BreakpointHit) and stop.address in entries:
+            return Reached(self.tl.position)
+        return stop
+
     def _run_to_exit(self, cancel: CancelToken | None) -> Stop | None:
         """Forwards, with breakpoints on the ways out of the pc's run of rows: to the first
         one reached (None: the pc is on one already, or the run cannot be range-stepped)."""
@@ -109,8 +171,9 @@ class LineStepper:
         for _ in range(MAX_MOVES):
             if cancel is not None and cancel.cancelled:
                 return Interrupted(self.tl.position)
-            # Forwards, a continue to the next way out of the line's run where there is one.
-            stop = self._run_to_exit(cancel) if forward else None
+            # A continue to the next way out of the line's run (backwards: to the last way
+            # in) where there is one.
+            stop = self._run_to_exit(cancel) if forward else self._run_back_to_entry(cancel)
             if stop is None:
                 if forward:
                     self.before_forward()
@@ -130,9 +193,13 @@ class LineStepper:
         raise TimelineError(f"no other source line within {MAX_MOVES:,} instructions")
 
     def _to_line_start(self, one: Callable[[], Stop], line: SourceLine, fn: int) -> Stop:
-        """Backwards, gdb stops at the first instruction of the line it reaches."""
+        """Backwards, gdb stops at the first instruction of the line it reaches (found by
+        going back to the run's ways in, then one instruction further)."""
         tl = self.tl
         while True:
+            ranged = self._run_back_to_entry(None)
+            if ranged is not None and not isinstance(ranged, Reached):
+                return ranged  # a breakpoint on the way back, the beginning of history
             here = tl.position
             stop = one()
             if not isinstance(stop, Reached) or self._where() != (line, fn):
