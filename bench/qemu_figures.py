@@ -18,6 +18,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
+GDB_TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,13 @@ def _timed(args: list[str], stdin: bytes) -> tuple[float, subprocess.CompletedPr
 def qemu_figures(machine: str, arch: str, elf: Path, repeats: int) -> dict[str, Any]:
     """QEMU's figures for the sample, with ttdbg's record of the same run beside them; an
     explanation instead of a figure for what fails or is not installed."""
+    try:
+        return _figures(machine, arch, elf, repeats)
+    except subprocess.TimeoutExpired as err:
+        return {"fw_qemu": f"{Path(str(err.cmd[0])).name} did not finish in {err.timeout} s"}
+
+
+def _figures(machine: str, arch: str, elf: Path, repeats: int) -> dict[str, Any]:
     sample = QEMU.get((machine, arch))
     qemu = shutil.which(sample.binary) if sample else None
     if sample is None or qemu is None:
@@ -152,8 +160,11 @@ def _qemu_reverse(
     try:
         done = subprocess.run(
             [gdb, "-nx", "-batch", "-x", str(script), str(elf)], capture_output=True, text=True,
-            timeout=TIMEOUT,
+            timeout=GDB_TIMEOUT,
         )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        # QEMU 7.2 on lm3s6965evb: the replay cannot load its snapshot; gdb waits forever.
+        return {"fw_qemu_rsi_ms_p50": f"gdb got no answer in {GDB_TIMEOUT} s from QEMU's replay"}
     finally:
         replay.kill()
         replay.wait(timeout=TIMEOUT)
