@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 120
+TIMEOUT = 60
 GDB_TIMEOUT = 60
 
 
@@ -86,22 +86,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _timed(args: list[str], stdin: bytes) -> tuple[float, subprocess.CompletedProcess[bytes]]:
-    start = time.perf_counter()
-    done = subprocess.run(args, input=stdin, capture_output=True, timeout=TIMEOUT)
-    return time.perf_counter() - start, done
-
-
 def qemu_figures(machine: str, arch: str, elf: Path, repeats: int) -> dict[str, Any]:
     """QEMU's figures for the sample, with ttdbg's record of the same run beside them; an
     explanation instead of a figure for what fails or is not installed."""
-    try:
-        return _figures(machine, arch, elf, repeats)
-    except subprocess.TimeoutExpired as err:
-        return {"fw_qemu": f"{Path(str(err.cmd[0])).name} did not finish in {err.timeout} s"}
-
-
-def _figures(machine: str, arch: str, elf: Path, repeats: int) -> dict[str, Any]:
     sample = QEMU.get((machine, arch))
     qemu = shutil.which(sample.binary) if sample else None
     if sample is None or qemu is None:
@@ -109,16 +96,15 @@ def _figures(machine: str, arch: str, elf: Path, repeats: int) -> dict[str, Any]
     out: dict[str, Any] = {"fw_qemu_input": sample.stdin.decode().replace("\n", "\\n")}
     base = [qemu, *sample.machine, "-display", "none", "-monitor", "none"]
     kernel = ["-kernel", str(elf)]
-    plain = [_timed([*base, "-serial", "stdio", "-icount", ICOUNT, *kernel], sample.stdin)
-             for _ in range(repeats)]  # fmt: skip
-    out["fw_qemu_run_s"] = round(statistics.median(t for t, _ in plain), 3)
-    ttdbg = [
-        _timed([sys.executable, "-m", "ttdbg", "record", "--machine", machine, "-o",
-                str(Path(tempfile.gettempdir()) / "ttdbg-bench-fw.ttrec"), str(elf)],
-               sample.stdin)
-        for _ in range(repeats)
-    ]  # fmt: skip
-    out["fw_ttdbg_record_run_s"] = round(statistics.median(t for t, _ in ttdbg), 3)
+    out["fw_qemu_run_s"] = _median_run(
+        [*base, "-serial", "stdio", "-icount", ICOUNT, *kernel], sample.stdin, repeats
+    )
+    rec_path = Path(tempfile.gettempdir()) / "ttdbg-bench-fw.ttrec"
+    out["fw_ttdbg_record_run_s"] = _median_run(
+        [sys.executable, "-m", "ttdbg", "record", "--machine", machine, "-o", str(rec_path),
+         str(elf)],
+        sample.stdin, repeats,
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / "snapshots.qcow2"
         made = subprocess.run(
@@ -130,16 +116,30 @@ def _figures(machine: str, arch: str, elf: Path, repeats: int) -> dict[str, Any]
             return out
         rr = f"rrfile={tmp}/fw.rr,rrsnapshot=init"
         drive = ["-drive", f"file={image},if=none,id=rr"]
-        record_s, rec = _timed(
+        out["fw_qemu_record_s"] = _median_run(
             [*base, "-serial", "stdio", "-icount", f"{ICOUNT},rr=record,{rr}", *drive, *kernel],
-            sample.stdin,
-        )
-        if rec.returncode != 0:
-            out["fw_qemu_record_s"] = f"failed: {rec.stderr.decode().strip()[:120]}"
-            return out
-        out["fw_qemu_record_s"] = round(record_s, 3)
-        out.update(_qemu_reverse(base, kernel, drive, rr, elf, sample.handler, tmp))
+            sample.stdin, 1,
+        )  # fmt: skip
+        if isinstance(out["fw_qemu_record_s"], float):
+            out.update(_qemu_reverse(base, kernel, drive, rr, elf, sample.handler, tmp))
     return out
+
+
+def _median_run(args: list[str], stdin: bytes, repeats: int) -> float | str:
+    """The median wall time of `repeats` runs to completion, or why they did not complete."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        try:
+            done = subprocess.run(args, input=stdin, capture_output=True, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired as err:
+            seen = (err.stdout or b"").decode(errors="replace").strip().splitlines()
+            last = f" (its output ends {seen[-1]!r})" if seen else ""
+            return f"did not finish in {TIMEOUT} s{last}"
+        if done.returncode != 0:
+            return f"failed: {done.stderr.decode(errors='replace').strip()[:120]}"
+        times.append(time.perf_counter() - start)
+    return round(statistics.median(times), 3)
 
 
 def _qemu_reverse(
