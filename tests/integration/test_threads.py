@@ -183,11 +183,13 @@ def test_cpp_std_thread(arch: str, tmp_rec: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_static_go_program_with_goroutines(tmp_rec: Path) -> None:
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_a_static_go_program_with_goroutines(arch: str, tmp_rec: Path) -> None:
     """Go's runtime starts its threads before main, waits for timers in epoll, and may preempt
-    a goroutine with SIGURG, whose handler runs on the thread's alternate signal stack."""
-    program = build_go("goroutines.go")
-    native = run_native([str(program)])
+    a goroutine with SIGURG, whose handler runs on the thread's alternate signal stack (a
+    cross build for AArch64 and RISC-V 64, qemu-user the oracle)."""
+    program = build_go("goroutines.go", arch)
+    native = run_native(native_argv(program, arch))
     assert native.returncode == 0
     assert native.stdout.startswith(b"goroutines: sum of squares ")
     assert record(program, [], tmp_rec) == native.stdout

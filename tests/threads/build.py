@@ -44,20 +44,25 @@ def build(source: str, arch: str = "x86_64", compiler: str | None = None) -> Pat
     return out
 
 
-def build_go(source: str) -> Path:
-    """The static (CGO_ENABLED=0) x86-64 binary of `tests/threads/<source>`, built by Debian's
-    golang-go on first use and cached under a key of the source and `go version`."""
+GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "riscv64": "riscv64"}
+
+
+def build_go(source: str, arch: str = "x86_64") -> Path:
+    """The static (CGO_ENABLED=0) binary of `tests/threads/<source>` for `arch`, built by
+    Debian's golang-go (a cross build for another architecture) on first use and cached
+    under a key of the source, the architecture and `go version`."""
     go = require_tool("go")
     src = SRC / source
     version = subprocess.run([go, "version"], capture_output=True, timeout=60).stdout
-    key = hashlib.sha256(src.read_bytes() + version).hexdigest()[:16]
-    out = CACHE / "threads" / f"{src.stem}-go-{key}"
+    key = hashlib.sha256(src.read_bytes() + version + arch.encode()).hexdigest()[:16]
+    out = CACHE / "threads" / f"{src.stem}-go-{arch}-{key}"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
         env = {
             **os.environ, "CGO_ENABLED": "0", "GO111MODULE": "off", "GOFLAGS": "",
             "GOCACHE": str(CACHE / "go-build"), "GOPATH": str(CACHE / "gopath"),
+            "GOARCH": GOARCH[arch],
         }  # fmt: skip
         done = subprocess.run(
             [go, "build", "-o", str(tmp), str(src)], capture_output=True, env=env, timeout=300

@@ -181,6 +181,11 @@ class RegisterFile:
             for r in self._regs
         )
 
+    def value(self, raw: bytes, name: str) -> int:
+        """Register `name`'s value in raw slots."""
+        i = self._index[name]
+        return int.from_bytes(raw[self.SLOT * i : self.SLOT * i + self._regs[i].size], "little")
+
     def replace(self, raw: bytes, name: str, value: int) -> bytes:
         """`raw` with register `name` set to `value`."""
         i = self._index[name]
@@ -250,6 +255,9 @@ class Machine:
         self.reservation = Reservation(self.uc, arch)
         self._regs = {r.name: r for r in arch.registers}
         self._pc = RegisterReader(self.uc, self._regs[arch.pc])
+        self._pc_writer = RegisterWriter(self.uc, self._regs[arch.pc])
+        self._word = ctypes.c_uint32()
+        self._word_ptr = ctypes.cast(ctypes.pointer(self._word), ctypes.POINTER(ctypes.c_char))
         self.on_syscall: SyscallHandler = lambda m: None
         self.on_fault: FaultHandler = lambda m, f: None
         # Called with (address, size) on an access to unmapped memory; True means it is
@@ -278,6 +286,7 @@ class Machine:
         self.syscall_running: Callable[[], tuple[int, int, int] | None] = lambda: None
         self.kernel_write_listener: Callable[[KernelWrite], None] | None = None
         self._stop_requested = False
+        self._target = 0  # the icount the current run goes to
         self._halted: Halt | None = None
         self._install_hooks()
 
@@ -311,6 +320,9 @@ class Machine:
     def pc(self) -> int:
         return self._pc.read()
 
+    def set_pc(self, value: int) -> None:
+        self._pc_writer.write(value)
+
     # -- memory -----------------------------------------------------------------------------
 
     def read(self, addr: int, size: int) -> bytes:
@@ -324,6 +336,14 @@ class Machine:
         old = self.read(addr, len(data))  # fails where the write would, before it
         self.uc.mem_write(addr, data)
         listener(KernelWrite(*syscall, addr, old, bytes(data)))
+
+    def read_u32(self, addr: int) -> int:
+        """The 32-bit little-endian word at `addr` in one Unicorn call (a futex word is read
+        at every futex wait)."""
+        err = uclib.uc_mem_read(self.uc._uch, addr, self._word_ptr, 4)
+        if err != 0:
+            raise unicorn.UcError(err)
+        return int(self._word.value)
 
     def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string from guest memory, reading page by page."""
@@ -390,6 +410,7 @@ class Machine:
     def run(self, n: int) -> Halt:
         """Run exactly `n` instructions, or fewer if the guest ends or a hook stops the run."""
         target = self.icount + n
+        self._target = target
         self._stop_requested = False
         # A step of a few instructions inside a known block runs them under the step hook
         # at once, without an emulator start that would only stop in front of the block
@@ -444,6 +465,13 @@ class Machine:
             self._finish_exactly(count, found[0])
         self.counter_reads.settle(self.icount)
         return True
+
+    def rearm(self) -> None:
+        """From inside a hook that changed what runs next (a thread switch): stop the run
+        at its goal or at the next asynchronous event, whichever comes first, also when that
+        is later than the limit set before."""
+        due = self.next_async()
+        self.counter.limit = self._target if due is None else min(self._target, due)
 
     def deliver_due_async(self) -> None:
         """Deliver an asynchronous event due at the current icount now (at the very end of a

@@ -202,7 +202,31 @@ class LinuxPlatform:
             self._in_syscall = False
         if result is not None:
             self._result_reg.write(result)
+        elif not self.inputs.replaying and self.threads.plain_handover():
+            self._hand_over_in_hook()
         return True
+
+    def _hand_over_in_hook(self) -> None:
+        """Recording: the thread that just blocked in futex hands the CPU to the next one
+        right in the syscall hook, sparing the emulator a stop and a restart. The SWITCH event
+        and the state after it are the ones the run loop would make at this icount (a syscall
+        ends its block, so the count is exact); replay takes the switch there."""
+        threads = self.threads
+        old = threads.running
+        self._in_syscall = True  # the new thread's pc, as _set_pc puts it from a hook
+        try:
+            threads.settle()
+            if self.arch.syscall_interrupt is None:
+                # x86: the hook runs with rip still on the syscall, and Unicorn adds the
+                # instruction's length when it returns; the saved thread goes on past it.
+                self._set_pc(self.m.pc)
+                if old.regs is not None:
+                    rf, pc = self.m.register_file, self.arch.pc
+                    after = rf.value(old.regs, pc) + self.arch.syscall_insn_size
+                    old.regs = rf.replace(old.regs, pc, after)
+        finally:
+            self._in_syscall = False
+        self.m.rearm()
 
     def _dispatch(
         self,
@@ -447,7 +471,7 @@ class LinuxPlatform:
         """Point the guest at `addr`, also from inside the syscall hook."""
         if self._in_syscall and self.arch.syscall_interrupt is None:
             addr -= self.arch.syscall_insn_size
-        self.m.set_reg(self.arch.pc, addr)
+        self.m.set_pc(addr)
 
     def _trampoline(self, code: bytes) -> int:
         """A page above the stack holding the sigreturn trampoline, mapped on first use."""

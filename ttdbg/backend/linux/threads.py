@@ -234,6 +234,23 @@ class Threads:
                 return True
         return False
 
+    def plain_handover(self) -> bool:
+        """Recording, the running thread having just blocked: whether the thread table alone
+        decides the switch (a thread can run; no wait the host ends, no signal pending for
+        any thread, no load reservation held), so it may happen inside the syscall hook."""
+        if self.switch_due is not Why.BLOCK or self.p.host_signal is not None:
+            return False
+        runnable = False
+        for t in self.table.values():
+            if t.pending & ~t.sigmask:
+                return False
+            w = t.wait
+            if w is not None and (w.deadline is not None or w.kind == "host"):
+                return False
+            if t.state is State.RUNNABLE:
+                runnable = True
+        return runnable and not self.p.m.reservation.read()
+
     def host_wait_plan(
         self, would_block: Callable[[], HostWatch | None], timeout_ms: int = -1
     ) -> tuple[HostWatch | None, int]:
@@ -289,7 +306,7 @@ class Threads:
             rf = p.m.register_file
             t.regs = rf.replace(t.regs, reg, value)
             if past:
-                pc = rf.decode(t.regs)[p.arch.pc]
+                pc = rf.value(t.regs, p.arch.pc)
                 t.regs = rf.replace(t.regs, p.arch.pc, pc + past)
 
     def interrupted_result(self, t: Thread, sig: int) -> int:
@@ -302,7 +319,7 @@ class Threads:
         if t.regs is None:
             nr = self.p.m.reg(abi.number)
         else:
-            nr = self.p.m.register_file.decode(t.regs)[abi.number]
+            nr = self.p.m.register_file.value(t.regs, abi.number)
         return -ERESTARTSYS if self.p.call_restarts(nr, sig) else -EINTR
 
     def waiters(self, addr: int, bitset: int = FUTEX_BITSET_MATCH_ANY) -> list[Thread]:

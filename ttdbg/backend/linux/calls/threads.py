@@ -150,7 +150,7 @@ FUTEX_CLOCK_REALTIME = 256
 
 
 def _word(p: LinuxPlatform, addr: int) -> int:
-    return int.from_bytes(p.m.read(addr, 4), "little")
+    return p.m.read_u32(addr)
 
 
 def _timespec_ns(p: LinuxPlatform, addr: int) -> int | None:
