@@ -192,14 +192,14 @@ class LinuxPlatform:
             ev = self.inputs.peek()
             if ev is not None and ev.kind == EventKind.SIGNAL:
                 return False
-        self._in_syscall = True
+        self._in_syscall = self._in_handler = True  # its memory writes are the syscall's own
         try:
             # The handler masks every argument itself, so the raw registers need no decoding.
             result = self._futex(self, args)
         except unicorn.UcError:
             result = -EFAULT
         finally:
-            self._in_syscall = False
+            self._in_syscall = self._in_handler = False
         if result is not None:
             self._result_reg.write(result)
         elif not self.inputs.replaying and self.threads.plain_handover():
