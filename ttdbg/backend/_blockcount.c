@@ -2,15 +2,20 @@
  *
  * A Python hook per block costs ~30x the emulation itself, and Unicorn's own `count` argument
  * calls a hook per instruction. This hook adds a block's instruction count (looked up in an
- * open-addressing table that Python fills from capstone) at block entry, and stops the
- * emulator *before* a block that is unknown or that would carry the count past `limit`. The
- * Python side then finishes the last partial block under a per-instruction hook installed over
- * that one block only. The count is
- * therefore exact at every block entry; a stop inside a block is resolved from the block's
- * instruction addresses, which Python keeps.
+ * open-addressing table) at block entry, and stops the emulator *before* a block that would
+ * carry the count past `limit`. A block the table does not know is learned here, with
+ * capstone called through the pointers Python hands over (a stop and a Python disassembly per
+ * new block cost ~100 us each, a tenth of a replay of the compute sample); a block this cannot
+ * learn exactly (its code does not decode to exactly its size, or it holds an instruction
+ * Python must hook, a counter read) stops the emulator for Python to learn it. The Python
+ * side finishes the last partial block under a per-instruction hook installed over that one
+ * block only. The count is therefore exact at every block entry; a stop inside a block is
+ * resolved from the block's instruction addresses, which Python disassembles when asked.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,23 +27,49 @@ typedef struct {
 } bc_entry;
 
 typedef int (*bc_stop_fn)(void *uc);
+typedef int (*bc_mem_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
+/* capstone's cs_disasm_iter: decodes one instruction, advancing code, size and address. */
+typedef bool (*bc_disasm_fn)(size_t handle, const uint8_t **code, size_t *size,
+                             uint64_t *address, void *insn);
+
+/* Code Python must see before it runs (an instruction it hooks): `len` bytes, little-endian,
+ * at every offset that is a multiple of `stride`, masked, equal to `value`. A superset is
+ * fine: a block that matches is only left to Python. */
+typedef struct {
+    uint64_t value, mask;
+    uint32_t len, stride;
+} bc_pattern;
+
+#define BC_MAX_PATTERNS 8
+#define BC_CODE_MAX 16384 /* bytes of a block learned here; a longer one stops for Python */
 
 typedef struct {
+    /* the fields bc_block_hook touches on every block, in one cache line */
     uint64_t icount;
     uint64_t limit;
+    bc_entry *table;
+    uint64_t mask;
     uint64_t block_addr;
     uint64_t block_base;
-    uint64_t miss_addr;
-    uint32_t miss_size;
-    uint32_t stop; /* 0 running, 1 unknown block, 2 limit reached */
-    bc_stop_fn emu_stop;
-    uint64_t mask;
-    uint64_t used;
-    bc_entry *table;
-    uint64_t steps;      /* instructions run under bc_insn_hook */
-    uint64_t step_limit; /* bc_insn_hook stops before the instruction past this many */
     uint64_t block_insn; /* instructions of the current block seen by bc_reg_hook */
     void *index;         /* an ix_recorder told of every block entered, or NULL */
+    uint32_t block_size;
+    uint32_t stop; /* 0 running, 1 unknown block, 2 limit reached */
+    uint64_t miss_addr;
+    uint32_t miss_size;
+    uint32_t learn; /* non-zero: learn unknown blocks here instead of stopping */
+    bc_stop_fn emu_stop;
+    uint64_t used;
+    uint64_t steps;      /* instructions run under bc_insn_hook */
+    uint64_t step_limit; /* bc_insn_hook stops before the instruction past this many */
+    bc_mem_fn mem_read;
+    bc_disasm_fn disasm;
+    uint64_t cs_handle;
+    void *cs_insn; /* capstone's scratch instruction (cs_malloc) */
+    uint8_t *code; /* BC_CODE_MAX bytes */
+    uint64_t learned; /* blocks learned here */
+    uint32_t npatterns, pad;
+    bc_pattern patterns[BC_MAX_PATTERNS];
 } bc_counter;
 
 /* One hook dispatch per block is most of a block hook's cost: the index recorder is called
@@ -48,6 +79,33 @@ void ix_block_entered(void *uc, uint64_t addr, uint32_t size, void *x);
 enum { BC_RUNNING = 0, BC_UNKNOWN_BLOCK = 1, BC_LIMIT = 2, BC_STEPS = 3, BC_HIT = 4 };
 
 static inline uint64_t bc_slot(uint64_t addr) { return (addr * 0x9E3779B97F4A7C15ULL) >> 17; }
+
+int bc_insert(bc_counter *c, uint64_t addr, uint32_t size, uint32_t n);
+
+static bool bc_matches(const bc_pattern *p, const uint8_t *code, uint32_t size) {
+    for (uint32_t off = 0; off + p->len <= size; off += p->stride) {
+        uint64_t word = 0;
+        memcpy(&word, code + off, p->len); /* little-endian hosts only (setup.py) */
+        if ((word & p->mask) == p->value) return true;
+    }
+    return false;
+}
+
+/* Learn the block at addr: true when its instructions decode to exactly `size` bytes and
+ * none is one Python must see first. */
+static bool bc_learn(void *uc, bc_counter *c, uint64_t addr, uint32_t size) {
+    if (!c->learn || size > BC_CODE_MAX || c->mem_read(uc, addr, c->code, size)) return false;
+    for (uint32_t i = 0; i < c->npatterns; i++)
+        if (bc_matches(&c->patterns[i], c->code, size)) return false;
+    const uint8_t *code = c->code;
+    size_t left = size;
+    uint64_t at = addr;
+    uint32_t n = 0;
+    while (left && c->disasm(c->cs_handle, &code, &left, &at, c->cs_insn)) n++;
+    if (left || !n || bc_insert(c, addr, size, n)) return false;
+    c->learned++;
+    return true;
+}
 
 void bc_block_hook(void *uc, uint64_t addr, uint32_t size, bc_counter *c) {
     uint64_t h = bc_slot(addr);
@@ -62,6 +120,7 @@ void bc_block_hook(void *uc, uint64_t addr, uint32_t size, bc_counter *c) {
                 return;
             }
             c->block_addr = addr;
+            c->block_size = size;
             c->block_base = c->icount;
             c->block_insn = 0;
             c->icount += e->n;
@@ -69,6 +128,10 @@ void bc_block_hook(void *uc, uint64_t addr, uint32_t size, bc_counter *c) {
             return;
         }
         if (e->size == 0) {
+            if (bc_learn(uc, c, addr, size)) {
+                h = bc_slot(addr); /* the table may have grown: look again */
+                continue;
+            }
             c->miss_addr = addr;
             c->miss_size = size;
             c->stop = BC_UNKNOWN_BLOCK;
@@ -76,6 +139,29 @@ void bc_block_hook(void *uc, uint64_t addr, uint32_t size, bc_counter *c) {
             return;
         }
         h++;
+    }
+}
+
+/* How many blocks of the table start at addr; the size and count of one of them. */
+uint32_t bc_blocks_at(bc_counter *c, uint64_t addr, uint32_t *size, uint32_t *n) {
+    uint32_t found = 0;
+    for (uint64_t h = bc_slot(addr);; h++) {
+        bc_entry *e = &c->table[h & c->mask];
+        if (e->size == 0) return found;
+        if (e->addr == addr) {
+            *size = e->size;
+            *n = e->n;
+            found++;
+        }
+    }
+}
+
+/* The instruction count of the block (addr, size), or 0 when the table does not know it. */
+uint32_t bc_lookup(bc_counter *c, uint64_t addr, uint32_t size) {
+    for (uint64_t h = bc_slot(addr);; h++) {
+        bc_entry *e = &c->table[h & c->mask];
+        if (e->addr == addr && e->size == size) return e->n;
+        if (e->size == 0) return 0;
     }
 }
 
@@ -165,7 +251,8 @@ int bc_init(bc_counter *c, void *emu_stop) {
     c->emu_stop = (bc_stop_fn)emu_stop;
     c->mask = 4095;
     c->table = calloc(c->mask + 1, sizeof(bc_entry));
-    return c->table ? 0 : -1;
+    c->code = malloc(BC_CODE_MAX);
+    return c->table && c->code ? 0 : -1;
 }
 
 int bc_insert(bc_counter *c, uint64_t addr, uint32_t size, uint32_t n) {
@@ -184,6 +271,23 @@ int bc_insert(bc_counter *c, uint64_t addr, uint32_t size, uint32_t n) {
     return 0;
 }
 
+/* Learn unknown blocks here from now on, skipping those that hold one of `patterns`;
+ * -1 (nothing changed) when a pattern is malformed or there are too many. */
+int bc_set_learning(bc_counter *c, void *mem_read, void *disasm, uint64_t cs_handle,
+                    void *cs_insn, const bc_pattern *patterns, uint32_t npatterns) {
+    if (npatterns > BC_MAX_PATTERNS || !mem_read || !disasm || !cs_insn) return -1;
+    for (uint32_t i = 0; i < npatterns; i++)
+        if (!patterns[i].len || patterns[i].len > 8 || !patterns[i].stride) return -1;
+    memcpy(c->patterns, patterns, npatterns * sizeof(bc_pattern));
+    c->npatterns = npatterns;
+    c->mem_read = (bc_mem_fn)mem_read;
+    c->disasm = (bc_disasm_fn)disasm;
+    c->cs_handle = cs_handle;
+    c->cs_insn = cs_insn;
+    c->learn = 1;
+    return 0;
+}
+
 void bc_clear(bc_counter *c) {
     memset(c->table, 0, (c->mask + 1) * sizeof(bc_entry));
     c->used = 0;
@@ -191,7 +295,9 @@ void bc_clear(bc_counter *c) {
 
 void bc_free(bc_counter *c) {
     free(c->table);
+    free(c->code);
     c->table = NULL;
+    c->code = NULL;
 }
 
 /* Page scanning for snapshots: Python loops over 4 KiB slices cost ~5 us a page. */
@@ -219,8 +325,6 @@ size_t bc_changed_pages(const uint8_t *a, const uint8_t *b, size_t npages, size_
         if (memcmp(a + i * page_size, b + i * page_size, page_size)) out[n++] = (uint32_t)i;
     return n;
 }
-
-typedef int (*bc_mem_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
 
 /* Make [start, start + npages pages) hold `want` (NULL entries are zero pages), writing only
  * the pages that differ. `want_len[i]` is the length of the buffer `want[i]` points to and

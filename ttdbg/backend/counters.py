@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import unicorn
 
-from .arch.counters import Counter, CounterRead
+from .arch.counters import CodePattern, Counter, CounterRead
 from .icount import Block
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ CounterSource = Callable[[Counter, int, int], int]
 class CounterReads:
     """Finds counter reads in the blocks the machine learns and answers each one once."""
 
+    patterns: tuple[CodePattern, ...]
+
     def __init__(self, machine: Machine) -> None:
         self.m = machine
         self.source: CounterSource = lambda counter, icount, pc: 0
@@ -38,10 +40,14 @@ class CounterReads:
         self._hooks: list[int] = []
         # The read whose instruction is about to run or has just run, until it is answered.
         self._pending: CounterRead | None = None
-        if self._find is not None:
+        # The native counter leaves blocks holding these to us (none: we see every block).
+        self.patterns = machine.arch.counter_patterns
+        if self._find is not None and self.patterns:
+            machine.counter.add_scanner(self)
+        elif self._find is not None:
             machine.counter.listeners.append(self)
 
-    # -- finding them (a BlockListener of the machine's block counter) -----------------------
+    # -- finding them (a BlockScanner of the machine's block counter) ------------------------
 
     def learned(self, block: Block, code: bytes) -> None:
         assert self._find is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -13,6 +14,7 @@ import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
 from . import _blockcount
+from .arch.counters import CodePattern
 
 UNKNOWN_BLOCK = 1
 LIMIT = 2
@@ -23,25 +25,52 @@ NO_LIMIT = (1 << 64) - 1
 MAX_STEP_HOOKS = 16
 
 _lib = ctypes.CDLL(_blockcount.__file__)
+# capstone's own library, for the native counter to learn blocks with (function objects of
+# this handle, so setting their types leaves capstone's bindings alone).
+_cs_lib = ctypes.CDLL(capstone._cs._name)
+_cs_lib.cs_malloc.restype = ctypes.c_void_p
+_cs_lib.cs_malloc.argtypes = [ctypes.c_size_t]
+_cs_lib.cs_free.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_MAX_PATTERNS = 8
+
+
+class _Pattern(ctypes.Structure):
+    _fields_ = [
+        ("value", ctypes.c_uint64),
+        ("mask", ctypes.c_uint64),
+        ("len", ctypes.c_uint32),
+        ("stride", ctypes.c_uint32),
+    ]
 
 
 class _Counter(ctypes.Structure):
     _fields_ = [
         ("icount", ctypes.c_uint64),
         ("limit", ctypes.c_uint64),
+        ("table", ctypes.c_void_p),
+        ("mask", ctypes.c_uint64),
         ("block_addr", ctypes.c_uint64),
         ("block_base", ctypes.c_uint64),
-        ("miss_addr", ctypes.c_uint64),
-        ("miss_size", ctypes.c_uint32),
-        ("stop", ctypes.c_uint32),
-        ("emu_stop", ctypes.c_void_p),
-        ("mask", ctypes.c_uint64),
-        ("used", ctypes.c_uint64),
-        ("table", ctypes.c_void_p),
-        ("steps", ctypes.c_uint64),
-        ("step_limit", ctypes.c_uint64),
         ("block_insn", ctypes.c_uint64),
         ("index", ctypes.c_void_p),
+        ("block_size", ctypes.c_uint32),
+        ("stop", ctypes.c_uint32),
+        ("miss_addr", ctypes.c_uint64),
+        ("miss_size", ctypes.c_uint32),
+        ("learn", ctypes.c_uint32),
+        ("emu_stop", ctypes.c_void_p),
+        ("used", ctypes.c_uint64),
+        ("steps", ctypes.c_uint64),
+        ("step_limit", ctypes.c_uint64),
+        ("mem_read", ctypes.c_void_p),
+        ("disasm", ctypes.c_void_p),
+        ("cs_handle", ctypes.c_uint64),
+        ("cs_insn", ctypes.c_void_p),
+        ("code", ctypes.c_void_p),
+        ("learned", ctypes.c_uint64),
+        ("npatterns", ctypes.c_uint32),
+        ("pad", ctypes.c_uint32),
+        ("patterns", _Pattern * _MAX_PATTERNS),
     ]
 
 
@@ -74,6 +103,24 @@ _lib.bc_insert.argtypes = [
     ctypes.c_uint32,
     ctypes.c_uint32,
 ]
+_lib.bc_lookup.restype = ctypes.c_uint32
+_lib.bc_lookup.argtypes = [ctypes.POINTER(_Counter), ctypes.c_uint64, ctypes.c_uint32]
+_lib.bc_blocks_at.restype = ctypes.c_uint32
+_lib.bc_blocks_at.argtypes = [
+    ctypes.POINTER(_Counter),
+    ctypes.c_uint64,
+    ctypes.POINTER(ctypes.c_uint32),
+    ctypes.POINTER(ctypes.c_uint32),
+]
+_lib.bc_set_learning.argtypes = [
+    ctypes.POINTER(_Counter),
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_uint64,
+    ctypes.c_void_p,
+    ctypes.POINTER(_Pattern),
+    ctypes.c_uint32,
+]
 _lib.bc_clear.argtypes = [ctypes.POINTER(_Counter)]
 _lib.bc_free.argtypes = [ctypes.POINTER(_Counter)]
 _lib.bc_sizeof.restype = ctypes.c_uint64
@@ -102,11 +149,20 @@ class BlockListener(Protocol):
     def forgot(self) -> None: ...
 
 
+class BlockScanner(BlockListener, Protocol):
+    """A listener told only of the blocks whose code matches one of its patterns."""
+
+    @property
+    def patterns(self) -> Sequence[CodePattern]: ...
+
+
 class BlockCounter:
     """Counts retired instructions through a native Unicorn block hook.
 
     The count is exact at every block entry. `limit` makes the hook stop the emulator before a
-    block that would carry the count past it; unknown blocks also stop it and are learned here.
+    block that would carry the count past it. The hook learns unknown blocks itself, unless a
+    listener wants to see every block or a scanner's pattern is in the block's code: then it
+    stops the emulator, and the block is learned here.
     """
 
     def __init__(self, uc: unicorn.Uc, cs_arch: int, cs_mode: int) -> None:
@@ -116,11 +172,22 @@ class BlockCounter:
         if _lib.bc_init(ctypes.byref(self._c), emu_stop) != 0:
             raise MemoryError("cannot allocate the block table")
         self._cs = capstone.Cs(cs_arch, cs_mode)
+        # The native side's own decoder and scratch instruction (capstone handles are not
+        # shared between callers).
+        self._native_cs = capstone.Cs(cs_arch, cs_mode)
+        self._native_insn = _cs_lib.cs_malloc(self._native_cs.csh)
+        if not self._native_insn:
+            raise MemoryError("cannot allocate a capstone instruction")
         self._code_buf = ctypes.create_string_buffer(4096)
+        # Blocks known with their instruction addresses: those learned here, and those the
+        # native side learned once a stop inside one needed them.
         self._by_addr: dict[int, list[Block]] = {}
         # Told of every block learned and of forgetting them all (the index recorder keeps a
-        # table of its own in step with this one).
+        # table of its own in step with this one); while any is here, every block is learned
+        # here rather than natively.
         self.listeners: list[BlockListener] = []
+        self._scanners: list[BlockScanner] = []
+        self._learn_natively(())
         self.generation = 0  # bumped whenever every block is forgotten
         # Address ranges compiled with the step hook, oldest first, and where the last step
         # ended inside a block: (generation, pc, block, index of pc in it).
@@ -132,6 +199,42 @@ class BlockCounter:
 
     def __del__(self) -> None:
         _lib.bc_free(ctypes.byref(self._c))
+        if getattr(self, "_native_insn", None):
+            _cs_lib.cs_free(self._native_insn, 1)
+
+    def _learn_natively(self, patterns: Sequence[CodePattern]) -> None:
+        if len(patterns) > _MAX_PATTERNS:
+            raise ValueError(f"at most {_MAX_PATTERNS} code patterns")
+        table = (_Pattern * max(1, len(patterns)))(
+            *(_Pattern(p.value, p.mask, p.length, p.stride) for p in patterns)
+        )
+        err = _lib.bc_set_learning(
+            ctypes.byref(self._c),
+            ctypes.cast(uclib.uc_mem_read, ctypes.c_void_p),
+            ctypes.cast(_cs_lib.cs_disasm_iter, ctypes.c_void_p),
+            self._native_cs.csh.value,
+            self._native_insn,
+            table,
+            len(patterns),
+        )
+        if err != 0:
+            raise ValueError(f"malformed code patterns: {patterns}")
+
+    def add_scanner(self, scanner: BlockScanner) -> None:
+        """Tell `scanner` of every block learned from now on whose code matches one of its
+        patterns (and maybe of others)."""
+        self._scanners.append(scanner)
+        self._learn_natively([p for s in self._scanners for p in s.patterns])
+
+    def prepare(self) -> None:
+        """Before starting the emulator: learn blocks natively unless a listener wants to
+        see every one."""
+        self._c.learn = not self.listeners
+
+    @property
+    def learned_natively(self) -> int:
+        """How many blocks the native hook has learned."""
+        return int(self._c.learned)
 
     @property
     def icount(self) -> int:
@@ -168,10 +271,11 @@ class BlockCounter:
         end = self._step_end
         if end is not None and end[1] == pc and end[0] == self.generation:
             return end[2], end[3]
-        blocks = self._by_addr.get(pc)
-        if blocks is None or len(blocks) != 1:
+        size, n = ctypes.c_uint32(), ctypes.c_uint32()
+        if _lib.bc_blocks_at(ctypes.byref(self._c), pc, ctypes.byref(size), ctypes.byref(n)) != 1:
             return None
-        return blocks[0], 0
+        block = self._block(pc, size.value)
+        return None if block is None else (block, 0)
 
     def run_steps(
         self, pc: int, size: int, steps: int, start_bit: int = 0, block: Block | None = None
@@ -189,6 +293,7 @@ class BlockCounter:
         self._c.step_limit = steps
         self._c.limit = NO_LIMIT
         self._step_end = None
+        self.prepare()
         try:
             self._uc.emu_start(pc | start_bit, 0)
         finally:
@@ -270,13 +375,17 @@ class BlockCounter:
         insns = tuple(a for a, _s, _m, _o in self._cs.disasm_lite(code, addr))
         if not insns:
             return False
-        block = Block(addr, size, insns)
-        self._by_addr.setdefault(addr, []).append(block)
-        if _lib.bc_insert(ctypes.byref(self._c), addr, size, len(insns)) != 0:
+        self._learn(Block(addr, size, insns), code)
+        return True
+
+    def _learn(self, block: Block, code: bytes) -> None:
+        self._by_addr.setdefault(block.addr, []).append(block)
+        if _lib.bc_insert(ctypes.byref(self._c), block.addr, block.size, len(block.insns)):
             raise MemoryError("cannot grow the block table")
         for listener in self.listeners:
             listener.learned(block, code)
-        return True
+        for scanner in self._scanners:
+            scanner.learned(block, code)
 
     def teach(self, blocks: list[tuple[Block, int]]) -> int:
         """Learn blocks known from elsewhere (an index of this recording), each with the
@@ -285,7 +394,7 @@ class BlockCounter:
         code for the first time. Returns how many were learned."""
         taught = 0
         for block, crc in blocks:
-            if any(b.size == block.size for b in self._by_addr.get(block.addr, ())):
+            if _lib.bc_lookup(ctypes.byref(self._c), block.addr, block.size):
                 continue
             try:
                 code = self._read_code(block.addr, block.size)
@@ -293,22 +402,35 @@ class BlockCounter:
                 continue
             if zlib.crc32(code) != crc or not block.insns:
                 continue
-            self._by_addr.setdefault(block.addr, []).append(block)
-            if _lib.bc_insert(ctypes.byref(self._c), block.addr, block.size, len(block.insns)):
-                raise MemoryError("cannot grow the block table")
-            for listener in self.listeners:
-                listener.learned(block, code)
+            self._learn(block, code)
             taught += 1
         return taught
 
+    def _block(self, addr: int, size: int) -> Block | None:
+        """The known block (addr, size) with its instruction addresses, disassembled now if
+        the native side learned it (from the same code: blocks are forgotten when code
+        changes)."""
+        for block in self._by_addr.get(addr, ()):
+            if block.size == size:
+                return block
+        n = _lib.bc_lookup(ctypes.byref(self._c), addr, size)
+        if not n:
+            return None
+        code = self._read_code(addr, size)
+        insns = tuple(a for a, _s, _m, _o in self._cs.disasm_lite(code, addr))
+        if len(insns) != n:
+            return None  # not the code the count was taken from
+        block = Block(addr, size, insns)
+        self._by_addr.setdefault(addr, []).append(block)
+        return block
+
     def icount_at(self, pc: int) -> int:
         """The icount *before* the instruction at `pc`, for a stop inside the current block."""
-        base = int(self._c.block_base)
-        for block in self._by_addr.get(int(self._c.block_addr), ()):
-            index = block.index(pc)
-            if index is not None:
-                return base + index
-        return int(self._c.icount)
+        block = self._block(int(self._c.block_addr), int(self._c.block_size))
+        index = None if block is None else block.index(pc)
+        if index is None:
+            return int(self._c.icount)
+        return int(self._c.block_base) + index
 
     def forget_blocks(self) -> None:
         """Drop every learned block (after guest code changes under the same addresses)."""
@@ -317,6 +439,8 @@ class BlockCounter:
         self.generation += 1
         for listener in self.listeners:
             listener.forgot()
+        for scanner in self._scanners:
+            scanner.forgot()
 
     def set_index(self, recorder: int | None) -> None:
         """Tell the native index recorder at this address of every block entered (None: no

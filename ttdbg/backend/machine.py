@@ -498,6 +498,7 @@ class Machine:
             self.icount = start + ran
 
     def _emulate(self) -> None:
+        self.counter.prepare()
         try:
             self.uc.emu_start(self.pc | self.arch.start_bit, 0)
         except unicorn.UcError as err:

@@ -7,7 +7,7 @@ import unicorn
 from unicorn import arm64_const as a
 
 from .base import Arch, GdbRegister, Register, ReservationProbe, SyscallAbi
-from .counters import Counter, aarch64_counter_reads
+from .counters import A64_COUNTER_PATTERNS, Counter, aarch64_counter_reads
 from .generic_syscalls import GENERIC_SYSCALLS
 
 _CORE, _FPU = "org.gnu.gdb.aarch64.core", "org.gnu.gdb.aarch64.fpu"
@@ -84,6 +84,7 @@ ARCH = Arch(
     # 62.5 MHz: the CNTFRQ_EL0 Unicorn's Cortex-A72 (and qemu-user) reports.
     counter_hz={Counter.CNTVCT: 62_500_000},
     counter_reads=aarch64_counter_reads,
+    counter_patterns=A64_COUNTER_PATTERNS,
     # Linux enables EL0 access to the virtual counter only (CNTKCTL_EL1.EL0VCTEN).
     counter_faults=frozenset({Counter.CNTPCT}),
     watchpoints_steppable=False,

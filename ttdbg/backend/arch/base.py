@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .counters import Counter, CounterRead
+from .counters import CodePattern, Counter, CounterRead
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,9 @@ class Arch:
     # instructions with this exception number, from the trapping instruction word).
     counter_hz: dict[Counter, int] = field(default_factory=dict)
     counter_reads: Callable[[int, bytes, tuple[int, ...]], list[CounterRead]] | None = None
+    # Bytes every read counter_reads finds matches (a superset): blocks without them are
+    # learned natively. Empty: every block is learned in Python, where counter_reads sees it.
+    counter_patterns: tuple[CodePattern, ...] = ()
     counter_trap: Callable[[int, int], CounterRead | None] | None = None
     counter_trap_interrupt: int | None = None
     # Counters Linux keeps from user space: reading one is SIGILL, as there.

@@ -22,6 +22,27 @@ class Counter(enum.IntEnum):
 
 
 @dataclass(frozen=True)
+class CodePattern:
+    """Bytes that may begin a counter read: `length` bytes, little-endian, at any offset that
+    is a multiple of `stride`, masked with `mask`, equal to `value`. The native block counter
+    leaves a block holding one to Python, which finds and hooks the reads; it learns the rest
+    itself. A superset of the reads is fine (such a block is only learned more slowly)."""
+
+    value: int
+    mask: int
+    length: int
+    stride: int
+
+    def matches(self, code: bytes) -> bool:
+        """Whether `code` (a block's bytes) holds the pattern, as the native counter checks."""
+        for off in range(0, len(code) - self.length + 1, self.stride):
+            word = int.from_bytes(code[off : off + self.length], "little")
+            if word & self.mask == self.value:
+                return True
+        return False
+
+
+@dataclass(frozen=True)
 class CounterRead:
     """One counter-reading instruction: where it is, how long, and which registers receive
     which bits of the value (register, shift, mask)."""
@@ -42,6 +63,12 @@ _X86_READS = {
     b"\x0f\x31": (Counter.TSC, (("rax", 0, _LOW32), ("rdx", 32, _LOW32))),
     b"\x0f\x01\xf9": (Counter.TSCP, (("rax", 0, _LOW32), ("rdx", 32, _LOW32), ("rcx", 0, 0))),
 }
+
+
+X86_COUNTER_PATTERNS = tuple(
+    CodePattern(int.from_bytes(op, "little"), (1 << 8 * len(op)) - 1, len(op), 1)
+    for op in _X86_READS
+)
 
 
 def x86_counter_reads(addr: int, code: bytes, insns: tuple[int, ...]) -> list[CounterRead]:
@@ -66,6 +93,9 @@ _A64_READS = {
 }
 
 
+A64_COUNTER_PATTERNS = tuple(CodePattern(enc, 0xFFFFFFE0, 4, 4) for enc in _A64_READS)
+
+
 def aarch64_counter_reads(addr: int, code: bytes, insns: tuple[int, ...]) -> list[CounterRead]:
     """mrs of cntvct_el0 / cntpct_el0 among a block's instructions."""
     found = []
@@ -81,6 +111,13 @@ def aarch64_counter_reads(addr: int, code: bytes, insns: tuple[int, ...]) -> lis
 # RISC-V: csrrs/csrrc/csrrsi/csrrci with x0 / 0 as the source only read the CSR.
 _RV_CSRS = {0xC01: Counter.TIME, 0xC00: Counter.CYCLE, 0xC02: Counter.INSTRET}
 _RV_READ_FUNCT3 = (2, 3, 6, 7)
+
+
+# A read-only csrrs/csrrc/csrrsi/csrrci (funct3 bit 1 set, rs1 0) of CSRs 0xC00-0xC03, at any
+# 2-byte boundary (compressed code): covers cycle, time and instret.
+RV_COUNTER_PATTERNS = (
+    CodePattern(0x73 | 1 << 13 | 0xC00 << 20, 0x7F | 1 << 13 | 0x1F << 15 | 0xFFC << 20, 4, 2),
+)
 
 
 def riscv_counter_read(addr: int, word: int, abi_names: tuple[str, ...]) -> CounterRead | None:

@@ -9,7 +9,13 @@ import unicorn
 from unicorn import riscv_const as r
 
 from .base import Arch, GdbRegister, Register, ReservationProbe, SyscallAbi
-from .counters import Counter, CounterRead, riscv_counter_read, riscv_counter_reads
+from .counters import (
+    RV_COUNTER_PATTERNS,
+    Counter,
+    CounterRead,
+    riscv_counter_read,
+    riscv_counter_reads,
+)
 from .generic_syscalls import GENERIC_SYSCALLS
 
 _CPU, _FPU = "org.gnu.gdb.riscv.cpu", "org.gnu.gdb.riscv.fpu"
@@ -113,6 +119,7 @@ ARCH = Arch(
     # host and traps time: hooks answer the first two, the trap handler the third.
     counter_hz={Counter.TIME: 1_000_000, Counter.CYCLE: 1_000_000_000},
     counter_reads=_counter_reads,
+    counter_patterns=RV_COUNTER_PATTERNS,
     counter_trap=_counter_trap,
     counter_trap_interrupt=2,  # illegal instruction
     watchpoints_steppable=False,

@@ -7,7 +7,7 @@ import unicorn
 from unicorn import x86_const as x
 
 from .base import Arch, GdbRegister, Register, SyscallAbi
-from .counters import Counter, x86_counter_reads
+from .counters import X86_COUNTER_PATTERNS, Counter, x86_counter_reads
 
 _GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", *(f"r{i}" for i in range(8, 16)))
 
@@ -187,6 +187,7 @@ ARCH = Arch(
     # A fixed 2 GHz time-stamp counter (the host's monotonic clock scaled while recording).
     counter_hz={Counter.TSC: 2_000_000_000, Counter.TSCP: 2_000_000_000},
     counter_reads=x86_counter_reads,
+    counter_patterns=X86_COUNTER_PATTERNS,
     syscall_insn_size=2,
     unknown_interrupt_signal=11,
     tls_register="fs_base",
