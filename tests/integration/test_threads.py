@@ -161,7 +161,7 @@ def test_schedule_options_are_checked(pthreads: Path, tmp_rec: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
-@pytest.mark.parametrize("scenario", ["workqueue", "tls", "cancel", "barrier"])
+@pytest.mark.parametrize("scenario", ["workqueue", "tls", "cancel", "barrier", "eintr"])
 def test_threads_on_other_architectures_match_qemu_user(
     arch: str, scenario: str, tmp_rec: Path
 ) -> None:
