@@ -3,7 +3,8 @@ every instruction and every write, calls recognised by what they do to the link 
 the stack, returns matched with one shadow stack over the whole run by where their return
 address was (so `ret N` needs no special case). What syscalls write is taken whole as the
 platform writes it, attributed to the instruction the code hook saw last, and cut into the
-index's 8-byte-aligned pieces here."""
+index's 8-byte-aligned pieces here. A 16-byte register store (capstone's operands say which)
+arrives as two 8-byte pieces and is joined into one write."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ RISCV_JUMPS = ("jal", "jalr", "c.jalr", "c.jal")
 
 @dataclass
 class Truth:
-    # icount, pc, addr, size, value, syscall number (-1: an instruction's store)
+    # icount, pc, addr, size, value (up to 16 bytes), syscall number (-1: an instruction's)
     writes: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
     calls: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -37,11 +38,23 @@ def brute_force(rec: Recording) -> Truth:
     m = proc.machine
     arch = m.arch
     cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
+    detail = capstone.Cs(arch.cs_arch, arch.cs_mode)
+    detail.detail = True
     push = 8 if arch.name == "x86_64" else 0
     truth = Truth()
     stack: list[tuple[int, int]] = []  # (call icount, sp it returns to)
     prev: list[Any] = []  # [icount, pc, kind, size, sp before a return] of the last one
-    current = [0, 0]
+    current = [0, 0, 0]  # icount, pc, whether the instruction stores a 16-byte register
+    half = [False]  # the last write is a 16-byte store's low piece
+
+    def stores_16(uc: unicorn.Uc, addr: int, size: int) -> bool:
+        insn = next(detail.disasm(bytes(uc.mem_read(addr, size)), addr, 1))
+        ops = insn.operands
+        if arch.name == "x86_64":
+            return bool(ops) and ops[0].type == capstone.CS_OP_MEM and ops[0].size == 16
+        if arch.name == "aarch64" and insn.mnemonic in ("str", "stur", "stp", "stnp"):
+            return insn.reg_name(ops[0].reg).startswith("q")
+        return False
 
     def kind_of(uc: unicorn.Uc, addr: int, size: int) -> str:
         insn = next(cs.disasm(bytes(uc.mem_read(addr, size)), addr, 1))
@@ -83,13 +96,21 @@ def brute_force(rec: Recording) -> Truth:
             finish(addr)
         kind = kind_of(uc, addr, size)
         prev[:] = [icount, addr, kind, size, m.reg(arch.sp) if kind == "ret" else 0]
-        current[:] = [icount, addr]
+        current[:] = [icount, addr, stores_16(uc, addr, size)]
 
     def on_write(
         uc: unicorn.Uc, _access: int, addr: int, size: int, value: int, _data: object
     ) -> None:
         value &= (1 << (8 * size)) - 1
+        last = truth.writes[-1] if truth.writes else None
+        was_half, half[0] = half[0], False
+        wide = bool(current[2]) and size == 8
+        same = last is not None and last[:2] == (current[0], current[1])
+        if wide and was_half and same and last is not None and last[2] + 8 == addr:
+            truth.writes[-1] = (*last[:3], 16, last[4] | value << 64, -1)
+            return
         truth.writes.append((current[0], current[1], addr, size, value, -1))
+        half[0] = wide
 
     def on_kernel_write(write: KernelWrite) -> None:
         nr = proc.platform.syscall_nr

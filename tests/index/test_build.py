@@ -41,10 +41,10 @@ def copy_sample(name: str, tmp_path: Path) -> Path:
 
 def index_rows(path: Path) -> tuple[list[tuple[Any, ...]], dict[int, dict[str, Any]]]:
     rec = open_recording(str(path))
+    query = "SELECT icount, pc, addr, size, value, value_hi, coalesce(syscall, -1) FROM writes"
     writes = sorted(
-        run_query(
-            rec, "SELECT icount, pc, addr, size, value, coalesce(syscall, -1) FROM writes"
-        ).rows
+        (icount, pc, addr, size, value | high << 64, syscall)
+        for icount, pc, addr, size, value, high, syscall in run_query(rec, query).rows
     )
     calls = run_query(rec, "SELECT * FROM calls ORDER BY icount")
     return writes, {row[0]: dict(zip(calls.columns, row, strict=True)) for row in calls.rows}

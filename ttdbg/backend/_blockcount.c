@@ -391,8 +391,10 @@ int64_t bc_restore_region(void *uc, bc_mem_fn mem_read, bc_mem_fn mem_write, uin
  *
  * Rows go into column tables that grow together (one capacity check per row); Python wraps
  * the columns without copying them, and ix_sort_writes orders the writes by address.
- * Unicorn reports at most 8 bytes per write (wider stores arrive as 8-byte pieces), so a
- * write's value always fits its uint64 column.
+ * Unicorn reports at most 8 bytes per write: a 16-byte register store (SSE movdqu/movaps,
+ * AArch64 str/stp of q registers) arrives as two 8-byte pieces, low then high. Python marks
+ * the instructions that make such stores (`wide`, one bit per instruction of a block), and
+ * the hook joins their pieces back into one 16-byte row (value, value_hi).
  */
 
 enum { IX_OTHER = 0, IX_CALL = 1, IX_RET = 2 };
@@ -404,6 +406,7 @@ typedef struct {
     uint32_t kind;
     uint32_t popped; /* a return's extra stack bytes released (x86 `ret N`: N) */
     uint64_t *insns; /* n instruction addresses */
+    uint64_t wide;   /* bit i: instruction i stores a 16-byte register (i < 64) */
 } ix_block;
 
 #define IX_MAX_COLUMNS 10
@@ -414,7 +417,7 @@ typedef struct {
     uint64_t *cols[IX_MAX_COLUMNS];
 } ix_table;
 
-enum { W_ICOUNT, W_PC, W_ADDR, W_VALUE, W_SIZE, W_COLUMNS };
+enum { W_ICOUNT, W_PC, W_ADDR, W_VALUE, W_SIZE, W_VALUE_HI, W_COLUMNS };
 enum { C_ICOUNT, C_PC, C_TARGET, C_SP, C_RET, C_RETVAL, C_ARG0, C_COLUMNS = C_ARG0 + 4 };
 enum { R_ICOUNT, R_SP, R_RETVAL, R_COLUMNS };
 enum { S_ROW, S_SP, S_COLUMNS };
@@ -438,6 +441,7 @@ typedef struct {
     ix_table stack;         /* shadow stack: call row, sp the call returns to */
     int32_t oom;
     int32_t arg_ids[4]; /* the first integer argument registers, read at a callee's entry */
+    uint64_t half;      /* the row of a 16-byte store's low piece awaiting its high one */
 } ix_recorder;
 
 static int ix_grow(ix_table *t) {
@@ -540,24 +544,37 @@ void ix_write_hook(void *uc, int type, uint64_t addr, int size, int64_t value, i
     (void)type;
     uint64_t pc = ix_reg(uc, x, x->pc_id);
     uint64_t icount = x->c->icount;
+    int wide = 0;
     if (x->have_cur) {
         const ix_block *b = &x->cur;
         for (uint32_t i = 0; i < b->n; i++)
             if (b->insns[i] == pc) {
                 icount = x->cur_base + i;
+                wide = i < 64 && (b->wide >> i) & 1;
                 break;
             }
     }
-    uint64_t row = ix_row(x, &x->writes);
-    if (row == UINT64_MAX) return;
     uint64_t bits = (uint64_t)value;
     if (size < 8) bits &= (1ULL << (8 * size)) - 1; /* Unicorn sign-extends narrow values */
     uint64_t **w = x->writes.cols;
+    uint64_t half = x->half;
+    x->half = UINT64_MAX;
+    if (wide && size == 8 && half != UINT64_MAX && w[W_ICOUNT][half] == icount &&
+        w[W_PC][half] == pc && w[W_ADDR][half] + 8 == addr) {
+        w[W_VALUE_HI][half] = bits; /* the high piece of the store whose low piece is `half` */
+        w[W_SIZE][half] = 16;
+        return;
+    }
+    uint64_t row = ix_row(x, &x->writes);
+    if (row == UINT64_MAX) return;
+    w = x->writes.cols;
     w[W_ICOUNT][row] = icount;
     w[W_PC][row] = pc;
     w[W_ADDR][row] = addr;
     w[W_VALUE][row] = bits;
     w[W_SIZE][row] = (uint64_t)size;
+    w[W_VALUE_HI][row] = 0;
+    if (wide && size == 8) x->half = row;
 }
 
 /* A write no instruction made (a syscall's, told by Python): one row, like the hook's. */
@@ -571,12 +588,15 @@ int ix_add_write(ix_recorder *x, uint64_t icount, uint64_t pc, uint64_t addr, ui
     w[W_ADDR][row] = addr;
     w[W_VALUE][row] = value;
     w[W_SIZE][row] = size;
+    w[W_VALUE_HI][row] = 0;
+    x->half = UINT64_MAX;
     return 0;
 }
 
 /* The run stopped at a block boundary: finish the block before it (its call's callee or its
  * return is in the registers now), since the next block may be run by someone else. */
 void ix_flush(void *uc, ix_recorder *x) {
+    x->half = UINT64_MAX;
     if (x->have_cur && x->cur.kind != IX_OTHER && x->cur_base + x->cur.n == x->c->icount)
         ix_finish_block(uc, x, ix_reg(uc, x, x->pc_id));
     x->have_cur = 0;
@@ -648,6 +668,7 @@ int ix_init(ix_recorder *x, bc_counter *c, void *reg_read, int32_t pc_id, int32_
     x->sp_id = sp_id;
     x->ret_id = ret_id;
     x->call_push = call_push;
+    x->half = UINT64_MAX;
     x->writes.ncols = W_COLUMNS;
     x->calls.ncols = C_COLUMNS;
     x->returns.ncols = R_COLUMNS;
@@ -658,7 +679,7 @@ int ix_init(ix_recorder *x, bc_counter *c, void *reg_read, int32_t pc_id, int32_
 }
 
 int ix_learn(ix_recorder *x, uint64_t addr, uint32_t size, uint32_t kind, uint32_t popped,
-             const uint64_t *insns, uint32_t n) {
+             const uint64_t *insns, uint32_t n, uint64_t wide) {
     if (size == 0 || n == 0) return -1;
     ix_block *old = ix_find(x, addr, size);
     if (old) return 0;
@@ -672,7 +693,7 @@ int ix_learn(ix_recorder *x, uint64_t addr, uint32_t size, uint32_t kind, uint32
         x->table = table;
         x->mask = mask;
     }
-    ix_block b = {addr, size, n, kind, popped, malloc(n * sizeof(uint64_t))};
+    ix_block b = {addr, size, n, kind, popped, malloc(n * sizeof(uint64_t)), wide};
     if (!b.insns) return -1;
     memcpy(b.insns, insns, n * sizeof(uint64_t));
     ix_put(x->table, x->mask, &b);

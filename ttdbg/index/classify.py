@@ -63,12 +63,51 @@ CALL_ARGS: dict[str, tuple[str, str, str, str]] = {
 CALL_PUSH: dict[str, int] = {"x86_64": 8, "aarch64": 0, "riscv64": 0}
 
 
+# x86-64 opcodes of SSE stores from a register (movups/movupd/movss/movsd 0F 11, movaps/movapd
+# 0F 29, movntps/movntpd 0F 2B, movdqa/movdqu/MMX movq 0F 7F, movntdq/movntq 0F E7): a block
+# without one of these byte pairs stores no 16-byte register, decided without decoding it.
+_X86_WIDE_OPCODES = (b"\x0f\x11", b"\x0f\x29", b"\x0f\x2b", b"\x0f\x7f", b"\x0f\xe7")
+_AARCH64_PAIR_STORES = frozenset({"str", "stur", "stp", "stnp"})
+
+
+def _aarch64_may_store_vector(word: int) -> bool:
+    """Loads and stores of SIMD&FP registers (op0 x1x1 with V set, L clear): the only
+    encodings that can store a q register."""
+    return (word >> 26) & 1 == 1 and (word >> 27) & 5 == 5 and (word >> 22) & 1 == 0
+
+
 class BlockClassifier:
-    """The kind (call, return, other) of a block's last instruction."""
+    """The kind (call, return, other) of a block's last instruction, and which of its
+    instructions store a 16-byte register."""
 
     def __init__(self, arch: Arch) -> None:
         self._cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
+        self._detail = capstone.Cs(arch.cs_arch, arch.cs_mode)
+        self._detail.detail = True
         self._classify = CLASSIFIERS[arch.name]
+        self._arch = arch.name
+
+    def wide_stores(self, code: bytes, addr: int, insns: tuple[int, ...]) -> int:
+        """A mask with bit i set when instruction i (of the first 64) stores a 16-byte
+        register whole: Unicorn reports it as two 8-byte pieces, the index as one row."""
+        mask = 0
+        if self._arch == "x86_64":
+            if not any(op in code for op in _X86_WIDE_OPCODES):
+                return 0
+            for i, at in enumerate(insns[:64]):
+                for insn in self._detail.disasm(code[at - addr :], at, 1):
+                    ops = insn.operands
+                    if ops and ops[0].type == capstone.CS_OP_MEM and ops[0].size == 16:
+                        mask |= 1 << i
+        elif self._arch == "aarch64":
+            for i, at in enumerate(insns[:64]):
+                word = int.from_bytes(code[at - addr : at - addr + 4], "little")
+                if not _aarch64_may_store_vector(word):
+                    continue
+                for _a, _s, mnemonic, op_str in self._cs.disasm_lite(code[at - addr :], at, 1):
+                    if mnemonic in _AARCH64_PAIR_STORES and op_str.startswith("q"):
+                        mask |= 1 << i
+        return mask
 
     def last_kind(self, code: bytes, addr: int, last: int) -> Kind:
         """The kind of the instruction at `last` in the block `code` at `addr`, and for a

@@ -62,7 +62,10 @@ def _tables(rows: Rows) -> tuple[pa.Table, pa.Table, pa.Table, list[int]]:
     else:
         syscall = pa.nulls(len(icount), pa.int32())
     writes = pa.Table.from_arrays(
-        [icount, w["pc"], w["addr"], w["size"].cast(pa.uint8()), w["value"], syscall],
+        [
+            icount, w["pc"], w["addr"], w["size"].cast(pa.uint8()), w["value"], syscall,
+            w["value_hi"],
+        ],
         schema=WRITES,
     )  # fmt: skip
     c = rows.calls

@@ -34,10 +34,11 @@ class WriteRow:
     size: int
     value: int
     syscall: int | None = None  # the syscall that wrote, or None: an instruction's store
+    value_hi: int = 0  # bytes 8..15 of a 16-byte store
 
     @property
     def data(self) -> bytes:
-        return self.value.to_bytes(8, "little")[: self.size]
+        return (self.value | self.value_hi << 64).to_bytes(16, "little")[: self.size]
 
     def apply(self, buf: bytearray, base: int) -> None:
         """Write this write's bytes into `buf`, which holds memory from address `base`."""
@@ -45,6 +46,14 @@ class WriteRow:
         if span is not None:
             lo, hi = span
             buf[lo - base : hi - base] = self.data[lo - self.addr : hi - self.addr]
+
+    def pieces(self) -> tuple[WriteRow, ...]:
+        """A 16-byte store as the two 8-byte writes the emulator reports; others as they are."""
+        if self.size <= 8:
+            return (self,)
+        low = WriteRow(self.icount, self.pc, self.addr, 8, self.value, self.syscall)
+        high = WriteRow(self.icount, self.pc, self.addr + 8, 8, self.value_hi, self.syscall)
+        return low, high
 
     def overlap(self, addr: int, length: int) -> tuple[int, int] | None:
         lo, hi = max(addr, self.addr), min(addr + length, self.addr + self.size)
@@ -158,10 +167,16 @@ class WriteIndex:
         table = table.filter(keep)
         return table.take(pc.sort_indices(table, [("icount", "ascending")]))
 
-    def _found(self, matches: pa.Table, index: int) -> Found:
-        """Row `index` of `matches`, with the earlier matching writes of its instruction (the
-        only ones that change the watched bytes it is compared with)."""
-        rows = [WriteRow(**r) for r in matches.to_pylist()]
+    def _found(self, matches: pa.Table, index: int, ranges: list[Range]) -> Found:
+        """Row `index` of `matches` as the emulator reported it (a 16-byte store as its two
+        8-byte pieces, as a replayed watchpoint sees them), with the earlier matching writes of
+        its instruction (the only ones that change the watched bytes it is compared with)."""
+        rows = [
+            piece
+            for row in matches.to_pylist()
+            for piece in WriteRow(**row).pieces()
+            if any(piece.overlap(start, length) for start, length in ranges)
+        ]
         row = rows[index]
         same = [r for r in rows[:index] if r.icount == row.icount]
         return Found(row, tuple(same))
@@ -181,7 +196,7 @@ class WriteIndex:
             if self._touches(k, ranges):
                 matches = self._matches(k, ranges, floor, before, syscalls)
                 if matches.num_rows:
-                    return self._found(matches, matches.num_rows - 1)
+                    return self._found(matches, -1, ranges)
             k -= 1
         return Found(None)
 
@@ -200,7 +215,7 @@ class WriteIndex:
             if self._touches(k, ranges):
                 matches = self._matches(k, ranges, start, limit, syscalls)
                 if matches.num_rows:
-                    return self._found(matches, 0)
+                    return self._found(matches, 0, ranges)
             k += 1
         return Found(None)
 

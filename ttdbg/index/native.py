@@ -43,11 +43,12 @@ class _Block(ctypes.Structure):
         ("kind", ctypes.c_uint32),
         ("popped", ctypes.c_uint32),
         ("insns", ctypes.c_void_p),
+        ("wide", ctypes.c_uint64),
     ]
 
 
 # Column names of the native tables, in their order there.
-WRITE_COLUMNS = ("icount", "pc", "addr", "value", "size")
+WRITE_COLUMNS = ("icount", "pc", "addr", "value", "size", "value_hi")
 CALL_COLUMNS = ("icount", "pc", "target", "sp", "return_icount", "retval", *CALL_ARG_NAMES)
 RETURN_COLUMNS = ("icount", "sp", "retval")
 STACK_COLUMNS = ("row", "sp")
@@ -74,6 +75,7 @@ class _Recorder(ctypes.Structure):
         ("stack", _Table),
         ("oom", ctypes.c_int32),
         ("arg_ids", ctypes.c_int32 * 4),
+        ("half", ctypes.c_uint64),
     ]
 
 
@@ -84,7 +86,7 @@ _lib.ix_init.argtypes = [
 ]  # fmt: skip
 _lib.ix_learn.argtypes = [
     ctypes.POINTER(_Recorder), ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint32,
-    ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint32,
+    ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint32, ctypes.c_uint64,
 ]  # fmt: skip
 _lib.ix_forget.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_flush.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Recorder)]
@@ -105,7 +107,7 @@ Columns = dict[str, pa.Array]  # uint64 arrays, one per column
 class Rows:
     """What one run recorded, column by column; the arrays wrap the recorder's own memory."""
 
-    writes: Columns  # icount, pc, addr, value, size; sorted by address (stable)
+    writes: Columns  # icount, pc, addr, value, size, value_hi; sorted by address (stable)
     calls: Columns  # icount, pc, target, sp, return_icount, retval, arg0..arg3
     returns: Columns  # icount, sp, retval: returns no call of this run explains
     open_calls: pa.Array  # row numbers of the calls still on the shadow stack at the end
@@ -169,9 +171,10 @@ class IndexRecorder:
     def learned(self, block: Block, code: bytes) -> None:
         self.blocks.append((block, zlib.crc32(code)))
         kind, popped = self._classifier.last_kind(code, block.addr, block.insns[-1])
+        wide = self._classifier.wide_stores(code, block.addr, block.insns)
         insns = (ctypes.c_uint64 * len(block.insns))(*block.insns)
         n = len(insns)
-        if _lib.ix_learn(self._ref, block.addr, block.size, kind, popped, insns, n) != 0:
+        if _lib.ix_learn(self._ref, block.addr, block.size, kind, popped, insns, n, wide) != 0:
             raise MemoryError("cannot grow the index block table")
 
     def forgot(self) -> None:

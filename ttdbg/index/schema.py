@@ -17,6 +17,8 @@ WRITES = pa.schema(
         # The syscall that wrote (read's buffer, fstat's struct; stored in pieces of at most
         # 8 bytes at the syscall instruction's icount and pc); null: an instruction's store.
         ("syscall", pa.int32()),
+        # Bytes 8..15 of a 16-byte store (an SSE or NEON q register stored whole), else 0.
+        ("value_hi", pa.uint64()),
     ]
 )
 
