@@ -5,6 +5,7 @@ TtdbgError
  +-- RecordingError        a file that is missing, not a recording, corrupt or too new (exit 2)
  +-- UnsupportedProgram    a binary ttdbg cannot run: dynamic, wrong architecture (exit 2)
  +-- GuestError            the guest did something ttdbg does not emulate (fork, execve, ...)
+ |    +-- GuestFault       a CPU exception the machine has nowhere to deliver (firmware)
  +-- DivergenceError       replay left the recorded path (exit 1)
 """
 
@@ -31,6 +32,15 @@ class GuestError(TtdbgError):
     """The guest asked for something ttdbg does not emulate."""
 
     exit_status = 1
+
+
+class GuestFault(GuestError):
+    """The guest raised a CPU exception (a bad access, an undefined instruction, a trap) that
+    the machine has nowhere to deliver: the run cannot go on past `pc`."""
+
+    def __init__(self, message: str, pc: int) -> None:
+        super().__init__(message)
+        self.pc = pc
 
 
 class DivergenceError(TtdbgError):

@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_tool, run_ttdbg
+from ttdbg.backend.machines import machine_spec
+from ttdbg.backend.machines.recorder import FirmwareRecorder
+from ttdbg.backend.runoutcome import Why
+from ttdbg.errors import GuestFault
 
 ROOT = Path(__file__).resolve().parents[2]
 FW = ROOT / "sample_traces" / "firmware" / "riscv-virt" / "fw.elf"
@@ -146,6 +150,20 @@ def test_unmodelled_device_stops_the_recording_naming_address_and_pc(
     load = elf_symbol(unmodelled_elf, "_start") + 4  # lui, then the load
     assert f"4 bytes at 0x10001000 at pc {load:#x}" in message, message
     assert "Traceback" not in message
+
+
+def test_a_fault_with_nowhere_to_go_is_a_guest_fault_outcome(
+    unmodelled_elf: Path, tmp_rec: Path
+) -> None:
+    """The run loop says the guest faulted, and where, instead of a generic failure."""
+    spec = machine_spec("virt", "riscv64", None, None)
+    recorder = FirmwareRecorder(str(unmodelled_elf), spec, str(tmp_rec), None)
+    recorder.platform.start([], [], b"")
+    ran = recorder.process.run(10_000)
+    assert ran.why == Why.GUEST_FAULT and ran.failed
+    assert isinstance(ran.error, GuestFault)
+    assert ran.error.pc == elf_symbol(unmodelled_elf, "_start") + 4
+    assert ran.icount == 1  # the lui retired; the load did not
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from tests.conftest import SAMPLES
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process
 from ttdbg.backend.runoutcome import RunOutcome, Why, classify
-from ttdbg.errors import DivergenceError
+from ttdbg.errors import DivergenceError, GuestFault
 
 REC = open_recording(str(SAMPLES / "walk.ttrec"))
 
@@ -30,3 +30,35 @@ def test_the_order_of_reasons_is_error_then_end_of_log_then_exit() -> None:
     assert classify(5, True, True, None, None).why == Why.EXITED
     assert classify(5, False, True, None, None) == RunOutcome(Why.STOPPED, 5)
     assert not classify(5, False, False, None, None).ended
+
+
+def test_a_guest_fault_is_its_own_outcome_and_an_error() -> None:
+    fault = GuestFault("read of 4 bytes at 0x10001000 at pc 0x80000004", 0x80000004)
+    ran = classify(7, False, True, fault, None)
+    assert ran.why == Why.GUEST_FAULT
+    assert ran.failed and ran.ended
+    assert ran.error is fault
+    assert classify(7, False, True, RuntimeError("x"), None).failed
+    assert not classify(7, True, False, None, None).failed
+
+
+def test_the_exit_travels_in_the_outcome() -> None:
+    proc = new_replay_process(REC)
+    ended = proc.run(1 << 40)
+    assert (ended.exit_status, ended.exit_signal) == (0, None)
+    assert proc.run(1000).why == Why.EXITED  # still ended
+
+
+def test_a_restore_leaves_nothing_of_the_last_run() -> None:
+    """After the guest ended, restoring a state from before its end runs again (the
+    platform's reset clears the exit and the machine's halt), and reaches the same end."""
+    proc = new_replay_process(REC)
+    proc.run(500)
+    start = proc.capture(proc.inputs.log.cursor)
+    assert proc.run(1 << 40).why == Why.EXITED
+    proc.restore(start)
+    proc.inputs.log.cursor = start.cursor
+    assert proc.platform.exit_status is None
+    assert proc.run(1000) == RunOutcome(Why.REACHED, 1500)
+    again = proc.run(1 << 40)
+    assert again.why == Why.EXITED and again.icount == REC.last_known_icount

@@ -57,17 +57,33 @@ class GuestProcess(Generic[InputsT]):
 
     def run(self, n: int) -> RunOutcome:
         """Run at most `n` instructions and say why the run ended."""
+        return self._outcome(self.machine.run(n))
+
+    def deliver_due_async(self) -> RunOutcome:
+        """Take an asynchronous event due right here, without running an instruction (a
+        signal from outside that ended the program at the very end of a recording)."""
+        self.machine.deliver_due_async()
+        return self._outcome(Halt.EXITED if self.machine.halted is not None else Halt.COUNT)
+
+    def _outcome(self, halt: Halt) -> RunOutcome:
         m, plat = self.machine, self.platform
-        halt = m.run(n)
+        exited = halt == Halt.EXITED
         return classify(
-            m.icount, halt == Halt.EXITED, halt == Halt.STOPPED, plat.error, plat.end_of_log
-        )
+            m.icount, exited, halt == Halt.STOPPED, plat.error, plat.end_of_log,
+            (plat.exit_status, plat.exit_signal) if exited else (None, None),
+        )  # fmt: skip
 
     def capture(self, cursor: int, share_with: MachineState | None = None) -> MachineState:
         return capture(self.machine, self.platform.to_state(), cursor, share_with)
 
-    def restore(self, state: MachineState) -> None:
-        """Put the process exactly in `state` (the inputs' cursor is the caller's job)."""
+    def restore(
+        self, state: MachineState, exit_outcome: tuple[int | None, int | None] = (None, None)
+    ) -> None:
+        """Put the process exactly in `state` (the inputs' cursor is the caller's job), with
+        nothing left of the last run: `exit_outcome` is the guest's (status, signal), which
+        holds if the state is past its end."""
         restore_memory(self.machine, state)
         restore_registers(self.machine, state)
         self.platform.load_state(state.platform)
+        self.platform.reset(exit_outcome if state.halted else (None, None))
+        self.machine.set_halted(state.halted)

@@ -30,7 +30,7 @@ from .machine import PAGE
 from .process import GuestProcess
 from .recfile import FrameType, RecordingWriter, encode_events_frame, encode_snapshot_frame
 from .recording import shell_status
-from .runoutcome import Why
+from .runoutcome import RunOutcome, Why
 
 DEFAULT_SNAPSHOT_EVERY = 20_000_000
 KEYFRAME_EVERY = 8
@@ -298,6 +298,7 @@ class Recorder:
         self.snapshot()
         reason = "exit"
         limit = self.max_insns
+        ran: RunOutcome | None = None
         while m.halted is None:
             step = min(self.snapshot_every - m.icount % self.snapshot_every, SIGNAL_CHECK)
             if limit is not None:
@@ -306,7 +307,7 @@ class Recorder:
                 reason = "limit"
                 break
             ran = self.process.run(step)
-            if ran.why in (Why.FAILED, Why.DIVERGED):
+            if ran.failed:
                 reason = str(ran.error)
                 break
             if m.halted is None and (
@@ -330,13 +331,17 @@ class Recorder:
         if not self.over_memory and (self.previous is None or self.previous.icount != m.icount):
             self.snapshot()
         self.flush_events()
+        exit_status, exit_signal = (
+            (ran.exit_status, ran.exit_signal) if ran is not None and ran.why == Why.EXITED
+            else (None, None)
+        )  # fmt: skip
         self.out.write_json(
             FrameType.END,
             {
                 "icount": m.icount,
                 "reason": reason,
-                "exit_status": plat.exit_status,
-                "exit_signal": plat.exit_signal,
+                "exit_status": exit_status,
+                "exit_signal": exit_signal,
                 **self._end_details(),
                 "events": self.log.count,
                 "events_by_kind": self.log.by_kind,
@@ -350,8 +355,8 @@ class Recorder:
         return RecordResult(
             path=self.out.path,
             icount=m.icount,
-            exit_status=plat.exit_status,
-            exit_signal=plat.exit_signal,
+            exit_status=exit_status,
+            exit_signal=exit_signal,
             reason=reason,
             events=self.log.count,
             snapshots=self.snapshot_count,

@@ -13,7 +13,7 @@ from .inputs import ReplayInputs
 from .linux.platform import Console
 from .process import GuestProcess
 from .recording import Recording, shell_status
-from .runoutcome import Why
+from .runoutcome import RunOutcome, Why
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,8 @@ def restore_replay_state(
 ) -> None:
     """Put a replaying process exactly in `state`, its log cursor included; `exit_outcome` is
     the recording's (status, signal), which holds if the state is past the end."""
-    proc.restore(state)
+    proc.restore(state, exit_outcome)
     proc.inputs.log.cursor = state.cursor
-    plat = proc.platform
-    plat.error = plat.end_of_log = None
-    plat.exit_status, plat.exit_signal = exit_outcome if state.halted else (None, None)
-    proc.machine.set_halted(state.halted)
 
 
 def replay(
@@ -66,7 +62,7 @@ def replay(
 ) -> ReplayResult:
     """Run the recording forward from icount 0 to `to` (or its end), optionally verifying."""
     proc = new_replay_process(rec, console)
-    m, plat = proc.machine, proc.platform
+    m = proc.machine
     reader = proc.inputs.log
     # Without its END frame a recording proves nothing past its last event or snapshot, and
     # a CPU-bound guest would otherwise run on with nothing in the log to stop it.
@@ -89,6 +85,7 @@ def replay(
                 raise DivergenceError(m.icount, "the stored snapshot", difference)
             verified += 1
 
+    ran: RunOutcome | None = None
     while m.halted is None:
         if m.icount >= stop_at:
             break
@@ -97,17 +94,17 @@ def replay(
         if ran.why == Why.DIVERGED:
             assert ran.error is not None
             raise ran.error
-        if ran.why == Why.FAILED:
+        if ran.failed:
             return ReplayResult(m.icount, str(ran.error), None, None, verified)
         if ran.why == Why.END_OF_LOG:
             return ReplayResult(m.icount, "truncated", None, None, verified)
         if progress is not None:
             progress(m.icount)
     if m.halted is None and not rec.truncated and m.icount >= end:
-        m.deliver_due_async()  # a signal from outside ended the program right at the end
+        ran = proc.deliver_due_async()  # a signal from outside ended the program right here
     verify_due()  # the snapshot here is of the state after that signal
-    if m.halted is not None:
-        return ReplayResult(m.icount, "exit", plat.exit_status, plat.exit_signal, verified)
+    if ran is not None and ran.why == Why.EXITED:
+        return ReplayResult(m.icount, "exit", ran.exit_status, ran.exit_signal, verified)
     if to is not None and m.icount >= to:
         return ReplayResult(m.icount, "to", None, None, verified)
     return ReplayResult(m.icount, "truncated" if rec.truncated else "end", None, None, verified)

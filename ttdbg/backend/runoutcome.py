@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ttdbg.errors import DivergenceError
+from ttdbg.errors import DivergenceError, GuestFault
 
 
 class Why(enum.Enum):
@@ -17,33 +17,57 @@ class Why(enum.Enum):
     EXITED = "exited"  # the guest ended (exit, fatal signal)
     END_OF_LOG = "end of log"  # replay: the log has nothing more to give
     DIVERGED = "diverged"  # replay: the guest did not do what the log says
+    GUEST_FAULT = "guest fault"  # a CPU exception with nowhere to go (firmware)
     FAILED = "failed"  # the platform refused to go on (a guest or machine error)
+
+
+# The outcomes that end a run with an error: nothing past them can be trusted or replayed.
+_ERRORS = frozenset({Why.DIVERGED, Why.GUEST_FAULT, Why.FAILED})
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """Where a run stopped and why; `error` for DIVERGED and FAILED."""
+    """Where a run stopped and why; `error` for DIVERGED, GUEST_FAULT and FAILED, the
+    guest's exit status or fatal signal for EXITED."""
 
     why: Why
     icount: int
     error: Exception | None = None
+    exit_status: int | None = None
+    exit_signal: int | None = None
 
     @property
     def ended(self) -> bool:
         """No further run can go on from here."""
         return self.why not in (Why.REACHED, Why.STOPPED)
 
+    @property
+    def failed(self) -> bool:
+        """The run ended with an error (`error` says which)."""
+        return self.why in _ERRORS
+
 
 def classify(
-    icount: int, halted: bool, stopped: bool, error: Exception | None, end_of_log: object
+    icount: int,
+    halted: bool,
+    stopped: bool,
+    error: Exception | None,
+    end_of_log: object,
+    exit_outcome: tuple[int | None, int | None] = (None, None),
 ) -> RunOutcome:
     """The outcome of a run from what the machine and platform say after it; an error comes
     first, then the end of the log, then the guest's end (the order every loop used)."""
     if error is not None:
-        why = Why.DIVERGED if isinstance(error, DivergenceError) else Why.FAILED
+        why = (
+            Why.DIVERGED
+            if isinstance(error, DivergenceError)
+            else Why.GUEST_FAULT
+            if isinstance(error, GuestFault)
+            else Why.FAILED
+        )
         return RunOutcome(why, icount, error)
     if end_of_log is not None:
         return RunOutcome(Why.END_OF_LOG, icount)
     if halted:
-        return RunOutcome(Why.EXITED, icount)
+        return RunOutcome(Why.EXITED, icount, None, *exit_outcome)
     return RunOutcome(Why.STOPPED if stopped else Why.REACHED, icount)

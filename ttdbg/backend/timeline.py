@@ -605,7 +605,7 @@ class Timeline:
             ran = self.proc.run(goal - position)
             self._adapt_slice(ran.icount - position, time.perf_counter() - began)
             position = ran.icount
-            if ran.why in (Why.FAILED, Why.DIVERGED):
+            if ran.failed:
                 raise TimelineError(str(ran.error))
             if ran.why == Why.END_OF_LOG:
                 self.end = min(self.end, position)

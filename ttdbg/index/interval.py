@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from ttdbg.backend.recording import Recording
 from ttdbg.backend.replayer import new_replay_process, restore_replay_state
+from ttdbg.backend.runoutcome import Why
 from ttdbg.errors import TtdbgError
 from ttdbg.snapshots.state import MachineState, PageDigests
 
@@ -183,7 +184,7 @@ def record_interval(
         raise TtdbgError(f"no snapshot at icount {lo} to index from")
     proc = new_replay_process(rec)
     restore_replay_state(proc, rec.snapshots.state(index), rec.exit_outcome())
-    m, plat = proc.machine, proc.platform
+    m = proc.machine
     recorder = IndexRecorder(m)
     seeks: list[SeekPoint] = []
     digests = PageDigests(rec.snapshots.hash_version)
@@ -195,11 +196,11 @@ def record_interval(
             goal = min(hi, m.icount + SLICE)
             if seek_every:
                 goal = min(goal, (m.icount // seek_every + 1) * seek_every)
-            m.run(goal - m.icount)
+            ran = proc.run(goal - m.icount)
             recorder.flush()
-            if plat.error is not None:
-                raise TtdbgError(f"replay failed at icount {m.icount}: {plat.error}")
-            if plat.end_of_log is not None:
+            if ran.failed:
+                raise TtdbgError(f"replay failed at icount {ran.icount}: {ran.error}")
+            if ran.why == Why.END_OF_LOG:
                 break
             if seek_every and m.icount % seek_every == 0 and m.icount < hi and m.halted is None:
                 previous = proc.capture(proc.inputs.log.cursor, previous)

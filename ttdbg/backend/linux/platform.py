@@ -590,6 +590,12 @@ class LinuxPlatform:
             "threads": self.threads.to_state(),
         }
 
+    def reset(self, exit_outcome: tuple[int | None, int | None]) -> None:
+        """After a restore: nothing left of the last run (its error, the end of the log);
+        `exit_outcome` is the guest's (status, signal) if the state is past its end."""
+        self.error = self.end_of_log = None
+        self.exit_status, self.exit_signal = exit_outcome
+
     def load_state(self, state: dict[str, Any]) -> None:
         self.fds = FdTable.from_state(state["fds"])
         self.mem.load_state(state["mem"])

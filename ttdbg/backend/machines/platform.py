@@ -27,7 +27,7 @@ from typing import Any
 import capstone
 import unicorn
 
-from ttdbg.errors import DivergenceError, GuestError
+from ttdbg.errors import DivergenceError, GuestError, GuestFault
 
 from ..eventlog import Event, EventKind
 from ..icount import Block, _lib
@@ -271,17 +271,19 @@ class FirmwarePlatform:
         where = f"at pc {pc:#x} (icount {m.icount})"
         if self._unmapped_access is not None:
             addr, size = self._unmapped_access
-            self.error = FirmwareError(
+            self.error = GuestFault(
                 f"{fault.detail.split(' ')[0]} of {size} bytes at {addr:#x} {where}: no memory "
-                f"or modelled device there on machine {self.spec.name}"
+                f"or modelled device there on machine {self.spec.name}",
+                pc,
             )
         elif fault.detail.startswith("CPU exception"):
-            self.error = FirmwareError(
+            self.error = GuestFault(
                 f"{fault.detail} {where}: firmware exceptions (traps other than interrupts) "
-                f"are not modelled on machine {self.spec.name}"
+                f"are not modelled on machine {self.spec.name}",
+                pc,
             )
         else:
-            self.error = FirmwareError(f"{fault.detail} {where} on machine {self.spec.name}")
+            self.error = GuestFault(f"{fault.detail} {where} on machine {self.spec.name}", pc)
 
     def _counter(self, counter: Any, icount: int, pc: int) -> int:
         """CPU counters (rdtime, rdcycle, rdinstret) from virtual time and the icount."""
@@ -449,6 +451,12 @@ class FirmwarePlatform:
             "last_interrupt": None if last is None else [last.icount, last.number],
             "exit_status": self.exit_status,
         }
+
+    def reset(self, exit_outcome: tuple[int | None, int | None]) -> None:
+        """After a restore: nothing left of the last run (its error, the end of the log);
+        `exit_outcome` is the guest's (status, signal) if the state is past its end."""
+        self.error = self.end_of_log = None
+        self.exit_status, self.exit_signal = exit_outcome
 
     def load_state(self, state: dict[str, Any]) -> None:
         if state["version"] != FIRMWARE_PLATFORM_VERSION:
