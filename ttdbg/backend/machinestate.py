@@ -22,14 +22,9 @@ def read_pages(
     """
     regions = tuple(machine.regions())
     pages: dict[int, bytes] = {}
+    old = share_with.pages if share_with is not None else None
     for start, end, _perms in regions:
-        pages.update(machine.scanner.nonzero_pages(start, end))
-    if share_with is not None:
-        old = share_with.pages
-        for addr, page in pages.items():
-            prev = old.get(addr)
-            if prev is not None and prev == page:
-                pages[addr] = prev
+        pages.update(machine.scanner.nonzero_pages(start, end, old))
     return regions, pages
 
 

@@ -100,9 +100,14 @@ class PageScanner:
         self._cur = ctypes.create_string_buffer(CHUNK)
         self._idx = (ctypes.c_uint32 * CHUNK_PAGES)()
 
-    def nonzero_pages(self, start: int, end: int) -> dict[int, bytes]:
-        """The non-zero pages of [start, end) as {address: contents}."""
+    def nonzero_pages(
+        self, start: int, end: int, previous: dict[int, bytes] | None = None
+    ) -> dict[int, bytes]:
+        """The non-zero pages of [start, end) as {address: contents}; a page equal to its
+        entry in `previous` is that bytes object (states side by side share what they
+        have in common, and a capture never holds two copies of the guest's memory)."""
         found: dict[int, bytes] = {}
+        old = previous or {}
         base_ptr = ctypes.addressof(self._cur)
         for base in range(start, end, CHUNK):
             size = min(CHUNK, end - base)
@@ -111,7 +116,10 @@ class PageScanner:
                 raise unicorn.UcError(err)
             n = _lib.bc_nonzero_pages(self._cur, size // PAGE, PAGE, self._idx)
             for i in self._idx[:n]:
-                found[base + PAGE * i] = ctypes.string_at(base_ptr + PAGE * i, PAGE)
+                addr = base + PAGE * i
+                page = ctypes.string_at(base_ptr + PAGE * i, PAGE)
+                prev = old.get(addr)
+                found[addr] = prev if prev is not None and prev == page else page
         return found
 
     def restore_region(self, start: int, end: int, ptrs: PagePointers) -> int:

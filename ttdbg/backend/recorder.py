@@ -208,7 +208,9 @@ class Recorder:
 
     def snapshot(self) -> None:
         self.flush_events()
-        state = self.process.capture(self.log.count)
+        # Sharing the unchanged pages with the last snapshot's state: the recorder keeps one
+        # copy of the guest's memory besides Unicorn's, not one per state.
+        state = self.process.capture(self.log.count, self.previous)
         if len(state.pages) * PAGE > self.max_memory:
             # Past the memory the header declares: readers would refuse this snapshot.
             self.over_memory = True

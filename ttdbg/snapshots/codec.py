@@ -21,6 +21,7 @@ _LEN = struct.Struct("<I")
 # The pages a keyframe is stored against, computed from the state's platform part alone.
 Baseline = Callable[[dict[str, Any]], dict[int, bytes]]
 FROM_BASELINE = -1  # a page's size in the page list: the page is its baseline page
+_PAGES_PER_BATCH = 256  # pages handed to the compressor at once
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,24 @@ def encode(
         ],
     }
     head = json.dumps(meta, separators=(",", ":")).encode()
-    raw = (
-        _LEN.pack(len(head))
-        + head
-        + b"".join(changed[a] for a in sorted(changed) if a not in from_base)
-    )
-    return EncodedSnapshot(
-        state.icount, previous is None, state_hash, lz4.frame.compress(raw), len(raw)
-    )
+    # Compressed a batch of pages at a time: the uncompressed snapshot (as big as the guest's
+    # memory) never exists in one piece.
+    compressor = lz4.frame.LZ4FrameCompressor()
+    out = [compressor.begin(), compressor.compress(_LEN.pack(len(head)) + head)]
+    raw_size = _LEN.size + len(head)
+    batch: list[bytes] = []
+    for addr in sorted(changed):
+        if addr not in from_base:
+            batch.append(changed[addr])
+            if len(batch) == _PAGES_PER_BATCH:
+                chunk = b"".join(batch)
+                raw_size += len(chunk)
+                out.append(compressor.compress(chunk))
+                batch = []
+    chunk = b"".join(batch)
+    raw_size += len(chunk)
+    out += [compressor.compress(chunk), compressor.flush()]
+    return EncodedSnapshot(state.icount, previous is None, state_hash, b"".join(out), raw_size)
 
 
 def _regions(value: Any) -> tuple[tuple[int, int, int], ...]:
