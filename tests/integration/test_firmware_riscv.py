@@ -160,7 +160,8 @@ def test_a_fault_with_nowhere_to_go_is_a_guest_fault_outcome(
     recorder = FirmwareRecorder(str(unmodelled_elf), spec, str(tmp_rec), None)
     recorder.platform.start([], [], b"")
     ran = recorder.process.run(10_000)
-    assert ran.why == Why.GUEST_FAULT and ran.failed
+    assert ran.why == Why.GUEST_FAULT
+    assert ran.failed
     assert isinstance(ran.error, GuestFault)
     assert ran.error.pc == elf_symbol(unmodelled_elf, "_start") + 4
     assert ran.icount == 1  # the lui retired; the load did not

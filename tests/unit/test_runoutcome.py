@@ -36,7 +36,8 @@ def test_a_guest_fault_is_its_own_outcome_and_an_error() -> None:
     fault = GuestFault("read of 4 bytes at 0x10001000 at pc 0x80000004", 0x80000004)
     ran = classify(7, False, True, fault, None)
     assert ran.why == Why.GUEST_FAULT
-    assert ran.failed and ran.ended
+    assert ran.failed
+    assert ran.ended
     assert ran.error is fault
     assert classify(7, False, True, RuntimeError("x"), None).failed
     assert not classify(7, True, False, None, None).failed
@@ -61,4 +62,5 @@ def test_a_restore_leaves_nothing_of_the_last_run() -> None:
     assert proc.platform.exit_status is None
     assert proc.run(1000) == RunOutcome(Why.REACHED, 1500)
     again = proc.run(1 << 40)
-    assert again.why == Why.EXITED and again.icount == REC.last_known_icount
+    assert again.why == Why.EXITED
+    assert again.icount == REC.last_known_icount
