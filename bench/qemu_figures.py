@@ -105,6 +105,9 @@ def qemu_figures(machine: str, arch: str, elf: Path, repeats: int) -> dict[str, 
          str(elf)],
         sample.stdin, repeats,
     )  # fmt: skip
+    if shutil.which("qemu-img") is None:
+        out["fw_qemu_record_s"] = "qemu-img (qemu-utils) not installed: no snapshot image"
+        return out
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / "snapshots.qcow2"
         made = subprocess.run(
