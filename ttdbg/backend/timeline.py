@@ -568,9 +568,11 @@ class Timeline:
         """With an index: learn the blocks of the interval of `target` at once (once per
         interval until the counter forgets its blocks), so replaying code run for the first
         time does not stop at every block."""
-        if self.index is None or self.position >= target:
-            return
         counter = self.machine.counter
+        if self.index is None or self.position >= target or not counter.listeners:
+            # Without listeners the native hook learns new blocks itself, faster than
+            # checking and teaching a whole interval's from Python.
+            return
         interval = self.index.interval_of(target)
         if (interval, counter.generation) in self._taught or not self.index.indexed(interval):
             return
