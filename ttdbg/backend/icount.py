@@ -444,7 +444,15 @@ class BlockCounter:
 
     def set_index(self, recorder: int | None) -> None:
         """Tell the native index recorder at this address of every block entered (None: no
-        one)."""
+        one). The block hook without an index recorder does not even check for one: the
+        hook is swapped, and every translated block with it."""
+        if (recorder is None) != (self._c.index is None):
+            self.remove_hook(self._hook)
+            function = _lib.bc_block_hook if recorder is None else _lib.bc_block_hook_indexed
+            self._hook = self.add_native_hook(
+                unicorn.UC_HOOK_BLOCK, function, ctypes.byref(self._c)
+            )
+            self._uc.ctl_flush_tb()
         self._c.index = recorder
 
     @property
