@@ -59,8 +59,10 @@ def run_gdb(gdb: str, arch: str, port: int, commands: list[str]) -> list[str]:
 
 def run_gdb_on(gdb: str, elf: Path, port: int, commands: list[str]) -> list[str]:
     """gdb-multiarch on `elf` against the stub at `port`: each command's output."""
+    # A reverse command on a loaded machine can take longer than gdb's 2 s default.
     args = [gdb, "-nx", "-batch", "-ex", "set pagination off", "-ex", "set confirm off",
-            "-ex", f"file {elf}", "-ex", f"target remote 127.0.0.1:{port}"]  # fmt: skip
+            "-ex", "set remotetimeout 20", "-ex", f"file {elf}",
+            "-ex", f"target remote 127.0.0.1:{port}"]  # fmt: skip
     for cmd in commands:
         args += ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
     # One stream, so monitor replies (gdb writes them to stderr) stay in command order.
