@@ -58,10 +58,13 @@ class Memory(Pane):
             return
         step = self.row_bytes
         memory = view.memory
+        lit_in_row: dict[int, list[int]] = {}  # row offset -> changed bytes in it
+        for offset in sorted(changed):
+            lit_in_row.setdefault(offset - offset % step, []).append(offset % step)
         rows = []
         for r in range(0, len(memory), step):
             chunk = memory[r : r + step]
-            lit = tuple(i for i in range(len(chunk)) if r + i in changed) if changed else ()
+            lit = tuple(lit_in_row.get(r, ()))
             addr = view.memory_addr + r
             rows.append(
                 self._memo.row((addr, chunk, lit, step), partial(_row, addr, chunk, lit, step))

@@ -87,12 +87,22 @@ class Pane(Widget, can_focus=True):
             self._strips.clear()
             self.refresh()
             return
-        for y in range(self.visible_rows):
+        # One refresh for every line that changed (each refresh call costs as much as the
+        # drawing of a line).
+        box = self.content_region
+        dirty = []
+        for y in range(max(1, box.height)):
             i = self.top + y
             if i < len(rows) and rows[i] is not old_rows[i] and rows[i] != old_rows[i]:
                 self._strips.pop(i, None)
-                self._refresh_row(i)
-        self._refresh_cursor()
+                dirty.append(Region(0, y, box.width, 1))
+        shown = self.cursor if self.has_focus else -1
+        if shown != self._shown_cursor:
+            for i in (self._shown_cursor, shown):
+                if 0 <= i - self.top < box.height:
+                    dirty.append(Region(0, i - self.top, box.width, 1))
+        if dirty:
+            self.refresh(*dirty)
 
     def set_title(self, title: str) -> None:
         """Change the border title (setting one, even the same, repaints the whole pane)."""

@@ -18,6 +18,9 @@ class Source(Pane):
         self.search_dirs = search_dirs
         self._file: tuple[str, tuple[Text, ...]] | None = None  # the file shown, as rows
         self._shown = ""  # the path whose lines are on screen
+        # The last path that could not be read, and why: not looked for again on every
+        # move while the pc stays in its code (it is, when the pc goes elsewhere and back).
+        self._missing: tuple[str, str] | None = None
 
     def _rows_of(self, path: str) -> tuple[Text, ...]:
         if self._file is None or self._file[0] != path:
@@ -32,18 +35,24 @@ class Source(Pane):
 
     def show(self, view: StateView) -> None:
         if view.source is None:
+            self._missing = None
             self.set_title("source")
             self._shown = ""
             self.set_rows([Text("no source for this address", style="dim")])
             return
         name = os.path.normpath(view.source.path)
         self.set_title(f"{name}:{view.source.line}")
+        missing = self._missing
         try:
+            if missing is not None and missing[0] == view.source.path:
+                raise SourceUnavailable(missing[1])
             lines = self._rows_of(view.source.path)
         except SourceUnavailable as err:
+            self._missing = (view.source.path, str(err))
             self._shown = ""
             self.set_rows([Text(f"{name}:{view.source.line} ({err})", style="dim")])
             return
+        self._missing = None
         current = view.source.line
         if not 1 <= current <= len(lines):
             self._shown = ""
