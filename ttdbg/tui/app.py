@@ -15,6 +15,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Event, Key, Resize
+from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, ProgressBar, Static, TabbedContent, TabPane
@@ -168,6 +169,14 @@ class HelpScreen(ModalScreen[None]):
         self.set_focus(self.query_one("#help-box"))
 
 
+class MainScreen(Screen[None]):
+    """The main screen. A change of focus repaints the two widgets whose focus changed (their
+    styles), not the whole screen as Textual's screen does: the focus moves to the command
+    line and back for every `:` or `g` command."""
+
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
+
 class TtdbgApp(App[None]):
     """Scrub a recording: every pane shows the state at the timeline's position."""
 
@@ -297,6 +306,9 @@ class TtdbgApp(App[None]):
             found = self._widgets[kind] = self.screen_stack[0].query_one(kind)
         assert isinstance(found, kind)
         return found
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         rec = self.tl.recording
