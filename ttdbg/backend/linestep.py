@@ -136,25 +136,16 @@ class LineStepper:
         result = self._entries[key] = frozenset(found) if known else None
         return result
 
-    def _run_back_to_entry(self, cancel: CancelToken | None) -> Stop | None:
-        """Backwards, with breakpoints on the ways into the pc's run of rows: to the latest
-        one passed (None: the pc is on one, or the run cannot be range-stepped)."""
-        entries = self.entries(self.tl.pc)
-        if entries is None or self.tl.pc in entries:
+    def _run_through(self, forward: bool, cancel: CancelToken | None) -> Stop | None:
+        """With breakpoints on the ways out of the pc's run of rows, to the first one reached
+        (backwards: on the ways in, to the latest one passed). None: the pc is on one
+        already, or the run cannot be range-stepped."""
+        pc = self.tl.pc
+        marks = self.exits(pc) if forward else self.entries(pc)
+        if marks is None or pc in marks:
             return None
-        stop = self.stepper.run_to(entries, False, lambda: True, None, cancel)
-        if isinstance(stop, BreakpointHit) and stop.address in entries:
-            return Reached(self.tl.position)
-        return stop
-
-    def _run_to_exit(self, cancel: CancelToken | None) -> Stop | None:
-        """Forwards, with breakpoints on the ways out of the pc's run of rows: to the first
-        one reached (None: the pc is on one already, or the run cannot be range-stepped)."""
-        exits = self.exits(self.tl.pc)
-        if exits is None or self.tl.pc in exits:
-            return None
-        stop = self.stepper.run_to(exits, True, lambda: True, None, cancel)
-        if isinstance(stop, BreakpointHit) and stop.address in exits:
+        stop = self.stepper.run_to(marks, forward, lambda: True, None, cancel)
+        if isinstance(stop, BreakpointHit) and stop.address in marks:
             return Reached(self.tl.position)
         return stop
 
@@ -173,7 +164,7 @@ class LineStepper:
                 return Interrupted(self.tl.position)
             # A continue to the next way out of the line's run (backwards: to the last way
             # in) where there is one.
-            stop = self._run_to_exit(cancel) if forward else self._run_back_to_entry(cancel)
+            stop = self._run_through(forward, cancel)
             if stop is None:
                 if forward:
                     self.before_forward()
@@ -197,7 +188,7 @@ class LineStepper:
         going back to the run's ways in, then one instruction further)."""
         tl = self.tl
         while True:
-            ranged = self._run_back_to_entry(None)
+            ranged = self._run_through(False, None)
             if ranged is not None and not isinstance(ranged, Reached):
                 return ranged  # a breakpoint on the way back, the beginning of history
             here = tl.position
