@@ -765,3 +765,37 @@ void bc_position_hook(void *uc, uint64_t addr, uint32_t size, bc_position *p) {
     (void)size;
     p->pc = addr;
 }
+
+/* Pages of guest RAM written since the tracker was last cleared, so a snapshot restore or
+ * capture touches only those (firmware RAM is large, and mostly never written). */
+typedef struct {
+    uint64_t base;   /* first address tracked */
+    uint64_t npages; /* pages tracked from base */
+    uint8_t *marks;  /* one byte per page: written since the last clear */
+    uint32_t *list;  /* the marked pages, in the order first written */
+    uint64_t count;  /* entries in list */
+} bc_dirty;
+
+void bc_dirty_mark(bc_dirty *d, uint64_t addr, uint64_t size) {
+    if (size == 0 || addr < d->base) return;
+    uint64_t first = (addr - d->base) >> 12;
+    uint64_t last = (addr - d->base + size - 1) >> 12;
+    for (uint64_t p = first; p <= last && p < d->npages; p++) {
+        if (!d->marks[p]) {
+            d->marks[p] = 1;
+            d->list[d->count++] = (uint32_t)p;
+        }
+    }
+}
+
+void bc_dirty_hook(void *uc, int type, uint64_t addr, int size, int64_t value, bc_dirty *d) {
+    (void)uc;
+    (void)type;
+    (void)value;
+    bc_dirty_mark(d, addr, (uint64_t)size);
+}
+
+void bc_dirty_clear(bc_dirty *d) {
+    for (uint64_t i = 0; i < d->count; i++) d->marks[d->list[i]] = 0;
+    d->count = 0;
+}

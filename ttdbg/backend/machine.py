@@ -7,6 +7,7 @@ import enum
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
@@ -18,6 +19,9 @@ from .counters import CounterReads
 from .icount import HIT, LIMIT, UNKNOWN_BLOCK, Block, BlockCounter
 from .pagescan import PageScanner
 from .reservation import Reservation
+
+if TYPE_CHECKING:
+    from .dirtypages import DirtyPages
 
 assert (PERM_R, PERM_W, PERM_X) == (
     unicorn.UC_PROT_READ, unicorn.UC_PROT_WRITE, unicorn.UC_PROT_EXEC
@@ -277,6 +281,9 @@ class Machine:
         self.at_rest: Callable[[], None] = lambda: None
         # Device memory (firmware machines): mapped, but not memory snapshots hold.
         self.mmio_regions: tuple[tuple[int, int], ...] = ()
+        # Pages written since a known state (fixed memory maps only), or None: every restore
+        # and capture scans all of memory.
+        self.dirty: DirtyPages | None = None
         # Whether the asynchronous event due at the given icount may be taken at the current
         # one instead, a block boundary just before it (the recorder's own quantum end):
         # finishing the block instruction by instruction costs a retranslation.
@@ -329,6 +336,8 @@ class Machine:
         return bytes(self.uc.mem_read(addr, size))
 
     def write(self, addr: int, data: bytes) -> None:
+        if self.dirty is not None:
+            self.dirty.mark(addr, len(data))
         listener = self.kernel_write_listener
         if listener is None or (syscall := self.syscall_running()) is None:
             self.uc.mem_write(addr, data)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ttdbg.pages import PERM_X
+from ttdbg.pages import PAGE, PERM_X
 from ttdbg.snapshots.state import MachineState
 
+from .dirtypages import DirtyPages
 from .machine import Machine
 from .pagescan import page_pointers
+
+_ZERO_PAGE = bytes(PAGE)
 
 
 def read_pages(
@@ -21,11 +24,26 @@ def read_pages(
     in memory cost only what differs between them.
     """
     regions = tuple(machine.regions())
+    dirty = machine.dirty
+    if dirty is not None and dirty.base is not None and dirty.base.regions == regions:
+        return regions, _pages_since(machine, dirty.base.pages, dirty.pages())
     pages: dict[int, bytes] = {}
     old = share_with.pages if share_with is not None else None
     for start, end, _perms in regions:
         pages.update(machine.scanner.nonzero_pages(start, end, old))
     return regions, pages
+
+
+def _pages_since(machine: Machine, base: dict[int, bytes], written: list[int]) -> dict[int, bytes]:
+    """`base` with the pages written since re-read (a written page may be zero again)."""
+    pages = dict(base)
+    for addr in written:
+        page = machine.read(addr, PAGE)
+        if page == _ZERO_PAGE:
+            pages.pop(addr, None)
+        elif pages.get(addr) != page:
+            pages[addr] = page
+    return pages
 
 
 def capture(
@@ -34,18 +52,30 @@ def capture(
     regs = machine.register_file.read()
     regs.update(machine.reservation.read())
     regions, pages = read_pages(machine, share_with)
-    return MachineState(
+    state = MachineState(
         machine.icount, regs, regions, pages, platform, cursor, machine.halted is not None
     )
+    if machine.dirty is not None:
+        machine.dirty.reset(state)
+    return state
 
 
 def restore_memory(machine: Machine, state: MachineState) -> None:
     """Make the machine's memory exactly the state's: same map, same pages.
 
     Regions both maps share stay mapped and only the pages that differ are written, which
-    keeps moving between nearby states cheap.
+    keeps moving between nearby states cheap. With a write tracker (fixed memory maps), only
+    the pages written since the last known state, and those that differ between it and
+    `state`, are touched.
     """
-    current = set(machine.regions())
+    dirty = machine.dirty
+    regions = tuple(machine.regions())
+    known = dirty is not None and dirty.base is not None and dirty.base.regions == regions
+    if known and state.regions == regions:
+        assert dirty is not None
+        _restore_written(machine, dirty, state)
+        return
+    current = set(regions)
     wanted = set(state.regions)
     code_changed = False
     for start, end, perms in current - wanted:
@@ -64,6 +94,35 @@ def restore_memory(machine: Machine, state: MachineState) -> None:
         # Code changed under translated blocks: drop them (and their learned counts).
         machine.uc.ctl_flush_tb()
         machine.counter.forget_blocks()
+    if dirty is not None:
+        dirty.reset(state)
+
+
+def _restore_written(machine: Machine, dirty: DirtyPages, state: MachineState) -> None:
+    """Memory equals `dirty.base` but for the pages written since: make it `state`'s."""
+    base, want = dirty.base, state.pages
+    assert base is not None
+    todo = set(dirty.pages())
+    if base is not state:
+        have = base.pages
+        for addr, page in want.items():
+            prev = have.get(addr)
+            if prev is not page and prev != page:
+                todo.add(addr)
+        todo.update(addr for addr in have if addr not in want)
+    code = dirty.code_pages
+    flush = False
+    for addr in sorted(todo):
+        page = want.get(addr, _ZERO_PAGE)
+        if len(page) != PAGE:
+            raise ValueError(f"restore of page {addr:#x}: it is not {PAGE} bytes")
+        machine.uc.mem_write(addr, page)
+        flush |= addr in code
+    if flush:
+        # Code changed under translated blocks: drop them (and their learned counts).
+        machine.uc.ctl_flush_tb()
+        machine.counter.forget_blocks()
+    dirty.reset(state)
 
 
 def restore_registers(machine: Machine, state: MachineState) -> None:

@@ -710,8 +710,13 @@ class Timeline:
             if found.row is not None:
                 return self._land(self._indexed_hit(found), forward=False, progress=progress)
             hi = floor  # the index says no write in [floor, start): nothing to scan
+        # Scan back from the latest known state (cached or snapshot) at least `window` before
+        # `hi`; the window doubles each pass, so a write just behind costs a short scan and a
+        # far one a number of passes logarithmic in its distance.
+        window = CHECKPOINT_SPACING[0]
         while hi > floor:
-            state = self._interval_start(hi - 1)
+            state = self._known_state(max(hi - window, 0))
+            window *= 2
             log.debug("reverse scan of %d..%d", state.icount, hi)
             lo = max(state.icount, 0)
             if lo < floor:
@@ -727,7 +732,9 @@ class Timeline:
 
             self.tracer.arm(stop_on_hit=False, after=-1)
             try:
-                stop = self._run_until(hi, lo, report, cancel)
+                # States kept near `hi` make landing on a hit there a short replay.
+                marks = self._checkpoint_marks(lo, hi)
+                stop = self._run_until(hi, lo, report, cancel, marks)
             finally:
                 self.tracer.disarm()
             if isinstance(stop, Interrupted):

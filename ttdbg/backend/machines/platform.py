@@ -29,6 +29,7 @@ import unicorn
 
 from ttdbg.errors import DivergenceError, GuestError, GuestFault
 
+from ..dirtypages import DirtyPages
 from ..eventlog import Event, EventKind
 from ..icount import Block, _lib
 from ..inputs import EndOfLog, Inputs
@@ -143,6 +144,8 @@ class FirmwarePlatform:
         m = self.m
         for region in self.board.memory:
             m.uc.mem_map(region.base, region.size, region.perms)
+        # The map never changes: restores and captures touch only the pages written.
+        m.dirty = DirtyPages(m.counter, [(r.base, r.base + r.size) for r in self.board.memory])
         for seg in self.program.all_segments:
             # At the physical (load) address, as QEMU's -kernel loads an ELF: start-up code
             # copies .data from there (flash) to where it runs (RAM).
