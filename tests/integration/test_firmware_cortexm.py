@@ -21,7 +21,7 @@ from ttdbg.backend.timeline import Timeline
 
 FIRMWARE = SAMPLES / "firmware" / "cortex-m"
 ELF = FIRMWARE / "fw.elf"
-INPUT = b"hello, firmware\nq"
+INPUT = b"hello, firmware\nsuq"  # 's': svc #5, 'u': an undefined instruction
 
 
 def timing_free(output: bytes) -> list[bytes]:
@@ -60,7 +60,13 @@ def test_record_equals_qemu_and_replay_equals_record(board: str, tmp_path: Path)
     rec = tmp_path / "fw.ttrec"
     recorded = record(board, INPUT, rec)
     assert timing_free(recorded) == timing_free(qemu(board, INPUT))
-    assert b"rx 17 0x71 'q'" in recorded
+    assert b"rx 19 0x71 'q'" in recorded
+    # svc enters SVCall; the undefined instruction a UsageFault, escalated to HardFault
+    # (UsageFault is not enabled), with the fault status QEMU reports.
+    assert b"svc: exception 11 imm 5" in recorded
+    assert re.search(
+        rb"fault: exception 3 hfsr 0x40000000 cfsr 0x00010000 pc 0x0000[0-9a-f]{4}\n", recorded
+    )
     assert b"checksum seed 0x1234" in recorded
     replayed = run_ttdbg(["replay", "--verify", str(rec)], stdin=b"")
     assert replayed.returncode == 0, replayed.stderr

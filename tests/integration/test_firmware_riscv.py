@@ -16,7 +16,7 @@ from ttdbg.errors import GuestFault
 
 ROOT = Path(__file__).resolve().parents[2]
 FW = ROOT / "sample_traces" / "firmware" / "riscv-virt" / "fw.elf"
-INPUT = b"hello\nworld\nquit\n"
+INPUT = b"hello\necall\nebreak\nillegal\nworld\nquit\n"  # three lines that trap
 
 
 def timing_free(out: bytes) -> list[bytes]:
@@ -39,7 +39,20 @@ def test_record_matches_qemu_and_replay_matches_record(tmp_rec: Path) -> None:
     rec = record(tmp_rec, INPUT)
     assert rec.returncode == 0, rec.stderr
     assert timing_free(rec.stdout) == timing_free(native.stdout)
-    assert timing_free(rec.stdout) == [b"fw: ready", b"echo: hello", b"echo: world", b"fw: bye"]
+    # ecall, ebreak and an illegal instruction enter the trap handler with QEMU's mcause,
+    # mepc and mtval; the handler goes on after them.
+    traps = [line for line in timing_free(rec.stdout) if line.startswith(b"trap: ")]
+    assert [line.split(b" mepc ")[0] for line in traps] == [
+        b"trap: mcause 11",
+        b"trap: mcause 3",
+        b"trap: mcause 2",
+    ]
+    assert traps[2].endswith(b"mtval 0x000000007c002573")
+    echoes = [line for line in timing_free(rec.stdout) if not line.startswith(b"trap: ")]
+    assert echoes == [
+        b"fw: ready", b"echo: hello", b"echo: ecall", b"echo: ebreak", b"echo: illegal",
+        b"echo: world", b"fw: bye",
+    ]  # fmt: skip
     assert b"icount shift 3 (8 ns per instruction)" in rec.stderr
     info = run_ttdbg(["info", str(tmp_rec)])
     assert b"machine:     virt (cpu rv64), icount shift 3" in info.stdout

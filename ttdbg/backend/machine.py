@@ -58,6 +58,7 @@ class Fault:
 
 
 SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
+UNDECODED = -1  # `on_trap`'s number for an instruction the emulator refused to run
 _PROTECTION_FAULTS = {
     unicorn.UC_ERR_READ_PROT,
     unicorn.UC_ERR_WRITE_PROT,
@@ -271,6 +272,10 @@ class Machine:
         # past the end of a mapped file), or None.
         self.on_protected: Callable[[int], int | None] = lambda addr: None
         self._fault_signal: tuple[int, str] | None = None
+        # Firmware: a synchronous exception (ecall, svc, an undefined instruction) the
+        # platform enters the guest's own handler for, as the CPU would. Called with the
+        # emulator's exception number (UNDECODED: an instruction it refused); True: entered.
+        self.on_trap: Callable[[int], bool] = lambda intno: False
         # Asynchronous events (a signal from outside): the icount of the next one, and what
         # delivers it. A run stops there; the next run delivers it before anything else.
         self.next_async: Callable[[], int | None] = lambda: None
@@ -517,6 +522,8 @@ class Machine:
         pc = self.pc
         self.icount = self.icount_at(pc)
         self.counter_reads.settle(self.icount)
+        if errno == unicorn.UC_ERR_INSN_INVALID and self.on_trap(UNDECODED):
+            return
         signal, detail = self._fault_signal or _FAULT_SIGNALS.get(
             errno, (SIGSEGV, f"emulator error {errno}")
         )
@@ -578,6 +585,8 @@ class Machine:
             self._after_syscall()
             return
         if intno == self.arch.counter_trap_interrupt and self.counter_reads.answer_trap(self.pc):
+            return
+        if self.on_trap(intno):
             return
         # A fault leaves pc on the instruction (not retired); a trap such as int3 leaves it
         # past the end of its block, where the count already includes it.

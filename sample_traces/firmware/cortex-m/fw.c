@@ -29,6 +29,8 @@
 #define NVIC_IPR_BYTE(n) (*(volatile uint8_t *)(0xE000E400 + (n)))
 #define SCB_AIRCR REG(0xE000ED0C)
 #define SCB_SHPR3 REG(0xE000ED20)
+#define SCB_CFSR REG(0xE000ED28)
+#define SCB_HFSR REG(0xE000ED2C)
 
 #define UART0_IRQ 5
 #define RING 64u
@@ -112,6 +114,47 @@ void other_handler(void)
     }
 }
 
+/* svc and an undefined instruction ('s' and 'u' on the serial line): the handlers report
+ * the exception, the svc's immediate or the fault status, from the stacked frame. */
+void svc_report(uint32_t *frame)
+{
+    uint32_t ipsr;
+    __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
+    put_str("svc: exception ");
+    put_dec(ipsr);
+    put_str(" imm ");
+    put_dec(*(const uint8_t *)(frame[6] - 2)); /* svc #imm: the byte before the return */
+    put('\n');
+}
+
+void fault_report(uint32_t *frame)
+{
+    uint32_t ipsr;
+    __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
+    put_str("fault: exception ");
+    put_dec(ipsr);
+    put_str(" hfsr 0x");
+    put_hex(SCB_HFSR, 8);
+    put_str(" cfsr 0x");
+    put_hex(SCB_CFSR, 8);
+    put_str(" pc 0x");
+    put_hex(frame[6], 8);
+    put('\n');
+    SCB_HFSR = SCB_HFSR; /* write one to clear */
+    SCB_CFSR = SCB_CFSR;
+    frame[6] += 2; /* past the 16-bit udf */
+}
+
+__attribute__((naked)) void svc_handler(void)
+{
+    __asm__ volatile("mrs r0, msp\n b svc_report\n");
+}
+
+__attribute__((naked)) void fault_handler(void)
+{
+    __asm__ volatile("mrs r0, msp\n b fault_report\n");
+}
+
 static void reset_board(void)
 {
     __asm__ volatile("dsb" ::: "memory");
@@ -184,6 +227,11 @@ int main(void)
         UART0_IM = INT_RX | INT_RT; /* room again: take input (a no-op unless it was full) */
         __asm__ volatile("cpsie i" ::: "memory");
         echo(++n, c);
+        if (c == 's') {
+            __asm__ volatile("svc #5" ::: "memory");
+        } else if (c == 'u') {
+            __asm__ volatile("udf #7" ::: "memory");
+        }
         if (c == 'q') {
             break;
         }
@@ -220,12 +268,12 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[16 + 8])(
     (void (*)(void))&_estack,
     reset_handler,
     other_handler, /* NMI */
-    other_handler, /* HardFault */
+    fault_handler, /* HardFault */
     other_handler, /* MemManage */
     other_handler, /* BusFault */
-    other_handler, /* UsageFault */
+    fault_handler, /* UsageFault */
     0, 0, 0, 0,
-    other_handler, /* SVCall */
+    svc_handler,   /* SVCall */
     other_handler, /* DebugMonitor */
     0,
     other_handler, /* PendSV */

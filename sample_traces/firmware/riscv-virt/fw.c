@@ -1,6 +1,7 @@
 /* Interrupt-driven sample firmware for QEMU's riscv64 virt machine (M-mode, -bios none):
  * a CLINT timer tick counter and a line echo fed by the NS16550A's receive interrupt
- * through the PLIC. "quit" prints the tick count and ends through the sifive_test finisher. */
+ * through the PLIC. "quit" prints the tick count and ends through the sifive_test finisher;
+ * "ecall", "ebreak" and "illegal" raise those exceptions, which the trap handler reports. */
 #include <stdint.h>
 
 #define UART ((volatile uint8_t *)0x10000000UL)
@@ -64,6 +65,28 @@ static void on_uart(void) {
     }
 }
 
+static void puthex(uint64_t v) {
+    puts_("0x");
+    for (int shift = 60; shift >= 0; shift -= 4) putc_("0123456789abcdef"[(v >> shift) & 15]);
+}
+
+/* A synchronous exception (ecall, ebreak, illegal instruction): report it and go on after
+ * the instruction that raised it. */
+static void on_exception(uint64_t cause) {
+    uint64_t epc, tval;
+    __asm__ volatile("csrr %0, mepc" : "=r"(epc));
+    __asm__ volatile("csrr %0, mtval" : "=r"(tval));
+    puts_("trap: mcause ");
+    putu(cause);
+    puts_(" mepc ");
+    puthex(epc);
+    puts_(" mtval ");
+    puthex(tval);
+    puts_("\n");
+    epc += (*(volatile uint16_t *)epc & 3) == 3 ? 4 : 2;
+    __asm__ volatile("csrw mepc, %0" ::"r"(epc));
+}
+
 void trap_handler(uint64_t cause) {
     if (cause == ((1UL << 63) | 7)) {
         on_timer();
@@ -71,6 +94,8 @@ void trap_handler(uint64_t cause) {
         uint32_t src = PLIC_CLAIM0;
         if (src == UART_IRQ) on_uart();
         PLIC_CLAIM0 = src;
+    } else if (cause == 2 || cause == 3 || cause == 11) {
+        on_exception(cause);
     } else {
         puts_("unexpected trap ");
         putu(cause);
@@ -110,6 +135,9 @@ int main(void) {
             continue;
         }
         if (line_is(line, len, "quit")) break;
+        if (line_is(line, len, "ecall")) __asm__ volatile("ecall");
+        if (line_is(line, len, "ebreak")) __asm__ volatile(".4byte 0x00100073"); /* ebreak */
+        if (line_is(line, len, "illegal")) __asm__ volatile(".4byte 0x7c002573"); /* csrr a0, 0x7c0: no such CSR */
         puts_("echo: ");
         for (uint32_t i = 0; i < len; i++) putc_(line[i]);
         puts_("\n");

@@ -42,6 +42,8 @@ class SystemControl:
     vtor: int = 0
     ccr: int = CCR_STKALIGN  # QEMU and the ARM recommendation: STKALIGN set at reset
     scr: int = 0
+    cfsr: int = 0  # configurable fault status (UsageFault UNDEFINSTR, ...), write one to clear
+    hfsr: int = 0  # HardFault status (FORCED), write one to clear
 
     # -- access ---------------------------------------------------------------------------
 
@@ -93,10 +95,10 @@ class SystemControl:
             0xD10: lambda: self.scr,
             0xD14: lambda: self.ccr,
             0xD24: self._read_shcsr,
-            # Fault status and address registers: no fault is ever recorded (a fault stops
-            # the recording), so they read 0.
-            0xD28: lambda: 0,
-            0xD2C: lambda: 0,
+            0xD28: lambda: self.cfsr,
+            0xD2C: lambda: self.hfsr,
+            # Debug, MemManage and BusFault status and addresses: those faults stop the
+            # recording instead, so these read 0.
             0xD30: lambda: 0,
             0xD34: lambda: 0,
             0xD38: lambda: 0,
@@ -138,9 +140,9 @@ class SystemControl:
             0xD10: lambda: self._write_scr(value),
             0xD14: lambda: self._write_ccr(value),
             0xD24: lambda: self._write_shcsr(value),
-            0xD28: lambda: None,  # write-one-to-clear of fault bits that are never set
-            0xD2C: lambda: None,
-            0xD30: lambda: None,
+            0xD28: lambda: setattr(self, "cfsr", self.cfsr & ~value),
+            0xD2C: lambda: setattr(self, "hfsr", self.hfsr & ~value),
+            0xD30: lambda: None,  # write-one-to-clear of debug fault bits never set
             0xF00: lambda: self._write_stir(value),
         }
         action = writer.get(off)
@@ -245,6 +247,8 @@ class SystemControl:
             "vtor": self.vtor,
             "ccr": self.ccr,
             "scr": self.scr,
+            "cfsr": self.cfsr,
+            "hfsr": self.hfsr,
             "systick": self.systick.state(),
         }
 
@@ -253,14 +257,19 @@ class SystemControl:
         if not isinstance(nvic, dict):
             raise ValueError("bad NVIC state in snapshot")
         words = {}
-        for key, mask in (("vtor", VTOR_MASK), ("ccr", CCR_MODELLED), ("scr", 0x1E)):
-            value = state[key]
+        fields = (
+            ("vtor", VTOR_MASK), ("ccr", CCR_MODELLED), ("scr", 0x1E),
+            ("cfsr", 0xFFFFFFFF), ("hfsr", 0xFFFFFFFF),
+        )  # fmt: skip
+        for key, mask in fields:
+            value = state.get(key, 0) if key in ("cfsr", "hfsr") else state[key]
             if not isinstance(value, int) or value & ~mask:
                 raise ValueError(f"bad SCS {key} in snapshot")
             words[key] = value
         self.systick.restore(state["systick"])
         self.nvic.restore(nvic)
         self.vtor, self.ccr, self.scr = words["vtor"], words["ccr"], words["scr"]
+        self.cfsr, self.hfsr = words["cfsr"], words["hfsr"]
 
 
 def _byte_accessible(word: int) -> bool:

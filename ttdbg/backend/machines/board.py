@@ -175,6 +175,13 @@ class Board(ABC):
         architecture does: save the pc and mode, jump to the vector) and return its number;
         else None. Called only between instructions."""
 
+    def take_trap(self, machine: Machine, intno: int, pc: int) -> int | None:
+        """A synchronous exception: the instruction at `pc` raised the emulator's exception
+        `intno` (`machine.UNDECODED`: the emulator refused it). Enter the guest's handler as
+        the architecture does and return the exception's number (mcause, the exception
+        number), or None when this board does not model it (the recording stops)."""
+        return None
+
     @abstractmethod
     def wakes(self, machine: Machine) -> bool:
         """Whether an interrupt is pending that ends a wait-for-interrupt (wfi wakes on a

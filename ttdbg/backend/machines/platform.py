@@ -128,6 +128,7 @@ class FirmwarePlatform:
         m.at_rest = self.settle
         m.on_fault = self._on_fault
         m.on_unmapped = self._unmapped
+        m.on_trap = self._trap
         self._unmapped_access: tuple[int, int] | None = None
         m.counter.listeners.append(self)
         m.counter_reads.source = self._counter
@@ -287,6 +288,17 @@ class FirmwarePlatform:
             )
         else:
             self.error = GuestFault(f"{fault.detail} {where} on machine {self.spec.name}", pc)
+
+    def _trap(self, intno: int) -> bool:
+        """Enter the firmware's handler for a synchronous exception. The trapping instruction
+        counts as one: the handler's first instruction is the next position."""
+        m = self.m
+        pc = self._position.pc  # the trapping instruction (Unicorn may have moved past it)
+        number = self.board.take_trap(m, intno, pc)
+        if number is None:
+            return False
+        m.icount = m.icount_at(pc) + 1
+        return True
 
     def _counter(self, counter: Any, icount: int, pc: int) -> int:
         """CPU counters (rdtime, rdcycle, rdinstret) from virtual time and the icount."""

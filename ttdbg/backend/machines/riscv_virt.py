@@ -10,12 +10,15 @@ from unicorn import riscv_const as r
 from ..arch import Arch, GdbRegister, Register
 from ..arch.riscv64 import ARCH as RISCV64
 from ..loader import Program
-from ..machine import Machine
+from ..machine import UNDECODED, Machine
 from .board import Board, Bus, Device, DeviceState, MemoryRegion, SerialPort
 from .ns16550a import Ns16550a
 from .riscv_devices import Clint, Plic, SifiveTest
 
 UART_SOURCE = 10
+# Synchronous exceptions: Unicorn's numbers (QEMU's EXCP_*) and the mcause values entered.
+ILLEGAL, BREAKPOINT, U_ECALL, M_ECALL = 2, 3, 8, 11
+EBREAK = (0x00100073, 0x9002)  # ebreak, c.ebreak
 MSI, MTI, MEI = 3, 7, 11
 MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP = 1 << 3, 1 << 7, 3 << 11
 INTERRUPT = 1 << 63
@@ -148,6 +151,26 @@ class RiscvVirt(Board):
         tvec = machine.reg("mtvec")
         base = tvec & ~3
         machine.set_reg("pc", base + 4 * cause if tvec & 3 == 1 else base)
+        return cause
+
+    def take_trap(self, machine: Machine, intno: int, pc: int) -> int | None:
+        low = int.from_bytes(machine.read(pc, 2), "little")
+        insn = int.from_bytes(machine.read(pc, 4), "little") if low & 3 == 3 else low
+        if intno == UNDECODED and insn in EBREAK:
+            cause, tval = BREAKPOINT, 0  # as QEMU 7.2 leaves it
+        elif intno == U_ECALL:
+            cause, tval = M_ECALL, 0  # firmware runs in M-mode
+        elif intno in (ILLEGAL, UNDECODED):
+            cause, tval = ILLEGAL, insn  # QEMU 7.2: mtval holds the instruction's bits
+        else:
+            return None
+        machine.set_reg("mepc", pc)
+        machine.set_reg("mcause", cause)
+        machine.set_reg("mtval", tval)
+        status = machine.reg("mstatus")
+        mpie = MSTATUS_MPIE if status & MSTATUS_MIE else 0
+        machine.set_reg("mstatus", (status & ~(MSTATUS_MIE | MSTATUS_MPIE)) | MSTATUS_MPP | mpie)
+        machine.set_reg("pc", machine.reg("mtvec") & ~3)  # exceptions use the base, vectored too
         return cause
 
     def interrupt_name(self, number: int) -> str:

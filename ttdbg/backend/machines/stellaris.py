@@ -11,17 +11,18 @@ from ..arch.armv7m import ARCH
 from ..cortexm.errors import NotModelled
 from ..cortexm.exceptions import (
     EXCP_EXCEPTION_EXIT,
+    EXCP_SWI,
     XPSR_T,
     exception_return,
     masks,
     take_exception,
 )
 from ..cortexm.fastcore import MachineCore
-from ..cortexm.nvic import FIRST_IRQ, SYSTICK, ExceptionState
+from ..cortexm.nvic import FIRST_IRQ, HARDFAULT, SVCALL, SYSTICK, USAGEFAULT, ExceptionState
 from ..cortexm.scs import SCS_BASE, SCS_SIZE, SystemControl
 from ..cortexm.stellaris_uart import ID_LUMINARY
 from ..loader import Program
-from ..machine import Machine
+from ..machine import UNDECODED, Machine
 from .board import Board, Bus, Device, DeviceState, MemoryRegion, SerialPort
 from .pl011 import Pl011
 
@@ -30,6 +31,8 @@ NUM_IRQ = 64  # QEMU's stellaris NUM_IRQ_LINES
 PRIORITY_BITS = 3  # the LM3S parts implement 3 priority bits
 # The system clock after reset: QEMU derives it from RCC's reset value (SYSDIV /16 of 200 MHz).
 SYSCLK_HZ = 12_500_000
+CFSR_UNDEFINSTR = 1 << 16  # UsageFault: an undefined instruction
+HFSR_FORCED = 1 << 30  # HardFault: a fault escalated
 assert ARCH.syscall_interrupt == EXCP_EXCEPTION_EXIT
 
 
@@ -196,6 +199,33 @@ class Stellaris(Board):
             return None
         return number
 
+    def take_trap(self, machine: Machine, intno: int, pc: int) -> int | None:
+        """svc enters SVCall (returning after it); an undefined instruction a UsageFault
+        (returning to it); either escalates to HardFault when it cannot preempt, as QEMU's
+        NVIC does (B1.5.15)."""
+        core = self._core()
+        regs = self.scs.regs
+        if intno == EXCP_SWI:
+            number, return_address = SVCALL, pc + 2
+        elif intno == UNDECODED:
+            number, return_address = USAGEFAULT, pc
+            regs.cfsr |= CFSR_UNDEFINSTR
+        else:
+            return None
+        priority = self.nvic.execution_priority(*masks(core))
+        if not self.nvic.is_enabled(number) or self.nvic.group_priority(number) >= priority:
+            if self.nvic.group_priority(HARDFAULT) >= priority:
+                self.bus.fail(f"lockup: exception {number} at pc {pc:#x} cannot escalate")
+                return None
+            number = HARDFAULT
+            regs.hfsr |= HFSR_FORCED
+        try:
+            take_exception(core, self.nvic, number, regs.vtor, regs.ccr, return_address)
+        except NotModelled as err:
+            self.bus.fail(f"{err} (not modelled)")
+            return None
+        return number
+
     def wakes(self, machine: Machine) -> bool:
         # WFI wakes on an exception that would preempt were PRIMASK clear (B1.5.19).
         if not self.nvic.pending:
@@ -226,9 +256,8 @@ def _exception_name(number: int) -> str:
     if number >= FIRST_IRQ:
         irq = number - FIRST_IRQ
         return f"IRQ {irq} (uart0)" if irq == UART0_IRQ else f"IRQ {irq}"
-    return {2: "NMI", 3: "HardFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}.get(
-        number, f"exception {number}"
-    )
+    names = {2: "NMI", 3: "HardFault", 6: "UsageFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}
+    return names.get(number, f"exception {number}")
 
 
 class Lm3s6965evb(Stellaris):
