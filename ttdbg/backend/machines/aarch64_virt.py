@@ -82,7 +82,6 @@ ARCH: Arch = dataclasses.replace(
     counter_reads=None,
     counter_faults=frozenset(),
     interrupt_signals={},
-    reservation=None,
     display_registers=(
         *(f"x{i}" for i in range(31)),
         "sp",
