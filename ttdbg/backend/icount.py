@@ -364,19 +364,18 @@ class BlockCounter:
             raise unicorn.UcError(err)
         return ctypes.string_at(self._code_buf, size)
 
-    def learn_missed_block(self) -> bool:
+    def learn_missed_block(self) -> None:
         """Disassemble the block the hook stopped on and teach it to the native table.
 
-        Returns False when the block holds no instruction capstone can decode; the caller then
-        single-steps, and the CPU raises the fault the guest deserves.
+        A block whose first instruction capstone cannot decode is learned as that one
+        instruction: the emulator ends a block at an instruction it cannot decode either, and
+        running it raises the fault the guest deserves (learning nothing would stop in front
+        of the block forever).
         """
         addr, size = int(self._c.miss_addr), int(self._c.miss_size)
         code = self._read_code(addr, size)
-        insns = tuple(a for a, _s, _m, _o in self._cs.disasm_lite(code, addr))
-        if not insns:
-            return False
+        insns = tuple(a for a, _s, _m, _o in self._cs.disasm_lite(code, addr)) or (addr,)
         self._learn(Block(addr, size, insns), code)
-        return True
 
     def _learn(self, block: Block, code: bytes) -> None:
         self._by_addr.setdefault(block.addr, []).append(block)

@@ -448,8 +448,7 @@ class Machine:
             self._emulate()
             self.counter_reads.settle(self.icount)
             if self.counter.stop == UNKNOWN_BLOCK:
-                if not self.counter.learn_missed_block():
-                    self._finish_exactly(1)
+                self.counter.learn_missed_block()
             elif self.counter.stop == LIMIT:
                 # The limit may be lower than `goal`: a syscall made an event due sooner.
                 limit = self.counter.limit
@@ -473,9 +472,10 @@ class Machine:
         if found is None or found[1] + count >= len(found[0].insns):
             return False
         self._finish_exactly(count, found[0])
-        if self.counter.stop == UNKNOWN_BLOCK and self.counter.learn_missed_block():
+        if self.counter.stop == UNKNOWN_BLOCK:
             # Entered mid-block, where the emulator's block is new to the counter: nothing
             # ran; now that it is known, step again.
+            self.counter.learn_missed_block()
             self._finish_exactly(count, found[0])
         self.counter_reads.settle(self.icount)
         return True

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ttdbg.errors import DivergenceError
 from ttdbg.snapshots.state import MachineState, first_difference
 
-from .eventlog import EventLogReader
+from .eventlog import EventKind, EventLogReader
 from .inputs import ReplayInputs
 from .linux.platform import Console
 from .process import GuestProcess
@@ -102,6 +102,11 @@ def replay(
             progress(m.icount)
     if m.halted is None and not rec.truncated and m.icount >= end:
         ran = proc.deliver_due_async()  # a signal from outside ended the program right here
+        ending = proc.inputs.peek()
+        if m.halted is None and ending is not None and ending.kind == EventKind.EXIT:
+            # A fault (ud2, an undecodable instruction) ended it on the instruction at `end`,
+            # which does not retire: run it to take the same fatal signal.
+            ran = proc.run(1)
     verify_due()  # the snapshot here is of the state after that signal
     if ran is not None and ran.why == Why.EXITED:
         return ReplayResult(m.icount, "exit", ran.exit_status, ran.exit_signal, verified)
