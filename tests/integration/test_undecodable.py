@@ -1,7 +1,7 @@
 """Programs that die on an instruction: one the disassembler cannot decode at the start of a
 block (it used to stop in front of the block forever) and `__builtin_trap()` (x86-64's ud2
-used to replay as a clean exit). Record and replay end with the signal the native run dies
-of, and the same output."""
+used to replay as a clean exit; RISC-V's ebreak gave SIGILL, not SIGTRAP). Record and replay
+end with the signal the native run dies of, and the same output."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ CASES = [
     ("undecodable", "riscv64"),
     ("builtin_trap", "x86_64"),
     ("builtin_trap", "aarch64"),
-    # Not RISC-V: its ebreak ends the recording with SIGILL where Linux sends SIGTRAP (open).
+    ("builtin_trap", "riscv64"),  # ebreak: SIGTRAP, though the emulator calls it undecodable
 ]
 
 

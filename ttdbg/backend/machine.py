@@ -527,6 +527,8 @@ class Machine:
         signal, detail = self._fault_signal or _FAULT_SIGNALS.get(
             errno, (SIGSEGV, f"emulator error {errno}")
         )
+        if errno == unicorn.UC_ERR_INSN_INVALID and self._is_breakpoint_insn(pc):
+            signal, detail = SIGTRAP, "breakpoint instruction"
         if errno in _PROTECTION_FAULTS:
             # After a protection fault Unicorn can let the next access to another page of the
             # same region through unchecked: drop its TLB so that access is checked again.
@@ -535,6 +537,19 @@ class Machine:
         self.on_fault(self, Fault(signal, pc, detail))
         if self._halted is None and not self._stop_requested:
             self._stop_requested = True
+
+    def _is_breakpoint_insn(self, pc: int) -> bool:
+        """The instruction at `pc` is one of the architecture's breakpoint instructions."""
+        encodings = self.arch.breakpoint_encodings
+        if not encodings:
+            return False
+        try:
+            low = int.from_bytes(self.uc.mem_read(pc, 2), "little")
+            if low in encodings:
+                return True
+            return int.from_bytes(self.uc.mem_read(pc, 4), "little") in encodings
+        except unicorn.UcError:
+            return False
 
     # -- hooks ------------------------------------------------------------------------------
 

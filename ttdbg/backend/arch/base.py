@@ -123,6 +123,9 @@ class Arch:
     # Other CPU exceptions, as the signal Linux would send (anything else: SIGILL).
     interrupt_signals: dict[int, int] = field(default_factory=dict)
     unknown_interrupt_signal: int = 4  # SIGILL
+    # Breakpoint instructions the emulator reports as undecodable (their encodings as
+    # little-endian integers): Linux sends SIGTRAP for them, not SIGILL.
+    breakpoint_encodings: frozenset[int] = frozenset()
     sigaction_has_restorer: bool = True
     # Instruction classes for step over and finish, from capstone's mnemonic and operands.
     is_call: Callable[[str, str], bool] = field(default=lambda m, ops: m.startswith("call"))

@@ -126,6 +126,7 @@ ARCH = Arch(
     stat_layout="generic",
     breakpoint_kinds=frozenset({2, 4}),
     interrupt_signals={2: 4, 3: 5, 5: 11, 7: 11, 13: 11, 15: 11},
+    breakpoint_encodings=frozenset({0x00100073, 0x9002}),  # ebreak, c.ebreak
     sigaction_has_restorer=False,
     is_call=_is_call,
     is_return=_is_return,
