@@ -86,6 +86,8 @@ def test_tui_keys_and_gdb_packets_for_a_minute_never_hang(tmp_path: Path) -> Non
         f"{sys.executable} -m ttdbg tui {rec} --gdb-port {port}; echo EXIT=$? > {done}; sleep 10"
     )
     run("new-session", "-d", "-s", "tui", "-x", "160", "-y", "48", command)
+    # No client ever attaches: keep tmux from sizing the window to its 80x24 default.
+    run("set-option", "-t", "tui", "window-size", "manual")
     rounds = [0]
     failure: list[BaseException] = []
     try:
