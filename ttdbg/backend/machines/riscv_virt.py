@@ -18,7 +18,6 @@ from .riscv_devices import Clint, Plic, SifiveTest
 UART_SOURCE = 10
 # Synchronous exceptions: Unicorn's numbers (QEMU's EXCP_*) and the mcause values entered.
 ILLEGAL, BREAKPOINT, U_ECALL, M_ECALL = 2, 3, 8, 11
-EBREAK = (0x00100073, 0x9002)  # ebreak, c.ebreak
 MSI, MTI, MEI = 3, 7, 11
 MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP = 1 << 3, 1 << 7, 3 << 11
 INTERRUPT = 1 << 63
@@ -156,7 +155,7 @@ class RiscvVirt(Board):
     def take_trap(self, machine: Machine, intno: int, pc: int) -> int | None:
         low = int.from_bytes(machine.read(pc, 2), "little")
         insn = int.from_bytes(machine.read(pc, 4), "little") if low & 3 == 3 else low
-        if intno == UNDECODED and insn in EBREAK:
+        if intno == UNDECODED and insn in RISCV64.breakpoint_encodings:
             cause, tval = BREAKPOINT, 0  # as QEMU 7.2 leaves it
         elif intno == U_ECALL:
             cause, tval = M_ECALL, 0  # firmware runs in M-mode
