@@ -29,7 +29,7 @@ def test_progress_line_leaves_the_guest_text_alone(tmp_path: Path) -> None:
         f"{sys.executable} -m ttdbg record -o {tmp_path / 'sh.ttrec'} -- {busybox} sh -c "
         f"'{SCRIPT}'; echo EXIT=$? > {done}; sleep 30"
     )
-    term.run("new-session", "-d", "-s", "tui", "-x", "80", "-y", "10", command)
+    term.start(command, 80, 10)
     try:
 
         def rows() -> list[str]:

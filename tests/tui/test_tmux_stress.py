@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import BIN, SAMPLES, poll, require_tool
 from tests.rsp_client import attach
+from tests.tui.tmux import Terminal
 from ttdbg.symbols import Symbols
 
 STRESS_SECONDS = 50
@@ -43,17 +44,12 @@ def test_tui_keys_and_gdb_packets_for_a_minute_never_hang(tmp_path: Path) -> Non
     tmux = require_tool("tmux")
     rec = tmp_path / "walk.ttrec"
     shutil.copy(SAMPLES / "walk.ttrec", rec)
-    sock = f"ttdbg-stress-{os.getpid()}"
+    term = Terminal(tmux, f"ttdbg-stress-{os.getpid()}")
     done = tmp_path / "exit"
     port = free_port()
 
-    def run(*args: str) -> str:
-        return subprocess.run(
-            [tmux, "-L", sock, *args], capture_output=True, text=True, timeout=30, check=True
-        ).stdout
-
-    def screen() -> str:
-        return run("capture-pane", "-p", "-t", "tui")
+    run = term.run
+    screen = term.screen
 
     def prompt_row() -> str:
         return screen().rstrip("\n").splitlines()[-2].strip()
@@ -85,9 +81,7 @@ def test_tui_keys_and_gdb_packets_for_a_minute_never_hang(tmp_path: Path) -> Non
     command = (
         f"{sys.executable} -m ttdbg tui {rec} --gdb-port {port}; echo EXIT=$? > {done}; sleep 10"
     )
-    run("new-session", "-d", "-s", "tui", "-x", "160", "-y", "48", command)
-    # No client ever attaches: keep tmux from sizing the window to its 80x24 default.
-    run("set-option", "-t", "tui", "window-size", "manual")
+    term.start(command, 160, 48)
     rounds = [0]
     failure: list[BaseException] = []
     try:
@@ -147,4 +141,4 @@ def test_tui_keys_and_gdb_packets_for_a_minute_never_hang(tmp_path: Path) -> Non
         assert done.read_text().strip() == "EXIT=0"
         print(f"TUI stress: {presses} keys, {rounds[0]} gdb rounds of 5 packets")
     finally:
-        subprocess.run([tmux, "-L", sock, "kill-server"], capture_output=True, timeout=30)
+        subprocess.run([tmux, "-L", term.socket, "kill-server"], capture_output=True, timeout=30)

@@ -28,6 +28,12 @@ class Terminal:
             check=True,
         ).stdout
 
+    def start(self, command: str, width: int, height: int) -> None:
+        """Window `tui` of the given size running `command`; it keeps that size (no client
+        ever attaches, and tmux would otherwise size it to its 80x24 default)."""
+        self.run("new-session", "-d", "-s", "tui", "-x", str(width), "-y", str(height), command)
+        self.run("set-option", "-t", "tui", "window-size", "manual")
+
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "tui")
 
@@ -52,7 +58,7 @@ def tui_terminal(
     term = Terminal(require_tool("tmux"), f"ttdbg-test-{os.getpid()}-{width}x{height}")
     args = " ".join([*([str(recording)] if recording else []), "--no-session", *extra])
     command = f"{sys.executable} -m ttdbg tui {args}; echo EXIT=$? > {done}; sleep 10"
-    term.run("new-session", "-d", "-s", "tui", "-x", str(width), "-y", str(height), command)
+    term.start(command, width, height)
     try:
         yield term
     finally:
