@@ -64,3 +64,14 @@ def test_a_restore_leaves_nothing_of_the_last_run() -> None:
     again = proc.run(1 << 40)
     assert again.why == Why.EXITED
     assert again.icount == REC.last_known_icount
+
+
+def test_a_signal_caught_during_a_run_travels_in_the_outcome() -> None:
+    """The recorder decides whether a snapshot may be taken here from the outcome: a signal
+    from outside caught during the run is taken at this icount, after the run."""
+    proc = new_replay_process(REC)
+    assert not proc.run(100).signal_due
+    proc.platform.host_signal = 2  # as the recorder's handler sets it
+    ran = proc.run(100)
+    assert ran.signal_due
+    assert ran.why == Why.REACHED

@@ -71,6 +71,7 @@ class GuestProcess(Generic[InputsT]):
         return classify(
             m.icount, exited, halt == Halt.STOPPED, plat.error, plat.end_of_log,
             (plat.exit_status, plat.exit_signal) if exited else (None, None),
+            plat.host_signal is not None,
         )  # fmt: skip
 
     def capture(self, cursor: int, share_with: MachineState | None = None) -> MachineState:

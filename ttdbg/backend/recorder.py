@@ -295,7 +295,7 @@ class Recorder:
         return resident_bytes() - self._start_rss - kept
 
     def _record(self, progress: Progress | None) -> RecordResult:
-        m, plat = self.process.machine, self.process.platform
+        m = self.process.machine
         self._start_rss = resident_bytes()
         self.snapshot()
         reason = "exit"
@@ -324,11 +324,7 @@ class Recorder:
                 progress(m.icount)
             # A signal caught just now is delivered at this very icount: the snapshot for it
             # is the one taken at the end.
-            if (
-                m.halted is None
-                and m.icount % self.snapshot_every == 0
-                and plat.host_signal is None
-            ):
+            if m.halted is None and m.icount % self.snapshot_every == 0 and not ran.signal_due:
                 self.snapshot()
         if not self.over_memory and (self.previous is None or self.previous.icount != m.icount):
             self.snapshot()

@@ -28,13 +28,15 @@ _ERRORS = frozenset({Why.DIVERGED, Why.GUEST_FAULT, Why.FAILED})
 @dataclass(frozen=True)
 class RunOutcome:
     """Where a run stopped and why; `error` for DIVERGED, GUEST_FAULT and FAILED, the
-    guest's exit status or fatal signal for EXITED."""
+    guest's exit status or fatal signal for EXITED; `signal_due` when a signal from outside
+    was caught during the run and is taken at the next instruction boundary (recording)."""
 
     why: Why
     icount: int
     error: Exception | None = None
     exit_status: int | None = None
     exit_signal: int | None = None
+    signal_due: bool = False
 
     @property
     def ended(self) -> bool:
@@ -54,6 +56,7 @@ def classify(
     error: Exception | None,
     end_of_log: object,
     exit_outcome: tuple[int | None, int | None] = (None, None),
+    signal_due: bool = False,
 ) -> RunOutcome:
     """The outcome of a run from what the machine and platform say after it; an error comes
     first, then the end of the log, then the guest's end (the order every loop used)."""
@@ -65,9 +68,9 @@ def classify(
             if isinstance(error, GuestFault)
             else Why.FAILED
         )
-        return RunOutcome(why, icount, error)
+        return RunOutcome(why, icount, error, signal_due=signal_due)
     if end_of_log is not None:
-        return RunOutcome(Why.END_OF_LOG, icount)
+        return RunOutcome(Why.END_OF_LOG, icount, signal_due=signal_due)
     if halted:
-        return RunOutcome(Why.EXITED, icount, None, *exit_outcome)
-    return RunOutcome(Why.STOPPED if stopped else Why.REACHED, icount)
+        return RunOutcome(Why.EXITED, icount, None, *exit_outcome, signal_due=signal_due)
+    return RunOutcome(Why.STOPPED if stopped else Why.REACHED, icount, signal_due=signal_due)

@@ -140,8 +140,17 @@ class _Replay:
                 restore_replay_state(
                     self.proc, self.rec.snapshots.state(nearest), self.rec.exit_outcome()
                 )
-        while self.m.icount < icount and self.m.halted is None:
-            self.m.run(icount - self.m.icount)
+        self.run_to(icount)
+
+    def run_to(self, icount: int) -> None:
+        """Replay forward to `icount`, or to the guest's end if it comes first; a divergence
+        or a platform failure on the way is raised, never taken for a position."""
+        while self.m.icount < icount:
+            ran = self.proc.run(icount - self.m.icount)
+            if ran.failed and ran.error is not None:
+                raise ran.error
+            if ran.ended:
+                return
 
     def insn(self) -> capstone.CsInsn:
         pc = self.m.pc
@@ -158,7 +167,7 @@ class _Replay:
         hook = uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read)
         uc.ctl_flush_tb()
         try:
-            self.m.run(1)
+            self.run_to(self.m.icount + 1)
         finally:
             uc.hook_del(hook)
             uc.ctl_flush_tb()
@@ -176,8 +185,7 @@ class _Replay:
         hook = m.uc.hook_add(unicorn.UC_HOOK_CODE, on_code)
         m.uc.ctl_flush_tb()
         try:
-            while m.icount < hi and m.halted is None:
-                m.run(hi - m.icount)
+            self.run_to(hi)
         finally:
             m.uc.hook_del(hook)
             m.uc.ctl_flush_tb()
