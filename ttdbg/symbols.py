@@ -13,6 +13,8 @@ from typing import TypeVar
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
+from ttdbg.pltsymbols import plt_entries
+
 T = TypeVar("T")
 
 
@@ -45,6 +47,11 @@ class Symbol:
     addr: int
     size: int
     is_function: bool = True  # False for data objects (STT_OBJECT)
+
+
+def _plt_symbols(elf: ELFFile, bias: int) -> list[Symbol]:
+    """`name@plt` for each PLT entry, where calls into other libraries land."""
+    return [Symbol(name, addr + bias, size) for name, addr, size in plt_entries(elf)]
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class Symbols:
         if elf is not None:
             self.span = _untrusted(lambda: _load_span(elf, bias), (0, 0))
             self.symbols = _untrusted(lambda: self._read_symbols(elf, bias), [])
+            self.symbols += _untrusted(lambda: _plt_symbols(elf, bias), [])
             self._lines = _untrusted(lambda: self._read_lines(elf, bias), [])
         self.symbols.sort(key=lambda s: s.addr)
         self._addrs = [s.addr for s in self.symbols]

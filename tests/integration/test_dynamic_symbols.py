@@ -1,14 +1,22 @@
 """The TUI's view symbolizes library code from the recording's files: disassembly labels,
-the stack's return addresses and source lines inside a library, checked against nm."""
+the stack's return addresses, source lines inside a library and call targets (PLT entries
+included), checked against nm and objdump."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_tool
-from tests.integration.dynprogs import record_with_vanished_library
+from tests.integration.dynprogs import (
+    LIBRARY,
+    USES_LIBRARY,
+    compile_source,
+    record_with_vanished_library,
+)
 from ttdbg.backend.modules import loaded_modules
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.stops import BreakpointHit
@@ -76,5 +84,78 @@ def test_library_code_is_symbolized(timeline: tuple[Timeline, Symbols, str]) -> 
     assert any(label.startswith("main+") for _a, _w, label in view.stack)
 
 
+def objdump_call_targets(path: Path, start: int, stop: int) -> dict[int, str]:
+    """{address: target label} of the direct calls objdump finds in [start, stop) of the
+    file at `path`, with offsets in decimal as the TUI (and gdb) write them."""
+    out = subprocess.run(
+        [require_tool("objdump"), "-d", f"--start-address={start:#x}",
+         f"--stop-address={stop:#x}", str(path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    targets = {}
+    call = re.compile(r"^\s*([0-9a-f]+):.*\scall\s+[0-9a-f]+ <(.+?)(?:\+0x([0-9a-f]+))?>$", re.M)
+    for m in call.finditer(out):
+        offset = int(m.group(3), 16) if m.group(3) else 0
+        targets[int(m.group(1), 16)] = f"{m.group(2)}+{offset}" if offset else m.group(2)
+    return targets
+
+
+def test_call_targets_are_named_as_objdump_names_them(
+    timeline: tuple[Timeline, Symbols, str], tmp_path: Path
+) -> None:
+    """Calls in the program, in its library and in libc, PLT entries (`lib_add@plt`) as
+    objdump synthesizes them from the relocations: read from the recording's own files."""
+    tl, symbols, _lib_copy = timeline
+    builder = ViewBuilder(tl, symbols)
+    tl.seek(tl.end)
+    builder.build(None)  # every library is loaded by now
+    modules = {"": (tl.recording.program_image, tl.recording.program.load_bias)}
+    modules.update({path: (image, bias) for path, image, bias in _modules(tl)})
+    plt_calls = set()
+    for function, module in (("main", ""), ("lib_hello", "/libmine.so"), ("puts", "/libc.so.6")):
+        image, bias = next(v for k, v in modules.items() if k.endswith(module))
+        stored = tmp_path / f"{function}.elf"
+        stored.write_bytes(image)  # the recording's copy: the library's directory is gone
+        start = symbols.resolve(function)
+        assert start is not None
+        lines = builder.disassemble(start, 0, 60)
+        expected = objdump_call_targets(stored, start - bias, lines[-1].addr - bias)
+        ours = {
+            line.addr - bias: m.group(1)
+            for line in lines
+            if line.text.startswith("call") and (m := re.search(r"<(.+)>$", line.text))
+        }
+        assert expected, function
+        assert ours == expected, function
+        plt_calls |= {name for name in ours.values() if name.endswith("@plt")}
+    assert {"lib_hello@plt", "lib_add@plt", "printf@plt", "puts@plt"} <= plt_calls, plt_calls
+
+
 def _modules(tl: Timeline) -> list[tuple[str, bytes, int]]:
     return loaded_modules(tl.proc.platform, tl.recording.files)
+
+
+OBJDUMPS = {"x86_64": "objdump", "aarch64": "aarch64-linux-gnu-objdump",
+            "riscv64": "riscv64-linux-gnu-objdump"}  # fmt: skip
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_plt_entries_named_on_every_architecture(arch: str, tmp_path: Path) -> None:
+    """Every `name@plt` objdump labels a call with, in a program and in a library of each
+    architecture (PIE and not), is what the symbols say is at that address."""
+    lib = compile_source(tmp_path, "libmine.so", LIBRARY, "-shared", "-fPIC", arch=arch)
+    checked = 0
+    for path in (
+        lib,
+        compile_source(tmp_path, "pie", USES_LIBRARY, "-pie", str(lib), arch=arch),
+        compile_source(tmp_path, "fixed", USES_LIBRARY, "-no-pie", str(lib), arch=arch),
+    ):
+        out = subprocess.run(
+            [require_tool(OBJDUMPS[arch]), "-d", str(path)], capture_output=True, text=True,
+            timeout=60, check=True,
+        ).stdout  # fmt: skip
+        symbols = Symbols(path.read_bytes())
+        for m in re.finditer(r"\s(?:call|bl|jal)\s+([0-9a-f]+) <(\S+@plt)>", out):
+            assert symbols.describe(int(m.group(1), 16)) == m.group(2), (path.name, m.group(0))
+            checked += 1
+    assert checked >= 10
