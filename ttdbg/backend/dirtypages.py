@@ -64,9 +64,10 @@ class DirtyPages:
     def __init__(self, counter: BlockCounter, regions: list[tuple[int, int]]) -> None:
         self._regions = [_Region(start, end) for start, end in regions]
         self.base: MachineState | None = None
-        # Pages that hold code the block counter learned: a restore writing one of them must
-        # drop translated blocks and learned counts.
-        self.code_pages: set[int] = set()
+        # Where the block counter learned code, by page: the (start, end) offsets of its
+        # blocks. A restore that changes those bytes must drop translated blocks and learned
+        # counts; one that changes only data sharing the page (small firmware) need not.
+        self.code_spans: dict[int, set[tuple[int, int]]] = {}
         counter.listeners.append(self)
         for region in self._regions:
             counter.add_native_hook(
@@ -97,9 +98,16 @@ class DirtyPages:
 
     # -- a BlockListener of the counter ------------------------------------------------------
 
+    def code_changed(self, addr: int, old: bytes, new: bytes) -> bool:
+        """Whether the page at `addr` going from `old` to `new` changes learned code."""
+        spans = self.code_spans.get(addr)
+        return spans is not None and any(old[lo:hi] != new[lo:hi] for lo, hi in spans)
+
     def learned(self, block: Block, code: bytes) -> None:
-        start = block.addr - block.addr % PAGE
-        self.code_pages.update(range(start, block.addr + block.size, PAGE))
+        end = block.addr + block.size
+        for page in range(block.addr - block.addr % PAGE, end, PAGE):
+            span = (max(block.addr, page) - page, min(end, page + PAGE) - page)
+            self.code_spans.setdefault(page, set()).add(span)
 
     def forgot(self) -> None:
         # The pages keep counting as code: the emulator may still hold blocks translated there.

@@ -110,14 +110,15 @@ def _restore_written(machine: Machine, dirty: DirtyPages, state: MachineState) -
             if prev is not page and prev != page:
                 todo.add(addr)
         todo.update(addr for addr in have if addr not in want)
-    code = dirty.code_pages
+    code = dirty.code_spans
     flush = False
     for addr in sorted(todo):
         page = want.get(addr, _ZERO_PAGE)
         if len(page) != PAGE:
             raise ValueError(f"restore of page {addr:#x}: it is not {PAGE} bytes")
+        if not flush and addr in code:
+            flush = dirty.code_changed(addr, machine.read(addr, PAGE), page)
         machine.uc.mem_write(addr, page)
-        flush |= addr in code
     if flush:
         # Code changed under translated blocks: drop them (and their learned counts).
         machine.uc.ctl_flush_tb()

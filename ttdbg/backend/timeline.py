@@ -65,6 +65,10 @@ log = logging.getLogger(__name__)
 SLICE_SECONDS = 0.015  # cancellation and progress are checked this often
 FIRST_SLICE = 1 << 20
 CHECKPOINT_SPACING = (1 << 8, 1 << 12, 1 << 16, 1 << 20)
+# Where captures cost only the pages written since the last state (fixed memory maps:
+# firmware), states this close to a landing point too, so a step back replays a few
+# instructions rather than hundreds (with an interrupt every few dozen, each a restart).
+FINE_SPACING = (1 << 4, 1 << 6)
 MAX_WATCH_LENGTH = 1 << 20  # bytes one watchpoint may cover
 MAX_ICOUNT = (1 << 63) - 1  # icounts are stored as signed 64-bit numbers
 MAX_READ = 1 << 24  # bytes one memory read may ask for
@@ -581,8 +585,11 @@ class Timeline:
 
     def _checkpoint_marks(self, start: int, target: int) -> list[int]:
         """Where to keep states while replaying start..target: denser towards the target."""
+        spacing = CHECKPOINT_SPACING
+        if self.machine.dirty is not None:
+            spacing = FINE_SPACING + spacing
         return sorted(
-            {target - d for d in CHECKPOINT_SPACING if start < target - d}
+            {target - d for d in spacing if start < target - d}
             | ({target} if target - start > CHECKPOINT_SPACING[0] else set())
         )
 
