@@ -76,3 +76,46 @@ def expected_at(recording: Path, icount: int) -> Timeline:
     timeline = Timeline(open_recording(str(recording)))
     timeline.seek(icount)
     return timeline
+
+
+def brute_force(recording: Path, icount: int) -> tuple[dict[str, int], dict[int, bytes], object]:
+    """Registers, memory and device state at `icount` replayed forward from icount 0 in one
+    run (no cached state, no restore but the first)."""
+    timeline = Timeline(open_recording(str(recording)))
+    timeline.proc.run(icount)
+    assert timeline.position == icount
+    m = timeline.machine
+    return m.register_file.read(), full_scan(timeline), timeline.proc.platform.to_state()
+
+
+def test_reverse_steps_equal_a_forward_replay(recording: Path) -> None:
+    """Reverse-stepi restores states kept near the landing point (16 and 64 instructions
+    back) and replays from them, across the timer interrupts of the sample's idle loop."""
+    timeline = Timeline(open_recording(str(recording)))
+    for target in (25_003, 47_771):
+        timeline.seek(target)
+        for back in range(1, 71):
+            timeline.reverse_step()
+            here = timeline.position
+            assert here == target - back
+            if back in (1, 2, 15, 16, 17, 63, 64, 65, 70):
+                regs, memory, devices = brute_force(recording, here)
+                m = timeline.machine
+                assert m.register_file.read() == regs, f"registers at icount {here}"
+                assert full_scan(timeline) == memory, f"memory at icount {here}"
+                assert timeline.proc.platform.to_state() == devices, f"devices at {here}"
+
+
+def test_restoring_data_beside_code_keeps_learned_code(recording: Path) -> None:
+    """The sample's tick counter shares a page with its code: restores that rewrite that
+    page keep the translated blocks and their counts (the code bytes are the same)."""
+    timeline = Timeline(open_recording(str(recording)))
+    counter = timeline.machine.counter
+    timeline.seek(30_000)
+    generation = counter.generation
+    for p in (29_000, 31_000, 12_345, 30_000, 45_000, 29_999):
+        timeline.seek(p)
+    assert counter.generation == generation
+    regs, memory, _devices = brute_force(recording, 29_999)
+    assert timeline.machine.register_file.read() == regs
+    assert full_scan(timeline) == memory

@@ -217,10 +217,11 @@ class RegisterWriter:
         self._uch = uc._uch
         self._id = reg.uc_id
         self._val = ctypes.c_uint64()
+        self._ref = ctypes.byref(self._val)
 
     def write(self, value: int) -> None:
         self._val.value = value & 0xFFFFFFFFFFFFFFFF
-        err = uclib.uc_reg_write(self._uch, self._id, ctypes.byref(self._val))
+        err = uclib.uc_reg_write(self._uch, self._id, self._ref)
         if err != 0:
             raise unicorn.UcError(err)
 
@@ -229,16 +230,18 @@ class RegisterReader:
     """Reads one integer register in one Unicorn call, without the binding's overhead (the
     pc is read at every block the counter learns)."""
 
-    def __init__(self, uc: unicorn.Uc, reg: Register) -> None:
+    def __init__(self, uc: unicorn.Uc, reg: Register, size: int = 8) -> None:
         self._uch = uc._uch
         self._id = reg.uc_id
         self._val = ctypes.c_uint64()
+        self._ref = ctypes.byref(self._val)
+        self._mask = (1 << (8 * size)) - 1
 
     def read(self) -> int:
-        err = uclib.uc_reg_read(self._uch, self._id, ctypes.byref(self._val))
+        err = uclib.uc_reg_read(self._uch, self._id, self._ref)
         if err != 0:
             raise unicorn.UcError(err)
-        return int(self._val.value)
+        return int(self._val.value) & self._mask
 
 
 SyscallHandler = Callable[["Machine"], None]
@@ -260,6 +263,11 @@ class Machine:
         self.reservation = Reservation(self.uc, arch)
         self._regs = {r.name: r for r in arch.registers}
         self._pc = RegisterReader(self.uc, self._regs[arch.pc])
+        # Plain integer registers of at most 64 bits in one Unicorn call each (interrupt
+        # entry reads and writes several per interrupt; the binding's path costs ~10 calls).
+        plain = [r for r in arch.registers if r.kind == "int" and r.cp is None and r.size <= 8]
+        self._readers = {r.name: RegisterReader(self.uc, r, r.size) for r in plain}
+        self._writers = {r.name: RegisterWriter(self.uc, r) for r in plain}
         self._pc_writer = RegisterWriter(self.uc, self._regs[arch.pc])
         self._word = ctypes.c_uint32()
         self._word_ptr = ctypes.cast(ctypes.pointer(self._word), ctypes.POINTER(ctypes.c_char))
@@ -306,9 +314,16 @@ class Machine:
 
     def reg(self, name: str) -> int:
         """The value of register `name` as an unsigned integer."""
+        fast = self._readers.get(name)
+        if fast is not None:
+            return fast.read()
         return self.read_register(self._regs[name])
 
     def set_reg(self, name: str, value: int) -> None:
+        fast = self._writers.get(name)
+        if fast is not None:
+            fast.write(value)
+            return
         self.write_register(self._regs[name], value)
 
     def read_register(self, reg: Register) -> int:

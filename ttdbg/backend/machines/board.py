@@ -15,6 +15,7 @@ once for (b) and (c), so record and replay enter every interrupt at the same ico
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -222,8 +223,16 @@ class Board(ABC):
 
     def deadline(self) -> int | None:
         """The earliest device deadline (an icount), or None."""
-        due = [d for d in (dev.deadline() for dev in self.devices) if d is not None]
+        timed = self._timed
+        if len(timed) == 1:  # most boards: one timer (asked several times per interrupt)
+            return timed[0].deadline()
+        due = [d for d in (dev.deadline() for dev in timed) if d is not None]
         return min(due) if due else None
+
+    @functools.cached_property
+    def _timed(self) -> tuple[Device, ...]:
+        """The devices that have deadlines of their own (the rest never do)."""
+        return tuple(d for d in self.devices if type(d).deadline is not Device.deadline)
 
     def at_deadline(self) -> None:
         for dev in self.devices:
