@@ -585,7 +585,7 @@ class Timeline:
 
     def _checkpoint_marks(self, start: int, target: int) -> list[int]:
         """Where to keep states while replaying start..target: denser towards the target."""
-        spacing = CHECKPOINT_SPACING
+        spacing: tuple[int, ...] = CHECKPOINT_SPACING
         if self.machine.dirty is not None:
             spacing = FINE_SPACING + spacing
         return sorted(
