@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test check bench samples clean
 
-$(STAMP): pyproject.toml setup.py ttdbg/backend/_blockcount.c
+$(STAMP): pyproject.toml setup.py ttdbg/backend/_blockcount.c ttdbg/backend/_threadswitch.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

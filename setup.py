@@ -2,4 +2,5 @@
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("ttdbg.backend._blockcount", ["ttdbg/backend/_blockcount.c"])])
+SOURCES = ["ttdbg/backend/_blockcount.c", "ttdbg/backend/_threadswitch.c"]
+setup(ext_modules=[Extension("ttdbg.backend._blockcount", SOURCES)])

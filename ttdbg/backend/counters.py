@@ -40,6 +40,8 @@ class CounterReads:
         self._hooks: list[int] = []
         # The read whose instruction is about to run or has just run, until it is answered.
         self._pending: CounterRead | None = None
+        # Called first in the hooks here, before anything looks at the platform's state.
+        self.on_enter: Callable[[], None] = lambda: None
         # The native counter leaves blocks holding these to us (none: we see every block).
         self.patterns = machine.arch.counter_patterns
         if self._find is not None and self.patterns:
@@ -72,6 +74,7 @@ class CounterReads:
     # -- answering them ----------------------------------------------------------------------
 
     def _hook(self, uc: unicorn.Uc, address: int, size: int, _data: object) -> None:
+        self.on_enter()
         pending = self._pending
         if pending is not None and address == pending.addr + pending.size:
             self._answer(pending, self.m.icount_at(address) - 1)

@@ -188,6 +188,12 @@ class EventLogWriter:
         # every event (a thread switch is one).
         self._counts[event.kind] = self._counts.get(event.kind, 0) + 1
 
+    def extend(self, kind: EventKind, events: list[Event]) -> None:
+        """Append events all of one kind (a batch of thread switches)."""
+        self.pending.extend(events)
+        self.count += len(events)
+        self._counts[kind] = self._counts.get(kind, 0) + len(events)
+
     def take_batch(self) -> tuple[int, int, bytes] | None:
         """(first index, base icount, encoded bytes) of the pending events, or None."""
         if not self.pending:

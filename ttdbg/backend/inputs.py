@@ -66,6 +66,11 @@ class Inputs(ABC):
         """The next logged event, when replaying (recording has no future)."""
         return None
 
+    def decided(self, kind: EventKind, events: list[Event]) -> None:
+        """Recording: choices of `kind` made outside `decide` (native thread switches),
+        logged in order."""
+        raise NotImplementedError("only a recording logs choices made elsewhere")
+
 
 class LiveInputs(Inputs):
     """Asks the host, and logs every answer."""
@@ -112,6 +117,9 @@ class LiveInputs(Inputs):
         if event is not None:
             self.log.append(event)
         return event
+
+    def decided(self, kind: EventKind, events: list[Event]) -> None:
+        self.log.extend(kind, events)
 
 
 def _describe(kind: EventKind, icount: int, args: tuple[int, ...]) -> str:

@@ -7,10 +7,10 @@ import enum
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import unicorn
-from unicorn.unicorn_py3.unicorn import uclib
+from unicorn.unicorn_py3.unicorn import uccallback, uclib
 
 from ttdbg.pages import PAGE, PERM_R, PERM_W, PERM_X
 
@@ -305,6 +305,9 @@ class Machine:
         # says); while someone listens, every write it makes into guest memory is told.
         self.syscall_running: Callable[[], tuple[int, int, int] | None] = lambda: None
         self.kernel_write_listener: Callable[[KernelWrite], None] | None = None
+        # Called whenever the emulator returns, before anything else looks at the state (a
+        # native hook may have acted for the platform while it ran).
+        self.after_emulation: Callable[[], None] = lambda: None
         self._stop_requested = False
         self._target = 0  # the icount the current run goes to
         self._halted: Halt | None = None
@@ -495,6 +498,11 @@ class Machine:
         self.counter_reads.settle(self.icount)
         return True
 
+    @property
+    def goal(self) -> int:
+        """The icount the current run goes to."""
+        return self._target
+
     def rearm(self) -> None:
         """From inside a hook that changed what runs next (a thread switch): stop the run
         at its goal or at the next asynchronous event, whichever comes first, also when that
@@ -517,7 +525,10 @@ class Machine:
         _addr, size = self.counter.stopped_block
         self.counter.clear_stop()
         try:
-            ran = self.counter.run_steps(pc, size, count, self.arch.start_bit, block)
+            try:
+                ran = self.counter.run_steps(pc, size, count, self.arch.start_bit, block)
+            finally:
+                self.after_emulation()
         except unicorn.UcError as err:
             self._deliver_fault(err.errno)
             return
@@ -529,7 +540,10 @@ class Machine:
     def _emulate(self) -> None:
         self.counter.prepare()
         try:
-            self.uc.emu_start(self.pc | self.arch.start_bit, 0)
+            try:
+                self.uc.emu_start(self.pc | self.arch.start_bit, 0)
+            finally:
+                self.after_emulation()
         except unicorn.UcError as err:
             self._deliver_fault(err.errno)
 
@@ -569,12 +583,56 @@ class Machine:
     # -- hooks ------------------------------------------------------------------------------
 
     def _install_hooks(self) -> None:
+        self._syscall_hooks: list[int] = []  # handles, for `replace_syscall_hooks`
         if self.arch.syscall_insn is not None:
             insn = self.arch.syscall_insn
-            self.uc.hook_add(unicorn.UC_HOOK_INSN, self._syscall_hook, None, 1, 0, insn)
-        self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt_hook)
+            self._syscall_hooks.append(
+                self.uc.hook_add(unicorn.UC_HOOK_INSN, self._syscall_hook, None, 1, 0, insn)
+            )
+        self._syscall_hooks.append(self.uc.hook_add(unicorn.UC_HOOK_INTR, self._interrupt_hook))
         self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._unmapped_hook)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_PROT, self._protected_hook)
+
+    def replace_syscall_hooks(
+        self, native: Any, data: Any, enter: Callable[[], None], leave: Callable[[bool], None]
+    ) -> list[Any]:
+        """Put native hooks (`native.syscall`, `native.intr`: C functions taking `data`) in
+        place of the syscall and interrupt hooks: they answer what they can and call the
+        Python hooks for the rest through the C function pointers returned here (syscall,
+        interrupt; keep them alive), with `enter()` before and `leave(was a syscall)` after."""
+        for handle in self._syscall_hooks:
+            self.uc.hook_del(handle)
+        self._syscall_hooks = []
+
+        def syscall(uc: unicorn.Uc, _data: object) -> None:
+            enter()
+            self._syscall_hook(uc, None)
+            leave(True)
+
+        def interrupt(uc: unicorn.Uc, intno: int, _data: object) -> None:
+            enter()
+            self._interrupt_hook(uc, intno, None)
+            leave(intno == self.arch.syscall_interrupt)
+
+        syscall_cb = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+        intr_cb = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
+        fallbacks = [
+            uccallback(self.uc, syscall_cb)(syscall),
+            uccallback(self.uc, intr_cb)(interrupt),
+        ]
+        hooks: list[tuple[int, Any, list[Any]]] = [(unicorn.UC_HOOK_INTR, native.intr, [])]
+        if self.arch.syscall_insn is not None:
+            insn = [ctypes.c_int(self.arch.syscall_insn)]
+            hooks.append((unicorn.UC_HOOK_INSN, native.syscall, insn))
+        for kind, fn, extra in hooks:
+            native_handle = ctypes.c_size_t()
+            err = uclib.uc_hook_add(
+                self.uc._uch, ctypes.byref(native_handle), kind, ctypes.cast(fn, ctypes.c_void_p),
+                data, ctypes.c_uint64(1), ctypes.c_uint64(0), *extra,
+            )  # fmt: skip
+            if err != 0:
+                raise unicorn.UcError(err)
+        return fallbacks
 
     def _unmapped_hook(
         self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, _data: object

@@ -121,6 +121,10 @@ class _FlushingInputs(LiveInputs):
         self._after_append()
         return event
 
+    def decided(self, kind: EventKind, events: list[Event]) -> None:
+        super().decided(kind, events)
+        self._after_append()
+
 
 class Recorder:
     """Runs one program from its first instruction to its end, writing a recording."""

@@ -18,6 +18,7 @@ from ..inputs import EndOfLog, Inputs, Outcome, SpanOutcome
 from ..loader import STACK_LIMIT, Identity, Program, build_stack, map_program, read_auxv
 from ..machine import PAGE, PERM_R, PERM_X, Fault, Machine, RegisterFile, RegisterWriter
 from .errnos import EFAULT, EINTR, ENOSYS
+from .fastswitch import FastSwitch
 from .fdtable import FdTable
 from .host import HostIO
 from .memory import AddressSpace
@@ -116,6 +117,8 @@ class LinuxPlatform:
         machine.take_early = self.take_switch_early
         self.host_signal: int | None = None  # set by the recorder's signal handler
         self.auxv = b""  # as the loader laid it out; gdb reads it (qXfer:auxv:read)
+        # Recording: futex calls and the thread switches they make, in native code.
+        self.fast_switch = None if inputs.replaying else FastSwitch(self)
 
     # -- start-up ---------------------------------------------------------------------------
 
