@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import require_tool
@@ -164,11 +165,15 @@ def compile_source(
 
 
 def record_with_vanished_library(
-    tmp: Path, keep_copy: Path | None = None, arch: str = "x86_64"
+    tmp: Path,
+    keep_copy: Path | None = None,
+    arch: str = "x86_64",
+    before_delete: Callable[[Path], object] | None = None,
 ) -> tuple[Path, str]:
     """Record a program linked (-rpath) against a library in tmp/libdir, then delete the
     directory and the program: (recording, the library's path as the guest named it).
-    `keep_copy` receives a copy of the library first, for checks against nm."""
+    `keep_copy` receives a copy of the library first, for checks against nm;
+    `before_delete` is called with the program while it and its library still exist."""
     from tests.conftest import run_ttdbg
 
     libdir = tmp / "libdir"
@@ -184,6 +189,8 @@ def record_with_vanished_library(
         ["record", "--snapshot-every", "20000", "-o", str(rec), "--", str(prog)], timeout=300
     )
     assert proc.returncode == 0, proc.stderr
+    if before_delete is not None:
+        before_delete(prog)
     shutil.rmtree(libdir)
     prog.unlink()
     return rec, str(lib)

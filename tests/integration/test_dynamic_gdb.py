@@ -35,14 +35,44 @@ def ttdbg_gdb(
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out, out
     assert "target library list" not in out, out  # gdb took the stub's document as it is
-    return re.split(r"^@@@ .*$", out, flags=re.M)
+    return split_outputs(out)
+
+
+def split_outputs(text: str) -> list[str]:
+    """gdb's output cut at the `@@@ command` markers: the output of each command, in order."""
+    return re.split(r"^@@@ .*$", text, flags=re.M)
+
+
+# The same session natively (`run`) and on the recording (`continue` from the loader's entry):
+# into libc's malloc from the program's first printf, bt, finish.
+MALLOC_SESSION = ["break main", "continue", "break malloc", "continue", "bt", "finish", "frame",
+                  "info sharedlibrary"]  # fmt: skip
+
+
+def native_gdb(prog: Path, commands: list[str]) -> list[str]:
+    """gdb on the native program, `continue` of the first command to start it as `run`."""
+    args = [require_tool("gdb"), "-nx", "-batch", "-ex", "set pagination off",
+            "-ex", "set confirm off", str(prog)]  # fmt: skip
+    started = False
+    for cmd in commands:
+        if cmd == "continue" and not started:
+            cmd, started = "run", True
+        args[-1:-1] = ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=prog.parent)
+    return split_outputs(proc.stdout + proc.stderr)
 
 
 @pytest.fixture(scope="module")
-def library_rec(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A recording of a program using a library from a directory deleted afterwards."""
+def library_rec(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[str]]:
+    """A recording of a program using a library from a directory deleted afterwards, and
+    MALLOC_SESSION's output in gdb on the native program before that."""
     require_tool("gdb")
-    return record_with_vanished_library(tmp_path_factory.mktemp("dyngdb"))
+    native: list[list[str]] = []
+    rec, lib = record_with_vanished_library(
+        tmp_path_factory.mktemp("dyngdb"),
+        before_delete=lambda prog: native.append(native_gdb(prog, MALLOC_SESSION)),
+    )
+    return rec, lib, native[0]
 
 
 def _libraries(info: str) -> dict[str, list[str]]:
@@ -50,8 +80,8 @@ def _libraries(info: str) -> dict[str, list[str]]:
     return {line.split()[-1]: line.split()[:2] for line in info.splitlines() if "0x" in line}
 
 
-def test_shared_libraries_listed_and_broken_into(library_rec: tuple[Path, str]) -> None:
-    rec, lib = library_rec
+def test_shared_libraries_listed_and_broken_into(library_rec: tuple[Path, str, list[str]]) -> None:
+    rec, lib, _native = library_rec
     commands = ["break lib_add", "continue", "bt", "info sharedlibrary", "print &lib_add",
                 "finish", "show remote library-info-svr4-packet"]  # fmt: skip
     start, brk, cont, bt, info, addr, fin, packet = ttdbg_gdb(rec, commands)
@@ -74,8 +104,8 @@ def test_shared_libraries_listed_and_broken_into(library_rec: tuple[Path, str]) 
     assert _libraries(own[4]) == rows
 
 
-def test_libc_breakpoint_backtrace_and_reverse(library_rec: tuple[Path, str]) -> None:
-    rec, _lib = library_rec
+def test_libc_breakpoint_backtrace_and_reverse(library_rec: tuple[Path, str, list[str]]) -> None:
+    rec, _lib, _native = library_rec
     out = ttdbg_gdb(rec, [
         "break puts", "continue", "bt", "reverse-finish", "watch watched",
         "reverse-continue", "reverse-continue", "continue",
@@ -89,6 +119,45 @@ def test_libc_breakpoint_backtrace_and_reverse(library_rec: tuple[Path, str]) ->
     assert re.search(r"Old value = 10\s+New value = 6\n", rc1), rc1
     assert re.search(r"Old value = 6\s+New value = 3\n", rc2), rc2
     assert re.search(r"Old value = 3\s+New value = 6\n", fwd), fwd
+
+
+def frames(text: str) -> list[str]:
+    """The frame lines of a bt or frame output as `function at FILE:LINE` or `function from
+    LIBRARY`: without addresses and argument values, which differ between two address
+    layouts, and without gdb's `target:` prefix for files read through the stub."""
+    found = []
+    for line in text.splitlines():
+        m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(.*\)(?: (at|from) (\S+))?$", line)
+        if m:
+            found.append(" ".join(g.removeprefix("target:") for g in m.groups() if g))
+    return found
+
+
+def test_malloc_bt_finish_like_gdb_on_the_native_program(
+    library_rec: tuple[Path, str, list[str]],
+) -> None:
+    """`break malloc` stops in libc, and bt, finish and the libraries listed are what gdb
+    shows on the native program (libraries read from the recording; the program's own
+    library is gone); reverse-finish goes back to the call in the caller bt showed."""
+    rec, _lib, native = library_rec
+    out = ttdbg_gdb(rec, [*MALLOC_SESSION, "delete", "reverse-finish", "frame"])
+    _s, _b, _c, brk, cont, bt, fin, frame, info, _d, _rfin, rframe = out
+    assert "malloc" in brk, brk
+    assert re.search(r"Breakpoint 2(\.\d+)?, .*malloc", cont), cont
+    expected = frames(native[5])
+    assert re.fullmatch(r"main at \S*/uses\.c:7", expected[-1]), expected  # lib_hello("main")
+    assert any(f.startswith("lib_hello ") for f in expected)
+    assert frames(bt) == expected
+    assert "Value returned is" in native[6]
+    assert "Value returned is" in fin, fin
+    assert frames(frame) == frames(native[7]) == [expected[1]]
+    ours = [r.split()[-1] for r in info.splitlines() if "0x" in r]
+    assert all(name.startswith("target:") for name in ours), info  # read from the recording
+    assert [name.removeprefix("target:") for name in ours] == [
+        r.split()[-1] for r in native[8].splitlines() if "0x" in r
+    ]
+    # Back to where frame #2 called frame #1 (the function finish returned to).
+    assert frames(rframe)[0].split()[0] == expected[2].split()[0], rframe
 
 
 @pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
