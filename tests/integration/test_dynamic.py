@@ -240,6 +240,32 @@ def test_foreign_loader_missing_names_where_it_looked(arch: str, tmp_path: Path)
     assert replay_verified(ok, native.returncode) == native.stdout
 
 
+@pytest.mark.parametrize(("arch", "package"), [("aarch64", "libc6-arm64-cross"),
+                                               ("riscv64", "libc6-riscv64-cross")])  # fmt: skip
+def test_foreign_loader_without_the_debian_sysroot_names_it(
+    arch: str, package: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Without --sysroot and without Debian's cross C library, the error names the place
+    ttdbg looked in by default and the package that would put the loader there."""
+    from ttdbg import cli
+    from ttdbg.backend import recorder
+
+    prog = compile_source(tmp_path, "prog", C_PROGRAM, arch=arch)
+    absent = tmp_path / f"usr/{arch}-linux-gnu"  # as on a host without the package
+    monkeypatch.setitem(recorder.CROSS_SYSROOTS, arch, (str(absent), package))
+    out = tmp_path / "x.ttrec"
+    assert cli.main(["record", "-o", str(out), "--", str(prog)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    interp = (
+        "/lib/ld-linux-aarch64.so.1" if arch == "aarch64" else "/lib/ld-linux-riscv64-lp64d.so.1"
+    )
+    assert f"looked in {absent}{interp}, {interp}" in err, err
+    assert f"install Debian's {package} or pass --sysroot DIR" in err, err
+    assert not out.exists()
+
+
 def _rewritten(src: Path, dst: Path, change: Callable[[bytes], bytes]) -> None:
     """Copy a recording frame by frame (valid checksums), changing the first FILE frame
     that carries content."""

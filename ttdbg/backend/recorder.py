@@ -45,16 +45,26 @@ HOST_TIMERS = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
 SIGNAL_CHECK = 1 << 22  # instructions between looks at signals caught from the terminal
 
 Progress = Callable[[int], None]
-# Debian's cross C libraries: where a foreign program's loader and libraries are by default.
-CROSS_SYSROOTS = {"aarch64": "/usr/aarch64-linux-gnu", "riscv64": "/usr/riscv64-linux-gnu"}
+# Debian's cross C libraries: where a foreign program's loader and libraries are by default,
+# and the package that installs them there.
+CROSS_SYSROOTS = {
+    "aarch64": ("/usr/aarch64-linux-gnu", "libc6-arm64-cross"),
+    "riscv64": ("/usr/riscv64-linux-gnu", "libc6-riscv64-cross"),
+}
+
+
+def cross_sysroot(program: Program) -> tuple[str, str] | None:
+    """(Debian's sysroot, its package) for a dynamic program of another architecture than
+    the host's, installed or not."""
+    if program.interp_path is None or program.arch.name == os.uname().machine:
+        return None
+    return CROSS_SYSROOTS.get(program.arch.name)
 
 
 def default_sysroot(program: Program) -> str | None:
     """The sysroot for a program of another architecture than the host's, if installed."""
-    if program.interp_path is None or program.arch.name == os.uname().machine:
-        return None
-    root = CROSS_SYSROOTS.get(program.arch.name)
-    return root if root is not None and os.path.isdir(root) else None
+    cross = cross_sysroot(program)
+    return cross[0] if cross is not None and os.path.isdir(cross[0]) else None
 
 
 @dataclass(frozen=True)
@@ -190,11 +200,19 @@ class Recorder:
             with open(host.host_path(path), "rb") as f:
                 image = f.read()
         except OSError as err:
-            looked = [self.sysroot.rstrip("/") + path] if self.sysroot else []
+            cross = cross_sysroot(program)
+            root = self.sysroot or (cross[0] if cross is not None else None)
+            looked = [root.rstrip("/") + path] if root else []
+            # Debian's package when its sysroot was the place looked in (installed or not).
+            library = (
+                f"Debian's {cross[1]}"
+                if cross is not None and root == cross[0]
+                else f"the {program.arch.name} C library"
+            )
             raise UnsupportedProgram(
                 f"{self.program_path}: its dynamic loader {path} is missing (looked in "
-                f"{', '.join([*looked, path])}: {err.strerror}); install the "
-                f"{program.arch.name} C library or pass --sysroot DIR"
+                f"{', '.join([*looked, path])}: {err.strerror}); install "
+                f"{library} or pass --sysroot DIR"
             ) from None
         self.files.add(path, image)
         return with_interpreter(program, image)
