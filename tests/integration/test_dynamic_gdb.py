@@ -3,6 +3,8 @@ recording holds (served over vFile), with the program's own library deleted from
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -182,3 +184,56 @@ def test_gdb_multiarch_debugs_libraries(arch: str, tmp_path: Path) -> None:
     assert re.search(r"#1 +0x[0-9a-f]+ in main \(\) at .*uses\.c:12", bt), bt
     assert re.search(r"main \(\) at .*uses\.c:12", rfin), rfin
     assert re.search(r"Old value = 10\s+New value = 6\n", rc), rc
+
+
+# Runs in a fresh interpreter: replay --verify, `ttdbg gdb` (the stub's side) and the TUI's
+# view of the library code, with an audit hook noting every file the process opens.
+NO_HOST_FILES = r"""
+import json, os, sys
+opened = set()
+def note(event, args):
+    if event in ("open", "ctypes.dlopen") and isinstance(args[0], (str, bytes)):
+        opened.add(os.path.realpath(os.fsdecode(args[0])))
+sys.addaudithook(note)
+from ttdbg.cli import main
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.timeline import Timeline
+from ttdbg.symbols import Symbols
+from ttdbg.tui.view import ViewBuilder
+rec = sys.argv[1]
+status = [main(["replay", "--verify", rec]),
+          main(["gdb", "--no-session", rec, "--", "-nx", "-batch", "-ex", "break puts",
+                "-ex", "continue", "-ex", "bt", "-ex", "info sharedlibrary"])]
+recording = open_recording(rec)
+tl = Timeline(recording)
+builder = ViewBuilder(tl, Symbols(recording.program_image, recording.program.load_bias))
+tl.seek(tl.end)
+labels = [line.label for line in builder.build(None).disasm]
+print(json.dumps({"status": status, "opened": sorted(opened), "labels": labels,
+                  "stored": list(recording.files.paths)}))
+"""
+
+
+def test_replay_gdb_and_view_open_no_host_file_the_recording_holds(
+    library_rec: tuple[Path, str, list[str]],
+) -> None:
+    """Not the loader, not libc (still on this host), not /etc/ld.so.cache: every file the
+    guest mapped or read comes from the recording, never from the host's copy."""
+    rec, lib, _native = library_rec
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_HOST_FILES, str(rec)], capture_output=True, text=True,
+        timeout=300, cwd="/",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert report["status"] == [0, 0], proc.stdout + proc.stderr
+    assert re.search(r"#1 +0x[0-9a-f]+ in main \(\) at .*uses\.c:12", proc.stdout), proc.stdout
+    # The last instruction is libc's exit_group call, labelled from the stored libc.
+    assert any(label.lower().startswith("_exit") for label in report["labels"]), report["labels"]
+    opened = set(report["opened"])
+    assert os.path.realpath(rec) in opened  # the hook sees the files the process opens
+    stored = {os.path.realpath(p) for p in report["stored"]} | set(report["stored"])
+    assert any(p.endswith("/libc.so.6") for p in stored)
+    assert lib in stored
+    assert "/etc/ld.so.cache" in stored
+    assert not opened & stored, sorted(opened & stored)
