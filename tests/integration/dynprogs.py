@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.conftest import require_tool
 
 C_PROGRAM = r"""
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +20,42 @@ C_PROGRAM = r"""
 #include <fcntl.h>
 #include <unistd.h>
 #include <errno.h>
+#include <link.h>
+#include <sys/auxv.h>
 
 int counter;
 
 static int fib(int n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
 
+/* What the auxiliary vector says about the program and its loader, as facts that hold at any
+   load address: AT_BASE is the loader's ELF header where dl_iterate_phdr finds the loader,
+   AT_PHDR/AT_PHNUM are the program's own program headers, AT_ENTRY is its _start. */
+extern char _start[];
+static int look(struct dl_phdr_info *info, size_t size, void *unused) {
+    if (info->dlpi_phdr == (const ElfW(Phdr) *)getauxval(AT_PHDR)) {
+        for (int i = 0; i < info->dlpi_phnum; i++)
+            if (info->dlpi_phdr[i].p_type == PT_PHDR)
+                printf("program: bias + PT_PHDR's vaddr is AT_PHDR %d\n",
+                       info->dlpi_addr + info->dlpi_phdr[i].p_vaddr == getauxval(AT_PHDR));
+        printf("program: AT_PHNUM %d\n", info->dlpi_phnum == getauxval(AT_PHNUM));
+    } else if (info->dlpi_addr == getauxval(AT_BASE)) {
+        const char *name = strrchr(info->dlpi_name, '/');
+        printf("loader %s at AT_BASE\n", name ? name + 1 : info->dlpi_name);
+    }
+    return 0;
+}
+
+static void auxv_facts(void) {
+    const ElfW(Ehdr) *loader = (const ElfW(Ehdr) *)getauxval(AT_BASE);
+    printf("AT_BASE page-aligned %d, ELF header %d, shared object %d\n",
+           ((unsigned long)loader & 4095) == 0, memcmp(loader->e_ident, ELFMAG, SELFMAG) == 0,
+           loader->e_type == ET_DYN);
+    printf("AT_ENTRY is _start %d\n", getauxval(AT_ENTRY) == (unsigned long)_start);
+    dl_iterate_phdr(look, NULL);
+}
+
 int main(int argc, char **argv) {
+    auxv_facts();
     char *copy = strdup(argc > 1 ? argv[1] : "nobody");
     for (int i = 0; i < 5; i++) {
         counter += i;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,12 +84,18 @@ def assert_like_native(
 
 @pytest.mark.parametrize("arch", ARCHES)
 def test_c_program_maps_files_like_linux(arch: str, tmp_path: Path) -> None:
+    """PIE and position-dependent: the auxiliary vector describes the loader and program as
+    Linux's does, and file mappings behave as natively."""
     data = tmp_path / "data.txt"
     data.write_bytes(b"A" * 4096 + b"B" * 1903 + b"\n")
     for variant, extra in (("pie", ["-pie"]), ("fixed", ["-no-pie"])):
         prog = compile_source(tmp_path, f"prog-{variant}", C_PROGRAM, *extra, arch=arch)
         out = assert_like_native(arch, [str(prog), "you", str(data)], tmp_path / f"{variant}.ttrec")
         assert b"fixed over BBBBB" in out
+        facts = out[: out.index(b"step 0")]  # AT_BASE, AT_ENTRY, AT_PHDR, AT_PHNUM
+        assert b" 0" not in facts, facts
+        assert re.search(rb"^loader ld-linux-[\w.-]+\.so\.[12] at AT_BASE$", facts, re.M), facts
+        assert facts.count(b"program: ") == 2, facts
         assert b"shared writable on a read-only fd: Permission denied" in out
 
 
