@@ -58,7 +58,8 @@ def native_gdb(prog: Path, commands: list[str]) -> list[str]:
     started = False
     for cmd in commands:
         if cmd == "continue" and not started:
-            cmd, started = "run", True
+            cmd = "run"
+        started = started or cmd in ("run", "starti")
         args[-1:-1] = ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=prog.parent)
     return split_outputs(proc.stdout + proc.stderr)
@@ -72,7 +73,9 @@ def library_rec(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, li
     native: list[list[str]] = []
     rec, lib = record_with_vanished_library(
         tmp_path_factory.mktemp("dyngdb"),
-        before_delete=lambda prog: native.append(native_gdb(prog, MALLOC_SESSION)),
+        before_delete=lambda prog: native.append(
+            native_gdb(prog, ["starti", "info symbol $pc", *MALLOC_SESSION])
+        ),
     )
     return rec, lib, native[0]
 
@@ -138,12 +141,18 @@ def frames(text: str) -> list[str]:
 def test_malloc_bt_finish_like_gdb_on_the_native_program(
     library_rec: tuple[Path, str, list[str]],
 ) -> None:
-    """`break malloc` stops in libc, and bt, finish and the libraries listed are what gdb
-    shows on the native program (libraries read from the recording; the program's own
+    """The first instruction is the loader's entry, `break malloc` stops in libc, and bt,
+    finish and the libraries listed are what gdb shows on the native program (libraries read from the recording; the program's own
     library is gone); reverse-finish goes back to the call in the caller bt showed."""
-    rec, _lib, native = library_rec
-    out = ttdbg_gdb(rec, [*MALLOC_SESSION, "delete", "reverse-finish", "frame"])
+    rec, _lib, native_out = library_rec
+    native_start = native_out[2]  # after starti
+    native = [native_out[0], *native_out[3:]]  # MALLOC_SESSION's outputs, at ttdbg_gdb's places
+    out = ttdbg_gdb(rec, ["info symbol $pc", *MALLOC_SESSION, "delete", "reverse-finish", "frame"])
+    start = out.pop(1)
     _s, _b, _c, brk, cont, bt, fin, frame, info, _d, _rfin, rframe = out
+    # Both begin at the dynamic loader's entry: `_start in section .text of .../ld-linux...`.
+    assert "ld-linux" in native_start, native_start
+    assert start.replace("target:", "") == native_start, start
     assert "malloc" in brk, brk
     assert re.search(r"Breakpoint 2(\.\d+)?, .*malloc", cont), cont
     expected = frames(native[5])
