@@ -142,8 +142,9 @@ def test_malloc_bt_finish_like_gdb_on_the_native_program(
     library_rec: tuple[Path, str, list[str]],
 ) -> None:
     """The first instruction is the loader's entry, `break malloc` stops in libc, and bt,
-    finish and the libraries listed are what gdb shows on the native program (libraries read from the recording; the program's own
-    library is gone); reverse-finish goes back to the call in the caller bt showed."""
+    finish and the libraries listed are what gdb shows on the native program (libraries
+    read from the recording; the program's own library is gone); reverse-finish goes back
+    to the call in the caller bt showed."""
     rec, _lib, native_out = library_rec
     native_start = native_out[2]  # after starti
     native = [native_out[0], *native_out[3:]]  # MALLOC_SESSION's outputs, at ttdbg_gdb's places
