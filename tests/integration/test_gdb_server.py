@@ -201,3 +201,19 @@ def test_listening_beyond_loopback_warns() -> None:
         proc.terminate()
         _out, err = proc.communicate(timeout=30)
     assert "warning: listening on 0.0.0.0" in err, err
+
+
+def test_shutdown_ends_a_session_waiting_for_its_next_request() -> None:
+    """A quiet session waits for gdb's next request in a blocking read; stopping the
+    server must still end it (the client sees the connection close, the slot is free)."""
+    srv = serve(WALK)
+    client = RawClient(srv.address[1])
+    try:
+        assert client.ask(b"QStartNoAckMode") == b"OK"
+        assert client.ask(b"?") == WALK_STOP  # no-ack mode: answered without a '+'
+        srv.shutdown()
+        client.sock.settimeout(30)
+        assert client.sock.recv(100) == b""
+        poll(lambda: srv._busy.acquire(blocking=False), 30, "the session to give its slot back")
+    finally:
+        client.close()

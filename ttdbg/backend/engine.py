@@ -61,6 +61,7 @@ class IdleWork(Protocol):
 
 
 _IDLE = _Job(lambda _cancel: None, "idle", False, CancelToken())  # holds the turn while idle
+_NO_FUTURE: Future[Any] = Future()  # of an operation run on its submitter's thread (run_now)
 
 
 class EngineStopped(RuntimeError):
@@ -117,13 +118,32 @@ class Engine:
         """Run a short operation on the calling thread, if the engine is idle (nothing runs
         or waits); the returned future is already done. None when the engine is busy: then
         `submit` it, so it keeps its place in the order."""
-        job = _Job(run, origin, False, cancel or CancelToken())
+        future: Future[T] = Future()
+        try:
+            ran = self.run_now(run, origin, cancel)
+        except Exception as err:
+            future.set_exception(err)
+            return future
+        if ran is None:
+            return None
+        future.set_result(ran[0])
+        return future
+
+    def run_now(
+        self, run: Callable[[CancelToken], T], origin: str = "", cancel: CancelToken | None = None
+    ) -> tuple[T] | None:
+        """`run_here` without a future (a gdb request costs several): `(result,)` when the
+        engine was idle and the operation ran on the calling thread; None when the engine is
+        busy. The operation's exception is raised here."""
+        job = _Job(run, origin, False, cancel or CancelToken(), _NO_FUTURE)
         with self._cond:
             if self._stopping or self._current is not None or self._jobs:
                 return None
             self._current, self._runner = job, threading.current_thread()
-        self._execute(job)
-        return job.future
+        try:
+            return (run(job.cancel),)
+        finally:
+            self._end_turn(job)
 
     def call(
         self, run: Callable[[CancelToken], T], origin: str = "", cancel: CancelToken | None = None
@@ -247,6 +267,10 @@ class Engine:
     def _execute(self, job: _Job) -> None:
         """Run the current job, give the turn back, then tell the subscribers."""
         self._run(job)
+        self._end_turn(job)
+
+    def _end_turn(self, job: _Job) -> None:
+        """Give the turn back after `job` ran, then tell the subscribers what it changed."""
         changes = self.timeline.take_changes()
         with self._cond:
             self._current = self._runner = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .packets import unescape
@@ -199,60 +200,68 @@ def parse(payload: bytes) -> Request:
 
 
 def _parse(payload: bytes) -> Request:
-    if not payload:
-        return Unknown(payload)
-    head = payload[:1]
-    if payload == b"?":
-        return HaltReason()
-    if payload == b"QStartNoAckMode":
-        return StartNoAck()
-    if head == b"q":
-        return _parse_query(payload)
-    if payload == b"g":
-        return ReadRegisters()
-    if head == b"G":
-        return WriteRegisters()
-    if head == b"p":
-        return ReadRegister(hex_number(payload[1:]))
-    if head == b"P":
-        return WriteRegister(hex_number(payload[1:].split(b"=")[0]))
-    if head == b"m":
-        addr, _, length = payload[1:].partition(b",")
-        return ReadMemory(hex_number(addr), hex_number(length))
-    if head == b"M":
-        spec, _, data = payload[1:].partition(b":")
-        addr, _, _length = spec.partition(b",")
-        return WriteMemory(hex_number(addr), bytes.fromhex(data.decode("ascii")))
-    if head == b"X":
-        spec, _, data = payload[1:].partition(b":")
-        addr, _, _length = spec.partition(b",")
-        return WriteMemory(hex_number(addr), unescape(data))
-    if head in (b"Z", b"z"):
-        fields = payload[1:].split(b";")[0].split(b",")
-        return SetBreak(
-            head == b"Z", hex_number(fields[0]), hex_number(fields[1]), hex_number(fields[2])
-        )
-    if head in (b"c", b"C"):
-        return Resume(step=False)
-    if head in (b"s", b"S"):
-        return Resume(step=True)
-    if payload == b"bc":
-        return Resume(step=False, reverse=True)
-    if payload == b"bs":
-        return Resume(step=True, reverse=True)
-    if payload == b"vCont?":
-        return VContQuery()
+    exact = _EXACT.get(payload)
+    if exact is not None:
+        return exact()
+    by_head = _BY_HEAD.get(payload[0]) if payload else None
+    return Unknown(payload) if by_head is None else by_head(payload)
+
+
+def _memory_write(payload: bytes, decode: Callable[[bytes], bytes]) -> Request:
+    spec, _, data = payload[1:].partition(b":")
+    addr, _, _length = spec.partition(b",")
+    return WriteMemory(hex_number(addr), decode(data))
+
+
+def _break(payload: bytes) -> Request:
+    fields = payload[1:].split(b";")[0].split(b",")
+    return SetBreak(
+        payload[0] == ord("Z"), hex_number(fields[0]), hex_number(fields[1]), hex_number(fields[2])
+    )
+
+
+def _read_memory(payload: bytes) -> Request:
+    addr, _, length = payload[1:].partition(b",")
+    return ReadMemory(hex_number(addr), hex_number(length))
+
+
+def _parse_v(payload: bytes) -> Request:
     if payload.startswith(b"vCont;"):
         return _parse_vcont(payload)
     if payload.startswith(b"vFile:"):
         op, _, rest = payload[6:].partition(b":")
         return VFile(op.decode("ascii"), tuple(rest.split(b",")) if rest else ())
-    if payload.startswith(b"vKill") or payload == b"k":
+    if payload.startswith(b"vKill"):
         return Kill()
-    if head == b"D":
-        return Detach()
-    if head == b"H":
-        return SetThread(payload[1:2].decode("ascii"), _thread_id(payload[2:]))
-    if head == b"T":
-        return ThreadAlive(_thread_id(payload[1:]))
     return Unknown(payload)
+
+
+# Whole payloads with a fixed meaning, then parsers by the payload's first byte.
+_EXACT: dict[bytes, Callable[[], Request]] = {
+    b"?": HaltReason,
+    b"QStartNoAckMode": StartNoAck,
+    b"g": ReadRegisters,
+    b"bc": lambda: Resume(step=False, reverse=True),
+    b"bs": lambda: Resume(step=True, reverse=True),
+    b"vCont?": VContQuery,
+    b"k": Kill,
+}
+_BY_HEAD: dict[int, Callable[[bytes], Request]] = {
+    ord("q"): _parse_query,
+    ord("G"): lambda p: WriteRegisters(),
+    ord("p"): lambda p: ReadRegister(hex_number(p[1:])),
+    ord("P"): lambda p: WriteRegister(hex_number(p[1:].split(b"=")[0])),
+    ord("m"): _read_memory,
+    ord("M"): lambda p: _memory_write(p, lambda data: bytes.fromhex(data.decode("ascii"))),
+    ord("X"): lambda p: _memory_write(p, unescape),
+    ord("Z"): _break,
+    ord("z"): _break,
+    ord("c"): lambda p: Resume(step=False),
+    ord("C"): lambda p: Resume(step=False),
+    ord("s"): lambda p: Resume(step=True),
+    ord("S"): lambda p: Resume(step=True),
+    ord("v"): _parse_v,
+    ord("D"): lambda p: Detach(),
+    ord("H"): lambda p: SetThread(p[1:2].decode("ascii"), _thread_id(p[2:])),
+    ord("T"): lambda p: ThreadAlive(_thread_id(p[1:])),
+}

@@ -11,6 +11,7 @@ INTERRUPT = 0x03
 _NEEDS_ESCAPE = re.compile(rb"[$#}*]")
 _DOLLAR, _HASH, _PLUS, _MINUS = b"$#+-"
 _BODY_END = re.compile(rb"[#$]")
+_WHOLE_PACKET = re.compile(rb"\$([^#$]*)#(..)", re.DOTALL)  # all of one packet, in one read
 
 
 def checksum(payload: bytes) -> int:
@@ -97,6 +98,13 @@ class PacketReader:
                 i = end + 1
                 continue
             b = data[i]
+            if b == _DOLLAR and self._state == "idle":
+                # The usual case: a whole packet arrived in this read; take it in one step.
+                whole = _WHOLE_PACKET.match(data, i)
+                if whole is not None and len(whole[1]) <= self._max:
+                    out.append(_packet(whole[1], whole[2]))
+                    i = whole.end()
+                    continue
             i += 1
             if self._state == "idle":
                 if b == _DOLLAR:
@@ -116,11 +124,18 @@ class PacketReader:
         return out
 
     def _finish(self) -> Incoming:
-        try:
-            expected = int(self._cs.decode("ascii"), 16)
-        except (UnicodeDecodeError, ValueError):
+        if self._oversized:
             return Incoming(Kind.BAD)
-        body = bytes(self._body)
-        if self._oversized or checksum(body) != expected:
-            return Incoming(Kind.BAD)
-        return Incoming(Kind.PACKET, body)
+        return _packet(bytes(self._body), bytes(self._cs))
+
+
+def _packet(body: bytes, sent_checksum: bytes) -> Incoming:
+    """The packet `body`, or BAD when the checksum the peer sent is not two hex digits
+    matching it."""
+    try:
+        expected = int(sent_checksum.decode("ascii"), 16)
+    except (UnicodeDecodeError, ValueError):
+        return Incoming(Kind.BAD)
+    if not sent_checksum.isalnum() or checksum(body) != expected:
+        return Incoming(Kind.BAD)
+    return Incoming(Kind.PACKET, body)

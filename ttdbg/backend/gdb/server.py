@@ -70,6 +70,8 @@ class GdbServer:
         self._busy = threading.Lock()
         self._refusing = threading.BoundedSemaphore(MAX_REFUSING)
         self._stopping = threading.Event()
+        self._attached: set[socket.socket] = set()  # woken from their blocking reads on shutdown
+        self._attached_lock = threading.Lock()
 
     def serve_forever(self) -> None:
         """Accept clients until `shutdown`; each gets its own thread."""
@@ -102,6 +104,11 @@ class GdbServer:
     def shutdown(self) -> None:
         self._stopping.set()
         self.sock.close()
+        with self._attached_lock:
+            attached = list(self._attached)
+        for conn in attached:
+            with contextlib.suppress(OSError):  # it may have gone meanwhile
+                conn.shutdown(socket.SHUT_RDWR)
         if self._own_engine and self._engine is not None:
             self._engine.stop()
 
@@ -120,22 +127,31 @@ class GdbServer:
                         self._refusing.release()
                 return
             released = threading.Event()
+            attached = False
 
             def release() -> None:
                 # On a clean detach the slot is free before gdb reads the OK, so it can
                 # reconnect at once.
                 if not released.is_set():
                     released.set()
-                    self.on_attach(False)
+                    if attached:
+                        self.on_attach(False)
                     self._busy.release()
 
+            with self._attached_lock:
+                self._attached.add(conn)
             try:
-                self.on_attach(True)
-                stub = self.make_stub()
-                ClientSession(conn, stub, self._engine_for(stub), self, release).run()
+                # (A shutdown that came before the line above did not see this client.)
+                if not self._stopping.is_set():
+                    attached = True
+                    self.on_attach(True)
+                    stub = self.make_stub()
+                    ClientSession(conn, stub, self._engine_for(stub), self, release).run()
             except OSError as err:
                 log.debug("gdb client connection ended: %s", err)
             finally:
+                with self._attached_lock:
+                    self._attached.discard(conn)
                 release()
 
     def _refuse(self, conn: socket.socket) -> None:
@@ -168,7 +184,9 @@ class ClientSession:
         release: Callable[[], None],
     ) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setblocking(False)
+        # Blocking: a quiet session waits in recv; reads and writes that must not wait say
+        # so with MSG_DONTWAIT.
+        sock.setblocking(True)
         self.sock = sock
         self.stub = stub
         self.engine = engine
@@ -180,6 +198,7 @@ class ClientSession:
         self.token = CancelToken()
         self.closing = False
         self.last_sent = time.monotonic()  # when the client last took bytes from us
+        self.log_packets = packet_log.isEnabledFor(logging.DEBUG)  # (checked once a session)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
 
@@ -196,6 +215,14 @@ class ClientSession:
                 self._flush()
                 if self.closing and not self.pending and self.job is None:
                     return
+                if self.job is None and not self.pending and not self.rsp.in_packet:
+                    # Quiet: nothing runs and nothing waits for the client, which owes the
+                    # next request; wait for it in recv itself (one system call a packet,
+                    # no poll; the server's shutdown ends the wait).
+                    if not self._read(0):
+                        return
+                    packet_since = None
+                    continue
                 if self.pending or self.rsp.in_packet:  # (the clock is a system call here)
                     now = time.monotonic()
                     packet_since = (packet_since or now) if self.rsp.in_packet else None
@@ -214,7 +241,7 @@ class ClientSession:
                 for key, events in sel.select(timeout=0.5):
                     if key.fileobj is self._wake_r:
                         self._wake_r.recv(4096)
-                    elif events & selectors.EVENT_READ and not self._read():
+                    elif events & selectors.EVENT_READ and not self._read(socket.MSG_DONTWAIT):
                         return
                 self._finish_job()
         except ProtocolError as err:
@@ -225,10 +252,11 @@ class ClientSession:
             self._wake_r.close()
             self._wake_w.close()
 
-    def _read(self) -> bool:
-        """Take what the socket has; False once the client has gone."""
+    def _read(self, flags: int) -> bool:
+        """Take what the socket has (waiting for it unless `flags` say not to); False once
+        the client has gone."""
         try:
-            data = self.sock.recv(65536)
+            data = self.sock.recv(65536, flags)
         except BlockingIOError:
             return True
         if not data:
@@ -248,7 +276,8 @@ class ClientSession:
         payload = self.rsp.next_request()
         if payload is None:
             return False
-        packet_log.debug("<- %r", payload[:200])
+        if self.log_packets:
+            packet_log.debug("<- %r", payload[:200])
         self.rsp.take_interrupt()  # one from before this request is stale
         self.token = token = CancelToken()
         stub = self.stub
@@ -260,10 +289,14 @@ class ClientSession:
         if not stub.runs_long(request):
             # A step or a query: nothing to interrupt, so no need to keep reading the socket
             # meanwhile; answering here saves two thread hand-offs (the ack goes out first).
-            self._flush()
-            self.job = self.engine.run_here(answer, "gdb", token)
-            if self.job is not None:
-                self._finish_job()
+            if not self.rsp.no_ack:
+                self._flush()
+            try:
+                ran = self.engine.run_now(answer, "gdb", token)
+            except Exception as err:  # the stub answers everything; this is a bug
+                ran = (Reply([self.stub.error(f"internal error: {err}")]),)
+            if ran is not None:
+                self._send_reply(ran[0])
                 return True
         self.job = self.engine.submit(answer, "gdb", token)
         self.job.add_done_callback(lambda _f: self._wake())
@@ -283,8 +316,12 @@ class ClientSession:
             reply = job.result()
         except Exception as err:  # the stub answers everything; the engine may have stopped
             reply = Reply([self.stub.error(f"internal error: {err}")])
-        for payload in reply.payloads:
-            packet_log.debug("-> %r", payload[:200])
+        self._send_reply(reply)
+
+    def _send_reply(self, reply: Reply) -> None:
+        if self.log_packets:
+            for payload in reply.payloads:
+                packet_log.debug("-> %r", payload[:200])
         self.rsp.send_reply(reply.payloads)
         if reply.close:
             self.closing = True
@@ -297,7 +334,7 @@ class ClientSession:
         waiting = bool(self.pending)
         self.pending += fresh
         try:
-            sent = self.sock.send(self.pending)
+            sent = self.sock.send(self.pending, socket.MSG_DONTWAIT)
         except BlockingIOError:
             sent = 0
         self.pending = self.pending[sent:]
