@@ -228,6 +228,12 @@ class Recorder:
             first, base, data = batch
             self.out.write(FrameType.EVENTS, encode_events_frame(first, base, data))
 
+    # The most instructions one run of the record loop goes before the loop looks again.
+    run_quantum = SIGNAL_CHECK
+
+    def between_runs(self, ran: RunOutcome) -> None:
+        """After each run of the record loop that left the guest going (a subclass's hook)."""
+
     def snapshot(self) -> None:
         self.flush_events()
         # Sharing the unchanged pages with the last snapshot's state: the recorder keeps one
@@ -237,6 +243,10 @@ class Recorder:
             # Past the memory the header declares: readers would refuse this snapshot.
             self.over_memory = True
             return
+        self.write_snapshot(state)
+
+    def write_snapshot(self, state: MachineState) -> None:
+        """Write `state` (the latest captured; events up to its cursor flushed)."""
         keyframe = self.previous is None or self.snapshot_count % KEYFRAME_EVERY == 0
         state_hash = self.digests.state_hash(state)
         enc = encode(state, None if keyframe else self.previous, state_hash, self.baseline)
@@ -324,7 +334,7 @@ class Recorder:
         limit = self.max_insns
         ran: RunOutcome | None = None
         while m.halted is None:
-            step = min(self.snapshot_every - m.icount % self.snapshot_every, SIGNAL_CHECK)
+            step = min(self.snapshot_every - m.icount % self.snapshot_every, self.run_quantum)
             if limit is not None:
                 step = min(step, limit - m.icount)
             if step <= 0:
@@ -344,6 +354,8 @@ class Recorder:
                 break
             if progress is not None:
                 progress(m.icount)
+            if m.halted is None:
+                self.between_runs(ran)
             # A signal caught just now is delivered at this very icount: the snapshot for it
             # is the one taken at the end.
             if m.halted is None and m.icount % self.snapshot_every == 0 and not ran.signal_due:

@@ -13,7 +13,8 @@ import lz4.frame
 
 from ttdbg import __version__
 from ttdbg.limits import DEFAULT_MEMORY_LIMIT
-from ttdbg.snapshots.state import HASH_VERSION, PageDigests
+from ttdbg.pages import PAGE
+from ttdbg.snapshots.state import HASH_VERSION, MachineState, PageDigests
 
 from ..baseline import PageBaseline
 from ..eventlog import EVENTLOG_VERSION, EventLogWriter
@@ -21,6 +22,7 @@ from ..loader import initial_pages
 from ..process import GuestProcess
 from ..recfile import FrameType, RecordingWriter
 from ..recorder import DEFAULT_SNAPSHOT_EVERY, Progress, Recorder, RecordResult, _FlushingInputs
+from ..runoutcome import RunOutcome
 from . import FIRMWARE_PLATFORM_VERSION, MachineSpec
 from .platform import Console, FirmwarePlatform, stdout_console
 from .serialinput import SerialInput
@@ -36,7 +38,16 @@ class _SignalFlag:
 
 
 class FirmwareRecorder(Recorder):
-    """Runs firmware from reset until it powers off, fails, or is interrupted."""
+    """Runs firmware from reset until it powers off, fails, or is interrupted.
+
+    Each snapshot comes with the (up to two) states the record loop kept last before it (captures
+    cost only the pages written since the last one), `run_quantum` instructions apart:
+    reverse debugging starts at a snapshot (the end of the recording above all), and a
+    firmware taking an interrupt every few dozen instructions replays slowly, so its first
+    steps back should start close by rather than a whole snapshot interval away.
+    """
+
+    run_quantum = 1 << 12
 
     def __init__(
         self,
@@ -69,6 +80,7 @@ class FirmwareRecorder(Recorder):
         self.previous = None
         self.snapshot_count = 0
         self.snapshot_bytes = [0, 0]
+        self._leads: list[MachineState] = []  # the last states kept between runs
 
     @property
     def platform(self) -> FirmwarePlatform:
@@ -78,6 +90,22 @@ class FirmwareRecorder(Recorder):
 
     def _end_details(self) -> dict[str, Any]:
         return {}
+
+    def between_runs(self, ran: RunOutcome) -> None:
+        if ran.signal_due or self.over_memory:
+            return  # (a signal delivered here: the snapshot for it is taken at the end)
+        state = self.process.capture(self.log.count, self.previous)
+        self._leads = [*self._leads[-2:], state]
+
+    def snapshot(self) -> None:
+        self.flush_events()  # (the leads' events too: their cursors are behind)
+        leads, self._leads = self._leads, []
+        now = self.process.machine.icount
+        after = self.previous.icount if self.previous is not None else -1
+        for lead in leads:
+            if after < lead.icount < now and len(lead.pages) * PAGE <= self.max_memory:
+                self.write_snapshot(lead)
+        super().snapshot()
 
     def _catch_signals(self) -> dict[int, Any]:
         """Ctrl-C and friends end the recording at the next instruction boundary (the

@@ -1,0 +1,92 @@
+"""A firmware recording keeps states shortly before each snapshot (the end above all), so
+reverse debugging from there starts close by; those states are exact (replay verifies them)
+and reverse-continue from the end lands where a forward bisection finds the last write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from ttdbg.backend.machines import machine_spec
+from ttdbg.backend.machines.recorder import FirmwareRecorder
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.replayer import replay
+from ttdbg.backend.stops import WatchpointHit
+from ttdbg.backend.timeline import Timeline
+
+ROOT = Path(__file__).resolve().parents[2]
+FW = ROOT / "sample_traces" / "firmware" / "riscv-virt" / "fw.elf"
+EVERY, END = 20_000, 50_000
+QUANTUM = FirmwareRecorder.run_quantum
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("leads") / "fw.ttrec"
+    FirmwareRecorder(
+        str(FW), machine_spec("virt", "riscv64", None, None), str(out), None,
+        console=lambda fd, data: None, snapshot_every=EVERY, max_insns=END,
+    ).run()  # fmt: skip
+    return out
+
+
+def ticks_symbol() -> tuple[int, int]:
+    with open(FW, "rb") as f:
+        sym = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name("ticks")[0]
+        return int(sym["st_value"]), int(sym["st_size"])
+
+
+def test_snapshots_come_with_states_just_before_them(recording: Path) -> None:
+    # The record loop stops every QUANTUM instructions from each snapshot: the last two
+    # stops before the next snapshot are kept with it.
+    expected = [0]
+    for snap in (EVERY, 2 * EVERY, END):
+        stops = list(range(expected[-1] + QUANTUM, snap, QUANTUM))
+        expected += [*stops[-2:], snap]
+    icounts = open_recording(str(recording)).snapshots.icounts
+    assert icounts == expected
+    result = replay(open_recording(str(recording)), verify=True)
+    assert result.verified == len(icounts)
+
+
+def test_reverse_continue_from_the_end_lands_on_the_last_write(recording: Path) -> None:
+    addr, size = ticks_symbol()
+    timeline = Timeline(open_recording(str(recording)))
+    timeline.seek(timeline.end)
+    timeline.add_watchpoint("write", addr, size)
+    stop = timeline.reverse_continue()
+    assert isinstance(stop, WatchpointHit)
+
+    # The oracle: the tick counter only grows; bisect forward replays for the first icount
+    # at which it holds its final value (the write retires just before it).
+    oracle = Timeline(open_recording(str(recording)))
+
+    def ticks_at(icount: int) -> int:
+        oracle.seek(icount)
+        return int.from_bytes(oracle.read_memory(addr, size), "little")
+
+    final = ticks_at(oracle.end)
+    lo, hi = 0, oracle.end
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ticks_at(mid) == final:
+            hi = mid
+        else:
+            lo = mid + 1
+    # RISC-V watchpoints are not steppable: going back, gdb's convention stops just after
+    # the store (instruction lo - 1), with the value it wrote in memory.
+    assert stop.icount == timeline.position == lo
+    assert int.from_bytes(stop.new, "little") == final
+    assert int.from_bytes(stop.old, "little") == final - 1
+    oracle.seek(lo - 1)
+    assert stop.pc == oracle.pc
+    assert timeline.machine.register_file.read() == ticks_state(recording, lo)
+
+
+def ticks_state(recording: Path, icount: int) -> dict[str, int]:
+    """The registers at `icount`, replayed forward from icount 0 in one run."""
+    timeline = Timeline(open_recording(str(recording)))
+    timeline.proc.run(icount)
+    return timeline.machine.register_file.read()
