@@ -18,6 +18,7 @@ from ttdbg.session import open_session
 from ttdbg.symbols import Symbols
 from ttdbg.tui.app import TtdbgApp
 from ttdbg.tui.widgets.disassembly import Disassembly
+from ttdbg.tui.widgets.keyline import KeyLine
 from ttdbg.tui.widgets.registers import Registers
 
 WALK = Symbols((BIN / "walk").read_bytes())
@@ -123,19 +124,23 @@ def test_a_long_operation_shows_progress_and_escape_cancels_it() -> None:
             await pilot.press(*["down"] * 18)
             assert app.query_one(Registers).selected == "fs_base"
             await pilot.press("number_sign")
-            await wait_for(pilot, lambda: app.query_one("#progress").has_class("visible"))
+            keys = app.query_one(KeyLine)
+            await wait_for(pilot, lambda: keys.progress is not None)
             await pilot.pause()
-            # On its own row, above the key line (not under it), and the header moves.
-            bar, keys = app.query_one("#progress").region, app.query_one("#keys").region
-            assert bar.height == 1
-            assert bar.y < keys.y
+            # In the key line's place on the bottom row (always on screen), with its ETA,
+            # and the header moves.
+            assert keys.region.bottom == app.screen.region.bottom
+            shown = keys.visible_text()
+            assert "escape cancels" in shown and "ETA " in shown and "%" in shown, shown
+            assert "━" in shown, shown  # rich's bar
             await wait_for(
                 pilot, lambda: "escape cancels" in str(app.query_one("#status").render())
             )
             await pilot.press("escape")
             await settle(pilot, app)
             assert isinstance(app.last_stop, Interrupted)
-            assert not app.query_one("#progress").has_class("visible")
+            assert keys.progress is None
+            assert "? help" in keys.visible_text()  # the key hints are back
             # (The position on screen: while idle the engine fills in checkpoints, and the
             # timeline belongs to its thread.)
             stopped = app.position

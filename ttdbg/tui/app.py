@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.events import Event, Key, Resize
+from textual.events import Event, Key
 from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Input, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static
 
 from ttdbg.backend.cancel import CancelToken, Progress
 from ttdbg.backend.densify import Densifier, spacing_for
@@ -42,6 +42,7 @@ from ttdbg.session import Session
 from ttdbg.symbols import Symbols
 
 from .commands import HELP, CommandError, parse_command, parse_position
+from .compositor import LineCompositor
 from .examine import FIRST, PRINT_LETTERS, examine, parse_format
 from .gdbdisasm import GdbDisassembler
 from .messages import EngineDone, GdbAttached, ProgressUpdate, SeekRequest, TimelineChanged
@@ -49,6 +50,7 @@ from .view import StateView, ViewBuilder
 from .widgets.disassembly import Disassembly
 from .widgets.events import Events
 from .widgets.frames import Backtrace, FrameSelected, Locals
+from .widgets.keyline import KeyLine
 from .widgets.marks import Marks
 from .widgets.memory import Memory
 from .widgets.output import Output
@@ -57,6 +59,7 @@ from .widgets.registers import Registers
 from .widgets.source import Source
 from .widgets.stack import Stack
 from .widgets.status import StatusBar
+from .widgets.tabbar import Tab, TabBar
 from .widgets.threads import Threads
 from .widgets.timeline import Timeline
 
@@ -75,24 +78,6 @@ class _Outcome:
     note: str = ""
 
 
-# A fixed key line: Textual's Footer rebuilds itself on every focus change, which costs more
-# than a seek when the command line closes. Hints in order of importance: as many as fit.
-KEY_HINTS = (
-    "? help",
-    "q quit",
-    "i/I stepi",
-    "s/S step",
-    "l/L next",
-    "o/O nexti",
-    "c/C cont",
-    "f/F finish",
-    ": command",
-    "g goto",
-    "1-0 panes",
-    "space break",
-    "m/' marks",
-    "u back",
-)
 # key -> (pane id, tab id or "" for a pane outside the tabs)
 PANES: dict[str, tuple[str, str, str]] = {
     "disassembly": ("1", "disasm", ""),
@@ -115,36 +100,17 @@ SINGLE_STEPS = frozenset(
 )  # fmt: skip
 
 
-def key_line(width: int) -> str:
-    """The hints that fit `width`, kept in their order of importance."""
-    shown: list[str] = []
-    for hint in KEY_HINTS:
-        if len("  ".join([*shown, hint])) + 1 <= width:
-            shown.append(hint)
-    order = {h: i for i, h in enumerate(KEY_HINTS[2:] + KEY_HINTS[:2])}
-    return " " + "  ".join(sorted(shown, key=order.__getitem__))
-
-
-class KeyLine(Static):
-    """The key hints that fit the width."""
-
-    def on_resize(self, event: Resize) -> None:
-        self.update(key_line(event.size.width))
-
-
-# tab id -> (label, label when the tab row is narrow): every tab's name stays on screen.
-TAB_LABELS = {
-    "tab-memory": ("memory", "mem"),
-    "tab-stack": ("stack", "stk"),
-    "tab-events": ("events", "evt"),
-    "tab-marks": ("marks", "mrk"),
-    "tab-output": ("output", "out"),
-    "tab-backtrace": ("bt", "bt"),
-    "tab-locals": ("locals", "loc"),
-    "tab-threads": ("threads", "thr"),
-}
-RIGHT_MIN = 34  # the right column's min-width
-WIDE_TABS = 2 + sum(len(long) + 2 for long, _short in TAB_LABELS.values())  # columns needed
+# The tabbed panes, in the tab row's order.
+TABS = [
+    Tab("tab-memory", "memory", "mem"),
+    Tab("tab-stack", "stack", "stk"),
+    Tab("tab-events", "events", "evt"),
+    Tab("tab-marks", "marks", "mrk"),
+    Tab("tab-output", "output", "out"),
+    Tab("tab-backtrace", "bt", "bt"),
+    Tab("tab-locals", "locals", "loc"),
+    Tab("tab-threads", "threads", "thr"),
+]
 PROGRESS_EVERY = 0.05  # seconds between progress messages from the engine
 log = logging.getLogger(__name__)
 
@@ -176,34 +142,33 @@ class MainScreen(Screen[None]):
 
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # A step repaints the changed lines of each pane, not every line between them.
+        self._compositor = LineCompositor()
+
 
 class TtdbgApp(App[None]):
     """Scrub a recording: every pane shows the state at the timeline's position."""
 
     TITLE = "ttdbg"
     CSS = """
-    Screen { layout: vertical; }
+    /* The command line lies over the row above the key line (the panes' bottom edge), on a
+       layer of its own: opening and closing it changes no other widget's place or size (a
+       seek lays nothing out again). */
+    Screen { layout: vertical; layers: default command; }
     #status { height: 1; background: $boost; }
     #timeline { height: 3; }
     #main { height: 1fr; }
     #left { width: 3fr; }
-    #right { width: 2fr; min-width: 34; }  /* RIGHT_MIN */
+    #right { width: 2fr; min-width: 34; }
     Disassembly { height: 2fr; border: round $primary-background; }
     Source { height: 1fr; border: round $primary-background; }
     Registers { height: 1fr; border: round $primary-background; }
-    TabbedContent { height: 1fr; }
-    /* The tabs' panes take the height left under the tab row: without a height of their own
-       they are sized by their content once, at mount, when it is empty (blank tabs). */
-    #tabs ContentSwitcher { height: 1fr; }
-    #tabs TabPane { height: 1fr; padding: 0; }
-    #tabs.narrow Tab { padding: 0 0 0 1; }
+    .tabbed { height: 1fr; border: round $primary-background; }
     Pane:focus { border: round $accent; }
-    /* The rows under the panes, stacked (docked widgets would overlap on the last row). */
-    #bottom { dock: bottom; height: auto; }
-    #command { display: none; height: 1; border: none; padding: 0 1; }
-    #progress { display: none; height: 1; }
-    #progress.visible { display: block; }
-    #keys { height: 1; background: $boost; color: $text-muted; }
+    #command { layer: command; dock: bottom; margin-bottom: 1; display: none; height: 1;
+               border: none; padding: 0 1; }
     """
     # Every key of the app is a priority binding: it runs in the app's own event loop, in
     # the order typed, before later keys are forwarded to the focused widget. (A plain
@@ -324,29 +289,28 @@ class TtdbgApp(App[None]):
                 yield Registers(
                     arch.display_registers, {r.name: r.size for r in arch.registers}, id="registers"
                 )
-                with TabbedContent(id="tabs", initial=self.session.layout.get("tab", "tab-memory")):
-                    with TabPane(TAB_LABELS["tab-memory"][0], id="tab-memory"):
-                        yield Memory(id="memory")
-                    with TabPane(TAB_LABELS["tab-stack"][0], id="tab-stack"):
-                        yield Stack(id="stack")
-                    with TabPane(TAB_LABELS["tab-events"][0], id="tab-events"):
-                        yield Events(self.tl.machine.arch.syscall_names, id="events")
-                    with TabPane(TAB_LABELS["tab-marks"][0], id="tab-marks"):
-                        yield Marks(id="marks")
-                    with TabPane(TAB_LABELS["tab-output"][0], id="tab-output"):
-                        yield Output(id="output")
-                    with TabPane(TAB_LABELS["tab-backtrace"][0], id="tab-backtrace"):
-                        yield Backtrace(id="backtrace")
-                    with TabPane(TAB_LABELS["tab-locals"][0], id="tab-locals"):
-                        yield Locals(id="locals")
-                    with TabPane(TAB_LABELS["tab-threads"][0], id="tab-threads"):
-                        yield Threads(id="threads")
-        with Vertical(id="bottom"):
-            yield ProgressBar(id="progress", show_eta=True, total=1)
-            yield Input(
-                id="command", placeholder=":command (help for the list)", select_on_focus=False
-            )
-            yield KeyLine(key_line(self.size.width), id="keys")
+                active = self.session.layout.get("tab", TABS[0].id)
+                tab_bar = TabBar(TABS, active, id="tabs")
+                yield tab_bar
+                for pane in self._tabbed_panes():
+                    pane.add_class("tabbed")
+                    pane.display = PANES[pane.id or ""][2] == tab_bar.active
+                    yield pane
+        yield KeyLine(id="keys")
+        yield Input(id="command", placeholder=":command (help for the list)", select_on_focus=False)
+
+    def _tabbed_panes(self) -> list[Pane]:
+        """The panes under the tab row, only the chosen one on screen."""
+        return [
+            Memory(id="memory"),
+            Stack(id="stack"),
+            Events(self.tl.machine.arch.syscall_names, id="events"),
+            Marks(id="marks"),
+            Output(id="output"),
+            Backtrace(id="backtrace"),
+            Locals(id="locals"),
+            Threads(id="threads"),
+        ]
 
     def on_mount(self) -> None:
         # The thread lane and the first view are read here, before the engine thread exists
@@ -521,14 +485,6 @@ class TtdbgApp(App[None]):
         new = self.builder.inspector.format(t, stop.new, self.tl)
         return f"{stop.kind} watchpoint {expr}: old = {old}, new = {new}"
 
-    def on_resize(self, event: Resize) -> None:
-        """Short tab names where the long ones would not all fit the tab row."""
-        tabs = self._one(TabbedContent)
-        narrow = max(RIGHT_MIN, event.size.width * 2 // 5) < WIDE_TABS  # #right's CSS width
-        tabs.set_class(narrow, "narrow")
-        for tab, (long, short) in TAB_LABELS.items():
-            tabs.get_tab(tab).label = short if narrow else long
-
     def on_disassembly_resized(self, message: Disassembly.Resized) -> None:
         if message.rows and message.rows != self.builder.disasm_rows:
             self.builder.disasm_rows = message.rows
@@ -581,10 +537,7 @@ class TtdbgApp(App[None]):
             self._show_progress(message.done, message.to_go, message.icount)
 
     def _show_progress(self, done: int, to_go: int, icount: int) -> None:
-        bar = self._one(ProgressBar)
-        if not bar.has_class("visible"):
-            bar.add_class("visible")
-        bar.update(total=max(1, done + to_go), progress=done)
+        self._one(KeyLine).show_progress(done, done + to_go)
         # The header shows the moving icount, as the engine reported it.
         self._one(StatusBar).show_progress(icount, self.tl.end, "escape cancels")
 
@@ -599,9 +552,7 @@ class TtdbgApp(App[None]):
         self.view = view
         self.last_stop = stop
         self.views_shown += 1
-        bar = self._one(ProgressBar)
-        if bar.has_class("visible"):
-            bar.remove_class("visible")
+        self._one(KeyLine).hide_progress()
         if moved_from is not None:
             self.session.note_move(moved_from, view.icount)
         if isinstance(stop, BreakpointHit | WatchpointHit):
@@ -610,7 +561,7 @@ class TtdbgApp(App[None]):
         self._one(Disassembly).show(view, self.tl.breakpoints, set(self.trail))
         self._one(Source).show(view)
         self._one(Registers).show(view, self._changed_for(view))
-        self._paint_tab(self._one(TabbedContent).active)
+        self._paint_tab(self._one(TabBar).active)
         self._refresh_status()
         if error:
             self.notify(error, severity="error")
@@ -637,8 +588,18 @@ class TtdbgApp(App[None]):
         if paint is not None:
             paint(view)
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self._paint_tab(event.pane.id or "")
+    def on_tab_bar_chosen(self, message: TabBar.Chosen) -> None:
+        self.action_show_pane(message.tab.removeprefix("tab-"))
+
+    def _show_tab(self, tab: str) -> None:
+        """Put the pane of `tab` under the tab row, filled with the view."""
+        tab_bar = self._one(TabBar)
+        if tab != tab_bar.active:
+            for _key, pane, of_tab in PANES.values():
+                if of_tab in (tab, tab_bar.active):
+                    self.query_one(f"#{pane}").display = of_tab == tab
+            tab_bar.choose(tab)
+            self._paint_tab(tab)
 
     def _refresh_marks(self) -> None:
         self._one(Marks).show(
@@ -875,10 +836,7 @@ class TtdbgApp(App[None]):
             raise CommandError(f"no pane {name!r} (one of: {', '.join(PANES)})")
         _key, pane, tab = PANES[name]
         if tab:
-            tabs = self._one(TabbedContent)
-            tabs.active = tab
-            tabs.get_child_by_type(ContentSwitcher).current = tab  # shown now, not later
-            self._paint_tab(tab)
+            self._show_tab(tab)
         # Focus is set at once everywhere (Widget.focus() would defer it past keys already
         # queued, which then land in the wrong place: a prompt opened right after loses them).
         self.screen.set_focus(self.query_one(f"#{pane}"))
@@ -968,7 +926,7 @@ class TtdbgApp(App[None]):
             registers = self.view.registers if self.view else {}
             follows = cmd.arg.strip().startswith("$") and name in registers
             self.memory_addr = name if follows else self._address(cmd.arg)
-            self._one(TabbedContent).active = "tab-memory"
+            self._show_tab("tab-memory")
             self._refresh_view()
         elif cmd.action == "last":
             where, _, length = cmd.arg.partition(" ")
@@ -1156,8 +1114,8 @@ class TtdbgApp(App[None]):
         self.exit()
 
     def save_session(self) -> None:
-        tabs = self._one(TabbedContent)
-        self.session.layout = {"tab": tabs.active, "memory_addr": self.memory_addr}
+        tab = self._one(TabBar).active
+        self.session.layout = {"tab": tab, "memory_addr": self.memory_addr}
         try:
             self.session.save(position=self.position)
         except OSError as err:
