@@ -45,20 +45,19 @@ class LineCompositor(Compositor):
         chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
         for widget, (region, clip) in self.visible_widgets.items():
             shown = region.intersection(clip)
-            if not shown:
-                continue
             left, right = shown.x, shown.right
-            rows = sorted(
-                {y for y, x1, x2 in spans if shown.y <= y < shown.bottom and x1 < right and x2 > left}
-            )
+            crossed = {y for y, x1, x2 in spans if x1 < right and x2 > left}
+            rows = sorted(y for y in shown.line_range if y in crossed)
             first_cut, last_cut = shown.column_span
             for top, count in row_runs(rows):
-                crop = Region(left - region.x, top - region.y, shown.width, count)
-                for y, strip in zip(range(top, top + count), widget.render_lines(crop), strict=False):
-                    final_cuts = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
-                    pieces = strip.divide([cut - left for cut in final_cuts[1:]])
+                strips = widget.render_lines(
+                    Region(left - region.x, top - region.y, shown.width, count)
+                )
+                for y, strip in zip(range(top, top + count), strips, strict=False):
+                    line_cuts = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
+                    pieces = strip.divide([cut - left for cut in line_cuts[1:]])
                     line = chops[y]
-                    for cut, piece in zip(final_cuts, pieces, strict=False):
+                    for cut, piece in zip(line_cuts, pieces, strict=False):
                         if line.get(cut) is None:  # front to back: the first piece wins
                             line[cut] = piece
         return chops  # type: ignore[return-value]

@@ -1,0 +1,111 @@
+"""The line compositor's partial updates leave the terminal showing what a full redraw would."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rich.cells import cell_len
+from rich.segment import ControlType, Segment
+from rich.style import Style
+from textual._compositor import CompositorUpdate
+
+from tests.conftest import SAMPLES
+from tests.tui.conftest import settle
+from ttdbg.session import open_session
+from ttdbg.tui.app import TtdbgApp
+from ttdbg.tui.compositor import LineCompositor, row_runs
+
+Cell = tuple[str, Style | None]
+
+
+class Terminal:
+    """A grid of cells that takes the app's updates as a terminal would: cursor moves and
+    text (styles kept, so a lost highlight counts as a difference)."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.cells: list[list[Cell]] = [[(" ", None)] * width for _ in range(height)]
+
+    def write(self, segments: Any) -> None:
+        x = y = 0
+        for segment in segments:
+            if segment.control:
+                for code in segment.control:
+                    if code[0] == ControlType.CURSOR_MOVE_TO:
+                        x, y = code[1], code[2]
+                continue
+            for char in segment.text:
+                if char == "\n":
+                    x, y = 0, y + 1
+                    continue
+                if 0 <= y < len(self.cells) and 0 <= x < len(self.cells[y]):
+                    self.cells[y][x] = (char, segment.style)
+                x += cell_len(char)
+
+    def text(self) -> str:
+        return "\n".join("".join(c for c, _s in row) for row in self.cells)
+
+
+def _full_redraw(app: TtdbgApp, width: int, height: int) -> Terminal:
+    """The whole screen drawn from scratch."""
+    full = Terminal(width, height)
+    strips = app.screen._compositor.render_strips()
+    full.write(s for y, strip in enumerate(strips) for s in [_move(0, y), *strip])
+    return full
+
+
+def _move(x: int, y: int) -> Segment:
+    return Segment("", None, [(ControlType.CURSOR_MOVE_TO, x, y)])
+
+
+def test_row_runs() -> None:
+    assert list(row_runs([])) == []
+    assert list(row_runs([0, 1, 2, 5, 7, 8])) == [(0, 3), (5, 1), (7, 2)]
+
+
+def test_partial_updates_show_what_a_full_redraw_shows(tmp_path: Path) -> None:
+    shutil.copy(SAMPLES / "walk.ttrec", tmp_path / "walk.ttrec")
+    shutil.copytree(SAMPLES / "src", tmp_path / "src")
+    width, height = 120, 36
+    app = TtdbgApp(open_session(str(tmp_path / "walk.ttrec")), fill_checkpoints=False)
+    terminal = Terminal(width, height)
+    partial = [0]
+
+    def display(_screen: Any, update: Any) -> None:
+        if isinstance(update, CompositorUpdate):
+            partial[0] += type(update).__name__ == "ChopsUpdate"
+            terminal.write(update.__rich_console__(app.console, app.console.options))
+
+    app._display = display  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        async with app.run_test(size=(width, height)) as pilot:
+            await settle(pilot, app)
+            assert isinstance(app.screen._compositor, LineCompositor)
+            # Steps both ways, a breakpoint and continues, the command line, another tab,
+            # the cursor moved in a pane: after each, the terminal equals a fresh drawing.
+            for keys in (
+                ["i"] * 3,
+                ["I"],
+                ["colon", *"b *step_value", "enter"],
+                ["c"],
+                ["c"],
+                ["s"],
+                ["C"],
+                ["g", *"5000", "enter"],
+                ["6"],
+                ["down", "down"],
+                ["4"],
+                ["1", "down", "down", "up"],
+            ):
+                await pilot.press(*keys)
+                await settle(pilot, app)
+                app.screen._on_timer_update()  # anything still to draw reaches the terminal
+                expected = _full_redraw(app, width, height)
+                assert terminal.text() == expected.text(), keys
+                assert terminal.cells == expected.cells, keys
+
+    asyncio.run(scenario())
+    assert partial[0] > 10  # the moves were drawn as partial updates
