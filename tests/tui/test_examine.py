@@ -22,6 +22,11 @@ EXAMINES = [
     "x/6ow 0x479010", "x/2tb 0x479010", "x/2tw 0x479010", "x/3zg 0x479010",
     "x/9cb 0x479010", "x/3s 0x479000", "x/3ag 0x4a40c0", "x/2xg 0x4a40d0",
     "x/4dg 0x479020", "x/x 0x479010", "x/s 0x479004", "x/12xb 0x4a40d0",
+    # Floats: 4 and 8 bytes, NaNs with their payload, bytes and halves in decimal, and the
+    # size left out: the last one if it is a float's, else a double's.
+    "x/4fw 0x479010", "x/2fg 0x479010", "x/8fb 0x479020", "x/4fh 0x479020",
+    "x/f 0x479010", "x/2xw 0x479010", "x/f 0x479010", "x/9fw 0x479000", "x/5fg 0x479000",
+    "x/20fw 0x4a40d0", "x/2a 0x4a40c0", "x/f 0x4a40c0",
 ]  # fmt: skip
 
 

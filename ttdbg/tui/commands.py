@@ -110,7 +110,7 @@ HELP = """\
  : commands (gdb's words)
   break LINE|FILE:LINE|FUNC|*ADDR   tbreak ...   delete [N]
   info breakpoints   watch|rwatch|awatch EXPR   x ADDR|$REG (memory pane)
-  x/NFU ADDR (F: xzduotacsi, U: bwhg)   print EXPR   print/F EXPR
+  x/NFU ADDR (F: xzduotacfsi, U: bwhg)   print EXPR   print/F EXPR
   step next until finish si ni (reverse-*: rs rn rsi rni rc)
   continue rc   display EXPR   undisplay
   frame N   up   down   bt   goto ICOUNT|N%   mark X   show NAME

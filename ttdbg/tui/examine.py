@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ttdbg.dwarf.types import Describe, format_chars, format_number
+from ttdbg.dwarf.types import Describe, format_chars, format_float, format_number
 
 from .commands import CommandError
 
 SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 PER_LINE = {1: 8, 2: 8, 4: 4, 8: 2}  # units on one line of x's output, as gdb prints them
 VALUE_LETTERS = "xzduotac"  # one number per unit
-LETTERS = VALUE_LETTERS + "si"
+LETTERS = VALUE_LETTERS + "fsi"
 PRINT_LETTERS = VALUE_LETTERS + "f"  # print/F: a float format too
+FLOAT_SIZES = (4, 8)  # x/f: a float or a double; other sizes print in decimal
 DEFAULT_SIZE = {"a": 8, "c": 1, "s": 1}  # the others: a word (w)
 MAX_STRING = 200  # characters of one x/s string shown
 MAX_UNITS = 1024  # units one x command shows
@@ -51,6 +52,9 @@ def parse_format(text: str, last: ExamineFormat = FIRST) -> ExamineFormat:
             raise CommandError(f'Undefined output format "{ch}" (x/FMT: {LETTERS}, sizes bhwg).')
     if not 1 <= count <= MAX_UNITS:
         raise CommandError(f"x: a count from 1 to {MAX_UNITS}, not {count}")
+    if not size and letter == "f":
+        # gdb: a float keeps the last size if it is a float's, else it is a double.
+        size = last.size if last.size in FLOAT_SIZES else 8
     return ExamineFormat(count, letter, size or DEFAULT_SIZE.get(letter, last.size))
 
 
@@ -91,7 +95,11 @@ def examine(
         units = []
         for i in range(first, min(fmt.count, first + per_line)):
             unit = data[i * fmt.size : (i + 1) * fmt.size]
+            if fmt.letter == "f" and fmt.size in FLOAT_SIZES:
+                units.append(format_float(unit))
+                continue
             value = int.from_bytes(unit, "little")
-            units.append(format_number(value, fmt.size, fmt.letter, describe, padded=True))
+            letter = "d" if fmt.letter == "f" else fmt.letter
+            units.append(format_number(value, fmt.size, letter, describe, padded=True))
         lines.append(_label(addr + first * fmt.size, describe) + "\t" + "\t".join(units))
     return "\n".join(lines)
