@@ -622,37 +622,128 @@ void ix_flush(void *uc, ix_recorder *x) {
     x->have_cur = 0;
 }
 
+static int ix_cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sort keys for the writes: the rank of the address's page among the pages written, then
+ * the offset in the page. Writes touch few pages spread over the address space (program data,
+ * heap, stack): ranks make the keys some 20 bits wide instead of 47. Returns the key width,
+ * 0 when there are too many pages (the caller then sorts on the addresses), -1 without
+ * memory. */
+static int ix_page_keys(const uint64_t *addr, uint64_t n, uint32_t *keys) {
+    uint64_t mask = 1023;
+    uint64_t *set = NULL, used = 0;
+    for (;;) {
+        free(set);
+        set = malloc((mask + 1) * sizeof(uint64_t));
+        if (!set) return -1;
+        memset(set, 0xff, (mask + 1) * sizeof(uint64_t)); /* UINT64_MAX: empty */
+        used = 0;
+        uint64_t i = 0;
+        for (; i < n; i++) {
+            uint64_t page = addr[i] >> 12;
+            uint64_t h = bc_slot(page);
+            while (set[h & mask] != page && set[h & mask] != UINT64_MAX) h++;
+            if (set[h & mask] == UINT64_MAX) {
+                set[h & mask] = page;
+                if (++used * 2 > mask + 1) break;
+            }
+        }
+        if (i == n) break;
+        if (used > (1u << 20)) {
+            free(set);
+            return 0; /* over a million pages: the keys would not fit 32 bits */
+        }
+        mask = mask * 2 + 1;
+    }
+    /* The set's pages in order; a page's rank is its place there. */
+    uint64_t *pages = malloc((used ? used : 1) * sizeof(uint64_t));
+    uint32_t *ranks = malloc((mask + 1) * sizeof(uint32_t));
+    if (!pages || !ranks) {
+        free(set);
+        free(pages);
+        free(ranks);
+        return -1;
+    }
+    uint64_t k = 0;
+    for (uint64_t i = 0; i <= mask; i++)
+        if (set[i] != UINT64_MAX) pages[k++] = set[i];
+    qsort(pages, used, sizeof(uint64_t), ix_cmp_u64);
+    for (uint64_t r = 0; r < used; r++) {
+        uint64_t h = bc_slot(pages[r]);
+        while (set[h & mask] != pages[r]) h++;
+        ranks[h & mask] = (uint32_t)r;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t page = addr[i] >> 12, h = bc_slot(page);
+        while (set[h & mask] != page) h++;
+        keys[i] = ranks[h & mask] << 12 | (uint32_t)(addr[i] & 4095);
+    }
+    int bits = 12;
+    while ((used - 1) >> (bits - 12)) bits++;
+    free(set);
+    free(pages);
+    free(ranks);
+    return bits;
+}
+
 /* Order the writes by address, keeping execution order among equal addresses (a stable LSD
- * radix sort on the address bits that vary, 11 bits a pass). Returns -1 without memory. */
+ * radix sort, 11 bits a pass, on page-rank keys or else on the address bits that vary).
+ * Returns -1 without memory. */
 int ix_sort_writes(ix_recorder *x) {
     ix_table *t = &x->writes;
     uint64_t n = t->len;
     if (n < 2) return 0;
     if (n > UINT32_MAX) return -1;
-    uint64_t *addr = t->cols[W_ADDR], lo = UINT64_MAX, hi = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        lo = addr[i] < lo ? addr[i] : lo;
-        hi = addr[i] > hi ? addr[i] : hi;
-    }
-    int bits = 0;
-    while (bits < 64 && ((hi - lo) >> bits)) bits++;
+    uint64_t *addr = t->cols[W_ADDR];
     uint32_t *order = malloc(n * sizeof(uint32_t)), *next = malloc(n * sizeof(uint32_t));
+    uint32_t *keys = malloc(n * sizeof(uint32_t)), *next_keys = malloc(n * sizeof(uint32_t));
     uint64_t *scratch = malloc(n * sizeof(uint64_t));
-    if (!order || !next || !scratch) {
+    int bits = order && next && keys && next_keys && scratch ? ix_page_keys(addr, n, keys) : -1;
+    if (bits < 0) {
         free(order);
         free(next);
+        free(keys);
+        free(next_keys);
         free(scratch);
         return -1;
     }
     for (uint64_t i = 0; i < n; i++) order[i] = (uint32_t)i;
-    for (int shift = 0; shift < bits; shift += 11) {
-        uint64_t count[2048 + 1] = {0};
-        for (uint64_t i = 0; i < n; i++) count[(((addr[order[i]] - lo) >> shift) & 2047) + 1]++;
-        for (int d = 0; d < 2048; d++) count[d + 1] += count[d];
-        for (uint64_t i = 0; i < n; i++) next[count[((addr[order[i]] - lo) >> shift) & 2047]++] = order[i];
-        uint32_t *swap = order;
-        order = next;
-        next = swap;
+    if (bits) {
+        for (int shift = 0; shift < bits; shift += 11) {
+            uint64_t count[2048 + 1] = {0};
+            for (uint64_t i = 0; i < n; i++) count[((keys[i] >> shift) & 2047) + 1]++;
+            for (int d = 0; d < 2048; d++) count[d + 1] += count[d];
+            for (uint64_t i = 0; i < n; i++) {
+                uint64_t to = count[(keys[i] >> shift) & 2047]++;
+                next[to] = order[i];
+                next_keys[to] = keys[i];
+            }
+            uint32_t *swap = order;
+            order = next;
+            next = swap;
+            swap = keys;
+            keys = next_keys;
+            next_keys = swap;
+        }
+    } else {
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            lo = addr[i] < lo ? addr[i] : lo;
+            hi = addr[i] > hi ? addr[i] : hi;
+        }
+        while (bits < 64 && ((hi - lo) >> bits)) bits++;
+        for (int shift = 0; shift < bits; shift += 11) {
+            uint64_t count[2048 + 1] = {0};
+            for (uint64_t i = 0; i < n; i++) count[(((addr[order[i]] - lo) >> shift) & 2047) + 1]++;
+            for (int d = 0; d < 2048; d++) count[d + 1] += count[d];
+            for (uint64_t i = 0; i < n; i++) next[count[((addr[order[i]] - lo) >> shift) & 2047]++] = order[i];
+            uint32_t *swap = order;
+            order = next;
+            next = swap;
+        }
     }
     for (uint32_t c = 0; c < t->ncols; c++) {
         uint64_t *col = t->cols[c];
@@ -662,6 +753,8 @@ int ix_sort_writes(ix_recorder *x) {
     }
     free(order);
     free(next);
+    free(keys);
+    free(next_keys);
     free(scratch);
     return 0;
 }

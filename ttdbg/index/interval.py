@@ -149,11 +149,14 @@ def seeks_parquet(seeks: list[SeekPoint]) -> bytes:
 
 # Columns stored as deltas: icounts rise, and the writes come sorted by address.
 DELTA_COLUMNS = ("icount", "return_icount", "addr")
+# Columns that seldom repeat, stored plain: a dictionary of them only costs time (half of the
+# time writing the calls table went to dictionaries of argument registers given up on).
+PLAIN_COLUMNS = ("retval", *CALL_ARG_NAMES)
 
 
 def parquet_bytes(table: pa.Table, row_group_size: int = 1 << 20) -> bytes:
     """A table as Parquet: zstd (fast level), deltas for icounts and sorted addresses,
-    dictionaries for the rest (pcs, sizes, call targets repeat)."""
+    dictionaries for what repeats (pcs, sizes, call targets, written values)."""
     sink = io.BytesIO()
     names = table.schema.names
     encodings = {name: "DELTA_BINARY_PACKED" for name in DELTA_COLUMNS if name in names}
@@ -162,7 +165,7 @@ def parquet_bytes(table: pa.Table, row_group_size: int = 1 << 20) -> bytes:
         sink,
         compression="zstd",
         compression_level=1,
-        use_dictionary=[n for n in names if n not in encodings],
+        use_dictionary=[n for n in names if n not in encodings and n not in PLAIN_COLUMNS],
         column_encoding=encodings or None,
         write_statistics=True,
         row_group_size=row_group_size,
