@@ -157,3 +157,61 @@ def test_origin_without_an_index_says_so(copies: Path, tmp_path: Path) -> None:
     ok, text = monitor(bare, "origin 0x1000")
     assert not ok
     assert "needs an index of the recording: run 'ttdbg index" in text
+
+
+OFFSETS_SOURCE = Path(__file__).with_name("offsets.c")
+SCRATCH = b"abcdefghijklmnopqrstuvwxyz"
+DATA32 = DATA + b"KLMNOPQRSTUVWXYZ"  # every byte distinct, none a letter of SCRATCH
+
+
+@pytest.fixture(scope="module", params=sorted(COMPILERS))
+def offsets(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, bytes]:
+    """offsets.c recorded and indexed, with what it printed natively (qemu-user off x86-64)."""
+    cc = require_tool(COMPILERS[request.param])
+    tmp = tmp_path_factory.mktemp("offsets")
+    program, path = tmp / "offsets", tmp / "offsets.ttrec"
+    subprocess.run(
+        [cc, "-O1", "-static", "-o", str(program), str(OFFSETS_SOURCE)], check=True, timeout=120
+    )
+    runs = {}
+    for where in ("native", "ttdbg"):
+        (tmp / where).mkdir()
+        data, scratch = tmp / where / "data.bin", tmp / where / "scratch.bin"
+        data.write_bytes(DATA32)
+        scratch.write_bytes(SCRATCH)
+        if where == "native":
+            out = run_native([*native_command(request.param, program), str(data), str(scratch)])
+        else:
+            out = run_ttdbg(
+                ["record", "-o", str(path), "--", str(program), str(data), str(scratch)]
+            )
+        assert out.returncode == 0, (where, out.returncode, out.stderr)
+        runs[where] = (out.stdout, scratch.read_bytes())
+    assert runs["ttdbg"] == runs["native"]
+    build_index(str(path), runner=run_here)
+    return path, runs["native"][0]
+
+
+def test_file_offsets_of_vector_and_copying_calls(offsets: tuple[Path, bytes]) -> None:
+    """Every byte offsets.c read (through readv, preadv, preadv2 with and without an offset,
+    after sendfile and copy_file_range moved the file offset or left it alone, and from the
+    scratch file after sendfile, copy_file_range, pwritev and pwritev2 wrote to it) is
+    traced to the file and offset it came from natively (each byte names its offset)."""
+    path, native = offsets
+    rec = open_recording(str(path))
+    got = Symbols(rec.program_image, rec.program.load_bias).by_name["got"].addr
+    tl = Timeline(rec)
+    tl.seek(tl.end)
+    commands = MonitorCommands(tl)
+    assert len(native) == 23
+    for k, byte in enumerate(native):
+        ok, text = commands.run(f"origin {got + k:#x}", CancelToken())
+        assert ok, text
+        last = text.strip().splitlines()[-1]
+        source, offset = ("data.bin", DATA32.index(byte)) if byte in DATA32 else (
+            "scratch.bin", SCRATCH.index(byte)
+        )  # fmt: skip
+        assert f"{source} byte offset {offset}" in last, (k, last)
+        assert last.endswith(f" {offset}"), (k, last)

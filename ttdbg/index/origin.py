@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import capstone
 import unicorn
 
-from ttdbg.backend.eventlog import SPAN_SIZE, Event, EventKind
+from ttdbg.backend.eventlog import Event, EventKind
 from ttdbg.backend.inputs import ReplayInputs
 from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recording import Recording
 from ttdbg.backend.replayer import new_replay_process, restore_replay_state
 
 from .lookup import WriteIndex, WriteRow
+from .offsets import READS, Reads, position_in_read, read_start
 
 MAX_HOPS = 64
 REGISTER_WINDOW = 200_000  # instructions looked back through for a register's last writer
@@ -192,14 +193,6 @@ class _Replay:
         return [(i, pc) for i, pc in seen if lo <= i < hi]
 
 
-# How a syscall moves the file offset of its descriptor (args[1]): its result is the new
-# offset for "sets", the bytes transferred for "moves".
-OFFSET_EFFECTS = {
-    "read": "moves", "readv": "moves", "write": "moves", "writev": "moves",
-    "lseek": "sets",
-}  # fmt: skip
-
-
 class Provenance:
     """Follows a byte's value back through copies."""
 
@@ -242,11 +235,16 @@ class Provenance:
         assert row.syscall is not None
         name = self._names.get(row.syscall, f"syscall {row.syscall}")
         ev = next((e for e in self._events_at(row.icount) if e.args[:1] == (row.syscall,)), None)
-        if ev is None or name not in ("read", "pread64") or ev.result <= 0:
+        reads = READS.get(name)
+        pos = None
+        if ev is not None and reads is not None and ev.result > 0:
+            self.replay.goto(ev.icount)
+            pos = position_in_read(reads, ev, addr, self.replay.m.read)
+        if ev is None or reads is None or pos is None:
             shown = ev.describe(self._names) if ev is not None else name
             return f"{shown} at icount {row.icount} wrote it"
-        fd, buf = ev.args[1], ev.args[2]
-        offset = self._file_offset(ev) + (addr - buf)
+        fd = ev.args[1]
+        offset = self._file_offset(ev, reads) + pos
         self.replay.goto(ev.icount)
         opened = self.replay.proc.platform.fds.get(fd)
         what = "stdin" if fd == 0 else (opened.path if opened else f"fd {fd}")
@@ -262,29 +260,16 @@ class Provenance:
         opened = self.replay.proc.platform.fds.get(fd)
         return None if opened is None else opened.ident
 
-    def _file_offset(self, ev: Event) -> int:
-        """Where in its file a read started: pread's offset; a stored file's read says where
-        it was; else the offset of the read's open-file description, replayed from the log:
-        the reads, writes and seeks made through any descriptor naming that description
-        (dup, dup2, dup3 and fcntl(F_DUPFD) share it), each found by replaying to it."""
-        if self._names.get(ev.args[0]) == "pread64":
-            return ev.args[4]
-        if len(ev.span) == SPAN_SIZE:
-            return int.from_bytes(ev.span[32:40], "little")
+    def _file_offset(self, ev: Event, reads: Reads) -> int:
+        """Where in its file the read `ev` started (see `offsets.read_start`)."""
         self.replay.goto(ev.icount)
         ident = self._description(ev.args[1])
-        offset = 0
-        for other in self._syscalls:
-            if other.icount >= ev.icount:
-                break
-            effect = OFFSET_EFFECTS.get(self._names.get(other.args[0], ""))
-            if effect is None or other.result < 0:
-                continue
+
+        def same(other: Event, fd: int) -> bool:
             self.replay.goto(other.icount)
-            if ident is None or self._description(other.args[1]) != ident:
-                continue
-            offset = other.result if effect == "sets" else offset + other.result
-        return offset
+            return ident is not None and self._description(fd) == ident
+
+        return read_start(reads, ev, self._names, self._syscalls, same)
 
     def _from_store(self, row: WriteRow, addr: int, earlier: int) -> Origin | Step:
         r = self.replay

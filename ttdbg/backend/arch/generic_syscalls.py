@@ -28,4 +28,5 @@ GENERIC_SYSCALLS: dict[str, int] = {
     "setpriority": 140, "sched_getparam": 121, "sched_getscheduler": 120,
     "sched_get_priority_max": 125, "sched_get_priority_min": 126, "mincore": 232,
     "epoll_create1": 20, "epoll_ctl": 21, "epoll_pwait": 22, "epoll_pwait2": 441,
+    "preadv": 69, "pwritev": 70, "copy_file_range": 285, "preadv2": 286, "pwritev2": 287,
 }  # fmt: skip

@@ -69,6 +69,7 @@ SYSCALL_NUMBERS: dict[str, int] = {
     "setpriority": 141, "sched_get_priority_max": 146, "sched_get_priority_min": 147,
     "epoll_create": 213, "epoll_wait": 232, "epoll_ctl": 233, "epoll_pwait": 281,
     "epoll_create1": 291, "epoll_pwait2": 441,
+    "preadv": 295, "pwritev": 296, "copy_file_range": 326, "preadv2": 327, "pwritev2": 328,
 }  # fmt: skip
 
 

@@ -371,6 +371,18 @@ class HostIO:
     def pwrite(self, f: OpenFile, data: bytes, offset: int) -> Outcome:
         return guarded(lambda: (os.pwrite(self.fd(f), data, offset), b""))
 
+    def copy_file_range(
+        self, src: OpenFile, out: OpenFile, src_at: int | None, out_at: int | None, count: int
+    ) -> Outcome:
+        """copy_file_range between two host files; an offset of None uses and moves the
+        file's own offset, as the kernel does for a NULL offset pointer."""
+        return guarded(
+            lambda: (
+                os.copy_file_range(self.fd(src), self.fd(out), min(count, 1 << 24), src_at, out_at),
+                b"",
+            )
+        )
+
     def lseek(self, f: OpenFile, offset: int, whence: int) -> Outcome:
         self.dir_entries.pop(f.ident, None)  # rewinddir: the next getdents starts over
         return guarded(lambda: (os.lseek(self.fd(f), offset, whence), b""))

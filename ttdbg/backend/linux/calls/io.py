@@ -17,6 +17,7 @@ from .table import (
     EBADF,
     EINVAL,
     EISDIR,
+    EOPNOTSUPP,
     O_CLOEXEC,
     STDIO_KINDS,
     Args,
@@ -128,8 +129,18 @@ def _gather(p: LinuxPlatform, vecs: list[tuple[int, int]]) -> bytes:
     return bytes(out)
 
 
-@syscall("readv", kind=Kind.HOST)
-def sys_readv(p: LinuxPlatform, a: Args) -> int:
+def _scatter(p: LinuxPlatform, vecs: list[tuple[int, int]], data: bytes) -> None:
+    """Put `data` into the buffers of an iovec array, in order."""
+    pos = 0
+    for base, n in vecs:
+        if pos >= len(data):
+            break
+        p.m.write(base, data[pos : pos + n])
+        pos += n
+
+
+def _readv_at(p: LinuxPlatform, a: Args, offset: int | None) -> int:
+    """readv (offset None: the file's own offset, moved) or preadv (at `offset`)."""
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
@@ -138,19 +149,54 @@ def sys_readv(p: LinuxPlatform, a: Args) -> int:
         return vecs
     total = min(sum(n for _b, n in vecs), MAX_IO)
     if f.kind in procfs.KINDS:
-        got = _proc_read(f, total, None)
+        got = _proc_read(f, total, offset)
         if isinstance(got, int):
             return got
         result, data = len(got), got
-    else:
+    elif offset is None:
         result, data = p.host_read(lambda: p.live.read(f, total))
-    pos = 0
-    for base, n in vecs:
-        if pos >= len(data):
-            break
-        p.m.write(base, data[pos : pos + n])
-        pos += n
+    else:
+        result, data = p.host_read(lambda: p.live.pread(f, total, offset))
+    _scatter(p, vecs, data)
     return result
+
+
+@syscall("readv", kind=Kind.HOST)
+def sys_readv(p: LinuxPlatform, a: Args) -> int:
+    return _readv_at(p, a, None)
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+# preadv2/pwritev2 flags (RWF_HIPRI, RWF_DSYNC, ...) are not carried out: any is refused.
+RWF_CARRIED_OUT = 0
+
+
+def _vector_offset(a: Args, two: bool) -> int | None:
+    """The offset of preadv/pwritev (pos_l: the whole offset on a 64-bit kernel), or of their
+    `2` forms, where -1 means the file's own offset, used and moved (None)."""
+    pos = _signed(a[3])
+    return None if two and pos == -1 else pos
+
+
+def _check_vector(a: Args, two: bool) -> int:
+    """0, or the error Linux gives the offset or flags of preadv/pwritev(2)."""
+    if two and a[5] & ~RWF_CARRIED_OUT:
+        return -EOPNOTSUPP
+    pos = _signed(a[3])
+    return -EINVAL if pos < 0 and not (two and pos == -1) else 0
+
+
+@syscall("preadv", kind=Kind.HOST)
+def sys_preadv(p: LinuxPlatform, a: Args) -> int:
+    return _check_vector(a, False) or _readv_at(p, a, _vector_offset(a, False))
+
+
+@syscall("preadv2", kind=Kind.HOST)
+def sys_preadv2(p: LinuxPlatform, a: Args) -> int:
+    return _check_vector(a, True) or _readv_at(p, a, _vector_offset(a, True))
 
 
 def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int:
@@ -171,13 +217,35 @@ def sys_write(p: LinuxPlatform, a: Args) -> int:
     return _output(p, f, p.m.read(a[1], min(a[2], MAX_IO)))
 
 
-@syscall("writev", kind=Kind.HOST)
-def sys_writev(p: LinuxPlatform, a: Args) -> int:
+def _writev_at(p: LinuxPlatform, a: Args, offset: int | None) -> int:
+    """writev (offset None: the file's own offset, moved) or pwritev (at `offset`)."""
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
     vecs = _iovecs(p, a[1], a[2])
-    return vecs if isinstance(vecs, int) else _output(p, f, _gather(p, vecs))
+    if isinstance(vecs, int):
+        return vecs
+    data = _gather(p, vecs)
+    if offset is None:
+        return _output(p, f, data)
+    if f.kind in procfs.KINDS:
+        return -EBADF
+    return p.host_call(lambda: p.live.pwrite(f, data, offset))[0]
+
+
+@syscall("writev", kind=Kind.HOST)
+def sys_writev(p: LinuxPlatform, a: Args) -> int:
+    return _writev_at(p, a, None)
+
+
+@syscall("pwritev", kind=Kind.HOST)
+def sys_pwritev(p: LinuxPlatform, a: Args) -> int:
+    return _check_vector(a, False) or _writev_at(p, a, _vector_offset(a, False))
+
+
+@syscall("pwritev2", kind=Kind.HOST)
+def sys_pwritev2(p: LinuxPlatform, a: Args) -> int:
+    return _check_vector(a, True) or _writev_at(p, a, _vector_offset(a, True))
 
 
 @syscall("pwrite64", kind=Kind.HOST)
@@ -410,4 +478,25 @@ def sys_sendfile(p: LinuxPlatform, a: Args) -> int:
         p.console(1 if out.kind == "stdout" else 2, data)
     if result >= 0 and offset is not None:
         p.m.write(a[2], struct.pack("<q", offset + result))
+    return result
+
+
+@syscall("copy_file_range", kind=Kind.HOST)
+def sys_copy_file_range(p: LinuxPlatform, a: Args) -> int:
+    if a[5]:
+        return -EINVAL  # no flags are defined
+    src, out = open_file(p, a[0]), open_file(p, a[2])
+    if src is None or out is None:
+        return -EBADF
+    if src.kind in procfs.KINDS or out.kind in procfs.KINDS:
+        return -EINVAL
+    # A NULL offset pointer: the file's own offset, moved; else the pointed-to offset, which
+    # moves instead.
+    at = [struct.unpack("<q", p.m.read(ptr, 8))[0] if ptr else None for ptr in (a[1], a[3])]
+    if any(o is not None and o < 0 for o in at):
+        return -EINVAL
+    result, _ = p.host_call(lambda: p.live.copy_file_range(src, out, at[0], at[1], a[4]))
+    for ptr, offset in zip((a[1], a[3]), at, strict=True):
+        if result > 0 and offset is not None:
+            p.m.write(ptr, struct.pack("<q", offset + result))
     return result

@@ -68,6 +68,16 @@ SIGNATURES: dict[str, str] = {
     "pwrite64": "unsigned int fd, const char *buf, size_t count, loff_t pos",
     "readv": "unsigned long fd, const struct iovec *vec, unsigned long vlen",
     "writev": "unsigned long fd, const struct iovec *vec, unsigned long vlen",
+    "preadv": "unsigned long fd, const struct iovec *vec, unsigned long vlen, "
+    "unsigned long pos_l, unsigned long pos_h",
+    "pwritev": "unsigned long fd, const struct iovec *vec, unsigned long vlen, "
+    "unsigned long pos_l, unsigned long pos_h",
+    "preadv2": "unsigned long fd, const struct iovec *vec, unsigned long vlen, "
+    "unsigned long pos_l, unsigned long pos_h, rwf_t flags",
+    "pwritev2": "unsigned long fd, const struct iovec *vec, unsigned long vlen, "
+    "unsigned long pos_l, unsigned long pos_h, rwf_t flags",
+    "copy_file_range": "int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len, "
+    "unsigned int flags",
     "access": "const char *filename, int mode",
     "faccessat": "int dfd, const char *filename, int mode",
     "faccessat2": "int dfd, const char *filename, int mode, int flags",

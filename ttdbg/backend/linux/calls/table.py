@@ -32,6 +32,7 @@ from ..errnos import (  # noqa: F401 - the calls import them from here
     ENOSYS,
     ENOTDIR,
     ENOTTY,
+    EOPNOTSUPP,
     EPERM,
     ERANGE,
     ESPIPE,
