@@ -16,6 +16,7 @@ from tests.conftest import missing, require_tool
 from tests.integration.dynprogs import (
     record_with_vanished_library,
 )
+from tests.integration.test_gdb_poison import _serving as serving
 
 
 def ttdbg_gdb(
@@ -247,3 +248,24 @@ def test_replay_gdb_and_view_open_no_host_file_the_recording_holds(
     assert lib in stored
     assert "/etc/ld.so.cache" in stored
     assert not opened & stored, sorted(opened & stored)
+
+
+def test_serve_debugs_the_program_and_its_vanished_library(
+    library_rec: tuple[Path, str, list[str]],
+) -> None:
+    """`ttdbg serve` and a plain `gdb -ex 'target remote'`: gdb reads the program, the loader
+    and the libraries from the stub, and stops in libc and back in the program."""
+    rec, lib, _native = library_rec
+    commands = ["break puts", "continue", "bt", "info sharedlibrary", "reverse-finish"]
+    with serving(rec) as (port, _hint):
+        args = [require_tool("gdb"), "-nx", "-batch", "-ex", "set pagination off",
+                "-ex", f"target remote 127.0.0.1:{port}"]  # fmt: skip
+        for cmd in commands:
+            args += ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=240, cwd="/")
+    _start, _brk, cont, bt, info, rfin = split_outputs(proc.stdout + proc.stderr)
+    assert f"Reading {lib} from remote target" in proc.stdout + proc.stderr
+    assert re.search(r"Breakpoint 1, .*puts .*\"done\"", cont), cont
+    assert re.search(r"#1 +0x[0-9a-f]+ in main \(\) at .*uses\.c:12", bt), bt
+    assert f"target:{lib}" in _libraries(info), info
+    assert re.search(r"main \(\) at .*uses\.c:12", rfin), rfin
