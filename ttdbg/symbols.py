@@ -249,14 +249,21 @@ class Symbols:
         ]  # fmt: skip
         return rows[1] if len(rows) >= 2 else sym.addr
 
+    def where_defined(self, name: str) -> tuple[Symbols, Symbol] | None:
+        """The symbol called `name` and the symbols holding it: the program's own first, then
+        each library loaded at the moment, as gdb looks."""
+        for owner in (self, *self._libraries):
+            sym = owner.by_name.get(name)
+            if sym is not None:
+                return owner, sym
+        return None
+
     def resolve(self, text: str) -> int | None:
         """An address from a symbol name or a number (0x... or decimal)."""
         text = text.strip().lstrip("*&")
-        if text in self.by_name:
-            return self.by_name[text].addr
-        for lib in self._libraries:
-            if text in lib.by_name:
-                return lib.by_name[text].addr
+        found = self.where_defined(text)
+        if found is not None:
+            return found[1].addr
         try:
             return int(text, 0)
         except ValueError:

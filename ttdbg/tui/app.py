@@ -1031,10 +1031,13 @@ class TtdbgApp(App[None]):
             if addr is None:
                 raise CommandError(f'No line {line} in file "{file or "(none)"}".')
             return addr
-        sym = self.symbols.by_name.get(arg)
-        if sym is None:
-            raise CommandError(f'Function "{arg}" not defined.')
-        return self.symbols.after_prologue(sym)
+        found = self.symbols.where_defined(arg)
+        if found is None:
+            raise CommandError(
+                f'Function "{arg}" not defined (in the program or a library loaded here).'
+            )
+        owner, sym = found
+        return owner.after_prologue(sym)
 
     def _delete_numbers(self, arg: str) -> None:
         """delete: every breakpoint and watchpoint; delete N...: those breakpoints."""
