@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -127,15 +128,45 @@ def test_libc_breakpoint_backtrace_and_reverse(library_rec: tuple[Path, str, lis
     assert re.search(r"Old value = 3\s+New value = 6\n", fwd), fwd
 
 
+def qemu_gdb(arch: str, prog: Path, commands: list[str]) -> list[str]:
+    """gdb-multiarch on the program run by qemu-user's gdb stub (libraries from the cross
+    sysroot and the program's library directory): the output of each command."""
+    sysroot = f"/usr/{arch}-linux-gnu"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    qemu = subprocess.Popen(
+        [require_tool(f"qemu-{arch}"), "-g", str(port), "-L", sysroot, str(prog)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        args = [require_tool("gdb-multiarch"), "-nx", "-batch", "-ex", "set pagination off",
+                "-ex", "set confirm off", "-ex", f"set sysroot {sysroot}",
+                "-ex", f"set solib-search-path {prog.parent / 'libdir'}",
+                "-ex", "set tcp connect-timeout 30", "-ex", f"file {prog}",
+                "-ex", f"target remote 127.0.0.1:{port}"]  # fmt: skip
+        for cmd in commands:
+            args += ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
+        proc = subprocess.run([*args, "-ex", "kill"], capture_output=True, text=True, timeout=120)
+    finally:
+        qemu.kill()
+        qemu.wait(timeout=30)
+    return split_outputs(proc.stdout + proc.stderr)
+
+
 def frames(text: str) -> list[str]:
     """The frame lines of a bt or frame output as `function at FILE:LINE` or `function from
     LIBRARY`: without addresses and argument values, which differ between two address
-    layouts, and without gdb's `target:` prefix for files read through the stub."""
+    layouts, and with a library's file name only (read through the stub, gdb names it
+    `target:PATH`)."""
     found = []
     for line in text.splitlines():
         m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(.*\)(?: (at|from) (\S+))?$", line)
         if m:
-            found.append(" ".join(g.removeprefix("target:") for g in m.groups() if g))
+            function, how, where = m.groups()
+            if how == "from":  # a library without line info: its name, wherever gdb read it
+                where = os.path.basename(where)
+            found.append(" ".join(g for g in (function, how, where) if g))
     return found
 
 
@@ -181,13 +212,23 @@ def test_gdb_multiarch_debugs_libraries(arch: str, tmp_path: Path) -> None:
     require_tool("gdb-multiarch")
     if not Path(f"/usr/{arch}-linux-gnu/lib").is_dir():
         missing(f"the {arch} C library is not installed")
-    rec, lib = record_with_vanished_library(tmp_path, arch=arch)
-    out = ttdbg_gdb(rec, [
-        "break lib_add", "continue", "finish", "info sharedlibrary", "delete", "break puts",
-        "continue", "bt", "reverse-finish", "watch watched", "reverse-continue",
-    ])  # fmt: skip
+    forward = ["break lib_add", "continue", "finish", "info sharedlibrary", "delete",
+               "break puts", "continue", "bt"]  # fmt: skip
+    native: list[list[str]] = []
+    rec, lib = record_with_vanished_library(
+        tmp_path, arch=arch, before_delete=lambda prog: native.append(qemu_gdb(arch, prog, forward))
+    )
+    out = ttdbg_gdb(rec, [*forward, "reverse-finish", "watch watched", "reverse-continue"])
     _s, _b, _c, fin, info, _d, _bp, cont, bt, rfin, _w, rc = out
+    # The oracle: gdb-multiarch on the program under qemu-user's gdb stub.
+    _qs, _qb, _qc, qfin, qinfo, _qd, _qbp, _qcont, qbt = native[0][:9]
+    assert re.search(r"Value returned is \$\d+ = 1", qfin), qfin
     assert re.search(r"Value returned is \$\d+ = 1", fin), fin
+    assert frames(qbt)[0].startswith("puts "), qbt
+    assert frames(bt) == frames(qbt), (bt, qbt)
+    assert [os.path.basename(name) for name in _libraries(info)] == [
+        os.path.basename(name) for name in _libraries(qinfo)
+    ], (info, qinfo)
     rows = _libraries(info)
     assert f"target:{lib}" in rows, info
     assert any(re.search(r"target:/lib/.*libc\.so\.6", name) for name in rows), info
