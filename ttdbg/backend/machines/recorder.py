@@ -40,14 +40,16 @@ class _SignalFlag:
 class FirmwareRecorder(Recorder):
     """Runs firmware from reset until it powers off, fails, or is interrupted.
 
-    Each snapshot comes with the (up to two) states the record loop kept last before it (captures
-    cost only the pages written since the last one), `run_quantum` instructions apart:
-    reverse debugging starts at a snapshot (the end of the recording above all), and a
-    firmware taking an interrupt every few dozen instructions replays slowly, so its first
-    steps back should start close by rather than a whole snapshot interval away.
+    Each snapshot comes with states the record loop kept before it, about 4K, 16K and 64K
+    instructions back (the loop stops every `run_quantum` instructions; captures cost only
+    the pages written since the last one): reverse debugging starts at a snapshot (the end
+    of the recording above all), and firmware taking an interrupt every few dozen
+    instructions replays slowly, so the first passes back should start close by, farther
+    ones a little farther, rather than a whole snapshot interval away.
     """
 
     run_quantum = 1 << 12
+    LEADS = (0, 1 << 14, 1 << 16)  # a kept state at least this far before each snapshot
 
     def __init__(
         self,
@@ -95,16 +97,25 @@ class FirmwareRecorder(Recorder):
         if ran.signal_due or self.over_memory:
             return  # (a signal delivered here: the snapshot for it is taken at the end)
         state = self.process.capture(self.log.count, self.previous)
-        self._leads = [*self._leads[-2:], state]
+        # Keep what a next snapshot may pick: the newest state at least LEADS[-1] back,
+        # and all after it.
+        floor = state.icount - self.LEADS[-1]
+        old = [i for i, lead in enumerate(self._leads) if lead.icount <= floor]
+        self._leads = [*self._leads[old[-1] if old else 0 :], state]
 
     def snapshot(self) -> None:
         self.flush_events()  # (the leads' events too: their cursors are behind)
         leads, self._leads = self._leads, []
         now = self.process.machine.icount
         after = self.previous.icount if self.previous is not None else -1
-        for lead in leads:
-            if after < lead.icount < now and len(lead.pages) * PAGE <= self.max_memory:
-                self.write_snapshot(lead)
+        picked: dict[int, MachineState] = {}
+        for distance in self.LEADS:
+            before = [s for s in leads if after < s.icount < now and s.icount <= now - distance]
+            if before:
+                picked[before[-1].icount] = before[-1]
+        for icount in sorted(picked):
+            if len(picked[icount].pages) * PAGE <= self.max_memory:
+                self.write_snapshot(picked[icount])
         super().snapshot()
 
     def _catch_signals(self) -> dict[int, Any]:
