@@ -97,6 +97,7 @@ class RegisterFile:
         self._uch = uc._uch
         self._regs = list(regs)
         self._names = [r.name for r in regs]
+        self.layout = tuple(self._names)  # what raw slots mean (states keep them by it)
         self._n = n
         self._buf = ctypes.create_string_buffer(self.SLOT * n)
         base = ctypes.addressof(self._buf)

@@ -127,7 +127,11 @@ def _restore_written(machine: Machine, dirty: DirtyPages, state: MachineState) -
 
 
 def restore_registers(machine: Machine, state: MachineState) -> None:
-    machine.register_file.write(state.registers)
+    registers = machine.register_file
+    slots = state.register_slots.get(registers.layout)
+    if slots is None:
+        slots = state.register_slots[registers.layout] = registers.encode(state.registers)
+    registers.load(slots)
     # An lr/ldxr's reservation decides the next sc/stxr: it travels with the registers.
     machine.reservation.write(state.registers)
     machine.icount = state.icount

@@ -24,6 +24,11 @@ class MachineState:
     restore_plan: dict[tuple[int, int], Any] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # The registers packed for a register file (by its layout), built on first restore: a
+    # state restored again (each reverse step) skips packing them one by one.
+    register_slots: dict[tuple[str, ...], bytes] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def in_regions(regions: tuple[tuple[int, int, int], ...], addr: int) -> bool:

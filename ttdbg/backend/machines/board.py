@@ -235,7 +235,7 @@ class Board(ABC):
         return tuple(d for d in self.devices if type(d).deadline is not Device.deadline)
 
     def at_deadline(self) -> None:
-        for dev in self.devices:
+        for dev in self._timed:
             due = dev.deadline()
             if due is not None and due <= self.bus.icount():
                 dev.at_deadline()
