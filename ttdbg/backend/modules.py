@@ -8,19 +8,43 @@ from .linux.platform import LinuxPlatform
 
 ELF_MAGIC = b"\x7fELF"
 ET_DYN = 3
+PT_LOAD = 1
+PHDR_SIZE = 0x38  # an ELF64 program header
+
+
+def load_span(image: bytes) -> int:
+    """How far past its load bias an ELF64 file's PT_LOAD segments reach (0 if its program
+    headers are not all inside the file)."""
+    phoff = int.from_bytes(image[0x20:0x28], "little")
+    size, count = (
+        int.from_bytes(image[0x36:0x38], "little"),
+        int.from_bytes(image[0x38:0x3A], "little"),
+    )
+    if size < PHDR_SIZE or phoff + size * count > len(image):
+        return 0
+    reach = 0
+    for at in range(phoff, phoff + size * count, size):
+        if int.from_bytes(image[at : at + 4], "little") == PT_LOAD:
+            vaddr = int.from_bytes(image[at + 0x10 : at + 0x18], "little")
+            reach = max(reach, vaddr + int.from_bytes(image[at + 0x28 : at + 0x30], "little"))
+    return reach
 
 
 def loaded_modules(platform: LinuxPlatform, files: FileStore) -> list[tuple[str, bytes, int]]:
     """(path, image, bias) of the loader and of each position-independent ELF file mapped at
-    file offset 0 (where its first segment, at address 0 in the file, lands)."""
+    file offset 0 (where its first segment, at address 0 in the file, lands). A later segment
+    can be mapped from offset 0 too (a small library's data, on 4 KiB pages): a mapping inside
+    a module already found, of the same file, is that module's."""
     modules: list[tuple[str, bytes, int]] = []
+    starts: dict[bytes, list[int]] = {}  # digest -> biases of its modules
     interp = platform.program.interp
     if interp is not None:
         image = files.by_path(interp.path)
         if image is not None:
             modules.append((interp.path, image, interp.bias))
+            starts[files.paths[interp.path]] = [interp.bias]
     names = {digest: path for path, digest in files.paths.items()}
-    for start, _end, digest_hex, offset in platform.mem.views:
+    for start, _end, digest_hex, offset in sorted(platform.mem.views):
         if offset != 0:
             continue
         digest = bytes.fromhex(digest_hex)
@@ -29,5 +53,9 @@ def loaded_modules(platform: LinuxPlatform, files: FileStore) -> list[tuple[str,
             continue
         if int.from_bytes(image[16:18], "little") != ET_DYN:
             continue
+        known = starts.setdefault(digest, [])
+        if known and any(bias <= start < bias + load_span(image) for bias in known):
+            continue
+        known.append(start)
         modules.append((names.get(digest, digest_hex[:12]), image, start))
     return modules
