@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from ttdbg.backend.recording import open_recording
 from ttdbg.backend.stops import BreakpointHit
 from ttdbg.backend.timeline import Timeline
 from ttdbg.symbols import Symbols
-from ttdbg.tui.view import ViewBuilder
+from ttdbg.tui.view import DisasmLine, ViewBuilder
 
 
 def nm_names(path: str, offset: int) -> set[str]:
@@ -84,16 +85,23 @@ def test_library_code_is_symbolized(timeline: tuple[Timeline, Symbols, str]) -> 
     assert any(label.startswith("main+") for _a, _w, label in view.stack)
 
 
-def objdump_call_targets(path: Path, start: int, stop: int) -> dict[int, str]:
+CALLS = ("call", "bl", "jal")
+
+
+def objdump_call_targets(
+    path: Path, start: int, stop: int, objdump: str = "objdump"
+) -> dict[int, str]:
     """{address: target label} of the direct calls objdump finds in [start, stop) of the
     file at `path`, with offsets in decimal as the TUI (and gdb) write them."""
     out = subprocess.run(
-        [require_tool("objdump"), "-d", f"--start-address={start:#x}",
+        [require_tool(objdump), "-d", f"--start-address={start:#x}",
          f"--stop-address={stop:#x}", str(path)],
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout  # fmt: skip
     targets = {}
-    call = re.compile(r"^\s*([0-9a-f]+):.*\scall\s+[0-9a-f]+ <(.+?)(?:\+0x([0-9a-f]+))?>$", re.M)
+    call = re.compile(
+        rf"^\s*([0-9a-f]+):.*\s(?:{'|'.join(CALLS)})\s+[0-9a-f]+ <(.+?)(?:\+0x([0-9a-f]+))?>$", re.M
+    )
     for m in call.finditer(out):
         offset = int(m.group(3), 16) if m.group(3) else 0
         targets[int(m.group(1), 16)] = f"{m.group(2)}+{offset}" if offset else m.group(2)
@@ -120,11 +128,7 @@ def test_call_targets_are_named_as_objdump_names_them(
         assert start is not None
         lines = builder.disassemble(start, 0, 60)
         expected = objdump_call_targets(stored, start - bias, lines[-1].addr - bias)
-        ours = {
-            line.addr - bias: m.group(1)
-            for line in lines
-            if line.text.startswith("call") and (m := re.search(r"<(.+)>$", line.text))
-        }
+        ours = view_call_targets(lines, bias)
         assert expected, function
         assert ours == expected, function
         plt_calls |= {name for name in ours.values() if name.endswith("@plt")}
@@ -133,6 +137,15 @@ def test_call_targets_are_named_as_objdump_names_them(
 
 def _modules(tl: Timeline) -> list[tuple[str, bytes, int]]:
     return loaded_modules(tl.proc.platform, tl.recording.files)
+
+
+def view_call_targets(lines: Sequence[DisasmLine], bias: int) -> dict[int, str]:
+    """{address in the file: target label} of the calls the disassembly pane shows."""
+    return {
+        line.addr - bias: m.group(1)
+        for line in lines
+        if line.text.split()[0] in CALLS and (m := re.search(r"<(.+)>$", line.text))
+    }
 
 
 OBJDUMPS = {"x86_64": "objdump", "aarch64": "aarch64-linux-gnu-objdump",
@@ -159,3 +172,32 @@ def test_plt_entries_named_on_every_architecture(arch: str, tmp_path: Path) -> N
             assert symbols.describe(int(m.group(1), 16)) == m.group(2), (path.name, m.group(0))
             checked += 1
     assert checked >= 10
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
+def test_call_targets_on_other_architectures(arch: str, tmp_path: Path) -> None:
+    """The disassembly pane's call targets in the program and its library on AArch64 and
+    RISC-V (whose capstone text gives offsets from the instruction, not addresses), as the
+    cross objdump labels them."""
+    rec, _lib = record_with_vanished_library(tmp_path, arch=arch)
+    recording = open_recording(str(rec))
+    tl = Timeline(recording)
+    symbols = Symbols(recording.program_image, recording.program.load_bias)
+    builder = ViewBuilder(tl, symbols)
+    tl.seek(tl.end)
+    builder.build(None)
+    modules = {"": (recording.program_image, recording.program.load_bias)}
+    modules.update({path: (image, bias) for path, image, bias in _modules(tl)})
+    for function, module, calls in (
+        ("main", "", {"lib_hello@plt", "lib_add@plt", "printf@plt", "puts@plt"}),
+        ("lib_hello", "/libmine.so", {"printf@plt"}),
+    ):
+        image, bias = next(v for k, v in modules.items() if k.endswith(module))
+        stored = tmp_path / f"{function}.elf"
+        stored.write_bytes(image)
+        start = symbols.resolve(function)
+        assert start is not None
+        lines = builder.disassemble(start, 0, 50)
+        expected = objdump_call_targets(stored, start - bias, lines[-1].addr - bias, OBJDUMPS[arch])
+        assert view_call_targets(lines, bias) == expected, function
+        assert calls <= set(expected.values()), expected

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 import capstone
@@ -12,8 +11,8 @@ from ttdbg.backend.modules import loaded_modules
 from ttdbg.backend.timeline import ThreadInfo, Timeline, TimelineError
 from ttdbg.dwarf.inspector import ExpressionError, FrameLine, Inspector
 from ttdbg.symbols import LoadedImage, SourceLine, Symbols
+from ttdbg.tui.branchtarget import branch_target
 
-_BRANCH_TARGET = re.compile(r"^#?(0x[0-9a-f]+)$")  # a direct call or jump target
 MEMORY_BYTES = 512  # shown in the memory pane (it scrolls)
 REMEMBERED_MARGIN = 256  # bytes kept below the stack pointer (pushes move the pane's window)
 REMEMBERED = MEMORY_BYTES + 2 * REMEMBERED_MARGIN
@@ -179,9 +178,9 @@ class ViewBuilder:
         for addr, size, mnem, ops in self.cs.disasm_lite(code, start):
             label = self.symbols.describe(addr)
             text = f"{mnem} {ops}".strip()
-            target = _BRANCH_TARGET.match(ops)
-            if target and (mnem.startswith(("call", "j", "b")) or mnem in ("bl", "jal")):
-                name = self.symbols.describe(int(target.group(1), 16))
+            target = branch_target(self.cs.arch, addr, mnem, ops)
+            if target is not None:
+                name = self.symbols.describe(target)
                 text += f" <{name}>" if name else ""
             lines.append(DisasmLine(addr, size, text, label, False))
             past += addr > pc
