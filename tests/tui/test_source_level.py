@@ -46,7 +46,7 @@ def test_breakpoints_frames_and_print(app: TtdbgApp) -> None:
             assert app.view.source.line == 11
             bt = app.view.backtrace
             assert [f.function for f in bt] == ["step_value", "main"]
-            assert bt[0].args == (("x", "1"), ("round", "0"))
+            assert bt[0].args == ("x=x@entry=1", "round=round@entry=0")  # as gdb's bt
             assert ("doubled", "2", False) in app.view.variables
             await _command(pilot, app, "print counter")
             assert "$1 = 2" in _messages(app)

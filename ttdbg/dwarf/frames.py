@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from elftools.dwarf.callframe import FDE
 
-from .info import DebugInfo, Function, Ops, Variable, untrusted
+from .info import DebugInfo, Function, Ops, Variable, register_number, untrusted
 from .registers import DWARF_REGISTERS
 from .types import CType, format_value
 
@@ -239,20 +239,37 @@ class Frames:
         return Location("memory", stack.pop())
 
     def _entry_value(self, ops: Ops, frame: Frame, target: Target, depth: int) -> int:
-        """DW_OP_entry_value(DW_OP_regN): the register's value when the frame's function was
-        entered, from the caller's call site (DW_AT_call_value evaluated in the caller, as
-        gdb finds `x@entry`)."""
-        if depth >= MAX_ENTRY_DEPTH or len(ops) != 1:
-            raise Unavailable("<optimized out>")
-        name = ops[0].op_name
-        if name == "DW_OP_regx":
-            number = ops[0].args[0]
-        elif name.startswith("DW_OP_reg"):
-            number = int(name[9:])
-        else:
+        """DW_OP_entry_value, in the two forms gdb evaluates: of DW_OP_regN, the register's
+        value when the frame's function was entered (the caller's DW_AT_call_value); of
+        DW_OP_bregN 0 and a dereference, the value that register pointed to then (its
+        DW_AT_call_data_value), as wide as the dereference."""
+        number = register_number(ops)
+        if number is not None:
+            return self._call_value(number, frame, target, depth, data=False)
+        names = [op.op_name for op in ops]
+        if (
+            len(ops) == 2
+            and names[0].startswith("DW_OP_breg")
+            and names[0] != "DW_OP_bregx"
+            and ops[0].args[0] == 0
+            and names[1] in ("DW_OP_deref", "DW_OP_deref_size")
+        ):
+            size = ops[1].args[0] if names[1] == "DW_OP_deref_size" else 8
+            value = self._call_value(int(names[0][10:]), frame, target, depth, data=True)
+            return value & ((1 << (8 * min(max(size, 1), 8))) - 1)
+        raise Unavailable("<optimized out>")
+
+    def _call_value(self, number: int, frame: Frame, target: Target, depth: int, data: bool) -> int:
+        """What the caller's call site says DWARF register `number` held (or, `data`, what
+        it pointed to) when it called `frame`'s function."""
+        if depth >= MAX_ENTRY_DEPTH:
             raise Unavailable("<optimized out>")
         caller = self._caller(frame, target)
-        value = self.info.call_sites.get(caller.pc, {}).get(number)
+        site = self.info.call_sites.get(caller.pc)
+        fn = frame.function
+        if site is None or (site.origin is not None and (fn is None or site.origin != fn.low)):
+            raise Unavailable("<optimized out>")  # no record, or a call to another function
+        value = (site.data_values if data else site.values).get(number)
         if value is None:
             raise Unavailable("<optimized out>")
         loc = self.locate(value, caller, target, depth + 1)
@@ -262,6 +279,18 @@ class Frames:
                 raise Unavailable("<optimized out>")
             return found
         return int(loc.where)  # a call value is the value the expression computes
+
+    def entry_value(self, var: Variable, frame: Frame, target: Target) -> bytes:
+        """The bytes parameter `var` held when the frame's function was entered, found as
+        gdb finds its `x@entry` value: its location at the function's first instruction is
+        a register, and the caller's call site says what that register held."""
+        fn = frame.function
+        ops = var.ops_at(fn.low) if fn is not None else None
+        number = register_number(ops) if ops else None
+        if number is None or not 0 < var.type.size <= 8:
+            raise Unavailable("no entry value")
+        value = self._call_value(number, frame, target, 0, data=False)
+        return self.value_bytes(var.type, Location("value", value), frame, target)
 
     def _caller(self, frame: Frame, target: Target) -> Frame:
         """The frame that called `frame`, by its CFI."""
@@ -342,12 +371,35 @@ class Frames:
         self, var: Variable, frame: Frame, target: Target, describe: Callable[[int], str]
     ) -> str:
         """`value` as gdb's info locals shows it, or <optimized out>."""
+        return self.variable_value(var, frame, target, describe)[1]
+
+    def variable_value(
+        self, var: Variable, frame: Frame, target: Target, describe: Callable[[int], str]
+    ) -> tuple[bytes | None, str]:
+        """The variable's bytes (None where they cannot be had) and its value as gdb shows
+        it."""
         try:
             _loc, data = self.read_variable(var, frame, target)
         except Unavailable as err:
             text = str(err)
-            return text if text.startswith("<") else "<optimized out>"
-        return self.format(var.type, data, target, describe)
+            return None, text if text.startswith("<") else "<optimized out>"
+        return data, self.format(var.type, data, target, describe)
+
+    def backtrace_argument(
+        self, var: Variable, frame: Frame, target: Target, describe: Callable[[int], str]
+    ) -> list[str]:
+        """A parameter as gdb's backtrace prints it (`print entry-values default`): `x=5`,
+        `x=x@entry=5` where its entry value is known and the same, `x=6, x@entry=5` where
+        it differs (or the value itself is gone)."""
+        data, text = self.variable_value(var, frame, target, describe)
+        try:
+            entry = self.entry_value(var, frame, target)
+        except Unavailable:
+            return [f"{var.name}={text}"]
+        if data == entry:
+            return [f"{var.name}={var.name}@entry={text}"]
+        at_entry = self.format(var.type, entry, target, describe)
+        return [f"{var.name}={text}", f"{var.name}@entry={at_entry}"]
 
 
 _BINARY: dict[str, Callable[[int, int], int]] = {

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from elftools.dwarf.dwarf_expr import DWARFExprParser
+from elftools.dwarf.dwarf_expr import DWARFExprOp, DWARFExprParser
+from elftools.dwarf.locationlists import BaseAddressEntry as LocationBase
 from elftools.dwarf.locationlists import LocationEntry, LocationExpr, LocationParser
 from elftools.dwarf.ranges import BaseAddressEntry, RangeEntry
 from elftools.elf.elffile import ELFFile
@@ -66,6 +67,34 @@ class Variable:
         return not self.scope or any(lo <= pc < hi for lo, hi in self.scope)
 
 
+CALL_VALUE = ("DW_AT_call_value", "DW_AT_GNU_call_site_value")
+CALL_DATA_VALUE = ("DW_AT_call_data_value", "DW_AT_GNU_call_site_data_value")
+
+
+def register_number(ops: Ops) -> int | None:
+    """N for a location that is exactly DW_OP_regN or DW_OP_regx N, else None."""
+    if len(ops) != 1:
+        return None
+    name = ops[0].op_name
+    if name == "DW_OP_regx":
+        return int(ops[0].args[0])
+    if name.startswith("DW_OP_reg") and name[9:].isdigit():
+        return int(name[9:])
+    return None
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A call's record in the caller: the callee's entry address when the call names it, and
+    for each parameter passed in a register (by DWARF number) the expressions of its value
+    and of the value it points to, evaluated in the caller (what DW_OP_entry_value and
+    gdb's `x@entry` ask for in the callee)."""
+
+    origin: int | None
+    values: dict[int, Ops]
+    data_values: dict[int, Ops]
+
+
 @dataclass
 class Function:
     name: str
@@ -83,10 +112,7 @@ class DebugInfo:
         self.bias = bias
         self.functions: list[Function] = []
         self.globals: dict[str, tuple[CType, int]] = {}  # name -> (type, address)
-        # Call sites by their return address: the DWARF register number of each parameter
-        # passed in a register -> the expression of its value in the caller (what
-        # DW_OP_entry_value asks for in the callee).
-        self.call_sites: dict[int, dict[int, Ops]] = {}
+        self.call_sites: dict[int, CallSite] = {}  # by return address
         self._types: dict[int, CType] = {}
         self._range_lists: Any = None
         self.elf: ELFFile | None = untrusted(lambda: ELFFile(io.BytesIO(image)), None)
@@ -171,7 +197,7 @@ class DebugInfo:
             return None
         fb = die.attributes.get("DW_AT_frame_base")
         frame_base = parser.parse_expr(fb.value) if fb and fb.form == "DW_FORM_exprloc" else None
-        fn = Function(_name(die) or "??", span[0], span[1], frame_base, parser=parser)
+        fn = Function(_name(_origin(die)) or "??", span[0], span[1], frame_base, parser=parser)
         self._variables(die, cu, base, parser, locations, fn, ())
         return fn
 
@@ -203,26 +229,34 @@ class DebugInfo:
         ret = die.attributes.get("DW_AT_call_return_pc") or die.attributes.get("DW_AT_low_pc")
         if ret is None or not isinstance(ret.value, int):
             return
-        params: dict[int, Ops] = {}
+        values: dict[int, Ops] = {}
+        data_values: dict[int, Ops] = {}
         for child in die.iter_children():
             if child.tag not in ("DW_TAG_call_site_parameter", "DW_TAG_GNU_call_site_parameter"):
                 continue
             loc = child.attributes.get("DW_AT_location")
-            value = child.attributes.get("DW_AT_call_value") or child.attributes.get(
-                "DW_AT_GNU_call_site_value"
+            if loc is None or not isinstance(loc.value, list):
+                continue
+            number = register_number(parser.parse_expr(loc.value))
+            if number is None:
+                continue
+            for attrs, found in ((CALL_VALUE, values), (CALL_DATA_VALUE, data_values)):
+                value = next((child.attributes[a] for a in attrs if a in child.attributes), None)
+                if value is not None and isinstance(value.value, list):
+                    found[number] = parser.parse_expr(value.value)
+        if values or data_values:
+            self.call_sites[ret.value + self.bias] = CallSite(
+                untrusted(self._call_origin, None, die), values, data_values
             )
-            if loc is None or value is None or not isinstance(loc.value, list):
-                continue
-            where = parser.parse_expr(loc.value)
-            if len(where) != 1:
-                continue
-            name = where[0].op_name
-            if name == "DW_OP_regx":
-                params[where[0].args[0]] = parser.parse_expr(value.value)
-            elif name.startswith("DW_OP_reg"):
-                params[int(name[9:])] = parser.parse_expr(value.value)
-        if params:
-            self.call_sites[ret.value + self.bias] = params
+
+    def _call_origin(self, die: Any) -> int | None:
+        """The entry address of the function a call site names (None: an indirect call)."""
+        for attr in ("DW_AT_call_origin", "DW_AT_abstract_origin"):
+            if attr in die.attributes:
+                low = die.get_DIE_from_attribute(attr).attributes.get("DW_AT_low_pc")
+                if low is not None and isinstance(low.value, int):
+                    return int(low.value) + self.bias
+        return None
 
     def _variable(
         self,
@@ -233,7 +267,8 @@ class DebugInfo:
         locations: LocationParser,
         scope: tuple[tuple[int, int], ...],
     ) -> Variable | None:
-        name = _name(die)
+        declared = _origin(die)  # a clone's or an inlined copy's names and types are there
+        name = _name(declared)
         if not name:
             return None
         is_param = die.tag == "DW_TAG_formal_parameter"
@@ -246,14 +281,21 @@ class DebugInfo:
             else:
                 ranges = []
                 for entry in parsed:
-                    if isinstance(entry, LocationEntry):
+                    if isinstance(entry, LocationBase):
+                        # Later offsets are from here (a unit whose code is in several
+                        # sections has base 0: its lists say where each part starts).
+                        base = entry.base_address
+                    elif isinstance(entry, LocationEntry):
                         lo, hi = entry.begin_offset, entry.end_offset
                         if not entry.is_absolute:
                             lo, hi = lo + base, hi + base
                         ops = parser.parse_expr(entry.loc_expr)
                         ranges.append(LocationRange(lo + self.bias, hi + self.bias, ops))
                 location = ranges
-        return Variable(name, self.type_of(die, cu), location, is_param, scope)
+        const = die.attributes.get("DW_AT_const_value")
+        if location is None and const is not None and isinstance(const.value, int):
+            location = _constant(const.value)  # a value known at compile time, no location
+        return Variable(name, self.type_of(declared, declared.cu), location, is_param, scope)
 
     def type_of(self, die: Any, cu: Any) -> CType:
         attr = die.attributes.get("DW_AT_type")
@@ -325,6 +367,22 @@ class DebugInfo:
 
 
 _ENCODINGS = {2: "bool", 4: "float", 5: "int", 6: "char", 7: "uint", 8: "uchar"}
+
+
+def _constant(value: int) -> Ops:
+    """The expression of a constant: DW_OP_constu VALUE; DW_OP_stack_value."""
+    return [
+        DWARFExprOp(0x10, "DW_OP_constu", [value & (2**64 - 1)], 0),
+        DWARFExprOp(0x9F, "DW_OP_stack_value", [], 0),
+    ]
+
+
+def _origin(die: Any) -> Any:
+    """The DIE that declares `die` (its DW_AT_abstract_origin: a clone or an inlined copy has
+    only its addresses and locations), or `die` itself."""
+    if "DW_AT_name" in die.attributes or "DW_AT_abstract_origin" not in die.attributes:
+        return die
+    return untrusted(lambda: die.get_DIE_from_attribute("DW_AT_abstract_origin"), die)
 
 
 def _name(die: Any) -> str:

@@ -20,13 +20,13 @@ class FrameLine:
     level: int
     pc: int
     function: str
-    args: tuple[tuple[str, str], ...]
+    args: tuple[str, ...]  # `x=5`, `x=x@entry=5`, ... as gdb's bt prints them
     file: str  # "" without line info
     line: int
 
     def describe(self, with_pc: bool = False) -> str:
         """`#1  0x4016c3 in main () at src/walk.c:24` as gdb's bt prints it."""
-        args = ", ".join(f"{n}={v}" for n, v in self.args)
+        args = ", ".join(self.args)
         where = f" at {self.file}:{self.line}" if self.file else ""
         pc = f"{self.pc:#018x} in " if with_pc else ""
         return f"#{self.level:<2} {pc}{self.function} ({args}){where}"
@@ -60,7 +60,13 @@ class Inspector:
             fn = frame.function
             name = fn.name if fn is not None else (self.symbols.describe(frame.pc) or "??")
             line = self.symbols.line_for(frame.lookup_pc)
-            args = tuple((n, v) for n, v, is_arg in self.variables(frame, target) if is_arg)
+            describe = self.symbols.describe
+            args = tuple(
+                item
+                for var in self.frames.variables(frame)
+                if var.is_param
+                for item in self.frames.backtrace_argument(var, frame, target, describe)
+            )
             path = os.path.normpath(line.path) if line is not None else ""
             rows.append(
                 FrameLine(frame.level, frame.pc, name, args, path, line.line if line else 0)
