@@ -3,13 +3,15 @@ stepping one instruction at a time lands."""
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
 
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, require_tool
 from ttdbg.backend.linestep import LineStepper
-from ttdbg.backend.recording import open_recording
+from ttdbg.backend.recorder import Recorder
+from ttdbg.backend.recording import Recording, open_recording
 from ttdbg.backend.stepping import Stepper
 from ttdbg.backend.stops import Stop
 from ttdbg.backend.timeline import Timeline, TimelineError
@@ -103,3 +105,73 @@ def test_the_ways_out_of_a_line_are_its_branches_and_its_end() -> None:
     assert exits is not None
     assert span[1] in exits
     assert all(span[0] <= a <= span[1] for a in exits)
+
+
+SWITCH_C = r"""
+volatile int sink;
+static int classify(int n) {
+    int r;
+    switch (n % 9) {
+    case 0: r = n * 3; break;
+    case 1: r = n + 7; break;
+    case 2: r = n - 1; sink = r; break;
+    case 3: r = n ^ 5; break; case 4: r = n * n; break;
+    case 5: r = -n; break;
+    case 6: r = n / 3; break;
+    case 7: r = n << 2; break;
+    default: r = 42; break;
+    }
+    return r + sink;
+}
+int main(void) {
+    long total = 0;
+    for (int i = 0; i < 60; i++)
+        total += classify(i);
+    return (int)(total & 1);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def switch_recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    """A function whose switch jumps through a table (an indirect jump)."""
+    gcc = require_tool("gcc")
+    d = tmp_path_factory.mktemp("switch")
+    (d / "switch.c").write_text(SWITCH_C)
+    subprocess.run([gcc, "-g", "-O0", "-static", "-o", "switch", "switch.c"], cwd=d,
+                   check=True, timeout=120)  # fmt: skip
+    rec = d / "switch.ttrec"
+    Recorder(str(d / "switch"), [b"switch"], [], str(rec), snapshot_every=2000).run()
+    return open_recording(str(rec))
+
+
+@pytest.mark.parametrize("move", ["reverse_step", "reverse_next"])
+def test_reverse_line_moves_through_a_jump_table(switch_recording: Recording, move: str) -> None:
+    """Backwards across a switch's indirect jump: where one-by-one steps land, in fewer
+    single instructions (the jump is a breakpoint too, and its landing is looked at: case 4
+    starts in the middle of its line, where no direct branch leads)."""
+    rec = switch_recording
+    symbols = Symbols(rec.program_image, rec.program.load_bias)
+    tls = [Counted(rec), Counted(rec)]
+    ranged = LineStepper(tls[0], Stepper(tls[0], symbols), symbols)
+    oracle = OneByOne(tls[1], Stepper(tls[1], symbols), symbols)
+    tail = SWITCH_C.splitlines().index("    return r + sink;") + 1
+    entries = ranged.entries(symbols.address_of_line("switch.c", tail) or 0)
+    assert entries is not None
+    assert entries.jumps  # the switch's jmp *%rax
+    classify = symbols.by_name["classify"]
+    tl = tls[1]
+    tl.add_breakpoint(classify.addr)
+    for _ in range(7):
+        tl.continue_()
+    tl.remove_breakpoint(classify.addr)
+    first = tl.position
+    tls[0].singles = tls[1].singles = 0
+    for start in range(first, first + 400, 23):
+        for t in tls:
+            t.seek(start)
+        for _ in range(3):
+            got, want = _outcome(ranged, move), _outcome(oracle, move)
+            assert got == want, (move, start)
+            assert tls[0].position == tls[1].position
+    assert tls[0].singles < tls[1].singles

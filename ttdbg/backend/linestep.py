@@ -9,13 +9,16 @@ calls, returns and traps, and the address past its end) replaces the single step
 between; only those ways out are taken one instruction at a time. Backwards it is the mirror
 image: a reverse-continue to the latest of the run's ways in (its first instruction, the
 instruction after each call or trap in it, the direct branch targets in it from anywhere in
-its function), then one instruction back; a function with an indirect jump is stepped back
-one instruction at a time, since its jumps could land anywhere in the run.
+its function), then one instruction back. The function's indirect jumps (a switch's jump
+table) could land anywhere: the reverse-continue stops at them too, and one that landed in
+the run is a way in (one that landed elsewhere is passed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 import capstone
 
@@ -40,6 +43,21 @@ _LEAVING = (
 )
 
 
+def _always() -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Entries:
+    """The ways into a run of line-table rows [lo, hi): `ways` that are known, and the
+    function's indirect `jumps`, which may land anywhere in it."""
+
+    lo: int
+    hi: int
+    ways: frozenset[int]
+    jumps: frozenset[int]
+
+
 class LineStepper:
     """step / next / until at source-line granularity, both directions."""
 
@@ -61,7 +79,7 @@ class LineStepper:
         self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
         self.cs.detail = True  # instruction groups tell the ways out of a run of code
         self._exits: dict[tuple[int, int, bytes], frozenset[int]] = {}
-        self._entries: dict[tuple[int, int, bytes], frozenset[int] | None] = {}
+        self._entries: dict[tuple[int, int, bytes], Entries | None] = {}
 
     def exits(self, pc: int) -> frozenset[int] | None:
         """The addresses where execution may leave the pc's run of line-table rows: its
@@ -91,12 +109,12 @@ class LineStepper:
             found = self._exits[key] = frozenset(leaving)
         return found
 
-    def entries(self, pc: int) -> frozenset[int] | None:
+    def entries(self, pc: int) -> Entries | None:
         """The addresses where execution may come into the pc's run of line-table rows: its
         first instruction, the one after each call or trap in it, and the direct branch
-        and call targets in it from its function; None where that cannot be known (no
-        line info or symbol size, an indirect jump in the function, code that does not
-        decode)."""
+        and call targets in it from its function; with the function's indirect jumps, which
+        may land in it too. None where that cannot be known (no line info or symbol size,
+        code that does not decode)."""
         span = self.symbols.line_range(pc)
         sym = self.symbols.lookup(pc)
         if span is None or sym is None or not sym.size or sym.size > MAX_FUNCTION:
@@ -112,7 +130,7 @@ class LineStepper:
         if key in self._entries:
             return self._entries[key]
         found = {lo}
-        indirect = False
+        jumps = set()
         end = sym.addr
         for insn in self.cs.disasm(code, sym.addr):
             end = insn.address + insn.size
@@ -127,27 +145,51 @@ class LineStepper:
                 if lo <= target < hi:
                     found.add(target)
             elif not insn.group(capstone.CS_GRP_CALL):
-                indirect = True  # an indirect jump: it may land anywhere
-                break
+                jumps.add(insn.address)  # an indirect jump: it may land anywhere
         # (Bytes that do not decode end the loop early: data, padding of another kind.)
-        known = not indirect and end == sym.addr + sym.size
+        known = end == sym.addr + sym.size
         if len(self._entries) > 4096:
             self._entries.clear()
-        result = self._entries[key] = frozenset(found) if known else None
+        result = self._entries[key] = (
+            Entries(lo, hi, frozenset(found), frozenset(jumps)) if known else None
+        )
         return result
 
     def _run_through(self, forward: bool, cancel: CancelToken | None) -> Stop | None:
         """With breakpoints on the ways out of the pc's run of rows, to the first one reached
         (backwards: on the ways in, to the latest one passed). None: the pc is on one
         already, or the run cannot be range-stepped."""
-        pc = self.tl.pc
-        marks = self.exits(pc) if forward else self.entries(pc)
+        tl = self.tl
+        pc = tl.pc
+        entries = None
+        if forward:
+            marks = self.exits(pc)
+            accept: Callable[[], bool] = _always
+        else:
+            entries = self.entries(pc)
+            marks = entries.ways | entries.jumps if entries is not None else None
+            accept = partial(self._came_in, entries) if entries is not None else _always
         if marks is None or pc in marks:
             return None
-        stop = self.stepper.run_to(marks, forward, lambda: True, None, cancel)
+        stop = self.stepper.run_to(marks, forward, accept, None, cancel)
         if isinstance(stop, BreakpointHit) and stop.address in marks:
-            return Reached(self.tl.position)
-        return stop
+            landed = tl.position != stop.icount  # an indirect jump's landing, one further
+            if forward or landed or (entries is not None and stop.address in entries.ways):
+                return Reached(tl.position)
+        return stop  # (an indirect jump that is also the user's breakpoint stops there)
+
+    def _came_in(self, entries: Entries) -> bool:
+        """At a hit going backwards: a way in, or an indirect jump that lands in the run (then
+        at its landing); an indirect jump that lands elsewhere is passed."""
+        tl = self.tl
+        if tl.pc in entries.ways:
+            return True
+        here = tl.position
+        tl.step(1)
+        if entries.lo <= tl.pc < entries.hi:
+            return True
+        tl.seek(here)
+        return False
 
     def _where(self) -> tuple[SourceLine | None, int]:
         """The line at the pc and the function it is in (its symbol's address)."""
