@@ -6,9 +6,8 @@ import time
 
 from rich.progress_bar import ProgressBar
 from rich.text import Text
-from textual.events import Resize
-from textual.strip import Strip
-from textual.widget import Widget
+
+from .oneline import OneLine
 
 # Hints in order of importance: as many as fit.
 KEY_HINTS = (
@@ -47,7 +46,7 @@ def eta_text(seconds: float | None) -> str:
     return f"ETA {whole // 3600}:{whole // 60 % 60:02}:{whole % 60:02}"
 
 
-class KeyLine(Widget):
+class KeyLine(OneLine):
     """One row, repainted and never laid out again: the key hints, or while a long operation
     runs, its progress in their place (the row is always on screen, so the bar is seen, and
     showing it moves nothing else)."""
@@ -58,20 +57,17 @@ class KeyLine(Widget):
         super().__init__(id=id)
         self.progress: tuple[int, int] | None = None  # (done, total) while an operation runs
         self._started = 0.0
-        self._strip: Strip | None = None
 
     def show_progress(self, done: int, total: int) -> None:
         if self.progress is None:
             self._started = time.monotonic()
         self.progress = (done, max(1, total))
-        self._strip = None
-        self.refresh()
+        self.changed()
 
     def hide_progress(self) -> None:
         if self.progress is not None:
             self.progress = None
-            self._strip = None
-            self.refresh()
+            self.changed()
 
     def eta(self) -> float | None:
         """Seconds left at the rate so far (None before any progress)."""
@@ -80,7 +76,7 @@ class KeyLine(Widget):
         done, total = self.progress
         return (time.monotonic() - self._started) * (total - done) / done
 
-    def text(self, width: int) -> Text:
+    def line(self, width: int) -> Text:
         """The row's content at `width`."""
         if self.progress is None:
             return Text(key_line(width), no_wrap=True)
@@ -93,25 +89,6 @@ class KeyLine(Widget):
         row.append(tail)
         return row
 
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        if y > 0:
-            return Strip.blank(width, self.rich_style)
-        if self._strip is None or self._strip.cell_length != width:
-            text = self.text(width)
-            text.truncate(width)
-            strip = Strip(text.render(self.app.console)).crop_extend(0, width, None)
-            self._strip = strip.apply_style(self.rich_style)
-        return self._strip
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._strip = None
-
-    def on_resize(self, _event: Resize) -> None:
-        self._strip = None
-        self.refresh()
-
     def visible_text(self) -> str:
         """The row as plain text."""
-        return self.text(self.size.width).plain
+        return self.line(self.size.width).plain

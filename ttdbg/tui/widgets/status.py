@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.events import Resize
-from textual.strip import Strip
-from textual.widget import Widget
 
 from ..view import StateView
+from .oneline import OneLine
 
 # (priority, text, style): at a narrow width the parts with the highest numbers go first, so
 # the position and the stop reason are always shown whole.
@@ -28,41 +26,22 @@ def fit_parts(parts: list[Part], width: int) -> Text:
     return text
 
 
-class StatusBar(Widget):
-    """One line; repainted, never re-laid-out, on every move. It draws with the line API
-    from a strip built once per change (a widget's `render` goes through Textual's content
-    layout on every paint, which costs more than the rest of a step's drawing)."""
+class StatusBar(OneLine):
+    """One line; repainted, never re-laid-out, on every move."""
 
     _parts: list[Part] = []
-    _strip: Strip | None = None
+
+    def line(self, width: int) -> Text:
+        return fit_parts(self._parts, width)
 
     def render(self) -> Text:
-        """The line as text (what `render_line` draws)."""
-        return fit_parts(self._parts, self.size.width)
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        strip = self._strip
-        if strip is None or strip.cell_length != width:
-            text = self.render()
-            text.truncate(width, overflow="ellipsis")
-            strip = Strip(text.render(self.app.console)).crop_extend(0, width, None)
-            strip = self._strip = strip.apply_style(self.rich_style)
-        return strip if y == 0 else Strip.blank(width, self.rich_style)
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._strip = None
-
-    def on_resize(self, _event: Resize) -> None:
-        self._strip = None
-        self.refresh()
+        """The line as text (what is drawn)."""
+        return self.line(self.size.width)
 
     def show_parts(self, parts: list[Part]) -> None:
         if parts != self._parts:
             self._parts = parts
-            self._strip = None
-            self.refresh()
+            self.changed()
 
     def show(self, view: StateView, name: str, arch: str, gdb: str, note: str) -> None:
         pct = 100.0 * view.icount / view.end if view.end else 100.0

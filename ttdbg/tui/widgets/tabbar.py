@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.events import Click, Resize
+from textual.events import Click
 from textual.message import Message
-from textual.strip import Strip
-from textual.widget import Widget
+
+from .oneline import OneLine
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Tab:
     short: str
 
 
-class TabBar(Widget):
+class TabBar(OneLine):
     """The tab row over the tabbed panes. One widget drawing one strip (Textual's own tabs
     are a dozen widgets, each of which costs time on every update of the screen); a click on
     a name chooses that tab."""
@@ -42,7 +42,6 @@ class TabBar(Widget):
         super().__init__(id=id)
         self.tabs = tabs
         self.active = active if any(t.id == active for t in tabs) else tabs[0].id
-        self._strip: Strip | None = None
         self._spans: list[tuple[int, int, str]] = []  # (first column, end column, tab id)
 
     def cells(self, width: int) -> list[str]:
@@ -58,34 +57,17 @@ class TabBar(Widget):
     def choose(self, tab: str) -> None:
         if tab != self.active:
             self.active = tab
-            self._strip = None
-            self.refresh()
+            self.changed()
 
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        base = self.rich_style
-        if y > 0:
-            return Strip.blank(width, base)
-        if self._strip is None or self._strip.cell_length != width:
-            lit = self.get_component_rich_style("tabbar--active")
-            text = Text(" ", no_wrap=True)
-            self._spans = []
-            for tab, cell in zip(self.tabs, self.cells(width), strict=True):
-                start = text.cell_len
-                text.append(cell, style=lit if tab.id == self.active else None)
-                self._spans.append((start, text.cell_len, tab.id))
-            text.truncate(width)
-            strip = Strip(text.render(self.app.console)).crop_extend(0, width, None)
-            self._strip = strip.apply_style(base)
-        return self._strip
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._strip = None
-
-    def on_resize(self, _event: Resize) -> None:
-        self._strip = None
-        self.refresh()
+    def line(self, width: int) -> Text:
+        lit = self.get_component_rich_style("tabbar--active")
+        text = Text(" ", no_wrap=True)
+        self._spans = []
+        for tab, cell in zip(self.tabs, self.cells(width), strict=True):
+            start = text.cell_len
+            text.append(cell, style=lit if tab.id == self.active else None)
+            self._spans.append((start, text.cell_len, tab.id))
+        return text
 
     def on_click(self, event: Click) -> None:
         for start, end, tab in self._spans:
