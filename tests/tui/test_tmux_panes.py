@@ -39,7 +39,7 @@ def test_every_pane_in_a_real_terminal(tmp_path: Path, size: tuple[int, int]) ->
         term.wait_for("getrandom")  # events: a syscall before the position
         term.keys("C-l", "9")
         term.wait_for("#1")  # the backtrace: step_value called from main
-        assert "step_value (x=3, round=1)" in term.screen()
+        assert "step_value (x=x@entry=3," in term.screen()  # as gdb's bt (cut at 80x24)
         assert "main ()" in term.screen()
         term.keys("0")
         term.wait_for("round = 1")  # the locals: the arguments, decoded
