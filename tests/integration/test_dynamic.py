@@ -195,9 +195,9 @@ def test_missing_loader_is_one_line_error(tmp_path: Path) -> None:
     assert not (tmp_path / "x.ttrec").exists()
 
 
-@pytest.mark.parametrize("argv", [["sort", "-n", "-r"], ["gzip", "-c", "-9"]])
-def test_distribution_tools_run_like_native(argv: list[str], tmp_path: Path) -> None:
+def test_distribution_tool_runs_like_native(tmp_path: Path) -> None:
     """The host's own dynamic programs as a user tries them first, reading a file."""
+    argv = ["sort", "-n", "-r"]
     tool = shutil.which(argv[0]) or missing(f"{argv[0]} is not installed")
     data = tmp_path / "numbers.txt"
     data.write_text("".join(f"{(k * 7919) % 1000}\n" for k in range(3000)))
