@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ttdbg.errors import RecordingError
@@ -209,7 +209,7 @@ class EventLogWriter:
 class EventLogReader:
     """The events of a recording, in order, with a cursor that replay advances."""
 
-    def __init__(self, events: list[Event]) -> None:
+    def __init__(self, events: Sequence[Event]) -> None:
         self.events = events
         self.cursor = 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,8 @@ from ttdbg.limits import DEFAULT_MEMORY_LIMIT, MAX_EVENT_BATCH, METADATA_MARGIN
 from ttdbg.snapshots.store import SnapshotEntry, SnapshotStore
 
 from .baseline import PageBaseline
-from .eventlog import EVENTLOG_VERSION, Event, EventKind, EventLogReader, decode_events
+from .eventframes import EventFrame, EventLog, decode_frame
+from .eventlog import EVENTLOG_VERSION, Event, EventKind, EventLogReader
 from .filestore import MAX_FILE_SIZE, FileStore
 from .inputs import ReplayInputs
 from .linux.platform import PLATFORM_VERSION, LinuxPlatform
@@ -23,7 +25,6 @@ from .recfile import (
     SNAPSHOT_HEAD,
     Frame,
     FrameType,
-    decode_events_frame,
     decode_program_frame,
     decode_snapshot_frame,
     load_end,
@@ -33,8 +34,6 @@ from .recfile import (
 
 if TYPE_CHECKING:
     from .machines.platform import FirmwarePlatform
-
-EVENT_OVERHEAD = 512  # bytes a decoded event costs in memory besides its payload
 
 __all__ = ["EVENTS_HEAD", "SNAPSHOT_HEAD", "Recording", "open_recording"]
 
@@ -48,7 +47,7 @@ class Recording:
     program_image: bytes
     program: Program
     files: FileStore
-    events: list[Event]
+    events: Sequence[Event]  # an EventLog: decoded a batch at a time when read
     snapshots: SnapshotStore
     end: dict[str, Any] | None
     truncated: bool
@@ -193,50 +192,32 @@ def open_recording(path: str) -> Recording:
             program = with_interpreter(program, loader)
     except TtdbgError as err:
         raise RecordingError(f"{path}: {err}") from None
-    events: list[Event] = []
     compressed = {
         "events": 0,
         "snapshots": 0,
         "program": len(by_type[FrameType.PROGRAM][0].payload),
         "files": sum(len(f.payload) for f in by_type.get(FrameType.FILE, [])),
     }
-    last_icount = 0
-    # The whole log is decoded and kept (events are not decoded lazily yet), so it may take
-    # no more memory than the recording declares for the guest, counted as encoded bytes plus
-    # what each decoded event costs.
-    log_bytes = 0
+    # Every batch is decoded and checked here, then dropped: the log keeps its frames and
+    # decodes a batch again when it is read (eventframes), so memory follows a few batches.
+    # Every input must fit in guest memory, and the recorder writes batches far smaller than
+    # MAX_EVENT_BATCH: a batch inflating past either is not a recording.
+    limit = min(memory_limit, MAX_EVENT_BATCH) + METADATA_MARGIN
+    read_budget = memory_limit + METADATA_MARGIN
+    event_frames: list[EventFrame] = []
+    count = last_icount = 0
     for frame in by_type.get(FrameType.EVENTS, []):
-        # Every input must fit in guest memory, and the recorder writes batches far smaller
-        # than MAX_EVENT_BATCH: a batch inflating past either is not a recording.
-        limit = min(memory_limit, MAX_EVENT_BATCH) + METADATA_MARGIN
-        first, base, data = decode_events_frame(frame, path, limit)
-        log_bytes += len(data)
-        if first != len(events):
+        first, base, batch = decode_frame(frame, files, path, limit, read_budget)
+        if first != count:
             raise RecordingError(f"{path}: event frames out of order at offset {frame.offset}")
         if base != last_icount:
             raise RecordingError(f"{path}: event icounts go backwards at offset {frame.offset}")
-        try:
-            for ev in decode_events(data, base):
-                if ev.kind == EventKind.FILE_READ:
-                    # The bytes count against the memory the recording declares before they
-                    # are copied out of the stored file.
-                    log_bytes += ev.result
-                    if log_bytes > memory_limit + METADATA_MARGIN:
-                        raise RecordingError("the reads in the event log exceed its memory")
-                    data_read = files.span(ev.payload, ev.result, "event log")
-                    ev = Event(
-                        EventKind.SYSCALL, ev.icount, ev.args, ev.result, data_read, ev.payload
-                    )
-                events.append(ev)
-        except RecordingError as err:
-            raise RecordingError(f"{path}: {err}") from None
-        last_icount = events[-1].icount if events else 0
+        if batch:
+            event_frames.append(EventFrame(frame, first, len(batch), base))
+            count += len(batch)
+            last_icount = batch[-1].icount
         compressed["events"] += len(frame.payload)
-        if log_bytes + EVENT_OVERHEAD * len(events) > memory_limit + METADATA_MARGIN:
-            raise RecordingError(
-                f"{path}: the event log needs more memory than the {memory_limit:,} bytes "
-                "the recording declares"
-            )
+    events = EventLog(event_frames, files, path, limit, read_budget)
     entries: list[SnapshotEntry] = []
     for frame in by_type.get(FrameType.SNAPSHOT, []):
         snap = decode_snapshot_frame(frame, path)

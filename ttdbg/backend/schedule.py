@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .eventlog import Event, EventKind
@@ -20,7 +21,7 @@ class Run:
 class Schedule:
     """The runs of a recording, from its SWITCH events (one run for a single thread)."""
 
-    def __init__(self, events: list[Event], main_tid: int, end: int) -> None:
+    def __init__(self, events: Iterable[Event], main_tid: int, end: int) -> None:
         starts: list[int] = [0]
         tids: list[int] = [main_tid]
         for ev in events:

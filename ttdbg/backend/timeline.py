@@ -17,6 +17,7 @@ import bisect
 import logging
 import os
 import time
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -117,14 +118,15 @@ class Timeline:
         self.end = recording.last_known_icount
         self.schedule = Schedule(recording.events, self.proc.platform.threads.current, self.end)
         # Indexes over the event log, so queries at a position cost a bisection.
-        self._event_icounts = [e.icount for e in recording.events]
+        # (The log decodes a batch at a time: one pass fills both, keeping no event.)
+        self._event_icounts = array("q")
         numbers = self.machine.arch.syscall_numbers
         writes = (numbers.get("write"), numbers.get("writev"))
-        self._writes = [
-            (ev.icount, 2 if ev.args[1] == 2 else 1, ev.payload)
-            for ev in recording.events
-            if ev.kind == EventKind.SYSCALL and ev.args[0] in writes and ev.payload
-        ]
+        self._writes: list[tuple[int, int, bytes]] = []
+        for ev in recording.events:
+            self._event_icounts.append(ev.icount)
+            if ev.kind == EventKind.SYSCALL and ev.args[0] in writes and ev.payload:
+                self._writes.append((ev.icount, 2 if ev.args[1] == 2 else 1, ev.payload))
         self._write_icounts = [icount for icount, _fd, _data in self._writes]
         self.cache.add(self._capture(), pin=True)
         self.index = _open_index(recording)
@@ -170,13 +172,13 @@ class Timeline:
         """The last `before` events up to the position and the next `after` ones."""
         events = self.recording.events
         i = bisect.bisect_left(self._event_icounts, self.position)
-        return events[max(0, i - before) : i], events[i : i + after]
+        return list(events[max(0, i - before) : i]), list(events[i : i + after])
 
     def events_at(self, icount: int) -> list[Event]:
         """The logged events at `icount` (a syscall's, and what it caused)."""
         i = bisect.bisect_left(self._event_icounts, icount)
         j = bisect.bisect_right(self._event_icounts, icount, i)
-        return self.recording.events[i:j]
+        return list(self.recording.events[i:j])
 
     def output_so_far(self, tail: int | None = None) -> list[tuple[int, bytes]]:
         """(fd, bytes) the guest wrote to its stdout and stderr before the position; with
