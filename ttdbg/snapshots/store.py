@@ -87,8 +87,12 @@ class SnapshotStore:
         state: MachineState | None = base
         for i in range(start, index + 1):
             state = self._decode(i, state)
+            # The states on the way are kept too (the asked one last, the most recent): a
+            # reverse scan asks for the snapshots before this one next, which then cost
+            # nothing or one delta instead of the chain from the keyframe again.
+            self._cache[i] = state
+            self._cache.move_to_end(i)
         assert state is not None
-        self._cache[index] = state
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return state
