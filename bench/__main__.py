@@ -215,6 +215,10 @@ def main() -> int:
         help="only the thread figures (threads_record_ratio, thread_switch_us, ...)",
     )  # fmt: skip
     parser.add_argument(
+        "--only-gdb", metavar="REC", type=Path, default=None,
+        help="only the gdb stepi figures (against gdbserver), on this compute recording",
+    )  # fmt: skip
+    parser.add_argument(
         "--machine", metavar="NAME", default=None,
         help="only the firmware figures, on this machine's sample (virt: the RISC-V one)",
     )  # fmt: skip
@@ -227,6 +231,10 @@ def main() -> int:
         width = max(len(k) for k in figures)
         for key, value in figures.items():
             print(f"{key:<{width}}  {value}")
+        return 0
+    if args.only_gdb is not None:
+        bins = BIN if args.arch == "x86_64" else BIN / args.arch
+        print(json.dumps(gdb_figures(args.only_gdb, bins / "compute", args.arch), indent=2))
         return 0
     if args.only_threads:
         figures = quietly(lambda: thread_figures(best_of, raw_unicorn, args.repeats))
