@@ -17,7 +17,7 @@ from ttdbg.pages import PAGE, PERM_R, PERM_W, PERM_X
 from .arch import Arch, Register
 from .counters import CounterReads
 from .icount import HIT, LIMIT, UNKNOWN_BLOCK, Block, BlockCounter
-from .pagescan import PageScanner
+from .pagescan import PageScanner, page_pointers
 from .reservation import Reservation
 
 if TYPE_CHECKING:
@@ -369,6 +369,16 @@ class Machine:
         old = self.read(addr, len(data))  # fails where the write would, before it
         self.uc.mem_write(addr, data)
         listener(KernelWrite(*syscall, addr, old, bytes(data)))
+
+    def zero(self, addr: int, length: int) -> None:
+        """Make the whole pages [addr, addr + length) read as zero, writing only those that
+        are not zero yet (glibc gives back a thread's 8 MiB stack, mostly never touched, when
+        the thread ends). With a listener or a write tracker every byte goes through `write`."""
+        if self.kernel_write_listener is not None or self.dirty is not None:
+            for off in range(0, length, 1 << 20):
+                self.write(addr + off, bytes(min(1 << 20, length - off)))
+            return
+        self.scanner.restore_region(addr, addr + length, page_pointers(addr, addr + length, {}))
 
     def read_u32(self, addr: int) -> int:
         """The 32-bit little-endian word at `addr` in one Unicorn call (a futex word is read

@@ -100,8 +100,7 @@ def sys_madvise(p: LinuxPlatform, a: Args) -> int:
         # Private anonymous pages read back as zero afterwards, as on Linux.
         if not p.m.is_mapped(start, length):
             return -ENOMEM
-        for off in range(0, length, 1 << 20):
-            p.m.write(start + off, bytes(min(1 << 20, length - off)))
+        p.m.zero(start, length)
         return 0
     return 0 if advice in MADV_HINTS else -EINVAL
 
