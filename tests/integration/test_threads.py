@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_native, run_ttdbg
+from tests.integration.test_bad_input import assert_one_line_error
+from tests.recedit import edit_header
 from tests.threads.build import build, build_go, native_argv
 from ttdbg.backend.eventlog import Event, EventKind
+from ttdbg.backend.linux.platform import PLATFORM_VERSION
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process, replay
 from ttdbg.backend.timeline import Timeline
@@ -30,6 +33,7 @@ SCENARIOS = [
     "pipewait",
     "pollwait",
     "eintr",
+    "waitmask",
 ]
 
 
@@ -65,6 +69,21 @@ def test_pthread_programs_print_what_they_print_natively(
     assert replayed(tmp_rec) == native.stdout
     threads = {tid for e in switches(tmp_rec) for tid in e.args[:2]}
     assert len(threads) >= 2  # the threads really ran, one at a time
+
+
+def test_a_recording_from_before_eintr_is_refused_not_diverging(
+    pthreads: Path, tmp_path: Path
+) -> None:
+    """Version 7 restarted a parked host call a signal interrupted; its recordings of such
+    a call (this one: `eintr`) would diverge now, so every recording of it is refused."""
+    rec = tmp_path / "eintr.ttrec"
+    record(pthreads, ["eintr"], rec)
+    old = edit_header(rec, tmp_path / "v7.ttrec", lambda h: h.__setitem__("platform_version", 7))
+    refusal = (
+        f"recorded with Linux emulation version 7, this ttdbg replays version {PLATFORM_VERSION}"
+    )
+    for command in (["replay", "--verify"], ["info"]):
+        assert_one_line_error(run_ttdbg([*command, str(old)]), refusal, "record it again")
 
 
 def test_futex_operations_answer_as_the_kernel_does(tmp_rec: Path) -> None:
@@ -161,7 +180,9 @@ def test_schedule_options_are_checked(pthreads: Path, tmp_rec: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
-@pytest.mark.parametrize("scenario", ["workqueue", "tls", "cancel", "barrier", "eintr"])
+@pytest.mark.parametrize(
+    "scenario", ["workqueue", "tls", "cancel", "barrier", "eintr", "waitmask-letin"]
+)
 def test_threads_on_other_architectures_match_qemu_user(
     arch: str, scenario: str, tmp_rec: Path
 ) -> None:

@@ -215,8 +215,8 @@ class FastSwitch:
                 s.current = i
                 self._copied[i] = None
                 continue
-            if t.pending:
-                return  # a signal pending for another thread
+            if t.pending or t.saved_mask is not None:
+                return  # a signal pending for another thread, or a mask to restore
             raw = t.regs
             if raw is not None and raw is not self._copied[i]:
                 ctypes.memmove(s.slots[i], raw, self._size)

@@ -44,7 +44,7 @@ from .threads import SchedulePolicy, State, Threads
 
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 7
+PLATFORM_VERSION = 8
 Console = Callable[[int, bytes], None]
 
 
@@ -277,6 +277,9 @@ class LinuxPlatform:
         self._restart = False
         if self.signals.saved_mask is not None:
             self.signals.restore_saved_mask()
+            # A signal the call's mask held back is taken now, as on the way out of Linux's.
+            if m.halted is None and goes_on:
+                self.deliver_pending_signals()
 
     # -- exit and signals ---------------------------------------------------------------------
 
@@ -354,6 +357,17 @@ class LinuxPlatform:
         due = self.next_signal()
         if due is not None and due <= icount and self._take_async(icount):
             self.deliver_pending_signals()
+        self.signals.restore_saved_mask()
+
+    def restore_wait_mask(self) -> None:
+        """A thread just switched to whose wait under a mask of its own a signal ended: its
+        own mask again, unless a signal from outside is about to be taken first (delivering
+        it saves the own mask in its frame)."""
+        if self.signals.saved_mask is None or self._in_syscall:
+            return
+        due = self.next_signal()
+        if due is None or due > self.m.icount:
+            self.signals.restore_saved_mask()
 
     def settle(self) -> None:
         """Take every thread switch due at the current icount (between instructions)."""
@@ -388,10 +402,8 @@ class LinuxPlatform:
         if self.signals.is_ignored(sig):
             return False
         bit = 1 << (sig - 1)
-        if not self.signals.blocked & bit:
-            return True
-        current = self.threads.current
-        return any(not t.sigmask & bit for t in self.threads.live() if t.tid != current)
+        threads = self.threads
+        return any(not threads.mask_of(t) & bit for t in threads.live())
 
     def take_signal_during_call(self) -> bool:
         """A signal from outside that ended a host wait inside the current call: pending now

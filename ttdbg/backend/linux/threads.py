@@ -82,6 +82,9 @@ class Wait:
     rem: int = 0  # nanosleep's remaining-time pointer
     deadline: int | None = None  # host monotonic ns; recording only, never in a snapshot
     host_fds: HostWatch = ()  # "host": the host fds whose readiness ends it; recording only
+    # "host": the mask the call waits under (ppoll, pselect6, epoll_pwait), or None: its
+    # thread's own. A signal for the thread is checked against it, as Linux does.
+    mask: int | None = None
 
 
 @dataclass
@@ -100,6 +103,9 @@ class Thread:
     altstack: tuple[int, int, int] = (0, 2, 0)
     senders: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     name: str = ""
+    # The mask to restore once a signal interrupted a wait under a mask of its own (its
+    # handler's frame saves this one), as SignalState.saved_mask for the running thread.
+    saved_mask: int | None = None
     # Recording only: when the host call this thread retries times out (host monotonic ns).
     host_deadline: int | None = None
 
@@ -111,7 +117,7 @@ class Thread:
             "state": self.state.value,
             "wait": None
             if wait is None
-            else [wait.kind, wait.seq, wait.addr, wait.bitset, wait.rem],
+            else [wait.kind, wait.seq, wait.addr, wait.bitset, wait.rem, wait.mask],
             "clear_tid": self.clear_tid,
             "robust_list": self.robust_list,
             "sigmask": self.sigmask,
@@ -119,6 +125,7 @@ class Thread:
             "altstack": list(self.altstack),
             "senders": {str(sig): list(v) for sig, v in self.senders.items()},
             "name": self.name,
+            "saved_mask": self.saved_mask,
         }
 
     @classmethod
@@ -128,7 +135,9 @@ class Thread:
             tid=s["tid"],
             regs=None if s["regs"] is None else rf.encode(s["regs"]),
             state=State(s["state"]),
-            wait=None if w is None else Wait(w[0], w[1], w[2], w[3], w[4]),
+            wait=None
+            if w is None
+            else Wait(w[0], w[1], w[2], w[3], w[4], mask=w[5] if len(w) > 5 else None),
             clear_tid=s["clear_tid"],
             robust_list=s["robust_list"],
             sigmask=s["sigmask"],
@@ -136,6 +145,7 @@ class Thread:
             altstack=(s["altstack"][0], s["altstack"][1], s["altstack"][2]),
             senders={int(sig): (v[0], v[1], v[2]) for sig, v in s["senders"].items()},
             name=s["name"],
+            saved_mask=s.get("saved_mask"),
         )
 
 
@@ -279,21 +289,38 @@ class Threads:
         p = self.p
         p.restart_syscall()
         deadline = self.running.host_deadline
-        self.park(self.new_wait("host", host_fds=watch, deadline=deadline))
+        sig = p.signals
+        mask = sig.blocked if sig.saved_mask is not None else None  # the call's own
+        self.park(self.new_wait("host", host_fds=watch, deadline=deadline, mask=mask))
 
     def new_wait(self, kind: str, **kw: Any) -> Wait:
         self.wait_seq += 1
         return Wait(kind, self.wait_seq, **kw)
 
+    def mask_of(self, t: Thread) -> int:
+        """The signals thread `t` blocks now: a wait's own mask while it waits under one."""
+        w = t.wait
+        if w is not None and w.mask is not None:
+            return w.mask
+        return self.p.signals.blocked if t.tid == self.current else t.sigmask
+
     def resume(self, t: Thread, result: int) -> None:
         """End `t`'s wait with this syscall result. A host wait has none: its thread runs its
         syscall again (after a signal's handler if one interrupted it, with SA_RESTART), or,
-        with -EINTR, the call fails with EINTR as Linux's does without SA_RESTART."""
-        host = t.wait is not None and t.wait.kind == "host"
+        with -EINTR, the call fails with EINTR as Linux's does without SA_RESTART; a call
+        that waited under a mask of its own keeps it until the signal's handler is entered,
+        whose frame saves the thread's own (Linux restores it on the way out)."""
+        w = t.wait
+        host = w is not None and w.kind == "host"
         t.state, t.wait = State.RUNNABLE, None
         if host and result != -EINTR:
             return
         p = self.p
+        if w is not None and w.mask is not None:
+            if t.regs is None:
+                p.signals.saved_mask, p.signals.blocked = p.signals.blocked, w.mask
+            else:
+                t.saved_mask, t.sigmask = t.sigmask, w.mask
         reg = p.arch.syscall_abi.result
         value = result & 0xFFFFFFFFFFFFFFFF
         # A parked host call's pc is on its syscall instruction; failing, it goes past it.
@@ -477,8 +504,7 @@ class Threads:
 
     def _signal_target(self, sig: int) -> Thread | None:
         for t in sorted(self.live(), key=lambda t: t.tid):
-            mask = self.p.signals.blocked if t.tid == self.current else t.sigmask
-            if t.state == State.WAITING and not mask & (1 << (sig - 1)):
+            if t.state == State.WAITING and not self.mask_of(t) & (1 << (sig - 1)):
                 return t
         return None
 
@@ -570,6 +596,7 @@ class Threads:
         self.switches += 1
         if tid == self.current:
             self.p.deliver_pending_signals()
+            self.p.restore_wait_mask()
             return
         p, m = self.p, self.p.m
         old, new = self.running, self.table[tid]
@@ -577,15 +604,17 @@ class Threads:
         if old.state != State.EXITED:
             old.regs = m.register_file.save()
             old.sigmask, old.pending, old.altstack = sig.blocked, sig.pending, sig.altstack
-            old.senders = sig.senders
+            old.senders, old.saved_mask = sig.senders, sig.saved_mask
         assert new.regs is not None
         m.register_file.load(new.regs)
         m.reservation.clear()  # as Linux's switch does (sc to a dummy; clrex)
         new.regs = None
         sig.blocked, sig.pending, sig.altstack = new.sigmask, new.pending, new.altstack
         sig.senders, new.senders = new.senders, {}
+        sig.saved_mask, new.saved_mask = new.saved_mask, None
         self.current = tid
         p.deliver_pending_signals()
+        p.restore_wait_mask()
 
     # -- snapshots --------------------------------------------------------------------------
 

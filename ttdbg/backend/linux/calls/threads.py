@@ -288,7 +288,7 @@ def _signal_thread(p: LinuxPlatform, tid: int, sig: int) -> int:
     bit = 1 << (sig - 1)
     t.pending |= bit
     t.senders.setdefault(sig, (SI_TKILL, p.pid, p.uid))
-    if not t.sigmask & bit:
+    if not p.threads.mask_of(t) & bit:
         p.threads.interrupt(t, sig)
     return 0
 
