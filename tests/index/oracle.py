@@ -113,7 +113,11 @@ def brute_force(rec: Recording) -> Truth:
         half[0] = wide
 
     def on_kernel_write(write: KernelWrite) -> None:
-        nr = proc.platform.syscall_nr
+        # A signal frame's rows (no syscall's: -1) are at the icount and pc the platform
+        # tells (test_sigframes checks the icount against the states before and after).
+        nr = proc.platform.syscall_nr if write.signal is None else -1
+        icount = current[0] if write.signal is None else write.icount
+        pc = current[1] if write.signal is None else write.pc
         rows: list[list[int]] = []  # [addr, size, value], byte by byte, cut at multiples of 8
         for at, byte in enumerate(write.new, write.addr):
             if rows and at % 8:
@@ -121,7 +125,7 @@ def brute_force(rec: Recording) -> Truth:
                 rows[-1][2] |= byte << (8 * (rows[-1][1] - 1))
             else:
                 rows.append([at, 1, byte])
-        truth.writes.extend((current[0], current[1], a, n, v, nr) for a, n, v in rows)
+        truth.writes.extend((icount, pc, a, n, v, nr) for a, n, v in rows)
 
     m.kernel_write_listener = on_kernel_write
     m.uc.hook_add(unicorn.UC_HOOK_CODE, on_code)

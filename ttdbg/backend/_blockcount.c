@@ -437,7 +437,9 @@ typedef struct {
     uint64_t *cols[IX_MAX_COLUMNS];
 } ix_table;
 
-enum { W_ICOUNT, W_PC, W_ADDR, W_VALUE, W_SIZE, W_VALUE_HI, W_COLUMNS };
+/* W_CAUSE: 0 for an instruction's store, else what Python said made the write (a syscall, a
+ * signal frame), for ix_add_write rows. */
+enum { W_ICOUNT, W_PC, W_ADDR, W_VALUE, W_SIZE, W_VALUE_HI, W_CAUSE, W_COLUMNS };
 enum { C_ICOUNT, C_PC, C_TARGET, C_SP, C_RET, C_RETVAL, C_ARG0, C_COLUMNS = C_ARG0 + 4 };
 enum { R_ICOUNT, R_SP, R_RETVAL, R_COLUMNS };
 enum { S_ROW, S_SP, S_COLUMNS };
@@ -594,12 +596,14 @@ void ix_write_hook(void *uc, int type, uint64_t addr, int size, int64_t value, i
     w[W_VALUE][row] = bits;
     w[W_SIZE][row] = (uint64_t)size;
     w[W_VALUE_HI][row] = 0;
+    w[W_CAUSE][row] = 0;
     if (wide && size == 8) x->half = row;
 }
 
-/* A write no instruction made (a syscall's, told by Python): one row, like the hook's. */
+/* A write no instruction made (a syscall's or a signal frame's, told by Python, with its
+ * non-zero `cause`): one row, like the hook's. */
 int ix_add_write(ix_recorder *x, uint64_t icount, uint64_t pc, uint64_t addr, uint64_t value,
-                 uint64_t size) {
+                 uint64_t size, uint64_t cause) {
     uint64_t row = ix_row(x, &x->writes);
     if (row == UINT64_MAX) return -1;
     uint64_t **w = x->writes.cols;
@@ -609,6 +613,7 @@ int ix_add_write(ix_recorder *x, uint64_t icount, uint64_t pc, uint64_t addr, ui
     w[W_VALUE][row] = value;
     w[W_SIZE][row] = size;
     w[W_VALUE_HI][row] = 0;
+    w[W_CAUSE][row] = cause;
     x->half = UINT64_MAX;
     return 0;
 }

@@ -38,14 +38,16 @@ class Halt(enum.Enum):
 
 @dataclass(frozen=True)
 class KernelWrite:
-    """Bytes a syscall put into guest memory (read's buffer, fstat's struct, ...)."""
+    """Bytes a syscall put into guest memory (read's buffer, fstat's struct, ...), or a signal
+    delivery did (the signal frame on the stack)."""
 
-    icount: int  # the syscall instruction
-    pc: int
-    nr: int  # the syscall number
+    icount: int  # the syscall instruction; for a signal, the one whose step delivers it
+    pc: int  # that instruction's address; for a signal, where the interrupted code goes on
+    nr: int | None  # the syscall number; None: a signal frame's write
     addr: int
     old: bytes
     new: bytes
+    signal: int | None = None  # the signal delivered, for a signal frame's write
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,9 @@ class Machine:
         # The syscall whose handler runs now, as (icount, pc, number), or None (the platform
         # says); while someone listens, every write it makes into guest memory is told.
         self.syscall_running: Callable[[], tuple[int, int, int] | None] = lambda: None
+        # The signal whose frame is being written now, as (icount, pc, signal) as KernelWrite
+        # holds them, or None (the platform says).
+        self.signal_delivering: Callable[[], tuple[int, int, int] | None] = lambda: None
         self.kernel_write_listener: Callable[[KernelWrite], None] | None = None
         # Called whenever the emulator returns, before anything else looks at the state (a
         # native hook may have acted for the platform while it ran).
@@ -363,12 +368,22 @@ class Machine:
         if self.dirty is not None:
             self.dirty.mark(addr, len(data))
         listener = self.kernel_write_listener
-        if listener is None or (syscall := self.syscall_running()) is None:
+        if listener is None:
             self.uc.mem_write(addr, data)
             return
+        syscall, frame = self.syscall_running(), None
+        if syscall is None:
+            frame = self.signal_delivering()
+            if frame is None:
+                self.uc.mem_write(addr, data)
+                return
         old = self.read(addr, len(data))  # fails where the write would, before it
         self.uc.mem_write(addr, data)
-        listener(KernelWrite(*syscall, addr, old, bytes(data)))
+        if syscall is not None:
+            listener(KernelWrite(*syscall, addr, old, bytes(data)))
+        elif frame is not None:
+            icount, pc, sig = frame
+            listener(KernelWrite(icount, pc, None, addr, old, bytes(data), sig))
 
     def zero(self, addr: int, length: int) -> None:
         """Make the whole pages [addr, addr + length) read as zero, writing only those that

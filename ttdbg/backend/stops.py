@@ -47,10 +47,13 @@ class WatchpointHit(Stop):
     pc: int  # the accessing instruction
     thread: int = 0  # the thread whose instruction it was (0: not known)
     syscall: int | None = None  # the syscall that wrote (`last`), None: the instruction did
+    signal: int | None = None  # the signal whose frame was written (`last`), else None
 
     def describe(self) -> str:
         values = f"old {self.old.hex()} new {self.new.hex()}"
         by = f"syscall {self.syscall} at pc" if self.syscall is not None else "pc"
+        if self.signal is not None:
+            by = f"signal {self.signal}'s frame, interrupted at pc"
         return f"{self.kind} watchpoint {self.address:#x} by {by} {self.pc:#x}: {values}"
 
 

@@ -704,7 +704,7 @@ class Timeline:
         wp = hit.watch
         return WatchpointHit(
             self.position, wp.kind.value, wp.address, wp.length, hit.access_address,
-            hit.old, hit.new, hit.pc, self.thread_at(hit.icount), hit.syscall,
+            hit.old, hit.new, hit.pc, self.thread_at(hit.icount), hit.syscall, hit.signal,
         )  # fmt: skip
 
     def _reverse_continue(self, progress: Progress | None, cancel: CancelToken | None) -> Stop:
@@ -804,7 +804,7 @@ class Timeline:
         assert span is not None
         return Hit(
             row.icount, row.pc, watch=wp, access_address=span[0], old=bytes(old),
-            new=bytes(new), syscall=row.syscall,
+            new=bytes(new), syscall=row.syscall, signal=row.signal,
         )  # fmt: skip
 
     def _interval_start(self, icount: int) -> MachineState:

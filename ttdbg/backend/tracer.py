@@ -53,6 +53,7 @@ class Hit:
     old_value: int = 0
     new_value: int = 0
     syscall: int | None = None  # a syscall's write: its number
+    signal: int | None = None  # a signal frame's write: the signal delivered
 
 
 # The widest single access (SSE, x87 stores) is 16 bytes: a hook range starting this far below
@@ -265,7 +266,7 @@ class Tracer:
             old[lo - wp.address : hi - wp.address] = write.old[lo - write.addr : hi - write.addr]
             hit = Hit(
                 write.icount, write.pc, watch=wp, access_address=lo, old=bytes(old), new=new,
-                syscall=write.nr,
+                syscall=write.nr, signal=write.signal,
             )  # fmt: skip
             self._hits.append(hit)
             if self.stop_on_hit:

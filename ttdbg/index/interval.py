@@ -18,7 +18,7 @@ from ttdbg.backend.runoutcome import Why
 from ttdbg.errors import TtdbgError
 from ttdbg.snapshots.state import MachineState, PageDigests
 
-from .native import CALL_ARG_NAMES, NO_RETURN, IndexRecorder, Rows
+from .native import CALL_ARG_NAMES, NO_RETURN, SIGNAL_CAUSE, IndexRecorder, Rows
 from .schema import BLOCKS, CALLS, PAGE_SHIFT, RETURNS, SEEKS, SUMMARY, WRITES
 
 SLICE = 1 << 22  # instructions between looks at the cancel flag
@@ -56,16 +56,18 @@ def intervals(rec: Recording) -> list[tuple[int, int]]:
 def _tables(rows: Rows) -> tuple[pa.Table, pa.Table, pa.Table, list[int]]:
     w = rows.writes
     icount = w["icount"].view(pa.int64())
-    if rows.syscalls:
-        made = sorted(rows.syscalls)
-        which = pc.index_in(icount, value_set=pa.array(made, pa.int64()))
-        syscall = pc.take(pa.array([rows.syscalls[i] for i in made], pa.int32()), which)
+    cause = w["cause"].cast(pa.int64())  # below 2**33
+    if pc.any(pc.not_equal(cause, 0)).as_py():
+        is_signal = pc.greater_equal(cause, SIGNAL_CAUSE)
+        is_syscall = pc.and_(pc.not_equal(cause, 0), pc.invert(is_signal))
+        syscall = pc.if_else(is_syscall, pc.subtract(cause, 1), None).cast(pa.int32())
+        signal = pc.if_else(is_signal, pc.subtract(cause, SIGNAL_CAUSE), None).cast(pa.int32())
     else:
-        syscall = pa.nulls(len(icount), pa.int32())
+        syscall = signal = pa.nulls(len(icount), pa.int32())
     writes = pa.Table.from_arrays(
         [
             icount, w["pc"], w["addr"], w["size"].cast(pa.uint8()), w["value"], syscall,
-            w["value_hi"],
+            w["value_hi"], signal,
         ],
         schema=WRITES,
     )  # fmt: skip

@@ -35,6 +35,7 @@ class WriteRow:
     value: int
     syscall: int | None = None  # the syscall that wrote, or None: an instruction's store
     value_hi: int = 0  # bytes 8..15 of a 16-byte store
+    signal: int | None = None  # the signal whose frame this is, or None
 
     @property
     def data(self) -> bytes:
@@ -162,8 +163,9 @@ class WriteIndex:
             pc.less(icount, pa.scalar(hi, pa.int64())),
         )
         keep = pc.and_(touch, window)
-        if not syscalls:
+        if not syscalls:  # nor signal frames: a watchpoint sees instructions' stores only
             keep = pc.and_(keep, pc.is_null(table.column("syscall")))
+            keep = pc.and_(keep, pc.is_null(table.column("signal")))
         table = table.filter(keep)
         return table.take(pc.sort_indices(table, [("icount", "ascending")]))
 

@@ -48,7 +48,10 @@ class _Block(ctypes.Structure):
 
 
 # Column names of the native tables, in their order there.
-WRITE_COLUMNS = ("icount", "pc", "addr", "value", "size", "value_hi")
+WRITE_COLUMNS = ("icount", "pc", "addr", "value", "size", "value_hi", "cause")
+# The `cause` of a write no instruction made: a syscall's number plus one, or a delivered
+# signal's number plus SIGNAL_CAUSE.
+SIGNAL_CAUSE = 1 << 32
 CALL_COLUMNS = ("icount", "pc", "target", "sp", "return_icount", "retval", *CALL_ARG_NAMES)
 RETURN_COLUMNS = ("icount", "sp", "retval")
 STACK_COLUMNS = ("row", "sp")
@@ -94,7 +97,7 @@ _lib.ix_free.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_sort_writes.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_add_write.argtypes = [
     ctypes.POINTER(_Recorder), ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
-    ctypes.c_uint64, ctypes.c_uint64,
+    ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
 ]  # fmt: skip
 _lib.ix_sizeof.restype = ctypes.c_uint64
 assert _lib.ix_sizeof() == ctypes.sizeof(_Recorder), "native index recorder layout mismatch"
@@ -107,11 +110,10 @@ Columns = dict[str, pa.Array]  # uint64 arrays, one per column
 class Rows:
     """What one run recorded, column by column; the arrays wrap the recorder's own memory."""
 
-    writes: Columns  # icount, pc, addr, value, size, value_hi; sorted by address (stable)
+    writes: Columns  # icount, pc, addr, value, size, value_hi, cause; sorted by address (stable)
     calls: Columns  # icount, pc, target, sp, return_icount, retval, arg0..arg3
     returns: Columns  # icount, sp, retval: returns no call of this run explains
     open_calls: pa.Array  # row numbers of the calls still on the shadow stack at the end
-    syscalls: dict[int, int]  # icount -> syscall number of the syscalls that wrote memory
 
 
 PIECE = 8  # a syscall's write is stored in pieces that end on multiples of this
@@ -155,13 +157,17 @@ class IndexRecorder:
         self._hooks = [
             counter.add_native_hook(unicorn.UC_HOOK_MEM_WRITE, _lib.ix_write_hook, self._ref),
         ]
-        self._syscalls: dict[int, int] = {}
         machine.kernel_write_listener = self._kernel_write
 
     def _kernel_write(self, write: KernelWrite) -> None:
-        self._syscalls[write.icount] = write.nr
+        if write.signal is not None:
+            cause = SIGNAL_CAUSE + write.signal
+        else:
+            assert write.nr is not None
+            cause = write.nr + 1
         for addr, size, value in pieces(write.addr, write.new):
-            if _lib.ix_add_write(self._ref, write.icount, write.pc, addr, value, size) != 0:
+            row = (write.icount, write.pc, addr, value, size, cause)
+            if _lib.ix_add_write(self._ref, *row) != 0:
                 raise MemoryError("the index recorder ran out of memory")
 
     @property
@@ -221,5 +227,4 @@ class IndexRecorder:
             calls=self._columns(x.calls, CALL_COLUMNS),
             returns=self._columns(x.returns, RETURN_COLUMNS),
             open_calls=self._columns(x.stack, STACK_COLUMNS)["row"],
-            syscalls=dict(self._syscalls),
         )

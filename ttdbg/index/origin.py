@@ -14,6 +14,7 @@ import unicorn
 
 from ttdbg.backend.eventlog import Event, EventKind
 from ttdbg.backend.inputs import ReplayInputs
+from ttdbg.backend.linux.signals import signal_name
 from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recording import Recording
 from ttdbg.backend.replayer import new_replay_process, restore_replay_state
@@ -52,7 +53,7 @@ class Origin:
     """The chain of copies, newest first, and where it ends."""
 
     hops: tuple[Hop, ...]
-    end: str  # "syscall", "constant", "computation", "initial", "unknown"
+    end: str  # "syscall", "signal", "constant", "computation", "initial", "unknown"
     detail: str
 
     def describe(self) -> str:
@@ -220,6 +221,9 @@ class Provenance:
                                   "its value is from the program image or zero")  # fmt: skip
                 if row.syscall is not None:
                     return Origin(tuple(hops), "syscall", self._syscall_input(where.addr, row))
+                if row.signal is not None:
+                    what = f"the frame of {signal_name(row.signal)} delivered at icount"
+                    return Origin(tuple(hops), "signal", f"{what} {row.icount}")
                 step = self._from_store(row, where.addr, len(found.earlier_same_instruction))
             else:
                 step = self._from_register(where.reg, where.byte, at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-FORMAT = 4  # bump on any incompatible change to the files below
+FORMAT = 5  # bump on any incompatible change to the files below
 
 WRITES = pa.schema(
     [
@@ -19,6 +19,10 @@ WRITES = pa.schema(
         ("syscall", pa.int32()),
         # Bytes 8..15 of a 16-byte store (an SSE or NEON q register stored whole), else 0.
         ("value_hi", pa.uint64()),
+        # The signal whose frame this is (written onto the stack as the signal is delivered:
+        # at the icount whose step delivers it, with the pc the interrupted code goes on at);
+        # null: not a signal frame's write.
+        ("signal", pa.int32()),
     ]
 )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..cancel import CancelToken
 from ..eventlog import EventKind
+from ..linux.signals import signal_name
 from ..stops import WatchpointHit
 from ..timeline import Timeline, TimelineError
 
@@ -155,6 +156,9 @@ class MonitorCommands:
         by = f"pc {stop.pc:#x}"
         if stop.syscall is not None:
             by = f"{syscall_call(tl, writer, stop.syscall)} at pc {stop.pc:#x}"
+        if stop.signal is not None:
+            name = signal_name(stop.signal)
+            by = f"the delivery of {name} (its frame; interrupted at pc {stop.pc:#x})"
         return (
             f"written at icount {writer} by {by}: {stop.old.hex()} -> "
             f"{stop.new.hex()} ({how}); now at icount {stop.icount}\n"

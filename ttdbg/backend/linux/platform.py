@@ -93,6 +93,8 @@ class LinuxPlatform:
         self._in_handler = False
         self._syscall_pc = 0
         machine.syscall_running = self.syscall_running
+        machine.signal_delivering = lambda: self._delivering
+        self._delivering: tuple[int, int, int] | None = None
         self._restart = False
         self.syscall_nr = 0
         self.syscall_args: tuple[int, ...] = ()
@@ -445,7 +447,10 @@ class LinuxPlatform:
         if act.handler == SIG_DFL:
             self.exit(128 + sig, sig)
             return
-        self._push_signal_frame(sig, act)
+        # At the end of a syscall the frame is written during it; between instructions, as
+        # the next one begins (replay delivers it when it runs on from there).
+        when = self.syscall_icount if self._in_syscall else self.m.icount
+        self._push_signal_frame(sig, act, when)
         if act.flags & SA_RESETHAND:
             self.signals.actions[sig] = SigAction()
 
@@ -455,7 +460,7 @@ class LinuxPlatform:
         if act.handler in (SIG_DFL, SIG_IGN) or blocked:
             self.exit(128 + fault.signal, fault.signal)
             return
-        self._push_signal_frame(fault.signal, act)
+        self._push_signal_frame(fault.signal, act, m.icount)  # the faulting instruction
 
     # Where the pc stands during a syscall differs: a trap (svc, ecall) reports it past the
     # instruction; x86's syscall hook runs before Unicorn moves rip past it, and Unicorn adds
@@ -496,8 +501,17 @@ class LinuxPlatform:
             self.m.write(addr, code)
         return addr
 
-    def _push_signal_frame(self, sig: int, act: SigAction) -> None:
-        """Build the architecture's rt_sigframe and enter the handler, as the kernel does."""
+    def _push_signal_frame(self, sig: int, act: SigAction, icount: int) -> None:
+        """Build the architecture's rt_sigframe and enter the handler, as the kernel does;
+        the frame's writes are told (see `signal_delivering`) as made by instruction `icount`
+        (the state at `icount` is without the frame, the state after it has it)."""
+        self._delivering = (icount, self._resume_pc(), sig)
+        try:
+            self._write_signal_frame(sig, act)
+        finally:
+            self._delivering = None
+
+    def _write_signal_frame(self, sig: int, act: SigAction) -> None:
         lay = FRAME_LAYOUTS[self.arch.name]
         fp = FP_FRAMES[self.arch.name]
         m = self.m
