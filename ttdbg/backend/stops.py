@@ -110,3 +110,15 @@ class Interrupted(Stop):
 
     def describe(self) -> str:
         return f"interrupted at icount {self.icount}"
+
+
+@dataclass(frozen=True)
+class InterruptEntered(Stop):
+    """The CPU entered interrupt `number` (named `name` by the board): the machine is at
+    the handler's first instruction, the interrupted one's position saved."""
+
+    number: int
+    name: str
+
+    def describe(self) -> str:
+        return f"entered {self.name} at icount {self.icount}"

@@ -31,6 +31,7 @@ from ttdbg.snapshots.state import MachineState
 from .cancel import CancelToken, Progress
 from .eventlog import Event, EventKind
 from .inputs import ReplayInputs
+from .machines.platform import EnteredInterrupt, FirmwarePlatform
 from .process import GuestProcess
 from .recording import Recording
 from .replayer import new_replay_process, restore_replay_state
@@ -41,6 +42,7 @@ from .stops import (
     BreakpointHit,
     EndOfHistory,
     Interrupted,
+    InterruptEntered,
     Reached,
     RegisterChange,
     ReplayBreakHit,
@@ -86,7 +88,8 @@ class TimelineError(TtdbgError):
 class Change:
     """What changed on the timeline, for subscribers that redraw."""
 
-    what: str  # "position", "breakpoints", "watchpoints", "replay_breaks", "bookmarks"
+    what: str  # "position", "breakpoints", "watchpoints", "replay_breaks", "bookmarks",
+    # "interrupt_catch"
     icount: int
 
 
@@ -110,6 +113,9 @@ class Timeline:
         self.tracer = Tracer(self.machine)
         self.cache = StateCache(cache_budget)
         self.replay_breaks: frozenset[int] = frozenset()
+        # Interrupt entries continues stop at (firmware): None off, empty every interrupt.
+        self.interrupt_catch: frozenset[int] | None = None
+        self._interrupt_entries: list[EnteredInterrupt] | None = None  # the whole recording's
         self.named: dict[str, int] = {}  # replaced whole on every change
         self._pinning: set[str] = set()  # names whose state this timeline pinned in the cache
         self._changes: list[Change] = []
@@ -144,9 +150,16 @@ class Timeline:
         return self.machine.halted is not None or self.position >= self.end
 
     def registers(self) -> dict[str, int]:
-        return self.machine.register_file.read()
+        regs = self.machine.register_file.read()
+        firmware = self.firmware
+        if firmware is not None:
+            regs.update(firmware.board.cpu_registers())
+        return regs
 
     def register(self, name: str) -> int:
+        firmware = self.firmware
+        if firmware is not None and name in (extra := firmware.board.cpu_registers()):
+            return extra[name]
         try:
             return self.machine.reg(name)
         except KeyError:
@@ -332,6 +345,68 @@ class Timeline:
     def remove_replay_break(self, icount: int | None = None) -> None:
         self.replay_breaks = frozenset() if icount is None else self.replay_breaks - {icount}
         self._notify("replay_breaks")
+
+    @property
+    def firmware(self) -> FirmwarePlatform | None:
+        """The firmware platform (board, devices, interrupts), None for a Linux program."""
+        platform = self.proc.platform
+        return platform if isinstance(platform, FirmwarePlatform) else None
+
+    def catch_interrupts(self, numbers: Iterable[int] | None) -> None:
+        """Make continues stop where the CPU enters an interrupt: `numbers` (the board's,
+        as `InterruptEntered.number` names them; empty: every one), or None to stop."""
+        if numbers is not None and self.firmware is None:
+            raise TimelineError("interrupts are entered only in firmware recordings")
+        self.interrupt_catch = None if numbers is None else frozenset(numbers)
+        self._notify("interrupt_catch")
+
+    def interrupt_entries(self, cancel: CancelToken | None = None) -> list[EnteredInterrupt]:
+        """Every interrupt entry of the recording, in icount order (one forward replay,
+        made once; the position is kept). Empty for a Linux program."""
+        platform = self.firmware
+        if platform is None:
+            return []
+        if self._interrupt_entries is not None:
+            return self._interrupt_entries
+        here = self.position
+        found: list[EnteredInterrupt] = []
+        self._goto(0, None, cancel)
+        platform.entered = found.append
+        try:
+            stop = self._run_until(self.end, 0, None, cancel)
+        finally:
+            platform.entered = None
+            self._goto(here, None, None)
+        if isinstance(stop, Interrupted):
+            return found
+        self._interrupt_entries = found
+        return found
+
+    def _catches(self, number: int) -> bool:
+        catch = self.interrupt_catch
+        return catch is not None and (not catch or number in catch)
+
+    def _interrupt_stop(self, entry: EnteredInterrupt) -> InterruptEntered:
+        platform = self.firmware
+        assert platform is not None
+        name = platform.board.interrupt_name(entry.number)
+        return InterruptEntered(entry.icount, entry.number, name)
+
+    def _previous_entry(self, start: int, cancel: CancelToken | None) -> EnteredInterrupt | None:
+        """The last caught interrupt entry before `start`: the state at an icount names the
+        last entry at or before it, so each step back is one seek."""
+        platform = self.firmware
+        at = start
+        while platform is not None and at > 0:
+            if isinstance(self._goto(at - 1, None, cancel, checkpoints=False), Interrupted):
+                return None
+            last = platform.last_interrupt
+            if last is None:
+                return None
+            if self._catches(last.number):
+                return last
+            at = last.icount
+        return None
 
     def save_named(self, name: str) -> None:
         """Remember the current position under `name` (QEMU's savevm in replay mode)."""
@@ -644,7 +719,8 @@ class Timeline:
             return self.end_stop()
         breaks = sorted(b for b in self._breaks_in_effect if b > start)
         target = min([self.end, *breaks[:1]])
-        found = self._index_search(True, start, target)
+        catching = self.interrupt_catch is not None and not self.tracer.searching
+        found = None if catching else self._index_search(True, start, target)
         log.debug("continue from %d to at most %d (index: %s)", start, target, found is not None)
         if found is not None:
             if found.row is not None:
@@ -654,6 +730,16 @@ class Timeline:
                 return ReplayBreakHit(self.position)
             return stop
         has_watch = self.tracer.watching
+        entries: list[EnteredInterrupt] = []
+        platform = self.firmware
+        if catching and platform is not None:
+
+            def entered(entry: EnteredInterrupt) -> None:
+                if entry.icount > start and self._catches(entry.number):
+                    entries.append(entry)
+                    self.machine.request_stop()
+
+            platform.entered = entered
         self.tracer.arm(stop_on_hit=True, after=start)
         try:
             while True:
@@ -663,12 +749,24 @@ class Timeline:
                     self.cache.add(self._capture())
                 goal = min(target, self.position + self._slice)
                 stop = self._run_until(
-                    goal, start, progress, cancel, stop_check=lambda: bool(self.tracer.hits)
-                )
-                if self.tracer.hits or not isinstance(stop, Reached) or self.position >= target:
+                    goal, start, progress, cancel,
+                    stop_check=lambda: bool(self.tracer.hits or entries),
+                )  # fmt: skip
+                if (
+                    self.tracer.hits
+                    or entries
+                    or not isinstance(stop, Reached)
+                    or self.position >= target
+                ):
                     break
         finally:
             self.tracer.disarm()
+            if platform is not None:
+                platform.entered = None
+        # The run stopped at the first of them: an entry, or a hit the tracer saw.
+        if entries and (not self.tracer.hits or entries[0].icount < self.tracer.hits[0].icount):
+            self._goto(entries[0].icount, progress, None)
+            return self._interrupt_stop(entries[0])
         if self.tracer.hits:
             hit = self.tracer.hits[0]
             if hit.watch is not None:
@@ -713,8 +811,21 @@ class Timeline:
             return BeginningOfHistory(0)
         breaks = [b for b in self._breaks_in_effect if b < start]
         floor = max(breaks) if breaks else 0
+        # A caught interrupt entry bounds the scan like a replay break.
+        entry = None
+        if self.interrupt_catch is not None and not self.tracer.searching:
+            entry = self._previous_entry(start, cancel)
+            if cancel is not None and cancel.cancelled:
+                return Interrupted(self.position)
+            if entry is not None and entry.icount >= floor:
+                floor = entry.icount
+            else:
+                entry = None
         hi = start
-        found = self._index_search(False, start, floor)
+        bps, wps = self.tracer.in_effect
+        if entry is not None and not bps and not wps and self.tracer.watched_register is None:
+            hi = floor  # nothing else to stop at on the way
+        found = None if entry is not None else self._index_search(False, start, floor)
         if found is not None:
             if found.row is not None:
                 return self._land(self._indexed_hit(found), forward=False, progress=progress)
@@ -752,6 +863,9 @@ class Timeline:
             if hits:
                 return self._land(hits[-1], forward=False, progress=None)
             hi = lo
+        if entry is not None:
+            self._goto(floor, None, None)
+            return self._interrupt_stop(entry)
         if floor > 0:
             self._goto(floor, None, None)
             return ReplayBreakHit(floor)

@@ -13,6 +13,7 @@ from ..stops import WatchpointHit
 from ..timeline import Timeline, TimelineError
 
 Handler = Callable[[list[str], CancelToken], str]
+SHOWN = 1000  # interrupt entries `monitor interrupts` lists
 
 
 class MonitorCommands:
@@ -34,6 +35,12 @@ class MonitorCommands:
             "events": (self.events, "[N]: the N events before and after this moment"),
             "last": (self.last, "ADDR [LEN]: go to the write that gave these bytes their value"),
             "origin": (self.origin, "ADDR: where this byte's value came from (needs an index)"),
+            "catch interrupt": (
+                self.catch_interrupt,
+                "[N...|off]: continue and reverse-continue stop where the CPU enters an "
+                "interrupt (firmware; N as 'interrupts' names them, none: every one)",
+            ),
+            "interrupts": (self.interrupts, "every interrupt entry of the recording (firmware)"),
         }
 
     def run(self, line: str, cancel: CancelToken) -> tuple[bool, str]:
@@ -179,6 +186,32 @@ class MonitorCommands:
             self._provenance = Provenance(tl.recording, tl.index)
         result = self._provenance.origin(addr, tl.position)
         return f"byte {addr:#x} at icount {tl.position}:\n{result.describe()}\n"
+
+    def catch_interrupt(self, args: list[str], cancel: CancelToken) -> str:
+        if args == ["off"]:
+            self.tl.catch_interrupts(None)
+            return "interrupt entries no longer stop continues\n"
+        numbers = [int(a, 0) for a in args if a != "all"]
+        if any(not 0 <= n < 1 << 16 for n in numbers):
+            raise ValueError("interrupt numbers are 0 to 65535")
+        self.tl.catch_interrupts(numbers)
+        which = ", ".join(str(n) for n in numbers) if numbers else "every interrupt"
+        return f"continue and reverse-continue stop on entering {which}\n"
+
+    def interrupts(self, args: list[str], cancel: CancelToken) -> str:
+        tl = self.tl
+        firmware = tl.firmware
+        if firmware is None:
+            raise ValueError("interrupts are entered only in firmware recordings")
+        if args:
+            raise ValueError("takes no arguments")
+        entries = tl.interrupt_entries(cancel)
+        name = firmware.board.interrupt_name
+        lines = [f"{len(entries)} interrupt entries:"]
+        lines += [f"  {e.icount:>14,}  {e.number:>4}  {name(e.number)}" for e in entries[:SHOWN]]
+        if len(entries) > SHOWN:
+            lines.append(f"  ... and {len(entries) - SHOWN} more")
+        return "\n".join(lines) + "\n"
 
 
 def syscall_call(tl: Timeline, icount: int, nr: int) -> str:

@@ -17,6 +17,7 @@ from ..stops import (
     BreakpointHit,
     EndOfHistory,
     Interrupted,
+    InterruptEntered,
     Stop,
     WatchpointHit,
 )
@@ -320,6 +321,10 @@ class GdbStub:
                 tid = tl.current_thread
             return Reply([self.stop_reply(stop, tid)])
         stop = tl.reverse_continue(None, cancel) if r.reverse else tl.continue_(None, cancel)
+        if isinstance(stop, InterruptEntered):
+            # gdb reports the stop as a SIGTRAP; the console line says which interrupt.
+            said = f"ttdbg: {stop.describe()}\n".encode().hex().encode()
+            return Reply([b"O" + said, self.stop_reply(stop)])
         return Reply([self.stop_reply(stop)])
 
     def stop_reply(self, stop: Stop, thread: int = 0) -> bytes:

@@ -240,6 +240,11 @@ class Board(ABC):
             if due is not None and due <= self.bus.icount():
                 dev.at_deadline()
 
+    def cpu_registers(self) -> dict[str, int]:
+        """CPU registers the board keeps rather than the emulator (RISC-V mip, driven by
+        the interrupt lines), by name, for gdb and the registers pane."""
+        return {}
+
     def peripherals(self) -> dict[str, dict[str, int]]:
         """Each device's registers, for a peripherals view."""
         return {dev.name: dev.registers() for dev in self.devices}

@@ -116,6 +116,8 @@ class FirmwarePlatform:
         self.deadline_floor: int | None = None  # no device deadline takes effect before it
         self.serial_due: int | None = None  # recording: input waits for delivery here
         self.last_interrupt: EnteredInterrupt | None = None
+        # Told of each interrupt entry (the timeline's interrupt stops and lane).
+        self.entered: Callable[[EnteredInterrupt], None] | None = None
         self._access_icount: int | None = None
         self._next_poll = 0
         self._quiet_at = -1  # recording: no input is delivered at this icount
@@ -417,6 +419,8 @@ class FirmwarePlatform:
         number = self.board.take_interrupt(self.m)
         if number is not None:
             self.last_interrupt = EnteredInterrupt(icount, number)
+            if self.entered is not None:
+                self.entered(self.last_interrupt)
 
     def settle(self) -> None:
         """At the end of a run: what is due at this icount happens now, so the state at an

@@ -43,13 +43,23 @@ ARCH: Arch = dataclasses.replace(
     gdb_registers=(
         *RISCV64.gdb_registers,
         *(GdbRegister(n, 64, "int", _CSR_FEATURE, n, group="system") for n, _uc, _num in CSRS),
+        # The board keeps mip (its interrupt lines); Timeline.registers() adds it.
+        GdbRegister("mip", 64, "int", _CSR_FEATURE, "mip", group="system"),
     ),
     syscall_abi=RISCV64.syscall_abi,
     syscall_numbers={},
     syscall_interrupt=None,
     platform="firmware",
     initial_registers={},
-    display_registers=(*RISCV64.display_registers, "mstatus", "mie", "mepc", "mcause", "mtvec"),
+    display_registers=(
+        *RISCV64.display_registers,
+        "mstatus",
+        "mie",
+        "mip",
+        "mepc",
+        "mcause",
+        "mtvec",
+    ),
 )
 
 
@@ -171,6 +181,9 @@ class RiscvVirt(Board):
         machine.set_reg("mstatus", (status & ~(MSTATUS_MIE | MSTATUS_MPIE)) | MSTATUS_MPP | mpie)
         machine.set_reg("pc", machine.reg("mtvec") & ~3)  # exceptions use the base, vectored too
         return cause
+
+    def cpu_registers(self) -> dict[str, int]:
+        return {"mip": self.mip}
 
     def interrupt_name(self, number: int) -> str:
         return f"{_NAMES.get(number, 'interrupt')} (cause {number})"
