@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLES, require_tool, run_ttdbg
-from tests.integration.test_gdb import sections
+from tests.integration.test_firmware_gdb import run_gdb_on
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
 from ttdbg.backend.machine import Machine
@@ -162,17 +162,8 @@ def port(recording: Path, board: Board) -> Iterator[int]:
     server.shutdown()
 
 
-def gdb_run(board: Board, target: str, commands: list[str]) -> list[str]:
-    gdb = require_tool("gdb-multiarch")
-    args = [gdb, "-nx", "-batch", "-ex", "set pagination off", "-ex", "set confirm off",
-            "-ex", "set remotetimeout 20", "-ex", f"file {board.elf}",
-            "-ex", f"target remote {target}"]  # fmt: skip
-    for cmd in commands:
-        args += ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
-    out = subprocess.run(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120
-    )
-    return sections(out.stdout)
+def gdb_run(board: Board, port: int, commands: list[str]) -> list[str]:
+    return run_gdb_on(require_tool("gdb-multiarch"), board.elf, port, commands)
 
 
 def registers(text: str) -> dict[str, str]:
@@ -187,7 +178,7 @@ def free_port() -> int:
 
 def test_the_first_entry_is_where_qemu_system_enters_its_vector(board: Board, port: int) -> None:
     show = "info registers " + " ".join(board.registers)
-    ours = gdb_run(board, f"127.0.0.1:{port}", ["monitor catch interrupt", "continue", show])
+    ours = gdb_run(board, port, ["monitor catch interrupt", "continue", show])
     said = re.search(r"ttdbg: entered (.*) at icount (\d+)", ours[1])
     assert said, ours
     at = registers(ours[2])
@@ -200,9 +191,7 @@ def test_the_first_entry_is_where_qemu_system_enters_its_vector(board: Board, po
             "-gdb", f"tcp:127.0.0.1:{qemu_port}", "-kernel", str(board.elf)]  # fmt: skip
     with subprocess.Popen(qemu, stdin=subprocess.DEVNULL) as proc:
         try:
-            theirs = gdb_run(
-                board, f"127.0.0.1:{qemu_port}", [f"break *{at['pc']}", "continue", show, "kill"]
-            )
+            theirs = gdb_run(board, qemu_port, [f"break *{at['pc']}", "continue", show, "kill"])
         finally:
             proc.kill()
             proc.wait(timeout=30)
