@@ -18,6 +18,7 @@ from tests.integration.test_firmware_gdb import run_gdb_on
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
 from ttdbg.backend.machine import Machine
+from ttdbg.backend.machines.platform import FirmwarePlatform
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process
 from ttdbg.backend.runoutcome import Why
@@ -102,9 +103,11 @@ def brute_force_entries(rec: Path) -> list[tuple[int, int]]:
     start, seen where the board enters it (below the timeline's own bookkeeping)."""
     recording = open_recording(str(rec))
     proc = new_replay_process(recording)
-    board = proc.platform.board
+    platform = proc.platform
+    assert isinstance(platform, FirmwarePlatform)
+    board = platform.board
     take = board.take_interrupt
-    seen = []
+    seen: list[tuple[int, int]] = []
 
     def spy(m: Machine) -> int | None:
         number = take(m)
@@ -112,7 +115,7 @@ def brute_force_entries(rec: Path) -> list[tuple[int, int]]:
             seen.append((m.icount, number))
         return number
 
-    board.take_interrupt = spy  # type: ignore[method-assign]
+    board.take_interrupt = spy  # type: ignore[method-assign,unused-ignore]
     end = recording.last_known_icount
     while proc.machine.halted is None and proc.machine.icount < end:
         ran = proc.run(min(1 << 20, end - proc.machine.icount))
@@ -123,7 +126,7 @@ def brute_force_entries(rec: Path) -> list[tuple[int, int]]:
 
 
 def caught(timeline: Timeline, forward: bool) -> list[tuple[int, int]]:
-    found = []
+    found: list[tuple[int, int]] = []
     while True:
         stop = timeline.continue_() if forward else timeline.reverse_continue()
         if not isinstance(stop, InterruptEntered):
