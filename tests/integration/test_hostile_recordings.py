@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import BIN, SAMPLES, require_tool, run_ttdbg
 from tests.integration.test_bad_input import assert_one_line_error
 from tests.recedit import SnapshotEdit, cut_after_snapshot, edit_header, edit_snapshots, rewrite
-from ttdbg.backend.eventlog import Event, EventKind, encode_events
+from ttdbg.backend.eventlog import Event, EventKind, decode_events, encode_events
 from ttdbg.backend.loader import map_program, parse_program
 from ttdbg.backend.machine import Machine
 from ttdbg.backend.pagescan import page_pointers
@@ -318,3 +318,49 @@ def test_an_event_log_larger_than_declared_memory_is_read_a_batch_at_a_time(
     plain_peak, _ = peak_kb(SAMPLES / "hello.ttrec")
     assert b"200,000" in shown or b"200000" in shown
     assert flood_peak - plain_peak < 48 << 10, (flood_peak, plain_peak)  # KB: one batch's worth
+
+
+@pytest.mark.parametrize(
+    "mem",
+    ["not an object", {"views": "x"}, {"views": [[0, 4096, "zz", 0]]}, {"views": [[1, 2]]}],
+)
+def test_a_snapshot_with_malformed_file_mappings_is_one_line_error(
+    tmp_path: Path, mem: Any
+) -> None:
+    def edit(index: int, meta: dict[str, Any], pages: bytes) -> tuple[dict[str, Any], bytes]:
+        meta["platform"]["mem"] = mem
+        return meta, pages
+
+    rec = edit_snapshots(SAMPLES / "inputs.ttrec", tmp_path / "views.ttrec", edit)
+    for args in (["info", str(rec)], ["replay", "--verify", str(rec)]):
+        assert_one_line_error(run_ttdbg(args), str(rec), "corrupt snapshot")
+
+
+def test_a_logged_answer_that_does_not_unpack_is_a_divergence(tmp_path: Path) -> None:
+    """A clock_gettime answer of 16 bytes of 0xff (a time past 2^63 ns) cannot be written
+    back as a timespec: replay stops in one line at that call, as for any other altered log."""
+    clock_gettime = 228
+    changed: list[int] = []
+
+    def alter(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
+        if frame.type != FrameType.EVENTS or changed:
+            return None
+        first, base = EVENTS_HEAD.unpack_from(frame.payload)
+        events = list(decode_events(lz4.frame.decompress(frame.payload[EVENTS_HEAD.size :]), base))
+        for i, ev in enumerate(events):
+            if ev.kind == EventKind.SYSCALL and ev.args[:1] == (clock_gettime,) and not changed:
+                events[i] = Event(ev.kind, ev.icount, ev.args, ev.result, b"\xff" * 16)
+                changed.append(ev.icount)
+        body = lz4.frame.compress(encode_events(events, base))
+        return [(FrameType.EVENTS, EVENTS_HEAD.pack(first, base) + body)]
+
+    rec = rewrite(SAMPLES / "inputs.ttrec", tmp_path / "clock.ttrec", alter)
+    assert changed, "the sample reads the clock"
+    proc = run_ttdbg(["replay", str(rec)])
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"ttdbg: replay diverged at icount {changed[0]}: expected a well-formed recorded "
+        "answer to clock_gettime, found argument out of range"
+    )

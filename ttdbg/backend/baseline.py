@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ttdbg.errors import RecordingError
+
 from .filestore import FileStore
 from .machine import PAGE
 
@@ -27,7 +29,7 @@ class PageBaseline:
         self._last: tuple[tuple[MappedView, ...], dict[int, bytes]] | None = None
 
     def __call__(self, platform: dict[str, Any]) -> dict[int, bytes]:
-        views = tuple(tuple(v) for v in platform.get("mem", {}).get("views", ()))
+        views = _views(platform)
         if self._last is not None and self._last[0] == views:
             return self._last[1]
         pages = dict(self.program_pages)
@@ -41,9 +43,9 @@ class PageBaseline:
         if cached is not None:
             return cached
         start, end, digest, offset = view
-        content = self.files.get(bytes.fromhex(digest)) if isinstance(digest, str) else None
+        content = self.files.get(bytes.fromhex(digest))
         pages: dict[int, bytes] = {}
-        if content is not None and offset >= 0:
+        if content is not None:
             # Pages past the end of the file are zero: never more pages than the file has.
             stop = min(end, start + len(content) - offset + PAGE - 1)
             for addr in range(start, stop, PAGE):
@@ -53,3 +55,29 @@ class PageBaseline:
                     pages[addr] = page.ljust(PAGE, b"\0")
         self._views[view] = pages
         return pages
+
+
+def checked_view(view: Any) -> MappedView:
+    """A file-backed mapping from a snapshot, refused (ValueError) unless well formed."""
+    if not isinstance(view, list | tuple) or len(view) != 4:
+        raise ValueError(f"bad file mapping {str(view)[:80]}")
+    start, end, digest, offset = view
+    ints = all(type(x) is int for x in (start, end, offset))
+    if not (ints and 0 <= start < end < 1 << 64 and 0 <= offset < 1 << 63):
+        raise ValueError(f"bad file mapping {str(view)[:80]}")
+    if (start | end | offset) % PAGE or not isinstance(digest, str) or len(digest) != 64:
+        raise ValueError(f"bad file mapping {str(view)[:80]}")
+    bytes.fromhex(digest)
+    return (start, end, digest, offset)
+
+
+def _views(platform: dict[str, Any]) -> tuple[MappedView, ...]:
+    """The state's file mappings, checked: a snapshot comes from a file someone else made."""
+    mem = platform.get("mem", {})
+    views = mem.get("views", []) if isinstance(mem, dict) else None
+    if not isinstance(views, list):
+        raise RecordingError("corrupt snapshot (its file mappings are not a list)")
+    try:
+        return tuple(checked_view(view) for view in views)
+    except ValueError as err:
+        raise RecordingError(f"corrupt snapshot ({err})") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from ..baseline import checked_view
 from ..machine import PAGE, Machine
 from .errnos import EACCES, EINVAL, ENOMEM
 
@@ -48,18 +49,6 @@ def page_up(value: int) -> int:
     return (value + PAGE - 1) & ~(PAGE - 1)
 
 
-def _checked_view(view: Any) -> list[Any]:
-    """A file-backed mapping from a snapshot, refused (ValueError) unless well formed."""
-    start, end, digest, offset = view
-    ints = all(type(x) is int for x in (start, end, offset))
-    if not (ints and 0 <= start < end < 1 << 64 and 0 <= offset < 1 << 63):
-        raise ValueError(f"bad file mapping {view!r}")
-    if (start | end | offset) % PAGE or not isinstance(digest, str) or len(digest) != 64:
-        raise ValueError(f"bad file mapping {view!r}")
-    bytes.fromhex(digest)
-    return [start, end, digest, offset]
-
-
 class AddressSpace:
     """Linux's memory syscalls on top of a Machine; its state is brk and the mmap base."""
 
@@ -98,7 +87,7 @@ class AddressSpace:
     def load_state(self, state: dict[str, Any]) -> None:
         for key in ("brk_start", "brk", "mmap_base", "stack_top", "stack_floor"):
             setattr(self, key, state[key])
-        self.views = [_checked_view(v) for v in state.get("views", [])]
+        self.views = [list(checked_view(v)) for v in state.get("views", [])]
         self.past_eof = _checked_ranges(state.get("past_eof", []))
         self.shared = _checked_ranges(state.get("shared", []))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -258,6 +259,16 @@ class LinuxPlatform:
             return
         except (DivergenceError, GuestError) as err:
             self.error = err
+            m.request_stop()
+            return
+        except (struct.error, ValueError, OverflowError) as err:
+            if not self.inputs.replaying:
+                raise
+            # The handler's only input besides the guest is the log: an answer it cannot
+            # unpack (a clock of 9 bytes, a count past 2^63) is a log that was altered.
+            self.error = DivergenceError(
+                self.syscall_icount, f"a well-formed recorded answer to {name}", f"{err}"
+            )
             m.request_stop()
             return
         # A thread that blocked or exited in this call takes nothing more now: the switch
