@@ -13,8 +13,8 @@ import capstone
 import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
-from . import _blockcount
 from .arch.counters import CodePattern
+from .nativelib import lib as _lib
 
 UNKNOWN_BLOCK = 1
 LIMIT = 2
@@ -24,7 +24,6 @@ NO_LIMIT = (1 << 64) - 1
 # walks a few blocks over and over, and retranslating a block on every step cost most of it.
 MAX_STEP_HOOKS = 16
 
-_lib = ctypes.CDLL(_blockcount.__file__)
 # capstone's own library, for the native counter to learn blocks with (function objects of
 # this handle, so setting their types leaves capstone's bindings alone).
 _cs_lib = ctypes.CDLL(capstone._cs._name)

@@ -9,9 +9,8 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from ttdbg.pages import PAGE
 
-from . import _blockcount
+from .nativelib import lib as _lib
 
-_lib = ctypes.CDLL(_blockcount.__file__)
 _lib.bc_nonzero_pages.restype = ctypes.c_size_t
 _lib.bc_nonzero_pages.argtypes = [
     ctypes.c_void_p,

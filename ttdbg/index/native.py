@@ -10,15 +10,14 @@ import pyarrow as pa
 import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
-from ttdbg.backend import _blockcount
 from ttdbg.backend.icount import Block
 from ttdbg.backend.machine import KernelWrite, Machine
+from ttdbg.backend.nativelib import lib as _lib
 
 from .classify import CALL_ARGS, CALL_PUSH, BlockClassifier
 
 CALL_ARG_NAMES = ("arg0", "arg1", "arg2", "arg3")
 
-_lib = ctypes.CDLL(_blockcount.__file__)
 NO_RETURN = (1 << 64) - 1  # a call's return icount while its return is not seen
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from unicorn.unicorn_py3.unicorn import uclib
 
-from ttdbg.backend import _blockcount
+from ttdbg.backend.nativelib import lib as _lib
 
 from ..eventlog import Event, EventKind
 from .threads import State, Wait
@@ -24,7 +24,6 @@ from .threads import State, Wait
 if TYPE_CHECKING:
     from .platform import LinuxPlatform
 
-_lib = ctypes.CDLL(_blockcount.__file__)
 MAX_THREADS, MAX_REGS, SLOT, MAX_EVENTS = 64, 96, 16, 4096
 RUNNABLE, FUTEX, EXITED, OTHER_WAIT = 0, 1, 2, 3
 CHANGED = 1
