@@ -381,7 +381,8 @@ class Machine:
         self.uc.mem_write(addr, data)
         if syscall is not None:
             listener(KernelWrite(*syscall, addr, old, bytes(data)))
-        elif frame is not None:
+        else:
+            assert frame is not None
             icount, pc, sig = frame
             listener(KernelWrite(icount, pc, None, addr, old, bytes(data), sig))
 

@@ -377,9 +377,8 @@ class Timeline:
         finally:
             platform.entered = None
             self._goto(here, None, None)
-        if isinstance(stop, Interrupted):
-            return found
-        self._interrupt_entries = found
+        if not isinstance(stop, Interrupted):
+            self._interrupt_entries = found
         return found
 
     def _catches(self, number: int) -> bool:
