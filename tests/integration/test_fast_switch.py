@@ -54,7 +54,9 @@ def test_native_switches_log_what_the_python_scheduler_logs(
     fast_end = _record(program, [scenario], tmp_path / "fast.ttrec")
     assert sum(answered) > 0  # the native path answered futex calls itself
     monkeypatch.setattr(FastSwitch, "arm", lambda self: None)
+    answered.clear()
     slow_end = _record(program, [scenario], tmp_path / "python.ttrec")
+    assert not answered  # the second recording took the Python path only
     assert fast_end == slow_end
     fast = _events(tmp_path / "fast.ttrec")
     assert fast == _events(tmp_path / "python.ttrec")
