@@ -272,12 +272,9 @@ class FastSwitch:
     def _swap_signal_state(self, tid: int) -> None:
         """The signal state of the thread now running takes the place of the one that ran
         when this was armed (threads in between held theirs unchanged)."""
-        threads, sig = self.p.threads, self.p.signals
+        threads = self.p.threads
         old, new = threads.running, threads.table[tid]
         if old is new:
             return
-        old.sigmask, old.pending, old.altstack = sig.blocked, sig.pending, sig.altstack
-        old.senders = sig.senders
-        sig.blocked, sig.pending, sig.altstack = new.sigmask, new.pending, new.altstack
-        sig.senders, new.senders = new.senders, {}
+        threads.swap_signal_state(old, new, keep_old=True)
         threads.current = tid

@@ -591,6 +591,17 @@ class Threads:
             raise DivergenceError(now, f"thread {to} runnable", f"thread {to} waiting")
         self.switch_to(to)
 
+    def swap_signal_state(self, old: Thread, new: Thread, keep_old: bool) -> None:
+        """The signal state of `new` becomes the process's, `old`'s kept in its thread
+        (unless it exited): the one exchange both the Python and native switches make."""
+        sig = self.p.signals
+        if keep_old:
+            old.sigmask, old.pending, old.altstack = sig.blocked, sig.pending, sig.altstack
+            old.senders, old.saved_mask = sig.senders, sig.saved_mask
+        sig.blocked, sig.pending, sig.altstack = new.sigmask, new.pending, new.altstack
+        sig.senders, new.senders = new.senders, {}
+        sig.saved_mask, new.saved_mask = new.saved_mask, None
+
     def switch_to(self, tid: int) -> None:
         """Put thread `tid` on the CPU: registers and per-thread signal state swap places."""
         self.switches += 1
@@ -600,18 +611,13 @@ class Threads:
             return
         p, m = self.p, self.p.m
         old, new = self.running, self.table[tid]
-        sig = p.signals
         if old.state != State.EXITED:
             old.regs = m.register_file.save()
-            old.sigmask, old.pending, old.altstack = sig.blocked, sig.pending, sig.altstack
-            old.senders, old.saved_mask = sig.senders, sig.saved_mask
         assert new.regs is not None
         m.register_file.load(new.regs)
         m.reservation.clear()  # as Linux's switch does (sc to a dummy; clrex)
         new.regs = None
-        sig.blocked, sig.pending, sig.altstack = new.sigmask, new.pending, new.altstack
-        sig.senders, new.senders = new.senders, {}
-        sig.saved_mask, new.saved_mask = new.saved_mask, None
+        self.swap_signal_state(old, new, keep_old=old.state != State.EXITED)
         self.current = tid
         p.deliver_pending_signals()
         p.restore_wait_mask()
