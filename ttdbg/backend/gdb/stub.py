@@ -205,7 +205,7 @@ class GdbStub:
 
     def _monitor(self, r: c.Monitor, t: CancelToken) -> Reply:
         ok, text = self.monitor.run(r.command, t)
-        out = [b"O" + text.encode().hex().encode()] if text else []
+        out = [console_output(text)] if text else []
         return Reply([*out, b"OK" if ok else b"E01"])
 
     # -- registers and memory ---------------------------------------------------------------
@@ -323,8 +323,8 @@ class GdbStub:
         stop = tl.reverse_continue(None, cancel) if r.reverse else tl.continue_(None, cancel)
         if isinstance(stop, InterruptEntered):
             # gdb reports the stop as a SIGTRAP; the console line says which interrupt.
-            said = f"ttdbg: {stop.describe()}\n".encode().hex().encode()
-            return Reply([b"O" + said, self.stop_reply(stop)])
+            said = console_output(f"ttdbg: {stop.describe()}\n")
+            return Reply([said, self.stop_reply(stop)])
         return Reply([self.stop_reply(stop)])
 
     def stop_reply(self, stop: Stop, thread: int = 0) -> bytes:
@@ -412,3 +412,8 @@ class GdbStub:
     def _vfile_close(self, args: tuple[bytes, ...]) -> bytes:
         found = self._open_files.pop(c.hex_number(args[0]), None) is not None
         return b"F0" if found else b"F-1,%x" % EBADF
+
+
+def console_output(text: str) -> bytes:
+    """An `O` packet: text gdb prints on its console."""
+    return b"O" + text.encode().hex().encode()
