@@ -13,7 +13,7 @@ from ttdbg.errors import RecordingError
 
 from .eventlog import MAX_BATCH_EVENTS, Event, EventKind, decode_events
 from .filestore import FileStore
-from .recfile import Frame, decode_events_frame
+from .recfile import Frame, decode_events_frame, events_frame_head
 
 CACHED_FRAMES = 4  # decoded batches kept: replay reads one, queries look a little around
 CACHED_EVENTS = MAX_BATCH_EVENTS  # and no more events than one full batch besides the newest
@@ -21,12 +21,44 @@ CACHED_EVENTS = MAX_BATCH_EVENTS  # and no more events than one full batch besid
 
 @dataclass(frozen=True)
 class EventFrame:
-    """One EVENTS frame of the file, checked when the recording was opened."""
+    """One EVENTS frame of the file: its fixed fields were checked when the recording was
+    opened; its events are checked against them whenever it is decoded."""
 
     frame: Frame
     first: int  # index of its first event in the log
-    count: int
+    count: int  # from the next frame's first index (the last frame is decoded at open)
     base: int  # the icount its deltas start from
+    end: int | None  # the icount of its last event (the next frame's base); None: unknown
+
+
+def frames_of_log(
+    frames: list[Frame], path: str, last: list[Event] | None
+) -> tuple[list[EventFrame], int]:
+    """The non-empty EVENTS frames of a file as the log reads them, and the icount of the
+    last event, from the frames' fixed fields alone: `last` is the decoded last frame's
+    events (None when there is no frame). Indexes and icounts must run on from frame to
+    frame; each frame's own events are checked against this when it is decoded."""
+    heads = [events_frame_head(frame, path) for frame in frames]
+    out: list[EventFrame] = []
+    count = last_icount = 0
+    for k, (frame, (first, base)) in enumerate(zip(frames, heads, strict=True)):
+        if first != count:
+            raise RecordingError(f"{path}: event frames out of order at offset {frame.offset}")
+        if base != last_icount:
+            raise RecordingError(f"{path}: event icounts go backwards at offset {frame.offset}")
+        if k + 1 < len(frames):
+            next_first, next_base = heads[k + 1]
+            size, end = next_first - first, next_base
+        else:
+            assert last is not None
+            size, end = len(last), (last[-1].icount if last else base)
+        # (The recorder writes no empty frame: one here would hide the events it holds.)
+        if (not 0 < size <= MAX_BATCH_EVENTS and (size or k + 1 < len(frames))) or end < base:
+            raise RecordingError(f"{path}: event frames out of order at offset {frame.offset}")
+        if size:
+            out.append(EventFrame(frame, first, size, base, end))
+        count, last_icount = first + size, end
+    return out, last_icount
 
 
 def decode_frame(
@@ -113,8 +145,12 @@ class EventLog(Sequence[Event]):
         _first, _base, events = decode_frame(
             frame.frame, self._files, self._path, self._limit, self._read_budget
         )
-        if len(events) != frame.count:  # (checked at open: the file is not read again)
-            raise RecordingError(f"{self._path}: event frame at {frame.frame.offset} changed")
+        if len(events) != frame.count or (events[-1].icount if events else None) != frame.end:
+            # The frames around it say otherwise: a damaged or forged frame.
+            raise RecordingError(
+                f"{self._path}: event frame at offset {frame.frame.offset} does not match "
+                "the frames around it (damaged or changed)"
+            )
         self._cache[k] = events
         self._cached_events += len(events)
         while len(self._cache) > 1 and (

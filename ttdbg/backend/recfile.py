@@ -262,15 +262,24 @@ def encode_events_frame(first: int, base: int, events: bytes) -> bytes:
     return EVENTS_HEAD.pack(first, base) + lz4.frame.compress(events)
 
 
-def decode_events_frame(frame: Frame, path: str, limit: int) -> tuple[int, int, bytes]:
-    """(first event index, base icount, encoded events) of an EVENTS frame, inflating at most
-    `limit` bytes."""
+def events_frame_head(frame: Frame, path: str) -> tuple[int, int]:
+    """(first event index, base icount) of an EVENTS frame, checked, without inflating it."""
     where = f"{path}: event frame at offset {frame.offset}"
     if len(frame.payload) < EVENTS_HEAD.size:
         raise RecordingError(f"{where}: too short")
     first, base = EVENTS_HEAD.unpack_from(frame.payload)
     if base > MAX_COUNT:
         raise RecordingError(f"{where}: icount {base} out of range")
+    if first > MAX_COUNT:
+        raise RecordingError(f"{where}: event index {first} out of range")
+    return first, base
+
+
+def decode_events_frame(frame: Frame, path: str, limit: int) -> tuple[int, int, bytes]:
+    """(first event index, base icount, encoded events) of an EVENTS frame, inflating at most
+    `limit` bytes."""
+    first, base = events_frame_head(frame, path)
+    where = f"{path}: event frame at offset {frame.offset}"
     return first, base, decompress(frame.payload[EVENTS_HEAD.size :], limit, where)
 
 

@@ -12,7 +12,7 @@ from ttdbg.limits import DEFAULT_MEMORY_LIMIT, MAX_EVENT_BATCH, METADATA_MARGIN
 from ttdbg.snapshots.store import SnapshotEntry, SnapshotStore
 
 from .baseline import PageBaseline
-from .eventframes import EventFrame, EventLog, decode_frame
+from .eventframes import EventLog, decode_frame, frames_of_log
 from .eventlog import EVENTLOG_VERSION, Event, EventKind, EventLogReader
 from .filestore import MAX_FILE_SIZE, FileStore
 from .inputs import ReplayInputs
@@ -198,25 +198,21 @@ def open_recording(path: str) -> Recording:
         "program": len(by_type[FrameType.PROGRAM][0].payload),
         "files": sum(len(f.payload) for f in by_type.get(FrameType.FILE, [])),
     }
-    # Every batch is decoded and checked here, then dropped: the log keeps its frames and
-    # decodes a batch again when it is read (eventframes), so memory follows a few batches.
-    # Every input must fit in guest memory, and the recorder writes batches far smaller than
-    # MAX_EVENT_BATCH: a batch inflating past either is not a recording.
+    # Only the last batch is decoded here (the log's last icount): the others are checked
+    # against the frames around them when read (eventframes), so opening costs no decoding
+    # and memory follows a few batches. Every input must fit in guest memory, and the
+    # recorder writes batches far smaller than MAX_EVENT_BATCH: a batch inflating past
+    # either is not a recording.
     limit = min(memory_limit, MAX_EVENT_BATCH) + METADATA_MARGIN
     read_budget = memory_limit + METADATA_MARGIN
-    event_frames: list[EventFrame] = []
-    count = last_icount = 0
-    for frame in by_type.get(FrameType.EVENTS, []):
-        first, base, batch = decode_frame(frame, files, path, limit, read_budget)
-        if first != count:
-            raise RecordingError(f"{path}: event frames out of order at offset {frame.offset}")
-        if base != last_icount:
-            raise RecordingError(f"{path}: event icounts go backwards at offset {frame.offset}")
-        if batch:
-            event_frames.append(EventFrame(frame, first, len(batch), base))
-            count += len(batch)
-            last_icount = batch[-1].icount
-        compressed["events"] += len(frame.payload)
+    event_file_frames = by_type.get(FrameType.EVENTS, [])
+    last_batch = None
+    if event_file_frames:
+        _first, _base, last_batch = decode_frame(
+            event_file_frames[-1], files, path, limit, read_budget
+        )
+    event_frames, last_icount = frames_of_log(event_file_frames, path, last_batch)
+    compressed["events"] = sum(len(frame.payload) for frame in event_file_frames)
     events = EventLog(event_frames, files, path, limit, read_budget)
     entries: list[SnapshotEntry] = []
     for frame in by_type.get(FrameType.SNAPSHOT, []):
