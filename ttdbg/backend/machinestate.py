@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ttdbg.pages import PAGE, PERM_X
-from ttdbg.snapshots.state import MachineState
+from ttdbg.snapshots.state import MachineState, PageSummary
 
 from .dirtypages import DirtyPages
 from .machine import Machine
@@ -58,6 +58,24 @@ def capture(
     if machine.dirty is not None:
         machine.dirty.reset(state)
     return state
+
+
+def summarize(
+    machine: Machine, platform: dict[str, Any], cursor: int, previous: PageSummary | None = None
+) -> PageSummary:
+    """The machine's state with its pages as digests, read straight from the emulator: a
+    recorder that keeps this between snapshots holds the guest's memory once (the
+    emulator's), not a second copy. Digests equal to `previous`'s are its bytes objects."""
+    regs = machine.register_file.read()
+    regs.update(machine.reservation.read())
+    regions = tuple(machine.regions())
+    old = previous.digests if previous is not None else None
+    digests: dict[int, bytes] = {}
+    for start, end, _perms in regions:
+        digests.update(machine.scanner.nonzero_digests(start, end, old))
+    return PageSummary(
+        machine.icount, regs, regions, digests, platform, cursor, machine.halted is not None
+    )
 
 
 def restore_memory(machine: Machine, state: MachineState) -> None:

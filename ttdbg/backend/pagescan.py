@@ -8,6 +8,7 @@ import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
 from ttdbg.pages import PAGE
+from ttdbg.snapshots.state import page_digest
 
 from .nativelib import lib as _lib
 
@@ -119,6 +120,28 @@ class PageScanner:
                 page = ctypes.string_at(base_ptr + PAGE * i, PAGE)
                 prev = old.get(addr)
                 found[addr] = prev if prev is not None and prev == page else page
+        return found
+
+    def nonzero_digests(
+        self, start: int, end: int, previous: dict[int, bytes] | None = None
+    ) -> dict[int, bytes]:
+        """The digests of the non-zero pages of [start, end), by address, hashed straight
+        from the chunk buffer (no copy of a page is made); a digest equal to its entry in
+        `previous` is that bytes object."""
+        found: dict[int, bytes] = {}
+        old = previous or {}
+        view = memoryview(self._cur).cast("B")
+        for base in range(start, end, CHUNK):
+            size = min(CHUNK, end - base)
+            err = uclib.uc_mem_read(self._uch, base, self._cur, size)
+            if err != 0:
+                raise unicorn.UcError(err)
+            n = _lib.bc_nonzero_pages(self._cur, size // PAGE, PAGE, self._idx)
+            for i in self._idx[:n]:
+                addr = base + PAGE * i
+                digest = page_digest(view[PAGE * i : PAGE * (i + 1)])
+                prev = old.get(addr)
+                found[addr] = prev if prev == digest else digest
         return found
 
     def restore_region(self, start: int, end: int, ptrs: PagePointers) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from ttdbg.snapshots.state import MachineState
+from ttdbg.snapshots.state import MachineState, PageSummary
 
 from .filestore import FileStore
 from .inputs import Inputs
@@ -13,7 +13,7 @@ from .linux.platform import Console, LinuxPlatform
 from .linux.threads import SchedulePolicy
 from .loader import Program
 from .machine import Halt, Machine
-from .machinestate import capture, restore_memory, restore_registers
+from .machinestate import capture, restore_memory, restore_registers, summarize
 from .runoutcome import RunOutcome, classify
 
 if TYPE_CHECKING:
@@ -76,6 +76,10 @@ class GuestProcess(Generic[InputsT]):
 
     def capture(self, cursor: int, share_with: MachineState | None = None) -> MachineState:
         return capture(self.machine, self.platform.to_state(), cursor, share_with)
+
+    def summarize(self, cursor: int, previous: PageSummary | None = None) -> PageSummary:
+        """The state now, its pages as digests (what a recorder keeps between snapshots)."""
+        return summarize(self.machine, self.platform.to_state(), cursor, previous)
 
     def restore(
         self, state: MachineState, exit_outcome: tuple[int | None, int | None] = (None, None)

@@ -15,8 +15,8 @@ import lz4.frame
 from ttdbg import __version__
 from ttdbg.errors import UnsupportedProgram
 from ttdbg.limits import DEFAULT_MEMORY_LIMIT
-from ttdbg.snapshots.codec import encode
-from ttdbg.snapshots.state import HASH_VERSION, MachineState, PageDigests
+from ttdbg.snapshots.codec import SummaryEncoder
+from ttdbg.snapshots.state import HASH_VERSION, MachineState, PageDigests, PageSummary, summary_hash
 
 from .baseline import PageBaseline
 from .eventlog import EVENTLOG_VERSION, Event, EventKind, EventLogWriter
@@ -179,7 +179,8 @@ class Recorder:
         )
         self.digests = PageDigests()
         self.baseline = PageBaseline(initial_pages(self.program), self.files)
-        self.previous: MachineState | None = None
+        self.encoder = SummaryEncoder(self.baseline)
+        self.previous: PageSummary | None = None
         self.snapshot_count = 0
         self.snapshot_bytes = [0, 0]  # raw, compressed
 
@@ -236,20 +237,24 @@ class Recorder:
 
     def snapshot(self) -> None:
         self.flush_events()
-        # Sharing the unchanged pages with the last snapshot's state: the recorder keeps one
-        # copy of the guest's memory besides Unicorn's, not one per state.
-        state = self.process.capture(self.log.count, self.previous)
-        if len(state.pages) * PAGE > self.max_memory:
+        # The state as page digests: the recorder holds the guest's memory once (Unicorn's),
+        # and reads the changed pages from there while it compresses them.
+        state = self.process.summarize(self.log.count, self.previous)
+        if len(state.digests) * PAGE > self.max_memory:
             # Past the memory the header declares: readers would refuse this snapshot.
             self.over_memory = True
             return
-        self.write_snapshot(state)
+        machine = self.process.machine
+        self._write_summary(state, lambda addr: machine.read(addr, PAGE))
 
     def write_snapshot(self, state: MachineState) -> None:
-        """Write `state` (the latest captured; events up to its cursor flushed)."""
+        """Write `state` (a captured one, kept whole; events up to its cursor flushed)."""
+        self._write_summary(self.digests.summary(state), state.pages.__getitem__)
+
+    def _write_summary(self, state: PageSummary, read: Callable[[int], bytes]) -> None:
         keyframe = self.previous is None or self.snapshot_count % KEYFRAME_EVERY == 0
-        state_hash = self.digests.state_hash(state)
-        enc = encode(state, None if keyframe else self.previous, state_hash, self.baseline)
+        state_hash = summary_hash(state)
+        enc = self.encoder.encode(state, None if keyframe else self.previous, state_hash, read)
         frame = encode_snapshot_frame(state.icount, keyframe, state_hash, enc.data)
         self.out.write(FrameType.SNAPSHOT, frame)
         self.previous = state
@@ -321,10 +326,9 @@ class Recorder:
         }
 
     def _guest_memory_estimate(self) -> int:
-        """Host memory the guest's pages take now: this process's growth since the start,
-        less the copy of the last snapshot's pages the recorder keeps."""
-        kept = len(self.previous.pages) * PAGE if self.previous is not None else 0
-        return resident_bytes() - self._start_rss - kept
+        """Host memory the guest's pages take now: this process's growth since the start
+        (the recorder keeps no copy of them, only digests)."""
+        return resident_bytes() - self._start_rss
 
     def _record(self, progress: Progress | None) -> RecordResult:
         m = self.process.machine

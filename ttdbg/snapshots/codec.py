@@ -12,10 +12,10 @@ import lz4.frame
 
 from ttdbg.errors import RecordingError
 from ttdbg.limits import ADDRESS_SPACE, DEFAULT_MEMORY_LIMIT, MAX_COUNT, METADATA_MARGIN
-from ttdbg.lz4limit import decompress
+from ttdbg.lz4limit import Inflater, decompress
 from ttdbg.pages import PAGE
 
-from .state import MachineState, in_regions
+from .state import MachineState, PageSummary, in_regions, page_digest
 
 _LEN = struct.Struct("<I")
 # The pages a keyframe is stored against, computed from the state's platform part alone.
@@ -53,40 +53,80 @@ def encode(
             changed[addr] = b""
     # A changed page equal to its baseline (a library mapped since the last snapshot) is
     # only named: its bytes are in the recording's FILE frames already.
-    from_base = {a for a, p in changed.items() if p and base.get(a) == p}
+    listed = [
+        (addr, FROM_BASELINE if page and base.get(addr) == page else len(page))
+        for addr, page in sorted(changed.items())
+    ]
+    return _write(state, previous is None, state_hash, listed, changed.__getitem__)
+
+
+class SummaryEncoder:
+    """Encodes states held as page digests (`PageSummary`), reading the changed pages'
+    bytes from where the state lives (the emulator) only while they are compressed."""
+
+    def __init__(self, baseline: Baseline) -> None:
+        self.baseline = baseline
+        self._base: dict[int, bytes] | None = None  # the last baseline, and its digests
+        self._base_digests: dict[int, bytes] = {}
+
+    def encode(
+        self,
+        state: PageSummary,
+        previous: PageSummary | None,
+        state_hash: str,
+        read: Callable[[int], bytes],
+    ) -> EncodedSnapshot:
+        """`state` as a keyframe (previous is None) or a delta against `previous`, as `encode`
+        writes it; `read(addr)` gives a changed page's contents."""
+        base = self.baseline(state.platform)
+        if base is not self._base:
+            self._base = base
+            self._base_digests = {addr: page_digest(page) for addr, page in base.items()}
+        base_digests = self._base_digests
+        old = base_digests if previous is None else previous.digests
+        now = state.digests
+        listed = [
+            (addr, FROM_BASELINE if base_digests.get(addr) == digest else PAGE)
+            for addr, digest in now.items()
+            if old.get(addr) != digest
+        ]
+        listed += [(a, 0) for a in old if a not in now and in_regions(state.regions, a)]
+        listed.sort()
+        return _write(state, previous is None, state_hash, listed, read)
+
+
+def _write(
+    state: MachineState | PageSummary,
+    keyframe: bool,
+    state_hash: str,
+    listed: list[tuple[int, int]],
+    read: Callable[[int], bytes],
+) -> EncodedSnapshot:
+    """The snapshot of `state` with the sorted page list `listed` ((address, size), size as
+    `_page_list` reads it); the pages' bytes are read and compressed a batch at a time, so
+    the uncompressed snapshot (as big as the guest's memory) never exists in one piece."""
     meta = {
         "icount": state.icount,
-        "keyframe": previous is None,
+        "keyframe": keyframe,
         "registers": {k: hex(v) for k, v in state.registers.items()},
         "regions": [list(r) for r in state.regions],
         "platform": state.platform,
         "cursor": state.cursor,
         "halted": state.halted,
         "hash": state_hash,
-        "pages": [
-            [addr, FROM_BASELINE if addr in from_base else len(changed[addr])]
-            for addr in sorted(changed)
-        ],
+        "pages": [[addr, size] for addr, size in listed],
     }
     head = json.dumps(meta, separators=(",", ":")).encode()
-    # Compressed a batch of pages at a time: the uncompressed snapshot (as big as the guest's
-    # memory) never exists in one piece.
     compressor = lz4.frame.LZ4FrameCompressor()
     out = [compressor.begin(), compressor.compress(_LEN.pack(len(head)) + head)]
     raw_size = _LEN.size + len(head)
-    batch: list[bytes] = []
-    for addr in sorted(changed):
-        if addr not in from_base:
-            batch.append(changed[addr])
-            if len(batch) == _PAGES_PER_BATCH:
-                chunk = b"".join(batch)
-                raw_size += len(chunk)
-                out.append(compressor.compress(chunk))
-                batch = []
-    chunk = b"".join(batch)
-    raw_size += len(chunk)
-    out += [compressor.compress(chunk), compressor.flush()]
-    return EncodedSnapshot(state.icount, previous is None, state_hash, b"".join(out), raw_size)
+    stored = [addr for addr, size in listed if size == PAGE]
+    for at in range(0, len(stored), _PAGES_PER_BATCH):
+        chunk = b"".join(read(addr) for addr in stored[at : at + _PAGES_PER_BATCH])
+        raw_size += len(chunk)
+        out.append(compressor.compress(chunk))
+    out.append(compressor.flush())
+    return EncodedSnapshot(state.icount, keyframe, state_hash, b"".join(out), raw_size)
 
 
 def _regions(value: Any) -> tuple[tuple[int, int, int], ...]:
@@ -109,7 +149,7 @@ def _regions(value: Any) -> tuple[tuple[int, int, int], ...]:
 
 
 def _page_list(
-    value: Any, regions: tuple[tuple[int, int, int], ...], available: int
+    value: Any, regions: tuple[tuple[int, int, int], ...], available: int | None
 ) -> list[tuple[int, int]]:
     """The (address, size) list of a snapshot's pages, checked before any byte is copied:
     whole pages (0: became zero, FROM_BASELINE: its baseline page), aligned, unique, in the
@@ -134,7 +174,7 @@ def _page_list(
         seen.add(addr)
         needed += max(size, 0)
         pages.append((addr, size))
-    if needed != available:
+    if available is not None and needed != available:
         raise RecordingError(
             f"corrupt snapshot (page list needs {needed} bytes, the snapshot holds {available})"
         )
@@ -203,6 +243,74 @@ def decode(
     except (RuntimeError, ValueError, KeyError, TypeError, struct.error) as err:
         raise RecordingError(f"corrupt snapshot ({err})") from None
     return state, meta
+
+
+def decode_summary(
+    data: bytes,
+    base: PageSummary | None,
+    baseline: Callable[[dict[str, Any]], dict[int, bytes]],
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+) -> PageSummary:
+    """A snapshot decoded as page digests, checked as `decode` checks it; a delta needs the
+    summary of the snapshot before it. The snapshot is inflated a page at a time: what this
+    holds is the digests, never the pages (verifying a recording costs the guest's memory
+    once, the replay's)."""
+    what = "snapshot"
+    try:
+        reader = Inflater(data, memory_limit + METADATA_MARGIN, what)
+        (head_len,) = _LEN.unpack(reader.read(_LEN.size))
+        head = reader.read(head_len)
+        if len(head) != head_len:
+            raise RecordingError("corrupt snapshot (header runs past the end)")
+        meta = json.loads(head)
+        if not isinstance(meta, dict):
+            raise RecordingError("corrupt snapshot (header is not an object)")
+        regions = _regions(meta["regions"])
+        listed = _page_list(meta["pages"], regions, None)
+        platform = _object(meta["platform"], "platform")
+        base_pages = baseline(platform)
+        if meta["keyframe"]:
+            digests = {addr: page_digest(page) for addr, page in base_pages.items()}
+        elif base is None:
+            raise RecordingError("snapshot delta without its keyframe")
+        else:
+            digests = dict(base.digests)
+        for addr, size in listed:
+            if size == FROM_BASELINE:
+                if addr not in base_pages:
+                    raise RecordingError(f"corrupt snapshot (page {addr:#x} has no baseline)")
+                digests[addr] = page_digest(base_pages[addr])
+            elif size:
+                page = reader.read(size)
+                if len(page) != size:
+                    raise RecordingError("corrupt snapshot (its pages run past the end)")
+                digests[addr] = page_digest(page)
+            else:
+                digests.pop(addr, None)
+        if not reader.at_end():
+            raise RecordingError("corrupt snapshot (bytes after its last page)")
+        digests = {a: d for a, d in digests.items() if in_regions(regions, a)}
+        if len(digests) * PAGE > memory_limit:
+            raise RecordingError(
+                f"corrupt snapshot (holds {len(digests) * PAGE:#x} bytes of memory, more than "
+                f"the {memory_limit:#x} the recording allows)"
+            )
+        registers = meta["registers"]
+        if not isinstance(registers, dict):
+            raise RecordingError("corrupt snapshot (registers are not an object)")
+        return PageSummary(
+            icount=_count(meta["icount"], "icount"),
+            registers={str(k): _register(v) for k, v in registers.items()},
+            regions=regions,
+            digests=digests,
+            platform=platform,
+            cursor=_count(meta["cursor"], "event cursor"),
+            halted=bool(meta["halted"]),
+        )
+    except RecordingError:
+        raise
+    except (RuntimeError, ValueError, KeyError, TypeError, struct.error) as err:
+        raise RecordingError(f"corrupt snapshot ({err})") from None
 
 
 def _count(value: Any, what: str) -> int:

@@ -87,6 +87,52 @@ def first_difference(expected: MachineState, actual: MachineState) -> str | None
     return None
 
 
+def same_state(a: PageSummary, b: PageSummary) -> bool:
+    """Whether two summarized states are the same state (`first_difference` says where two
+    full states differ)."""
+    return (
+        (a.icount, a.registers, a.regions, a.cursor, a.halted)
+        == (b.icount, b.registers, b.regions, b.cursor, b.halted)
+        and a.digests == b.digests
+        and canonical_json(a.platform) == canonical_json(b.platform)
+    )
+
+
+def page_digest(page: bytes | memoryview) -> bytes:
+    """The digest a state hash takes of one page."""
+    return hashlib.blake2b(page, digest_size=16).digest()
+
+
+@dataclass(frozen=True)
+class PageSummary:
+    """A state as the recorder keeps it from one snapshot to the next: everything but the
+    pages' contents, which are digests (the guest's memory itself stays in the emulator)."""
+
+    icount: int
+    registers: dict[str, int]
+    regions: tuple[tuple[int, int, int], ...]
+    digests: dict[int, bytes] = field(repr=False)  # of the non-zero pages, by address
+    platform: dict[str, Any]
+    cursor: int
+    halted: bool = False
+
+
+def summary_hash(summary: PageSummary, version: int = HASH_VERSION) -> str:
+    """The state hash of a summarized state (the same as `PageDigests.state_hash` of the
+    full state)."""
+    h = hashlib.blake2b(digest_size=16)
+    if version >= 2:
+        h.update(canonical_json(summary.platform))
+        h.update(f"cursor={summary.cursor};halted={int(summary.halted)};".encode())
+    for name in sorted(summary.registers):
+        h.update(f"{name}={summary.registers[name]:x};".encode())
+    for start, end, perms in summary.regions:
+        h.update(f"[{start:x},{end:x},{perms}]".encode())
+    digests = summary.digests
+    h.update(b"".join(addr.to_bytes(8, "little") + digests[addr] for addr in sorted(digests)))
+    return h.hexdigest()
+
+
 class PageDigests:
     """Per-page digests kept across snapshots so the state hash only rehashes changed pages."""
 
@@ -94,24 +140,21 @@ class PageDigests:
         self.version = version
         self._digests: dict[int, tuple[bytes, bytes]] = {}
 
-    def state_hash(self, state: MachineState) -> str:
-        h = hashlib.blake2b(digest_size=16)
-        if self.version >= 2:
-            h.update(canonical_json(state.platform))
-            h.update(f"cursor={state.cursor};halted={int(state.halted)};".encode())
-        for name in sorted(state.registers):
-            h.update(f"{name}={state.registers[name]:x};".encode())
-        for start, end, perms in state.regions:
-            h.update(f"[{start:x},{end:x},{perms}]".encode())
+    def summary(self, state: MachineState) -> PageSummary:
+        """`state` with its pages as digests (pages equal to the last state's not rehashed)."""
         fresh: dict[int, tuple[bytes, bytes]] = {}
-        for addr in sorted(state.pages):
-            page = state.pages[addr]
+        for addr, page in state.pages.items():
             known = self._digests.get(addr)
             if known is not None and known[0] == page:
-                digest = known[1]
+                fresh[addr] = known
             else:
-                digest = hashlib.blake2b(page, digest_size=16).digest()
-            fresh[addr] = (page, digest)
-            h.update(addr.to_bytes(8, "little") + digest)
+                fresh[addr] = (page, page_digest(page))
         self._digests = fresh
-        return h.hexdigest()
+        return PageSummary(
+            state.icount, state.registers, state.regions,
+            {addr: digest for addr, (_page, digest) in fresh.items()},
+            state.platform, state.cursor, state.halted,
+        )  # fmt: skip
+
+    def state_hash(self, state: MachineState) -> str:
+        return summary_hash(self.summary(state), self.version)

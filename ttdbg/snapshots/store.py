@@ -11,8 +11,8 @@ from typing import Any
 
 from ttdbg.errors import RecordingError
 
-from .codec import DEFAULT_MEMORY_LIMIT, Baseline, EncodedSnapshot, decode, encode
-from .state import HASH_VERSION, MachineState, PageDigests
+from .codec import DEFAULT_MEMORY_LIMIT, Baseline, EncodedSnapshot, decode, decode_summary, encode
+from .state import HASH_VERSION, MachineState, PageDigests, PageSummary, summary_hash
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class SnapshotStore:
         self._icounts = [e.icount for e in self.entries]
         self._cache: OrderedDict[int, MachineState] = OrderedDict()
         self._cache_size = cache_size
+        self._last_summary: tuple[int, PageSummary] | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -130,6 +131,35 @@ class SnapshotStore:
                 raise RecordingError(f"{where}: {err}") from None
             state = dataclasses.replace(state, platform=platform)
         return state
+
+    def summary(self, index: int) -> PageSummary:
+        """Snapshot `index` as page digests, checked against its hash as `state` is, without
+        holding its pages; from the last summary asked for when that is the snapshot before
+        (verifying walks them in order)."""
+        last = self._last_summary
+        if last is not None and last[0] == index:
+            return last[1]
+        entry = self.entries[index]
+        base = None
+        if not entry.keyframe:
+            base = last[1] if last is not None and last[0] == index - 1 else self.summary(index - 1)
+        where = f"{self._source}: snapshot at icount {entry.icount}"
+        try:
+            summary = decode_summary(entry.data, base, self.baseline, self._memory_limit)
+        except RecordingError as err:
+            raise RecordingError(f"{where}: {err}") from None
+        if summary.icount != entry.icount:
+            raise RecordingError(f"{where}: it holds the state of icount {summary.icount}")
+        if summary_hash(summary, self.hash_version) != entry.state_hash:
+            raise RecordingError(f"{where}: its contents do not match its hash (damaged or edited)")
+        if self._normalize_platform is not None:
+            try:
+                platform = self._normalize_platform(summary.platform)
+            except RecordingError as err:
+                raise RecordingError(f"{where}: {err}") from None
+            summary = dataclasses.replace(summary, platform=platform)
+        self._last_summary = (index, summary)
+        return summary
 
     # -- states kept outside the recording (an index's seek points) ---------------------------
 

@@ -14,6 +14,7 @@ import lz4.frame
 from ttdbg import __version__
 from ttdbg.limits import DEFAULT_MEMORY_LIMIT
 from ttdbg.pages import PAGE
+from ttdbg.snapshots.codec import SummaryEncoder
 from ttdbg.snapshots.state import HASH_VERSION, MachineState, PageDigests
 
 from ..baseline import PageBaseline
@@ -79,6 +80,7 @@ class FirmwareRecorder(Recorder):
         )
         self.digests = PageDigests()
         self.baseline = PageBaseline(initial_pages(self.program), self.files)
+        self.encoder = SummaryEncoder(self.baseline)
         self.previous = None
         self.snapshot_count = 0
         self.snapshot_bytes = [0, 0]
@@ -96,7 +98,8 @@ class FirmwareRecorder(Recorder):
     def between_runs(self, ran: RunOutcome) -> None:
         if ran.signal_due or self.over_memory:
             return  # (a signal delivered here: the snapshot for it is taken at the end)
-        state = self.process.capture(self.log.count, self.previous)
+        # (Pages shared with the last lead: the write tracker's base is that state.)
+        state = self.process.capture(self.log.count, self._leads[-1] if self._leads else None)
         # Keep what a next snapshot may pick: the newest state at least LEADS[-1] back,
         # and all after it.
         floor = state.icount - self.LEADS[-1]
