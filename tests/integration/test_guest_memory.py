@@ -77,7 +77,8 @@ def test_record_and_verify_follow_the_touched_memory(big_mapping: Path, tmp_path
         assert "verified 2 snapshots" in err
         peaks[touch] = recorded, verified
     assert max(peaks[1]) < 512 << 20, f"touching one byte: record, verify peaked at {peaks[1]}"
-    for what, fixed, peak in zip(("record", "replay --verify"), peaks[1], peaks[touched]):
+    runs = ("record", "replay --verify")
+    for what, fixed, peak in zip(runs, peaks[1], peaks[touched], strict=True):
         assert peak < fixed + touched + SLACK, (
             f"{what} peaked at {peak:,} bytes touching {touched:,} ({fixed:,} touching one byte)"
         )
