@@ -8,12 +8,13 @@ import re
 import socket
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, require_tool, run_ttdbg
+from tests.conftest import SAMPLES, poll, require_tool, run_ttdbg
 from tests.integration.test_firmware_gdb import run_gdb_on
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
@@ -179,6 +180,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listening(port: int) -> bool:
+    """Whether a TCP socket listens on `port` (read from /proc: connecting would take the
+    one connection QEMU's gdb stub accepts)."""
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f.read().splitlines()[1:]]
+    return any(row[1].endswith(f":{port:04X}") and row[3] == "0A" for row in rows)
+
+
+@contextmanager
+def qemu_gdb(command: list[str], elf: Path) -> Iterator[int]:
+    """qemu-system (`command`: binary and machine options) stopped at reset with its gdb
+    stub on a local port, once that port listens: the port."""
+    port = free_port()
+    qemu = [require_tool(command[0]), *command[1:], "-display", "none", "-monitor", "none",
+            "-serial", "null", "-icount", "shift=3,sleep=off", "-S",
+            "-gdb", f"tcp:127.0.0.1:{port}", "-kernel", str(elf)]  # fmt: skip
+    with subprocess.Popen(qemu, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+        try:
+            poll(lambda: listening(port) or proc.poll() is not None, 30, "qemu's gdb port")
+            assert proc.poll() is None, proc.communicate(timeout=30)[1]
+            yield port
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 def test_the_first_entry_is_where_qemu_system_enters_its_vector(board: Board, port: int) -> None:
     show = "info registers " + " ".join(board.registers)
     ours = gdb_run(board, port, ["monitor catch interrupt", "continue", show])
@@ -188,16 +215,8 @@ def test_the_first_entry_is_where_qemu_system_enters_its_vector(board: Board, po
     # sleep=off: QEMU's virtual clock is the instruction count alone (with sleep on, real
     # time while the vCPU starts moves it). QEMU 7.2 then never stops again after a gdb
     # stop, so only the first entry can be compared.
-    qemu_port = free_port()
-    qemu = [require_tool(board.qemu[0]), *board.qemu[1:], "-display", "none", "-monitor",
-            "none", "-serial", "null", "-icount", "shift=3,sleep=off", "-S",
-            "-gdb", f"tcp:127.0.0.1:{qemu_port}", "-kernel", str(board.elf)]  # fmt: skip
-    with subprocess.Popen(qemu, stdin=subprocess.DEVNULL) as proc:
-        try:
-            theirs = gdb_run(board, qemu_port, [f"break *{at['pc']}", "continue", show, "kill"])
-        finally:
-            proc.kill()
-            proc.wait(timeout=30)
+    with qemu_gdb(board.qemu, board.elf) as qemu_port:
+        theirs = gdb_run(board, qemu_port, [f"break *{at['pc']}", "continue", show, "kill"])
     expected = registers(theirs[2])
     assert set(expected) == set(board.registers), theirs
     assert at == expected, said.group(0)
