@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench samples clean
+.PHONY: demo test check bench samples firmware-samples clean
 
 $(STAMP): pyproject.toml setup.py ttdbg/backend/_blockcount.c ttdbg/backend/_threadswitch.c
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: $(STAMP)
 
 samples: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" sh sample_traces/build.sh
+
+# The firmware samples' recordings, from the prebuilt ELFs (after a format change).
+firmware-samples: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" sh sample_traces/firmware/record.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

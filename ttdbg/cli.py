@@ -224,6 +224,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"ttdbg: recording is truncated; replayed to icount {result.icount}", file=sys.stderr)
     elif result.reason == "to":
         print(f"ttdbg: stopped at icount {result.icount}", file=sys.stderr)
+    elif result.reason == "end" and (fault := rec.guest_fault()) is not None:
+        pc, _signal, detail = fault
+        detail = printable(detail)
+        print(
+            f"ttdbg: guest fault at pc {pc:#x} (icount {result.icount}): {detail}", file=sys.stderr
+        )
+        return 1  # as `record` returned
     elif result.reason == "end" and rec.end is not None and rec.end["reason"] != "exit":
         # The recording stopped before the program did (--max-insns, --max-memory, ...).
         why = printable(rec.end["reason"])

@@ -38,9 +38,11 @@ class GuestFault(GuestError):
     """The guest raised a CPU exception (a bad access, an undefined instruction, a trap) that
     the machine has nowhere to deliver: the run cannot go on past `pc`."""
 
-    def __init__(self, message: str, pc: int) -> None:
+    def __init__(self, message: str, pc: int, signal: int = 11, detail: str = "") -> None:
         super().__init__(message)
         self.pc = pc
+        self.signal = signal  # what gdb is told (SIGSEGV, SIGBUS, SIGILL, SIGTRAP)
+        self.detail = detail or message  # the fault without where it happened
 
 
 class DivergenceError(TtdbgError):

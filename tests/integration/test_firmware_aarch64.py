@@ -126,7 +126,6 @@ UNMODELLED = {
     "sysreg": ("mrs x0, pmccntr_el0", "mrs S3_3_C9_C13_0: system register not modelled at pc"),
     "gic": ("movz x1, #0x0800, lsl #16\n ldr w0, [x1, #0xc]",
             "GIC distributor register at 0x800000c (not modelled) at pc"),
-    "smc": ("smc #0", "CPU exception 13"),
 }  # fmt: skip
 
 

@@ -165,19 +165,26 @@ def test_unmodelled_device_stops_the_recording_naming_address_and_pc(
     assert "Traceback" not in message
 
 
-def test_a_fault_with_nowhere_to_go_is_a_guest_fault_outcome(
-    unmodelled_elf: Path, tmp_rec: Path
-) -> None:
-    """The run loop says the guest faulted, and where, instead of a generic failure."""
+def test_a_fault_with_nowhere_to_go_is_a_guest_fault_outcome(tmp_path: Path) -> None:
+    """The run loop says the guest faulted, and where, instead of a generic failure: with no
+    trap vector set, a load from nowhere enters mtvec (0), whose fetch faults again."""
+    gcc = require_tool("riscv64-linux-gnu-gcc")
+    (tmp_path / "v.S").write_text(".globl _start\n_start:\n li t0, 0x90000000\n lw t1, 0(t0)\n")
+    subprocess.run(
+        [gcc, "-nostdlib", "-static", "-Wl,-Ttext-segment=0x80000000", "-o",
+         str(tmp_path / "v.elf"), str(tmp_path / "v.S")],
+        check=True, timeout=60,
+    )  # fmt: skip
     spec = machine_spec("virt", "riscv64", None, None)
-    recorder = FirmwareRecorder(str(unmodelled_elf), spec, str(tmp_rec), None)
+    recorder = FirmwareRecorder(str(tmp_path / "v.elf"), spec, str(tmp_path / "v.ttrec"), None)
     recorder.platform.start([], [], b"")
     ran = recorder.process.run(10_000)
     assert ran.why == Why.GUEST_FAULT
     assert ran.failed
     assert isinstance(ran.error, GuestFault)
-    assert ran.error.pc == elf_symbol(unmodelled_elf, "_start") + 4
-    assert ran.icount == 1  # the lui retired; the load did not
+    assert ran.error.pc == 0  # in front of the vector: the load's fault was entered
+    assert ran.icount == 3  # li (two instructions), the load's trap
+    assert recorder.process.machine.reg("mcause") == 5
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,14 @@ class Fault:
 
 SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
 UNDECODED = -1  # `on_trap`'s number for an instruction the emulator refused to run
+# `on_trap`'s numbers for an access no memory answers (firmware: the CPU takes a bus error).
+BAD_READ, BAD_WRITE, BAD_FETCH = -2, -3, -4
+_TRAPS = {
+    unicorn.UC_ERR_INSN_INVALID: UNDECODED,
+    unicorn.UC_ERR_READ_UNMAPPED: BAD_READ,
+    unicorn.UC_ERR_WRITE_UNMAPPED: BAD_WRITE,
+    unicorn.UC_ERR_FETCH_UNMAPPED: BAD_FETCH,
+}
 _PROTECTION_FAULTS = {
     unicorn.UC_ERR_READ_PROT,
     unicorn.UC_ERR_WRITE_PROT,
@@ -295,6 +303,9 @@ class Machine:
         # between instructions there (a thread switch), so every state at an icount is the
         # same however the run got there.
         self.at_rest: Callable[[], None] = lambda: None
+        # Registers the emulator does not hold, read through this table by `reg` and
+        # `registers` (firmware: RISC-V mip, which the board's interrupt lines drive).
+        self.outside_registers: dict[str, Callable[[], int]] = {}
         # Device memory (firmware machines): mapped, but not memory snapshots hold.
         self.mmio_regions: tuple[tuple[int, int], ...] = ()
         # Pages written since a known state (fixed memory maps only), or None: every restore
@@ -322,11 +333,21 @@ class Machine:
     # -- registers --------------------------------------------------------------------------
 
     def reg(self, name: str) -> int:
-        """The value of register `name` as an unsigned integer."""
+        """The value of register `name` as an unsigned integer (KeyError: no such register)."""
         fast = self._readers.get(name)
         if fast is not None:
             return fast.read()
-        return self.read_register(self._regs[name])
+        reg = self._regs.get(name)
+        if reg is None:
+            return self.outside_registers[name]()
+        return self.read_register(reg)
+
+    def registers(self) -> dict[str, int]:
+        """Every register by name: the emulator's, then those kept outside it."""
+        regs = self.register_file.read()
+        for name, read in self.outside_registers.items():
+            regs[name] = read()
+        return regs
 
     def set_reg(self, name: str, value: int) -> None:
         fast = self._writers.get(name)
@@ -578,7 +599,8 @@ class Machine:
         pc = self.pc
         self.icount = self.icount_at(pc)
         self.counter_reads.settle(self.icount)
-        if errno == unicorn.UC_ERR_INSN_INVALID and self.on_trap(UNDECODED):
+        trap = _TRAPS.get(errno)
+        if trap is not None and self.on_trap(trap):
             return
         signal, detail = self._fault_signal or _FAULT_SIGNALS.get(
             errno, (SIGSEGV, f"emulator error {errno}")

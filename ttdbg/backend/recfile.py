@@ -356,6 +356,22 @@ HEADER_FIELDS: dict[str, _Field] = {
     "cpu": (_text, "a string", False),
     "icount_shift": (lambda v: _count(v) and v <= 10, "a count up to 10", False),
 }
+
+
+def _fault(value: Any) -> bool:
+    """A firmware guest fault: {"pc": count, "signal": 1..64, "detail": string}."""
+    return (
+        isinstance(value, dict)
+        and set(value) == {"pc", "signal", "detail"}
+        and _count(value["pc"])
+        and type(value["signal"]) is int
+        and 1 <= value["signal"] <= 64
+        and isinstance(value["detail"], str)
+        and len(value["detail"]) <= MAX_FAULT_DETAIL
+    )
+
+
+MAX_FAULT_DETAIL = 1000  # characters of a fault's description
 END_FIELDS: dict[str, _Field] = {
     "icount": (_count, "a count", True),
     "reason": (_text, "a string", True),
@@ -370,6 +386,8 @@ END_FIELDS: dict[str, _Field] = {
     "files": (_count, "a count", False),
     "opened_files": (_strings, "a list of strings", False),
     "inline_reads": (_counts_by_name, "an object of counts", False),
+    # Firmware: the guest fault the recording ended with (where, gdb's signal, what).
+    "fault": (_fault, "a fault (pc, signal 1-64, detail)", False),
 }
 
 

@@ -83,6 +83,14 @@ class Recording:
             candidates.append(self.snapshots.entries[-1].icount)
         return max(candidates)
 
+    def guest_fault(self) -> tuple[int, int, str] | None:
+        """(pc, signal, detail) of the guest fault the recording ended with (firmware), or
+        None (checked when the end frame was read)."""
+        fault = (self.end or {}).get("fault")
+        if fault is None:
+            return None
+        return int(fault["pc"]), int(fault["signal"]), str(fault["detail"])
+
     def exit_event(self) -> Event | None:
         for ev in reversed(self.events):
             if ev.kind == EventKind.EXIT:

@@ -105,6 +105,19 @@ class EndOfHistory(Stop):
 
 
 @dataclass(frozen=True)
+class GuestFaulted(EndOfHistory):
+    """The recording ends with a guest fault at `pc` (firmware: a trap with nowhere to go):
+    the instruction there raises it; gdb is told `signal`."""
+
+    pc: int = 0
+    signal: int = 0
+    detail: str = ""
+
+    def describe(self) -> str:
+        return f"guest fault at pc {self.pc:#x} (icount {self.icount}): {self.detail}"
+
+
+@dataclass(frozen=True)
 class Interrupted(Stop):
     """The operation was cancelled; the timeline is at `icount`."""
 

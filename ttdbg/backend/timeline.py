@@ -41,6 +41,7 @@ from .stops import (
     BeginningOfHistory,
     BreakpointHit,
     EndOfHistory,
+    GuestFaulted,
     Interrupted,
     InterruptEntered,
     Reached,
@@ -150,16 +151,9 @@ class Timeline:
         return self.machine.halted is not None or self.position >= self.end
 
     def registers(self) -> dict[str, int]:
-        regs = self.machine.register_file.read()
-        firmware = self.firmware
-        if firmware is not None:
-            regs.update(firmware.board.cpu_registers())
-        return regs
+        return self.machine.registers()
 
     def register(self, name: str) -> int:
-        firmware = self.firmware
-        if firmware is not None and name in (extra := firmware.board.cpu_registers()):
-            return extra[name]
         try:
             return self.machine.reg(name)
         except KeyError:
@@ -589,6 +583,10 @@ class Timeline:
             self.machine.deliver_due_async()  # a signal from outside ended it right here
         status, signal = self._exit if self.machine.halted is not None else (None, None)
         ended = self._exit != (None, None)
+        fault = self.recording.guest_fault()
+        if fault is not None and self.position >= self.end:
+            pc, signal, detail = fault
+            return GuestFaulted(self.position, pc=pc, signal=signal, detail=detail)
         return EndOfHistory(
             self.position, status, signal, truncated=self.recording.truncated and not ended
         )

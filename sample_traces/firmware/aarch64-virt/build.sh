@@ -8,5 +8,5 @@ aarch64-linux-gnu-gcc -mcpu=cortex-a72 -mgeneral-regs-only -O1 -g \
     -fno-tree-loop-distribute-patterns -fdebug-prefix-map="$(pwd)=." \
     -Wall -Wextra -Werror -Wl,--build-id=none -Wl,--no-warn-rwx-segments -T link.ld -o fw.elf start.S fw.c
 if command -v ttdbg >/dev/null; then
-    printf 'hello\nsum\nquit\n' | ttdbg record --machine virt -o fw.ttrec ./fw.elf >/dev/null
+    sh ../record.sh aarch64-virt
 fi

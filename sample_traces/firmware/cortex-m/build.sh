@@ -7,7 +7,7 @@ out="${1:-fw.elf}"
 arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb -g -O1 -ffreestanding -nostdlib \
     -fno-tree-loop-distribute-patterns -fdebug-prefix-map="$(pwd)=." \
     -Wall -Wextra -Werror -T lm3s.ld -o "$out" fw.c
-# The sample recording, with a little serial input (needs ttdbg on PATH).
+# The sample recording (needs ttdbg on PATH).
 if [ "$out" = fw.elf ] && command -v ttdbg >/dev/null; then
-    printf 'hello\nq' | ttdbg record --machine lm3s6965evb -o fw.ttrec ./fw.elf >/dev/null
+    sh ../record.sh cortex-m
 fi

@@ -10,7 +10,8 @@ from .errors import NotModelled
 from .nvic import NMI, ExceptionState
 
 # Unicorn's exception numbers for an M-profile CPU (QEMU's EXCP_*).
-EXCP_UDEF, EXCP_SWI, EXCP_BKPT, EXCP_EXCEPTION_EXIT = 1, 2, 7, 8
+EXCP_UDEF, EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_BKPT, EXCP_EXCEPTION_EXIT = 1, 2, 3, 7, 8
+EXCP_UNALIGNED = 4  # Unicorn raises a misaligned exclusive access as a data abort
 
 XPSR_SPREALIGN = 1 << 9
 XPSR_T = 1 << 24

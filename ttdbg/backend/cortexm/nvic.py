@@ -17,7 +17,8 @@ SHPR_EXCEPTIONS = frozenset(
     {MEMMANAGE, BUSFAULT, USAGEFAULT, SVCALL, DEBUGMONITOR, PENDSV, SYSTICK}
 )
 # System exceptions that are always enabled (the configurable faults depend on SHCSR).
-ALWAYS_ENABLED = frozenset({NMI, HARDFAULT, SVCALL, DEBUGMONITOR, PENDSV, SYSTICK})
+# DebugMonitor is enabled by DEMCR.MON_EN, which is not modelled (clear, as at reset).
+ALWAYS_ENABLED = frozenset({NMI, HARDFAULT, SVCALL, PENDSV, SYSTICK})
 SHCSR_ENABLE_BITS = {MEMMANAGE: 1 << 16, BUSFAULT: 1 << 17, USAGEFAULT: 1 << 18}
 
 NO_PRIORITY = 256  # higher (less urgent) than any programmable priority

@@ -16,6 +16,7 @@ from ..stops import (
     BeginningOfHistory,
     BreakpointHit,
     EndOfHistory,
+    GuestFaulted,
     Interrupted,
     InterruptEntered,
     Stop,
@@ -321,8 +322,8 @@ class GdbStub:
                 tid = tl.current_thread
             return Reply([self.stop_reply(stop, tid)])
         stop = tl.reverse_continue(None, cancel) if r.reverse else tl.continue_(None, cancel)
-        if isinstance(stop, InterruptEntered):
-            # gdb reports the stop as a SIGTRAP; the console line says which interrupt.
+        if isinstance(stop, InterruptEntered | GuestFaulted):
+            # gdb reports the stop as a signal; the console line says what happened.
             said = console_output(f"ttdbg: {stop.describe()}\n")
             return Reply([said, self.stop_reply(stop)])
         return Reply([self.stop_reply(stop)])
@@ -335,6 +336,8 @@ class GdbStub:
             thread = found or self.timeline.current_thread
         if isinstance(stop, Interrupted):
             return b"T02%sthread:%x;" % (self._expedited(thread), thread)
+        if isinstance(stop, GuestFaulted):  # the faulting instruction is at the position
+            return b"T%02x%sthread:%x;" % (stop.signal, self._expedited(thread), thread)
         reason = ""
         if isinstance(stop, BreakpointHit):
             reason = "hwbreak:;" if stop.address in self.hw_breakpoints else "swbreak:;"

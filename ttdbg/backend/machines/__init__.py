@@ -14,7 +14,9 @@ from ttdbg.errors import UsageError
 from .board import Board
 from .clock import DEFAULT_ICOUNT_SHIFT, MAX_ICOUNT_SHIFT
 
-FIRMWARE_PLATFORM_VERSION = 1  # bump when device state or timing rules change
+# Bump when device state, timing or trap rules change. 2: synchronous exceptions entered
+# (bus errors, alignment, brk/svc/smc/bkpt), the AArch64 reset PSTATE with Z set, mip reads.
+FIRMWARE_PLATFORM_VERSION = 2
 
 MACHINES: dict[tuple[str, str], str] = {
     ("virt", "riscv64"): "riscv_virt:RiscvVirt",

@@ -13,23 +13,31 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import capstone
 import unicorn
 from unicorn import arm64_const as a
 
 from ..arch import Arch, GdbRegister, Register
 from ..arch.aarch64 import ARCH as AARCH64
 from ..loader import Program
-from ..machine import SIGILL, Machine
-from .board import Board, Bus, Device, DeviceState, MemoryRegion, SerialPort
+from ..machine import BAD_FETCH, BAD_READ, BAD_WRITE, Machine
+from .board import Board, Bus, Device, DeviceState, MemoryRegion, SerialPort, Trap
 from .generic_timer import GenericTimer
 from .gicv2 import NUM_IRQ, CpuInterface, Distributor, Gic
 from .pl011 import Pl011
 
 UART_IRQ = 33  # SPI 1
 EXCP_UDEF = 1  # Unicorn raises hvc as undefined (its CPU has no EL2); PSCI answers it
+EXCP_SWI, EXCP_DATA_ABORT, EXCP_BKPT, EXCP_SMC = 2, 4, 7, 13  # Unicorn's (QEMU's EXCP_*)
+# Exception classes (ESR_EL1.EC; the aborts' "same EL" class is one more) and fault codes.
+EC_UNKNOWN, EC_SVC, EC_INSN_ABORT, EC_DATA_ABORT, EC_BRK = 0x00, 0x15, 0x20, 0x24, 0x3C
+IL, WNR = 1 << 25, 1 << 6
+FSC_EXTERNAL, FSC_ALIGNMENT = 0x10, 0x21
+LDST_EXCL_MASK, LDST_EXCL, LDST_LOAD = 0x3F000000, 0x08000000, 1 << 22
 HVC_MASK, HVC = 0xFFE0001F, 0xD4000002
 PSTATE_EL1H = 0x5
 PSTATE_I, PSTATE_F = 0x80, 0x40
+PSTATE_Z = 1 << 30
 PSTATE_DAIF = 0x3C0
 MASK64 = (1 << 64) - 1
 
@@ -167,6 +175,19 @@ class Aarch64Virt(Board):
     cpus = ("cortex-a72", "cortex-a53")
     description = "AArch64 virt (EL1): RAM 0x40000000, PL011 0x09000000, GICv2, generic timer"
     RAM = MemoryRegion("ram", 0x40000000, 128 << 20)
+    # QEMU 7.2's `info mtree` for -M virt, less what is modelled here.
+    qemu_devices = (
+        (0x00000000, 0x08000000, "flash (pflash)"),
+        (0x08020000, 0x1000, "GICv2m"),
+        (0x09010000, 0x1000, "the PL031 RTC"),
+        (0x09020000, 0x18, "fw_cfg"),
+        (0x09030000, 0x1000, "the PL061 GPIO"),
+        (0x0A000000, 0x4000, "virtio-mmio"),
+        (0x10000000, 0x2EFF0000, "the PCIe MMIO window"),
+        (0x3EFF0000, 0x10000, "the PCIe I/O window"),
+        (0x4010000000, 0x10000000, "PCIe ECAM"),
+        (0x8000000000, 0x8000000000, "the high PCIe MMIO window"),
+    )
 
     def __init__(self, bus: Bus, cpu: str) -> None:
         super().__init__(bus, cpu)
@@ -176,6 +197,8 @@ class Aarch64Virt(Board):
         self.uart = Pl011(bus, 0x09000000, lambda high: self.gic.set_level(UART_IRQ, high))
         self.timer = GenericTimer(bus, self.gic.set_level)
         self._arch = dataclasses.replace(ARCH, cpu_model=CPU_MODELS[cpu])
+        self._cs = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
+        self._cs.detail = True
         self.machine: Machine | None = None
 
     def _cpu_lines(self, irq: bool, fiq: bool) -> None:
@@ -198,15 +221,16 @@ class Aarch64Virt(Board):
         return (self.uart,)
 
     def reset(self, machine: Machine, program: Program) -> None:
-        """As QEMU starts an ELF kernel on virt without EL2/EL3: EL1h, DAIF masked, pc at
-        the entry, the other registers 0 (no device tree is placed in RAM)."""
+        """As QEMU starts an ELF kernel on virt without EL2/EL3: EL1h, DAIF masked, Z set,
+        pc at the entry, the other registers 0 (no device tree is placed in RAM)."""
         self.machine = machine
         # Unicorn's CPU has EL2 and EL3 (QEMU's virt has neither) and leaves them set up for
         # AArch32 below: make EL1 non-secure AArch64, as where QEMU starts, or eret fails.
         uc = machine.uc
         uc.reg_write(a.UC_ARM64_REG_CP_REG, (*SCR_EL3, SCR_NS | SCR_RW))
         uc.reg_write(a.UC_ARM64_REG_CP_REG, (*HCR_EL2, HCR_RW))
-        machine.set_reg("cpsr", PSTATE_DAIF | PSTATE_EL1H)
+        # (QEMU keeps Z inverted and resets it to 0: the CPU starts with Z set.)
+        machine.set_reg("cpsr", PSTATE_Z | PSTATE_DAIF | PSTATE_EL1H)
         machine.set_reg("pc", program.entry)
         machine.on_syscall = self._undefined
         uc.hook_add(unicorn.UC_HOOK_INSN, self._mrs, None, 1, 0, a.UC_ARM64_INS_MRS)
@@ -261,11 +285,19 @@ class Aarch64Virt(Board):
     def _undefined(self, machine: Machine) -> None:
         pc = machine.pc  # an undefined instruction is not retired: pc is on it
         word = int.from_bytes(machine.read(pc, 4), "little")
-        if word & HVC_MASK != HVC:
-            machine.raise_fault(SIGILL, pc, f"CPU exception {EXCP_UDEF} (undefined instruction)")
+        if word & HVC_MASK != HVC or self._at_el0():  # (hvc is undefined at EL0)
+            if self._fp_disabled(machine, word):
+                with self.bus.instruction_access():
+                    self.bus.fail("FP/SIMD instruction with CPACR_EL1.FPEN clear (the trap is "
+                                  "not modelled)")  # fmt: skip
+                return
+            self._enter(machine, 0, pc, EC_UNKNOWN << 26 | IL)
+            machine.icount = machine.icount_at(pc) + 1  # the trap counts as one
             return
         with self.bus.instruction_access():
             result = self._psci(machine)
+        if result is None and machine.halted is None:
+            machine.icount = machine.icount_at(pc)  # refused: the run stops in front of it
         if result is None or machine.halted is not None:
             return
         machine.set_reg("x0", result & MASK64)
@@ -294,9 +326,15 @@ class Aarch64Virt(Board):
             return INVALID_PARAMETERS
         if fn in PSCI_CPU_SUSPEND and arg1 & 0xFFFE0000:
             return INVALID_PARAMETERS
-        if fn in PSCI_CPU_SUSPEND or fn == PSCI_CPU_OFF:
-            what = "CPU_OFF" if fn == PSCI_CPU_OFF else "CPU_SUSPEND"
-            self.bus.fail(f"PSCI {what} of the only CPU: not modelled")
+        if fn == PSCI_CPU_OFF:
+            # QEMU turns the CPU off and idles for ever: nothing can turn it on again.
+            self.bus.fail(
+                "PSCI CPU_OFF: the only CPU is off and nothing can turn it on again (QEMU "
+                "idles here for ever); the run ends in front of the hvc"
+            )
+            return None
+        if fn in PSCI_CPU_SUSPEND:
+            self.bus.fail("PSCI CPU_SUSPEND of the only CPU: not modelled")
             return None
         return NOT_SUPPORTED
 
@@ -318,23 +356,61 @@ class Aarch64Virt(Board):
         return mnem == "msr" and ops.split(",")[0].strip() in ("daifclr", "daif")
 
     def take_interrupt(self, machine: Machine) -> int | None:
-        """AArch64 exception entry to EL1 for an IRQ or FIQ: SPSR/ELR saved, EL1h with DAIF
-        masked (QEMU clears the flags too), SP_EL1, pc at the vector."""
         gic = self.gic
         pstate = machine.reg("cpsr")
         if gic.fiq_line and not pstate & PSTATE_F:
-            vector = 0x100
+            offset = 0x100
         elif gic.irq_line and not pstate & PSTATE_I:
-            vector = 0x80
+            offset = 0x80
         else:
             return None
-        number = gic.current
+        self._enter(machine, offset, machine.pc)
+        return gic.current
+
+    def take_trap(self, machine: Machine, trap: Trap) -> int | None:
+        """A synchronous exception to EL1 with the syndrome QEMU 7.2 gives (ESR_EL1, and
+        FAR_EL1 for aborts): bus errors are external aborts, a misaligned exclusive an
+        alignment fault, smc (virt has no EL3) an undefined instruction."""
+        pc, intno = trap.pc, trap.intno
+        lower = 1 if self._at_el0() else 0
+        far = None
+        if intno == BAD_FETCH:
+            esr, far = (EC_INSN_ABORT + 1 - lower) << 26 | IL | FSC_EXTERNAL, trap.address
+        elif intno in (BAD_READ, BAD_WRITE):
+            wnr = WNR if intno == BAD_WRITE else 0
+            esr, far = (EC_DATA_ABORT + 1 - lower) << 26 | IL | wnr | FSC_EXTERNAL, trap.address
+        else:
+            word = int.from_bytes(machine.read(pc, 4), "little")
+            if intno == EXCP_DATA_ABORT and word & LDST_EXCL_MASK == LDST_EXCL:
+                # Unicorn's alignment fault on an exclusive or acquire/release access: the
+                # address is the base register's (these have no offset).
+                base = (word >> 5) & 31
+                far = machine.reg("sp" if base == 31 else f"x{base}")
+                wnr = 0 if word & LDST_LOAD else WNR
+                esr = (EC_DATA_ABORT + 1 - lower) << 26 | IL | wnr | FSC_ALIGNMENT
+            elif intno == EXCP_BKPT:
+                esr = EC_BRK << 26 | IL | (word >> 5) & 0xFFFF
+            elif intno == EXCP_SWI:
+                esr = EC_SVC << 26 | IL | (word >> 5) & 0xFFFF
+                self._enter(machine, 0, pc + 4, esr)  # svc returns after itself
+                return EC_SVC
+            elif intno == EXCP_SMC:
+                esr = EC_UNKNOWN << 26 | IL  # QEMU's virt has no EL3: smc is undefined
+            else:
+                return None
+        self._enter(machine, 0, pc, esr, far)
+        return esr >> 26
+
+    def _enter(
+        self, machine: Machine, offset: int, return_pc: int, esr: int | None = None,
+        far: int | None = None,
+    ) -> None:  # fmt: skip
+        """AArch64 exception entry to EL1 (`offset` 0: synchronous, 0x80: IRQ, 0x100: FIQ):
+        SPSR/ELR saved, EL1h with DAIF masked (QEMU clears the flags too), SP_EL1, pc at
+        VBAR_EL1's vector for where the CPU was."""
+        pstate = machine.reg("cpsr")
         el, spsel = (pstate >> 2) & 3, pstate & 1
-        if el == 0:
-            vector += 0x400
-        elif spsel:
-            vector += 0x200
-        pc = machine.pc
+        vector = offset + (0x400 if el == 0 else 0x200 if spsel else 0)
         if el == 0 or not spsel:  # leave SP_EL0 for SP_EL1
             machine.set_reg("sp_el0", machine.reg("sp"))
             machine.set_reg("cpsr", PSTATE_DAIF | PSTATE_EL1H)
@@ -342,9 +418,21 @@ class Aarch64Virt(Board):
         else:
             machine.set_reg("cpsr", PSTATE_DAIF | PSTATE_EL1H)
         machine.set_reg("spsr_el1", pstate)  # (a CP_REG write: Unicorn rebuilds its EL flags)
-        machine.set_reg("elr_el1", pc)
+        machine.set_reg("elr_el1", return_pc)
+        if esr is not None:
+            machine.set_reg("esr_el1", esr)
+        if far is not None:
+            machine.set_reg("far_el1", far)
         machine.set_reg("pc", machine.reg("vbar_el1") + vector)
-        return number
+
+    def _fp_disabled(self, machine: Machine, word: int) -> bool:
+        """An FP/SIMD instruction while CPACR_EL1.FPEN traps it (QEMU: an FP access trap)."""
+        if (machine.reg("cpacr_el1") >> 20) & 3 == 3:
+            return False
+        insn = next(self._cs.disasm(word.to_bytes(4, "little"), 0), None)
+        return insn is not None and bool(
+            {capstone.arm64.ARM64_GRP_FPARMV8, capstone.arm64.ARM64_GRP_NEON} & set(insn.groups)
+        )
 
     def interrupt_name(self, number: int) -> str:
         name = _NAMES.get(number)

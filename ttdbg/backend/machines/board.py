@@ -78,6 +78,11 @@ class Bus(Protocol):
         """Stop the recording with `message` (an access the model cannot answer)."""
         ...
 
+    def guest_fault(self, signal: int, detail: str) -> None:
+        """The trap being taken has nowhere to go (a Cortex-M lockup): the run stops at the
+        trapping instruction with a guest fault, which gdb sees as `signal`."""
+        ...
+
     def instruction_access(self) -> AbstractContextManager[None]:
         """Around a device access made from an instruction hook rather than MMIO (a system
         register, a hypervisor call): `icount()` is that instruction's, as in MMIO."""
@@ -121,6 +126,19 @@ class Device(ABC):
     def registers(self) -> dict[str, int]:
         """Its registers by name, as a peripherals view shows them (no side effects)."""
         return {}
+
+
+@dataclass(frozen=True)
+class Trap:
+    """A synchronous exception: the instruction at `pc` raised the emulator's exception
+    `intno`; `UNDECODED` when the emulator refused the instruction, `BAD_READ`/`BAD_WRITE`/
+    `BAD_FETCH` for an access to `address` (`size` bytes) that no memory or device answers
+    (for a fetch, `pc` is that address)."""
+
+    intno: int
+    pc: int
+    address: int = 0
+    size: int = 0
 
 
 class SerialPort(Protocol):
@@ -176,11 +194,26 @@ class Board(ABC):
         architecture does: save the pc and mode, jump to the vector) and return its number;
         else None. Called only between instructions."""
 
-    def take_trap(self, machine: Machine, intno: int, pc: int) -> int | None:
-        """A synchronous exception: the instruction at `pc` raised the emulator's exception
-        `intno` (`machine.UNDECODED`: the emulator refused it). Enter the guest's handler as
-        the architecture does and return the exception's number (mcause, the exception
-        number), or None when this board does not model it (the recording stops)."""
+    # Address ranges where QEMU's model of the board has a device ttdbg does not model:
+    # (base, size, name). An access there stops the run naming the device; an access to an
+    # address in none of these, in no memory and no modelled device, is a bus error the CPU
+    # takes as the board's QEMU model does (`take_trap` with BAD_READ/BAD_WRITE/BAD_FETCH).
+    qemu_devices: ClassVar[tuple[tuple[int, int, str], ...]] = ()
+    # The emulator's exception numbers raised for a fetch the CPU refuses (Cortex-M: execute
+    # never): the trap's pc is the address fetched, the branch to it retired.
+    fetch_faults: ClassVar[frozenset[int]] = frozenset()
+
+    def qemu_device(self, address: int) -> str | None:
+        """The name of the unmodelled QEMU device at `address`, or None."""
+        for base, size, name in self.qemu_devices:
+            if base <= address < base + size:
+                return name
+        return None
+
+    def take_trap(self, machine: Machine, trap: Trap) -> int | None:
+        """Enter the guest's handler for a synchronous exception as the architecture does and
+        return the exception's number (mcause, the exception number), or None when this
+        board does not model it (the recording stops naming it)."""
         return None
 
     @abstractmethod
@@ -207,6 +240,15 @@ class Board(ABC):
         pending interrupt it refused before (csrw mstatus, mret, msr daifclr, cpsie...). The
         platform rechecks after each; all of them end their translated block."""
         return False
+
+    def answers(self, mnem: str, ops: str) -> bool:
+        """Whether the board performs the instruction itself, in the emulator's place (a
+        CSR access to state the board keeps: RISC-V mip)."""
+        return False
+
+    def answer(self, machine: Machine, pc: int) -> None:
+        """Perform the instruction at `pc` that `answers` named; the platform retires it."""
+        raise NotImplementedError(f"{type(self).__name__} answers no instruction")
 
     def waits(self, mnem: str, ops: str) -> bool:
         """Whether the instruction waits for an interrupt (wfi): virtual time skips to the
@@ -239,11 +281,6 @@ class Board(ABC):
             due = dev.deadline()
             if due is not None and due <= self.bus.icount():
                 dev.at_deadline()
-
-    def cpu_registers(self) -> dict[str, int]:
-        """CPU registers the board keeps rather than the emulator (RISC-V mip, driven by
-        the interrupt lines), by name, for gdb and the registers pane."""
-        return {}
 
     def peripherals(self) -> dict[str, dict[str, int]]:
         """Each device's registers, for a peripherals view."""

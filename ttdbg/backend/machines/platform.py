@@ -34,14 +34,16 @@ from ..eventlog import Event, EventKind
 from ..icount import Block, _lib
 from ..inputs import EndOfLog, Inputs
 from ..loader import Program
-from ..machine import Fault, Machine
+from ..machine import BAD_FETCH, BAD_READ, BAD_WRITE, SIGSEGV, Fault, Machine
 from . import FIRMWARE_PLATFORM_VERSION, MachineSpec, board_class
+from .board import Trap
 from .clock import VirtualClock
 from .serialinput import SerialInput
 
 Console = Callable[[int, bytes], None]
 POLL_EVERY = 1 << 16  # instructions between looks at the host's serial input while recording
 MAX_IDLE_WAIT = 0.05  # seconds one wfi waits for input in real time before skipping ahead
+BUS_ERRORS = (BAD_READ, BAD_WRITE, BAD_FETCH)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class FirmwarePlatform:
         m.on_unmapped = self._unmapped
         m.on_trap = self._trap
         self._unmapped_access: tuple[int, int] | None = None
+        self._trap_at: int | None = None  # the pc of the trap being entered
         m.counter.listeners.append(self)
         m.counter_reads.source = self._counter
         # The pc of the instruction making an MMIO access (Unicorn's pc register is stale there).
@@ -272,35 +275,81 @@ class FirmwarePlatform:
         return False
 
     def _on_fault(self, m: Machine, fault: Fault) -> None:
+        """A CPU exception no trap entered: what the machine model does not cover."""
         pc = self._position.pc  # the faulting instruction (the CPU's pc may be stale)
         m.icount = m.icount_at(pc)
         where = f"at pc {pc:#x} (icount {m.icount})"
+        machine = self.spec.name
         if self._unmapped_access is not None:
             addr, size = self._unmapped_access
-            self.error = GuestFault(
-                f"{fault.detail.split(' ')[0]} of {size} bytes at {addr:#x} {where}: no memory "
-                f"or modelled device there on machine {self.spec.name}",
-                pc,
+            self._unmapped_access = None
+            device = self.board.qemu_device(addr)
+            what = (
+                f"QEMU's {machine} has {device} there, which ttdbg does not model"
+                if device is not None
+                else f"no memory or modelled device there on machine {machine}"
             )
+            access = fault.detail.split(" ")[0]
+            self.error = FirmwareError(f"{access} of {size} bytes at {addr:#x} {where}: {what}")
         elif fault.detail.startswith("CPU exception"):
-            self.error = GuestFault(
-                f"{fault.detail} {where}: firmware exceptions (traps other than interrupts) "
-                f"are not modelled on machine {self.spec.name}",
-                pc,
+            self.error = FirmwareError(
+                f"{fault.detail} {where}: this exception is not modelled on machine {machine}"
             )
         else:
-            self.error = GuestFault(f"{fault.detail} {where} on machine {self.spec.name}", pc)
+            self.error = FirmwareError(f"{fault.detail} {where} on machine {machine}")
 
     def _trap(self, intno: int) -> bool:
         """Enter the firmware's handler for a synchronous exception. The trapping instruction
         counts as one: the handler's first instruction is the next position."""
         m = self.m
         pc = self._position.pc  # the trapping instruction (Unicorn may have moved past it)
-        number = self.board.take_trap(m, intno, pc)
+        address = size = 0
+        if intno in BUS_ERRORS:
+            if self._unmapped_access is None:
+                return False
+            address, size = self._unmapped_access
+            if self.board.qemu_device(address) is not None:
+                return False  # a device QEMU has and ttdbg does not: stop, naming it
+            if intno == BAD_FETCH and m.pc != address:
+                return False  # (a block running on into unmapped memory: not modelled)
+        fetch = intno == BAD_FETCH or intno in self.board.fetch_faults
+        if fetch:
+            pc = m.pc  # the address fetched: the branch before it retired
+        before = m.icount if fetch else m.icount_at(pc)
+        self._trap_at = pc
+        saved = m.register_file.save()
+        try:
+            number = self.board.take_trap(m, Trap(intno, pc, address, size))
+        finally:
+            self._trap_at = None
         if number is None:
-            return False
-        m.icount = m.icount_at(pc) + 1
+            return self.error is not None  # a guest fault stops the run; else not modelled
+        if fetch and m.pc == pc:
+            # The handler is the address that cannot be fetched: the CPU would take this
+            # exception for ever. Stop in front of it instead.
+            m.register_file.load(saved)
+            m.icount = before
+            self._unmapped_access = None
+            self._stop_with_fault(
+                SIGSEGV, pc, f"the exception vector {pc:#x} is not in memory (the fetch "
+                "fault it raises enters it again, for ever)",
+            )  # fmt: skip
+            return True
+        m.icount = before + 1
+        self._unmapped_access = None
         return True
+
+    def guest_fault(self, signal: int, detail: str) -> None:
+        pc = self._trap_at if self._trap_at is not None else self._position.pc
+        self.m.icount = self.m.icount_at(pc)
+        self._stop_with_fault(signal, pc, detail)
+
+    def _stop_with_fault(self, signal: int, pc: int, detail: str) -> None:
+        """The guest faulted with nowhere to go: the run stops in front of `pc`."""
+        self.error = GuestFault(
+            f"guest fault at pc {pc:#x} (icount {self.m.icount}): {detail}", pc, signal, detail
+        )
+        self.m.request_stop()
 
     def _counter(self, counter: Any, icount: int, pc: int) -> int:
         """CPU counters (rdtime, rdcycle, rdinstret) from virtual time and the icount."""
@@ -311,7 +360,7 @@ class FirmwarePlatform:
     # -- instructions that wait or unmask (a BlockListener of the block counter) ---------------
 
     def learned(self, block: Block, code: bytes) -> None:
-        unmasks, waits = self.board.unmasks, self.board.waits
+        unmasks, waits, answers = self.board.unmasks, self.board.waits, self.board.answers
         for insn in self._cs.disasm_lite(code, block.addr):
             addr, size, mnem, ops = insn
             if addr in self._hooked:
@@ -320,6 +369,8 @@ class FirmwarePlatform:
                 hook: Callable[..., None] = self._wait_hook
             elif unmasks(mnem, ops):
                 hook = self._unmask_hook
+            elif answers(mnem, ops):
+                hook = self._answer_hook
             else:
                 continue
             self._hooked.add(addr)
@@ -334,6 +385,22 @@ class FirmwarePlatform:
         # (what it unmasks is then decided by the state after it).
         if self.board.any_pending():
             self._recheck_at_block_end()
+
+    def _answer_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
+        # The board performs the instruction; it retires here and the CPU goes on after it.
+        with self.instruction_access():
+            self.board.answer(self.m, addr)
+        if self.error is None:
+            self._retire(uc, addr, size)
+
+    def _retire(self, uc: unicorn.Uc, addr: int, size: int) -> None:
+        """From the hook in front of the instruction at `addr`: count it as retired and go
+        on after it (the run stops there, so the count stays exact)."""
+        m = self.m
+        after = m.icount_at(addr) + 1
+        m.icount = after
+        m.counter.limit = min(m.counter.limit, after)
+        uc.reg_write(self._pc_id, (addr + size) | self.arch.start_bit)
 
     def _wait_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
         m = self.m
@@ -365,11 +432,9 @@ class FirmwarePlatform:
                 # that from the log): input that comes now waits for the next poll.
                 self._quiet_at = after
         # The wait is over: the instruction retires here, and the CPU goes on after it.
-        m.icount = after
         if self.check_at is None or after < self.check_at:
             self.check_at = after
-        m.counter.limit = min(m.counter.limit, after)
-        uc.reg_write(self._pc_id, (addr + size) | self.arch.start_bit)
+        self._retire(uc, addr, size)
 
     def _wait_for_input(self, here: int) -> bool:
         """Recording, at a wfi nothing wakes: whether input is there (after waiting in real

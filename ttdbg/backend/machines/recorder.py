@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 import lz4.frame
 
 from ttdbg import __version__
+from ttdbg.errors import GuestFault
 from ttdbg.limits import DEFAULT_MEMORY_LIMIT
 from ttdbg.pages import PAGE
 from ttdbg.snapshots.codec import SummaryEncoder
@@ -21,7 +22,7 @@ from ..baseline import PageBaseline
 from ..eventlog import EVENTLOG_VERSION, EventLogWriter
 from ..loader import initial_pages
 from ..process import GuestProcess
-from ..recfile import FrameType, RecordingWriter
+from ..recfile import MAX_FAULT_DETAIL, FrameType, RecordingWriter
 from ..recorder import DEFAULT_SNAPSHOT_EVERY, Progress, Recorder, RecordResult, _FlushingInputs
 from ..runoutcome import RunOutcome
 from . import FIRMWARE_PLATFORM_VERSION, MachineSpec
@@ -93,7 +94,11 @@ class FirmwareRecorder(Recorder):
         return plat
 
     def _end_details(self) -> dict[str, Any]:
-        return {}
+        error = self.platform.error
+        if not isinstance(error, GuestFault):
+            return {}
+        detail = error.detail[:MAX_FAULT_DETAIL]
+        return {"fault": {"pc": error.pc, "signal": error.signal, "detail": detail}}
 
     def between_runs(self, ran: RunOutcome) -> None:
         if ran.signal_due or self.over_memory:

@@ -8,19 +8,26 @@ import dataclasses
 from unicorn import riscv_const as r
 
 from ..arch import Arch, GdbRegister, Register
+from ..arch.riscv64 import ABI_NAMES
 from ..arch.riscv64 import ARCH as RISCV64
 from ..loader import Program
-from ..machine import UNDECODED, Machine
-from .board import Board, Bus, Device, DeviceState, MemoryRegion, SerialPort
+from ..machine import BAD_FETCH, BAD_READ, BAD_WRITE, UNDECODED, Machine
+from .board import Board, Bus, Device, DeviceState, MemoryRegion, SerialPort, Trap
 from .ns16550a import Ns16550a
 from .riscv_devices import Clint, Plic, SifiveTest
 
 UART_SOURCE = 10
 # Synchronous exceptions: Unicorn's numbers (QEMU's EXCP_*) and the mcause values entered.
 ILLEGAL, BREAKPOINT, U_ECALL, M_ECALL = 2, 3, 8, 11
+LOAD_MISALIGNED, STORE_MISALIGNED = 4, 6  # an atomic's address (lr: load, sc/amo: store)
+MISALIGNED = (LOAD_MISALIGNED, STORE_MISALIGNED)
+OP_AMO = 0x2F
+# Accesses no memory or device answers: QEMU's access faults.
+BUS_ERRORS = {BAD_FETCH: 1, BAD_READ: 5, BAD_WRITE: 7}
 MSI, MTI, MEI = 3, 7, 11
 MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP = 1 << 3, 1 << 7, 3 << 11
 INTERRUPT = 1 << 63
+MIP_SUPERVISOR = (1 << 1) | (1 << 5) | (1 << 9)  # SSIP, STIP, SEIP: writable, not modelled
 _NAMES = {MSI: "machine software", MTI: "machine timer", MEI: "machine external"}
 
 # The machine-mode CSRs firmware uses: snapshots keep them, gdb shows them.
@@ -43,7 +50,7 @@ ARCH: Arch = dataclasses.replace(
     gdb_registers=(
         *RISCV64.gdb_registers,
         *(GdbRegister(n, 64, "int", _CSR_FEATURE, n, group="system") for n, _uc, _num in CSRS),
-        # The board keeps mip (its interrupt lines); Timeline.registers() adds it.
+        # The board keeps mip (its interrupt lines): the machine reads it from the board.
         GdbRegister("mip", 64, "int", _CSR_FEATURE, "mip", group="system"),
     ),
     syscall_abi=RISCV64.syscall_abi,
@@ -78,6 +85,18 @@ class RiscvVirt(Board):
     cpus = ("rv64",)
     description = "RISC-V 64 virt (M-mode): RAM 0x80000000, NS16550A 0x10000000, CLINT, PLIC"
     RAM = MemoryRegion("ram", 0x80000000, 128 << 20)
+    # QEMU 7.2's `info mtree` for -M virt -bios none, less what is modelled here.
+    qemu_devices = (
+        (0x1000, 0xF000, "the reset ROM (mrom)"),
+        (0x101000, 0x24, "the Goldfish RTC"),
+        (0x3000000, 0x10000, "the PCIe I/O window"),
+        (0x10001000, 0x8000, "virtio-mmio"),
+        (0x10100000, 0x18, "fw_cfg"),
+        (0x20000000, 0x4000000, "flash (pflash)"),
+        (0x30000000, 0x10000000, "PCIe ECAM"),
+        (0x40000000, 0x40000000, "the PCIe MMIO window"),
+        (0x400000000, 0x400000000, "the high PCIe MMIO window"),
+    )
 
     def __init__(self, bus: Bus, cpu: str) -> None:
         super().__init__(bus, cpu)
@@ -124,6 +143,7 @@ class RiscvVirt(Board):
         machine.set_reg("a0", 0)
         machine.set_reg("a1", 0)
         machine.set_reg("pc", program.entry)
+        machine.outside_registers["mip"] = lambda: self.mip
 
     def load(self, state: DeviceState) -> None:
         super().load(state)
@@ -136,6 +156,25 @@ class RiscvVirt(Board):
 
     def unmasks(self, mnem: str, ops: str) -> bool:
         return _unmasks(mnem, ops)
+
+    def answers(self, mnem: str, ops: str) -> bool:
+        return mnem.startswith("csr") and "mip" in (op.strip() for op in ops.split(","))
+
+    def answer(self, machine: Machine, pc: int) -> None:
+        """A CSR instruction on mip: reads give the interrupt lines; the M-mode bits are
+        read-only, and the supervisor ones (which nothing here models) may not be set."""
+        insn = int.from_bytes(machine.read(pc, 4), "little")
+        funct3, rd, src = (insn >> 12) & 7, (insn >> 7) & 31, (insn >> 15) & 31
+        value = src if funct3 & 4 else (machine.reg(ABI_NAMES[src]) if src else 0)
+        old = self.mip
+        op = funct3 & 3
+        new = value if op == 1 else old | value if op == 2 else old & ~value
+        writes = op == 1 or src != 0  # csrrs/csrrc with x0 (or uimm 0) only read
+        if writes and (new ^ old) & MIP_SUPERVISOR:
+            self.bus.fail(f"csr write of {new:#x} to mip: supervisor interrupts are not modelled")
+            return
+        if rd:
+            machine.set_reg(ABI_NAMES[rd], old)
 
     def _deliverable(self, machine: Machine) -> int:
         return self.mip & machine.reg("mie")
@@ -162,17 +201,26 @@ class RiscvVirt(Board):
         machine.set_reg("pc", base + 4 * cause if tvec & 3 == 1 else base)
         return cause
 
-    def take_trap(self, machine: Machine, intno: int, pc: int) -> int | None:
-        low = int.from_bytes(machine.read(pc, 2), "little")
-        insn = int.from_bytes(machine.read(pc, 4), "little") if low & 3 == 3 else low
-        if intno == UNDECODED and insn in RISCV64.breakpoint_encodings:
-            cause, tval = BREAKPOINT, 0  # as QEMU 7.2 leaves it
-        elif intno == U_ECALL:
-            cause, tval = M_ECALL, 0  # firmware runs in M-mode
-        elif intno in (ILLEGAL, UNDECODED):
-            cause, tval = ILLEGAL, insn  # QEMU 7.2: mtval holds the instruction's bits
+    def take_trap(self, machine: Machine, trap: Trap) -> int | None:
+        pc, intno = trap.pc, trap.intno
+        bus_error = BUS_ERRORS.get(intno)
+        if bus_error is not None:
+            cause, tval = bus_error, trap.address  # QEMU: an access fault, mtval the address
         else:
-            return None
+            low = int.from_bytes(machine.read(pc, 2), "little")
+            insn = int.from_bytes(machine.read(pc, 4), "little") if low & 3 == 3 else low
+            if intno == UNDECODED and insn in RISCV64.breakpoint_encodings:
+                cause, tval = BREAKPOINT, 0  # as QEMU 7.2 leaves it
+            elif intno == U_ECALL:
+                cause, tval = M_ECALL, 0  # firmware runs in M-mode
+            elif intno in (ILLEGAL, UNDECODED):
+                cause, tval = ILLEGAL, insn  # QEMU 7.2: mtval holds the instruction's bits
+            elif intno in MISALIGNED and insn & 0x7F == OP_AMO:
+                # An atomic (lr, sc, amo*) at a misaligned address: the address is rs1's.
+                rs1 = (insn >> 15) & 31
+                cause, tval = intno, machine.reg(ABI_NAMES[rs1]) if rs1 else 0
+            else:
+                return None
         machine.set_reg("mepc", pc)
         machine.set_reg("mcause", cause)
         machine.set_reg("mtval", tval)
@@ -181,9 +229,6 @@ class RiscvVirt(Board):
         machine.set_reg("mstatus", (status & ~(MSTATUS_MIE | MSTATUS_MPIE)) | MSTATUS_MPP | mpie)
         machine.set_reg("pc", machine.reg("mtvec") & ~3)  # exceptions use the base, vectored too
         return cause
-
-    def cpu_registers(self) -> dict[str, int]:
-        return {"mip": self.mip}
 
     def interrupt_name(self, number: int) -> str:
         return f"{_NAMES.get(number, 'interrupt')} (cause {number})"

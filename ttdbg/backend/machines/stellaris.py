@@ -10,20 +10,42 @@ from ..arch import Arch
 from ..arch.armv7m import ARCH
 from ..cortexm.errors import NotModelled
 from ..cortexm.exceptions import (
+    EXCP_BKPT,
     EXCP_EXCEPTION_EXIT,
+    EXCP_PREFETCH_ABORT,
     EXCP_SWI,
+    EXCP_UNALIGNED,
     XPSR_T,
     exception_return,
     masks,
     take_exception,
 )
 from ..cortexm.fastcore import MachineCore
-from ..cortexm.nvic import FIRST_IRQ, HARDFAULT, SVCALL, SYSTICK, USAGEFAULT, ExceptionState
+from ..cortexm.nvic import (
+    DEBUGMONITOR,
+    FIRST_IRQ,
+    HARDFAULT,
+    MEMMANAGE,
+    SVCALL,
+    SYSTICK,
+    USAGEFAULT,
+    ExceptionState,
+)
 from ..cortexm.scs import SCS_BASE, SCS_SIZE, SystemControl
 from ..cortexm.stellaris_uart import ID_LUMINARY
 from ..loader import Program
-from ..machine import UNDECODED, Machine
-from .board import Board, Bus, Device, DeviceState, MemoryRegion, SerialPort
+from ..machine import (
+    BAD_FETCH,
+    BAD_READ,
+    BAD_WRITE,
+    SIGBUS,
+    SIGILL,
+    SIGSEGV,
+    SIGTRAP,
+    UNDECODED,
+    Machine,
+)
+from .board import Board, Bus, Device, DeviceState, MemoryRegion, SerialPort, Trap
 from .pl011 import Pl011
 
 UART0_BASE, UART0_IRQ = 0x4000C000, 5
@@ -32,6 +54,8 @@ PRIORITY_BITS = 3  # the LM3S parts implement 3 priority bits
 # The system clock after reset: QEMU derives it from RCC's reset value (SYSDIV /16 of 200 MHz).
 SYSCLK_HZ = 12_500_000
 CFSR_UNDEFINSTR = 1 << 16  # UsageFault: an undefined instruction
+CFSR_UNALIGNED = 1 << 24  # UsageFault: a misaligned exclusive (or ldrd/ldm) access
+CFSR_IACCVIOL = 1 << 0  # MemManage: a fetch from an execute-never region
 HFSR_FORCED = 1 << 30  # HardFault: a fault escalated
 assert ARCH.syscall_interrupt == EXCP_EXCEPTION_EXIT
 
@@ -129,6 +153,7 @@ class Stellaris(Board):
     arch_name = "armv7m"
     cpus = ("cortex-m3",)
     unmasks: ClassVar = staticmethod(_unmasks)
+    fetch_faults = frozenset({EXCP_PREFETCH_ABORT})  # Unicorn's execute-never check
     flash_size: ClassVar[int]
     sram_size: ClassVar[int]
 
@@ -199,23 +224,50 @@ class Stellaris(Board):
             return None
         return number
 
-    def take_trap(self, machine: Machine, intno: int, pc: int) -> int | None:
-        """svc enters SVCall (returning after it); an undefined instruction a UsageFault
-        (returning to it); either escalates to HardFault when it cannot preempt, as QEMU's
-        NVIC does (B1.5.15)."""
+    def take_trap(self, machine: Machine, trap: Trap) -> int | None:
+        """Synchronous exceptions as QEMU's NVIC takes them: svc enters SVCall (returning
+        after it), an undefined instruction or a misaligned exclusive a UsageFault, bkpt the
+        DebugMonitor (never enabled: DEMCR is not modelled, so HardFault), a fetch from an
+        execute-never region a MemManage fault; each escalates to HardFault (HFSR.FORCED)
+        when it cannot preempt (B1.5.15). Accesses to addresses with nothing there stop the
+        run: QEMU reads 0 and ignores writes there (and executes zeros), the Cortex-M3 bus
+        faults; ttdbg does neither silently."""
         core = self._core()
         regs = self.scs.regs
+        pc, intno = trap.pc, trap.intno
+        return_address = pc
+        status = 0
         if intno == EXCP_SWI:
-            number, return_address = SVCALL, pc + 2
+            number, return_address, signal = SVCALL, pc + 2, SIGTRAP
         elif intno == UNDECODED:
-            number, return_address = USAGEFAULT, pc
-            regs.cfsr |= CFSR_UNDEFINSTR
+            number, status, signal = USAGEFAULT, CFSR_UNDEFINSTR, SIGILL
+        elif intno == EXCP_BKPT:
+            number, signal = DEBUGMONITOR, SIGTRAP
+        elif intno == EXCP_UNALIGNED:
+            number, status, signal = USAGEFAULT, CFSR_UNALIGNED, SIGBUS
+        elif intno in (BAD_FETCH, EXCP_PREFETCH_ABORT) and _execute_never(pc):
+            number, status, signal = MEMMANAGE, CFSR_IACCVIOL, SIGSEGV
+        elif intno in (BAD_READ, BAD_WRITE, BAD_FETCH):
+            access = {BAD_READ: "read of", BAD_WRITE: "write of", BAD_FETCH: "jump to"}[intno]
+            self.bus.guest_fault(
+                SIGSEGV,
+                f"{access} {trap.size} bytes at {trap.address:#x}, where machine {self.name} "
+                "has no memory or device (QEMU's model reads 0, ignores writes and executes "
+                "zeros there; a Cortex-M3 takes a BusFault)",
+            )
+            return None
         else:
             return None
+        regs.cfsr |= status
         priority = self.nvic.execution_priority(*masks(core))
         if not self.nvic.is_enabled(number) or self.nvic.group_priority(number) >= priority:
             if self.nvic.group_priority(HARDFAULT) >= priority:
-                self.bus.fail(f"lockup: exception {number} at pc {pc:#x} cannot escalate")
+                # QEMU aborts here ("Lockup: can't escalate"); the CPU would lock up.
+                self.bus.guest_fault(
+                    signal,
+                    f"lockup: {_exception_name(number)} cannot escalate to HardFault "
+                    f"(execution priority {priority})",
+                )
                 return None
             number = HARDFAULT
             regs.hfsr |= HFSR_FORCED
@@ -252,18 +304,55 @@ class Stellaris(Board):
         # The UART's line is derived state: the NVIC keeps it through snapshots itself.
 
 
+def _execute_never(address: int) -> bool:
+    """The default memory map's execute-never regions (B3.1): peripherals, devices, system."""
+    return 0x40000000 <= address < 0x60000000 or address >= 0xA0000000
+
+
 def _exception_name(number: int) -> str:
     if number >= FIRST_IRQ:
         irq = number - FIRST_IRQ
         return f"IRQ {irq} (uart0)" if irq == UART0_IRQ else f"IRQ {irq}"
-    names = {2: "NMI", 3: "HardFault", 6: "UsageFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}
+    names = {
+        2: "NMI", 3: "HardFault", 4: "MemManage", 5: "BusFault", 6: "UsageFault", 11: "SVCall",
+        12: "DebugMonitor", 14: "PendSV", 15: "SysTick",
+    }  # fmt: skip
     return names.get(number, f"exception {number}")
+
+
+# QEMU 7.2's `info mtree` for both boards, less what is modelled here (UART0, the SCS).
+_QEMU_DEVICES = (
+    (0x22000000, 0x2000000, "the SRAM bit-band alias"),
+    (0x40000000, 0x1000, "the watchdog"),
+    (0x40002000, 0x1000, "I2C 0 (unimplemented)"),
+    (0x40004000, 0x4000, "GPIO ports A-D"),
+    (0x40008000, 0x1000, "the SSI"),
+    (0x4000D000, 0x1000, "UART1"),
+    (0x40020000, 0x2000, "I2C"),
+    (0x40024000, 0x1000, "GPIO port E"),
+    (0x40028000, 0x1000, "PWM (unimplemented)"),
+    (0x4002C000, 0x2000, "the QEI (unimplemented)"),
+    (0x40030000, 0x3000, "general-purpose timers 0-2"),
+    (0x40038000, 0x1000, "the ADC"),
+    (0x4003C000, 0x1000, "the analogue comparator (unimplemented)"),
+    (0x400FC000, 0x2000, "hibernation and flash control (unimplemented)"),
+    (0x400FE000, 0x1000, "system control (SSYS)"),
+    (0x42000000, 0x2000000, "the peripheral bit-band alias"),
+    (0xE0000000, 0x100000, "the private peripheral bus (RAZ/WI outside the SCS)"),
+)
 
 
 class Lm3s6965evb(Stellaris):
     """qemu-system-arm -M lm3s6965evb: LM3S6965, 256 KiB flash, 64 KiB SRAM."""
 
     name = "lm3s6965evb"
+    qemu_devices = (
+        *_QEMU_DEVICES,
+        (0x4000E000, 0x1000, "UART2"),
+        (0x40025000, 0x2000, "GPIO ports F-G"),
+        (0x40033000, 0x1000, "general-purpose timer 3"),
+        (0x40048000, 0x1000, "the Ethernet controller"),
+    )
     description = "Stellaris LM3S6965 (Cortex-M3): flash 256K at 0, SRAM 64K, UART0, NVIC, SysTick"
     flash_size = 256 << 10
     sram_size = 64 << 10
@@ -273,6 +362,7 @@ class Lm3s811evb(Stellaris):
     """qemu-system-arm -M lm3s811evb: LM3S811, 64 KiB flash, 8 KiB SRAM."""
 
     name = "lm3s811evb"
+    qemu_devices = _QEMU_DEVICES
     description = "Stellaris LM3S811 (Cortex-M3): flash 64K at 0, SRAM 8K, UART0, NVIC, SysTick"
     flash_size = 64 << 10
     sram_size = 8 << 10
