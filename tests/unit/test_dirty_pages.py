@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from ttdbg.backend.inputs import ReplayInputs
+from ttdbg.backend.machine import Machine
 from ttdbg.backend.machines import machine_spec
 from ttdbg.backend.machines.recorder import FirmwareRecorder
 from ttdbg.backend.machinestate import read_pages
+from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recording import open_recording
+from ttdbg.backend.replayer import new_replay_process
 from ttdbg.backend.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,14 +33,29 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def full_scan(timeline: Timeline) -> dict[int, bytes]:
+def full_scan(timeline: Timeline | Machine) -> dict[int, bytes]:
     """Every non-zero page, read from the emulator without the write tracker."""
-    m = timeline.machine
+    m = timeline.machine if isinstance(timeline, Timeline) else timeline
     dirty, m.dirty = m.dirty, None
     try:
         return read_pages(m)[1]
     finally:
         m.dirty = dirty
+
+
+def forward(recording: Path, icount: int) -> GuestProcess[ReplayInputs]:
+    """The oracle: a replay from reset run forward to `icount` in one go (no state
+    restored, no seek)."""
+    proc = new_replay_process(open_recording(str(recording)))
+    proc.run(icount)
+    assert proc.machine.icount == icount
+    return proc
+
+
+def brute_force(recording: Path, icount: int) -> tuple[dict[str, int], dict[int, bytes], object]:
+    """Registers, memory and device state at `icount`, replayed forward from reset."""
+    proc = forward(recording, icount)
+    return proc.machine.register_file.read(), full_scan(proc.machine), proc.platform.to_state()
 
 
 def test_tracked_memory_equals_full_scan_in_any_seek_order(recording: Path) -> None:
@@ -46,9 +65,7 @@ def test_tracked_memory_equals_full_scan_in_any_seek_order(recording: Path) -> N
     positions = [rng.randrange(timeline.end + 1) for _ in range(30)]
     for p in positions:
         timeline.seek(p)
-        fresh = Timeline(open_recording(str(recording)))
-        fresh.seek(p)
-        want = full_scan(fresh)
+        want = full_scan(forward(recording, p).machine)
         assert full_scan(timeline) == want, f"memory at icount {p} after a tracked restore"
         assert read_pages(timeline.machine)[1] == want, f"tracked capture at icount {p}"
 
@@ -56,8 +73,6 @@ def test_tracked_memory_equals_full_scan_in_any_seek_order(recording: Path) -> N
 def test_host_write_and_rewritten_code_are_restored(recording: Path) -> None:
     timeline = Timeline(open_recording(str(recording)))
     proc, m = timeline.proc, timeline.machine
-    expected = Timeline(open_recording(str(recording)))
-    expected.seek(20_500)
     timeline.seek(20_000)
     state = proc.capture(proc.inputs.log.cursor)
     pc = m.pc
@@ -66,26 +81,12 @@ def test_host_write_and_rewritten_code_are_restored(recording: Path) -> None:
     m.write(pc - pc % 0x1000, b"\x13\x00\x00\x00" * 0x400)
     proc.run(1)
     proc.restore(state)
-    assert full_scan(timeline) == full_scan(expected_at(recording, 20_000))
+    assert full_scan(timeline) == brute_force(recording, 20_000)[1]
     timeline.step(500)
     assert timeline.position == 20_500
-    assert m.register_file.read() == expected.machine.register_file.read()
-
-
-def expected_at(recording: Path, icount: int) -> Timeline:
-    timeline = Timeline(open_recording(str(recording)))
-    timeline.seek(icount)
-    return timeline
-
-
-def brute_force(recording: Path, icount: int) -> tuple[dict[str, int], dict[int, bytes], object]:
-    """Registers, memory and device state at `icount` replayed forward from icount 0 in one
-    run (no cached state, no restore but the first)."""
-    timeline = Timeline(open_recording(str(recording)))
-    timeline.proc.run(icount)
-    assert timeline.position == icount
-    m = timeline.machine
-    return m.register_file.read(), full_scan(timeline), timeline.proc.platform.to_state()
+    regs, memory, _devices = brute_force(recording, 20_500)
+    assert m.register_file.read() == regs
+    assert full_scan(timeline) == memory
 
 
 def test_reverse_steps_equal_a_forward_replay(recording: Path) -> None:

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from ttdbg.backend.inputs import ReplayInputs
 from ttdbg.backend.machines import machine_spec
 from ttdbg.backend.machines.recorder import FirmwareRecorder
+from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recording import open_recording
-from ttdbg.backend.replayer import replay
+from ttdbg.backend.replayer import new_replay_process, replay
 from ttdbg.backend.stops import WatchpointHit
 from ttdbg.backend.timeline import Timeline
 
@@ -57,16 +59,15 @@ def test_reverse_continue_from_the_end_lands_on_the_last_write(recording: Path) 
     stop = timeline.reverse_continue()
     assert isinstance(stop, WatchpointHit)
 
-    # The oracle: the tick counter only grows; bisect forward replays for the first icount
-    # at which it holds its final value (the write retires just before it).
-    oracle = Timeline(open_recording(str(recording)))
-
+    # The oracle: the tick counter only grows; bisect over replays run forward from reset
+    # (no seek, no restore) for the first icount at which it holds its final value (the
+    # write retires just before it).
     def ticks_at(icount: int) -> int:
-        oracle.seek(icount)
-        return int.from_bytes(oracle.read_memory(addr, size), "little")
+        return int.from_bytes(forward(recording, icount).machine.read(addr, size), "little")
 
-    final = ticks_at(oracle.end)
-    lo, hi = 0, oracle.end
+    end = timeline.end
+    final = ticks_at(end)
+    lo, hi = 0, end
     while lo < hi:
         mid = (lo + hi) // 2
         if ticks_at(mid) == final:
@@ -78,13 +79,13 @@ def test_reverse_continue_from_the_end_lands_on_the_last_write(recording: Path) 
     assert stop.icount == timeline.position == lo
     assert int.from_bytes(stop.new, "little") == final
     assert int.from_bytes(stop.old, "little") == final - 1
-    oracle.seek(lo - 1)
-    assert stop.pc == oracle.pc
-    assert timeline.machine.register_file.read() == ticks_state(recording, lo)
+    assert stop.pc == forward(recording, lo - 1).machine.pc
+    assert timeline.machine.registers() == forward(recording, lo).machine.registers()
 
 
-def ticks_state(recording: Path, icount: int) -> dict[str, int]:
-    """The registers at `icount`, replayed forward from icount 0 in one run."""
-    timeline = Timeline(open_recording(str(recording)))
-    timeline.proc.run(icount)
-    return timeline.machine.register_file.read()
+def forward(recording: Path, icount: int) -> GuestProcess[ReplayInputs]:
+    """A replay from reset run forward to `icount` in one go (no state restored, no seek)."""
+    proc = new_replay_process(open_recording(str(recording)))
+    proc.run(icount)
+    assert proc.machine.icount == icount
+    return proc
