@@ -386,9 +386,14 @@ class Timeline:
         return InterruptEntered(entry.icount, entry.number, name)
 
     def _previous_entry(self, start: int, cancel: CancelToken | None) -> EnteredInterrupt | None:
-        """The last caught interrupt entry before `start`: the state at an icount names the
-        last entry at or before it, so each step back is one seek."""
+        """The last caught interrupt entry before `start`: from the whole recording's
+        entries once they are known, else back from the state before `start` (the state at
+        an icount names the last entry at or before it, so each step back is one seek)."""
         platform = self.firmware
+        known = self._interrupt_entries
+        if known is not None:
+            before = bisect.bisect_left(known, start, key=lambda entry: entry.icount)
+            return next((e for e in reversed(known[:before]) if self._catches(e.number)), None)
         at = start
         while platform is not None and at > 0:
             if isinstance(self._goto(at - 1, None, cancel, checkpoints=False), Interrupted):
