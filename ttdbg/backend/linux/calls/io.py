@@ -174,29 +174,34 @@ def _signed(value: int) -> int:
 RWF_CARRIED_OUT = 0
 
 
-def _vector_offset(a: Args, two: bool) -> int | None:
-    """The offset of preadv/pwritev (pos_l: the whole offset on a 64-bit kernel), or of their
-    `2` forms, where -1 means the file's own offset, used and moved (None)."""
-    pos = _signed(a[3])
-    return None if two and pos == -1 else pos
-
-
-def _check_vector(a: Args, two: bool) -> int:
-    """0, or the error Linux gives the offset or flags of preadv/pwritev(2)."""
+def _vector_at(a: Args, two: bool) -> int | None:
+    """Where preadv/pwritev (pos_l: the whole offset on a 64-bit kernel) or their `2` forms
+    read or write: the offset; None for the `2` forms' -1, the file's own offset (used and
+    moved); a negative errno for a negative offset or a flag."""
     if two and a[5] & ~RWF_CARRIED_OUT:
         return -EOPNOTSUPP
     pos = _signed(a[3])
-    return -EINVAL if pos < 0 and not (two and pos == -1) else 0
+    if two and pos == -1:
+        return None
+    return -EINVAL if pos < 0 else pos
+
+
+def _vector_call(
+    p: LinuxPlatform, a: Args, two: bool, call: Callable[[LinuxPlatform, Args, int | None], int]
+) -> int:
+    """preadv/pwritev(2): `call` (readv or writev at an offset) at the offset they name."""
+    at = _vector_at(a, two)
+    return at if at is not None and at < 0 else call(p, a, at)
 
 
 @syscall("preadv", kind=Kind.HOST)
 def sys_preadv(p: LinuxPlatform, a: Args) -> int:
-    return _check_vector(a, False) or _readv_at(p, a, _vector_offset(a, False))
+    return _vector_call(p, a, False, _readv_at)
 
 
 @syscall("preadv2", kind=Kind.HOST)
 def sys_preadv2(p: LinuxPlatform, a: Args) -> int:
-    return _check_vector(a, True) or _readv_at(p, a, _vector_offset(a, True))
+    return _vector_call(p, a, True, _readv_at)
 
 
 def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int:
@@ -240,12 +245,12 @@ def sys_writev(p: LinuxPlatform, a: Args) -> int:
 
 @syscall("pwritev", kind=Kind.HOST)
 def sys_pwritev(p: LinuxPlatform, a: Args) -> int:
-    return _check_vector(a, False) or _writev_at(p, a, _vector_offset(a, False))
+    return _vector_call(p, a, False, _writev_at)
 
 
 @syscall("pwritev2", kind=Kind.HOST)
 def sys_pwritev2(p: LinuxPlatform, a: Args) -> int:
-    return _check_vector(a, True) or _writev_at(p, a, _vector_offset(a, True))
+    return _vector_call(p, a, True, _writev_at)
 
 
 @syscall("pwrite64", kind=Kind.HOST)
@@ -462,6 +467,22 @@ def sys_pselect6(p: LinuxPlatform, a: Args) -> int | None:
     return _timed_select(p, a, 1)
 
 
+def _user_offsets(p: LinuxPlatform, ptrs: tuple[int, ...]) -> list[int | None] | None:
+    """The loff_t each of `ptrs` points to (None for a NULL pointer: the file's own offset is
+    used and moved instead), or None when one is negative (EINVAL)."""
+    at = [struct.unpack("<q", p.m.read(ptr, 8))[0] if ptr else None for ptr in ptrs]
+    return None if any(o is not None and o < 0 for o in at) else at
+
+
+def _advance_user_offsets(
+    p: LinuxPlatform, ptrs: tuple[int, ...], at: list[int | None], moved: int
+) -> None:
+    """Move each pointed-to offset past the `moved` bytes the call handled."""
+    for ptr, offset in zip(ptrs, at, strict=True):
+        if offset is not None:
+            p.m.write(ptr, struct.pack("<q", offset + moved))
+
+
 @syscall("sendfile", kind=Kind.HOST)
 def sys_sendfile(p: LinuxPlatform, a: Args) -> int:
     out, src = open_file(p, a[0]), open_file(p, a[1])
@@ -469,15 +490,16 @@ def sys_sendfile(p: LinuxPlatform, a: Args) -> int:
         return -EBADF
     if out.kind in procfs.KINDS or src.kind in procfs.KINDS:
         return -EINVAL
-    offset = struct.unpack("<q", p.m.read(a[2], 8))[0] if a[2] else None
-    if offset is not None and offset < 0:
+    ptrs = (a[2],)
+    at = _user_offsets(p, ptrs)
+    if at is None:
         return -EINVAL
     keep = out.kind in STDIO_KINDS
-    result, data = p.host_call(lambda: p.live.sendfile(out, src, offset, a[3], keep))
+    result, data = p.host_call(lambda: p.live.sendfile(out, src, at[0], a[3], keep))
     if result > 0 and keep and p.console is not None:
         p.console(1 if out.kind == "stdout" else 2, data)
-    if result >= 0 and offset is not None:
-        p.m.write(a[2], struct.pack("<q", offset + result))
+    if result >= 0:
+        _advance_user_offsets(p, ptrs, at, result)
     return result
 
 
@@ -490,13 +512,11 @@ def sys_copy_file_range(p: LinuxPlatform, a: Args) -> int:
         return -EBADF
     if src.kind in procfs.KINDS or out.kind in procfs.KINDS:
         return -EINVAL
-    # A NULL offset pointer: the file's own offset, moved; else the pointed-to offset, which
-    # moves instead.
-    at = [struct.unpack("<q", p.m.read(ptr, 8))[0] if ptr else None for ptr in (a[1], a[3])]
-    if any(o is not None and o < 0 for o in at):
+    ptrs = (a[1], a[3])
+    at = _user_offsets(p, ptrs)
+    if at is None:
         return -EINVAL
     result, _ = p.host_call(lambda: p.live.copy_file_range(src, out, at[0], at[1], a[4]))
-    for ptr, offset in zip((a[1], a[3]), at, strict=True):
-        if result > 0 and offset is not None:
-            p.m.write(ptr, struct.pack("<q", offset + result))
+    if result > 0:
+        _advance_user_offsets(p, ptrs, at, result)
     return result
