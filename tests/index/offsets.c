@@ -1,15 +1,16 @@
 /* Reads a file through every call that takes or moves a file offset (readv, sendfile,
- * copy_file_range, preadv, preadv2, pwritev, pwritev2), for the provenance test: got[] ends up
- * holding bytes whose values name the offset each came from. argv[1]: the data file (every
- * byte distinct), argv[2]: a scratch file that is written, then read (its bytes distinct from
- * the data file's). Prints got[]. */
+ * copy_file_range, preadv, preadv2, pwritev, pwritev2, writes to an O_APPEND file), for the
+ * provenance test: got[] ends up holding bytes whose values name the offset each came from.
+ * argv[1]: the data file (every byte distinct), argv[2]: a scratch file that is written, then
+ * read (its bytes distinct from the data file's and from those appended here). Prints got[]. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-static char got[32];
+static char got[40];
 static char zz[2] = "zz", yy[2] = "yy";
 
 static int readv2(int fd, char *a, int na, char *b, int nb) {
@@ -45,6 +46,20 @@ int main(int argc, char **argv) {
     if (copy_file_range(fd, &off, out, NULL, 1, 0) != 1) return 15; /* out 10, fd stays */
     if (read(out, got + 18, 4) != 4) return 16;                     /* out's 10..13 */
     if (read(fd, got + 22, 1) != 1) return 17;                      /* 18 */
-    write(1, got, 23);
+    /* O_APPEND: a write goes to the end (the scratch file is 32 bytes long now) and leaves
+     * the offset there; pwrite appends too but leaves the offset alone, so a read next
+     * reads what it appended. */
+    int app = open(argv[2], O_RDWR | O_APPEND);
+    if (app < 0) return 18;
+    if (write(app, "!#", 2) != 2) return 19;                         /* 32, 33; app at 34 */
+    if (pwrite(app, "$%&", 3, 0) != 3) return 20;                    /* 34..36 */
+    if (read(app, got + 23, 3) != 3) return 21;                      /* "$%&" */
+    if (sendfile(app, fd, NULL, 1) != -1 || errno != EINVAL) return 22; /* never appends */
+    int set = open(argv[2], O_RDWR);                                 /* appending from fcntl */
+    if (set < 0 || fcntl(set, F_SETFL, O_APPEND) != 0) return 23;
+    if (write(set, "()", 2) != 2) return 24;                         /* 37, 38; set at 39 */
+    if (pwrite(set, "*+", 2, 0) != 2) return 25;                     /* 39, 40 */
+    if (read(set, got + 26, 2) != 2) return 26;                      /* "*+" */
+    write(1, got, 28);
     return 0;
 }

@@ -167,8 +167,9 @@ DATA32 = DATA + b"KLMNOPQRSTUVWXYZ"  # every byte distinct, none a letter of SCR
 @pytest.fixture(scope="module", params=sorted(COMPILERS))
 def offsets(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, bytes]:
-    """offsets.c recorded and indexed, with what it printed natively (qemu-user off x86-64)."""
+) -> tuple[Path, tuple[bytes, bytes]]:
+    """offsets.c recorded and indexed, with what it printed natively (qemu-user off x86-64)
+    and the scratch file as the native run left it (the ttdbg run's must equal both)."""
     cc = require_tool(COMPILERS[request.param])
     tmp = tmp_path_factory.mktemp("offsets")
     program, path = tmp / "offsets", tmp / "offsets.ttrec"
@@ -191,27 +192,35 @@ def offsets(
         runs[where] = (out.stdout, scratch.read_bytes())
     assert runs["ttdbg"] == runs["native"]
     build_index(str(path), runner=run_here)
-    return path, runs["native"][0]
+    return path, runs["native"]
 
 
-def test_file_offsets_of_vector_and_copying_calls(offsets: tuple[Path, bytes]) -> None:
+def test_file_offsets_of_vector_and_copying_calls(
+    offsets: tuple[Path, tuple[bytes, bytes]],
+) -> None:
     """Every byte offsets.c read (through readv, preadv, preadv2 with and without an offset,
     after sendfile and copy_file_range moved the file offset or left it alone, and from the
-    scratch file after sendfile, copy_file_range, pwritev and pwritev2 wrote to it) is
-    traced to the file and offset it came from natively (each byte names its offset)."""
-    path, native = offsets
+    scratch file after sendfile, copy_file_range, pwritev and pwritev2 wrote to it, and
+    after writes to an O_APPEND file) is traced to the file and offset it came from natively:
+    each byte names its offset, an appended one is found in the file as written natively."""
+    path, (native, scratch) = offsets
     rec = open_recording(str(path))
     got = Symbols(rec.program_image, rec.program.load_bias).by_name["got"].addr
     tl = Timeline(rec)
     tl.seek(tl.end)
     commands = MonitorCommands(tl)
-    assert len(native) == 23
+    assert len(native) == 28
     for k, byte in enumerate(native):
         ok, text = commands.run(f"origin {got + k:#x}", CancelToken())
         assert ok, text
         last = text.strip().splitlines()[-1]
-        source, offset = ("data.bin", DATA32.index(byte)) if byte in DATA32 else (
-            "scratch.bin", SCRATCH.index(byte)
-        )  # fmt: skip
+        if byte in DATA32:
+            source, offset = "data.bin", DATA32.index(byte)
+        elif byte in SCRATCH:
+            source, offset = "scratch.bin", SCRATCH.index(byte)
+        else:  # appended by the program: where the native run's appends put it
+            assert k >= 23, (k, byte)
+            assert scratch.count(byte) == 1, (k, byte)
+            source, offset = "scratch.bin", scratch.index(byte)
         assert f"{source} byte offset {offset}" in last, (k, last)
         assert last.endswith(f" {offset}"), (k, last)

@@ -13,26 +13,33 @@ ALL_ONES = (1 << 64) - 1  # an argument of -1 as its register holds it
 IOVEC = 16  # struct iovec: base, length
 
 
+O_APPEND = 0o2000  # the same bit on x86-64, AArch64 and RISC-V 64
+
+
 @dataclass(frozen=True)
 class Moves:
     """The call moves the offset of its descriptor argument `fd` by its result, or sets it to
     its result; with `only_if`, only when that argument holds `value` (a NULL offset pointer,
-    preadv2's offset -1)."""
+    preadv2's offset -1). A write (`appends`) to a description opened O_APPEND first goes to
+    the file's end: the offset after it is the file's size then, which the recording logs as
+    the call's payload (8 bytes, little-endian)."""
 
     fd: int
     sets: bool = False
     only_if: int | None = None
     value: int = 0
+    appends: bool = False
 
 
 # Every call that changes an offset (arguments counted from 0, the syscall number not among
-# them). pread64, pwrite64, preadv and pwritev leave it alone; so do the `2` forms given an
-# offset, and sendfile/copy_file_range for a descriptor given an offset pointer.
+# them). pread64, pwrite64, preadv and pwritev leave it alone (an O_APPEND file's too, though
+# they append there); so do the `2` forms given an offset, and sendfile/copy_file_range for a
+# descriptor given an offset pointer (neither writes to an O_APPEND file: EINVAL, EBADF).
 OFFSET_MOVES: dict[str, tuple[Moves, ...]] = {
-    "read": (Moves(0),), "write": (Moves(0),), "readv": (Moves(0),), "writev": (Moves(0),),
-    "lseek": (Moves(0, sets=True),),
+    "read": (Moves(0),), "write": (Moves(0, appends=True),), "readv": (Moves(0),),
+    "writev": (Moves(0, appends=True),), "lseek": (Moves(0, sets=True),),
     "preadv2": (Moves(0, only_if=3, value=ALL_ONES),),
-    "pwritev2": (Moves(0, only_if=3, value=ALL_ONES),),
+    "pwritev2": (Moves(0, only_if=3, value=ALL_ONES, appends=True),),
     "sendfile": (Moves(0), Moves(1, only_if=2, value=0)),
     "copy_file_range": (Moves(0, only_if=1, value=0), Moves(2, only_if=3, value=0)),
 }  # fmt: skip
@@ -83,22 +90,36 @@ def position_in_read(
     return found
 
 
-def read_start(
-    reads: Reads,
-    ev: Event,
-    names: dict[int, str],
-    earlier: Iterable[Event],
-    same_description: Callable[[Event, int], bool],
-) -> int:
-    """The file offset `ev`'s read started at: its offset argument; a stored file's read says
-    where it was; else the offset of its open-file description, replayed from the calls
-    before it that moved it (through any descriptor naming that description: dup, dup2, dup3
-    and fcntl(F_DUPFD) share it). `same_description(call, fd)`: whether the descriptor `fd`
-    names, at `call`, the description `ev` read from."""
+def stated_start(reads: Reads, ev: Event) -> int | None:
+    """The file offset `ev`'s read started at when the event itself says: its offset
+    argument, or where in the stored file its bytes lie; None when only the calls before it
+    can tell (`replayed_start`)."""
     if reads.at is not None and not (reads.own_if_minus_one and _arg(ev, reads.at) == ALL_ONES):
         return _arg(ev, reads.at)
     if len(ev.span) == SPAN_SIZE:
         return int.from_bytes(ev.span[32:40], "little")
+    return None
+
+
+# A description as `replayed_start` needs it: its ident and its open flags.
+Description = tuple[int, int]
+
+
+def replayed_start(
+    ev: Event,
+    names: dict[int, str],
+    earlier: Iterable[Event],
+    description: Callable[[Event, int], Description | None],
+) -> int | None:
+    """The offset of the open-file description `ev` read from, replayed from the calls before
+    it that moved it (through any descriptor naming that description: dup, dup2, dup3 and
+    fcntl(F_DUPFD) share it); None when an appending write there left no logged offset (a
+    recording made before ttdbg logged them). `description(call, fd)`: the description
+    the descriptor `fd` names at `call` (None: no open descriptor); the first call is
+    `description(ev, fd)`, the later ones in time order."""
+    mine = description(ev, _arg(ev, 0))
+    if mine is None:
+        return 0
     offset = 0
     for other in earlier:
         if other.icount >= ev.icount:
@@ -109,7 +130,13 @@ def read_start(
         for move in moves:
             if move.only_if is not None and _arg(other, move.only_if) != move.value:
                 continue
-            if not same_description(other, _arg(other, move.fd)):
+            found = description(other, _arg(other, move.fd))
+            if found is None or found[0] != mine[0]:
                 continue
-            offset = other.result if move.sets else offset + other.result
+            if move.appends and found[1] & O_APPEND:
+                if len(other.payload) != 8:
+                    return None
+                offset = int.from_bytes(other.payload, "little")
+            else:
+                offset = other.result if move.sets else offset + other.result
     return offset

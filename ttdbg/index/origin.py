@@ -7,6 +7,7 @@ instruction with capstone's operand details."""
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import capstone
@@ -20,7 +21,14 @@ from ttdbg.backend.recording import Recording
 from ttdbg.backend.replayer import new_replay_process, restore_replay_state
 
 from .lookup import WriteIndex, WriteRow
-from .offsets import READS, Reads, position_in_read, read_start
+from .offsets import (
+    READS,
+    Description,
+    Reads,
+    position_in_read,
+    replayed_start,
+    stated_start,
+)
 
 MAX_HOPS = 64
 REGISTER_WINDOW = 200_000  # instructions looked back through for a register's last writer
@@ -242,38 +250,51 @@ class Provenance:
         reads = READS.get(name)
         pos = None
         if ev is not None and reads is not None and ev.result > 0:
-            self.replay.goto(ev.icount)
-            pos = position_in_read(reads, ev, addr, self.replay.m.read)
+            pos = position_in_read(reads, ev, addr, self._memory_at(ev.icount))
         if ev is None or reads is None or pos is None:
             shown = ev.describe(self._names) if ev is not None else name
             return f"{shown} at icount {row.icount} wrote it"
         fd = ev.args[1]
-        offset = self._file_offset(ev, reads) + pos
+        start = self._file_offset(ev, reads)
         self.replay.goto(ev.icount)
         opened = self.replay.proc.platform.fds.get(fd)
         what = "stdin" if fd == 0 else (opened.path if opened else f"fd {fd}")
-        return f"{name}({fd}) at icount {ev.icount}: {what} byte offset {offset}"
+        head = f"{name}({fd}) at icount {ev.icount}: {what}"
+        if start is None:
+            return (
+                f"{head}, byte {pos} of the read (its file offset is not known: the recording "
+                "does not say where an O_APPEND write before it ended)"
+            )
+        return f"{head} byte offset {start + pos}"
+
+    def _memory_at(self, icount: int) -> Callable[[int, int], bytes]:
+        """Guest memory as it is at `icount`; the replay goes there only when it is read (a
+        vector read's iovecs), not for every read."""
+
+        def read(addr: int, size: int) -> bytes:
+            self.replay.goto(icount)
+            return self.replay.m.read(addr, size)
+
+        return read
 
     def _events_at(self, icount: int) -> list[Event]:
         i = bisect.bisect_left(self._syscall_icounts, icount)
         j = bisect.bisect_right(self._syscall_icounts, icount, i)
         return self._syscalls[i:j]
 
-    def _description(self, fd: int) -> int | None:
-        """The open-file description (its ident) `fd` names at the replay's position."""
+    def _description(self, call: Event, fd: int) -> Description | None:
+        """The open-file description (ident, flags) `fd` names at `call`."""
+        self.replay.goto(call.icount)
         opened = self.replay.proc.platform.fds.get(fd)
-        return None if opened is None else opened.ident
+        return None if opened is None else (opened.ident, opened.flags)
 
-    def _file_offset(self, ev: Event, reads: Reads) -> int:
-        """Where in its file the read `ev` started (see `offsets.read_start`)."""
-        self.replay.goto(ev.icount)
-        ident = self._description(ev.args[1])
-
-        def same(other: Event, fd: int) -> bool:
-            self.replay.goto(other.icount)
-            return ident is not None and self._description(fd) == ident
-
-        return read_start(reads, ev, self._names, self._syscalls, same)
+    def _file_offset(self, ev: Event, reads: Reads) -> int | None:
+        """Where in its file the read `ev` started: what the event says, else the offset of
+        its open-file description replayed from the calls before it (see `offsets`)."""
+        stated = stated_start(reads, ev)
+        if stated is not None:
+            return stated
+        return replayed_start(ev, self._names, self._syscalls, self._description)
 
     def _from_store(self, row: WriteRow, addr: int, earlier: int) -> Origin | Step:
         r = self.replay

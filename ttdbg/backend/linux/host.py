@@ -364,7 +364,24 @@ class HostIO:
             n = os.write(self.fd(f), data)
             if terminal is not None:
                 terminal.after(self.fd(f), data[:n])
-            return n, data[:n] if keep else b""
+            if keep:
+                return n, data[:n]
+            if f.kind == "file" and f.flags & os.O_APPEND:
+                # Where an appending write left the file offset (the file's end then), for
+                # the index: the log holds no file sizes to replay it from.
+                return n, os.lseek(self.fd(f), 0, os.SEEK_CUR).to_bytes(8, "little")
+            return n, b""
+
+        return guarded(run)
+
+    def set_append(self, f: OpenFile, on: bool) -> Outcome:
+        """fcntl(F_SETFL) turning O_APPEND on or off on the host file behind `f`."""
+
+        def run() -> Outcome:
+            fd = self.fd(f)
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_APPEND if on else flags & ~os.O_APPEND)
+            return 0, b""
 
         return guarded(run)
 
@@ -612,6 +629,8 @@ class HostIO:
         """sendfile as a read and a write, so what reaches stdout is also in the log."""
 
         def run() -> Outcome:
+            if fcntl.fcntl(self.fd(out), fcntl.F_GETFL) & os.O_APPEND:
+                return -errno.EINVAL, b""  # as Linux: sendfile never appends
             size = min(count, 1 << 24)
             src_fd = self.fd(src)
             data = os.pread(src_fd, size, offset) if offset is not None else os.read(src_fd, size)

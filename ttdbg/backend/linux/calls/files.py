@@ -33,6 +33,7 @@ from .table import (
     F_SETLKW,
     IOCTL_SIZES,
     O_ACCMODE,
+    O_APPEND,
     O_CLOEXEC,
     O_DIRECTORY,
     O_RDONLY,
@@ -261,7 +262,13 @@ def sys_fcntl(p: LinuxPlatform, a: Args) -> int:
             return p.host_call(lambda: p.live.fcntl_getfl(f))[0]
         return f.flags
     if cmd == F_SETFL:
-        f.flags = (f.flags & O_ACCMODE) | (arg & ~O_ACCMODE)
+        flags = (f.flags & O_ACCMODE) | (arg & ~O_ACCMODE)
+        if f.kind == "file" and (flags ^ f.flags) & O_APPEND:
+            # Appending is done by the host file's descriptor: it must append too.
+            result, _ = p.host_call(lambda: p.live.set_append(f, bool(flags & O_APPEND)))
+            if result < 0:
+                return result
+        f.flags = flags
         return 0
     return -EINVAL
 
