@@ -752,6 +752,9 @@ int ix_sort_writes(ix_recorder *x) {
     }
     for (uint32_t c = 0; c < t->ncols; c++) {
         uint64_t *col = t->cols[c];
+        uint64_t any = 0;
+        for (uint64_t i = 0; i < n; i++) any |= col[i];
+        if (!any) continue; /* all zero (value_hi, cause, mostly): in order already */
         for (uint64_t i = 0; i < n; i++) scratch[i] = col[order[i]];
         t->cols[c] = scratch;
         scratch = col;
@@ -762,6 +765,24 @@ int ix_sort_writes(ix_recorder *x) {
     free(next_keys);
     free(scratch);
     return 0;
+}
+
+/* The pages the writes touch, ascending and each once, into `out` (NULL: only count them);
+ * call after ix_sort_writes. Returns how many. The writes' first pages rise, so a page below
+ * the highest one put out so far is in a range already put out. */
+uint64_t ix_written_pages(ix_recorder *x, uint64_t *out) {
+    const ix_table *t = &x->writes;
+    const uint64_t *addr = t->cols[W_ADDR], *size = t->cols[W_SIZE];
+    uint64_t k = 0, top = 0;
+    for (uint64_t i = 0; i < t->len; i++) {
+        uint64_t first = addr[i] >> 12, last = (addr[i] + size[i] - 1) >> 12;
+        for (uint64_t page = k && first <= top ? top + 1 : first; page <= last; page++) {
+            if (out) out[k] = page;
+            k++;
+            top = page;
+        }
+    }
+    return k;
 }
 
 static void ix_put(ix_block *table, uint64_t mask, ix_block *b) {

@@ -19,7 +19,7 @@ from ttdbg.errors import TtdbgError
 from ttdbg.snapshots.state import MachineState, PageDigests
 
 from .native import CALL_ARG_NAMES, NO_RETURN, SIGNAL_CAUSE, IndexRecorder, Rows
-from .schema import BLOCKS, CALLS, PAGE_SHIFT, RETURNS, SEEKS, SUMMARY, WRITES
+from .schema import BLOCKS, CALLS, RETURNS, SEEKS, SUMMARY, WRITES
 
 SLICE = 1 << 22  # instructions between looks at the cancel flag
 # Instructions between seek points: a seek then replays at most this many from the nearest
@@ -106,21 +106,17 @@ def _summary(
     hi: int,
     writes: pa.Table,
     calls: pa.Table,
+    pages: list[int],
     open_calls: list[int],
     seeks: list[SeekPoint],
 ) -> pa.Table:
-    addr = writes.column("addr")
-    one, shift = pa.scalar(1, pa.uint64()), pa.scalar(PAGE_SHIFT, pa.uint64())
-    last = pc.subtract(pc.add(addr, writes.column("size").cast(pa.uint64())), one)
-    first_pages, last_pages = pc.shift_right(addr, shift), pc.shift_right(last, shift)
-    pages = pc.unique(pa.chunked_array([*first_pages.chunks, *last_pages.chunks], pa.uint64()))
     functions = pc.unique(calls.column("target"))
     return pa.Table.from_pylist(
         [
             {
                 "interval": interval, "lo": lo, "hi": hi,
                 "writes": writes.num_rows, "calls": calls.num_rows,
-                "pages": sorted(pages.to_pylist()),
+                "pages": pages,
                 "functions": sorted(functions.to_pylist()),
                 "open_calls": open_calls,
                 "seeks": [p.icount for p in seeks],
@@ -235,7 +231,7 @@ def index_interval(
     lo, hi = intervals(rec)[interval]
     rows, seeks, blocks = record_interval(rec, lo, hi, cancelled, seek_every)
     writes, calls, returns, open_calls = _tables(rows)
-    summary = _summary(interval, lo, hi, writes, calls, open_calls, seeks)
+    summary = _summary(interval, lo, hi, writes, calls, rows.pages, open_calls, seeks)
     # The writes come ordered by address, then execution order: the row groups' address
     # ranges let a lookup read only the groups that can match.
     files = {

@@ -98,6 +98,8 @@ _lib.ix_add_write.argtypes = [
     ctypes.POINTER(_Recorder), ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
     ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
 ]  # fmt: skip
+_lib.ix_written_pages.argtypes = [ctypes.POINTER(_Recorder), ctypes.c_void_p]
+_lib.ix_written_pages.restype = ctypes.c_uint64
 _lib.ix_sizeof.restype = ctypes.c_uint64
 assert _lib.ix_sizeof() == ctypes.sizeof(_Recorder), "native index recorder layout mismatch"
 
@@ -113,6 +115,7 @@ class Rows:
     calls: Columns  # icount, pc, target, sp, return_icount, retval, arg0..arg3
     returns: Columns  # icount, sp, retval: returns no call of this run explains
     open_calls: pa.Array  # row numbers of the calls still on the shadow stack at the end
+    pages: list[int]  # the pages the writes touch, ascending
 
 
 PIECE = 8  # a syscall's write is stored in pieces that end on multiples of this
@@ -221,9 +224,12 @@ class IndexRecorder:
             raise RuntimeError(f"index recorder met {x.unknown_blocks} blocks it was not taught")
         if _lib.ix_sort_writes(self._ref) != 0:
             raise MemoryError("cannot sort the index's writes")
+        pages = (ctypes.c_uint64 * _lib.ix_written_pages(self._ref, None))()
+        _lib.ix_written_pages(self._ref, pages)
         return Rows(
             writes=self._columns(x.writes, WRITE_COLUMNS),
             calls=self._columns(x.calls, CALL_COLUMNS),
             returns=self._columns(x.returns, RETURN_COLUMNS),
             open_calls=self._columns(x.stack, STACK_COLUMNS)["row"],
+            pages=list(pages),
         )
