@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -67,13 +68,18 @@ def gdb_figures(
     timeline = Timeline(rec)
     server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/compute", rec.program_image))
     server.start()
+    cpu = time.process_time()
     try:
         ours = _run_gdb(server.address[1], elf, True, count, gdb)
     finally:
         server.shutdown()
+    cpu = time.process_time() - cpu
     figures: dict[str, Any] = {
         "gdb_stepi_ms_p50": round(ours["stepi"], 3),
         "gdb_rsi_ms_p50": round(ours["reverse-stepi"], 3),
+        # CPU time, not wall: what the stub costs whatever the machine's load. Under load the
+        # wall figures grow with it (the stub's threads then wait for a CPU in each round trip).
+        "gdb_stub_cpu_ms_per_step": round(cpu * 1000 / (2 * count), 3),
     }
     peer_name = "gdbserver" if arch == "x86_64" else f"qemu-{arch}"
     peer = shutil.which(peer_name)
@@ -90,11 +96,14 @@ def gdb_figures(
         deadline = time.monotonic() + 30
         while not port_listening(port) and time.monotonic() < deadline:
             time.sleep(0.01)
+        peer_cpu = process_cpu(native.pid)
         theirs = _run_gdb(port, elf, False, count, gdb)
+        peer_cpu = process_cpu(native.pid) - peer_cpu
     finally:
         native.kill()
         native.wait(timeout=30)
     figures[f"{key}_stepi_ms_p50"] = round(theirs["stepi"], 3)
+    figures[f"{key}_cpu_ms_per_step"] = round(peer_cpu * 1000 / count, 3)
     figures[f"gdb_stepi_vs_{key}"] = round(ours["stepi"] / theirs["stepi"], 3)
     return figures
 
@@ -104,3 +113,10 @@ def port_listening(port: int) -> bool:
     with open("/proc/net/tcp") as f:
         rows = [line.split() for line in f.readlines()[1:]]
     return any(int(r[1].split(":")[1], 16) == port and r[3] == "0A" for r in rows)
+
+
+def process_cpu(pid: int) -> float:
+    """User plus system CPU seconds process `pid` has used (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
