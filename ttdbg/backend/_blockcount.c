@@ -918,3 +918,135 @@ void bc_dirty_clear(bc_dirty *d) {
     for (uint64_t i = 0; i < d->count; i++) d->marks[d->list[i]] = 0;
     d->count = 0;
 }
+
+/* Pages written anywhere in a 64-bit address space since the set was last cleared, for
+ * guests whose memory map changes (Linux programs). It is filled by Unicorn's TLB rather
+ * than a write hook: any write hook sends every guest load and store down Unicorn's slow
+ * path, while this TLB-fill hook gives a page's TLB entry write permission only when the
+ * page goes into the set. A page's first store after a clear (and TLB flush) costs one fill;
+ * the stores after it run at full speed. The set is open addressing on page numbers + 1
+ * (0: free), with the pages also kept in a list in the order first written. */
+typedef struct {
+    uint64_t *slots;
+    uint64_t mask; /* capacity - 1, capacity a power of two */
+    uint64_t *list;
+    uint64_t count;
+} bc_pageset;
+
+/* Unicorn's uc_tlb_entry and the memory access types its TLB-fill hook is called with. */
+typedef struct {
+    uint64_t paddr;
+    uint32_t perms;
+} bc_tlb_entry;
+enum { BC_UC_MEM_WRITE = 17, BC_UC_PROT_RWX = 7, BC_UC_PROT_RX = 5 };
+
+bc_pageset *bc_pageset_new(void) {
+    bc_pageset *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->mask = 1023;
+    s->slots = calloc(s->mask + 1, sizeof *s->slots);
+    s->list = malloc((s->mask + 1) / 2 * sizeof *s->list);
+    if (!s->slots || !s->list) {
+        free(s->slots);
+        free(s->list);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void bc_pageset_free(bc_pageset *s) {
+    if (!s) return;
+    free(s->slots);
+    free(s->list);
+    free(s);
+}
+
+static inline uint64_t bc_pageset_slot(uint64_t page, uint64_t mask) {
+    return (page * 0x9E3779B97F4A7C15ULL) >> 20 & mask;
+}
+
+/* Doubles the table (kept at most half full). False: out of memory, the set unchanged. */
+static bool bc_pageset_grow(bc_pageset *s) {
+    uint64_t mask = s->mask * 2 + 1;
+    uint64_t *slots = calloc(mask + 1, sizeof *slots);
+    uint64_t *list = realloc(s->list, (mask + 1) / 2 * sizeof *list);
+    if (!slots || !list) {
+        free(slots);
+        if (list) s->list = list;
+        return false;
+    }
+    s->list = list;
+    for (uint64_t i = 0; i < s->count; i++) {
+        uint64_t j = bc_pageset_slot(list[i], mask);
+        while (slots[j]) j = (j + 1) & mask;
+        slots[j] = list[i] + 1;
+    }
+    free(s->slots);
+    s->slots = slots;
+    s->mask = mask;
+    return true;
+}
+
+/* Adds `page`; false only when memory ran out (the caller must then not trust the set). */
+static bool bc_pageset_add(bc_pageset *s, uint64_t page) {
+    uint64_t j = bc_pageset_slot(page, s->mask);
+    for (; s->slots[j]; j = (j + 1) & s->mask)
+        if (s->slots[j] == page + 1) return true;
+    if ((s->count + 1) * 2 > s->mask + 1) {
+        if (!bc_pageset_grow(s)) return false;
+        return bc_pageset_add(s, page);
+    }
+    s->slots[j] = page + 1;
+    s->list[s->count++] = page;
+    return true;
+}
+
+/* Marks the pages of [addr, addr + size) written; 0, or -1 when memory ran out. */
+int bc_pageset_mark(bc_pageset *s, uint64_t addr, uint64_t size) {
+    if (size == 0) return 0;
+    uint64_t last = (addr + (size - 1)) >> 12;
+    for (uint64_t p = addr >> 12;; p++) {
+        if (!bc_pageset_add(s, p)) return -1;
+        if (p == last) return 0;
+    }
+}
+
+uint64_t bc_pageset_count(const bc_pageset *s) { return s->count; }
+
+/* Copies the first `n` marked pages' addresses to `out`. */
+void bc_pageset_pages(const bc_pageset *s, uint64_t *out, uint64_t n) {
+    for (uint64_t i = 0; i < n && i < s->count; i++) out[i] = s->list[i] << 12;
+}
+
+void bc_pageset_clear(bc_pageset *s) {
+    if (s->count * 8 < s->mask + 1) {
+        for (uint64_t i = 0; i < s->count; i++) {
+            uint64_t j = bc_pageset_slot(s->list[i], s->mask);
+            while (s->slots[j] != s->list[i] + 1) j = (j + 1) & s->mask;
+            s->slots[j] = 0;
+        }
+        /* Deleting from open addressing leaves holes in probe runs: only correct because
+         * every entry is deleted here. */
+    } else {
+        memset(s->slots, 0, (s->mask + 1) * sizeof *s->slots);
+    }
+    s->count = 0;
+}
+
+/* UC_HOOK_TLB_FILL: the identity map (what the CPU's own MMU gives a Linux guest, paging
+ * off), writable only for a store, which marks the page. Unicorn checks the memory region's
+ * own permissions after this, as without the hook. A mark that runs out of memory refuses
+ * the fill, which stops the emulator with an error rather than losing a write. */
+bool bc_pageset_tlb_fill(void *uc, uint64_t addr, int type, bc_tlb_entry *entry,
+                         bc_pageset *s) {
+    (void)uc;
+    entry->paddr = addr;
+    if (type == BC_UC_MEM_WRITE) {
+        if (!bc_pageset_add(s, addr >> 12)) return false;
+        entry->perms = BC_UC_PROT_RWX;
+    } else {
+        entry->perms = BC_UC_PROT_RX;
+    }
+    return true;
+}

@@ -27,6 +27,8 @@ assert (PERM_R, PERM_W, PERM_X) == (
     unicorn.UC_PROT_READ, unicorn.UC_PROT_WRITE, unicorn.UC_PROT_EXEC
 )  # fmt: skip
 
+_ZERO_PAGE = bytes(PAGE)
+
 
 class Halt(enum.Enum):
     """Why `Machine.run` returned."""
@@ -410,10 +412,15 @@ class Machine:
     def zero(self, addr: int, length: int) -> None:
         """Make the whole pages [addr, addr + length) read as zero, writing only those that
         are not zero yet (glibc gives back a thread's 8 MiB stack, mostly never touched, when
-        the thread ends). With a listener or a write tracker every byte goes through `write`."""
-        if self.kernel_write_listener is not None or self.dirty is not None:
+        the thread ends). A kernel-write listener sees every byte written, a write tracker
+        the pages that were not zero."""
+        if self.kernel_write_listener is not None:
             for off in range(0, length, 1 << 20):
                 self.write(addr + off, bytes(min(1 << 20, length - off)))
+            return
+        if self.dirty is not None:
+            for page in self.scanner.nonzero_pages(addr, addr + length):
+                self.write(page, _ZERO_PAGE)
             return
         self.scanner.restore_region(addr, addr + length, page_pointers(addr, addr + length, {}))
 

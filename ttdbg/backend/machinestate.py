@@ -3,10 +3,12 @@ snapshots, so `ttdbg.snapshots` never needs the backend)."""
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable
 from typing import Any
 
 from ttdbg.pages import PAGE, PERM_X
-from ttdbg.snapshots.state import MachineState, PageSummary
+from ttdbg.snapshots.state import MachineState, PageSummary, in_regions
 
 from .dirtypages import DirtyPages
 from .machine import Machine
@@ -25,8 +27,8 @@ def read_pages(
     """
     regions = tuple(machine.regions())
     dirty = machine.dirty
-    if dirty is not None and dirty.base is not None and dirty.base.regions == regions:
-        return regions, _pages_since(machine, dirty.base.pages, dirty.pages())
+    if dirty is not None and dirty.knows(regions) and isinstance(dirty.base, MachineState):
+        return regions, _since_base(dirty, regions, dirty.base.pages, machine.scanner.nonzero_pages)
     pages: dict[int, bytes] = {}
     old = share_with.pages if share_with is not None else None
     for start, end, _perms in regions:
@@ -34,16 +36,54 @@ def read_pages(
     return regions, pages
 
 
-def _pages_since(machine: Machine, base: dict[int, bytes], written: list[int]) -> dict[int, bytes]:
-    """`base` with the pages written since re-read (a written page may be zero again)."""
-    pages = dict(base)
+# Scans [start, end) for its non-zero pages (contents or digests), reusing equal entries
+# of the map given: `PageScanner.nonzero_pages` or `nonzero_digests`.
+_Scan = Callable[[int, int, dict[int, bytes]], dict[int, bytes]]
+
+
+def _since_base(
+    dirty: DirtyPages,
+    regions: tuple[tuple[int, int, int], ...],
+    base: dict[int, bytes],
+    scan: _Scan,
+) -> dict[int, bytes]:
+    """`base` (the tracker's base's pages or digests, by address) brought up to now: the
+    pages written since re-read (a written page may be zero again), less what is no longer
+    mapped or was unmapped since (zero if mapped again)."""
+    assert dirty.base is not None
+    found = dict(base)
+    if dirty.forgotten or dirty.base.regions != regions:
+        found = {
+            a: p for a, p in found.items() if in_regions(regions, a) and not dirty.in_forgotten(a)
+        }
+    # Runs of written pages, each read and scanned natively in one call.
+    for start, end in _mapped_runs(sorted(dirty.pages()), regions):
+        now = scan(start, end, base)
+        for addr in range(start, end, PAGE):
+            entry = now.get(addr)
+            if entry is None:
+                found.pop(addr, None)
+            else:
+                found[addr] = entry
+    return found
+
+
+def _mapped_runs(
+    written: list[int], regions: tuple[tuple[int, int, int], ...]
+) -> list[tuple[int, int]]:
+    """The sorted pages `written` as runs of consecutive pages, each within one region
+    (pages no longer mapped are left out)."""
+    runs: list[tuple[int, int]] = []
+    bounds = [start for start, _end, _perms in regions]
     for addr in written:
-        page = machine.read(addr, PAGE)
-        if page == _ZERO_PAGE:
-            pages.pop(addr, None)
-        elif pages.get(addr) != page:
-            pages[addr] = page
-    return pages
+        i = bisect.bisect_right(bounds, addr) - 1
+        if i < 0 or addr >= regions[i][1]:
+            continue
+        if runs and runs[-1][1] == addr and addr != regions[i][0]:
+            runs[-1] = (runs[-1][0], addr + PAGE)
+        else:
+            runs.append((addr, addr + PAGE))
+    return runs
 
 
 def capture(
@@ -65,32 +105,45 @@ def summarize(
 ) -> PageSummary:
     """The machine's state with its pages as digests, read straight from the emulator: a
     recorder that keeps this between snapshots holds the guest's memory once (the
-    emulator's), not a second copy. Digests equal to `previous`'s are its bytes objects."""
+    emulator's), not a second copy. Digests equal to `previous`'s are its bytes objects.
+    With a write tracker whose base is the last summary, only the pages written since are
+    read."""
     regs = machine.register_file.read()
     regs.update(machine.reservation.read())
     regions = tuple(machine.regions())
-    old = previous.digests if previous is not None else None
-    digests: dict[int, bytes] = {}
-    for start, end, _perms in regions:
-        digests.update(machine.scanner.nonzero_digests(start, end, old))
-    return PageSummary(
+    dirty = machine.dirty
+    digests: dict[int, bytes]
+    if dirty is not None and dirty.knows(regions) and isinstance(dirty.base, PageSummary):
+        digests = _since_base(dirty, regions, dirty.base.digests, machine.scanner.nonzero_digests)
+    else:
+        old = previous.digests if previous is not None else None
+        digests = {}
+        for start, end, _perms in regions:
+            digests.update(machine.scanner.nonzero_digests(start, end, old))
+    summary = PageSummary(
         machine.icount, regs, regions, digests, platform, cursor, machine.halted is not None
     )
+    if dirty is not None:
+        dirty.reset(summary)
+    return summary
 
 
 def restore_memory(machine: Machine, state: MachineState) -> None:
     """Make the machine's memory exactly the state's: same map, same pages.
 
     Regions both maps share stay mapped and only the pages that differ are written, which
-    keeps moving between nearby states cheap. With a write tracker (fixed memory maps), only
-    the pages written since the last known state, and those that differ between it and
-    `state`, are touched.
+    keeps moving between nearby states cheap. With a write tracker whose base and `state`
+    have the current map (and nothing unmapped since the base), only the pages written since
+    the base, and those that differ between it and `state`, are touched.
     """
     dirty = machine.dirty
     regions = tuple(machine.regions())
-    known = dirty is not None and dirty.base is not None and dirty.base.regions == regions
-    if known and state.regions == regions:
-        assert dirty is not None
+    if (
+        dirty is not None
+        and isinstance(dirty.base, MachineState)
+        and dirty.base.regions == regions == state.regions
+        and not dirty.forgotten
+    ):
         _restore_written(machine, dirty, state)
         return
     current = set(regions)
@@ -119,8 +172,9 @@ def restore_memory(machine: Machine, state: MachineState) -> None:
 def _restore_written(machine: Machine, dirty: DirtyPages, state: MachineState) -> None:
     """Memory equals `dirty.base` but for the pages written since: make it `state`'s."""
     base, want = dirty.base, state.pages
-    assert base is not None
-    todo = set(dirty.pages())
+    assert isinstance(base, MachineState)
+    # A host write the emulator refused (unmapped) is marked all the same: not a page.
+    todo = {addr for addr in dirty.pages() if in_regions(state.regions, addr)}
     if base is not state:
         have = base.pages
         for addr, page in want.items():
@@ -128,13 +182,12 @@ def _restore_written(machine: Machine, dirty: DirtyPages, state: MachineState) -
             if prev is not page and prev != page:
                 todo.add(addr)
         todo.update(addr for addr in have if addr not in want)
-    code = dirty.code_spans
     flush = False
     for addr in sorted(todo):
         page = want.get(addr, _ZERO_PAGE)
         if len(page) != PAGE:
             raise ValueError(f"restore of page {addr:#x}: it is not {PAGE} bytes")
-        if not flush and addr in code:
+        if not flush and dirty.may_hold_code(addr, state.regions):
             flush = dirty.code_changed(addr, machine.read(addr, PAGE), page)
         machine.uc.mem_write(addr, page)
     if flush:

@@ -175,6 +175,8 @@ class AddressSpace:
         self._split_at(start, end)
         for lo, hi, _p in self._mapped_parts(start, end):
             self.m.uc.mem_unmap(lo, hi - lo)
+            if self.m.dirty is not None:
+                self.m.dirty.forget(lo, hi)
         self._drop_views(start, end)
         self.past_eof = _cut(self.past_eof, start, end)
         self.shared = _cut(self.shared, start, end)

@@ -13,6 +13,7 @@ import unicorn
 from ttdbg.errors import DivergenceError, GuestError
 
 from ..arch.counters import Counter
+from ..dirtypages import DirtyPages
 from ..eventlog import Event, EventKind
 from ..filestore import FileStore
 from ..inputs import EndOfLog, Inputs, Outcome, SpanOutcome
@@ -65,6 +66,8 @@ class LinuxPlatform:
         from .calls import ROWS, SYSCALLS  # the table imports this module's types
 
         self.m = machine
+        # Captures and restores touch only the pages written since the last known state.
+        machine.dirty = DirtyPages.over_address_space(machine.counter, machine.uc)
         self.arch = machine.arch
         self.program = program
         self.inputs = inputs
