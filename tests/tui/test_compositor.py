@@ -11,12 +11,15 @@ from rich.cells import cell_len
 from rich.segment import ControlType, Segment
 from rich.style import Style
 from textual._compositor import CompositorUpdate
+from textual.geometry import Region
+from textual.widget import Widget
 
 from tests.conftest import SAMPLES
 from tests.tui.conftest import settle
 from ttdbg.session import open_session
 from ttdbg.tui.app import TtdbgApp
 from ttdbg.tui.compositor import LineCompositor, row_runs
+from ttdbg.tui.widgets.pane import Pane
 
 Cell = tuple[str, Style | None]
 
@@ -58,6 +61,20 @@ def _full_redraw(app: TtdbgApp, width: int, height: int) -> Terminal:
 
 def _move(x: int, y: int) -> Segment:
     return Segment("", None, [(ControlType.CURSOR_MOVE_TO, x, y)])
+
+
+def _panes_draw_as_the_style_cache(app: TtdbgApp, keys: list[str]) -> None:
+    """Each pane on screen joins its lines from edges (Pane.render_lines); they must be
+    what Textual's own style cache composes, line for line."""
+    panes = [w for w in app.screen.query(Pane) if w.display and w.outer_size.height > 2]
+    assert len(panes) >= 4
+    for pane in panes:
+        assert pane._current_edges() is not None, pane  # the joined lines are in use
+        box = Region(0, 0, pane.outer_size.width, pane.outer_size.height)
+        joined = [list(line) for line in pane.render_lines(box)]
+        pane._styles_cache.clear()
+        composed = [list(line) for line in Widget.render_lines(pane, box)]
+        assert joined == composed, (keys, pane)
 
 
 def test_row_runs() -> None:
@@ -106,6 +123,7 @@ def test_partial_updates_show_what_a_full_redraw_shows(tmp_path: Path) -> None:
                 expected = _full_redraw(app, width, height)
                 assert terminal.text() == expected.text(), keys
                 assert terminal.cells == expected.cells, keys
+                _panes_draw_as_the_style_cache(app, keys)
 
     asyncio.run(scenario())
     assert partial[0] > 10  # the moves were drawn as partial updates

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import pairwise
 
 from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
@@ -40,24 +41,46 @@ class LineCompositor(Compositor):
         return ChopsUpdate(chops, spans, [cut_set[1:] for cut_set in self.cuts])
 
     def _render_spans(self, spans: list[tuple[int, int, int]]) -> Sequence[Mapping[int, Strip]]:
-        """The chops of the lines in `spans`, front widget first (as `_render_chops`)."""
+        """The chops of the lines in `spans`, front widget first (as `_render_chops`).
+
+        A widget is asked for a row only where a piece of it in a changed span is not
+        covered yet by a widget in front of it (the containers behind the panes are hardly
+        ever drawn), and for all its rows in one call (each call has a fixed cost in
+        Textual's style cache that is higher than that of a cached line)."""
         cuts = self.cuts
         chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
+        span_rows: dict[int, list[tuple[int, int]]] = {}
+        for y, x1, x2 in spans:
+            span_rows.setdefault(y, []).append((x1, x2))
         for widget, (region, clip) in self.visible_widgets.items():
             shown = region.intersection(clip)
-            left, right = shown.x, shown.right
-            crossed = {y for y, x1, x2 in spans if x1 < right and x2 > left}
-            rows = sorted(y for y in shown.line_range if y in crossed)
+            left = shown.x
             first_cut, last_cut = shown.column_span
-            for top, count in row_runs(rows):
-                strips = widget.render_lines(
-                    Region(left - region.x, top - region.y, shown.width, count)
-                )
-                for y, strip in zip(range(top, top + count), strips, strict=False):
-                    line_cuts = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
-                    pieces = strip.divide([cut - left for cut in line_cuts[1:]])
-                    line = chops[y]
-                    for cut, piece in zip(line_cuts, pieces, strict=False):
-                        if line.get(cut) is None:  # front to back: the first piece wins
-                            line[cut] = piece
+            wanted: dict[int, list[int]] = {}  # row -> its cuts (the widget's, on that row)
+            for y in shown.line_range:
+                row_spans = span_rows.get(y)
+                if row_spans is None:
+                    continue
+                line_cuts = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
+                line = chops[y]
+                if any(
+                    line.get(cut) is None and any(x1 < end and x2 > cut for x1, x2 in row_spans)
+                    for cut, end in pairwise(line_cuts)
+                ):
+                    wanted[y] = line_cuts
+            if not wanted:
+                continue
+            top, bottom = min(wanted), max(wanted)
+            strips = widget.render_lines(
+                Region(left - region.x, top - region.y, shown.width, bottom - top + 1)
+            )
+            for y, strip in zip(range(top, bottom + 1), strips, strict=False):
+                row_cuts = wanted.get(y)
+                if row_cuts is None:
+                    continue
+                pieces = strip.divide([cut - left for cut in row_cuts[1:]])
+                line = chops[y]
+                for cut, piece in zip(row_cuts, pieces, strict=False):
+                    if line.get(cut) is None:  # front to back: the first piece wins
+                        line[cut] = piece
         return chops  # type: ignore[return-value]

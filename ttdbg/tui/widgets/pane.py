@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.color import Color
 from textual.events import MouseScrollDown, MouseScrollUp, Resize
+from textual.filter import LineFilter
 from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
 CURSOR = Style(reverse=True)
+# first and last content row, left and right edge, line filters and the background they use
+_Edges = tuple[int, int, Strip, Strip, tuple[LineFilter, ...], Color]
 
 
 class RowMemo:
@@ -64,13 +69,93 @@ class Pane(Widget, can_focus=True):
         self.rows: list[Text] = []
         self.top = 0  # the first row shown
         self._strips: dict[int, Strip] = {}  # row index -> its line, without the cursor
+        self._strips_base: Style | None = None  # the style they were drawn over
+        self._blank: Strip | None = None  # the line under the last row
         self._shown_cursor = -1  # the row drawn highlighted
         self._base: Style | None = None  # the pane's own style, under every row
+        # (size, focus, filters) -> the pieces of a content line around the row, and the
+        # lines joined from them: y -> (the row's strip, the line) (see render_lines)
+        self._edges: tuple[object, _Edges | None] | None = None
+        self._joined: dict[int, tuple[Strip, Strip]] = {}
 
     def notify_style_update(self) -> None:
+        # A focus change lands here too (the border's colour): the rows are drawn again only
+        # if the pane's own style changed (render_line compares it).
         super().notify_style_update()
         self._base = None
-        self._strips.clear()
+        self._edges = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The pane's lines in `crop`. Textual's style cache composes a line again whenever
+        it changed, making about five new strips (a strip costs more to make than the row it
+        holds); a content line here is a left edge, the row, a right edge, so a changed row
+        is joined to edges taken once from a line the style cache drew, and checked
+        against it. The border rows come from the style cache."""
+        edges = self._current_edges()
+        if edges is None or crop.column_span != (0, self.outer_size.width):
+            return super().render_lines(crop)
+        first, last, left, right, filters, background = edges
+        top, bottom = max(crop.y, first), min(crop.bottom, last)
+        if top >= bottom:
+            return super().render_lines(crop)
+        lines = (
+            super().render_lines(Region(0, crop.y, crop.width, top - crop.y))
+            if top > crop.y
+            else []
+        )
+        left_segments, right_segments = list(left), list(right)
+        width = self.outer_size.width
+        joined = self._joined
+        content_width = width - left.cell_length - right.cell_length
+        focused = self.has_focus
+        for y in range(top, bottom):
+            row = self._line(y - first, content_width, focused)
+            known = joined.get(y)
+            if known is not None and known[0] is row:
+                lines.append(known[1])
+                continue
+            segments: list[Segment] = list(row)
+            for line_filter in filters:
+                segments = line_filter.apply(segments, background)
+            line = Strip([*left_segments, *segments, *right_segments], width)
+            joined[y] = (row, line)
+            lines.append(line)
+        if crop.bottom > bottom:
+            lines += super().render_lines(Region(0, bottom, crop.width, crop.bottom - bottom))
+        return lines
+
+    def _current_edges(self) -> _Edges | None:
+        """The border pieces left and right of a content line at the current size and focus,
+        or None where joining them would not give the style cache's line."""
+        key = (self.outer_size, self.has_focus, tuple(self.get_line_filters()))
+        if self._edges is not None and self._edges[0] == key:
+            return self._edges[1]
+        edges = self._edges_from_style_cache()
+        self._edges = (key, edges)
+        self._joined.clear()
+        return edges
+
+    def _edges_from_style_cache(self) -> _Edges | None:
+        width, height = self.outer_size
+        gutter = self.styles.gutter
+        first, last = gutter.top, height - gutter.bottom
+        content_width = self.content_region.width
+        if (
+            last <= first
+            or content_width <= 0
+            or gutter.left + content_width + gutter.right != width
+        ):
+            return None
+        drawn = super().render_lines(Region(0, first, width, 1))[0]
+        left, middle, right = drawn.divide([gutter.left, gutter.left + content_width, width])
+        filters = tuple(self.get_line_filters())
+        background = self.background_colors[1]
+        line = self.render_line(0)
+        for line_filter in filters:
+            line = line.apply_filter(line_filter, background)
+        if list(line) != list(middle):
+            return None  # a style the join does not reproduce (padding, tint, opacity...)
+        return first, last, left, right, filters, background
 
     def set_rows(self, rows: list[Text], cursor: int | None = None, top: int | None = None) -> None:
         """Show `rows` (from row `top`, if given, else where the cursor is in view); only
@@ -172,23 +257,36 @@ class Pane(Widget, can_focus=True):
             self._refresh_row(shown)
 
     def render_line(self, y: int) -> Strip:
-        width = self.content_region.width
+        return self._line(y, self.content_region.width, self.has_focus)
+
+    def _line(self, y: int, width: int, focused: bool) -> Strip:
+        """Content line `y` at `width` (the pane's region is looked up once per call of
+        render_lines, not once a line)."""
         index = self.top + y
         base = self._base
         if base is None:
             base = self._base = self.rich_style
+            if base != self._strips_base:
+                self._strips.clear()
+                self._strips_base = base
         if index >= len(self.rows):
-            return Strip.blank(width, base)
+            blank = self._blank
+            if blank is None or blank.cell_length != width or self._strips_base != base:
+                blank = self._blank = Strip.blank(width, base)
+            return blank
         strip = self._strips.get(index)
         if strip is None or strip.cell_length != width:
             row = self.rows[index]
             if row.cell_len > width:
                 row = row.copy()
                 row.truncate(width, overflow="ellipsis")
-            strip = Strip(row.render(self.app.console)).crop_extend(0, width, None)
-            strip = strip.apply_style(base)
-            self._strips[index] = strip
-        if index == self.cursor and self.has_focus:
+            # One strip made (each costs more than rendering the row): the row's segments
+            # over the pane's style, padded to the width.
+            segments = list(Segment.apply_style(row.render(self.app.console), base))
+            if row.cell_len < width:
+                segments.append(Segment(" " * (width - row.cell_len), base))
+            strip = self._strips[index] = Strip(segments, width)
+        if index == self.cursor and focused:
             self._shown_cursor = index
             return strip.apply_style(CURSOR)
         if index == self._shown_cursor:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
@@ -16,6 +17,33 @@ from ..messages import SeekRequest
 from .threads import thread_colour
 
 DENSITY = " ▁▂▃▄▅▆▇█"
+DIM = Style(dim=True)
+SNAPSHOT = ("│", Style(color="blue", dim=True))
+HIT = ("B", Style(color="red", bold=True))
+BOOKMARK = Style(color="yellow", bold=True)
+POSITION = Style(color="green", bold=True)
+POSITION_DENSITY = Style(color="green", reverse=True)
+
+
+@lru_cache(maxsize=64)
+def _coloured(colour: str) -> Style:
+    return Style(color=colour)
+
+
+def _runs(cells: list[tuple[str, Style]]) -> list[Segment]:
+    """One segment for each run of cells in the same style."""
+    segments: list[Segment] = []
+    text: list[str] = []
+    style: Style | None = None
+    for glyph, cell_style in cells:
+        if cell_style is not style and text:
+            segments.append(Segment("".join(text), style))
+            text = []
+        style = cell_style
+        text.append(glyph)
+    if text:
+        segments.append(Segment("".join(text), style))
+    return segments
 
 
 class Timeline(Widget, can_focus=True):
@@ -33,6 +61,7 @@ class Timeline(Widget, can_focus=True):
         self.hits: set[int] = set()
         self.bookmarks: dict[str, int] = {}
         self._dragging = False
+        self._rows: dict[int, tuple[object, Strip]] = {}  # y -> (what it showed, its strip)
         # Threads: tid -> its index in the recording's list (its colour), and the lane's source.
         self.thread_index: dict[int, int] = {}
         self.lane_of: Callable[[int, int, int], list[int | None]] | None = None
@@ -71,40 +100,46 @@ class Timeline(Widget, can_focus=True):
         return (icount - lo) * (self.size.width - 1) // (hi - lo)
 
     def render_line(self, y: int) -> Strip:
+        """Row `y`, drawn again only when what it shows changed (a seek repaints the widget,
+        and a row is up to a few hundred cells)."""
         width = self.size.width
         if width <= 0:
             return Strip([])
+        key = (width, self._drawn(), len(self.snapshots), self.lane_of is not None)
+        cached = self._rows.get(y)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        strip = Strip(_runs(self._cells(y, width)), width)
+        self._rows[y] = (key, strip)
+        return strip
+
+    def _cells(self, y: int, width: int) -> list[tuple[str, Style]]:
+        """The glyph and style of every column of row `y`."""
         if y == 0:
-            cells = [" "] * width
-            styles = [Style(dim=True)] * width
-            for marks, glyph, style in (
-                (self.snapshots, "│", Style(color="blue", dim=True)),
-                (self.hits, "B", Style(color="red", bold=True)),
-            ):
-                for icount in marks:
-                    col = self.column(icount)
-                    if col is not None:
-                        cells[col], styles[col] = glyph, style
+            cells = [(" ", DIM)] * width
+            for marks, mark in ((self.snapshots, SNAPSHOT), (self.hits, HIT)):
+                for col in self._columns(marks):
+                    cells[col] = mark
             for letter, icount in self.bookmarks.items():
-                col = self.column(icount)
-                if col is not None:
-                    cells[col], styles[col] = letter, Style(color="yellow", bold=True)
-            col = self.column(self.position)
-            if col is not None:
-                cells[col], styles[col] = "▼", Style(color="green", bold=True)
-            return Strip([Segment(c, s) for c, s in zip(cells, styles, strict=True)])
+                at = self.column(icount)
+                if at is not None:
+                    cells[at] = (letter, BOOKMARK)
+            here = self.column(self.position)
+            if here is not None:
+                cells[here] = ("▼", POSITION)
+            return cells
         if y == 1:
             counts = self.column_counts(width)
             top = max(counts) or 1
             pos = self.column(self.position)
-            segs = []
             lane = self._lane(width)
-            for i, n in enumerate(counts):
-                glyph = DENSITY[min(8, (8 * n + top - 1) // top)] if n else "·"
-                colour = lane[i] if lane is not None else "cyan"
-                style = Style(color="green", reverse=True) if i == pos else Style(color=colour)
-                segs.append(Segment(glyph, style))
-            return Strip(segs)
+            return [
+                (
+                    DENSITY[min(8, (8 * n + top - 1) // top)] if n else "·",
+                    POSITION_DENSITY if i == pos else _coloured(lane[i] if lane else "cyan"),
+                )
+                for i, n in enumerate(counts)
+            ]
         lo, hi = self.span()
         ticks = [" "] * width
         for k in range(5):
@@ -112,7 +147,15 @@ class Timeline(Widget, can_focus=True):
             label = f"{lo + (hi - lo) * k // 4:,}"
             start = min(max(0, x - len(label) // 2), max(0, width - len(label)))
             ticks[start : start + len(label)] = list(label)
-        return Strip([Segment("".join(ticks[:width]), Style(dim=True))])
+        return [(c, DIM) for c in ticks[:width]]
+
+    def _columns(self, marks: Iterable[int]) -> list[int]:
+        """The columns of the icounts in `marks` that lie in the span."""
+        lo, hi = self.span()
+        if hi == lo:
+            return []
+        cols = self.size.width - 1
+        return [(i - lo) * cols // (hi - lo) for i in marks if lo <= i <= hi]
 
     def _lane(self, width: int) -> list[str] | None:
         """The thread lane: each column in the colour of the thread that runs most of it
