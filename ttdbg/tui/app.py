@@ -99,6 +99,8 @@ SINGLE_STEPS = frozenset(
      "reverse_next", "until")
 )  # fmt: skip
 
+# Moves short enough to run on the UI thread when the engine is idle (see `_submit`).
+QUICK = frozenset(("stepi",))
 
 # The tabbed panes, in the tab row's order.
 TABS = [
@@ -374,7 +376,16 @@ class TtdbgApp(App[None]):
         origin: str = "tui",
         replace: bool = False,
         record: bool = False,
+        here: bool = False,
     ) -> None:
+        """Send `job` to the engine thread; its outcome comes back as a message. A `here` job
+        (one instruction forward, a few milliseconds) runs on this thread when the engine is
+        idle: the two thread hand-offs and the message cost more than the step itself."""
+        if here:
+            ran = self.engine.run_now(job, origin)
+            if ran is not None:
+                self._show_outcome(ran[0], record)
+                return
         self._in_flight += 1
         future = self.engine.submit(job, origin, replaceable=replace)
         future.add_done_callback(lambda f: self.post_message(EngineDone(f, record)))
@@ -385,6 +396,7 @@ class TtdbgApp(App[None]):
         record: bool = False,
         moves: bool = True,
         replace: bool = False,
+        here: bool = False,
     ) -> None:
         """Send an operation to the engine thread; its view comes back as a message.
 
@@ -395,7 +407,9 @@ class TtdbgApp(App[None]):
         if moves and self.gdb_attached:
             self.notify("gdb is attached: move time from gdb (the screen follows it)")
             return
-        self._submit(lambda cancel: self._run_one(op, cancel), replace=replace, record=record)
+        self._submit(
+            lambda cancel: self._run_one(op, cancel), replace=replace, record=record, here=here
+        )
 
     def _run_one(self, op: Operation, token: CancelToken) -> _Outcome:
         """On the engine thread: run `op`, then build the view to show (unless more steps
@@ -450,9 +464,11 @@ class TtdbgApp(App[None]):
         if error is not None:  # the engine stopped under it
             self.notify(f"engine: {error}", severity="error")
             return
-        outcome = future.result()
+        self._show_outcome(future.result(), message.record)
+
+    def _show_outcome(self, outcome: _Outcome, record: bool) -> None:
         if outcome.view is not None:
-            moved_from = outcome.before if message.record else None
+            moved_from = outcome.before if record else None
             self._apply(outcome.view, outcome.stop, moved_from, outcome.error)
             if outcome.note:
                 self.notify(outcome.note)
@@ -660,7 +676,7 @@ class TtdbgApp(App[None]):
 
     def action_move(self, name: str) -> None:
         # Navigation history (u / ctrl+r) records jumps, not single steps.
-        self.run_op(self._ops()[name], record=name not in SINGLE_STEPS)
+        self.run_op(self._ops()[name], record=name not in SINGLE_STEPS, here=name in QUICK)
 
     def seek(self, icount: int, record: bool = True) -> None:
         self.run_op(partial(self._seek, icount), record=record, replace=True)
