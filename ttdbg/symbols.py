@@ -47,6 +47,7 @@ class Symbol:
     addr: int
     size: int
     is_function: bool = True  # False for data objects (STT_OBJECT)
+    is_global: bool = True  # False for a file's own (STB_LOCAL) symbols
 
 
 def _plt_symbols(elf: ELFFile, bias: int) -> list[Symbol]:
@@ -92,7 +93,9 @@ class Symbols:
             self.symbols = _untrusted(lambda: self._read_symbols(elf, bias), [])
             self.symbols += _untrusted(lambda: _plt_symbols(elf, bias), [])
             self._lines = _untrusted(lambda: self._read_lines(elf, bias), [])
-        self.symbols.sort(key=lambda s: s.addr)
+        # Among names of one address, the last is shown, as gdb shows them: a global one
+        # before a file's own, then the last by name (`printf`, not `_IO_printf`).
+        self.symbols.sort(key=lambda s: (s.addr, s.is_global, s.name.encode()))
         self._addrs = [s.addr for s in self.symbols]
         # A stable sort keeps each sequence's end before a sequence starting at that address.
         self._lines.sort(key=lambda e: (e[0], e[1] is not None))
@@ -108,7 +111,13 @@ class Symbols:
                 kind = sym["st_info"]["type"]
                 if kind in ("STT_FUNC", "STT_OBJECT") and sym.name and sym["st_value"]:
                     symbols.append(
-                        Symbol(sym.name, sym["st_value"] + bias, sym["st_size"], kind == "STT_FUNC")
+                        Symbol(
+                            sym.name,
+                            sym["st_value"] + bias,
+                            sym["st_size"],
+                            kind == "STT_FUNC",
+                            sym["st_info"]["bind"] != "STB_LOCAL",
+                        )
                     )
         return symbols
 

@@ -104,3 +104,37 @@ def test_bad_formats_are_refused() -> None:
     for bad in ("4q", "0x", "xk", "2000xb"):
         with pytest.raises(CommandError):
             parse_format(bad)
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
+def test_examine_instructions_in_gnu_spelling_off_x86(arch: str) -> None:
+    """x/i on AArch64 and RISC-V: gdb-multiarch on the same program is the oracle, over
+    the program's code and the C library's after it (2,048 instructions: loads, stores,
+    branches, conditions with their aliases, immediates, compressed RISC-V forms)."""
+    gdb = require_tool("gdb-multiarch")
+    rec = open_recording(str(SAMPLES / arch / "walk.ttrec"))
+    tl = Timeline(rec)
+    symbols = Symbols(rec.program_image, rec.program.load_bias)
+    disasm = GdbDisassembler(tl.machine.arch.cs_arch, tl.machine.arch.cs_mode)
+    main = symbols.by_name["main"].addr
+    commands = [f"x/1024i {main:#x}", "x/1024i"]  # the second goes on where the first ended
+
+    def instructions(addr: int, count: int) -> list[tuple[int, str]]:
+        code = tl.read_memory(addr, 4 * count)
+        return list(disasm.disassemble(code, addr, count, symbols.describe_within))
+
+    args = [gdb, "-batch", "-nx"]
+    for command in commands:
+        args += ["-ex", "echo @@\\n", "-ex", command]
+    out = subprocess.run(
+        [*args, str(BIN / arch / "walk")], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    expected = [part.split("\n", 1)[1].rstrip("\n") for part in out.split("@@")[1:]]
+    addr = main
+    for want in expected:
+        got = examine(parse_format("1024i"), addr, tl.read_memory, symbols.describe_within,
+                      instructions)  # fmt: skip
+        for got_line, want_line in zip(got.splitlines(), want.splitlines(), strict=True):
+            assert got_line == want_line
+        last = int(want.splitlines()[-1].split()[0], 16)
+        addr = instructions(last, 2)[1][0]  # where the next command goes on
