@@ -438,13 +438,19 @@ class Timeline:
     # -- moving -----------------------------------------------------------------------------
 
     def seek(
-        self, icount: int, progress: Progress | None = None, cancel: CancelToken | None = None
+        self,
+        icount: int,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+        checkpoints: bool = True,
     ) -> Stop:
-        """Go to exactly `icount` (clamped to the end of the recording)."""
+        """Go to exactly `icount` (clamped to the end of the recording). With `checkpoints`,
+        states are kept on the way, denser towards `icount` (steps back from there replay
+        little); without, a jump costs only its replay and the first step back keeps them."""
         if icount < 0:
             raise TimelineError(f"icount {icount} is before the start of the recording")
         self.check_icount(icount)
-        stop = self._goto(min(icount, self.end), progress, cancel)
+        stop = self._goto(min(icount, self.end), progress, cancel, checkpoints)
         self._notify("position")
         return stop
 

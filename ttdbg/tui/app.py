@@ -684,14 +684,15 @@ class TtdbgApp(App[None]):
     def _seek(self, icount: int, cancel: CancelToken, progress: Progress) -> Stop:
         """Go to `icount` by way of the instruction before it (engine thread): the view
         shows what that last instruction changed, and one replay from a snapshot costs less
-        than a second one to look back."""
+        than a second one to look back. A jump keeps no states on the way (capturing them
+        cost half of it): a step back from there keeps them, if the user ever steps back."""
         tl = self.tl
         if 0 < icount <= tl.end and icount != tl.position:
-            stop = tl.seek(icount - 1, progress, cancel)
+            stop = tl.seek(icount - 1, progress, cancel, checkpoints=False)
             if not isinstance(stop, Reached):
                 return stop
             self.builder.remember(self.memory_addr)
-        return tl.seek(icount, progress, cancel)
+        return tl.seek(icount, progress, cancel, checkpoints=False)
 
     def on_seek_request(self, message: SeekRequest) -> None:
         self.seek(message.icount, message.record)
