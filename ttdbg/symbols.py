@@ -136,13 +136,19 @@ class Symbols:
             files = program["file_entry"]
             dirs = program["include_directory"]
             version = program.header["version"]
+            stmt_at = -1  # the address of the sequence's last statement entry
             for entry in program.get_entries():
                 state = entry.state
                 if state is None:
                     continue
                 if state.end_sequence:  # the address past the sequence's last instruction
                     lines.append((state.address + bias, None))
+                    stmt_at = -1
                     continue
+                if not state.is_stmt and state.address == stmt_at:
+                    continue  # gdb takes a statement's line over a non-statement at its address
+                if state.is_stmt:
+                    stmt_at = state.address
                 index = state.file if version >= 5 else state.file - 1
                 if not 0 <= index < len(files):
                     continue

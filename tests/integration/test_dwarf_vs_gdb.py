@@ -88,12 +88,20 @@ __attribute__((noinline)) static long lost(long a, long b) {
     long c = use((int)a) + b;
     return use((int)c) + c;
 }
+/* g and h are passed on the stack (x86-64); gcc records no call value for a stack slot, so
+   gdb prints them without an entry value, the register ones with theirs. */
+__attribute__((noinline, noclone)) static long many(long a, long b, long c, long d, long e,
+                                                    long f, long g, long h) {
+    long t = use((int)(a + g)) + h;
+    return t + use((int)(b + c + d + e + f + g));
+}
 int main(int argc, char **argv) {
     (void)argv;
     int v = 5 + argc;
     int r = deref(&v, argc + 1);
     r += changed(argc + 4, 7);
     r += (int)lost(argc * 10L, 3);
+    r += (int)many(argc, argc + 1, argc + 2, argc + 3, argc + 4, argc + 5, argc + 6, argc * 9);
     printf("%d\n", r);
     return 0;
 }
@@ -149,7 +157,8 @@ def _icounts(both: Both) -> list[int]:
     tl, sym = both.tl, both.symbols
     found = []
     for func, hits, steps in (("step_value", 2, 3), ("depth", 2, 3), ("paint", 1, 30),
-                              ("deref", 1, 4), ("changed", 1, 9), ("lost", 1, 7)):  # fmt: skip
+                              ("deref", 1, 4), ("changed", 1, 9), ("lost", 1, 7),
+                              ("many", 1, 6)):  # fmt: skip
         # gcc's clones (changed.constprop.0) keep the function's name in DWARF.
         named = [s for n, s in sym.by_name.items() if n == func or n.startswith(f"{func}.")]
         if not named:

@@ -411,4 +411,6 @@ _BINARY: dict[str, Callable[[int, int], int]] = {
     "DW_OP_xor": lambda a, b: a ^ b,
     "DW_OP_shl": lambda a, b: a << (b & 63),
     "DW_OP_shr": lambda a, b: a >> (b & 63),
+    # a is a 64-bit stack entry: shra sees it as signed (gcc sign-extends call values so)
+    "DW_OP_shra": lambda a, b: (a - (1 << 64) if a >> 63 else a) >> min(b, 63),
 }
