@@ -108,6 +108,28 @@ int main(int argc, char **argv) {
 """
 
 
+# C++ references: gdb shows a reference as its address and the value there, and its entry
+# value as the value there at the call (DW_AT_call_data_value): `r=@0x...: 31,
+# r@entry=@0x...: 6` once the function has changed what r refers to.
+REFS_CC = r"""
+#include <cstdio>
+volatile int sink;
+__attribute__((noinline)) static int use(int v) { sink = v; return v * 3; }
+__attribute__((noinline, noclone)) static int bump(int &r, const int &k, int n) {
+    int before = r;
+    r = use(r + n) + k;
+    return r + before + use(k);
+}
+int main(int argc, char **) {
+    int v = 5 + argc;
+    int k = argc * 4;
+    int out = bump(v, k, argc + 2);
+    std::printf("%d %d\n", out, v);
+    return 0;
+}
+"""
+
+
 @pytest.fixture(scope="module")
 def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Recording]]:
     gcc = require_tool("gcc")
@@ -118,8 +140,12 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
                    check=True, timeout=120)  # fmt: skip
     subprocess.run([gcc, "-g", "-O2", "-static", "-o", "entry", "entry.c"], cwd=d,
                    check=True, timeout=120)  # fmt: skip
+    (d / "refs.cc").write_text(REFS_CC)
+    subprocess.run([require_tool("g++"), "-g", "-O2", "-static", "-o", "refs", "refs.cc"],
+                   cwd=d, check=True, timeout=120)  # fmt: skip
     out = {}
-    for name, binary in (("types", d / "types"), ("walk", BIN / "walk"), ("entry", d / "entry")):
+    for name, binary in (("types", d / "types"), ("walk", BIN / "walk"), ("entry", d / "entry"),
+                         ("refs", d / "refs")):  # fmt: skip
         rec = d / f"{name}.ttrec"
         Recorder(str(binary), [name.encode()], [b"PATH=/bin"], str(rec), snapshot_every=2000).run()
         out[name] = (binary, open_recording(str(rec)))
@@ -144,7 +170,7 @@ class Both:
         return sections(run_gdb(require_tool("gdb"), port, commands, elf=self.binary))
 
 
-@pytest.fixture(params=["walk", "types", "entry"])
+@pytest.fixture(params=["walk", "types", "entry", "refs"])
 def both(request: pytest.FixtureRequest, programs: dict) -> Iterator[Both]:  # type: ignore[type-arg]
     b = Both(*programs[request.param])
     yield b
@@ -158,9 +184,11 @@ def _icounts(both: Both) -> list[int]:
     found = []
     for func, hits, steps in (("step_value", 2, 3), ("depth", 2, 3), ("paint", 1, 30),
                               ("deref", 1, 4), ("changed", 1, 9), ("lost", 1, 7),
-                              ("many", 1, 6)):  # fmt: skip
-        # gcc's clones (changed.constprop.0) keep the function's name in DWARF.
-        named = [s for n, s in sym.by_name.items() if n == func or n.startswith(f"{func}.")]
+                              ("many", 1, 6), ("bump", 1, 12)):  # fmt: skip
+        # gcc's clones (changed.constprop.0) keep the function's name in DWARF; C++ names
+        # are mangled (_ZL4bumpRiRKii).
+        named = [s for n, s in sym.by_name.items()
+                 if n == func or n.startswith((f"{func}.", f"_ZL{len(func)}{func}"))]  # fmt: skip
         if not named:
             continue
         tl.seek(0)

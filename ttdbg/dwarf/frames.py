@@ -350,6 +350,25 @@ class Frames:
         return loc, self.value_bytes(var.type, loc, frame, target)
 
     def format(self, t: CType, data: bytes, target: Target, describe: Callable[[int], str]) -> str:
+        """`data` as gdb prints a value of type `t`; a C++ reference as gdb shows one, its
+        address and the value there (`@0x7ffe...: 6`)."""
+        if t.kind == "reference" and t.target is not None:
+            addr = int.from_bytes(data[:8], "little")
+            try:
+                referenced = self._read(target, addr, t.target.size)
+            except Unavailable as err:
+                return f"@{addr:#x}: <error: {err}>"
+            return self.format_referenced(t, addr, referenced, target, describe)
+        return self._format(t, data, target, describe)
+
+    def format_referenced(
+        self, t: CType, addr: int, referenced: bytes, target: Target, describe: Callable[[int], str]
+    ) -> str:
+        """A reference at `addr` to these bytes."""
+        assert t.target is not None
+        return f"@{addr:#x}: {self._format(t.target, referenced, target, describe)}"
+
+    def _format(self, t: CType, data: bytes, target: Target, describe: Callable[[int], str]) -> str:
         def read_string(addr: int) -> bytes | None:
             out = b""
             while len(out) < MAX_STRING:
@@ -393,12 +412,41 @@ class Frames:
         it differs (or the value itself is gone)."""
         data, text = self.variable_value(var, frame, target, describe)
         try:
+            if var.type.kind == "reference":
+                return self._reference_argument(var, data, text, frame, target, describe)
             entry = self.entry_value(var, frame, target)
         except Unavailable:
             return [f"{var.name}={text}"]
         if data == entry:
             return [f"{var.name}={var.name}@entry={text}"]
         at_entry = self.format(var.type, entry, target, describe)
+        return [f"{var.name}={text}", f"{var.name}@entry={at_entry}"]
+
+    def _reference_argument(
+        self,
+        var: Variable,
+        data: bytes | None,
+        text: str,
+        frame: Frame,
+        target: Target,
+        describe: Callable[[int], str],
+    ) -> list[str]:
+        """A C++ reference parameter: its entry value is the referenced value at the call
+        (the call site's DW_AT_call_data_value); the same as now when the referenced bytes
+        are (gdb compares those, not the addresses)."""
+        t, fn = var.type, frame.function
+        ops = var.ops_at(fn.low) if fn is not None else None
+        number = register_number(ops) if ops else None
+        if number is None or t.target is None or data is None or not 0 < t.target.size <= 8:
+            raise Unavailable("no entry value")
+        addr = self._call_value(number, frame, target, 0, data=False)
+        size = t.target.size
+        entry = self._call_value(number, frame, target, 0, data=True) & ((1 << (8 * size)) - 1)
+        referenced = entry.to_bytes(size, "little")
+        now = self._read(target, int.from_bytes(data[:8], "little"), size)
+        if now == referenced:
+            return [f"{var.name}={var.name}@entry={text}"]
+        at_entry = self.format_referenced(t, addr, referenced, target, describe)
         return [f"{var.name}={text}", f"{var.name}@entry={at_entry}"]
 
 

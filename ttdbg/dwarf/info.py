@@ -330,6 +330,8 @@ class DebugInfo:
             t.kind = _ENCODINGS.get(encoding, "uint")
         elif tag == "DW_TAG_pointer_type":
             t.kind, t.size, t.target = "pointer", size or 8, target()
+        elif tag in ("DW_TAG_reference_type", "DW_TAG_rvalue_reference_type"):
+            t.kind, t.size, t.target = "reference", size or 8, target()
         elif tag == "DW_TAG_array_type":
             t.kind, t.target = "array", target()
             bounds = [c for c in die.iter_children() if c.tag == "DW_TAG_subrange_type"]

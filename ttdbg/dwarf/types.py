@@ -15,7 +15,8 @@ class CType:
     """One type; `target` (pointee, element, enum base) is filled in after construction so
     recursive types (a struct pointing to itself) are one object graph."""
 
-    kind: str  # int, uint, char, uchar, bool, float, pointer, array, struct, union, enum, void
+    kind: str  # int, uint, char, uchar, bool, float, pointer, reference, array, struct, union,
+    # enum, void
     name: str
     size: int
     target: CType | None = None
@@ -25,9 +26,10 @@ class CType:
 
     def spelled(self) -> str:
         """The type's name as gdb writes it (`int`, `struct pair *`, `char [8]`)."""
-        if self.kind == "pointer":
+        if self.kind in ("pointer", "reference"):
             inner = self.target.spelled() if self.target is not None else "void"
-            return inner + ("*" if inner.endswith("*") else " *")
+            mark = "*" if self.kind == "pointer" else "&"
+            return inner + (mark if inner.endswith(("*", "&")) else f" {mark}")
         if self.kind == "array":
             inner = self.target.spelled() if self.target is not None else "?"
             return f"{inner} [{self.count if self.count is not None else ''}]"
