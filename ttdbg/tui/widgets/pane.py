@@ -268,10 +268,10 @@ class Pane(Widget, can_focus=True):
             base = self._base = self.rich_style
             if base != self._strips_base:
                 self._strips.clear()
-                self._strips_base = base
+                self._strips_base, self._blank = base, None
         if index >= len(self.rows):
             blank = self._blank
-            if blank is None or blank.cell_length != width or self._strips_base != base:
+            if blank is None or blank.cell_length != width:
                 blank = self._blank = Strip.blank(width, base)
             return blank
         strip = self._strips.get(index)
