@@ -85,6 +85,38 @@ def assert_reads_are_in_the_index(path: Path) -> None:
         assert bytes(by_call[ev.icount]) == ev.payload[: max(0, ev.result)], ev
 
 
+def test_threads_switched_inside_calls_index_as_a_brute_force_replay(tmp_path: Path) -> None:
+    """Two threads in recursive calls, switched every 997 instructions (so at block ends
+    inside calls and returns, in the native switch and the Python one): every write equals
+    the brute-force replay's, and every call's site, target, stack pointer and arguments.
+    Which return ends a call is not compared: both match returns on one shadow stack across
+    threads, where a return can drop another thread's frames."""
+    program, path = tmp_path / "threads", tmp_path / "threads.ttrec"
+    source = Path(__file__).with_name("threads.c")
+    cc = require_tool("gcc")
+    subprocess.run([cc, "-O1", "-static", "-pthread", "-o", str(program), str(source)],
+                   check=True, timeout=120)  # fmt: skip
+    native = subprocess.run([str(program)], capture_output=True, timeout=60)
+    out = run_ttdbg(["record", "--quantum", "997", "-o", str(path), "--", str(program)])
+    assert (out.returncode, out.stdout) == (0, native.stdout), out.stderr
+    rec = open_recording(str(path))
+    assert sum(e.kind == EventKind.SWITCH for e in rec.events) > 20
+    build_index(str(path), runner=run_here)
+    truth = brute_force(rec)
+    writes, calls = index_rows(path)
+    assert writes == sorted(truth.writes)
+    without_returns = {"return_icount", "retval"}
+
+    def sites(found: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        return {
+            k: {name: v for name, v in c.items() if name not in without_returns}
+            for k, c in found.items()
+        }
+
+    assert sites(calls) == sites(truth.calls)
+    assert len(calls) > 1000
+
+
 @pytest.mark.parametrize("name", ["walk", "aarch64/walk", "riscv64/walk"])
 def test_partial_index_holds_exactly_its_intervals(name: str, tmp_path: Path) -> None:
     path = copy_sample(name, tmp_path)
