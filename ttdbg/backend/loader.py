@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -254,15 +255,19 @@ def initial_pages(program: Program) -> dict[int, bytes]:
     return {a: bytes(p) for a, p in pages.items() if any(p)}
 
 
-def map_program(machine: Machine, program: Program) -> None:
-    """Map the program's segments, and its loader's; pages shared by two segments get both
-    permissions."""
-    _map_segments(machine, program.segments)
+MapRegion = Callable[[int, int, int], None]  # start, length, perms
+
+
+def map_program(machine: Machine, program: Program, map_region: MapRegion | None = None) -> None:
+    """Map the program's segments, and its loader's (with `map_region`, else Unicorn's own
+    mem_map); pages shared by two segments get both permissions."""
+    map_region = map_region or machine.uc.mem_map
+    _map_segments(machine, program.segments, map_region)
     if program.interp is not None:
-        _map_segments(machine, program.interp.segments)
+        _map_segments(machine, program.interp.segments, map_region)
 
 
-def _map_segments(machine: Machine, segments: tuple[Segment, ...]) -> None:
+def _map_segments(machine: Machine, segments: tuple[Segment, ...], map_region: MapRegion) -> None:
     page_perms: dict[int, int] = {}
     for seg in segments:
         for page in range(_page_down(seg.vaddr), _page_up(seg.vaddr + seg.memsz), PAGE):
@@ -272,7 +277,7 @@ def _map_segments(machine: Machine, segments: tuple[Segment, ...]) -> None:
     for i, page in enumerate(pages):
         nxt = pages[i + 1] if i + 1 < len(pages) else None
         if nxt != page + PAGE or page_perms[nxt] != page_perms[page]:
-            machine.uc.mem_map(run_start, page + PAGE - run_start, page_perms[page])
+            map_region(run_start, page + PAGE - run_start, page_perms[page])
             if nxt is not None:
                 run_start = nxt
     for seg in segments:

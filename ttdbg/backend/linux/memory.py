@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 from ..baseline import checked_view
+from ..hostmem import HostMemory
 from ..machine import PAGE, Machine
 from .errnos import EACCES, EINVAL, ENOMEM
 
@@ -70,6 +71,9 @@ class AddressSpace:
         # Shared file mappings (all read-only: ttdbg does not write pages back to files), so
         # mprotect refuses to make them writable.
         self.shared: list[list[int]] = []
+        # The host memory behind the regions mapped here: splitting one of them (mprotect or
+        # munmap of part of it, MAP_FIXED over part of it) is bookkeeping, not a copy.
+        self.host = HostMemory(machine.uc)
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -90,6 +94,7 @@ class AddressSpace:
         self.views = [list(checked_view(v)) for v in state.get("views", [])]
         self.past_eof = _checked_ranges(state.get("past_eof", []))
         self.shared = _checked_ranges(state.get("shared", []))
+        self.host.reset(self.m.regions())
 
     def add_file_mapping(self, start: int, end: int, file_end: int, shared: bool) -> None:
         """Note a file mapping of [start, end) whose file content ends at `file_end`: the
@@ -154,11 +159,12 @@ class AddressSpace:
         """Make `start` and `end` region boundaries, as Unicorn would when protecting or
         unmapping part of a region. Its own split copies the whole region into fresh memory,
         touching every page (8 MiB for each thread stack glibc guards); this one writes back
-        only the pages that are not zero."""
+        only the pages that are not zero. Regions on ttdbg's own host memory are left to
+        Unicorn, which splits those in place."""
         uc = self.m.uc
         for b, e, perms in self.m.regions():
             cuts = [x for x in (start, end) if b < x < e]
-            if not cuts:
+            if not cuts or self.host.backs(b, e):
                 continue
             pages = self.m.scanner.nonzero_pages(b, e)
             uc.mem_unmap(b, e - b)
@@ -173,10 +179,13 @@ class AddressSpace:
 
     def _unmap(self, start: int, end: int) -> None:
         self._split_at(start, end)
-        for lo, hi, _p in self._mapped_parts(start, end):
+        parts = self._mapped_parts(start, end)
+        for lo, hi, _p in parts:
             self.m.uc.mem_unmap(lo, hi - lo)
             if self.m.dirty is not None:
                 self.m.dirty.forget(lo, hi)
+        if parts:
+            self.host.release(start, end, self.m.regions())
         self._drop_views(start, end)
         self.past_eof = _cut(self.past_eof, start, end)
         self.shared = _cut(self.shared, start, end)
@@ -201,7 +210,7 @@ class AddressSpace:
         if new_top > old_top:
             if not self._is_free(old_top, new_top):
                 return self.brk
-            self.m.uc.mem_map(old_top, new_top - old_top, 3)
+            self.host.map(old_top, new_top - old_top, 3)
         elif new_top < old_top:
             self._unmap(new_top, old_top)
         self.brk = new
@@ -220,7 +229,7 @@ class AddressSpace:
             addr = self._find_gap(length)
             if addr < 0:
                 return addr
-        self.m.uc.mem_map(addr, length, prot & 7)
+        self.host.map(addr, length, prot & 7)
         return addr
 
     def do_munmap(self, addr: int, length: int) -> int:
@@ -257,7 +266,7 @@ class AddressSpace:
             self._unmap(old + new_len, old + old_len)
             return old
         if self._is_free(old + old_len, old + new_len):
-            self.m.uc.mem_map(old + old_len, new_len - old_len, perms)
+            self.host.map(old + old_len, new_len - old_len, perms)
             return old
         if not flags & MREMAP_MAYMOVE:
             return -ENOMEM
@@ -265,7 +274,7 @@ class AddressSpace:
         if new < 0:
             return new
         data = self.m.read(old, old_len)
-        self.m.uc.mem_map(new, new_len, perms)
+        self.host.map(new, new_len, perms)
         self.m.write(new, data)
         moved = [
             (

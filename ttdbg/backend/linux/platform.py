@@ -139,7 +139,7 @@ class LinuxPlatform:
         ids = [int.from_bytes(payload[i : i + 4], "little") for i in range(0, 20, 4)]
         self.pid, self.uid = ids[0], ids[1]
         identity = Identity(uid=ids[1], euid=ids[2], gid=ids[3], egid=ids[4], random=payload[20:36])
-        map_program(self.m, self.program)
+        map_program(self.m, self.program, self.mem.host.map)
         sp = build_stack(self.m, self.program, argv, envp, execfn, identity)
         self.auxv = read_auxv(self.m, sp)
         self.m.set_reg(self.arch.sp, sp)

@@ -1,0 +1,125 @@
+"""Guest regions backed by host memory ttdbg allocates, so Unicorn splits them in place.
+
+Unicorn splits a region it allocated itself (to protect or unmap part of it) by copying the
+whole region into fresh memory: every mprotect of a library's RELRO, every MAP_FIXED segment
+the dynamic loader maps over its reservation, copied and faulted in the whole library again.
+A region mapped with `mem_map_ptr` is split by pointing its pieces into the same host memory,
+which costs only bookkeeping. The host memory of such a region must outlive every piece of it
+Unicorn still maps; `release` gives back only what no region covers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+from dataclasses import dataclass
+
+import unicorn
+
+_HOST_PAGE = mmap.PAGESIZE
+
+
+@dataclass
+class _Block:
+    """One host allocation, shown to the guest at [start, end)."""
+
+    start: int
+    end: int
+    memory: mmap.mmap
+    pin: ctypes.c_char  # the exported view whose address Unicorn holds; keeps `memory` open
+
+
+def uncovered(start: int, end: int, regions: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """The parts of [start, end) no region of the (sorted) list covers."""
+    gaps = []
+    at = start
+    for lo, hi, _perms in regions:
+        if hi <= at:
+            continue
+        if lo >= end:
+            break
+        if lo > at:
+            gaps.append((at, lo))
+        at = max(at, hi)
+        if at >= end:
+            break
+    if at < end:
+        gaps.append((at, end))
+    return gaps
+
+
+class HostMemory:
+    """The host allocations behind guest regions, and which guest ranges they back now."""
+
+    def __init__(self, uc: unicorn.Uc) -> None:
+        self._uc = uc
+        self._blocks: list[_Block] = []
+        # Guest ranges mapped from the blocks, as [start, end), sorted and disjoint. Knowing
+        # them exactly matters only for speed: a range wrongly taken as backed is split by
+        # Unicorn's copy, one wrongly taken as not backed by the caller's own split.
+        self.backed: list[list[int]] = []
+
+    def map(self, start: int, length: int, perms: int) -> None:
+        """Map [start, start + length) as zero pages the host allocates on first touch."""
+        try:
+            memory = mmap.mmap(-1, length, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        except OSError:
+            # What Unicorn's own allocation raises when the host refuses the size.
+            raise unicorn.UcError(unicorn.UC_ERR_NOMEM) from None
+        pin = ctypes.c_char.from_buffer(memory)
+        self._uc.mem_map_ptr(start, length, perms, ctypes.addressof(pin))
+        self._blocks.append(_Block(start, start + length, memory, pin))
+        end = start + length
+        self.backed = sorted([*self.forget(start, end, self.backed), [start, end]])
+
+    def backs(self, start: int, end: int) -> bool:
+        """Whether [start, end) lies wholly in one backed range."""
+        return any(lo <= start and end <= hi for lo, hi in self.backed)
+
+    @staticmethod
+    def forget(start: int, end: int, ranges: list[list[int]]) -> list[list[int]]:
+        """`ranges` without [start, end)."""
+        kept: list[list[int]] = []
+        for lo, hi in ranges:
+            if hi <= start or lo >= end:
+                kept.append([lo, hi])
+                continue
+            if lo < start:
+                kept.append([lo, start])
+            if hi > end:
+                kept.append([end, hi])
+        return kept
+
+    def release(self, start: int, end: int, regions: list[tuple[int, int, int]]) -> None:
+        """After [start, end) was unmapped: give back the host memory behind it wherever no
+        region (`regions`, sorted, as Machine.regions gives them) covers it. Any region that
+        uses a block lies inside the block's guest range, so a page no region covers is one
+        Unicorn no longer reads."""
+        self.backed = self.forget(start, end, self.backed)
+        kept = []
+        for block in self._blocks:
+            if block.end <= start or block.start >= end:
+                kept.append(block)
+                continue
+            if uncovered(block.start, block.end, regions) != [(block.start, block.end)]:
+                kept.append(block)
+                for lo, hi in uncovered(max(start, block.start), min(end, block.end), regions):
+                    # Whole host pages only (a host's pages may be larger than the guest's).
+                    lo = -(-(lo - block.start) // _HOST_PAGE) * _HOST_PAGE
+                    hi = (hi - block.start) // _HOST_PAGE * _HOST_PAGE
+                    if lo < hi:
+                        block.memory.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        self._blocks = kept
+
+    def reset(self, regions: list[tuple[int, int, int]]) -> None:
+        """After the map was replaced from a snapshot: regions it mapped anew are Unicorn's
+        own, so none is taken as backed; blocks no region covers any more are given back."""
+        self.backed = []
+        self._blocks = [
+            b for b in self._blocks if uncovered(b.start, b.end, regions) != [(b.start, b.end)]
+        ]
+
+    @property
+    def host_bytes(self) -> int:
+        """The size of the host allocations held (touched or not)."""
+        return sum(b.end - b.start for b in self._blocks)
