@@ -43,9 +43,11 @@ class FileStore:
         self._recording = recording
         self._pending: list[bytes] = []  # FILE frame payloads not yet written
 
-    def add(self, path: str, data: bytes) -> bytes:
-        """Keep `data` as the content of `path`; returns its digest."""
-        digest = digest_of(data)
+    def add(self, path: str, data: bytes, digest: bytes | None = None) -> bytes:
+        """Keep `data` as the content of `path`; returns its digest. A caller that stored
+        this very content before passes its digest (the one `add` returned then)."""
+        if digest is None or self._blobs.get(digest) is not data:
+            digest = digest_of(data)
         if self.paths.get(path) == digest:
             return digest
         fresh = digest not in self._blobs

@@ -215,7 +215,8 @@ class HostIO:
             data = b"".join(chunks)
             if len(data) != st.st_size:
                 return -errno.EAGAIN
-        digest = self._known[key] = self.files.add(path, data)
+        # Content already stored keeps its digest: a library is read and mapped a few times.
+        digest = self._known[key] = self.files.add(path, data, known)
         return digest, data
 
     def map_file(self, f: OpenFile) -> Outcome:
