@@ -15,6 +15,7 @@ from ttdbg.errors import RecordingError
 
 from .filestore import FileStore
 from .machine import PAGE
+from .pagescan import nonzero_page_offsets
 
 MappedView = tuple[int, int, str, int]  # start, end, content digest (hex), file offset
 
@@ -26,6 +27,7 @@ class PageBaseline:
         self.program_pages = program_pages
         self.files = files
         self._views: dict[MappedView, dict[int, bytes]] = {}
+        self._offsets: dict[str, list[int]] = {}
         self._last: tuple[list[list[Any]], dict[int, bytes]] | None = None
 
     def __call__(self, platform: dict[str, Any]) -> dict[int, bytes]:
@@ -50,14 +52,19 @@ class PageBaseline:
         pages: dict[int, bytes] = {}
         if content is not None:
             # Pages past the end of the file are zero: never more pages than the file has.
-            stop = min(end, start + len(content) - offset + PAGE - 1)
-            for addr in range(start, stop, PAGE):
-                at = offset + addr - start
-                page = content[at : at + PAGE]
-                if page.count(0) != len(page):
-                    pages[addr] = page.ljust(PAGE, b"\0")
+            for at in self._nonzero_offsets(digest, content):
+                if offset <= at < offset + end - start:
+                    pages[start + at - offset] = content[at : at + PAGE].ljust(PAGE, b"\0")
         self._views[view] = pages
         return pages
+
+    def _nonzero_offsets(self, digest: str, content: bytes) -> list[int]:
+        """The file offsets of the non-zero pages of a file, found once per file (each
+        segment a library maps is a view of its own)."""
+        found = self._offsets.get(digest)
+        if found is None:
+            found = self._offsets[digest] = nonzero_page_offsets(content)
+        return found
 
 
 def checked_view(view: Any) -> MappedView:

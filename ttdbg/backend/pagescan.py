@@ -59,6 +59,23 @@ _NO_LENGTHS = (ctypes.c_size_t * CHUNK_PAGES)()
 _Chunk = tuple[int, int, "ctypes.Array[ctypes.c_void_p]", "ctypes.Array[ctypes.c_size_t]"]
 
 
+def nonzero_page_offsets(data: bytes) -> list[int]:
+    """The offsets of the pages of `data` (the last one possibly short) that hold a non-zero
+    byte, found natively a chunk at a time."""
+    found: list[int] = []
+    whole = len(data) // PAGE
+    idx = (ctypes.c_uint32 * min(max(whole, 1), CHUNK_PAGES))()
+    base = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+    for first in range(0, whole, CHUNK_PAGES):
+        count = min(CHUNK_PAGES, whole - first)
+        n = _lib.bc_nonzero_pages(base + first * PAGE, count, PAGE, idx)
+        found.extend((first + i) * PAGE for i in idx[:n])
+    tail = data[whole * PAGE :]
+    if tail.count(0) != len(tail):
+        found.append(whole * PAGE)
+    return found
+
+
 class PagePointers:
     """The pages of one region as the native restore wants them, chunk by chunk: pointers to
     the page contents (NULL for zero pages) and their lengths. Chunks without a non-zero page
