@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import unicorn
 
 _HOST_PAGE = mmap.PAGESIZE
+_libc = ctypes.CDLL(None)
+_libc.memcmp.restype = ctypes.c_int
+_libc.memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
 
 
 @dataclass
@@ -71,6 +74,21 @@ class HostMemory:
         self._blocks.append(_Block(start, start + length, memory, pin))
         end = start + length
         self.backed = sorted([*self.forget(start, end, self.backed), [start, end]])
+
+    def holds(self, start: int, end: int, data: bytes, offset: int) -> bool:
+        """Whether guest [start, end), backed here, holds `data` from `offset` on, with zeros
+        where `data` ends first; compared in place, nothing copied."""
+        if not self.backs(start, end):
+            return False
+        # The newest block with the range backs it: older ones were given back under it.
+        block = next(b for b in reversed(self._blocks) if b.start <= start and end <= b.end)
+        host = ctypes.addressof(block.pin) + start - block.start
+        length = max(0, min(end - start, len(data) - offset))
+        source = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+        if length and _libc.memcmp(host, source + offset, length) != 0:
+            return False
+        tail = end - start - length
+        return not tail or ctypes.string_at(host + length, tail) == bytes(tail)
 
     def backs(self, start: int, end: int) -> bool:
         """Whether [start, end) lies wholly in one backed range."""

@@ -129,6 +129,38 @@ class AddressSpace:
                 kept.append([end, v_end, digest, offset + end - v_start])
         self.views = kept
 
+    def remap_in_place(
+        self, start: int, end: int, prot: int, digest: bytes, offset: int, content: bytes
+    ) -> bool:
+        """MAP_FIXED of a file over pages that already show that file from the same offset,
+        byte for byte, inside one region on ttdbg's own host memory (the dynamic loader maps
+        each segment of a library over its first mapping of the whole file): only the
+        protection changes, and the old mapping's bookkeeping goes, as for a fresh mapping.
+        False, with nothing changed, otherwise (the caller maps and writes the pages)."""
+        if self.m.kernel_write_listener is not None:
+            return False  # a listener hears every byte mmap writes, as it always did
+        hexdigest = digest.hex()
+        same_view = any(
+            v_start <= start and end <= v_end and v_digest == hexdigest
+            and v_offset + start - v_start == offset
+            for v_start, v_end, v_digest, v_offset in self.views
+        )  # fmt: skip
+        parts = self._mapped_parts(start, end)
+        if not (same_view and len(parts) == 1 and parts[0][:2] == (start, end)):
+            return False
+        if not self._is_one_region(start, end):
+            return False
+        if not self.host.holds(start, end, content, offset):
+            return False
+        self.m.uc.mem_protect(start, end - start, prot & 7)
+        self._drop_views(start, end)
+        self.past_eof = _cut(self.past_eof, start, end)
+        self.shared = _cut(self.shared, start, end)
+        return True
+
+    def _is_one_region(self, start: int, end: int) -> bool:
+        return any(b <= start and end <= e for b, e, _p in self.m.regions())
+
     def grow_stack(self, addr: int) -> bool:
         """Map the stack down to `addr` if it lies in the stack's growth zone, as Linux does
         for an access below the stack within RLIMIT_STACK."""

@@ -9,7 +9,7 @@ from ttdbg.errors import GuestError
 from ...filestore import DIGEST_SIZE
 from ...machine import PAGE
 from ..errnos import EACCES, ENODEV, ENOMEM
-from ..memory import MAP_ANONYMOUS, page_up
+from ..memory import MAP_ANONYMOUS, MAP_FIXED, page_up
 from ..platform import LinuxPlatform
 from .table import EBADF, EINVAL, O_ACCMODE, Args, Kind, open_file, syscall
 
@@ -56,13 +56,16 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
     content = p.files.get(digest)
     if content is None:
         raise GuestError(f"the recording lacks the content of {f.path} (mapped by mmap)")
-    result = p.mem.do_mmap(addr, length, prot, flags)
-    if result < 0:
-        return result
     size = page_up(length)
-    # Whole pages show the file; the part of the last page past its end reads as zeros, and
-    # the pages after it raise SIGBUS.
-    p.m.write(result, content[offset : offset + size])
+    if flags & MAP_FIXED and p.mem.remap_in_place(addr, addr + size, prot, digest, offset, content):
+        result = addr
+    else:
+        result = p.mem.do_mmap(addr, length, prot, flags)
+        if result < 0:
+            return result
+        # Whole pages show the file; the part of the last page past its end reads as zeros,
+        # and the pages after it raise SIGBUS.
+        p.m.write(result, content[offset : offset + size])
     p.mem.add_view(result, result + size, digest, offset)
     file_end = result + max(0, page_up(len(content)) - offset)
     p.mem.add_file_mapping(result, result + size, file_end, bool(flags & MAP_SHARED))
