@@ -138,7 +138,7 @@ def measure(repeats: int, snapshot_every: int, arch: str) -> dict[str, Any]:
     tui = tui_figures(rec_path)
     index = index_figures(rec_path, replay_s)
     index.update(last_write_figures(long_recording()))
-    dyn = dyn_figures(bins / "hello", arch, best_of, repeats)
+    dyn = dyn_figures(arch, best_of, repeats)
     threads = thread_figures(best_of, raw_unicorn, repeats) if arch == "x86_64" else {}
     raw_mips = icount / raw_s / 1e6
     return {
@@ -188,8 +188,7 @@ def quietly(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def only_dyn(repeats: int, arch: str) -> dict[str, Any]:
     """The dynamic-executable figures alone."""
-    bins = BIN if arch == "x86_64" else BIN / arch
-    return dyn_figures(bins / "hello", arch, best_of, repeats)
+    return dyn_figures(arch, best_of, repeats)
 
 
 def main() -> int:

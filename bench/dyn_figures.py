@@ -1,10 +1,13 @@
-"""Dynamic executables: a dynamic hello world against the static one, and python3 -c pass."""
+"""Dynamic executables: a dynamic hello world against the same program linked statically, and
+python3 -c pass."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +22,60 @@ COMPILERS = {
     "riscv64": "riscv64-linux-gnu-gcc",
 }
 PYTHON = "/usr/bin/python3"
+# Recording a hello world takes a tenth of a second: this many alternating pairs, at least,
+# so that the best of each has seen the same quiet moments of a shared machine.
+MIN_PAIRS = 7
 
 
 def _record(argv: list[str], out: Path) -> Any:
     return Recorder(argv[0], [a.encode() for a in argv], [], str(out)).run()
 
 
-def dyn_figures(static_hello: Path, arch: str, best_of: Any, repeats: int) -> dict[str, Any]:
-    """Record/replay time and size of a dynamic hello world (built here with the arch's gcc),
-    its record time over the static hello's, and on x86-64 the host's `python3 -c pass`."""
+def _timed_record(program: Path, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one recording (after collecting the last one's garbage)."""
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    _record([str(program)], out)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def record_pair_figures(static: Path, dyn: Path, tmp: Path, pairs: int) -> dict[str, Any]:
+    """The record time of `dyn` over that of `static` (one program linked both ways): the two
+    recorded in turn, `pairs` times each after one untimed round, best time of each."""
+    _timed_record(static, tmp / "static.ttrec")
+    _timed_record(dyn, tmp / "hello.ttrec")
+    static_runs, dyn_runs = [], []
+    for _ in range(pairs):
+        static_runs.append(_timed_record(static, tmp / "static.ttrec"))
+        dyn_runs.append(_timed_record(dyn, tmp / "hello.ttrec"))
+    static_wall, static_cpu = (min(r[i] for r in static_runs) for i in (0, 1))
+    dyn_wall, dyn_cpu = (min(r[i] for r in dyn_runs) for i in (0, 1))
+    return {
+        "dyn_hello_record_s": round(dyn_wall, 3),
+        "static_hello_record_s": round(static_wall, 3),
+        "dyn_over_static_record": round(dyn_wall / static_wall, 2),
+        "dyn_hello_record_cpu_s": round(dyn_cpu, 3),
+        "static_hello_record_cpu_s": round(static_cpu, 3),
+        "dyn_over_static_record_cpu": round(dyn_cpu / static_cpu, 2),
+    }
+
+
+def dyn_figures(arch: str, best_of: Any, repeats: int) -> dict[str, Any]:
+    """Record/replay time and size of a dynamic hello world, its record time over the same
+    source linked statically (both built here with the arch's gcc), and on x86-64 the host's
+    `python3 -c pass`."""
     tmp = Path(tempfile.mkdtemp(prefix="ttdbg-bench-dyn-"))
     (tmp / "hello.c").write_text(HELLO)
-    dyn = tmp / "hello"
-    subprocess.run([COMPILERS[arch], "-o", str(dyn), str(tmp / "hello.c")], check=True)
+    dyn, static = tmp / "hello", tmp / "hello-static"
+    for out, flags in ((dyn, []), (static, ["-static"])):
+        cmd = [COMPILERS[arch], *flags, "-o", str(out), str(tmp / "hello.c")]
+        subprocess.run(cmd, check=True, timeout=120)
+    figures = record_pair_figures(static, dyn, tmp, max(repeats, MIN_PAIRS))
     rec_path = tmp / "hello.ttrec"
-    record_s, _ = best_of(repeats, lambda: _record([str(dyn)], rec_path))
     replay_s, _ = best_of(repeats, lambda: replay(open_recording(str(rec_path))))
-    static_s, _ = best_of(repeats, lambda: _record([str(static_hello)], tmp / "static.ttrec"))
-    figures: dict[str, Any] = {
-        "dyn_hello_record_s": round(record_s, 3),
+    figures |= {
         "dyn_hello_replay_s": round(replay_s, 3),
         "dyn_hello_bytes": os.path.getsize(rec_path),
-        "static_hello_record_s": round(static_s, 3),
-        "dyn_over_static_record": round(record_s / static_s, 2),
     }
     if arch == "x86_64" and os.path.exists(PYTHON):
         py_path = tmp / "python.ttrec"
