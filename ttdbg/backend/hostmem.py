@@ -51,6 +51,20 @@ def uncovered(start: int, end: int, regions: list[tuple[int, int, int]]) -> list
     return gaps
 
 
+def cut(ranges: list[list[int]], start: int, end: int) -> list[list[int]]:
+    """`ranges` without [start, end), keeping the parts around it."""
+    kept: list[list[int]] = []
+    for lo, hi in ranges:
+        if hi <= start or lo >= end:
+            kept.append([lo, hi])
+            continue
+        if lo < start:
+            kept.append([lo, start])
+        if hi > end:
+            kept.append([end, hi])
+    return kept
+
+
 class HostMemory:
     """The host allocations behind guest regions, and which guest ranges they back now."""
 
@@ -73,7 +87,7 @@ class HostMemory:
         self._uc.mem_map_ptr(start, length, perms, ctypes.addressof(pin))
         self._blocks.append(_Block(start, start + length, memory, pin))
         end = start + length
-        self.backed = sorted([*self.forget(start, end, self.backed), [start, end]])
+        self.backed = sorted([*cut(self.backed, start, end), [start, end]])
 
     def holds(self, start: int, end: int, data: bytes, offset: int) -> bool:
         """Whether guest [start, end), backed here, holds `data` from `offset` on, with zeros
@@ -94,26 +108,12 @@ class HostMemory:
         """Whether [start, end) lies wholly in one backed range."""
         return any(lo <= start and end <= hi for lo, hi in self.backed)
 
-    @staticmethod
-    def forget(start: int, end: int, ranges: list[list[int]]) -> list[list[int]]:
-        """`ranges` without [start, end)."""
-        kept: list[list[int]] = []
-        for lo, hi in ranges:
-            if hi <= start or lo >= end:
-                kept.append([lo, hi])
-                continue
-            if lo < start:
-                kept.append([lo, start])
-            if hi > end:
-                kept.append([end, hi])
-        return kept
-
     def release(self, start: int, end: int, regions: list[tuple[int, int, int]]) -> None:
         """After [start, end) was unmapped: give back the host memory behind it wherever no
         region (`regions`, sorted, as Machine.regions gives them) covers it. Any region that
         uses a block lies inside the block's guest range, so a page no region covers is one
         Unicorn no longer reads."""
-        self.backed = self.forget(start, end, self.backed)
+        self.backed = cut(self.backed, start, end)
         kept = []
         for block in self._blocks:
             if block.end <= start or block.start >= end:

@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 from ..baseline import checked_view
-from ..hostmem import HostMemory
+from ..hostmem import HostMemory, cut
 from ..machine import PAGE, Machine
 from .errnos import EACCES, EINVAL, ENOMEM
 
@@ -26,20 +26,6 @@ def _checked_ranges(ranges: Any) -> list[list[int]]:
             raise ValueError(f"bad page range {[start, end]!r}")
         out.append([start, end])
     return out
-
-
-def _cut(ranges: list[list[int]], start: int, end: int) -> list[list[int]]:
-    """`ranges` without [start, end), keeping the parts around it."""
-    kept: list[list[int]] = []
-    for lo, hi in ranges:
-        if hi <= start or lo >= end:
-            kept.append([lo, hi])
-            continue
-        if lo < start:
-            kept.append([lo, start])
-        if hi > end:
-            kept.append([end, hi])
-    return kept
 
 
 def _overlaps(ranges: list[list[int]], start: int, end: int) -> list[tuple[int, int]]:
@@ -154,8 +140,8 @@ class AddressSpace:
             return False
         self.m.uc.mem_protect(start, end - start, prot & 7)
         self._drop_views(start, end)
-        self.past_eof = _cut(self.past_eof, start, end)
-        self.shared = _cut(self.shared, start, end)
+        self.past_eof = cut(self.past_eof, start, end)
+        self.shared = cut(self.shared, start, end)
         return True
 
     def _is_one_region(self, start: int, end: int) -> bool:
@@ -219,8 +205,8 @@ class AddressSpace:
         if parts:
             self.host.release(start, end, self.m.regions())
         self._drop_views(start, end)
-        self.past_eof = _cut(self.past_eof, start, end)
-        self.shared = _cut(self.shared, start, end)
+        self.past_eof = cut(self.past_eof, start, end)
+        self.shared = cut(self.shared, start, end)
 
     def _find_gap(self, length: int) -> int:
         """Top-down search below the mmap base, as Linux places mappings."""
