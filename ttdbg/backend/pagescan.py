@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Iterator
 
 import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
@@ -126,17 +127,10 @@ class PageScanner:
         found: dict[int, bytes] = {}
         old = previous or {}
         base_ptr = ctypes.addressof(self._cur)
-        for base in range(start, end, CHUNK):
-            size = min(CHUNK, end - base)
-            err = uclib.uc_mem_read(self._uch, base, self._cur, size)
-            if err != 0:
-                raise unicorn.UcError(err)
-            n = _lib.bc_nonzero_pages(self._cur, size // PAGE, PAGE, self._idx)
-            for i in self._idx[:n]:
-                addr = base + PAGE * i
-                page = ctypes.string_at(base_ptr + PAGE * i, PAGE)
-                prev = old.get(addr)
-                found[addr] = prev if prev is not None and prev == page else page
+        for addr, offset in self._nonzero(start, end):
+            page = ctypes.string_at(base_ptr + offset, PAGE)
+            prev = old.get(addr)
+            found[addr] = prev if prev is not None and prev == page else page
         return found
 
     def nonzero_digests(
@@ -148,6 +142,15 @@ class PageScanner:
         found: dict[int, bytes] = {}
         old = previous or {}
         view = memoryview(self._cur).cast("B")
+        for addr, offset in self._nonzero(start, end):
+            digest = page_digest(view[offset : offset + PAGE])
+            prev = old.get(addr)
+            found[addr] = prev if prev == digest else digest
+        return found
+
+    def _nonzero(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """(address, offset in the chunk buffer) of each non-zero page of [start, end): the
+        buffer holds the page's chunk until the next one is asked for."""
         for base in range(start, end, CHUNK):
             size = min(CHUNK, end - base)
             err = uclib.uc_mem_read(self._uch, base, self._cur, size)
@@ -155,11 +158,7 @@ class PageScanner:
                 raise unicorn.UcError(err)
             n = _lib.bc_nonzero_pages(self._cur, size // PAGE, PAGE, self._idx)
             for i in self._idx[:n]:
-                addr = base + PAGE * i
-                digest = page_digest(view[PAGE * i : PAGE * (i + 1)])
-                prev = old.get(addr)
-                found[addr] = prev if prev == digest else digest
-        return found
+                yield base + PAGE * i, PAGE * i
 
     def restore_region(self, start: int, end: int, ptrs: PagePointers) -> int:
         """Make [start, end) hold the pages `ptrs` points to, writing only what differs."""

@@ -12,7 +12,7 @@ import lz4.frame
 
 from ttdbg.errors import RecordingError
 from ttdbg.limits import ADDRESS_SPACE, DEFAULT_MEMORY_LIMIT, MAX_COUNT, METADATA_MARGIN
-from ttdbg.lz4limit import Inflater, decompress
+from ttdbg.lz4limit import Inflater
 from ttdbg.pages import PAGE
 
 from .state import MachineState, PageSummary, in_regions, page_digest
@@ -148,17 +148,14 @@ def _regions(value: Any) -> tuple[tuple[int, int, int], ...]:
     return tuple(regions)
 
 
-def _page_list(
-    value: Any, regions: tuple[tuple[int, int, int], ...], available: int | None
-) -> list[tuple[int, int]]:
+def _page_list(value: Any, regions: tuple[tuple[int, int, int], ...]) -> list[tuple[int, int]]:
     """The (address, size) list of a snapshot's pages, checked before any byte is copied:
     whole pages (0: became zero, FROM_BASELINE: its baseline page), aligned, unique, in the
-    memory map, and no more bytes than the snapshot holds."""
+    memory map (the pages' bytes are checked against it as they are read)."""
     if not isinstance(value, list):
         raise RecordingError("corrupt snapshot (page list is not a list)")
     pages: list[tuple[int, int]] = []
     seen: set[int] = set()
-    needed = 0
     for item in value:
         if not isinstance(item, list) or len(item) != 2 or not all(type(x) is int for x in item):
             raise RecordingError("corrupt snapshot (page entry is not [address, size])")
@@ -172,12 +169,7 @@ def _page_list(
         if addr in seen:
             raise RecordingError(f"corrupt snapshot (page {addr:#x} appears twice)")
         seen.add(addr)
-        needed += max(size, 0)
         pages.append((addr, size))
-    if available is not None and needed != available:
-        raise RecordingError(
-            f"corrupt snapshot (page list needs {needed} bytes, the snapshot holds {available})"
-        )
     return pages
 
 
@@ -192,72 +184,37 @@ def decode(
     Every region and page is checked before anything is copied; RecordingError says what
     is wrong with a damaged or forged snapshot.
     """
-    try:
-        raw = decompress(data, memory_limit + METADATA_MARGIN, "snapshot")
-        (head_len,) = _LEN.unpack_from(raw, 0)
-        if 4 + head_len > len(raw):
-            raise RecordingError("corrupt snapshot (header runs past the end)")
-        meta = json.loads(raw[4 : 4 + head_len])
-        if not isinstance(meta, dict):
-            raise RecordingError("corrupt snapshot (header is not an object)")
-        pos = 4 + head_len
-        regions = _regions(meta["regions"])
-        listed = _page_list(meta["pages"], regions, len(raw) - pos)
-        base_pages = baseline(_object(meta["platform"], "platform"))
-        if meta["keyframe"]:
-            pages = dict(base_pages)
-        elif base is None:
-            raise RecordingError("snapshot delta without its keyframe")
-        else:
-            pages = dict(base.pages)
-        for addr, size in listed:
-            if size == FROM_BASELINE:
-                if addr not in base_pages:
-                    raise RecordingError(f"corrupt snapshot (page {addr:#x} has no baseline)")
-                pages[addr] = base_pages[addr]
-            elif size:
-                pages[addr] = raw[pos : pos + size]
-                pos += size
-            else:
-                pages.pop(addr, None)
-        pages = {a: p for a, p in pages.items() if in_regions(regions, a)}
-        if len(pages) * PAGE > memory_limit:
-            raise RecordingError(
-                f"corrupt snapshot (holds {len(pages) * PAGE:#x} bytes of memory, more than "
-                f"the {memory_limit:#x} the recording allows)"
-            )
-        registers = meta["registers"]
-        if not isinstance(registers, dict):
-            raise RecordingError("corrupt snapshot (registers are not an object)")
-        state = MachineState(
-            icount=_count(meta["icount"], "icount"),
-            registers={str(k): _register(v) for k, v in registers.items()},
-            regions=regions,
-            pages=pages,
-            platform=_object(meta["platform"], "platform"),
-            cursor=_count(meta["cursor"], "event cursor"),
-            halted=bool(meta["halted"]),
-        )
-    except RecordingError:
-        raise
-    except (RuntimeError, ValueError, KeyError, TypeError, struct.error) as err:
-        raise RecordingError(f"corrupt snapshot ({err})") from None
-    return state, meta
+    old = None if base is None else base.pages
+    meta, regions, pages = _decode_pages(data, old, baseline, memory_limit, bytes)
+    return MachineState(**_fields(meta), regions=regions, pages=pages), meta
 
 
 def decode_summary(
     data: bytes,
     base: PageSummary | None,
-    baseline: Callable[[dict[str, Any]], dict[int, bytes]],
+    baseline: Baseline,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
 ) -> PageSummary:
     """A snapshot decoded as page digests, checked as `decode` checks it; a delta needs the
-    summary of the snapshot before it. The snapshot is inflated a page at a time: what this
-    holds is the digests, never the pages (verifying a recording costs the guest's memory
-    once, the replay's)."""
-    what = "snapshot"
+    summary of the snapshot before it. What this holds is the digests, never the pages
+    (verifying a recording costs the guest's memory once, the replay's)."""
+    old = None if base is None else base.digests
+    meta, regions, digests = _decode_pages(data, old, baseline, memory_limit, page_digest)
+    return PageSummary(**_fields(meta), regions=regions, digests=digests)
+
+
+def _decode_pages(
+    data: bytes,
+    base: dict[int, bytes] | None,
+    baseline: Baseline,
+    memory_limit: int,
+    value: Callable[[bytes], bytes],
+) -> tuple[dict[str, Any], tuple[tuple[int, int, int], ...], dict[int, bytes]]:
+    """(header, memory map, `value` of each page by address) of a snapshot, inflated a page at
+    a time (the whole snapshot never exists at once); `base` holds the values of the
+    snapshot before it, for a delta. Every region and page is checked before it is used."""
     try:
-        reader = Inflater(data, memory_limit + METADATA_MARGIN, what)
+        reader = Inflater(data, memory_limit + METADATA_MARGIN, "snapshot")
         (head_len,) = _LEN.unpack(reader.read(_LEN.size))
         head = reader.read(head_len)
         if len(head) != head_len:
@@ -266,50 +223,55 @@ def decode_summary(
         if not isinstance(meta, dict):
             raise RecordingError("corrupt snapshot (header is not an object)")
         regions = _regions(meta["regions"])
-        listed = _page_list(meta["pages"], regions, None)
-        platform = _object(meta["platform"], "platform")
-        base_pages = baseline(platform)
+        listed = _page_list(meta["pages"], regions)
+        base_pages = baseline(_object(meta["platform"], "platform"))
         if meta["keyframe"]:
-            digests = {addr: page_digest(page) for addr, page in base_pages.items()}
+            values = {addr: value(page) for addr, page in base_pages.items()}
         elif base is None:
             raise RecordingError("snapshot delta without its keyframe")
         else:
-            digests = dict(base.digests)
+            values = dict(base)
         for addr, size in listed:
             if size == FROM_BASELINE:
                 if addr not in base_pages:
                     raise RecordingError(f"corrupt snapshot (page {addr:#x} has no baseline)")
-                digests[addr] = page_digest(base_pages[addr])
+                values[addr] = value(base_pages[addr])
             elif size:
                 page = reader.read(size)
                 if len(page) != size:
-                    raise RecordingError("corrupt snapshot (its pages run past the end)")
-                digests[addr] = page_digest(page)
+                    raise RecordingError("corrupt snapshot (its page list runs past its pages)")
+                values[addr] = value(page)
             else:
-                digests.pop(addr, None)
+                values.pop(addr, None)
         if not reader.at_end():
-            raise RecordingError("corrupt snapshot (bytes after its last page)")
-        digests = {a: d for a, d in digests.items() if in_regions(regions, a)}
-        if len(digests) * PAGE > memory_limit:
+            raise RecordingError("corrupt snapshot (it holds more pages than it lists)")
+        values = {a: v for a, v in values.items() if in_regions(regions, a)}
+        if len(values) * PAGE > memory_limit:
             raise RecordingError(
-                f"corrupt snapshot (holds {len(digests) * PAGE:#x} bytes of memory, more than "
+                f"corrupt snapshot (holds {len(values) * PAGE:#x} bytes of memory, more than "
                 f"the {memory_limit:#x} the recording allows)"
             )
-        registers = meta["registers"]
-        if not isinstance(registers, dict):
-            raise RecordingError("corrupt snapshot (registers are not an object)")
-        return PageSummary(
-            icount=_count(meta["icount"], "icount"),
-            registers={str(k): _register(v) for k, v in registers.items()},
-            regions=regions,
-            digests=digests,
-            platform=platform,
-            cursor=_count(meta["cursor"], "event cursor"),
-            halted=bool(meta["halted"]),
-        )
+        return meta, regions, values
     except RecordingError:
         raise
     except (RuntimeError, ValueError, KeyError, TypeError, struct.error) as err:
+        raise RecordingError(f"corrupt snapshot ({err})") from None
+
+
+def _fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot's scalar fields (all but the memory), checked."""
+    try:
+        registers = meta["registers"]
+        if not isinstance(registers, dict):
+            raise RecordingError("corrupt snapshot (registers are not an object)")
+        return {
+            "icount": _count(meta["icount"], "icount"),
+            "registers": {str(k): _register(v) for k, v in registers.items()},
+            "platform": _object(meta["platform"], "platform"),
+            "cursor": _count(meta["cursor"], "event cursor"),
+            "halted": bool(meta["halted"]),
+        }
+    except (ValueError, KeyError, TypeError) as err:
         raise RecordingError(f"corrupt snapshot ({err})") from None
 
 

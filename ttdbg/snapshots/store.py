@@ -120,17 +120,31 @@ class SnapshotStore:
             state, _meta = decode(data, base, self.baseline, self._memory_limit)
         except RecordingError as err:
             raise RecordingError(f"{where}: {err}") from None
-        if state.icount != icount:
-            raise RecordingError(f"{where}: it holds the state of icount {state.icount}")
-        if digests.state_hash(state) != state_hash:
+        actual = digests.state_hash(state)
+        platform = self._checked(where, icount, state_hash, state.icount, actual, state.platform)
+        return dataclasses.replace(state, platform=platform)
+
+    def _checked(
+        self,
+        where: str,
+        icount: int,
+        state_hash: str,
+        decoded_icount: int,
+        decoded_hash: str,
+        platform: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The platform state of a decoded snapshot as restoring it yields it, once its
+        icount and hash are the ones the recording lists for it."""
+        if decoded_icount != icount:
+            raise RecordingError(f"{where}: it holds the state of icount {decoded_icount}")
+        if decoded_hash != state_hash:
             raise RecordingError(f"{where}: its contents do not match its hash (damaged or edited)")
-        if self._normalize_platform is not None:
-            try:
-                platform = self._normalize_platform(state.platform)
-            except RecordingError as err:
-                raise RecordingError(f"{where}: {err}") from None
-            state = dataclasses.replace(state, platform=platform)
-        return state
+        if self._normalize_platform is None:
+            return platform
+        try:
+            return self._normalize_platform(platform)
+        except RecordingError as err:
+            raise RecordingError(f"{where}: {err}") from None
 
     def summary(self, index: int) -> PageSummary:
         """Snapshot `index` as page digests, checked against its hash as `state` is, without
@@ -148,16 +162,10 @@ class SnapshotStore:
             summary = decode_summary(entry.data, base, self.baseline, self._memory_limit)
         except RecordingError as err:
             raise RecordingError(f"{where}: {err}") from None
-        if summary.icount != entry.icount:
-            raise RecordingError(f"{where}: it holds the state of icount {summary.icount}")
-        if summary_hash(summary, self.hash_version) != entry.state_hash:
-            raise RecordingError(f"{where}: its contents do not match its hash (damaged or edited)")
-        if self._normalize_platform is not None:
-            try:
-                platform = self._normalize_platform(summary.platform)
-            except RecordingError as err:
-                raise RecordingError(f"{where}: {err}") from None
-            summary = dataclasses.replace(summary, platform=platform)
+        actual = summary_hash(summary, self.hash_version)
+        platform = self._checked(where, entry.icount, entry.state_hash, summary.icount, actual,
+                                 summary.platform)  # fmt: skip
+        summary = dataclasses.replace(summary, platform=platform)
         self._last_summary = (index, summary)
         return summary
 
