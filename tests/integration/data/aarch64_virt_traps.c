@@ -1,7 +1,8 @@
 /* Synchronous exceptions on QEMU's AArch64 virt, from EL1h and EL1t: external aborts on
- * loads, stores and fetches where nothing is mapped, alignment faults of exclusives, smc (an
- * undefined instruction: virt has no EL3), brk, svc, udf. The handler prints ESR/FAR/ELR/SPSR
- * and moves ELR on; the test compares the output with qemu-system-aarch64's. */
+ * loads, stores and fetches where nothing is mapped, alignment faults of exclusives and of
+ * load-acquire/store-release, an FP instruction with CPACR_EL1.FPEN clear, smc (undefined:
+ * virt has no EL3), brk, svc, udf. The handler prints ESR/FAR/ELR/SPSR and moves ELR on;
+ * the test compares the output with qemu-system-aarch64's. */
 #include <stdint.h>
 
 #define REG32(a) (*(volatile uint32_t *)(uintptr_t)(a))
@@ -52,6 +53,12 @@ void main(void) {
     __asm__ volatile("svc #7" ::: "memory");
     puts_("udf\n");
     __asm__ volatile(".inst 0x00000000" ::: "memory");
+    puts_("ldar misaligned\n");
+    __asm__ volatile("ldar %0, [%1]" : "=r"(v) : "r"(odd) : "memory");
+    puts_("stlr misaligned\n");
+    __asm__ volatile("stlr %0, [%1]" :: "r"(v), "r"(odd) : "memory");
+    puts_("fp with FPEN clear\n");
+    __asm__ volatile(".inst 0x9e6703e0" ::: "memory");
     puts_("jump nowhere\n");
     __asm__ volatile("blr %0" ::"r"(NOWHERE) : "x30", "memory");
     puts_("at el1t: load nowhere\n");

@@ -1,6 +1,6 @@
 /* Synchronous faults on QEMU's lm3s boards, with the configurable faults disabled (so they
- * escalate to HardFault) and then enabled: a misaligned ldrex (UsageFault UNALIGNED), bkpt
- * (DebugMonitor, never enabled: HardFault), fetches from execute-never regions (MemManage
+ * escalate to HardFault) and then enabled: a misaligned ldrex or ldrd (UsageFault UNALIGNED),
+ * bkpt (DebugMonitor, never enabled: HardFault), fetches from execute-never regions (MemManage
  * IACCVIOL). The handler prints the exception, CFSR/HFSR and the stacked pc and xPSR, and
  * returns past the instruction (to the caller after a fetch fault); the test compares the
  * output with qemu-system-arm's. */
@@ -50,6 +50,8 @@ static void faults(void) {
     uint32_t v = 0;
     puts_("ldrex misaligned\n");
     __asm__ volatile("ldrex %0, [%1]" : "=r"(v) : "r"((uint8_t *)buf + 1) : "memory");
+    puts_("ldrd misaligned\n");
+    __asm__ volatile("ldrd %0, %1, [%2]" : "=r"(v), "=r"(v) : "r"((uint8_t *)buf + 2) : "memory");
     puts_("bkpt\n");
     __asm__ volatile("bkpt #3" ::: "memory");
     puts_("jump into the peripheral region (execute never)\n");

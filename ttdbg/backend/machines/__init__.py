@@ -16,7 +16,8 @@ from .clock import DEFAULT_ICOUNT_SHIFT, MAX_ICOUNT_SHIFT
 
 # Bump when device state, timing or trap rules change. 2: synchronous exceptions entered
 # (bus errors, alignment, brk/svc/smc/bkpt), the AArch64 reset PSTATE with Z set, mip reads.
-FIRMWARE_PLATFORM_VERSION = 2
+# 3: alignment of ldar/stlr and ldrd/strd, FP access traps, checked before they run.
+FIRMWARE_PLATFORM_VERSION = 3
 
 MACHINES: dict[tuple[str, str], str] = {
     ("virt", "riscv64"): "riscv_virt:RiscvVirt",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import capstone
 import unicorn
 from unicorn import arm64_const as a
 
@@ -34,6 +33,9 @@ EC_UNKNOWN, EC_SVC, EC_INSN_ABORT, EC_DATA_ABORT, EC_BRK = 0x00, 0x15, 0x20, 0x2
 IL, WNR = 1 << 25, 1 << 6
 FSC_EXTERNAL, FSC_ALIGNMENT = 0x10, 0x21
 LDST_EXCL_MASK, LDST_EXCL, LDST_LOAD = 0x3F000000, 0x08000000, 1 << 22
+ACQUIRE_RELEASE = frozenset({"ldar", "ldarh", "stlr", "stlrh"})  # (byte forms: aligned)
+# An FP/SIMD access trap (ttdbg's number: Unicorn has none) and QEMU 7.2's syndrome for it.
+FP_ACCESS, FP_ACCESS_ESR = -100, 0x07 << 26 | IL | 1 << 24 | 0xE << 20
 HVC_MASK, HVC = 0xFFE0001F, 0xD4000002
 PSTATE_EL1H = 0x5
 PSTATE_I, PSTATE_F = 0x80, 0x40
@@ -197,8 +199,6 @@ class Aarch64Virt(Board):
         self.uart = Pl011(bus, 0x09000000, lambda high: self.gic.set_level(UART_IRQ, high))
         self.timer = GenericTimer(bus, self.gic.set_level)
         self._arch = dataclasses.replace(ARCH, cpu_model=CPU_MODELS[cpu])
-        self._cs = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
-        self._cs.detail = True
         self.machine: Machine | None = None
 
     def _cpu_lines(self, irq: bool, fiq: bool) -> None:
@@ -286,12 +286,9 @@ class Aarch64Virt(Board):
         pc = machine.pc  # an undefined instruction is not retired: pc is on it
         word = int.from_bytes(machine.read(pc, 4), "little")
         if word & HVC_MASK != HVC or self._at_el0():  # (hvc is undefined at EL0)
-            if self._fp_disabled(machine, word):
-                with self.bus.instruction_access():
-                    self.bus.fail("FP/SIMD instruction with CPACR_EL1.FPEN clear (the trap is "
-                                  "not modelled)")  # fmt: skip
-                return
-            self._enter(machine, 0, pc, EC_UNKNOWN << 26 | IL)
+            # (QEMU checks FP access before it decodes further.)
+            esr = FP_ACCESS_ESR if self._fp_trapped(machine, word) else EC_UNKNOWN << 26 | IL
+            self._enter(machine, 0, pc, esr)
             machine.icount = machine.icount_at(pc) + 1  # the trap counts as one
             return
         with self.bus.instruction_access():
@@ -396,6 +393,8 @@ class Aarch64Virt(Board):
                 return EC_SVC
             elif intno == EXCP_SMC:
                 esr = EC_UNKNOWN << 26 | IL  # QEMU's virt has no EL3: smc is undefined
+            elif intno == FP_ACCESS:
+                esr = FP_ACCESS_ESR
             else:
                 return None
         self._enter(machine, 0, pc, esr, far)
@@ -425,14 +424,35 @@ class Aarch64Virt(Board):
             machine.set_reg("far_el1", far)
         machine.set_reg("pc", machine.reg("vbar_el1") + vector)
 
-    def _fp_disabled(self, machine: Machine, word: int) -> bool:
-        """An FP/SIMD instruction while CPACR_EL1.FPEN traps it (QEMU: an FP access trap)."""
-        if (machine.reg("cpacr_el1") >> 20) & 3 == 3:
+    def _fp_trapped(self, machine: Machine, word: int) -> bool:
+        """An FP/SIMD instruction (op0 x11x: FP and SIMD data processing, SIMD&FP loads and
+        stores) while CPACR_EL1.FPEN traps it here (Unicorn does not check)."""
+        if (word >> 26) & 3 != 3:
             return False
-        insn = next(self._cs.disasm(word.to_bytes(4, "little"), 0), None)
-        return insn is not None and bool(
-            {capstone.arm64.ARM64_GRP_FPARMV8, capstone.arm64.ARM64_GRP_NEON} & set(insn.groups)
-        )
+        fpen = (machine.reg("cpacr_el1") >> 20) & 3
+        return fpen in (0, 2) or (fpen == 1 and self._at_el0())
+
+    def checked(self, insns: list[tuple[int, int, str, str]]) -> list[int]:
+        """Load-acquire/store-release (QEMU faults them misaligned; Unicorn does not) and
+        the block's first FP/SIMD instruction (the one a clear CPACR_EL1.FPEN traps)."""
+        machine = self._machine()
+        out = [addr for addr, _size, mnem, _ops in insns if mnem in ACQUIRE_RELEASE]
+        for addr, _size, _mnem, _ops in insns:
+            if (int.from_bytes(machine.read(addr, 4), "little") >> 26) & 3 == 3:
+                out.append(addr)
+                break
+        return out
+
+    def check(self, machine: Machine, pc: int) -> Trap | None:
+        word = int.from_bytes(machine.read(pc, 4), "little")
+        if self._fp_trapped(machine, word):
+            return Trap(FP_ACCESS, pc)
+        if word & LDST_EXCL_MASK == LDST_EXCL:
+            base = (word >> 5) & 31
+            address = machine.reg("sp" if base == 31 else f"x{base}")
+            if address & ((1 << (word >> 30)) - 1):
+                return Trap(EXCP_DATA_ABORT, pc, address, 1 << (word >> 30))
+        return None
 
     def interrupt_name(self, number: int) -> str:
         name = _NAMES.get(number)

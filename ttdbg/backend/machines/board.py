@@ -250,6 +250,16 @@ class Board(ABC):
         """Perform the instruction at `pc` that `answers` named; the platform retires it."""
         raise NotImplementedError(f"{type(self).__name__} answers no instruction")
 
+    def checked(self, insns: list[tuple[int, int, str, str]]) -> list[int]:
+        """Of a translated block's instructions (address, size, capstone mnemonic, operands),
+        the addresses of those `check` looks at before they run: traps QEMU raises that the
+        emulator does not (alignment it does not enforce)."""
+        return []
+
+    def check(self, machine: Machine, pc: int) -> Trap | None:
+        """The trap the instruction at `pc` raises instead of running, or None."""
+        return None
+
     def waits(self, mnem: str, ops: str) -> bool:
         """Whether the instruction waits for an interrupt (wfi): virtual time skips to the
         next deadline."""

@@ -361,8 +361,9 @@ class FirmwarePlatform:
 
     def learned(self, block: Block, code: bytes) -> None:
         unmasks, waits, answers = self.board.unmasks, self.board.waits, self.board.answers
-        for insn in self._cs.disasm_lite(code, block.addr):
-            addr, size, mnem, ops = insn
+        insns = list(self._cs.disasm_lite(code, block.addr))
+        checked = self.board.checked(insns)
+        for addr, size, mnem, ops in insns:
             if addr in self._hooked:
                 continue
             if waits(mnem, ops):
@@ -371,6 +372,8 @@ class FirmwarePlatform:
                 hook = self._unmask_hook
             elif answers(mnem, ops):
                 hook = self._answer_hook
+            elif addr in checked:
+                hook = self._check_hook
             else:
                 continue
             self._hooked.add(addr)
@@ -385,6 +388,26 @@ class FirmwarePlatform:
         # (what it unmasks is then decided by the state after it).
         if self.board.any_pending():
             self._recheck_at_block_end()
+
+    def _check_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
+        # A trap the board finds before the instruction runs is taken in its place; the
+        # trap counts as one, as those the emulator raises.
+        m = self.m
+        trap = self.board.check(m, addr)
+        if trap is None:
+            return
+        before = m.icount_at(addr)
+        self._trap_at = addr
+        try:
+            number = self.board.take_trap(m, trap)
+        finally:
+            self._trap_at = None
+        if number is None:
+            if self.error is None:
+                self.fail(f"CPU exception {trap.intno} at pc {addr:#x}: not modelled")
+            return
+        m.icount = before + 1
+        m.counter.limit = min(m.counter.limit, before + 1)
 
     def _answer_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
         # The board performs the instruction; it retires here and the CPU goes on after it.

@@ -278,6 +278,23 @@ class Stellaris(Board):
             return None
         return number
 
+    def checked(self, insns: list[tuple[int, int, str, str]]) -> list[int]:
+        """ldrd/strd: QEMU's v7-M faults them when not word-aligned; Unicorn does not."""
+        return [addr for addr, _size, mnem, _ops in insns if mnem in ("ldrd", "strd")]
+
+    def check(self, machine: Machine, pc: int) -> Trap | None:
+        first, second = struct.unpack("<HH", machine.read(pc, 4))
+        # LDRD/STRD (immediate), T1: 1110 100P U1WL Rn | Rt Rt2 imm8 (P = W = 0: exclusives).
+        if first & 0xFE40 != 0xE840 or not first & 0x120:
+            return None
+        rn = first & 0xF
+        if rn == 15:
+            return None  # literal: word-aligned by construction
+        base = machine.reg(f"r{rn}" if rn < 13 else ("sp", "lr")[rn - 13])
+        offset = (second & 0xFF) << 2
+        address = (base + (offset if first & 0x80 else -offset)) if first & 0x100 else base
+        return Trap(EXCP_UNALIGNED, pc, address & 0xFFFFFFFF, 8) if address & 3 else None
+
     def wakes(self, machine: Machine) -> bool:
         # WFI wakes on an exception that would preempt were PRIMASK clear (B1.5.19).
         if not self.nvic.pending:
