@@ -80,8 +80,14 @@ class SummaryEncoder:
         writes it; `read(addr)` gives a changed page's contents."""
         base = self.baseline(state.platform)
         if base is not self._base:
+            # A new baseline (a file mapped or unmapped) shares most of its page objects with
+            # the last one: those keep their digests, and only the others are hashed.
+            last, digests = self._base or {}, self._base_digests
             self._base = base
-            self._base_digests = {addr: page_digest(page) for addr, page in base.items()}
+            self._base_digests = {
+                addr: digests[addr] if last.get(addr) is page else page_digest(page)
+                for addr, page in base.items()
+            }
         base_digests = self._base_digests
         old = base_digests if previous is None else previous.digests
         now = state.digests
