@@ -31,8 +31,8 @@ class PageBaseline:
         self._last: tuple[list[list[Any]], dict[int, bytes]] | None = None
 
     def __call__(self, platform: dict[str, Any]) -> dict[int, bytes]:
-        mem = platform.get("mem")
-        given = mem.get("views") if isinstance(mem, dict) else None
+        mem = platform.get("mem", {})
+        given = mem.get("views", []) if isinstance(mem, dict) else None
         # The same list as last time was checked then: restores repeat one state often.
         if self._last is not None and given is not None and self._last[0] == given:
             return self._last[1]

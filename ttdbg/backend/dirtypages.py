@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Protocol
 import unicorn
 
 from ttdbg.pages import PAGE, PERM_X
+from ttdbg.snapshots.state import MachineState, PageSummary
 
 from .icount import _lib
 
 if TYPE_CHECKING:
-    from ttdbg.snapshots.state import MachineState, PageSummary
-
     from .icount import Block, BlockCounter
 
 assert PAGE == 1 << 12  # the native trackers shift by 12
@@ -169,6 +168,7 @@ class DirtyPages:
         self.follows_map_changes = follows_map_changes
         self.base: MachineState | PageSummary | None = None
         self.forgotten: list[tuple[int, int]] = []
+        self._base_addrs: tuple[MachineState | PageSummary, list[int]] | None = None
         # Where the block counter learned code, by page: the (start, end) offsets of its
         # blocks. A restore that changes those bytes must drop translated blocks and learned
         # counts; one that changes only data sharing the page (small firmware) need not.
@@ -205,6 +205,24 @@ class DirtyPages:
 
     def in_forgotten(self, addr: int) -> bool:
         return any(lo <= addr < hi for lo, hi in self.forgotten)
+
+    def maybe_nonzero(self, start: int, end: int) -> list[int] | None:
+        """The pages of [start, end) that may not be zero (sorted): those the base held
+        there, unless unmapped since, and those written since. None: not known."""
+        base = self.base
+        if base is None or not self.follows_map_changes:
+            return None
+        if self._base_addrs is None or self._base_addrs[0] is not base:
+            held = base.pages if isinstance(base, MachineState) else base.digests
+            self._base_addrs = (base, sorted(held))
+        addrs = self._base_addrs[1]
+        found = {
+            a
+            for a in addrs[bisect.bisect_left(addrs, start) : bisect.bisect_left(addrs, end)]
+            if not self.in_forgotten(a)
+        }
+        found.update(a for a in self.pages() if start <= a < end)
+        return sorted(found)
 
     # -- a BlockListener of the counter ------------------------------------------------------
 

@@ -17,7 +17,7 @@ from ttdbg.pages import PAGE, PERM_R, PERM_W, PERM_X
 from .arch import Arch, Register
 from .counters import CounterReads
 from .icount import HIT, LIMIT, UNKNOWN_BLOCK, Block, BlockCounter
-from .pagescan import PageScanner, page_pointers
+from .pagescan import PageScanner, page_pointers, page_runs
 from .reservation import Reservation
 
 if TYPE_CHECKING:
@@ -419,10 +419,22 @@ class Machine:
                 self.write(addr + off, bytes(min(1 << 20, length - off)))
             return
         if self.dirty is not None:
-            for page in self.scanner.nonzero_pages(addr, addr + length):
+            for page in self.nonzero_pages(addr, addr + length):
                 self.write(page, _ZERO_PAGE)
             return
         self.scanner.restore_region(addr, addr + length, page_pointers(addr, addr + length, {}))
+
+    def nonzero_pages(self, start: int, end: int) -> dict[int, bytes]:
+        """The non-zero pages of the mapped range [start, end), by address. With a write
+        tracker only the pages it says may be non-zero are read (a fresh thread stack of
+        8 MiB is mostly never written)."""
+        maybe = self.dirty.maybe_nonzero(start, end) if self.dirty is not None else None
+        if maybe is None:
+            return self.scanner.nonzero_pages(start, end)
+        found: dict[int, bytes] = {}
+        for lo, hi in page_runs(maybe):
+            found.update(self.scanner.nonzero_pages(lo, hi))
+        return found
 
     def read_u32(self, addr: int) -> int:
         """The 32-bit little-endian word at `addr` in one Unicorn call (a futex word is read

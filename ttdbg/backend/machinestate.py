@@ -3,7 +3,6 @@ snapshots, so `ttdbg.snapshots` never needs the backend)."""
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ from ttdbg.snapshots.state import MachineState, PageSummary, in_regions
 
 from .dirtypages import DirtyPages
 from .machine import Machine
-from .pagescan import page_pointers
+from .pagescan import page_pointers, page_runs
 
 _ZERO_PAGE = bytes(PAGE)
 
@@ -71,19 +70,8 @@ def _since_base(
 def _mapped_runs(
     written: list[int], regions: tuple[tuple[int, int, int], ...]
 ) -> list[tuple[int, int]]:
-    """The sorted pages `written` as runs of consecutive pages, each within one region
-    (pages no longer mapped are left out)."""
-    runs: list[tuple[int, int]] = []
-    bounds = [start for start, _end, _perms in regions]
-    for addr in written:
-        i = bisect.bisect_right(bounds, addr) - 1
-        if i < 0 or addr >= regions[i][1]:
-            continue
-        if runs and runs[-1][1] == addr and addr != regions[i][0]:
-            runs[-1] = (runs[-1][0], addr + PAGE)
-        else:
-            runs.append((addr, addr + PAGE))
-    return runs
+    """The sorted pages `written` that are still mapped, as runs of consecutive pages."""
+    return page_runs([addr for addr in written if in_regions(regions, addr)])
 
 
 def capture(

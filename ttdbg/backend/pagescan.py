@@ -110,6 +110,17 @@ def page_pointers(start: int, end: int, pages: dict[int, bytes]) -> PagePointers
     return PagePointers(start, end, pages)
 
 
+def page_runs(pages: list[int]) -> list[tuple[int, int]]:
+    """The sorted page addresses `pages` as [start, end) runs of consecutive pages."""
+    runs: list[tuple[int, int]] = []
+    for addr in pages:
+        if runs and runs[-1][1] == addr:
+            runs[-1] = (runs[-1][0], addr + PAGE)
+        else:
+            runs.append((addr, addr + PAGE))
+    return runs
+
+
 class PageScanner:
     """A reusable chunk buffer (already faulted in) for reading and comparing guest memory."""
 

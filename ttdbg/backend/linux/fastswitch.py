@@ -12,6 +12,7 @@ table and the buffered events, in order) at every Python hook and every emulator
 from __future__ import annotations
 
 import ctypes
+import struct
 from typing import TYPE_CHECKING, Any
 
 from unicorn.unicorn_py3.unicorn import uclib
@@ -93,6 +94,10 @@ class _Sched(ctypes.Structure):
     ]
 
 
+_ROW = MAX_REGS * SLOT  # one thread's register slots
+_EVENT = struct.Struct("<QqqQ")  # a _Event
+assert _EVENT.size == ctypes.sizeof(_Event)
+
 _lib.ts_sizeof.restype = ctypes.c_uint64
 assert _lib.ts_sizeof() == ctypes.sizeof(_Sched), "native thread switch layout mismatch"
 
@@ -153,6 +158,8 @@ class FastSwitch:
             s.resv_ctx = reservation._raw_ctx.value
             s.resv_field = ctypes.addressof(reservation._fields[0])
         self._size = len(regs) * SLOT
+        self._slots_at = ctypes.addressof(s) + _Sched.slots.offset
+        self._events_at = ctypes.addressof(s) + _Sched.events.offset
         # Per table index: the tid and the register bytes copied there last (bytes never
         # change, so the same object means the same registers).
         self._tids: list[int] = []
@@ -218,7 +225,7 @@ class FastSwitch:
                 return  # a signal pending for another thread, or a mask to restore
             raw = t.regs
             if raw is not None and raw is not self._copied[i]:
-                ctypes.memmove(s.slots[i], raw, self._size)
+                ctypes.memmove(self._slots_at + i * _ROW, raw, self._size)
                 self._copied[i] = raw
         self._tids = tids
         s.nthreads = len(tids)
@@ -243,9 +250,14 @@ class FastSwitch:
         threads = p.threads
         if s.nevents:
             switch = EventKind.SWITCH
+            # Unpacked from the raw buffer: no ctypes structure per event.
+            raw = ctypes.string_at(self._events_at, s.nevents * _EVENT.size)
             p.inputs.decided(
                 switch,
-                [Event(switch, e.icount, (e.frm, e.to, e.why)) for e in s.events[: s.nevents]],
+                [
+                    Event(switch, icount, (frm, to, why))
+                    for icount, frm, to, why in _EVENT.iter_unpack(raw)
+                ],
             )
         table = threads.table
         for i, tid in enumerate(self._tids):
@@ -261,7 +273,8 @@ class FastSwitch:
             if i == s.current:
                 t.regs = self._copied[i] = None
             else:
-                raw = bytes(s.slots[i])[: self._size]
+                # Only the slots of this architecture's registers, not the whole row.
+                raw = ctypes.string_at(self._slots_at + i * _ROW, self._size)
                 t.regs = self._copied[i] = raw
         threads.wait_seq = s.wait_seq
         if s.switches:

@@ -184,7 +184,7 @@ class AddressSpace:
             cuts = [x for x in (start, end) if b < x < e]
             if not cuts or self.host.backs(b, e):
                 continue
-            pages = self.m.scanner.nonzero_pages(b, e)
+            pages = self.m.nonzero_pages(b, e)
             uc.mem_unmap(b, e - b)
             bounds = [b, *cuts, e]
             for lo, hi in itertools.pairwise(bounds):
