@@ -209,7 +209,11 @@ class HostIO:
         data = self.files.get(known) if known is not None else None
         if known is None or data is None:
             chunks, at = [], 0
-            while at <= st.st_size and (chunk := os.pread(fd, 1 << 24, at)):
+            # Reads sized to what is left (plus a byte, to see a file that grew): a buffer of
+            # the largest read for a small file costs more than the read.
+            while at <= st.st_size and (
+                chunk := os.pread(fd, min(1 << 24, st.st_size - at + 1), at)
+            ):
                 chunks.append(chunk)
                 at += len(chunk)
             data = b"".join(chunks)
