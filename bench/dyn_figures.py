@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -22,9 +23,8 @@ COMPILERS = {
     "riscv64": "riscv64-linux-gnu-gcc",
 }
 PYTHON = "/usr/bin/python3"
-# Recording a hello world takes a tenth of a second: this many alternating pairs, at least,
-# so that the best of each has seen the same quiet moments of a shared machine.
-MIN_PAIRS = 7
+# Recording a hello world takes a tenth of a second: this many alternating pairs, at least.
+MIN_PAIRS = 9
 
 
 def _record(argv: list[str], out: Path) -> Any:
@@ -41,23 +41,26 @@ def _timed_record(program: Path, out: Path) -> tuple[float, float]:
 
 def record_pair_figures(static: Path, dyn: Path, tmp: Path, pairs: int) -> dict[str, Any]:
     """The record time of `dyn` over that of `static` (one program linked both ways): the two
-    recorded in turn, `pairs` times each after one untimed round, best time of each."""
+    recorded in turn, `pairs` times each after one untimed round. The ratio is the median of
+    the pairs' ratios: the two runs of a pair share the machine's load, where the best of
+    each would favour the shorter run, which more often slips through a busy machine
+    unslowed. The times are the best of each."""
     _timed_record(static, tmp / "static.ttrec")
     _timed_record(dyn, tmp / "hello.ttrec")
-    static_runs, dyn_runs = [], []
-    for _ in range(pairs):
-        static_runs.append(_timed_record(static, tmp / "static.ttrec"))
-        dyn_runs.append(_timed_record(dyn, tmp / "hello.ttrec"))
-    static_wall, static_cpu = (min(r[i] for r in static_runs) for i in (0, 1))
-    dyn_wall, dyn_cpu = (min(r[i] for r in dyn_runs) for i in (0, 1))
-    return {
-        "dyn_hello_record_s": round(dyn_wall, 3),
-        "static_hello_record_s": round(static_wall, 3),
-        "dyn_over_static_record": round(dyn_wall / static_wall, 2),
-        "dyn_hello_record_cpu_s": round(dyn_cpu, 3),
-        "static_hello_record_cpu_s": round(static_cpu, 3),
-        "dyn_over_static_record_cpu": round(dyn_cpu / static_cpu, 2),
-    }
+    runs = [
+        (_timed_record(static, tmp / "static.ttrec"), _timed_record(dyn, tmp / "hello.ttrec"))
+        for _ in range(pairs)
+    ]
+    figures: dict[str, Any] = {}
+    for i, suffix in ((0, ""), (1, "_cpu")):
+        figures |= {
+            f"dyn_hello_record{suffix}_s": round(min(d[i] for _s, d in runs), 3),
+            f"static_hello_record{suffix}_s": round(min(s[i] for s, _d in runs), 3),
+            f"dyn_over_static_record{suffix}": round(
+                statistics.median(d[i] / s[i] for s, d in runs), 2
+            ),
+        }
+    return figures
 
 
 def dyn_figures(arch: str, best_of: Any, repeats: int) -> dict[str, Any]:
