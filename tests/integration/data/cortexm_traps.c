@@ -1,9 +1,9 @@
 /* Synchronous faults on QEMU's lm3s boards, with the configurable faults disabled (so they
- * escalate to HardFault) and then enabled: a misaligned ldrex or ldrd (UsageFault UNALIGNED),
- * bkpt (DebugMonitor, never enabled: HardFault), fetches from execute-never regions (MemManage
- * IACCVIOL). The handler prints the exception, CFSR/HFSR and the stacked pc and xPSR, and
- * returns past the instruction (to the caller after a fetch fault); the test compares the
- * output with qemu-system-arm's. */
+ * escalate to HardFault) and then enabled: a misaligned ldrex, ldrd or ldm (UsageFault
+ * UNALIGNED), bkpt (DebugMonitor, never enabled: HardFault), fetches from execute-never regions
+ * (MemManage IACCVIOL). The handler prints the exception, CFSR/HFSR and the stacked pc and
+ * xPSR, and returns past the instruction (to the caller after a fetch fault); the test
+ * compares the output with qemu-system-arm's. */
 #include <stdint.h>
 #define REG(a) (*(volatile uint32_t *)(a))
 #define UART0_DR REG(0x4000C000)
@@ -52,6 +52,8 @@ static void faults(void) {
     __asm__ volatile("ldrex %0, [%1]" : "=r"(v) : "r"((uint8_t *)buf + 1) : "memory");
     puts_("ldrd misaligned\n");
     __asm__ volatile("ldrd %0, %1, [%2]" : "=r"(v), "=r"(v) : "r"((uint8_t *)buf + 2) : "memory");
+    puts_("ldm misaligned\n");
+    __asm__ volatile("ldm %0, {r2, r3}" :: "r"((uint8_t *)buf + 2) : "r2", "r3", "memory");
     puts_("bkpt\n");
     __asm__ volatile("bkpt #3" ::: "memory");
     puts_("jump into the peripheral region (execute never)\n");

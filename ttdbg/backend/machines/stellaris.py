@@ -279,11 +279,22 @@ class Stellaris(Board):
         return number
 
     def checked(self, insns: list[tuple[int, int, str, str]]) -> list[int]:
-        """ldrd/strd: QEMU's v7-M faults them when not word-aligned; Unicorn does not."""
-        return [addr for addr, _size, mnem, _ops in insns if mnem in ("ldrd", "strd")]
+        """ldrd/strd and ldm/stm (not on sp, which is always word-aligned): QEMU's v7-M
+        faults them when not word-aligned; Unicorn does not."""
+        return [
+            addr
+            for addr, _size, mnem, ops in insns
+            if mnem in ("ldrd", "strd")
+            or (mnem.startswith(("ldm", "stm")) and not ops.startswith("sp"))
+        ]
 
     def check(self, machine: Machine, pc: int) -> Trap | None:
         first, second = struct.unpack("<HH", machine.read(pc, 4))
+        if first >> 12 == 0xC or (first & 0xFE40 == 0xE800 and first & 0x0180 in (0x80, 0x100)):
+            # LDM/STM: T1 (1100 L Rn reglist), T2 IA and DB (1110 100 01/10 0 W L Rn).
+            rn = (first >> 8) & 7 if first >> 12 == 0xC else first & 0xF
+            base = machine.reg(f"r{rn}") if rn < 13 else 0
+            return Trap(EXCP_UNALIGNED, pc, base, 4) if base & 3 else None
         # LDRD/STRD (immediate), T1: 1110 100P U1WL Rn | Rt Rt2 imm8 (P = W = 0: exclusives).
         if first & 0xFE40 != 0xE840 or not first & 0x120:
             return None
