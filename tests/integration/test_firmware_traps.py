@@ -50,7 +50,7 @@ BOARDS = {
 }  # fmt: skip
 PROBES = {
     "riscv64": ("riscv_virt_traps.S", "riscv_virt_traps.c"),
-    "aarch64": ("aarch64_virt_traps.S", "aarch64_virt_traps.c"),
+    "aarch64": ("aarch64_virt_entry_probe.S", "aarch64_virt_traps.c"),
     "cortex-m": ("cortexm_traps.c",),
 }
 

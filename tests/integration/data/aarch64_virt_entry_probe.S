@@ -1,7 +1,8 @@
 /* Exception entry on QEMU's AArch64 virt: an FIQ (group 0 with FIQEn) taken at EL1h and an
  * IRQ taken at EL1t (SPSel 0), each handler printing which vector ran, SPSel, the stack
  * pointer it runs on, ELR/SPSR; main prints the stack pointers it sees after each eret. The
- * test compares the output with qemu-system-aarch64's. */
+ * test compares the output with qemu-system-aarch64's. aarch64_virt_traps.c runs on these
+ * vectors too (on_exception gets the vector's number and the saved x0/x30). */
     .section .text.start
     .globl _start
 _start:
@@ -22,6 +23,7 @@ vectors:
     sub  sp, sp, #32
     stp  x0, x30, [sp]
     mov  x0, #k
+    mov  x1, sp  /* the saved x0/x30, for handlers that want them */
     bl   on_exception
     ldp  x0, x30, [sp]
     add  sp, sp, #32
