@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import weakref
 from typing import TYPE_CHECKING, Protocol
 
 import unicorn
@@ -118,11 +119,10 @@ class _AddressSpaceMarks:
         counter.add_native_hook(
             unicorn.UC_HOOK_TLB_FILL, _lib.bc_pageset_tlb_fill, ctypes.c_void_p(self._set)
         )
+        # The set lives as long as the emulator whose hook writes to it, not as this object
+        # (a machine may drop its tracker and run on).
+        weakref.finalize(uc, _lib.bc_pageset_free, self._set)
         self._flush_tlb()
-
-    def __del__(self) -> None:
-        # The hook goes with the emulator, which the machine drops together with this.
-        _lib.bc_pageset_free(self._set)
 
     def _flush_tlb(self) -> None:
         self._uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
