@@ -198,3 +198,50 @@ def test_psci_cpu_off_of_the_only_cpu_ends_the_run_naming_it(tmp_path: Path) -> 
     ), rec.stderr
     info = run_ttdbg(["info", str(tmp_path / "off.ttrec")])
     assert re.search(rb"icount: +2\n", info.stdout), info.stdout  # in front of the hvc
+
+
+# bkpt in Thread mode enters HardFault (DebugMonitor is never enabled); the handler's own bkpt
+# cannot escalate any further: a lockup, where QEMU aborts with its register dump.
+LOCKUP = """.syntax unified
+.thumb
+.section .vectors
+.word 0x20002000, _start + 1, 0, hardfault + 1
+.text
+.thumb_func
+.globl _start
+_start:
+    bkpt #1
+1:  b 1b
+.thumb_func
+hardfault:
+    bkpt #2
+2:  b 2b
+"""
+
+
+def test_a_cortex_m_lockup_stops_where_qemu_aborts(tmp_path: Path) -> None:
+    elf = build("cortex-m", tmp_path / "lockup.elf", LOCKUP)
+    native = qemu("cortex-m", elf)
+    assert native.returncode != 0
+    dump = native.stderr.decode()
+    assert "Lockup: can't escalate 3 to HardFault" in dump, dump
+    theirs = {
+        name: int(value, 16) for name, value in re.findall(r"(R1[345]|XPSR)=([0-9a-f]+)", dump)
+    }
+    rec = record("cortex-m", elf, tmp_path / "lockup.ttrec")
+    assert rec.returncode == 1
+    assert f"guest fault at pc {theirs['R15']:#x} (icount 1): lockup: DebugMonitor cannot " \
+           "escalate to HardFault" in rec.stderr.decode(), rec.stderr  # fmt: skip
+    path = str(tmp_path / "lockup.ttrec")
+    recording = open_recording(path)
+    server = GdbServer(lambda: GdbStub(Timeline(recording), str(elf), recording.program_image))
+    server.start()
+    try:
+        out = run_gdb_on(require_tool("gdb-multiarch"), elf, server.address[1],
+                         ["continue", "info registers pc sp lr xpsr"])  # fmt: skip
+    finally:
+        server.shutdown()
+    assert "Program received signal SIGTRAP" in out[0], out
+    ours = {name: int(value, 16) for name, value in registers(out[1]).items()}
+    assert ours == {"pc": theirs["R15"], "sp": theirs["R13"], "lr": theirs["R14"],
+                    "xpsr": theirs["XPSR"]}  # fmt: skip

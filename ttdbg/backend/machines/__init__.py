@@ -17,7 +17,8 @@ from .clock import DEFAULT_ICOUNT_SHIFT, MAX_ICOUNT_SHIFT
 # Bump when device state, timing or trap rules change. 2: synchronous exceptions entered
 # (bus errors, alignment, brk/svc/smc/bkpt), the AArch64 reset PSTATE with Z set, mip reads.
 # 3: alignment of ldar/stlr and ldrd/strd, FP access traps, checked before they run.
-FIRMWARE_PLATFORM_VERSION = 3
+# 4: Cortex-M ldm/stm alignment; the Cortex-M reset xPSR with Z set, as QEMU's.
+FIRMWARE_PLATFORM_VERSION = 4
 
 MACHINES: dict[tuple[str, str], str] = {
     ("virt", "riscv64"): "riscv_virt:RiscvVirt",

@@ -53,6 +53,7 @@ NUM_IRQ = 64  # QEMU's stellaris NUM_IRQ_LINES
 PRIORITY_BITS = 3  # the LM3S parts implement 3 priority bits
 # The system clock after reset: QEMU derives it from RCC's reset value (SYSDIV /16 of 200 MHz).
 SYSCLK_HZ = 12_500_000
+XPSR_Z = 1 << 30
 CFSR_UNDEFINSTR = 1 << 16  # UsageFault: an undefined instruction
 CFSR_UNALIGNED = 1 << 24  # UsageFault: a misaligned exclusive (or ldrd/ldm) access
 CFSR_IACCVIOL = 1 << 0  # MemManage: a fetch from an execute-never region
@@ -186,7 +187,7 @@ class Stellaris(Board):
 
     def reset(self, machine: Machine, program: Program) -> None:
         """As the Cortex-M3 leaves reset: SP and PC from the vector table at 0 (VTOR 0),
-        Thread mode, privileged, main stack."""
+        Thread mode, privileged, main stack (and Z set, as in QEMU)."""
         self.machine = machine
         self.core = MachineCore(machine, [(r.base, r.base + r.size) for r in self.memory])
         self.scs.machine = machine
@@ -194,7 +195,7 @@ class Stellaris(Board):
         sp, pc = struct.unpack("<II", machine.read(0, 8))
         machine.set_reg("msp", sp & ~3)
         machine.set_reg("control", 0)
-        machine.set_reg("xpsr", XPSR_T)
+        machine.set_reg("xpsr", XPSR_T | XPSR_Z)  # QEMU keeps Z inverted, reset to 0: Z set
         if not pc & 1:
             self.bus.fail(f"reset vector {pc:#x} has bit 0 clear (INVSTATE, not modelled)")
         machine.set_reg("pc", pc | 1)
