@@ -1,7 +1,8 @@
 """The brute-force oracle for the index: one forward replay from icount 0 with Python hooks on
 every instruction and every write, calls recognised by what they do to the link register or
-the stack, returns matched with one shadow stack over the whole run by where their return
-address was (so `ret N` needs no special case). What syscalls write is taken whole as the
+the stack, returns matched with one shadow stack per guest thread by where their return
+address was (so `ret N` needs no special case); a call or return is finished before the
+scheduler loads another thread's registers. What syscalls write is taken whole as the
 platform writes it, attributed to the instruction the code hook saw last, and cut into the
 index's 8-byte-aligned pieces here. A 16-byte register store (capstone's operands say which)
 arrives as two 8-byte pieces and is joined into one write."""
@@ -14,6 +15,7 @@ from typing import Any
 import capstone
 import unicorn
 
+from ttdbg.backend.linux.platform import LinuxPlatform
 from ttdbg.backend.machine import KernelWrite
 from ttdbg.backend.recording import Recording
 from ttdbg.backend.replayer import new_replay_process
@@ -42,7 +44,9 @@ def brute_force(rec: Recording) -> Truth:
     detail.detail = True
     push = 8 if arch.name == "x86_64" else 0
     truth = Truth()
-    stack: list[tuple[int, int]] = []  # (call icount, sp it returns to)
+    stacks: dict[int, list[tuple[int, int]]] = {}  # tid -> [(call icount, sp it returns to)]
+    assert isinstance(proc.platform, LinuxPlatform)
+    threads = proc.platform.threads
     prev: list[Any] = []  # [icount, pc, kind, size, sp before a return] of the last one
     current = [0, 0, 0]  # icount, pc, whether the instruction stores a 16-byte register
     half = [False]  # the last write is a 16-byte store's low piece
@@ -71,12 +75,13 @@ def brute_force(rec: Recording) -> Truth:
     def finish(next_pc: int) -> None:
         icount, pc, kind, size, sp_before = prev
         sp = m.reg(arch.sp)
+        stack = stacks.setdefault(threads.current, [])
         if kind == "maybe-call":
             kind = "call" if m.reg("ra") == pc + size else ""
         if kind == "call":
             truth.calls[icount] = {
                 "icount": icount, "pc": pc, "target": next_pc, "sp": sp,
-                "return_icount": None, "retval": None,
+                "return_icount": None, "retval": None, "tid": threads.current,
                 **{f"arg{i}": m.reg(r) for i, r in enumerate(ARGS[arch.name])},
             }  # fmt: skip
             stack.append((icount, sp + push))
@@ -127,6 +132,16 @@ def brute_force(rec: Recording) -> Truth:
                 rows.append([at, 1, byte])
         truth.writes.extend((icount, pc, a, n, v, nr) for a, n, v in rows)
 
+    switch_to = threads.switch_to
+
+    def finish_then_switch(tid: int) -> None:
+        # The last instruction's effect is in the registers of the thread that ran it.
+        if tid != threads.current and prev and prev[0] == m.icount - 1:
+            finish(m.pc)
+            prev.clear()
+        switch_to(tid)
+
+    threads.switch_to = finish_then_switch  # type: ignore[method-assign]
     m.kernel_write_listener = on_kernel_write
     m.uc.hook_add(unicorn.UC_HOOK_CODE, on_code)
     m.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, on_write)

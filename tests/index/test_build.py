@@ -88,9 +88,9 @@ def assert_reads_are_in_the_index(path: Path) -> None:
 def test_threads_switched_inside_calls_index_as_a_brute_force_replay(tmp_path: Path) -> None:
     """Two threads in recursive calls, switched every 997 instructions (so at block ends
     inside calls and returns, in the native switch and the Python one): every write equals
-    the brute-force replay's, and every call's site, target, stack pointer and arguments.
-    Which return ends a call is not compared: both match returns on one shadow stack across
-    threads, where a return can drop another thread's frames."""
+    the brute-force replay's, and every call's site, target, stack pointer, arguments, thread
+    and return (each thread's returns pair with its own calls); every call of `fib` returns,
+    as it does natively."""
     program, path = tmp_path / "threads", tmp_path / "threads.ttrec"
     source = Path(__file__).with_name("threads.c")
     cc = require_tool("gcc")
@@ -105,16 +105,14 @@ def test_threads_switched_inside_calls_index_as_a_brute_force_replay(tmp_path: P
     truth = brute_force(rec)
     writes, calls = index_rows(path)
     assert writes == sorted(truth.writes)
-    without_returns = {"return_icount", "retval"}
-
-    def sites(found: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
-        return {
-            k: {name: v for name, v in c.items() if name not in without_returns}
-            for k, c in found.items()
-        }
-
-    assert sites(calls) == sites(truth.calls)
-    assert len(calls) > 1000
+    assert calls == truth.calls
+    assert len({c["tid"] for c in calls.values()}) == 3
+    fib = run_query(
+        rec, "SELECT count(*), count(return_icount) FROM calls_named WHERE callee = 'fib'"
+    ).rows
+    # fib(n) makes 2 fib(n + 1) - 1 calls (F(13) = 233, F(14) = 377): three of fib(12) and
+    # three of fib(13).
+    assert fib == [(3 * (2 * 233 - 1) + 3 * (2 * 377 - 1),) * 2]
 
 
 @pytest.mark.parametrize("name", ["walk", "aarch64/walk", "riscv64/walk"])

@@ -429,7 +429,7 @@ typedef struct {
     uint64_t wide;   /* bit i: instruction i stores a 16-byte register (i < 64) */
 } ix_block;
 
-#define IX_MAX_COLUMNS 10
+#define IX_MAX_COLUMNS 11
 
 typedef struct {
     uint64_t len, cap;
@@ -440,8 +440,8 @@ typedef struct {
 /* W_CAUSE: 0 for an instruction's store, else what Python said made the write (a syscall, a
  * signal frame), for ix_add_write rows. */
 enum { W_ICOUNT, W_PC, W_ADDR, W_VALUE, W_SIZE, W_VALUE_HI, W_CAUSE, W_COLUMNS };
-enum { C_ICOUNT, C_PC, C_TARGET, C_SP, C_RET, C_RETVAL, C_ARG0, C_COLUMNS = C_ARG0 + 4 };
-enum { R_ICOUNT, R_SP, R_RETVAL, R_COLUMNS };
+enum { C_ICOUNT, C_PC, C_TARGET, C_SP, C_RET, C_RETVAL, C_ARG0, C_TID = C_ARG0 + 4, C_COLUMNS };
+enum { R_ICOUNT, R_SP, R_RETVAL, R_TID, R_COLUMNS };
 enum { S_ROW, S_SP, S_COLUMNS };
 
 typedef struct {
@@ -458,12 +458,18 @@ typedef struct {
     int32_t have_cur;
     int32_t unknown_blocks; /* blocks the table did not know: a bug if ever non-zero */
     ix_table writes;        /* icount, pc, addr, value, size */
-    ix_table calls;         /* icount, pc, target, sp, return icount (or -1), retval, args */
-    ix_table returns;       /* returns matched by no call of this run: icount, sp, retval */
-    ix_table stack;         /* shadow stack: call row, sp the call returns to */
+    ix_table calls;   /* icount, pc, target, sp, return icount (or -1), retval, args, tid */
+    ix_table returns; /* returns matched by no call of this run: icount, sp, retval, tid */
+    ix_table stack;   /* the running thread's shadow stack: call row, sp the call returns to */
     int32_t oom;
     int32_t arg_ids[4]; /* the first integer argument registers, read at a callee's entry */
     uint64_t half;      /* the row of a 16-byte store's low piece awaiting its high one */
+    /* Calls and returns pair up per guest thread: `tid` runs on `stack`; the shadow stacks
+     * of the others wait in `parked` (Python tells of every switch, ix_switch). */
+    int64_t tid;
+    ix_table *parked;
+    int64_t *parked_tid;
+    uint64_t nparked, parked_cap;
 } ix_recorder;
 
 static int ix_grow(ix_table *t) {
@@ -521,6 +527,7 @@ static void ix_finish_block(void *uc, ix_recorder *x, uint64_t next_pc) {
         c[C_RET][row] = UINT64_MAX;
         c[C_RETVAL][row] = 0;
         for (int i = 0; i < 4; i++) c[C_ARG0 + i][row] = ix_reg(uc, x, x->arg_ids[i]);
+        c[C_TID][row] = (uint64_t)x->tid;
         x->stack.cols[S_ROW][top] = row;
         x->stack.cols[S_SP][top] = sp + x->call_push;
     } else if (b->kind == IX_RET) {
@@ -538,6 +545,7 @@ static void ix_finish_block(void *uc, ix_recorder *x, uint64_t next_pc) {
             x->returns.cols[R_ICOUNT][row] = icount;
             x->returns.cols[R_SP][row] = sp;
             x->returns.cols[R_RETVAL][row] = retval;
+            x->returns.cols[R_TID][row] = (uint64_t)x->tid;
         }
     }
 }
@@ -625,6 +633,55 @@ void ix_flush(void *uc, ix_recorder *x) {
     if (x->have_cur && x->cur.kind != IX_OTHER && x->cur_base + x->cur.n == x->c->icount)
         ix_finish_block(uc, x, ix_reg(uc, x, x->pc_id));
     x->have_cur = 0;
+}
+
+/* Thread `tid` goes on the CPU; call before its registers are loaded: the block that ran last
+ * is finished with the registers of the thread that ran it, and each thread's calls wait on
+ * its own shadow stack. Returns -1 when memory ran out. */
+int ix_switch(void *uc, ix_recorder *x, int64_t tid) {
+    ix_flush(uc, x);
+    if (tid == x->tid) return 0;
+    if (x->nparked == x->parked_cap) {
+        uint64_t cap = x->parked_cap ? x->parked_cap * 2 : 8;
+        ix_table *parked = realloc(x->parked, cap * sizeof *parked);
+        if (parked) x->parked = parked;
+        int64_t *tids = realloc(x->parked_tid, cap * sizeof *tids);
+        if (tids) x->parked_tid = tids;
+        if (!parked || !tids) {
+            x->oom = 1;
+            return -1;
+        }
+        x->parked_cap = cap;
+    }
+    x->parked[x->nparked] = x->stack;
+    x->parked_tid[x->nparked++] = x->tid;
+    memset(&x->stack, 0, sizeof x->stack);
+    x->stack.ncols = S_COLUMNS;
+    for (uint64_t i = 0; i + 1 < x->nparked; i++)
+        if (x->parked_tid[i] == tid) {
+            x->stack = x->parked[i];
+            x->parked[i] = x->parked[--x->nparked];
+            x->parked_tid[i] = x->parked_tid[x->nparked];
+            break;
+        }
+    x->tid = tid;
+    return 0;
+}
+
+/* At the end: the parked threads' shadow stacks join the running one's, so that `stack`
+ * holds every call still open (in no particular order). Returns -1 when memory ran out. */
+int ix_gather_stacks(ix_recorder *x) {
+    for (; x->nparked; x->nparked--) {
+        ix_table *t = &x->parked[x->nparked - 1];
+        for (uint64_t i = 0; i < t->len; i++) {
+            uint64_t top = ix_row(x, &x->stack);
+            if (top == UINT64_MAX) return -1;
+            x->stack.cols[S_ROW][top] = t->cols[S_ROW][i];
+            x->stack.cols[S_SP][top] = t->cols[S_SP][i];
+        }
+        for (uint32_t c = 0; c < t->ncols; c++) free(t->cols[c]);
+    }
+    return 0;
 }
 
 static int ix_cmp_u64(const void *a, const void *b) {
@@ -854,6 +911,13 @@ void ix_free(ix_recorder *x) {
     ix_free_blocks(x);
     free(x->table);
     x->table = NULL;
+    for (uint64_t i = 0; i < x->nparked; i++)
+        for (uint32_t c = 0; c < x->parked[i].ncols; c++) free(x->parked[i].cols[c]);
+    free(x->parked);
+    free(x->parked_tid);
+    x->parked = NULL;
+    x->parked_tid = NULL;
+    x->nparked = x->parked_cap = 0;
     ix_table *tables[] = {&x->writes, &x->calls, &x->returns, &x->stack};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         for (uint32_t c = 0; c < tables[i]->ncols; c++) {

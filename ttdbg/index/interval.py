@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ttdbg.backend.linux.platform import LinuxPlatform
 from ttdbg.backend.recording import Recording
 from ttdbg.backend.replayer import new_replay_process, restore_replay_state
 from ttdbg.backend.runoutcome import Why
@@ -80,14 +81,17 @@ def _tables(rows: Rows) -> tuple[pa.Table, pa.Table, pa.Table, list[int]]:
             pc.if_else(seen, ret.view(pa.int64()), None),
             pc.if_else(seen, c["retval"], None),
             *(c[name] for name in CALL_ARG_NAMES),
+            c["tid"].view(pa.int64()),
         ],
         schema=CALLS,
     )  # fmt: skip
     r = rows.returns
     returns = pa.Table.from_arrays(
-        [r["icount"].view(pa.int64()), r["sp"], r["retval"]], schema=RETURNS
+        [r["icount"].view(pa.int64()), r["sp"], r["retval"], r["tid"].view(pa.int64())],
+        schema=RETURNS,
     )
-    open_calls = pc.take(calls.column("icount"), rows.open_calls).to_pylist()
+    # Gathered from every thread's shadow stack: in execution order again.
+    open_calls = sorted(pc.take(calls.column("icount"), rows.open_calls).to_pylist())
     return writes, calls, returns, open_calls
 
 
@@ -186,7 +190,10 @@ def record_interval(
     proc = new_replay_process(rec)
     restore_replay_state(proc, rec.snapshots.state(index), rec.exit_outcome())
     m = proc.machine
-    recorder = IndexRecorder(m)
+    threads = proc.platform.threads if isinstance(proc.platform, LinuxPlatform) else None
+    recorder = IndexRecorder(m, threads.current if threads else 0)
+    if threads:
+        threads.switch_listeners.append(recorder.switching)
     seeks: list[SeekPoint] = []
     digests = PageDigests(rec.snapshots.hash_version)
     previous: MachineState | None = None
@@ -219,6 +226,8 @@ def record_interval(
         return recorder.rows(), seeks, blocks
     finally:
         recorder.detach()
+        if threads:
+            threads.switch_listeners.remove(recorder.switching)
 
 
 def index_interval(

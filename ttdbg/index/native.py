@@ -21,7 +21,7 @@ CALL_ARG_NAMES = ("arg0", "arg1", "arg2", "arg3")
 NO_RETURN = (1 << 64) - 1  # a call's return icount while its return is not seen
 
 
-MAX_COLUMNS = 10
+MAX_COLUMNS = 11
 
 
 class _Table(ctypes.Structure):
@@ -51,8 +51,10 @@ WRITE_COLUMNS = ("icount", "pc", "addr", "value", "size", "value_hi", "cause")
 # The `cause` of a write no instruction made: a syscall's number plus one, or a delivered
 # signal's number plus SIGNAL_CAUSE.
 SIGNAL_CAUSE = 1 << 32
-CALL_COLUMNS = ("icount", "pc", "target", "sp", "return_icount", "retval", *CALL_ARG_NAMES)
-RETURN_COLUMNS = ("icount", "sp", "retval")
+CALL_COLUMNS = (
+    "icount", "pc", "target", "sp", "return_icount", "retval", *CALL_ARG_NAMES, "tid",
+)  # fmt: skip
+RETURN_COLUMNS = ("icount", "sp", "retval", "tid")
 STACK_COLUMNS = ("row", "sp")
 
 
@@ -78,6 +80,11 @@ class _Recorder(ctypes.Structure):
         ("oom", ctypes.c_int32),
         ("arg_ids", ctypes.c_int32 * 4),
         ("half", ctypes.c_uint64),
+        ("tid", ctypes.c_int64),
+        ("parked", ctypes.c_void_p),
+        ("parked_tid", ctypes.c_void_p),
+        ("nparked", ctypes.c_uint64),
+        ("parked_cap", ctypes.c_uint64),
     ]
 
 
@@ -93,6 +100,8 @@ _lib.ix_learn.argtypes = [
 _lib.ix_forget.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_flush.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Recorder)]
 _lib.ix_free.argtypes = [ctypes.POINTER(_Recorder)]
+_lib.ix_switch.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Recorder), ctypes.c_int64]
+_lib.ix_gather_stacks.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_sort_writes.argtypes = [ctypes.POINTER(_Recorder)]
 _lib.ix_add_write.argtypes = [
     ctypes.POINTER(_Recorder), ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
@@ -112,9 +121,9 @@ class Rows:
     """What one run recorded, column by column; the arrays wrap the recorder's own memory."""
 
     writes: Columns  # icount, pc, addr, value, size, value_hi, cause; sorted by address (stable)
-    calls: Columns  # icount, pc, target, sp, return_icount, retval, arg0..arg3
-    returns: Columns  # icount, sp, retval: returns no call of this run explains
-    open_calls: pa.Array  # row numbers of the calls still on the shadow stack at the end
+    calls: Columns  # icount, pc, target, sp, return_icount, retval, arg0..arg3, tid
+    returns: Columns  # icount, sp, retval, tid: returns no call of this run explains
+    open_calls: pa.Array  # row numbers of the calls still on a shadow stack at the end
     pages: list[int]  # the pages the writes touch, ascending
 
 
@@ -134,9 +143,10 @@ def pieces(addr: int, data: bytes) -> list[tuple[int, int, int]]:
 
 
 class IndexRecorder:
-    """Records every guest write and every call and return of `machine` while attached."""
+    """Records every guest write and every call and return of `machine` while attached;
+    `tid` is the guest thread running now (tell of every switch with `switching`)."""
 
-    def __init__(self, machine: Machine) -> None:
+    def __init__(self, machine: Machine, tid: int = 0) -> None:
         arch = machine.arch
         self._machine = machine
         self._x = _Recorder()
@@ -149,6 +159,7 @@ class IndexRecorder:
         )  # fmt: skip
         if err != 0:
             raise MemoryError("cannot allocate the index block table")
+        self._x.tid = tid
         self._classifier = BlockClassifier(arch)
         self.blocks: list[tuple[Block, int]] = []  # every block learned, with its code's crc32
         counter = machine.counter
@@ -192,6 +203,11 @@ class IndexRecorder:
         """Call at a stop: finish a call or return whose block ran to the end just now."""
         _lib.ix_flush(self._machine.uc._uch, self._ref)
 
+    def switching(self, tid: int) -> None:
+        """Thread `tid` is about to run (its registers not loaded yet)."""
+        if _lib.ix_switch(self._machine.uc._uch, self._ref, tid) != 0:
+            raise MemoryError("the index recorder ran out of memory")
+
     def detach(self) -> None:
         counter = self._machine.counter
         counter.set_index(None)
@@ -222,7 +238,7 @@ class IndexRecorder:
             raise MemoryError("the index recorder ran out of memory")
         if x.unknown_blocks:
             raise RuntimeError(f"index recorder met {x.unknown_blocks} blocks it was not taught")
-        if _lib.ix_sort_writes(self._ref) != 0:
+        if _lib.ix_sort_writes(self._ref) != 0 or _lib.ix_gather_stacks(self._ref) != 0:
             raise MemoryError("cannot sort the index's writes")
         pages = (ctypes.c_uint64 * _lib.ix_written_pages(self._ref, None))()
         _lib.ix_written_pages(self._ref, pages)

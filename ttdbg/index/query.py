@@ -88,7 +88,8 @@ def connect(rec: Recording) -> duckdb.DuckDBPyConnection:
         """CREATE VIEW calls AS
         SELECT c.icount, c.pc, c.target, c.sp,
                coalesce(c.return_icount, l.return_icount) AS return_icount,
-               coalesce(c.retval, l.retval) AS retval, c.arg0, c.arg1, c.arg2, c.arg3
+               coalesce(c.retval, l.retval) AS retval, c.arg0, c.arg1, c.arg2, c.arg3,
+               c.tid
         FROM raw_calls c LEFT JOIN call_links l USING (icount)"""
     )
     symbols = Symbols(rec.program_image, rec.program.load_bias)

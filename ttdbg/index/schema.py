@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-FORMAT = 5  # bump on any incompatible change to the files below
+FORMAT = 6  # bump on any incompatible change to the files below
 
 WRITES = pa.schema(
     [
@@ -39,11 +39,14 @@ CALLS = pa.schema(
         ("arg1", pa.uint64()),
         ("arg2", pa.uint64()),
         ("arg3", pa.uint64()),
+        ("tid", pa.int64()),  # the guest thread that called
     ]
 )
 
 # Returns that no call of their interval explains: matched across intervals when read.
-RETURNS = pa.schema([("icount", pa.int64()), ("sp", pa.uint64()), ("retval", pa.uint64())])
+RETURNS = pa.schema(
+    [("icount", pa.int64()), ("sp", pa.uint64()), ("retval", pa.uint64()), ("tid", pa.int64())]
+)
 
 SYSCALLS = pa.schema(
     [

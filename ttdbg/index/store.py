@@ -237,14 +237,13 @@ class IndexStore:
         for row in summaries.to_pylist():
             k = row["interval"]
             returns = self.read_interval("returns", k).to_pylist()
-            calls = self.read_interval("calls", k, ["icount", "sp"])
+            calls = self.read_interval("calls", k, ["icount", "sp", "tid"])
             opened = calls.filter(
                 pc.is_in(calls.column("icount"), pa.array(row["open_calls"], pa.int64()))
             )
-            open_calls = [(c["icount"], c["sp"] + push) for c in opened.to_pylist()]
-            ends.append(
-                IntervalEnds(k, [(r["icount"], r["sp"], r["retval"]) for r in returns], open_calls)
-            )
+            open_calls = [(c["icount"], c["sp"] + push, c["tid"]) for c in opened.to_pylist()]
+            unmatched = [(r["icount"], r["sp"], r["retval"], r["tid"]) for r in returns]
+            ends.append(IntervalEnds(k, unmatched, open_calls))
         links = link_calls(ends)
         icounts = sorted(links)
         return pa.table(

@@ -187,6 +187,9 @@ class Threads:
         self.switch_due: Why | None = None  # the running thread cannot or will not go on
         self.slice_end = self.policy.next_quantum()
         self.switches = 0
+        # Told the tid of the thread about to run at every switch to another thread, before
+        # its registers are loaded (the index recorder pairs calls and returns per thread).
+        self.switch_listeners: list[Callable[[int], None]] = []
 
     def start(self, tid: int, name: str = "") -> None:
         """The main thread, whose tid is the process id; `name` is its comm."""
@@ -611,6 +614,8 @@ class Threads:
             return
         p, m = self.p, self.p.m
         old, new = self.running, self.table[tid]
+        for listener in self.switch_listeners:
+            listener(tid)
         if old.state != State.EXITED:
             old.regs = m.register_file.save()
         assert new.regs is not None
