@@ -97,7 +97,10 @@ def test_threads_switched_inside_calls_index_as_a_brute_force_replay(tmp_path: P
     subprocess.run([cc, "-O1", "-static", "-pthread", "-o", str(program), str(source)],
                    check=True, timeout=120)  # fmt: skip
     native = subprocess.run([str(program)], capture_output=True, timeout=60)
-    out = run_ttdbg(["record", "--quantum", "997", "-o", str(path), "--", str(program)])
+    out = run_ttdbg(
+        ["record", "--quantum", "997", "--snapshot-every", "20000", "-o", str(path), "--",
+         str(program)]
+    )  # fmt: skip
     assert (out.returncode, out.stdout) == (0, native.stdout), out.stderr
     rec = open_recording(str(path))
     assert sum(e.kind == EventKind.SWITCH for e in rec.events) > 20
@@ -107,6 +110,14 @@ def test_threads_switched_inside_calls_index_as_a_brute_force_replay(tmp_path: P
     assert writes == sorted(truth.writes)
     assert calls == truth.calls
     assert len({c["tid"] for c in calls.values()}) == 3
+    # Returns linked to calls of earlier intervals (per thread) are among those compared.
+    lows = [lo for lo, _hi in intervals(rec)]
+    crossing = [
+        c for c in calls.values()
+        if c["return_icount"] is not None
+        and bisect.bisect_right(lows, c["icount"]) != bisect.bisect_right(lows, c["return_icount"])
+    ]  # fmt: skip
+    assert len(crossing) > 10
     fib = run_query(
         rec, "SELECT count(*), count(return_icount) FROM calls_named WHERE callee = 'fib'"
     ).rows
