@@ -31,6 +31,7 @@ from ttdbg.snapshots.state import MachineState
 from .cancel import CancelToken, Progress
 from .eventlog import Event, EventKind
 from .inputs import ReplayInputs
+from .machines.history import FirmwareHistory, HistoryLog
 from .machines.platform import EnteredInterrupt, FirmwarePlatform
 from .process import GuestProcess
 from .recording import Recording
@@ -116,7 +117,7 @@ class Timeline:
         self.replay_breaks: frozenset[int] = frozenset()
         # Interrupt entries continues stop at (firmware): None off, empty every interrupt.
         self.interrupt_catch: frozenset[int] | None = None
-        self._interrupt_entries: list[EnteredInterrupt] | None = None  # the whole recording's
+        self._history: FirmwareHistory | None = None  # the whole recording's, once read
         self.named: dict[str, int] = {}  # replaced whole on every change
         self._pinning: set[str] = set()  # names whose state this timeline pinned in the cache
         self._changes: list[Change] = []
@@ -354,26 +355,41 @@ class Timeline:
         self.interrupt_catch = None if numbers is None else frozenset(numbers)
         self._notify("interrupt_catch")
 
-    def interrupt_entries(self, cancel: CancelToken | None = None) -> list[EnteredInterrupt]:
-        """Every interrupt entry of the recording, in icount order (one forward replay,
-        made once; the position is kept). Empty for a Linux program."""
+    def firmware_history(self, cancel: CancelToken | None = None) -> FirmwareHistory | None:
+        """Every interrupt entry and serial byte of the recording, by icount (one forward
+        replay, made once; the position is kept). None for a Linux program; a cancelled
+        replay gives what it saw so far, marked incomplete and not kept."""
         platform = self.firmware
         if platform is None:
-            return []
-        if self._interrupt_entries is not None:
-            return self._interrupt_entries
+            return None
+        if self._history is not None:
+            return self._history
         here = self.position
-        found: list[EnteredInterrupt] = []
+        seen = HistoryLog()
         self._goto(0, None, cancel)
-        platform.entered = found.append
+        platform.entered = seen.entered
+        platform.written = seen.written
         try:
             stop = self._run_until(self.end, 0, None, cancel)
         finally:
             platform.entered = None
+            platform.written = None
             self._goto(here, None, None)
-        if not isinstance(stop, Interrupted):
-            self._interrupt_entries = found
-        return found
+        history = seen.history(complete=not isinstance(stop, Interrupted))
+        if history.complete:
+            self._history = history
+        return history
+
+    @property
+    def history_read(self) -> FirmwareHistory | None:
+        """The firmware history if `firmware_history` has read it already (never replays)."""
+        return self._history
+
+    def interrupt_entries(self, cancel: CancelToken | None = None) -> list[EnteredInterrupt]:
+        """Every interrupt entry of the recording, in icount order (see `firmware_history`).
+        Empty for a Linux program."""
+        history = self.firmware_history(cancel)
+        return [] if history is None else list(history.entries)
 
     def _catches(self, number: int) -> bool:
         catch = self.interrupt_catch

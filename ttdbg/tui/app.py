@@ -44,8 +44,16 @@ from ttdbg.symbols import Symbols
 from .commands import HELP, CommandError, parse_command, parse_position
 from .compositor import LineCompositor
 from .examine import FIRST, PRINT_LETTERS, examine, parse_format
+from .firmware import catch_interrupt, firmware_tabs, interrupt_lanes, jump_to_entry
 from .gdbdisasm import GdbDisassembler
-from .messages import EngineDone, GdbAttached, ProgressUpdate, SeekRequest, TimelineChanged
+from .messages import (
+    EngineDone,
+    GdbAttached,
+    InterruptLanes,
+    ProgressUpdate,
+    SeekRequest,
+    TimelineChanged,
+)
 from .view import StateView, ViewBuilder
 from .widgets.disassembly import Disassembly
 from .widgets.events import Events
@@ -55,6 +63,7 @@ from .widgets.marks import Marks
 from .widgets.memory import Memory
 from .widgets.output import Output
 from .widgets.pane import Pane
+from .widgets.peripherals import Peripherals
 from .widgets.registers import Registers
 from .widgets.source import Source
 from .widgets.stack import Stack
@@ -91,6 +100,7 @@ PANES: dict[str, tuple[str, str, str]] = {
     "backtrace": ("9", "backtrace", "tab-backtrace"),
     "locals": ("0", "locals", "tab-locals"),
     "threads": ("t", "threads", "tab-threads"),
+    "peripherals": ("p", "peripherals", "tab-peripherals"),  # firmware
 }
 
 
@@ -200,6 +210,8 @@ class TtdbgApp(App[None]):
         Binding("number_sign", "search(-1, True)", "prev write", show=False, priority=True),
         Binding("n", "search(1, False)", "again", show=False, priority=True),
         Binding("N", "search(-1, False)", "again back", show=False, priority=True),
+        Binding("right_square_bracket", "interrupt(1)", "next irq", show=False, priority=True),
+        Binding("left_square_bracket", "interrupt(-1)", "prev irq", show=False, priority=True),
         Binding("plus", "zoom(1)", "zoom in", show=False, priority=True),
         Binding("minus", "zoom(-1)", "zoom out", show=False, priority=True),
         Binding("escape", "cancel", "cancel", show=False, priority=True),
@@ -254,6 +266,9 @@ class TtdbgApp(App[None]):
         self.since_previous_view = False
         self.previous_registers: dict[str, int] = {}
         self.previous_memory: tuple[int, bytes | None] = (0, None)
+        self.previous_view: StateView | None = None  # the last stop before this one
+        self.firmware = self.tl.firmware is not None
+        self.tabs = firmware_tabs(TABS) if self.firmware else TABS
         self.engine: Engine  # created on mount, when the first view is on screen
         self._in_flight = 0  # operations sent to the engine whose result is not shown yet
         self.views_shown = 0  # how many views have reached the screen (tests wait on it)
@@ -279,9 +294,12 @@ class TtdbgApp(App[None]):
 
     def compose(self) -> ComposeResult:
         rec = self.tl.recording
-        events = [e.icount for e in rec.events if e.kind == EventKind.SYSCALL]
+        kind = EventKind.SERIAL if self.firmware else EventKind.SYSCALL
+        events = [e.icount for e in rec.events if e.kind == kind]
         yield StatusBar(id="status")
-        yield Timeline(self.tl.end, rec.snapshots.icounts, events, id="timeline")
+        timeline = Timeline(self.tl.end, rec.snapshots.icounts, events, id="timeline")
+        timeline.event_word = "serial inputs" if self.firmware else "syscalls"
+        yield timeline
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield Disassembly(id="disasm")
@@ -291,8 +309,8 @@ class TtdbgApp(App[None]):
                 yield Registers(
                     arch.display_registers, {r.name: r.size for r in arch.registers}, id="registers"
                 )
-                active = self.session.layout.get("tab", TABS[0].id)
-                tab_bar = TabBar(TABS, active, id="tabs")
+                active = self.session.layout.get("tab", self.tabs[0].id)
+                tab_bar = TabBar(self.tabs, active, id="tabs")
                 yield tab_bar
                 for pane in self._tabbed_panes():
                     pane.add_class("tabbed")
@@ -303,16 +321,17 @@ class TtdbgApp(App[None]):
 
     def _tabbed_panes(self) -> list[Pane]:
         """The panes under the tab row, only the chosen one on screen."""
-        return [
+        panes: list[Pane] = [
             Memory(id="memory"),
             Stack(id="stack"),
             Events(self.tl.machine.arch.syscall_names, id="events"),
             Marks(id="marks"),
-            Output(id="output"),
+            Output("serial console" if self.firmware else "program output", id="output"),
             Backtrace(id="backtrace"),
             Locals(id="locals"),
-            Threads(id="threads"),
         ]
+        panes.append(Peripherals(id="peripherals") if self.firmware else Threads(id="threads"))
+        return panes
 
     def on_mount(self) -> None:
         # The thread lane and the first view are read here, before the engine thread exists
@@ -327,6 +346,8 @@ class TtdbgApp(App[None]):
             self.densifier = Densifier(self.tl, spacing_for(self.tl.end))
             self.engine.set_idle(self.densifier)
         self._unsubscribe = self.engine.subscribe(self._on_timeline_change)
+        if self.firmware:  # the interrupt lanes and the serial text: one replay, first thing
+            self._submit(self._read_firmware_history)
         problems = self.session.problem_line()
         if problems is not None:
             self.notify(problems, severity="warning", timeout=10)
@@ -347,6 +368,29 @@ class TtdbgApp(App[None]):
         )
         self.gdb_server.start()
         self.notify(f"gdb: target remote 127.0.0.1:{self.gdb_server.address[1]}")
+
+    def _read_firmware_history(self, cancel: CancelToken) -> _Outcome:
+        """On the engine thread: read the recording's interrupt entries and serial output,
+        send the lanes to the timeline and show the view again (with its serial text)."""
+        lanes = interrupt_lanes(self.tl, cancel)
+        if lanes is None:
+            return _Outcome(None, None, 0, "interrupt entries and serial output not read")
+        self.post_message(InterruptLanes(lanes))
+        return self._outcome(None, self.tl.position, "")
+
+    def on_interrupt_lanes(self, message: InterruptLanes) -> None:
+        self._one(Timeline).show_lanes(message.lanes)
+
+    def action_interrupt(self, direction: int) -> None:
+        """]: the next interrupt entry, [: the previous one (firmware)."""
+        if not self.firmware:
+            self.notify("interrupts are entered only in firmware recordings", severity="warning")
+            return
+        forward = direction > 0
+        self.run_op(
+            lambda c, p: jump_to_entry(self.tl, forward, c, lambda at: self._seek(at, c, p)),
+            record=True,
+        )
 
     def on_gdb_attached(self, message: GdbAttached) -> None:
         self.gdb_attached = message.attached
@@ -562,6 +606,7 @@ class TtdbgApp(App[None]):
     ) -> None:
         """Show a freshly built view everywhere (UI thread)."""
         if self.view is not None and self.view.icount != view.icount:
+            self.previous_view = self.view
             self.trail.append(self.view.pc)
             self.previous_registers = self.view.registers
             self.previous_memory = (self.view.memory_addr, self.view.memory)
@@ -598,7 +643,10 @@ class TtdbgApp(App[None]):
             "tab-output": self._one(Output).show,
             "tab-backtrace": self._one(Backtrace).show,
             "tab-locals": self._one(Locals).show,
-            "tab-threads": self._one(Threads).show,
+            "tab-threads": lambda view: self._one(Threads).show(view),
+            "tab-peripherals": lambda view: self._one(Peripherals).show(
+                view.peripherals, self.previous_view.peripherals if self.previous_view else ()
+            ),
         }
         paint = painters.get(tab)
         if paint is not None:
@@ -624,7 +672,13 @@ class TtdbgApp(App[None]):
             self.tl.replay_breaks,
             self.session.bookmarks,
             self.symbols,
+            self.tl.interrupt_catch,
+            self._interrupt_name,
         )
+
+    def _interrupt_name(self, number: int) -> str:
+        firmware = self.tl.firmware
+        return firmware.board.interrupt_name(number) if firmware is not None else str(number)
 
     def _refresh_status(self) -> None:
         if self.view is None:
@@ -852,6 +906,9 @@ class TtdbgApp(App[None]):
         if name not in PANES:
             raise CommandError(f"no pane {name!r} (one of: {', '.join(PANES)})")
         _key, pane, tab = PANES[name]
+        if tab and all(t.id != tab for t in self.tabs):
+            self.notify(f"no {name} pane for this recording", severity="warning")
+            return
         if tab:
             self._show_tab(tab)
         # Focus is set at once everywhere (Widget.focus() would defer it past keys already
@@ -954,6 +1011,8 @@ class TtdbgApp(App[None]):
         elif cmd.action == "origin":
             addr = self._address(cmd.arg)
             self._submit(lambda _cancel: self._origin(addr))
+        elif cmd.action == "catch":
+            self.ask(lambda: catch_interrupt(self.tl, cmd.arg, CancelToken()))
         elif cmd.action == "query":
             self.open_query(cmd.arg)
         elif cmd.action == "mark":

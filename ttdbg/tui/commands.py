@@ -49,6 +49,7 @@ WORDS: dict[str, str] = {
     "mark": "mark",
     "last": "last",
     "origin": "origin",
+    "catch": "catch",
     **dict.fromkeys(("query", "sql"), "query"),
     "show": "show",
     **dict.fromkeys(("q", "quit"), "quit"),
@@ -105,6 +106,7 @@ HELP = """\
   v       highlight: last instruction / since the last view
   1 disassembly  2 source  3 registers  4 memory  5 stack
   6 events  7 marks  8 output  9 backtrace  0 locals  t threads (:show NAME)
+  firmware: 8 serial console  p peripherals  ] / [  next / previous interrupt entry
   escape  cancel a long operation   ctrl+l  clear messages
   ?       this help                 q       quit
  : commands (gdb's words)
@@ -116,4 +118,5 @@ HELP = """\
   frame N   up   down   bt   goto ICOUNT|N%   mark X   show NAME
   last ADDR [LEN]  the write that gave it its value   origin ADDR
   query [SQL]  ask the index (enter on a row goes to its icount)
+  catch interrupt [N...|all|off]  continues stop on entering interrupts (firmware)
 """

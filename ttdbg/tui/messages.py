@@ -46,3 +46,11 @@ class GdbAttached(Message):
     def __init__(self, attached: bool) -> None:
         super().__init__()
         self.attached = attached
+
+
+class InterruptLanes(Message):
+    """A firmware recording's interrupt entries: (label, icounts) per source."""
+
+    def __init__(self, lanes: list[tuple[str, list[int]]]) -> None:
+        super().__init__()
+        self.lanes = lanes

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import capstone
 
 from ttdbg.backend.eventlog import Event
+from ttdbg.backend.machines.board import Board
 from ttdbg.backend.modules import loaded_modules
 from ttdbg.backend.timeline import ThreadInfo, Timeline, TimelineError
 from ttdbg.dwarf.inspector import ExpressionError, FrameLine, Inspector
@@ -28,6 +29,15 @@ class DisasmLine:
     text: str
     label: str  # symbol+offset
     is_pc: bool
+
+
+@dataclass(frozen=True)
+class DeviceRegisters:
+    """One modelled device of a firmware board and its registers' values (peripherals pane)."""
+
+    name: str
+    base: int | None  # where it is mapped; None for a device reached by system registers
+    registers: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,10 @@ class StateView:
     variables: tuple[tuple[str, str, bool], ...] = ()  # the selected frame's (name, value, arg)
     displays: tuple[tuple[str, str], ...] = ()  # `display EXPR` values in the selected frame
     threads: tuple[ThreadInfo, ...] = ()  # every thread of the recording, as at the position
+    # Firmware: the serial text before the position is `output`; False until the recording's
+    # history (one replay) has been read.
+    output_known: bool = True
+    peripherals: tuple[DeviceRegisters, ...] = ()  # firmware: the board's devices
 
 
 class ViewBuilder:
@@ -243,7 +257,12 @@ class ViewBuilder:
                     word = None
             stack.append((addr, word, self.symbols.describe(word) if word else ""))
         before_events, after_events = tl.events_around(6, 6)
-        out = b"".join(data for _fd, data in tl.output_so_far(tail=OUTPUT_TAIL))
+        firmware = tl.firmware
+        history = tl.history_read
+        if firmware is None:
+            out = b"".join(data for _fd, data in tl.output_so_far(tail=OUTPUT_TAIL))
+        else:  # the serial console is the output of firmware
+            out = history.serial_before(position, OUTPUT_TAIL) if history is not None else b""
         exit_text = ""
         if tl.at_end:
             exit_text = tl.end_stop().describe()
@@ -278,4 +297,16 @@ class ViewBuilder:
             variables=tuple(self.inspector.variables(frame, tl)) if frame else (),
             displays=tuple(displays),
             threads=tuple(tl.recorded_threads()),
+            output_known=firmware is None or history is not None,
+            peripherals=() if firmware is None else peripherals(firmware.board),
         )
+
+
+def peripherals(board: Board) -> tuple[DeviceRegisters, ...]:
+    """The board's devices that show registers, with their values now."""
+    bases = {dev.name: dev.base for dev in board.devices}
+    return tuple(
+        DeviceRegisters(name, bases.get(name), tuple(regs.items()))
+        for name, regs in board.peripherals().items()
+        if regs
+    )

@@ -120,6 +120,8 @@ class FirmwarePlatform:
         self.last_interrupt: EnteredInterrupt | None = None
         # Told of each interrupt entry (the timeline's interrupt stops and lane).
         self.entered: Callable[[EnteredInterrupt], None] | None = None
+        # Told of each serial byte written, with the writing instruction's icount and the port.
+        self.written: Callable[[int, int, bytes], None] | None = None
         self._access_icount: int | None = None
         self._next_poll = 0
         self._quiet_at = -1  # recording: no input is delivered at this icount
@@ -194,6 +196,8 @@ class FirmwarePlatform:
             self._recheck_at_block_end()
 
     def output(self, port: int, data: bytes) -> None:
+        if self.written is not None:
+            self.written(self.icount(), port, data)
         if self.console is not None:
             self.console(1, data)  # the serial console is what stdout is for a program
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Callable, Set
 
 from rich.text import Text
 
@@ -23,8 +23,13 @@ class Marks(Pane):
         replay_breaks: Set[int],
         bookmarks: dict[str, int],
         symbols: Symbols,
+        interrupt_catch: Set[int] | None = None,
+        interrupt_name: Callable[[int], str] = str,
     ) -> None:
         rows = []
+        if interrupt_catch is not None:
+            caught = ", ".join(interrupt_name(n) for n in sorted(interrupt_catch))
+            rows.append(Text(f"» catch interrupt: {caught or 'every interrupt'}", style="green"))
         for addr in sorted(breakpoints):
             rows.append(Text(f"● break {addr:#x} {symbols.describe(addr)}", style="red"))
         for w in sorted(watchpoints, key=lambda w: w.address):

@@ -1,4 +1,5 @@
-"""The timeline across the full width: position, snapshots, events, hits, bookmarks, ticks."""
+"""The timeline across the full width: position, snapshots, events, hits, bookmarks, ticks,
+and for firmware one lane per interrupt source."""
 
 from __future__ import annotations
 
@@ -46,8 +47,12 @@ def _runs(cells: list[tuple[str, Style]]) -> list[Segment]:
     return segments
 
 
+LANE_COLOURS = ("magenta", "yellow", "bright_red", "bright_blue", "bright_green", "cyan")
+
+
 class Timeline(Widget, can_focus=True):
-    """Three rows: markers, event density, tick labels. Click or drag to seek."""
+    """Three rows: markers, event density, tick labels; for firmware, one row per interrupt
+    source between the last two (`show_lanes`). Click or drag to seek."""
 
     DEFAULT_CSS = "Timeline { height: 3; }"
     position: reactive[int] = reactive(0)
@@ -65,6 +70,8 @@ class Timeline(Widget, can_focus=True):
         # Threads: tid -> its index in the recording's list (its colour), and the lane's source.
         self.thread_index: dict[int, int] = {}
         self.lane_of: Callable[[int, int, int], list[int | None]] | None = None
+        self.event_word = "syscalls"  # what the density row counts (the tooltip says it)
+        self.interrupt_lanes: list[tuple[str, list[int]]] = []  # (label, sorted icounts)
 
     def span(self) -> tuple[int, int]:
         """The icount range shown, zoomed around the cursor."""
@@ -81,16 +88,17 @@ class Timeline(Widget, can_focus=True):
         """How many events lie in [lo, hi) (the events are sorted by icount)."""
         return bisect.bisect_left(self.events, hi) - bisect.bisect_left(self.events, lo)
 
-    def column_counts(self, width: int) -> list[int]:
-        """Events per column, with `column`'s bucketing, by bisection instead of a pass over
-        every event on every redraw."""
+    def column_counts(self, width: int, marks: list[int] | None = None) -> list[int]:
+        """Events (or `marks`) per column, with `column`'s bucketing, by bisection instead of
+        a pass over every event on every redraw."""
+        marks = self.events if marks is None else marks
         lo, hi = self.span()
         cols = width - 1
         if cols <= 0 or hi == lo:
             return [0] * width
         # The first icount of column c is the smallest i with (i - lo) * cols // span >= c.
         starts = [lo - (-c * (hi - lo) // cols) for c in range(width)] + [hi + 1]
-        edges = [bisect.bisect_left(self.events, s) for s in starts]
+        edges = [bisect.bisect_left(marks, s) for s in starts]
         return [edges[c + 1] - edges[c] for c in range(width)]
 
     def column(self, icount: int) -> int | None:
@@ -105,7 +113,13 @@ class Timeline(Widget, can_focus=True):
         width = self.size.width
         if width <= 0:
             return Strip([])
-        key = (width, self._drawn(), len(self.snapshots), self.lane_of is not None)
+        key = (
+            width,
+            self._drawn(),
+            len(self.snapshots),
+            self.lane_of is not None,
+            len(self.interrupt_lanes),
+        )
         cached = self._rows.get(y)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -140,6 +154,8 @@ class Timeline(Widget, can_focus=True):
                 )
                 for i, n in enumerate(counts)
             ]
+        if 0 <= y - 2 < len(self.interrupt_lanes):
+            return self._interrupt_lane(y - 2, width)
         lo, hi = self.span()
         ticks = [" "] * width
         for k in range(5):
@@ -156,6 +172,40 @@ class Timeline(Widget, can_focus=True):
             return []
         cols = self.size.width - 1
         return [(i - lo) * cols // (hi - lo) for i in marks if lo <= i <= hi]
+
+    def show_lanes(self, lanes: list[tuple[str, list[int]]]) -> None:
+        """One row per interrupt source: its label and the icounts it was entered at."""
+        self.interrupt_lanes = lanes
+        self.styles.height = 3 + len(lanes)
+        self.refresh()
+
+    def _interrupt_lane(self, index: int, width: int) -> list[tuple[str, Style]]:
+        """Entries per column of one interrupt source, its label where no mark is."""
+        label, icounts = self.interrupt_lanes[index]
+        colour = _coloured(LANE_COLOURS[index % len(LANE_COLOURS)])
+        counts = self.column_counts(width, icounts)
+        top = max(counts) or 1
+        cells = [(DENSITY[min(8, 1 + (7 * n) // top)] if n else " ", colour) for n in counts]
+        start, length = _widest_gap(counts)
+        short = label.partition(":")[0] if ":" in label else label.partition(" (")[0]
+        for text in (f" {label} ", f" {short} "):
+            if len(text) <= length:
+                at = start + (length - len(text)) // 2 if start else 0
+                italic = colour + Style(italic=True)
+                cells[at : at + len(text)] = [(char, italic) for char in text]
+                break
+        pos = self.column(self.position)
+        if pos is not None:
+            cells[pos] = (cells[pos][0], POSITION_DENSITY)
+        return cells
+
+    def _lane_entry(self, y: int, x: int) -> tuple[str, int, int | None]:
+        """On interrupt lane row `y`, column `x`: the lane's label, its entries there, and
+        the first of them (None: none)."""
+        label, icounts = self.interrupt_lanes[y - 2]
+        lo, hi = self.icount_at(x), self.icount_at(x + 1)
+        first, last = bisect.bisect_left(icounts, lo), bisect.bisect_left(icounts, max(hi, lo + 1))
+        return label, last - first, icounts[first] if first < last else None
 
     def _lane(self, width: int) -> list[str] | None:
         """The thread lane: each column in the colour of the thread that runs most of it
@@ -196,7 +246,10 @@ class Timeline(Widget, can_focus=True):
     def on_mouse_down(self, event: MouseDown) -> None:
         self._dragging = True
         self.capture_mouse()
-        self.post_message(SeekRequest(self.icount_at(event.x)))
+        target = self.icount_at(event.x)
+        if 0 <= event.y - 2 < len(self.interrupt_lanes):  # an entry in the column, if any
+            target = self._lane_entry(event.y, event.x)[2] or target
+        self.post_message(SeekRequest(target))
 
     def on_mouse_move(self, event: MouseMove) -> None:
         if self._dragging:
@@ -204,10 +257,28 @@ class Timeline(Widget, can_focus=True):
             self.post_message(SeekRequest(self.position, record=False))
             return
         lo, hi = self.icount_at(event.x), self.icount_at(event.x + 1)
+        if 0 <= event.y - 2 < len(self.interrupt_lanes):
+            label, count, _first = self._lane_entry(event.y, event.x)
+            self.tooltip = (
+                f"icount {lo:,}..{hi:,}: {label} entered {count} times (click: the first)"
+            )
+            return
         events = self.events_between(lo, hi)
-        self.tooltip = f"icount {lo:,}..{hi:,}: {events} syscalls (click to go there)"
+        self.tooltip = f"icount {lo:,}..{hi:,}: {events} {self.event_word} (click to go there)"
 
     def on_mouse_up(self, event: MouseUp) -> None:
         if self._dragging:
             self._dragging = False
             self.release_mouse()
+
+
+def _widest_gap(counts: list[int]) -> tuple[int, int]:
+    """(first column, length) of the longest run of columns without a mark."""
+    best = (0, 0)
+    start = 0
+    for i, n in enumerate([*counts, 1]):
+        if n:
+            if i - start > best[1]:
+                best = (start, i - start)
+            start = i + 1
+    return best
