@@ -192,6 +192,10 @@ class BlockCounter:
         # ended inside a block: (generation, pc, block, index of pc in it).
         self._step_hooks: dict[tuple[int, int], ctypes.c_size_t] = {}
         self._step_end: tuple[int, int, Block, int] | None = None
+        # While run_steps runs: the icount in front of which its step hook stops the run.
+        # Other instruction hooks may run before the step hook on that instruction, which
+        # then does not execute: they must not act there.
+        self.steps_end: int | None = None
         self._hook = self.add_native_hook(
             unicorn.UC_HOOK_BLOCK, _lib.bc_block_hook, ctypes.byref(self._c)
         )
@@ -292,11 +296,13 @@ class BlockCounter:
         self._c.step_limit = steps
         self._c.limit = NO_LIMIT
         self._step_end = None
+        self.steps_end = int(self._c.icount) + steps
         self.prepare()
         try:
             self._uc.emu_start(pc | start_bit, 0)
         finally:
             self._c.step_limit = NO_LIMIT  # the hook stays: it must not stop other runs
+            self.steps_end = None
         ran = int(self._c.steps)
         if block is not None:
             index = block.index(pc)

@@ -387,10 +387,16 @@ class FirmwarePlatform:
     def forgot(self) -> None:
         pass  # the hooks stay: they are keyed by address and still right for the same code
 
+    def _runs(self, addr: int) -> bool:
+        """From an instruction hook: the instruction at `addr` executes (a single-step run
+        may stop in front of it after this hook was called)."""
+        end = self.m.counter.steps_end
+        return end is None or self.m.icount_at(addr) < end
+
     def _unmask_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
         # The instruction ends its block: recheck right after it, if anything is pending
         # (what it unmasks is then decided by the state after it).
-        if self.board.any_pending():
+        if self.board.any_pending() and self._runs(addr):
             self._recheck_at_block_end()
 
     def _check_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
@@ -430,6 +436,8 @@ class FirmwarePlatform:
         uc.reg_write(self._pc_id, (addr + size) | self.arch.start_bit)
 
     def _wait_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
+        if not self._runs(addr):
+            return  # time skips when the wfi runs, once
         m = self.m
         here = m.icount_at(addr)
         after = here + 1
