@@ -18,6 +18,7 @@ from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process
 from ttdbg.backend.runoutcome import Why
+from ttdbg.backend.stops import InterruptEntered
 from ttdbg.session import open_session
 from ttdbg.tui.app import TtdbgApp
 from ttdbg.tui.widgets.marks import Marks
@@ -112,8 +113,8 @@ def test_panes_equal_a_forward_replay_at_each_interrupt_entry(board: str) -> Non
                 await pilot.press("right_square_bracket" if forward else "left_square_bracket")
                 await settle(pilot, app)
                 assert app.position == icount
-                assert app.last_stop is not None and app.last_stop.describe().startswith("entered")
-                assert getattr(app.last_stop, "number", None) == number
+                assert isinstance(app.last_stop, InterruptEntered)
+                assert app.last_stop.number == number
                 text, registers = oracle.at(icount)
                 await pilot.press("8")
                 assert [r.plain for r in app.query_one(Output).rows] == serial_rows(text, "")
@@ -191,11 +192,13 @@ def test_linux_recordings_keep_their_panes() -> None:
             assert tabs == ["memory", "stack", "events", "marks", "output", "bt", "locals",
                             "threads"]  # fmt: skip
             timeline = app.query_one(Timeline)
-            assert timeline.interrupt_lanes == [] and timeline.size.height == 3
+            assert timeline.interrupt_lanes == []
+            assert timeline.size.height == 3
             await pilot.press("p", "right_square_bracket")  # no such pane, no interrupts
             await pilot.press("colon", *"catch interrupt", "enter")
             await settle(pilot, app)
-            assert app.position == 0 and app.tl.interrupt_catch is None
+            assert app.position == 0
+            assert app.tl.interrupt_catch is None
             assert not app.query(Peripherals)
             assert app.query_one(Output).border_title == "program output"
 
