@@ -406,7 +406,7 @@ class Timeline:
         entries once they are known, else back from the state before `start` (the state at
         an icount names the last entry at or before it, so each step back is one seek)."""
         platform = self.firmware
-        known = self._interrupt_entries
+        known = self._history.entries if self._history is not None else None
         if known is not None:
             before = bisect.bisect_left(known, start, key=lambda entry: entry.icount)
             return next((e for e in reversed(known[:before]) if self._catches(e.number)), None)
