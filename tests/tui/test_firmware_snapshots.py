@@ -35,7 +35,9 @@ def keys_then_settle(*keys: str) -> Any:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
-def test_serial_console_at_the_end(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+def test_serial_console_at_the_end(
+    snap_compare: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
     app = firmware_app(tmp_path, "aarch64-virt")
     run_before = keys_then_settle("g", *"100%", "enter", "8")
     assert snap_compare(app, terminal_size=size, run_before=run_before)
