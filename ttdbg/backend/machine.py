@@ -556,10 +556,13 @@ class Machine:
         found = self.counter.block_at(self.pc)
         if found is None or found[1] + count >= len(found[0].insns):
             return False
+        start = self.icount
         self._finish_exactly(count, found[0])
-        if self.counter.stop == UNKNOWN_BLOCK:
+        if self.counter.stop == UNKNOWN_BLOCK and self.icount == start:
             # Entered mid-block, where the emulator's block is new to the counter: nothing
-            # ran; now that it is known, step again.
+            # ran; now that it is known, step again. (An instruction a platform hook retires,
+            # as a wfi, also ends the emulator's block: then the run goes on from the loop,
+            # where an event due right after it comes first.)
             self.counter.learn_missed_block()
             self._finish_exactly(count, found[0])
         self.counter_reads.settle(self.icount)

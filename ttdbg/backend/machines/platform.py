@@ -546,16 +546,25 @@ class FirmwarePlatform:
                 return None
             return Event(EventKind.SERIAL, icount, (0,), 0, source.take(room))
 
+        missed = self.inputs.peek() if self.inputs.replaying else None
+        if missed is not None and missed.kind == EventKind.SERIAL and missed.icount < icount:
+            # A run went past logged input: it stays due forever, so stop rather than spin.
+            self._diverged(DivergenceError(icount, f"serial input at {missed.icount}", "later"))
+            return
         try:
             ev = self.inputs.decide(EventKind.SERIAL, icount, choose)
         except DivergenceError as err:
-            self.error = err
+            self._diverged(err)
             return
         if ev is not None:
             if len(ev.payload) > port.rx_room() or ev.args != (0,):
-                self.error = DivergenceError(icount, "serial input the FIFO can take", repr(ev))
+                self._diverged(DivergenceError(icount, "serial input the FIFO can take", repr(ev)))
                 return
             port.receive(ev.payload)
+
+    def _diverged(self, err: DivergenceError) -> None:
+        self.error = err
+        self.m.request_stop()
 
     # -- state --------------------------------------------------------------------------------
 
