@@ -31,8 +31,15 @@ class Terminal:
     def start(self, command: str, width: int, height: int) -> None:
         """Window `tui` of the given size running `command`; it keeps that size (no client
         ever attaches, and tmux would otherwise size it to its 80x24 default)."""
-        self.run("new-session", "-d", "-s", "tui", "-x", str(width), "-y", str(height), command)
-        self.run("set-option", "-t", "tui", "window-size", "manual")
+        # One command list: the server applies the options before it reads anything else, so
+        # no resize to the default size can fall between creating the window and fixing it
+        # (a TUI once drew itself at 80x24 inside a 160x48 window under load).
+        size = ["-x", str(width), "-y", str(height)]
+        self.run(
+            *("-f", "/dev/null", "new-session", "-d", "-s", "tui", *size, command),
+            *(";", "set-option", "-t", "tui", "default-size", f"{width}x{height}"),
+            *(";", "set-option", "-t", "tui", "window-size", "manual"),
+        )
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "tui")
