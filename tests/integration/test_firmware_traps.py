@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -124,14 +125,28 @@ def vectorless(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return elf, d / "v.ttrec"
 
 
-@pytest.fixture
-def port(vectorless: tuple[Path, Path]) -> Iterator[int]:
-    elf, path = vectorless
+@contextmanager
+def stub_port(elf: Path, path: Path) -> Iterator[int]:
+    """The port of a gdb stub serving the recording at `path`, for as long as the block runs."""
     rec = open_recording(str(path))
     server = GdbServer(lambda: GdbStub(Timeline(rec), str(elf), rec.program_image))
     server.start()
-    yield server.address[1]
-    server.shutdown()
+    try:
+        yield server.address[1]
+    finally:
+        server.shutdown()
+
+
+def gdb_on(elf: Path, path: Path, commands: list[str]) -> list[str]:
+    """gdb-multiarch's answers to `commands` on the recording at `path`."""
+    with stub_port(elf, path) as port:
+        return run_gdb_on(require_tool("gdb-multiarch"), elf, port, commands)
+
+
+@pytest.fixture
+def port(vectorless: tuple[Path, Path]) -> Iterator[int]:
+    with stub_port(*vectorless) as port:
+        yield port
 
 
 def test_a_fault_with_nowhere_to_go_is_one_line_in_replay(vectorless: tuple[Path, Path]) -> None:
@@ -175,14 +190,7 @@ def test_an_access_to_nothing_on_cortex_m_stops_naming_it(tmp_path: Path) -> Non
         said,
     )
     assert found, said
-    rec_ = open_recording(str(tmp_path / "n.ttrec"))
-    server = GdbServer(lambda: GdbStub(Timeline(rec_), str(elf), rec_.program_image))
-    server.start()
-    try:
-        out = run_gdb_on(require_tool("gdb-multiarch"), elf, server.address[1],
-                         ["continue", "print/x $pc"])  # fmt: skip
-    finally:
-        server.shutdown()
+    out = gdb_on(elf, tmp_path / "n.ttrec", ["continue", "print/x $pc"])
     assert "Program received signal SIGSEGV" in out[0], out
     assert f"$1 = {found.group(1)}\n" in out[1], out
 
@@ -232,15 +240,7 @@ def test_a_cortex_m_lockup_stops_where_qemu_aborts(tmp_path: Path) -> None:
     assert rec.returncode == 1
     assert f"guest fault at pc {theirs['R15']:#x} (icount 1): lockup: DebugMonitor cannot " \
            "escalate to HardFault" in rec.stderr.decode(), rec.stderr  # fmt: skip
-    path = str(tmp_path / "lockup.ttrec")
-    recording = open_recording(path)
-    server = GdbServer(lambda: GdbStub(Timeline(recording), str(elf), recording.program_image))
-    server.start()
-    try:
-        out = run_gdb_on(require_tool("gdb-multiarch"), elf, server.address[1],
-                         ["continue", "info registers pc sp lr xpsr"])  # fmt: skip
-    finally:
-        server.shutdown()
+    out = gdb_on(elf, tmp_path / "lockup.ttrec", ["continue", "info registers pc sp lr xpsr"])
     assert "Program received signal SIGTRAP" in out[0], out
     ours = {name: int(value, 16) for name, value in registers(out[1]).items()}
     assert ours == {"pc": theirs["R15"], "sp": theirs["R13"], "lr": theirs["R14"],
