@@ -54,6 +54,8 @@ PRIORITY_BITS = 3  # the LM3S parts implement 3 priority bits
 # The system clock after reset: QEMU derives it from RCC's reset value (SYSDIV /16 of 200 MHz).
 SYSCLK_HZ = 12_500_000
 XPSR_Z = 1 << 30
+# Thumb register numbers 0-14 by name (base registers of the alignment checks, run per access).
+_RN = (*(f"r{i}" for i in range(13)), "sp", "lr")
 CFSR_UNDEFINSTR = 1 << 16  # UsageFault: an undefined instruction
 CFSR_UNALIGNED = 1 << 24  # UsageFault: a misaligned exclusive (or ldrd/ldm) access
 CFSR_IACCVIOL = 1 << 0  # MemManage: a fetch from an execute-never region
@@ -294,7 +296,7 @@ class Stellaris(Board):
         if first >> 12 == 0xC or (first & 0xFE40 == 0xE800 and first & 0x0180 in (0x80, 0x100)):
             # LDM/STM: T1 (1100 L Rn reglist), T2 IA and DB (1110 100 01/10 0 W L Rn).
             rn = (first >> 8) & 7 if first >> 12 == 0xC else first & 0xF
-            base = machine.reg(f"r{rn}") if rn < 13 else 0
+            base = machine.reg(_RN[rn]) if rn < 13 else 0
             return Trap(EXCP_UNALIGNED, pc, base, 4) if base & 3 else None
         # LDRD/STRD (immediate), T1: 1110 100P U1WL Rn | Rt Rt2 imm8 (P = W = 0: exclusives).
         if first & 0xFE40 != 0xE840 or not first & 0x120:
@@ -302,7 +304,7 @@ class Stellaris(Board):
         rn = first & 0xF
         if rn == 15:
             return None  # literal: word-aligned by construction
-        base = machine.reg(f"r{rn}" if rn < 13 else ("sp", "lr")[rn - 13])
+        base = machine.reg(_RN[rn])
         offset = (second & 0xFF) << 2
         address = (base + (offset if first & 0x80 else -offset)) if first & 0x100 else base
         return Trap(EXCP_UNALIGNED, pc, address & 0xFFFFFFFF, 8) if address & 3 else None
