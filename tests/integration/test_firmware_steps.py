@@ -65,7 +65,9 @@ def test_single_steps_reach_the_state_one_run_does(recording: Path) -> None:
     path = recording
     # Timer interrupts wake the firmware from wfi: step through the wfi before each of the
     # first entries (the machine then skips virtual time to the timer's deadline).
-    for entry, _number in brute_force_entries(path)[:4]:
+    entries = brute_force_entries(path)[:4]
+    assert len(entries) == 4  # else the loop below would check nothing
+    for entry, _number in entries:
         start = max(0, entry - BEFORE)
         steps = entry + 20 - start
         assert state_after(str(path), [start, *[1] * steps]) == state_after(
