@@ -36,7 +36,7 @@ def _symbol(elf: Path, name: str) -> tuple[int, int]:
         return int(sym["st_value"]), int(sym["st_size"])
 
 
-def bare_unicorn_seconds(elf: Path, spec: Any) -> float:
+def bare_unicorn_seconds(elf: Path, spec: Any, executed: list[int] | None = None) -> float:
     """The same ELF in bare Unicorn with the board's memory and devices, run in chunks of
     Unicorn's own instruction count, interrupts entered between chunks: no block counter,
     no snapshots, no event log (timing is chunk-grained, so not exact)."""
@@ -60,6 +60,14 @@ def bare_unicorn_seconds(elf: Path, spec: Any) -> float:
 
     for addr in _wfi_sites(elf, m):
         m.uc.hook_add(unicorn.UC_HOOK_CODE, skip_wfi, None, addr, addr)
+    if executed is not None:  # an untimed run: what the chunks really executed
+        # (a chunk can end early, at an exception or a halt, and still be counted whole)
+        executed.append(0)
+
+        def count(_uc: unicorn.Uc, _addr: int, _size: int, _data: object) -> None:
+            executed[0] += 1
+
+        m.uc.hook_add(unicorn.UC_HOOK_CODE, count)
     start = time.perf_counter()
     done = 0
     while done < INSNS:
@@ -98,11 +106,23 @@ def fw_figures(machine: str, arch: str, repeats: int) -> dict[str, Any]:
             ).run()  # fmt: skip
             record_times.append(time.perf_counter() - start)
         raw = statistics.median(bare_unicorn_seconds(elf, spec) for _ in range(repeats))
+        executed: list[int] = []
+        bare_unicorn_seconds(elf, spec, executed)
         rec_s = statistics.median(record_times)
+        recording = open_recording(str(rec_path))
         out["fw_record_s"] = round(rec_s, 3)
+        out["fw_record_insns"] = recording.last_known_icount
         out["fw_bare_unicorn_s"] = round(raw, 3)
-        out["fw_record_ratio"] = round(raw / rec_s, 3)
-        timeline = Timeline(open_recording(str(rec_path)))
+        out["fw_bare_unicorn_insns"] = executed[0]
+        if executed[0] < recording.last_known_icount:
+            # The bare loop stalled (a halt or fault it does not handle): no same-work ratio.
+            out["fw_record_ratio"] = (
+                f"not measured: bare Unicorn ran {executed[0]} of "
+                f"{recording.last_known_icount} instructions"
+            )
+        else:
+            out["fw_record_ratio"] = round(raw / rec_s, 3)
+        timeline = Timeline(recording)
         # reverse-stepi at 20 places spread over the recording (each from a fresh seek).
         # Wall time is what the targets are about; CPU time (this process's) says how much
         # of it is ttdbg's own on a loaded machine.
