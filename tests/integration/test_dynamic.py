@@ -252,6 +252,40 @@ def test_distribution_tool_runs_like_native(tmp_path: Path) -> None:
     assert len(out) > 1000
 
 
+def test_ls_long_listing_runs_like_native(tmp_path: Path) -> None:
+    """`ls -la` asks for every file's extended attributes (ACLs, SELinux labels); it printed
+    "Function not implemented" for its directory when ttdbg answered ENOSYS."""
+    tool = shutil.which("ls") or missing("ls is not installed")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_text("hello\n")
+    (tree / "link").symlink_to("a.txt")
+    for path in (tree, tree / "sub", tree / "a.txt", tree / "link"):
+        os.utime(path, (1_700_000_000, 1_700_000_000), follow_symlinks=False)
+    argv = [tool, "-la", "--time-style=+%s", str(tree)]
+    recordings = tmp_path / "recordings"  # made before: the listing shows its parent's mtime
+    recordings.mkdir()
+    native = run_native(argv, timeout=60)
+    recorded = record(argv, recordings / "ls.ttrec")
+    assert (recorded.stdout, recorded.stderr) == (native.stdout, native.stderr)
+    assert recorded.returncode == native.returncode == 0
+    assert b"a.txt -> " not in native.stdout  # the listing is the long one, links shown
+    assert b"link -> a.txt" in native.stdout
+
+
+def test_cat_of_proc_self_status_shows_the_guest(tmp_path: Path) -> None:
+    """`cat /proc/self/status` (GNU cat advises the kernel on its input with fadvise) reads
+    the recorded process's own status, emulated; fadvise on it crashed the recorder."""
+    tool = shutil.which("cat") or missing("cat is not installed")
+    recorded = record([tool, "/proc/self/status"], tmp_path / "cat.ttrec")
+    assert recorded.returncode == 0, recorded.stderr
+    assert recorded.stderr == b""
+    fields = dict(line.split(":\t", 1) for line in recorded.stdout.decode().splitlines())
+    assert fields["Name"] == "cat"
+    assert fields["Threads"] == "1"
+    assert replay_verified(tmp_path / "cat.ttrec", 0) == recorded.stdout
+
+
 PYTHON_SCRIPT = """
 import json, hashlib, re, decimal, math
 decimal.getcontext().prec = 40

@@ -27,6 +27,10 @@ GENERIC_SYSCALLS: dict[str, int] = {
     "setuid": 146, "renameat2": 276,
     "setpriority": 140, "sched_getparam": 121, "sched_getscheduler": 120,
     "sched_get_priority_max": 125, "sched_get_priority_min": 126, "mincore": 232,
+    "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "getxattr": 8, "lgetxattr": 9,
+    "fgetxattr": 10, "listxattr": 11, "llistxattr": 12, "flistxattr": 13, "removexattr": 14,
+    "lremovexattr": 15, "fremovexattr": 16, "fallocate": 47, "sync_file_range": 84,
+    "syncfs": 267, "readahead": 213,
     "epoll_create1": 20, "epoll_ctl": 21, "epoll_pwait": 22, "epoll_pwait2": 441,
     "preadv": 69, "pwritev": 70, "copy_file_range": 285, "preadv2": 286, "pwritev2": 287,
 }  # fmt: skip

@@ -69,6 +69,10 @@ SYSCALL_NUMBERS: dict[str, int] = {
     "setpriority": 141, "sched_get_priority_max": 146, "sched_get_priority_min": 147,
     "epoll_create": 213, "epoll_wait": 232, "epoll_ctl": 233, "epoll_pwait": 281,
     "epoll_create1": 291, "epoll_pwait2": 441,
+    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "getxattr": 191, "lgetxattr": 192,
+    "fgetxattr": 193, "listxattr": 194, "llistxattr": 195, "flistxattr": 196,
+    "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "readahead": 187,
+    "sync_file_range": 277, "fallocate": 285, "syncfs": 306,
     "preadv": 295, "pwritev": 296, "copy_file_range": 326, "preadv2": 327, "pwritev2": 328,
 }  # fmt: skip
 

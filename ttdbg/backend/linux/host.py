@@ -67,6 +67,15 @@ _HostEpollEvent = _PackedEpollEvent if platform.machine() == "x86_64" else _Epol
 # UTIME_NOW/UTIME_OMIT, struct statfs as is, faccessat's errno).
 _libc = ctypes.CDLL(None, use_errno=True)
 
+
+def libc_fd_call(name: str, fd: int, *args: int) -> None:
+    """Call libc's `name`(fd, 64-bit args...) on a host fd; OSError with its errno on -1."""
+    fn = getattr(_libc, name)
+    if fn(ctypes.c_int(fd), *(ctypes.c_longlong(a) for a in args)) == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
 _DT_FROM_MODE = {0o010000: 1, 0o020000: 2, 0o040000: 4, 0o060000: 6, 0o100000: 8, 0o120000: 10}
 
 
@@ -459,6 +468,57 @@ class HostIO:
                 target = os.readlink(path, dir_fd=dir_fd)
             data = os.fsencode(target)[:size]
             return len(data), data
+
+        return guarded(run)
+
+    def _xattr_target(self, target: OpenFile | str, follow: bool) -> int | str:
+        """The host fd or the contained path an xattr call acts on."""
+        if isinstance(target, OpenFile):
+            return self.fd(target)
+        return self.contain(target, None, follow)
+
+    @staticmethod
+    def _follows(where: int | str, follow: bool) -> bool:
+        return follow or isinstance(where, int)  # Python refuses the flag with an fd
+
+    def xattr_get(self, target: OpenFile | str, name: bytes, follow: bool) -> Outcome:
+        """getxattr: the whole value (the guest's buffer is checked against it later)."""
+
+        def run() -> Outcome:
+            where = self._xattr_target(target, follow)
+            value = os.getxattr(where, name, follow_symlinks=self._follows(where, follow))
+            return len(value), value
+
+        return guarded(run)
+
+    def xattr_list(self, target: OpenFile | str, follow: bool) -> Outcome:
+        """listxattr: every name, each ended by a NUL, in the order the kernel lists them."""
+
+        def run() -> Outcome:
+            where = self._xattr_target(target, follow)
+            names = b"".join(
+                os.fsencode(n) + b"\0"
+                for n in os.listxattr(where, follow_symlinks=self._follows(where, follow))
+            )
+            return len(names), names
+
+        return guarded(run)
+
+    def xattr_set(
+        self, target: OpenFile | str, name: bytes, value: bytes, flags: int, follow: bool
+    ) -> Outcome:
+        def run() -> Outcome:
+            where = self._xattr_target(target, follow)
+            os.setxattr(where, name, value, flags, follow_symlinks=self._follows(where, follow))
+            return 0, b""
+
+        return guarded(run)
+
+    def xattr_remove(self, target: OpenFile | str, name: bytes, follow: bool) -> Outcome:
+        def run() -> Outcome:
+            where = self._xattr_target(target, follow)
+            os.removexattr(where, name, follow_symlinks=self._follows(where, follow))
+            return 0, b""
 
         return guarded(run)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import struct
 from collections.abc import Callable
 
 from ..fdtable import OpenFile
-from ..host import Outcome
+from ..host import Outcome, libc_fd_call
 from ..platform import LinuxPlatform
 from . import procfs
 from .table import (
@@ -19,6 +20,7 @@ from .table import (
     ENOENT,
     ENOTDIR,
     ENOTTY,
+    EPERM,
     F_DUPFD,
     F_DUPFD_CLOEXEC,
     F_GETFD,
@@ -31,6 +33,7 @@ from .table import (
     F_SETFL,
     F_SETLK,
     F_SETLKW,
+    FIONREAD,
     IOCTL_SIZES,
     O_ACCMODE,
     O_APPEND,
@@ -63,6 +66,39 @@ def host_open_flags(p: LinuxPlatform, flags: int) -> int:
         if flags & guest_bit:
             out |= host_bit
     return out
+
+
+def guest_open_flags(p: LinuxPlatform, flags: int) -> int:
+    """The host's open flags as the guest's architecture spells them."""
+    swaps = HOST_OPEN_FLAGS.get(p.arch.name)
+    if not swaps:
+        return flags
+    out = flags & ~sum(swaps.values())
+    for guest_bit, host_bit in swaps.items():
+        if flags & host_bit:
+            out |= guest_bit
+    return out
+
+
+# What open() keeps out of the description's flags (f_flags): they act at open only.
+OPEN_ONLY = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC
+HOST_O_LARGEFILE = 0o100000  # x86-64's; a 64-bit kernel sets it on every open() file
+OPENED_KINDS = ("file", "dir", *procfs.KINDS)
+# F_SETFL changes only these (O_APPEND, O_NONBLOCK, FASYNC, O_DIRECT, O_NOATIME as the host
+# spells them); the access mode and the rest stay as open() left them.
+HOST_SETFL_MASK = os.O_APPEND | os.O_NONBLOCK | 0o20000 | 0o40000 | 0o1000000
+
+
+def _getfl(p: LinuxPlatform, f: OpenFile) -> int:
+    """F_GETFL as Linux answers it: the description's flags without those open() consumed,
+    O_LARGEFILE on what open() made."""
+    if f.kind in STDIO_KINDS:
+        result = p.host_call(lambda: p.live.fcntl_getfl(f))[0]
+        return result if result < 0 else guest_open_flags(p, result)
+    flags = f.flags & ~guest_open_flags(p, OPEN_ONLY)
+    if f.kind in OPENED_KINDS:
+        flags |= guest_open_flags(p, HOST_O_LARGEFILE)
+    return flags
 
 
 def _install(p: LinuxPlatform, kind: str, path: str, flags: int, host_fd: list[int]) -> int:
@@ -236,6 +272,11 @@ LOCK_COMMANDS = frozenset((F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK,
 def _record_lock(p: LinuxPlatform, f: OpenFile, cmd: int, addr: int) -> int:
     """A POSIX or OFD record lock, taken on the host file; F_GETLK's answer is logged."""
     flock = p.m.read(addr, FLOCK_SIZE)
+    if f.kind in procfs.KINDS:
+        got, answer = procfs.record_lock(f, cmd, flock)
+        if answer is not None:
+            p.m.write(addr, answer)
+        return got
     result, data = p.host_call(lambda: p.live.record_lock(f, cmd, flock))
     if result == 0 and cmd in (F_GETLK, F_OFD_GETLK):
         p.m.write(addr, data)
@@ -258,11 +299,10 @@ def sys_fcntl(p: LinuxPlatform, a: Args) -> int:
         (p.fds.cloexec.add if arg & 1 else p.fds.cloexec.discard)(fd)
         return 0
     if cmd == F_GETFL:
-        if f.kind in STDIO_KINDS:
-            return p.host_call(lambda: p.live.fcntl_getfl(f))[0]
-        return f.flags
+        return _getfl(p, f)
     if cmd == F_SETFL:
-        flags = (f.flags & O_ACCMODE) | (arg & ~O_ACCMODE)
+        mask = guest_open_flags(p, HOST_SETFL_MASK)
+        flags = (f.flags & ~mask) | (arg & mask)
         if f.kind == "file" and (flags ^ f.flags) & O_APPEND:
             # Appending is done by the host file's descriptor: it must append too.
             result, _ = p.host_call(lambda: p.live.set_append(f, bool(flags & O_APPEND)))
@@ -282,53 +322,102 @@ def sys_ioctl(p: LinuxPlatform, a: Args) -> int:
     size = IOCTL_SIZES.get(request)
     if size is None:
         return -ENOTTY if request in (0x5402, 0x5403, 0x5404, 0x5410) else -EINVAL
+    if f.kind in procfs.KINDS:
+        # /proc's entries are no terminals; a file's FIONREAD counts from its size, 0.
+        count = procfs.fionread(f) if request == FIONREAD else None
+        if count is None:
+            return -ENOTTY
+        p.m.write(argp, struct.pack("<i", count))
+        return 0
     result, data = p.host_call(lambda: p.live.ioctl(f, request, size))
     if result >= 0 and data:
         p.m.write(argp, data)
     return result
 
 
-def _fd_op(p: LinuxPlatform, fd: int, op: Callable[[int], object]) -> int:
-    """A call on an open file that changes the host file and returns only a status."""
+def _fd_op(p: LinuxPlatform, fd: int, op: Callable[[int], object], emulated: int) -> int:
+    """A call on an open file that changes the host file and returns only a status;
+    `emulated` is Linux's answer for an emulated /proc entry, which has no host file."""
     f = open_file(p, fd)
     if f is None:
         return -EBADF
+    if f.kind in procfs.KINDS:
+        return emulated
     return p.host_call(lambda: p.live.fd_op(f, op))[0]
 
 
 @syscall("ftruncate", kind=Kind.HOST)
 def sys_ftruncate(p: LinuxPlatform, a: Args) -> int:
-    return -EINVAL if a[1] < 0 else _fd_op(p, a[0], lambda h: os.ftruncate(h, a[1]))
+    if a[1] < 0:
+        return -EINVAL
+    return _fd_op(p, a[0], lambda h: os.ftruncate(h, a[1]), -EINVAL)
 
 
+# /proc's entries have no page cache to write back or advise, and refuse mode changes.
 @syscall("fsync", kind=Kind.HOST)
 def sys_fsync(p: LinuxPlatform, a: Args) -> int:
-    return _fd_op(p, a[0], os.fsync)
+    return _fd_op(p, a[0], os.fsync, -EINVAL)
 
 
 @syscall("fdatasync", kind=Kind.HOST)
 def sys_fdatasync(p: LinuxPlatform, a: Args) -> int:
-    return _fd_op(p, a[0], os.fdatasync)
+    return _fd_op(p, a[0], os.fdatasync, -EINVAL)
 
 
 @syscall("fchmod", kind=Kind.HOST)
 def sys_fchmod(p: LinuxPlatform, a: Args) -> int:
-    return _fd_op(p, a[0], lambda h: os.fchmod(h, a[1] & 0o7777))
+    return _fd_op(p, a[0], lambda h: os.fchmod(h, a[1] & 0o7777), -EPERM)
 
 
 @syscall("fchown", kind=Kind.HOST)
 def sys_fchown(p: LinuxPlatform, a: Args) -> int:
-    return _fd_op(p, a[0], lambda h: os.fchown(h, _id(a[1]), _id(a[2])))
+    uid, gid = _id(a[1]), _id(a[2])
+    # Changing nothing succeeds on /proc as anywhere; a real change is refused there.
+    unchanged = 0 if uid == gid == -1 else -EPERM
+    return _fd_op(p, a[0], lambda h: os.fchown(h, uid, gid), unchanged)
 
 
 @syscall("flock", kind=Kind.HOST)
 def sys_flock(p: LinuxPlatform, a: Args) -> int:
-    return _fd_op(p, a[0], lambda h: fcntl.flock(h, a[1]))
+    f = open_file(p, a[0])
+    if f is not None and f.kind in procfs.KINDS:
+        return procfs.flock(a[1])
+    return _fd_op(p, a[0], lambda h: fcntl.flock(h, a[1]), 0)
+
+
+FADVISE_MAX = 5  # POSIX_FADV_NORMAL .. POSIX_FADV_NOREUSE
 
 
 @syscall("fadvise64", kind=Kind.HOST)
 def sys_fadvise64(p: LinuxPlatform, a: Args) -> int:
-    return _fd_op(p, a[0], lambda h: os.posix_fadvise(h, a[1], a[2], a[3]))
+    # Valid advice on /proc is accepted and has nothing to act on, as on Linux.
+    valid = 0 if 0 <= a[3] <= FADVISE_MAX and a[2] >= 0 else -EINVAL
+    return _fd_op(p, a[0], lambda h: os.posix_fadvise(h, a[1], a[2], a[3]), valid)
+
+
+# Calls that act on an open file's storage, with Linux's answer for an emulated /proc entry
+# (opened read-only: nothing to allocate; nothing to write back; a directory has no pages to
+# read ahead).
+@syscall("fallocate", kind=Kind.HOST)
+def sys_fallocate(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: libc_fd_call("fallocate", h, *a[1:4]), -EBADF)
+
+
+@syscall("sync_file_range", kind=Kind.HOST)
+def sys_sync_file_range(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: libc_fd_call("sync_file_range", h, *a[1:4]), 0)
+
+
+@syscall("syncfs", kind=Kind.HOST)
+def sys_syncfs(p: LinuxPlatform, a: Args) -> int:
+    return _fd_op(p, a[0], lambda h: libc_fd_call("syncfs", h), 0)
+
+
+@syscall("readahead", kind=Kind.HOST)
+def sys_readahead(p: LinuxPlatform, a: Args) -> int:
+    f = open_file(p, a[0])
+    emulated = -EINVAL if f is not None and f.kind == procfs.PROC_DIR else 0
+    return _fd_op(p, a[0], lambda h: libc_fd_call("readahead", h, *a[1:3]), emulated)
 
 
 def _id(value: int) -> int:

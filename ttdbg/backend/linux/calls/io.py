@@ -7,6 +7,7 @@ import struct
 import time
 from collections.abc import Callable
 
+from ..errnos import EXDEV
 from ..fdtable import OpenFile
 from ..host import HostIO, HostWatch, Outcome, SpanOutcome
 from ..platform import LinuxPlatform
@@ -234,7 +235,7 @@ def _writev_at(p: LinuxPlatform, a: Args, offset: int | None) -> int:
     if offset is None:
         return _output(p, f, data)
     if f.kind in procfs.KINDS:
-        return -EBADF
+        return procfs.pwrite_refusal(f)
     return p.host_call(lambda: p.live.pwrite(f, data, offset))[0]
 
 
@@ -259,7 +260,7 @@ def sys_pwrite64(p: LinuxPlatform, a: Args) -> int:
     if f is None:
         return -EBADF
     if f.kind in procfs.KINDS:
-        return -EBADF
+        return procfs.pwrite_refusal(f)
     data = p.m.read(a[1], min(a[2], MAX_IO))
     return p.host_call(lambda: p.live.pwrite(f, data, a[3]))[0]
 
@@ -488,8 +489,10 @@ def sys_sendfile(p: LinuxPlatform, a: Args) -> int:
     out, src = open_file(p, a[0]), open_file(p, a[1])
     if out is None or src is None:
         return -EBADF
-    if out.kind in procfs.KINDS or src.kind in procfs.KINDS:
-        return -EINVAL
+    if out.kind in procfs.KINDS:
+        return -EBADF  # opened read-only
+    if src.kind in procfs.KINDS:
+        return 0 if a[3] == 0 else -EINVAL  # /proc's entries cannot be spliced from
     ptrs = (a[2],)
     at = _user_offsets(p, ptrs)
     if at is None:
@@ -503,6 +506,25 @@ def sys_sendfile(p: LinuxPlatform, a: Args) -> int:
     return result
 
 
+STATX_MODE_AT = 28
+
+
+def _copy_range_emulated(p: LinuxPlatform, src: OpenFile, out: OpenFile) -> int:
+    """copy_file_range with an emulated /proc entry at one end: Linux's checks, in its order,
+    end it before any byte moves (/proc is another filesystem than any host file's)."""
+    if procfs.PROC_DIR in (src.kind, out.kind):
+        return -EISDIR
+    if out.kind in procfs.KINDS:
+        return -EBADF  # opened read-only
+    result, data = p.host_call(lambda: p.live.fstat(out, True))
+    if result < 0:
+        return result
+    mode = struct.unpack_from("<H", data, STATX_MODE_AT)[0]
+    if mode & 0o170000 == 0o040000:
+        return -EISDIR
+    return -EXDEV if mode & 0o170000 == 0o100000 else -EINVAL
+
+
 @syscall("copy_file_range", kind=Kind.HOST)
 def sys_copy_file_range(p: LinuxPlatform, a: Args) -> int:
     if a[5]:
@@ -511,7 +533,7 @@ def sys_copy_file_range(p: LinuxPlatform, a: Args) -> int:
     if src is None or out is None:
         return -EBADF
     if src.kind in procfs.KINDS or out.kind in procfs.KINDS:
-        return -EINVAL
+        return _copy_range_emulated(p, src, out)
     ptrs = (a[1], a[3])
     at = _user_offsets(p, ptrs)
     if at is None:

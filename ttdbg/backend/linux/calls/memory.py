@@ -11,6 +11,7 @@ from ...machine import PAGE
 from ..errnos import EACCES, ENODEV, ENOMEM
 from ..memory import MAP_ANONYMOUS, MAP_FIXED, page_up
 from ..platform import LinuxPlatform
+from . import procfs
 from .table import EBADF, EINVAL, O_ACCMODE, Args, Kind, open_file, syscall
 
 O_WRONLY, O_RDWR = 1, 2
@@ -35,6 +36,8 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
         return -EINVAL
     if f.flags & O_ACCMODE == O_WRONLY:
         return -EACCES
+    if f.kind in procfs.KINDS:
+        return -ENODEV  # /proc's entries cannot be mapped
     shared_writable = bool(flags & MAP_SHARED and prot & PROT_WRITE)
     if shared_writable:
         if f.flags & O_ACCMODE != O_RDWR:

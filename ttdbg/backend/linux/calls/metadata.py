@@ -20,6 +20,8 @@ from .table import (
     EBADF,
     EINVAL,
     ENOENT,
+    ENOTDIR,
+    EPERM,
     ERANGE,
     Args,
     GuestPath,
@@ -225,6 +227,12 @@ def sys_fchdir(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
+    if f.kind == procfs.PROC_FILE:
+        return -ENOTDIR
+    if f.kind == procfs.PROC_DIR:
+        # The cwd would have to be an emulated directory, which relative paths cannot
+        # start from here: refused, as a directory the process may not enter is.
+        return -EACCES
     return p.host_call(lambda: p.live.fd_op(f, os.fchdir))[0]
 
 
@@ -281,6 +289,8 @@ def _chown(p: LinuxPlatform, dirfd: int, addr: int, uid: int, gid: int, flags: i
         f = open_file(p, dirfd)
         if f is None:
             return -EBADF
+        if f.kind in procfs.KINDS:
+            return 0 if _owner(uid) == _owner(gid) == -1 else -EPERM
         return p.host_call(
             lambda: p.live.fd_op(f, lambda h: os.fchown(h, _owner(uid), _owner(gid)))
         )[0]
@@ -476,4 +486,6 @@ def sys_fstatfs(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
+    if f.kind in procfs.KINDS:
+        return host_into(p, a[1], lambda h: h.statfs("/proc"))
     return host_into(p, a[1], lambda h: h.statfs(h.fd(f)))

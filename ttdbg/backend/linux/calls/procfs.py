@@ -17,7 +17,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from ..errnos import EACCES, EINVAL, ENOENT, ENOTDIR
+from ..errnos import EACCES, EBADF, EINVAL, ENOENT, ENOLCK, ENOTDIR, ESPIPE
 from ..fdtable import OpenFile
 from ..platform import LinuxPlatform
 from ..structs import pack_dirents
@@ -211,12 +211,41 @@ def read(f: OpenFile, count: int, offset: int | None = None) -> bytes:
     return out
 
 
+# The entries Linux serves through seq_file: no SEEK_END, no pwrite (ESPIPE).
+SEQ_FILES = frozenset(("status", "stat", "statm", "maps", "auxv", "comm"))
+SYSFS_FILE_SIZE = 4096  # what sysfs attributes report as their size, and seek from
+
+
+def _is_seq_file(f: OpenFile) -> bool:
+    return (
+        f.kind == PROC_FILE
+        and f.path.startswith("/proc/")
+        and (posixpath.basename(f.path) in SEQ_FILES)
+    )
+
+
+def pwrite_refusal(f: OpenFile) -> int:
+    """Why a positioned write to an emulated entry fails: a seq_file takes no positioned
+    writes at all; the others were opened read-only."""
+    return -ESPIPE if _is_seq_file(f) else -EBADF
+
+
+def _end(f: OpenFile) -> int | None:
+    """Where SEEK_END counts from: a /proc file's size is 0, a sysfs file's a page; seq_file
+    entries refuse it."""
+    if f.kind != PROC_FILE:
+        return 0
+    if f.path.startswith("/sys/"):
+        return SYSFS_FILE_SIZE
+    return None if _is_seq_file(f) else 0
+
+
 def seek(f: OpenFile, offset: int, whence: int) -> int:
-    size = len(f.data) if f.kind == PROC_FILE else 0
-    bases = {0: 0, 1: f.offset, 2: size}
-    if whence not in bases or bases[whence] + offset < 0:
+    bases = {0: 0, 1: f.offset, 2: _end(f)}
+    base = bases.get(whence)
+    if base is None or base + offset < 0:
         return -EINVAL
-    f.offset = bases[whence] + offset
+    f.offset = base + offset
     return f.offset
 
 
@@ -252,3 +281,49 @@ def stat_kind(p: LinuxPlatform, target: ProcPath | str) -> str | None:
     if target.entry in LINKS or re.fullmatch(r"fd/\d+", target.entry):
         return "link"
     return None
+
+
+LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
+
+
+def flock(op: int) -> int:
+    """flock on an emulated entry: unlocking succeeds; a lock is refused (ENOLCK), since one
+    held here would have to exclude the process's other descriptions of the entry."""
+    kind = op & ~LOCK_NB
+    if kind == LOCK_UN:
+        return 0
+    return -ENOLCK if kind in (LOCK_SH, LOCK_EX) else -EINVAL
+
+
+F_RDLCK, F_WRLCK, F_UNLCK = 0, 1, 2
+F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK = 5, 6, 7, 36
+O_ACCMODE, O_RDONLY, O_WRONLY = 3, 0, 1
+
+
+def record_lock(f: OpenFile, cmd: int, flock_bytes: bytes) -> tuple[int, bytes | None]:
+    """fcntl's record locks on an emulated entry: the result and the struct flock F_GETLK
+    writes back. A process's own POSIX locks never conflict with each other and nobody else
+    can open the guest's emulated entries, so F_GETLK finds none and F_SETLK has nothing to
+    wait for; OFD locks would conflict between this process's descriptions and are refused
+    (ENOLCK) rather than granted without effect."""
+    l_type = struct.unpack_from("<h", flock_bytes)[0]
+    if l_type not in (F_RDLCK, F_WRLCK, F_UNLCK):
+        return -EINVAL, None
+    mode = f.flags & O_ACCMODE
+    if cmd in (F_GETLK, F_OFD_GETLK):
+        if cmd == F_OFD_GETLK and struct.unpack_from("<i", flock_bytes, 24)[0]:
+            return -EINVAL, None  # l_pid must be 0
+        return 0, struct.pack("<h", F_UNLCK) + flock_bytes[2:]
+    if (l_type, mode) in ((F_WRLCK, O_RDONLY), (F_RDLCK, O_WRONLY)):
+        return -EBADF, None
+    if l_type == F_UNLCK or cmd in (F_SETLK, F_SETLKW):
+        return 0, None
+    return -ENOLCK, None
+
+
+def fionread(f: OpenFile) -> int | None:
+    """FIONREAD's count on an emulated entry, as Linux computes it for /proc's files (their
+    size is 0: minus the position); None for a directory, which has no such ioctl."""
+    if f.kind != PROC_FILE:
+        return None
+    return -f.offset
