@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BIN, SAMPLES, require_tool, stop_packet
 from tests.tui.conftest import settle, wait_for
+from ttdbg.backend.cancel import CancelToken, Progress
 from ttdbg.backend.recording import open_recording
-from ttdbg.backend.stops import Interrupted
+from ttdbg.backend.stops import Interrupted, Stop
 from ttdbg.backend.timeline import Timeline
 from ttdbg.session import open_session
 from ttdbg.symbols import Symbols
@@ -110,45 +112,77 @@ def test_breakpoint_continue_and_reverse_continue(walk_copy: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_a_long_operation_shows_progress_and_escape_cancels_it() -> None:
+def test_a_long_operation_shows_progress_and_escape_cancels_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async def scenario() -> None:
         session = open_session(str(SAMPLES / "compute.ttrec"))
         session.path = "/dev/null"  # never save over the shipped sample
         app = TtdbgApp(session, progress_after=0.0)
-        async with app.run_test(size=(160, 48)) as pilot:
-            await pilot.press("g", *"100%", "enter")
-            await settle(pilot, app)
-            # The previous change of fs_base lies at the very start: a search back across
-            # 10^8 instructions, every one of them looked at.
-            app.query_one(Registers).focus()
-            await pilot.press(*["down"] * 18)
-            assert app.query_one(Registers).selected == "fs_base"
-            await pilot.press("number_sign")
-            keys = app.query_one(KeyLine)
-            await wait_for(pilot, lambda: keys.progress is not None)
-            await pilot.pause()
-            # In the key line's place on the bottom row (always on screen), with its ETA,
-            # and the header moves.
-            assert keys.region.bottom == app.screen.region.bottom
-            shown = keys.visible_text()
-            for part in ("escape cancels", "ETA ", "%"):
-                assert part in shown, shown
-            assert "━" in shown, shown  # rich's bar
-            await wait_for(
-                pilot, lambda: "escape cancels" in str(app.query_one("#status").render())
-            )
-            await pilot.press("escape")
-            await settle(pilot, app)
-            assert isinstance(app.last_stop, Interrupted)
-            assert keys.progress is None
-            assert "? help" in keys.visible_text()  # the key hints are back
-            # (The position on screen: while idle the engine fills in checkpoints, and the
-            # timeline belongs to its thread.)
-            stopped = app.position
-            assert 0 < stopped < app.tl.end
-            await pilot.press("i")  # still responsive
-            await settle(pilot, app)
-            assert app.position == stopped + 1
+        # The real search runs, but its first progress report holds the engine thread until
+        # the test has seen escape cancel it: a fast machine cannot finish the search before
+        # the key arrives. The report comes after the first slice of the first backward pass,
+        # which starts at the last snapshot (far past fs_base's change at the very start), so
+        # the hit cannot have been seen yet; the next slice boundary sees the cancel.
+        search = app.tl.find_register_change
+        tokens: list[CancelToken] = []
+        released = threading.Event()
+
+        def held_search(
+            name: str, forward: bool, progress: Progress | None, cancel: CancelToken | None
+        ) -> Stop:
+            assert progress is not None
+            assert cancel is not None
+
+            def report(done: int, to_go: int) -> None:
+                progress(done, to_go)
+                released.wait(timeout=60)  # a failing test must not hold the engine for ever
+
+            tokens.append(cancel)
+            return search(name, forward, report, cancel)
+
+        monkeypatch.setattr(app.tl, "find_register_change", held_search)
+        try:
+            async with app.run_test(size=(160, 48)) as pilot:
+                await pilot.press("g", *"100%", "enter")
+                await settle(pilot, app)
+                # The previous change of fs_base lies at the very start: a search back across
+                # 10^8 instructions, every one of them looked at.
+                app.query_one(Registers).focus()
+                await pilot.press(*["down"] * 18)
+                assert app.query_one(Registers).selected == "fs_base"
+                await pilot.press("number_sign")
+                keys = app.query_one(KeyLine)
+                await wait_for(pilot, lambda: keys.progress is not None)
+                await pilot.pause()
+                # In the key line's place on the bottom row (always on screen), with its ETA,
+                # and the header moves.
+                assert keys.region.bottom == app.screen.region.bottom
+                shown = keys.visible_text()
+                for part in ("escape cancels", "ETA ", "%"):
+                    assert part in shown, shown
+                assert "━" in shown, shown  # rich's bar
+                await wait_for(
+                    pilot, lambda: "escape cancels" in str(app.query_one("#status").render())
+                )
+                assert len(tokens) == 1
+                assert not tokens[0].cancelled
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: tokens[0].cancelled)
+                released.set()
+                await settle(pilot, app)
+                assert isinstance(app.last_stop, Interrupted), app.last_stop
+                assert keys.progress is None
+                assert "? help" in keys.visible_text()  # the key hints are back
+                # (The position on screen: while idle the engine fills in checkpoints, and
+                # the timeline belongs to its thread.)
+                stopped = app.position
+                assert 0 < stopped < app.tl.end
+                await pilot.press("i")  # still responsive
+                await settle(pilot, app)
+                assert app.position == stopped + 1
+        finally:
+            released.set()
 
     asyncio.run(scenario())
 
