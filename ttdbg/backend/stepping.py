@@ -14,7 +14,7 @@ import capstone
 from ttdbg.symbols import Symbols
 
 from .cancel import CancelToken, Progress
-from .stops import BreakpointHit, Stop
+from .stops import BreakpointHit, Reached, Stop
 from .timeline import Timeline, TimelineError
 
 MAX_INSN = 15
@@ -83,7 +83,9 @@ class Stepper:
             return tl.step(1)
         sp0 = tl.register(self.sp)
         after = tl.pc + insn[0]
-        return self.run_to({after}, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
+        own = after not in tl.breakpoints
+        stop = self.run_to({after}, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
+        return _arrived(stop, after, own)
 
     def reverse_step_over(
         self, progress: Progress | None = None, cancel: CancelToken | None = None
@@ -98,7 +100,9 @@ class Stepper:
         call = self._call_before(pc0)
         if call is None:
             return stop
-        return self.run_to({call}, False, lambda: tl.register(self.sp) == sp0, progress, cancel)
+        own = call not in tl.breakpoints
+        stop = self.run_to({call}, False, lambda: tl.register(self.sp) == sp0, progress, cancel)
+        return _arrived(stop, call, own)
 
     def _call_before(self, ret_addr: int) -> int | None:
         for size in range(2, MAX_INSN + 1):
@@ -147,3 +151,11 @@ class Stepper:
             if not (isinstance(stop, BreakpointHit) and stop.address == sym.addr):
                 return stop
         return tl.reverse_step(1)
+
+
+def _arrived(stop: Stop, target: int, own: bool) -> Stop:
+    """A step over a call ends at `target` having reached it, not at a breakpoint: the
+    temporary one there is the step's own (a user's breakpoint there is still reported)."""
+    if own and isinstance(stop, BreakpointHit) and stop.address == target:
+        return Reached(stop.icount)
+    return stop
