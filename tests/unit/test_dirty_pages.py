@@ -4,6 +4,7 @@ is retranslated."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.replayer import new_replay_process
 from ttdbg.backend.timeline import Timeline
+from ttdbg.snapshots.state import add_range, in_regions
 
 ROOT = Path(__file__).resolve().parents[2]
 FW = ROOT / "sample_traces" / "firmware" / "riscv-virt" / "fw.elf"
@@ -120,3 +122,20 @@ def test_restoring_data_beside_code_keeps_learned_code(recording: Path) -> None:
     regs, memory, _devices = brute_force(recording, 29_999)
     assert timeline.machine.register_file.read() == regs
     assert full_scan(timeline) == memory
+
+
+def test_forgotten_ranges_answer_as_a_brute_force_set() -> None:
+    """Unmapped ranges in any order, overlapping, touching or nested, are kept sorted and
+    merged, and membership equals a set of every address added."""
+    rng = random.Random(7)
+    for _trial in range(200):
+        ranges: list[tuple[int, int]] = []
+        covered: set[int] = set()
+        for _ in range(rng.randrange(1, 12)):
+            start = rng.randrange(0, 60)
+            end = start + rng.randrange(1, 10)
+            add_range(ranges, start, end)
+            covered.update(range(start, end))
+            assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges)), ranges
+            assert all(lo < hi for lo, hi in ranges), ranges
+            assert [a for a in range(-1, 80) if in_regions(ranges, a)] == sorted(covered)

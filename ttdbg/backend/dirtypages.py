@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 import unicorn
 
 from ttdbg.pages import PAGE, PERM_X
-from ttdbg.snapshots.state import MachineState, PageSummary
+from ttdbg.snapshots.state import MachineState, PageSummary, add_range, in_regions
 
 from .icount import _lib
 
@@ -167,7 +167,7 @@ class DirtyPages:
         self._marks = marks
         self.follows_map_changes = follows_map_changes
         self.base: MachineState | PageSummary | None = None
-        self.forgotten: list[tuple[int, int]] = []
+        self.forgotten: list[tuple[int, int]] = []  # sorted, disjoint, not touching
         self._base_addrs: tuple[MachineState | PageSummary, list[int]] | None = None
         # Where the block counter learned code, by page: the (start, end) offsets of its
         # blocks. A restore that changes those bytes must drop translated blocks and learned
@@ -184,7 +184,9 @@ class DirtyPages:
 
     def forget(self, start: int, end: int) -> None:
         """[start, end) was unmapped: what the base held there is gone."""
-        self.forgotten.append((start, end))
+        # Kept sorted and merged, so `in_forgotten` is a bisection however many ranges a
+        # program unmaps between two snapshots (thread stacks, freed mmap chunks).
+        add_range(self.forgotten, start, end)
 
     def pages(self) -> list[int]:
         """Every page written since the last `reset`."""
@@ -204,7 +206,8 @@ class DirtyPages:
         return self.follows_map_changes or self.base.regions == regions
 
     def in_forgotten(self, addr: int) -> bool:
-        return any(lo <= addr < hi for lo, hi in self.forgotten)
+        """Whether `addr` was unmapped since the base."""
+        return in_regions(self.forgotten, addr)
 
     def maybe_nonzero(self, start: int, end: int) -> list[int] | None:
         """The pages of [start, end) that may not be zero (sorted): those the base held

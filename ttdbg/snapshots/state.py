@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +32,26 @@ class MachineState:
     )
 
 
-def in_regions(regions: tuple[tuple[int, int, int], ...], addr: int) -> bool:
-    """Whether `addr` lies in one of the sorted, non-overlapping `regions`."""
-    i = bisect.bisect_right(regions, (addr, 1 << 65, 0)) - 1
+def in_regions(regions: Sequence[tuple[int, ...]], addr: int) -> bool:
+    """Whether `addr` lies in one of the sorted, non-overlapping `regions`: (start, end, ...)
+    tuples, a memory map's (start, end, perms) or plain [start, end) ranges."""
+    # Sorts after every tuple starting at addr, whatever follows (ends are below 2**65).
+    i = bisect.bisect_right(regions, (addr, 1 << 65)) - 1
     return i >= 0 and regions[i][0] <= addr < regions[i][1]
+
+
+def add_range(ranges: list[tuple[int, int]], start: int, end: int) -> None:
+    """Add [start, end) to the sorted, disjoint, non-touching `ranges`, merging it with those
+    it overlaps or touches (so they stay a valid `in_regions` map)."""
+    i = bisect.bisect_left(ranges, (start,))
+    if i and ranges[i - 1][1] >= start:
+        i -= 1
+        start = ranges[i][0]
+    j = i
+    while j < len(ranges) and ranges[j][0] <= end:
+        end = max(end, ranges[j][1])
+        j += 1
+    ranges[i:j] = [(start, end)]
 
 
 # Version 1 hashed registers and memory; version 2 adds the platform state, the event cursor
