@@ -27,7 +27,7 @@ assert (PERM_R, PERM_W, PERM_X) == (
     unicorn.UC_PROT_READ, unicorn.UC_PROT_WRITE, unicorn.UC_PROT_EXEC
 )  # fmt: skip
 
-_ZERO_PAGE = bytes(PAGE)
+_ZERO_RUN = 1 << 20  # the most zeros `Machine.zero` writes in one call
 
 
 class Halt(enum.Enum):
@@ -415,12 +415,20 @@ class Machine:
         the thread ends). A kernel-write listener sees every byte written, a write tracker
         the pages that were not zero."""
         if self.kernel_write_listener is not None:
-            for off in range(0, length, 1 << 20):
-                self.write(addr + off, bytes(min(1 << 20, length - off)))
+            for off in range(0, length, _ZERO_RUN):
+                self.write(addr + off, bytes(min(_ZERO_RUN, length - off)))
             return
         if self.dirty is not None:
-            for page in self.nonzero_pages(addr, addr + length):
-                self.write(page, _ZERO_PAGE)
+            nonzero = [
+                page
+                for lo, hi in self._maybe_nonzero_runs(addr, addr + length)
+                for page in self.scanner.nonzero_addrs(lo, hi)
+            ]
+            # A run of pages in one write (one mark, one Unicorn call), in pieces of at most
+            # _ZERO_RUN so a large run does not allocate its size in zeros.
+            for lo, hi in page_runs(nonzero):
+                for at in range(lo, hi, _ZERO_RUN):
+                    self.write(at, bytes(min(_ZERO_RUN, hi - at)))
             return
         self.scanner.restore_region(addr, addr + length, page_pointers(addr, addr + length, {}))
 
@@ -428,13 +436,16 @@ class Machine:
         """The non-zero pages of the mapped range [start, end), by address. With a write
         tracker only the pages it says may be non-zero are read (a fresh thread stack of
         8 MiB is mostly never written)."""
-        maybe = self.dirty.maybe_nonzero(start, end) if self.dirty is not None else None
-        if maybe is None:
-            return self.scanner.nonzero_pages(start, end)
         found: dict[int, bytes] = {}
-        for lo, hi in page_runs(maybe):
+        for lo, hi in self._maybe_nonzero_runs(start, end):
             found.update(self.scanner.nonzero_pages(lo, hi))
         return found
+
+    def _maybe_nonzero_runs(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The runs of [start, end) that may hold a non-zero page: the write tracker's pages
+        that may not be zero, or without one (or if it does not know) all of it."""
+        maybe = self.dirty.maybe_nonzero(start, end) if self.dirty is not None else None
+        return [(start, end)] if maybe is None else page_runs(maybe)
 
     def read_u32(self, addr: int) -> int:
         """The 32-bit little-endian word at `addr` in one Unicorn call (a futex word is read

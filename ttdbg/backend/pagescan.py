@@ -159,6 +159,10 @@ class PageScanner:
             found[addr] = prev if prev == digest else digest
         return found
 
+    def nonzero_addrs(self, start: int, end: int) -> list[int]:
+        """The addresses of the non-zero pages of [start, end) (nothing copied)."""
+        return [addr for addr, _offset in self._nonzero(start, end)]
+
     def _nonzero(self, start: int, end: int) -> Iterator[tuple[int, int]]:
         """(address, offset in the chunk buffer) of each non-zero page of [start, end): the
         buffer holds the page's chunk until the next one is asked for."""
