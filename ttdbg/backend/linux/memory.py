@@ -131,10 +131,9 @@ class AddressSpace:
             and v_offset + start - v_start == offset
             for v_start, v_end, v_digest, v_offset in self.views
         )  # fmt: skip
+        # One mapped part clipped to exactly [start, end): a single region covers it whole.
         parts = self._mapped_parts(start, end)
         if not (same_view and len(parts) == 1 and parts[0][:2] == (start, end)):
-            return False
-        if not self._is_one_region(start, end):
             return False
         if not self.host.holds(start, end, content, offset):
             return False
@@ -143,9 +142,6 @@ class AddressSpace:
         self.past_eof = cut(self.past_eof, start, end)
         self.shared = cut(self.shared, start, end)
         return True
-
-    def _is_one_region(self, start: int, end: int) -> bool:
-        return any(b <= start and end <= e for b, e, _p in self.m.regions())
 
     def grow_stack(self, addr: int) -> bool:
         """Map the stack down to `addr` if it lies in the stack's growth zone, as Linux does
