@@ -227,6 +227,9 @@ def main() -> int:
         known = [a for name, a in FW_SAMPLES if name == args.machine]
         arch = args.arch if args.arch != "x86_64" or not known else known[0]
         figures = fw_figures(args.machine, arch, args.repeats)
+        if args.json:
+            print(json.dumps(figures, indent=2))
+            return 0
         width = max(len(k) for k in figures)
         for key, value in figures.items():
             print(f"{key:<{width}}  {value}")

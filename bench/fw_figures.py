@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import unicorn
 from elftools.elf.elffile import ELFFile
 
+from bench.fw_bare import BareRun, BareStop, bare_run
 from bench.qemu_figures import qemu_figures
 from ttdbg.backend.machines import machine_spec
 from ttdbg.backend.machines.recorder import FirmwareRecorder
@@ -26,7 +26,6 @@ SAMPLES = {
     ("lm3s811evb", "armv7m"): ROOT / "sample_traces" / "firmware" / "cortex-m" / "fw.elf",
 }
 INSNS = 2_000_000  # the sample with its input closed: timer interrupts every few hundred
-CHUNK = 10_000  # bare Unicorn runs this many instructions per call (Unicorn's own count)
 
 
 def _symbol(elf: Path, name: str) -> tuple[int, int]:
@@ -36,93 +35,28 @@ def _symbol(elf: Path, name: str) -> tuple[int, int]:
         return int(sym["st_value"]), int(sym["st_size"])
 
 
-def bare_unicorn_seconds(elf: Path, spec: Any, executed: list[int] | None = None) -> float:
-    """The same ELF in bare Unicorn with the board's memory and devices, run in chunks of
-    Unicorn's own instruction count, interrupts entered between chunks: no block counter,
-    no snapshots, no event log (timing is chunk-grained, so not exact)."""
-    from ttdbg.backend.eventlog import EventLogReader
-    from ttdbg.backend.inputs import ReplayInputs
-    from ttdbg.backend.loader import parse_program
-    from ttdbg.backend.machines.platform import FirmwarePlatform
-
-    program = parse_program(elf.read_bytes(), str(elf))
-    plat = FirmwarePlatform(spec, program, ReplayInputs(EventLogReader([])))
-    plat.start([], [], b"")
-    m = plat.m
-    m.counter.remove_hook(m.counter._hook)
-    pc_id = m.arch.register(m.arch.pc).uc_id
-
-    def skip_wfi(uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
-        due = plat.board.deadline()
-        if due is not None and due > m.icount:
-            plat.clock.idle_ns += (due - m.icount) << plat.clock.shift
-        uc.reg_write(pc_id, (addr + size) | m.arch.start_bit)
-
-    for addr in _wfi_sites(elf, m):
-        m.uc.hook_add(unicorn.UC_HOOK_CODE, skip_wfi, None, addr, addr)
-    if executed is not None:  # an untimed run: what the chunks really executed
-        # (a chunk can end early, at an exception or a halt, and still be counted whole)
-        executed.append(0)
-
-        def count(_uc: unicorn.Uc, _addr: int, _size: int, _data: object) -> None:
-            executed[0] += 1
-
-        m.uc.hook_add(unicorn.UC_HOOK_CODE, count)
-    start = time.perf_counter()
-    done = 0
-    while done < INSNS:
-        m.uc.emu_start(m.pc | m.arch.start_bit, 0, count=CHUNK)
-        done += CHUNK
-        m.icount = done  # the clock the devices read
-        due = plat.board.deadline()
-        if due is not None and due <= done:
-            plat.board.at_deadline()
-        plat.board.take_interrupt(m)
-    return time.perf_counter() - start
-
-
-def _wfi_sites(elf: Path, m: Any) -> list[int]:
-    import capstone
-
-    cs = capstone.Cs(m.arch.cs_arch, m.arch.cs_mode)
-    with open(elf, "rb") as f:
-        text = ELFFile(f).get_section_by_name(".text")
-        code, base = text.data(), text["sh_addr"]
-    return [i.address for i in cs.disasm(code, base) if i.mnemonic == "wfi"]
-
-
 def fw_figures(machine: str, arch: str, repeats: int) -> dict[str, Any]:
     elf = SAMPLES[(machine, arch)]
     spec = machine_spec(machine, arch, None, None)
     out: dict[str, Any] = {"fw_machine": f"{machine} ({arch})", "fw_insns": INSNS}
     with tempfile.TemporaryDirectory() as tmp:
         rec_path = Path(tmp) / "fw.ttrec"
-        record_times = []
+        record_cpu, record_wall = [], []
         for _ in range(repeats):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             FirmwareRecorder(
                 str(elf), spec, str(rec_path), None, console=lambda fd, data: None,
                 snapshot_every=500_000, max_insns=INSNS,
             ).run()  # fmt: skip
-            record_times.append(time.perf_counter() - start)
-        raw = statistics.median(bare_unicorn_seconds(elf, spec) for _ in range(repeats))
-        executed: list[int] = []
-        bare_unicorn_seconds(elf, spec, executed)
-        rec_s = statistics.median(record_times)
+            record_cpu.append(time.process_time() - cpu)
+            record_wall.append(time.perf_counter() - start)
         recording = open_recording(str(rec_path))
-        out["fw_record_s"] = round(rec_s, 3)
-        out["fw_record_insns"] = recording.last_known_icount
-        out["fw_bare_unicorn_s"] = round(raw, 3)
-        out["fw_bare_unicorn_insns"] = executed[0]
-        if executed[0] < recording.last_known_icount:
-            # The bare loop stalled (a halt or fault it does not handle): no same-work ratio.
-            out["fw_record_ratio"] = (
-                f"not measured: bare Unicorn ran {executed[0]} of "
-                f"{recording.last_known_icount} instructions"
-            )
-        else:
-            out["fw_record_ratio"] = round(raw / rec_s, 3)
+        insns = recording.last_known_icount
+        out["fw_record_insns"] = insns
+        out["fw_record_s"] = round(statistics.median(record_wall), 3)
+        out["fw_record_cpu_s"] = rec_cpu = round(statistics.median(record_cpu), 3)
         timeline = Timeline(recording)
+        out.update(_bare_figures(elf, spec, insns, timeline, repeats, rec_cpu))
         # reverse-stepi at 20 places spread over the recording (each from a fresh seek).
         # Wall time is what the targets are about; CPU time (this process's) says how much
         # of it is ttdbg's own on a loaded machine.
@@ -144,4 +78,42 @@ def fw_figures(machine: str, arch: str, repeats: int) -> dict[str, Any]:
         out["fw_rc_cpu_ms"] = round((time.process_time() - cpu) * 1000, 1)
         out["fw_rc_stop"] = type(stop).__name__
     out.update(qemu_figures(machine, arch, elf, repeats))
+    return out
+
+
+def _bare_figures(
+    elf: Path, spec: Any, insns: int, timeline: Timeline, repeats: int, rec_cpu: float
+) -> dict[str, Any]:
+    """Bare Unicorn on the same firmware for the recording's instruction count, `repeats`
+    times, in CPU seconds; the ratio only when each run entered the recording's interrupts at
+    the recording's icounts and ended with its registers (the same work, not just as many
+    instructions)."""
+    runs: list[BareRun] = []
+    try:
+        for _ in range(repeats):
+            runs.append(bare_run(elf, spec, insns))
+    except BareStop as err:
+        return {"fw_record_ratio": f"not measured: bare Unicorn stopped: {err}"}
+    recorded = [(e.icount, e.number) for e in timeline.interrupt_entries()]
+    timeline.seek(timeline.end)
+    end_regs = timeline.registers()
+    out: dict[str, Any] = {
+        "fw_bare_unicorn_cpu_s": round(statistics.median(r.cpu_s for r in runs), 3),
+        "fw_bare_unicorn_insns": runs[0].insns,
+        "fw_interrupts": len(recorded),
+    }
+    differ = next(
+        (
+            f"interrupt entries {len(r.entries)} vs {len(recorded)}"
+            if r.entries != recorded
+            else "registers at the end"
+            for r in runs
+            if r.entries != recorded or any(end_regs[k] != v for k, v in r.registers.items())
+        ),
+        None,
+    )
+    if differ is not None or runs[0].insns != insns:
+        out["fw_record_ratio"] = f"not measured: bare Unicorn's run differs ({differ})"
+    else:
+        out["fw_record_ratio"] = round(out["fw_bare_unicorn_cpu_s"] / rec_cpu, 3)
     return out

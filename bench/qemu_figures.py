@@ -38,7 +38,7 @@ QEMU = {
     ),
     ("virt", "aarch64"): QemuSample(
         "qemu-system-aarch64",
-        ("-M", "virt", "-cpu", "cortex-a72"),
+        ("-M", "virt", "-cpu", "cortex-a72", "-nic", "none"),
         b"hello\nsum\nquit\n",
         "irq_handler",
     ),

@@ -333,6 +333,33 @@ class BlockCounter:
         for span in list(self._step_hooks):
             self._unhook_steps(span)
 
+    def count_every_instruction(self) -> None:
+        """Drop the block hook for the step hook on all code: plain Unicorn counting each
+        instruction as its own `count=` does, but readably (`steps`, stopping in front of
+        the instruction past `step_limit`). For a baseline without the counter's machinery:
+        `icount`, `limit` and blocks mean nothing after this."""
+        self.remove_hook(self._hook)
+        self.add_native_hook(unicorn.UC_HOOK_CODE, _lib.bc_insn_hook, ctypes.byref(self._c))
+        self._c.steps = 0
+        self._c.step_limit = NO_LIMIT
+
+    @property
+    def steps(self) -> int:
+        """Instructions the step hook has let start since `steps` was last set."""
+        return int(self._c.steps)
+
+    @steps.setter
+    def steps(self, value: int) -> None:
+        self._c.steps = value
+
+    @property
+    def step_limit(self) -> int:
+        return int(self._c.step_limit)
+
+    @step_limit.setter
+    def step_limit(self, value: int) -> None:
+        self._c.step_limit = value
+
     def add_register_watch(self, watch: RegisterWatch) -> ctypes.c_size_t:
         """Install the native register-change hook on every instruction; returns its handle."""
         watch.counter = ctypes.addressof(self._c)
