@@ -28,8 +28,11 @@ INPUT = b"hello\nworld\nsum\nquit\n"
 def qemu(elf: Path, stdin: bytes, *extra: str) -> subprocess.CompletedProcess[bytes]:
     binary = require_tool("qemu-system-aarch64")
     return subprocess.run(
-        [binary, "-M", "virt", "-cpu", "cortex-a72", "-display", "none", "-monitor", "none",
-         "-serial", "stdio", "-icount", "shift=3", *extra, "-kernel", str(elf)],
+        # (-nic none: virt's default network card needs iPXE's efi-virtio.rom, which the
+        # firmware never uses and Debian's qemu-system-arm only recommends.)
+        [binary, "-M", "virt", "-cpu", "cortex-a72", "-nic", "none", "-display", "none",
+         "-monitor", "none", "-serial", "stdio", "-icount", "shift=3", *extra,
+         "-kernel", str(elf)],
         input=stdin, capture_output=True, timeout=60,
     )  # fmt: skip
 
@@ -103,6 +106,9 @@ PROBES = {
     # Exception entry: an FIQ at EL1h (group 0, FIQEn) and an IRQ at EL1t (SP_EL0 in use):
     # the vector, SPSel, DAIF, SPSR and the stack each handler and main see.
     "entry": ("aarch64_virt_entry_probe.S", "aarch64_virt_entry_probe.c"),
+    # PSCI CPU_SUSPEND: invalid power states, suspends the timer ends with IRQs masked, with
+    # the interrupt already pending, and with IRQs unmasked (taken after the hvc).
+    "suspend": ("aarch64_virt_entry_probe.S", "aarch64_virt_suspend.c"),
 }
 
 

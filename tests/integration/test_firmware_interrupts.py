@@ -71,7 +71,7 @@ BOARDS = {
         "virt",
         FIRMWARE / "aarch64-virt" / "fw.elf",
         55000,
-        ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72"],
+        ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-nic", "none"],
         ["pc", "sp", "cpsr", *[f"x{i}" for i in range(31)]],
     ),
     "lm3s6965evb": Board(

@@ -37,7 +37,7 @@ BOARDS = {
     ),
     "aarch64": (
         "virt",
-        ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72"],
+        ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-nic", "none"],
         ["aarch64-linux-gnu-gcc", "-mgeneral-regs-only", "-fno-pic", "-static",
          "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"],
         FIRMWARE / "aarch64-virt" / "link.ld",
@@ -206,6 +206,22 @@ def test_psci_cpu_off_of_the_only_cpu_ends_the_run_naming_it(tmp_path: Path) -> 
     ), rec.stderr
     info = run_ttdbg(["info", str(tmp_path / "off.ttrec")])
     assert re.search(rb"icount: +2\n", info.stdout), info.stdout  # in front of the hvc
+
+
+def test_psci_cpu_suspend_nothing_can_end_stops_naming_it(tmp_path: Path) -> None:
+    # (QEMU waits there for ever: no timer is armed and no input can come.)
+    code = ".section .text.start\n.globl _start\n_start:\n movz x0, #0xc400, lsl #16\n" \
+           " movk x0, #1\n mov x1, #0\n hvc #0\n1: b 1b\n"  # fmt: skip
+    elf = build("aarch64", tmp_path / "suspend.elf", code)
+    rec = record("aarch64", elf, tmp_path / "suspend.ttrec")
+    assert rec.returncode == 1
+    said = rec.stderr.decode()
+    assert re.search(
+        r"PSCI CPU_SUSPEND at pc 0x4000000c \(icount 3\) waits for an interrupt that cannot "
+        r"come: no timer is armed and the serial input is closed",
+        said,
+    ), said
+    assert "Traceback" not in said
 
 
 # bkpt in Thread mode enters HardFault (DebugMonitor is never enabled); the handler's own bkpt

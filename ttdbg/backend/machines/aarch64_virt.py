@@ -331,8 +331,10 @@ class Aarch64Virt(Board):
             )
             return None
         if fn in PSCI_CPU_SUSPEND:
-            self.bus.fail("PSCI CPU_SUSPEND of the only CPU: not modelled")
-            return None
+            # As QEMU: no power-down state is kept; the CPU waits for an interrupt as wfi
+            # does, then the call returns SUCCESS (an interrupt taken returns after the hvc).
+            self.bus.wait_for_interrupt("PSCI CPU_SUSPEND")
+            return PSCI_SUCCESS
         return NOT_SUPPORTED
 
     # -- interrupts --------------------------------------------------------------------------

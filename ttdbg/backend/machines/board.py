@@ -83,6 +83,11 @@ class Bus(Protocol):
         trapping instruction with a guest fault, which gdb sees as `signal`."""
         ...
 
+    def wait_for_interrupt(self, what: str) -> None:
+        """From an instruction being performed (PSCI CPU_SUSPEND): it waits for an interrupt
+        as wfi does (`what` names it if nothing can ever end the wait); the caller retires it."""
+        ...
+
     def instruction_access(self) -> AbstractContextManager[None]:
         """Around a device access made from an instruction hook rather than MMIO (a system
         register, a hypervisor call): `icount()` is that instruction's, as in MMIO."""

@@ -438,8 +438,18 @@ class FirmwarePlatform:
     def _wait_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
         if not self._runs(addr):
             return  # time skips when the wfi runs, once
+        self._wait(self.m.icount_at(addr), f"wfi at pc {addr:#x}")
+        # The wait is over: the instruction retires here, and the CPU goes on after it.
+        self._retire(uc, addr, size)
+
+    def wait_for_interrupt(self, what: str) -> None:
+        self._wait(self.icount(), f"{what} at pc {self._position.pc:#x}")
+
+    def _wait(self, here: int, what: str) -> None:
+        """The instruction at icount `here` waits for an interrupt: unless one is pending,
+        virtual time skips to the next deadline (recording: or input arrives first; replay:
+        the log says which); interrupts are rechecked right after it."""
         m = self.m
-        here = m.icount_at(addr)
         after = here + 1
         if not self.board.wakes(m):
             if self.inputs.replaying:
@@ -457,19 +467,18 @@ class FirmwarePlatform:
                     if not self.inputs.replaying and (
                         self.serial_in is None or self.serial_in.closed
                     ):
-                        self.fail(
-                            f"wfi at pc {addr:#x} (icount {here}) waits for an interrupt that "
-                            "cannot come: no timer is armed and the serial input is closed"
+                        self.error = FirmwareError(
+                            f"{what} (icount {here}) waits for an interrupt that cannot come: "
+                            "no timer is armed and the serial input is closed"
                         )
+                        m.request_stop()
                 elif due > after:
                     self.clock.idle_ns += (due - after) << self.clock.shift
                 # Input right after a wfi means the wfi did not skip time (replay decides
                 # that from the log): input that comes now waits for the next poll.
                 self._quiet_at = after
-        # The wait is over: the instruction retires here, and the CPU goes on after it.
         if self.check_at is None or after < self.check_at:
             self.check_at = after
-        self._retire(uc, addr, size)
 
     def _wait_for_input(self, here: int) -> bool:
         """Recording, at a wfi nothing wakes: whether input is there (after waiting in real
