@@ -198,12 +198,27 @@ def test_bad_uses_fail_with_one_line(tmp_path: Path) -> None:
     assert b"lm3s6965evb" in wrong.stderr
 
 
+def build_probe(tmp_path: Path, source: Path | str, *defines: str) -> Path:
+    """An lm3s ELF from a C file or (a string) C source."""
+    gcc = require_tool("arm-none-eabi-gcc")
+    if isinstance(source, str):
+        (tmp_path / "probe.c").write_text(source)
+        source = tmp_path / "probe.c"
+    elf = tmp_path / "probe.elf"
+    subprocess.run(
+        [gcc, "-mcpu=cortex-m3", "-mthumb", "-O1", "-ffreestanding", "-nostdlib", *defines,
+         "-T", str(FIRMWARE / "lm3s.ld"), "-o", str(elf), str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return elf
+
+
 UNMODELLED = """
 #include <stdint.h>
 extern uint32_t _estack;
 void reset_handler(void)
 {
-    (void)*(volatile uint32_t *)ADDRESS;
+    ACCESS;
     for (;;) {
     }
 }
@@ -226,14 +241,7 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[2])(void)
 def test_unmodelled_hardware_stops_naming_address_and_pc(
     address: int, message: bytes, tmp_path: Path
 ) -> None:
-    gcc = require_tool("arm-none-eabi-gcc")
-    source, elf = tmp_path / "probe.c", tmp_path / "probe.elf"
-    source.write_text(UNMODELLED)
-    subprocess.run(
-        [gcc, "-mcpu=cortex-m3", "-mthumb", "-O1", "-ffreestanding", "-nostdlib",
-         f"-DADDRESS={address:#x}", "-T", str(FIRMWARE / "lm3s.ld"), "-o", str(elf), str(source)],
-        check=True, timeout=60,
-    )  # fmt: skip
+    elf = build_probe(tmp_path, UNMODELLED, f"-DACCESS=(void)*(volatile uint32_t *){address:#x}")
     out = run_ttdbg(
         ["record", "--machine", "lm3s811evb", "-o", str(tmp_path / "p.ttrec"), str(elf)]
     )
@@ -245,3 +253,50 @@ def test_the_sample_recording_replays_and_verifies() -> None:
     out = run_ttdbg(["replay", "--verify", str(FIRMWARE / "fw.ttrec")])
     assert out.returncode == 0, out.stderr
     assert b"rx 7 0x71 'q'\nfw: bye rx=7" in out.stdout
+
+
+def test_fault_address_and_debug_registers(tmp_path: Path) -> None:
+    elf = build_probe(tmp_path, Path(__file__).parent / "data" / "cortexm_debug_regs.c")
+    native = subprocess.run(
+        [require_tool("qemu-system-arm"), "-M", "lm3s6965evb", "-display", "none", "-monitor",
+         "none", "-serial", "stdio", "-no-reboot", "-kernel", str(elf)],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert native.returncode == 0, native.stderr
+    rec = run_ttdbg(
+        ["record", "--machine", "lm3s6965evb", "-o", str(tmp_path / "p.ttrec"), str(elf)]
+    )
+    assert rec.returncode == 0, rec.stderr
+    ours = rec.stdout.decode().splitlines()
+    theirs = native.stdout.decode().splitlines()
+    # MMFAR, BFAR and CFSR as QEMU's (7 lines) ...
+    assert ours[:7] == theirs[:7]
+    assert ours[2:4] == ["mmfar written 0x12345678", "bfar written 0x9abcdef0"]
+    # ... DEMCR as the architecture defines it: the bits kept as written, the DebugMonitor
+    # ones (never set here) and reserved ones reading 0.
+    assert ours[7:] == [
+        "demcr 0x00000000", "demcr trcena 0x01000000", "demcr kept bits 0x010807f1",
+        "demcr cleared 0x00000000",
+    ]  # fmt: skip
+    rep = run_ttdbg(["replay", "--verify", str(tmp_path / "p.ttrec")])
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+
+
+@pytest.mark.parametrize(("bits", "name"), [(1 << 16, "MON_EN"), (3 << 17, "MON_PEND/MON_STEP")])
+def test_starting_the_debug_monitor_stops_naming_the_bit(
+    bits: int, name: str, tmp_path: Path
+) -> None:
+    elf = build_probe(
+        tmp_path, UNMODELLED, f"-DACCESS=*(volatile uint32_t *)0xE000EDFC = {bits:#x}"
+    )
+    out = run_ttdbg(
+        ["record", "--machine", "lm3s6965evb", "-o", str(tmp_path / "p.ttrec"), str(elf)]
+    )
+    assert out.returncode == 1
+    said = out.stderr.decode()
+    assert re.search(
+        rf"DEMCR\.{name} \(the DebugMonitor exception\) \(not modelled\) at pc "
+        r"0x[0-9a-f]+ \(icount \d+\)",
+        said,
+    ), said

@@ -189,8 +189,19 @@ def test_scs_state_round_trips() -> None:
     regs.write(0x014, 4, 1000)
     regs.write(0x010, 4, 7)
     regs.nvic.active.add(SYSTICK)
+    regs.write(0xD34, 4, 0x20000010)  # MMFAR
+    regs.write(0xD38, 4, 0x40001000)  # BFAR
+    regs.write(0xDFC, 4, 0x01000001)  # DEMCR: TRCENA, VC_CORERESET
     copy, _r, _c = scs()
     copy.restore(regs.state())
     assert copy.state() == regs.state()
+    assert (copy.read(0xD34, 4), copy.read(0xD38, 4)) == (0x20000010, 0x40001000)
+    assert copy.read(0xDFC, 4) == 0x01000001
     with pytest.raises(ValueError, match="vtor"):
         copy.restore(regs.state() | {"vtor": 3})
+    with pytest.raises(ValueError, match="demcr"):
+        copy.restore(regs.state() | {"demcr": 1 << 16})  # MON_EN is never kept
+    # A snapshot from before these registers were kept: they were 0 there.
+    old = {k: v for k, v in regs.state().items() if k not in ("mmfar", "bfar", "demcr")}
+    copy.restore(old)
+    assert (copy.mmfar, copy.bfar, copy.demcr) == (0, 0, 0)

@@ -17,7 +17,7 @@ SHPR_EXCEPTIONS = frozenset(
     {MEMMANAGE, BUSFAULT, USAGEFAULT, SVCALL, DEBUGMONITOR, PENDSV, SYSTICK}
 )
 # System exceptions that are always enabled (the configurable faults depend on SHCSR).
-# DebugMonitor is enabled by DEMCR.MON_EN, which is not modelled (clear, as at reset).
+# DebugMonitor is enabled by DEMCR.MON_EN, which stays clear (setting it stops the run).
 ALWAYS_ENABLED = frozenset({NMI, HARDFAULT, SVCALL, PENDSV, SYSTICK})
 SHCSR_ENABLE_BITS = {MEMMANAGE: 1 << 16, BUSFAULT: 1 << 17, USAGEFAULT: 1 << 18}
 

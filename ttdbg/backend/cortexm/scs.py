@@ -27,6 +27,14 @@ ICSR_PENDSVCLR, ICSR_PENDSVSET, ICSR_NMIPENDSET = 1 << 27, 1 << 28, 1 << 31
 SCR_SLEEPONEXIT = 1 << 1
 CCR_MODELLED = CCR_NONBASETHRDENA | CCR_STKALIGN
 VTOR_MASK = 0x3FFFFF80
+# DEMCR (C1.6.5): TRCENA, MON_REQ (a semaphore the processor ignores) and the vector-catch
+# bits, which act only under a halting debugger (DHCSR.C_DEBUGEN, which software cannot set),
+# are kept as written; MON_EN/MON_PEND/MON_STEP would start the DebugMonitor exception,
+# which is not modelled: setting one stops the run. QEMU 7.2 makes all of DEMCR RAZ/WI.
+DEMCR_TRCENA, DEMCR_MON_REQ = 1 << 24, 1 << 19
+DEMCR_VC = 0x7F1  # VC_HARDERR..VC_MMERR (bits 10-4), VC_CORERESET (bit 0)
+DEMCR_KEPT = DEMCR_TRCENA | DEMCR_MON_REQ | DEMCR_VC
+DEMCR_MONITOR = {1 << 16: "MON_EN", 1 << 17: "MON_PEND", 1 << 18: "MON_STEP"}
 
 
 @dataclass
@@ -44,6 +52,13 @@ class SystemControl:
     scr: int = 0
     cfsr: int = 0  # configurable fault status (UsageFault UNDEFINSTR, ...), write one to clear
     hfsr: int = 0  # HardFault status (FORCED), write one to clear
+    # MemManage and BusFault addresses: read/write as in QEMU. No modelled fault sets
+    # MMARVALID or BFARVALID (MemManage is taken only for execute-never fetches, IACCVIOL,
+    # which has no address; an access where nothing answers stops the run), so they hold
+    # what software wrote.
+    mmfar: int = 0
+    bfar: int = 0
+    demcr: int = 0
 
     # -- access ---------------------------------------------------------------------------
 
@@ -97,12 +112,13 @@ class SystemControl:
             0xD24: self._read_shcsr,
             0xD28: lambda: self.cfsr,
             0xD2C: lambda: self.hfsr,
-            # Debug, MemManage and BusFault status and addresses: those faults stop the
-            # recording instead, so these read 0.
+            # Debug and auxiliary fault status: no debug event or implementation-defined
+            # fault is modelled, so nothing sets them (QEMU's read 0 too).
             0xD30: lambda: 0,
-            0xD34: lambda: 0,
-            0xD38: lambda: 0,
+            0xD34: lambda: self.mmfar,
+            0xD38: lambda: self.bfar,
             0xD3C: lambda: 0,
+            0xDFC: lambda: self.demcr,
         }.get(off)
         if reader is None:
             raise NotModelled(f"SCS register {SCS_BASE + off:#x}")
@@ -143,6 +159,9 @@ class SystemControl:
             0xD28: lambda: setattr(self, "cfsr", self.cfsr & ~value),
             0xD2C: lambda: setattr(self, "hfsr", self.hfsr & ~value),
             0xD30: lambda: None,  # write-one-to-clear of debug fault bits never set
+            0xD34: lambda: setattr(self, "mmfar", value),
+            0xD38: lambda: setattr(self, "bfar", value),
+            0xDFC: lambda: self._write_demcr(value),
             0xF00: lambda: self._write_stir(value),
         }
         action = writer.get(off)
@@ -221,6 +240,12 @@ class SystemControl:
             raise NotModelled(f"CCR bits {value & ~CCR_MODELLED:#x} (traps, USERSETMPEND)")
         self.ccr = value & CCR_MODELLED
 
+    def _write_demcr(self, value: int) -> None:
+        started = [name for bit, name in DEMCR_MONITOR.items() if value & bit]
+        if started:
+            raise NotModelled(f"DEMCR.{'/'.join(started)} (the DebugMonitor exception)")
+        self.demcr = value & DEMCR_KEPT
+
     def _read_shcsr(self) -> int:
         nvic = self.nvic
         value = nvic.shcsr_enables
@@ -249,6 +274,9 @@ class SystemControl:
             "scr": self.scr,
             "cfsr": self.cfsr,
             "hfsr": self.hfsr,
+            "mmfar": self.mmfar,
+            "bfar": self.bfar,
+            "demcr": self.demcr,
             "systick": self.systick.state(),
         }
 
@@ -259,10 +287,12 @@ class SystemControl:
         words = {}
         fields = (
             ("vtor", VTOR_MASK), ("ccr", CCR_MODELLED), ("scr", 0x1E),
-            ("cfsr", 0xFFFFFFFF), ("hfsr", 0xFFFFFFFF),
+            ("cfsr", 0xFFFFFFFF), ("hfsr", 0xFFFFFFFF), ("mmfar", 0xFFFFFFFF),
+            ("bfar", 0xFFFFFFFF), ("demcr", DEMCR_KEPT),
         )  # fmt: skip
         for key, mask in fields:
-            value = state.get(key, 0) if key in ("cfsr", "hfsr") else state[key]
+            # (Snapshots made before a register was kept hold none: it was 0 there.)
+            value = state[key] if key in ("vtor", "ccr", "scr") else state.get(key, 0)
             if not isinstance(value, int) or value & ~mask:
                 raise ValueError(f"bad SCS {key} in snapshot")
             words[key] = value
@@ -270,6 +300,7 @@ class SystemControl:
         self.nvic.restore(nvic)
         self.vtor, self.ccr, self.scr = words["vtor"], words["ccr"], words["scr"]
         self.cfsr, self.hfsr = words["cfsr"], words["hfsr"]
+        self.mmfar, self.bfar, self.demcr = words["mmfar"], words["bfar"], words["demcr"]
 
 
 def _byte_accessible(word: int) -> bool:

@@ -230,7 +230,7 @@ class Stellaris(Board):
     def take_trap(self, machine: Machine, trap: Trap) -> int | None:
         """Synchronous exceptions as QEMU's NVIC takes them: svc enters SVCall (returning
         after it), an undefined instruction or a misaligned exclusive a UsageFault, bkpt the
-        DebugMonitor (never enabled: DEMCR is not modelled, so HardFault), a fetch from an
+        DebugMonitor (never enabled: DEMCR.MON_EN cannot be set, so HardFault), a fetch from an
         execute-never region a MemManage fault; each escalates to HardFault (HFSR.FORCED)
         when it cannot preempt (B1.5.15). Accesses to addresses with nothing there stop the
         run: QEMU reads 0 and ignores writes there (and executes zeros), the Cortex-M3 bus
