@@ -1,8 +1,9 @@
 /* Synchronous exceptions on QEMU's AArch64 virt, from EL1h and EL1t: external aborts on
  * loads, stores and fetches where nothing is mapped, alignment faults of exclusives and of
- * load-acquire/store-release, an FP instruction with CPACR_EL1.FPEN clear, smc (undefined:
- * virt has no EL3), brk, svc, udf. The handler prints ESR/FAR/ELR/SPSR and moves ELR on;
- * the test compares the output with qemu-system-aarch64's. */
+ * load-acquire/store-release, FP instructions (two in one block: each traps) and FPCR/FPSR
+ * accesses with CPACR_EL1.FPEN clear, smc (undefined: virt has no EL3), brk, svc, udf. The
+ * handler prints ESR/FAR/ELR/SPSR and moves ELR on; the test compares the output with
+ * qemu-system-aarch64's. */
 #include <stdint.h>
 
 #define REG32(a) (*(volatile uint32_t *)(uintptr_t)(a))
@@ -59,6 +60,12 @@ void main(void) {
     __asm__ volatile("stlr %0, [%1]" :: "r"(v), "r"(odd) : "memory");
     puts_("fp with FPEN clear\n");
     __asm__ volatile(".inst 0x9e6703e0" ::: "memory");
+    puts_("two fp in one block with FPEN clear: each traps\n");
+    __asm__ volatile(".inst 0x9e670020\n .inst 0x9e670041" ::: "memory"); /* fmov d0, x1; d1, x2 */
+    puts_("mrs fpcr with FPEN clear\n");
+    __asm__ volatile("mrs %0, fpcr" : "=r"(v)::"memory");
+    puts_("msr fpsr with FPEN clear\n");
+    __asm__ volatile("msr fpsr, %0" ::"r"(v) : "memory");
     puts_("jump nowhere\n");
     __asm__ volatile("blr %0" ::"r"(NOWHERE) : "x30", "memory");
     puts_("at el1t: load nowhere\n");

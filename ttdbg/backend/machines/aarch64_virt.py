@@ -37,6 +37,8 @@ ACQUIRE_RELEASE = frozenset({"ldar", "ldarh", "stlr", "stlrh"})  # (byte forms: 
 # An FP/SIMD access trap (ttdbg's number: Unicorn has none) and QEMU 7.2's syndrome for it.
 FP_ACCESS, FP_ACCESS_ESR = -100, 0x07 << 26 | IL | 1 << 24 | 0xE << 20
 HVC_MASK, HVC = 0xFFE0001F, 0xD4000002
+# mrs/msr of FPCR (op2 0) or FPSR (op2 1): FP accesses too (QEMU's fp_access_check).
+FP_CONTROL_MASK, FP_CONTROL = 0xFFDFFFC0, 0xD51B4400
 PSTATE_EL1H = 0x5
 PSTATE_I, PSTATE_F = 0x80, 0x40
 PSTATE_Z = 1 << 30
@@ -143,6 +145,11 @@ def _read_only(key: tuple[int, int, int, int, int]) -> bool:
     """The ID registers (op0 3, op1 0, CRn 0: ID_AA64*, ID_PFR*...) and the few above."""
     op0, op1, crn, _crm, _op2 = key
     return key in READ_ONLY or (op0, op1, crn) == (3, 0, 0)
+
+
+def _fp_instruction(word: int) -> bool:
+    """op0 x11x: FP and SIMD data processing, SIMD&FP loads and stores."""
+    return (word >> 26) & 3 == 3
 
 
 def sysreg_name(key: tuple[int, int, int, int, int]) -> str:
@@ -427,22 +434,28 @@ class Aarch64Virt(Board):
         machine.set_reg("pc", machine.reg("vbar_el1") + vector)
 
     def _fp_trapped(self, machine: Machine, word: int) -> bool:
-        """An FP/SIMD instruction (op0 x11x: FP and SIMD data processing, SIMD&FP loads and
-        stores) while CPACR_EL1.FPEN traps it here (Unicorn does not check)."""
-        if (word >> 26) & 3 != 3:
+        """An FP/SIMD instruction or an FPCR/FPSR access while CPACR_EL1.FPEN traps it here
+        (Unicorn does not check)."""
+        if not _fp_instruction(word) and word & FP_CONTROL_MASK != FP_CONTROL:
             return False
         fpen = (machine.reg("cpacr_el1") >> 20) & 3
         return fpen in (0, 2) or (fpen == 1 and self._at_el0())
 
-    def checked(self, insns: list[tuple[int, int, str, str]]) -> list[int]:
-        """Load-acquire/store-release (QEMU faults them misaligned; Unicorn does not) and
-        the block's first FP/SIMD instruction (the one a clear CPACR_EL1.FPEN traps)."""
-        machine = self._machine()
-        out = [addr for addr, _size, mnem, _ops in insns if mnem in ACQUIRE_RELEASE]
-        for addr, _size, _mnem, _ops in insns:
-            if (int.from_bytes(machine.read(addr, 4), "little") >> 26) & 3 == 3:
+    def checked(self, insns: list[tuple[int, int, str, str]], code: bytes) -> list[int]:
+        """Load-acquire/store-release (QEMU faults them misaligned; Unicorn does not), every
+        FPCR/FPSR access, and the block's first FP/SIMD instruction: what a clear
+        CPACR_EL1.FPEN traps. The first suffices for the others: FPEN and the EL cannot
+        change inside a block (msr and eret end one), and when it traps the run stops there,
+        so one resumed after it starts a new block, in which the next is the first."""
+        base = insns[0][0] if insns else 0
+        out, fp_seen = [], False
+        for addr, _size, mnem, _ops in insns:
+            word = int.from_bytes(code[addr - base : addr - base + 4], "little")
+            if mnem in ACQUIRE_RELEASE or word & FP_CONTROL_MASK == FP_CONTROL:
                 out.append(addr)
-                break
+            elif not fp_seen and _fp_instruction(word):
+                out.append(addr)
+                fp_seen = True
         return out
 
     def check(self, machine: Machine, pc: int) -> Trap | None:

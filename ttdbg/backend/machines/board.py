@@ -255,10 +255,11 @@ class Board(ABC):
         """Perform the instruction at `pc` that `answers` named; the platform retires it."""
         raise NotImplementedError(f"{type(self).__name__} answers no instruction")
 
-    def checked(self, insns: list[tuple[int, int, str, str]]) -> list[int]:
-        """Of a translated block's instructions (address, size, capstone mnemonic, operands),
-        the addresses of those `check` looks at before they run: traps QEMU raises that the
-        emulator does not (alignment it does not enforce)."""
+    def checked(self, insns: list[tuple[int, int, str, str]], code: bytes) -> list[int]:
+        """Of a translated block's instructions (address, size, capstone mnemonic, operands;
+        `code` is the block's bytes, from the first one's address), the addresses of those
+        `check` looks at before they run: traps QEMU raises that the emulator does not
+        (alignment it does not enforce)."""
         return []
 
     def check(self, machine: Machine, pc: int) -> Trap | None:

@@ -366,7 +366,7 @@ class FirmwarePlatform:
     def learned(self, block: Block, code: bytes) -> None:
         unmasks, waits, answers = self.board.unmasks, self.board.waits, self.board.answers
         insns = list(self._cs.disasm_lite(code, block.addr))
-        checked = set(self.board.checked(insns))  # tested for each instruction below
+        checked = set(self.board.checked(insns, code))  # tested for each instruction below
         for addr, size, mnem, ops in insns:
             if addr in self._hooked:
                 continue

@@ -281,7 +281,7 @@ class Stellaris(Board):
             return None
         return number
 
-    def checked(self, insns: list[tuple[int, int, str, str]]) -> list[int]:
+    def checked(self, insns: list[tuple[int, int, str, str]], code: bytes) -> list[int]:
         """ldrd/strd and ldm/stm (not on sp, which is always word-aligned): QEMU's v7-M
         faults them when not word-aligned; Unicorn does not."""
         return [
