@@ -5,7 +5,6 @@ first ones are where qemu-system enters its vector (gdb-multiarch on both, same 
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.gdb_steps import free_port, port_listening
 from tests.conftest import SAMPLES, poll, require_tool, run_ttdbg
 from tests.integration.test_firmware_gdb import run_gdb_on
 from ttdbg.backend.gdb.server import GdbServer
@@ -174,20 +174,6 @@ def registers(text: str) -> dict[str, str]:
     return {m[1]: m[2] for m in re.finditer(r"^(\w+)\s+(0x[0-9a-f]+)", text, re.M)}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    """Whether a TCP socket listens on `port` (read from /proc: connecting would take the
-    one connection QEMU's gdb stub accepts)."""
-    with open("/proc/net/tcp") as f:
-        rows = [line.split() for line in f.read().splitlines()[1:]]
-    return any(row[1].endswith(f":{port:04X}") and row[3] == "0A" for row in rows)
-
-
 @contextmanager
 def qemu_gdb(command: list[str], elf: Path) -> Iterator[int]:
     """qemu-system (`command`: binary and machine options) stopped at reset with its gdb
@@ -198,7 +184,7 @@ def qemu_gdb(command: list[str], elf: Path) -> Iterator[int]:
             "-gdb", f"tcp:127.0.0.1:{port}", "-kernel", str(elf)]  # fmt: skip
     with subprocess.Popen(qemu, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
         try:
-            poll(lambda: listening(port) or proc.poll() is not None, 30, "qemu's gdb port")
+            poll(lambda: port_listening(port) or proc.poll() is not None, 30, "qemu's gdb port")
             assert proc.poll() is None, proc.communicate(timeout=30)[1]
             yield port
         finally:

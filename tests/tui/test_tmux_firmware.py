@@ -3,6 +3,7 @@ entry, the peripherals pane and the serial console at the end."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -17,10 +18,16 @@ def test_firmware_panes_in_a_real_terminal(tmp_path: Path) -> None:
     shutil.copy(SAMPLES / "firmware" / "cortex-m" / "fw.ttrec", tmp_path / "fw.ttrec")
     with tui_terminal(tmp_path / "fw.ttrec", 160, 48, tmp_path / "exit") as term:
         term.wait_for("15: SysTick")  # its lane, once the history is read
-        for _ in range(3):  # two SysTick entries, then the UART's
+        entered = re.compile(r"entered (.+?) at icount (\d+)")
+        jumps: list[tuple[str, int]] = []
+        before = None
+        for _ in range(3):  # each ] goes to the next entry
             term.type("]")
-            term.wait_for("entered ")
-        term.wait_for("entered IRQ 5 (uart0) at icount")
+            found = term.wait_for_new(entered, before)
+            before = found.group(0)
+            jumps.append((found.group(1), int(found.group(2))))
+        assert [name for name, _icount in jumps] == ["SysTick", "SysTick", "IRQ 5 (uart0)"]
+        assert jumps[0][1] < jumps[1][1] < jumps[2][1]
         term.keys("p")
         screen = term.wait_for("SYST_CSR")
         assert "scs @ 0xe000e000" in screen  # the first device, at its address

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -54,6 +55,21 @@ class Terminal:
     def wait_for(self, text: str, timeout: float = 30) -> str:
         poll(lambda: text in self.screen(), timeout, lambda: f"{text!r} on:\n{self.screen()}", 0.05)
         return self.screen()
+
+    def wait_for_new(
+        self, pattern: re.Pattern[str], before: str | None, timeout: float = 30
+    ) -> re.Match[str]:
+        """Until the screen's first match of `pattern` is there and is not `before` (the
+        text it matched before a key was sent): that match."""
+        found: list[re.Match[str]] = []
+
+        def changed() -> bool:
+            match = pattern.search(self.screen())
+            found[:] = [match] if match else []
+            return match is not None and match.group(0) != before
+
+        poll(changed, timeout, lambda: f"a new {pattern.pattern!r} on:\n{self.screen()}", 0.05)
+        return found[0]
 
 
 @contextmanager

@@ -10,14 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ttdbg.backend.inputs import ReplayInputs
+from tests.forward_replay import forward
 from ttdbg.backend.machine import Machine
 from ttdbg.backend.machines import machine_spec
 from ttdbg.backend.machines.recorder import FirmwareRecorder
 from ttdbg.backend.machinestate import read_pages
-from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recording import open_recording
-from ttdbg.backend.replayer import new_replay_process
 from ttdbg.backend.timeline import Timeline
 from ttdbg.snapshots.state import add_range, in_regions
 
@@ -43,15 +41,6 @@ def full_scan(timeline: Timeline | Machine) -> dict[int, bytes]:
         return read_pages(m)[1]
     finally:
         m.dirty = dirty
-
-
-def forward(recording: Path, icount: int) -> GuestProcess[ReplayInputs]:
-    """The oracle: a replay from reset run forward to `icount` in one go (no state
-    restored, no seek)."""
-    proc = new_replay_process(open_recording(str(recording)))
-    proc.run(icount)
-    assert proc.machine.icount == icount
-    return proc
 
 
 def brute_force(recording: Path, icount: int) -> tuple[dict[str, int], dict[int, bytes], object]:

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from tests.forward_replay import forward
 from ttdbg.backend.inputs import ReplayInputs
 from ttdbg.backend.machines import machine_spec
 from ttdbg.backend.machines.recorder import FirmwareRecorder
 from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recording import open_recording
-from ttdbg.backend.replayer import new_replay_process, replay
+from ttdbg.backend.replayer import replay
 from ttdbg.backend.stops import WatchpointHit
 from ttdbg.backend.timeline import Timeline
 
@@ -59,33 +60,32 @@ def test_reverse_continue_from_the_end_lands_on_the_last_write(recording: Path) 
     stop = timeline.reverse_continue()
     assert isinstance(stop, WatchpointHit)
 
-    # The oracle: the tick counter only grows; bisect over replays run forward from reset
-    # (no seek, no restore) for the first icount at which it holds its final value (the
-    # write retires just before it).
-    def ticks_at(icount: int) -> int:
-        return int.from_bytes(forward(recording, icount).machine.read(addr, size), "little")
+    # The oracle: the tick counter only grows, so its last write is where it first holds
+    # its final value (the store retires just before that icount). Two replays forward from
+    # reset (no seek, no restore): one in strides finds the last stride before that, the
+    # other steps through it.
+    def ticks(proc: GuestProcess[ReplayInputs]) -> int:
+        return int.from_bytes(proc.machine.read(addr, size), "little")
 
     end = timeline.end
-    final = ticks_at(end)
-    lo, hi = 0, end
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ticks_at(mid) == final:
-            hi = mid
-        else:
-            lo = mid + 1
+    strides = forward(recording, 0)
+    seen = []  # (icount, ticks there) at each stride's start
+    while strides.machine.icount < end:
+        seen.append((strides.machine.icount, ticks(strides)))
+        strides.run(min(QUANTUM, end - strides.machine.icount))
+    final = ticks(strides)
+    before_final = max(icount for icount, value in seen if value != final)
+    steps = forward(recording, before_final)
+    pc_before = steps.machine.pc
+    while ticks(steps) != final:
+        pc_before = steps.machine.pc
+        steps.run(1)
+    lo = steps.machine.icount
+    assert before_final < lo <= before_final + QUANTUM
     # RISC-V watchpoints are not steppable: going back, gdb's convention stops just after
     # the store (instruction lo - 1), with the value it wrote in memory.
     assert stop.icount == timeline.position == lo
     assert int.from_bytes(stop.new, "little") == final
     assert int.from_bytes(stop.old, "little") == final - 1
-    assert stop.pc == forward(recording, lo - 1).machine.pc
-    assert timeline.machine.registers() == forward(recording, lo).machine.registers()
-
-
-def forward(recording: Path, icount: int) -> GuestProcess[ReplayInputs]:
-    """A replay from reset run forward to `icount` in one go (no state restored, no seek)."""
-    proc = new_replay_process(open_recording(str(recording)))
-    proc.run(icount)
-    assert proc.machine.icount == icount
-    return proc
+    assert stop.pc == pc_before
+    assert timeline.machine.registers() == steps.machine.registers()

@@ -400,8 +400,7 @@ class FirmwarePlatform:
             self._recheck_at_block_end()
 
     def _check_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
-        # A trap the board finds before the instruction runs is taken in its place; the
-        # trap counts as one, as those the emulator raises.
+        # A trap the board finds before the instruction runs is taken in its place.
         m = self.m
         trap = self.board.check(m, addr)
         if trap is None:
@@ -416,8 +415,7 @@ class FirmwarePlatform:
             if self.error is None:
                 self.fail(f"CPU exception {trap.intno} at pc {addr:#x}: not modelled")
             return
-        m.icount = before + 1
-        m.counter.limit = min(m.counter.limit, before + 1)
+        self._count_one(before)
 
     def _answer_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
         # The board performs the instruction; it retires here and the CPU goes on after it.
@@ -428,12 +426,18 @@ class FirmwarePlatform:
 
     def _retire(self, uc: unicorn.Uc, addr: int, size: int) -> None:
         """From the hook in front of the instruction at `addr`: count it as retired and go
-        on after it (the run stops there, so the count stays exact)."""
-        m = self.m
-        after = m.icount_at(addr) + 1
-        m.icount = after
-        m.counter.limit = min(m.counter.limit, after)
+        on after it."""
+        self._count_one(self.m.icount_at(addr))
         uc.reg_write(self._pc_id, (addr + size) | self.arch.start_bit)
+
+    def _count_one(self, before: int) -> None:
+        """From a hook in front of the instruction at icount `before`, which the emulator
+        will not run: it counts as one (retired by the board, or trapping: a trap counts as
+        one, as those the emulator raises), and the run stops right after it, so the count
+        stays exact."""
+        m = self.m
+        m.icount = before + 1
+        m.counter.limit = min(m.counter.limit, before + 1)
 
     def _wait_hook(self, uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
         if not self._runs(addr):
