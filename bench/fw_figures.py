@@ -54,7 +54,8 @@ def fw_figures(machine: str, arch: str, repeats: int) -> dict[str, Any]:
         insns = recording.last_known_icount
         out["fw_record_insns"] = insns
         out["fw_record_s"] = round(statistics.median(record_wall), 3)
-        out["fw_record_cpu_s"] = rec_cpu = round(statistics.median(record_cpu), 3)
+        rec_cpu = statistics.median(record_cpu)
+        out["fw_record_cpu_s"] = round(rec_cpu, 3)
         timeline = Timeline(recording)
         out.update(_bare_figures(elf, spec, insns, timeline, repeats, rec_cpu))
         # reverse-stepi at 20 places spread over the recording (each from a fresh seek).
@@ -97,23 +98,26 @@ def _bare_figures(
     recorded = [(e.icount, e.number) for e in timeline.interrupt_entries()]
     timeline.seek(timeline.end)
     end_regs = timeline.registers()
+    bare_cpu = statistics.median(r.cpu_s for r in runs)
     out: dict[str, Any] = {
-        "fw_bare_unicorn_cpu_s": round(statistics.median(r.cpu_s for r in runs), 3),
+        "fw_bare_unicorn_cpu_s": round(bare_cpu, 3),
+        "fw_bare_unicorn_setup_cpu_s": round(statistics.median(r.setup_s for r in runs), 3),
         "fw_bare_unicorn_insns": runs[0].insns,
         "fw_interrupts": len(recorded),
     }
-    differ = next(
-        (
-            f"interrupt entries {len(r.entries)} vs {len(recorded)}"
-            if r.entries != recorded
-            else "registers at the end"
-            for r in runs
-            if r.entries != recorded or any(end_regs[k] != v for k, v in r.registers.items())
-        ),
-        None,
-    )
-    if differ is not None or runs[0].insns != insns:
+
+    def difference(run: BareRun) -> str | None:
+        if run.insns != insns:
+            return f"{run.insns} instructions"
+        if run.entries != recorded:
+            return f"interrupt entries: {len(run.entries)} against {len(recorded)}"
+        if any(end_regs[name] != value for name, value in run.registers.items()):
+            return "registers at the end"
+        return None
+
+    differ = next((d for d in map(difference, runs) if d is not None), None)
+    if differ is not None:
         out["fw_record_ratio"] = f"not measured: bare Unicorn's run differs ({differ})"
     else:
-        out["fw_record_ratio"] = round(out["fw_bare_unicorn_cpu_s"] / rec_cpu, 3)
+        out["fw_record_ratio"] = round(bare_cpu / rec_cpu, 3)
     return out
