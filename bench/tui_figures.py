@@ -47,6 +47,7 @@ async def _measure(rec_path: Path, steps: int, jumps: int) -> dict[str, Any]:
         await _until(pilot, lambda: app.engine.idle_done, timeout=600)
         filled_s = time.perf_counter() - opened
         seek_ms, seek_cpu = await _seeks(app, pilot, jumps)
+        back_first, back_next = await _steps_back_after_seeks(app, pilot)
         source_ms, source_cpu = await _source_steps(app, pilot)
     return {
         "tui_source_step_ms_p50": round(statistics.median(source_ms), 1),
@@ -59,6 +60,9 @@ async def _measure(rec_path: Path, steps: int, jumps: int) -> dict[str, Any]:
         "tui_source_step_cpu_ms_p50": round(statistics.median(source_cpu), 1),
         "tui_step_cpu_ms_p50": round(statistics.median(step_cpu), 1),
         "tui_seek_cpu_ms_p95": _percentile(seek_cpu, 0.95),
+        # `I` after a seek, once the engine has been idle: the first press and the next ones.
+        "tui_rstep_first_cpu_ms_p50": _percentile(back_first, 0.5),
+        "tui_rstep_cpu_ms_p50": _percentile(back_next, 0.5),
     }
 
 
@@ -100,6 +104,25 @@ async def _seeks(app: TtdbgApp, pilot: Any, jumps: int) -> tuple[list[float], li
         seek_ms.append((time.perf_counter() - start) * 1000)
         cpu_ms.append((time.process_time() - cpu) * 1000)
     return seek_ms, cpu_ms
+
+
+async def _steps_back_after_seeks(
+    app: TtdbgApp, pilot: Any, jumps: int = 8, steps: int = 6
+) -> tuple[list[float], list[float]]:
+    """`I` pressed `steps` times after each of `jumps` seeks, once the engine has been idle
+    as long as a user reading the screen leaves it: CPU milliseconds of the first press
+    after each seek, and of the others."""
+    rng = random.Random(3)
+    first, others = [], []
+    for _ in range(jumps):
+        target = rng.randrange(app.tl.end // 4, app.tl.end)
+        await pilot.press("g", *str(target), "enter")
+        await _until(pilot, lambda t=target: app.view is not None and app.view.icount == t)
+        await _until(pilot, lambda: app.engine.idle_done, timeout=600)
+        _wall, cpu = await _key_times(app, pilot, "I", steps)
+        first.append(cpu[0])
+        others.extend(cpu[1:])
+    return first, others
 
 
 async def _source_steps(

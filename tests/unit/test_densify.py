@@ -8,11 +8,13 @@ import random
 import threading
 
 from tests.conftest import SAMPLES, poll
+from ttdbg.backend.cancel import CancelToken
 from ttdbg.backend.densify import Densifier, spacing_for
 from ttdbg.backend.engine import Engine
 from ttdbg.backend.recording import open_recording
+from ttdbg.backend.stops import Interrupted, Stop
 from ttdbg.backend.timeline import Timeline
-from ttdbg.snapshots.state import PageDigests
+from ttdbg.snapshots.state import MachineState, PageDigests
 
 REC = open_recording(str(SAMPLES / "walk.ttrec"))  # 14,621 instructions, snapshots every 2,000
 SPACING = 256
@@ -119,3 +121,46 @@ def test_a_short_operation_waits_for_the_idle_slice_instead_of_running_beside_it
     finally:
         release.set()
         engine.stop()
+
+
+def test_idle_work_keeps_the_states_a_step_back_from_a_jump_keeps() -> None:
+    """A jump without checkpoints (the TUI's) leaves them to the first step back; the idle
+    work keeps them first, so that step replays a few instructions, and lands on the state
+    a plain replay reaches."""
+    tl = Timeline(REC)
+    tl.seek(9_500, checkpoints=False)
+    assert [i for i in tl.cache.icounts if 8_000 < i <= 9_500] == []
+    here = _digest(tl)
+    densifier = Densifier(tl, 1 << 20)  # no gaps to fill: only the steps back
+    assert densifier.next_gap(tl.position) is None
+    assert densifier.work(lambda: False) is False
+    assert (tl.position, _digest(tl)) == (9_500, here)
+    kept = tl.cache.nearest(9_499)
+    assert kept is not None
+    assert 9_500 - 16 <= kept.icount < 9_500
+    assert tl.steps_back_start() is None  # nothing left to keep
+    oracle = Timeline(REC)
+    for _ in range(3):
+        tl.reverse_step()
+        oracle.seek(tl.position)
+        assert _digest(tl) == _digest(oracle), tl.position
+
+
+def test_steps_back_stopped_halfway_leave_the_position_where_it_was() -> None:
+    tl = Timeline(REC)
+    tl.seek(9_500, checkpoints=False)
+    here = _digest(tl)
+    tl._slice = 1 << 6  # several slices, so the stop comes between two
+    ended: list[Stop] = []
+    keep = tl.keep_steps_back
+
+    def kept(start: MachineState, cancel: CancelToken | None = None) -> Stop:
+        ended.append(keep(start, cancel))
+        return ended[-1]
+
+    tl.keep_steps_back = kept  # type: ignore[method-assign]
+    calls = iter(range(2))  # before the work, before its first slice; then stop
+    assert Densifier(tl, 1 << 20).work(lambda: next(calls, None) is None) is True
+    assert [type(stop) for stop in ended] == [Interrupted]
+    assert 8_000 < ended[0].icount < 9_500
+    assert (tl.position, _digest(tl)) == (9_500, here)

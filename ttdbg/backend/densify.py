@@ -3,12 +3,13 @@
 A recording's snapshots are tens of millions of instructions apart; a seek between two of
 them replays up to a whole interval. While no front-end wants the engine, the densifier
 replays the stretches between known states (recording snapshots, cached states) and caches a
-state every `spacing` instructions, the stretches nearest the position first. It works in
-short slices, checks `should_stop` between them, and always puts the machine back where the
-front-ends left it before the engine runs anything else. Its states go to the timeline's
-state cache (pages shared with their neighbours) and it stops once the cache holds
-`budget_share` of its budget, so memory stays bounded and the user's own checkpoints are
-not evicted for it.
+state every `spacing` instructions, the stretches nearest the position first; before that,
+the states a step back from the position keeps, when a jump made without them (the TUI's)
+left them to the first step back. It works in short slices, checks `should_stop` between
+them, and always puts the machine back where the front-ends left it before the engine runs
+anything else. Its states go to the timeline's state cache (pages shared with their
+neighbours) and it stops once the cache holds `budget_share` of its budget, so memory stays
+bounded and the user's own checkpoints are not evicted for it.
 """
 
 from __future__ import annotations
@@ -20,11 +21,25 @@ from collections.abc import Callable
 from ttdbg.errors import TtdbgError
 from ttdbg.snapshots.state import MachineState
 
+from .cancel import CancelToken
+from .stops import Interrupted
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
 DEFAULT_SPACING = 1 << 20  # instructions between filled-in states (about 10 ms of replay)
 DEFAULT_BUDGET_SHARE = 0.5  # of the state cache's budget the densifier may fill
+
+
+class _Asked(CancelToken):
+    """Cancelled once the engine asks its idle work to stop."""
+
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        super().__init__()
+        self._should_stop = should_stop
+
+    @property
+    def cancelled(self) -> bool:
+        return self._should_stop()
 
 
 class Densifier:
@@ -81,6 +96,13 @@ class Densifier:
         home = tl.position
         saved: MachineState | None = None
         try:
+            # First the states a step back from here keeps: the front-end jumped here
+            # without them (a jump costs less so), and the user may step back next.
+            start = None if should_stop() else tl.steps_back_start()
+            if start is not None:
+                saved = self._save_home()
+                if isinstance(tl.keep_steps_back(start, _Asked(should_stop)), Interrupted):
+                    return True
             while not should_stop():
                 gap = self.next_gap(home)
                 if gap is None:

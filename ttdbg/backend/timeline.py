@@ -669,6 +669,32 @@ class Timeline:
         self.tracer.disarm()
         return self._run_until(target, start, progress, cancel, marks)
 
+    def steps_back_start(self) -> MachineState | None:
+        """The known state a first step back from here would replay from, when that replay
+        would keep states on its way (here was reached by a jump without checkpoints);
+        None: a step back replays little already."""
+        here = self.position
+        if here == 0 or self.machine.halted is not None:
+            return None
+        start = self._best_state(here - 1)
+        if start is None or not self._missing_marks(start.icount, here):
+            return None
+        return start
+
+    def keep_steps_back(self, start: MachineState, cancel: CancelToken | None = None) -> Stop:
+        """Replay from `start` (see `steps_back_start`) back to here, keeping the states a
+        step back would keep, so the first step back after a jump replays as little as the
+        next ones; for idle time, which a jump leaves to the user. Interrupted: cancelled
+        short of here (the caller puts the machine back)."""
+        here = self.position
+        marks = self._missing_marks(start.icount, here)
+        self._restore(start)
+        self.tracer.disarm()
+        return self._run_until(here, start.icount, None, cancel, marks)
+
+    def _missing_marks(self, start: int, target: int) -> list[int]:
+        return [m for m in self._checkpoint_marks(start, target) if m not in self.cache]
+
     def _teach_blocks(self, target: int) -> None:
         """With an index: learn the blocks of the interval of `target` at once (once per
         interval until the counter forgets its blocks), so replaying code run for the first

@@ -739,7 +739,8 @@ class TtdbgApp(App[None]):
         """Go to `icount` by way of the instruction before it (engine thread): the view
         shows what that last instruction changed, and one replay from a snapshot costs less
         than a second one to look back. A jump keeps no states on the way (capturing them
-        cost half of it): a step back from there keeps them, if the user ever steps back."""
+        cost half of it): the densifier keeps them once the engine is idle, else the first
+        step back does."""
         tl = self.tl
         if 0 < icount <= tl.end and icount != tl.position:
             stop = tl.seek(icount - 1, progress, cancel, checkpoints=False)
