@@ -106,6 +106,7 @@ def guest_environment(
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    from ttdbg.backend.linux.script import resolve as resolve_script
     from ttdbg.backend.recorder import Recorder
 
     command = args.command
@@ -119,13 +120,15 @@ def cmd_record(args: argparse.Namespace) -> int:
         return _record_firmware(args, program, command[1:], out)
     if args.cpu is not None or args.icount_shift is not None:
         raise UsageError("record: --cpu and --icount-shift go with --machine")
-    argv = [os.fsencode(a) for a in command]
+    script = resolve_script(program, [os.fsencode(a) for a in command])
+    program, argv = script.program, script.argv
     env = guest_environment(startup_environment(), args.env_allow, args.env_deny, args.empty_env)
     schedule = _schedule(args)
     try:
         recorder = Recorder(
             program, argv, env, out, args.snapshot_every, args.max_insns,
             _sysroot(args.sysroot), max_memory=args.max_memory, schedule=schedule,
+            execfn=script.execfn,
         )  # fmt: skip
     except OSError as err:
         where = err.filename if err.filename else out

@@ -22,7 +22,8 @@ from tests.conftest import file_tree, require_tool, run_native, run_ttdbg
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("TTDBG_TEST_CACHE", Path.home() / ".cache" / "ttdbg-tests"))
 AREAS = ["files", "dirs", "links", "locks", "times", "polling", "signals", "memory", "procinfo",
-         "proc", "timers", "epoll", "sched", "xattrs", "procfds", "fdflags"]  # fmt: skip
+         "proc", "timers", "epoll", "sched", "xattrs", "procfds", "fdflags",
+         "nonblock"]  # fmt: skip
 COMPILERS = {
     "x86_64": "gcc",
     "aarch64": "aarch64-linux-gnu-gcc",

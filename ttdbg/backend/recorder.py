@@ -154,8 +154,12 @@ class Recorder:
         sysroot: str | None = None,
         max_memory: int = DEFAULT_MEMORY_LIMIT,
         schedule: SchedulePolicy | None = None,
+        execfn: str | None = None,
     ) -> None:
         self._open_program(program_path, max_memory)
+        # AT_EXECFN: the path execve was given (a script's, when the program is its
+        # interpreter).
+        self.execfn = program_path if execfn is None else execfn
         if not self.program.arch.syscall_numbers:
             raise UnsupportedProgram(
                 f"{program_path}: {self.program.arch.name} code is firmware, not a Linux "
@@ -263,7 +267,7 @@ class Recorder:
         self.snapshot_bytes[1] += len(enc.data)
 
     def run(self, progress: Progress | None = None) -> RecordResult:
-        execfn = os.fsencode(self.program_path)
+        execfn = os.fsencode(self.execfn)
         self.out.write_json(
             FrameType.HEADER,
             {

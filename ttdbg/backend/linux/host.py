@@ -388,13 +388,14 @@ class HostIO:
 
         return guarded(run)
 
-    def set_append(self, f: OpenFile, on: bool) -> Outcome:
-        """fcntl(F_SETFL) turning O_APPEND on or off on the host file behind `f`."""
+    def set_status_flag(self, f: OpenFile, bit: int, on: bool) -> Outcome:
+        """fcntl(F_SETFL) turning O_APPEND or O_NONBLOCK on or off on the host descriptor
+        behind `f`, which does the appending and the not waiting."""
 
         def run() -> Outcome:
             fd = self.fd(f)
             flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-            fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_APPEND if on else flags & ~os.O_APPEND)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags | bit if on else flags & ~bit)
             return 0, b""
 
         return guarded(run)

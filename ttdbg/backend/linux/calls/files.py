@@ -6,6 +6,7 @@ import fcntl
 import os
 import struct
 from collections.abc import Callable
+from functools import partial
 
 from ..fdtable import OpenFile
 from ..host import Outcome, libc_fd_call
@@ -33,12 +34,16 @@ from .table import (
     F_SETFL,
     F_SETLK,
     F_SETLKW,
+    FIOCLEX,
+    FIONBIO,
+    FIONCLEX,
     FIONREAD,
     IOCTL_SIZES,
     O_ACCMODE,
     O_APPEND,
     O_CLOEXEC,
     O_DIRECTORY,
+    O_NONBLOCK,
     O_RDONLY,
     O_RDWR,
     STDIO_KINDS,
@@ -302,15 +307,28 @@ def sys_fcntl(p: LinuxPlatform, a: Args) -> int:
         return _getfl(p, f)
     if cmd == F_SETFL:
         mask = guest_open_flags(p, HOST_SETFL_MASK)
-        flags = (f.flags & ~mask) | (arg & mask)
-        if f.kind == "file" and (flags ^ f.flags) & O_APPEND:
-            # Appending is done by the host file's descriptor: it must append too.
-            result, _ = p.host_call(lambda: p.live.set_append(f, bool(flags & O_APPEND)))
+        return set_status(p, f, (f.flags & ~mask) | (arg & mask))
+    return -EINVAL
+
+
+def _set_on_host(p: LinuxPlatform, f: OpenFile, bit: int, on: bool) -> Outcome:
+    return p.live.set_status_flag(f, bit, on)
+
+
+def set_status(p: LinuxPlatform, f: OpenFile, flags: int) -> int:
+    """New status flags for a description (F_SETFL, FIONBIO). Appending and not waiting are
+    done by the host descriptor behind it, which gets those bits too."""
+    changed = flags ^ f.flags
+    on_host = O_APPEND if f.kind == "file" else 0
+    if f.kind not in procfs.KINDS:
+        on_host |= O_NONBLOCK
+    for bit in (O_APPEND, O_NONBLOCK):
+        if changed & on_host & bit:
+            result, _ = p.host_call(partial(_set_on_host, p, f, bit, bool(flags & bit)))
             if result < 0:
                 return result
-        f.flags = flags
-        return 0
-    return -EINVAL
+    f.flags = flags
+    return 0
 
 
 @syscall("ioctl", kind=Kind.HOST)
@@ -319,9 +337,17 @@ def sys_ioctl(p: LinuxPlatform, a: Args) -> int:
     f = open_file(p, fd)
     if f is None:
         return -EBADF
+    if request in (FIOCLEX, FIONCLEX):
+        (p.fds.cloexec.add if request == FIOCLEX else p.fds.cloexec.discard)(fd_arg(fd))
+        return 0
+    if request == FIONBIO:
+        on = struct.unpack("<i", p.m.read(argp, 4))[0]
+        return set_status(p, f, f.flags | O_NONBLOCK if on else f.flags & ~O_NONBLOCK)
     size = IOCTL_SIZES.get(request)
     if size is None:
-        return -ENOTTY if request in (0x5402, 0x5403, 0x5404, 0x5410) else -EINVAL
+        # What Linux answers a request the file does not know; ttdbg performs only those
+        # above and in IOCTL_SIZES, and refuses the rest the same way.
+        return -ENOTTY
     if f.kind in procfs.KINDS:
         # /proc's entries are no terminals; a file's FIONREAD counts from its size, 0.
         count = procfs.fionread(f) if request == FIONREAD else None

@@ -20,6 +20,7 @@ from .table import (
     EISDIR,
     EOPNOTSUPP,
     O_CLOEXEC,
+    O_NONBLOCK,
     STDIO_KINDS,
     Args,
     Kind,
@@ -289,11 +290,17 @@ def sys_getdents64(p: LinuxPlatform, a: Args) -> int | None:
 @syscall("pipe", "pipe2", kind=Kind.HOST)
 def sys_pipe(p: LinuxPlatform, a: Args) -> int:
     ends: list[int] = []
+    flags = a[1] if len(a) > 1 and p.syscall_nr != p.arch.syscall_numbers.get("pipe") else 0
+    if flags & ~(O_CLOEXEC | O_NONBLOCK):
+        # Unknown flags, as on Linux, and O_DIRECT (packet mode), which is not offered:
+        # refused rather than ignored.
+        return -EINVAL
+    nonblock = flags & O_NONBLOCK
 
     def host() -> tuple[int, bytes]:
         # The host's fd numbers stay out of the log: the guest's come from its own table.
         try:
-            ends.extend(os.pipe2(os.O_CLOEXEC))
+            ends.extend(os.pipe2(os.O_CLOEXEC | nonblock))
         except OSError as err:
             return -(err.errno or EINVAL), b""
         return 0, b""
@@ -301,11 +308,9 @@ def sys_pipe(p: LinuxPlatform, a: Args) -> int:
     result, _ = p.host_call(host)
     if result < 0:
         return result
-    cloexec = (
-        len(a) > 1 and bool(a[1] & O_CLOEXEC) and p.syscall_nr != p.arch.syscall_numbers.get("pipe")
-    )
-    r = p.fds.open("pipe", "<pipe>", 0, cloexec)
-    w = p.fds.open("pipe", "<pipe>", 1, cloexec)
+    cloexec = bool(flags & O_CLOEXEC)
+    r = p.fds.open("pipe", "<pipe>", 0 | nonblock, cloexec)
+    w = p.fds.open("pipe", "<pipe>", 1 | nonblock, cloexec)
     if p.host is not None and ends:
         p.host.adopt(p.fds.files[r].ident, ends[0])
         p.host.adopt(p.fds.files[w].ident, ends[1])
