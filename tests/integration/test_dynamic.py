@@ -273,6 +273,22 @@ def test_ls_long_listing_runs_like_native(tmp_path: Path) -> None:
     assert b"link -> a.txt" in native.stdout
 
 
+def test_stat_shows_what_statx_gives_natively(tmp_path: Path) -> None:
+    """GNU stat asks statx for the birth time (and the mount id, attributes): the struct is
+    the host kernel's, not one rebuilt from the basic fields (which said "Birth: -")."""
+    tool = shutil.which("stat") or missing("stat is not installed")
+    target = tmp_path / "file.txt"
+    target.write_text("some bytes\n")
+    recordings = tmp_path / "recordings"  # made first: the directory's times are shown
+    recordings.mkdir()
+    argv = [tool, "-c", "%n %s %f %h %i %W %X %Y %Z %u %g", str(target), str(tmp_path)]
+    native = run_native(argv, timeout=60)
+    assert native.stdout.split()[5] != b"0", "this file system keeps no birth time"
+    recorded = record(argv, recordings / "stat.ttrec")
+    assert (recorded.stdout, recorded.stderr) == (native.stdout, native.stderr)
+    assert replay_verified(recordings / "stat.ttrec", 0) == native.stdout
+
+
 def test_cat_of_proc_self_status_shows_the_guest(tmp_path: Path) -> None:
     """`cat /proc/self/status` (GNU cat advises the kernel on its input with fadvise) reads
     the recorded process's own status, emulated; fadvise on it crashed the recorder."""

@@ -22,7 +22,7 @@ from typing import Protocol
 from ..filestore import MAX_FILE_SIZE, FileStore
 from ..inputs import HostInterrupted
 from .fdtable import OpenFile
-from .structs import pack_dirents, pack_stat, pack_statx
+from .structs import pack_dirents, pack_stat
 
 # What a host wait watches: (host fd, poll events) pairs; it ends when any of them is ready.
 HostWatch = tuple[tuple[int, int], ...]
@@ -66,6 +66,21 @@ _HostEpollEvent = _PackedEpollEvent if platform.machine() == "x86_64" else _Epol
 # The calls Python's os module does not offer with the kernel's semantics (renameat2 flags,
 # UTIME_NOW/UTIME_OMIT, struct statfs as is, faccessat's errno).
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+STATX_SIZE = 256
+# What statx asks the host for: every field Linux 6.x knows (basic stats, birth time, mount
+# id, direct-I/O alignment...); the answer's mask says which ones the file system gave.
+STATX_WANTED = 0xFFFF_FFFF & ~0x8000_0000  # all but STATX__RESERVED
+AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH = 0x100, 0x1000
+
+
+def _statx(dir_fd: int, path: str, flags: int) -> Outcome:
+    """The host kernel's own struct statx (one layout on every architecture)."""
+    buf = ctypes.create_string_buffer(STATX_SIZE)
+    if _libc.statx(dir_fd, os.fsencode(path), flags, STATX_WANTED, buf) != 0:
+        return -ctypes.get_errno(), b""
+    return 0, buf.raw
 
 
 def libc_fd_call(name: str, fd: int, *args: int) -> None:
@@ -421,8 +436,10 @@ class HostIO:
 
     def fstat(self, f: OpenFile, statx: bool = False) -> Outcome:
         def run() -> Outcome:
+            if statx:
+                return _statx(self.fd(f), "", AT_EMPTY_PATH)
             st = os.fstat(self.fd(f))
-            return 0, pack_statx(st) if statx else pack_stat(st, self.stat_layout)
+            return 0, pack_stat(st, self.stat_layout)
 
         return guarded(run)
 
@@ -434,10 +451,12 @@ class HostIO:
         self, path: str, follow: bool, statx: bool = False, dir_fd: int | None = None
     ) -> Outcome:
         def run() -> Outcome:
-            st = os.stat(
-                self.host_path(path, dir_fd, follow), dir_fd=dir_fd, follow_symlinks=follow
-            )
-            return 0, pack_statx(st) if statx else pack_stat(st, self.stat_layout)
+            where = self.host_path(path, dir_fd, follow)
+            if statx:
+                nofollow = 0 if follow else AT_SYMLINK_NOFOLLOW
+                return _statx(AT_FDCWD if dir_fd is None else dir_fd, where, nofollow)
+            st = os.stat(where, dir_fd=dir_fd, follow_symlinks=follow)
+            return 0, pack_stat(st, self.stat_layout)
 
         return guarded(run)
 
