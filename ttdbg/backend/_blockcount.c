@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef struct {
     uint64_t addr;
@@ -470,13 +471,47 @@ typedef struct {
     ix_table *parked;
     int64_t *parked_tid;
     uint64_t nparked, parked_cap;
+    uint64_t caused; /* rows with a cause (ix_add_write): the only non-zero causes */
+    uint64_t wide_rows; /* 16-byte rows: the only non-zero value_hi */
 } ix_recorder;
+
+/* Columns live in their own anonymous mappings: they grow by mremap, which moves page table
+ * entries instead of copying (realloc copied some 600 MB per run of the compute sample, and
+ * faulted in every page twice), they come zero-filled (the writes' value_hi and cause columns,
+ * mostly zero, are only written where they are not), and big ones may use huge pages (one
+ * fault per 2 MiB instead of per 4 KiB). */
+static uint64_t *ix_map(uint64_t *old, uint64_t old_rows, uint64_t rows) {
+    size_t bytes = rows * sizeof(uint64_t);
+    void *data = old ? mremap(old, old_rows * sizeof(uint64_t), bytes, MREMAP_MAYMOVE)
+                     : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= (1u << 21)) madvise(data, bytes, MADV_HUGEPAGE);
+#endif
+    return data;
+}
+
+static void ix_unmap(ix_table *t) {
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        if (t->cols[i]) munmap(t->cols[i], t->cap * sizeof(uint64_t));
+        t->cols[i] = NULL;
+    }
+    t->len = t->cap = 0;
+}
 
 static int ix_grow(ix_table *t) {
     uint64_t cap = t->cap ? t->cap * 2 : 1 << 14;
     for (uint32_t i = 0; i < t->ncols; i++) {
-        uint64_t *data = realloc(t->cols[i], cap * sizeof(uint64_t));
-        if (!data) return -1;
+        uint64_t *data = ix_map(t->cols[i], t->cap, cap);
+        if (!data) {
+            /* the columns grown so far stay valid at the new capacity: shrink them back */
+            for (uint32_t j = 0; j < i; j++) {
+                uint64_t *back = mremap(t->cols[j], cap * sizeof(uint64_t),
+                                        t->cap * sizeof(uint64_t), 0);
+                if (back != MAP_FAILED) t->cols[j] = back;
+            }
+            return -1;
+        }
         t->cols[i] = data;
     }
     t->cap = cap;
@@ -593,6 +628,7 @@ void ix_write_hook(void *uc, int type, uint64_t addr, int size, int64_t value, i
         w[W_PC][half] == pc && w[W_ADDR][half] + 8 == addr) {
         w[W_VALUE_HI][half] = bits; /* the high piece of the store whose low piece is `half` */
         w[W_SIZE][half] = 16;
+        x->wide_rows++;
         return;
     }
     uint64_t row = ix_row(x, &x->writes);
@@ -602,9 +638,7 @@ void ix_write_hook(void *uc, int type, uint64_t addr, int size, int64_t value, i
     w[W_PC][row] = pc;
     w[W_ADDR][row] = addr;
     w[W_VALUE][row] = bits;
-    w[W_SIZE][row] = (uint64_t)size;
-    w[W_VALUE_HI][row] = 0;
-    w[W_CAUSE][row] = 0;
+    w[W_SIZE][row] = (uint64_t)size; /* value_hi and cause: zero, as the rows come */
     if (wide && size == 8) x->half = row;
 }
 
@@ -620,8 +654,8 @@ int ix_add_write(ix_recorder *x, uint64_t icount, uint64_t pc, uint64_t addr, ui
     w[W_ADDR][row] = addr;
     w[W_VALUE][row] = value;
     w[W_SIZE][row] = size;
-    w[W_VALUE_HI][row] = 0;
     w[W_CAUSE][row] = cause;
+    x->caused++;
     x->half = UINT64_MAX;
     return 0;
 }
@@ -679,7 +713,7 @@ int ix_gather_stacks(ix_recorder *x) {
             x->stack.cols[S_ROW][top] = t->cols[S_ROW][i];
             x->stack.cols[S_SP][top] = t->cols[S_SP][i];
         }
-        for (uint32_t c = 0; c < t->ncols; c++) free(t->cols[c]);
+        ix_unmap(t);
     }
     return 0;
 }
@@ -703,9 +737,11 @@ static int ix_page_keys(const uint64_t *addr, uint64_t n, uint32_t *keys) {
         if (!set) return -1;
         memset(set, 0xff, (mask + 1) * sizeof(uint64_t)); /* UINT64_MAX: empty */
         used = 0;
-        uint64_t i = 0;
+        uint64_t i = 0, last = UINT64_MAX;
         for (; i < n; i++) {
             uint64_t page = addr[i] >> 12;
+            if (page == last) continue; /* runs of writes to one page are the rule */
+            last = page;
             uint64_t h = bc_slot(page);
             while (set[h & mask] != page && set[h & mask] != UINT64_MAX) h++;
             if (set[h & mask] == UINT64_MAX) {
@@ -738,10 +774,17 @@ static int ix_page_keys(const uint64_t *addr, uint64_t n, uint32_t *keys) {
         while (set[h & mask] != pages[r]) h++;
         ranks[h & mask] = (uint32_t)r;
     }
+    uint64_t last = UINT64_MAX;
+    uint32_t rank = 0;
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t page = addr[i] >> 12, h = bc_slot(page);
-        while (set[h & mask] != page) h++;
-        keys[i] = ranks[h & mask] << 12 | (uint32_t)(addr[i] & 4095);
+        uint64_t page = addr[i] >> 12;
+        if (page != last) {
+            uint64_t h = bc_slot(page);
+            while (set[h & mask] != page) h++;
+            rank = ranks[h & mask];
+            last = page;
+        }
+        keys[i] = rank << 12 | (uint32_t)(addr[i] & 4095);
     }
     int bits = 12;
     while ((used - 1) >> (bits - 12)) bits++;
@@ -762,14 +805,14 @@ int ix_sort_writes(ix_recorder *x) {
     uint64_t *addr = t->cols[W_ADDR];
     uint32_t *order = malloc(n * sizeof(uint32_t)), *next = malloc(n * sizeof(uint32_t));
     uint32_t *keys = malloc(n * sizeof(uint32_t)), *next_keys = malloc(n * sizeof(uint32_t));
-    uint64_t *scratch = malloc(n * sizeof(uint64_t));
+    uint64_t *scratch = ix_map(NULL, 0, t->cap); /* swapped with the columns: same size */
     int bits = order && next && keys && next_keys && scratch ? ix_page_keys(addr, n, keys) : -1;
     if (bits < 0) {
         free(order);
         free(next);
         free(keys);
         free(next_keys);
-        free(scratch);
+        if (scratch) munmap(scratch, t->cap * sizeof(uint64_t));
         return -1;
     }
     for (uint64_t i = 0; i < n; i++) order[i] = (uint32_t)i;
@@ -809,9 +852,8 @@ int ix_sort_writes(ix_recorder *x) {
     }
     for (uint32_t c = 0; c < t->ncols; c++) {
         uint64_t *col = t->cols[c];
-        uint64_t any = 0;
-        for (uint64_t i = 0; i < n; i++) any |= col[i];
-        if (!any) continue; /* all zero (value_hi, cause, mostly): in order already */
+        if ((c == W_VALUE_HI && !x->wide_rows) || (c == W_CAUSE && !x->caused))
+            continue; /* all zero: in order already */
         for (uint64_t i = 0; i < n; i++) scratch[i] = col[order[i]];
         t->cols[c] = scratch;
         scratch = col;
@@ -820,7 +862,7 @@ int ix_sort_writes(ix_recorder *x) {
     free(next);
     free(keys);
     free(next_keys);
-    free(scratch);
+    munmap(scratch, t->cap * sizeof(uint64_t));
     return 0;
 }
 
@@ -911,21 +953,14 @@ void ix_free(ix_recorder *x) {
     ix_free_blocks(x);
     free(x->table);
     x->table = NULL;
-    for (uint64_t i = 0; i < x->nparked; i++)
-        for (uint32_t c = 0; c < x->parked[i].ncols; c++) free(x->parked[i].cols[c]);
+    for (uint64_t i = 0; i < x->nparked; i++) ix_unmap(&x->parked[i]);
     free(x->parked);
     free(x->parked_tid);
     x->parked = NULL;
     x->parked_tid = NULL;
     x->nparked = x->parked_cap = 0;
     ix_table *tables[] = {&x->writes, &x->calls, &x->returns, &x->stack};
-    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-        for (uint32_t c = 0; c < tables[i]->ncols; c++) {
-            free(tables[i]->cols[c]);
-            tables[i]->cols[c] = NULL;
-        }
-        tables[i]->len = tables[i]->cap = 0;
-    }
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) ix_unmap(tables[i]);
 }
 
 uint64_t ix_sizeof(void) { return sizeof(ix_recorder); }

@@ -85,6 +85,8 @@ class _Recorder(ctypes.Structure):
         ("parked_tid", ctypes.c_void_p),
         ("nparked", ctypes.c_uint64),
         ("parked_cap", ctypes.c_uint64),
+        ("caused", ctypes.c_uint64),
+        ("wide_rows", ctypes.c_uint64),
     ]
 
 
