@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 typedef struct {
@@ -444,6 +445,7 @@ enum { W_ICOUNT, W_PC, W_ADDR, W_VALUE, W_SIZE, W_VALUE_HI, W_CAUSE, W_COLUMNS }
 enum { C_ICOUNT, C_PC, C_TARGET, C_SP, C_RET, C_RETVAL, C_ARG0, C_TID = C_ARG0 + 4, C_COLUMNS };
 enum { R_ICOUNT, R_SP, R_RETVAL, R_TID, R_COLUMNS };
 enum { S_ROW, S_SP, S_COLUMNS };
+#define W_ZEROED ((1u << W_VALUE_HI) | (1u << W_CAUSE)) /* written only where non-zero */
 
 typedef struct {
     bc_counter *c;
@@ -497,6 +499,61 @@ static void ix_unmap(ix_table *t) {
         t->cols[i] = NULL;
     }
     t->len = t->cap = 0;
+}
+
+/* The columns of the last recorder's writes and calls tables, and the sort's scratch column,
+ * kept for the next recorder of the process: an index worker records interval after interval,
+ * and pages it wrote before cost no faults (clearing fresh pages was a tenth of a recording).
+ * Columns that must come zero-filled are not kept; nor is more than IX_SPARE_MAX bytes. */
+#define IX_SPARE_MAX ((uint64_t)768 << 20)
+static ix_table ix_spare_writes, ix_spare_calls;
+static uint64_t *ix_spare_scratch, ix_spare_scratch_rows;
+/* ctypes lets go of the GIL: two threads' recorders may start or end at once */
+static pthread_mutex_t ix_spare_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t ix_bytes(const ix_table *t) { return t->cap * t->ncols * sizeof(uint64_t); }
+
+/* Keep `t`'s columns (but the `zeroed` ones) as `spare`, or unmap them. */
+static void ix_keep(ix_table *t, ix_table *spare, uint32_t zeroed) {
+    ix_unmap(spare);
+    uint64_t others = ix_bytes(spare == &ix_spare_writes ? &ix_spare_calls : &ix_spare_writes);
+    if (!t->cap || ix_bytes(t) + others > IX_SPARE_MAX) {
+        ix_unmap(t);
+        return;
+    }
+    for (uint32_t i = 0; i < t->ncols; i++)
+        if ((zeroed >> i) & 1 && t->cols[i]) {
+            munmap(t->cols[i], t->cap * sizeof(uint64_t));
+            t->cols[i] = NULL;
+        }
+    *spare = *t;
+    spare->len = 0;
+    memset(t->cols, 0, sizeof t->cols);
+    t->len = t->cap = 0;
+}
+
+/* Start `t` (empty) on the spare columns, with fresh zero-filled `zeroed` ones. */
+static void ix_adopt(ix_table *t, ix_table *spare, uint32_t zeroed) {
+    if (!spare->cap || t->cap) return;
+    *t = *spare;
+    memset(spare, 0, sizeof *spare);
+    spare->ncols = t->ncols;
+    for (uint32_t i = 0; i < t->ncols; i++)
+        if ((zeroed >> i) & 1 && !(t->cols[i] = ix_map(NULL, 0, t->cap))) {
+            ix_unmap(t); /* and grow from nothing, as without a spare */
+            return;
+        }
+}
+
+/* Give back the spare columns (at the end of a build). */
+void ix_release_spares(void) {
+    pthread_mutex_lock(&ix_spare_lock);
+    ix_unmap(&ix_spare_writes);
+    ix_unmap(&ix_spare_calls);
+    if (ix_spare_scratch) munmap(ix_spare_scratch, ix_spare_scratch_rows * sizeof(uint64_t));
+    ix_spare_scratch = NULL;
+    ix_spare_scratch_rows = 0;
+    pthread_mutex_unlock(&ix_spare_lock);
 }
 
 static int ix_grow(ix_table *t) {
@@ -805,7 +862,15 @@ int ix_sort_writes(ix_recorder *x) {
     uint64_t *addr = t->cols[W_ADDR];
     uint32_t *order = malloc(n * sizeof(uint32_t)), *next = malloc(n * sizeof(uint32_t));
     uint32_t *keys = malloc(n * sizeof(uint32_t)), *next_keys = malloc(n * sizeof(uint32_t));
-    uint64_t *scratch = ix_map(NULL, 0, t->cap); /* swapped with the columns: same size */
+    uint64_t *scratch = NULL; /* swapped with the columns: of their size */
+    pthread_mutex_lock(&ix_spare_lock);
+    if (ix_spare_scratch_rows == t->cap) {
+        scratch = ix_spare_scratch;
+        ix_spare_scratch = NULL;
+        ix_spare_scratch_rows = 0;
+    }
+    pthread_mutex_unlock(&ix_spare_lock);
+    if (!scratch) scratch = ix_map(NULL, 0, t->cap);
     int bits = order && next && keys && next_keys && scratch ? ix_page_keys(addr, n, keys) : -1;
     if (bits < 0) {
         free(order);
@@ -862,7 +927,11 @@ int ix_sort_writes(ix_recorder *x) {
     free(next);
     free(keys);
     free(next_keys);
-    munmap(scratch, t->cap * sizeof(uint64_t));
+    pthread_mutex_lock(&ix_spare_lock);
+    if (ix_spare_scratch) munmap(ix_spare_scratch, ix_spare_scratch_rows * sizeof(uint64_t));
+    ix_spare_scratch = scratch;
+    ix_spare_scratch_rows = t->cap;
+    pthread_mutex_unlock(&ix_spare_lock);
     return 0;
 }
 
@@ -911,6 +980,12 @@ int ix_init(ix_recorder *x, bc_counter *c, void *reg_read, int32_t pc_id, int32_
     x->calls.ncols = C_COLUMNS;
     x->returns.ncols = R_COLUMNS;
     x->stack.ncols = S_COLUMNS;
+    pthread_mutex_lock(&ix_spare_lock);
+    ix_spare_writes.ncols = W_COLUMNS;
+    ix_spare_calls.ncols = C_COLUMNS;
+    ix_adopt(&x->writes, &ix_spare_writes, W_ZEROED);
+    ix_adopt(&x->calls, &ix_spare_calls, 0);
+    pthread_mutex_unlock(&ix_spare_lock);
     x->mask = 4095;
     x->table = calloc(x->mask + 1, sizeof(ix_block));
     return x->table ? 0 : -1;
@@ -959,6 +1034,10 @@ void ix_free(ix_recorder *x) {
     x->parked = NULL;
     x->parked_tid = NULL;
     x->nparked = x->parked_cap = 0;
+    pthread_mutex_lock(&ix_spare_lock);
+    ix_keep(&x->writes, &ix_spare_writes, W_ZEROED);
+    ix_keep(&x->calls, &ix_spare_calls, 0);
+    pthread_mutex_unlock(&ix_spare_lock);
     ix_table *tables[] = {&x->writes, &x->calls, &x->returns, &x->stack};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) ix_unmap(tables[i]);
 }

@@ -18,6 +18,7 @@ from ttdbg.backend.eventlog import EventKind
 from ttdbg.backend.recording import Recording, open_recording
 
 from .interval import SEEK_EVERY, Cancelled, IntervalFiles, index_interval, intervals, parquet_bytes
+from .native import release_spare_memory
 from .schema import SYSCALLS
 from .store import IndexStore
 
@@ -121,11 +122,13 @@ def run_here(
     """A runner for `build_index` that indexes in this process, one interval after another
     (no process start-up: for small recordings and tests)."""
     rec = open_recording(path)
-    for k in todo:
-        try:
+    try:
+        for k in todo:
             yield index_interval(rec, k, cancel.is_set, seek_every)
-        except Cancelled:
-            return
+    except Cancelled:
+        return
+    finally:
+        release_spare_memory()
 
 
 # (recording path, intervals to index, workers, cancel flag, seek_every) -> indexed intervals

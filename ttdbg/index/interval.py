@@ -54,11 +54,20 @@ def intervals(rec: Recording) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
+def _valid_where(values: pa.Array, present: pa.Array, type_: pa.DataType) -> pa.Array:
+    """`values` seen as `type_`, null where `present` (a boolean array without nulls) is
+    false: the boolean's bits become the validity bitmap, nothing is copied."""
+    if present.null_count or present.offset or values.offset:
+        return pc.if_else(present, values.view(type_), None)
+    bitmap = present.buffers()[1]
+    return pa.Array.from_buffers(type_, len(values), [bitmap, values.buffers()[1]])
+
+
 def _tables(rows: Rows) -> tuple[pa.Table, pa.Table, pa.Table, list[int]]:
     w = rows.writes
     icount = w["icount"].view(pa.int64())
-    cause = w["cause"].cast(pa.int64())  # below 2**33
-    if pc.any(pc.not_equal(cause, 0)).as_py():
+    if rows.caused:
+        cause = w["cause"].cast(pa.int64())  # below 2**33
         is_signal = pc.greater_equal(cause, SIGNAL_CAUSE)
         is_syscall = pc.and_(pc.not_equal(cause, 0), pc.invert(is_signal))
         syscall = pc.if_else(is_syscall, pc.subtract(cause, 1), None).cast(pa.int32())
@@ -67,8 +76,8 @@ def _tables(rows: Rows) -> tuple[pa.Table, pa.Table, pa.Table, list[int]]:
         syscall = signal = pa.nulls(len(icount), pa.int32())
     writes = pa.Table.from_arrays(
         [
-            icount, w["pc"], w["addr"], w["size"].cast(pa.uint8()), w["value"], syscall,
-            w["value_hi"], signal,
+            icount, w["pc"], w["addr"], w["size"].cast(pa.uint8(), safe=False), w["value"],
+            syscall, w["value_hi"], signal,
         ],
         schema=WRITES,
     )  # fmt: skip
@@ -78,8 +87,8 @@ def _tables(rows: Rows) -> tuple[pa.Table, pa.Table, pa.Table, list[int]]:
     calls = pa.Table.from_arrays(
         [
             c["icount"].view(pa.int64()), c["pc"], c["target"], c["sp"],
-            pc.if_else(seen, ret.view(pa.int64()), None),
-            pc.if_else(seen, c["retval"], None),
+            _valid_where(ret, seen, pa.int64()),
+            _valid_where(c["retval"], seen, pa.uint64()),
             *(c[name] for name in CALL_ARG_NAMES),
             c["tid"].view(pa.int64()),
         ],
@@ -151,9 +160,11 @@ def seeks_parquet(seeks: list[SeekPoint]) -> bytes:
 
 # Columns stored as deltas: icounts rise, and the writes come sorted by address.
 DELTA_COLUMNS = ("icount", "return_icount", "addr")
-# Columns that seldom repeat, stored plain: a dictionary of them only costs time (half of the
-# time writing the calls table went to dictionaries of argument registers given up on).
-PLAIN_COLUMNS = ("retval", *CALL_ARG_NAMES)
+# Columns that seldom repeat, or that zstd packs as well without one, stored plain: a
+# dictionary of them only costs time (half of the time writing the calls table went to
+# dictionaries of argument registers given up on; a third of the rest to the stack pointers'
+# and thread ids', for no smaller file).
+PLAIN_COLUMNS = ("retval", *CALL_ARG_NAMES, "sp", "tid")
 
 
 def parquet_bytes(table: pa.Table, row_group_size: int = 1 << 20) -> bytes:

@@ -112,7 +112,13 @@ _lib.ix_add_write.argtypes = [
 _lib.ix_written_pages.argtypes = [ctypes.POINTER(_Recorder), ctypes.c_void_p]
 _lib.ix_written_pages.restype = ctypes.c_uint64
 _lib.ix_sizeof.restype = ctypes.c_uint64
+_lib.ix_release_spares.argtypes = []
 assert _lib.ix_sizeof() == ctypes.sizeof(_Recorder), "native index recorder layout mismatch"
+
+
+def release_spare_memory() -> None:
+    """Unmap the columns the last recorder left for the next one (after a build)."""
+    _lib.ix_release_spares()
 
 
 Columns = dict[str, pa.Array]  # uint64 arrays, one per column
@@ -127,6 +133,7 @@ class Rows:
     returns: Columns  # icount, sp, retval, tid: returns no call of this run explains
     open_calls: pa.Array  # row numbers of the calls still on a shadow stack at the end
     pages: list[int]  # the pages the writes touch, ascending
+    caused: int  # writes with a cause (no instruction made them); the others' cause is 0
 
 
 PIECE = 8  # a syscall's write is stored in pieces that end on multiples of this
@@ -250,4 +257,5 @@ class IndexRecorder:
             returns=self._columns(x.returns, RETURN_COLUMNS),
             open_calls=self._columns(x.stack, STACK_COLUMNS)["row"],
             pages=list(pages),
+            caused=int(x.caused),
         )
