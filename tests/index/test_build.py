@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import BIN, SAMPLES, poll, require_tool, run_ttdbg
 from tests.index.oracle import Truth, brute_force
+from tests.threads.build import COMPILERS, native_argv
 from ttdbg.backend.eventlog import EventKind
 from ttdbg.backend.recording import open_recording
 from ttdbg.index.build import build_index, run_here
@@ -85,18 +86,34 @@ def assert_reads_are_in_the_index(path: Path) -> None:
         assert bytes(by_call[ev.icount]) == ev.payload[: max(0, ev.result)], ev
 
 
-def test_threads_switched_inside_calls_index_as_a_brute_force_replay(tmp_path: Path) -> None:
+def build_program(source: str, arch: str, tmp_path: Path) -> Path:
+    """tests/index/<source> built static for `arch` (with threads) into tmp_path."""
+    program = tmp_path / Path(source).stem
+    cc = require_tool(COMPILERS[arch])
+    cmd = [
+        cc,
+        "-O1",
+        "-static",
+        "-pthread",
+        "-o",
+        str(program),
+        str(Path(__file__).parent / source),
+    ]
+    subprocess.run(cmd, check=True, timeout=180)
+    return program
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_threads_switched_inside_calls_index_as_a_brute_force_replay(
+    arch: str, tmp_path: Path
+) -> None:
     """Two threads in recursive calls, switched every 997 instructions (so at block ends
     inside calls and returns, in the native switch and the Python one): every write equals
     the brute-force replay's, and every call's site, target, stack pointer, arguments, thread
     and return (each thread's returns pair with its own calls); every call of `fib` returns,
-    as it does natively."""
-    program, path = tmp_path / "threads", tmp_path / "threads.ttrec"
-    source = Path(__file__).with_name("threads.c")
-    cc = require_tool("gcc")
-    subprocess.run([cc, "-O1", "-static", "-pthread", "-o", str(program), str(source)],
-                   check=True, timeout=120)  # fmt: skip
-    native = subprocess.run([str(program)], capture_output=True, timeout=60)
+    as it does natively (under qemu-user off x86-64)."""
+    program, path = build_program("threads.c", arch, tmp_path), tmp_path / "threads.ttrec"
+    native = subprocess.run(native_argv(program, arch), capture_output=True, timeout=120)
     out = run_ttdbg(
         ["record", "--quantum", "997", "--snapshot-every", "20000", "-o", str(path), "--",
          str(program)]
@@ -161,6 +178,49 @@ def test_partial_index_holds_exactly_its_intervals(name: str, tmp_path: Path) ->
     writes, calls = index_rows(path)
     assert writes == sorted(truth.writes)
     assert calls == truth.calls
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_dontneed_is_a_write_of_zero_fill_over_the_pages_that_were_not_zero(
+    arch: str, tmp_path: Path
+) -> None:
+    """madvise(MADV_DONTNEED) over four pages (two with non-zero bytes, one with only a zero
+    an instruction stored, one never touched): Linux drops them, and they read back as zero.
+    The index holds the madvise as a write of zeros over each whole page that was not zero,
+    at the syscall's icount, and nothing over the pages that were zero already (no byte of
+    them changed): there the store of zero stays the last write. Every write also equals the
+    brute-force replay's."""
+    program, path = build_program("dontneed.c", arch, tmp_path), tmp_path / "dontneed.ttrec"
+    native = subprocess.run(native_argv(program, arch), capture_output=True, timeout=120)
+    assert native.stdout == b"0 0 0\n", native.stderr
+    out = run_ttdbg(["record", "-o", str(path), "--", str(program)])
+    assert (out.returncode, out.stdout) == (0, native.stdout), out.stderr
+    build_index(str(path), runner=run_here)
+    rec = open_recording(str(path))
+    madvise = rec.program.arch.syscall_numbers["madvise"]
+    [(first,)] = run_query(
+        rec, "SELECT addr FROM writes WHERE value = 90 AND size = 1 AND syscall IS NULL"
+    ).rows  # p[5] = 0x5a
+    base = first - 5
+    rows = run_query(
+        rec,
+        f"SELECT icount, addr, size, value, value_hi, syscall FROM writes "
+        f"WHERE addr >= {base} AND addr < {base + 4 * 4096} ORDER BY addr, icount",
+    ).rows
+    [at] = {icount for icount, *_rest, nr in rows if nr is not None}
+    dropped = [
+        (at, addr, 8, 0, 0, madvise)
+        for page in (0, 2)
+        for addr in range(base + page * 4096, base + (page + 1) * 4096, 8)
+    ]
+    assert [row for row in rows if row[5] is not None] == dropped
+    stores = [row for row in rows if row[5] is None]
+    assert [(addr - base, value) for _i, addr, _s, value, _h, _n in stores] == [
+        (5, 0x5A), (4096 + 7, 0), (2 * 4096 + 4095, 0xA5)
+    ]  # fmt: skip
+    assert all(icount < at for icount, *_rest in stores)
+    writes, _calls = index_rows(path)
+    assert writes == sorted(brute_force(rec).writes)
 
 
 def test_returns_that_release_stack_arguments_match_their_calls(tmp_path: Path) -> None:

@@ -412,13 +412,10 @@ class Machine:
     def zero(self, addr: int, length: int) -> None:
         """Make the whole pages [addr, addr + length) read as zero, writing only those that
         are not zero yet (glibc gives back a thread's 8 MiB stack, mostly never touched, when
-        the thread ends). A kernel-write listener sees every byte written, a write tracker
-        the pages that were not zero."""
-        if self.kernel_write_listener is not None:
-            for off in range(0, length, _ZERO_RUN):
-                self.write(addr + off, bytes(min(_ZERO_RUN, length - off)))
-            return
-        if self.dirty is not None:
+        the thread ends). A kernel-write listener and a write tracker see writes of zeros
+        over the pages that were not zero, as Linux drops those pages for zero-fill ones: a
+        page that was zero changes no byte a program can read, and is not a write."""
+        if self.kernel_write_listener is not None or self.dirty is not None:
             nonzero = [
                 page
                 for lo, hi in self._maybe_nonzero_runs(addr, addr + length)
