@@ -475,6 +475,10 @@ typedef struct {
     uint64_t nparked, parked_cap;
     uint64_t caused; /* rows with a cause (ix_add_write): the only non-zero causes */
     uint64_t wide_rows; /* 16-byte rows: the only non-zero value_hi */
+    /* uc_reg_read_batch: a call's stack pointer and arguments in one Unicorn call */
+    int (*reg_read_batch)(void *uc, const int *regs, void **vals, int count);
+    int32_t call_regs[5]; /* sp, then the argument registers */
+    int32_t ret_regs[2];  /* sp, the return-value register */
 } ix_recorder;
 
 /* Columns live in their own anonymous mappings: they grow by mremap, which moves page table
@@ -594,12 +598,12 @@ static ix_block *ix_find(ix_recorder *x, uint64_t addr, uint32_t size) {
     }
 }
 
+/* The registers read here (pc, sp, argument and return registers) are 64-bit integer ones on
+ * every architecture: Unicorn writes 8 bytes for each (the second word is a margin). */
 static uint64_t ix_reg(void *uc, ix_recorder *x, int32_t id) {
-    uint8_t buf[64] = {0};
-    uint64_t v;
-    x->reg_read(uc, id, buf);
-    memcpy(&v, buf, sizeof v);
-    return v;
+    uint64_t v[2] = {0, 0};
+    x->reg_read(uc, id, v);
+    return v[0];
 }
 
 /* The block `x->cur` ran to its end and the CPU is at the next block: record its call or
@@ -608,7 +612,10 @@ static void ix_finish_block(void *uc, ix_recorder *x, uint64_t next_pc) {
     ix_block *b = &x->cur;
     uint64_t icount = x->cur_base + b->n - 1; /* the call or return instruction */
     if (b->kind == IX_CALL) {
-        uint64_t sp = ix_reg(uc, x, x->sp_id);
+        uint64_t regs[5][2] = {{0}}; /* as ix_reg's */
+        void *vals[5] = {regs[0], regs[1], regs[2], regs[3], regs[4]};
+        x->reg_read_batch(uc, x->call_regs, vals, 5);
+        uint64_t sp = regs[0][0];
         uint64_t row = ix_row(x, &x->calls), top = ix_row(x, &x->stack);
         if (row == UINT64_MAX || top == UINT64_MAX) return;
         uint64_t **c = x->calls.cols;
@@ -618,13 +625,16 @@ static void ix_finish_block(void *uc, ix_recorder *x, uint64_t next_pc) {
         c[C_SP][row] = sp;
         c[C_RET][row] = UINT64_MAX;
         c[C_RETVAL][row] = 0;
-        for (int i = 0; i < 4; i++) c[C_ARG0 + i][row] = ix_reg(uc, x, x->arg_ids[i]);
+        for (int i = 0; i < 4; i++) c[C_ARG0 + i][row] = regs[1 + i][0];
         c[C_TID][row] = (uint64_t)x->tid;
         x->stack.cols[S_ROW][top] = row;
         x->stack.cols[S_SP][top] = sp + x->call_push;
     } else if (b->kind == IX_RET) {
-        uint64_t sp = ix_reg(uc, x, x->sp_id) - b->popped; /* where the return address was */
-        uint64_t retval = ix_reg(uc, x, x->ret_id);
+        uint64_t regs[2][2] = {{0}};
+        void *vals[2] = {regs[0], regs[1]};
+        x->reg_read_batch(uc, x->ret_regs, vals, 2);
+        uint64_t sp = regs[0][0] - b->popped; /* where the return address was */
+        uint64_t retval = regs[1][0];
         ix_table *s = &x->stack;
         while (s->len && s->cols[S_SP][s->len - 1] < sp) s->len--; /* abandoned frames */
         if (s->len && s->cols[S_SP][s->len - 1] == sp) {
@@ -966,9 +976,14 @@ static void ix_put(ix_block *table, uint64_t mask, ix_block *b) {
 }
 
 int ix_init(ix_recorder *x, bc_counter *c, void *reg_read, int32_t pc_id, int32_t sp_id,
-            int32_t ret_id, uint32_t call_push, const int32_t *arg_ids) {
+            int32_t ret_id, uint32_t call_push, const int32_t *arg_ids, void *reg_read_batch) {
     memset(x, 0, sizeof *x);
     memcpy(x->arg_ids, arg_ids, sizeof x->arg_ids);
+    x->reg_read_batch = reg_read_batch;
+    x->call_regs[0] = sp_id;
+    memcpy(x->call_regs + 1, arg_ids, sizeof x->arg_ids);
+    x->ret_regs[0] = sp_id;
+    x->ret_regs[1] = ret_id;
     x->c = c;
     x->reg_read = (bc_reg_read_fn)reg_read;
     x->pc_id = pc_id;

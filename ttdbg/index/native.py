@@ -87,13 +87,16 @@ class _Recorder(ctypes.Structure):
         ("parked_cap", ctypes.c_uint64),
         ("caused", ctypes.c_uint64),
         ("wide_rows", ctypes.c_uint64),
+        ("reg_read_batch", ctypes.c_void_p),
+        ("call_regs", ctypes.c_int32 * 5),
+        ("ret_regs", ctypes.c_int32 * 2),
     ]
 
 
 _lib.ix_init.argtypes = [
     ctypes.POINTER(_Recorder), ctypes.c_void_p, ctypes.c_void_p,
     ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_uint32,
-    ctypes.POINTER(ctypes.c_int32),
+    ctypes.POINTER(ctypes.c_int32), ctypes.c_void_p,
 ]  # fmt: skip
 _lib.ix_learn.argtypes = [
     ctypes.POINTER(_Recorder), ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint32,
@@ -160,11 +163,13 @@ class IndexRecorder:
         self._machine = machine
         self._x = _Recorder()
         reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
+        reg_read_batch = ctypes.cast(uclib.uc_reg_read_batch, ctypes.c_void_p).value
         err = _lib.ix_init(
             ctypes.byref(self._x), machine.counter.address, reg_read,
             arch.register(arch.pc).uc_id, arch.register(arch.sp).uc_id,
             arch.register(arch.syscall_abi.result).uc_id, CALL_PUSH[arch.name],
             (ctypes.c_int32 * 4)(*(arch.register(r).uc_id for r in CALL_ARGS[arch.name])),
+            reg_read_batch,
         )  # fmt: skip
         if err != 0:
             raise MemoryError("cannot allocate the index block table")
