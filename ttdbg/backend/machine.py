@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import unicorn
-from unicorn.unicorn_py3.unicorn import uccallback, uclib
+from unicorn.unicorn_py3.unicorn import uc_mem_region, uccallback, uclib
 
 from ttdbg.pages import PAGE, PERM_R, PERM_W, PERM_X
 
@@ -27,6 +27,9 @@ assert (PERM_R, PERM_W, PERM_X) == (
     unicorn.UC_PROT_READ, unicorn.UC_PROT_WRITE, unicorn.UC_PROT_EXEC
 )  # fmt: skip
 
+# Unicorn's uc_mem_region: first byte, last byte, perms (and padding to 8 bytes).
+_REGION = struct.Struct("=QQI4x")
+assert ctypes.sizeof(uc_mem_region) == _REGION.size
 _ZERO_RUN = 1 << 20  # the most zeros `Machine.zero` writes in one call
 
 
@@ -467,7 +470,18 @@ class Machine:
 
     def regions(self) -> list[tuple[int, int, int]]:
         """Mapped regions as (start, end exclusive, perms), sorted by address."""
-        regions = sorted((b, e + 1, p) for b, e, p in self.uc.mem_regions())
+        # Unicorn's array unpacked in one call (the binding converts each field of each
+        # region through getattr: most of a reverse step's restore went there).
+        found = ctypes.POINTER(uc_mem_region)()
+        count = ctypes.c_uint32()
+        err = uclib.uc_mem_regions(self.uc._uch, ctypes.byref(found), ctypes.byref(count))
+        if err != 0:
+            raise unicorn.UcError(err)
+        try:
+            raw = ctypes.string_at(found, _REGION.size * count.value) if count.value else b""
+        finally:
+            uclib.uc_free(found)
+        regions = sorted((b, e + 1, p) for b, e, p in _REGION.iter_unpack(raw))
         if self.mmio_regions:
             regions = [r for r in regions if (r[0], r[1]) not in self.mmio_regions]
         return regions
