@@ -127,6 +127,18 @@ def test_a_slowloris_client_is_dropped(server: GdbServer) -> None:
             assert client.ask(b"?") == WALK_STOP
 
 
+def test_breakpoints_a_vanished_client_took_out_are_gone(server: GdbServer) -> None:
+    """A breakpoint removal waits for gdb's next request (gdb puts it back right away
+    around a step); a client that vanishes after it sends none, and the removal holds."""
+    entry = WALK.program.entry
+    timeline = server.make_stub().timeline
+    with attach(server.address[1]) as client:
+        assert client.ask(b"Z0,%x,1" % entry) == b"OK"
+        assert client.ask(b"Z0,%x,1" % (entry + 1)) == b"OK"
+        assert client.ask(b"z0,%x,1" % entry) == b"OK"
+    poll(lambda: timeline.breakpoints == {entry + 1}, 10, "the removal to hold")
+
+
 def test_detach_then_reconnect_at_once_always_works(server: GdbServer) -> None:
     port = server.address[1]
     for _ in range(30):

@@ -109,6 +109,37 @@ def test_breakpoints_and_watchpoints(stub: GdbStub) -> None:
     assert ask(stub, b"Z2,0,0") == [b"E01"]  # a zero-length watchpoint is refused
 
 
+def test_breakpoints_gdb_takes_out_and_puts_back_around_a_step_never_leave(
+    stub: GdbStub,
+) -> None:
+    """gdb removes and inserts every breakpoint around every step: the timeline (and the TUI
+    watching it) sees no change for that; a removal holds from the next other request on,
+    and a stop reply names a hardware breakpoint as gdb last inserted it."""
+    tl = stub.timeline
+    entry, other = REC.program.entry, REC.program.entry + 1
+    ask(stub, b"Z0,%x,1" % entry)
+    ask(stub, b"Z1,%x,1" % other)
+    tl.take_changes()
+    for _ in range(3):
+        for packet in (b"z0,%x,1" % entry, b"z1,%x,1" % other):
+            assert ask(stub, packet) == [b"OK"]
+        for packet in (b"Z0,%x,1" % entry, b"Z1,%x,1" % other):
+            assert ask(stub, packet) == [b"OK"]
+        assert ask(stub, b"vCont;s:%x;c" % MAIN_TID) == [STOP]
+    assert [c.what for c in tl.take_changes()] == ["position"] * 3
+    assert tl.breakpoints == {entry, other}
+    ask(stub, b"z1,%x,1" % other)
+    ask(stub, b"Z0,%x,1" % other)  # the same address, now a software breakpoint
+    assert other not in stub.hw_breakpoints
+    assert ask(stub, b"bc") == [STOP + b"swbreak:;"]
+    assert tl.position == 0
+    ask(stub, b"z0,%x,1" % entry)
+    ask(stub, b"z0,%x,1" % other)
+    assert tl.breakpoints == {entry, other}  # still there until another request comes
+    ask(stub, b"m%x,1" % entry)
+    assert tl.breakpoints == frozenset()
+
+
 POISON = [
     b"Z0,-1,1",  # int(..., 16) would read a sign
     b"Z0,ffffffffffffffff,1",  # the byte after it is beyond the address space

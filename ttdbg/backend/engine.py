@@ -21,8 +21,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from .cancel import CancelToken
 from .timeline import Change, Timeline
@@ -42,13 +42,14 @@ class Changes:
 Subscriber = Callable[[Changes], None]
 
 
-@dataclass(frozen=True)
-class _Job:
+class _Job(NamedTuple):
+    """One operation (a tuple: gdb makes one for every packet it sends)."""
+
     run: Callable[[CancelToken], Any]
     origin: str
     replaceable: bool  # an absolute move that a newer one from the same origin makes moot
     cancel: CancelToken
-    future: Future[Any] = field(default_factory=Future)
+    future: Future[Any]
 
 
 class IdleWork(Protocol):
@@ -60,7 +61,9 @@ class IdleWork(Protocol):
         ...
 
 
-_IDLE = _Job(lambda _cancel: None, "idle", False, CancelToken())  # holds the turn while idle
+_IDLE = _Job(
+    lambda _cancel: None, "idle", False, CancelToken(), Future()
+)  # holds the turn while idle
 _NO_FUTURE: Future[Any] = Future()  # of an operation run on its submitter's thread (run_now)
 
 
@@ -98,7 +101,7 @@ class Engine:
         """Queue `run(cancel)` for the engine thread; its result or exception arrives in the
         returned future. A `replaceable` operation drops the queued replaceable ones of the
         same origin and cancels a running one."""
-        job = _Job(run, origin, replaceable, cancel or CancelToken())
+        job = _Job(run, origin, replaceable, cancel or CancelToken(), Future())
         with self._cond:
             if self._stopping:
                 job.future.set_exception(EngineStopped("the engine has stopped"))

@@ -191,12 +191,28 @@ def _parse_query(payload: bytes) -> Request:
     return SimpleQuery(name)
 
 
+# gdb sends the same few packets around every step (breakpoints in and out, the stack
+# read, the thread list): their requests, which are immutable, are parsed once. Short
+# payloads only and a bounded count, whatever a client sends.
+_PARSED: dict[bytes, Request] = {}
+MAX_PARSED = 512
+MAX_PARSED_PAYLOAD = 64
+
+
 def parse(payload: bytes) -> Request:
     """The request a payload carries. Never raises: bad numbers become Malformed."""
+    request = _PARSED.get(payload)
+    if request is not None:
+        return request
     try:
-        return _parse(payload)
+        request = _parse(payload)
     except (ValueError, UnicodeDecodeError, IndexError) as err:
         return Malformed(payload, str(err))
+    if len(payload) <= MAX_PARSED_PAYLOAD:
+        if len(_PARSED) >= MAX_PARSED:
+            _PARSED.clear()
+        _PARSED[payload] = request
+    return request
 
 
 def _parse(payload: bytes) -> Request:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_PACKET = 0x4000  # what the stub advertises as PacketSize
 INTERRUPT = 0x03
@@ -54,8 +54,9 @@ class Kind(enum.Enum):
     NACK = "nack"
 
 
-@dataclass(frozen=True)
-class Incoming:
+class Incoming(NamedTuple):
+    """One thing the peer sent (a tuple: one is made for every packet)."""
+
     kind: Kind
     payload: bytes = b""
 
@@ -76,6 +77,11 @@ class PacketReader:
         return self._state != "idle"
 
     def feed(self, data: bytes) -> list[Incoming]:
+        if self._state == "idle":
+            # The usual read in no-ack mode: exactly one whole packet.
+            whole = _WHOLE_PACKET.fullmatch(data)
+            if whole is not None and len(whole[1]) <= self._max:
+                return [_packet(whole[1], whole[2])]
         out: list[Incoming] = []
         i, n = 0, len(data)
         while i < n:
@@ -129,13 +135,15 @@ class PacketReader:
         return _packet(bytes(self._body), bytes(self._cs))
 
 
+# Every two-hex-digit checksum as it may be sent (either case), and its value.
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+_CHECKSUMS = {bytes((a, b)): int(bytes((a, b)), 16) for a in _HEX_DIGITS for b in _HEX_DIGITS}
+_BAD = Incoming(Kind.BAD)
+
+
 def _packet(body: bytes, sent_checksum: bytes) -> Incoming:
     """The packet `body`, or BAD when the checksum the peer sent is not two hex digits
     matching it."""
-    try:
-        expected = int(sent_checksum.decode("ascii"), 16)
-    except (UnicodeDecodeError, ValueError):
-        return Incoming(Kind.BAD)
-    if not sent_checksum.isalnum() or checksum(body) != expected:
-        return Incoming(Kind.BAD)
+    if _CHECKSUMS.get(sent_checksum) != sum(body) & 0xFF:
+        return _BAD
     return Incoming(Kind.PACKET, body)

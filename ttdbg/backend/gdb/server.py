@@ -248,6 +248,8 @@ class ClientSession:
             log.warning("gdb client dropped: %s", err)
         finally:
             self.token.cancel()  # a request still running for a client that left
+            stub = self.stub
+            self.engine.submit(lambda _cancel: stub.remove_breakpoints(), "gdb")
             sel.close()
             self._wake_r.close()
             self._wake_w.close()
@@ -279,7 +281,9 @@ class ClientSession:
         if self.log_packets:
             packet_log.debug("<- %r", payload[:200])
         self.rsp.take_interrupt()  # one from before this request is stale
-        self.token = token = CancelToken()
+        token = self.token
+        if token.cancelled:  # (a token is made only after an interrupt used the last one)
+            self.token = token = CancelToken()
         stub = self.stub
         request = parse(payload)
 

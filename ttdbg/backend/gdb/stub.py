@@ -65,6 +65,10 @@ class GdbStub:
     image: bytes
     error_messages: bool = False  # gdb said error-message+: errors may carry text
     hw_breakpoints: set[int] = field(default_factory=set)
+    # Breakpoints gdb removed that stay on the timeline until a request other than Z/z:
+    # gdb removes and inserts every breakpoint around every step, and the timeline (with
+    # whoever watches it: the TUI redraws on each change) sees only what the burst changed.
+    _removed: set[int] = field(default_factory=set)
     _open_files: dict[int, bytes] = field(default_factory=dict)
     # gdb's Hg and Hc threads (0: any, -1: all): registers are read from the Hg thread, a
     # reverse step moves the Hc one (a forward step names its thread in vCont).
@@ -132,6 +136,8 @@ class GdbStub:
         handler = self._table.get(type(request))
         if handler is None:
             return Reply([b""])
+        if self._removed and type(request) is not c.SetBreak:
+            self.remove_breakpoints()
         # Called on the engine thread that owns the timeline (see engine.py), so nothing
         # else moves it while a request looks at it.
         try:
@@ -289,11 +295,12 @@ class GdbStub:
                 raise RequestError(f"breakpoint kind {r.kind} is not an instruction size here")
             self._check_range(r.addr, r.kind, "breakpoint")
             if r.insert:
+                self._removed.discard(r.addr)
                 tl.add_breakpoint(r.addr)
                 if r.type == 1:
                     self.hw_breakpoints.add(r.addr)
             else:
-                tl.remove_breakpoint(r.addr)
+                self._removed.add(r.addr)
                 self.hw_breakpoints.discard(r.addr)
             return Reply([b"OK"])
         kind = WATCH_KINDS.get(r.type)
@@ -305,6 +312,13 @@ class GdbStub:
         else:
             tl.remove_watchpoint(kind, r.addr, r.kind)
         return Reply([b"OK"])
+
+    def remove_breakpoints(self) -> None:
+        """Take the breakpoints gdb removed off the timeline (see `_removed`): before any
+        other request, and when the client goes without one."""
+        for addr in self._removed:
+            self.timeline.remove_breakpoint(addr)
+        self._removed.clear()
 
     # -- execution --------------------------------------------------------------------------
 
