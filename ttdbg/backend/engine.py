@@ -79,7 +79,10 @@ class Engine:
         self._jobs: deque[_Job] = deque()
         self._current: _Job | None = None
         self._runner: threading.Thread | None = None  # the thread running `_current`
-        self._cond = threading.Condition()
+        # The condition's own lock, taken directly on the paths every gdb packet runs (the
+        # Condition's __enter__ and __exit__ are Python calls).
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._subscribers: tuple[Subscriber, ...] = ()
         self._stopping = False
         self._idle: IdleWork | None = None
@@ -139,7 +142,7 @@ class Engine:
         engine was idle and the operation ran on the calling thread; None when the engine is
         busy. The operation's exception is raised here."""
         job = _Job(run, origin, False, cancel or CancelToken(), _NO_FUTURE)
-        with self._cond:
+        with self._lock:
             if self._stopping or self._current is not None or self._jobs:
                 return None
             self._current, self._runner = job, threading.current_thread()
@@ -275,7 +278,7 @@ class Engine:
     def _end_turn(self, job: _Job) -> None:
         """Give the turn back after `job` ran, then tell the subscribers what it changed."""
         changes = self.timeline.take_changes()
-        with self._cond:
+        with self._lock:
             self._current = self._runner = None
             self._quiet_since = time.monotonic()
             self._idle_more = self._idle is not None  # the operation may have left gaps

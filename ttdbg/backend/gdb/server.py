@@ -210,9 +210,12 @@ class ClientSession:
         watching = selectors.EVENT_READ
         try:
             while not self.server._stopping.is_set():
-                while self._start_next():
+                if self._start_next():
                     self._flush()
-                self._flush()
+                    while self._start_next():
+                        self._flush()
+                else:
+                    self._flush()  # acks, or what the client had not taken yet
                 if self.closing and not self.pending and self.job is None:
                     return
                 if self.job is None and not self.pending and not self.rsp.in_packet:
