@@ -41,7 +41,10 @@ def fw_figures(machine: str, arch: str, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {"fw_machine": f"{machine} ({arch})", "fw_insns": INSNS}
     with tempfile.TemporaryDirectory() as tmp:
         rec_path = Path(tmp) / "fw.ttrec"
-        record_cpu, record_wall = [], []
+        # Each repeat records, then runs bare Unicorn for as many instructions, so both of a
+        # pair see about the same load (a shared machine's drifts apart otherwise).
+        record_cpu, record_wall, runs = [], [], []
+        bare_stop: BareStop | None = None
         for _ in range(repeats):
             start, cpu = time.perf_counter(), time.process_time()
             FirmwareRecorder(
@@ -50,14 +53,23 @@ def fw_figures(machine: str, arch: str, repeats: int) -> dict[str, Any]:
             ).run()  # fmt: skip
             record_cpu.append(time.process_time() - cpu)
             record_wall.append(time.perf_counter() - start)
+            if bare_stop is None:
+                try:
+                    runs.append(
+                        bare_run(elf, spec, open_recording(str(rec_path)).last_known_icount)
+                    )
+                except BareStop as err:
+                    bare_stop = err
         recording = open_recording(str(rec_path))
         insns = recording.last_known_icount
         out["fw_record_insns"] = insns
         out["fw_record_s"] = round(statistics.median(record_wall), 3)
-        rec_cpu = statistics.median(record_cpu)
-        out["fw_record_cpu_s"] = round(rec_cpu, 3)
+        out["fw_record_cpu_s"] = round(statistics.median(record_cpu), 3)
         timeline = Timeline(recording)
-        out.update(_bare_figures(elf, spec, insns, timeline, repeats, rec_cpu))
+        if bare_stop is not None:
+            out["fw_record_ratio"] = f"not measured: bare Unicorn stopped: {bare_stop}"
+        else:
+            out.update(_bare_figures(insns, timeline, runs, record_cpu))
         # reverse-stepi at 20 places spread over the recording (each from a fresh seek).
         # Wall time is what the targets are about; CPU time (this process's) says how much
         # of it is ttdbg's own on a loaded machine.
@@ -83,18 +95,12 @@ def fw_figures(machine: str, arch: str, repeats: int) -> dict[str, Any]:
 
 
 def _bare_figures(
-    elf: Path, spec: Any, insns: int, timeline: Timeline, repeats: int, rec_cpu: float
+    insns: int, timeline: Timeline, runs: list[BareRun], record_cpu: list[float]
 ) -> dict[str, Any]:
-    """Bare Unicorn on the same firmware for the recording's instruction count, `repeats`
-    times, in CPU seconds; the ratio only when each run entered the recording's interrupts at
-    the recording's icounts and ended with its registers (the same work, not just as many
-    instructions)."""
-    runs: list[BareRun] = []
-    try:
-        for _ in range(repeats):
-            runs.append(bare_run(elf, spec, insns))
-    except BareStop as err:
-        return {"fw_record_ratio": f"not measured: bare Unicorn stopped: {err}"}
+    """Bare Unicorn's runs of the same firmware for the recording's instruction count, each
+    beside a recording, in CPU seconds; the ratio (the median of the pairs') only when every
+    run entered the recording's interrupts at the recording's icounts and ended with its
+    registers (the same work, not just as many instructions)."""
     recorded = [(e.icount, e.number) for e in timeline.interrupt_entries()]
     timeline.seek(timeline.end)
     end_regs = timeline.registers()
@@ -119,5 +125,7 @@ def _bare_figures(
     if differ is not None:
         out["fw_record_ratio"] = f"not measured: bare Unicorn's run differs ({differ})"
     else:
-        out["fw_record_ratio"] = round(bare_cpu / rec_cpu, 3)
+        pairs = [r.cpu_s / cpu for r, cpu in zip(runs, record_cpu, strict=True)]
+        out["fw_record_ratio"] = round(statistics.median(pairs), 3)
+        out["fw_record_ratios"] = [round(x, 3) for x in pairs]
     return out
