@@ -10,6 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import BIN, SAMPLES
+from ttdbg.backend.arch import by_name
+from ttdbg.backend.machine import Machine
 from ttdbg.backend.process import GuestProcess
 from ttdbg.backend.recorder import Recorder
 from ttdbg.backend.recording import open_recording
@@ -125,3 +127,28 @@ def test_single_steps_in_a_loop_do_not_retranslate_each_time() -> None:
     # Each place compiled with the hook at most twice (a block, and the one from mid-block
     # it may start), where before every one of the 2000 steps retranslated twice.
     assert flushes[0] <= 2 * len(pcs) < 200, (flushes[0], len(pcs))
+
+
+# x86-64: rcx = 300; loop: add rax, rcx; dec rcx; jnz loop; then xor rax, rax; nop; nop.
+LOOP = bytes.fromhex("48c7c12c0100004801c848ffc975f84831c09090")
+CODE = 0x10000
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 950))
+def test_counting_every_instruction_stops_where_unicorns_own_count_does(n: int) -> None:
+    m = Machine(by_name("x86_64"))
+    m.counter.count_every_instruction()
+    oracle = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_64)
+    for uc in (m.uc, oracle):
+        uc.mem_map(CODE, 0x1000)
+        uc.mem_write(CODE, LOOP)
+    m.counter.steps = 0
+    m.counter.step_limit = n
+    m.uc.emu_start(CODE, CODE + len(LOOP))
+    oracle.emu_start(CODE, CODE + len(LOOP), count=n)
+    ran = min(n, 1 + 3 * 300 + 3)  # (past the code's end both stop there)
+    assert m.counter.steps == ran
+    regs = (unicorn.x86_const.UC_X86_REG_RIP, unicorn.x86_const.UC_X86_REG_RAX,
+            unicorn.x86_const.UC_X86_REG_RCX)  # fmt: skip
+    assert [m.uc.reg_read(r) for r in regs] == [oracle.reg_read(r) for r in regs]
