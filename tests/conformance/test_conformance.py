@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("TTDBG_TEST_CACHE", Path.home() / ".cache" / "ttdbg-tests"))
 AREAS = ["files", "dirs", "links", "locks", "times", "polling", "signals", "memory", "procinfo",
          "proc", "timers", "epoll", "sched", "xattrs", "procfds", "fdflags",
-         "nonblock"]  # fmt: skip
+         "nonblock", "sockets"]  # fmt: skip
 COMPILERS = {
     "x86_64": "gcc",
     "aarch64": "aarch64-linux-gnu-gcc",

@@ -331,6 +331,51 @@ def test_host_python3_runs_like_native(tmp_path: Path) -> None:
     assert any("_decimal" in p for p in stored)
 
 
+ASYNCIO_SCRIPT = r"""
+import asyncio, os, signal, socket, hashlib
+def work(n):
+    return hashlib.sha256(str(n).encode()).hexdigest()[:8]
+async def main():
+    loop = asyncio.get_running_loop()
+    got = []
+    loop.add_signal_handler(signal.SIGUSR1, lambda: got.append("usr1"))
+    os.kill(os.getpid(), signal.SIGUSR1)
+    res = await asyncio.gather(*[loop.run_in_executor(None, work, i) for i in range(6)])
+    q = asyncio.Queue()
+    async def prod():
+        for i in range(5):
+            await q.put(i); await asyncio.sleep(0)
+        await q.put(None)
+    async def cons():
+        s = 0
+        while (x := await q.get()) is not None: s += x
+        return s
+    _, total = await asyncio.gather(prod(), cons())
+    a, b = socket.socketpair()
+    r, w = await asyncio.open_connection(sock=a)
+    b.sendall(b"line one\nline two\n"); b.shutdown(socket.SHUT_WR)
+    lines = [await r.readline(), await r.readline(), await r.read()]
+    names = (a.getsockname(), b.getpeername())
+    w.close()
+    await asyncio.sleep(0.01)
+    print(res, total, got, lines, names)
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_host_python3_asyncio_runs_like_native(tmp_path: Path) -> None:
+    """asyncio's event loop wakes itself through a socket pair (socketpair, FIONBIO, epoll,
+    send/recv): executor threads, a signal handler, a queue and a stream over a socket pair.
+    It ended in AttributeError '_ssock' when socketpair was ENOSYS."""
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        missing("/usr/bin/python3 is not installed")
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    out = assert_like_native("x86_64", [python, "-c", ASYNCIO_SCRIPT], tmp_path / "aio.ttrec", env)
+    assert b"['usr1'] [b'line one\\n', b'line two\\n', b''] ('', '')" in out
+
+
 @pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
 def test_foreign_loader_missing_names_where_it_looked(arch: str, tmp_path: Path) -> None:
     prog = compile_source(tmp_path, "prog", C_PROGRAM, arch=arch)

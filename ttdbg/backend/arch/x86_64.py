@@ -72,7 +72,8 @@ SYSCALL_NUMBERS: dict[str, int] = {
     "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "getxattr": 191, "lgetxattr": 192,
     "fgetxattr": 193, "listxattr": 194, "llistxattr": 195, "flistxattr": 196,
     "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "readahead": 187,
-    "sync_file_range": 277, "fallocate": 285, "syncfs": 306,
+    "sync_file_range": 277, "fallocate": 285, "syncfs": 306, "sendto": 44, "recvfrom": 45,
+    "shutdown": 48, "getsockname": 51, "getpeername": 52, "socketpair": 53,
     "preadv": 295, "pwritev": 296, "copy_file_range": 326, "preadv2": 327, "pwritev2": 328,
 }  # fmt: skip
 

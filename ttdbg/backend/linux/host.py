@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import select
+import socket
 import stat
 import struct
 import time
@@ -68,6 +69,7 @@ _HostEpollEvent = _PackedEpollEvent if platform.machine() == "x86_64" else _Epol
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+SOCKADDR_MAX = 128  # sizeof(struct sockaddr_storage)
 STATX_SIZE = 256
 # What statx asks the host for: every field Linux 6.x knows (basic stats, birth time, mount
 # id, direct-I/O alignment...); the answer's mask says which ones the file system gave.
@@ -402,6 +404,70 @@ class HostIO:
             return n, b""
 
         return guarded(run)
+
+    def socketpair(
+        self, domain: int, kind: int, protocol: int, nonblock: bool, ends: list[int]
+    ) -> Outcome:
+        """A connected pair of sockets; their host fds go to `ends`, out of the log."""
+
+        def run() -> Outcome:
+            a, b = socket.socketpair(domain, kind, protocol)
+            ends.extend((a.detach(), b.detach()))
+            for fd in ends:
+                os.set_blocking(fd, not nonblock)
+            return 0, b""
+
+        return guarded(run)
+
+    def socket_name(self, f: OpenFile, peer: bool) -> Outcome:
+        """getsockname / getpeername: the raw address, as long as the kernel says."""
+
+        def run() -> Outcome:
+            buf = ctypes.create_string_buffer(SOCKADDR_MAX)
+            size = ctypes.c_uint32(SOCKADDR_MAX)
+            call = _libc.getpeername if peer else _libc.getsockname
+            if call(self.fd(f), buf, ctypes.byref(size)) != 0:
+                return -ctypes.get_errno(), b""
+            return 0, buf.raw[: size.value]
+
+        return guarded(run)
+
+    def send(self, f: OpenFile, data: bytes, flags: int, address: bytes | None) -> Outcome:
+        def run() -> Outcome:
+            to, to_len = (None, 0) if address is None else (address, len(address))
+            n = _libc.sendto(self.fd(f), data, ctypes.c_size_t(len(data)), flags, to, to_len)
+            return (-ctypes.get_errno(), b"") if n < 0 else (n, b"")
+
+        return guarded(run)
+
+    def recv(self, f: OpenFile, count: int, flags: int) -> SpanOutcome:
+        def run() -> SpanOutcome:
+            buf = ctypes.create_string_buffer(max(count, 1))
+            n = _libc.recvfrom(self.fd(f), buf, ctypes.c_size_t(count), flags, None, None)
+            if n < 0:
+                return -ctypes.get_errno(), b"", b""
+            return n, buf.raw[:n], b""
+
+        return guarded_span(run)
+
+    def recv_from(self, f: OpenFile, count: int, flags: int) -> Outcome:
+        """recvfrom with the sender's address: its length (u32), the address, the bytes."""
+
+        def run() -> Outcome:
+            buf = ctypes.create_string_buffer(max(count, 1))
+            addr = ctypes.create_string_buffer(SOCKADDR_MAX)
+            size = ctypes.c_uint32(SOCKADDR_MAX)
+            fd = self.fd(f)
+            n = _libc.recvfrom(fd, buf, ctypes.c_size_t(count), flags, addr, ctypes.byref(size))
+            if n < 0:
+                return -ctypes.get_errno(), b""
+            name = addr.raw[: min(size.value, SOCKADDR_MAX)]
+            return n, struct.pack("<I", len(name)) + name + buf.raw[:n]
+
+        return guarded(run)
+
+    def shutdown(self, f: OpenFile, how: int) -> Outcome:
+        return self.fd_op(f, lambda fd: libc_fd_call("shutdown", fd, how))
 
     def set_status_flag(self, f: OpenFile, bit: int, on: bool) -> Outcome:
         """fcntl(F_SETFL) turning O_APPEND or O_NONBLOCK on or off on the host descriptor

@@ -122,6 +122,14 @@ SIGNATURES: dict[str, str] = {
     "uname": "struct new_utsname *name",
     "fcntl": "unsigned int fd, unsigned int cmd, unsigned long arg",
     "flock": "unsigned int fd, unsigned int cmd",
+    "socketpair": "int family, int type, int protocol, int *usockvec",
+    "getsockname": "int fd, struct sockaddr *usockaddr, int *usockaddr_len",
+    "getpeername": "int fd, struct sockaddr *usockaddr, int *usockaddr_len",
+    "sendto": "int fd, void *buff, size_t len, unsigned int flags, struct sockaddr *addr, "
+    "int addr_len",
+    "recvfrom": "int fd, void *ubuf, size_t size, unsigned int flags, struct sockaddr *addr, "
+    "int *addr_len",
+    "shutdown": "int fd, int how",
     "fallocate": "int fd, int mode, loff_t offset, loff_t len",
     "sync_file_range": "int fd, loff_t offset, loff_t nbytes, unsigned int flags",
     "syncfs": "int fd",
