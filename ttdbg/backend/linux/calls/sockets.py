@@ -10,6 +10,7 @@ from ..fdtable import OpenFile
 from ..host import HostWatch, SpanOutcome
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
+from . import procfs
 from .io import MAX_IO, finish_parkable
 from .table import EBADF, EINVAL, O_CLOEXEC, O_NONBLOCK, O_RDWR, Args, Kind, open_file, syscall
 
@@ -40,11 +41,12 @@ def sys_socketpair(p: LinuxPlatform, a: Args) -> int:
 
 
 def _socket(p: LinuxPlatform, fd: int) -> OpenFile | int:
-    """The open socket `fd` names, or EBADF / ENOTSOCK."""
+    """The description `fd` names, or EBADF; ENOTSOCK for an emulated /proc entry (the
+    host's kernel says it for any other file that is not a socket)."""
     f = open_file(p, fd)
     if f is None:
         return -EBADF
-    return f if f.kind == SOCKET else -ENOTSOCK
+    return -ENOTSOCK if f.kind in procfs.KINDS else f
 
 
 def _put_address(p: LinuxPlatform, addr: int, len_addr: int, raw: bytes) -> None:
