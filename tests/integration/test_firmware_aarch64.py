@@ -126,6 +126,28 @@ def test_what_firmware_reads_is_what_qemu_gives(tmp_path: Path, probe: str) -> N
     assert rep.stdout == rec.stdout
 
 
+SUSPEND = (
+    '{ register uint64_t x0 __asm__("x0") = 0xC4000001UL; register uint64_t x1 __asm__("x1") = 0;'
+    ' __asm__ volatile("hvc #0" : "+r"(x0) : "r"(x1) : "memory"); }'
+)
+
+
+def test_the_sample_idling_in_psci_cpu_suspend_matches_qemu(tmp_path: Path) -> None:
+    # The sample with each wfi of its input loop a PSCI CPU_SUSPEND: serial input and timer
+    # ticks end the suspends as they end the wfis.
+    source = (SAMPLE / "fw.c").read_text()
+    assert source.count('__asm__ volatile("wfi");') == 1
+    (tmp_path / "fw.c").write_text(source.replace('__asm__ volatile("wfi");', SUSPEND))
+    elf = build(tmp_path, "suspend", SAMPLE / "start.S", tmp_path / "fw.c")
+    native = qemu(elf, INPUT)
+    assert native.returncode == 0, native.stderr
+    rec = record(tmp_path / "s.ttrec", INPUT, elf)
+    assert rec.returncode == 0, rec.stderr
+    assert timing_free(rec.stdout) == timing_free(native.stdout)
+    assert timing_free(rec.stdout)[-3:] == [b"echo: world", b"sum: 2770384384", b"fw: bye"]
+    assert_replay_equals_record(tmp_path / "s.ttrec", rec.stdout)
+
+
 UNMODELLED = {
     # virtio-mmio (not modelled) at 0x0a000000
     "device": ("movz x1, #0x0a00, lsl #16\n ldr w0, [x1]", "4 bytes at 0xa000000 at pc"),
