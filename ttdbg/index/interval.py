@@ -36,7 +36,9 @@ class Cancelled(TtdbgError):
 
 @dataclass(frozen=True)
 class IntervalFiles:
-    """One indexed interval: its Parquet files (table name -> file bytes) and row counts."""
+    """One indexed interval: its Parquet files (table name -> file bytes) and row counts;
+    `stored`: the files are in the index already (written by the worker that made them, and
+    then not sent back: `files` is empty)."""
 
     interval: int
     lo: int
@@ -44,6 +46,7 @@ class IntervalFiles:
     files: dict[str, bytes]
     writes: int
     calls: int
+    stored: bool = False
 
 
 def intervals(rec: Recording) -> list[tuple[int, int]]:
