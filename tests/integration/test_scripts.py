@@ -79,3 +79,47 @@ def test_what_execve_refuses_is_one_line(
     assert len(lines) == 1, lines
     assert message in lines[0]
     assert not (tmp_path / "x.ttrec").exists()
+
+
+EXEC_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    char *args[] = {"x", NULL};
+    const char *paths[] = {"/nonexistent/prog", "/tmp", argv[1], "", "/bin/true"};
+    for (int i = 0; i < 5; i++) {
+        execve(paths[i], args, NULL);
+        printf("%s: %s\n", paths[i], strerrorname_np(errno));
+        fflush(stdout);
+    }
+    return 3;
+}
+"""
+
+
+def test_an_execve_linux_refuses_fails_as_there(tmp_path: Path) -> None:
+    """env and execvp try each PATH entry: an execve Linux refuses (missing file, directory,
+    not executable) returns its errno and the program goes on; one that would start a
+    program ends the recording with a message naming it."""
+    import subprocess
+
+    cc = require_tool("gcc")
+    source = tmp_path / "exec.c"
+    source.write_text(EXEC_C)
+    prog = tmp_path / "exec"
+    subprocess.run([cc, "-o", str(prog), str(source)], check=True, timeout=120)
+    plain = tmp_path / "plain.txt"
+    plain.write_text("not a program\n")
+    native = run_native([str(prog), str(plain)], timeout=60)
+    assert native.returncode == 0  # /bin/true ran
+    rec = tmp_path / "exec.ttrec"
+    recorded = run_ttdbg(["record", "-o", str(rec), "--", str(prog), str(plain)], timeout=300)
+    assert recorded.stdout == native.stdout
+    assert native.stdout.count(b"\n") == 4, native.stdout
+    assert recorded.returncode == 1
+    assert "execve('/bin/true')" in recorded.stderr.decode()
+    replayed = run_ttdbg(["replay", str(rec)], timeout=300)
+    assert replayed.stdout == native.stdout

@@ -6,8 +6,6 @@ import os
 import struct
 from collections.abc import Callable
 
-from ttdbg.errors import GuestError
-
 from ...loader import STACK_LIMIT
 from ..errnos import ECHILD
 from ..fdtable import MAX_FDS
@@ -316,17 +314,6 @@ def sys_futex(p: LinuxPlatform, a: Args) -> int:
 def sys_exit(p: LinuxPlatform, a: Args) -> None:
     p.exit_from_syscall(a[0])
     return None
-
-
-def _unsupported(p: LinuxPlatform, a: Args) -> int:
-    name = p.arch.syscall_names.get(p.syscall_nr, str(p.syscall_nr))
-    raise GuestError(
-        f"the program called {name}(), which ttdbg does not support "
-        "(it records single-process programs only)"
-    )
-
-
-syscall("fork", "vfork", "clone", "clone3", "execve", "execveat", kind=Kind.REFUSED)(_unsupported)
 
 
 @syscall("wait4", kind=Kind.EMULATED)

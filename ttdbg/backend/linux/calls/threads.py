@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import time
+
+import unicorn
 
 from ttdbg.errors import GuestError
 
 from ..platform import LinuxPlatform
 from ..signals import SI_TKILL
 from ..threads import FUTEX_BITSET_MATCH_ANY, State, Why
-from .table import EAGAIN, EINVAL, ENOSYS, Args, Kind, syscall
+from .table import EACCES, EAGAIN, EFAULT, EINVAL, ENOENT, ENOSYS, Args, Kind, syscall
 
 ESRCH = 3
 
@@ -80,11 +83,46 @@ def sys_clone3(p: LinuxPlatform, a: Args) -> int:
     return _spawn(p, flags, stack + stack_size, parent_tid, child_tid, tls)
 
 
+S_IFMT, S_IFREG, STATX_MODE_AT = 0o170000, 0o100000, 28
+
+
+def _exec_refusal(p: LinuxPlatform, path: str) -> int:
+    """The errno execve(path) fails with on Linux before it replaces the program (a missing
+    or non-executable file, a directory), or 0 when it would go ahead."""
+    if not path:
+        return -ENOENT
+    result = p.host_call(lambda: p.live.access(path, os.X_OK, None, True, True))[0]
+    if result < 0:
+        return result
+    result, data = p.host_call(lambda: p.live.stat(path, True, True))
+    if result < 0:
+        return result
+    mode = struct.unpack_from("<H", data, STATX_MODE_AT)[0]
+    return 0 if mode & S_IFMT == S_IFREG else -EACCES
+
+
+# For the calls that start another program: which argument names it.
+PROGRAM_ARG = {"execve": 0, "execveat": 1}
+
+
 @syscall("fork", "vfork", "execve", "execveat", kind=Kind.REFUSED)
 def sys_new_process(p: LinuxPlatform, a: Args) -> int:
     name = p.arch.syscall_names.get(p.syscall_nr, str(p.syscall_nr))
+    what = ""
+    if name in PROGRAM_ARG:
+        try:
+            path = os.fsdecode(p.m.read_cstring(a[PROGRAM_ARG[name]], 4096))
+        except unicorn.UcError:
+            return -EFAULT
+        if name == "execve":
+            # An execve Linux would refuse fails as there (env and execvp go on along PATH);
+            # only one that would start a program ends the recording.
+            refused = _exec_refusal(p, path)
+            if refused:
+                return refused
+        what = repr(path)
     raise GuestError(
-        f"the program called {name}(), which ttdbg does not support "
+        f"the program called {name}({what}), which ttdbg does not support "
         "(it records single-process programs only)"
     )
 
