@@ -995,15 +995,16 @@ int ix_init(ix_recorder *x, bc_counter *c, void *reg_read, int32_t pc_id, int32_
     x->calls.ncols = C_COLUMNS;
     x->returns.ncols = R_COLUMNS;
     x->stack.ncols = S_COLUMNS;
+    x->mask = 4095;
+    x->table = calloc(x->mask + 1, sizeof(ix_block));
+    if (!x->table) return -1; /* before taking the spares: ix_free gives back only with a table */
     pthread_mutex_lock(&ix_spare_lock);
     ix_spare_writes.ncols = W_COLUMNS;
     ix_spare_calls.ncols = C_COLUMNS;
     ix_adopt(&x->writes, &ix_spare_writes, W_ZEROED);
     ix_adopt(&x->calls, &ix_spare_calls, 0);
     pthread_mutex_unlock(&ix_spare_lock);
-    x->mask = 4095;
-    x->table = calloc(x->mask + 1, sizeof(ix_block));
-    return x->table ? 0 : -1;
+    return 0;
 }
 
 int ix_learn(ix_recorder *x, uint64_t addr, uint32_t size, uint32_t kind, uint32_t popped,
