@@ -509,8 +509,22 @@ def cmd_tui(args: argparse.Namespace) -> int:
         raise UsageError("no recording given and the sample recording is not installed")
     session = open_session(path, restore=not args.no_session)
     app = TtdbgApp(session, gdb_port=args.gdb_port)
+    forget_inherited_terminal_size()
     app.run()
     return 0
+
+
+def forget_inherited_terminal_size() -> None:
+    """On a terminal, the TUI takes its size from the terminal, at start and on each resize.
+
+    Textual asks shutil.get_terminal_size, which prefers COLUMNS and LINES from the
+    environment to the terminal's own size. Those are a size from some earlier moment: GNU
+    readline exports them in every program that loads it (gdb, the Python REPL, pytest), at
+    80x24 when its output is not a terminal. Started from one of those the TUI drew at that
+    size inside a bigger window and ignored every resize."""
+    if os.isatty(1):  # the descriptor shutil asks for the size
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
 
 
 def build_parser() -> argparse.ArgumentParser:

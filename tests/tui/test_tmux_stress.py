@@ -54,29 +54,7 @@ def test_tui_keys_and_gdb_packets_for_a_minute_never_hang(tmp_path: Path) -> Non
     def prompt_row() -> str:
         return screen().rstrip("\n").splitlines()[-2].strip()
 
-    def diagnosis() -> str:
-        """The screen, the window's size and the stacks of the TUI's threads: if it ever
-        stops answering, the failure says where it waits."""
-        lines = [
-            screen(),
-            run("display-message", "-p", "-t", "tui", "window #{window_width}x#{window_height}"),
-        ]
-        shell = run("list-panes", "-t", "tui", "-F", "#{pane_pid}").strip()
-        children = subprocess.run(
-            ["pgrep", "-P", shell], capture_output=True, text=True, timeout=30
-        ).stdout.split()
-        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-        for pid in children:
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
-                lines.append(f"process {pid} state {stat[0]}")
-                dump = subprocess.run(
-                    [spy, "dump", "--pid", pid], capture_output=True, text=True, timeout=60
-                )
-                lines.append(dump.stdout + dump.stderr)
-            except (OSError, subprocess.SubprocessError) as err:
-                lines.append(f"process {pid}: {err}")
-        return "\n".join(lines)
+    diagnosis = term.diagnosis
 
     command = (
         f"{sys.executable} -m ttdbg tui {rec} --gdb-port {port}; echo EXIT=$? > {done}; sleep 10"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.conftest import poll, require_tool
+
+# The test process's environment without a terminal size: GNU readline, which pytest loads,
+# exports COLUMNS=80 and LINES=24 into the C environment (not os.environ) when its output is
+# not a terminal. The tmux server would pass them on to every command it runs, and a program
+# reading its size through shutil.get_terminal_size would believe them over the window's size.
+ENVIRONMENT = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
 
 
 class Terminal:
@@ -27,6 +34,7 @@ class Terminal:
             text=True,
             timeout=30,
             check=True,
+            env=ENVIRONMENT,  # the server's global environment is that of its first client
         ).stdout
 
     def start(self, command: str, width: int, height: int) -> None:
@@ -53,7 +61,12 @@ class Terminal:
         self.run("send-keys", "-t", "tui", "-l", text)
 
     def wait_for(self, text: str, timeout: float = 30) -> str:
-        poll(lambda: text in self.screen(), timeout, lambda: f"{text!r} on:\n{self.screen()}", 0.05)
+        poll(
+            lambda: text in self.screen(),
+            timeout,
+            lambda: f"{text!r} on:\n{self.diagnosis()}",
+            0.05,
+        )
         return self.screen()
 
     def wait_for_new(
@@ -71,16 +84,47 @@ class Terminal:
         poll(changed, timeout, lambda: f"a new {pattern.pattern!r} on:\n{self.screen()}", 0.05)
         return found[0]
 
+    def diagnosis(self) -> str:
+        """The screen, the window's size and the stacks of the threads of the programs in it:
+        if the TUI ever stops answering, the failure says where it waits."""
+        lines = [
+            self.screen(),
+            self.run(
+                "display-message", "-p", "-t", "tui", "window #{window_width}x#{window_height}"
+            ),
+        ]
+        shell = self.run("list-panes", "-t", "tui", "-F", "#{pane_pid}").strip()
+        children = subprocess.run(
+            ["pgrep", "-P", shell], capture_output=True, text=True, timeout=30
+        ).stdout.split()
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        for pid in children:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+                lines.append(f"process {pid} state {stat[0]}")
+                dump = subprocess.run(
+                    [spy, "dump", "--pid", pid], capture_output=True, text=True, timeout=60
+                )
+                lines.append(dump.stdout + dump.stderr)
+            except (OSError, subprocess.SubprocessError) as err:
+                lines.append(f"process {pid}: {err}")
+        return "\n".join(lines)
+
 
 @contextmanager
 def tui_terminal(
-    recording: Path | None, width: int, height: int, done: Path, *extra: str
+    recording: Path | None,
+    width: int,
+    height: int,
+    done: Path,
+    *extra: str,
+    environment: str = "",
 ) -> Iterator[Terminal]:
-    """`ttdbg tui RECORDING` in a tmux window of the given size; the exit status goes to
-    `done` when it ends."""
+    """`ttdbg tui RECORDING` in a tmux window of the given size (with `environment`, NAME=VALUE
+    words, added to its environment); the exit status goes to `done` when it ends."""
     term = Terminal(require_tool("tmux"), f"ttdbg-test-{os.getpid()}-{width}x{height}")
     args = " ".join([*([str(recording)] if recording else []), "--no-session", *extra])
-    command = f"{sys.executable} -m ttdbg tui {args}; echo EXIT=$? > {done}; sleep 10"
+    command = f"{environment} {sys.executable} -m ttdbg tui {args}; echo EXIT=$? > {done}; sleep 10"
     term.start(command, width, height)
     try:
         yield term
