@@ -273,6 +273,19 @@ def test_ls_long_listing_runs_like_native(tmp_path: Path) -> None:
     assert b"link -> a.txt" in native.stdout
 
 
+def test_find_and_du_walk_the_emulated_proc_self(tmp_path: Path) -> None:
+    """Every emulated /proc/self entry had inode 1: find and du took fd/ for the directory
+    itself ("File system loop detected") and exited 1; natively they exit 0."""
+    outputs = {}
+    for tool, args in (("find", ["/proc/self", "-maxdepth", "2"]), ("du", ["-s", "/proc/self"])):
+        path = shutil.which(tool) or missing(f"{tool} is not installed")
+        assert run_native([path, *args], timeout=60).returncode == 0
+        recorded = record([path, *args], tmp_path / f"{tool}.ttrec")
+        assert (recorded.returncode, recorded.stderr) == (0, b""), recorded.stderr
+        outputs[tool] = recorded.stdout
+    assert b"/proc/self/fd/0\n" in outputs["find"]
+
+
 def test_stat_shows_what_statx_gives_natively(tmp_path: Path) -> None:
     """GNU stat asks statx for the birth time (and the mount id, attributes): the struct is
     the host kernel's, not one rebuilt from the basic fields (which said "Birth: -")."""

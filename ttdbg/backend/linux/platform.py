@@ -46,7 +46,7 @@ from .threads import SchedulePolicy, State, Threads
 
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 9  # 9: O_APPEND writes log their offset; F_SETFL appends on the host
+PLATFORM_VERSION = 10  # 10: F_GETFL/F_SETFL/ioctl as Linux, /proc fd calls, socket pairs
 Console = Callable[[int, bytes], None]
 
 

@@ -62,15 +62,17 @@ def _path_call(
     return p.host_call(lambda: run(p.live))[0]
 
 
-def _emulated_stat(p: LinuxPlatform, kind: str, buf: int, statx: bool) -> int:
-    st = procfs.stat_result(kind)
+def _emulated_stat(p: LinuxPlatform, kind: str, buf: int, statx: bool, ino: int) -> int:
+    st = procfs.stat_result(kind, ino=ino)
     p.m.write(buf, pack_statx(st) if statx else pack_stat(st, p.arch.stat_layout))
     return 0
 
 
 def _fstat(p: LinuxPlatform, f: OpenFile, buf: int, statx: bool) -> int:
     if f.kind in procfs.KINDS:
-        return _emulated_stat(p, f.kind, buf, statx)
+        target = procfs.classify(p, f.path)
+        ino = procfs.inode(target) if target is not None else procfs.SELF_INO
+        return _emulated_stat(p, f.kind, buf, statx, ino)
     return host_into(p, buf, lambda h: h.fstat(f, statx))
 
 
@@ -82,7 +84,7 @@ def _proc_stat(
     if kind is None:
         return -ENOENT
     if kind != "link" or not follow:
-        return _emulated_stat(p, kind, buf, statx)
+        return _emulated_stat(p, kind, buf, statx, procfs.inode(target))
     assert isinstance(target, procfs.ProcPath)
     entry = target.entry
     if entry.startswith("fd/"):

@@ -166,16 +166,41 @@ def file_text(p: LinuxPlatform, entry: str) -> bytes | None:
     return None
 
 
+# Inode numbers of the emulated entries: distinct, as Linux's are (find and du take two
+# directories with one inode for a file system loop). /proc's own root is inode 1.
+PROC_ROOT_INO, SELF_INO, FD_DIR_INO, SYS_FILE_INO = 1, 2, 40, 50
+
+
+def inode(target: ProcPath | str) -> int:
+    """The inode number stat shows for an emulated entry (a /sys CPU list: one for both)."""
+    if isinstance(target, str):
+        return SYS_FILE_INO
+    entry = target.entry
+    if entry == "":
+        return SELF_INO
+    if entry == "fd":
+        return FD_DIR_INO
+    if entry in FILES:
+        return 10 + FILES.index(entry)
+    if entry in LINKS:
+        return 30 + LINKS.index(entry)
+    if entry.startswith("fd/") and entry[3:].isdigit():
+        return 100 + int(entry[3:])
+    task = _TASK_COMM.match(entry)
+    return 1_000_000 + int(task.group(1)) if task else SELF_INO
+
+
 def dir_entries(p: LinuxPlatform, entry: str) -> list[tuple[int, int, str]] | None:
     """(inode, d_type, name) of an emulated /proc directory, or None when it is not one."""
     dt_dir, dt_reg, dt_lnk = 4, 8, 10
-    dots = [(1, dt_dir, "."), (1, dt_dir, "..")]
     if entry == "fd":
+        dots = [(FD_DIR_INO, dt_dir, "."), (SELF_INO, dt_dir, "..")]
         return dots + [(fd + 100, dt_lnk, str(fd)) for fd in sorted(p.fds.files)]
     if entry == "":
+        dots = [(SELF_INO, dt_dir, "."), (PROC_ROOT_INO, dt_dir, "..")]
         files = [(i + 10, dt_reg, name) for i, name in enumerate(FILES)]
         links = [(i + 30, dt_lnk, name) for i, name in enumerate(LINKS)]
-        return dots + files + links + [(40, dt_dir, "fd")]
+        return dots + files + links + [(FD_DIR_INO, dt_dir, "fd")]
     return None
 
 
@@ -261,12 +286,12 @@ def getdents(f: OpenFile, limit: int) -> bytes | int:
     return data
 
 
-def stat_result(kind: str, size: int = 0) -> os.stat_result:
+def stat_result(kind: str, size: int = 0, ino: int = SELF_INO) -> os.stat_result:
     """What stat shows for an emulated entry: a read-only file, a directory or a link."""
     mode = {PROC_FILE: PROC_FILE_MODE, PROC_DIR: PROC_DIR_MODE}.get(kind, PROC_LINK_MODE)
     extra = {"st_atime_ns": 0, "st_mtime_ns": 0, "st_ctime_ns": 0, "st_blksize": 1024}
     return os.stat_result(
-        (mode, 1, PROC_DEV, 1, 0, 0, size, 0, 0, 0), {**extra, "st_blocks": 0, "st_rdev": 0}
+        (mode, ino, PROC_DEV, 1, 0, 0, size, 0, 0, 0), {**extra, "st_blocks": 0, "st_rdev": 0}
     )
 
 
