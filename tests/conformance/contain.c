@@ -12,6 +12,8 @@ int main(int argc, char **argv) {
     T(symlink("/proc/self", "self-link"));
     T(open("self-link/mem", O_RDWR));
     T(open("self-link/environ", O_RDONLY));
+    T(open("self-link/../self/mem", O_RDONLY));
+    T(access("self-link/..", R_OK));
     int proc = T(open("/proc", O_RDONLY | O_DIRECTORY));
     T(openat(proc, "self/mem", O_RDONLY));
     snprintf(path, sizeof path, "%d/maps", getpid());

@@ -120,7 +120,9 @@ def reaches_own_proc(path: str, follow: bool = True) -> bool:
             cur = os.path.dirname(cur)
             continue
         nxt = os.path.join(cur, comp)
-        if _is_own(nxt):
+        # Passing through an entry only to come back out of it ("/proc/self/..", which ls -a
+        # of /proc/self asks about) reaches nothing inside it.
+        if _is_own(nxt) and not (parts and parts[0] == ".."):
             return True
         try:
             is_link = stat.S_ISLNK(os.lstat(nxt).st_mode)
