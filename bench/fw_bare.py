@@ -30,7 +30,7 @@ from ttdbg.backend.loader import parse_program
 from ttdbg.backend.machine import Fault, Machine
 from ttdbg.backend.machines import MachineSpec, board_class
 from ttdbg.backend.machines.board import Board, Device
-from ttdbg.backend.machines.clock import VirtualClock
+from ttdbg.backend.machines.clock import ClockReadings, VirtualClock
 
 # ELF mapping symbols that start code ($x may carry an ISA string: $xrv64i2p1...); $d data.
 CODE_MAPPING = ("$a", "$t", "$x")
@@ -54,7 +54,7 @@ class BareRun:
     registers: dict[str, int]
 
 
-class BareBus:
+class BareBus(ClockReadings):
     """The machine as the board's devices see it: the icount is the count of the native
     hook, interrupts are rechecked after the accessing instruction, failures stop the run."""
 
@@ -74,15 +74,6 @@ class BareBus:
     def icount(self) -> int:
         steps = self._machine().counter.steps
         return self.base + steps - 1 if self.running else self.base + steps
-
-    def ns(self) -> int:
-        return self.clock.ns(self.icount())
-
-    def ticks(self, hz: int) -> int:
-        return self.clock.ticks(self.icount(), hz)
-
-    def icount_for_ticks(self, ticks: int, hz: int) -> int:
-        return self.clock.icount_for(self.clock.ns_for_ticks(ticks, hz))
 
     def stop_after_this(self) -> None:
         """Stop the run in front of the next instruction and check for interrupts there."""

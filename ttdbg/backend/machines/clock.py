@@ -37,3 +37,22 @@ class VirtualClock:
     def ns_for_ticks(self, ticks: int, hz: int) -> int:
         """The first nanosecond at which a `hz` counter reads `ticks`."""
         return -(-ticks * 1_000_000_000 // hz)
+
+
+class ClockReadings:
+    """A bus's time readings (the `Bus` protocol's ns, ticks, icount_for_ticks): its
+    `clock` read at its `icount()`, the one rule for the recorder and any bare baseline."""
+
+    clock: VirtualClock
+
+    def icount(self) -> int:
+        raise NotImplementedError
+
+    def ns(self) -> int:
+        return self.clock.ns(self.icount())
+
+    def ticks(self, hz: int) -> int:
+        return self.clock.ticks(self.icount(), hz)
+
+    def icount_for_ticks(self, ticks: int, hz: int) -> int:
+        return self.clock.icount_for(self.clock.ns_for_ticks(ticks, hz))

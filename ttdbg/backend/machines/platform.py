@@ -37,7 +37,7 @@ from ..loader import Program
 from ..machine import BAD_FETCH, BAD_READ, BAD_WRITE, SIGSEGV, Fault, Machine
 from . import FIRMWARE_PLATFORM_VERSION, MachineSpec, board_class
 from .board import Trap
-from .clock import VirtualClock
+from .clock import ClockReadings, VirtualClock
 from .serialinput import SerialInput
 
 Console = Callable[[int, bytes], None]
@@ -85,7 +85,7 @@ class OneCpu:
         self.table = {1: _Cpu()}
 
 
-class FirmwarePlatform:
+class FirmwarePlatform(ClockReadings):
     """One board with its CPU, devices and clock, recorded or replayed."""
 
     def __init__(
@@ -179,15 +179,6 @@ class FirmwarePlatform:
 
     def icount(self) -> int:
         return self._access_icount if self._access_icount is not None else self.m.icount
-
-    def ns(self) -> int:
-        return self.clock.ns(self.icount())
-
-    def ticks(self, hz: int) -> int:
-        return self.clock.ticks(self.icount(), hz)
-
-    def icount_for_ticks(self, ticks: int, hz: int) -> int:
-        return self.clock.icount_for(self.clock.ns_for_ticks(ticks, hz))
 
     def interrupts_changed(self) -> None:
         # Only a pending interrupt the CPU could take needs a recheck: a line that went low,
