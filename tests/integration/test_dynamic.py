@@ -389,6 +389,29 @@ def test_host_python3_asyncio_runs_like_native(tmp_path: Path) -> None:
     assert b"['usr1'] [b'line one\\n', b'line two\\n', b''] ('', '')" in out
 
 
+RECVFROM_SCRIPT = r"""
+import socket, threading, time
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+t = threading.Thread(target=lambda: (time.sleep(0.05), a.send(b"ping")))
+t.start()
+print(b.recvfrom(64))
+t.join()
+"""
+
+
+@pytest.mark.slow
+def test_recvfrom_waiting_for_another_thread_parks_its_thread(tmp_path: Path) -> None:
+    """recvfrom with the sender's address, waiting for a datagram the program's own other
+    thread sends: it parks its thread as recv and read do (it blocked the recorder, and so
+    the sender, for ever)."""
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        missing("/usr/bin/python3 is not installed")
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    out = assert_like_native("x86_64", [python, "-c", RECVFROM_SCRIPT], tmp_path / "rf.ttrec", env)
+    assert b"(b'ping'," in out
+
+
 @pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
 def test_foreign_loader_missing_names_where_it_looked(arch: str, tmp_path: Path) -> None:
     prog = compile_source(tmp_path, "prog", C_PROGRAM, arch=arch)

@@ -11,7 +11,7 @@ from ..host import HostWatch, SpanOutcome
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
 from . import procfs
-from .io import MAX_IO, finish_parkable
+from .io import MAX_IO, finish_parkable, parked_now
 from .table import EBADF, EINVAL, O_CLOEXEC, O_NONBLOCK, O_RDWR, Args, Kind, open_file, syscall
 
 MSG_DONTWAIT = 0x40
@@ -94,24 +94,39 @@ def sys_recvfrom(p: LinuxPlatform, a: Args) -> int | None:
     f = _socket(p, fd)
     if isinstance(f, int):
         return f
+    threads = p.threads
+    parked: list[HostWatch] = []
+
+    def would_wait() -> bool:
+        # As read(): a receive that would wait parks its thread while another could run
+        # (the sender may be one of the program's own threads).
+        if flags & MSG_DONTWAIT:
+            return False
+        watch, _timeout = threads.host_wait_plan(lambda: p.live.would_block_reading(f))
+        if watch is not None:
+            parked.append(watch)
+        return watch is not None
+
     if src:
         # With the sender's address: the answer is its length, the address, then the bytes.
-        result, data = p.host_call(lambda: p.live.recv_from(f, min(count, MAX_IO), flags))
+        result, data = p.host_call(
+            lambda: (
+                (-ERESTARTSYS, b"")
+                if would_wait()
+                else p.live.recv_from(f, min(count, MAX_IO), flags)
+            )
+        )
+        if parked_now(p, result, parked):
+            return None
         if result >= 0:
             size = struct.unpack_from("<I", data)[0]
             _put_address(p, src, src_len, data[4 : 4 + size])
             p.m.write(buf, data[4 + size :])
         return result
-    threads = p.threads
-    parked: list[HostWatch] = []
 
     def receive() -> SpanOutcome:
-        # As read(): a receive that would wait parks its thread while another could run.
-        if not flags & MSG_DONTWAIT:
-            watch, _timeout = threads.host_wait_plan(lambda: p.live.would_block_reading(f))
-            if watch is not None:
-                parked.append(watch)
-                return -ERESTARTSYS, b"", b""
+        if would_wait():
+            return -ERESTARTSYS, b"", b""
         return p.live.recv(f, min(count, MAX_IO), flags)
 
     result, data = p.host_read(receive)
