@@ -43,6 +43,24 @@ def server() -> Iterator[GdbServer]:
     srv.shutdown()
 
 
+def test_a_removal_reaches_the_timeline_when_gdb_goes_quiet() -> None:
+    """gdb's removals are held back while it keeps asking (it takes every breakpoint out and
+    puts it back around each step), but not while it sits at its prompt: the TUI shares the
+    timeline and must not stop at a breakpoint gdb deleted."""
+    timeline = Timeline(WALK)
+    server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/p", WALK.program_image))
+    server.start()
+    entry = WALK.program.entry
+    try:
+        with attach(server.address[1], timeout=30) as client:
+            assert client.ask(b"Z0,%x,1" % entry) == b"OK"
+            assert entry in timeline.breakpoints
+            assert client.ask(b"z0,%x,1" % entry) == b"OK"
+            poll(lambda: entry not in timeline.breakpoints, 10, "the removal on the timeline")
+    finally:
+        server.shutdown()
+
+
 def test_the_ack_goes_out_before_a_long_continue_ends() -> None:
     rec = open_recording(str(COMPUTE))
     srv = serve(rec)

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import ipaddress
 import logging
+import select
 import selectors
 import socket
 import threading
@@ -26,6 +27,9 @@ REFUSAL = b"E.ttdbg: another debugger is already attached to this recording"
 # hold the only debugger slot forever); so is one that starts a packet and never ends it.
 IDLE_TIMEOUT = 60.0
 PACKET_TIMEOUT = 30.0
+# How long gdb may stay quiet after removing breakpoints before the removals reach the
+# timeline (gdb takes them out and puts them back around every step within this).
+REMOVAL_GRACE = 0.05
 MAX_PENDING_OUTPUT = 1 << 16  # bytes of answers the client has not read yet
 MAX_REFUSING = 8  # newcomers being told "already attached" at the same time
 # accept() failing for lack of descriptors or memory: wait, then try again, up to this long.
@@ -222,6 +226,10 @@ class ClientSession:
                     # Quiet: nothing runs and nothing waits for the client, which owes the
                     # next request; wait for it in recv itself (one system call a packet,
                     # no poll; the server's shutdown ends the wait).
+                    if self.stub.removals_pending and not self._arrives_within(REMOVAL_GRACE):
+                        # gdb removed breakpoints and went quiet (at its prompt): the
+                        # timeline, which the TUI shares, must not keep them meanwhile.
+                        self._submit_removals()
                     if not self._read(0):
                         return
                     packet_since = None
@@ -251,11 +259,18 @@ class ClientSession:
             log.warning("gdb client dropped: %s", err)
         finally:
             self.token.cancel()  # a request still running for a client that left
-            stub = self.stub
-            self.engine.submit(lambda _cancel: stub.remove_breakpoints(), "gdb")
+            self._submit_removals()
             sel.close()
             self._wake_r.close()
             self._wake_w.close()
+
+    def _submit_removals(self) -> None:
+        stub = self.stub
+        self.engine.submit(lambda _cancel: stub.remove_breakpoints(), "gdb")
+
+    def _arrives_within(self, seconds: float) -> bool:
+        """Whether the client sends something within `seconds`."""
+        return bool(select.select([self.sock], [], [], seconds)[0])
 
     def _read(self, flags: int) -> bool:
         """Take what the socket has (waiting for it unless `flags` say not to); False once

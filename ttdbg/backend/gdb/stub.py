@@ -133,11 +133,11 @@ class GdbStub:
         request carries are checked before they reach the timeline, so a refused one leaves
         nothing behind.
         """
+        if self._removed and type(request) is not c.SetBreak:
+            self.remove_breakpoints()
         handler = self._table.get(type(request))
         if handler is None:
             return Reply([b""])
-        if self._removed and type(request) is not c.SetBreak:
-            self.remove_breakpoints()
         # Called on the engine thread that owns the timeline (see engine.py), so nothing
         # else moves it while a request looks at it.
         try:
@@ -313,9 +313,14 @@ class GdbStub:
             tl.remove_watchpoint(kind, r.addr, r.kind)
         return Reply([b"OK"])
 
+    @property
+    def removals_pending(self) -> bool:
+        """Whether gdb removed breakpoints the timeline still holds (see `_removed`)."""
+        return bool(self._removed)
+
     def remove_breakpoints(self) -> None:
         """Take the breakpoints gdb removed off the timeline (see `_removed`): before any
-        other request, and when the client goes without one."""
+        other request, when the client goes quiet after removing, and when it goes."""
         for addr in self._removed:
             self.timeline.remove_breakpoint(addr)
         self._removed.clear()
