@@ -663,9 +663,21 @@ class Timeline:
         )  # fmt: skip
         if state is not None:
             self._restore(state)
-        self._teach_blocks(target)
         start = self.position
         marks = self._checkpoint_marks(start, target) if checkpoints else []
+        return self._replay_to(target, start, progress, cancel, marks)
+
+    def _replay_to(
+        self,
+        target: int,
+        start: int,
+        progress: Progress | None,
+        cancel: CancelToken | None,
+        marks: list[int],
+    ) -> Stop:
+        """From the state restored at `start`, run to `target` with the tracer disarmed,
+        keeping the states at `marks` (the interval's blocks taught first, with an index)."""
+        self._teach_blocks(target)
         self.tracer.disarm()
         return self._run_until(target, start, progress, cancel, marks)
 
@@ -689,8 +701,7 @@ class Timeline:
         here = self.position
         marks = self._missing_marks(start.icount, here)
         self._restore(start)
-        self.tracer.disarm()
-        return self._run_until(here, start.icount, None, cancel, marks)
+        return self._replay_to(here, start.icount, None, cancel, marks)
 
     def _missing_marks(self, start: int, target: int) -> list[int]:
         return [m for m in self._checkpoint_marks(start, target) if m not in self.cache]

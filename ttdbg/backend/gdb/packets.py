@@ -144,6 +144,6 @@ _BAD = Incoming(Kind.BAD)
 def _packet(body: bytes, sent_checksum: bytes) -> Incoming:
     """The packet `body`, or BAD when the checksum the peer sent is not two hex digits
     matching it."""
-    if _CHECKSUMS.get(sent_checksum) != sum(body) & 0xFF:
+    if _CHECKSUMS.get(sent_checksum) != checksum(body):
         return _BAD
     return Incoming(Kind.PACKET, body)
