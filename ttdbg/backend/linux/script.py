@@ -36,7 +36,7 @@ def _interpreter_line(head: bytes, path: str) -> tuple[bytes, bytes | None]:
         if not rest or not any(c in rest for c in b" \t\0"):
             raise UsageError(f"{path}: interpreter line longer than {LINE_MAX} bytes")
         end = len(head)
-    line = head[2:end].rstrip(SPACETAB).lstrip(SPACETAB)
+    line = head[2:end].strip(SPACETAB)
     if not line or line[:1] == b"\0":
         raise UsageError(f"{path}: no interpreter after #!")
     cut = min((i for i in (line.find(b" "), line.find(b"\t"), line.find(b"\0")) if i >= 0),

@@ -82,9 +82,9 @@ guest_open_flags = host_open_flags
 OPEN_ONLY = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC
 HOST_O_LARGEFILE = 0o100000  # x86-64's; a 64-bit kernel sets it on every open() file
 OPENED_KINDS = ("file", "dir", *procfs.KINDS)
-# F_SETFL changes only these (O_APPEND, O_NONBLOCK, FASYNC, O_DIRECT, O_NOATIME as the host
-# spells them); the access mode and the rest stay as open() left them.
-HOST_SETFL_MASK = os.O_APPEND | os.O_NONBLOCK | 0o20000 | 0o40000 | 0o1000000
+# F_SETFL changes only these (as the host spells them); the access mode and the rest stay as
+# open() left them.
+HOST_SETFL_MASK = os.O_APPEND | os.O_NONBLOCK | os.O_ASYNC | os.O_DIRECT | os.O_NOATIME
 
 
 def _getfl(p: LinuxPlatform, f: OpenFile) -> int:
@@ -390,7 +390,7 @@ def sys_fchmod(p: LinuxPlatform, a: Args) -> int:
 
 @syscall("fchown", kind=Kind.HOST)
 def sys_fchown(p: LinuxPlatform, a: Args) -> int:
-    uid, gid = _id(a[1]), _id(a[2])
+    uid, gid = owner_arg(a[1]), owner_arg(a[2])
     # Changing nothing succeeds on /proc as anywhere; a real change is refused there.
     unchanged = 0 if uid == gid == -1 else -EPERM
     return _fd_op(p, a[0], lambda h: os.fchown(h, uid, gid), unchanged)
@@ -398,10 +398,7 @@ def sys_fchown(p: LinuxPlatform, a: Args) -> int:
 
 @syscall("flock", kind=Kind.HOST)
 def sys_flock(p: LinuxPlatform, a: Args) -> int:
-    f = open_file(p, a[0])
-    if f is not None and f.kind in procfs.KINDS:
-        return procfs.flock(a[1])
-    return _fd_op(p, a[0], lambda h: fcntl.flock(h, a[1]), 0)
+    return _fd_op(p, a[0], lambda h: fcntl.flock(h, a[1]), procfs.flock(a[1]))
 
 
 FADVISE_MAX = 5  # POSIX_FADV_NORMAL .. POSIX_FADV_NOREUSE
@@ -439,6 +436,6 @@ def sys_readahead(p: LinuxPlatform, a: Args) -> int:
     return _fd_op(p, a[0], lambda h: libc_fd_call("readahead", h, *a[1:3]), emulated)
 
 
-def _id(value: int) -> int:
+def owner_arg(value: int) -> int:
     """A uid_t or gid_t argument: (uid_t)-1 means "leave unchanged", as Python spells -1."""
     return -1 if value == 0xFFFFFFFF else value

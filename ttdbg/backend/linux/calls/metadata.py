@@ -11,6 +11,7 @@ from ..host import HostIO, Outcome, guarded
 from ..platform import LinuxPlatform
 from ..structs import pack_stat, pack_statx
 from . import procfs
+from .files import owner_arg, sys_fchown
 from .table import (
     AT_EMPTY_PATH,
     AT_FDCWD,
@@ -21,7 +22,6 @@ from .table import (
     EINVAL,
     ENOENT,
     ENOTDIR,
-    EPERM,
     ERANGE,
     Args,
     GuestPath,
@@ -278,29 +278,19 @@ def sys_fchmodat(p: LinuxPlatform, a: Args) -> int:
     return _path_call(p, a[0], a[1], lambda path, d: os.chmod(path, mode, dir_fd=d), follow=True)
 
 
-def _owner(uid: int) -> int:
-    """(uid_t)-1 leaves the owner unchanged; Python spells that -1."""
-    return -1 if uid == 0xFFFFFFFF else uid
-
-
 def _chown(p: LinuxPlatform, dirfd: int, addr: int, uid: int, gid: int, flags: int) -> int:
     if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
         return -EINVAL
     follow = not flags & AT_SYMLINK_NOFOLLOW
     if flags & AT_EMPTY_PATH and not guest_path(p, addr):
-        f = open_file(p, dirfd)
-        if f is None:
-            return -EBADF
-        if f.kind in procfs.KINDS:
-            return 0 if _owner(uid) == _owner(gid) == -1 else -EPERM
-        return p.host_call(
-            lambda: p.live.fd_op(f, lambda h: os.fchown(h, _owner(uid), _owner(gid)))
-        )[0]
+        return sys_fchown(p, (dirfd, uid, gid))
     return _path_call(
         p,
         dirfd,
         addr,
-        lambda path, d: os.chown(path, _owner(uid), _owner(gid), dir_fd=d, follow_symlinks=follow),
+        lambda path, d: os.chown(
+            path, owner_arg(uid), owner_arg(gid), dir_fd=d, follow_symlinks=follow
+        ),
         follow,
     )
 

@@ -22,6 +22,7 @@ from ..fdtable import OpenFile
 from ..platform import LinuxPlatform
 from ..structs import pack_dirents
 from ..threads import State
+from .table import F_GETLK, F_OFD_GETLK, F_SETLK, F_SETLKW, O_ACCMODE, O_RDONLY
 
 PROC_DEV = 0x16  # /proc's device number on a typical host (0:22)
 PROC_FILE, PROC_DIR = "proc", "procdir"
@@ -321,8 +322,7 @@ def flock(op: int) -> int:
 
 
 F_RDLCK, F_WRLCK, F_UNLCK = 0, 1, 2
-F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK = 5, 6, 7, 36
-O_ACCMODE, O_RDONLY, O_WRONLY = 3, 0, 1
+O_WRONLY = 1
 
 
 def record_lock(f: OpenFile, cmd: int, flock_bytes: bytes) -> tuple[int, bytes | None]:

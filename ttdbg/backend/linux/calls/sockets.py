@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import struct
 
+from ..errnos import ENOTSOCK
 from ..fdtable import OpenFile
-from ..host import HostWatch, SpanOutcome
+from ..host import SOCKADDR_MAX, HostWatch, SpanOutcome
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
 from . import procfs
@@ -15,8 +16,6 @@ from .io import MAX_IO, finish_parkable, parked_now
 from .table import EBADF, EINVAL, O_CLOEXEC, O_NONBLOCK, O_RDWR, Args, Kind, open_file, syscall
 
 MSG_DONTWAIT = 0x40
-SOCKADDR_MAX = 128  # sizeof(struct sockaddr_storage)
-ENOTSOCK = 88
 SOCKET = "socket"
 
 
