@@ -1,20 +1,26 @@
-"""Index figures: indexing speed per worker against replay, scaling to 2 workers, bytes per
-write in Parquet, and `last` by index lookup against the replay scan on a long recording."""
+"""Index figures: indexing speed per worker against replay, the ceiling Unicorn's write hooks
+put on it, scaling to 2 workers, bytes per write in Parquet, and `last` by index lookup
+against the replay scan on a long recording."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from ttdbg.backend.recording import open_recording
-from ttdbg.backend.replayer import replay
+import unicorn
+
+from ttdbg.backend.nativelib import lib
+from ttdbg.backend.recording import Recording, open_recording
+from ttdbg.backend.replayer import new_replay_process, replay
+from ttdbg.backend.runoutcome import Why
 from ttdbg.backend.timeline import Timeline
 from ttdbg.index.build import build_index
-from ttdbg.index.interval import index_interval, intervals
+from ttdbg.index.interval import index_interval, intervals, record_interval
 from ttdbg.index.store import IndexStore
 from ttdbg.symbols import Symbols
 
@@ -25,6 +31,31 @@ def _build(rec_path: Path, workers: int) -> float:
     report = build_index(str(rec_path), workers=workers)
     assert report.indexed == report.intervals
     return time.perf_counter() - start
+
+
+def _replay_cpu(rec: Recording, write_hook: bool) -> float:
+    """CPU seconds of a replay of the whole recording, with an empty native write hook
+    attached or without."""
+    proc = new_replay_process(rec)
+    m = proc.machine
+    if write_hook:
+        m.counter.add_native_hook(unicorn.UC_HOOK_MEM_WRITE, lib.ix_empty_write_hook, None)
+    end = rec.last_known_icount
+    cpu = time.process_time()
+    while m.icount < end and m.halted is None:
+        ran = proc.run(end - m.icount)
+        assert not ran.failed, ran.error
+        if ran.why == Why.END_OF_LOG:
+            break
+    return time.process_time() - cpu
+
+
+def hook_ceiling(rec: Recording, repeats: int = 3) -> float:
+    """The ratio of plain replay to replay with a write hook that does nothing, in CPU time
+    (median of alternated pairs): the most an index that hooks writes can reach in Unicorn,
+    which sends every load and store down its slow path once any memory hook exists."""
+    ratios = [_replay_cpu(rec, False) / _replay_cpu(rec, True) for _ in range(repeats)]
+    return statistics.median(ratios)
 
 
 def index_figures(rec_path: Path, replay_s: float | None = None) -> dict[str, Any]:
@@ -46,6 +77,13 @@ def index_figures(rec_path: Path, replay_s: float | None = None) -> dict[str, An
         index_interval(rec, k)
     worker_s = time.perf_counter() - start
     worker_cpu = time.process_time() - cpu
+    # What collecting the rows costs before anything is stored: the native recorder on every
+    # interval and the sort of its writes, without seek points, Arrow tables or Parquet.
+    cpu = time.process_time()
+    for lo, hi in intervals(rec):
+        record_interval(rec, lo, hi, seek_every=0)
+    collect_cpu = time.process_time() - cpu
+    ceiling = hook_ceiling(rec)
     one_s = _build(path, 1)
     two_s = _build(path, 2)
     store = IndexStore(str(path))
@@ -59,6 +97,8 @@ def index_figures(rec_path: Path, replay_s: float | None = None) -> dict[str, An
         "index_mips": round(mips, 1),
         "index_replay_ratio": round(replay_s / worker_s, 3),
         "index_replay_ratio_cpu": round(replay_cpu / worker_cpu, 3),
+        "index_collect_ratio_cpu": round(replay_cpu / collect_cpu, 3),
+        "index_hook_ceiling_ratio": round(ceiling, 3),
         "index_scaling_2w": round(one_s / two_s, 2),
         "index_1w_seconds": round(one_s, 2),
         "index_2w_seconds": round(two_s, 2),
