@@ -161,22 +161,23 @@ class LineStepper:
         already, or the run cannot be range-stepped."""
         tl = self.tl
         pc = tl.pc
-        entries = None
         if forward:
             marks = self.exits(pc)
+            arrivals = marks
             accept: Callable[[], bool] = _always
         else:
             entries = self.entries(pc)
             marks = entries.ways | entries.jumps if entries is not None else None
+            arrivals = entries.ways if entries is not None else None
             accept = partial(self._came_in, entries) if entries is not None else _always
-        if marks is None or pc in marks:
+        if marks is None or arrivals is None or pc in marks:
             return None
         stop = self.stepper.run_to(marks, forward, accept, None, cancel)
-        if isinstance(stop, BreakpointHit) and stop.address in marks:
-            landed = tl.position != stop.icount  # an indirect jump's landing, one further
-            if forward or landed or (entries is not None and stop.address in entries.ways):
-                return Reached(tl.position)
-        return stop  # (an indirect jump that is also the user's breakpoint stops there)
+        # The user's breakpoint on a way out (backwards: in) is where the move goes anyway,
+        # reached as single steps reach it; one on an indirect jump going back stops there.
+        if isinstance(stop, BreakpointHit) and stop.address in arrivals:
+            return Reached(tl.position)
+        return stop
 
     def _came_in(self, entries: Entries) -> bool:
         """At a hit going backwards: a way in, or an indirect jump that lands in the run (then

@@ -54,7 +54,9 @@ class Stepper:
         cancel: CancelToken | None,
     ) -> Stop:
         """Continue (or reverse-continue) with temporary breakpoints at `addrs` until a hit
-        there passes `accept`, or anything else stops the run."""
+        on one of them passes `accept`: then Reached (where `accept` left the timeline), as
+        the move arrived rather than hit a breakpoint. Any other stop is returned as it is,
+        among them the user's own breakpoints, at `addrs` too (gdb reports those)."""
         tl = self.tl
         temporary = addrs - tl.breakpoints
         for addr in temporary:
@@ -66,10 +68,10 @@ class Stepper:
                     if forward
                     else tl.reverse_continue(progress, cancel)
                 )
-                if not isinstance(stop, BreakpointHit) or stop.address not in addrs:
+                if not isinstance(stop, BreakpointHit) or stop.address not in temporary:
                     return stop
-                if accept() or stop.address not in temporary:
-                    return stop
+                if accept():
+                    return Reached(tl.position)
         finally:
             for addr in temporary:
                 tl.remove_breakpoint(addr)
@@ -83,9 +85,7 @@ class Stepper:
             return tl.step(1)
         sp0 = tl.register(self.sp)
         after = tl.pc + insn[0]
-        own = after not in tl.breakpoints
-        stop = self.run_to({after}, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
-        return _arrived(stop, after, own)
+        return self.run_to({after}, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
 
     def reverse_step_over(
         self, progress: Progress | None = None, cancel: CancelToken | None = None
@@ -100,9 +100,7 @@ class Stepper:
         call = self._call_before(pc0)
         if call is None:
             return stop
-        own = call not in tl.breakpoints
-        stop = self.run_to({call}, False, lambda: tl.register(self.sp) == sp0, progress, cancel)
-        return _arrived(stop, call, own)
+        return self.run_to({call}, False, lambda: tl.register(self.sp) == sp0, progress, cancel)
 
     def _call_before(self, ret_addr: int) -> int | None:
         for size in range(2, MAX_INSN + 1):
@@ -131,9 +129,7 @@ class Stepper:
             raise TimelineError("finish: no symbol with a size around the pc")
         sp0 = tl.register(self.sp)
         stop = self.run_to(rets, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
-        if isinstance(stop, BreakpointHit) and stop.address in rets:
-            return tl.step(1)
-        return stop
+        return tl.step(1) if isinstance(stop, Reached) else stop
 
     def reverse_finish(
         self, progress: Progress | None = None, cancel: CancelToken | None = None
@@ -148,14 +144,6 @@ class Stepper:
             stop = self.run_to(
                 {sym.addr}, False, lambda: tl.register(self.sp) >= sp0, progress, cancel
             )
-            if not (isinstance(stop, BreakpointHit) and stop.address == sym.addr):
+            if not isinstance(stop, Reached):
                 return stop
         return tl.reverse_step(1)
-
-
-def _arrived(stop: Stop, target: int, own: bool) -> Stop:
-    """A step over a call ends at `target` having reached it, not at a breakpoint: the
-    temporary one there is the step's own (a user's breakpoint there is still reported)."""
-    if own and isinstance(stop, BreakpointHit) and stop.address == target:
-        return Reached(stop.icount)
-    return stop
