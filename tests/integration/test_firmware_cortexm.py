@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLES, require_tool, run_ttdbg
+from tests.integration import test_firmware_traps as traps
 from tests.integration.test_gdb import sections
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
@@ -200,17 +201,10 @@ def test_bad_uses_fail_with_one_line(tmp_path: Path) -> None:
 
 def build_probe(tmp_path: Path, source: Path | str, *defines: str) -> Path:
     """An lm3s ELF from a C file or (a string) C source."""
-    gcc = require_tool("arm-none-eabi-gcc")
     if isinstance(source, str):
         (tmp_path / "probe.c").write_text(source)
         source = tmp_path / "probe.c"
-    elf = tmp_path / "probe.elf"
-    subprocess.run(
-        [gcc, "-mcpu=cortex-m3", "-mthumb", "-O1", "-ffreestanding", "-nostdlib", *defines,
-         "-T", str(FIRMWARE / "lm3s.ld"), "-o", str(elf), str(source)],
-        check=True, timeout=60,
-    )  # fmt: skip
-    return elf
+    return traps.build("cortex-m", tmp_path / "probe.elf", source, defines=defines)
 
 
 UNMODELLED = """
@@ -257,15 +251,9 @@ def test_the_sample_recording_replays_and_verifies() -> None:
 
 def test_fault_address_and_debug_registers(tmp_path: Path) -> None:
     elf = build_probe(tmp_path, Path(__file__).parent / "data" / "cortexm_debug_regs.c")
-    native = subprocess.run(
-        [require_tool("qemu-system-arm"), "-M", "lm3s6965evb", "-display", "none", "-monitor",
-         "none", "-serial", "stdio", "-no-reboot", "-kernel", str(elf)],
-        capture_output=True, timeout=60,
-    )  # fmt: skip
+    native = traps.qemu("cortex-m", elf)
     assert native.returncode == 0, native.stderr
-    rec = run_ttdbg(
-        ["record", "--machine", "lm3s6965evb", "-o", str(tmp_path / "p.ttrec"), str(elf)]
-    )
+    rec = traps.record("cortex-m", elf, tmp_path / "p.ttrec")
     assert rec.returncode == 0, rec.stderr
     ours = rec.stdout.decode().splitlines()
     theirs = native.stdout.decode().splitlines()

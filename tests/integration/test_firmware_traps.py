@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -56,8 +56,9 @@ PROBES = {
 }
 
 
-def build(board: str, out: Path, *sources: Path | str) -> Path:
-    """An ELF for `board` from files or (a string) assembly source."""
+def build(board: str, out: Path, *sources: Path | str, defines: Sequence[str] = ()) -> Path:
+    """An ELF for `board` from files or (a string) assembly source, with `defines` (-D...)
+    for the preprocessor."""
     _machine, _qemu, (cc, *flags), script = BOARDS[board]
     paths = []
     for i, src in enumerate(sources):
@@ -67,8 +68,8 @@ def build(board: str, out: Path, *sources: Path | str) -> Path:
             src = path
         paths.append(str(src))
     subprocess.run(
-        [require_tool(cc), *flags, "-O1", "-ffreestanding", "-nostdlib", "-T", str(script),
-         "-o", str(out), *paths],
+        [require_tool(cc), *flags, "-O1", "-ffreestanding", "-nostdlib", *defines, "-T",
+         str(script), "-o", str(out), *paths],
         check=True, timeout=60,
     )  # fmt: skip
     return out
