@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import unicorn
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
 
 from tests.conftest import SAMPLES, run_ttdbg
 from tests.integration.test_firmware_interrupts import brute_force_entries
@@ -94,7 +96,9 @@ def executed(path: Path) -> list[tuple[int, int]]:
 def test_riscv_single_steps_visit_what_one_run_executes(riscv_idle: Path) -> None:
     forward = executed(riscv_idle)
     entries = [icount for icount, _ in brute_force_entries(riscv_idle)]
-    wfi_entries = [e for e in entries if forward[e - 1][1] == WFI_PC]
+    wfis = wfi_addresses(FIRMWARE / "riscv-virt" / "fw.elf")
+    assert wfis  # the idle loop's
+    wfi_entries = [e for e in entries if forward[e - 1][1] in wfis]
     assert len(wfi_entries) >= 5  # the steps cross wfis that timer interrupts wake
     proc = new_replay_process(open_recording(str(riscv_idle)))
     m = proc.machine
@@ -110,7 +114,24 @@ def test_riscv_single_steps_visit_what_one_run_executes(riscv_idle: Path) -> Non
     assert stepped == forward
 
 
-WFI_PC = 0x8000039C  # the RISC-V sample's idle loop
+WFI = (0x10500073).to_bytes(4, "little")  # RISC-V wfi
+
+
+def wfi_addresses(elf: Path) -> set[int]:
+    """Where wfi is in `elf`'s code: found by its encoding, at any 2-byte boundary (the
+    compressed extension's alignment), so a rebuild that moves the idle loop still finds it."""
+    found = set()
+    with elf.open("rb") as f:
+        for section in ELFFile(f).iter_sections():
+            if not section["sh_flags"] & SH_FLAGS.SHF_EXECINSTR:
+                continue
+            code, base = section.data(), section["sh_addr"]
+            at = code.find(WFI)
+            while at >= 0:
+                if at % 2 == 0:
+                    found.add(base + at)
+                at = code.find(WFI, at + 1)
+    return found
 
 
 @pytest.mark.timeout(120)
