@@ -3,7 +3,7 @@ last symlink, and by open file."""
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 
 from ..errnos import E2BIG, EOPNOTSUPP, ERANGE
 from ..fdtable import OpenFile
@@ -59,33 +59,24 @@ def _answer(p: LinuxPlatform, result: int, data: bytes, buf: int, size: int) -> 
     return len(data)
 
 
-def _get(p: LinuxPlatform, a: Args, follow: bool | None) -> int:
-    target = _target(p, a[0], follow)
-    if isinstance(target, int):
-        return target
+def _get(p: LinuxPlatform, a: Args, target: Target, follow: bool, emulated: bool) -> int:
     name = _name(p, a[1])
-    if _emulated(p, target):
+    if emulated:
         return _refusal(name)
-    result, data = p.host_call(lambda: p.live.xattr_get(target, name, bool(follow)))
+    result, data = p.host_call(lambda: p.live.xattr_get(target, name, follow))
     return _answer(p, result, data, a[2], min(a[3], XATTR_SIZE_MAX))
 
 
-def _list(p: LinuxPlatform, a: Args, follow: bool | None) -> int:
-    target = _target(p, a[0], follow)
-    if isinstance(target, int):
-        return target
-    if _emulated(p, target):
+def _list(p: LinuxPlatform, a: Args, target: Target, follow: bool, emulated: bool) -> int:
+    if emulated:
         return 0
-    result, data = p.host_call(lambda: p.live.xattr_list(target, bool(follow)))
+    result, data = p.host_call(lambda: p.live.xattr_list(target, follow))
     return _answer(p, result, data, a[1], min(a[2], XATTR_SIZE_MAX))
 
 
-def _set(p: LinuxPlatform, a: Args, follow: bool | None) -> int:
-    target = _target(p, a[0], follow)
-    if isinstance(target, int):
-        return target
+def _set(p: LinuxPlatform, a: Args, target: Target, follow: bool, emulated: bool) -> int:
     name, flags = _name(p, a[1]), a[4]
-    if _emulated(p, target):
+    if emulated:
         if flags & ~(XATTR_CREATE | XATTR_REPLACE):
             return -EINVAL
         refused = _refusal(name)
@@ -93,21 +84,35 @@ def _set(p: LinuxPlatform, a: Args, follow: bool | None) -> int:
     # The host's kernel checks the flags, name and size after the path, as Linux orders them;
     # a value it would refuse as too large is not read from the guest.
     value = p.m.read(a[2], a[3]) if a[3] <= XATTR_SIZE_MAX else bytes(XATTR_SIZE_MAX + 1)
-    return p.host_call(lambda: p.live.xattr_set(target, name, value, flags, bool(follow)))[0]
+    return p.host_call(lambda: p.live.xattr_set(target, name, value, flags, follow))[0]
 
 
-def _remove(p: LinuxPlatform, a: Args, follow: bool | None) -> int:
-    target = _target(p, a[0], follow)
-    if isinstance(target, int):
-        return target
+def _remove(p: LinuxPlatform, a: Args, target: Target, follow: bool, emulated: bool) -> int:
     name = _name(p, a[1])
-    if _emulated(p, target):
+    if emulated:
         return _refusal(name)
-    return p.host_call(lambda: p.live.xattr_remove(target, name, bool(follow)))[0]
+    return p.host_call(lambda: p.live.xattr_remove(target, name, follow))[0]
 
 
-OPERATIONS = {"get": _get, "list": _list, "set": _set, "remove": _remove}
+# An operation on the file a call names, whether to follow its last symlink (False for an
+# open file) and whether it is one of the guest's own /proc entries.
+Operation = Callable[[LinuxPlatform, Args, Target, bool, bool], int]
+OPERATIONS: dict[str, Operation] = {"get": _get, "list": _list, "set": _set, "remove": _remove}
+
+
+def _on_target(op: Operation, follow: bool | None) -> Callable[[LinuxPlatform, Args], int]:
+    """`op` on the target the call's first argument names, or its errno for a bad fd or
+    path before anything else is read."""
+
+    def call(p: LinuxPlatform, a: Args) -> int:
+        target = _target(p, a[0], follow)
+        if isinstance(target, int):
+            return target
+        return op(p, a, target, bool(follow), _emulated(p, target))
+
+    return call
+
 
 for _prefix, _follow in VARIANTS.items():
     for _op, _fn in OPERATIONS.items():
-        syscall(f"{_prefix}{_op}xattr", kind=Kind.HOST)(functools.partial(_fn, follow=_follow))
+        syscall(f"{_prefix}{_op}xattr", kind=Kind.HOST)(_on_target(_fn, _follow))
