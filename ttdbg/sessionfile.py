@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,14 +206,42 @@ def write_session_file(path: str, data: dict[str, Any]) -> None:
     exclusively, never through a symlink), then a rename over the old one."""
     text = json.dumps(data, indent=1).encode()
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".ttsession-", suffix=".tmp", dir=directory)
+    with _signals_held():
+        fd, tmp = tempfile.mkstemp(prefix=".ttsession-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+# Signals whose default action ends the process with no cleanup: a closed terminal (the TUI
+# saves on its way out) or a kill.
+HELD_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """HELD_SIGNALS arriving in the block take effect at its end, as they would have
+    (handler, default action or ignored): a save they cut short would leave its temporary
+    file behind. (Python handlers run on the main thread only; elsewhere nothing is held.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda number, _frame: came.append(number)) for sig in HELD_SIGNALS
+    }
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        yield
+    finally:
+        for sig, handler in previous.items():
+            # (None: a handler not set from Python; the default action is the one to restore.)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for number in dict.fromkeys(came):
+            signal.raise_signal(number)

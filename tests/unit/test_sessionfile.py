@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES
+from tests.conftest import ROOT, SAMPLES
 from ttdbg.session import open_session
 from ttdbg.sessionfile import MAX_SESSION_BYTES, parse_session
 
@@ -97,3 +101,49 @@ def test_save_is_atomic_and_ignores_a_planted_temporary_name(rec: Path) -> None:
     leftovers = [p.name for p in rec.parent.iterdir() if p.name.startswith(".ttsession-")]
     assert leftovers == []
     assert open_session(str(rec)).timeline.position == 1234
+
+
+# A process saving its session (as the TUI does after `q`) that stops inside the save, after
+# its temporary file is made, until its stdin has a line.
+SAVING = """
+import os, sys
+from ttdbg.session import open_session
+session = open_session(sys.argv[1])
+session.bookmarks["here"] = 7
+real_fsync = os.fsync
+def fsync(fd):
+    print("saving", flush=True)
+    sys.stdin.readline()
+    real_fsync(fd)
+os.fsync = fsync
+session.save()
+print("saved", flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_a_signal_during_the_save_leaves_no_temporary_file(rec: Path, sig: signal.Signals) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", SAVING, str(rec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None
+        assert child.stdin is not None
+        ready, _, _ = select.select([child.stdout], [], [], 60)
+        assert ready, "the child never reached the save"
+        assert child.stdout.readline() == b"saving\n"
+        assert [p.name for p in rec.parent.glob(".ttsession-*.tmp")]  # mid-save
+        child.send_signal(sig)
+        child.stdin.write(b"go on\n")
+        child.stdin.close()
+        child.wait(timeout=60)
+    finally:
+        child.kill()
+        child.wait(timeout=60)
+    # The save finished, then the signal took effect (its default action: the process ended
+    # of it, before the line after the save).
+    assert child.returncode == -sig, child.stderr.read() if child.stderr else None
+    assert child.stdout.read() == b""
+    assert not list(rec.parent.glob(".ttsession-*.tmp"))
+    assert json.loads((rec.parent / "walk.ttrec.ttsession").read_text())["bookmarks"] == {"here": 7}
