@@ -144,4 +144,4 @@ def test_a_run_past_logged_serial_input_stops_with_a_divergence() -> None:
     ran = proc.run(1)
     assert ran.failed
     assert ran.why == Why.DIVERGED
-    assert "serial input at 0" in str(ran.error)
+    assert "SERIAL at icount 0 with (0,), found a run past it" in str(ran.error)

@@ -53,7 +53,8 @@ class Inputs(ABC):
         self, kind: EventKind, icount: int, choose: Callable[[], Event | None]
     ) -> Event | None:
         """A choice the recorder makes (a thread switch): `choose` makes it and it is logged
-        when recording; replay takes the logged one at this icount instead, or None."""
+        when recording; replay takes the logged one at this icount instead, or None, and
+        raises DivergenceError when the logged one is due at an icount already past."""
 
     def take_span(
         self, kind: EventKind, icount: int, args: tuple[int, ...], host: Callable[[], SpanOutcome]
@@ -163,7 +164,10 @@ class ReplayInputs(Inputs):
         self, kind: EventKind, icount: int, choose: Callable[[], Event | None]
     ) -> Event | None:
         ev = self.peek()
-        if ev is None or ev.kind != kind or ev.icount != icount:
+        if ev is None or ev.kind != kind or ev.icount > icount:
             return None
+        if ev.icount < icount:
+            # A run went past the logged choice: it would stay due for ever, never taken.
+            raise DivergenceError(icount, _describe(ev.kind, ev.icount, ev.args), "a run past it")
         self.log.cursor += 1
         return ev
