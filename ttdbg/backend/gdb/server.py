@@ -205,56 +205,16 @@ class ClientSession:
         self.log_packets = packet_log.isEnabledFor(logging.DEBUG)  # (checked once a session)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self.watching = selectors.EVENT_READ  # what the selector waits for on the socket
+        self.packet_since: float | None = None  # when the unfinished packet began
 
     def run(self) -> None:
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ)
         sel.register(self._wake_r, selectors.EVENT_READ)
-        packet_since: float | None = None
-        watching = selectors.EVENT_READ
         try:
-            while not self.server._stopping.is_set():
-                if self._start_next():
-                    self._flush()
-                    while self._start_next():
-                        self._flush()
-                else:
-                    self._flush()  # acks, or what the client had not taken yet
-                if self.closing and not self.pending and self.job is None:
-                    return
-                if self.job is None and not self.pending and not self.rsp.in_packet:
-                    # Quiet: nothing runs and nothing waits for the client, which owes the
-                    # next request; wait for it in recv itself (one system call a packet,
-                    # no poll; the server's shutdown ends the wait).
-                    if self.stub.removals_pending and not self._arrives_within(REMOVAL_GRACE):
-                        # gdb removed breakpoints and went quiet (at its prompt): the
-                        # timeline, which the TUI shares, must not keep them meanwhile.
-                        self._submit_removals()
-                    if not self._read(0):
-                        return
-                    packet_since = None
-                    continue
-                if self.pending or self.rsp.in_packet:  # (the clock is a system call here)
-                    now = time.monotonic()
-                    packet_since = (packet_since or now) if self.rsp.in_packet else None
-                    if self.pending and now - self.last_sent > self.server.idle_timeout:
-                        log.warning("gdb client stopped reading replies; dropping it")
-                        return
-                    if packet_since is not None and now - packet_since > self.server.packet_timeout:
-                        log.warning("gdb client left a packet unfinished; dropping it")
-                        return
-                else:
-                    packet_since = None
-                want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.pending else 0)
-                if want != watching:
-                    sel.modify(self.sock, want)
-                    watching = want
-                for key, events in sel.select(timeout=0.5):
-                    if key.fileobj is self._wake_r:
-                        self._wake_r.recv(4096)
-                    elif events & selectors.EVENT_READ and not self._read(socket.MSG_DONTWAIT):
-                        return
-                self._finish_job()
+            while not self.server._stopping.is_set() and self._turn(sel):
+                pass
         except ProtocolError as err:
             log.warning("gdb client dropped: %s", err)
         finally:
@@ -263,6 +223,65 @@ class ClientSession:
             sel.close()
             self._wake_r.close()
             self._wake_w.close()
+
+    def _turn(self, sel: selectors.BaseSelector) -> bool:
+        """Answer what can be answered, then wait for the client (or, while a request runs
+        or replies wait to go out, for the client and the engine). False: the session is
+        over."""
+        while self._start_next():
+            self._flush()
+        self._flush()  # acks, or what the client had not taken yet
+        if self.closing and not self.pending and self.job is None:
+            return False
+        if self.job is None and not self.pending and not self.rsp.in_packet:
+            return self._await_request()
+        overdue = self._overdue()
+        if overdue:
+            log.warning("gdb client %s; dropping it", overdue)
+            return False
+        if not self._wait(sel):
+            return False
+        self._finish_job()
+        return True
+
+    def _await_request(self) -> bool:
+        """Quiet: nothing runs and nothing waits for the client, which owes the next
+        request; wait for it in recv itself (one system call a packet, no poll; the
+        server's shutdown ends the wait). False once the client has gone."""
+        if self.stub.removals_pending and not self._arrives_within(REMOVAL_GRACE):
+            # gdb removed breakpoints and went quiet (at its prompt): the timeline, which
+            # the TUI shares, must not keep them meanwhile.
+            self._submit_removals()
+        self.packet_since = None
+        return self._read(0)
+
+    def _overdue(self) -> str:
+        """Why to drop a client that holds things up: it stopped taking replies, or left a
+        packet unfinished, for too long ("" while neither)."""
+        if not self.pending and not self.rsp.in_packet:
+            self.packet_since = None
+            return ""
+        now = time.monotonic()  # (a system call: only when something waits on the client)
+        self.packet_since = (self.packet_since or now) if self.rsp.in_packet else None
+        if self.pending and now - self.last_sent > self.server.idle_timeout:
+            return "stopped reading replies"
+        if self.packet_since is not None and now - self.packet_since > self.server.packet_timeout:
+            return "left a packet unfinished"
+        return ""
+
+    def _wait(self, sel: selectors.BaseSelector) -> bool:
+        """Wait (briefly) for the client's bytes, room for ours, or the engine's wake-up,
+        and take what came in. False once the client has gone."""
+        want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.pending else 0)
+        if want != self.watching:
+            sel.modify(self.sock, want)
+            self.watching = want
+        for key, events in sel.select(timeout=0.5):
+            if key.fileobj is self._wake_r:
+                self._wake_r.recv(4096)
+            elif events & selectors.EVENT_READ and not self._read(socket.MSG_DONTWAIT):
+                return False
+        return True
 
     def _submit_removals(self) -> None:
         stub = self.stub
