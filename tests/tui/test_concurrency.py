@@ -75,3 +75,42 @@ def test_keys_and_a_gdb_client_at_once_never_deadlock(tmp_path: Path) -> None:
     assert not errors, errors
     assert answers[-1] == b"OK"
     assert all(a.startswith((b"OK", b"T05")) or len(a) == 2 for a in answers), answers[:8]
+
+
+def test_the_screen_follows_a_burst_of_gdb_steps_when_it_pauses(tmp_path: Path) -> None:
+    """gdb moves in bursts (seven requests a stepi, thousands from a script): the screen
+    shows where gdb stopped once it pauses, without a view after every step (each view took
+    the shared engine, and the GIL, from gdb's next request: 10 ms a stepi instead of 1)."""
+    rec = tmp_path / "walk.ttrec"
+    shutil.copy(SAMPLES / "walk.ttrec", rec)
+    steps = 200
+    stops: list[bytes] = []
+    errors: list[BaseException] = []
+
+    async def scenario() -> None:
+        app = TtdbgApp(open_session(str(rec)), gdb_port=0)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot, app)
+            start, views = app.tl.position, app.views_shown
+
+            def client() -> None:
+                try:
+                    with attach(app.gdb_server.address[1]) as gdb:
+                        stops.extend(gdb.ask(b"vCont;s") for _ in range(steps))
+                except BaseException as err:  # reported by the test below
+                    errors.append(err)
+
+            thread = threading.Thread(target=client, daemon=True)
+            thread.start()
+            while thread.is_alive():
+                await pilot.pause(0.01)
+            await settle(pilot, app)
+            assert app.view is not None
+            assert app.view.icount == app.tl.position == start + steps
+            # (Without the wait for a pause: a view for nearly every step.)
+            assert app.views_shown - views <= steps // 10
+
+    asyncio.run(scenario())
+    assert not errors, errors
+    assert len(stops) == steps
+    assert all(s.startswith(b"T05") for s in stops), stops[:3]
