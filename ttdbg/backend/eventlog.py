@@ -14,7 +14,7 @@ from ttdbg.errors import RecordingError
 
 from .arch.counters import Counter
 
-EVENTLOG_VERSION = 4  # 3: SERIAL events, 4: FILE_READ events
+EVENTLOG_VERSION = 5  # 3: SERIAL events, 4: FILE_READ events, 5: MAPPED_FILE events
 
 
 class EventKind(enum.IntEnum):
@@ -35,6 +35,10 @@ class EventKind(enum.IntEnum):
     # a reference (payload: sha256 | u64 offset) so the bytes are stored once. Opening the
     # recording turns it back into a SYSCALL with the bytes (`Event.span` keeps the reference).
     FILE_READ = 8
+    # A file the guest maps shared changed in this syscall (a write, a truncation): args
+    # (file ident, its size now), payload its bytes that differ from what the mappings showed,
+    # as (u64 file offset, u32 length, bytes) runs.
+    MAPPED_FILE = 9
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class Event:
             return f"counter {Counter(counter).name.lower()} at {pc:#x} = {self.result}"
         if self.kind == EventKind.SWITCH and len(self.args) == 3:
             return f"switch thread {self.args[0]} -> {self.args[1]}"
+        if self.kind == EventKind.MAPPED_FILE and len(self.args) == 2:
+            return f"mapped file {self.args[0]} now {self.args[1]} bytes"
         if self.kind == EventKind.SERIAL and self.args:
             return f"serial {self.args[0]} received {self.payload!r}"
         return f"{self.kind.name.lower()}{self.args} = {self.result}"
@@ -103,6 +109,7 @@ ARG_COUNTS = {
     EventKind.SWITCH: 3,
     EventKind.SERIAL: 1,
     EventKind.FILE_READ: 7,
+    EventKind.MAPPED_FILE: 2,
 }
 SPAN_SIZE = 40  # a FILE_READ payload: sha256 of the stored file, u64 offset in it
 SWITCH_WAKE_SIZE = 20  # a SWITCH payload is (u32 tid, i64 result, i64 remaining ns) records

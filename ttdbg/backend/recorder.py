@@ -370,6 +370,8 @@ class Recorder:
                 self.snapshot()
         if not self.over_memory and (self.previous is None or self.previous.icount != m.icount):
             self.snapshot()
+        # The process is gone: its stores into shared file mappings reach the files.
+        self.process.platform.shared_files.finish()
         self.flush_events()
         exit_status, exit_signal = (
             (ran.exit_status, ran.exit_signal) if ran is not None and ran.why == Why.EXITED

@@ -23,6 +23,7 @@ from typing import Protocol
 from ..filestore import MAX_FILE_SIZE, FileStore
 from ..inputs import HostInterrupted
 from .fdtable import OpenFile
+from .sharedfiles import HostSharedFiles
 from .structs import pack_dirents, pack_stat
 
 # What a host wait watches: (host fd, poll events) pairs; it ends when any of them is ready.
@@ -201,6 +202,8 @@ class HostIO:
         # Per host epoll fd: host fd -> the guest's epoll_data for it (the host's own data
         # field holds the host fd, so a ready event finds its guest data here).
         self.epoll_data: dict[int, dict[int, int]] = {}
+        # The files the guest maps shared, written back through descriptors of their own.
+        self.shared = HostSharedFiles()
 
     def contain(self, path: str, dir_fd: int | None = None, follow: bool = True) -> str:
         """`path`, unless it reaches the recorder's own /proc entries (through /proc/self,
@@ -272,6 +275,21 @@ class HostIO:
             return 0, digest + len(data).to_bytes(8, "little")
 
         return guarded(run)
+
+    def map_shared(self, f: OpenFile, fresh: int, known: frozenset[int]) -> Outcome:
+        """`map_file` for a shared mapping; the payload ends with the file's ident (u32): the
+        one its other shared mappings have (`known`), else `fresh`."""
+        got, payload = self.map_file(f)
+        if got != 0:
+            return got, payload
+        writable = f.flags & os.O_ACCMODE == os.O_RDWR
+        return guarded(
+            lambda: (
+                0,
+                payload
+                + self.shared.adopt(self.fd(f), writable, known, fresh).to_bytes(4, "little"),
+            )
+        )
 
     def _span(self, f: OpenFile, fd: int, at: int, data: bytes) -> bytes:
         """Where `data`, read at offset `at` of the file behind `f`, lies in the recording's

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from ..baseline import checked_view
 from ..hostmem import HostMemory, cut
 from ..machine import PAGE, Machine
 from .errnos import EACCES, EINVAL, ENOMEM
+from .sharedmaps import SharedMap, SharedMaps
 
 MAP_FIXED, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE = 0x10, 0x20, 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
@@ -54,9 +56,12 @@ class AddressSpace:
         # Pages of file mappings wholly past the file's end: mapped without access, and an
         # access raises SIGBUS, as on Linux.
         self.past_eof: list[list[int]] = []
-        # Shared file mappings (all read-only: ttdbg does not write pages back to files), so
-        # mprotect refuses to make them writable.
-        self.shared: list[list[int]] = []
+        # Shared file mappings: the stores into them reach their files (written back while
+        # recording), and the files' changes show in them.
+        self.shared = SharedMaps()
+        # Told [start, end) before pages of shared file mappings there go (the recorder writes
+        # them back to their files first).
+        self.before_unmap: Callable[[int, int], None] | None = None
         # The host memory behind the regions mapped here: splitting one of them (mprotect or
         # munmap of part of it, MAP_FIXED over part of it) is bookkeeping, not a copy.
         self.host = HostMemory(machine.uc)
@@ -71,7 +76,7 @@ class AddressSpace:
             # Only when there are any: a static program's state stays what it always was.
             **({"views": [list(v) for v in self.views]} if self.views else {}),
             **({"past_eof": [list(r) for r in self.past_eof]} if self.past_eof else {}),
-            **({"shared": [list(r) for r in self.shared]} if self.shared else {}),
+            **({"shared": self.shared.to_state()} if self.shared else {}),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -79,18 +84,48 @@ class AddressSpace:
             setattr(self, key, state[key])
         self.views = [list(checked_view(v)) for v in state.get("views", [])]
         self.past_eof = _checked_ranges(state.get("past_eof", []))
-        self.shared = _checked_ranges(state.get("shared", []))
+        self.shared.load_state(state.get("shared"))
         self.host.reset(self.m.regions())
 
-    def add_file_mapping(self, start: int, end: int, file_end: int, shared: bool) -> None:
+    def add_file_mapping(self, start: int, end: int, file_end: int) -> None:
         """Note a file mapping of [start, end) whose file content ends at `file_end`: the
         pages from there on take no access (SIGBUS), whatever the mapping's protection."""
         if file_end < end:
             low = max(start, file_end)
             self.m.uc.mem_protect(low, end - low, 0)
             self.past_eof = sorted([*self.past_eof, [low, end]])
-        if shared:
-            self.shared = sorted([*self.shared, [start, end]])
+
+    def add_shared_mapping(self, entry: SharedMap, size: int) -> None:
+        """Note that [entry.start, entry.end) shows its file shared; the file has `size` bytes."""
+        self.shared.add(entry, size)
+        self.set_file_size(entry.ident, size)
+
+    def set_file_size(self, ident: int, size: int) -> None:
+        """File `ident` now has `size` bytes: in its shared mappings, the pages past its end
+        take no access (SIGBUS), and those before it their mapping's protection again."""
+        self.shared.sizes[ident] = size
+        for entry in self.shared.of_file(ident):
+            boundary = entry.file_end(size)
+            was = _overlaps(self.past_eof, entry.start, entry.end)
+            for lo, hi in was:
+                if lo < boundary:
+                    self.m.uc.mem_protect(lo, min(hi, boundary) - lo, entry.prot)
+            self.past_eof = cut(self.past_eof, entry.start, entry.end)
+            if boundary < entry.end:
+                now_past = [[boundary, entry.end]]
+                for lo, hi in was:
+                    now_past = cut(now_past, lo, hi)
+                for lo, hi in now_past:
+                    self.m.uc.mem_protect(lo, hi - lo, 0)
+                self.past_eof = sorted([*self.past_eof, [boundary, entry.end]])
+
+    def write_file_bytes(self, ident: int, offset: int, data: bytes) -> None:
+        """File `ident` holds `data` at `offset` now: its shared mappings show it."""
+        for entry in self.shared.of_file(ident):
+            lo = max(offset, entry.offset)
+            hi = min(offset + len(data), entry.offset + entry.end - entry.start)
+            if lo < hi:
+                self.m.write(entry.start + lo - entry.offset, data[lo - offset : hi - offset])
 
     def protection_signal(self, addr: int) -> int | None:
         """SIGBUS for an access past the end of a mapped file, else None (SIGSEGV)."""
@@ -140,7 +175,7 @@ class AddressSpace:
         self.m.uc.mem_protect(start, end - start, prot & 7)
         self._drop_views(start, end)
         self.past_eof = cut(self.past_eof, start, end)
-        self.shared = cut(self.shared, start, end)
+        self.shared.cut(start, end)  # its pages hold the file's bytes: nothing to write back
         return True
 
     def grow_stack(self, addr: int) -> bool:
@@ -192,6 +227,8 @@ class AddressSpace:
         return not self._mapped_parts(start, end)
 
     def _unmap(self, start: int, end: int) -> None:
+        if self.before_unmap is not None and self.shared.overlapping(start, end):
+            self.before_unmap(start, end)
         self._split_at(start, end)
         parts = self._mapped_parts(start, end)
         for lo, hi, _p in parts:
@@ -202,7 +239,7 @@ class AddressSpace:
             self.host.release(start, end, self.m.regions())
         self._drop_views(start, end)
         self.past_eof = cut(self.past_eof, start, end)
-        self.shared = cut(self.shared, start, end)
+        self.shared.cut(start, end)
 
     def _find_gap(self, length: int) -> int:
         """Top-down search below the mmap base, as Linux places mappings."""
@@ -259,11 +296,12 @@ class AddressSpace:
         parts = self._mapped_parts(addr, end)
         if sum(hi - lo for lo, hi, _p in parts) != end - addr:
             return -ENOMEM
-        if prot & PROT_WRITE and _overlaps(self.shared, addr, end):
-            # Linux refuses this for a file opened read-only and would write the pages back
-            # to a file opened for writing; ttdbg never writes back, so it refuses both.
-            return -EACCES
+        shared = self.shared.overlapping(addr, end)
+        if prot & PROT_WRITE and not all(entry.may_write for entry in shared):
+            return -EACCES  # as Linux: a shared mapping of a file opened read-only
         self._split_at(addr, end)
+        if shared:
+            self.shared.protect(addr, end, prot & 7)
         for lo, hi, _p in parts:
             self.m.uc.mem_protect(lo, hi - lo, prot & 7)
         for lo, hi in _overlaps(self.past_eof, addr, end):
@@ -276,11 +314,15 @@ class AddressSpace:
         if old % PAGE or not parts or sum(h - lo for lo, h, _p in parts) != old_len:
             return -EINVAL
         perms = parts[0][2]
+        tail = self.shared.overlapping(old + old_len - PAGE, old + old_len)
+        if tail:
+            perms = tail[0].prot  # its pages past the file's end take no access
         if new_len <= old_len:
             self._unmap(old + new_len, old + old_len)
             return old
         if self._is_free(old + old_len, old + new_len):
             self.host.map(old + old_len, new_len - old_len, perms)
+            self._grow_shared(old + old_len, old + new_len)
             return old
         if not flags & MREMAP_MAYMOVE:
             return -ENOMEM
@@ -290,19 +332,25 @@ class AddressSpace:
         data = self.m.read(old, old_len)
         self.host.map(new, new_len, perms)
         self.m.write(new, data)
-        moved = [
-            (
-                zones,
-                [
-                    [lo - old + new, hi - old + new]
-                    for lo, hi in _overlaps(zones, old, old + old_len)
-                ],
-            )
-            for zones in (self.past_eof, self.shared)
+        past_eof = [
+            [lo - old + new, hi - old + new]
+            for lo, hi in _overlaps(self.past_eof, old, old + old_len)
         ]
+        sizes = dict(self.shared.sizes)
+        shared = self.shared.moved(old, old_len, new)
         self._unmap(old, old + old_len)
-        self.past_eof = sorted(self.past_eof + moved[0][1])
-        self.shared = sorted(self.shared + moved[1][1])
-        for lo, hi in moved[0][1]:
+        self.past_eof = sorted(self.past_eof + past_eof)
+        for entry in shared:
+            self.shared.add(entry, sizes[entry.ident])
+        for lo, hi in past_eof:
             self.m.uc.mem_protect(lo, hi - lo, 0)
+        self._grow_shared(new + old_len, new + new_len)
         return new
+
+    def _grow_shared(self, end: int, new_end: int) -> None:
+        """A shared file mapping ending at `end` now goes on to `new_end` (mremap): its new
+        pages past the file's end take no access. Their content before it is the file's,
+        which the caller brings in (the platform's file-change step after mremap)."""
+        entry = self.shared.extend(end, new_end)
+        if entry is not None:
+            self.set_file_size(entry.ident, self.shared.sizes[entry.ident])

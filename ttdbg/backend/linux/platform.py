@@ -24,6 +24,7 @@ from .fastswitch import FastSwitch
 from .fdtable import FdTable
 from .host import HostIO
 from .memory import AddressSpace
+from .sharedfiles import SharedFiles
 from .signals import (
     FP_FRAMES,
     FRAME_LAYOUTS,
@@ -78,6 +79,7 @@ class LinuxPlatform:
         self.mem = AddressSpace(
             machine, program.brk_start, self.arch.mmap_base, self.arch.stack_top, STACK_LIMIT
         )
+        self.shared_files = SharedFiles(self)
         self.signals = SignalState()
         self.threads = Threads(self, policy)
         self.pid = 1
@@ -251,7 +253,11 @@ class LinuxPlatform:
             else:
                 self._in_handler = True  # its memory writes are the syscall's own
                 try:
+                    if self.mem.shared.maps:
+                        self.shared_files.before(name, args)
                     result = handler(self, args)
+                    if self.mem.shared.maps:
+                        self.shared_files.after(name, args)
                 finally:
                     self._in_handler = False
         except unicorn.UcError:

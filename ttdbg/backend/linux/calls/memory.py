@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 
-from ttdbg.errors import GuestError
+from ttdbg.errors import DivergenceError, GuestError
 
 from ...filestore import DIGEST_SIZE
 from ...machine import PAGE
 from ..errnos import EACCES, ENODEV, ENOMEM
 from ..memory import MAP_ANONYMOUS, MAP_FIXED, page_up
 from ..platform import LinuxPlatform
+from ..sharedmaps import SharedMap
 from . import procfs
 from .table import EBADF, EINVAL, O_ACCMODE, Args, Kind, open_file, syscall
 
@@ -38,29 +39,39 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
         return -EACCES
     if f.kind in procfs.KINDS:
         return -ENODEV  # /proc's entries cannot be mapped
-    shared_writable = bool(flags & MAP_SHARED and prot & PROT_WRITE)
-    if shared_writable:
-        if f.flags & O_ACCMODE != O_RDWR:
-            return -EACCES  # as Linux: a shared writable mapping needs a file open for writing
-        if f.path != "/dev/zero":
-            # Writes through a shared mapping would have to reach the file; ttdbg does not
-            # write mapped pages back, so it refuses rather than silently dropping them.
-            return -ENODEV
-    # The file's whole content, stored in the recording once; the log keeps its digest.
-    got, answer = p.host_call(lambda: p.live.map_file(f))
+    shared = bool(flags & MAP_SHARED)
+    may_write = f.flags & O_ACCMODE == O_RDWR
+    if shared and prot & PROT_WRITE and not may_write:
+        return -EACCES  # as Linux: a shared writable mapping needs a file open for writing
+    # The file's whole content, stored in the recording once; the log keeps its digest (and
+    # for a shared mapping, which file it is among those mapped shared).
+    sizes = p.mem.shared.sizes
+    if shared:
+        fresh, known = p.mem.shared.next_ident, frozenset(sizes)
+        got, answer = p.host_call(lambda: p.live.map_shared(f, fresh, known))
+    else:
+        got, answer = p.host_call(lambda: p.live.map_file(f))
     if got < 0:
         return got
     if got == ZERO_DEVICE:
         # As Linux: a mapping of /dev/zero is anonymous memory, private or shared.
         return p.mem.do_mmap(addr, length, prot, flags | MAP_ANONYMOUS)
-    if shared_writable:
-        return -ENODEV  # /dev/zero by its name only: not the zero device after all
     digest = answer[:DIGEST_SIZE]
     content = p.files.get(digest)
     if content is None:
         raise GuestError(f"the recording lacks the content of {f.path} (mapped by mmap)")
     size = page_up(length)
-    if flags & MAP_FIXED and p.mem.remap_in_place(addr, addr + size, prot, digest, offset, content):
+    entry = None
+    if shared:
+        entry = _shared_entry(p, answer, addr if flags & MAP_FIXED else None, size, offset)
+        if entry is None:
+            return -ENODEV
+        entry.prot, entry.may_write = prot & 7, may_write
+    if (
+        entry is None
+        and flags & MAP_FIXED
+        and p.mem.remap_in_place(addr, addr + size, prot, digest, offset, content)
+    ):
         result = addr
     else:
         result = p.mem.do_mmap(addr, length, prot, flags)
@@ -71,8 +82,37 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
         p.m.write(result, content[offset : offset + size])
     p.mem.add_view(result, result + size, digest, offset)
     file_end = result + max(0, page_up(len(content)) - offset)
-    p.mem.add_file_mapping(result, result + size, file_end, bool(flags & MAP_SHARED))
+    p.mem.add_file_mapping(result, result + size, file_end)
+    if entry is not None:
+        entry.start, entry.end = result, result + size
+        p.mem.add_shared_mapping(entry, len(content))
     return result
+
+
+def _shared_entry(
+    p: LinuxPlatform, answer: bytes, fixed: int | None, size: int, offset: int
+) -> SharedMap | None:
+    """The shared mapping the host's answer names (its file ident checked against those the
+    guest maps), or None when the file's pages would show at two places that can diverge:
+    ttdbg keeps one copy per mapping, Linux one per file, so an overlap where either side may
+    be written is refused (ENODEV) rather than shown stale."""
+    tail = answer[DIGEST_SIZE + 8 :]
+    shared = p.mem.shared
+    if len(tail) not in (0, 4):
+        raise DivergenceError(p.syscall_icount, "a shared mapping's file ident", answer.hex())
+    # No ident: recorded when shared mappings were read-only, each its own file.
+    ident = int.from_bytes(tail, "little") if tail else shared.next_ident
+    if ident != shared.next_ident and ident not in shared.sizes:
+        raise DivergenceError(
+            p.syscall_icount, f"a known file ident ({shared.next_ident})", f"{ident}"
+        )
+    for other in shared.of_file(ident):
+        if fixed is not None and fixed <= other.start and other.end <= fixed + size:
+            continue  # replaced by this mapping
+        lo, hi = other.file_range(other.start, other.end)
+        if lo < offset + size and offset < hi:
+            return None
+    return SharedMap(0, 0, offset, ident, 0, False)
 
 
 @syscall("munmap", kind=Kind.EMULATED)
@@ -111,17 +151,34 @@ def sys_madvise(p: LinuxPlatform, a: Args) -> int:
     return 0 if advice in MADV_HINTS else -EINVAL
 
 
+MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
+
+
+@syscall("msync", kind=Kind.HOST)
+def sys_msync(p: LinuxPlatform, a: Args) -> int:
+    """Stores into shared file mappings reach their files (written back while recording;
+    the result, which says whether a write-back failed, comes from the log in replay)."""
+    start, length, flags = a[0], a[1], a[2]
+    both = MS_ASYNC | MS_SYNC
+    if start % PAGE or flags & ~(both | MS_INVALIDATE) or flags & both == both:
+        return -EINVAL
+    end = page_up(start + length)
+    if end > start and not p.m.is_mapped(start, end - start):
+        return -ENOMEM
+    maps = [entry for entry in p.mem.shared.overlapping(start, end) if entry.may_write]
+    if not maps:
+        return 0  # nothing there is written back to a file
+    sync = bool(flags & MS_SYNC)
+    return p.host_call(lambda: (p.live.shared.sync(p.m, maps, start, end, sync), b""))[0]
+
+
 @syscall(
-    "msync",
     "mlock",
     "munlock",
     kind=Kind.NOOP,
-    why="anonymous memory: residency and write-back are not visible to the process",
+    why="residency in memory is not visible to the process",
 )
 def sys_memory_hint(p: LinuxPlatform, a: Args) -> int:
-    is_msync = p.syscall_nr == p.arch.syscall_numbers.get("msync")
-    if is_msync and a[0] % PAGE:
-        return -EINVAL
     start = a[0] & ~(PAGE - 1)
     length = (a[0] + a[1] + PAGE - 1) // PAGE * PAGE - start
     return 0 if length == 0 or p.m.is_mapped(start, length) else -ENOMEM
