@@ -103,7 +103,7 @@ class HostSharedFiles:
         st = os.fstat(host_fd)
         key = (st.st_dev, st.st_ino)
         ident = next((i for i, inode in self.inodes.items() if inode == key), fresh)
-        if ident == fresh or writable and ident not in self.writable:
+        if ident == fresh or (writable and ident not in self.writable):
             if ident in self.fds:
                 os.close(self.fds[ident])
             self.fds[ident] = os.dup(host_fd)
