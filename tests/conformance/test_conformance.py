@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("TTDBG_TEST_CACHE", Path.home() / ".cache" / "ttdbg-tests"))
 AREAS = ["files", "dirs", "links", "locks", "times", "polling", "signals", "memory", "procinfo",
          "proc", "timers", "epoll", "sched", "xattrs", "procfds", "fdflags",
-         "nonblock", "sockets"]  # fmt: skip
+         "nonblock", "sockets", "sharedmaps"]  # fmt: skip
 COMPILERS = {
     "x86_64": "gcc",
     "aarch64": "aarch64-linux-gnu-gcc",
@@ -31,6 +31,14 @@ COMPILERS = {
 }
 # Where qemu-user is no oracle: it answers /proc/self/comm and status from its own process.
 QEMU_DIFFERS = {"proc", "procinfo", "procfds"}
+# Where the files' bytes are the point (stores through shared mappings reach them): compared too.
+CONTENT_AREAS = {"sharedmaps"}
+
+
+def contents(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def build(area: str, arch: str) -> Path:
@@ -78,6 +86,8 @@ def test_area_matches_native(area: str, arch: str, tmp_path: Path) -> None:
     assert rec.stdout.decode() == native_out.decode(), rec.stderr.decode()
     assert rec.returncode == native.returncode, rec.stderr.decode()
     assert file_tree(rec_dir) == file_tree(native_dir)
+    if area in CONTENT_AREAS:
+        assert contents(rec_dir) == contents(native_dir)
     replay_dir = fresh(tmp_path, "replay")
     rep = run_ttdbg(["replay", str(rec_path)], cwd=replay_dir, timeout=300)
     assert rep.stdout == rec.stdout, rep.stderr.decode()

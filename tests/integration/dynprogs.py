@@ -304,10 +304,16 @@ int main(int argc, char **argv) {
     char *s = mmap(0, 4096, PROT_READ, MAP_SHARED, fd, 0);
     int r = mprotect(s, 4096, PROT_READ | PROT_WRITE);
     printf("mprotect writable, shared, read-only fd: %s\n", r ? strerror(errno) : "ok");
+    munmap(s, 4096);  /* ttdbg refuses two shared mappings of a page one of them may write */
     int rw = open(argv[1], O_RDWR);
     char *s2 = mmap(0, 4096, PROT_READ, MAP_SHARED, rw, 0);
     r = mprotect(s2, 4096, PROT_READ | PROT_WRITE);
     printf("mprotect writable, shared, read-write fd: %s\n", r ? strerror(errno) : "ok");
+    if (r == 0) {
+        char c = 0;
+        s2[10] = 'W';
+        printf("pread sees the store: %c\n", pread(rw, &c, 1, 10) == 1 ? c : '?');
+    }
     return 0;
 }
 """

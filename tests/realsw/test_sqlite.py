@@ -57,13 +57,14 @@ SCENARIOS = {
     "delete-journal": "PRAGMA journal_mode=DELETE;" + ROWS + FLOATS + CHECK,
     "truncate-journal": "PRAGMA journal_mode=TRUNCATE;" + ROWS + VACUUM + CHECK,
     "persist-journal": "PRAGMA journal_mode=PERSIST;" + ROWS + LOCKING + CHECK,
-    # WAL's shared-memory index is a MAP_SHARED writable mapping of db.sqlite-shm, which ttdbg
-    # refuses (ENODEV); in exclusive locking mode SQLite keeps that index in heap memory.
-    "wal": "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
+    # In exclusive locking mode SQLite keeps WAL's index in heap memory...
+    "wal-exclusive": "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
     + ROWS
     + FLOATS
     + "PRAGMA wal_checkpoint(TRUNCATE);"
     + CHECK,
+    # ...otherwise in db.sqlite-shm, a MAP_SHARED writable mapping two connections share.
+    "wal": "PRAGMA journal_mode=WAL;" + ROWS + LOCKING + FLOATS + "PRAGMA wal_checkpoint;" + CHECK,
     "locking": ROWS + LOCKING + VACUUM + CHECK,
 }
 

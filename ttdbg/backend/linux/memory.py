@@ -76,7 +76,7 @@ class AddressSpace:
             # Only when there are any: a static program's state stays what it always was.
             **({"views": [list(v) for v in self.views]} if self.views else {}),
             **({"past_eof": [list(r) for r in self.past_eof]} if self.past_eof else {}),
-            **({"shared": self.shared.to_state()} if self.shared else {}),
+            **({"shared": self.shared.to_state()} if self.shared.next_ident else {}),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
