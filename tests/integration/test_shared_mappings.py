@@ -69,7 +69,7 @@ def test_the_file_on_disk_is_the_native_runs(recorded: tuple[Path, Path, Path]) 
 def test_replay_without_the_file_verifies_and_writes_nothing(
     recorded: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    rec, native_dir, _ = recorded
+    rec = recorded[0]
     empty = tmp_path / "empty"
     empty.mkdir()
     rep = run_ttdbg(["replay", "--verify", str(rec)], cwd=empty, timeout=300)
@@ -194,7 +194,8 @@ def test_python_sqlite_in_wal_mode_like_native(tmp_path: Path) -> None:
     )
     assert got.stdout == native.stdout, got.stderr.decode()[-2000:]
     assert got.returncode == 0
-    assert b"('wal',)" in got.stdout and b"('ok',)" in got.stdout
+    assert b"('wal',)" in got.stdout
+    assert b"('ok',)" in got.stdout
     assert sorted(p.name for p in dirs["record"].iterdir()) == ["db.sqlite"]
     assert (dirs["record"] / "db.sqlite").read_bytes() == (
         dirs["native"] / "db.sqlite"

@@ -239,6 +239,11 @@ class Recorder:
     def between_runs(self, ran: RunOutcome) -> None:
         """After each run of the record loop that left the guest going (a subclass's hook)."""
 
+    def run_ended(self) -> None:
+        """The guest is gone: its stores into shared file mappings reach the files, as when a
+        process ends (a subclass's hook)."""
+        self.process.platform.shared_files.finish()
+
     def snapshot(self) -> None:
         self.flush_events()
         # The state as page digests: the recorder holds the guest's memory once (Unicorn's),
@@ -370,8 +375,7 @@ class Recorder:
                 self.snapshot()
         if not self.over_memory and (self.previous is None or self.previous.icount != m.icount):
             self.snapshot()
-        # The process is gone: its stores into shared file mappings reach the files.
-        self.process.platform.shared_files.finish()
+        self.run_ended()
         self.flush_events()
         exit_status, exit_signal = (
             (ran.exit_status, ran.exit_signal) if ran is not None and ran.why == Why.EXITED

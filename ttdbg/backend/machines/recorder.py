@@ -100,6 +100,9 @@ class FirmwareRecorder(Recorder):
         detail = error.detail[:MAX_FAULT_DETAIL]
         return {"fault": {"pc": error.pc, "signal": error.signal, "detail": detail}}
 
+    def run_ended(self) -> None:
+        """Firmware maps no files."""
+
     def between_runs(self, ran: RunOutcome) -> None:
         if ran.signal_due or self.over_memory:
             return  # (a signal delivered here: the snapshot for it is taken at the end)

@@ -154,7 +154,7 @@ def sys_madvise(p: LinuxPlatform, a: Args) -> int:
 MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
 
 
-@syscall("msync", kind=Kind.HOST)
+@syscall("msync", kind=Kind.EMULATED)
 def sys_msync(p: LinuxPlatform, a: Args) -> int:
     """Stores into shared file mappings reach their files (written back while recording;
     the result, which says whether a write-back failed, comes from the log in replay)."""
