@@ -286,6 +286,31 @@ def test_find_and_du_walk_the_emulated_proc_self(tmp_path: Path) -> None:
     assert b"/proc/self/fd/0\n" in outputs["find"]
 
 
+def test_df_and_the_mount_tables_read_like_native(tmp_path: Path) -> None:
+    """df reads /proc/self/mountinfo (refused before, "cannot read table of mounted file
+    systems"); it and /proc/mounts are the recorder's, logged: the listing, the tables and the
+    replay equal the native ones (the columns that change with disk use are left out)."""
+    df = shutil.which("df") or missing("df is not installed")
+    cat = shutil.which("cat") or missing("cat is not installed")
+    runs = {
+        "df": [df, "--output=source,fstype,size,target"],
+        "dfp": [df, "-P", "/"],
+        "tables": [cat, "/proc/self/mountinfo", "/proc/self/mounts", "/proc/mounts"],
+    }
+    for name, argv in runs.items():
+        native = run_native(argv, timeout=60)
+        recorded = record(argv, tmp_path / f"{name}.ttrec")
+        assert recorded.returncode == native.returncode == 0, recorded.stderr
+        assert recorded.stderr == b""
+        if name == "dfp":  # the numbers move with other processes' writes
+            assert recorded.stdout.splitlines()[0] == native.stdout.splitlines()[0]
+            assert recorded.stdout.split()[-1] == native.stdout.split()[-1] == b"/"
+        else:
+            assert recorded.stdout == native.stdout
+        assert replay_verified(tmp_path / f"{name}.ttrec") == recorded.stdout
+    assert b" / " in native.stdout  # the tables list the root mount
+
+
 def test_stat_shows_what_statx_gives_natively(tmp_path: Path) -> None:
     """GNU stat asks statx for the birth time (and the mount id, attributes): the struct is
     the host kernel's, not one rebuilt from the basic fields (which said "Birth: -")."""

@@ -768,6 +768,19 @@ class HostIO:
         fields = (u.sysname, u.nodename, u.release, u.version, u.machine)
         return 0, "\0".join(fields).encode()
 
+    def mount_table(self, name: str) -> Outcome:
+        """The recorder's /proc/self/mountinfo or mounts: the guest would run in the same
+        mount namespace, so this is the table it would read."""
+        if name not in ("mountinfo", "mounts"):
+            return -errno.ENOENT, b""
+
+        def run() -> Outcome:
+            with open(f"/proc/self/{name}", "rb") as f:
+                data = f.read()
+            return len(data), data
+
+        return guarded(run)
+
     def getcwd(self) -> Outcome:
         return guarded(lambda: (0, os.fsencode(os.getcwd())))
 

@@ -2,7 +2,8 @@
 
 `/proc/self`, `/proc/thread-self`, `/proc/<guest pid>` and `/dev/fd`, `/dev/std*` name the guest
 here, as they would natively: `cmdline`, `environ`, `comm`, `status`, `stat`, `maps`, `auxv`
-come from its memory and platform state, `exe`, `cwd` and `fd/N` read as the links they are, the
+come from its memory and platform state, `mountinfo` and `mounts` (and `/proc/mounts`) are
+the recorder's, which runs in the mount namespace the guest would (read at open, logged), `exe`, `cwd` and `fd/N` read as the links they are, the
 `fd` directory lists the guest's descriptors, and `mem` is refused with EACCES. Any other entry of
 the guest's /proc directory is refused too (EACCES), never served from the recorder. Whatever a
 path reaches through symlinks or directory fds is checked on the host (`HostIO.contain`).
@@ -29,7 +30,10 @@ PROC_FILE, PROC_DIR = "proc", "procdir"
 KINDS = (PROC_FILE, PROC_DIR)
 PROC_FILE_MODE, PROC_DIR_MODE, PROC_LINK_MODE = 0o100444, 0o040555, 0o120777
 CPU_LISTS = {"/sys/devices/system/cpu/online": "0\n", "/sys/devices/system/cpu/possible": "0\n"}
-FILES = ("cmdline", "environ", "comm", "status", "stat", "statm", "maps", "auxv")
+FILES = ("cmdline", "environ", "comm", "status", "stat", "statm", "maps", "auxv", "mountinfo",
+         "mounts")  # fmt: skip
+# Paths outside /proc/self that are links to entries in it.
+ALIASES = {"/proc/mounts": "mounts"}
 LINKS = ("exe", "cwd", "root")
 _SELF = re.compile(r"^/proc/(self|thread-self|\d+)(?:/task/(\d+))?(?:/(.*))?$")
 _DEV_FD = re.compile(r"^/dev/(?:fd/(\d+)|(stdin|stdout|stderr))(/.*)?$")
@@ -57,6 +61,8 @@ def classify(p: LinuxPlatform, path: str) -> ProcPath | str | None:
     """ProcPath for the guest's own /proc entries, the text of an emulated /sys file, else None."""
     if path in CPU_LISTS:
         return CPU_LISTS[path]
+    if path in ALIASES:
+        return ProcPath(ALIASES[path])
     dev = _DEV_FD.match(path)
     if dev:
         fd = int(dev.group(1)) if dev.group(1) else _STDIO[dev.group(2)]
@@ -142,6 +148,9 @@ def _exe(p: LinuxPlatform) -> str:
     return data.decode(errors="surrogateescape") if result == 0 else ""
 
 
+MOUNT_TABLES = frozenset(("mountinfo", "mounts"))
+
+
 def file_text(p: LinuxPlatform, entry: str) -> bytes | None:
     """The content of a /proc/self file, generated now as Linux does at open; None: no such."""
     if entry == "cmdline":
@@ -161,6 +170,9 @@ def file_text(p: LinuxPlatform, entry: str) -> bytes | None:
         return _status(p, _host_ids(p)).encode(errors="surrogateescape")
     if entry == "stat":
         return _stat(p, _host_ids(p)).encode(errors="surrogateescape")
+    if entry in MOUNT_TABLES:
+        result, data = p.host_call(lambda: p.live.mount_table(entry))
+        return data if result >= 0 else None
     if entry == "statm":
         pages = sum(e - s for s, e, _p in p.m.regions()) // 4096
         return f"{pages} 0 0 0 0 0 0\n".encode()
@@ -238,7 +250,7 @@ def read(f: OpenFile, count: int, offset: int | None = None) -> bytes:
 
 
 # The entries Linux serves through seq_file: no SEEK_END, no pwrite (ESPIPE).
-SEQ_FILES = frozenset(("status", "stat", "statm", "maps", "auxv", "comm"))
+SEQ_FILES = frozenset(("status", "stat", "statm", "maps", "auxv", "comm", "mountinfo", "mounts"))
 SYSFS_FILE_SIZE = 4096  # what sysfs attributes report as their size, and seek from
 
 
