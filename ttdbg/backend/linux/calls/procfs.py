@@ -3,8 +3,9 @@
 `/proc/self`, `/proc/thread-self`, `/proc/<guest pid>` and `/dev/fd`, `/dev/std*` name the guest
 here, as they would natively: `cmdline`, `environ`, `comm`, `status`, `stat`, `maps`, `auxv`
 come from its memory and platform state, `mountinfo` and `mounts` (and `/proc/mounts`) are
-the recorder's, which runs in the mount namespace the guest would (read at open, logged), `exe`, `cwd` and `fd/N` read as the links they are, the
-`fd` directory lists the guest's descriptors, and `mem` is refused with EACCES. Any other entry of
+the recorder's, which runs in the mount namespace the guest would (read at open, logged),
+`exe`, `cwd` and `fd/N` read as the links they are, the `fd` directory lists the guest's
+descriptors, and `mem` is refused with EACCES. Any other entry of
 the guest's /proc directory is refused too (EACCES), never served from the recorder. Whatever a
 path reaches through symlinks or directory fds is checked on the host (`HostIO.contain`).
 The CPU files under /sys say one CPU, as sched_getaffinity does.
