@@ -47,7 +47,7 @@ from .threads import SchedulePolicy, State, Threads
 
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 10  # 10: F_GETFL/F_SETFL/ioctl as Linux, /proc fd calls, socket pairs
+PLATFORM_VERSION = 11  # 11: shared file mappings written back, mount tables in /proc/self
 Console = Callable[[int, bytes], None]
 
 
