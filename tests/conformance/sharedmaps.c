@@ -73,6 +73,10 @@ int main(void) {
     T(ftruncate(fd, 3 * PAGE));
     SAY("grown again: m[5000]=%d m[8192]=%d\n", peek(m + 5000), peek(m + 8192));
     memcpy(m + 9000, "THIRD", 5);
+    /* A write past the end grows the file: the pages up to it read as it now is. */
+    T(pwrite(fd, "EXTEND", 6, 4 * PAGE));
+    SAY("extended: m[12288]=%d m[16384]=%c m[16390]=%d\n", peek(m + 3 * PAGE), m[4 * PAGE],
+        peek(m + 4 * PAGE + 6));
     /* munmap writes the pages back; the file descriptor is closed first. */
     T(close(fd));
     T(munmap(m + PAGE, PAGE));

@@ -50,7 +50,7 @@ def build(area: str, arch: str) -> Path:
     out = CACHE / "conformance" / arch / f"{area}-{key}"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")  # other test workers may build it too
         subprocess.run(
             [cc, "-static", "-O1", "-Wall", "-o", str(tmp), str(HERE / f"{area}.c")],
             check=True,

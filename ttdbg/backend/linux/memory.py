@@ -59,9 +59,9 @@ class AddressSpace:
         # Shared file mappings: the stores into them reach their files (written back while
         # recording), and the files' changes show in them.
         self.shared = SharedMaps()
-        # Told [start, end) before pages of shared file mappings there go (the recorder writes
-        # them back to their files first).
-        self.before_unmap: Callable[[int, int], None] | None = None
+        # Told [start, end) before pages of shared file mappings there go or stop being
+        # writable (the recorder writes them back to their files first).
+        self.write_back: Callable[[int, int], None] | None = None
         # The host memory behind the regions mapped here: splitting one of them (mprotect or
         # munmap of part of it, MAP_FIXED over part of it) is bookkeeping, not a copy.
         self.host = HostMemory(machine.uc)
@@ -227,8 +227,8 @@ class AddressSpace:
         return not self._mapped_parts(start, end)
 
     def _unmap(self, start: int, end: int) -> None:
-        if self.before_unmap is not None and self.shared.overlapping(start, end):
-            self.before_unmap(start, end)
+        if self.write_back is not None and self.shared.overlapping(start, end):
+            self.write_back(start, end)
         self._split_at(start, end)
         parts = self._mapped_parts(start, end)
         for lo, hi, _p in parts:
@@ -301,6 +301,10 @@ class AddressSpace:
             return -EACCES  # as Linux: a shared mapping of a file opened read-only
         self._split_at(addr, end)
         if shared:
+            # Stores made while writable reach the file now: only writable mappings are
+            # compared with their files later.
+            if self.write_back is not None and not prot & PROT_WRITE:
+                self.write_back(addr, end)
             self.shared.protect(addr, end, prot & 7)
         for lo, hi, _p in parts:
             self.m.uc.mem_protect(lo, hi - lo, prot & 7)

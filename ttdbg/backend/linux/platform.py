@@ -257,7 +257,7 @@ class LinuxPlatform:
                         self.shared_files.before(name, args)
                     result = handler(self, args)
                     if self.mem.shared.maps:
-                        self.shared_files.after(name, args)
+                        self.shared_files.after(name, args, result)
                 finally:
                     self._in_handler = False
         except unicorn.UcError:

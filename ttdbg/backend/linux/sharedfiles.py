@@ -28,8 +28,14 @@ if TYPE_CHECKING:
     from .platform import LinuxPlatform
 
 O_TRUNC = 0o1000  # the same bit on x86-64, AArch64 and RISC-V 64
+PROT_WRITE = 2
 RUN_HEAD = struct.Struct("<QI")  # a MAPPED_FILE payload: (file offset, length, bytes)...
 ALL = -1  # a call that names its file by path: every mapped file may be it
+WRITE_CALLS = frozenset(("write", "writev", "pwrite64", "pwritev", "pwritev2"))
+POSITIONED_WRITES = frozenset(("pwrite64", "pwritev", "pwritev2"))  # offset: 4th argument
+CURRENT = (1 << 64) - 1  # pwritev2's offset -1: the descriptor's own position
+Span = tuple[int, int] | None
+NOTHING = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,9 @@ class HostSharedFiles:
         failed = 0
         for entry in maps:
             fd = self.fds.get(entry.ident)
-            if fd is None or not entry.may_write:
+            # A mapping that is not writable now holds no store the file lacks: it was
+            # written back when it stopped being writable (mprotect).
+            if fd is None or not entry.prot & PROT_WRITE:
                 continue
             try:
                 size = os.fstat(fd).st_size
@@ -171,26 +179,65 @@ class HostSharedFiles:
         error, self.error = self.error, 0
         return got or error
 
-    def change(self, m: Machine, maps: list[SharedMap], ident: int, icount: int) -> Event | None:
+    def change(
+        self,
+        m: Machine,
+        maps: list[SharedMap],
+        ident: int,
+        old_size: int,
+        span: tuple[int, int] | None,
+        icount: int,
+    ) -> Event | None:
         """The MAPPED_FILE event for file `ident` if its bytes or size now differ from what
-        its mappings show (whole pages up to its end), else None."""
+        its mappings show (whole pages up to its end), else None. Only the file's `span`
+        (offsets a write reached) and the pages between its old and new end are compared,
+        or all of it when `span` is None."""
         fd = self.fds.get(ident)
         if fd is None:
             return None
         size = os.fstat(fd).st_size
+        limit = _page_up(size)
+        ranges = [(0, limit)] if span is None else [(span[0] // PAGE * PAGE, _page_up(span[1]))]
+        if span is not None and size != old_size:
+            ranges.append((min(size, old_size) // PAGE * PAGE, _page_up(max(size, old_size))))
         runs: dict[int, bytes] = {}
-        limit = (size + PAGE - 1) // PAGE * PAGE
         for entry in maps:
-            at, stop = entry.file_range(entry.start, entry.end)
-            stop = min(stop, limit)
-            if at >= stop:
-                continue
-            guest = m.read(entry.start, stop - at)
-            disk = _pread(fd, stop - at, at).ljust(stop - at, b"\0")
-            for lo, hi in _runs(guest, disk):
-                runs[at + lo] = disk[lo:hi]
+            first, last = entry.file_range(entry.start, entry.end)
+            for lo, hi in ranges:
+                at, stop = max(lo, first), min(hi, last, limit)
+                if at >= stop:
+                    continue
+                guest = m.read(entry.start + at - entry.offset, stop - at)
+                disk = _pread(fd, stop - at, at).ljust(stop - at, b"\0")
+                for r_lo, r_hi in _runs(guest, disk):
+                    runs[at + r_lo] = disk[r_lo:r_hi]
+        if not runs and size == old_size:
+            return None
         payload = b"".join(RUN_HEAD.pack(at, len(data)) + data for at, data in sorted(runs.items()))
         return Event(EventKind.MAPPED_FILE, icount, (ident, size), 0, payload)
+
+    @staticmethod
+    def written(name: str, args: tuple[int, ...], result: int, host_fd: int | None) -> Span:
+        """The file offsets a write call reached (NOTHING when it wrote nothing), or None
+        for a call that may have changed any part of the file."""
+        if name not in WRITE_CALLS:
+            return None
+        if result <= 0:
+            return NOTHING
+        at = args[3] if name in POSITIONED_WRITES else CURRENT
+        if at == CURRENT:  # the descriptor's position, moved past the bytes written
+            if host_fd is None:
+                return None
+            try:
+                end = os.lseek(host_fd, 0, os.SEEK_CUR)
+            except OSError:
+                return None
+            return end - result, end
+        return at, at + result
+
+
+def _page_up(value: int) -> int:
+    return (value + PAGE - 1) // PAGE * PAGE
 
 
 def decode_runs(payload: bytes, size: int) -> list[tuple[int, bytes]]:
@@ -215,11 +262,17 @@ class SharedFiles:
     def __init__(self, platform: LinuxPlatform) -> None:
         self.p = platform
         if platform.host is not None:
-            platform.mem.before_unmap = self.write_back
+            platform.mem.write_back = self.write_back
 
     @property
     def _host(self) -> HostSharedFiles:
         return self.p.live.shared
+
+    def _host_fd(self, fd_value: int) -> int | None:
+        """Recording: the host descriptor behind the guest's descriptor argument."""
+        fd = fd_value & 0xFFFFFFFF
+        f = self.p.fds.get(fd - (1 << 32) if fd >= 1 << 31 else fd)
+        return self.p.live.fds.get(f.ident) if f is not None else None
 
     def _idents(self, touch: Touch, args: tuple[int, ...]) -> list[int]:
         """Recording: the mapped files the call reaches."""
@@ -228,9 +281,7 @@ class SharedFiles:
             return sorted(p.mem.shared.sizes)
         found: set[int] = set()
         for index in touch.fds:
-            fd = args[index] & 0xFFFFFFFF
-            f = p.fds.get(fd - (1 << 32) if fd >= 1 << 31 else fd)
-            host_fd = p.live.fds.get(f.ident) if f is not None else None
+            host_fd = self._host_fd(args[index])
             if host_fd is not None:
                 found.update(self._host.touched(host_fd))
         return sorted(found & p.mem.shared.sizes.keys())
@@ -253,7 +304,7 @@ class SharedFiles:
             maps = [e for e in self.p.mem.shared.maps if e.ident in idents]
             self._host.write_back(self.p.m, maps)
 
-    def after(self, name: str, args: tuple[int, ...]) -> None:
+    def after(self, name: str, args: tuple[int, ...], result: int | None) -> None:
         """The files the call changed, as their mappings show them now."""
         touch = self._reaches(name, args)
         if touch is None or not touch.changes:
@@ -264,11 +315,20 @@ class SharedFiles:
             while (ev := p.inputs.decide(kind, icount, lambda: None)) is not None:
                 self._apply(ev)
             return
-        for ident in self._idents(touch, args):
-            maps = p.mem.shared.of_file(ident)
+        host, idents = self._host, self._idents(touch, args)
+        if not idents:
+            return
+        host_fd = self._host_fd(args[0]) if name in WRITE_CALLS else None
+        span = host.written(name, args, -1 if result is None else result, host_fd)
+        if span == NOTHING:
+            return
+        for ident in idents:
+            maps, size = p.mem.shared.of_file(ident), p.mem.shared.sizes[ident]
 
-            def change(maps: list[SharedMap] = maps, ident: int = ident) -> Event | None:
-                return self._host.change(p.m, maps, ident, icount)
+            def change(
+                maps: list[SharedMap] = maps, ident: int = ident, size: int = size
+            ) -> Event | None:
+                return host.change(p.m, maps, ident, size, span, icount)
 
             ev = p.inputs.decide(kind, icount, change)
             if ev is not None:
