@@ -280,6 +280,8 @@ def recording_info(path: str) -> dict[str, Any]:
         # Bytes read from files whose content is not stored (opened for writing, not regular
         # files, too large): they are in the event log as read.
         "inline_reads": end.get("inline_reads"),
+        # A shared file mapping's stores that could not be written back to its file.
+        "write_back_error": end.get("write_back_error"),
         "stored_file_bytes_compressed": rec.compressed_bytes["files"],
         "env": rec.header["env"],
         # Files the program opened on the host while recording: what it read from them is in
@@ -339,6 +341,11 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"bytes, each stored once ({info['stored_file_bytes_compressed']:,} compressed)"
         )
         lines += [f"  {f['size']:>12,}  {f['path']}" for f in info["stored_files"]]
+    if info["write_back_error"]:
+        lines.append(
+            f"write-back:  FAILED ({printable(str(info['write_back_error']))}): stores into a "
+            "shared file mapping did not all reach the file"
+        )
     if info["inline_reads"]:
         lines.append(
             f"read:        {len(info['inline_reads'])} files not stored whole (open for "

@@ -93,6 +93,7 @@ int main(void) {
     memcpy(a + 50, "BEFORE-MREMAP", 13);
     char *b = mremap(a, PAGE, 3 * PAGE, MREMAP_MAYMOVE);
     SAY("mremap: %s, kept %.13s\n", b == MAP_FAILED ? strerrorname_np(errno) : "ok", b + 50);
+    SAY("its new pages show the file: %.5s\n", b + 9000);
     memcpy(b + 2 * PAGE + 1, "AFTER-MREMAP", 12);
     show_file(fd, 2 * PAGE, 14);
     /* A private mapping of the same file sees what the shared one wrote back. */

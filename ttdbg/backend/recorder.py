@@ -332,6 +332,8 @@ class Recorder:
             "enosys": self.process.platform.enosys,
             "opened_files": sorted(self.host.opened),
             "inline_reads": self.host.inline,
+            # Stores into a shared mapping that could not be written back, no msync told.
+            **({"write_back_error": err} if (err := self.host.shared.unreported) else {}),
         }
 
     def _guest_memory_estimate(self) -> int:

@@ -101,6 +101,8 @@ class HostSharedFiles:
         self.inodes: dict[int, tuple[int, int]] = {}
         self.writable: set[int] = set()  # the idents whose descriptor is open for writing
         self.error = 0  # a write-back that failed, reported by the next msync (as Linux)
+        # The last failed write-back no msync reported, for the recording's END frame.
+        self.unreported = ""
 
     def adopt(self, host_fd: int, writable: bool, known: Collection[int], fresh: int) -> int:
         """The ident of the file behind `host_fd`: the one its mappings have, or `fresh`. The
@@ -164,6 +166,7 @@ class HostSharedFiles:
                 failed = -(err.errno or errno.EIO)
         if failed:
             self.error = failed
+            self.unreported = os.strerror(-failed)
         return failed
 
     def sync(self, m: Machine, maps: list[SharedMap], start: int, end: int, flush: bool) -> int:
@@ -177,6 +180,8 @@ class HostSharedFiles:
                 except (OSError, KeyError) as err:
                     got = -(getattr(err, "errno", None) or errno.EIO)
         error, self.error = self.error, 0
+        if error or got:
+            self.unreported = ""  # the guest was told
         return got or error
 
     def change(
