@@ -4,8 +4,13 @@ region uses any more."""
 
 from __future__ import annotations
 
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ttdbg.backend.arch.x86_64 import ARCH
-from ttdbg.backend.hostmem import uncovered
+from ttdbg.backend.hostmem import _cut_sorted, _touched, cut, uncovered
 from ttdbg.backend.linux.memory import MAP_ANONYMOUS, MAP_FIXED, AddressSpace
 from ttdbg.backend.machine import Machine
 from ttdbg.pages import PAGE
@@ -89,3 +94,89 @@ def test_uncovered_finds_the_gaps_between_regions() -> None:
     ]
     assert uncovered(0x1000, 0x3000, regions) == []
     assert uncovered(0x2000, 0x4800, regions) == [(0x3000, 0x4000)]
+
+
+# -- the region walks look only near the range they are asked about: the same answers as a
+# walk over every region (the oracle: page by page) --------------------------------------------
+
+SLOTS = 48  # pages of a small address space the random maps are drawn in
+
+
+@st.composite
+def page_map(draw: st.DrawFn) -> list[tuple[int, int, int]]:
+    """Sorted, disjoint regions (start, end, perms) over SLOTS pages, adjacent ones too."""
+    cuts = sorted(draw(st.sets(st.integers(0, SLOTS), min_size=0, max_size=20)))
+    regions = []
+    for lo, hi in itertools.pairwise(cuts):
+        if draw(st.booleans()):
+            regions.append((BASE + lo * PAGE, BASE + hi * PAGE, draw(st.sampled_from([1, 3, 5]))))
+    return regions
+
+
+def _pages(regions: list[tuple[int, int, int]]) -> dict[int, int]:
+    return {a: p for lo, hi, p in regions for a in range(lo, hi, PAGE)}
+
+
+span = st.tuples(st.integers(0, SLOTS), st.integers(1, SLOTS)).map(
+    lambda t: (BASE + min(t) * PAGE, BASE + max(t[0] + 1, t[1]) * PAGE)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(page_map(), span)
+def test_uncovered_and_touched_agree_with_every_page(
+    regions: list[tuple[int, int, int]], where: tuple[int, int]
+) -> None:
+    start, end = where
+    mapped = _pages(regions)
+    free = [a for a in range(start, end, PAGE) if a not in mapped]
+    gaps = uncovered(start, end, regions)
+    assert [a for lo, hi in gaps for a in range(lo, hi, PAGE)] == free
+    assert _touched(start, end, regions) == (len(free) < (end - start) // PAGE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(page_map(), span)
+def test_cutting_sorted_ranges_is_cut(
+    regions: list[tuple[int, int, int]], where: tuple[int, int]
+) -> None:
+    ranges = [[lo, hi] for lo, hi, _p in regions]
+    assert _cut_sorted(ranges, *where) == cut(ranges, *where)
+
+
+@settings(max_examples=60, deadline=None)
+@given(page_map(), span, st.integers(1, 8))
+def test_the_address_space_walks_agree_with_every_page(
+    regions: list[tuple[int, int, int]], where: tuple[int, int], pages: int
+) -> None:
+    m = Machine(ARCH)
+    space = AddressSpace(m, 0x600000, BASE + SLOTS * PAGE // 2, 0x7FFF00000000, 8 << 20)
+    for lo, hi, perms in regions:
+        space.host.map(lo, hi - lo, perms)
+    start, end = where
+    mapped = _pages(regions)
+    parts = space._mapped_parts(start, end)
+    assert _pages(parts) == {a: p for a, p in mapped.items() if start <= a < end}
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(parts))
+    # mmap's placement: the highest free run of `pages` pages ending at or below the base
+    # (a run lower than BASE counts as free: nothing is mapped there).
+    top = space.mmap_base
+    want = next(
+        a for a in range(top - pages * PAGE, -1, -PAGE)
+        if all(a + i * PAGE not in mapped for i in range(pages))
+    )  # fmt: skip
+    assert space._find_gap(pages * PAGE) == want
+    assert space.host.backs(start, end) == any(lo <= start and end <= hi for lo, hi, _ in regions)
+
+
+def test_a_restore_gives_back_the_blocks_it_unmapped() -> None:
+    m, space = _space()
+    kept = space.do_mmap(0, 8 * PAGE, 3, PRIVATE | MAP_ANONYMOUS)
+    gone = space.do_mmap(0, 16 * PAGE, 3, PRIVATE | MAP_ANONYMOUS)
+    held = space.host.host_bytes
+    m.write(gone, _pattern(16))
+    # What restore_memory does when the state had no mapping there, then the platform.
+    m.uc.mem_unmap(gone, 16 * PAGE)
+    space.host.reset()
+    assert space.host.host_bytes == held - 16 * PAGE
+    assert not space.host.backs(kept, kept + PAGE)  # the restore's map is Unicorn's now

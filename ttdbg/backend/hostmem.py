@@ -10,13 +10,17 @@ Unicorn still maps; `release` gives back only what no region covers.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
+import itertools
 import mmap
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import unicorn
 
 _HOST_PAGE = mmap.PAGESIZE
+_ABOVE = 1 << 65  # past every guest address: [start, _ABOVE] sorts after any [start, end]
 _libc = ctypes.CDLL(None)
 _libc.memcmp.restype = ctypes.c_int
 _libc.memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
@@ -33,10 +37,12 @@ class _Block:
 
 
 def uncovered(start: int, end: int, regions: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
-    """The parts of [start, end) no region of the (sorted) list covers."""
+    """The parts of [start, end) no region of the (sorted, disjoint) list covers."""
     gaps = []
     at = start
-    for lo, hi, _perms in regions:
+    # From the last region starting before `start` (the first that can reach into it).
+    first = max(bisect.bisect_right(regions, (start,)) - 1, 0)
+    for lo, hi, _perms in itertools.islice(regions, first, None):
         if hi <= at:
             continue
         if lo >= end:
@@ -65,12 +71,30 @@ def cut(ranges: list[list[int]], start: int, end: int) -> list[list[int]]:
     return kept
 
 
+def _touched(start: int, end: int, regions: list[tuple[int, int, int]]) -> bool:
+    """Whether any region of the (sorted, disjoint) list covers part of [start, end): the last
+    one starting before `end` reaches past `start`."""
+    last = bisect.bisect_left(regions, (end,)) - 1
+    return last >= 0 and regions[last][1] > start
+
+
+def _cut_sorted(ranges: list[list[int]], start: int, end: int) -> list[list[int]]:
+    """`cut` for sorted, disjoint `ranges`: only those that can overlap [start, end) looked at."""
+    first = max(bisect.bisect_right(ranges, [start]) - 1, 0)
+    last = bisect.bisect_left(ranges, [end], first)
+    return [*ranges[:first], *cut(ranges[first:last], start, end), *ranges[last:]]
+
+
 class HostMemory:
     """The host allocations behind guest regions, and which guest ranges they back now."""
 
-    def __init__(self, uc: unicorn.Uc) -> None:
+    def __init__(self, uc: unicorn.Uc, regions: Callable[[], list[tuple[int, int, int]]]) -> None:
         self._uc = uc
+        self._regions = regions  # the guest's map now, sorted (Machine.regions)
         self._blocks: list[_Block] = []
+        # After a restore (`reset`): blocks may back nothing any more; they are given back
+        # at the next map, release or count, not on every restore.
+        self._stale = False
         # Guest ranges mapped from the blocks, as [start, end), sorted and disjoint. Knowing
         # them exactly matters only for speed: a range wrongly taken as backed is split by
         # Unicorn's copy, one wrongly taken as not backed by the caller's own split.
@@ -78,6 +102,8 @@ class HostMemory:
 
     def map(self, start: int, length: int, perms: int) -> None:
         """Map [start, start + length) as zero pages the host allocates on first touch."""
+        if self._stale:
+            self._prune(self._regions())
         try:
             memory = mmap.mmap(-1, length, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         except OSError:
@@ -87,7 +113,8 @@ class HostMemory:
         self._uc.mem_map_ptr(start, length, perms, ctypes.addressof(pin))
         self._blocks.append(_Block(start, start + length, memory, pin))
         end = start + length
-        self.backed = sorted([*cut(self.backed, start, end), [start, end]])
+        self.backed = _cut_sorted(self.backed, start, end)
+        bisect.insort(self.backed, [start, end])
 
     def holds(self, start: int, end: int, data: bytes, offset: int) -> bool:
         """Whether guest [start, end), backed here, holds `data` from `offset` on, with zeros
@@ -106,20 +133,24 @@ class HostMemory:
 
     def backs(self, start: int, end: int) -> bool:
         """Whether [start, end) lies wholly in one backed range."""
-        return any(lo <= start and end <= hi for lo, hi in self.backed)
+        # (Sorted and disjoint: only the last range starting at or before `start` can.)
+        at = bisect.bisect_right(self.backed, [start, _ABOVE]) - 1
+        return at >= 0 and self.backed[at][1] >= end
 
     def release(self, start: int, end: int, regions: list[tuple[int, int, int]]) -> None:
         """After [start, end) was unmapped: give back the host memory behind it wherever no
         region (`regions`, sorted, as Machine.regions gives them) covers it. Any region that
         uses a block lies inside the block's guest range, so a page no region covers is one
         Unicorn no longer reads."""
-        self.backed = cut(self.backed, start, end)
+        self.backed = _cut_sorted(self.backed, start, end)
+        if self._stale:
+            self._prune(regions)
         kept = []
         for block in self._blocks:
             if block.end <= start or block.start >= end:
                 kept.append(block)
                 continue
-            if uncovered(block.start, block.end, regions) != [(block.start, block.end)]:
+            if _touched(block.start, block.end, regions):
                 kept.append(block)
                 for lo, hi in uncovered(max(start, block.start), min(end, block.end), regions):
                     # Whole host pages only (a host's pages may be larger than the guest's).
@@ -129,15 +160,21 @@ class HostMemory:
                         block.memory.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
         self._blocks = kept
 
-    def reset(self, regions: list[tuple[int, int, int]]) -> None:
+    def reset(self) -> None:
         """After the map was replaced from a snapshot: regions it mapped anew are Unicorn's
-        own, so none is taken as backed; blocks no region covers any more are given back."""
+        own, so none is taken as backed; blocks no region covers any more are given back
+        (later: a reverse step restores far more often than the guest maps)."""
         self.backed = []
-        self._blocks = [
-            b for b in self._blocks if uncovered(b.start, b.end, regions) != [(b.start, b.end)]
-        ]
+        self._stale = True
+
+    def _prune(self, regions: list[tuple[int, int, int]]) -> None:
+        """Give back the blocks no region covers any more."""
+        self._blocks = [b for b in self._blocks if _touched(b.start, b.end, regions)]
+        self._stale = False
 
     @property
     def host_bytes(self) -> int:
         """The size of the host allocations held (touched or not)."""
+        if self._stale:
+            self._prune(self._regions())
         return sum(b.end - b.start for b in self._blocks)

@@ -313,6 +313,9 @@ class Machine:
         self.outside_registers: dict[str, Callable[[], int]] = {}
         # Device memory (firmware machines): mapped, but not memory snapshots hold.
         self.mmio_regions: tuple[tuple[int, int], ...] = ()
+        # The last map `regions` built, and what it was built from.
+        self._regions_key: tuple[bytes, tuple[tuple[int, int], ...]] | None = None
+        self._regions: list[tuple[int, int, int]] = []
         # Pages written since a known state (fixed memory maps only), or None: every restore
         # and capture scans all of memory.
         self.dirty: DirtyPages | None = None
@@ -481,10 +484,16 @@ class Machine:
             raw = ctypes.string_at(found, _REGION.size * count.value) if count.value else b""
         finally:
             uclib.uc_free(found)
-        regions = sorted((b, e + 1, p) for b, e, p in _REGION.iter_unpack(raw))
-        if self.mmio_regions:
-            regions = [r for r in regions if (r[0], r[1]) not in self.mmio_regions]
-        return regions
+        # The map changes far less often than it is asked for (every memory syscall asks a
+        # few times): the same bytes from Unicorn are the same list, without a tuple built
+        # per region (with hundreds of mappings, most of a memory syscall's own time).
+        key = (raw, self.mmio_regions)
+        if key != self._regions_key:
+            regions = sorted((b, e + 1, p) for b, e, p in _REGION.iter_unpack(raw))
+            if self.mmio_regions:
+                regions = [r for r in regions if (r[0], r[1]) not in self.mmio_regions]
+            self._regions_key, self._regions = key, regions
+        return list(self._regions)  # (the caller's own: it may change it)
 
     def is_mapped(self, addr: int, size: int) -> bool:
         end = addr + size

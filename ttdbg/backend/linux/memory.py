@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -64,7 +65,7 @@ class AddressSpace:
         self.write_back: Callable[[int, int], None] | None = None
         # The host memory behind the regions mapped here: splitting one of them (mprotect or
         # munmap of part of it, MAP_FIXED over part of it) is bookkeeping, not a copy.
-        self.host = HostMemory(machine.uc)
+        self.host = HostMemory(machine.uc, machine.regions)
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -85,7 +86,7 @@ class AddressSpace:
         self.views = [list(checked_view(v)) for v in state.get("views", [])]
         self.past_eof = _checked_ranges(state.get("past_eof", []))
         self.shared.load_state(state.get("shared"))
-        self.host.reset(self.m.regions())
+        self.host.reset()
 
     def add_file_mapping(self, start: int, end: int, file_end: int) -> None:
         """Note a file mapping of [start, end) whose file content ends at `file_end`: the
@@ -197,8 +198,13 @@ class AddressSpace:
 
     def _mapped_parts(self, start: int, end: int) -> list[tuple[int, int, int]]:
         """The mapped pieces of [start, end) as (start, end, perms)."""
+        regions = self.m.regions()
         parts = []
-        for b, e, p in self.m.regions():
+        # Sorted and disjoint: from the last region starting before `start` up to `end`.
+        first = max(bisect.bisect_right(regions, (start,)) - 1, 0)
+        for b, e, p in itertools.islice(regions, first, None):
+            if b >= end:
+                break
             lo, hi = max(b, start), min(e, end)
             if lo < hi:
                 parts.append((lo, hi, p))
@@ -211,7 +217,13 @@ class AddressSpace:
         only the pages that are not zero. Regions on ttdbg's own host memory are left to
         Unicorn, which splits those in place."""
         uc = self.m.uc
-        for b, e, perms in self.m.regions():
+        regions = self.m.regions()
+        # Only the regions `start` or `end` falls strictly inside (sorted and disjoint: the
+        # last one starting before each).
+        around = {
+            regions[i] for x in (start, end) if (i := bisect.bisect_left(regions, (x,)) - 1) >= 0
+        }
+        for b, e, perms in sorted(around):
             cuts = [x for x in (start, end) if b < x < e]
             if not cuts or self.host.backs(b, e):
                 continue
@@ -244,12 +256,13 @@ class AddressSpace:
     def _find_gap(self, length: int) -> int:
         """Top-down search below the mmap base, as Linux places mappings."""
         top = self.mmap_base
-        for b, e, _p in sorted(self.m.regions(), key=lambda r: -r[0]):
-            if b >= top:
-                continue
+        regions = self.m.regions()
+        # Downwards from the last region starting below the base (those above never count).
+        for i in range(bisect.bisect_left(regions, (top,)) - 1, -1, -1):
+            b, e, _p = regions[i]
             if e <= top - length:
                 return top - length
-            top = min(top, b)
+            top = b
         return top - length if top - length >= PAGE * 16 else -ENOMEM
 
     # -- syscalls ------------------------------------------------------------------------------
