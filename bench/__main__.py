@@ -22,6 +22,7 @@ from bench.fw_figures import fw_figures
 from bench.gdb_steps import gdb_figures
 from bench.index_figures import index_figures, last_write_figures
 from bench.long_recording import long_recording
+from bench.region_figures import region_figures
 from bench.thread_figures import thread_figures
 from bench.tui_figures import tui_figures
 from ttdbg.backend.recorder import DEFAULT_SNAPSHOT_EVERY, Recorder
@@ -214,6 +215,10 @@ def main() -> int:
         help="only the thread figures (threads_record_ratio, thread_switch_us, ...)",
     )  # fmt: skip
     parser.add_argument(
+        "--only-regions", action="store_true",
+        help="only the memory bookkeeping figures (reverse_step_*, load_state_*, maps_*)",
+    )  # fmt: skip
+    parser.add_argument(
         "--only-gdb", metavar="REC", type=Path, default=None,
         help="only the gdb stepi figures (against gdbserver), on this compute recording",
     )  # fmt: skip
@@ -237,6 +242,9 @@ def main() -> int:
     if args.only_gdb is not None:
         bins = BIN if args.arch == "x86_64" else BIN / args.arch
         print(json.dumps(gdb_figures(args.only_gdb, bins / "compute", args.arch), indent=2))
+        return 0
+    if args.only_regions:
+        print(json.dumps(quietly(lambda: region_figures(args.repeats)), indent=2))
         return 0
     if args.only_threads:
         figures = quietly(lambda: thread_figures(best_of, raw_unicorn, args.repeats))
