@@ -109,6 +109,7 @@ ALIASES = r"""
 #include <sys/mman.h>
 #include <unistd.h>
 static const char *show(void *p) { return p == MAP_FAILED ? strerrorname_np(errno) : "ok"; }
+static const char *done(int r) { return r ? strerrorname_np(errno) : "ok"; }
 int main(void) {
     int fd = open("aliased", O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (ftruncate(fd, 8192)) return 1;
@@ -121,6 +122,14 @@ int main(void) {
     char *b = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096);
     printf("the page no longer mapped %s\n", show(b));
     strcpy(a, "one"); strcpy(b, "two");
+    /* Two read-only mappings of one page both show what write() puts there. */
+    munmap(b, 4096);
+    char *r1 = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 4096);
+    char *r2 = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ro, 4096);
+    printf("two read-only %s %s\n", show(r1), show(r2));
+    if (pwrite(fd, "seen twice", 10, 4096) != 10) return 1;
+    printf("%.10s, %.10s\n", r1, r2);
+    printf("one made writable %s\n", done(mprotect(r1, 4096, PROT_READ | PROT_WRITE)));
     return 0;
 }
 """
@@ -128,8 +137,9 @@ int main(void) {
 
 def test_two_mappings_of_one_page_are_refused_visibly(tmp_path: Path) -> None:
     """ttdbg keeps a copy of a file's pages per mapping, Linux one per file: two shared
-    mappings of the same page where either may write are refused with ENODEV (never shown
-    stale), and a mapping of pages no other mapping shows is fine."""
+    mappings of the same page where either is writable are refused (ENODEV for mmap, EACCES
+    for mprotect), never shown stale; read-only ones both show the file's changes, and a
+    mapping of pages no other mapping shows is fine."""
     cc = require_tool("gcc")
     prog = tmp_path / "aliases"
     src = tmp_path / "aliases.c"
@@ -139,18 +149,27 @@ def test_two_mappings_of_one_page_are_refused_visibly(tmp_path: Path) -> None:
     native_dir.mkdir()
     rec_dir.mkdir()
     native = run_native([str(prog)], cwd=native_dir)
-    rec = run_ttdbg(["record", "-o", str(tmp_path / "a.ttrec"), "--", str(prog)], cwd=rec_dir)
-    assert native.stdout.splitlines()[1:3] == [
-        b"the same page again ok",
-        b"read-only, same page ok",
-    ]
+    rec_path = tmp_path / "a.ttrec"
+    rec = run_ttdbg(["record", "-o", str(rec_path), "--", str(prog)], cwd=rec_dir)
+    lines = native.stdout.splitlines()
+    assert lines[1:3] == [b"the same page again ok", b"read-only, same page ok"]
+    assert lines[-1] == b"one made writable ok"
     assert rec.stdout.splitlines() == [
         b"first ok",
         b"the same page again ENODEV",
         b"read-only, same page ENODEV",
         b"the page no longer mapped ok",
+        b"two read-only ok ok",
+        b"seen twice, seen twice",
+        b"one made writable EACCES",
     ]
     assert (rec_dir / "aliased").read_bytes() == (native_dir / "aliased").read_bytes()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rep = run_ttdbg(["replay", "--verify", str(rec_path)], cwd=empty)
+    assert rep.returncode == 0, rep.stderr.decode()
+    assert rep.stdout == rec.stdout
+    assert list(empty.iterdir()) == []
 
 
 WAL_SCRIPT = r"""

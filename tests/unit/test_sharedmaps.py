@@ -81,3 +81,15 @@ def test_a_state_from_before_writable_mappings_loads_read_only() -> None:
         (A + 4 * PAGE, A + 6 * PAGE, 1, False),
     ]
     assert maps.next_ident == 2
+
+
+def test_aliased_pages_are_those_shown_outside_the_range() -> None:
+    maps = SharedMaps()
+    maps.add(SharedMap(A, A + 2 * PAGE, 0, 0, 1, True), 4 * PAGE)
+    maps.add(SharedMap(A + 4 * PAGE, A + 5 * PAGE, PAGE, 0, 1, True), 4 * PAGE)
+    maps.add(SharedMap(A + 8 * PAGE, A + 9 * PAGE, 0, 1, 1, True), PAGE)  # another file
+    assert maps.aliased(A, A + PAGE) is False  # file page 0 shows only there
+    assert maps.aliased(A + PAGE, A + 2 * PAGE) is True  # file page 1 shows at A + 4 pages too
+    assert maps.aliased(A + 4 * PAGE, A + 5 * PAGE) is True
+    assert maps.aliased(A, A + 9 * PAGE) is False  # both places are inside the range
+    assert maps.aliased(A + 8 * PAGE, A + 9 * PAGE) is False

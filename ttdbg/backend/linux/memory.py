@@ -312,6 +312,10 @@ class AddressSpace:
         shared = self.shared.overlapping(addr, end)
         if prot & PROT_WRITE and not all(entry.may_write for entry in shared):
             return -EACCES  # as Linux: a shared mapping of a file opened read-only
+        if prot & PROT_WRITE and shared and self.shared.aliased(addr, end):
+            # Its pages show elsewhere too, and ttdbg keeps a copy per mapping: stores here
+            # would not show there. Refused (Linux allows it) rather than shown stale.
+            return -EACCES
         self._split_at(addr, end)
         if shared:
             # Stores made while writable reach the file now: only writable mappings are

@@ -146,6 +146,21 @@ class SharedMaps:
                                  m.prot, m.may_write))  # fmt: skip
         return out
 
+    def aliased(self, start: int, end: int) -> bool:
+        """Whether a file's pages that [start, end) shows are also shown outside it."""
+        for entry in self.overlapping(start, end):
+            lo, hi = entry.file_range(max(entry.start, start), min(entry.end, end))
+            for other in self.of_file(entry.ident):
+                for a, b in (
+                    (other.start, min(other.end, start)),
+                    (max(other.start, end), other.end),
+                ):
+                    if a < b:
+                        o_lo, o_hi = other.file_range(a, b)
+                        if o_lo < hi and lo < o_hi:
+                            return True
+        return False
+
     def extend(self, end: int, new_end: int) -> SharedMap | None:
         """The mapping that ends at `end`, grown to `new_end` (mremap), or None."""
         for m in self.maps:

@@ -63,10 +63,10 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
     size = page_up(length)
     entry = None
     if shared:
-        entry = _shared_entry(p, answer, addr if flags & MAP_FIXED else None, size, offset)
+        entry = _shared_entry(p, answer, addr if flags & MAP_FIXED else None, size, offset, prot)
         if entry is None:
             return -ENODEV
-        entry.prot, entry.may_write = prot & 7, may_write
+        entry.may_write = may_write
     if (
         entry is None
         and flags & MAP_FIXED
@@ -90,12 +90,13 @@ def sys_mmap(p: LinuxPlatform, a: Args) -> int:
 
 
 def _shared_entry(
-    p: LinuxPlatform, answer: bytes, fixed: int | None, size: int, offset: int
+    p: LinuxPlatform, answer: bytes, fixed: int | None, size: int, offset: int, prot: int
 ) -> SharedMap | None:
     """The shared mapping the host's answer names (its file ident checked against those the
     guest maps), or None when the file's pages would show at two places that can diverge:
-    ttdbg keeps one copy per mapping, Linux one per file, so an overlap where either side may
-    be written is refused (ENODEV) rather than shown stale."""
+    ttdbg keeps one copy per mapping, Linux one per file, so an overlap where either side is
+    writable is refused (ENODEV) rather than shown stale. Read-only ones both show the file
+    (its changes reach every mapping of it)."""
     tail = answer[DIGEST_SIZE + 8 :]
     shared = p.mem.shared
     if len(tail) not in (0, 4):
@@ -109,10 +110,12 @@ def _shared_entry(
     for other in shared.of_file(ident):
         if fixed is not None and fixed <= other.start and other.end <= fixed + size:
             continue  # replaced by this mapping
+        if not (prot | other.prot) & PROT_WRITE:
+            continue
         lo, hi = other.file_range(other.start, other.end)
         if lo < offset + size and offset < hi:
             return None
-    return SharedMap(0, 0, offset, ident, 0, False)
+    return SharedMap(0, 0, offset, ident, prot & 7, False)
 
 
 @syscall("munmap", kind=Kind.EMULATED)
