@@ -4,8 +4,10 @@ region uses any more."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
+import unicorn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -180,3 +182,24 @@ def test_a_restore_gives_back_the_blocks_it_unmapped() -> None:
     space.host.reset()
     assert space.host.host_bytes == held - 16 * PAGE
     assert not space.host.backs(kept, kept + PAGE)  # the restore's map is Unicorn's now
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("mup"), span, st.sampled_from([1, 3, 5])), max_size=30))
+def test_the_region_list_follows_every_change_of_the_map(
+    changes: list[tuple[str, tuple[int, int], int]],
+) -> None:
+    """Machine.regions, which unpacks only what changed since it last looked, against
+    Unicorn's own region list (the binding's, unpacked whole each time)."""
+    m = Machine(ARCH)
+    for op, (start, end), perms in changes:
+        free = not any(lo < end and start < hi + 1 for lo, hi, _p in m.uc.mem_regions())
+        if op == "m" and free:
+            m.uc.mem_map(start, end - start, perms)
+        elif op in "up" and not free:
+            with contextlib.suppress(unicorn.UcError):  # (not all of it mapped)
+                if op == "u":
+                    m.uc.mem_unmap(start, end - start)
+                else:
+                    m.uc.mem_protect(start, end - start, perms)
+        assert m.regions() == sorted((lo, hi + 1, p) for lo, hi, p in m.uc.mem_regions())

@@ -30,6 +30,39 @@ assert (PERM_R, PERM_W, PERM_X) == (
 # Unicorn's uc_mem_region: first byte, last byte, perms (and padding to 8 bytes).
 _REGION = struct.Struct("=QQI4x")
 assert ctypes.sizeof(uc_mem_region) == _REGION.size
+
+
+def _unpack_changed(
+    old_raw: bytes, old: list[tuple[int, int, int]], raw: bytes
+) -> list[tuple[int, int, int]]:
+    """Unicorn's region array `raw` as (start, end exclusive, perms), in its order: the
+    records it shares with `old_raw` at its front and back taken from `old` (the unpacking of
+    `old_raw`), only those between unpacked."""
+    size = _REGION.size
+    n_old, n = len(old_raw) // size, len(raw) // size
+    # The longest common run of whole records at the front, then at the back of what is left
+    # (binary searches: each comparison is one memcmp).
+    lo, hi = 0, min(n_old, n)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old_raw[: mid * size] == raw[: mid * size]:
+            lo = mid
+        else:
+            hi = mid - 1
+    front = lo
+    lo, hi = 0, min(n_old, n) - front
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old_raw[len(old_raw) - mid * size :] == raw[len(raw) - mid * size :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    back = lo
+    middle = raw[front * size : (n - back) * size]
+    changed = [(b, e + 1, p) for b, e, p in _REGION.iter_unpack(middle)]
+    return [*old[:front], *changed, *old[n_old - back :]]
+
+
 _ZERO_RUN = 1 << 20  # the most zeros `Machine.zero` writes in one call
 
 
@@ -313,9 +346,11 @@ class Machine:
         self.outside_registers: dict[str, Callable[[], int]] = {}
         # Device memory (firmware machines): mapped, but not memory snapshots hold.
         self.mmio_regions: tuple[tuple[int, int], ...] = ()
-        # The last map `regions` built, and what it was built from.
-        self._regions_key: tuple[bytes, tuple[tuple[int, int], ...]] | None = None
+        # The last map `regions` built, what it was built from, and Unicorn's array as
+        # unpacked (in Unicorn's order).
+        self._regions_key: tuple[bytes, tuple[tuple[int, int], ...]] = (b"", ())
         self._regions: list[tuple[int, int, int]] = []
+        self._unpacked: list[tuple[int, int, int]] = []
         # Pages written since a known state (fixed memory maps only), or None: every restore
         # and capture scans all of memory.
         self.dirty: DirtyPages | None = None
@@ -485,11 +520,13 @@ class Machine:
         finally:
             uclib.uc_free(found)
         # The map changes far less often than it is asked for (every memory syscall asks a
-        # few times): the same bytes from Unicorn are the same list, without a tuple built
-        # per region (with hundreds of mappings, most of a memory syscall's own time).
+        # few times), and then in a few places: the same bytes from Unicorn are the same
+        # list, and only the regions whose bytes changed are unpacked anew (with hundreds of
+        # mappings, building a tuple per region was most of a memory syscall's own time).
         key = (raw, self.mmio_regions)
         if key != self._regions_key:
-            regions = sorted((b, e + 1, p) for b, e, p in _REGION.iter_unpack(raw))
+            self._unpacked = _unpack_changed(self._regions_key[0], self._unpacked, raw)
+            regions = sorted(self._unpacked)
             if self.mmio_regions:
                 regions = [r for r in regions if (r[0], r[1]) not in self.mmio_regions]
             self._regions_key, self._regions = key, regions
