@@ -130,6 +130,14 @@ int main(void) {
     if (pwrite(fd, "seen twice", 10, 4096) != 10) return 1;
     printf("%.10s, %.10s\n", r1, r2);
     printf("one made writable %s\n", done(mprotect(r1, 4096, PROT_READ | PROT_WRITE)));
+    /* Growing a mapping over file pages another one shows. */
+    munmap(a, 4096);
+    munmap(r1, 4096);
+    munmap(r2, 4096);
+    char *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    char *high = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096);
+    printf("side by side %s %s\n", show(low), show(high));
+    printf("grown over the other %s\n", show(mremap(low, 4096, 8192, MREMAP_MAYMOVE)));
     return 0;
 }
 """
@@ -138,8 +146,8 @@ int main(void) {
 def test_two_mappings_of_one_page_are_refused_visibly(tmp_path: Path) -> None:
     """ttdbg keeps a copy of a file's pages per mapping, Linux one per file: two shared
     mappings of the same page where either is writable are refused (ENODEV for mmap, EACCES
-    for mprotect), never shown stale; read-only ones both show the file's changes, and a
-    mapping of pages no other mapping shows is fine."""
+    for mprotect, ENOMEM for mremap growing over it), never shown stale; read-only ones both
+    show the file's changes, and a mapping of pages no other mapping shows is fine."""
     cc = require_tool("gcc")
     prog = tmp_path / "aliases"
     src = tmp_path / "aliases.c"
@@ -153,7 +161,8 @@ def test_two_mappings_of_one_page_are_refused_visibly(tmp_path: Path) -> None:
     rec = run_ttdbg(["record", "-o", str(rec_path), "--", str(prog)], cwd=rec_dir)
     lines = native.stdout.splitlines()
     assert lines[1:3] == [b"the same page again ok", b"read-only, same page ok"]
-    assert lines[-1] == b"one made writable ok"
+    assert lines[-3] == b"one made writable ok"
+    assert lines[-1] == b"grown over the other ok"
     assert rec.stdout.splitlines() == [
         b"first ok",
         b"the same page again ENODEV",
@@ -162,6 +171,8 @@ def test_two_mappings_of_one_page_are_refused_visibly(tmp_path: Path) -> None:
         b"two read-only ok ok",
         b"seen twice, seen twice",
         b"one made writable EACCES",
+        b"side by side ok ok",
+        b"grown over the other ENOMEM",
     ]
     assert (rec_dir / "aliased").read_bytes() == (native_dir / "aliased").read_bytes()
     empty = tmp_path / "empty"

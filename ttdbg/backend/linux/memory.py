@@ -338,6 +338,8 @@ class AddressSpace:
         tail = self.shared.overlapping(old + old_len - PAGE, old + old_len)
         if tail:
             perms = tail[0].prot  # its pages past the file's end take no access
+            if new_len > old_len and self._grows_into_alias(tail[0], old, old_len, new_len):
+                return -ENOMEM  # refused rather than shown stale (see _shared_entry)
         if new_len <= old_len:
             self._unmap(old + new_len, old + old_len)
             return old
@@ -367,6 +369,19 @@ class AddressSpace:
             self.m.uc.mem_protect(lo, hi - lo, 0)
         self._grow_shared(new + old_len, new + new_len)
         return new
+
+    def _grows_into_alias(self, entry: SharedMap, old: int, old_len: int, new_len: int) -> bool:
+        """Whether the file pages a shared mapping would grow over (mremap) show elsewhere
+        where either side is writable: ttdbg keeps a copy per mapping."""
+        lo = entry.offset + old + old_len - entry.start
+        hi = lo + new_len - old_len
+        for other in self.shared.of_file(entry.ident):
+            if old <= other.start and other.end <= old + old_len:
+                continue  # moves with it
+            o_lo, o_hi = other.file_range(other.start, other.end)
+            if (entry.prot | other.prot) & PROT_WRITE and o_lo < hi and lo < o_hi:
+                return True
+        return False
 
     def _grow_shared(self, end: int, new_end: int) -> None:
         """A shared file mapping ending at `end` now goes on to `new_end` (mremap): its new
