@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-FORMAT = 6  # bump on any incompatible change to the files below
+FORMAT = 7  # bump on any incompatible change to the files below
+
+
+def _always(name: str, type_: pa.DataType) -> pa.Field:
+    """A column never null: stored as a required Parquet column (no definition levels to
+    encode for each of its millions of values)."""
+    return pa.field(name, type_, nullable=False)
+
 
 WRITES = pa.schema(
     [
-        ("icount", pa.int64()),  # the writing instruction
-        ("pc", pa.uint64()),
-        ("addr", pa.uint64()),
-        ("size", pa.uint8()),
-        ("value", pa.uint64()),  # little-endian value of the `size` bytes written
+        _always("icount", pa.int64()),  # the writing instruction
+        _always("pc", pa.uint64()),
+        _always("addr", pa.uint64()),
+        _always("size", pa.uint8()),
+        _always("value", pa.uint64()),  # little-endian value of the `size` bytes written
         # The syscall that wrote (read's buffer, fstat's struct; stored in pieces of at most
         # 8 bytes at the syscall instruction's icount and pc); null: an instruction's store.
         ("syscall", pa.int32()),
         # Bytes 8..15 of a 16-byte store (an SSE or NEON q register stored whole), else 0.
-        ("value_hi", pa.uint64()),
+        _always("value_hi", pa.uint64()),
         # The signal whose frame this is (written onto the stack as the signal is delivered:
         # at the icount whose step delivers it, with the pc the interrupted code goes on at);
         # null: not a signal frame's write.
@@ -28,24 +35,29 @@ WRITES = pa.schema(
 
 CALLS = pa.schema(
     [
-        ("icount", pa.int64()),  # the call instruction
-        ("pc", pa.uint64()),  # the call site
-        ("target", pa.uint64()),  # the callee's first instruction
-        ("sp", pa.uint64()),  # stack pointer on entry to the callee
+        _always("icount", pa.int64()),  # the call instruction
+        _always("pc", pa.uint64()),  # the call site
+        _always("target", pa.uint64()),  # the callee's first instruction
+        _always("sp", pa.uint64()),  # stack pointer on entry to the callee
         ("return_icount", pa.int64()),  # the return instruction; null: not seen
         ("retval", pa.uint64()),  # the return-value register at the return
         # The first integer argument registers on entry to the callee.
-        ("arg0", pa.uint64()),
-        ("arg1", pa.uint64()),
-        ("arg2", pa.uint64()),
-        ("arg3", pa.uint64()),
-        ("tid", pa.int64()),  # the guest thread that called
+        _always("arg0", pa.uint64()),
+        _always("arg1", pa.uint64()),
+        _always("arg2", pa.uint64()),
+        _always("arg3", pa.uint64()),
+        _always("tid", pa.int64()),  # the guest thread that called
     ]
 )
 
 # Returns that no call of their interval explains: matched across intervals when read.
 RETURNS = pa.schema(
-    [("icount", pa.int64()), ("sp", pa.uint64()), ("retval", pa.uint64()), ("tid", pa.int64())]
+    [
+        _always("icount", pa.int64()),
+        _always("sp", pa.uint64()),
+        ("retval", pa.uint64()),
+        _always("tid", pa.int64()),
+    ]
 )
 
 SYSCALLS = pa.schema(
