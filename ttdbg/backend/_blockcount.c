@@ -450,7 +450,7 @@ enum { S_ROW, S_SP, S_COLUMNS };
 typedef struct {
     bc_counter *c;
     bc_reg_read_fn reg_read;
-    int32_t pc_id, sp_id, ret_id;
+    int32_t pc_id;
     uint32_t call_push; /* bytes a call pushes (x86-64: the return address) */
     /* block table: open addressing on (addr, size) */
     uint64_t mask, used;
@@ -465,7 +465,6 @@ typedef struct {
     ix_table returns; /* returns matched by no call of this run: icount, sp, retval, tid */
     ix_table stack;   /* the running thread's shadow stack: call row, sp the call returns to */
     int32_t oom;
-    int32_t arg_ids[4]; /* the first integer argument registers, read at a callee's entry */
     uint64_t half;      /* the row of a 16-byte store's low piece awaiting its high one */
     /* Calls and returns pair up per guest thread: `tid` runs on `stack`; the shadow stacks
      * of the others wait in `parked` (Python tells of every switch, ix_switch). */
@@ -477,7 +476,7 @@ typedef struct {
     uint64_t wide_rows; /* 16-byte rows: the only non-zero value_hi */
     /* uc_reg_read_batch: a call's stack pointer and arguments in one Unicorn call */
     int (*reg_read_batch)(void *uc, const int *regs, void **vals, int count);
-    int32_t call_regs[5]; /* sp, then the argument registers */
+    int32_t call_regs[5]; /* sp, then the first integer argument registers */
     int32_t ret_regs[2];  /* sp, the return-value register */
 } ix_recorder;
 
@@ -508,20 +507,30 @@ static void ix_unmap(ix_table *t) {
 /* The columns of the last recorder's writes and calls tables, and the sort's scratch column,
  * kept for the next recorder of the process: an index worker records interval after interval,
  * and pages it wrote before cost no faults (clearing fresh pages was a tenth of a recording).
- * Columns that must come zero-filled are not kept; nor is more than IX_SPARE_MAX bytes. */
+ * Columns that must come zero-filled are not kept; nor is more than IX_SPARE_MAX bytes in all. */
 #define IX_SPARE_MAX ((uint64_t)768 << 20)
 static ix_table ix_spare_writes, ix_spare_calls;
 static uint64_t *ix_spare_scratch, ix_spare_scratch_rows;
 /* ctypes lets go of the GIL: two threads' recorders may start or end at once */
 static pthread_mutex_t ix_spare_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uint64_t ix_bytes(const ix_table *t) { return t->cap * t->ncols * sizeof(uint64_t); }
+/* The bytes of `t`'s mapped columns but the `zeroed` ones. */
+static uint64_t ix_bytes(const ix_table *t, uint32_t zeroed) {
+    uint64_t cols = 0;
+    for (uint32_t i = 0; i < t->ncols; i++) cols += t->cols[i] && !((zeroed >> i) & 1);
+    return cols * t->cap * sizeof(uint64_t);
+}
+
+/* The bytes kept for the next recorder: spare columns and the sort's scratch. */
+static uint64_t ix_spare_bytes(void) {
+    return ix_bytes(&ix_spare_writes, 0) + ix_bytes(&ix_spare_calls, 0) +
+           ix_spare_scratch_rows * sizeof(uint64_t);
+}
 
 /* Keep `t`'s columns (but the `zeroed` ones) as `spare`, or unmap them. */
 static void ix_keep(ix_table *t, ix_table *spare, uint32_t zeroed) {
     ix_unmap(spare);
-    uint64_t others = ix_bytes(spare == &ix_spare_writes ? &ix_spare_calls : &ix_spare_writes);
-    if (!t->cap || ix_bytes(t) + others > IX_SPARE_MAX) {
+    if (!t->cap || ix_bytes(t, zeroed) + ix_spare_bytes() > IX_SPARE_MAX) {
         ix_unmap(t);
         return;
     }
@@ -950,8 +959,14 @@ int ix_sort_writes(ix_recorder *x) {
     free(next_keys);
     pthread_mutex_lock(&ix_spare_lock);
     if (ix_spare_scratch) munmap(ix_spare_scratch, ix_spare_scratch_rows * sizeof(uint64_t));
-    ix_spare_scratch = scratch;
-    ix_spare_scratch_rows = t->cap;
+    ix_spare_scratch = NULL;
+    ix_spare_scratch_rows = 0;
+    if (t->cap * sizeof(uint64_t) + ix_spare_bytes() <= IX_SPARE_MAX) {
+        ix_spare_scratch = scratch;
+        ix_spare_scratch_rows = t->cap;
+    } else {
+        munmap(scratch, t->cap * sizeof(uint64_t));
+    }
     pthread_mutex_unlock(&ix_spare_lock);
     return 0;
 }
@@ -989,17 +1004,14 @@ static void ix_put(ix_block *table, uint64_t mask, ix_block *b) {
 int ix_init(ix_recorder *x, bc_counter *c, void *reg_read, int32_t pc_id, int32_t sp_id,
             int32_t ret_id, uint32_t call_push, const int32_t *arg_ids, void *reg_read_batch) {
     memset(x, 0, sizeof *x);
-    memcpy(x->arg_ids, arg_ids, sizeof x->arg_ids);
     x->reg_read_batch = reg_read_batch;
     x->call_regs[0] = sp_id;
-    memcpy(x->call_regs + 1, arg_ids, sizeof x->arg_ids);
+    memcpy(x->call_regs + 1, arg_ids, 4 * sizeof *arg_ids);
     x->ret_regs[0] = sp_id;
     x->ret_regs[1] = ret_id;
     x->c = c;
     x->reg_read = (bc_reg_read_fn)reg_read;
     x->pc_id = pc_id;
-    x->sp_id = sp_id;
-    x->ret_id = ret_id;
     x->call_push = call_push;
     x->half = UINT64_MAX;
     x->writes.ncols = W_COLUMNS;
