@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.gdb_steps import free_port
 from tests.conftest import BIN, SAMPLES, poll, require_tool
 from tests.rsp_client import attach
 from tests.tui.tmux import Terminal
@@ -31,12 +31,6 @@ def icount_on(text: str) -> int:
     found = re.search(r"icount ([0-9,]+) /", text)
     assert found is not None, text
     return int(found.group(1).replace(",", ""))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.slow

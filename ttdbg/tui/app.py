@@ -54,6 +54,7 @@ from .messages import (
     SeekRequest,
     TimelineChanged,
 )
+from .timers import guard_timers
 from .view import StateView, ViewBuilder
 from .widgets.disassembly import Disassembly
 from .widgets.events import Events
@@ -235,6 +236,7 @@ class TtdbgApp(App[None]):
         progress_after: float = 0.25,
         fill_checkpoints: bool = True,
     ) -> None:
+        guard_timers()  # a toast's timer could freeze the app (see timers.py)
         super().__init__()
         # Whether the engine fills in checkpoints while idle (seeks then replay little).
         self.fill_checkpoints = fill_checkpoints
