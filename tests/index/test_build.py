@@ -19,6 +19,8 @@ from tests.index.oracle import Truth, brute_force
 from tests.threads.build import COMPILERS, native_argv
 from ttdbg.backend.eventlog import EventKind
 from ttdbg.backend.recording import open_recording
+from ttdbg.backend.stops import WatchpointHit
+from ttdbg.backend.timeline import Timeline
 from ttdbg.index.build import build_index, run_here
 from ttdbg.index.interval import intervals
 from ttdbg.index.query import run_query
@@ -219,6 +221,57 @@ def test_dontneed_is_a_write_of_zero_fill_over_the_pages_that_were_not_zero(
         (5, 0x5A), (4096 + 7, 0), (2 * 4096 + 4095, 0xA5)
     ]  # fmt: skip
     assert all(icount < at for icount, *_rest in stores)
+    writes, _calls = index_rows(path)
+    assert writes == sorted(brute_force(rec).writes)
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_a_mapping_made_where_pages_were_unmapped_reads_zeros_written_by_the_munmap(
+    arch: str, tmp_path: Path
+) -> None:
+    """munmap of two pages holding non-zero bytes, then an anonymous mmap at the same
+    addresses: the new mapping reads zeros, as on Linux. The index holds the munmap as a write
+    of zeros over each page that was not zero, at the syscall's icount, as it holds
+    MADV_DONTNEED; `last` of those bytes at the end goes there, by index lookup as by the
+    replay scan, and not to the stores made before the unmap. Every write also equals the
+    brute-force replay's."""
+    program, path = build_program("remap.c", arch, tmp_path), tmp_path / "remap.ttrec"
+    native = subprocess.run(native_argv(program, arch), capture_output=True, timeout=120)
+    assert native.stdout == b"0 0\n", native.stderr
+    out = run_ttdbg(["record", "-o", str(path), "--", str(program)])
+    assert (out.returncode, out.stdout) == (0, native.stdout), out.stderr
+    build_index(str(path), runner=run_here)
+    rec = open_recording(str(path))
+    munmap = rec.program.arch.syscall_numbers["munmap"]
+    [(first,)] = run_query(
+        rec, "SELECT addr FROM writes WHERE value = 90 AND size = 1 AND syscall IS NULL"
+    ).rows  # p[5] = 0x5a
+    base = first - 5
+    rows = run_query(
+        rec,
+        f"SELECT icount, addr, size, value, syscall FROM writes WHERE syscall IS NOT NULL "
+        f"AND addr >= {base} AND addr < {base + 2 * 4096} ORDER BY addr",
+    ).rows
+    [at] = {icount for icount, *_rest in rows}
+    assert rows == [(at, addr, 8, 0, munmap) for addr in range(base, base + 2 * 4096, 8)]
+    stores = run_query(
+        rec,
+        f"SELECT icount FROM writes WHERE syscall IS NULL "
+        f"AND addr >= {base} AND addr < {base + 2 * 4096}",
+    ).rows
+    assert len(stores) == 2
+    assert all(icount < at for (icount,) in stores)
+    fast, slow = Timeline(rec), Timeline(open_recording(str(path)))
+    slow.index = None
+    for offset in (5, 4096 + 9):
+        for tl in (fast, slow):
+            tl.seek(tl.end)
+        hit, scanned = fast.last_write(base + offset, 1), slow.last_write(base + offset, 1)
+        assert fast.answered_by_index
+        assert hit == scanned
+        assert isinstance(hit, WatchpointHit)
+        assert (hit.syscall, hit.new) == (munmap, b"\0")
+        assert at <= hit.icount <= at + 1  # where the syscall's write is done, by arch
     writes, _calls = index_rows(path)
     assert writes == sorted(brute_force(rec).writes)
 

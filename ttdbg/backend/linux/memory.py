@@ -243,6 +243,13 @@ class AddressSpace:
             self.write_back(start, end)
         self._split_at(start, end)
         parts = self._mapped_parts(start, end)
+        if self.m.kernel_write_listener is not None:
+            # Heard as madvise(MADV_DONTNEED) is: a write of zeros over the pages that were
+            # not zero. A new anonymous mapping there reads zeros (munmap then mmap, brk down
+            # then up, MAP_FIXED over a mapping), and the write that gave its bytes their
+            # value must not be one made before the unmap.
+            for lo, hi, _p in parts:
+                self.m.zero(lo, hi - lo)
         for lo, hi, _p in parts:
             self.m.uc.mem_unmap(lo, hi - lo)
             if self.m.dirty is not None:
