@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -376,5 +377,28 @@ def test_the_engine_thread_survives_a_failing_operation_and_a_poisoning_gdb(
             await settle(pilot, app)
             assert app.view is not None
             assert app.view.icount == 101
+
+    asyncio.run(scenario())
+
+
+def test_a_step_after_a_view_still_on_its_way_is_not_overwritten_by_it(walk_copy: Path) -> None:
+    # A resize asks the engine for a fresh view; a step typed right after it used to run on
+    # the UI thread as soon as the engine was done, so the fresh view (built at the old
+    # position, its message not handled yet) was shown after the step's and stayed.
+    async def scenario() -> None:
+        app = make_app(walk_copy, fill_checkpoints=False)  # no idle work to make the engine busy
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot, app)
+            assert app.tl.position == 0
+            app._refresh_view()
+            deadline = time.monotonic() + 30
+            while app.engine.busy("tui-view"):  # the UI thread blocks: its message waits
+                assert time.monotonic() < deadline, "the engine never built the view"
+                time.sleep(0.01)
+            app.action_move("stepi")
+            await settle(pilot, app)
+            assert app.tl.position == 1
+            assert app.view is not None
+            assert app.view.icount == 1
 
     asyncio.run(scenario())

@@ -453,8 +453,11 @@ class TtdbgApp(App[None]):
     ) -> None:
         """Send `job` to the engine thread; its outcome comes back as a message. A `here` job
         (one instruction forward, a few milliseconds) runs on this thread when the engine is
-        idle: the two thread hand-offs and the message cost more than the step itself."""
-        if here:
+        idle: the two thread hand-offs and the message cost more than the step itself. Not
+        while an outcome is on its way: it was built before this job ran, and shown after
+        this one it would put the older state back on screen (a resize's fresh view, built
+        at icount 0, arrived after a step to 1 and stayed: the screen said 0, the timeline 1)."""
+        if here and self._in_flight == 0:
             ran = self.engine.run_now(job, origin)
             if ran is not None:
                 self._show_outcome(ran[0], record)
