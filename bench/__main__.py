@@ -231,6 +231,9 @@ def main() -> int:
         # --arch picks among machines of one name (virt); else the sample's own arch.
         known = [a for name, a in FW_SAMPLES if name == args.machine]
         arch = args.arch if args.arch != "x86_64" or not known else known[0]
+        if (args.machine, arch) not in FW_SAMPLES:
+            pairs = ", ".join(f"{name} ({a})" for name, a in FW_SAMPLES)
+            parser.error(f"no firmware sample for {args.machine} ({arch}); the samples: {pairs}")
         figures = fw_figures(args.machine, arch, args.repeats)
         if args.json:
             print(json.dumps(figures, indent=2))
