@@ -4,9 +4,7 @@ Unicorn's own map calls and ttdbg's walks over the regions (CPU time, medians)."
 
 from __future__ import annotations
 
-import hashlib
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +14,7 @@ from typing import Any
 
 import unicorn
 
+from bench.static_build import static_build
 from ttdbg.backend.linux.memory import AddressSpace
 from ttdbg.backend.linux.platform import LinuxPlatform
 from ttdbg.backend.machine import Machine
@@ -27,24 +26,14 @@ from ttdbg.backend.timeline import Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = Path(__file__).resolve().parent / "maps.c"
-CACHE = Path.home() / ".cache" / "ttdbg-tests" / "bench"
 STEPS = 200  # reverse steps a round
 MEMORY_CALLS = ("do_mmap", "do_munmap", "do_mprotect", "do_mremap", "do_brk")
 UNICORN_MAP_CALLS = ("mem_map", "mem_map_ptr", "mem_unmap", "mem_protect")
 
 
 def build() -> Path:
-    """bench/maps.c, static, built once into the cache (keyed by the source)."""
-    key = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-    out = CACHE / f"maps-{key}"
-    if not out.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        subprocess.run(
-            ["gcc", "-O1", "-static", "-o", str(tmp), str(SOURCE)], check=True, timeout=180
-        )
-        tmp.rename(out)
-    return out
+    """bench/maps.c, static, built once into the cache."""
+    return static_build(SOURCE)
 
 
 @contextmanager

@@ -3,33 +3,23 @@ one thread, and the cost of one thread switch in a mutex ping-pong."""
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.static_build import static_build
 from ttdbg.backend.eventlog import EventKind
 from ttdbg.backend.recorder import Recorder
 from ttdbg.backend.recording import open_recording
 
 SOURCE = Path(__file__).resolve().parent / "threads.c"
-CACHE = Path.home() / ".cache" / "ttdbg-tests" / "bench"
 WORK = 40_000_000  # LCG rounds in all, about 5 instructions each
 PASSES = 2_000
 
 
 def build() -> Path:
-    """bench/threads.c, static, built once into the cache (keyed by the source)."""
-    key = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-    out = CACHE / f"threads-{key}"
-    if not out.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        cmd = ["gcc", "-O1", "-static", "-pthread", "-o", str(tmp), str(SOURCE)]
-        subprocess.run(cmd, check=True, timeout=180)
-        tmp.rename(out)
-    return out
+    """bench/threads.c, static, built once into the cache."""
+    return static_build(SOURCE, "-pthread")
 
 
 def _record(program: Path, args: list[str], out: Path) -> Any:
