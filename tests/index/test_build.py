@@ -18,7 +18,7 @@ from tests.conftest import BIN, SAMPLES, poll, require_tool, run_ttdbg
 from tests.index.oracle import Truth, brute_force
 from tests.threads.build import COMPILERS, native_argv
 from ttdbg.backend.eventlog import EventKind
-from ttdbg.backend.recording import open_recording
+from ttdbg.backend.recording import Recording, open_recording
 from ttdbg.backend.stops import WatchpointHit
 from ttdbg.backend.timeline import Timeline
 from ttdbg.index.build import build_index, run_here
@@ -182,6 +182,24 @@ def test_partial_index_holds_exactly_its_intervals(name: str, tmp_path: Path) ->
     assert calls == truth.calls
 
 
+def _indexed_pages(
+    name: str, arch: str, tmp_path: Path, stdout: bytes
+) -> tuple[Path, Recording, int]:
+    """tests/index/NAME.c recorded (printing `stdout`, as natively) and indexed: its path, the
+    recording and the base of its pages (found by the store of 0x5a at p[5])."""
+    program, path = build_program(f"{name}.c", arch, tmp_path), tmp_path / f"{name}.ttrec"
+    native = subprocess.run(native_argv(program, arch), capture_output=True, timeout=120)
+    assert native.stdout == stdout, native.stderr
+    out = run_ttdbg(["record", "-o", str(path), "--", str(program)])
+    assert (out.returncode, out.stdout) == (0, native.stdout), out.stderr
+    build_index(str(path), runner=run_here)
+    rec = open_recording(str(path))
+    [(first,)] = run_query(
+        rec, "SELECT addr FROM writes WHERE value = 90 AND size = 1 AND syscall IS NULL"
+    ).rows
+    return path, rec, first - 5
+
+
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
 def test_dontneed_is_a_write_of_zero_fill_over_the_pages_that_were_not_zero(
     arch: str, tmp_path: Path
@@ -192,18 +210,8 @@ def test_dontneed_is_a_write_of_zero_fill_over_the_pages_that_were_not_zero(
     at the syscall's icount, and nothing over the pages that were zero already (no byte of
     them changed): there the store of zero stays the last write. Every write also equals the
     brute-force replay's."""
-    program, path = build_program("dontneed.c", arch, tmp_path), tmp_path / "dontneed.ttrec"
-    native = subprocess.run(native_argv(program, arch), capture_output=True, timeout=120)
-    assert native.stdout == b"0 0 0\n", native.stderr
-    out = run_ttdbg(["record", "-o", str(path), "--", str(program)])
-    assert (out.returncode, out.stdout) == (0, native.stdout), out.stderr
-    build_index(str(path), runner=run_here)
-    rec = open_recording(str(path))
+    path, rec, base = _indexed_pages("dontneed", arch, tmp_path, b"0 0 0\n")
     madvise = rec.program.arch.syscall_numbers["madvise"]
-    [(first,)] = run_query(
-        rec, "SELECT addr FROM writes WHERE value = 90 AND size = 1 AND syscall IS NULL"
-    ).rows  # p[5] = 0x5a
-    base = first - 5
     rows = run_query(
         rec,
         f"SELECT icount, addr, size, value, value_hi, syscall FROM writes "
@@ -235,18 +243,8 @@ def test_a_mapping_made_where_pages_were_unmapped_reads_zeros_written_by_the_mun
     MADV_DONTNEED; `last` of those bytes at the end goes there, by index lookup as by the
     replay scan, and not to the stores made before the unmap. Every write also equals the
     brute-force replay's."""
-    program, path = build_program("remap.c", arch, tmp_path), tmp_path / "remap.ttrec"
-    native = subprocess.run(native_argv(program, arch), capture_output=True, timeout=120)
-    assert native.stdout == b"0 0\n", native.stderr
-    out = run_ttdbg(["record", "-o", str(path), "--", str(program)])
-    assert (out.returncode, out.stdout) == (0, native.stdout), out.stderr
-    build_index(str(path), runner=run_here)
-    rec = open_recording(str(path))
+    path, rec, base = _indexed_pages("remap", arch, tmp_path, b"0 0\n")
     munmap = rec.program.arch.syscall_numbers["munmap"]
-    [(first,)] = run_query(
-        rec, "SELECT addr FROM writes WHERE value = 90 AND size = 1 AND syscall IS NULL"
-    ).rows  # p[5] = 0x5a
-    base = first - 5
     rows = run_query(
         rec,
         f"SELECT icount, addr, size, value, syscall FROM writes WHERE syscall IS NOT NULL "

@@ -354,14 +354,20 @@ print(json.dumps({
 """
 
 
-@pytest.mark.slow
-def test_host_python3_runs_like_native(tmp_path: Path) -> None:
-    """The host's python3: hundreds of files read, extension modules loaded with dlopen."""
+def _host_python3_like_native(script: str, rec: Path) -> bytes:
+    """The host's python3 running `script`, recorded at `rec`: its output, checked equal to
+    the native run's."""
     python = "/usr/bin/python3"
     if not os.path.exists(python):
         missing("/usr/bin/python3 is not installed")
     env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
-    out = assert_like_native("x86_64", [python, "-c", PYTHON_SCRIPT], tmp_path / "py.ttrec", env)
+    return assert_like_native("x86_64", [python, "-c", script], rec, env)
+
+
+@pytest.mark.slow
+def test_host_python3_runs_like_native(tmp_path: Path) -> None:
+    """The host's python3: hundreds of files read, extension modules loaded with dlopen."""
+    out = _host_python3_like_native(PYTHON_SCRIPT, tmp_path / "py.ttrec")
     assert json.loads(out)["primes"] == 78
     info = json.loads(run_ttdbg(["info", "--json", str(tmp_path / "py.ttrec")]).stdout)
     stored = [f["path"] for f in info["stored_files"]]
@@ -406,11 +412,7 @@ def test_host_python3_asyncio_runs_like_native(tmp_path: Path) -> None:
     """asyncio's event loop wakes itself through a socket pair (socketpair, FIONBIO, epoll,
     send/recv): executor threads, a signal handler, a queue and a stream over a socket pair.
     It ended in AttributeError '_ssock' when socketpair was ENOSYS."""
-    python = "/usr/bin/python3"
-    if not os.path.exists(python):
-        missing("/usr/bin/python3 is not installed")
-    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
-    out = assert_like_native("x86_64", [python, "-c", ASYNCIO_SCRIPT], tmp_path / "aio.ttrec", env)
+    out = _host_python3_like_native(ASYNCIO_SCRIPT, tmp_path / "aio.ttrec")
     assert b"['usr1'] [b'line one\\n', b'line two\\n', b''] ('', '')" in out
 
 
@@ -429,11 +431,7 @@ def test_recvfrom_waiting_for_another_thread_parks_its_thread(tmp_path: Path) ->
     """recvfrom with the sender's address, waiting for a datagram the program's own other
     thread sends: it parks its thread as recv and read do (it blocked the recorder, and so
     the sender, for ever)."""
-    python = "/usr/bin/python3"
-    if not os.path.exists(python):
-        missing("/usr/bin/python3 is not installed")
-    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
-    out = assert_like_native("x86_64", [python, "-c", RECVFROM_SCRIPT], tmp_path / "rf.ttrec", env)
+    out = _host_python3_like_native(RECVFROM_SCRIPT, tmp_path / "rf.ttrec")
     assert b"(b'ping'," in out
 
 
