@@ -13,6 +13,7 @@ from typing import TypeVar
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
+from ttdbg.msymbols import MinimalSymbols, read_minimal_symbols, section_spans
 from ttdbg.pltsymbols import plt_entries
 
 T = TypeVar("T")
@@ -84,6 +85,8 @@ class Symbols:
         self.span = (0, 0)  # [low, high) of the loaded segments
         self._libraries: list[Symbols] = []
         self._parsed: dict[tuple[str, int, int], Symbols] = {}
+        self._image, self._bias = image, bias
+        self._labels: MinimalSymbols | None = None  # gdb's minimal symbols, read when asked
         try:
             elf = ELFFile(io.BytesIO(image))
         except Exception:
@@ -206,12 +209,18 @@ class Symbols:
         return f"{sym.name}+{off}" if off else sym.name
 
     def describe_within(self, addr: int) -> str:
-        """`describe`, but only inside the symbol's own bytes (as gdb labels x's rows): an
-        address past a sized symbol's end, or past a symbol without a size, has no label."""
-        sym = self.lookup(addr)
-        if sym is None or addr >= sym.addr + max(sym.size, 1):
-            return ""
-        return self.describe(addr)
+        """The `symbol+offset` label gdb gives `addr` in x's rows and branch targets (from
+        its minimal symbols, by its rules), or "" where gdb prints none."""
+        owner = self._owner(addr)
+        if owner is not self:
+            return owner.describe_within(addr)
+        if self._labels is None:
+            self._labels = _untrusted(self._read_labels, MinimalSymbols([], []))
+        return self._labels.describe(addr)
+
+    def _read_labels(self) -> MinimalSymbols:
+        elf = ELFFile(io.BytesIO(self._image))
+        return MinimalSymbols(read_minimal_symbols(elf, self._bias), section_spans(elf, self._bias))
 
     def line_for(self, addr: int) -> SourceLine | None:
         """The source line of the instruction at `addr`; None outside every sequence."""

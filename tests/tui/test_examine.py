@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 
+import capstone
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from tests.conftest import BIN, SAMPLES, require_tool
+from tests.guest_programs import NOSTDLIB, build
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.timeline import Timeline
 from ttdbg.symbols import Symbols
@@ -138,3 +142,96 @@ def test_examine_instructions_in_gnu_spelling_off_x86(arch: str) -> None:
             assert got_line == want_line
         last = int(want.splitlines()[-1].split()[0], 16)
         addr = instructions(last, 2)[1][0]  # where the next command goes on
+
+
+# Places in the C library and crt code of the walk programs, each a run of instructions x/i
+# spells in a way capstone does not: labels from every kind of ELF symbol (IFUNC resolvers
+# such as memcpy, crt's size-0 functions and untyped labels such as __wrap_main and
+# load_gp), bitmask immediates as the register's bits, SIMD immediates in hex, `%.18e`
+# floats, udf's decimal, li/csrs/jr aliases; with the loads, stores, branches and calls
+# around them (on RISC-V, compressed and full-size).
+GNU_SPELLING_PLACES = {
+    "aarch64": [
+        "x/6i _init", "x/72i __wrap_main", "x/84i memcpy", "x/66i memset", "x/15i memchr",
+        "x/30i strlen", "x/72i strrchr", "x/30i __sfp_handle_exceptions", "x/28i _IO_init",
+        "x/30i sysmalloc", "x/50i free_mem", "x/12i _dl_find_object_init", "x/30i _dl_open",
+        "x/80i __strlen_asimd", "x/5i _fini",
+    ],
+    "riscv64": [
+        "x/12i _start", "x/60i deregister_tm_clones", "x/70i __lttf2", "x/45i __unordtf2",
+        "x/60i memcpy", "x/60i strlen", "x/50i _IO_init", "x/120i __libc_start_main",
+        "x/80i sysmalloc", "x/60i _IO_new_file_close_it",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
+def test_examine_instructions_of_the_c_library_as_gdb_multiarch(arch: str) -> None:
+    """x/i over the C library's and crt's code, whole outputs compared with gdb-multiarch's
+    for the same addresses (gdb names the place; its first row gives the address)."""
+    gdb = require_tool("gdb-multiarch")
+    rec = open_recording(str(SAMPLES / arch / "walk.ttrec"))
+    tl = Timeline(rec)
+    symbols = Symbols(rec.program_image, rec.program.load_bias)
+    disasm = GdbDisassembler(tl.machine.arch.cs_arch, tl.machine.arch.cs_mode)
+
+    def instructions(addr: int, count: int) -> list[tuple[int, str]]:
+        code = tl.read_memory(addr, 4 * count)
+        return list(disasm.disassemble(code, addr, count, symbols.describe_within))
+
+    commands = GNU_SPELLING_PLACES[arch]
+    args = [gdb, "-batch", "-nx"]
+    for command in commands:
+        args += ["-ex", "echo @@\\n", "-ex", command]
+    out = subprocess.run(
+        [*args, str(BIN / arch / "walk")], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    expected = [part.split("\n", 1)[1].rstrip("\n") for part in out.split("@@")[1:]]
+    compared = 0
+    for command, want in zip(commands, expected, strict=True):
+        count = command[2:].split("i ", 1)[0]
+        addr = int(want.split()[0], 16)
+        got = examine(parse_format(f"{count}i"), addr, tl.read_memory, symbols.describe_within,
+                      instructions)  # fmt: skip
+        differing = [
+            (w, g) for w, g in zip(want.splitlines(), got.splitlines(), strict=True) if w != g
+        ]
+        assert differing == [], command
+        compared += len(want.splitlines())
+    assert compared >= 500
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
+def test_examine_instructions_the_c_library_lacks_as_gdb_multiarch(arch: str) -> None:
+    """x/i over tests/programs/gnu_spelling.c's instructions (forms the C library has few or
+    none of: every immediate kind, addressing mode, alias and CSR form), compared whole with
+    gdb-multiarch's on the built program."""
+    gdb = require_tool("gdb-multiarch")
+    program = build("gnu_spelling", arch, NOSTDLIB)
+    image = program.read_bytes()
+    text = ELFFile(io.BytesIO(image)).get_section_by_name(".text")
+    start, code = text["sh_addr"], text.data()
+    symbols = Symbols(image)
+    arch_info = {"aarch64": (capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM),
+                 "riscv64": (capstone.CS_ARCH_RISCV,
+                             capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)}[arch]  # fmt: skip
+    disasm = GdbDisassembler(*arch_info)
+    decoded = list(disasm.disassemble(code, start, len(code), symbols.describe_within))
+    assert start + len(code) - decoded[-1][0] in (2, 4)  # capstone decoded every instruction
+
+    def read(addr: int, size: int) -> bytes:
+        return code[addr - start : addr - start + size]
+
+    def instructions(addr: int, count: int) -> list[tuple[int, str]]:
+        return list(disasm.disassemble(read(addr, 4 * count), addr, count, symbols.describe_within))
+
+    command = f"x/{len(decoded)}i {start:#x}"
+    want = subprocess.run(
+        [gdb, "-batch", "-nx", "-ex", command, str(program)],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.rstrip("\n")  # fmt: skip
+    got = examine(parse_format(f"{len(decoded)}i"), start, read, symbols.describe_within,
+                  instructions)  # fmt: skip
+    differing = [(w, g) for w, g in zip(want.splitlines(), got.splitlines(), strict=True) if w != g]
+    assert differing == []
+    assert len(decoded) >= 90

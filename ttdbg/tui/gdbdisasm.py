@@ -79,12 +79,19 @@ _A64_CONDITIONAL = frozenset(
 )  # fmt: skip
 # Whose target is a code or data address: printed as one, with its symbol.
 _A64_ADDRESSING = frozenset(("b", "bl", "cbz", "cbnz", "tbz", "tbnz", "adr", "adrp"))
-# Whose immediates GNU prints in hex (arithmetic, logical, move-wide, exception numbers);
-# the others' (shifts, bit fields, bit numbers, load/store offsets) are decimal.
+# Whose immediates GNU prints in hex (arithmetic, logical, move-wide, SIMD immediates,
+# exception numbers except udf's); the others' (shifts, bit fields, bit numbers, load/store
+# offsets) are decimal.
 _A64_HEX = frozenset(
     ("add", "adds", "sub", "subs", "cmp", "cmn", "and", "ands", "orr", "eor", "tst",
-     "movk", "movz", "movn", "svc", "hvc", "smc", "brk", "hlt", "ccmp", "ccmn", "udf")
+     "movk", "movz", "movn", "svc", "hvc", "smc", "brk", "hlt", "ccmp", "ccmn",
+     "movi", "mvni", "bic", "fccmp", "fccmpe")
 )  # fmt: skip
+# Whose bitmask immediates capstone writes signed (`#-0x8`) and GNU as the register's bits.
+_A64_BITMASK = frozenset(("and", "ands", "orr", "eor", "tst"))
+# Whose floating-point immediate GNU prints with printf's `%.18e` (capstone: `%.8f`).
+_A64_FLOAT_IMMEDIATE = re.compile(r"#(-?\d+\.\d+)$")
+_A64_FLOATING = frozenset(("fmov",))
 _A64_IMMEDIATE = re.compile(r"#(-?)(0x[0-9a-f]+|\d+)\b")
 _A64_BRACKETS = re.compile(r"\[[^\]]*\](?:, #-?(?:0x[0-9a-f]+|\d+))?")
 _A64_LITERAL = re.compile(r"^#(0x[0-9a-f]+)$")
@@ -103,6 +110,16 @@ def _a64_decimal(match: re.Match[str]) -> str:
 
 def _a64_hex(match: re.Match[str]) -> str:
     return f"#{match.group(1)}{_a64_number(match.group(2)):#x}"
+
+
+def _a64_bitmask(bits: int) -> Callable[[re.Match[str]], str]:
+    """Hex of a bitmask immediate as the `bits` of its register hold it."""
+
+    def convert(match: re.Match[str]) -> str:
+        value = _a64_number(match.group(2)) * (-1 if match.group(1) else 1)
+        return f"#{value & ((1 << bits) - 1):#x}"
+
+    return convert
 
 
 def _aarch64(mnemonic: str, ops: str, describe: Describe) -> str:
@@ -138,11 +155,15 @@ def _aarch64(mnemonic: str, ops: str, describe: Describe) -> str:
         text = _A64_BRACKETS.sub(lambda m: _A64_IMMEDIATE.sub(_a64_decimal, m.group(0)), text)
         head, sep, rest = text.partition("[")
         shift = re.compile(r"((?:lsl|lsr|asr|ror|[su]xt[bhwx]|msl) )#")
-        convert = _a64_hex if mnemonic in _A64_HEX else _a64_decimal
+        convert: Callable[[re.Match[str]], str] = _a64_hex if mnemonic in _A64_HEX else _a64_decimal
+        if mnemonic in _A64_BITMASK:
+            convert = _a64_bitmask(32 if operands[0].startswith("w") else 64)
         parts = re.split(r"(, (?:lsl|lsr|asr|ror|msl) #\d+)", head)
         head = "".join(p if shift.search(p) else _A64_IMMEDIATE.sub(convert, p) for p in parts)
         operands = [head + sep + rest] if text else []
     text = ", ".join(operands)
+    if mnemonic in _A64_FLOATING:
+        text = _A64_FLOAT_IMMEDIATE.sub(lambda m: f"#{float(m.group(1)):.18e}", text)
     return f"{mnemonic}\t{text}{comment}" if text else mnemonic
 
 
@@ -161,7 +182,26 @@ _RV_RENAMED = {
     "c.bnez": "bnez", "c.ebreak": "ebreak", "c.nop": "nop", "addi": "add", "andi": "and",
     "ori": "or", "xori": "xor", "slli": "sll", "srli": "srl", "srai": "sra", "addiw": "addw",
     "slliw": "sllw", "srliw": "srlw", "sraiw": "sraw",
+    # binutils' opcode table lists `csrs csr,imm` (an alias) before `csrsi`, and so on.
+    "csrwi": "csrw", "csrsi": "csrs", "csrci": "csrc", "csrrwi": "csrrw", "csrrsi": "csrrs",
+    "csrrci": "csrrc",
 }  # fmt: skip
+# binutils' aliases of whole instructions, over capstone's operands once renamed: the first
+# pattern that matches "mnemonic op,op,..." gives GNU's form.
+_RV_ALIASES = tuple(
+    (re.compile(pattern), form)
+    for pattern, form in (
+        (r"addw (\w+),(\w+),0", r"sext.w \1,\2"),
+        (r"add (\w+),zero,(\S+)", r"li \1,\2"),
+        (r"mv (\w+),zero", r"li \1,0"),
+        (r"and (\w+),(\w+),0xff", r"zext.b \1,\2"),
+        (r"jr ra", "ret"),
+        (r"jalr zero,(\w+),(\S+)", r"jr \2(\1)"),
+        (r"jalr ra,(\w+),(\S+)", r"jalr \2(\1)"),
+        (r"jalr (\w+),(\w+),(\S+)", r"jalr \1,\3(\2)"),
+        (r"(fsrmi|fsflagsi) ([^,]+)", r"\1 zero,\2"),
+    )
+)
 _RV_HEX = frozenset(("lui", "auipc", "sll", "srl", "sra", "sllw", "srlw", "sraw"))
 _RV_BRANCHES = frozenset(
     ("jal", "j", "beq", "bne", "blt", "bge", "bltu", "bgeu", "beqz", "bnez", "bltz", "bgez",
@@ -176,14 +216,12 @@ def _riscv(at: int, mnemonic: str, ops: str, describe: Describe) -> str:
     if mnemonic in _RV_COMPRESSED_TWO and len(operands) == 2:
         mnemonic, operands = _RV_COMPRESSED_TWO[mnemonic], [operands[0], *operands]
     mnemonic = _RV_RENAMED.get(mnemonic, mnemonic)
-    if mnemonic == "addw" and operands[2:] == ["0"]:
-        mnemonic, operands = "sext.w", operands[:2]
-    if mnemonic == "add" and len(operands) == 3 and operands[1] == "zero":
-        mnemonic, operands = "li", [operands[0], operands[2]]
-    elif mnemonic == "and" and operands[2:] == ["0xff"]:
-        mnemonic, operands = "zext.b", operands[:2]
-    elif mnemonic == "jr" and operands == ["ra"]:
-        mnemonic, operands = "ret", []
+    spelled = f"{mnemonic} {','.join(operands)}"
+    for pattern, form in _RV_ALIASES:
+        if pattern.fullmatch(spelled):
+            mnemonic, _, rest = pattern.sub(form, spelled).partition(" ")
+            operands = rest.split(",") if rest else []
+            break
     branch = mnemonic in _RV_BRANCHES
     out = []
     for i, op in enumerate(operands):
@@ -227,13 +265,7 @@ class GdbDisassembler:
         self, code: bytes, addr: int, count: int, describe_within: Describe
     ) -> Iterator[tuple[int, str]]:
         """(address, text) of up to `count` instructions decoded from `code` at `addr`."""
-
-        def describe(target: int) -> str:
-            # A static program's IRELATIVE PLT slots have objdump's `*ABS*+0x...@plt`
-            # names; gdb has no symbol there.
-            name = describe_within(target)
-            return "" if name.startswith("*ABS*") else name
-
+        describe = describe_within
         for at, size, mnemonic, ops in self.cs.disasm_lite(code, addr, count):
             if self.aarch64:
                 yield at, _aarch64(mnemonic, ops, describe)
