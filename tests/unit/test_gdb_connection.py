@@ -72,3 +72,58 @@ def test_requests_queued_without_waiting_are_bounded() -> None:
     rsp.receive_data(frame(b"g") * MAX_QUEUED_REQUESTS)
     with pytest.raises(ProtocolError):
         rsp.receive_data(frame(b"g"))
+
+
+def _no_ack() -> RspConnection:
+    rsp = RspConnection()
+    rsp.receive_data(frame(b"QStartNoAckMode"))
+    assert rsp.next_request() == b"QStartNoAckMode"
+    rsp.send_reply([b"OK"])
+    rsp.data_to_send()
+    return rsp
+
+
+def test_a_read_of_one_whole_packet_is_taken_in_one_step_in_no_ack_mode() -> None:
+    rsp = _no_ack()
+    assert rsp.whole_request(frame(b"m1000,40")) == b"m1000,40"
+    assert rsp.answering  # as after next_request: answer it first
+    assert rsp.next_request() is None
+    rsp.send_reply([b"00"])
+    assert rsp.data_to_send() == frame(b"00")  # no ack in no-ack mode
+    # In ack mode the packet must be acked: the one-step path takes nothing.
+    acking = RspConnection()
+    assert acking.whole_request(frame(b"g")) is None
+    assert acking.data_to_send() == b""
+    assert acking.next_request() is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"$g#00",  # bad checksum
+        frame(b"g") + frame(b"?"),  # two packets
+        frame(b"g")[:-1],  # not all of it
+        b"\x03",  # an interrupt
+        b"$" + b"a" * (MAX_PACKET + 1) + b"#00",  # oversized
+    ],
+)
+def test_anything_but_one_whole_packet_goes_the_usual_way(data: bytes) -> None:
+    rsp = _no_ack()
+    usual = _no_ack()
+    assert rsp.whole_request(data) is None
+    # Nothing was taken: fed afterwards, it gives what it gives without the one-step path.
+    rsp.receive_data(data)
+    usual.receive_data(data)
+    assert rsp.next_request() == usual.next_request()
+    assert rsp.take_interrupt() == usual.take_interrupt()
+    assert rsp.in_packet == usual.in_packet
+
+
+def test_no_one_step_read_while_a_request_is_queued_or_answered() -> None:
+    rsp = _no_ack()
+    rsp.receive_data(frame(b"g") + frame(b"?"))
+    assert rsp.next_request() == b"g"
+    assert rsp.whole_request(frame(b"s")) is None  # "g" is being answered, "?" waits
+    rsp.send_reply([b"00"])
+    assert rsp.whole_request(frame(b"s")) is None  # "?" still waits: it comes first
+    assert rsp.next_request() == b"?"

@@ -64,6 +64,7 @@ class IdleWork(Protocol):
 _IDLE = _Job(
     lambda _cancel: None, "idle", False, CancelToken(), Future()
 )  # holds the turn while idle
+_new_job = tuple.__new__
 _NO_FUTURE: Future[Any] = Future()  # of an operation run on its submitter's thread (run_now)
 
 
@@ -78,7 +79,7 @@ class Engine:
         self.timeline = timeline
         self._jobs: deque[_Job] = deque()
         self._current: _Job | None = None
-        self._runner: threading.Thread | None = None  # the thread running `_current`
+        self._runner: int | None = None  # the ident of the thread running `_current`
         # The condition's own lock, taken directly on the paths every gdb packet runs (the
         # Condition's __enter__ and __exit__ are Python calls).
         self._lock = threading.RLock()
@@ -141,11 +142,12 @@ class Engine:
         """`run_here` without a future (a gdb request costs several): `(result,)` when the
         engine was idle and the operation ran on the calling thread; None when the engine is
         busy. The operation's exception is raised here."""
-        job = _Job(run, origin, False, cancel or CancelToken(), _NO_FUTURE)
+        # (tuple.__new__: the NamedTuple's own __new__ is a Python function)
+        job = _new_job(_Job, (run, origin, False, cancel or CancelToken(), _NO_FUTURE))
         with self._lock:
             if self._stopping or self._current is not None or self._jobs:
                 return None
-            self._current, self._runner = job, threading.current_thread()
+            self._current, self._runner = job, threading.get_ident()
         try:
             return (run(job.cancel),)
         finally:
@@ -156,7 +158,7 @@ class Engine:
     ) -> T:
         """Run an operation on the engine thread and wait for its result (never from the
         engine thread itself, nor from a UI thread)."""
-        if threading.current_thread() in (self._thread, self._runner):
+        if threading.get_ident() in (self._thread.ident, self._runner):
             raise RuntimeError("Engine.call from inside an operation would wait for itself")
         return self.submit(run, origin, cancel).result()
 
@@ -245,7 +247,7 @@ class Engine:
                     job = self._current = self._jobs.popleft()
                 else:
                     job = self._current = _IDLE
-                self._runner = self._thread
+                self._runner = self._thread.ident
             if job is _IDLE:
                 self._run_idle()
             else:

@@ -167,6 +167,9 @@ class BlockCounter:
     def __init__(self, uc: unicorn.Uc, cs_arch: int, cs_mode: int) -> None:
         self._uc = uc
         self._c = _Counter()
+        # The native counts themselves, for readers on hot paths (the machine's icount is
+        # read many times a step): `counts.icount` is the icount, without two calls.
+        self.counts = self._c
         emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         if _lib.bc_init(ctypes.byref(self._c), emu_stop) != 0:
             raise MemoryError("cannot allocate the block table")

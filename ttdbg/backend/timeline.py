@@ -228,6 +228,12 @@ class Timeline:
             if t.state.value != "exited"
         ]
 
+    def thread_names(self) -> tuple[tuple[int, str], ...]:
+        """(tid, name) of the threads alive at the position, by tid (`threads` without the
+        rest: gdb asks for it at every stop)."""
+        table = self.proc.platform.threads.table
+        return tuple(sorted((t.tid, t.name) for t in table.values() if t.state.value != "exited"))
+
     def thread_runs(self, lo: int = 0, hi: int | None = None) -> list[Run]:
         """Which thread runs which instructions: the runs of the schedule overlapping
         [lo, hi) (the whole recording by default), in icount order."""

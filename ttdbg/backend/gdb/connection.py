@@ -56,6 +56,17 @@ class RspConnection:
             elif item.kind == Kind.NACK and not self.no_ack and self._last_frame:
                 self._out += self._last_frame  # gdb did not get our last packet intact
 
+    def whole_request(self, data: bytes) -> bytes | None:
+        """`receive_data` then `next_request` in one step for gdb's usual read in no-ack
+        mode: the payload when `data` is exactly one whole, intact packet and nothing else
+        is queued, begun or being answered (answer it with `send_reply`); None, having
+        taken nothing: give `data` to `receive_data`."""
+        if not self.no_ack or self._answering is not None or self._requests:
+            return None
+        payload = self._reader.whole(data)
+        self._answering = payload
+        return payload
+
     def next_request(self) -> bytes | None:
         """The payload of the next request to answer, or None. Answer it with `send_reply`
         before asking for the next one."""

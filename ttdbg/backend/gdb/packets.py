@@ -43,7 +43,7 @@ def unescape(data: bytes) -> bytes:
 
 def frame(payload: bytes) -> bytes:
     """`$payload#cs` ready to send (payload already escaped where the packet needs it)."""
-    return b"$" + payload + b"#" + b"%02x" % checksum(payload)
+    return b"$%s#%02x" % (payload, sum(payload) & 0xFF)
 
 
 class Kind(enum.Enum):
@@ -75,6 +75,19 @@ class PacketReader:
     def in_packet(self) -> bool:
         """Part of a packet has arrived, not all of it."""
         return self._state != "idle"
+
+    def whole(self, data: bytes) -> bytes | None:
+        """The payload when `data` is exactly one whole, intact packet and none has begun
+        (the usual read in no-ack mode), taken as `feed` would; None: `feed` it."""
+        if self._state != "idle":
+            return None
+        found = _WHOLE_PACKET.fullmatch(data)
+        if found is None:
+            return None
+        body = found[1]
+        if len(body) > self._max or _CHECKSUMS.get(found[2]) != sum(body) & 0xFF:
+            return None
+        return body
 
     def feed(self, data: bytes) -> list[Incoming]:
         if self._state == "idle":

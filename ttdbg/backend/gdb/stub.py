@@ -6,6 +6,7 @@ import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from ..cancel import CancelToken
@@ -74,10 +75,14 @@ class GdbStub:
     # reverse step moves the Hc one (a forward step names its thread in vCont).
     general_thread: int = 0
     continue_thread: int = 0
-    # The expedited registers' gdb numbers and a reader for all of them in one call.
-    _expedite: tuple[list[tuple[bytes, int, int]], RegisterFile] | None = field(
+    # The expedited registers: a template of `NN:%s;` fields, where each one's hex lies in
+    # the hex of the reader's raw slots, and a reader for all of them in one call.
+    _expedite: tuple[bytes, list[tuple[int, int]], RegisterFile] | None = field(
         default=None, repr=False
     )
+    # The last thread list gdb read, and its XML (the same at nearly every stop).
+    _threads_seen: tuple[tuple[int, str], ...] = ()
+    _threads_xml_seen: bytes = b""
 
     def __post_init__(self) -> None:
         self.monitor = MonitorCommands(self.timeline)
@@ -122,9 +127,9 @@ class GdbStub:
         """Whether answering may run the guest for long (a continue, a monitor command):
         those run on the engine thread while the server watches for gdb's interrupt; the
         rest (steps included) are short enough to answer on the server's own thread."""
-        return isinstance(request, c.Monitor) or (
-            isinstance(request, c.Resume) and not request.step
-        )
+        if type(request) is c.Resume:
+            return not request.step
+        return type(request) is c.Monitor
 
     def answer(self, request: c.Request, cancel: CancelToken | None = None) -> Reply:
         """Answer one parsed request; never raises for anything a client can send.
@@ -262,11 +267,15 @@ class GdbStub:
         return Reply([b"OK" if r.tid > 0 and self._alive(r.tid) else b"E01"])
 
     def _threads_xml(self) -> bytes:
-        rows = [
-            f'<thread id="{t.tid:x}" core="0" name="{xml_escape(t.name, _QUOTE)}"/>'
-            for t in self.timeline.threads()
-        ]
-        return ('<?xml version="1.0"?><threads>' + "".join(rows) + "</threads>").encode()
+        names = self.timeline.thread_names()
+        if names != self._threads_seen or not self._threads_xml_seen:
+            rows = [
+                f'<thread id="{tid:x}" core="0" name="{xml_escape(name, _QUOTE)}"/>'
+                for tid, name in names
+            ]
+            xml = '<?xml version="1.0"?><threads>' + "".join(rows) + "</threads>"
+            self._threads_seen, self._threads_xml_seen = names, xml.encode()
+        return self._threads_xml_seen
 
     def _read_memory(self, r: c.ReadMemory, t: CancelToken) -> Reply:
         self._check_range(r.addr, 0, "memory read")
@@ -357,16 +366,8 @@ class GdbStub:
             return b"T02%sthread:%x;" % (self._expedited(thread), thread)
         if isinstance(stop, GuestFaulted):  # the faulting instruction is at the position
             return b"T%02x%sthread:%x;" % (stop.signal, self._expedited(thread), thread)
-        reason = ""
-        if isinstance(stop, BreakpointHit):
-            reason = "hwbreak:;" if stop.address in self.hw_breakpoints else "swbreak:;"
-        elif isinstance(stop, WatchpointHit):
-            reason = f"{WATCH_REASONS[stop.kind]}:{stop.access_address:x};"
-        elif isinstance(stop, BeginningOfHistory):
-            reason = "replaylog:begin;"
-        elif isinstance(stop, EndOfHistory):
-            reason = "replaylog:end;"
-        return b"T05%sthread:%x;%s" % (self._expedited(thread), thread, reason.encode())
+        reason = _STOP_REASONS.get(type(stop), _no_reason)(stop, self.hw_breakpoints)
+        return b"T05%sthread:%x;%s" % (self._expedited(thread), thread, reason)
 
     def _expedited(self, thread: int) -> bytes:
         """`NN:value;` for the registers gdb needs to find the frame (gdbserver's expedite
@@ -380,18 +381,20 @@ class GdbStub:
             sources = [arch.gdb_registers[n].source for n in numbers]
             regs = [arch.register(name) for name in sources if name is not None]
             assert len(regs) == len(numbers), "expedited registers are plain registers"
-            # Each register's raw slot is little-endian and zero-filled, as gdb wants it: cut
-            # to gdb's size, hex, label.
-            fields = [
-                (b"%02x:" % n, RegisterFile.SLOT * i, arch.gdb_registers[n].size)
+            # Each register's raw slot is little-endian and zero-filled, as gdb wants it: its
+            # hex, cut to gdb's size, labelled.
+            template = b"".join(b"%02x:%%s;" % n for n in numbers)
+            spans = [
+                (
+                    2 * RegisterFile.SLOT * i,
+                    2 * (RegisterFile.SLOT * i + arch.gdb_registers[n].size),
+                )
                 for i, n in enumerate(numbers)
             ]
-            self._expedite = (fields, RegisterFile(machine.uc, regs))
-        fields, regfile = self._expedite
-        raw = regfile.save()
-        return b"".join(
-            label + raw[at : at + size].hex().encode() + b";" for label, at, size in fields
-        )
+            self._expedite = (template, spans, RegisterFile(machine.uc, regs))
+        template, spans, regfile = self._expedite
+        raw = regfile.save().hex().encode()
+        return template % tuple([raw[lo:hi] for lo, hi in spans])
 
     # -- the program, served to gdb ------------------------------------------------------------
 
@@ -434,6 +437,21 @@ class GdbStub:
     def _vfile_close(self, args: tuple[bytes, ...]) -> bytes:
         found = self._open_files.pop(c.hex_number(args[0]), None) is not None
         return b"F0" if found else b"F-1,%x" % EBADF
+
+
+def _no_reason(stop: Stop, hw_breakpoints: set[int]) -> bytes:
+    return b""
+
+
+# The reason a T05 stop reply gives, by the kind of stop (none for a plain step's).
+_STOP_REASONS: dict[type, Callable[[Any, set[int]], bytes]] = {
+    BreakpointHit: lambda stop, hw: b"hwbreak:;" if stop.address in hw else b"swbreak:;",
+    WatchpointHit: lambda stop, hw: (
+        b"%s:%x;" % (WATCH_REASONS[stop.kind].encode(), stop.access_address)
+    ),
+    BeginningOfHistory: lambda stop, hw: b"replaylog:begin;",
+    EndOfHistory: lambda stop, hw: b"replaylog:end;",
+}
 
 
 def console_output(text: str) -> bytes:
