@@ -43,20 +43,25 @@ def server() -> Iterator[GdbServer]:
     srv.shutdown()
 
 
-def test_a_removal_reaches_the_timeline_when_gdb_goes_quiet() -> None:
+@pytest.mark.parametrize("no_ack", [False, True])
+def test_a_removal_reaches_the_timeline_when_gdb_goes_quiet(no_ack: bool) -> None:
     """gdb's removals are held back while it keeps asking (it takes every breakpoint out and
     puts it back around each step), but not while it sits at its prompt: the TUI shares the
-    timeline and must not stop at a breakpoint gdb deleted."""
+    timeline and must not stop at a breakpoint gdb deleted. Again after a quiet spell, and
+    also in no-ack mode, where gdb's requests are answered in the read loop."""
     timeline = Timeline(WALK)
     server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/p", WALK.program_image))
     server.start()
     entry = WALK.program.entry
     try:
         with attach(server.address[1], timeout=30) as client:
-            assert client.ask(b"Z0,%x,1" % entry) == b"OK"
-            assert entry in timeline.breakpoints
-            assert client.ask(b"z0,%x,1" % entry) == b"OK"
-            poll(lambda: entry not in timeline.breakpoints, 10, "the removal on the timeline")
+            if no_ack:
+                assert client.ask(b"QStartNoAckMode") == b"OK"
+            for _ in range(2):
+                assert client.ask(b"Z0,%x,1" % entry) == b"OK"
+                assert entry in timeline.breakpoints
+                assert client.ask(b"z0,%x,1" % entry) == b"OK"
+                poll(lambda: entry not in timeline.breakpoints, 10, "the removal")
     finally:
         server.shutdown()
 

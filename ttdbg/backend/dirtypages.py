@@ -11,11 +11,15 @@ import weakref
 from typing import TYPE_CHECKING, Protocol
 
 import unicorn
+from unicorn.unicorn_py3.unicorn import uclib
 
 from ttdbg.pages import PAGE, PERM_X
 from ttdbg.snapshots.state import MachineState, PageSummary, add_range, in_regions
 
 from .icount import _lib
+
+# uc_ctl's code for a TLB flush (UC_CTL_IO_WRITE, no arguments), as the binding encodes it.
+_TLB_FLUSH = (unicorn.UC_CTL_IO_WRITE << 30) | unicorn.UC_CTL_TLB_FLUSH
 
 if TYPE_CHECKING:
     from .icount import Block, BlockCounter
@@ -125,7 +129,11 @@ class _AddressSpaceMarks:
         self._flush_tlb()
 
     def _flush_tlb(self) -> None:
-        self._uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
+        # uc_ctl itself: the binding's ctl encodes and checks its code in three Python calls,
+        # at every restore and capture.
+        err = uclib.uc_ctl(self._uc._uch, _TLB_FLUSH)
+        if err != 0:
+            raise unicorn.UcError(err)
 
     def mark(self, addr: int, size: int) -> None:
         if _lib.bc_pageset_mark(self._set, addr, size):
@@ -133,6 +141,8 @@ class _AddressSpaceMarks:
 
     def pages(self) -> list[int]:
         n = _lib.bc_pageset_count(self._set)
+        if n == 0:
+            return []
         out = (ctypes.c_uint64 * n)()
         _lib.bc_pageset_pages(self._set, out, n)
         return list(out)

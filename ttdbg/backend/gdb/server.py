@@ -7,9 +7,9 @@ import contextlib
 import errno
 import ipaddress
 import logging
-import select
 import selectors
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +31,9 @@ PACKET_TIMEOUT = 30.0
 # How long gdb may stay quiet after removing breakpoints before the removals reach the
 # timeline (gdb takes them out and puts them back around every step within this).
 REMOVAL_GRACE = 0.05
+# SO_RCVTIMEO's struct timeval: the grace, and 0 (no limit).
+_GRACE = struct.pack("@ll", 0, int(REMOVAL_GRACE * 1_000_000))
+_FOREVER = struct.pack("@ll", 0, 0)
 MAX_PENDING_OUTPUT = 1 << 16  # bytes of answers the client has not read yet
 MAX_REFUSING = 8  # newcomers being told "already attached" at the same time
 # accept() failing for lack of descriptors or memory: wait, then try again, up to this long.
@@ -208,6 +211,7 @@ class ClientSession:
         self._wake_r.setblocking(False)
         self.watching = selectors.EVENT_READ  # what the selector waits for on the socket
         self.packet_since: float | None = None  # when the unfinished packet began
+        self.grace_on = False  # blocking reads give up after REMOVAL_GRACE (see _grace)
 
     def run(self) -> None:
         sel = selectors.DefaultSelector()
@@ -255,13 +259,23 @@ class ClientSession:
         around this would find the same at several times the cost (7 packets a stepi)."""
         rsp, stub, sock = self.rsp, self.stub, self.sock
         stopping = self.server._stopping
+        quiet = False  # the client went quiet since the last request
         while True:
-            if stub.removals_pending and not self._arrives_within(REMOVAL_GRACE):
-                # gdb removed breakpoints and went quiet (at its prompt): the timeline,
-                # which the TUI shares, must not keep them meanwhile.
-                self._submit_removals()
+            if stub.removals_pending and not quiet:
+                # gdb removed breakpoints: if it goes quiet now (at its prompt), the
+                # timeline, which the TUI shares, must not keep them meanwhile. The read
+                # itself gives up after the grace (no poll before every read).
+                self._grace(True)
             self.packet_since = None
-            data = sock.recv(65536)
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:  # quiet for REMOVAL_GRACE
+                quiet = True
+                self._grace(False)
+                if stub.removals_pending:
+                    self._submit_removals()
+                continue
+            quiet = False
             if not data:
                 return False
             payload = rsp.whole_request(data)
@@ -303,9 +317,12 @@ class ClientSession:
         stub = self.stub
         self.engine.submit(lambda _cancel: stub.remove_breakpoints(), "gdb")
 
-    def _arrives_within(self, seconds: float) -> bool:
-        """Whether the client sends something within `seconds`."""
-        return bool(select.select([self.sock], [], [], seconds)[0])
+    def _grace(self, on: bool) -> None:
+        """Make a blocking read of the socket give up (BlockingIOError) once the client has
+        been quiet for REMOVAL_GRACE, or wait for as long as it takes again."""
+        if on != self.grace_on:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _GRACE if on else _FOREVER)
+            self.grace_on = on
 
     def _read(self, flags: int) -> bool:
         """Take what the socket has (waiting for it unless `flags` say not to); False once
