@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from elftools.elf.elffile import ELFFile
+from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 
 from ttdbg.pltsymbols import plt_entries
@@ -61,8 +62,8 @@ def _kind(bind: str, kind: str, flags: int) -> Kind:
 
 
 def read_minimal_symbols(elf: ELFFile, bias: int) -> list[MinimalSymbol]:
-    """The symbols gdb reads from the ELF's symbol tables (.symtab, else .dynsym) and its
-    `name@plt` entries."""
+    """The symbols gdb reads from the ELF's symbol tables (.symtab, else .dynsym), its
+    `name@plt` entries and `name@got.plt` slots."""
     tables = [s for s in elf.iter_sections() if isinstance(s, SymbolTableSection)]
     static = [t for t in tables if t["sh_type"] == "SHT_SYMTAB"]
     flags = [s["sh_flags"] for s in elf.iter_sections()]
@@ -81,6 +82,7 @@ def read_minimal_symbols(elf: ELFFile, bias: int) -> list[MinimalSymbol]:
                 continue
             what = _kind(sym["st_info"]["bind"], kind, flags[index])
             out.append(MinimalSymbol(sym.name, sym["st_value"] + bias, sym["st_size"], what, index))
+    out += got_plt_slots(elf, bias)
     spans = section_spans(elf, bias)
     starts = [start for start, _, _ in spans]
     for name, addr, size in plt_entries(elf):
@@ -88,6 +90,37 @@ def read_minimal_symbols(elf: ELFFile, bias: int) -> list[MinimalSymbol]:
         # A static program's IRELATIVE slots have BFD's `*ABS*+0x...@plt` names: gdb has none.
         if i >= 0 and addr + bias < spans[i][1] and not name.startswith("*ABS*"):
             out.append(MinimalSymbol(name, addr + bias, size, Kind.TEXT, spans[i][2]))
+    return out
+
+
+def got_plt_slots(elf: ELFFile, bias: int) -> list[MinimalSymbol]:
+    """gdb's `name@got.plt` symbols, one on each GOT slot the PLT's relocations fill (only in
+    a file with a dynamic symbol table; a relocation without a symbol names BFD's `*ABS*`)."""
+    sections = list(elf.iter_sections())
+    if not any(s["sh_type"] == "SHT_DYNSYM" for s in sections):
+        return []
+    index = {s.name: i for i, s in enumerate(sections)}
+    got = index.get(".got.plt", index.get(".got"))
+    if got is None:
+        return []
+    slots = (got, index.get(".plt", -1))
+    relocations = next(
+        (s for s in sections if isinstance(s, RelocationSection) and s["sh_info"] in slots), None
+    )
+    if relocations is None:
+        return []
+    symbols = sections[relocations["sh_link"]] if relocations["sh_link"] < len(sections) else None
+    size = elf.elfclass // 8
+    spans = [(s["sh_addr"], s["sh_addr"] + s["sh_size"], i) for i, s in enumerate(sections)]
+    out = []
+    for reloc in relocations.iter_relocations():
+        where, sym = reloc["r_offset"], reloc["r_info_sym"]
+        name = "*ABS*"
+        if sym and isinstance(symbols, SymbolTableSection) and sym < symbols.num_symbols():
+            name = symbols.get_symbol(sym).name
+        for start, end, i in spans:
+            if i in slots and start <= where < end:
+                out.append(MinimalSymbol(f"{name}@got.plt", where + bias, size, Kind.DATA, i))
     return out
 
 

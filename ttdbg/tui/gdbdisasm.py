@@ -5,9 +5,12 @@ size suffix (`movl %edx, %eax`), small numbers in decimal (`$1`, `-4(%rbp)`), a 
 every comma and no scale of 1 (`(%rdi, %rdi)`), and it does not symbolize targets. GNU writes
 the suffix only where no register gives the size, every number in hex, `(%rdi,%rdi,1)`, the
 mnemonic padded to six columns, `<symbol+offset>` after direct targets and a `# address
-<symbol>` comment after %rip-relative operands. On AArch64 and RISC-V capstone's operands are
-respelled by instruction class (which immediates are hex, which decimal, condition aliases,
-compressed RISC-V instructions as what they expand to, branch targets as addresses).
+<symbol>` comment after %rip-relative operands; it also writes an encoded displacement of 0
+(`nopl 0x0(%rax)`), prefixes the instruction ignores as words (`data16 cs nopw`), string
+instructions' segments, both x87 stack operands, and leaves out a shift's count of one. On
+AArch64 and RISC-V capstone's operands are respelled by instruction class (which immediates
+are hex, which decimal, condition aliases, compressed RISC-V instructions as what they expand
+to, binutils' aliases, branch targets as addresses).
 """
 
 from __future__ import annotations
@@ -24,6 +27,31 @@ _IMMEDIATE = re.compile(r"\$(-?)(\d+)\b")
 _RIP = re.compile(r"(-?0x[0-9a-f]+)\(%rip\)")
 _TARGET = re.compile(r"^(0x[0-9a-f]+)$")
 _SUFFIXES = "bwlq"
+# Legacy prefix bytes, as the encoding starts with them.
+_X86_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
+# Segment overrides 64-bit mode ignores: capstone puts them on the operand, GNU prints the
+# prefix's name before the mnemonic (`cs nopw 0x0(%rax,%rax,1)`).
+_X86_NULL_SEGMENTS = {"%cs:": "cs", "%ds:": "ds", "%es:": "es", "%ss:": "ss"}
+# Opcodes of the shifts and rotates by one: GNU leaves the count out (`shr %edx`).
+_X86_BY_ONE = frozenset((0xD0, 0xD1))
+# Whose size 64-bit mode fixes: GNU writes no suffix.
+_X86_UNSUFFIXED = {"pushq": "push", "popq": "pop"}
+# Names GNU gives differently.
+_X86_RENAMED = {"fucompi": "fucomip", "fcompi": "fcomip", "wait": "fwait"}
+# x87 register forms (opcode, ModRM bytes) where GNU writes both stack operands and
+# capstone one: arithmetic, fcmov and fcomi/fucomi[p].
+_X87_ARITHMETIC = frozenset((*range(0xC0, 0xD0), *range(0xE0, 0x100)))
+_X87_OPERANDS = {
+    0xD8: (_X87_ARITHMETIC, "{},%st"), 0xDC: (_X87_ARITHMETIC, "%st,{}"),
+    0xDE: (_X87_ARITHMETIC, "%st,{}"), 0xDA: (frozenset(range(0xC0, 0xE0)), "{},%st"),
+    0xDB: (frozenset((*range(0xC0, 0xE0), *range(0xE8, 0xF8))), "{},%st"),
+    0xDF: (frozenset(range(0xE8, 0xF8)), "{},%st"),
+}  # fmt: skip
+# Whose byte immediate capstone widens to 64 bits.
+_X86_BYTE_IMMEDIATE = frozenset(("xabort",))
+# String instructions (by opcode): GNU names their implicit segments (`stos %eax,%es:(%rdi)`).
+_X86_STRINGS = frozenset((*range(0xA4, 0xA8), *range(0xAA, 0xB0), *range(0x6C, 0x70)))
+_X86_STRING_SEGMENTS = {"(%rdi)": "%es:(%rdi)", "(%rsi)": "%ds:(%rsi)"}
 # Encodings capstone names differently from GNU (padding between functions).
 _GNU_SPELLING = {b"\x66\x90": "xchg   %ax,%ax"}
 
@@ -46,20 +74,29 @@ def _operands(text: str) -> list[str]:
     return [*out, tail] if tail else out
 
 
-def _operand(op: str) -> str:
-    """One operand in GNU's spelling."""
+def _operand(op: str, zero_displacement: bool = False) -> str:
+    """One operand in GNU's spelling (`zero_displacement`: the encoding holds a displacement
+    of 0, which capstone leaves out and GNU writes)."""
     if op.startswith("$"):
         return _IMMEDIATE.sub(lambda m: "$" + _hex_number(m), op)
+    op, brace, mask = op.partition("{")  # AVX-512's {%k1}{z}, written without spaces
+    op, mask = op.rstrip(), (brace + mask).replace(" ", "")
+    star = "*" if op.startswith("*") else ""
+    op = op.removeprefix(star)
     if "(" in op:
         disp, _, inside = op.partition("(")
+        segment, colon, disp = disp.rpartition(":")
         parts = [p.strip() for p in inside.rstrip(")").split(",")]
         if len(parts) == 2:
             parts.append("1")  # GNU writes the scale of an index
-        if parts[0] == "" and not disp:
+        if not disp and (zero_displacement or parts[0] == ""):
             disp = "0"  # an index without a base has a 32-bit displacement
         disp = _DECIMAL.sub(_hex_number, disp)
-        return f"{disp}({','.join(parts)})"
-    return _DECIMAL.sub(_hex_number, op) if not op.startswith(("%", "*%")) else op
+        return f"{star}{segment}{colon}{disp}({','.join(parts)}){mask}"
+    segment, colon, rest = op.rpartition(":")  # `%fs:8`: an absolute address in a segment
+    if not rest.startswith("%"):
+        rest = _DECIMAL.sub(_hex_number, rest)
+    return f"{star}{segment}{colon}{rest}{mask}"
 
 
 # AArch64 (binutils' aarch64-dis.c). Condition codes: the name GNU prints, then the
@@ -94,7 +131,7 @@ _A64_FLOAT_IMMEDIATE = re.compile(r"#(-?\d+\.\d+)$")
 _A64_FLOATING = frozenset(("fmov",))
 _A64_IMMEDIATE = re.compile(r"#(-?)(0x[0-9a-f]+|\d+)\b")
 _A64_BRACKETS = re.compile(r"\[[^\]]*\](?:, #-?(?:0x[0-9a-f]+|\d+))?")
-_A64_LITERAL = re.compile(r"^#(0x[0-9a-f]+)$")
+_A64_LITERAL = re.compile(r"^#(0x[0-9a-f]+|0)$")
 
 
 def _a64_number(text: str) -> int:
@@ -198,6 +235,7 @@ _RV_ALIASES = tuple(
         (r"jr ra", "ret"),
         (r"jalr zero,(\w+),(\S+)", r"jr \2(\1)"),
         (r"jalr ra,(\w+),(\S+)", r"jalr \2(\1)"),
+        (r"jalr (\w+),(\w+),0", r"jalr \1,\2"),
         (r"jalr (\w+),(\w+),(\S+)", r"jalr \1,\3(\2)"),
         (r"(fsrmi|fsflagsi) ([^,]+)", r"\1 zero,\2"),
     )
@@ -260,6 +298,7 @@ class GdbDisassembler:
             self.intel = capstone.Cs(cs_arch, cs_mode)  # its mnemonics carry no suffix
             self.cs.syntax = capstone.CS_OPT_SYNTAX_ATT
             self.cs.imm_unsigned = True  # GNU prints immediates as unsigned
+            self.cs.detail = True  # where a displacement of 0 is encoded, GNU writes it
 
     def disassemble(
         self, code: bytes, addr: int, count: int, describe_within: Describe
@@ -281,29 +320,74 @@ class GdbDisassembler:
                 yield at, _GNU_SPELLING[raw]
                 continue
             intel = next(self.intel.disasm_lite(raw, at), None)
-            yield at, self._gnu(at + size, mnemonic, ops, intel[2] if intel else "", describe)
+            insn = next(self.cs.disasm(raw, at), None)
+            if insn is None:
+                continue
+            yield at, self._gnu(insn, raw, intel[2] if intel else "", describe)
 
-    def _gnu(self, after: int, mnemonic: str, ops: str, intel: str, describe: Describe) -> str:
-        operands = _operands(ops)
-        branch = mnemonic.startswith(("j", "call", "loop"))
-        sized_by_register = any(o.startswith(("%", "*%")) for o in operands)
+    def _gnu(self, insn: capstone.CsInsn, raw: bytes, intel: str, describe: Describe) -> str:
+        *prefixes, mnemonic = insn.mnemonic.split()  # `rep stosl`: prefix words, then the op
+        *_, intel = intel.split() or [""]
+        operands = _operands(insn.op_str)
+        if insn.opcode[0] in _X86_BY_ONE and operands[:1] == ["$1"]:
+            operands = operands[1:]
+        string = insn.opcode[0] in _X86_STRINGS
+        words = self._prefix_words(raw, operands, string)
+        if string:
+            operands = [_X86_STRING_SEGMENTS.get(o, o) for o in operands]
+            intel = mnemonic[:-1]
+        x87 = _X87_OPERANDS.get(insn.opcode[0])
+        if x87 and insn.modrm in x87[0] and operands and operands[-1].startswith("%st("):
+            operands = x87[1].format(operands[-1]).split(",")
+        if mnemonic in _X86_BYTE_IMMEDIATE:
+            operands = [f"${int(o[1:], 0) & 0xFF}" if o.startswith("$") else o for o in operands]
+        mnemonic = _X86_RENAMED.get(mnemonic, mnemonic)
+        branch = mnemonic.startswith(("j", "call", "loop", "xbegin"))
+        sized_by_register = any(o.startswith(("%", "*%")) and ":" not in o for o in operands)
         if (
             mnemonic[-1:] in _SUFFIXES
             and mnemonic[:-1] == intel
             and (sized_by_register or branch or not operands)
         ):
             mnemonic = intel
+        mnemonic = _X86_UNSUFFIXED.get(mnemonic, mnemonic)
+        mnemonic = " ".join([*words, *prefixes, mnemonic])
         comment = ""
         target = _TARGET.match(operands[0]) if branch and len(operands) == 1 else None
-        text = ",".join(_operand(o) for o in operands)
+        zero = bool(insn.disp_offset) and insn.disp == 0
+        text = ",".join(_operand(o, zero and not string) for o in operands)
         if target:
             name = describe(int(target.group(1), 16))
             text += f" <{name}>" if name else ""
-        rip = _RIP.search(ops)
+        rip = _RIP.search(text)
         if rip:
-            where = (after + int(rip.group(1), 16)) & ((1 << 64) - 1)
+            where = (insn.address + insn.size + int(rip.group(1), 16)) & ((1 << 64) - 1)
             name = describe(where)
             comment = f"        # {where:#x}" + (f" <{name}>" if name else "")
         if not text:
             return mnemonic
         return f"{mnemonic:<6} {text}{comment}"
+
+    @staticmethod
+    def _prefix_words(raw: bytes, operands: list[str], string: bool) -> list[str]:
+        """GNU's names of the prefixes the instruction does not use, in encoding order;
+        a null segment override is taken off the operand that capstone put it on."""
+        prefixes = []
+        for byte in raw:
+            if byte not in _X86_PREFIXES:
+                break
+            prefixes.append(byte)
+        words = []
+        surplus = prefixes.count(0x66) - 1  # one operand-size prefix makes the `w` form
+        for byte in prefixes:
+            if byte == 0x66 and surplus > 0:
+                words.append("data16")
+                surplus -= 1
+            elif byte == 0x67 and not any("(" in o for o in operands):
+                words.append("addr32")  # an address size on an instruction without an address
+        for i, op in enumerate(operands):
+            segment = op[:4]
+            if segment in _X86_NULL_SEGMENTS and not string:
+                words.append(_X86_NULL_SEGMENTS[segment])
+                operands[i] = op[4:]
+        return words
