@@ -109,6 +109,36 @@ static __attribute__((noinline)) bool bc_learn(void *uc, bc_counter *c, uint64_t
     return true;
 }
 
+/* Unicorn's uc_tb, what its UC_HOOK_EDGE_GENERATED hook is given of a block it has just
+ * translated: where it starts, how many instructions and bytes it holds. */
+typedef struct {
+    uint64_t pc;
+    uint16_t icount;
+    uint16_t size;
+} bc_uc_tb;
+
+uint32_t bc_lookup(bc_counter *c, uint64_t addr, uint32_t size);
+
+/* Learn a block as the emulator translates it, from the emulator's own count: most of a
+ * short program's blocks are new (a dynamic loader's, a C library's start-up), and
+ * disassembling each one again in bc_learn cost a fifth of running it. The hook runs
+ * before the block does, so the block hook then finds it known. Blocks it leaves alone (a
+ * code pattern Python must see, learning off, the first block of a fresh emulator) go the
+ * way they always went. The emulator's count includes a last instruction it cannot decode
+ * (it raises when it runs); Python, placing a stop inside a block from capstone's decoding,
+ * takes that one to start where capstone's decoding stops (BlockCounter._block). */
+void bc_edge_hook(void *uc, const bc_uc_tb *cur, const bc_uc_tb *prev, bc_counter *c) {
+    (void)prev;
+    uint32_t size = cur->size, n = cur->icount;
+    if (!c->learn || !size || !n || size > BC_CODE_MAX || bc_lookup(c, cur->pc, size)) return;
+    if (c->npatterns) {
+        if (c->mem_read(uc, cur->pc, c->code, size)) return;
+        for (uint32_t i = 0; i < c->npatterns; i++)
+            if (bc_matches(&c->patterns[i], c->code, size)) return;
+    }
+    if (bc_insert(c, cur->pc, size, n) == 0) c->learned++;
+}
+
 /* Everything but a known block found at its first slot and run whole: probing further,
  * stopping at the limit, learning. Kept out of line so that the common case saves no
  * registers (it runs some 25 million times a second). */

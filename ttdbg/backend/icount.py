@@ -202,6 +202,10 @@ class BlockCounter:
         self._hook = self.add_native_hook(
             unicorn.UC_HOOK_BLOCK, _lib.bc_block_hook, ctypes.byref(self._c)
         )
+        # Blocks learned as they are translated, from the emulator's count (bc_edge_hook).
+        self.add_native_hook(
+            unicorn.UC_HOOK_EDGE_GENERATED, _lib.bc_edge_hook, ctypes.byref(self._c)
+        )
 
     def __del__(self) -> None:
         _lib.bc_free(ctypes.byref(self._c))
@@ -451,7 +455,13 @@ class BlockCounter:
         if not n:
             return None
         code = self._read_code(addr, size)
-        insns = tuple(a for a, _s, _m, _o in self._cs.disasm_lite(code, addr))
+        decoded = list(self._cs.disasm_lite(code, addr))
+        insns = tuple(a for a, _s, _m, _o in decoded)
+        end = decoded[-1][0] + decoded[-1][1] if decoded else addr
+        if len(insns) + 1 == n and end < addr + size:
+            # Counted by the emulator with a last instruction capstone cannot decode (one
+            # that raises when it runs): it starts where decoding stopped.
+            insns += (end,)
         if len(insns) != n:
             return None  # not the code the count was taken from
         block = Block(addr, size, insns)
