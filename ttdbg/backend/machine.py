@@ -427,7 +427,16 @@ class Machine:
     # -- memory -----------------------------------------------------------------------------
 
     def read(self, addr: int, size: int) -> bytes:
-        return bytes(self.uc.mem_read(addr, size))
+        if not 0 <= size <= PAGE:
+            return bytes(self.uc.mem_read(addr, size))
+        # Up to a page (a snapshot compares every library page it is not sure of): into a
+        # bytearray Unicorn fills, half the binding's cost (a zeroed ctypes buffer, a
+        # bytearray of it, then bytes of that).
+        out = bytearray(size)
+        err = uclib.uc_mem_read(self.uc._uch, addr, (ctypes.c_char * size).from_buffer(out), size)
+        if err != 0:
+            raise unicorn.UcError(err)
+        return bytes(out)
 
     def write(self, addr: int, data: bytes) -> None:
         if self.dirty is not None:

@@ -66,7 +66,9 @@ class SummaryEncoder:
 
     def __init__(self, baseline: Baseline) -> None:
         self.baseline = baseline
-        self._base: dict[int, bytes] | None = None  # the last baseline, and its digests
+        self._base: dict[int, bytes] | None = None  # the last baseline
+        # The digests of its pages known to be those of the guest's page there (found equal
+        # byte for byte once): a baseline page itself is never hashed.
         self._base_digests: dict[int, bytes] = {}
 
     def encode(
@@ -81,24 +83,52 @@ class SummaryEncoder:
         base = self.baseline(state.platform)
         if base is not self._base:
             # A new baseline (a file mapped or unmapped) shares most of its page objects with
-            # the last one: those keep their digests, and only the others are hashed.
-            last, digests = self._base or {}, self._base_digests
+            # the last one: those keep the digests found for them.
+            last = self._base or {}
             self._base = base
             self._base_digests = {
-                addr: digests[addr] if last.get(addr) is page else page_digest(page)
-                for addr, page in base.items()
+                addr: digest
+                for addr, digest in self._base_digests.items()
+                if base.get(addr) is last.get(addr)
             }
         base_digests = self._base_digests
-        old = base_digests if previous is None else previous.digests
+        fetched: dict[int, bytes] = {}  # pages read here, for `_write` not to read again
+
+        def page(addr: int) -> bytes:
+            got = fetched.get(addr)
+            if got is None:
+                got = fetched[addr] = read(addr)
+            return got
+
+        def is_base(addr: int, digest: bytes) -> bool:
+            """Whether the guest's page at `addr` (of `digest`) is its baseline page: a
+            comparison of bytes the first time (hashing the baseline's pages cost as much
+            as hashing the guest's: every page of every library, twice), of digests after."""
+            known = base_digests.get(addr)
+            if known is not None:
+                return known == digest
+            base_page = base.get(addr)
+            if base_page is None or page(addr) != base_page:
+                return False
+            base_digests[addr] = digest
+            return True
+
         now = state.digests
-        listed = [
-            (addr, FROM_BASELINE if base_digests.get(addr) == digest else PAGE)
-            for addr, digest in now.items()
-            if old.get(addr) != digest
-        ]
+        if previous is None:
+            listed = [(addr, PAGE) for addr, digest in now.items() if not is_base(addr, digest)]
+            old: dict[int, bytes] = base
+        else:
+            old = previous.digests
+            listed = [
+                (addr, FROM_BASELINE if is_base(addr, digest) else PAGE)
+                for addr, digest in now.items()
+                if old.get(addr) != digest
+            ]
         listed += [(a, 0) for a in old if a not in now and in_regions(state.regions, a)]
         listed.sort()
-        return _write(state, previous is None, state_hash, listed, read)
+        return _write(
+            state, previous is None, state_hash, listed, lambda a: fetched.pop(a, None) or read(a)
+        )
 
 
 def _write(
