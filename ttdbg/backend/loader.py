@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
-
-from elftools.common.exceptions import ELFError
-from elftools.common.utils import struct_parse
-from elftools.elf.elffile import ELFFile
-from elftools.elf.segments import Segment as ElfSegment
 
 from ttdbg.errors import UnsupportedProgram
 from ttdbg.limits import ADDRESS_SPACE, DEFAULT_MEMORY_LIMIT
 
 from . import arch as arches
 from .arch import Arch
+from .elfheaders import (
+    ET_DYN,
+    ET_EXEC,
+    PT_INTERP,
+    PT_LOAD,
+    PT_PHDR,
+    ElfHeader,
+    ProgramHeader,
+    machine_name,
+    read_headers,
+    type_name,
+)
 from .machine import PAGE, PERM_R, PERM_W, PERM_X, Machine
 
+PATH_MAX = 4096
 STACK_LIMIT = 8 << 20  # RLIMIT_STACK: how far the stack may grow
 STACK_INITIAL = 132 << 10  # what Linux maps at exec; the rest is mapped as the guest reaches it
 
@@ -107,65 +113,42 @@ class Identity:
 @dataclass(frozen=True)
 class _Elf:
     arch: Arch
-    kind: str
-    header: Any
-    segments: list[Any]
-    loads: list[Any]
+    header: ElfHeader
+    segments: list[ProgramHeader]
+    loads: list[ProgramHeader]
     interp: str | None
-
-
-def _program_headers(elf: ELFFile) -> list[ElfSegment]:
-    """The program headers as plain segments: `iter_segments` would also parse the dynamic
-    section and notes, which loading never looks at (a few ms per library)."""
-    header = elf.header
-    return [
-        ElfSegment(
-            struct_parse(
-                elf.structs.Elf_Phdr,
-                elf.stream,
-                stream_pos=header["e_phoff"] + n * header["e_phentsize"],
-            ),
-            elf.stream,
-        )
-        for n in range(elf.num_segments())
-    ]
 
 
 def _read_elf(image: bytes, name: str, what: str) -> _Elf:
     try:
-        elf = ELFFile(io.BytesIO(image))
-        header = elf.header
-        arch = arches.by_elf_machine(header["e_machine"], elf.elfclass)
-        kind = header["e_type"]
-        segments = _program_headers(elf)
-        interp = None
-        for seg in segments:
-            if seg["p_type"] == "PT_INTERP":
-                interp = seg.data().rstrip(b"\0").decode(errors="surrogateescape")
-    except ELFError as err:
+        header, segments = read_headers(image)
+    except ValueError as err:
         raise UnsupportedProgram(f"{name}: not a valid ELF {what} ({err})") from None
+    try:
+        arch = arches.by_elf_machine(machine_name(header.machine), header.elf_class)
     except UnsupportedProgram as err:
         raise UnsupportedProgram(f"{name}: {err}") from None
-    except Exception as err:  # pyelftools raises anything on a damaged file
-        raise UnsupportedProgram(
-            f"{name}: not a valid ELF {what} ({type(err).__name__}: {err})"
-        ) from None
-    if kind not in ("ET_EXEC", "ET_DYN"):
-        raise UnsupportedProgram(f"{name}: not an executable (ELF type {kind})")
-    loads = [s for s in segments if s["p_type"] == "PT_LOAD"]
+    interp = None
+    for seg in segments:
+        if seg.type == PT_INTERP:
+            # As Linux's exec: a path of at most PATH_MAX bytes, inside the file.
+            if not 2 <= seg.filesz <= PATH_MAX or seg.offset + seg.filesz > len(image):
+                raise UnsupportedProgram(f"{name}: not a valid ELF {what} (bad PT_INTERP)")
+            interp = seg.data(image).rstrip(b"\0").decode(errors="surrogateescape")
+    if header.type not in (ET_EXEC, ET_DYN):
+        raise UnsupportedProgram(f"{name}: not an executable (ELF type {type_name(header.type)})")
+    loads = [s for s in segments if s.type == PT_LOAD]
     if not loads:
         raise UnsupportedProgram(f"{name}: no loadable segments")
-    return _Elf(arch, kind, header, segments, loads, interp)
+    return _Elf(arch, header, segments, loads, interp)
 
 
-def _check_loads(loads: list[Any], image_size: int, bias: int, name: str) -> None:
+def _check_loads(loads: list[ProgramHeader], image_size: int, bias: int, name: str) -> None:
     """Refuse loadable segments that lie outside the file or user space, or that ask for
     more memory than a recording may hold, before anything is read or mapped."""
     total = 0
     for seg in loads:
-        offset, filesz, vaddr, memsz = (
-            int(seg[k]) for k in ("p_offset", "p_filesz", "p_vaddr", "p_memsz")
-        )
+        offset, filesz, vaddr, memsz = seg.offset, seg.filesz, seg.vaddr, seg.memsz
         if filesz > memsz or (filesz and offset + filesz > image_size):
             raise UnsupportedProgram(
                 f"{name}: segment at {vaddr:#x} has {filesz:#x} file bytes at offset "
@@ -180,16 +163,16 @@ def _check_loads(loads: list[Any], image_size: int, bias: int, name: str) -> Non
         raise UnsupportedProgram(f"{name}: segments need {total:#x} bytes of memory")
 
 
-def _segments(loads: list[Any], bias: int) -> tuple[Segment, ...]:
+def _segments(loads: list[ProgramHeader], bias: int, image: bytes) -> tuple[Segment, ...]:
     return tuple(
         Segment(
-            vaddr=s["p_vaddr"] + bias,
-            memsz=s["p_memsz"],
-            data=s.data()[: s["p_filesz"]],
-            perms=(PERM_R if s["p_flags"] & 4 else 0)
-            | (PERM_W if s["p_flags"] & 2 else 0)
-            | (PERM_X if s["p_flags"] & 1 else 0),
-            paddr=s["p_paddr"] + bias,
+            vaddr=s.vaddr + bias,
+            memsz=s.memsz,
+            data=s.data(image),
+            perms=(PERM_R if s.flags & 4 else 0)
+            | (PERM_W if s.flags & 2 else 0)
+            | (PERM_X if s.flags & 1 else 0),
+            paddr=s.paddr + bias,
         )
         for s in loads
     )
@@ -202,16 +185,16 @@ def parse_program(image: bytes, name: str = "program") -> Program:
     the loader's image and attaches it with `with_interpreter`.
     """
     elf = _read_elf(image, name, "executable")
-    bias = elf.arch.pie_base if elf.kind == "ET_DYN" else 0
+    bias = elf.arch.pie_base if elf.header.type == ET_DYN else 0
     _check_loads(elf.loads, len(image), bias, name)
-    phdr = _phdr_address(elf.segments, elf.loads, elf.header["e_phoff"]) + bias
+    phdr = _phdr_address(elf.segments, elf.loads, elf.header.phoff) + bias
     return Program(
         arch=elf.arch,
-        entry=elf.header["e_entry"] + bias,
-        segments=_segments(elf.loads, bias),
+        entry=elf.header.entry + bias,
+        segments=_segments(elf.loads, bias, image),
         phdr=phdr,
-        phent=elf.header["e_phentsize"],
-        phnum=elf.header["e_phnum"],
+        phent=elf.header.phentsize,
+        phnum=elf.header.phnum,
         load_bias=bias,
         interp_path=elf.interp,
     )
@@ -230,27 +213,28 @@ def with_interpreter(program: Program, image: bytes) -> Program:
     if elf.interp is not None:
         raise UnsupportedProgram(f"{path}: the dynamic loader itself names an interpreter")
     _check_loads(elf.loads, len(image), 0, path)
-    low = _page_down(min(s["p_vaddr"] for s in elf.loads))
-    high = _page_up(max(s["p_vaddr"] + s["p_memsz"] for s in elf.loads))
-    bias = _page_down(program.arch.mmap_base - (high - low)) - low if elf.kind == "ET_DYN" else 0
+    low = _page_down(min(s.vaddr for s in elf.loads))
+    high = _page_up(max(s.vaddr + s.memsz for s in elf.loads))
+    dyn = elf.header.type == ET_DYN
+    bias = _page_down(program.arch.mmap_base - (high - low)) - low if dyn else 0
     _check_loads(elf.loads, len(image), bias, path)
     interp = Interpreter(
         path=path,
         base=bias + low,
         bias=bias,
-        entry=elf.header["e_entry"] + bias,
-        segments=_segments(elf.loads, bias),
+        entry=elf.header.entry + bias,
+        segments=_segments(elf.loads, bias, image),
     )
     return replace(program, interp=interp)
 
 
-def _phdr_address(segments: list[Any], loads: list[Any], phoff: int) -> int:
+def _phdr_address(segments: list[ProgramHeader], loads: list[ProgramHeader], phoff: int) -> int:
     for seg in segments:
-        if seg["p_type"] == "PT_PHDR":
-            return int(seg["p_vaddr"])
+        if seg.type == PT_PHDR:
+            return seg.vaddr
     for seg in loads:
-        if seg["p_offset"] <= phoff < seg["p_offset"] + seg["p_filesz"]:
-            return int(seg["p_vaddr"] + phoff - seg["p_offset"])
+        if seg.offset <= phoff < seg.offset + seg.filesz:
+            return seg.vaddr + phoff - seg.offset
     return 0
 
 
