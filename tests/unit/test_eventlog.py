@@ -13,6 +13,7 @@ from ttdbg.backend.eventlog import (
     SWITCH_WAKE_SIZE,
     Event,
     EventKind,
+    EventLogWriter,
     decode_events,
     encode_events,
 )
@@ -53,6 +54,50 @@ events = st.lists(valid_event(), max_size=20, unique_by=lambda e: e.icount).map(
 def test_round_trip(evs: list[Event], base: int) -> None:
     evs = [Event(e.kind, e.icount + base, e.args, e.result, e.payload) for e in evs]
     assert list(decode_events(encode_events(evs, base), base)) == evs
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(events, st.lists(st.integers(0, 3), min_size=20, max_size=20))
+def test_plain_rows_encode_as_their_events(evs: list[Event], how: list[int]) -> None:
+    """Events given to the writer one by one, or (the plain ones) as rows, in runs, with
+    batches taken in between, read back as the events themselves, in order: the oracle is
+    the events, decoded by the reader every batch goes through."""
+    writer = EventLogWriter()
+    batches: list[tuple[int, int, bytes]] = []
+    plain: list[tuple[int, ...]] = []
+    for ev, way in zip(evs, how, strict=False):
+        if way and ev.kind == EventKind.SWITCH:
+            ev = Event(ev.kind, ev.icount, ev.args)
+        row = (ev.icount, *ev.args)
+        if plain and (ev.kind != EventKind.SWITCH or ev.result or ev.payload or not way):
+            writer.extend_plain(EventKind.SWITCH, plain)
+            plain = []
+        if ev.kind == EventKind.SWITCH and way and not ev.result and not ev.payload:
+            plain.append(row)
+        else:
+            writer.append(ev)
+        if way == 3:
+            writer.extend_plain(EventKind.SWITCH, plain)
+            plain = []
+            if (batch := writer.take_batch()) is not None:
+                batches.append(batch)
+    writer.extend_plain(EventKind.SWITCH, plain)
+    if (batch := writer.take_batch()) is not None:
+        batches.append(batch)
+    read: list[Event] = []
+    for first, base, data in batches:
+        assert first == len(read)
+        read.extend(decode_events(data, base))
+        assert base == (read[first - 1].icount if first else 0)
+    kept = [Event(e.kind, e.icount, e.args) if how[i] and e.kind == EventKind.SWITCH else e
+            for i, e in enumerate(evs)]  # fmt: skip
+    assert read == kept
+    assert writer.count == len(kept)
+    assert writer.unwritten == 0
+    by_kind: dict[str, int] = {}
+    for e in kept:
+        by_kind[e.kind.name] = by_kind.get(e.kind.name, 0) + 1
+    assert writer.by_kind == by_kind
 
 
 @given(st.binary(max_size=200))

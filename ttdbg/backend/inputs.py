@@ -8,7 +8,7 @@ order. Host access is a closure the caller passes in, so replay never runs it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ttdbg.errors import DivergenceError
 
@@ -67,9 +67,9 @@ class Inputs(ABC):
         """The next logged event, when replaying (recording has no future)."""
         return None
 
-    def decided(self, kind: EventKind, events: list[Event]) -> None:
-        """Recording: choices of `kind` made outside `decide` (native thread switches),
-        logged in order."""
+    def decided(self, kind: EventKind, rows: Sequence[tuple[int, ...]]) -> None:
+        """Recording: choices of `kind` made outside `decide` (native thread switches), as
+        (icount, *args) rows of events with no result or payload, logged in order."""
         raise NotImplementedError("only a recording logs choices made elsewhere")
 
 
@@ -119,8 +119,8 @@ class LiveInputs(Inputs):
             self.log.append(event)
         return event
 
-    def decided(self, kind: EventKind, events: list[Event]) -> None:
-        self.log.extend(kind, events)
+    def decided(self, kind: EventKind, rows: Sequence[tuple[int, ...]]) -> None:
+        self.log.extend_plain(kind, rows)
 
 
 def _describe(kind: EventKind, icount: int, args: tuple[int, ...]) -> str:

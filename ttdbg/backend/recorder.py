@@ -6,7 +6,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +102,7 @@ class _FlushingInputs(LiveInputs):
 
     def _after_append(self) -> None:
         now = time.monotonic()
-        if len(self.log.pending) >= FLUSH_EVENTS or now - self._last >= FLUSH_SECONDS:
+        if self.log.unwritten >= FLUSH_EVENTS or now - self._last >= FLUSH_SECONDS:
             self._last = now
             self._flush()
 
@@ -131,8 +131,8 @@ class _FlushingInputs(LiveInputs):
         self._after_append()
         return event
 
-    def decided(self, kind: EventKind, events: list[Event]) -> None:
-        super().decided(kind, events)
+    def decided(self, kind: EventKind, rows: Sequence[tuple[int, ...]]) -> None:
+        super().decided(kind, rows)
         self._after_append()
 
 

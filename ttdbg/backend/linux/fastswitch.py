@@ -19,7 +19,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from ttdbg.backend.nativelib import lib as _lib
 
-from ..eventlog import Event, EventKind
+from ..eventlog import EventKind
 from .threads import State, Wait
 
 if TYPE_CHECKING:
@@ -249,16 +249,10 @@ class FastSwitch:
         p = self.p
         threads = p.threads
         if s.nevents:
-            switch = EventKind.SWITCH
-            # Unpacked from the raw buffer: no ctypes structure per event.
+            # Straight from the raw buffer into the log's encoding: no ctypes structure and
+            # no Event per switch.
             raw = ctypes.string_at(self._events_at, s.nevents * _EVENT.size)
-            p.inputs.decided(
-                switch,
-                [
-                    Event(switch, icount, (frm, to, why))
-                    for icount, frm, to, why in _EVENT.iter_unpack(raw)
-                ],
-            )
+            p.inputs.decided(EventKind.SWITCH, list(_EVENT.iter_unpack(raw)))
         table = threads.table
         for i, tid in enumerate(self._tids):
             ct = s.threads[i]
