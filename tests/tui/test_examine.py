@@ -305,3 +305,41 @@ def test_examine_instructions_of_the_c_library_as_gdb_on_x86(program: str) -> No
     """x/i over x86-64 C library code, whole outputs compared with gdb's."""
     compared = _compare_x_i_with_gdb(require_tool("gdb"), BIN / program, X86_PLACES[program])
     assert compared >= 30
+
+
+ARCH_DISASSEMBLERS = {
+    "x86_64": (capstone.CS_ARCH_X86, capstone.CS_MODE_64),
+    "aarch64": (capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM),
+    "riscv64": (capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCH_DISASSEMBLERS))
+def test_examine_goes_on_past_bytes_no_instruction_starts_with(arch: str) -> None:
+    """Undecodable bytes between instructions (tests/programs/undecodable.c) show as gdb shows
+    them (`(bad)` with its prefixes, `.inst ... ; undefined`, `.2byte`/`.4byte`/`.byte` by
+    RISC-V's length rule) and x/i goes on after them as gdb does, instead of ending there."""
+    gdb = require_tool("gdb" if arch == "x86_64" else "gdb-multiarch")
+    program = build("undecodable", arch, NOSTDLIB)
+    image = program.read_bytes()
+    text = ELFFile(io.BytesIO(image)).get_section_by_name(".text")
+    start, code = text["sh_addr"], text.data()
+    symbols = Symbols(image)
+    disasm = GdbDisassembler(*ARCH_DISASSEMBLERS[arch])
+
+    def read(addr: int, size: int) -> bytes:
+        return code[addr - start : addr - start + size]
+
+    def instructions(addr: int, count: int) -> list[tuple[int, str]]:
+        return list(disasm.disassemble(read(addr, 16 * count), addr, count, symbols.describe_within))
+
+    want = subprocess.run(  # gdb fails where the section ends, after the rows we want
+        [gdb, "-batch", "-nx", "-ex", f"x/40i {start:#x}", str(program)],
+        capture_output=True, text=True, timeout=60,
+    ).stdout.rstrip("\n").splitlines()  # fmt: skip
+    end = next(i for i, line in enumerate(want) if line.endswith("ret"))
+    want = want[: end + 1]  # the padding after ret is not the point
+    got = examine(parse_format(f"{len(want)}i"), start, read, symbols.describe_within,
+                  instructions).splitlines()  # fmt: skip
+    assert got == want
+    assert sum("bad" in line or "byte" in line or "undefined" in line for line in want) >= 3

@@ -27,8 +27,13 @@ _IMMEDIATE = re.compile(r"\$(-?)(\d+)\b")
 _RIP = re.compile(r"(-?0x[0-9a-f]+)\(%rip\)")
 _TARGET = re.compile(r"^(0x[0-9a-f]+)$")
 _SUFFIXES = "bwlq"
+# GNU's names of the legacy prefixes, as it prints those no instruction uses.
+_X86_PREFIX_WORDS = {
+    0x26: "es", 0x2E: "cs", 0x36: "ss", 0x3E: "ds", 0x64: "fs", 0x65: "gs", 0x66: "data16",
+    0x67: "addr32", 0xF0: "lock", 0xF2: "repnz", 0xF3: "repz",
+}  # fmt: skip
 # Legacy prefix bytes, as the encoding starts with them.
-_X86_PREFIXES = frozenset((0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3))
+_X86_PREFIXES = frozenset(_X86_PREFIX_WORDS)
 # Segment overrides 64-bit mode ignores: capstone puts them on the operand, GNU prints the
 # prefix's name before the mnemonic (`cs nopw 0x0(%rax,%rax,1)`).
 _X86_NULL_SEGMENTS = {"%cs:": "cs", "%ds:": "ds", "%es:": "es", "%ss:": "ss"}
@@ -286,6 +291,36 @@ def _riscv(at: int, mnemonic: str, ops: str, describe: Describe) -> str:
     return f"{mnemonic}\t{','.join(out)}{comment}" if out else mnemonic
 
 
+_X86_LONGEST = 15  # bytes in the longest x86 instruction
+
+
+def _x86_opcode_length(code: bytes) -> int:
+    """Bytes up to and including the opcode of the x86 encoding `code` starts with (legacy
+    prefixes, the 0f/0f38/0f3a escapes): what GNU's `(bad)` spans."""
+    at = 0
+    while at < len(code) - 1 and code[at] in _X86_PREFIXES:
+        at += 1
+    if code[at] == 0x0F:
+        at += 2 if code[at + 1] in (0x38, 0x3A) else 1
+    return at + 1
+
+
+def _riscv_length(low: int) -> int:
+    """Bytes in the RISC-V instruction whose first 16 bits are `low` (binutils'
+    riscv_insn_length, which also decides how much an undecodable one spans)."""
+    if low & 0x3 != 0x3:
+        return 2
+    if low & 0x1F != 0x1F:
+        return 4
+    if low & 0x3F == 0x1F:
+        return 6
+    if low & 0x7F == 0x3F:
+        return 8
+    if low & 0x7F == 0x7F and low & 0x7000 != 0x7000:
+        return 10 + ((low >> 11) & 0xE)
+    return 2
+
+
 class GdbDisassembler:
     """Decodes instructions and spells them as gdb does for one architecture."""
 
@@ -303,27 +338,75 @@ class GdbDisassembler:
     def disassemble(
         self, code: bytes, addr: int, count: int, describe_within: Describe
     ) -> Iterator[tuple[int, str]]:
-        """(address, text) of up to `count` instructions decoded from `code` at `addr`."""
-        describe = describe_within
+        """(address, text) of up to `count` instructions decoded from `code` at `addr`; bytes
+        that decode to no instruction are shown as gdb shows them and skipped as it skips
+        them, so the listing goes on after them."""
+        offset = 0
+        while count > 0 and offset < len(code):
+            for at, size, text in self._decoded(
+                code[offset:], addr + offset, count, describe_within
+            ):
+                yield at, text
+                offset += size
+                count -= 1
+            if count == 0 or offset >= len(code):
+                return
+            undecodable = self._undecodable(code[offset:])
+            if undecodable is None:
+                return  # the bytes end inside an instruction
+            size, text = undecodable
+            yield addr + offset, text
+            offset += size
+            count -= 1
+
+    def _undecodable(self, code: bytes) -> tuple[int, str] | None:
+        """(size, text) as binutils prints bytes no instruction starts with (`(bad)`,
+        `.inst ... ; undefined`, `.2byte ...`), or None where `code` may end before the
+        instruction does."""
+        if self.x86:
+            if len(code) < _X86_LONGEST:
+                return None
+            size = _x86_opcode_length(code)
+            words = [_X86_PREFIX_WORDS[b] for b in code[:size] if b in _X86_PREFIX_WORDS]
+            return size, " ".join([*words, "(bad)"])
+        if self.aarch64:
+            if len(code) < 4:
+                return None
+            return 4, f".inst\t{int.from_bytes(code[:4], 'little'):#010x} ; undefined"
+        if self.riscv:
+            size = _riscv_length(int.from_bytes(code[:2], "little")) if len(code) >= 2 else 99
+            if len(code) < size:
+                return None
+            word = int.from_bytes(code[:size], "little")
+            if size in (2, 4, 8):
+                return size, f".{size}byte\t{word:#x}"
+            return size, ".byte\t" + ", ".join(f"{b:#04x}" for b in code[:size])
+        return None
+
+    def _decoded(
+        self, code: bytes, addr: int, count: int, describe: Describe
+    ) -> Iterator[tuple[int, int, str]]:
+        """(address, size, text) of the instructions capstone decodes from `addr`, up to the
+        first bytes it cannot decode."""
         for at, size, mnemonic, ops in self.cs.disasm_lite(code, addr, count):
             if self.aarch64:
-                yield at, _aarch64(mnemonic, ops, describe)
+                yield at, size, _aarch64(mnemonic, ops, describe)
                 continue
             if self.riscv:
-                yield at, _riscv(at, mnemonic, ops, describe)
+                yield at, size, _riscv(at, mnemonic, ops, describe)
                 continue
             if not self.x86:
-                yield at, f"{mnemonic} {ops}".strip()
+                yield at, size, f"{mnemonic} {ops}".strip()
                 continue
             raw = code[at - addr : at - addr + size]
             if raw in _GNU_SPELLING:
-                yield at, _GNU_SPELLING[raw]
+                yield at, size, _GNU_SPELLING[raw]
                 continue
             intel = next(self.intel.disasm_lite(raw, at), None)
             insn = next(self.cs.disasm(raw, at), None)
             if insn is None:
-                continue
-            yield at, self._gnu(insn, raw, intel[2] if intel else "", describe)
+                return
+            yield at, size, self._gnu(insn, raw, intel[2] if intel else "", describe)
 
     def _gnu(self, insn: capstone.CsInsn, raw: bytes, intel: str, describe: Describe) -> str:
         *prefixes, mnemonic = insn.mnemonic.split()  # `rep stosl`: prefix words, then the op
