@@ -331,7 +331,9 @@ def test_examine_goes_on_past_bytes_no_instruction_starts_with(arch: str) -> Non
         return code[addr - start : addr - start + size]
 
     def instructions(addr: int, count: int) -> list[tuple[int, str]]:
-        return list(disasm.disassemble(read(addr, 16 * count), addr, count, symbols.describe_within))
+        return list(
+            disasm.disassemble(read(addr, 16 * count), addr, count, symbols.describe_within)
+        )
 
     want = subprocess.run(  # gdb fails where the section ends, after the rows we want
         [gdb, "-batch", "-nx", "-ex", f"x/40i {start:#x}", str(program)],
