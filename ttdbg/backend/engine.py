@@ -90,6 +90,7 @@ class Engine:
         self._idle_after = 0.0
         self._idle_more = False  # the idle work said more remains
         self._quiet_since = time.monotonic()  # when the last operation ended
+        self._untimed_wait = True  # the engine thread's last wait had no timeout
         self._thread = threading.Thread(target=self._loop, daemon=True, name=name)
         self._thread.start()
 
@@ -240,6 +241,7 @@ class Engine:
                     wait = self._idle_wait() if self._current is None else None
                     if wait is not None and wait <= 0:
                         break
+                    self._untimed_wait = wait is None
                     self._cond.wait(wait)
                 if self._stopping:
                     return
@@ -285,7 +287,10 @@ class Engine:
             self._quiet_since = time.monotonic()
             self._idle_more = self._idle is not None  # the operation may have left gaps
             subscribers = self._subscribers
-            if self._jobs or self._idle_more:  # the engine thread waits for its turn
+            # The engine thread waits for its turn, or for the idle work, with no timeout.
+            # One waiting with a timeout looks again when it ends (a wake-up after every
+            # stepi run on the UI thread took the GIL from it for nothing).
+            if self._jobs or (self._idle_more and self._untimed_wait):
                 self._cond.notify()
         if changes:
             note = Changes(job.origin, tuple(changes))
