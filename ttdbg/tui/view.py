@@ -19,6 +19,7 @@ REMEMBERED_MARGIN = 256  # bytes kept below the stack pointer (pushes move the p
 REMEMBERED = MEMORY_BYTES + 2 * REMEMBERED_MARGIN
 STACK_WORDS = 64
 DECODED_KEPT = 256  # decoded stretches of code kept (keyed by their bytes)
+DESCRIBED_KEPT = 4096  # stack words' symbols kept
 OUTPUT_TAIL = 4000  # bytes of program output the output pane keeps
 
 
@@ -99,13 +100,21 @@ class ViewBuilder:
         self._before: _Remembered | None = None  # the state before the last move
         self._window = -1  # the first address of the disassembly shown last
         self._decoded: dict[tuple[object, ...], tuple[DisasmLine, ...]] = {}
+        # The stack words' symbols (most words are the same from one step to the next), for
+        # the libraries of `_described_for`.
+        self._described: dict[int, str] = {}
+        self._described_for: object = None
+        self._built_at: tuple[int, dict[str, int]] | None = None  # icount, registers there
 
     def remember(self, memory_addr: int | str | None) -> None:
         """Keep the registers and the memory around the memory pane's window, as they are
         before a move: if the move turns out to be one instruction forward, what it changed
         is known without going back for it (a replay from a snapshot)."""
         tl = self.tl
-        regs = tl.registers()
+        built = self._built_at
+        # A replay is deterministic: at the icount of the last view, the registers are those
+        # it read (the next step remembers them from there, a read of every register less).
+        regs = built[1] if built is not None and built[0] == tl.position else tl.registers()
         around = max(0, self._memory_address(regs, memory_addr) - REMEMBERED_MARGIN)
         self._before = _Remembered(tl.position, regs, around, self._memory(around, REMEMBERED))
 
@@ -202,6 +211,13 @@ class ViewBuilder:
                 break
         return tuple(lines)
 
+    def _descriptions(self) -> dict[int, str]:
+        """Stack words' symbol+offset, looked up once for the libraries loaded now."""
+        key = self.symbols.libraries_key
+        if key != self._described_for or len(self._described) >= DESCRIBED_KEPT:
+            self._described, self._described_for = {}, key
+        return self._described
+
     def _memory(self, addr: int, size: int = MEMORY_BYTES) -> bytes | None:
         """`size` bytes from `addr`, or as many as are mapped (at least 16)."""
         while size >= 16:
@@ -225,6 +241,7 @@ class ViewBuilder:
         self._follow_libraries()
         tl = self.tl
         regs = tl.registers()
+        self._built_at = (tl.position, regs)
         pc = regs[self.pc_name]
         mem_addr = self._memory_address(regs, memory_addr)
         memory = self._memory(mem_addr)
@@ -234,17 +251,14 @@ class ViewBuilder:
         else:
             prev_regs, prev_mem = regs, memory
         changed = frozenset(n for n, v in regs.items() if prev_regs.get(n) != v)
-        mem_changed = frozenset(
-            i
-            for i, (a, b) in enumerate(zip(memory or b"", prev_mem or b"", strict=False))
-            if a != b
-        )
+        mem_changed = _differing(memory or b"", prev_mem or b"")
         sp = regs[self.sp_name]
         stack = []
         try:  # one read for the whole stack window; word by word near the end of a map
             block: bytes | None = tl.read_memory(sp, 8 * STACK_WORDS)
         except TimelineError:
             block = None
+        described = self._descriptions()
         for i in range(STACK_WORDS):
             addr = sp + 8 * i
             word: int | None
@@ -255,7 +269,11 @@ class ViewBuilder:
                     word = int.from_bytes(tl.read_memory(addr, 8), "little")
                 except TimelineError:
                     word = None
-            stack.append((addr, word, self.symbols.describe(word) if word else ""))
+            label = ""
+            if word:
+                known = described.get(word)
+                label = described[word] = self.symbols.describe(word) if known is None else known
+            stack.append((addr, word, label))
         before_events, after_events = tl.events_around(6, 6)
         firmware = tl.firmware
         history = tl.history_read
@@ -300,6 +318,18 @@ class ViewBuilder:
             output_known=firmware is None or history is not None,
             peripherals=() if firmware is None else peripherals(firmware.board),
         )
+
+
+def _differing(now: bytes, before: bytes) -> frozenset[int]:
+    """The offsets where two byte strings differ (over the shorter one's length). Most
+    instructions write no byte of the window: a comparison of the two strings, not a loop
+    over 512 byte pairs, then says so."""
+    if now == before:
+        return frozenset()
+    length = min(len(now), len(before))
+    if now[:length] == before[:length]:
+        return frozenset()
+    return frozenset(i for i in range(length) if now[i] != before[i])
 
 
 def peripherals(board: Board) -> tuple[DeviceRegisters, ...]:
