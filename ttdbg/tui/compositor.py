@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 
@@ -52,15 +53,15 @@ class LineCompositor(Compositor):
         span_rows: dict[int, list[tuple[int, int]]] = {}
         for y, x1, x2 in spans:
             span_rows.setdefault(y, []).append((x1, x2))
+        changed_rows = sorted(span_rows)  # a few of the screen's rows
         for widget, (region, clip) in self.visible_widgets.items():
             shown = region.intersection(clip)
             left = shown.x
             first_cut, last_cut = shown.column_span
             wanted: dict[int, list[int]] = {}  # row -> its cuts (the widget's, on that row)
-            for y in shown.line_range:
-                row_spans = span_rows.get(y)
-                if row_spans is None:
-                    continue
+            start = bisect_left(changed_rows, shown.y)
+            for y in changed_rows[start : bisect_left(changed_rows, shown.bottom, start)]:
+                row_spans = span_rows[y]
                 line_cuts = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
                 line = chops[y]
                 if any(

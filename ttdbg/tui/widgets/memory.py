@@ -42,6 +42,7 @@ class Memory(Pane):
         self.row_bytes = 8
         self._shown: tuple[StateView, str | None, frozenset[int] | None] | None = None
         self._memo = RowMemo()
+        self._drawn_from: tuple[object, ...] | None = None  # what the rows were made from
 
     def show(
         self, view: StateView, follows: str | None = None, changed: frozenset[int] | None = None
@@ -49,8 +50,15 @@ class Memory(Pane):
         """Highlight the byte offsets in `changed` (by default, the last instruction's)."""
         self._shown = (view, follows, changed)
         changed = view.memory_changed if changed is None else changed
+        row_bytes = bytes_per_row(self.content_region.width or 40)
+        # Most steps write no byte here and lit none last time: then nothing on screen
+        # changes, and the 64 rows are not looked at again.
+        drawn = (view.memory_addr, view.memory, changed, follows, row_bytes)
+        if drawn == self._drawn_from:
+            return
+        self._drawn_from = drawn
         self.base = view.memory_addr
-        self.row_bytes = bytes_per_row(self.content_region.width or 40)
+        self.row_bytes = row_bytes
         where = f" (follows {follows})" if follows else ""
         self.set_title(f"memory @ {view.memory_addr:#x}{where}")
         if view.memory is None:
@@ -73,6 +81,7 @@ class Memory(Pane):
         self.set_rows(rows)
 
     def relayout(self) -> None:
+        self._drawn_from = None
         if self._shown is not None and bytes_per_row(self.content_region.width) != self.row_bytes:
             self.show(*self._shown)
         else:

@@ -16,29 +16,39 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ..repaint import repaint
+
 CURSOR = Style(reverse=True)
+KEPT_LINES = 1024  # lines of rows drawn earlier, kept in case the row comes back
 # first and last content row, left and right edge, line filters and the background they use
 _Edges = tuple[int, int, Strip, Strip, tuple[LineFilter, ...], Color]
 
 
 class RowMemo:
-    """Rows built for one update, kept for the next: a row whose inputs are unchanged is the
-    same object again, so it is neither rebuilt nor compared nor repainted."""
+    """Rows built for earlier updates, kept for the next ones: a row whose inputs were seen
+    lately is the same object again, so it is neither rebuilt nor drawn again (the pane keeps
+    the lines of the rows it drew). Stepping through a loop brings the same rows back, lit as
+    the pc and dimmed as the trail, every few steps."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 512) -> None:
         self._old: dict[Hashable, Text] = {}
         self._new: dict[Hashable, Text] = {}
+        self._keep = keep  # rows in a generation; two generations are kept
 
     def row(self, key: Hashable, build: Callable[[], Text]) -> Text:
-        found = self._new.get(key) or self._old.get(key)
+        found = self._new.get(key)
         if found is None:
-            found = build()
-        self._new[key] = found
+            found = self._old.get(key)
+            if found is None:
+                found = build()
+            self._new[key] = found
         return found
 
     def done(self) -> None:
-        """The update is over: keep only the rows it used."""
-        self._old, self._new = self._new, {}
+        """The update is over: start a new generation once this one is full (the oldest
+        rows go)."""
+        if len(self._new) >= self._keep:
+            self._old, self._new = self._new, {}
 
 
 class Pane(Widget, can_focus=True):
@@ -69,6 +79,9 @@ class Pane(Widget, can_focus=True):
         self.rows: list[Text] = []
         self.top = 0  # the first row shown
         self._strips: dict[int, Strip] = {}  # row index -> its line, without the cursor
+        # id(row) -> (the row, its line): a row shown again (the memo hands back the same
+        # object) is not drawn again
+        self._drawn: dict[int, tuple[Text, Strip]] = {}
         self._strips_base: Style | None = None  # the style they were drawn over
         self._blank: Strip | None = None  # the line under the last row
         self._shown_cursor = -1  # the row drawn highlighted
@@ -77,6 +90,7 @@ class Pane(Widget, can_focus=True):
         # lines joined from them: y -> (the row's strip, the line) (see render_lines)
         self._edges: tuple[object, _Edges | None] | None = None
         self._joined: dict[int, tuple[Strip, Strip]] = {}
+        self._joined_rows: dict[int, tuple[Strip, Strip]] = {}  # id(row's strip) -> the same
 
     def notify_style_update(self) -> None:
         # A focus change lands here too (the border's colour): the rows are drawn again only
@@ -105,7 +119,7 @@ class Pane(Widget, can_focus=True):
         )
         left_segments, right_segments = list(left), list(right)
         width = self.outer_size.width
-        joined = self._joined
+        joined, joined_rows = self._joined, self._joined_rows
         content_width = width - left.cell_length - right.cell_length
         focused = self.has_focus
         for y in range(top, bottom):
@@ -114,10 +128,17 @@ class Pane(Widget, can_focus=True):
             if known is not None and known[0] is row:
                 lines.append(known[1])
                 continue
-            segments: list[Segment] = list(row)
-            for line_filter in filters:
-                segments = line_filter.apply(segments, background)
-            line = Strip([*left_segments, *segments, *right_segments], width)
+            known = joined_rows.get(id(row))
+            if known is not None and known[0] is row:
+                line = known[1]
+            else:
+                segments: list[Segment] = list(row)
+                for line_filter in filters:
+                    segments = line_filter.apply(segments, background)
+                line = Strip([*left_segments, *segments, *right_segments], width)
+                if len(joined_rows) >= KEPT_LINES:
+                    joined_rows.clear()
+                joined_rows[id(row)] = (row, line)
             joined[y] = (row, line)
             lines.append(line)
         if crop.bottom > bottom:
@@ -133,6 +154,7 @@ class Pane(Widget, can_focus=True):
         edges = self._edges_from_style_cache()
         self._edges = (key, edges)
         self._joined.clear()
+        self._joined_rows.clear()
         return edges
 
     def _edges_from_style_cache(self) -> _Edges | None:
@@ -170,7 +192,7 @@ class Pane(Widget, can_focus=True):
         self._scroll_to_cursor()
         if self.top != old_top or len(rows) != len(old_rows):
             self._strips.clear()
-            self.refresh()
+            repaint(self)
             return
         # One refresh for every line that changed (each refresh call costs as much as the
         # drawing of a line).
@@ -187,7 +209,7 @@ class Pane(Widget, can_focus=True):
                 if 0 <= i - self.top < box.height:
                     dirty.append(Region(0, i - self.top, box.width, 1))
         if dirty:
-            self.refresh(*dirty)
+            repaint(self, *dirty)
 
     def set_title(self, title: str) -> None:
         """Change the border title (setting one, even the same, repaints the whole pane)."""
@@ -268,6 +290,7 @@ class Pane(Widget, can_focus=True):
             base = self._base = self.rich_style
             if base != self._strips_base:
                 self._strips.clear()
+                self._drawn.clear()
                 self._strips_base, self._blank = base, None
         if index >= len(self.rows):
             blank = self._blank
@@ -277,21 +300,31 @@ class Pane(Widget, can_focus=True):
         strip = self._strips.get(index)
         if strip is None or strip.cell_length != width:
             row = self.rows[index]
-            if row.cell_len > width:
-                row = row.copy()
-                row.truncate(width, overflow="ellipsis")
-            # One strip made (each costs more than rendering the row): the row's segments
-            # over the pane's style, padded to the width.
-            segments = list(Segment.apply_style(row.render(self.app.console), base))
-            if row.cell_len < width:
-                segments.append(Segment(" " * (width - row.cell_len), base))
-            strip = self._strips[index] = Strip(segments, width)
+            known = self._drawn.get(id(row))
+            if known is not None and known[0] is row and known[1].cell_length == width:
+                strip = self._strips[index] = known[1]
+            else:
+                strip = self._strips[index] = self._draw(row, width, base)
+                if len(self._drawn) >= KEPT_LINES:
+                    self._drawn.clear()
+                self._drawn[id(row)] = (row, strip)
         if index == self.cursor and focused:
             self._shown_cursor = index
             return strip.apply_style(CURSOR)
         if index == self._shown_cursor:
             self._shown_cursor = -1
         return strip
+
+    def _draw(self, row: Text, width: int, base: Style) -> Strip:
+        """One strip made (each costs more than rendering the row): the row's segments over
+        the pane's style, padded to the width."""
+        if row.cell_len > width:
+            row = row.copy()
+            row.truncate(width, overflow="ellipsis")
+        segments = list(Segment.apply_style(row.render(self.app.console), base))
+        if row.cell_len < width:
+            segments.append(Segment(" " * (width - row.cell_len), base))
+        return Strip(segments, width)
 
     def on_focus(self) -> None:
         self._refresh_cursor()

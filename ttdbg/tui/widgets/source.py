@@ -21,6 +21,8 @@ class Source(Pane):
         # The last path that could not be read, and why: not looked for again on every
         # move while the pc stays in its code (it is, when the pc goes elsewhere and back).
         self._missing: tuple[str, str] | None = None
+        # (path, line), the file's rows, and that line highlighted
+        self._lit_row: tuple[tuple[str, int], tuple[Text, ...], Text] | None = None
 
     def _rows_of(self, path: str) -> tuple[Text, ...]:
         if self._file is None or self._file[0] != path:
@@ -32,6 +34,16 @@ class Source(Pane):
             )
             self._file = (path, rows)
         return self._file[1]
+
+    def _lit(self, path: str, line: int, lines: tuple[Text, ...]) -> Text:
+        """The current line, highlighted; the same object while the line stays current (it
+        is then not compared, nor drawn, again)."""
+        lit = self._lit_row
+        if lit is None or lit[0] != (path, line) or lit[1] is not lines:
+            row = lines[line - 1].copy()
+            row.stylize("bold on grey23", len(str(len(lines))) + 1)
+            lit = self._lit_row = ((path, line), lines, row)
+        return lit[2]
 
     def show(self, view: StateView) -> None:
         if view.source is None:
@@ -59,9 +71,7 @@ class Source(Pane):
             self.set_rows([Text(f"{name}:{current} (the file has {len(lines)} lines)")])
             return
         rows = list(lines)
-        row = rows[current - 1].copy()
-        row.stylize("bold on grey23", len(str(len(lines))) + 1)
-        rows[current - 1] = row
+        rows[current - 1] = self._lit(view.source.path, current, lines)
         # The rows stay put while the current line is well inside them (a loop, the next
         # lines); otherwise the current line is centred.
         height = self.visible_rows
