@@ -19,6 +19,7 @@ from tests.tui.conftest import settle
 from ttdbg.session import open_session
 from ttdbg.tui.app import TtdbgApp
 from ttdbg.tui.compositor import LineCompositor, row_runs
+from ttdbg.tui.widgets.oneline import OneLine
 from ttdbg.tui.widgets.pane import Pane
 
 Cell = tuple[str, Style | None]
@@ -77,6 +78,36 @@ def _panes_draw_as_the_style_cache(app: TtdbgApp, keys: list[str]) -> None:
         assert joined == composed, (keys, pane)
 
 
+def _pane_lines_are_their_rows(app: TtdbgApp, keys: list[str]) -> None:
+    """Each content line a pane draws (from its caches of lines by row index and by row
+    object) is its row drawn afresh: a line kept for a row that changed fails here, where
+    the comparisons with a full redraw and the style cache, which read the same caches, do
+    not."""
+    for pane in (w for w in app.screen.query(Pane) if w.display):
+        width, base, focused = pane.content_region.width, pane.rich_style, pane.has_focus
+        for y in range(pane.visible_rows):
+            index = pane.top + y
+            if index >= len(pane.rows) or (focused and index == pane.cursor):
+                continue
+            fresh = pane._draw(pane.rows[index], width, base)
+            assert list(pane._line(y, width, focused)) == list(fresh), (keys, pane, index)
+
+
+def _one_lines_draw_as_the_style_cache(app: TtdbgApp, keys: list[str]) -> None:
+    """The one-line widgets (status, tabs, keys) return their own strip, filtered; it must
+    be what the style cache composes."""
+    lines = [w for w in app.screen.query(OneLine) if w.display]
+    assert len(lines) >= 3
+    for widget in lines:
+        box = Region(0, 0, widget.outer_size.width, 1)
+        own = [list(line) for line in widget.render_lines(box)]
+        assert widget._direct is not None, widget
+        assert widget._direct[1], widget  # its own strip is what it draws
+        widget._styles_cache.clear()
+        composed = [list(line) for line in Widget.render_lines(widget, box)]
+        assert own == composed, (keys, widget)
+
+
 def test_row_runs() -> None:
     assert list(row_runs([])) == []
     assert list(row_runs([0, 1, 2, 5, 7, 8])) == [(0, 3), (5, 1), (7, 2)]
@@ -106,6 +137,8 @@ def test_partial_updates_show_what_a_full_redraw_shows(tmp_path: Path) -> None:
             for keys in (
                 ["i"] * 3,
                 ["I"],
+                ["i"] * 14,  # past the trail's length: rows come back from the panes' caches
+                ["I"] * 9,
                 ["colon", *"b *step_value", "enter"],
                 ["c"],
                 ["c"],
@@ -124,6 +157,8 @@ def test_partial_updates_show_what_a_full_redraw_shows(tmp_path: Path) -> None:
                 assert terminal.text() == expected.text(), keys
                 assert terminal.cells == expected.cells, keys
                 _panes_draw_as_the_style_cache(app, keys)
+                _one_lines_draw_as_the_style_cache(app, keys)
+                _pane_lines_are_their_rows(app, keys)
 
     asyncio.run(scenario())
     assert partial[0] > 10  # the moves were drawn as partial updates
