@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.events import Resize
 from textual.filter import LineFilter
@@ -18,6 +20,7 @@ class OneLine(Widget):
     layout on every paint, which costs more than the rest of a step's drawing)."""
 
     _strip: Strip | None = None
+    _base: Style | None = None  # the widget's own style, under the text
     # (size, line filters) -> whether the style cache's line is the row's own strip with
     # the filters applied (no border, padding or tint), checked once per size and style.
     _direct: tuple[object, bool] | None = None
@@ -68,10 +71,18 @@ class OneLine(Widget):
             return Strip.blank(width, self.rich_style)
         strip = self._strip
         if strip is None or strip.cell_length != width:
+            # One strip made: the text's segments over the widget's style (looked up once
+            # per style, not once per change), padded to the width.
+            base = self._base
+            if base is None:
+                base = self._base = self.rich_style
             text = self.line(width)
-            text.truncate(width, overflow="ellipsis")
-            strip = Strip(text.render(self.app.console)).crop_extend(0, width, None)
-            strip = self._strip = strip.apply_style(self.rich_style)
+            if text.cell_len > width:
+                text.truncate(width, overflow="ellipsis")
+            segments = list(Segment.apply_style(text.render(self.app.console), base))
+            if text.cell_len < width:
+                segments.append(Segment(" " * (width - text.cell_len), base))
+            strip = self._strip = Strip(segments, width)
         return strip
 
     def notify_style_update(self) -> None:
@@ -79,6 +90,7 @@ class OneLine(Widget):
         self._strip = None
         self._direct = None
         self._drawn = None
+        self._base = None
 
     def on_resize(self, _event: Resize) -> None:
         self.changed()
