@@ -186,6 +186,10 @@ class Threads:
         self.wait_seq = 0
         self.switch_due: Why | None = None  # the running thread cannot or will not go on
         self.slice_end = self.policy.next_quantum()
+        # Recording: the icount settled last without a switch. No quantum may end early there
+        # afterwards: a snapshot may have been taken in between, which replay checks before
+        # a switch logged at its icount would come (it takes that switch first).
+        self.settled_at = -1
         self.switches = 0
         # Told the tid of the thread about to run at every switch to another thread, before
         # its registers are loaded (the index recorder pairs calls and returns per thread).
@@ -443,6 +447,8 @@ class Threads:
             return False
         if not self.multi or due != self.slice_end or self.due() != due:
             return False
+        if self.p.m.icount == self.settled_at:
+            return False
         self.slice_end = self.p.m.icount
         return True
 
@@ -465,6 +471,7 @@ class Threads:
                 )
             return
         if self.switch_due is None and (not self.multi or now < self.slice_end):
+            self.settled_at = now
             return
         why = self.switch_due or Why.QUANTUM
         ev = p.inputs.decide(EventKind.SWITCH, now, lambda: self._choose(now, why))
