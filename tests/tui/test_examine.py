@@ -316,11 +316,11 @@ ARCH_DISASSEMBLERS = {
 
 @pytest.mark.parametrize("arch", sorted(ARCH_DISASSEMBLERS))
 def test_examine_goes_on_past_bytes_no_instruction_starts_with(arch: str) -> None:
-    """Undecodable bytes between instructions (tests/programs/undecodable.c) show as gdb shows
+    """Undecodable bytes between instructions (tests/programs/bad_bytes.c) show as gdb shows
     them (`(bad)` with its prefixes, `.inst ... ; undefined`, `.2byte`/`.4byte`/`.byte` by
     RISC-V's length rule) and x/i goes on after them as gdb does, instead of ending there."""
     gdb = require_tool("gdb" if arch == "x86_64" else "gdb-multiarch")
-    program = build("undecodable", arch, NOSTDLIB)
+    program = build("bad_bytes", arch, NOSTDLIB)
     image = program.read_bytes()
     text = ELFFile(io.BytesIO(image)).get_section_by_name(".text")
     start, code = text["sh_addr"], text.data()
