@@ -135,6 +135,12 @@ def section_spans(elf: ELFFile, bias: int) -> list[tuple[int, int, int]]:
     return sorted(spans)
 
 
+def label(name: str, start: int, addr: int) -> str:
+    """gdb's `name+offset` for `addr` in the symbol `name` starting at `start`."""
+    offset = addr - start
+    return f"{name}+{offset}" if offset else name
+
+
 class MinimalSymbols:
     """Labels by address, chosen as gdb chooses them."""
 
@@ -193,7 +199,4 @@ class MinimalSymbols:
     def describe(self, addr: int) -> str:
         """`name+offset` (or `name`) of `addr`, or "" where gdb prints no label."""
         sym = self.lookup(addr)
-        if sym is None:
-            return ""
-        offset = addr - sym.addr
-        return f"{sym.name}+{offset}" if offset else sym.name
+        return "" if sym is None else label(sym.name, sym.addr, addr)

@@ -13,7 +13,7 @@ from typing import TypeVar
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from ttdbg.msymbols import MinimalSymbols, read_minimal_symbols, section_spans
+from ttdbg.msymbols import MinimalSymbols, label, read_minimal_symbols, section_spans
 from ttdbg.pltsymbols import plt_entries
 
 T = TypeVar("T")
@@ -203,10 +203,7 @@ class Symbols:
 
     def describe(self, addr: int) -> str:
         sym = self.lookup(addr)
-        if sym is None:
-            return ""
-        off = addr - sym.addr
-        return f"{sym.name}+{off}" if off else sym.name
+        return "" if sym is None else label(sym.name, sym.addr, addr)
 
     def describe_within(self, addr: int) -> str:
         """The `symbol+offset` label gdb gives `addr` in x's rows and branch targets (from

@@ -35,16 +35,20 @@ EXAMINES = [
 ]  # fmt: skip
 
 
-def gdb_output(commands: list[str]) -> list[str]:
-    """Each command's output from one batch gdb on the walk program."""
-    gdb = require_tool("gdb")
+def gdb_batch(gdb: str, program: Path, commands: list[str]) -> list[str]:
+    """Each command's output from one batch gdb (or gdb-multiarch) on `program`."""
     args = [gdb, "-batch", "-nx"]
     for command in commands:
-        args += ["-ex", f"echo @@{command}\\n", "-ex", command]
+        args += ["-ex", "echo @@\\n", "-ex", command]
     out = subprocess.run(
-        [*args, str(BIN / "walk")], capture_output=True, text=True, timeout=60, check=True
+        [*args, str(program)], capture_output=True, text=True, timeout=60, check=True
     ).stdout
     return [part.split("\n", 1)[1].rstrip("\n") for part in out.split("@@")[1:]]
+
+
+def gdb_output(commands: list[str]) -> list[str]:
+    """Each command's output from one batch gdb on the walk program."""
+    return gdb_batch(require_tool("gdb"), BIN / "walk", commands)
 
 
 @pytest.fixture(scope="module")
@@ -128,13 +132,7 @@ def test_examine_instructions_in_gnu_spelling_off_x86(arch: str) -> None:
         code = tl.read_memory(addr, 4 * count)
         return list(disasm.disassemble(code, addr, count, symbols.describe_within))
 
-    args = [gdb, "-batch", "-nx"]
-    for command in commands:
-        args += ["-ex", "echo @@\\n", "-ex", command]
-    out = subprocess.run(
-        [*args, str(BIN / arch / "walk")], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-    expected = [part.split("\n", 1)[1].rstrip("\n") for part in out.split("@@")[1:]]
+    expected = gdb_batch(gdb, BIN / arch / "walk", commands)
     addr = main
     for want in expected:
         got = examine(parse_format("1024i"), addr, tl.read_memory, symbols.describe_within,
@@ -181,13 +179,7 @@ def test_examine_instructions_of_the_c_library_as_gdb_multiarch(arch: str) -> No
         return list(disasm.disassemble(code, addr, count, symbols.describe_within))
 
     commands = GNU_SPELLING_PLACES[arch]
-    args = [gdb, "-batch", "-nx"]
-    for command in commands:
-        args += ["-ex", "echo @@\\n", "-ex", command]
-    out = subprocess.run(
-        [*args, str(BIN / arch / "walk")], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-    expected = [part.split("\n", 1)[1].rstrip("\n") for part in out.split("@@")[1:]]
+    expected = gdb_batch(gdb, BIN / arch / "walk", commands)
     compared = 0
     for command, want in zip(commands, expected, strict=True):
         count = command[2:].split("i ", 1)[0]
@@ -260,13 +252,7 @@ def _compare_x_i_with_gdb(gdb: str, program: Path, commands: list[str]) -> int:
         code = read(addr, 16 * count)
         return list(disasm.disassemble(code, addr, count, symbols.describe_within))
 
-    args = [gdb, "-batch", "-nx"]
-    for command in commands:
-        args += ["-ex", "echo @@\\n", "-ex", command]
-    out = subprocess.run(
-        [*args, str(program)], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-    expected = [part.split("\n", 1)[1].rstrip("\n") for part in out.split("@@")[1:]]
+    expected = gdb_batch(gdb, program, commands)
     compared = 0
     for command, want in zip(commands, expected, strict=True):
         count = command[2:].split("i ", 1)[0]
