@@ -11,15 +11,11 @@ import weakref
 from typing import TYPE_CHECKING, Protocol
 
 import unicorn
-from unicorn.unicorn_py3.unicorn import uclib
 
 from ttdbg.pages import PAGE, PERM_X
 from ttdbg.snapshots.state import MachineState, PageSummary, add_range, in_regions
 
-from .icount import _lib
-
-# uc_ctl's code for a TLB flush (UC_CTL_IO_WRITE, no arguments), as the binding encodes it.
-_TLB_FLUSH = (unicorn.UC_CTL_IO_WRITE << 30) | unicorn.UC_CTL_TLB_FLUSH
+from .icount import _lib, flush_tlb
 
 if TYPE_CHECKING:
     from .icount import Block, BlockCounter
@@ -126,14 +122,7 @@ class _AddressSpaceMarks:
         # The set lives as long as the emulator whose hook writes to it, not as this object
         # (a machine may drop its tracker and run on).
         weakref.finalize(uc, _lib.bc_pageset_free, self._set)
-        self._flush_tlb()
-
-    def _flush_tlb(self) -> None:
-        # uc_ctl itself: the binding's ctl encodes and checks its code in three Python calls,
-        # at every restore and capture.
-        err = uclib.uc_ctl(self._uc._uch, _TLB_FLUSH)
-        if err != 0:
-            raise unicorn.UcError(err)
+        flush_tlb(self._uc)
 
     def mark(self, addr: int, size: int) -> None:
         if _lib.bc_pageset_mark(self._set, addr, size):
@@ -149,7 +138,7 @@ class _AddressSpaceMarks:
 
     def clear(self) -> None:
         _lib.bc_pageset_clear(self._set)
-        self._flush_tlb()
+        flush_tlb(self._uc)
 
 
 class DirtyPages:

@@ -155,6 +155,18 @@ class BlockScanner(BlockListener, Protocol):
     def patterns(self) -> Sequence[CodePattern]: ...
 
 
+# uc_ctl's code for a TLB flush (UC_CTL_IO_WRITE, no arguments), as the binding encodes it.
+_TLB_FLUSH = (unicorn.UC_CTL_IO_WRITE << 30) | unicorn.UC_CTL_TLB_FLUSH
+
+
+def flush_tlb(uc: unicorn.Uc) -> None:
+    """Drop the emulator's TLB, by uc_ctl itself: the binding's ctl encodes and checks its
+    code in three Python calls, and restores and captures flush every time."""
+    err = uclib.uc_ctl(uc._uch, _TLB_FLUSH)
+    if err != 0:
+        raise unicorn.UcError(err)
+
+
 class BlockCounter:
     """Counts retired instructions through a native Unicorn block hook.
 

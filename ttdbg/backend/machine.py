@@ -16,7 +16,7 @@ from ttdbg.pages import PAGE, PERM_R, PERM_W, PERM_X
 
 from .arch import Arch, Register
 from .counters import CounterReads
-from .icount import HIT, LIMIT, UNKNOWN_BLOCK, Block, BlockCounter
+from .icount import HIT, LIMIT, UNKNOWN_BLOCK, Block, BlockCounter, flush_tlb
 from .pagescan import PageScanner, page_pointers, page_runs
 from .reservation import Reservation
 
@@ -710,7 +710,7 @@ class Machine:
         if errno in _PROTECTION_FAULTS:
             # After a protection fault Unicorn can let the next access to another page of the
             # same region through unchecked: drop its TLB so that access is checked again.
-            self.uc.ctl(unicorn.UC_CTL_TLB_FLUSH, unicorn.UC_CTL_IO_WRITE)
+            flush_tlb(self.uc)
         self._fault_signal = None
         self.on_fault(self, Fault(signal, pc, detail))
         if self._halted is None and not self._stop_requested:

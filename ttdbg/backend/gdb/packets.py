@@ -79,22 +79,23 @@ class PacketReader:
     def whole(self, data: bytes) -> bytes | None:
         """The payload when `data` is exactly one whole, intact packet and none has begun
         (the usual read in no-ack mode), taken as `feed` would; None: `feed` it."""
+        item = self._one_whole(data)
+        return None if item is None or item is _BAD else item.payload
+
+    def _one_whole(self, data: bytes) -> Incoming | None:
+        """`data` as exactly one whole packet within the size limit, none having begun: the
+        packet (BAD for a wrong checksum); None when `data` is anything else."""
         if self._state != "idle":
             return None
         found = _WHOLE_PACKET.fullmatch(data)
-        if found is None:
+        if found is None or len(found[1]) > self._max:
             return None
-        body = found[1]
-        if len(body) > self._max or _CHECKSUMS.get(found[2]) != sum(body) & 0xFF:
-            return None
-        return body
+        return _packet(found[1], found[2])
 
     def feed(self, data: bytes) -> list[Incoming]:
-        if self._state == "idle":
-            # The usual read in no-ack mode: exactly one whole packet.
-            whole = _WHOLE_PACKET.fullmatch(data)
-            if whole is not None and len(whole[1]) <= self._max:
-                return [_packet(whole[1], whole[2])]
+        only = self._one_whole(data)  # the usual read in no-ack mode
+        if only is not None:
+            return [only]
         out: list[Incoming] = []
         i, n = 0, len(data)
         while i < n:

@@ -264,7 +264,9 @@ class ClientSession:
             if stub.removals_pending and not quiet:
                 # gdb removed breakpoints: if it goes quiet now (at its prompt), the
                 # timeline, which the TUI shares, must not keep them meanwhile. The read
-                # itself gives up after the grace (no poll before every read).
+                # itself gives up after the grace (no poll before every read). The grace
+                # stays set once they are gone (one setsockopt less per step's z/Z churn):
+                # a later quiet spell then ends one read early, which finds nothing to do.
                 self._grace(True)
             self.packet_since = None
             try:
@@ -309,7 +311,7 @@ class ClientSession:
         for key, events in sel.select(timeout=0.5):
             if key.fileobj is self._wake_r:
                 self._wake_r.recv(4096)
-            elif events & selectors.EVENT_READ and not self._read(socket.MSG_DONTWAIT):
+            elif events & selectors.EVENT_READ and not self._read():
                 return False
         return True
 
@@ -324,11 +326,11 @@ class ClientSession:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _GRACE if on else _FOREVER)
             self.grace_on = on
 
-    def _read(self, flags: int) -> bool:
-        """Take what the socket has (waiting for it unless `flags` say not to); False once
-        the client has gone."""
+    def _read(self) -> bool:
+        """Take what the socket has, without waiting for more; False once the client has
+        gone."""
         try:
-            data = self.sock.recv(65536, flags)
+            data = self.sock.recv(65536, socket.MSG_DONTWAIT)
         except BlockingIOError:
             return True
         if not data:

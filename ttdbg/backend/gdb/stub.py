@@ -81,7 +81,7 @@ class GdbStub:
         default=None, repr=False
     )
     # The last thread list gdb read, and its XML (the same at nearly every stop).
-    _threads_seen: tuple[tuple[int, str], ...] = ()
+    _threads_seen: tuple[tuple[int, str], ...] | None = None  # those _threads_xml_seen lists
     _threads_xml_seen: bytes = b""
 
     def __post_init__(self) -> None:
@@ -179,7 +179,8 @@ class GdbStub:
         if r.name == "qC":
             return Reply([b"QC%x" % self.timeline.current_thread])
         if r.name == "qfThreadInfo":
-            return Reply([b"m" + b",".join(b"%x" % t.tid for t in self.timeline.threads())])
+            tids = [tid for tid, _name in self.timeline.thread_names()]
+            return Reply([b"m" + b",".join(b"%x" % tid for tid in tids)])
         return Reply([SIMPLE_QUERIES.get(r.name, b"")])
 
     def _start_no_ack(self, r: c.StartNoAck, t: CancelToken) -> Reply:
@@ -252,7 +253,7 @@ class GdbStub:
     # -- threads ----------------------------------------------------------------------------
 
     def _alive(self, tid: int) -> bool:
-        return tid <= 0 or any(t.tid == tid for t in self.timeline.threads())
+        return tid <= 0 or any(alive == tid for alive, _name in self.timeline.thread_names())
 
     def _set_thread(self, r: c.SetThread, t: CancelToken) -> Reply:
         if r.op not in ("g", "c") or not self._alive(r.tid):
@@ -268,7 +269,7 @@ class GdbStub:
 
     def _threads_xml(self) -> bytes:
         names = self.timeline.thread_names()
-        if names != self._threads_seen or not self._threads_xml_seen:
+        if names != self._threads_seen:
             rows = [
                 f'<thread id="{tid:x}" core="0" name="{xml_escape(name, _QUOTE)}"/>'
                 for tid, name in names
@@ -443,7 +444,8 @@ def _no_reason(stop: Stop, hw_breakpoints: set[int]) -> bytes:
     return b""
 
 
-# The reason a T05 stop reply gives, by the kind of stop (none for a plain step's).
+# The reason a T05 stop reply gives, by the kind of stop (none for a plain step's). Looked
+# up by exact type: GuestFaulted, the one stop that subclasses another, is answered before.
 _STOP_REASONS: dict[type, Callable[[Any, set[int]], bytes]] = {
     BreakpointHit: lambda stop, hw: b"hwbreak:;" if stop.address in hw else b"swbreak:;",
     WatchpointHit: lambda stop, hw: (
