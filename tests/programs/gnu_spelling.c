@@ -34,6 +34,7 @@ __asm__(
 __asm__(
     ".globl _start\n"
     "_start:\n"
+    ".4byte 0x00b00533\n" /* add a0,zero,a1 uncompressed: a register add, not li */
     "csrrwi a0, fcsr, 5\n csrrsi a1, fflags, 3\n csrrci a2, frm, 1\n csrwi fcsr, 7\n"
     "csrci fflags, 1\n csrsi fflags, 16\n fsrmi a0, 2\n fsrmi 3\n fsflagsi a1, 4\n fsflagsi 5\n"
     "fsflags a2\n frcsr a3\n fscsr a4\n frrm a5\n fsrm a0, a1\n csrr a0, cycle\n rdtime a1\n"

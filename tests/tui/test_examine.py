@@ -210,7 +210,8 @@ def test_examine_instructions_the_c_library_lacks_as_gdb_multiarch(arch: str) ->
                              capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)}[arch]  # fmt: skip
     disasm = GdbDisassembler(*arch_info)
     decoded = list(disasm.disassemble(code, start, len(code), symbols.describe_within))
-    assert start + len(code) - decoded[-1][0] in (2, 4)  # capstone decoded every instruction
+    undecoded = [t for _a, t in decoded if "undefined" in t or "byte\t" in t]
+    assert undecoded == []  # capstone decoded every instruction
 
     def read(addr: int, size: int) -> bytes:
         return code[addr - start : addr - start + size]
@@ -322,7 +323,7 @@ def test_examine_goes_on_past_bytes_no_instruction_starts_with(arch: str) -> Non
         )
 
     want = subprocess.run(  # gdb fails where the section ends, after the rows we want
-        [gdb, "-batch", "-nx", "-ex", f"x/40i {start:#x}", str(program)],
+        [gdb, "-batch", "-nx", "-ex", f"x/60i {start:#x}", str(program)],
         capture_output=True, text=True, timeout=60,
     ).stdout.rstrip("\n").splitlines()  # fmt: skip
     end = next(i for i, line in enumerate(want) if line.endswith("ret"))

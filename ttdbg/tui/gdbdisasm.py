@@ -32,6 +32,10 @@ _X86_PREFIX_WORDS = {
     0x26: "es", 0x2E: "cs", 0x36: "ss", 0x3E: "ds", 0x64: "fs", 0x65: "gs", 0x66: "data16",
     0x67: "addr32", 0xF0: "lock", 0xF2: "repnz", 0xF3: "repz",
 }  # fmt: skip
+# REX's bits as GNU names them (`rex.WB`).
+_X86_REX_BITS = ((8, "W"), (4, "R"), (2, "X"), (1, "B"))
+# VEX prefixes and their bytes (the escape byte and its payload) before the opcode.
+_X86_VEX_LENGTHS = {0xC4: 3, 0xC5: 2}
 # Legacy prefix bytes, as the encoding starts with them.
 _X86_PREFIXES = frozenset(_X86_PREFIX_WORDS)
 # Segment overrides 64-bit mode ignores: capstone puts them on the operand, GNU prints the
@@ -234,7 +238,7 @@ _RV_ALIASES = tuple(
     (re.compile(pattern), form)
     for pattern, form in (
         (r"addw (\w+),(\w+),0", r"sext.w \1,\2"),
-        (r"add (\w+),zero,(\S+)", r"li \1,\2"),
+        (r"add (\w+),zero,(-?(?:0x[0-9a-f]+|\d+))", r"li \1,\2"),  # addi's, not add's
         (r"mv (\w+),zero", r"li \1,0"),
         (r"and (\w+),(\w+),0xff", r"zext.b \1,\2"),
         (r"jr ra", "ret"),
@@ -294,15 +298,23 @@ def _riscv(at: int, mnemonic: str, ops: str, describe: Describe) -> str:
 _X86_LONGEST = 15  # bytes in the longest x86 instruction
 
 
-def _x86_opcode_length(code: bytes) -> int:
-    """Bytes up to and including the opcode of the x86 encoding `code` starts with (legacy
-    prefixes, the 0f/0f38/0f3a escapes): what GNU's `(bad)` spans."""
-    at = 0
+def _x86_undecodable(code: bytes) -> tuple[int, str]:
+    """(size, text) of GNU's `(bad)` for the x86 encoding `code` starts with: it spans the
+    prefixes (legacy, REX, a VEX prefix's bytes), the 0f/0f38/0f3a escapes and the opcode,
+    and names the prefixes (`data16 rex.W (bad)`)."""
+    at, words = 0, []
     while at < len(code) - 1 and code[at] in _X86_PREFIXES:
+        words.append(_X86_PREFIX_WORDS[code[at]])
         at += 1
-    if code[at] == 0x0F:
+    if 0x40 <= code[at] <= 0x4F:
+        bits = "".join(name for bit, name in _X86_REX_BITS if code[at] & bit)
+        words.append(f"rex.{bits}" if bits else "rex")
+        at += 1
+    if code[at] in _X86_VEX_LENGTHS:
+        at += _X86_VEX_LENGTHS[code[at]]
+    elif code[at] == 0x0F:
         at += 2 if code[at + 1] in (0x38, 0x3A) else 1
-    return at + 1
+    return at + 1, " ".join([*words, "(bad)"])
 
 
 def _riscv_length(low: int) -> int:
@@ -366,15 +378,15 @@ class GdbDisassembler:
         if self.x86:
             if len(code) < _X86_LONGEST:
                 return None
-            size = _x86_opcode_length(code)
-            words = [_X86_PREFIX_WORDS[b] for b in code[:size] if b in _X86_PREFIX_WORDS]
-            return size, " ".join([*words, "(bad)"])
+            return _x86_undecodable(code)
         if self.aarch64:
             if len(code) < 4:
                 return None
             return 4, f".inst\t{int.from_bytes(code[:4], 'little'):#010x} ; undefined"
         if self.riscv:
-            size = _riscv_length(int.from_bytes(code[:2], "little")) if len(code) >= 2 else 99
+            if len(code) < 2:
+                return None
+            size = _riscv_length(int.from_bytes(code[:2], "little"))
             if len(code) < size:
                 return None
             word = int.from_bytes(code[:size], "little")
@@ -388,25 +400,23 @@ class GdbDisassembler:
     ) -> Iterator[tuple[int, int, str]]:
         """(address, size, text) of the instructions capstone decodes from `addr`, up to the
         first bytes it cannot decode."""
+        if self.x86:
+            for insn in self.cs.disasm(code, addr, count):  # with detail: one decode each
+                raw = bytes(insn.bytes)
+                if raw in _GNU_SPELLING:
+                    yield insn.address, insn.size, _GNU_SPELLING[raw]
+                    continue
+                intel = next(self.intel.disasm_lite(raw, insn.address), None)
+                text = self._gnu(insn, raw, intel[2] if intel else "", describe)
+                yield insn.address, insn.size, text
+            return
         for at, size, mnemonic, ops in self.cs.disasm_lite(code, addr, count):
             if self.aarch64:
                 yield at, size, _aarch64(mnemonic, ops, describe)
-                continue
-            if self.riscv:
+            elif self.riscv:
                 yield at, size, _riscv(at, mnemonic, ops, describe)
-                continue
-            if not self.x86:
+            else:
                 yield at, size, f"{mnemonic} {ops}".strip()
-                continue
-            raw = code[at - addr : at - addr + size]
-            if raw in _GNU_SPELLING:
-                yield at, size, _GNU_SPELLING[raw]
-                continue
-            intel = next(self.intel.disasm_lite(raw, at), None)
-            insn = next(self.cs.disasm(raw, at), None)
-            if insn is None:
-                return
-            yield at, size, self._gnu(insn, raw, intel[2] if intel else "", describe)
 
     def _gnu(self, insn: capstone.CsInsn, raw: bytes, intel: str, describe: Describe) -> str:
         *prefixes, mnemonic = insn.mnemonic.split()  # `rep stosl`: prefix words, then the op
