@@ -119,14 +119,15 @@ typedef struct {
 
 uint32_t bc_lookup(bc_counter *c, uint64_t addr, uint32_t size);
 
-/* Learn a block as the emulator translates it, from the emulator's own count: most of a
- * short program's blocks are new (a dynamic loader's, a C library's start-up), and
- * disassembling each one again in bc_learn cost a fifth of running it. The hook runs
- * before the block does, so the block hook then finds it known. Blocks it leaves alone (a
- * code pattern Python must see, learning off, the first block of a fresh emulator) go the
- * way they always went. The emulator's count includes a last instruction it cannot decode
- * (it raises when it runs); Python, placing a stop inside a block from capstone's decoding,
- * takes that one to start where capstone's decoding stops (BlockCounter._block). */
+/* Learn a block from the emulator's own count when the emulator chains a jump to it (a
+ * new edge, mostly right after translating it): most of a short program's blocks are new
+ * (a dynamic loader's, a C library's start-up), and disassembling each one again in
+ * bc_learn cost a fifth of running it. The hook runs before the block does, so the block
+ * hook then finds it known. Blocks reached otherwise (a return, an indirect jump, the
+ * first after a start or a restore) and those it leaves alone (a code pattern Python must
+ * see, learning off) go the way they always went. Both ways count alike: the emulator's
+ * count includes a last instruction it cannot decode (it raises when it runs), and Python
+ * counts one there too, where capstone's decoding stops (BlockCounter._instructions). */
 void bc_edge_hook(void *uc, const bc_uc_tb *cur, const bc_uc_tb *prev, bc_counter *c) {
     (void)prev;
     uint32_t size = cur->size, n = cur->icount;

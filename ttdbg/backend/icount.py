@@ -425,8 +425,17 @@ class BlockCounter:
         """
         addr, size = int(self._c.miss_addr), int(self._c.miss_size)
         code = self._read_code(addr, size)
-        insns = tuple(a for a, _s, _m, _o in self._cs.disasm_lite(code, addr)) or (addr,)
-        self._learn(Block(addr, size, insns), code)
+        self._learn(Block(addr, size, self._instructions(addr, code)), code)
+
+    def _instructions(self, addr: int, code: bytes) -> tuple[int, ...]:
+        """The instruction addresses of the block `code` at `addr`, counted as the emulator
+        counts them (bc_edge_hook learns its count): capstone's, and where its decoding stops
+        short of the block's end, one more there. The emulator ends a block at an
+        instruction it cannot decode and counts it; running it raises the fault."""
+        decoded = list(self._cs.disasm_lite(code, addr))
+        insns = tuple(a for a, _s, _m, _o in decoded)
+        end = decoded[-1][0] + decoded[-1][1] if decoded else addr
+        return (*insns, end) if end < addr + len(code) else insns
 
     def _learn(self, block: Block, code: bytes) -> None:
         self._by_addr.setdefault(block.addr, []).append(block)
@@ -466,14 +475,7 @@ class BlockCounter:
         n = _lib.bc_lookup(ctypes.byref(self._c), addr, size)
         if not n:
             return None
-        code = self._read_code(addr, size)
-        decoded = list(self._cs.disasm_lite(code, addr))
-        insns = tuple(a for a, _s, _m, _o in decoded)
-        end = decoded[-1][0] + decoded[-1][1] if decoded else addr
-        if len(insns) + 1 == n and end < addr + size:
-            # Counted by the emulator with a last instruction capstone cannot decode (one
-            # that raises when it runs): it starts where decoding stopped.
-            insns += (end,)
+        insns = self._instructions(addr, self._read_code(addr, size))
         if len(insns) != n:
             return None  # not the code the count was taken from
         block = Block(addr, size, insns)
