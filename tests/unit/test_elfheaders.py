@@ -5,13 +5,16 @@ damaged headers refused with ValueError."""
 from __future__ import annotations
 
 import io
+import subprocess
 from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from tests.conftest import BIN, SAMPLES
-from ttdbg.backend.elfheaders import machine_name, read_headers, type_name
+from tests.conftest import BIN, SAMPLES, require_tool
+from ttdbg.backend.elfheaders import PT_INTERP, machine_name, read_headers, type_name
+from ttdbg.backend.loader import _read_elf
+from ttdbg.errors import UnsupportedProgram
 
 HOST = [Path("/lib64/ld-linux-x86-64.so.2"), Path("/lib/x86_64-linux-gnu/libc.so.6")]
 ELVES = sorted(
@@ -57,8 +60,34 @@ def test_damaged_headers_are_refused() -> None:
         (b"\x7fELF\x03" + image[5:], "unknown ELF class"),
         (image[:40], "cut short"),
         (image[: end - 1], "does not fit"),
-        (image[:54] + (20).to_bytes(2, "little") + image[56:], "less than"),  # e_phentsize
+        (image[:54] + (20).to_bytes(2, "little") + image[56:], "Linux takes 56"),  # e_phentsize
+        (image[:54] + (64).to_bytes(2, "little") + image[56:], "Linux takes 56"),
+        (image[:56] + (0).to_bytes(2, "little") + image[58:], "Linux takes 1 to 1170"),  # e_phnum
+        (image[:56] + (2000).to_bytes(2, "little") + image[58:], "Linux takes 1 to 1170"),
         (image[:56] + (0xFFFF).to_bytes(2, "little") + image[58:], "too many"),  # PN_XNUM
     ):
         with pytest.raises(ValueError, match=why):
             read_headers(bad)
+
+
+def test_pt_interp_is_read_as_linux_reads_it(tmp_path: Path) -> None:
+    """The first PT_INTERP, up to its first NUL; one without its terminating NUL is refused,
+    as Linux's exec refuses it."""
+    gcc = require_tool("gcc")
+    (tmp_path / "hello.c").write_text("int main(void) { return 0; }\n")
+    subprocess.run([gcc, "-o", str(tmp_path / "hello"), str(tmp_path / "hello.c")],
+                   check=True, timeout=120)  # fmt: skip
+    image = (tmp_path / "hello").read_bytes()
+    _header, segments = read_headers(image)
+    [interp] = [s for s in segments if s.type == PT_INTERP]
+    path = image[interp.offset : interp.offset + interp.filesz]
+    assert path.endswith(b"\0")
+    assert _read_elf(image, "hello", "program").interp == path[:-1].decode()
+    # A NUL inside: the path ends there.
+    cut = image[: interp.offset + 5] + b"\0" + image[interp.offset + 6 :]
+    assert _read_elf(cut, "hello", "program").interp == path[:5].decode()
+    # No NUL at its end.
+    end = interp.offset + interp.filesz - 1
+    unterminated = image[:end] + b"x" + image[end + 1 :]
+    with pytest.raises(UnsupportedProgram, match="bad PT_INTERP"):
+        _read_elf(unterminated, "hello", "program")

@@ -69,8 +69,11 @@ def read_headers(image: bytes) -> tuple[ElfHeader, list[ProgramHeader]]:
     if phnum == PN_XNUM:
         raise ValueError("too many program headers")
     phdr = struct.Struct(endian + phdr_layout)
-    if phnum and phentsize < phdr.size:
-        raise ValueError(f"program headers of {phentsize} bytes (less than {phdr.size})")
+    # As Linux's load_elf_phdrs: entries of exactly the class's size, 1 to 64 KiB of them.
+    if phentsize != phdr.size:
+        raise ValueError(f"program headers of {phentsize} bytes (Linux takes {phdr.size})")
+    if not 0 < phnum * phdr.size <= 65536:
+        raise ValueError(f"{phnum} program headers (Linux takes 1 to {65536 // phdr.size})")
     if phoff + phnum * phentsize > len(image):
         raise ValueError(
             f"program header table ({phnum} of {phentsize} bytes at {phoff:#x}) does not fit "

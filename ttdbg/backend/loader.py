@@ -131,10 +131,13 @@ def _read_elf(image: bytes, name: str, what: str) -> _Elf:
     interp = None
     for seg in segments:
         if seg.type == PT_INTERP:
-            # As Linux's exec: a path of at most PATH_MAX bytes, inside the file.
-            if not 2 <= seg.filesz <= PATH_MAX or seg.offset + seg.filesz > len(image):
+            # As Linux's exec: the first PT_INTERP, a NUL-terminated path of at most PATH_MAX
+            # bytes inside the file, up to its first NUL.
+            raw = seg.data(image)
+            if not 2 <= seg.filesz <= PATH_MAX or len(raw) != seg.filesz or raw[-1] != 0:
                 raise UnsupportedProgram(f"{name}: not a valid ELF {what} (bad PT_INTERP)")
-            interp = seg.data(image).rstrip(b"\0").decode(errors="surrogateescape")
+            interp = raw[: raw.index(0)].decode(errors="surrogateescape")
+            break
     if header.type not in (ET_EXEC, ET_DYN):
         raise UnsupportedProgram(f"{name}: not an executable (ELF type {type_name(header.type)})")
     loads = [s for s in segments if s.type == PT_LOAD]
