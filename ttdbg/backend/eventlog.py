@@ -87,7 +87,7 @@ _MASK = (1 << 64) - 1
 
 
 # An event with arguments only (no result, no payload): its head and arguments in one struct.
-_PLAIN = [struct.Struct(f"<BQBqI{n}Q") for n in range(8)]
+_PLAIN = [struct.Struct(f"{_HEAD.format}{n}Q") for n in range(8)]
 
 
 def encode_events(events: list[Event], previous_icount: int) -> bytes:
@@ -208,12 +208,6 @@ class EventLogWriter:
         # Keyed by the kind itself: an enum's `.name` is a slow property, and this runs at
         # every event (a thread switch is one).
         self._counts[event.kind] = self._counts.get(event.kind, 0) + 1
-
-    def extend(self, kind: EventKind, events: list[Event]) -> None:
-        """Append events all of one kind."""
-        self.pending.extend(events)
-        self.count += len(events)
-        self._counts[kind] = self._counts.get(kind, 0) + len(events)
 
     def extend_plain(self, kind: EventKind, rows: Sequence[tuple[int, ...]]) -> None:
         """Append events of one kind with arguments only (result 0, no payload), given as
