@@ -92,13 +92,9 @@ class SummaryEncoder:
                 if base.get(addr) is last.get(addr)
             }
         base_digests = self._base_digests
-        fetched: dict[int, bytes] = {}  # pages read here, for `_write` not to read again
-
-        def page(addr: int) -> bytes:
-            got = fetched.get(addr)
-            if got is None:
-                got = fetched[addr] = read(addr)
-            return got
+        # Pages read here that differ from their baseline (so `_write` stores them) for it not
+        # to read again; those equal to it are not kept (a keyframe would hold every one).
+        fetched: dict[int, bytes] = {}
 
         def is_base(addr: int, digest: bytes) -> bool:
             """Whether the guest's page at `addr` (of `digest`) is its baseline page: a
@@ -108,7 +104,11 @@ class SummaryEncoder:
             if known is not None:
                 return known == digest
             base_page = base.get(addr)
-            if base_page is None or page(addr) != base_page:
+            if base_page is None:
+                return False
+            got = read(addr)
+            if got != base_page:
+                fetched[addr] = got
                 return False
             base_digests[addr] = digest
             return True
