@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from elftools.elf.elffile import ELFFile
@@ -50,6 +51,26 @@ def _disassembler(arch: str) -> GdbDisassembler:
     """x/i's disassembler for the architecture named `arch`, as the TUI makes it."""
     found = arches.by_name(arch)
     return GdbDisassembler(found.cs_arch, found.cs_mode)
+
+
+def _text_x_i(name: str, arch: str) -> tuple[Path, int, bytes, Any, Any]:
+    """tests/programs/NAME.c built for `arch` without a C library: the program, its .text's
+    address and bytes, a reader of them, and x/i's instruction source over them."""
+    program = build(name, arch, NOSTDLIB)
+    image = program.read_bytes()
+    text = ELFFile(io.BytesIO(image)).get_section_by_name(".text")
+    start, code = text["sh_addr"], text.data()
+    symbols = Symbols(image)
+    disasm = _disassembler(arch)
+
+    def read(addr: int, size: int) -> bytes:
+        return code[addr - start : addr - start + size]
+
+    def instructions(addr: int, count: int) -> list[tuple[int, str]]:
+        code = read(addr, 16 * count)
+        return list(disasm.disassemble(code, addr, count, symbols.describe_within))
+
+    return program, start, code, read, instructions
 
 
 def gdb_output(commands: list[str]) -> list[str]:
@@ -206,21 +227,11 @@ def test_examine_instructions_the_c_library_lacks_as_gdb_multiarch(arch: str) ->
     none of: every immediate kind, addressing mode, alias and CSR form), compared whole with
     gdb-multiarch's on the built program."""
     gdb = require_tool("gdb-multiarch")
-    program = build("gnu_spelling", arch, NOSTDLIB)
-    image = program.read_bytes()
-    text = ELFFile(io.BytesIO(image)).get_section_by_name(".text")
-    start, code = text["sh_addr"], text.data()
-    symbols = Symbols(image)
-    disasm = _disassembler(arch)
-    decoded = list(disasm.disassemble(code, start, len(code), symbols.describe_within))
+    program, start, code, read, instructions = _text_x_i("gnu_spelling", arch)
+    decoded = instructions(start, len(code))
     undecoded = [t for _a, t in decoded if "undefined" in t or "byte\t" in t]
     assert undecoded == []  # capstone decoded every instruction
-
-    def read(addr: int, size: int) -> bytes:
-        return code[addr - start : addr - start + size]
-
-    def instructions(addr: int, count: int) -> list[tuple[int, str]]:
-        return list(disasm.disassemble(read(addr, 4 * count), addr, count, symbols.describe_within))
+    symbols = Symbols(program.read_bytes())
 
     command = f"x/{len(decoded)}i {start:#x}"
     want = subprocess.run(
@@ -303,20 +314,8 @@ def test_examine_goes_on_past_bytes_no_instruction_starts_with(arch: str) -> Non
     them (`(bad)` with its prefixes, `.inst ... ; undefined`, `.2byte`/`.4byte`/`.byte` by
     RISC-V's length rule) and x/i goes on after them as gdb does, instead of ending there."""
     gdb = require_tool("gdb" if arch == "x86_64" else "gdb-multiarch")
-    program = build("bad_bytes", arch, NOSTDLIB)
-    image = program.read_bytes()
-    text = ELFFile(io.BytesIO(image)).get_section_by_name(".text")
-    start, code = text["sh_addr"], text.data()
-    symbols = Symbols(image)
-    disasm = _disassembler(arch)
-
-    def read(addr: int, size: int) -> bytes:
-        return code[addr - start : addr - start + size]
-
-    def instructions(addr: int, count: int) -> list[tuple[int, str]]:
-        return list(
-            disasm.disassemble(read(addr, 16 * count), addr, count, symbols.describe_within)
-        )
+    program, start, _code, read, instructions = _text_x_i("bad_bytes", arch)
+    symbols = Symbols(program.read_bytes())
 
     want = subprocess.run(  # gdb fails where the section ends, after the rows we want
         [gdb, "-batch", "-nx", "-ex", f"x/60i {start:#x}", str(program)],
