@@ -32,14 +32,11 @@ import pickle, sys
 from ttdbg.backend.eventlog import EventLogWriter
 from ttdbg.backend.recorder import Recorder
 produced = []
-append, extend = EventLogWriter.append, EventLogWriter.extend
+append = EventLogWriter.append
 def keep(self, event):
     produced.append(event)
     append(self, event)
-def keep_all(self, kind, events):
-    produced.extend(events)
-    extend(self, kind, events)
-EventLogWriter.append, EventLogWriter.extend = keep, keep_all
+EventLogWriter.append = keep
 program, greeting, out, kept = sys.argv[1:]
 Recorder(program, [program.encode(), greeting.encode()], [], out, 2000).run()
 with open(kept, "wb") as f:
