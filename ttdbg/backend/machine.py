@@ -427,11 +427,9 @@ class Machine:
     # -- memory -----------------------------------------------------------------------------
 
     def read(self, addr: int, size: int) -> bytes:
-        if not 0 <= size <= PAGE:
-            return bytes(self.uc.mem_read(addr, size))
-        # Up to a page (a snapshot compares every library page it is not sure of): into a
-        # bytearray Unicorn fills, half the binding's cost (a zeroed ctypes buffer, a
-        # bytearray of it, then bytes of that).
+        # Into a bytearray Unicorn fills: half the binding's cost (a zeroed ctypes buffer, a
+        # bytearray of it, then bytes of that), which counts where a snapshot compares every
+        # library page it is not sure of.
         out = bytearray(size)
         err = uclib.uc_mem_read(self.uc._uch, addr, (ctypes.c_char * size).from_buffer(out), size)
         if err != 0:
