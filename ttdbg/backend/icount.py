@@ -178,12 +178,11 @@ class BlockCounter:
 
     def __init__(self, uc: unicorn.Uc, cs_arch: int, cs_mode: int) -> None:
         self._uc = uc
-        self._c = _Counter()
-        # The native counts themselves, for readers on hot paths (the machine's icount is
-        # read many times a step): `counts.icount` is the icount, without two calls.
-        self.counts = self._c
+        # The native counts the hooks keep; readers on hot paths (the machine's icount is
+        # read many times a step) take `counts.icount` itself, without two calls.
+        self.counts = _Counter()
         emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
-        if _lib.bc_init(ctypes.byref(self._c), emu_stop) != 0:
+        if _lib.bc_init(ctypes.byref(self.counts), emu_stop) != 0:
             raise MemoryError("cannot allocate the block table")
         self._cs = capstone.Cs(cs_arch, cs_mode)
         # The native side's own decoder and scratch instruction (capstone handles are not
@@ -212,15 +211,15 @@ class BlockCounter:
         # then does not execute: they must not act there.
         self.steps_end: int | None = None
         self._hook = self.add_native_hook(
-            unicorn.UC_HOOK_BLOCK, _lib.bc_block_hook, ctypes.byref(self._c)
+            unicorn.UC_HOOK_BLOCK, _lib.bc_block_hook, ctypes.byref(self.counts)
         )
         # Blocks learned as they are translated, from the emulator's count (bc_edge_hook).
         self.add_native_hook(
-            unicorn.UC_HOOK_EDGE_GENERATED, _lib.bc_edge_hook, ctypes.byref(self._c)
+            unicorn.UC_HOOK_EDGE_GENERATED, _lib.bc_edge_hook, ctypes.byref(self.counts)
         )
 
     def __del__(self) -> None:
-        _lib.bc_free(ctypes.byref(self._c))
+        _lib.bc_free(ctypes.byref(self.counts))
         if getattr(self, "_native_insn", None):
             _cs_lib.cs_free(self._native_insn, 1)
 
@@ -231,7 +230,7 @@ class BlockCounter:
             *(_Pattern(p.value, p.mask, p.length, p.stride) for p in patterns)
         )
         err = _lib.bc_set_learning(
-            ctypes.byref(self._c),
+            ctypes.byref(self.counts),
             ctypes.cast(uclib.uc_mem_read, ctypes.c_void_p),
             ctypes.cast(_cs_lib.cs_disasm_iter, ctypes.c_void_p),
             self._native_cs.csh.value,
@@ -251,40 +250,40 @@ class BlockCounter:
     def prepare(self) -> None:
         """Before starting the emulator: learn blocks natively unless a listener wants to
         see every one."""
-        self._c.learn = not self.listeners
+        self.counts.learn = not self.listeners
 
     @property
     def learned_natively(self) -> int:
         """How many blocks the native hook has learned."""
-        return int(self._c.learned)
+        return int(self.counts.learned)
 
     @property
     def icount(self) -> int:
-        return int(self._c.icount)
+        return int(self.counts.icount)
 
     @icount.setter
     def icount(self, value: int) -> None:
-        self._c.icount = value
+        self.counts.icount = value
 
     @property
     def limit(self) -> int:
-        return int(self._c.limit)
+        return int(self.counts.limit)
 
     @limit.setter
     def limit(self, value: int) -> None:
-        self._c.limit = value
+        self.counts.limit = value
 
     @property
     def stop(self) -> int:
-        return int(self._c.stop)
+        return int(self.counts.stop)
 
     def clear_stop(self) -> None:
-        self._c.stop = 0
+        self.counts.stop = 0
 
     @property
     def stopped_block(self) -> tuple[int, int]:
         """(address, size) of the block the hook stopped in front of."""
-        return int(self._c.miss_addr), int(self._c.miss_size)
+        return int(self.counts.miss_addr), int(self.counts.miss_size)
 
     def block_at(self, pc: int) -> tuple[Block, int] | None:
         """The known block `pc` lies in and how many of its instructions come before `pc`,
@@ -294,7 +293,10 @@ class BlockCounter:
         if end is not None and end[1] == pc and end[0] == self.generation:
             return end[2], end[3]
         size, n = ctypes.c_uint32(), ctypes.c_uint32()
-        if _lib.bc_blocks_at(ctypes.byref(self._c), pc, ctypes.byref(size), ctypes.byref(n)) != 1:
+        found = _lib.bc_blocks_at(
+            ctypes.byref(self.counts), pc, ctypes.byref(size), ctypes.byref(n)
+        )
+        if found != 1:
             return None
         block = self._block(pc, size.value)
         return None if block is None else (block, 0)
@@ -311,18 +313,18 @@ class BlockCounter:
         """
         span = (block.addr, block.addr + block.size - 1) if block else (pc, pc + max(size, 1) - 1)
         self._hook_steps(span)
-        self._c.steps = 0
-        self._c.step_limit = steps
-        self._c.limit = NO_LIMIT
+        self.counts.steps = 0
+        self.counts.step_limit = steps
+        self.counts.limit = NO_LIMIT
         self._step_end = None
-        self.steps_end = int(self._c.icount) + steps
+        self.steps_end = int(self.counts.icount) + steps
         self.prepare()
         try:
             self._uc.emu_start(pc | start_bit, 0)
         finally:
-            self._c.step_limit = NO_LIMIT  # the hook stays: it must not stop other runs
+            self.counts.step_limit = NO_LIMIT  # the hook stays: it must not stop other runs
             self.steps_end = None
-        ran = int(self._c.steps)
+        ran = int(self.counts.steps)
         if block is not None:
             index = block.index(pc)
             if index is not None and index + ran < len(block.insns):
@@ -338,7 +340,7 @@ class BlockCounter:
         if len(self._step_hooks) >= MAX_STEP_HOOKS:
             self._unhook_steps(next(iter(self._step_hooks)))
         self._step_hooks[span] = self.add_native_hook(
-            unicorn.UC_HOOK_CODE, _lib.bc_insn_hook, ctypes.byref(self._c), *span
+            unicorn.UC_HOOK_CODE, _lib.bc_insn_hook, ctypes.byref(self.counts), *span
         )
         self._uc.ctl_remove_cache(span[0], span[1] + 1)  # retranslate with the hook in
 
@@ -358,30 +360,30 @@ class BlockCounter:
         the instruction past `step_limit`). For a baseline without the counter's machinery:
         `icount`, `limit` and blocks mean nothing after this."""
         self.remove_hook(self._hook)
-        self.add_native_hook(unicorn.UC_HOOK_CODE, _lib.bc_insn_hook, ctypes.byref(self._c))
-        self._c.steps = 0
-        self._c.step_limit = NO_LIMIT
+        self.add_native_hook(unicorn.UC_HOOK_CODE, _lib.bc_insn_hook, ctypes.byref(self.counts))
+        self.counts.steps = 0
+        self.counts.step_limit = NO_LIMIT
 
     @property
     def steps(self) -> int:
         """Instructions the step hook has let start since `steps` was last set."""
-        return int(self._c.steps)
+        return int(self.counts.steps)
 
     @steps.setter
     def steps(self, value: int) -> None:
-        self._c.steps = value
+        self.counts.steps = value
 
     @property
     def step_limit(self) -> int:
-        return int(self._c.step_limit)
+        return int(self.counts.step_limit)
 
     @step_limit.setter
     def step_limit(self, value: int) -> None:
-        self._c.step_limit = value
+        self.counts.step_limit = value
 
     def add_register_watch(self, watch: RegisterWatch) -> ctypes.c_size_t:
         """Install the native register-change hook on every instruction; returns its handle."""
-        watch.counter = ctypes.addressof(self._c)
+        watch.counter = ctypes.addressof(self.counts)
         watch.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
         return self.add_native_hook(unicorn.UC_HOOK_CODE, _lib.bc_reg_hook, ctypes.byref(watch))
 
@@ -423,7 +425,7 @@ class BlockCounter:
         running it raises the fault the guest deserves (learning nothing would stop in front
         of the block forever).
         """
-        addr, size = int(self._c.miss_addr), int(self._c.miss_size)
+        addr, size = int(self.counts.miss_addr), int(self.counts.miss_size)
         code = self._read_code(addr, size)
         self._learn(Block(addr, size, self._instructions(addr, code)), code)
 
@@ -439,7 +441,7 @@ class BlockCounter:
 
     def _learn(self, block: Block, code: bytes) -> None:
         self._by_addr.setdefault(block.addr, []).append(block)
-        if _lib.bc_insert(ctypes.byref(self._c), block.addr, block.size, len(block.insns)):
+        if _lib.bc_insert(ctypes.byref(self.counts), block.addr, block.size, len(block.insns)):
             raise MemoryError("cannot grow the block table")
         for listener in self.listeners:
             listener.learned(block, code)
@@ -453,7 +455,7 @@ class BlockCounter:
         code for the first time. Returns how many were learned."""
         taught = 0
         for block, crc in blocks:
-            if _lib.bc_lookup(ctypes.byref(self._c), block.addr, block.size):
+            if _lib.bc_lookup(ctypes.byref(self.counts), block.addr, block.size):
                 continue
             try:
                 code = self._read_code(block.addr, block.size)
@@ -472,7 +474,7 @@ class BlockCounter:
         for block in self._by_addr.get(addr, ()):
             if block.size == size:
                 return block
-        n = _lib.bc_lookup(ctypes.byref(self._c), addr, size)
+        n = _lib.bc_lookup(ctypes.byref(self.counts), addr, size)
         if not n:
             return None
         insns = self._instructions(addr, self._read_code(addr, size))
@@ -484,15 +486,15 @@ class BlockCounter:
 
     def icount_at(self, pc: int) -> int:
         """The icount *before* the instruction at `pc`, for a stop inside the current block."""
-        block = self._block(int(self._c.block_addr), int(self._c.block_size))
+        block = self._block(int(self.counts.block_addr), int(self.counts.block_size))
         index = None if block is None else block.index(pc)
         if index is None:
-            return int(self._c.icount)
-        return int(self._c.block_base) + index
+            return int(self.counts.icount)
+        return int(self.counts.block_base) + index
 
     def forget_blocks(self) -> None:
         """Drop every learned block (after guest code changes under the same addresses)."""
-        _lib.bc_clear(ctypes.byref(self._c))
+        _lib.bc_clear(ctypes.byref(self.counts))
         self._by_addr.clear()
         self.generation += 1
         for listener in self.listeners:
@@ -504,16 +506,16 @@ class BlockCounter:
         """Tell the native index recorder at this address of every block entered (None: no
         one). The block hook without an index recorder does not even check for one: the
         hook is swapped, and every translated block with it."""
-        if (recorder is None) != (self._c.index is None):
+        if (recorder is None) != (self.counts.index is None):
             self.remove_hook(self._hook)
             function = _lib.bc_block_hook if recorder is None else _lib.bc_block_hook_indexed
             self._hook = self.add_native_hook(
-                unicorn.UC_HOOK_BLOCK, function, ctypes.byref(self._c)
+                unicorn.UC_HOOK_BLOCK, function, ctypes.byref(self.counts)
             )
             self._uc.ctl_flush_tb()
-        self._c.index = recorder
+        self.counts.index = recorder
 
     @property
     def address(self) -> int:
         """Where the native counter lives, for native hooks that read the count."""
-        return ctypes.addressof(self._c)
+        return ctypes.addressof(self.counts)

@@ -306,7 +306,6 @@ class Machine:
         self.uc = unicorn.Uc(arch.uc_arch, arch.uc_mode)
         self.uc.ctl_set_cpu_model(arch.cpu_model)
         self.counter = BlockCounter(self.uc, arch.cs_arch, arch.cs_mode)
-        self._counts = self.counter.counts
         self.counter_reads = CounterReads(self)
         self.scanner = PageScanner(self.uc)
         self.register_file = RegisterFile(self.uc, arch.registers)
@@ -553,7 +552,7 @@ class Machine:
 
     @property
     def icount(self) -> int:
-        return self._counts.icount
+        return self.counter.counts.icount
 
     @icount.setter
     def icount(self, value: int) -> None:

@@ -130,8 +130,8 @@ class FastSwitch:
         if not self.usable:
             return
         s = self._s = _Sched()
-        s.icount = ctypes.addressof(m.counter._c) + type(m.counter._c).icount.offset
-        s.limit = ctypes.addressof(m.counter._c) + type(m.counter._c).limit.offset
+        s.icount = ctypes.addressof(m.counter.counts) + type(m.counter.counts).icount.offset
+        s.limit = ctypes.addressof(m.counter.counts) + type(m.counter.counts).limit.offset
         s.trap = int(arch.syscall_interrupt is not None)
         s.syscall_intno = arch.syscall_interrupt if arch.syscall_interrupt is not None else 1 << 31
         s.futex_nr = arch.syscall_numbers["futex"]
