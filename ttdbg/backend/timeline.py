@@ -269,19 +269,45 @@ class Timeline:
         self, tid: int, forward: bool = True, cancel: CancelToken | None = None
     ) -> Stop:
         """Move thread `tid` by one of its own instructions, as rr does: the other threads'
-        instructions in between run (or un-run) silently."""
+        instructions in between run (or un-run) silently. An access of that instruction to a
+        watched range stops the step as a hardware watchpoint does (see `_land`)."""
         if tid not in self.schedule.tids:
             raise TimelineError(f"no thread {tid} in this recording")
         if forward:
             nxt = self.schedule.next_of(tid, self.position)
             if nxt is None or nxt >= self.end:
                 return self.seek(self.end, cancel=cancel)
-            return self.seek(nxt + 1, cancel=cancel)
+            return self._step_over(nxt, True, cancel)
         prev = self.schedule.previous_of(tid, self.position)
         if prev is None:
             self.seek(0, cancel=cancel)
             return BeginningOfHistory(0)
-        return self.seek(prev, cancel=cancel)
+        return self._step_over(prev, False, cancel)
+
+    def _step_over(self, icount: int, forward: bool, cancel: CancelToken | None) -> Stop:
+        """Go past instruction `icount` (forward: just after it; backward: onto it), or stop
+        where a watchpoint it triggers stops; gdb's stepi, next and finish report those."""
+        hit = None
+        if self.tracer.watching and not self.tracer.searching:
+            hit = self._watch_hit_at(icount, cancel)
+        if hit is None:
+            return self.seek(icount + 1 if forward else icount, cancel=cancel)
+        stop = self._land(hit, forward, None)
+        self._notify("position")
+        return stop
+
+    def _watch_hit_at(self, icount: int, cancel: CancelToken | None) -> Hit | None:
+        """The first access of instruction `icount` to a watched range, found by running that
+        one instruction with the watchpoints armed (None: none, or cancelled)."""
+        if not isinstance(self._goto(icount, None, cancel), Reached):
+            return None
+        self.tracer.arm(stop_on_hit=False, after=icount)
+        try:
+            self._run_until(icount + 1, icount, None, cancel)
+        finally:
+            self.tracer.disarm()
+        hits = [h for h in self.tracer.hits if h.watch is not None and h.icount == icount]
+        return hits[0] if hits else None
 
     # -- notifications ------------------------------------------------------------------------
 

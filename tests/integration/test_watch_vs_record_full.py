@@ -1,0 +1,130 @@
+"""Watchpoints through the stub against gdb's own `record full` on the native program: the
+same command sequence, back and forth over the writes to a global, prints the same stops
+(frame, pc, old and new values) in both.
+
+gdb 13's `record full` never fires a *hardware* watchpoint while replaying (gdb bug 21969,
+fixed in gdb 15: the breakpoint check overwrote the watchpoint stop reason), so reverse runs
+there go straight back to the start of the recording. Its *software* watchpoints, which gdb
+checks itself after every single step, do work in replay and are the oracle here; ttdbg is
+driven with the hardware watchpoints gdb uses by default, so the stub's stop replies are what
+is compared. As gdb's own test gdb.reverse/watch-reverse.exp expects, a reverse-continue from
+a forward stop reports the write just made (reversed), and a continue from a reverse stop
+(which is on the writing instruction) reports that write again.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, require_tool
+from ttdbg.backend.gdb.server import GdbServer
+from ttdbg.backend.gdb.stub import GdbStub
+from ttdbg.backend.recorder import Recorder
+from ttdbg.backend.recording import open_recording
+from ttdbg.backend.timeline import Timeline
+
+WALK = BIN / "walk"  # static, -g: a loop of 40 calls, each writing `counter` once
+# Both sides stop at depth(), after the loop, with the breakpoints gone; `record full`
+# has then logged the whole loop (and no further: its log ends there).
+TO_THE_END_OF_THE_LOOP = ["break depth", "continue", "delete"]
+
+SEQUENCE = [
+    "watch counter",
+    "reverse-continue",  # the last write (round 39), reversed
+    "info registers rip",
+    "reverse-continue",  # the one before (round 38)
+    "continue",  # from a reverse stop: the same write forward again
+    "info registers rip",
+    "reverse-continue",  # from a forward stop: the same write reversed
+    "reverse-continue",
+    "continue",
+    "continue",
+    "reverse-stepi",  # back over the store: the watchpoint reports the step
+    "reverse-stepi",
+    "info registers rip",
+    "stepi",
+    "stepi",  # over the store again
+    "info registers rip",
+    "reverse-next",  # line steps over the store, both ways
+    "next",
+    "reverse-finish",  # out of step_value, backwards over its store
+    "finish",
+    "finish",  # nothing written on the way back to main
+    "info registers rip",
+]
+
+
+@pytest.fixture(scope="module")
+def gdb() -> str:
+    return require_tool("gdb")
+
+
+@pytest.fixture(scope="module")
+def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    path = tmp_path_factory.mktemp("recfull") / "walk.ttrec"
+    # Short snapshot intervals: the loop spans many, so reverse runs cross them.
+    Recorder(str(WALK), [b"walk"], [b"PATH=/usr/bin:/bin"], str(path), snapshot_every=300).run()
+    rec = open_recording(str(path))
+    timeline = Timeline(rec)
+    server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/walk", rec.program_image))
+    server.start()
+    yield server.address[1]
+    server.shutdown()
+
+
+def gdb_sections(
+    gdb: str, setup: list[str], commands: list[str], program: Path | None
+) -> list[str]:
+    """What gdb printed for each of `commands` after `setup`, in order (stdout only)."""
+    args = [gdb, "-nx", "-batch", "-ex", "set pagination off", "-ex", "set confirm off"]
+    for cmd in setup:
+        args += ["-ex", cmd]
+    for cmd in commands:
+        args += ["-ex", f"echo @@@ {cmd}\\n", "-ex", cmd]
+    if program is not None:
+        args.append(str(program))
+    out = subprocess.run(
+        args, capture_output=True, text=True, timeout=180, env={"PATH": "/usr/bin:/bin"}
+    )
+    return re.split(r"^@@@ .*\n", out.stdout, flags=re.M)[1:]
+
+
+def normalized(section: str) -> str:
+    """A section without blank lines, the end-of-batch detach line, and the word `Hardware`
+    (software watchpoints on one side, hardware ones on the other)."""
+    lines = [
+        line.replace("Hardware watchpoint", "Watchpoint")
+        for line in section.splitlines()
+        if line.strip() and not re.fullmatch(r"\[Inferior \d+ \(.*\) detached\]", line)
+    ]
+    return "\n".join(lines)
+
+
+def test_watch_both_ways_matches_record_full(gdb: str, port: int) -> None:
+    native = gdb_sections(
+        gdb,
+        ["break main", "run", "record full", "delete", "set can-use-hw-watchpoints 0",
+         *TO_THE_END_OF_THE_LOOP],
+        SEQUENCE,
+        WALK,
+    )  # fmt: skip
+    ours = gdb_sections(
+        gdb,
+        [f"file {WALK}", f"target remote 127.0.0.1:{port}", "break main", "continue", "delete",
+         *TO_THE_END_OF_THE_LOOP],
+        SEQUENCE,
+        None,
+    )  # fmt: skip
+    assert len(native) == len(ours) == len(SEQUENCE), (native, ours)
+    expected = [normalized(s) for s in native]
+    # The oracle did what the sequence is about: stops at writes in both directions, none of
+    # them at the end or start of its log.
+    assert all("No more reverse-execution history" not in s for s in expected), expected
+    assert sum("Old value" in s for s in expected) == 13, expected
+    for cmd, want, got in zip(SEQUENCE, expected, (normalized(s) for s in ours), strict=True):
+        assert got == want, f"after `{cmd}`:\n--- gdb record full\n{want}\n--- ttdbg\n{got}"
