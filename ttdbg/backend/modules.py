@@ -3,31 +3,21 @@ mapped from its start, each with its load bias, read from the files the recordin
 
 from __future__ import annotations
 
+from .elfheaders import ET_DYN, PT_LOAD, read_headers
 from .filestore import FileStore
 from .linux.platform import LinuxPlatform
 
 ELF_MAGIC = b"\x7fELF"
-ET_DYN = 3
-PT_LOAD = 1
-PHDR_SIZE = 0x38  # an ELF64 program header
 
 
 def load_span(image: bytes) -> int:
-    """How far past its load bias an ELF64 file's PT_LOAD segments reach (0 if its program
-    headers are not all inside the file)."""
-    phoff = int.from_bytes(image[0x20:0x28], "little")
-    size, count = (
-        int.from_bytes(image[0x36:0x38], "little"),
-        int.from_bytes(image[0x38:0x3A], "little"),
-    )
-    if size < PHDR_SIZE or phoff + size * count > len(image):
+    """How far past its load bias an ELF file's PT_LOAD segments reach (0 if its headers are
+    not what Linux would load)."""
+    try:
+        _header, segments = read_headers(image)
+    except ValueError:
         return 0
-    reach = 0
-    for at in range(phoff, phoff + size * count, size):
-        if int.from_bytes(image[at : at + 4], "little") == PT_LOAD:
-            vaddr = int.from_bytes(image[at + 0x10 : at + 0x18], "little")
-            reach = max(reach, vaddr + int.from_bytes(image[at + 0x28 : at + 0x30], "little"))
-    return reach
+    return max((s.vaddr + s.memsz for s in segments if s.type == PT_LOAD), default=0)
 
 
 def loaded_modules(platform: LinuxPlatform, files: FileStore) -> list[tuple[str, bytes, int]]:
