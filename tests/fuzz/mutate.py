@@ -14,7 +14,6 @@ import lz4.frame
 
 from ttdbg.backend.eventlog import Event, EventKind, decode_events, encode_events
 from ttdbg.backend.recfile import (
-    _FRAME,
     _TRAILER,
     _VERSION,
     EVENTS_HEAD,
@@ -23,7 +22,7 @@ from ttdbg.backend.recfile import (
     SNAPSHOT_HEAD,
     TRAILER,
     FrameType,
-    _frame_crc,
+    encode_frame,
 )
 
 Frames = list[tuple[int, bytes]]  # (frame type, payload): a recording before it is written
@@ -45,11 +44,11 @@ def serialize(frames: Frames, complete: bool = True) -> bytes:
         offsets.setdefault(
             FrameType(ftype).name if ftype in FrameType._value2member_map_ else "X", []
         ).append(len(out))
-        out += _FRAME.pack(ftype, len(payload), _frame_crc(ftype, payload)) + payload
+        out += encode_frame(ftype, payload)
     if complete:
         index = json.dumps({"offsets": offsets}).encode()
         at = len(out)
-        out += _FRAME.pack(FrameType.INDEX, len(index), _frame_crc(FrameType.INDEX, index)) + index
+        out += encode_frame(FrameType.INDEX, index)
         out += _TRAILER.pack(at, TRAILER)
     return bytes(out)
 

@@ -88,9 +88,7 @@ class RecordingWriter:
 
     def write(self, ftype: FrameType, payload: bytes) -> int:
         offset = self._f.tell()
-        head = _FRAME.pack(ftype, len(payload), 0)
-        crc = zlib.crc32(payload, zlib.crc32(head[:5]))
-        self._f.write(_FRAME.pack(ftype, len(payload), crc) + payload)
+        self._f.write(encode_frame(ftype, payload))
         self._f.flush()
         self._offsets.setdefault(ftype.name, []).append(offset)
         self.bytes_written = offset + _FRAME.size + len(payload)
@@ -110,8 +108,18 @@ class RecordingWriter:
         self._f.close()
 
 
+def _head_crc(ftype: int, length: int) -> int:
+    """The CRC of a frame's type and length: its checksum covers them, then the payload."""
+    return zlib.crc32(_FRAME.pack(ftype, length, 0)[:5])
+
+
 def _frame_crc(ftype: int, payload: bytes) -> int:
-    return zlib.crc32(payload, zlib.crc32(_FRAME.pack(ftype, len(payload), 0)[:5]))
+    return zlib.crc32(payload, _head_crc(ftype, len(payload)))
+
+
+def encode_frame(ftype: int, payload: bytes) -> bytes:
+    """One frame: type, length, the checksum of those and the payload, then the payload."""
+    return _FRAME.pack(ftype, len(payload), _frame_crc(ftype, payload)) + payload
 
 
 def _open_regular(path: str) -> BinaryIO:
@@ -138,7 +146,7 @@ def _open_regular(path: str) -> BinaryIO:
 def _read_checked(f: BinaryIO, ftype: int, length: int, crc: int, keep: int) -> bytes | None:
     """Read a payload of `length` bytes in pieces, checking its CRC; returns its first `keep`
     bytes, or None when the checksum does not match."""
-    check = zlib.crc32(_FRAME.pack(ftype, length, 0)[:5])
+    check = _head_crc(ftype, length)
     kept = b""
     left = length
     while left:
