@@ -318,7 +318,7 @@ def test_examine_goes_on_past_bytes_no_instruction_starts_with(arch: str) -> Non
     symbols = Symbols(program.read_bytes())
 
     want = subprocess.run(  # gdb fails where the section ends, after the rows we want
-        [gdb, "-batch", "-nx", "-ex", f"x/60i {start:#x}", str(program)],
+        [gdb, "-batch", "-nx", "-ex", f"x/90i {start:#x}", str(program)],
         capture_output=True, text=True, timeout=60,
     ).stdout.rstrip("\n").splitlines()  # fmt: skip
     end = next(i for i, line in enumerate(want) if line.endswith("ret"))

@@ -63,6 +63,11 @@ _X86_STRINGS = frozenset((*range(0xA4, 0xA8), *range(0xAA, 0xB0), *range(0x6C, 0
 _X86_STRING_SEGMENTS = {"(%rdi)": "%es:(%rdi)", "(%rsi)": "%ds:(%rsi)"}
 # Encodings capstone names differently from GNU (padding between functions).
 _GNU_SPELLING = {b"\x66\x90": "xchg   %ax,%ax"}
+# The undefined instructions that take a ModRM operand pair in GNU's tables (0f ff /r, 0f b9
+# /r) but none in capstone's, which ends them after the opcode: they are decoded as `imul
+# Gv,Ev` (0f af /r), the same operand form and length, and renamed.
+_X86_UD_WITH_MODRM = {0xFF: "ud0", 0xB9: "ud1"}
+_X86_SAME_FORM = 0xAF
 
 
 def _hex_number(match: re.Match[str]) -> str:
@@ -401,14 +406,7 @@ class GdbDisassembler:
         """(address, size, text) of the instructions capstone decodes from `addr`, up to the
         first bytes it cannot decode."""
         if self.x86:
-            for insn in self.cs.disasm(code, addr, count):  # with detail: one decode each
-                raw = bytes(insn.bytes)
-                if raw in _GNU_SPELLING:
-                    yield insn.address, insn.size, _GNU_SPELLING[raw]
-                    continue
-                intel = next(self.intel.disasm_lite(raw, insn.address), None)
-                text = self._gnu(insn, raw, intel[2] if intel else "", describe)
-                yield insn.address, insn.size, text
+            yield from self._decoded_x86(code, addr, count, describe)
             return
         for at, size, mnemonic, ops in self.cs.disasm_lite(code, addr, count):
             if self.aarch64:
@@ -417,6 +415,59 @@ class GdbDisassembler:
                 yield at, size, _riscv(at, mnemonic, ops, describe)
             else:
                 yield at, size, f"{mnemonic} {ops}".strip()
+
+    def _decoded_x86(
+        self, code: bytes, addr: int, count: int, describe: Describe
+    ) -> Iterator[tuple[int, int, str]]:
+        """`_decoded` on x86: capstone's instructions, its ud0 and ud1 decoded again with
+        their operands and the listing resumed after those."""
+        offset = 0
+        while count > 0:
+            resume = None
+            for insn in self.cs.disasm(code[offset:], addr + offset, count):  # one decode each
+                raw = bytes(insn.bytes)
+                if raw in _GNU_SPELLING:
+                    text, size = _GNU_SPELLING[raw], insn.size
+                elif insn.op_str == "" and raw[-2:-1] == b"\x0f" and raw[-1] in _X86_UD_WITH_MODRM:
+                    at = insn.address - addr
+                    found = self._undefined_with_operands(code[at:], insn.address, describe)
+                    if found is None:
+                        return  # the bytes end inside its operands
+                    size, text = found
+                    resume = at + size
+                else:
+                    intel = next(self.intel.disasm_lite(raw, insn.address), None)
+                    text = self._gnu(insn, raw, intel[2] if intel else "", describe)
+                    size = insn.size
+                yield insn.address, size, text
+                count -= 1
+                if resume is not None:
+                    break
+            if resume is None:
+                return
+            offset = resume
+
+    def _undefined_with_operands(
+        self, code: bytes, addr: int, describe: Describe
+    ) -> tuple[int, str] | None:
+        """(size, text) of the ud0 or ud1 `code` starts with, spelled as GNU spells it
+        (`ud0    0x8(%rax),%eax`, `repz ud0 %eax,%eax`); None where `code` ends first."""
+        at = 0
+        while code[at] in _X86_PREFIXES or 0x40 <= code[at] <= 0x4F:
+            at += 1
+        name = _X86_UD_WITH_MODRM[code[at + 1]]
+        same = code[: at + 1] + bytes([_X86_SAME_FORM]) + code[at + 2 :]
+        insn = next(self.cs.disasm(same, addr, 1), None)
+        if insn is None:
+            return None
+        raw = bytes(insn.bytes)
+        intel = next(self.intel.disasm_lite(raw, addr), None)
+        text = self._gnu(insn, raw, intel[2] if intel else "", describe)
+        head, _, operands = text.partition("imul")
+        # Capstone drops a rep prefix imul ignores; GNU names it, as on any instruction.
+        reps = [_X86_PREFIX_WORDS[b] for b in code[:at] if b in (0xF2, 0xF3)]
+        mnemonic = " ".join([*head.split(), *reps, name])
+        return insn.size, f"{mnemonic:<6} {operands.lstrip()}"
 
     def _gnu(self, insn: capstone.CsInsn, raw: bytes, intel: str, describe: Describe) -> str:
         *prefixes, mnemonic = insn.mnemonic.split()  # `rep stosl`: prefix words, then the op
