@@ -9,7 +9,9 @@ checks itself after every single step, do work in replay and are the oracle here
 driven with the hardware watchpoints gdb uses by default, so the stub's stop replies are what
 is compared. As gdb's own test gdb.reverse/watch-reverse.exp expects, a reverse-continue from
 a forward stop reports the write just made (reversed), and a continue from a reverse stop
-(which is on the writing instruction) reports that write again.
+(which is on the writing instruction) reports that write again. Steps over the store report
+the watchpoint in both directions, as they do in gdb. Read and access watchpoints are
+compared, forwards, with gdb's hardware watchpoints on the native program.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from tests.conftest import BIN, require_tool
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
 from ttdbg.backend.recorder import Recorder
-from ttdbg.backend.recording import open_recording
+from ttdbg.backend.recording import Recording, open_recording
 from ttdbg.backend.timeline import Timeline
 
 WALK = BIN / "walk"  # static, -g: a loop of 40 calls, each writing `counter` once
@@ -65,13 +67,18 @@ def gdb() -> str:
 
 
 @pytest.fixture(scope="module")
-def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def walk_rec(tmp_path_factory: pytest.TempPathFactory) -> Recording:
     path = tmp_path_factory.mktemp("recfull") / "walk.ttrec"
     # Short snapshot intervals: the loop spans many, so reverse runs cross them.
     Recorder(str(WALK), [b"walk"], [b"PATH=/usr/bin:/bin"], str(path), snapshot_every=300).run()
-    rec = open_recording(str(path))
-    timeline = Timeline(rec)
-    server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/walk", rec.program_image))
+    return open_recording(str(path))
+
+
+@pytest.fixture
+def port(walk_rec: Recording) -> Iterator[int]:
+    """A stub on a timeline of its own, at the start of the recording."""
+    timeline = Timeline(walk_rec)
+    server = GdbServer(lambda: GdbStub(timeline, "/ttdbg/walk", walk_rec.program_image))
     server.start()
     yield server.address[1]
     server.shutdown()
@@ -128,3 +135,38 @@ def test_watch_both_ways_matches_record_full(gdb: str, port: int) -> None:
     assert sum("Old value" in s for s in expected) == 13, expected
     for cmd, want, got in zip(SEQUENCE, expected, (normalized(s) for s in ours), strict=True):
         assert got == want, f"after `{cmd}`:\n--- gdb record full\n{want}\n--- ttdbg\n{got}"
+
+
+# Read and access watchpoints have no replay oracle in gdb (software watchpoints cannot read,
+# and record full logs no reads): forwards, the native program under gdb's hardware
+# watchpoints is one, steps over the load and the store included.
+READ_AND_ACCESS = [
+    "delete",
+    "rwatch counter",
+    "stepi",  # the load of counter
+    "info registers rip",
+    "stepi",  # the store: a read watchpoint says nothing
+    "info registers rip",
+    "delete",
+    "awatch counter",
+    "continue",  # the next round's load
+    "stepi",  # its store
+    "info registers rip",
+    "next",
+    "continue",
+    "info registers rip",
+]
+
+
+def test_read_and_access_watch_steps_match_native_gdb(gdb: str, port: int) -> None:
+    load = "break *step_value+6"  # add counter(%rip),%edx
+    native = gdb_sections(gdb, [load, "run"], READ_AND_ACCESS, WALK)
+    ours = gdb_sections(
+        gdb, [f"file {WALK}", f"target remote 127.0.0.1:{port}", load, "continue"],
+        READ_AND_ACCESS, None,
+    )  # fmt: skip
+    assert len(native) == len(ours) == len(READ_AND_ACCESS), (native, ours)
+    expected = [normalized(s) for s in native]
+    assert sum("Value = " in s or "Old value" in s for s in expected) == 4, expected
+    for cmd, want, got in zip(READ_AND_ACCESS, expected, map(normalized, ours), strict=True):
+        assert got == want, f"after `{cmd}`:\n--- gdb, native\n{want}\n--- ttdbg\n{got}"
