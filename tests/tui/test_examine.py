@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,14 @@ from elftools.elf.elffile import ELFFile
 from tests.conftest import BIN, SAMPLES, require_tool
 from tests.guest_programs import NOSTDLIB, build
 from ttdbg.backend import arch as arches
+from ttdbg.backend.recorder import Recorder
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.timeline import Timeline
 from ttdbg.symbols import Symbols
 from ttdbg.tui.commands import CommandError
 from ttdbg.tui.examine import FIRST, examine, format_number, parse_format
 from ttdbg.tui.gdbdisasm import GdbDisassembler
+from ttdbg.tui.view import ViewBuilder
 
 # Strings and numbers in .rodata, pointers in .data; every letter and size.
 EXAMINES = [
@@ -327,3 +330,26 @@ def test_examine_goes_on_past_bytes_no_instruction_starts_with(arch: str) -> Non
                   instructions).splitlines()  # fmt: skip
     assert got == want
     assert sum("bad" in line or "byte" in line or "undefined" in line for line in want) >= 3
+
+
+def test_disassembly_pane_lists_what_follows_ud0_and_ud1_at_gdbs_addresses(
+    tmp_path: Path,
+) -> None:
+    """ud0 and ud1 take ModRM operands (tests/programs/undefined_skipped.c jumps over some):
+    the pane's lines start where gdb's do, the undefined ones named as gdb names them."""
+    gdb = require_tool("gdb")
+    program = build("undefined_skipped", "x86_64", NOSTDLIB)
+    path = tmp_path / "skipped.ttrec"
+    Recorder(str(program), [b"skipped"], [], str(path)).run()
+    tl = Timeline(open_recording(str(path)))
+    image = program.read_bytes()
+    lines = ViewBuilder(tl, Symbols(image)).build(None).disasm
+    want = subprocess.run(
+        [gdb, "-batch", "-nx", "-ex", "x/8i _start", str(program)],
+        capture_output=True, text=True, timeout=60,
+    ).stdout.splitlines()  # fmt: skip
+    rows = [re.match(r"\s*(?:=> )?(0x[0-9a-f]+) <[^>]*>:\t(\S+(?: ud\d)?)", row) for row in want]
+    expected = [(int(m.group(1), 16), m.group(2).split()[-1]) for m in rows if m]
+    assert [name for _addr, name in expected[1:5]] == ["ud0", "ud1", "ud0", "ud0"]
+    got = [(line.addr, line.text.split()[0]) for line in lines[: len(expected)]]
+    assert got == expected

@@ -303,6 +303,19 @@ def _riscv(at: int, mnemonic: str, ops: str, describe: Describe) -> str:
 _X86_LONGEST = 15  # bytes in the longest x86 instruction
 
 
+def x86_undefined_with_modrm(code: bytes) -> tuple[str, bytes, int] | None:
+    """For the ud0 or ud1 `code` starts with (after its prefixes): GNU's name for it, `code`
+    with that opcode made imul's (so capstone decodes the operands at the same length) and
+    where the opcode starts; None for any other instruction."""
+    at = 0
+    while at < len(code) and (code[at] in _X86_PREFIXES or 0x40 <= code[at] <= 0x4F):
+        at += 1
+    if len(code) < at + 2 or code[at] != 0x0F or code[at + 1] not in _X86_UD_WITH_MODRM:
+        return None
+    name = _X86_UD_WITH_MODRM[code[at + 1]]
+    return name, code[: at + 1] + bytes([_X86_SAME_FORM]) + code[at + 2 :], at
+
+
 def _x86_undecodable(code: bytes) -> tuple[int, str]:
     """(size, text) of GNU's `(bad)` for the x86 encoding `code` starts with: it spans the
     prefixes (legacy, REX, a VEX prefix's bytes), the 0f/0f38/0f3a escapes and the opcode,
@@ -428,7 +441,7 @@ class GdbDisassembler:
                 raw = bytes(insn.bytes)
                 if raw in _GNU_SPELLING:
                     text, size = _GNU_SPELLING[raw], insn.size
-                elif insn.op_str == "" and raw[-2:-1] == b"\x0f" and raw[-1] in _X86_UD_WITH_MODRM:
+                elif insn.op_str == "" and x86_undefined_with_modrm(raw) is not None:
                     at = insn.address - addr
                     found = self._undefined_with_operands(code[at:], insn.address, describe)
                     if found is None:
@@ -452,11 +465,9 @@ class GdbDisassembler:
     ) -> tuple[int, str] | None:
         """(size, text) of the ud0 or ud1 `code` starts with, spelled as GNU spells it
         (`ud0    0x8(%rax),%eax`, `repz ud0 %eax,%eax`); None where `code` ends first."""
-        at = 0
-        while code[at] in _X86_PREFIXES or 0x40 <= code[at] <= 0x4F:
-            at += 1
-        name = _X86_UD_WITH_MODRM[code[at + 1]]
-        same = code[: at + 1] + bytes([_X86_SAME_FORM]) + code[at + 2 :]
+        found = x86_undefined_with_modrm(code)
+        assert found is not None, "called on a ud0 or ud1"
+        name, same, at = found
         insn = next(self.cs.disasm(same, addr, 1), None)
         if insn is None:
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import capstone
@@ -13,6 +14,7 @@ from ttdbg.backend.timeline import ThreadInfo, Timeline, TimelineError
 from ttdbg.dwarf.inspector import ExpressionError, FrameLine, Inspector
 from ttdbg.symbols import LoadedImage, SourceLine, Symbols
 from ttdbg.tui.branchtarget import branch_target
+from ttdbg.tui.gdbdisasm import x86_undefined_with_modrm
 
 MEMORY_BYTES = 512  # shown in the memory pane (it scrolls)
 REMEMBERED_MARGIN = 256  # bytes kept below the stack pointer (pushes move the pane's window)
@@ -198,7 +200,7 @@ class ViewBuilder:
     def _decode_bytes(self, start: int, code: bytes, pc: int, after: int) -> tuple[DisasmLine, ...]:
         lines: list[DisasmLine] = []
         past = 0  # instructions decoded after the pc
-        for addr, size, mnem, ops in self.cs.disasm_lite(code, start):
+        for addr, size, mnem, ops in self._instructions(start, code):
             label = self.symbols.describe(addr)
             text = f"{mnem} {ops}".strip()
             target = branch_target(self.cs.arch, addr, mnem, ops)
@@ -210,6 +212,31 @@ class ViewBuilder:
             if past >= after:
                 break
         return tuple(lines)
+
+    def _instructions(self, start: int, code: bytes) -> Iterator[tuple[int, int, str, str]]:
+        """Capstone's (address, size, mnemonic, operands) from `start`, but x86's ud0 and ud1
+        with the ModRM operands capstone leaves off (which would misalign what follows)."""
+        offset = 0
+        while offset < len(code):
+            resume = None
+            for addr, size, mnem, ops in self.cs.disasm_lite(code[offset:], start + offset):
+                at = addr - start
+                undefined = None
+                if not ops and self.cs.arch == capstone.CS_ARCH_X86:
+                    undefined = x86_undefined_with_modrm(code[at:])
+                if undefined is not None:
+                    name, same, _opcode = undefined
+                    whole = next(self.cs.disasm_lite(same, addr, 1), None)
+                    if whole is None:
+                        return  # the bytes end inside its operands
+                    _addr, size, _imul, ops = whole
+                    mnem, resume = name, at + size
+                yield addr, size, mnem, ops
+                if resume is not None:
+                    break
+            if resume is None:
+                return
+            offset = resume
 
     def _descriptions(self) -> dict[int, str]:
         """Stack words' symbol+offset, looked up once for the libraries loaded now."""
