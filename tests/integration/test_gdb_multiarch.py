@@ -115,3 +115,39 @@ def test_registers_at_the_nth_hit_match_qemu(
         native.wait(timeout=30)
     assert set(ours) == {"pc", *ARGS[arch], "counter"}
     assert ours == theirs
+
+
+# Steps and runs over the store to counter, both ways. qemu-user's stub has no watchpoints;
+# gdb's software watchpoints (it single-steps and compares the value itself) are the oracle
+# for where the stub's hardware ones must stop, on these architectures whose watchpoints
+# trigger before the access (gdb steps over the access itself, forwards and backwards).
+TO_THE_STORE = {"aarch64": 6, "riscv64": 9}  # stepi from step_value's entry over its store
+
+
+def watch_steps(arch: str) -> list[str]:
+    return [
+        "break step_value if round == 38", "continue", "delete", "watch counter",
+        *["stepi"] * TO_THE_STORE[arch], "info registers pc", "reverse-stepi", "reverse-stepi",
+        "info registers pc", "next", "reverse-next", "continue", "info registers pc",
+        "reverse-continue", "reverse-continue", "info registers pc",
+    ]  # fmt: skip
+
+
+def test_watch_steps_stop_where_software_watchpoints_do(gdb: str, arch: str) -> None:
+    rec = open_recording(str(SAMPLES / arch / "walk.ttrec"))
+    commands = watch_steps(arch)
+    outputs = []
+    for hardware in (0, 1):
+        timeline = Timeline(rec)
+        server = GdbServer(lambda tl=timeline: GdbStub(tl, "/ttdbg/walk", rec.program_image))
+        server.start()
+        try:
+            setting = f"set can-use-hw-watchpoints {hardware}"
+            out = run_gdb(gdb, arch, server.address[1], [setting, *commands])
+        finally:
+            server.shutdown()
+        outputs.append([s.replace("Hardware watchpoint", "Watchpoint").strip() for s in out[1:]])
+    software, hardware_out = outputs
+    assert sum("Old value" in s for s in software) == 7, software
+    for cmd, want, got in zip(commands, software, hardware_out, strict=True):
+        assert got == want, f"after `{cmd}`:\n--- software\n{want}\n--- hardware\n{got}"
