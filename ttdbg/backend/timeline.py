@@ -29,7 +29,9 @@ from ttdbg.snapshots.cache import StateCache
 from ttdbg.snapshots.state import MachineState
 
 from .cancel import CancelToken, Progress
+from .codebreaks import CodeBreakpoint, MappedCode, MappedLibrary, mapped_libraries
 from .eventlog import Event, EventKind
+from .filestore import DIGEST_SIZE
 from .inputs import ReplayInputs
 from .machines.history import FirmwareHistory, HistoryLog
 from .machines.platform import EnteredInterrupt, FirmwarePlatform
@@ -113,6 +115,8 @@ class Timeline:
         self.proc: GuestProcess[ReplayInputs] = new_replay_process(recording)
         self.machine = self.proc.machine
         self.tracer = Tracer(self.machine)
+        if not self.proc.firmware:
+            self.tracer.layout = MappedCode(self.proc.platform.mem, self.machine)
         self.cache = StateCache(cache_budget)
         self.replay_breaks: frozenset[int] = frozenset()
         # Interrupt entries continues stop at (firmware): None off, empty every interrupt.
@@ -131,10 +135,18 @@ class Timeline:
         numbers = self.machine.arch.syscall_numbers
         writes = (numbers.get("write"), numbers.get("writev"))
         self._writes: list[tuple[int, int, bytes]] = []
+        mmap = numbers.get("mmap")
+        # The files mmap mapped, in the order first mapped: a file mapping's logged answer
+        # is the digest of the file's content (and its size).
+        self._mapped: dict[bytes, None] = {}
         for ev in recording.events:
             self._event_icounts.append(ev.icount)
-            if ev.kind == EventKind.SYSCALL and ev.args[0] in writes and ev.payload:
+            if ev.kind != EventKind.SYSCALL:
+                continue
+            if ev.args[0] in writes and ev.payload:
                 self._writes.append((ev.icount, 2 if ev.args[1] == 2 else 1, ev.payload))
+            elif ev.args[0] == mmap and ev.result == 0 and len(ev.payload) >= DIGEST_SIZE + 8:
+                self._mapped.setdefault(ev.payload[:DIGEST_SIZE])
         self._write_icounts = [icount for icount, _fd, _data in self._writes]
         self.cache.add(self._capture(), pin=True)
         self.index = _open_index(recording)
@@ -350,6 +362,34 @@ class Timeline:
     def remove_breakpoint(self, addr: int) -> None:
         if self.tracer.remove_breakpoint(addr):
             self._notify("breakpoints")
+
+    @property
+    def code_breakpoints(self) -> frozenset[CodeBreakpoint]:
+        return self.tracer.code_breakpoints
+
+    def add_code_breakpoint(self, bp: CodeBreakpoint) -> None:
+        """Break at a library's instruction wherever the library is mapped at each moment."""
+        if self.tracer.layout is None:
+            raise TimelineError("breakpoints on a library's code need a Linux program")
+        if self.recording.files.get(bp.digest) is None:
+            raise TimelineError("breakpoint on a file the recording does not hold")
+        if self.tracer.add_code_breakpoint(bp):
+            self._notify("breakpoints")
+
+    def remove_code_breakpoint(self, bp: CodeBreakpoint) -> None:
+        if self.tracer.remove_code_breakpoint(bp):
+            self._notify("breakpoints")
+
+    def code_addresses(self, bp: CodeBreakpoint) -> list[int]:
+        """Where `bp` applies at the current position ([] where its file is not mapped)."""
+        layout = self.tracer.layout
+        return [] if layout is None else layout.locate(bp)
+
+    def mapped_libraries(self) -> list[MappedLibrary]:
+        """Every shared object the program maps (mmap) anywhere in the recording, in the
+        order first mapped."""
+        files = self.recording.files
+        return mapped_libraries(list(self._mapped), files.paths, files.get)
 
     def add_watchpoint(self, kind: WatchKind | str, addr: int, length: int) -> Watchpoint:
         if not isinstance(length, int) or not 1 <= length <= MAX_WATCH_LENGTH:
@@ -782,6 +822,7 @@ class Timeline:
             goal = min(target, position + self._slice, pending[0] if pending else target)
             began = time.perf_counter()
             ran = self.proc.run(goal - position)
+            self.tracer.follow_mappings()
             self._adapt_slice(ran.icount - position, time.perf_counter() - began)
             position = ran.icount
             if ran.failed:
@@ -915,8 +956,13 @@ class Timeline:
             else:
                 entry = None
         hi = start
-        bps, wps = self.tracer.in_effect
-        if entry is not None and not bps and not wps and self.tracer.watched_register is None:
+        wps = self.tracer.in_effect[1]
+        if (
+            entry is not None
+            and not self.tracer.breaking
+            and not wps
+            and self.tracer.watched_register is None
+        ):
             hi = floor  # nothing else to stop at on the way
         found = None if entry is not None else self._index_search(False, start, floor)
         if found is not None:
@@ -969,11 +1015,11 @@ class Timeline:
         """With only write watchpoints armed and an index: the first write in [start, bound)
         or the last in [bound, start). None: the index cannot answer, replay."""
         tracer = self.tracer
-        bps, wps = tracer.in_effect
+        wps = tracer.in_effect[1]
         if (
             self.index is None
             or not wps
-            or bps
+            or tracer.breaking
             or tracer.watched_register is not None
             or any(wp.kind != WatchKind.WRITE for wp in wps)
         ):

@@ -8,11 +8,13 @@ icount or records every hit for a later pick.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import unicorn
 
+from .codebreaks import CodeBreakpoint
 from .icount import RegisterWatch
 from .machine import KernelWrite, Machine
 
@@ -68,6 +70,18 @@ _MEM_HOOK_TYPES = {
 }
 
 
+class CodeLayout(Protocol):
+    """Where code breakpoints are at the moment, and word of when that may change."""
+
+    def locate(self, bp: CodeBreakpoint) -> list[int]:
+        """The addresses `bp` applies at now."""
+        ...
+
+    def listen(self, changed: Callable[[], None] | None) -> None:
+        """Call `changed` (from inside a run) whenever mappings or protections change."""
+        ...
+
+
 @dataclass
 class Tracer:
     """Owns the breakpoints, watchpoints and register watch of the timeline on one machine.
@@ -96,6 +110,13 @@ class Tracer:
     _hits: list[Hit] = field(default_factory=list)
     _armed_breakpoints: frozenset[int] = frozenset()
     _armed_watchpoints: frozenset[Watchpoint] = frozenset()
+    # Breakpoints on a library's code, wherever it is mapped at each moment (with `layout`,
+    # which says where: set by the timeline of a Linux program).
+    _code_breakpoints: frozenset[CodeBreakpoint] = frozenset()
+    layout: CodeLayout | None = None
+    _armed_code: frozenset[CodeBreakpoint] = frozenset()
+    _bp_hooks: dict[int, Any] = field(default_factory=dict)  # address -> its hook
+    _moved: bool = False  # the mappings changed during the run: the code hooks follow
 
     @property
     def in_effect(self) -> tuple[frozenset[int], frozenset[Watchpoint]]:
@@ -107,8 +128,23 @@ class Tracer:
         return self._breakpoints, self._watchpoints
 
     @property
+    def breaking(self) -> bool:
+        """A run would arm breakpoints (plain or on code)."""
+        return bool(self.in_effect[0]) or bool(self._code_in_effect)
+
+    @property
+    def _code_in_effect(self) -> frozenset[CodeBreakpoint]:
+        if self.searching or self.layout is None:
+            return frozenset()
+        return self._code_breakpoints
+
+    @property
     def breakpoints(self) -> frozenset[int]:
         return self._breakpoints
+
+    @property
+    def code_breakpoints(self) -> frozenset[CodeBreakpoint]:
+        return self._code_breakpoints
 
     @property
     def watchpoints(self) -> frozenset[Watchpoint]:
@@ -154,6 +190,18 @@ class Tracer:
         self._breakpoints = self._breakpoints - {addr}
         return True
 
+    def add_code_breakpoint(self, bp: CodeBreakpoint) -> bool:
+        if bp in self._code_breakpoints:
+            return False
+        self._code_breakpoints = self._code_breakpoints | {bp}
+        return True
+
+    def remove_code_breakpoint(self, bp: CodeBreakpoint) -> bool:
+        if bp not in self._code_breakpoints:
+            return False
+        self._code_breakpoints = self._code_breakpoints - {bp}
+        return True
+
     def add_watchpoint(self, wp: Watchpoint) -> bool:
         if wp in self._watchpoints or wp.length <= 0:
             return False
@@ -187,9 +235,11 @@ class Tracer:
         self._hits = []
         uc = self.machine.uc
         self._armed_breakpoints, self._armed_watchpoints = self.in_effect
-        for addr in self._armed_breakpoints:
-            self._hooks.append(uc.hook_add(unicorn.UC_HOOK_CODE, self._on_code, None, addr, addr))
-            uc.ctl_remove_cache(addr, addr + 1)  # retranslate so the hook is compiled in
+        self._armed_code = self._code_in_effect
+        self._moved = False
+        self._hook_code(self._breakpoint_addresses())
+        if self._armed_code and self.layout is not None:
+            self.layout.listen(self._mappings_changed)
         for wp in self._armed_watchpoints:
             begin = max(0, wp.address - MAX_ACCESS + 1)
             end = wp.address + wp.length - 1
@@ -218,14 +268,58 @@ class Tracer:
         self._hooks = []
         if self.machine.kernel_write_listener == self._on_kernel_write:
             self.machine.kernel_write_listener = None
-        for addr in self._armed_breakpoints:
-            uc.ctl_remove_cache(addr, addr + 1)
+        self._unhook_code(set(self._bp_hooks))
+        if self._armed_code and self.layout is not None:
+            self.layout.listen(None)
+        self._armed_code = frozenset()
         if self._reg_hook is not None:
             self.machine.counter.remove_hook(self._reg_hook)
             self._reg_hook = self._reg = None
         if self._armed_watchpoints or self._register is not None:
             uc.ctl_flush_tb()
         self.armed = False
+
+    def _breakpoint_addresses(self) -> set[int]:
+        """Where the armed breakpoints apply now: the plain ones, and the code ones where
+        their files are mapped at this moment."""
+        addresses = set(self._armed_breakpoints)
+        if self.layout is not None:
+            for bp in self._armed_code:
+                addresses.update(self.layout.locate(bp))
+        return addresses
+
+    def _hook_code(self, addresses: set[int]) -> None:
+        uc = self.machine.uc
+        for addr in sorted(addresses - set(self._bp_hooks)):
+            self._bp_hooks[addr] = uc.hook_add(
+                unicorn.UC_HOOK_CODE, self._on_code, None, addr, addr
+            )
+            uc.ctl_remove_cache(addr, addr + 1)  # retranslate so the hook is compiled in
+
+    def _unhook_code(self, addresses: set[int]) -> None:
+        uc = self.machine.uc
+        for addr in sorted(addresses):
+            uc.hook_del(self._bp_hooks.pop(addr))
+            uc.ctl_remove_cache(addr, addr + 1)
+
+    def _mappings_changed(self) -> None:
+        """From inside a run (a memory syscall): the code breakpoints may apply elsewhere
+        now. The run stops after this instruction, so the hooks change between runs."""
+        self._moved = True
+        self.machine.request_stop()
+
+    def follow_mappings(self) -> None:
+        """Between two runs: move the code breakpoints' hooks to where their files are
+        mapped now, if the mappings changed in the last run."""
+        if not (self.armed and self._moved):
+            return
+        self._moved = False
+        wanted = self._breakpoint_addresses()
+        self._unhook_code(set(self._bp_hooks) - wanted)
+        if wanted - set(self._bp_hooks):
+            # Hooks run in the order they were added: the step hook must come after these.
+            self.machine.counter.drop_step_hooks()
+            self._hook_code(wanted)
 
     # -- hooks ------------------------------------------------------------------------------
 

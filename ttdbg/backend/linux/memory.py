@@ -66,6 +66,9 @@ class AddressSpace:
         # The host memory behind the regions mapped here: splitting one of them (mprotect or
         # munmap of part of it, MAP_FIXED over part of it) is bookkeeping, not a copy.
         self.host = HostMemory(machine.uc, machine.regions)
+        # Told whenever file mappings or protections change (a timeline's breakpoints on a
+        # library's code follow the library where it goes).
+        self.on_change: Callable[[], None] | None = None
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -137,6 +140,8 @@ class AddressSpace:
         self._drop_views(start, end)
         self.views.append([start, end, digest.hex(), offset])
         self.views.sort()
+        if self.on_change is not None:
+            self.on_change()
 
     def _drop_views(self, start: int, end: int) -> None:
         """Forget [start, end) in the file-backed mappings, keeping the parts around it."""
@@ -149,7 +154,10 @@ class AddressSpace:
                 kept.append([v_start, start, digest, offset])
             if v_end > end:
                 kept.append([end, v_end, digest, offset + end - v_start])
-        self.views = kept
+        if kept != self.views:
+            self.views = kept
+            if self.on_change is not None:
+                self.on_change()
 
     def remap_in_place(
         self, start: int, end: int, prot: int, digest: bytes, offset: int, content: bytes
@@ -334,6 +342,8 @@ class AddressSpace:
             self.m.uc.mem_protect(lo, hi - lo, prot & 7)
         for lo, hi in _overlaps(self.past_eof, addr, end):
             self.m.uc.mem_protect(lo, hi - lo, 0)
+        if self.on_change is not None:
+            self.on_change()
         return 0
 
     def do_mremap(self, old: int, old_len: int, new_len: int, flags: int) -> int:
