@@ -317,3 +317,53 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
+
+
+# Two libraries of the same shape: one function each at the same offset, so a library
+# loaded where the other was unloaded runs its function at the other's old address.
+TARGET_LIBRARY = "int target_fn(int v) { int r = v * 3; return r + 1; }\n"
+OTHER_LIBRARY = "int other_fn(int v) { int r = v * 5; return r + 2; }\n"
+
+# dlopen libtarget (at A), call it, dlclose it; dlopen libother (at A again), call it; dlopen
+# libtarget again (elsewhere: B), call it, call libother's function (at A); dlclose both.
+# Each address is printed as dlsym gives it, unbuffered, so the log shows when it held.
+RELOADS = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+typedef int (*fn_t)(int);
+static void *load(const char *path, const char *name, fn_t *fn) {
+    void *h = dlopen(path, RTLD_NOW);
+    if (!h) { printf("dlopen failed: %s\n", dlerror()); exit(1); }
+    *fn = (fn_t)dlsym(h, name);
+    printf("%s at %p\n", name, (void *)*fn);
+    return h;
+}
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    fn_t target, other;
+    int total = 0;
+    void *t = load(argv[1], "target_fn", &target);
+    total += target(1);
+    dlclose(t);
+    printf("closed target_fn\n");
+    void *o = load(argv[2], "other_fn", &other);
+    total += other(2);
+    t = load(argv[1], "target_fn", &target);
+    total += target(3);
+    total += other(4);
+    dlclose(t);
+    printf("closed target_fn\n");
+    dlclose(o);
+    printf("total %d\n", total);
+    return 0;
+}
+"""
+
+
+def build_reloads(tmp: Path) -> list[str]:
+    """RELOADS and its two libraries built in `tmp`: the program's argv."""
+    target = compile_source(tmp, "libtarget.so", TARGET_LIBRARY, "-shared", "-fPIC")
+    other = compile_source(tmp, "libother.so", OTHER_LIBRARY, "-shared", "-fPIC")
+    prog = compile_source(tmp, "reloads", RELOADS, "-ldl")
+    return [str(prog), str(target), str(other)]

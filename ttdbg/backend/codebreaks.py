@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 UC_PROT_EXEC = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class CodeBreakpoint:
     """The instruction at byte `offset` of the file whose content has SHA-256 `digest`."""
 
@@ -85,6 +85,15 @@ def file_offset(image: bytes, vaddr: int) -> int | None:
     return None
 
 
+def file_vaddrs(image: bytes, offset: int) -> list[int]:
+    """The addresses (before the load bias) where the file's byte `offset` shows."""
+    return [
+        offset - seg_offset + vaddr
+        for vaddr, seg_offset, filesz in _loads(image)
+        if seg_offset <= offset < seg_offset + filesz
+    ]
+
+
 @dataclass(frozen=True)
 class MappedLibrary:
     """A shared object the program maps at some time in the recording."""
@@ -123,3 +132,13 @@ class MappedCode:
 
     def listen(self, changed: Callable[[], None] | None) -> None:
         self.mem.on_change = changed
+
+    def at(self, addr: int, content: Callable[[bytes], bytes | None]) -> CodeBreakpoint | None:
+        """The code breakpoint on the shared object byte mapped at `addr` now, or None where
+        no shared object is mapped."""
+        for start, end, digest, offset in self.mem.views:
+            if start <= addr < end:
+                image = content(bytes.fromhex(digest))
+                if image is not None and is_shared_object(image):
+                    return CodeBreakpoint(bytes.fromhex(digest), offset + addr - start)
+        return None

@@ -385,6 +385,14 @@ class Timeline:
         layout = self.tracer.layout
         return [] if layout is None else layout.locate(bp)
 
+    def code_breakpoint_at(self, addr: int) -> CodeBreakpoint | None:
+        """A breakpoint on the shared object's byte mapped at `addr` at the current
+        position, or None where none is (the program, the loader, anonymous memory)."""
+        layout = self.tracer.layout
+        if not isinstance(layout, MappedCode):
+            return None
+        return layout.at(addr, self.recording.files.get)
+
     def mapped_libraries(self) -> list[MappedLibrary]:
         """Every shared object the program maps (mmap) anywhere in the recording, in the
         order first mapped."""

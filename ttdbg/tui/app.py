@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from ttdbg.backend.cancel import CancelToken, Progress
+from ttdbg.backend.codebreaks import CodeBreakpoint
 from ttdbg.backend.densify import Densifier, spacing_for
 from ttdbg.backend.engine import Changes, Engine
 from ttdbg.backend.eventlog import EventKind
@@ -38,6 +39,7 @@ from ttdbg.backend.stops import (
 from ttdbg.dwarf.inspector import ExpressionError
 from ttdbg.dwarf.types import CType
 from ttdbg.errors import TtdbgError
+from ttdbg.libraryfunctions import LibraryBreak, LibraryFunctions
 from ttdbg.session import Session
 from ttdbg.symbols import Symbols
 
@@ -252,8 +254,13 @@ class TtdbgApp(App[None]):
         self.lines = LineStepper(
             self.tl, self.stepper, self.symbols, lambda: self.builder.remember(self.memory_addr)
         )
-        self.temporary: set[int] = set()  # tbreak addresses, removed when hit
-        self.breakpoint_numbers: dict[int, int] = {}  # gdb-style number -> address
+        # tbreak addresses and library code, removed when hit
+        self.temporary: set[int | CodeBreakpoint] = set()
+        # gdb-style number -> an address, or a library's code wherever the library is mapped
+        self.breakpoint_numbers: dict[int, int | CodeBreakpoint] = {}
+        # Every library the recording maps, for `break FUNC`; the names of code breakpoints.
+        self.library_functions = LibraryFunctions(self.tl.mapped_libraries, rec.files.get)
+        self.library_breaks: dict[CodeBreakpoint, LibraryBreak] = {}
         self.watched: dict[tuple[int, int], tuple[str, CType]] = {}  # range -> (expr, type)
         self.print_count = 0
         self.examine_last = FIRST  # x/FMT: what a format leaves out comes from the last one
@@ -512,15 +519,34 @@ class TtdbgApp(App[None]):
             error = f"internal error: {type(err).__name__}: {err}"
         self.builder.frame_level = 0  # a move shows the innermost frame again
         note = ""
-        if isinstance(stop, BreakpointHit) and stop.address in self.temporary:
-            self.temporary.discard(stop.address)
-            self.tl.remove_breakpoint(stop.address)
+        if isinstance(stop, BreakpointHit):
+            self._forget_temporary(stop.address)
         if isinstance(stop, WatchpointHit):
             note = self._typed_watch(stop)
         if not error and self.engine.pending("tui", replaceable=False):
             return _Outcome(None, stop, before, error, note)
         outcome = self._outcome(stop, before, error)
         return _Outcome(outcome.view, outcome.stop, outcome.before, outcome.error, note)
+
+    def _forget_temporary(self, addr: int) -> None:
+        """A tbreak at `addr` (or on library code mapped there now) was hit: it goes
+        (engine thread)."""
+        hit: list[int | CodeBreakpoint] = [addr] if addr in self.temporary else []
+        hit += [
+            bp
+            for bp in self.temporary
+            if isinstance(bp, CodeBreakpoint) and addr in self.tl.code_addresses(bp)
+        ]
+        for where in hit:
+            self.temporary.discard(where)
+            if isinstance(where, CodeBreakpoint):
+                self.tl.remove_code_breakpoint(where)
+            else:
+                self.tl.remove_breakpoint(where)
+        if hit:  # its number goes too, as gdb deletes a tbreak (replaced whole: UI reads it)
+            self.breakpoint_numbers = {
+                n: where for n, where in self.breakpoint_numbers.items() if where not in hit
+            }
 
     def _outcome(self, stop: Stop | None, before: int, error: str) -> _Outcome:
         """The view at the engine's position, with what the operation reported."""
@@ -652,7 +678,7 @@ class TtdbgApp(App[None]):
         if isinstance(stop, BreakpointHit | WatchpointHit):
             self.hits.add(stop.icount)
         self._one(Timeline).show(view.icount, self.hits, self.session.bookmarks)
-        self._one(Disassembly).show(view, self.tl.breakpoints, set(self.trail))
+        self._one(Disassembly).show(view, self._marked(view), set(self.trail))
         self._one(Source).show(view)
         self._one(Registers).show(view, self._changed_for(view))
         self._paint_tab(self._one(TabBar).active)
@@ -698,6 +724,37 @@ class TtdbgApp(App[None]):
             tab_bar.choose(tab)
             self._paint_tab(tab)
 
+    def _marked(self, view: StateView) -> frozenset[int]:
+        """The addresses a breakpoint applies at in `view`: the plain ones, and where the
+        libraries with breakpoints on their code are mapped at its position."""
+        code = self.tl.code_breakpoints
+        here = (a for bp, addrs in view.code_breaks if bp in code for a in addrs)
+        return self.tl.breakpoints | frozenset(here)
+
+    def _library_break(self, bp: CodeBreakpoint) -> LibraryBreak:
+        known = self.library_breaks.get(bp)
+        if known is None:
+            known = self.library_breaks[bp] = self.library_functions.at(bp)
+        return known
+
+    def _code_rows(self) -> list[str]:
+        """`FUNC in LIBRARY` and where it is at the position shown, for each breakpoint on
+        a library's code."""
+        here = dict(self.view.code_breaks) if self.view is not None else {}
+        rows = []
+        for bp in sorted(self.tl.code_breakpoints):
+            lib = self._library_break(bp)
+            addrs = here.get(bp)
+            where = (
+                "(where: not known yet)"
+                if addrs is None
+                else "at " + ", ".join(f"{a:#x}" for a in addrs)
+                if addrs
+                else "(not mapped here)"
+            )
+            rows.append(f"{lib.function} in {lib.library} {where}")
+        return rows
+
     def _refresh_marks(self) -> None:
         self._one(Marks).show(
             self.tl.breakpoints,
@@ -707,6 +764,7 @@ class TtdbgApp(App[None]):
             self.symbols,
             self.tl.interrupt_catch,
             self._interrupt_name,
+            self._code_rows(),
         )
 
     def _interrupt_name(self, number: int) -> str:
@@ -858,7 +916,7 @@ class TtdbgApp(App[None]):
 
     def _after_marks_changed(self) -> None:
         if self.view is not None:
-            self._one(Disassembly).show(self.view, self.tl.breakpoints, set(self.trail))
+            self._one(Disassembly).show(self.view, self._marked(self.view), set(self.trail))
         self._refresh_marks()
         timeline = self._one(Timeline)
         timeline.show(timeline.position, self.hits, self.session.bookmarks)
@@ -867,11 +925,24 @@ class TtdbgApp(App[None]):
         addr = self._one(Disassembly).selected
         if addr is None:
             return
+        self.edit(partial(self._toggle, addr))
+        self._refresh_view()  # the marks of library code are where the view says
+
+    def _toggle(self, addr: int) -> None:
+        """Remove the breakpoints that apply at `addr` here, or set one: on the library's
+        code if a library is mapped there (engine thread)."""
         tl = self.tl
+        hit = [bp for bp in tl.code_breakpoints if addr in tl.code_addresses(bp)]
+        for bp in hit:
+            tl.remove_code_breakpoint(bp)
         if addr in tl.breakpoints:
-            self.edit(lambda: tl.remove_breakpoint(addr))
-        else:
-            self.edit(lambda: tl.add_breakpoint(addr))
+            tl.remove_breakpoint(addr)
+        elif not hit:
+            code = tl.code_breakpoint_at(addr)
+            if code is None:
+                tl.add_breakpoint(addr)
+            else:
+                tl.add_code_breakpoint(code)
 
     def action_search(self, direction: int, new_target: bool) -> None:
         """Next (1) or previous (-1) change of the selected register or memory row."""
@@ -1106,13 +1177,34 @@ class TtdbgApp(App[None]):
         chain = Provenance(tl.recording, tl.index).origin(addr, tl.position)
         return _Outcome(None, None, 0, "", note=f"{addr:#x}:\n{chain.describe()}")
 
-    def _break(self, addr: int, temporary: bool) -> None:
+    def _break(self, location: int | LibraryBreak, temporary: bool) -> None:
         tl = self.tl
         number = max(self.breakpoint_numbers, default=0) + 1
+        word = "Temporary breakpoint" if temporary else "Breakpoint"
+        if isinstance(location, LibraryBreak):
+            bp = location.code
+            self.breakpoint_numbers[number] = bp
+            self.library_breaks[bp] = location
+            if temporary:
+                self.temporary.add(bp)
+
+            def add() -> str:
+                tl.add_code_breakpoint(bp)
+                here = tl.code_addresses(bp)
+                where = (
+                    "here at " + ", ".join(f"{a:#x}" for a in here)
+                    if here
+                    else "not mapped here; it stops wherever the library is mapped"
+                )
+                return f"{word} {number} at {location.function} in {location.library} ({where})"
+
+            self.ask(add)
+            self._refresh_view()  # the marks show where it applies here
+            return
+        addr = location
         self.breakpoint_numbers[number] = addr
         if temporary:
             self.temporary.add(addr)
-        word = "Temporary breakpoint" if temporary else "Breakpoint"
         at = self.symbols.line_for(addr)
         where = f": file {at.path}, line {at.line}." if at else ""
         self.edit(lambda: tl.add_breakpoint(addr), f"{word} {number} at {addr:#x}{where}")
@@ -1125,8 +1217,10 @@ class TtdbgApp(App[None]):
         self.watched[(value.address, value.type.size)] = (expr, value.type)
         return f"{kind} watchpoint on {expr} ({value.type.size} bytes at {value.address:#x})"
 
-    def _location(self, arg: str) -> int:
-        """gdb's break locations: LINE, FILE:LINE, FUNC, *ADDR (nothing: the pc)."""
+    def _location(self, arg: str) -> int | LibraryBreak:
+        """gdb's break locations: LINE, FILE:LINE, FUNC, *ADDR (nothing: the pc). A function
+        of a library is found in every library the recording maps, loaded here or not, and
+        breaks on the library's code wherever the library is mapped."""
         arg = arg.strip()
         if not arg:
             return self.view.pc if self.view is not None else self.tl.pc
@@ -1141,10 +1235,17 @@ class TtdbgApp(App[None]):
             if addr is None:
                 raise CommandError(f'No line {line} in file "{file or "(none)"}".')
             return addr
+        own = self.symbols.by_name.get(arg)
+        if own is not None:
+            return self.symbols.after_prologue(own)
+        in_library = self.library_functions.find(arg)
+        if in_library is not None:
+            return in_library
+        # The dynamic loader (mapped by exec, for the whole run, at one address).
         found = self.symbols.where_defined(arg)
         if found is None:
             raise CommandError(
-                f'Function "{arg}" not defined (in the program or a library loaded here).'
+                f'Function "{arg}" not defined (in the program or any library it maps).'
             )
         owner, sym = found
         return owner.after_prologue(sym)
@@ -1161,10 +1262,15 @@ class TtdbgApp(App[None]):
         for word in arg.split():
             if not word.isdigit() or int(word) not in self.breakpoint_numbers:
                 raise CommandError(f"No breakpoint number {word}.")
-            addr = self.breakpoint_numbers.pop(int(word))
-            if addr not in self.breakpoint_numbers.values():
-                self.temporary.discard(addr)
-                self.edit(partial(tl.remove_breakpoint, addr))
+            where = self.breakpoint_numbers.pop(int(word))
+            if where in self.breakpoint_numbers.values():
+                continue
+            self.temporary.discard(where)
+            if isinstance(where, CodeBreakpoint):
+                self.edit(partial(tl.remove_code_breakpoint, where))
+                self._refresh_view()
+            else:
+                self.edit(partial(tl.remove_breakpoint, where))
 
     def _delete(self, only: int | None) -> None:
         """Remove one breakpoint, or every breakpoint and watchpoint (engine thread)."""
@@ -1172,19 +1278,22 @@ class TtdbgApp(App[None]):
         for addr in tl.breakpoints:
             if only is None or addr == only:
                 tl.remove_breakpoint(addr)
+        for bp in tl.code_breakpoints if only is None else ():
+            tl.remove_code_breakpoint(bp)
         for wp in tl.watchpoints if only is None else ():
             tl.remove_watchpoint(wp.kind, wp.address, wp.length)
 
     def _info(self, arg: str) -> None:
         what = arg.strip()
         if what in ("breakpoints", "break", "b", "watchpoints"):
-            rows = [
-                f"{n}  {'tbreak' if a in self.temporary else 'break'}  {a:#x} "
-                f"{self.symbols.describe(a)}"
-                for n, a in sorted(self.breakpoint_numbers.items())
-            ]
-            rows += [f"   {expr} ({t.spelled()})" for expr, t in self.watched.values()]
-            self.notify("\n".join(rows) or "No breakpoints or watchpoints.")
+            numbered = sorted(self.breakpoint_numbers.items())
+            watched = [f"   {expr} ({t.spelled()})" for expr, t in self.watched.values()]
+            self.ask(
+                lambda: (
+                    "\n".join([*self._breakpoint_rows(numbered), *watched])
+                    or "No breakpoints or watchpoints."
+                )
+            )
             self.action_show_pane("marks")
         elif what in ("locals", "args"):
             self.action_show_pane("locals")
@@ -1192,6 +1301,21 @@ class TtdbgApp(App[None]):
             self.action_show_pane("backtrace")
         else:
             raise CommandError(f"info {what}: not supported (breakpoints, locals, args, frame)")
+
+    def _breakpoint_rows(self, numbered: list[tuple[int, int | CodeBreakpoint]]) -> list[str]:
+        """`info breakpoints`: a library's code says where it applies at the position
+        (engine thread)."""
+        rows = []
+        for n, where in numbered:
+            kind = "tbreak" if where in self.temporary else "break"
+            if isinstance(where, CodeBreakpoint):
+                lib = self._library_break(where)
+                here = self.tl.code_addresses(where)
+                at = ("at " + ", ".join(f"{a:#x}" for a in here)) if here else "(not mapped here)"
+                rows.append(f"{n}  {kind}  {lib.function} in {lib.library} {at}")
+            else:
+                rows.append(f"{n}  {kind}  {where:#x} {self.symbols.describe(where)}")
+        return rows
 
     @property
     def position(self) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import capstone
 
+from ttdbg.backend.codebreaks import CodeBreakpoint
 from ttdbg.backend.eventlog import Event
 from ttdbg.backend.machines.board import Board
 from ttdbg.backend.modules import loaded_modules
@@ -82,6 +83,9 @@ class StateView:
     # history (one replay) has been read.
     output_known: bool = True
     peripherals: tuple[DeviceRegisters, ...] = ()  # firmware: the board's devices
+    # Each breakpoint on a library's code, with the addresses it applies at here (none
+    # where the library is not mapped at this position).
+    code_breaks: tuple[tuple[CodeBreakpoint, tuple[int, ...]], ...] = ()
 
 
 class ViewBuilder:
@@ -344,6 +348,9 @@ class ViewBuilder:
             threads=tuple(tl.recorded_threads()),
             output_known=firmware is None or history is not None,
             peripherals=() if firmware is None else peripherals(firmware.board),
+            code_breaks=tuple(
+                (bp, tuple(tl.code_addresses(bp))) for bp in sorted(tl.code_breakpoints)
+            ),
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Set
+from collections.abc import Callable, Sequence, Set
 
 from rich.text import Text
 
@@ -25,13 +25,18 @@ class Marks(Pane):
         symbols: Symbols,
         interrupt_catch: Set[int] | None = None,
         interrupt_name: Callable[[int], str] = str,
+        library_breaks: Sequence[str] = (),
     ) -> None:
+        """`library_breaks`: each breakpoint on a library's code, as `FUNC in LIBRARY` and
+        where it applies at the position shown."""
         rows = []
         if interrupt_catch is not None:
             caught = ", ".join(interrupt_name(n) for n in sorted(interrupt_catch))
             rows.append(Text(f"» catch interrupt: {caught or 'every interrupt'}", style="green"))
         for addr in sorted(breakpoints):
             rows.append(Text(f"● break {addr:#x} {symbols.describe(addr)}", style="red"))
+        for row in library_breaks:
+            rows.append(Text(f"● break {row}", style="red"))
         for w in sorted(watchpoints, key=lambda w: w.address):
             rows.append(Text(f"◆ {w.kind.value} watch {w.address:#x}+{w.length}", style="magenta"))
         for icount in sorted(replay_breaks):
