@@ -23,7 +23,7 @@ def elf(loads: list[tuple[int, int, int]], e_type: int = 3) -> bytes:
     """An ELF64 header and PT_LOAD headers (vaddr, file offset, file size), nothing else."""
     phoff, count = 64, len(loads)
     header = bytearray(64)
-    header[:4] = b"\x7fELF"
+    header[:6] = b"\x7fELF\x02\x01"  # ELF64, little-endian
     header[16:18] = e_type.to_bytes(2, "little")
     header[0x20:0x28] = phoff.to_bytes(8, "little")
     header[0x36:0x38] = (0x38).to_bytes(2, "little")

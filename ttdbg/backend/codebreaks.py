@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .modules import ELF_MAGIC, ET_DYN, PHDR_SIZE, PT_LOAD
+from .elfheaders import ET_DYN, PT_LOAD, read_headers
 
 if TYPE_CHECKING:
     from .linux.memory import AddressSpace
@@ -53,27 +53,22 @@ def code_addresses(
 
 
 def is_shared_object(image: bytes) -> bool:
-    return image.startswith(ELF_MAGIC) and int.from_bytes(image[16:18], "little") == ET_DYN
+    """An ELF shared object (ET_DYN) whose headers Linux would load."""
+    try:
+        header, _segments = read_headers(image)
+    except ValueError:
+        return False
+    return header.type == ET_DYN
 
 
 def _loads(image: bytes) -> list[tuple[int, int, int]]:
-    """(vaddr, file offset, file size) of an ELF64 file's PT_LOAD segments ([] when its
-    program headers are not all inside the file)."""
-    phoff = int.from_bytes(image[0x20:0x28], "little")
-    size, count = (
-        int.from_bytes(image[0x36:0x38], "little"),
-        int.from_bytes(image[0x38:0x3A], "little"),
-    )
-    if size < PHDR_SIZE or phoff + size * count > len(image):
+    """(vaddr, file offset, file size) of an ELF file's PT_LOAD segments ([] when its headers
+    are not what Linux would load)."""
+    try:
+        _header, segments = read_headers(image)
+    except ValueError:
         return []
-    out = []
-    for at in range(phoff, phoff + size * count, size):
-        if int.from_bytes(image[at : at + 4], "little") == PT_LOAD:
-            offset = int.from_bytes(image[at + 0x08 : at + 0x10], "little")
-            vaddr = int.from_bytes(image[at + 0x10 : at + 0x18], "little")
-            filesz = int.from_bytes(image[at + 0x20 : at + 0x28], "little")
-            out.append((vaddr, offset, filesz))
-    return out
+    return [(s.vaddr, s.offset, s.filesz) for s in segments if s.type == PT_LOAD]
 
 
 def file_offset(image: bytes, vaddr: int) -> int | None:
