@@ -53,6 +53,8 @@ BY_CALL = {
     ("mremap", "flags"): 1,  # MREMAP_MAYMOVE
     ("clock_nanosleep", "rqtp"): ZERO,  # a zero timespec in both vectors: no sleep
     ("nanosleep", "rqtp"): ZERO,
+    ("socket", "family"): 1,  # AF_UNIX: other families are refused before the host
+    ("socket", "type"): 1,  # SOCK_STREAM
 }
 
 

@@ -32,6 +32,8 @@ GENERIC_SYSCALLS: dict[str, int] = {
     "lremovexattr": 15, "fremovexattr": 16, "fallocate": 47, "sync_file_range": 84,
     "syncfs": 267, "readahead": 213, "socketpair": 199, "getsockname": 204,
     "getpeername": 205, "sendto": 206, "recvfrom": 207, "shutdown": 210,
+    "bind": 200, "listen": 201, "accept": 202, "setsockopt": 208, "getsockopt": 209,
+    "sendmsg": 211, "recvmsg": 212, "accept4": 242,
     "epoll_create1": 20, "epoll_ctl": 21, "epoll_pwait": 22, "epoll_pwait2": 441,
     "preadv": 69, "pwritev": 70, "copy_file_range": 285, "preadv2": 286, "pwritev2": 287,
 }  # fmt: skip

@@ -74,6 +74,8 @@ SYSCALL_NUMBERS: dict[str, int] = {
     "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "readahead": 187,
     "sync_file_range": 277, "fallocate": 285, "syncfs": 306, "sendto": 44, "recvfrom": 45,
     "shutdown": 48, "getsockname": 51, "getpeername": 52, "socketpair": 53,
+    "accept": 43, "sendmsg": 46, "recvmsg": 47, "bind": 49, "listen": 50, "setsockopt": 54,
+    "getsockopt": 55, "accept4": 288,
     "preadv": 295, "pwritev": 296, "copy_file_range": 326, "preadv2": 327, "pwritev2": 328,
 }  # fmt: skip
 

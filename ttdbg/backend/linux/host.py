@@ -204,6 +204,9 @@ class HostIO:
         self.epoll_data: dict[int, dict[int, int]] = {}
         # The files the guest maps shared, written back through descriptors of their own.
         self.shared = HostSharedFiles()
+        # Host fds of the blocking sockets whose connect is under way without the recorder
+        # waiting for it (see hostsockets.begin_connect).
+        self.connecting: set[int] = set()
 
     def contain(self, path: str, dir_fd: int | None = None, follow: bool = True) -> str:
         """`path`, unless it reaches the recorder's own /proc entries (through /proc/self,
@@ -379,6 +382,7 @@ class HostIO:
         host_fd = self.fds.pop(ident, None)
         self.dir_entries.pop(ident, None)
         if host_fd is not None and host_fd > 2:
+            self.connecting.discard(host_fd)
             os.close(host_fd)
 
     def _stdio(self, f: OpenFile) -> TerminalUse | None:

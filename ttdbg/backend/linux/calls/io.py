@@ -109,7 +109,7 @@ IOV_MAX = 1024
 MAX_IO = 1 << 24
 
 
-def _iovecs(p: LinuxPlatform, addr: int, count: int) -> list[tuple[int, int]] | int:
+def iovecs(p: LinuxPlatform, addr: int, count: int) -> list[tuple[int, int]] | int:
     """The (base, length) pairs of an iovec array, or -EINVAL as Linux checks them."""
     if count > IOV_MAX:
         return -EINVAL
@@ -120,7 +120,7 @@ def _iovecs(p: LinuxPlatform, addr: int, count: int) -> list[tuple[int, int]] | 
     return vecs
 
 
-def _gather(p: LinuxPlatform, vecs: list[tuple[int, int]]) -> bytes:
+def gather(p: LinuxPlatform, vecs: list[tuple[int, int]]) -> bytes:
     """The bytes an iovec array points at, up to MAX_IO."""
     out = bytearray()
     for base, n in vecs:
@@ -131,7 +131,7 @@ def _gather(p: LinuxPlatform, vecs: list[tuple[int, int]]) -> bytes:
     return bytes(out)
 
 
-def _scatter(p: LinuxPlatform, vecs: list[tuple[int, int]], data: bytes) -> None:
+def scatter(p: LinuxPlatform, vecs: list[tuple[int, int]], data: bytes) -> None:
     """Put `data` into the buffers of an iovec array, in order."""
     pos = 0
     for base, n in vecs:
@@ -146,7 +146,7 @@ def _readv_at(p: LinuxPlatform, a: Args, offset: int | None) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    vecs = _iovecs(p, a[1], a[2])
+    vecs = iovecs(p, a[1], a[2])
     if isinstance(vecs, int):
         return vecs
     total = min(sum(n for _b, n in vecs), MAX_IO)
@@ -159,7 +159,7 @@ def _readv_at(p: LinuxPlatform, a: Args, offset: int | None) -> int:
         result, data = p.host_read(lambda: p.live.read(f, total))
     else:
         result, data = p.host_read(lambda: p.live.pread(f, total, offset))
-    _scatter(p, vecs, data)
+    scatter(p, vecs, data)
     return result
 
 
@@ -229,10 +229,10 @@ def _writev_at(p: LinuxPlatform, a: Args, offset: int | None) -> int:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
-    vecs = _iovecs(p, a[1], a[2])
+    vecs = iovecs(p, a[1], a[2])
     if isinstance(vecs, int):
         return vecs
-    data = _gather(p, vecs)
+    data = gather(p, vecs)
     if offset is None:
         return _output(p, f, data)
     if f.kind in procfs.KINDS:

@@ -1,22 +1,85 @@
-"""Unix socket pairs (asyncio's self-pipe, worker channels) and the calls on a connected
-socket: send, receive, shutdown, the names of its ends. Other sockets are not offered:
-`socket` has no row and answers ENOSYS."""
+"""Sockets: Unix, IPv4 and IPv6, stream, datagram and sequenced-packet, as real host sockets
+while recording (creating, binding, listening, accepting, connecting, options, messages) and
+from the log in replay, which opens none. Other families and raw sockets are not offered."""
 
 from __future__ import annotations
 
+import os
 import struct
+from collections.abc import Callable
 
-from ..errnos import ENOTSOCK
+from .. import hostsockets
+from ..errnos import (
+    EAFNOSUPPORT,
+    EAGAIN,
+    ENOBUFS,
+    ENOPROTOOPT,
+    ENOTSOCK,
+    ESOCKTNOSUPPORT,
+)
 from ..fdtable import OpenFile
-from ..host import SOCKADDR_MAX, HostWatch, SpanOutcome
+from ..host import SOCKADDR_MAX, HostWatch, Outcome, SpanOutcome
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
 from . import procfs
-from .io import MAX_IO, finish_parkable, parked_now
-from .table import EBADF, EINVAL, O_CLOEXEC, O_NONBLOCK, O_RDWR, Args, Kind, open_file, syscall
+from .io import MAX_IO, finish_parkable, gather, iovecs, parked_now, scatter
+from .table import (
+    EBADF,
+    EINVAL,
+    EOPNOTSUPP,
+    O_CLOEXEC,
+    O_NONBLOCK,
+    O_RDWR,
+    Args,
+    Kind,
+    open_file,
+    syscall,
+)
 
-MSG_DONTWAIT = 0x40
+MSG_DONTWAIT, MSG_WAITALL = 0x40, 0x100
 SOCKET = "socket"
+AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
+# The families offered: a socket of another (netlink, packet, bluetooth...) would reach
+# kernel state no recording holds, so `socket` answers EAFNOSUPPORT for it, as a kernel
+# built without that family does.
+FAMILIES = frozenset({AF_UNIX, AF_INET, AF_INET6})
+SOCK_RAW, SOCK_RDM, SOCK_PACKET = 3, 4, 10
+# Types not offered in any family (ESOCKTNOSUPPORT); the host's kernel checks the others.
+REFUSED_TYPES = frozenset({SOCK_RAW, SOCK_RDM, SOCK_PACKET})
+SOCK_TYPE_MASK = 0xF
+SOL_SOCKET = 1
+# Options whose value points into the caller's memory or names one of its fds (a BPF filter
+# or program): the host would read the recorder's memory or fds. Refused, ENOPROTOOPT.
+POINTER_OPTIONS = frozenset({26, 50, 51, 52})  # SO_ATTACH_FILTER, _BPF, _REUSEPORT_CBPF/EBPF
+
+
+def _kind_and_flags(type_: int) -> tuple[int, bool, bool]:
+    """A socket type argument: (type and unknown flags, O_NONBLOCK?, O_CLOEXEC?)."""
+    flags = type_ & (O_NONBLOCK | O_CLOEXEC)
+    return type_ & ~flags, bool(flags & O_NONBLOCK), bool(flags & O_CLOEXEC)
+
+
+def _install_socket(p: LinuxPlatform, nonblock: bool, cloexec: bool, kept: list[int]) -> int:
+    """A new guest fd for a socket the host made (its host fd in `kept` when recording)."""
+    fd = p.fds.open(SOCKET, "<socket>", O_RDWR | (O_NONBLOCK if nonblock else 0), cloexec)
+    if fd < 0 and kept:
+        os.close(kept[0])
+    elif p.host is not None and kept:
+        p.host.adopt(p.fds.files[fd].ident, kept[0])
+    return fd
+
+
+@syscall("socket", kind=Kind.HOST)
+def sys_socket(p: LinuxPlatform, a: Args) -> int:
+    domain, protocol = a[0], a[2]
+    kind, nonblock, cloexec = _kind_and_flags(a[1])
+    if domain not in FAMILIES:
+        return -EAFNOSUPPORT
+    if kind & SOCK_TYPE_MASK in REFUSED_TYPES:
+        return -ESOCKTNOSUPPORT
+    kept: list[int] = []
+    result, _ = p.host_call(lambda: hostsockets.create(domain, kind, protocol, nonblock, kept))
+    return result if result < 0 else _install_socket(p, nonblock, cloexec, kept)
 
 
 @syscall("socketpair", kind=Kind.HOST)
@@ -76,7 +139,7 @@ def sys_getpeername(p: LinuxPlatform, a: Args) -> int:
 
 
 @syscall("sendto", kind=Kind.HOST)
-def sys_sendto(p: LinuxPlatform, a: Args) -> int:
+def sys_sendto(p: LinuxPlatform, a: Args) -> int | None:
     f = _socket(p, a[0])
     if isinstance(f, int):
         return f
@@ -84,7 +147,18 @@ def sys_sendto(p: LinuxPlatform, a: Args) -> int:
     address = p.m.read(a[4], min(a[5], SOCKADDR_MAX)) if a[4] else None
     if address is not None and a[5] > SOCKADDR_MAX:
         return -EINVAL
-    return p.host_call(lambda: p.live.send(f, data, a[3], address))[0]
+    return _sending(p, f, a[3], lambda _fd, flags: p.live.send(f, data, flags, address))
+
+
+def _receive_flags(p: LinuxPlatform, flags: int) -> int:
+    """Recording, in a receive's closure: the flags it goes to the host with. MSG_WAITALL
+    would hold the recorder until the whole count arrived, from a thread that cannot run
+    meanwhile: while another could, the receive takes what is there (fewer bytes, as when a
+    signal interrupts it); its thread has parked until something was."""
+    threads = p.threads
+    if flags & MSG_WAITALL and threads.multi and threads.others_could_run():
+        return flags & ~MSG_WAITALL | MSG_DONTWAIT
+    return flags
 
 
 @syscall("recvfrom", kind=Kind.HOST)
@@ -112,7 +186,7 @@ def sys_recvfrom(p: LinuxPlatform, a: Args) -> int | None:
             lambda: (
                 (-ERESTARTSYS, b"")
                 if would_wait()
-                else p.live.recv_from(f, min(count, MAX_IO), flags)
+                else p.live.recv_from(f, min(count, MAX_IO), _receive_flags(p, flags))
             )
         )
         if parked_now(p, result, parked):
@@ -126,7 +200,7 @@ def sys_recvfrom(p: LinuxPlatform, a: Args) -> int | None:
     def receive() -> SpanOutcome:
         if would_wait():
             return -ERESTARTSYS, b"", b""
-        return p.live.recv(f, min(count, MAX_IO), flags)
+        return p.live.recv(f, min(count, MAX_IO), _receive_flags(p, flags))
 
     result, data = p.host_read(receive)
     return finish_parkable(p, result, data, parked, buf)
@@ -140,3 +214,245 @@ def sys_shutdown(p: LinuxPlatform, a: Args) -> int:
     if a[1] not in (0, 1, 2):
         return -EINVAL
     return p.host_call(lambda: p.live.shutdown(f, a[1]))[0]
+
+
+def _address(p: LinuxPlatform, addr: int, size: int) -> bytes | int:
+    """A socket address the guest gives (its bytes), or -EINVAL for a length Linux refuses."""
+    if not 0 <= size <= SOCKADDR_MAX:
+        return -EINVAL
+    return p.m.read(addr, size)
+
+
+def _on_host_fd(p: LinuxPlatform, a: Args, op: Callable[[int], Outcome]) -> int:
+    """A call on the socket `a[0]` whose host answer is only a status."""
+    f = _socket(p, a[0])
+    if isinstance(f, int):
+        return f
+    return p.host_call(lambda: op(p.live.fd(f)))[0]
+
+
+@syscall("bind", kind=Kind.HOST)
+def sys_bind(p: LinuxPlatform, a: Args) -> int:
+    address = _address(p, a[1], a[2])
+    if isinstance(address, int):
+        return address
+    return _on_host_fd(p, a, lambda fd: hostsockets.bind(fd, address))
+
+
+@syscall("listen", kind=Kind.HOST)
+def sys_listen(p: LinuxPlatform, a: Args) -> int:
+    return _on_host_fd(p, a, lambda fd: hostsockets.listen(fd, a[1]))
+
+
+def _parks(
+    p: LinuxPlatform, would_block: Callable[[], HostWatch | None], parked: list[HostWatch]
+) -> bool:
+    """Recording, in a host call's closure: whether the call must park its thread (another
+    could run and the call would wait now); what it waits for goes to `parked`."""
+    watch, _timeout = p.threads.host_wait_plan(would_block)
+    if watch is not None:
+        parked.append(watch)
+    return watch is not None
+
+
+def _accept(p: LinuxPlatform, fd: int, addr: int, len_addr: int, flags: int) -> int | None:
+    if flags & ~(O_NONBLOCK | O_CLOEXEC):
+        return -EINVAL
+    f = _socket(p, fd)
+    if isinstance(f, int):
+        return f
+    parked: list[HostWatch] = []
+    kept: list[int] = []
+    nonblock = bool(flags & O_NONBLOCK)
+
+    def host() -> Outcome:
+        # As read(): an accept that would wait parks its thread while another could run
+        # (the client may be one of the program's own threads).
+        if _parks(p, lambda: p.live.would_block_reading(f), parked):
+            return -ERESTARTSYS, b""
+        return hostsockets.accept(p.live.fd(f), nonblock, kept)
+
+    result, peer = p.host_call(host)
+    if parked_now(p, result, parked):
+        return None
+    if result < 0:
+        return result
+    new = _install_socket(p, nonblock, bool(flags & O_CLOEXEC), kept)
+    if new >= 0 and addr:
+        _put_address(p, addr, len_addr, peer)
+    return new
+
+
+@syscall("accept", kind=Kind.HOST)
+def sys_accept(p: LinuxPlatform, a: Args) -> int | None:
+    return _accept(p, a[0], a[1], a[2], 0)
+
+
+@syscall("accept4", kind=Kind.HOST)
+def sys_accept4(p: LinuxPlatform, a: Args) -> int | None:
+    return _accept(p, a[0], a[1], a[2], a[3])
+
+
+@syscall("connect", kind=Kind.HOST)
+def sys_connect(p: LinuxPlatform, a: Args) -> int | None:
+    f = _socket(p, a[0])
+    if isinstance(f, int):
+        return f
+    address = _address(p, a[1], a[2])
+    if isinstance(address, int):
+        return address
+    parked: list[HostWatch] = []
+
+    def host() -> Outcome:
+        # A blocking connect while another thread could run (the server that would accept)
+        # starts without waiting; its thread parks until the connection is made or refused,
+        # then runs the call again, which gives the result.
+        live = p.live
+        fd = live.fd(f)
+        if fd not in live.connecting:
+            ended: list[Outcome] = []
+
+            def begin() -> HostWatch | None:
+                got = hostsockets.begin_connect(fd, address, live.connecting)
+                if got is not None:
+                    ended.append(got)
+                return hostsockets.connect_watch(fd) if fd in live.connecting else None
+
+            if _parks(p, begin, parked):
+                return -ERESTARTSYS, b""
+            if ended:
+                return ended[0]
+            if fd not in live.connecting:
+                return hostsockets.connect(fd, address)
+        if _parks(p, lambda: hostsockets.connect_watch(fd), parked):
+            return -ERESTARTSYS, b""
+        return hostsockets.finish_connect(fd, live.connecting)
+
+    result, _ = p.host_call(host)
+    return None if parked_now(p, result, parked) else result
+
+
+@syscall("getsockopt", kind=Kind.HOST)
+def sys_getsockopt(p: LinuxPlatform, a: Args) -> int:
+    f = _socket(p, a[0])
+    if isinstance(f, int):
+        return f
+    room = struct.unpack("<i", p.m.read(a[4], 4))[0]
+    if room < 0:
+        return -EINVAL
+    level, name = a[1], a[2]
+    ask = min(room, hostsockets.OPTION_MAX)
+    result, data = p.host_call(lambda: hostsockets.get_option(p.live.fd(f), level, name, ask))
+    if result == 0:
+        value, size = data[:-4], data[-4:]
+        p.m.write(a[3], value[:room])
+        p.m.write(a[4], size)
+    return result
+
+
+@syscall("setsockopt", kind=Kind.HOST)
+def sys_setsockopt(p: LinuxPlatform, a: Args) -> int:
+    level, name, size = a[1], a[2], a[4]
+    if level == SOL_SOCKET and name in POINTER_OPTIONS:
+        return -ENOPROTOOPT
+    if not 0 <= size <= hostsockets.OPTION_MAX:
+        return -EINVAL
+    value = p.m.read(a[3], size)
+    return _on_host_fd(p, a, lambda fd: hostsockets.set_option(fd, level, name, value))
+
+
+MSGHDR = struct.Struct("<QI4xQQQQi4x")  # struct user_msghdr, the same on every 64-bit target
+MSG_FLAGS_AT = 48
+MSG_NAMELEN_AT, MSG_CONTROLLEN_AT = 8, 40
+
+
+def _sending(
+    p: LinuxPlatform, f: OpenFile, flags: int, send: Callable[[int, int], Outcome]
+) -> int | None:
+    """A send (`send(host fd, flags)`) on socket `f`. While another thread could run, a send
+    that would wait parks its thread, and the one that goes ahead does not wait either: it
+    may move fewer bytes, as a send interrupted by a signal does."""
+    parked: list[HostWatch] = []
+
+    def host() -> Outcome:
+        fd = p.live.fd(f)
+        threads = p.threads
+        if flags & MSG_DONTWAIT or not (threads.multi and threads.others_could_run()):
+            return send(fd, flags)
+        if _parks(p, lambda: hostsockets.would_block_writing(fd), parked):
+            return -ERESTARTSYS, b""
+        got = send(fd, flags | MSG_DONTWAIT)
+        if got[0] == -EAGAIN and hostsockets.would_block_writing(fd) is not None:
+            parked.append(((fd, 4),))  # POLLOUT
+            return -ERESTARTSYS, b""
+        return got
+
+    result, _ = p.host_call(host)
+    return None if parked_now(p, result, parked) else result
+
+
+@syscall("sendmsg", kind=Kind.HOST)
+def sys_sendmsg(p: LinuxPlatform, a: Args) -> int | None:
+    f = _socket(p, a[0])
+    if isinstance(f, int):
+        return f
+    name_at, name_len, iov, iov_len, control_at, control_len, _fl = MSGHDR.unpack(
+        p.m.read(a[1], MSGHDR.size)
+    )
+    if name_len > SOCKADDR_MAX or control_len > hostsockets.CONTROL_MAX:
+        return -EINVAL if name_len > SOCKADDR_MAX else -ENOBUFS
+    vecs = iovecs(p, iov, iov_len)
+    if isinstance(vecs, int):
+        return vecs
+    data = gather(p, vecs)
+    name = p.m.read(name_at, name_len) if name_at and name_len else None
+    control = p.m.read(control_at, control_len) if control_at and control_len else b""
+    if hostsockets.passed_fds(control):
+        # Passing descriptors is not offered: the host would be handed its own fd numbers.
+        return -EOPNOTSUPP
+    return _sending(
+        p, f, a[2], lambda fd, flags: hostsockets.send_message(fd, data, name, control, flags)
+    )
+
+
+@syscall("recvmsg", kind=Kind.HOST)
+def sys_recvmsg(p: LinuxPlatform, a: Args) -> int | None:
+    f = _socket(p, a[0])
+    if isinstance(f, int):
+        return f
+    name_at, name_len, iov, iov_len, control_at, control_len, _fl = MSGHDR.unpack(
+        p.m.read(a[1], MSGHDR.size)
+    )
+    vecs = iovecs(p, iov, iov_len)
+    if isinstance(vecs, int):
+        return vecs
+    count = min(sum(n for _b, n in vecs), MAX_IO)
+    room = control_len if control_at else 0
+    flags = a[2]
+    parked: list[HostWatch] = []
+
+    def host() -> Outcome:
+        if not flags & MSG_DONTWAIT and _parks(p, lambda: p.live.would_block_reading(f), parked):
+            return -ERESTARTSYS, b""
+        return hostsockets.receive_message(p.live.fd(f), count, room, _receive_flags(p, flags))
+
+    result, data = p.host_call(host)
+    if parked_now(p, result, parked):
+        return None
+    if result < 0:
+        return result
+    msg_flags, got_name, got_control = hostsockets.RECEIVED.unpack_from(data)
+    at = hostsockets.RECEIVED.size
+    address = data[at : at + got_name]
+    control = data[at + got_name : at + got_name + got_control]
+    scatter(p, vecs, data[at + got_name + got_control :])
+    # As Linux: the name cut to the guest's room, msg_namelen its whole length (0 without
+    # a buffer for it); the control data as long as it fit, msg_controllen what was used.
+    if name_at:
+        p.m.write(name_at, address[:name_len])
+    p.m.write(a[1] + MSG_NAMELEN_AT, struct.pack("<I", len(address) if name_at else 0))
+    if control:
+        p.m.write(control_at, control)
+    p.m.write(a[1] + MSG_CONTROLLEN_AT, struct.pack("<Q", len(control)))
+    p.m.write(a[1] + MSG_FLAGS_AT, struct.pack("<I", msg_flags))
+    return result

@@ -1,0 +1,125 @@
+"""Real sockets: a program's TCP, UDP and Unix exchanges between its own threads, and its
+exchange with a server outside, print what they print natively; replay gives the same with
+no socket opened (the outside server is gone by then)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import file_tree, run_native, run_ttdbg
+from tests.guest_programs import build, native_command
+from ttdbg.backend.eventlog import EventKind
+from ttdbg.backend.recording import open_recording
+
+ERESTARTSYS = -512
+
+
+def record(argv: list[str], rec: Path, cwd: Path) -> bytes:
+    done = run_ttdbg(["record", "-o", str(rec), "--", *argv], cwd=cwd, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout
+
+
+def replayed(rec: Path, cwd: Path) -> bytes:
+    done = run_ttdbg(["replay", "--verify", str(rec)], cwd=cwd, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"verified" in done.stderr
+    return done.stdout
+
+
+def parked_calls(rec: Path) -> int:
+    """How many host calls parked their thread (logged -ERESTARTSYS) in a recording."""
+    events = open_recording(str(rec)).events
+    return sum(1 for e in events if e.kind == EventKind.SYSCALL and e.result == ERESTARTSYS)
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_echo_between_threads_matches_native(arch: str, tmp_path: Path) -> None:
+    program = build("netecho", arch, ["-pthread"])
+    dirs = {name: tmp_path / name for name in ("native", "record", "replay")}
+    for d in dirs.values():
+        d.mkdir()
+    native = run_native([*native_command(arch, program), "all", str(dirs["native"])], timeout=60)
+    assert native.returncode == 0, native.stdout.decode()
+    assert native.stdout.endswith(b"done\n")
+    rec = tmp_path / "net.ttrec"
+    assert record([str(program), "all", str(dirs["record"])], rec, dirs["record"]) == (
+        native.stdout
+    )
+    assert file_tree(dirs["record"]) == {}  # the Unix socket's file was made, then unlinked
+    # The server threads' accept and receives waited while the client thread ran.
+    assert parked_calls(rec) > 0
+    assert replayed(rec, dirs["replay"]) == native.stdout
+    assert file_tree(dirs["replay"]) == {}, "replay must not touch the host"
+
+
+class EchoServer:
+    """A TCP echo server on 127.0.0.1 (an ephemeral port), one connection at a time."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(60)
+        self.port = self.listener.getsockname()[1]
+        self.served = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _peer = self.listener.accept()
+            except OSError:
+                return  # closed
+            with conn:
+                conn.settimeout(60)
+                while data := conn.recv(4096):
+                    conn.sendall(data)
+                conn.sendall(b"bye")
+            self.served += 1
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(timeout=60)
+
+
+@pytest.fixture
+def echo_server() -> Iterator[EchoServer]:
+    server = EchoServer()
+    yield server
+    server.close()
+
+
+def test_client_of_an_outside_server_replays_without_it(
+    echo_server: EchoServer, tmp_path: Path
+) -> None:
+    program = build("netecho", "x86_64", ["-pthread"])
+    argv = [str(program), "client", str(echo_server.port)]
+    native = run_native(argv, timeout=60)
+    assert native.returncode == 0, native.stdout.decode()
+    assert b"echoed 7: hello 2\n" in native.stdout
+    assert b"server's last words: 3\n" in native.stdout
+    rec = tmp_path / "client.ttrec"
+    assert record(argv, rec, tmp_path) == native.stdout
+    assert echo_server.served == 2
+    echo_server.close()
+    with pytest.raises(ConnectionRefusedError):  # nobody listens on that port now
+        socket.create_connection(("127.0.0.1", echo_server.port), timeout=10)
+    assert replayed(rec, tmp_path) == native.stdout
+
+
+def test_other_families_and_raw_sockets_are_refused(tmp_path: Path) -> None:
+    """Netlink and raw sockets reach kernel state no recording holds: not offered, and the
+    program is told so (natively both may succeed)."""
+    program = build("netecho", "x86_64", ["-pthread"])
+    rec = tmp_path / "families.ttrec"
+    out = record([str(program), "families"], rec, tmp_path)
+    assert out.splitlines() == [
+        b"netlink: -1 Address family not supported by protocol",
+        b"raw: -1 Socket type not supported",
+    ]
+    assert replayed(rec, tmp_path) == out
