@@ -1,7 +1,8 @@
 """A session: a timeline plus what the user built on it, saved next to the recording.
 
-`FILE.ttsession` (JSON) keeps bookmarks, navigation history, named states, breakpoints,
-watchpoints, replay breaks, the position and the layout. Positions are icounts, which mean
+`FILE.ttsession` (JSON) keeps bookmarks, navigation history, named states, breakpoints (on
+addresses, and on libraries' code by file digest and offset), watchpoints, replay breaks, the
+position and the layout. Positions are icounts, which mean
 the same state on every machine, so a session travels with its recording.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .backend.codebreaks import CodeBreakpoint
 from .backend.recording import Recording, open_recording
 from .backend.timeline import Timeline
 from .errors import TtdbgError
@@ -94,6 +96,10 @@ class Session:
                     for w in sorted(tl.watchpoints, key=lambda w: (w.address, w.kind.value))
                 ],
             ),
+            "code_breakpoints": self.kept.get(
+                "code_breakpoints",
+                [{"file": b.digest.hex(), "offset": b.offset} for b in sorted(tl.code_breakpoints)],
+            ),
             "replay_breaks": sorted(tl.replay_breaks),
             "layout": self.layout,
         }
@@ -115,11 +121,19 @@ class Session:
             self._try(f"replay break {icount}", tl.add_replay_break, icount)
         watches = [{"kind": w.kind, "address": w.address, "length": w.length}
                    for w in data.watchpoints]  # fmt: skip
+        code = [{"file": c.file, "offset": c.offset} for c in data.code_breakpoints]
         if not with_breakpoints:
-            self.kept = {"breakpoints": list(data.breakpoints), "watchpoints": watches}
+            self.kept = {
+                "breakpoints": list(data.breakpoints),
+                "watchpoints": watches,
+                "code_breakpoints": code,
+            }
         else:
             for addr in data.breakpoints:
                 self._try(f"breakpoint {addr:#x}", tl.add_breakpoint, addr)
+            for c in data.code_breakpoints:
+                bp = CodeBreakpoint(bytes.fromhex(c.file), c.offset)
+                self._try(f"breakpoint in file {c.file[:12]}", tl.add_code_breakpoint, bp)
             for w in data.watchpoints:
                 self._try(f"watchpoint {w.address:#x}", tl.add_watchpoint, w.kind, w.address,
                           w.length)  # fmt: skip

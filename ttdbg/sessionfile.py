@@ -27,6 +27,8 @@ MAX_NAME = 200
 MAX_ICOUNT = (1 << 63) - 1
 MAX_ADDRESS = (1 << 64) - 1
 WATCH_KINDS = ("write", "read", "access")
+HEX_DIGITS = frozenset("0123456789abcdef")
+DIGEST_HEX = 64  # a SHA-256 in hex
 
 
 class SessionFileError(Exception):
@@ -41,6 +43,14 @@ class WatchSpec:
 
 
 @dataclass(frozen=True)
+class CodeBreakSpec:
+    """A breakpoint on a library's code: the file's SHA-256 (hex) and the byte of it."""
+
+    file: str
+    offset: int
+
+
+@dataclass(frozen=True)
 class SessionData:
     """A session's fields after validation; anything invalid is already gone."""
 
@@ -51,6 +61,7 @@ class SessionData:
     named: dict[str, int] = field(default_factory=dict)
     breakpoints: list[int] = field(default_factory=list)
     watchpoints: list[WatchSpec] = field(default_factory=list)
+    code_breakpoints: list[CodeBreakSpec] = field(default_factory=list)
     replay_breaks: list[int] = field(default_factory=list)
     layout: dict[str, Any] = field(default_factory=dict)
 
@@ -116,6 +127,15 @@ def _watch(value: Any) -> WatchSpec:
     return WatchSpec(value["kind"], _address(value["address"]), _icount(value["length"]))
 
 
+def _code_break(value: Any) -> CodeBreakSpec:
+    if type(value) is not dict or set(value) != {"file", "offset"}:
+        raise _Invalid("a breakpoint on a library's code has exactly file and offset")
+    digest = value["file"]
+    if type(digest) is not str or len(digest) != DIGEST_HEX or not set(digest) <= HEX_DIGITS:
+        raise _Invalid(f"{_show(digest)} is not a SHA-256 in lowercase hex")
+    return CodeBreakSpec(digest, _icount(value["offset"]))
+
+
 def _layout(value: Any) -> dict[str, Any]:
     if type(value) is not dict:
         raise _Invalid("not a table")
@@ -142,6 +162,7 @@ _FIELDS: dict[str, Callable[[Any], Any]] = {
     "named": _table(_icount),
     "breakpoints": _list(_address),
     "watchpoints": _list(_watch),
+    "code_breakpoints": _list(_code_break),
     "replay_breaks": _list(_icount),
     "layout": _layout,
     "recording": lambda v: v,  # informative only

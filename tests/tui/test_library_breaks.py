@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,3 +229,24 @@ def test_space_in_library_code_breaks_wherever_the_library_is(reloads: Reloads) 
             assert not app.tl.code_breakpoints
 
     asyncio.run(scenario())
+
+
+def test_library_breakpoints_are_kept_in_the_session(reloads: Reloads, tmp_path: Path) -> None:
+    rec = tmp_path / "copy.ttrec"
+    shutil.copy(reloads.rec, rec)
+
+    async def scenario() -> None:
+        app = TtdbgApp(open_session(str(rec)))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot, app)
+            await pilot.press("colon", *"b target_fn", "enter")
+            await settle(pilot, app)
+            app.save_session()
+
+    asyncio.run(scenario())
+    session = open_session(str(rec))
+    assert session.problem_line() is None
+    tl = session.timeline
+    assert len(tl.code_breakpoints) == 1
+    stop = tl.continue_()
+    assert (stop.icount, tl.pc) == reloads.hits[0]

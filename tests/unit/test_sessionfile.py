@@ -52,6 +52,7 @@ def test_bad_fields_are_dropped_and_the_rest_applies(rec: Path) -> None:
         "watchpoints": [{"kind": "write", "address": 4096, "length": 2**64}],
         "named": {"x" * 500: 3}, "replay_breaks": [2**70], "layout": {"tab": 7},
         "history": {"back": [True]}, "surprise": 1,
+        "code_breakpoints": [{"file": "AB" * 32, "offset": 0x1100}],
     }))  # fmt: skip
     session = open_session(str(rec))
     assert session.bookmarks == {"a": 700}
@@ -62,8 +63,19 @@ def test_bad_fields_are_dropped_and_the_rest_applies(rec: Path) -> None:
     assert line is not None
     assert "\n" not in line
     for field in ("position", "breakpoints", "named", "replay_breaks", "layout", "history",
-                  "watchpoints", "unknown fields"):  # fmt: skip
+                  "watchpoints", "unknown fields", "code_breakpoints"):  # fmt: skip
         assert field in line, (field, line)
+
+
+def test_a_library_breakpoint_on_a_file_the_recording_lacks_is_left_out(rec: Path) -> None:
+    rec.with_name("walk.ttrec.ttsession").write_text(json.dumps({
+        "version": 1, "code_breakpoints": [{"file": "ab" * 32, "offset": 0x1100}],
+    }))  # fmt: skip
+    session = open_session(str(rec))
+    assert session.timeline.code_breakpoints == frozenset()
+    line = session.problem_line()
+    assert line is not None
+    assert "breakpoint in file abababababab ignored: breakpoint on a file the recording" in line
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "symlink", "huge", "directory"])
