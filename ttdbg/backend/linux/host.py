@@ -108,8 +108,9 @@ def _is_own(path: str) -> bool:
     return not who.isdigit() or int(who) == os.getpid() or os.path.exists(f"/proc/self/task/{who}")
 
 
-def reaches_own_proc(path: str, follow: bool = True) -> bool:
-    """Whether `path`, symlinks followed one by one, names the recorder's own /proc entry."""
+def own_proc_target(path: str, follow: bool = True) -> str | None:
+    """The /proc/WHO/REST path the recorder's own /proc entry that `path` reaches, symlinks
+    followed one by one (/etc/mtab: /proc/PID/mounts), or None when it reaches none."""
     parts = [c for c in path.split("/") if c]
     cur = "/"
     hops = 0
@@ -124,11 +125,11 @@ def reaches_own_proc(path: str, follow: bool = True) -> bool:
         # Passing through an entry only to come back out of it ("/proc/self/..", which ls -a
         # of /proc/self asks about) reaches nothing inside it.
         if _is_own(nxt) and not (parts and parts[0] == ".."):
-            return True
+            return "/".join([nxt, *parts])
         try:
             is_link = stat.S_ISLNK(os.lstat(nxt).st_mode)
         except OSError:
-            return False  # nothing there: nothing further can exist either
+            return None  # nothing there: nothing further can exist either
         if is_link and (parts or follow):
             hops += 1
             target = os.readlink(nxt)
@@ -137,7 +138,12 @@ def reaches_own_proc(path: str, follow: bool = True) -> bool:
             parts = [c for c in target.split("/") if c] + parts
             continue
         cur = nxt
-    return False
+    return None
+
+
+def reaches_own_proc(path: str, follow: bool = True) -> bool:
+    """Whether `path`, symlinks followed one by one, names the recorder's own /proc entry."""
+    return own_proc_target(path, follow) is not None
 
 
 def guarded(fn: Callable[[], Outcome]) -> Outcome:
@@ -217,6 +223,20 @@ class HostIO:
         if reaches_own_proc(path, follow):
             raise PermissionError(errno.EACCES, "the recorder's own /proc entries", path)
         return path
+
+    def own_proc_path(self, path: str, dir_fd: int | None = None, follow: bool = True) -> Outcome:
+        """Where in the recorder's own /proc a path refused for reaching it leads (0 and the
+        /proc/WHO/REST path), to be served as the guest's own entry; -EACCES if nowhere."""
+
+        def run() -> Outcome:
+            where = path
+            if not path.startswith("/"):
+                base = os.getcwd() if dir_fd is None else os.readlink(f"/proc/self/fd/{dir_fd}")
+                where = f"{base}/{path}"
+            target = own_proc_target(where, follow)
+            return (-errno.EACCES, b"") if target is None else (0, os.fsencode(target))
+
+        return guarded(run)
 
     def host_path(self, path: str, dir_fd: int | None = None, follow: bool = True) -> str:
         """Where an absolute guest path is on the host: under the sysroot when it exists
@@ -771,6 +791,28 @@ class HostIO:
         u = os.uname()
         fields = (u.sysname, u.nodename, u.release, u.version, u.machine)
         return 0, "\0".join(fields).encode()
+
+    def own_process(self) -> Outcome:
+        """The recorder's /proc/self/status and stat, NUL-separated: what the guest inherits
+        from the process that started it (ids, credentials, start time, CPU times, ...)."""
+
+        def run() -> Outcome:
+            texts = []
+            for name in ("status", "stat"):
+                with open(f"/proc/self/{name}", "rb") as f:
+                    texts.append(f.read())
+            return 0, b"\0".join(texts)
+
+        return guarded(run)
+
+    def proc_owner(self) -> Outcome:
+        """The recorder's /proc/self: when it was made (ns) and its owner's uid and gid."""
+
+        def run() -> Outcome:
+            st = os.stat("/proc/self")
+            return 0, struct.pack("<qII", st.st_mtime_ns, st.st_uid, st.st_gid)
+
+        return guarded(run)
 
     def mount_table(self, name: str) -> Outcome:
         """The recorder's /proc/self/mountinfo or mounts: the guest would run in the same

@@ -69,6 +69,9 @@ class AddressSpace:
         # Told whenever file mappings or protections change (a timeline's breakpoints on a
         # library's code follow the library where it goes).
         self.on_change: Callable[[], None] | None = None
+        # The most bytes mapped at once before the last unmap (Linux's hiwater_vm, which
+        # /proc/self/status shows as VmPeak).
+        self.peak_vm = 0
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -81,6 +84,7 @@ class AddressSpace:
             **({"views": [list(v) for v in self.views]} if self.views else {}),
             **({"past_eof": [list(r) for r in self.past_eof]} if self.past_eof else {}),
             **({"shared": self.shared.to_state()} if self.shared.next_ident else {}),
+            **({"peak_vm": self.peak_vm} if self.peak_vm else {}),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -89,6 +93,10 @@ class AddressSpace:
         self.views = [list(checked_view(v)) for v in state.get("views", [])]
         self.past_eof = _checked_ranges(state.get("past_eof", []))
         self.shared.load_state(state.get("shared"))
+        peak = state.get("peak_vm", 0)
+        if type(peak) is not int or not 0 <= peak < 1 << 64:
+            raise ValueError(f"bad peak_vm {peak!r}")
+        self.peak_vm = peak
         self.host.reset()
 
     def add_file_mapping(self, start: int, end: int, file_end: int) -> None:
@@ -243,6 +251,10 @@ class AddressSpace:
             for addr, data in pages.items():
                 uc.mem_write(addr, data)
 
+    def mapped_bytes(self) -> int:
+        """How many bytes are mapped now (Linux's total_vm, in bytes)."""
+        return sum(e - b for b, e, _p in self.m.regions())
+
     def _is_free(self, start: int, end: int) -> bool:
         return not self._mapped_parts(start, end)
 
@@ -251,6 +263,8 @@ class AddressSpace:
             self.write_back(start, end)
         self._split_at(start, end)
         parts = self._mapped_parts(start, end)
+        if parts:
+            self.peak_vm = max(self.peak_vm, self.mapped_bytes())
         if self.m.kernel_write_listener is not None:
             # Heard as madvise(MADV_DONTNEED) is: a write of zeros over the pages that were
             # not zero. A new anonymous mapping there reads zeros (munmap then mmap, brk down

@@ -47,7 +47,7 @@ from .threads import SchedulePolicy, State, Threads
 
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 11  # 11: shared file mappings written back, mount tables in /proc/self
+PLATFORM_VERSION = 12  # 12: /proc/self/status, stat, statm as Linux 6.x; /etc/mtab; /proc entry times
 Console = Callable[[int, bytes], None]
 
 
@@ -86,6 +86,7 @@ class LinuxPlatform:
         self.uid = 0
         self.umask = 0o022
         self.comm = ""  # the name /proc/self/comm and prctl(PR_GET_NAME) show
+        self.start_stack = 0  # the initial stack pointer (Linux's mm->start_stack)
         # Where argv's and envp's strings lie in guest memory, as /proc/self/cmdline reads them.
         self.arg_range = (0, 0)
         self.env_range = (0, 0)
@@ -145,6 +146,7 @@ class LinuxPlatform:
         sp = build_stack(self.m, self.program, argv, envp, execfn, identity)
         self.auxv = read_auxv(self.m, sp)
         self.m.set_reg(self.arch.sp, sp)
+        self.start_stack = sp
         self.m.set_reg(self.arch.pc, self.program.start_pc)
         self.comm = os.path.basename(execfn)[:15].decode(errors="surrogateescape")
         self.threads.start(self.pid, self.comm)
@@ -635,6 +637,7 @@ class LinuxPlatform:
             "comm": self.comm,
             "arg_range": list(self.arg_range),
             "env_range": list(self.env_range),
+            "start_stack": self.start_stack,
             "enosys": dict(sorted(self.enosys.items())),
             "threads": self.threads.to_state(),
         }
@@ -654,6 +657,7 @@ class LinuxPlatform:
         self.comm = state.get("comm", "")
         self.arg_range = tuple(state.get("arg_range", (0, 0)))
         self.env_range = tuple(state.get("env_range", (0, 0)))
+        self.start_stack = int(state.get("start_stack", 0))
         self.enosys = dict(state["enosys"])
         if "threads" in state:
             self.threads.load_state(state["threads"])

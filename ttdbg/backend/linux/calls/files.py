@@ -164,11 +164,25 @@ def _open(p: LinuxPlatform, dirfd: int, path_addr: int, flags: int, mode: int) -
         return _open_emulated(p, emulated, full, flags)
     opened: list[int] = []
     host_flags = host_open_flags(p, flags)
-    result, kind = p.host_call(
-        lambda: _host_opened(p, lambda: p.live.open(gp.base, gp.path, host_flags, mode), opened)
-    )
+
+    def host() -> Outcome:
+        result, kind = _host_opened(
+            p, lambda: p.live.open(gp.base, gp.path, host_flags, mode), opened
+        )
+        if result != -EACCES:
+            return result, kind
+        # Refused for reaching the recorder's own /proc through a symlink (/etc/mtab is
+        # ../proc/self/mounts): where it leads, which is the guest's own entry.
+        follow = not host_flags & os.O_NOFOLLOW
+        return p.live.own_proc_path(gp.path, p.live.dir_fd(gp.base), follow)
+
+    result, kind = p.host_call(host)
     if result < 0:
         return result
+    if kind.startswith(b"/"):
+        proc = os.fsdecode(kind)
+        emulated = procfs.classify(p, proc) if proc.startswith("/proc/") else None
+        return -EACCES if emulated is None else _open_emulated(p, emulated, proc, flags)
     return _install(p, kind.decode(), full, flags, opened)
 
 

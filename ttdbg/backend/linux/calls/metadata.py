@@ -63,7 +63,7 @@ def _path_call(
 
 
 def _emulated_stat(p: LinuxPlatform, kind: str, buf: int, statx: bool, ino: int) -> int:
-    st = procfs.stat_result(kind, ino=ino)
+    st = procfs.stat_result(kind, ino=ino, owner=procfs.entry_owner(p))
     p.m.write(buf, pack_statx(st) if statx else pack_stat(st, p.arch.stat_layout))
     return 0
 
@@ -124,7 +124,23 @@ def _stat_at(
     if target is not None:
         return _proc_stat(p, target, buf, follow, statx)
 
-    return host_into(p, buf, lambda h: h.stat(gp.path, follow, statx, h.dir_fd(gp.base)))
+    def host(h: HostIO) -> Outcome:
+        result, data = h.stat(gp.path, follow, statx, h.dir_fd(gp.base))
+        if result != -EACCES:
+            return result, data
+        # Refused for reaching the recorder's own /proc through a symlink: the guest's
+        # own entry there (1: this path, not a struct stat).
+        where, path = h.own_proc_path(gp.path, h.dir_fd(gp.base), follow)
+        return (where, b"") if where < 0 else (1, path)
+
+    result, data = p.host_call(lambda: host(p.live))
+    if result == 1:
+        proc = os.fsdecode(data)
+        target = procfs.classify(p, proc) if proc.startswith("/proc/") else None
+        return -EACCES if target is None else _proc_stat(p, target, buf, follow, statx)
+    if result == 0:
+        p.m.write(buf, data)
+    return result
 
 
 @syscall("stat", kind=Kind.HOST)

@@ -24,6 +24,7 @@ from ..fdtable import OpenFile
 from ..platform import LinuxPlatform
 from ..structs import pack_dirents
 from ..threads import State
+from . import procstatus
 from .table import F_GETLK, F_OFD_GETLK, F_SETLK, F_SETLKW, O_ACCMODE, O_RDONLY
 
 PROC_DEV = 0x16  # /proc's device number on a typical host (0:22)
@@ -110,41 +111,6 @@ def _maps(p: LinuxPlatform, exe: str) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _status(p: LinuxPlatform, ids: tuple[int, ...]) -> str:
-    ppid, uid, euid, gid, egid = ids[:5]
-    vm_kb = sum(e - s for s, e, _p in p.m.regions()) // 1024
-    return (
-        f"Name:\t{p.comm}\nUmask:\t{p.umask:04o}\nState:\tR (running)\nTgid:\t{p.pid}\n"
-        f"Ngid:\t0\nPid:\t{p.pid}\nPPid:\t{ppid}\nTracerPid:\t0\n"
-        f"Uid:\t{uid}\t{euid}\t{euid}\t{euid}\nGid:\t{gid}\t{egid}\t{egid}\t{egid}\n"
-        f"FDSize:\t{max(64, max(p.fds.files, default=0) + 1)}\nVmSize:\t{vm_kb:8d} kB\n"
-        f"Threads:\t{len(p.threads.live())}\nSigPnd:\t{0:016x}\nShdPnd:\t{p.signals.pending:016x}\n"
-        f"SigBlk:\t{p.signals.blocked:016x}\nCpus_allowed:\t1\nCpus_allowed_list:\t0\n"
-    )
-
-
-def _stat(p: LinuxPlatform, ids: tuple[int, ...]) -> str:
-    ppid, pgrp, session = ids[0], ids[5], ids[6]
-    vsize = sum(e - s for s, e, _p in p.m.regions())
-    fields = [p.pid, f"({p.comm})", "R", ppid, pgrp, session] + [0] * 16 + [vsize] + [0] * 29
-    fields[19] = len(p.threads.live())  # num_threads
-    return " ".join(str(f) for f in fields) + "\n"
-
-
-def _host_ids(p: LinuxPlatform) -> tuple[int, ...]:
-    """ppid, uid, euid, gid, egid, pgrp, session: what the host says about the guest process."""
-
-    def host() -> tuple[int, bytes]:
-        ids = (
-            os.getppid(), os.getuid(), os.geteuid(), os.getgid(), os.getegid(),
-            os.getpgrp(), os.getsid(0),
-        )  # fmt: skip
-        return 0, struct.pack("<7q", *ids)
-
-    _, data = p.host_call(host)
-    return struct.unpack("<7q", data)
-
-
 def _exe(p: LinuxPlatform) -> str:
     result, data = p.host_call(lambda: (0, p.live.program_path.encode()))
     return data.decode(errors="surrogateescape") if result == 0 else ""
@@ -169,15 +135,15 @@ def file_text(p: LinuxPlatform, entry: str) -> bytes | None:
     if entry == "maps":
         return _maps(p, _exe(p)).encode(errors="surrogateescape")
     if entry == "status":
-        return _status(p, _host_ids(p)).encode(errors="surrogateescape")
+        text = procstatus.status_text(p, procstatus.host_process(p))
+        return text.encode(errors="surrogateescape")
     if entry == "stat":
-        return _stat(p, _host_ids(p)).encode(errors="surrogateescape")
+        return procstatus.stat_text(p, procstatus.host_process(p)).encode(errors="surrogateescape")
     if entry in MOUNT_TABLES:
         result, data = p.host_call(lambda: p.live.mount_table(entry))
         return data if result >= 0 else None
     if entry == "statm":
-        pages = sum(e - s for s, e, _p in p.m.regions()) // 4096
-        return f"{pages} 0 0 0 0 0 0\n".encode()
+        return procstatus.statm_text(p).encode()
     return None
 
 
@@ -301,13 +267,35 @@ def getdents(f: OpenFile, limit: int) -> bytes | int:
     return data
 
 
-def stat_result(kind: str, size: int = 0, ino: int = SELF_INO) -> os.stat_result:
+@dataclass(frozen=True)
+class EntryOwner:
+    """Who owns the process's /proc entries and when they were made, as stat shows them."""
+
+    time_ns: int = 0
+    uid: int = 0
+    gid: int = 0
+
+
+def stat_result(
+    kind: str, size: int = 0, ino: int = SELF_INO, owner: EntryOwner = EntryOwner()
+) -> os.stat_result:
     """What stat shows for an emulated entry: a read-only file, a directory or a link."""
     mode = {PROC_FILE: PROC_FILE_MODE, PROC_DIR: PROC_DIR_MODE}.get(kind, PROC_LINK_MODE)
-    extra = {"st_atime_ns": 0, "st_mtime_ns": 0, "st_ctime_ns": 0, "st_blksize": 1024}
+    seconds = owner.time_ns // 1_000_000_000
+    times = {f"st_{t}time_ns": owner.time_ns for t in "amc"}
+    extra = {**times, "st_blksize": 1024, "st_blocks": 0, "st_rdev": 0}
     return os.stat_result(
-        (mode, ino, PROC_DEV, 1, 0, 0, size, 0, 0, 0), {**extra, "st_blocks": 0, "st_rdev": 0}
+        (mode, ino, PROC_DEV, 1, owner.uid, owner.gid, size, seconds, seconds, seconds), extra
     )
+
+
+def entry_owner(p: LinuxPlatform) -> EntryOwner:
+    """The owner and making time of the guest's /proc entries: the recorder's own (its
+    effective ids are the guest's; its entry was made when the process started)."""
+    result, data = p.host_call(lambda: p.live.proc_owner())
+    if result != 0 or len(data) != 16:
+        return EntryOwner()
+    return EntryOwner(*struct.unpack("<qII", data))
 
 
 def stat_kind(p: LinuxPlatform, target: ProcPath | str) -> str | None:

@@ -1,0 +1,66 @@
+"""/proc/self/status, stat and statm, and /etc/mtab, as the program sees them: the native run
+is the oracle (x86-64), the recording must print the same and the replay repeat it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_native, run_ttdbg
+from tests.guest_programs import ARCHES, build, native_command
+
+# Printed only by an x86 kernel (address masking, shadow stacks): not in another
+# architecture's status.
+X86_ONLY = ("untag_mask", "x86_Thread_features", "x86_Thread_features_locked")
+
+
+def named(program: Path, tmp_path: Path, arch: str) -> Path:
+    """The program under its own name (its cached file's name holds the architecture, and
+    the name is what status shows)."""
+    (tmp_path / arch).mkdir()
+    return Path(shutil.copy(program, tmp_path / arch / "status_fields"))
+
+
+def recorded_and_replayed(program: Path, tmp_path: Path) -> bytes:
+    rec_path = tmp_path / "run.ttrec"
+    rec = run_ttdbg(["record", "-o", str(rec_path), "--", str(program)], cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr.decode()
+    rep = run_ttdbg(["replay", "--verify", str(rec_path)], cwd="/")
+    assert rep.returncode == 0, rep.stderr.decode()
+    assert rep.stdout == rec.stdout
+    return rec.stdout
+
+
+def without_x86_fields(transcript: str) -> str:
+    head, _, rest = transcript.partition("\n")
+    names = [n for n in head.split(" ") if n not in X86_ONLY]
+    return " ".join(names) + "\n" + rest
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_status_fields_and_values_are_the_native_ones(arch: str, tmp_path: Path) -> None:
+    """Field names in the kernel's order; the values the program's own actions set (name,
+    state, ids, signal masks and handlers, umask, the growth and peak of the address space,
+    stat's fields and start time, statm's sizes, the entries' owner and time) as natively.
+    qemu-user answers /proc/self/status from its own process, so the other architectures are
+    held to the x86-64 native transcript, less the x86-only fields."""
+    x86 = named(build("status_fields", "x86_64"), tmp_path, "x86_64")
+    native = run_native(native_command("x86_64", x86), cwd=tmp_path)
+    assert native.returncode == 0, native.stderr.decode()
+    expected = native.stdout.decode()
+    assert expected.startswith("fields: Name Umask State Tgid Ngid Pid PPid TracerPid Uid Gid")
+    program = x86 if arch == "x86_64" else named(build("status_fields", arch), tmp_path, arch)
+    ours = recorded_and_replayed(program, tmp_path).decode()
+    assert ours == (expected if arch == "x86_64" else without_x86_fields(expected))
+
+
+def test_etc_mtab_is_the_guests_mount_table(tmp_path: Path) -> None:
+    """/etc/mtab is a symlink to /proc/self/mounts (or /proc/mounts): opened and stat'ed
+    through it, the guest's own table, as natively."""
+    program = build("mtab_entries", "x86_64")
+    native = run_native([str(program)], cwd=tmp_path)
+    assert native.returncode == 0, native.stderr.decode()
+    assert native.stdout.startswith(b"stat /etc/mtab: 0, mode 100444\n")
+    assert recorded_and_replayed(program, tmp_path) == native.stdout
