@@ -47,7 +47,7 @@ from .threads import SchedulePolicy, State, Threads
 
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 12  # 12: /proc/self/status, stat, statm as Linux 6.x; /etc/mtab; /proc entry times
+PLATFORM_VERSION = 12  # 12: /proc/self/status, stat, statm as Linux 6.x; /etc/mtab
 Console = Callable[[int, bytes], None]
 
 
