@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,12 @@ static void show(const char *a, const char *b, const char *c, const char *d) {
 }
 
 static long kb(const char *name) { return atol(field(name)); }
+
+static void first_line(const char *path, char *out, int size) {
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(out, size, f)) snprintf(out, size, "(none)");
+    if (f) fclose(f);
+}
 
 static void handler(int sig) { (void)sig; }
 
@@ -121,6 +128,18 @@ int main(void) {
     }
     printf("statm: size is VmSize: %d, text is VmExe: %d\n", statm[0] * 4 == kb("VmSize"),
            statm[3] * 4 == kb("VmExe"));
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    load();
+    /* Linux's maxrss counts the process before its execve too: only its sign compares. */
+    printf("getrusage: maxrss > 0: %d, children none: %d\n", self.ru_maxrss > 0,
+           children.ru_maxrss == 0 && children.ru_utime.tv_sec == 0 &&
+               children.ru_utime.tv_usec == 0);
+    char online[64], present[64];
+    first_line("/sys/devices/system/cpu/online", online, sizeof online);
+    first_line("/sys/devices/system/cpu/present", present, sizeof present);
+    printf("CPUs present are those online: %d\n", !strcmp(online, present));
     struct stat st;
     int result = stat("/proc/self/status", &st);
     printf("status made after 2020: %d, owned by euid: %d\n",

@@ -31,7 +31,7 @@ PROC_DEV = 0x16  # /proc's device number on a typical host (0:22)
 PROC_FILE, PROC_DIR = "proc", "procdir"
 KINDS = (PROC_FILE, PROC_DIR)
 PROC_FILE_MODE, PROC_DIR_MODE, PROC_LINK_MODE = 0o100444, 0o040555, 0o120777
-CPU_LISTS = {"/sys/devices/system/cpu/online": "0\n", "/sys/devices/system/cpu/possible": "0\n"}
+CPU_LISTS = {f"/sys/devices/system/cpu/{name}": "0\n" for name in ("online", "possible", "present")}
 FILES = ("cmdline", "environ", "comm", "status", "stat", "statm", "maps", "auxv", "mountinfo",
          "mounts")  # fmt: skip
 # Paths outside /proc/self that are links to entries in it.

@@ -13,7 +13,6 @@ says), so the RSS counts are the mapped sizes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...machine import PAGE
@@ -189,48 +188,48 @@ def _name(comm: str) -> str:
     return comm.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _computed(p: LinuxPlatform) -> dict[str, Callable[[], str]]:
+def _computed(p: LinuxPlatform) -> dict[str, str]:
     """The status lines the guest's own state decides, by field name (without the name)."""
     mem = memory_use(p)
     sig = signal_view(p)
     rss = mem.total  # every mapped page is resident here
     return {
-        "Name": lambda: _name(p.comm),
-        "Umask": lambda: f"{p.umask:04o}",
-        "State": lambda: _state(p),
-        "Tgid": lambda: str(p.pid),
-        "Ngid": lambda: "0",
-        "Pid": lambda: str(p.pid),
-        "TracerPid": lambda: "0",  # natively nobody traces the program
-        "FDSize": lambda: str(fd_table_size(p)),
-        "VmPeak": lambda: _kb(mem.peak),
-        "VmSize": lambda: _kb(mem.total),
-        "VmLck": lambda: _kb(0),
-        "VmPin": lambda: _kb(0),
-        "VmHWM": lambda: _kb(max(mem.peak, rss)),
-        "VmRSS": lambda: _kb(rss),
-        "RssAnon": lambda: _kb(mem.anon),
-        "RssFile": lambda: _kb(mem.file),
-        "RssShmem": lambda: _kb(0),
-        "VmData": lambda: _kb(mem.data),
-        "VmStk": lambda: _kb(mem.stack),
-        "VmExe": lambda: _kb(mem.text),
-        "VmLib": lambda: _kb(mem.exec_ - mem.text),
-        "VmPTE": lambda: _kb(mem.page_tables),
-        "VmSwap": lambda: _kb(0),
-        "HugetlbPages": lambda: _kb(0),
-        "CoreDumping": lambda: "0",
-        "Threads": lambda: str(len(p.threads.live())),
-        "SigPnd": lambda: _sigset(sig.pending),
-        "ShdPnd": lambda: _sigset(0),
-        "SigBlk": lambda: _sigset(sig.blocked),
-        "SigIgn": lambda: _sigset(sig.ignored),
-        "SigCgt": lambda: _sigset(sig.caught),
-        "Cpus_allowed": lambda: "1",  # one CPU, CPU 0, as sched_getaffinity says
-        "Cpus_allowed_list": lambda: "0",
+        "Name": _name(p.comm),
+        "Umask": f"{p.umask:04o}",
+        "State": _state(p),
+        "Tgid": str(p.pid),
+        "Ngid": "0",
+        "Pid": str(p.pid),
+        "TracerPid": "0",  # natively nobody traces the program
+        "FDSize": str(fd_table_size(p)),
+        "VmPeak": _kb(mem.peak),
+        "VmSize": _kb(mem.total),
+        "VmLck": _kb(0),
+        "VmPin": _kb(0),
+        "VmHWM": _kb(max(mem.peak, rss)),
+        "VmRSS": _kb(rss),
+        "RssAnon": _kb(mem.anon),
+        "RssFile": _kb(mem.file),
+        "RssShmem": _kb(0),
+        "VmData": _kb(mem.data),
+        "VmStk": _kb(mem.stack),
+        "VmExe": _kb(mem.text),
+        "VmLib": _kb(mem.exec_ - mem.text),
+        "VmPTE": _kb(mem.page_tables),
+        "VmSwap": _kb(0),
+        "HugetlbPages": _kb(0),
+        "CoreDumping": "0",
+        "Threads": str(len(p.threads.live())),
+        "SigPnd": _sigset(sig.pending),
+        "ShdPnd": _sigset(0),
+        "SigBlk": _sigset(sig.blocked),
+        "SigIgn": _sigset(sig.ignored),
+        "SigCgt": _sigset(sig.caught),
+        "Cpus_allowed": "1",  # one CPU, CPU 0, as sched_getaffinity says
+        "Cpus_allowed_list": "0",
         # The host's counts would be the recorder's; the guest's CPU is ttdbg's.
-        "voluntary_ctxt_switches": lambda: "0",
-        "nonvoluntary_ctxt_switches": lambda: "0",
+        "voluntary_ctxt_switches": "0",
+        "nonvoluntary_ctxt_switches": "0",
     }
 
 
@@ -242,7 +241,7 @@ def status_text(p: LinuxPlatform, host: HostProcess) -> str:
     lines = []
     for key, value in host.status:
         if key in computed:
-            lines.append(f"{key}:\t{computed[key]()}")
+            lines.append(f"{key}:\t{computed[key]}")
         elif key in inherited:
             lines.append(f"{key}:\t{value}")
     return "".join(line + "\n" for line in lines)

@@ -8,7 +8,8 @@ import struct
 from ..errnos import EINTR
 from ..platform import LinuxPlatform
 from ..structs import pack_rusage, pack_timespec, pack_timeval
-from .table import EINVAL, Args, Kind, syscall
+from . import procstatus
+from .table import EINVAL, Args, Kind, fd_arg, syscall
 from .threads import park_sleep
 
 
@@ -92,14 +93,29 @@ def sys_getrandom(p: LinuxPlatform, a: Args) -> int:
     return result
 
 
+RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD = 0, -1, 1
+RU_MAXRSS = 32  # where struct rusage's ru_maxrss lies, after the two timevals
+
+
 @syscall("getrusage", kind=Kind.HOST)
 def sys_getrusage(p: LinuxPlatform, a: Args) -> int:
+    """The recorder's CPU times (it runs the guest), the guest's peak resident size (every
+    mapped page is resident here, as /proc/self/status's VmHWM says); the guest never has
+    children, so theirs are all zero."""
+    who = fd_arg(a[0])  # an int, as a descriptor is
+    if who not in (RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD):
+        return -EINVAL
+    if who == RUSAGE_CHILDREN:
+        p.m.write(a[1], pack_rusage(0, 0, 0))
+        return 0
+
     def host() -> tuple[int, bytes]:
         t = os.times()
         return 0, pack_rusage(int(t.user * 1e9), int(t.system * 1e9), 0)
 
     result, data = p.host_call(host)
-    p.m.write(a[1], data)
+    peak = procstatus.memory_use(p).peak // 1024
+    p.m.write(a[1], data[:RU_MAXRSS] + peak.to_bytes(8, "little") + data[RU_MAXRSS + 8 :])
     return result
 
 
