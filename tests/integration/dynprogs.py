@@ -361,9 +361,10 @@ int main(int argc, char **argv) {
 """
 
 
-def build_reloads(tmp: Path) -> list[str]:
+def build_reloads(tmp: Path, arch: str = "x86_64") -> list[str]:
     """RELOADS and its two libraries built in `tmp`: the program's argv."""
-    target = compile_source(tmp, "libtarget.so", TARGET_LIBRARY, "-shared", "-fPIC")
-    other = compile_source(tmp, "libother.so", OTHER_LIBRARY, "-shared", "-fPIC")
-    prog = compile_source(tmp, "reloads", RELOADS, "-ldl")
+    shared = ("-shared", "-fPIC")
+    target = compile_source(tmp, "libtarget.so", TARGET_LIBRARY, *shared, arch=arch)
+    other = compile_source(tmp, "libother.so", OTHER_LIBRARY, *shared, arch=arch)
+    prog = compile_source(tmp, "reloads", RELOADS, "-ldl", arch=arch)
     return [str(prog), str(target), str(other)]

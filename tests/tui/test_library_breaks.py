@@ -13,19 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import unicorn
 from textual.pilot import Pilot
 
 from tests.conftest import require_tool, run_ttdbg
 from tests.integration.dynprogs import build_reloads
+from tests.integration.reloads import target_calls
 from tests.tui.conftest import settle
-from ttdbg.backend.eventlog import EventKind
-from ttdbg.backend.recording import open_recording
-from ttdbg.backend.replayer import new_replay_process
 from ttdbg.session import open_session
 from ttdbg.tui.app import TtdbgApp
-
-WRITE = 1  # x86-64
 
 
 @dataclass(frozen=True)
@@ -33,36 +28,6 @@ class Reloads:
     rec: Path
     hits: list[tuple[int, int]]  # (icount, pc) of each call of target_fn, in order
     args: list[int]  # its argument at each, as gdb on the native program shows it
-    reused: int  # where gdb's `break target_fn` stops in its first load (libother's later)
-
-
-def guest_lines(rec: Path) -> list[tuple[int, str]]:
-    """(icount, text) of each write of the program to stdout (unbuffered: a printf is one,
-    a puts two: its text, then the newline alone, left out here)."""
-    recording = open_recording(str(rec))
-    return [
-        (ev.icount, ev.payload.decode().strip())
-        for ev in recording.events
-        if ev.kind == EventKind.SYSCALL and ev.args[:2] == (WRITE, 1) and ev.payload != b"\n"
-    ]
-
-
-def brute_force(rec: Path, addresses: set[int]) -> list[tuple[int, int]]:
-    """(icount, pc) of every instruction run at one of `addresses`: a replay from reset to
-    the end in one go, with a hook on each address for the whole run."""
-    recording = open_recording(str(rec))
-    proc = new_replay_process(recording)
-    m = proc.machine
-    seen: list[tuple[int, int]] = []
-
-    def on_code(uc: unicorn.Uc, addr: int, size: int, _data: object) -> None:
-        seen.append((m.icount_at(addr), addr))
-
-    for addr in addresses:
-        m.uc.hook_add(unicorn.UC_HOOK_CODE, on_code, None, addr, addr)
-    proc.run(recording.last_known_icount)
-    assert m.icount == recording.last_known_icount
-    return seen
 
 
 def native_gdb_stops(argv: list[str]) -> tuple[list[int], list[int]]:
@@ -93,29 +58,8 @@ def reloads(tmp_path_factory: pytest.TempPathFactory) -> Reloads:
     rec = tmp / "reloads.ttrec"
     proc = run_ttdbg(["record", "-o", str(rec), "--", *argv], timeout=300)
     assert proc.returncode == 0, proc.stderr
-    lines = guest_lines(rec)
-    assert [text.split(" at ")[0] for _i, text in lines[:5]] == [
-        "target_fn", "closed target_fn", "other_fn", "target_fn", "closed target_fn",
-    ], lines  # fmt: skip
-    (opened1, at1), (closed1, _), (_, other_at), (opened2, at2), (closed2, _) = (
-        (icount, text) for icount, text in lines[:5]
-    )
-    first, other, second = (int(text.split(" at ")[1], 16) for text in (at1, other_at, at2))
-    # The scenario holds: libother's function runs where libtarget's did, libtarget's
-    # second load is elsewhere.
-    assert other == first != second
-    stop1, stop2 = first + offsets[0], second + offsets[0]
-    seen = brute_force(rec, {stop1, stop2})
-    hits = [
-        (icount, pc)
-        for icount, pc in seen
-        if (pc == stop1 and opened1 < icount < closed1)
-        or (pc == stop2 and opened2 < icount < closed2)
-    ]
-    assert len(hits) == 2, seen
-    # A breakpoint left at the first load's address would stop in other_fn, twice.
-    assert len([pc for _i, pc in seen if pc == stop1]) == 3, seen
-    return Reloads(rec, hits, args, stop1)
+    hits, _reused = target_calls(rec, offsets[0])
+    return Reloads(rec, hits, args)
 
 
 def notes(app: TtdbgApp) -> list[str]:
