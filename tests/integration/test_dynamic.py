@@ -435,6 +435,64 @@ def test_recvfrom_waiting_for_another_thread_parks_its_thread(tmp_path: Path) ->
     assert b"(b'ping'," in out
 
 
+NETWORK_SCRIPT = r"""
+import asyncio, socket, threading
+srv = socket.create_server(("localhost", 0))
+port = srv.getsockname()[1]
+def serve():
+    conn, _ = srv.accept()
+    with conn:
+        while data := conn.recv(100):
+            conn.sendall(data.upper())
+t = threading.Thread(target=serve)
+t.start()
+with socket.create_connection(("localhost", port), timeout=30) as c:
+    for word in (b"alpha", b"beta", b"gamma"):
+        c.sendall(word)
+        got = b""
+        while len(got) < len(word):
+            got += c.recv(100)
+        print(got)
+t.join()
+srv.close()
+u, v = (socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) for _ in "uv")
+u.bind(("::1", 0)); v.bind(("::1", 0))
+u.sendto(b"over ipv6", v.getsockname())
+data, addr = v.recvfrom(64)
+print(data, addr[1] == u.getsockname()[1])
+async def main():
+    async def handle(r, w):
+        while line := await r.readline():
+            w.write(b"> " + line)
+            await w.drain()
+        w.close()
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    r, w = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    for i in range(3):
+        w.write(b"line %d\n" % i)
+        print(await r.readline())
+    w.close()
+    await w.wait_closed()
+    server.close()
+    await server.wait_closed()
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_host_python3_network_runs_like_native(tmp_path: Path) -> None:
+    """python3's socket module over real sockets: a TCP server thread and its client by the
+    name localhost (getaddrinfo), IPv6 datagrams, an asyncio stream server and client."""
+    out = _host_python3_like_native(NETWORK_SCRIPT, tmp_path / "net.ttrec")
+    assert out.splitlines() == [
+        b"b'ALPHA'",
+        b"b'BETA'",
+        b"b'GAMMA'",
+        b"b'over ipv6' True",
+        *(b"b'> line %d\\n'" % i for i in range(3)),
+    ]
+
+
 @pytest.mark.parametrize("arch", ["aarch64", "riscv64"])
 def test_foreign_loader_missing_names_where_it_looked(arch: str, tmp_path: Path) -> None:
     prog = compile_source(tmp_path, "prog", C_PROGRAM, arch=arch)

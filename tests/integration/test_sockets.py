@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import file_tree, run_native, run_ttdbg
+from tests.conftest import file_tree, require_tool, run_native, run_ttdbg
 from tests.guest_programs import build, native_command
+from ttdbg.backend.arch import ARCHES
 from ttdbg.backend.eventlog import EventKind
 from ttdbg.backend.recording import open_recording
 
@@ -109,6 +110,43 @@ def test_client_of_an_outside_server_replays_without_it(
     echo_server.close()
     with pytest.raises(ConnectionRefusedError):  # nobody listens on that port now
         socket.create_connection(("127.0.0.1", echo_server.port), timeout=10)
+    assert replayed(rec, tmp_path) == native.stdout
+
+
+def test_busybox_nc_against_an_outside_server_replays_without_it(
+    echo_server: EchoServer, tmp_path: Path
+) -> None:
+    """A program we did not write: busybox's nc sends its input, prints what comes back, and
+    ends when the server closes after its input's end."""
+    argv = [require_tool("busybox"), "nc", "127.0.0.1", str(echo_server.port)]
+    lines = b"first line\nsecond line\n"
+    native = run_native(argv, lines, timeout=60)
+    assert native.returncode == 0, native.stderr.decode()
+    assert native.stdout == lines + b"bye"
+    rec = tmp_path / "nc.ttrec"
+    done = run_ttdbg(["record", "-o", str(rec), "--", *argv], lines, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == native.stdout
+    echo_server.close()
+    assert replayed(rec, tmp_path) == native.stdout
+
+
+def test_a_connect_that_waits_lets_the_accepting_thread_run(tmp_path: Path) -> None:
+    """The listener's queue is full (backlog 0) until the main thread accepts, so the other
+    thread's blocking connect waits for it (natively, for the SYN sent again a second
+    later): its thread parks instead of holding the recorder, which would never let the
+    main thread run to accept."""
+    program = build("netecho", "x86_64", ["-pthread"])
+    native = run_native([str(program), "backlog"], timeout=60)
+    assert native.stdout == b"second connection accepted, sent [second]\n"
+    rec = tmp_path / "backlog.ttrec"
+    assert record([str(program), "backlog"], rec, tmp_path) == native.stdout
+    events = open_recording(str(rec)).events
+    connect = ARCHES["x86_64"].syscall_numbers["connect"]
+    assert any(
+        e.kind == EventKind.SYSCALL and e.args[0] == connect and e.result == ERESTARTSYS
+        for e in events
+    )
     assert replayed(rec, tmp_path) == native.stdout
 
 

@@ -262,6 +262,48 @@ static void unix_stream(const char *dir) {
     CHECK(unlink(addr.sun_path) == 0);
 }
 
+/* A connect that waits: the listener's queue (backlog 0) holds the first connection, so the
+   second one's SYN is dropped until this thread accepts, and its connect retries. */
+static int waiting_port, ready_pipe[2];
+
+static void *second_client(void *arg) {
+    (void)arg;
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(c >= 0);
+    struct sockaddr_in to = loopback(waiting_port);
+    CHECK(write(ready_pipe[1], "x", 1) == 1);
+    CHECK(connect(c, (struct sockaddr *)&to, sizeof to) == 0);
+    CHECK(send(c, "second", 6, 0) == 6);
+    close(c);
+    return NULL;
+}
+
+static void backlog(void) {
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(listener >= 0);
+    struct sockaddr_in any = loopback(0);
+    CHECK(bind(listener, (struct sockaddr *)&any, sizeof any) == 0);
+    CHECK(listen(listener, 0) == 0);
+    waiting_port = port_of(listener);
+    struct sockaddr_in to = loopback(waiting_port);
+    int first = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(first >= 0 && connect(first, (struct sockaddr *)&to, sizeof to) == 0);
+    CHECK(pipe(ready_pipe) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, second_client, NULL) == 0);
+    char x;
+    CHECK(read(ready_pipe[0], &x, 1) == 1);
+    int a = accept(listener, NULL, NULL), b = accept(listener, NULL, NULL);
+    CHECK(a >= 0 && b >= 0);
+    char buf[16] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while ((n = recv(b, buf + got, sizeof buf - 1 - got, 0)) > 0)
+        got += n;
+    CHECK(pthread_join(t, NULL) == 0);
+    printf("second connection accepted, sent [%s]\n", buf);
+}
+
 static void client(int port) {
     int c = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(c >= 0);
@@ -285,6 +327,10 @@ int main(int argc, char **argv) {
         client(atoi(argv[2]));
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "backlog") == 0) {
+        backlog();
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "families") == 0) {
         errno = 0;
         int s = socket(AF_NETLINK, SOCK_RAW, 0);
@@ -295,7 +341,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc != 3 || strcmp(argv[1], "all") != 0) {
-        fprintf(stderr, "usage: netecho all DIR | client PORT | families\n");
+        fprintf(stderr, "usage: netecho all DIR | client PORT | backlog | families\n");
         return 2;
     }
     tcp();
