@@ -581,9 +581,13 @@ class Machine:
         """From inside a hook: the icount before the instruction at `pc`."""
         return self.counter.icount_at(pc)
 
-    def run(self, n: int) -> Halt:
-        """Run exactly `n` instructions, or fewer if the guest ends or a hook stops the run."""
-        target = self.icount + n
+    def run(self, n: int, exact: bool = True) -> Halt:
+        """Run exactly `n` instructions, or fewer if the guest ends or a hook stops the run.
+        Not `exact`: the run may also end at the last block boundary before its goal, when
+        it got anywhere (finishing the block part of the way costs a step hook over it, and
+        a caller that only wants control back now and then does not need that)."""
+        start = self.icount
+        target = start + n
         self._target = target
         self._stop_requested = False
         # A step of a few instructions inside a known block runs them under the step hook
@@ -614,6 +618,8 @@ class Machine:
                 limit = self.counter.limit
                 if limit < target and limit != self.icount and self.take_early(limit):
                     continue
+                if limit == target and not exact and self.icount > start:
+                    break
                 if limit > self.icount:
                     self._finish_exactly(limit - self.icount)
                 self.counter_reads.settle(self.icount)

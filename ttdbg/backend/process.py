@@ -55,9 +55,10 @@ class GuestProcess(Generic[InputsT]):
                 self.machine, program, inputs, host, console, files, schedule
             )
 
-    def run(self, n: int) -> RunOutcome:
-        """Run at most `n` instructions and say why the run ended."""
-        return self._outcome(self.machine.run(n))
+    def run(self, n: int, exact: bool = True) -> RunOutcome:
+        """Run at most `n` instructions (not `exact`: perhaps ending at the last block
+        boundary before) and say why the run ended."""
+        return self._outcome(self.machine.run(n, exact))
 
     def deliver_due_async(self) -> RunOutcome:
         """Take an asynchronous event due right here, without running an instruction (a

@@ -235,6 +235,9 @@ class Recorder:
 
     # The most instructions one run of the record loop goes before the loop looks again.
     run_quantum = SIGNAL_CHECK
+    # Whether a run the quantum bounds (no snapshot or limit due at its end) must end on
+    # that very instruction: a look at signals and memory can come a block earlier.
+    exact_quantum = False
 
     def between_runs(self, ran: RunOutcome) -> None:
         """After each run of the record loop that left the guest going (a subclass's hook)."""
@@ -355,7 +358,7 @@ class Recorder:
             if step <= 0:
                 reason = "limit"
                 break
-            ran = self.process.run(step)
+            ran = self.process.run(step, self.exact_quantum or step < self.run_quantum)
             if ran.failed:
                 reason = str(ran.error)
                 break
