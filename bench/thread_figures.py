@@ -3,7 +3,10 @@ one thread, and the cost of one thread switch in a mutex ping-pong."""
 
 from __future__ import annotations
 
+import statistics
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +34,56 @@ def _switches(path: Path) -> int:
     return sum(1 for e in open_recording(str(path)).events if e.kind == EventKind.SWITCH)
 
 
+def _cpu(fn: Callable[[], Any]) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def _hook_ceiling(raw_unicorn: Any, rec: Path, repeats: int) -> float:
+    """Bare Unicorn against bare Unicorn with a native block hook that does nothing, in CPU
+    time (median of alternated pairs): the most any recorder that counts blocks through a
+    Unicorn hook can reach on this program, whatever the hook does."""
+    ratios = [
+        _cpu(lambda: raw_unicorn(rec)) / _cpu(lambda: raw_unicorn(rec, empty_block_hook=True))
+        for _ in range(max(3, repeats))
+    ]
+    return statistics.median(ratios)
+
+
+def _rounds(repeats: int, runs: dict[str, Callable[[], Any]]) -> dict[str, tuple[float, float]]:
+    """Each run's median (wall, CPU) seconds over `repeats` rounds, the runs taking turns
+    within each round (so a machine that slows down for a while slows all of them)."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            fn()
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {
+        name: (statistics.median(w for w, _ in got), statistics.median(c for _, c in got))
+        for name, got in times.items()
+    }
+
+
 def thread_figures(best_of: Any, raw_unicorn: Any, repeats: int) -> dict[str, Any]:
     program = build()
     tmp = Path(tempfile.mkdtemp(prefix="ttdbg-bench-threads-"))
     four, one = tmp / "compute4.ttrec", tmp / "compute1.ttrec"
-    record_s, _ = best_of(repeats, lambda: _record(program, ["compute", "4", str(WORK)], four))
-    one_s, _ = best_of(repeats, lambda: _record(program, ["compute", "0", str(WORK)], one))
-    raw_s, _ = best_of(repeats, lambda: raw_unicorn(one))
+    _record(program, ["compute", "0", str(WORK)], one)  # the raw runs replay this one
+    took = _rounds(
+        max(3, repeats),
+        {
+            "four": lambda: _record(program, ["compute", "4", str(WORK)], four),
+            "one": lambda: _record(program, ["compute", "0", str(WORK)], one),
+            "raw": lambda: raw_unicorn(one),
+        },
+    )
+    (record_s, record_cpu), (one_s, one_cpu), (raw_s, raw_cpu) = (
+        took["four"],
+        took["one"],
+        took["raw"],
+    )
     pong, short = tmp / "pingpong.ttrec", tmp / "pingpong1.ttrec"
     pong_s, _ = best_of(repeats, lambda: _record(program, ["pingpong", str(PASSES)], pong))
     # The same program passing the token once: what recording costs apart from the
@@ -48,9 +94,14 @@ def thread_figures(best_of: Any, raw_unicorn: Any, repeats: int) -> dict[str, An
     four_switches = _switches(four)
     return {
         "threads_record_ratio": round(raw_s / record_s, 3),
+        # The same in CPU time: both sides run on one host thread, so CPU time leaves out
+        # what other processes take of a shared machine.
+        "threads_record_ratio_cpu": round(raw_cpu / record_cpu, 3),
         # The same work recorded on one thread: what recording costs without any switch (the
         # per-block counter on this 5-instruction loop), for telling the threads' share apart.
         "threads_single_record_ratio": round(raw_s / one_s, 3),
+        "threads_single_record_ratio_cpu": round(raw_cpu / one_cpu, 3),
+        "threads_hook_ceiling_ratio": round(_hook_ceiling(raw_unicorn, one, repeats), 3),
         "threads_compute_switches": four_switches,
         "thread_switch_us": round(max(0.0, pong_s - short_s) / extra * 1e6, 1),
         # The whole recording divided by its switches (start-up included), as measured before.

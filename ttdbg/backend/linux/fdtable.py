@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from .errnos import EBADF, EMFILE
@@ -84,7 +84,9 @@ class FdTable:
 
     def to_state(self) -> dict[str, Any]:
         return {
-            "files": {str(fd): asdict(f) for fd, f in sorted(self.files.items())},
+            # (Its fields are plain values: a copy of them, without asdict's deep walk,
+            # which took some 8% of each snapshot of the thread bench.)
+            "files": {str(fd): dict(vars(f)) for fd, f in sorted(self.files.items())},
             "cloexec": sorted(self.cloexec),
             "next_ident": self.next_ident,
         }
