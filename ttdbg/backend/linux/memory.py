@@ -356,8 +356,8 @@ class AddressSpace:
             self.m.uc.mem_protect(lo, hi - lo, prot & 7)
         for lo, hi in _overlaps(self.past_eof, addr, end):
             self.m.uc.mem_protect(lo, hi - lo, 0)
-        if self.on_change is not None:
-            self.on_change()
+        if self.on_change is not None and any(s < end and addr < e for s, e, *_ in self.views):
+            self.on_change()  # (only file mappings hold a library's code)
         return 0
 
     def do_mremap(self, old: int, old_len: int, new_len: int, flags: int) -> int:
