@@ -11,6 +11,8 @@ int main(void) {
     SAY("after MADV_DONTNEED: first byte %d, next page %c\n", m[0], m[page]);
     T(madvise(m, page, MADV_WILLNEED));
     T(madvise(m + 1, page, MADV_NORMAL));
+    T(madvise(m + page, page, MADV_REMOVE));  /* a private mapping: EINVAL */
+    T(madvise(m, page, 12345));
     T(mprotect(m, page, PROT_READ));
     T(msync(m, page, MS_SYNC));
     T(mlock(m, page));
@@ -21,6 +23,9 @@ int main(void) {
     SAY("kept across mremap: %c\n", r[3 * page]);
     T(munmap(r, 8 * page));
     T(munmap(r, page));
+    T(madvise(r, page, MADV_WILLNEED));  /* nothing mapped there: ENOMEM */
+    T(madvise(r, page, MADV_DONTNEED));
+    T(mlock(r, page));
     T(mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED);
     char *big = malloc(1 << 20);
     T(big != NULL);

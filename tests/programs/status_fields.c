@@ -79,10 +79,18 @@ int main(void) {
     load();
     printf("mmap 1 MiB: VmSize +%ld kB, VmData +%ld kB\n", kb("VmSize") - before,
            kb("VmData") - data);
+    long locked = kb("VmLck");
+    mlock((char *)big + 4096, 3 * 4096);
+    mlock(big, 2 * 4096);
+    load();
+    printf("mlock 4 pages: VmLck +%ld kB\n", kb("VmLck") - locked);
+    munlock((char *)big + 4096, 4096);
+    load();
+    printf("munlock 1 of them: VmLck +%ld kB\n", kb("VmLck") - locked);
     munmap(big, 1 << 20);
     load();
-    printf("after munmap: VmSize +%ld kB, VmPeak - VmSize >= 1024: %d\n", kb("VmSize") - before,
-           kb("VmPeak") - kb("VmSize") >= 1024);
+    printf("after munmap: VmSize +%ld kB, VmPeak - VmSize >= 1024: %d, VmLck +%ld kB\n",
+           kb("VmSize") - before, kb("VmPeak") - kb("VmSize") >= 1024, kb("VmLck") - locked);
 
     sigset_t set;
     sigemptyset(&set);

@@ -72,6 +72,9 @@ class AddressSpace:
         # The most bytes mapped at once before the last unmap (Linux's hiwater_vm, which
         # /proc/self/status shows as VmPeak).
         self.peak_vm = 0
+        # Pages mlock locked, as sorted disjoint [start, end) ranges (Linux's VM_LOCKED
+        # mappings, which /proc/self/status counts as VmLck).
+        self.locked: list[list[int]] = []
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -85,6 +88,7 @@ class AddressSpace:
             **({"past_eof": [list(r) for r in self.past_eof]} if self.past_eof else {}),
             **({"shared": self.shared.to_state()} if self.shared.next_ident else {}),
             **({"peak_vm": self.peak_vm} if self.peak_vm else {}),
+            **({"locked": [list(r) for r in self.locked]} if self.locked else {}),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -97,6 +101,7 @@ class AddressSpace:
         if type(peak) is not int or not 0 <= peak < 1 << 64:
             raise ValueError(f"bad peak_vm {peak!r}")
         self.peak_vm = peak
+        self.locked = _checked_ranges(state.get("locked", []))
         self.host.reset()
 
     def add_file_mapping(self, start: int, end: int, file_end: int) -> None:
@@ -192,6 +197,7 @@ class AddressSpace:
         self.m.uc.mem_protect(start, end - start, prot & 7)
         self._drop_views(start, end)
         self.past_eof = cut(self.past_eof, start, end)
+        self.locked = cut(self.locked, start, end)
         self.shared.cut(start, end)  # its pages hold the file's bytes: nothing to write back
         return True
 
@@ -251,6 +257,22 @@ class AddressSpace:
             for addr, data in pages.items():
                 uc.mem_write(addr, data)
 
+    def lock(self, start: int, end: int) -> None:
+        """mlock: the pages of [start, end) are locked (they stay so until munlock or unmap)."""
+        merged: list[list[int]] = []
+        for lo, hi in sorted([*cut(self.locked, start, end), [start, end]]):
+            if merged and merged[-1][1] >= lo:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        self.locked = merged
+
+    def unlock(self, start: int, end: int) -> None:
+        self.locked = cut(self.locked, start, end)
+
+    def locked_bytes(self) -> int:
+        return sum(hi - lo for lo, hi in self.locked)
+
     def mapped_bytes(self) -> int:
         """How many bytes are mapped now (Linux's total_vm, in bytes)."""
         return sum(e - b for b, e, _p in self.m.regions())
@@ -280,6 +302,7 @@ class AddressSpace:
             self.host.release(start, end, self.m.regions())
         self._drop_views(start, end)
         self.past_eof = cut(self.past_eof, start, end)
+        self.locked = cut(self.locked, start, end)
         self.shared.cut(start, end)
 
     def _find_gap(self, length: int) -> int:
@@ -374,9 +397,12 @@ class AddressSpace:
         if new_len <= old_len:
             self._unmap(old + new_len, old + old_len)
             return old
+        tail_locked = bool(_overlaps(self.locked, old + old_len - PAGE, old + old_len))
         if self._is_free(old + old_len, old + new_len):
             self.host.map(old + old_len, new_len - old_len, perms)
             self._grow_shared(old + old_len, old + new_len)
+            if tail_locked:  # the mapping grows, and it is a locked one
+                self.lock(old + old_len, old + new_len)
             return old
         if not flags & MREMAP_MAYMOVE:
             return -ENOMEM
@@ -390,9 +416,17 @@ class AddressSpace:
             [lo - old + new, hi - old + new]
             for lo, hi in _overlaps(self.past_eof, old, old + old_len)
         ]
+        locked = [
+            [lo - old + new, hi - old + new]
+            for lo, hi in _overlaps(self.locked, old, old + old_len)
+        ]
         sizes = dict(self.shared.sizes)
         shared = self.shared.moved(old, old_len, new)
         self._unmap(old, old + old_len)
+        for lo, hi in locked:
+            self.lock(lo, hi)
+        if tail_locked:
+            self.lock(new + old_len, new + new_len)
         self.past_eof = sorted(self.past_eof + past_eof)
         for entry in shared:
             self.shared.add(entry, sizes[entry.ident])

@@ -8,7 +8,7 @@ from ttdbg.errors import DivergenceError, GuestError
 
 from ...filestore import DIGEST_SIZE
 from ...machine import PAGE
-from ..errnos import EACCES, ENODEV, ENOMEM
+from ..errnos import EACCES, ENODEV, ENOMEM, EOPNOTSUPP
 from ..memory import MAP_ANONYMOUS, MAP_FIXED, page_up
 from ..platform import LinuxPlatform
 from ..sharedmaps import SharedMap
@@ -133,10 +133,10 @@ def sys_mremap(p: LinuxPlatform, a: Args) -> int:
     return p.mem.do_mremap(a[0], a[1], a[2], a[3])
 
 
-MADV_DONTNEED = 4
+MADV_DONTNEED, MADV_REMOVE = 4, 9
 # Advice whose only effect is on the host kernel's caching and paging, never on the values a
 # single-threaded process reads back.
-MADV_HINTS = frozenset((0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23))
+MADV_HINTS = frozenset((0, 1, 2, 3, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23))
 
 
 @syscall("madvise", kind=Kind.EMULATED)
@@ -145,13 +145,18 @@ def sys_madvise(p: LinuxPlatform, a: Args) -> int:
     if start % PAGE:
         return -EINVAL
     length = (length + PAGE - 1) & ~(PAGE - 1)
+    if advice not in MADV_HINTS and advice not in (MADV_DONTNEED, MADV_REMOVE):
+        return -EINVAL
+    if length and not p.m.is_mapped(start, length):
+        return -ENOMEM  # a hole in the range, whatever the advice, as Linux answers
+    if advice == MADV_REMOVE:
+        # Linux punches a hole in a shared file mapping's file; a private mapping takes no
+        # such advice. ttdbg does neither (the file system "cannot punch holes").
+        return -EOPNOTSUPP if p.mem.shared.overlapping(start, start + length) else -EINVAL
     if advice == MADV_DONTNEED:
         # Private anonymous pages read back as zero afterwards, as on Linux.
-        if not p.m.is_mapped(start, length):
-            return -ENOMEM
         p.m.zero(start, length)
-        return 0
-    return 0 if advice in MADV_HINTS else -EINVAL
+    return 0
 
 
 MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
@@ -175,16 +180,21 @@ def sys_msync(p: LinuxPlatform, a: Args) -> int:
     return p.host_call(lambda: (p.live.shared.sync(p.m, maps, start, end, sync), b""))[0]
 
 
-@syscall(
-    "mlock",
-    "munlock",
-    kind=Kind.NOOP,
-    why="residency in memory is not visible to the process",
-)
-def sys_memory_hint(p: LinuxPlatform, a: Args) -> int:
+@syscall("mlock", "munlock", kind=Kind.EMULATED)
+def sys_mlock(p: LinuxPlatform, a: Args) -> int:
+    """Every page is resident here already; what locking changes that the process sees is
+    /proc/self/status's VmLck, so the locked ranges are kept."""
     start = a[0] & ~(PAGE - 1)
     length = (a[0] + a[1] + PAGE - 1) // PAGE * PAGE - start
-    return 0 if length == 0 or p.m.is_mapped(start, length) else -ENOMEM
+    if length == 0:
+        return 0
+    if not p.m.is_mapped(start, length):
+        return -ENOMEM
+    if p.syscall_nr == p.arch.syscall_numbers.get("mlock"):
+        p.mem.lock(start, start + length)
+    else:
+        p.mem.unlock(start, start + length)
+    return 0
 
 
 @syscall("mincore", kind=Kind.EMULATED)

@@ -204,7 +204,7 @@ def _computed(p: LinuxPlatform) -> dict[str, str]:
         "FDSize": str(fd_table_size(p)),
         "VmPeak": _kb(mem.peak),
         "VmSize": _kb(mem.total),
-        "VmLck": _kb(0),
+        "VmLck": _kb(p.mem.locked_bytes()),
         "VmPin": _kb(0),
         "VmHWM": _kb(max(mem.peak, rss)),
         "VmRSS": _kb(rss),
