@@ -29,6 +29,7 @@ ZERO_IS_THE_ANSWER = {
     "dup2": "dup2(fd, fd) returns fd, here 0",
     "futex": "FUTEX_WAKE returns how many waiters it woke: with one thread, none",
     "munmap": "unmapping a range where nothing is mapped succeeds on Linux too",
+    "munlock": "unlocking pages that are not locked succeeds on Linux too",
     "msync": "no shared file mapping in the range: Linux has nothing to write back either",
     "madvise": "advice other than MADV_DONTNEED changes nothing the process can read back",
     "getrlimit": "RLIMIT_CPU is RLIM_INFINITY: all ones, as the probe's buffer already holds",
