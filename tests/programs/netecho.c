@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +305,36 @@ static void backlog(void) {
     printf("second connection accepted, sent [%s]\n", buf);
 }
 
+static volatile int sigpipes;
+
+static void count_sigpipe(int sig) {
+    (void)sig;
+    sigpipes++;
+}
+
+/* EPIPE, and SIGPIPE unless MSG_NOSIGNAL, on a stream socket and a pipe nobody reads. */
+static void broken_pipes(void) {
+    signal(SIGPIPE, count_sigpipe);
+    int s[2], fds[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, s) == 0 && pipe(fds) == 0);
+    close(s[1]);
+    close(fds[0]);
+    ssize_t r1 = send(s[0], "x", 1, 0);
+    int e1 = errno, n1 = sigpipes;
+    ssize_t r2 = send(s[0], "x", 1, MSG_NOSIGNAL);
+    int e2 = errno, n2 = sigpipes;
+    ssize_t r3 = write(s[0], "x", 1);
+    int e3 = errno, n3 = sigpipes;
+    ssize_t r4 = write(fds[1], "x", 1);
+    int e4 = errno, n4 = sigpipes;
+    printf("send %zd %s %d, nosignal %zd %s %d, write %zd %s %d, pipe %zd %s %d\n", r1,
+           e1 == EPIPE ? "EPIPE" : "?", n1, r2, e2 == EPIPE ? "EPIPE" : "?", n2, r3,
+           e3 == EPIPE ? "EPIPE" : "?", n3, r4, e4 == EPIPE ? "EPIPE" : "?", n4);
+    signal(SIGPIPE, SIG_DFL);
+    close(s[0]);
+    close(fds[1]);
+}
+
 static void client(int port) {
     int c = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(c >= 0);
@@ -347,6 +378,7 @@ int main(int argc, char **argv) {
     tcp();
     udp();
     unix_stream(argv[2]);
+    broken_pipes();
     printf("done\n");
     return 0;
 }

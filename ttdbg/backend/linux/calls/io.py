@@ -7,10 +7,11 @@ import struct
 import time
 from collections.abc import Callable
 
-from ..errnos import EXDEV
+from ..errnos import EPIPE, EXDEV
 from ..fdtable import OpenFile
 from ..host import HostIO, HostWatch, Outcome, SpanOutcome
 from ..platform import LinuxPlatform
+from ..signals import SI_USER
 from ..threads import ERESTARTSYS
 from . import procfs
 from .alarms import read_sigmask, timeout_ms, wait_under_mask
@@ -206,11 +207,23 @@ def sys_preadv2(p: LinuxPlatform, a: Args) -> int:
     return _vector_call(p, a, True, _readv_at)
 
 
+SIGPIPE = 13
+
+
+def broken_pipe(p: LinuxPlatform, result: int) -> int:
+    """`result`; when it is EPIPE (nothing reads the pipe or stream socket any more), Linux
+    also sends the writer SIGPIPE (the recorder ignores it on the host, so it comes here)."""
+    if result == -EPIPE:
+        p.kill_self(SIGPIPE, SI_USER)
+    return result
+
+
 def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int:
     if f.kind in procfs.KINDS:
         return -EBADF  # opened read-only
     keep = f.kind in STDIO_KINDS
     result, _ = p.host_call(lambda: p.live.write(f, data, keep))
+    broken_pipe(p, result)  # only pipes, FIFOs and sockets (stdout may be one) say EPIPE
     if p.console is not None and keep and result > 0:
         p.console(1 if f.kind == "stdout" else 2, data[:result])
     return result

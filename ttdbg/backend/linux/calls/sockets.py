@@ -22,7 +22,7 @@ from ..host import SOCKADDR_MAX, HostWatch, Outcome, SpanOutcome
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
 from . import procfs
-from .io import MAX_IO, finish_parkable, gather, iovecs, parked_now, scatter
+from .io import MAX_IO, broken_pipe, finish_parkable, gather, iovecs, parked_now, scatter
 from .table import (
     EBADF,
     EINVAL,
@@ -36,7 +36,7 @@ from .table import (
     syscall,
 )
 
-MSG_DONTWAIT, MSG_WAITALL = 0x40, 0x100
+MSG_DONTWAIT, MSG_WAITALL, MSG_NOSIGNAL = 0x40, 0x100, 0x4000
 SOCKET = "socket"
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 # The families offered: a socket of another (netlink, packet, bluetooth...) would reach
@@ -388,7 +388,9 @@ def _sending(
         return got
 
     result, _ = p.host_call(host)
-    return None if parked_now(p, result, parked) else result
+    if parked_now(p, result, parked):
+        return None
+    return result if flags & MSG_NOSIGNAL else broken_pipe(p, result)
 
 
 @syscall("sendmsg", kind=Kind.HOST)
