@@ -19,6 +19,7 @@ from tests.conftest import require_tool, run_ttdbg
 from tests.integration.dynprogs import build_reloads
 from tests.integration.reloads import target_calls
 from tests.tui.conftest import settle
+from tests.tui.test_dynamic_tui import pane_text
 from ttdbg.session import open_session
 from ttdbg.tui.app import TtdbgApp
 
@@ -95,11 +96,14 @@ def test_break_in_a_library_not_loaded_yet_stops_at_each_load(reloads: Reloads) 
             await settle(pilot, app)
             assert re.fullmatch(r"1  break  target_fn in \S+/libtarget.so \(not mapped here\)",
                                 notes(app)[-1]), notes(app)  # fmt: skip
+            marks = await pane_text(pilot, app, "marks")
+            assert "● break target_fn in libtarget.so (not mapped here)" in marks, marks
 
             await expect_stop(pilot, app, "c", icount1, pc1)
             assert app.view is not None
             assert app.view.registers["rdi"] & 0xFFFFFFFF == reloads.args[0]
             assert app._code_rows()[0].endswith(f"libtarget.so at {pc1:#x}")
+            assert f"libtarget.so at {pc1:#x}" in await pane_text(pilot, app, "marks")
             assert pc1 in app._marked(app.view)  # the disassembly's mark
             # Not in other_fn, which runs at this address once libtarget is unloaded.
             await expect_stop(pilot, app, "c", icount2, pc2)

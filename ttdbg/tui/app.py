@@ -738,8 +738,8 @@ class TtdbgApp(App[None]):
         return known
 
     def _code_rows(self) -> list[str]:
-        """`FUNC in LIBRARY` and where it is at the position shown, for each breakpoint on
-        a library's code."""
+        """`FUNC in LIBRARY` and where it applies at the position shown, for each breakpoint
+        on a library's code."""
         here = dict(self.view.code_breaks) if self.view is not None else {}
         rows = []
         for bp in sorted(self.tl.code_breakpoints):
@@ -752,7 +752,8 @@ class TtdbgApp(App[None]):
                 if addrs
                 else "(not mapped here)"
             )
-            rows.append(f"{lib.function} in {lib.library} {where}")
+            # The library's file name: the pane is narrow (info breakpoints gives the path).
+            rows.append(f"{lib.function} in {os.path.basename(lib.library)} {where}")
         return rows
 
     def _refresh_marks(self) -> None:
