@@ -17,18 +17,12 @@ def guest_lines(rec: Path) -> list[tuple[int, str]]:
     """(icount, text) of each write of the program to stdout (unbuffered: a printf is one,
     a puts two: its text, then the newline alone, left out here)."""
     recording = open_recording(str(rec))
-    write = recording_syscall(rec, "write")
+    write = recording.program.arch.syscall_numbers["write"]
     return [
         (ev.icount, ev.payload.decode().strip())
         for ev in recording.events
         if ev.kind == EventKind.SYSCALL and ev.args[:2] == (write, 1) and ev.payload != b"\n"
     ]
-
-
-def recording_syscall(rec: Path, name: str) -> int:
-    """The number of syscall `name` on the recording's architecture."""
-    proc = new_replay_process(open_recording(str(rec)))
-    return proc.machine.arch.syscall_numbers[name]
 
 
 def brute_force(rec: Path, addresses: set[int]) -> list[tuple[int, int]]:
