@@ -64,13 +64,9 @@ class Counted(Timeline):
 
     singles = 0
 
-    def step(self, n: int = 1, *args: Any) -> Stop:
+    def stepi(self, forward: bool = True, *args: Any) -> Stop:
         self.singles += 1
-        return super().step(n, *args)
-
-    def reverse_step(self, n: int = 1, *args: Any) -> Stop:
-        self.singles += 1
-        return super().reverse_step(n, *args)
+        return super().stepi(forward, *args)
 
 
 @pytest.mark.parametrize("move", ["step", "next", "until", "reverse_step", "reverse_next"])

@@ -240,7 +240,7 @@ class LineStepper:
                 return tl.seek(here)
 
     def step(self, progress: Progress | None = None, cancel: CancelToken | None = None) -> Stop:
-        return self._move(lambda: self.tl.step(1), True, cancel)
+        return self._move(lambda: self.tl.stepi(True, cancel), True, cancel)
 
     def next(self, progress: Progress | None = None, cancel: CancelToken | None = None) -> Stop:
         return self._move(lambda: self.stepper.step_over(None, cancel), True, cancel)
@@ -248,7 +248,7 @@ class LineStepper:
     def reverse_step(
         self, progress: Progress | None = None, cancel: CancelToken | None = None
     ) -> Stop:
-        return self._move(lambda: self.tl.reverse_step(1), False, cancel)
+        return self._move(lambda: self.tl.stepi(False, cancel), False, cancel)
 
     def reverse_next(
         self, progress: Progress | None = None, cancel: CancelToken | None = None

@@ -82,7 +82,7 @@ class Stepper:
         tl = self.tl
         insn = self._insn(tl.pc)
         if insn is None or not self._is_call(insn):
-            return tl.step(1)
+            return tl.stepi(True, cancel)
         sp0 = tl.register(self.sp)
         after = tl.pc + insn[0]
         return self.run_to({after}, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
@@ -92,9 +92,9 @@ class Stepper:
     ) -> Stop:
         tl = self.tl
         pc0, sp0 = tl.pc, tl.register(self.sp)
-        stop = tl.reverse_step(1)
+        stop = tl.stepi(False, cancel)
         insn = self._insn(tl.pc)
-        if insn is None or not self.arch.is_return(insn[1], insn[2]):
+        if not isinstance(stop, Reached) or insn is None or not self.arch.is_return(*insn[1:]):
             return stop
         # We came back out of a call: go on back to the call instruction itself.
         call = self._call_before(pc0)
@@ -129,7 +129,7 @@ class Stepper:
             raise TimelineError("finish: no symbol with a size around the pc")
         sp0 = tl.register(self.sp)
         stop = self.run_to(rets, True, lambda: tl.register(self.sp) >= sp0, progress, cancel)
-        return tl.step(1) if isinstance(stop, Reached) else stop
+        return tl.stepi(True, cancel) if isinstance(stop, Reached) else stop
 
     def reverse_finish(
         self, progress: Progress | None = None, cancel: CancelToken | None = None
@@ -146,4 +146,4 @@ class Stepper:
             )
             if not isinstance(stop, Reached):
                 return stop
-        return tl.reverse_step(1)
+        return tl.stepi(False, cancel)

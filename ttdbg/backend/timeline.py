@@ -296,15 +296,33 @@ class Timeline:
             return BeginningOfHistory(0)
         return self._step_over(prev, False, cancel)
 
-    def _step_over(self, icount: int, forward: bool, cancel: CancelToken | None) -> Stop:
+    def stepi(self, forward: bool = True, cancel: CancelToken | None = None) -> Stop:
+        """One instruction forward (or back), whichever thread runs it, as gdb's stepi and
+        reverse-stepi show it to their user: an access of that instruction to a watched range
+        reports the watchpoint, landing after the instruction going forward and on it going
+        back (where gdb stands once it has stepped over a non-steppable one itself: the
+        stub's landing, `_land`'s, would not move on AArch64 and RISC-V)."""
+        if forward:
+            if self.at_end:
+                return self.step(1, cancel=cancel)
+            return self._step_over(self.position, True, cancel, shown=True)
+        if self.position == 0:
+            return BeginningOfHistory(0)
+        return self._step_over(self.position - 1, False, cancel, shown=True)
+
+    def _step_over(
+        self, icount: int, forward: bool, cancel: CancelToken | None, shown: bool = False
+    ) -> Stop:
         """Go past instruction `icount` (forward: just after it; backward: onto it), or stop
-        where a watchpoint it triggers stops; gdb's stepi, next and finish report those."""
+        where a watchpoint it triggers stops; gdb's stepi, next and finish report those.
+        `shown`: where gdb shows that stop to its user rather than where its stub reports it
+        (see `_land`)."""
         hit = None
         if self.tracer.watching and not self.tracer.searching:
             hit = self._watch_hit_at(icount, cancel)
         if hit is None:
             return self.seek(icount + 1 if forward else icount, cancel=cancel)
-        stop = self._land(hit, forward, None)
+        stop = self._land(hit, forward, None, shown)
         self._notify("position")
         return stop
 
@@ -928,8 +946,12 @@ class Timeline:
         snap = self._interval_start(icount)
         return cached if cached is not None and cached.icount >= snap.icount else snap
 
-    def _land(self, hit: Hit, forward: bool, progress: Progress | None) -> Stop:
-        """Go to where gdb expects a hit to stop, and describe it."""
+    def _land(
+        self, hit: Hit, forward: bool, progress: Progress | None, shown: bool = False
+    ) -> Stop:
+        """Go to where gdb expects a hit to stop, and describe it. `shown`: a watchpoint stop
+        where gdb shows it to its user (after the access going forward, on it going back) once
+        it has stepped over a non-steppable one itself, not where the stub reports it."""
         if hit.register is not None:
             self._goto(hit.icount + 1 if forward else hit.icount, progress, None)
             return RegisterChange(self.position, hit.register, hit.old_value, hit.new_value, hit.pc)
@@ -938,7 +960,7 @@ class Timeline:
             return BreakpointHit(hit.icount, hit.pc, self.thread_at(hit.icount))
         # gdb's convention: steppable watchpoints (x86-64) stop after the access going forwards
         # and on it going backwards; non-steppable ones (AArch64, RISC-V) the other way round.
-        after = forward == self.machine.arch.watchpoints_steppable
+        after = forward if shown else forward == self.machine.arch.watchpoints_steppable
         landing = hit.icount + 1 if after else hit.icount
         self._goto(landing, progress, None)
         wp = hit.watch

@@ -522,7 +522,7 @@ class TtdbgApp(App[None]):
         if isinstance(stop, BreakpointHit):
             self._forget_temporary(stop.address)
         if isinstance(stop, WatchpointHit):
-            note = self._typed_watch(stop)
+            note = self._typed_watch(stop, backward=stop.icount <= before)
         if not error and self.engine.pending("tui", replaceable=False):
             return _Outcome(None, stop, before, error, note)
         outcome = self._outcome(stop, before, error)
@@ -593,14 +593,17 @@ class TtdbgApp(App[None]):
 
         self._submit(job)
 
-    def _typed_watch(self, stop: WatchpointHit) -> str:
-        """The old and new values in the watched expression's type (engine thread)."""
+    def _typed_watch(self, stop: WatchpointHit, backward: bool) -> str:
+        """The old and new values in the watched expression's type (engine thread). As gdb's,
+        they are the values before and after the move: a move backwards undoes the write, so
+        its old value is the write's new one."""
         watched = self.watched.get((stop.address, stop.length))
         if watched is None:
             return ""
         expr, t = watched
-        old = self.builder.inspector.format(t, stop.old, self.tl)
-        new = self.builder.inspector.format(t, stop.new, self.tl)
+        before, after = (stop.new, stop.old) if backward else (stop.old, stop.new)
+        old = self.builder.inspector.format(t, before, self.tl)
+        new = self.builder.inspector.format(t, after, self.tl)
         return f"{stop.kind} watchpoint {expr}: old = {old}, new = {new}"
 
     def on_disassembly_resized(self, message: Disassembly.Resized) -> None:
@@ -796,8 +799,8 @@ class TtdbgApp(App[None]):
     def _ops(self) -> dict[str, Operation]:
         tl, st, ln = self.tl, self.stepper, self.lines
         return {
-            "stepi": lambda c, p: tl.step(1, p, c),
-            "reverse_stepi": lambda c, p: tl.reverse_step(1, p, c),
+            "stepi": lambda c, p: tl.stepi(True, c),
+            "reverse_stepi": lambda c, p: tl.stepi(False, c),
             "step_over": lambda c, p: st.step_over(p, c),
             "reverse_step_over": lambda c, p: st.reverse_step_over(p, c),
             "continue": lambda c, p: tl.continue_(p, c),
