@@ -114,10 +114,10 @@ int main(void) {
     int count = 2;
     for (char *s = after + 1; *s; s++)
         if (*s == ' ') count++;
-    long fields[64] = {0};
+    unsigned long fields[64] = {0};
     char state = after[2];
     char *s = after + 4;
-    for (int i = 4; i <= count && i < 64; i++) fields[i] = strtol(s, &s, 10);
+    for (int i = 4; i <= count && i < 64; i++) fields[i] = strtoul(s, &s, 10);
     printf("stat: %d fields, pid %d, state %c, threads %ld, vsize is VmSize: %d\n", count,
            atol(line) == getpid(), state, fields[20], fields[23] / 1024 == kb("VmSize"));
     printf("stat: ppid %d, blocked %lx, ignored %lx, caught %lx, exit_signal %ld\n",
@@ -144,6 +144,13 @@ int main(void) {
     printf("getrusage: maxrss > 0: %d, children none: %d\n", self.ru_maxrss > 0,
            children.ru_maxrss == 0 && children.ru_utime.tv_sec == 0 &&
                children.ru_utime.tv_usec == 0);
+    struct rlimit sigpending, rss;
+    getrlimit(RLIMIT_SIGPENDING, &sigpending);
+    getrlimit(RLIMIT_RSS, &rss);
+    const char *limit = strchr(field("SigQ"), '/');
+    printf("SigQ's limit is RLIMIT_SIGPENDING: %d, stat's rsslim is RLIMIT_RSS: %d\n",
+           limit && strtoul(limit + 1, NULL, 10) == sigpending.rlim_cur,
+           (unsigned long)fields[25] == rss.rlim_cur);
     char online[64], present[64];
     first_line("/sys/devices/system/cpu/online", online, sizeof online);
     first_line("/sys/devices/system/cpu/present", present, sizeof present);

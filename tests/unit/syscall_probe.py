@@ -38,7 +38,7 @@ PATH_NAMES = ("filename", "pathname", "path", "oldname", "old", "newname", "new"
 SIZE_NAMES = ("count", "len", "size", "bufsiz", "nfds", "vlen", "gidsetsize", "old_len")
 # Values for parameters that select an operation: one that reaches the host or changes state.
 BY_NAME = {
-    "sigsetsize": 8, "mode": 0o644, "resource": 3, "behavior": 4, "prot": 3, "flags": 0,
+    "sigsetsize": 8, "mode": 0o644, "resource": 0, "behavior": 4, "prot": 3, "flags": 0,
     "new_len": 0x1000, "timeout": 0, "newfd": NEWFD,
 }  # fmt: skip
 BY_CALL = {

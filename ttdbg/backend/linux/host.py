@@ -12,6 +12,7 @@ import fcntl
 import os
 import platform
 import re
+import resource
 import select
 import socket
 import stat
@@ -802,6 +803,16 @@ class HostIO:
                 with open(f"/proc/self/{name}", "rb") as f:
                     texts.append(f.read())
             return 0, b"\0".join(texts)
+
+        return guarded(run)
+
+    def rlimit(self, number: int) -> Outcome:
+        """The recorder's soft and hard limit of resource `number` (RLIM_INFINITY all ones)."""
+
+        def run() -> Outcome:
+            limits = resource.getrlimit(number)
+            packed = [(1 << 64) - 1 if v == resource.RLIM_INFINITY else v for v in limits]
+            return 0, struct.pack("<QQ", *packed)
 
         return guarded(run)
 

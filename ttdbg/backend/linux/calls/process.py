@@ -152,18 +152,31 @@ def sys_uname(p: LinuxPlatform, a: Args) -> int:
     return result
 
 
-# The guest's resource limits are ttdbg's own (the stack it grows, the fd table's size), not the
-# host's; they cannot be changed, so setting a different value fails visibly with EPERM.
+# The limits ttdbg enforces itself (the stack it grows, the fd table's size) are its own; the
+# others are those the guest inherits, the recorder's (read on the host, logged), which the
+# host applies to what the recorder does for it. None can be changed: setting a different
+# value fails visibly with EPERM.
 RLIM_INFINITY = (1 << 64) - 1
 RLIMIT_STACK, RLIMIT_NOFILE = 3, 7
 RLIMITS = {RLIMIT_STACK: (STACK_LIMIT, RLIM_INFINITY), RLIMIT_NOFILE: (MAX_FDS, MAX_FDS)}
 RLIMIT_NLIMITS = 16
 
 
+def _current_limit(p: LinuxPlatform, resource: int) -> tuple[int, int]:
+    own = RLIMITS.get(resource)
+    if own is not None:
+        return own
+    result, data = p.host_call(lambda: p.live.rlimit(resource))
+    if result != 0 or len(data) != 16:
+        return (RLIM_INFINITY, RLIM_INFINITY)
+    soft, hard = struct.unpack("<QQ", data)
+    return soft, hard
+
+
 def _rlimit(p: LinuxPlatform, resource: int, new: int, old: int) -> int:
     if not 0 <= resource < RLIMIT_NLIMITS:
         return -EINVAL
-    current = RLIMITS.get(resource, (RLIM_INFINITY, RLIM_INFINITY))
+    current = _current_limit(p, resource)
     if new and struct.unpack("<QQ", p.m.read(new, 16)) != current:
         return -EPERM
     if old:
@@ -171,17 +184,17 @@ def _rlimit(p: LinuxPlatform, resource: int, new: int, old: int) -> int:
     return 0
 
 
-@syscall("getrlimit", kind=Kind.EMULATED)
+@syscall("getrlimit", kind=Kind.HOST)
 def sys_getrlimit(p: LinuxPlatform, a: Args) -> int:
     return _rlimit(p, a[0], 0, a[1])
 
 
-@syscall("setrlimit", kind=Kind.EMULATED)
+@syscall("setrlimit", kind=Kind.HOST)
 def sys_setrlimit(p: LinuxPlatform, a: Args) -> int:
     return _rlimit(p, a[0], a[1], 0)
 
 
-@syscall("prlimit64", kind=Kind.EMULATED)
+@syscall("prlimit64", kind=Kind.HOST)
 def sys_prlimit(p: LinuxPlatform, a: Args) -> int:
     if a[0] not in (0, p.pid):
         return -EPERM

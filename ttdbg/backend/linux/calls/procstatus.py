@@ -33,7 +33,6 @@ X86_ONLY = frozenset(("untag_mask", "x86_Thread_features", "x86_Thread_features_
 INHERITED_X86 = INHERITED | X86_ONLY
 KB = 1024
 PERM_X = 4  # a loaded segment's perms are Unicorn's: read 1, write 2, execute 4
-RLIM_INFINITY = (1 << 64) - 1  # the guest's RLIMIT_RSS, as getrlimit answers it
 SIGCHLD = 17
 OLD_SIGNALS = 0x7FFFFFFF
 
@@ -262,7 +261,7 @@ def stat_text(p: LinuxPlatform, host: HostProcess) -> str:
         inherit(14), inherit(15), inherit(16), inherit(17),  # CPU times, as times() says
         inherit(18), inherit(19),  # priority and nice, as getpriority says
         len(p.threads.live()), 0, inherit(22),  # threads, itrealvalue, start time
-        mem.total, mem.total // PAGE, RLIM_INFINITY,
+        mem.total, mem.total // PAGE, inherit(25),  # RLIMIT_RSS, as getrlimit says
         min((a for a, _ in code), default=0), max((b for _, b in code), default=0),
         p.start_stack, 0, 0,
         # The obsolete signal fields: the first 31 signals only, as Linux prints them.
