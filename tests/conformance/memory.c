@@ -27,6 +27,17 @@ int main(void) {
     T(madvise(r, page, MADV_DONTNEED));
     T(mlock(r, page));
     T(mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED);
+    int fd = T(open("mapped", O_RDWR | O_CREAT | O_TRUNC, 0644));
+    char text[2 * 4096];
+    memset(text, 'F', sizeof text);
+    T(write(fd, text, sizeof text));
+    char *f = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    T(f != MAP_FAILED);
+    f[0] = f[page] = 'x';
+    T(madvise(f, 2 * page, MADV_DONTNEED));
+    SAY("private file pages after MADV_DONTNEED: %c %c\n", f[0], f[page]);
+    T(munmap(f, 3 * page));
+    T(close(fd));
     char *big = malloc(1 << 20);
     T(big != NULL);
     memset(big, 7, 1 << 20);

@@ -7,6 +7,7 @@ import os
 from ttdbg.errors import DivergenceError, GuestError
 
 from ...filestore import DIGEST_SIZE
+from ...hostmem import cut
 from ...machine import PAGE
 from ..errnos import EACCES, ENODEV, ENOMEM, EOPNOTSUPP
 from ..memory import MAP_ANONYMOUS, MAP_FIXED, page_up
@@ -154,9 +155,30 @@ def sys_madvise(p: LinuxPlatform, a: Args) -> int:
         # such advice. ttdbg does neither (the file system "cannot punch holes").
         return -EOPNOTSUPP if p.mem.shared.overlapping(start, start + length) else -EINVAL
     if advice == MADV_DONTNEED:
-        # Private anonymous pages read back as zero afterwards, as on Linux.
-        p.m.zero(start, length)
+        _drop_pages(p, start, start + length)
     return 0
+
+
+def _drop_pages(p: LinuxPlatform, start: int, end: int) -> None:
+    """MADV_DONTNEED as Linux's: private anonymous pages read back as zeros, private file
+    pages as their file's bytes again (the mapped content), shared file pages as they are
+    (they show the file, stores included)."""
+    shared = [(m.start, m.end) for m in p.mem.shared.overlapping(start, end)]
+    private = [[start, end]]
+    for lo, hi in shared:
+        private = cut(private, lo, hi)
+    for lo, hi in private:
+        p.m.zero(lo, hi - lo)
+    for v_start, v_end, hexdigest, offset in p.mem.views:
+        for lo, hi in private:
+            lo, hi = max(lo, v_start), min(hi, v_end)
+            if lo >= hi:
+                continue
+            content = p.files.get(bytes.fromhex(hexdigest))
+            if content is None:
+                raise GuestError("the recording lacks the content of a mapped file (madvise)")
+            # Past the file's end the pages read zeros (or take no access): nothing to write.
+            p.m.write(lo, content[offset + lo - v_start : offset + hi - v_start])
 
 
 MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
