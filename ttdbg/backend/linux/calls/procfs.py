@@ -1,14 +1,16 @@
 """The guest's own /proc entries, built from its state; the recorder's stay out of reach.
 
 `/proc/self`, `/proc/thread-self`, `/proc/<guest pid>` and `/dev/fd`, `/dev/std*` name the guest
-here, as they would natively: `cmdline`, `environ`, `comm`, `status`, `stat`, `maps`, `auxv`
-come from its memory and platform state, `mountinfo` and `mounts` (and `/proc/mounts`) are
-the recorder's, which runs in the mount namespace the guest would (read at open, logged),
-`exe`, `cwd` and `fd/N` read as the links they are, the `fd` directory lists the guest's
-descriptors, and `mem` is refused with EACCES. Any other entry of
-the guest's /proc directory is refused too (EACCES), never served from the recorder. Whatever a
-path reaches through symlinks or directory fds is checked on the host (`HostIO.contain`).
-The CPU files under /sys say one CPU, as sched_getaffinity does.
+here, as they would natively: `cmdline`, `environ`, `comm`, `maps`, `auxv` come from its
+memory and platform state, `status`, `stat` and `statm` from it and what it inherits
+(procstatus), `mountinfo` and `mounts` (and `/proc/mounts`) are the recorder's, which runs in
+the mount namespace the guest would (read at open, logged), `exe`, `cwd` and `fd/N` read as
+the links they are, the `fd` directory lists the guest's descriptors, and `mem` is refused
+with EACCES. Any other entry of the guest's /proc directory is refused too (EACCES), never
+served from the recorder. Whatever a path reaches through symlinks or directory fds is checked
+on the host (`HostIO.contain`); one that leads into the recorder's own entry through a symlink
+(/etc/mtab) is served the guest's entry there. Its entries' times and owner are those of the
+recorder's /proc/self. The CPU files under /sys say one CPU, as sched_getaffinity does.
 """
 
 from __future__ import annotations
