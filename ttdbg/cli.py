@@ -268,6 +268,7 @@ def recording_info(path: str) -> dict[str, Any]:
         "events": len(rec.events),
         "events_by_kind": by_kind,
         "enosys": end.get("enosys", {}),
+        "unoffered": end.get("unoffered", {}),
         "snapshots": len(rec.snapshots),
         "snapshot_every": rec.header.get("snapshot_every"),
         "snapshot_bytes_raw": end.get("snapshot_bytes_raw"),
@@ -352,6 +353,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             "writing, not regular, or too large); the bytes read are in the event log"
         )
         lines += [f"  {n:>12,}  {name}" for name, n in sorted(info["inline_reads"].items())]
+    if info["unoffered"]:
+        refused = ", ".join(f"{k} x{v}" for k, v in sorted(info["unoffered"].items()))
+        lines.insert(8, f"not offered: {refused}")
     if info["machine"] is not None:
         # Firmware: no argv, syscalls, host files or environment; the machine instead.
         fw = info["machine"]

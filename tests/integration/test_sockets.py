@@ -4,6 +4,7 @@ no socket opened (the outside server is gone by then)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -161,3 +162,7 @@ def test_other_families_and_raw_sockets_are_refused(tmp_path: Path) -> None:
         b"raw: -1 Socket type not supported",
     ]
     assert replayed(rec, tmp_path) == out
+    info = run_ttdbg(["info", "--json", str(rec)])
+    assert json.loads(info.stdout)["unoffered"] == {"socket AF_NETLINK": 1, "socket SOCK_RAW": 1}
+    text = run_ttdbg(["info", str(rec)]).stdout.decode()
+    assert "\nnot offered: socket AF_NETLINK x1, socket SOCK_RAW x1\n" in text

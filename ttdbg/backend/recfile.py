@@ -386,6 +386,7 @@ END_FIELDS: dict[str, _Field] = {
     "exit_status": (_optional(_count), "a count or null", False),
     "exit_signal": (_optional(_count), "a count or null", False),
     "enosys": (_counts_by_name, "an object of counts", False),
+    "unoffered": (_counts_by_name, "an object of counts", False),
     "events": (_count, "a count", False),
     "events_by_kind": (_counts_by_name, "an object of counts", False),
     "snapshots": (_count, "a count", False),

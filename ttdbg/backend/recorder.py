@@ -333,6 +333,7 @@ class Recorder:
         """END frame fields only this kind of recording has."""
         return {
             "enosys": self.process.platform.enosys,
+            "unoffered": self.process.platform.unoffered,
             "opened_files": sorted(self.host.opened),
             "inline_reads": self.host.inline,
             # Stores into a shared mapping that could not be written back, no msync told.

@@ -93,6 +93,9 @@ class LinuxPlatform:
         self.exit_status: int | None = None
         self.exit_signal: int | None = None
         self.enosys: dict[str, int] = {}
+        # What the guest asked for that ttdbg does not offer (a socket family, an option),
+        # answered with an errno, by description: for the recording's report, like `enosys`.
+        self.unoffered: dict[str, int] = {}
         self.error: Exception | None = None
         self.end_of_log: EndOfLog | None = None
         self.syscall_icount = 0
@@ -626,6 +629,10 @@ class LinuxPlatform:
             self.signals.set_altstack(data[UC_STACK : UC_STACK + 24], 0)
 
     # -- state for snapshots ----------------------------------------------------------------
+
+    def not_offered(self, what: str) -> None:
+        """Count a request answered with an errno because ttdbg does not offer it."""
+        self.unoffered[what] = self.unoffered.get(what, 0) + 1
 
     def to_state(self) -> dict[str, Any]:
         return {

@@ -43,14 +43,23 @@ AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 # kernel state no recording holds, so `socket` answers EAFNOSUPPORT for it, as a kernel
 # built without that family does.
 FAMILIES = frozenset({AF_UNIX, AF_INET, AF_INET6})
-SOCK_RAW, SOCK_RDM, SOCK_PACKET = 3, 4, 10
+# How `ttdbg info` names the families a program asked for in vain (others by number).
+FAMILY_NAMES = {
+    3: "AF_AX25", 4: "AF_IPX", 5: "AF_APPLETALK", 9: "AF_X25", 15: "AF_KEY", 16: "AF_NETLINK",
+    17: "AF_PACKET", 29: "AF_CAN", 31: "AF_BLUETOOTH", 38: "AF_ALG", 40: "AF_VSOCK", 44: "AF_XDP",
+}  # fmt: skip
 # Types not offered in any family (ESOCKTNOSUPPORT); the host's kernel checks the others.
-REFUSED_TYPES = frozenset({SOCK_RAW, SOCK_RDM, SOCK_PACKET})
+REFUSED_TYPES = {3: "SOCK_RAW", 4: "SOCK_RDM", 10: "SOCK_PACKET"}
 SOCK_TYPE_MASK = 0xF
 SOL_SOCKET = 1
 # Options whose value points into the caller's memory or names one of its fds (a BPF filter
 # or program): the host would read the recorder's memory or fds. Refused, ENOPROTOOPT.
-POINTER_OPTIONS = frozenset({26, 50, 51, 52})  # SO_ATTACH_FILTER, _BPF, _REUSEPORT_CBPF/EBPF
+POINTER_OPTIONS = {
+    26: "SO_ATTACH_FILTER",
+    50: "SO_ATTACH_BPF",
+    51: "SO_ATTACH_REUSEPORT_CBPF",
+    52: "SO_ATTACH_REUSEPORT_EBPF",
+}
 
 
 def _kind_and_flags(type_: int) -> tuple[int, bool, bool]:
@@ -74,8 +83,10 @@ def sys_socket(p: LinuxPlatform, a: Args) -> int:
     domain, protocol = a[0], a[2]
     kind, nonblock, cloexec = _kind_and_flags(a[1])
     if domain not in FAMILIES:
+        p.not_offered(f"socket {FAMILY_NAMES.get(domain, f'family {domain}')}")
         return -EAFNOSUPPORT
     if kind & SOCK_TYPE_MASK in REFUSED_TYPES:
+        p.not_offered(f"socket {REFUSED_TYPES[kind & SOCK_TYPE_MASK]}")
         return -ESOCKTNOSUPPORT
     kept: list[int] = []
     result, _ = p.host_call(lambda: hostsockets.create(domain, kind, protocol, nonblock, kept))
@@ -354,6 +365,7 @@ def sys_getsockopt(p: LinuxPlatform, a: Args) -> int:
 def sys_setsockopt(p: LinuxPlatform, a: Args) -> int:
     level, name, size = a[1], a[2], a[4]
     if level == SOL_SOCKET and name in POINTER_OPTIONS:
+        p.not_offered(f"setsockopt {POINTER_OPTIONS[name]}")
         return -ENOPROTOOPT
     if not 0 <= size <= hostsockets.OPTION_MAX:
         return -EINVAL
@@ -411,6 +423,7 @@ def sys_sendmsg(p: LinuxPlatform, a: Args) -> int | None:
     control = p.m.read(control_at, control_len) if control_at and control_len else b""
     if hostsockets.passed_fds(control):
         # Passing descriptors is not offered: the host would be handed its own fd numbers.
+        p.not_offered("sendmsg SCM_RIGHTS")
         return -EOPNOTSUPP
     return _sending(
         p, f, a[2], lambda fd, flags: hostsockets.send_message(fd, data, name, control, flags)
