@@ -83,14 +83,25 @@ def read_minimal_symbols(elf: ELFFile, bias: int) -> list[MinimalSymbol]:
             what = _kind(sym["st_info"]["bind"], kind, flags[index])
             out.append(MinimalSymbol(sym.name, sym["st_value"] + bias, sym["st_size"], what, index))
     out += got_plt_slots(elf, bias)
+    if not has_dynamic_symbols(elf):
+        return out  # BFD synthesizes `name@plt` symbols from dynamic ones only
     spans = section_spans(elf, bias)
     starts = [start for start, _, _ in spans]
     for name, addr, size in plt_entries(elf):
         i = bisect.bisect_right(starts, addr + bias) - 1
-        # A static program's IRELATIVE slots have BFD's `*ABS*+0x...@plt` names: gdb has none.
-        if i >= 0 and addr + bias < spans[i][1] and not name.startswith("*ABS*"):
+        if i >= 0 and addr + bias < spans[i][1]:
             out.append(MinimalSymbol(name, addr + bias, size, Kind.TEXT, spans[i][2]))
     return out
+
+
+def has_dynamic_symbols(elf: ELFFile) -> bool:
+    """Whether the ELF's .dynsym holds a symbol besides the null one: without one (a static
+    program, a static PIE) gdb names no PLT entry, not even an IRELATIVE one `*ABS*+0x...@plt`
+    as objdump would, while a shared C library's IRELATIVE entries keep those names."""
+    return any(
+        isinstance(s, SymbolTableSection) and s["sh_type"] == "SHT_DYNSYM" and s.num_symbols() > 1
+        for s in elf.iter_sections()
+    )
 
 
 def got_plt_slots(elf: ELFFile, bias: int) -> list[MinimalSymbol]:

@@ -19,6 +19,7 @@ from ttdbg.backend.recorder import Recorder
 from ttdbg.backend.recording import open_recording
 from ttdbg.backend.timeline import Timeline
 from ttdbg.symbols import Symbols
+from ttdbg.tui.branchtarget import branch_target
 from ttdbg.tui.commands import CommandError
 from ttdbg.tui.examine import FIRST, examine, format_number, parse_format
 from ttdbg.tui.gdbdisasm import GdbDisassembler
@@ -122,6 +123,38 @@ def test_examine_instructions_prints_gdbs_att_syntax(walk: tuple[Timeline, Symbo
                      instructions, pc=0x401618).splitlines()  # fmt: skip
     assert marked[0].startswith("   0x401615 <step_value>:")
     assert marked[1].startswith("=> 0x401618 <step_value+3>:\tlea    (%rax,%rsi,1),%edx")
+
+
+# Where the disassembly pane's old labels (full symbols, objdump's PLT names) differed from
+# gdb's: an IFUNC resolver's rows and the branches inside it (`memcpy`, not
+# `__new_memcpy_ifunc`), calls into a static program's IRELATIVE PLT entries (no label, not
+# `*ABS*+0x...@plt`), and an ordinary function around them.
+PANE_PLACES = ["x/45i memcpy", "x/130i __libc_setup_tls", "x/40i step_value"]
+GDB_ROW = re.compile(r"^(?:=>)? +0x[0-9a-f]+(?: <(.+?)>)?:\t(.*)$")
+LABEL_AT_END = re.compile(r" <([^<>]+)>$")
+
+
+def test_disassembly_pane_labels_as_x_i(walk: tuple[Timeline, Symbols]) -> None:
+    """The disassembly pane names each row and each branch target as gdb's x/i does for the
+    same instruction (one labelling path for both): gdb on the program is the oracle."""
+    tl, symbols = walk
+    builder = ViewBuilder(tl, symbols)
+    targets = 0
+    for command, want in zip(PANE_PLACES, gdb_output(PANE_PLACES), strict=True):
+        gdb_rows = [GDB_ROW.match(line) for line in want.splitlines()]
+        assert all(gdb_rows), command
+        first = int(want.split()[0], 16)
+        lines = builder.disassemble(first, 0, len(gdb_rows) - 1)
+        assert len(lines) == len(gdb_rows), command
+        for line, row in zip(lines, gdb_rows, strict=True):
+            assert row is not None
+            assert line.label == (row.group(1) or ""), f"{line.addr:#x} {command}"
+            mnemonic, _, operands = LABEL_AT_END.sub("", line.text).partition(" ")
+            if branch_target(tl.machine.arch.cs_arch, line.addr, mnemonic, operands):
+                ours, gdbs = LABEL_AT_END.search(line.text), LABEL_AT_END.search(row.group(2))
+                assert (ours and ours.group(1)) == (gdbs and gdbs.group(1)), line.text
+                targets += 1
+    assert targets >= 20
 
 
 def test_print_formats_are_gdbs() -> None:

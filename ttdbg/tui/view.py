@@ -204,12 +204,14 @@ class ViewBuilder:
     def _decode_bytes(self, start: int, code: bytes, pc: int, after: int) -> tuple[DisasmLine, ...]:
         lines: list[DisasmLine] = []
         past = 0  # instructions decoded after the pc
+        # Labels by gdb's rules, as x/i gives them: the pane and x/i name a place alike.
+        describe = self.symbols.describe_within
         for addr, size, mnem, ops in self._instructions(start, code):
-            label = self.symbols.describe(addr)
+            label = describe(addr)
             text = f"{mnem} {ops}".strip()
             target = branch_target(self.cs.arch, addr, mnem, ops)
             if target is not None:
-                name = self.symbols.describe(target)
+                name = describe(target)
                 text += f" <{name}>" if name else ""
             lines.append(DisasmLine(addr, size, text, label, False))
             past += addr > pc
@@ -303,7 +305,9 @@ class ViewBuilder:
             label = ""
             if word:
                 known = described.get(word)
-                label = described[word] = self.symbols.describe(word) if known is None else known
+                label = described[word] = (
+                    self.symbols.describe_within(word) if known is None else known
+                )
             stack.append((addr, word, label))
         before_events, after_events = tl.events_around(6, 6)
         firmware = tl.firmware
