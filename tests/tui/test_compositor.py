@@ -21,6 +21,7 @@ from ttdbg.tui.app import TtdbgApp
 from ttdbg.tui.compositor import LineCompositor, row_runs
 from ttdbg.tui.widgets.oneline import OneLine
 from ttdbg.tui.widgets.pane import Pane
+from ttdbg.tui.widgets.rowstrip import row_strip
 
 Cell = tuple[str, Style | None]
 
@@ -69,27 +70,33 @@ def _panes_draw_as_the_style_cache(app: TtdbgApp, keys: list[str]) -> None:
     what Textual's own style cache composes, line for line."""
     panes = [w for w in app.screen.query(Pane) if w.display and w.outer_size.height > 2]
     assert len(panes) >= 4
+    assert any(pane.has_focus for pane in panes), keys  # one draws a cursor row
     for pane in panes:
         assert pane._current_edges() is not None, pane  # the joined lines are in use
         box = Region(0, 0, pane.outer_size.width, pane.outer_size.height)
         joined = [list(line) for line in pane.render_lines(box)]
+        # Drawing the same lines again finds every one in the caches, nothing is added: the
+        # focused pane's cursor row too (Textual's Strip.apply_style keeps its highlighted
+        # strip, the same object each time).
+        kept = (len(pane._joined), len(pane._drawn))
+        pane.render_lines(box)
+        assert (len(pane._joined), len(pane._drawn)) == kept, (keys, pane)
         pane._styles_cache.clear()
         composed = [list(line) for line in Widget.render_lines(pane, box)]
         assert joined == composed, (keys, pane)
 
 
 def _pane_lines_are_their_rows(app: TtdbgApp, keys: list[str]) -> None:
-    """Each content line a pane draws (from its caches of lines by row index and by row
-    object) is its row drawn afresh: a line kept for a row that changed fails here, where
-    the comparisons with a full redraw and the style cache, which read the same caches, do
-    not."""
+    """Each content line a pane draws (from its cache of lines by row object) is its row
+    drawn afresh: a line kept for a row that changed fails here, where the comparisons with
+    a full redraw and the style cache, which read the same cache, do not."""
     for pane in (w for w in app.screen.query(Pane) if w.display):
         width, base, focused = pane.content_region.width, pane.rich_style, pane.has_focus
         for y in range(pane.visible_rows):
             index = pane.top + y
             if index >= len(pane.rows) or (focused and index == pane.cursor):
                 continue
-            fresh = pane._draw(pane.rows[index], width, base)
+            fresh = row_strip(pane.rows[index], width, base, app.console)
             assert list(pane._line(y, width, focused)) == list(fresh), (keys, pane, index)
 
 

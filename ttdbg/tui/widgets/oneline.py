@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.events import Resize
@@ -12,6 +11,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ..repaint import repaint
+from .rowstrip import row_strip
 
 
 class OneLine(Widget):
@@ -71,18 +71,11 @@ class OneLine(Widget):
             return Strip.blank(width, self.rich_style)
         strip = self._strip
         if strip is None or strip.cell_length != width:
-            # One strip made: the text's segments over the widget's style (looked up once
-            # per style, not once per change), padded to the width.
+            # The widget's style is looked up once per style, not once per change.
             base = self._base
             if base is None:
                 base = self._base = self.rich_style
-            text = self.line(width)
-            if text.cell_len > width:
-                text.truncate(width, overflow="ellipsis")
-            segments = list(Segment.apply_style(text.render(self.app.console), base))
-            if text.cell_len < width:
-                segments.append(Segment(" " * (width - text.cell_len), base))
-            strip = self._strip = Strip(segments, width)
+            strip = self._strip = row_strip(self.line(width), width, base, self.app.console)
         return strip
 
     def notify_style_update(self) -> None:

@@ -17,6 +17,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ..repaint import repaint
+from .rowstrip import row_strip
 
 CURSOR = Style(reverse=True)
 KEPT_LINES = 1024  # lines of rows drawn earlier, kept in case the row comes back
@@ -78,19 +79,17 @@ class Pane(Widget, can_focus=True):
         self.border_title = title
         self.rows: list[Text] = []
         self.top = 0  # the first row shown
-        self._strips: dict[int, Strip] = {}  # row index -> its line, without the cursor
-        # id(row) -> (the row, its line): a row shown again (the memo hands back the same
-        # object) is not drawn again
+        # id(row) -> (the row, its line without the cursor): a row shown again (the memo
+        # hands back the same object, set_rows keeps an equal one) is not drawn again
         self._drawn: dict[int, tuple[Text, Strip]] = {}
-        self._strips_base: Style | None = None  # the style they were drawn over
+        self._drawn_base: Style | None = None  # the style they were drawn over
         self._blank: Strip | None = None  # the line under the last row
         self._shown_cursor = -1  # the row drawn highlighted
         self._base: Style | None = None  # the pane's own style, under every row
         # (size, focus, filters) -> the pieces of a content line around the row, and the
-        # lines joined from them: y -> (the row's strip, the line) (see render_lines)
+        # lines joined from them: id(row's line) -> (that line, the joined line)
         self._edges: tuple[object, _Edges | None] | None = None
         self._joined: dict[int, tuple[Strip, Strip]] = {}
-        self._joined_rows: dict[int, tuple[Strip, Strip]] = {}  # id(row's strip) -> the same
 
     def notify_style_update(self) -> None:
         # A focus change lands here too (the border's colour): the rows are drawn again only
@@ -119,27 +118,22 @@ class Pane(Widget, can_focus=True):
         )
         left_segments, right_segments = list(left), list(right)
         width = self.outer_size.width
-        joined, joined_rows = self._joined, self._joined_rows
+        joined = self._joined
         content_width = width - left.cell_length - right.cell_length
         focused = self.has_focus
         for y in range(top, bottom):
             row = self._line(y - first, content_width, focused)
-            known = joined.get(y)
+            known = joined.get(id(row))
             if known is not None and known[0] is row:
                 lines.append(known[1])
                 continue
-            known = joined_rows.get(id(row))
-            if known is not None and known[0] is row:
-                line = known[1]
-            else:
-                segments: list[Segment] = list(row)
-                for line_filter in filters:
-                    segments = line_filter.apply(segments, background)
-                line = Strip([*left_segments, *segments, *right_segments], width)
-                if len(joined_rows) >= KEPT_LINES:
-                    joined_rows.clear()
-                joined_rows[id(row)] = (row, line)
-            joined[y] = (row, line)
+            segments: list[Segment] = list(row)
+            for line_filter in filters:
+                segments = line_filter.apply(segments, background)
+            line = Strip([*left_segments, *segments, *right_segments], width)
+            if len(joined) >= KEPT_LINES:
+                joined.clear()
+            joined[id(row)] = (row, line)
             lines.append(line)
         if crop.bottom > bottom:
             lines += super().render_lines(Region(0, bottom, crop.width, crop.bottom - bottom))
@@ -154,7 +148,6 @@ class Pane(Widget, can_focus=True):
         edges = self._edges_from_style_cache()
         self._edges = (key, edges)
         self._joined.clear()
-        self._joined_rows.clear()
         return edges
 
     def _edges_from_style_cache(self) -> _Edges | None:
@@ -183,7 +176,7 @@ class Pane(Widget, can_focus=True):
         """Show `rows` (from row `top`, if given, else where the cursor is in view); only
         the lines that differ from what is on screen are repainted."""
         old_rows, old_top = self.rows, self.top
-        self.rows = rows
+        self.rows = rows = list(rows)  # equal rows on screen are swapped for the drawn ones
         if top is not None:
             self.top = top
         if cursor is not None:
@@ -191,7 +184,6 @@ class Pane(Widget, can_focus=True):
         self.set_reactive(Pane.cursor, max(0, min(self.cursor, len(rows) - 1)))
         self._scroll_to_cursor()
         if self.top != old_top or len(rows) != len(old_rows):
-            self._strips.clear()
             repaint(self)
             return
         # One refresh for every line that changed (each refresh call costs as much as the
@@ -200,8 +192,11 @@ class Pane(Widget, can_focus=True):
         dirty = []
         for y in range(max(1, box.height)):
             i = self.top + y
-            if i < len(rows) and rows[i] is not old_rows[i] and rows[i] != old_rows[i]:
-                self._strips.pop(i, None)
+            if i >= len(rows) or rows[i] is old_rows[i]:
+                continue
+            if rows[i] == old_rows[i]:
+                rows[i] = old_rows[i]  # its line is drawn already
+            else:
                 dirty.append(Region(0, y, box.width, 1))
         shown = self.cursor if self.has_focus else -1
         if shown != self._shown_cursor:
@@ -253,7 +248,6 @@ class Pane(Widget, can_focus=True):
     def relayout(self) -> None:
         """Fit the rows to a new size (panes whose rows depend on the width rebuild them)."""
         self._scroll_to_cursor()
-        self._strips.clear()
         self.refresh()
 
     def _scroll_to_cursor(self) -> None:
@@ -288,43 +282,30 @@ class Pane(Widget, can_focus=True):
         base = self._base
         if base is None:
             base = self._base = self.rich_style
-            if base != self._strips_base:
-                self._strips.clear()
+            if base != self._drawn_base:
                 self._drawn.clear()
-                self._strips_base, self._blank = base, None
+                self._drawn_base, self._blank = base, None
         if index >= len(self.rows):
             blank = self._blank
             if blank is None or blank.cell_length != width:
                 blank = self._blank = Strip.blank(width, base)
             return blank
-        strip = self._strips.get(index)
-        if strip is None or strip.cell_length != width:
-            row = self.rows[index]
-            known = self._drawn.get(id(row))
-            if known is not None and known[0] is row and known[1].cell_length == width:
-                strip = self._strips[index] = known[1]
-            else:
-                strip = self._strips[index] = self._draw(row, width, base)
-                if len(self._drawn) >= KEPT_LINES:
-                    self._drawn.clear()
-                self._drawn[id(row)] = (row, strip)
+        row = self.rows[index]
+        drawn = self._drawn
+        known = drawn.get(id(row))
+        if known is not None and known[0] is row and known[1].cell_length == width:
+            strip = known[1]
+        else:
+            strip = row_strip(row, width, base, self.app.console)
+            if len(drawn) >= KEPT_LINES:
+                drawn.clear()
+            drawn[id(row)] = (row, strip)
         if index == self.cursor and focused:
             self._shown_cursor = index
-            return strip.apply_style(CURSOR)
+            return strip.apply_style(CURSOR)  # the same strip each time (Textual keeps it)
         if index == self._shown_cursor:
             self._shown_cursor = -1
         return strip
-
-    def _draw(self, row: Text, width: int, base: Style) -> Strip:
-        """One strip made (each costs more than rendering the row): the row's segments over
-        the pane's style, padded to the width."""
-        if row.cell_len > width:
-            row = row.copy()
-            row.truncate(width, overflow="ellipsis")
-        segments = list(Segment.apply_style(row.render(self.app.console), base))
-        if row.cell_len < width:
-            segments.append(Segment(" " * (width - row.cell_len), base))
-        return Strip(segments, width)
 
     def on_focus(self) -> None:
         self._refresh_cursor()
