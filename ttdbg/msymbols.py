@@ -61,9 +61,11 @@ def _kind(bind: str, kind: str, flags: int) -> Kind:
     return Kind.IFUNC if kind in IFUNC_TYPES else Kind.TEXT
 
 
-def read_minimal_symbols(elf: ELFFile, bias: int) -> list[MinimalSymbol]:
+def read_minimal_symbols(
+    elf: ELFFile, bias: int, spans: list[tuple[int, int, int]]
+) -> list[MinimalSymbol]:
     """The symbols gdb reads from the ELF's symbol tables (.symtab, else .dynsym), its
-    `name@plt` entries and `name@got.plt` slots."""
+    `name@plt` entries and `name@got.plt` slots (`spans`: its `section_spans`)."""
     tables = [s for s in elf.iter_sections() if isinstance(s, SymbolTableSection)]
     static = [t for t in tables if t["sh_type"] == "SHT_SYMTAB"]
     flags = [s["sh_flags"] for s in elf.iter_sections()]
@@ -85,7 +87,6 @@ def read_minimal_symbols(elf: ELFFile, bias: int) -> list[MinimalSymbol]:
     out += got_plt_slots(elf, bias)
     if not has_dynamic_symbols(elf):
         return out  # BFD synthesizes `name@plt` symbols from dynamic ones only
-    spans = section_spans(elf, bias)
     starts = [start for start, _, _ in spans]
     for name, addr, size in plt_entries(elf):
         i = bisect.bisect_right(starts, addr + bias) - 1
@@ -154,6 +155,12 @@ def label(name: str, start: int, addr: int) -> str:
 
 class MinimalSymbols:
     """Labels by address, chosen as gdb chooses them."""
+
+    @classmethod
+    def read(cls, elf: ELFFile, bias: int) -> MinimalSymbols:
+        """The minimal symbols of the ELF loaded at `bias`."""
+        spans = section_spans(elf, bias)
+        return cls(read_minimal_symbols(elf, bias, spans), spans)
 
     def __init__(self, symbols: Iterable[MinimalSymbol], spans: list[tuple[int, int, int]]) -> None:
         # gdb's order: by address, then by name as strcmp compares them.

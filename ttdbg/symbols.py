@@ -13,10 +13,11 @@ from typing import TypeVar
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from ttdbg.msymbols import MinimalSymbols, label, read_minimal_symbols, section_spans
+from ttdbg.msymbols import MinimalSymbols, label
 from ttdbg.pltsymbols import plt_entries
 
 T = TypeVar("T")
+LABELS_KEPT = 4096  # gdb labels of addresses kept (the stack's words, x's rows)
 
 
 def _untrusted(read: Callable[[], T], nothing: T) -> T:
@@ -87,6 +88,9 @@ class Symbols:
         self._parsed: dict[tuple[str, int, int], Symbols] = {}
         self._image, self._bias = image, bias
         self._labels: MinimalSymbols | None = None  # gdb's minimal symbols, read when asked
+        # address -> its gdb label, for the libraries answered for now (most of the stack's
+        # words are the same from one step to the next)
+        self._labelled: dict[int, str] = {}
         try:
             elf = ELFFile(io.BytesIO(image))
         except Exception:
@@ -173,6 +177,8 @@ class Symbols:
             if parsed is None:
                 parsed = self._parsed[key] = Symbols(img.image, img.bias)
             libraries.append(parsed)
+        if libraries != self._libraries:  # the same Symbols objects: the labels still hold
+            self._labelled.clear()
         self._libraries = libraries
 
     @property
@@ -208,16 +214,22 @@ class Symbols:
     def describe_within(self, addr: int) -> str:
         """The `symbol+offset` label gdb gives `addr` in x's rows and branch targets (from
         its minimal symbols, by its rules), or "" where gdb prints none."""
-        owner = self._owner(addr)
-        if owner is not self:
-            return owner.describe_within(addr)
+        labelled = self._labelled
+        known = labelled.get(addr)
+        if known is None:
+            if len(labelled) >= LABELS_KEPT:
+                labelled.clear()
+            known = labelled[addr] = self._owner(addr)._minimal_symbols().describe(addr)
+        return known
+
+    def _minimal_symbols(self) -> MinimalSymbols:
+        """This image's own minimal symbols, read when first asked for."""
         if self._labels is None:
             self._labels = _untrusted(self._read_labels, MinimalSymbols([], []))
-        return self._labels.describe(addr)
+        return self._labels
 
     def _read_labels(self) -> MinimalSymbols:
-        elf = ELFFile(io.BytesIO(self._image))
-        return MinimalSymbols(read_minimal_symbols(elf, self._bias), section_spans(elf, self._bias))
+        return MinimalSymbols.read(ELFFile(io.BytesIO(self._image)), self._bias)
 
     def line_for(self, addr: int) -> SourceLine | None:
         """The source line of the instruction at `addr`; None outside every sequence."""

@@ -22,7 +22,6 @@ REMEMBERED_MARGIN = 256  # bytes kept below the stack pointer (pushes move the p
 REMEMBERED = MEMORY_BYTES + 2 * REMEMBERED_MARGIN
 STACK_WORDS = 64
 DECODED_KEPT = 256  # decoded stretches of code kept (keyed by their bytes)
-DESCRIBED_KEPT = 4096  # stack words' symbols kept
 OUTPUT_TAIL = 4000  # bytes of program output the output pane keeps
 
 
@@ -106,10 +105,6 @@ class ViewBuilder:
         self._before: _Remembered | None = None  # the state before the last move
         self._window = -1  # the first address of the disassembly shown last
         self._decoded: dict[tuple[object, ...], tuple[DisasmLine, ...]] = {}
-        # The stack words' symbols (most words are the same from one step to the next), for
-        # the libraries of `_described_for`.
-        self._described: dict[int, str] = {}
-        self._described_for: object = None
         self._built_at: tuple[int, dict[str, int]] | None = None  # icount, registers there
 
     def remember(self, memory_addr: int | str | None) -> None:
@@ -244,13 +239,6 @@ class ViewBuilder:
                 return
             offset = resume
 
-    def _descriptions(self) -> dict[int, str]:
-        """Stack words' symbol+offset, looked up once for the libraries loaded now."""
-        key = self.symbols.libraries_key
-        if key != self._described_for or len(self._described) >= DESCRIBED_KEPT:
-            self._described, self._described_for = {}, key
-        return self._described
-
     def _memory(self, addr: int, size: int = MEMORY_BYTES) -> bytes | None:
         """`size` bytes from `addr`, or as many as are mapped (at least 16)."""
         while size >= 16:
@@ -291,7 +279,7 @@ class ViewBuilder:
             block: bytes | None = tl.read_memory(sp, 8 * STACK_WORDS)
         except TimelineError:
             block = None
-        described = self._descriptions()
+        describe = self.symbols.describe_within  # gdb's `x/a` labels, kept by Symbols
         for i in range(STACK_WORDS):
             addr = sp + 8 * i
             word: int | None
@@ -302,13 +290,7 @@ class ViewBuilder:
                     word = int.from_bytes(tl.read_memory(addr, 8), "little")
                 except TimelineError:
                     word = None
-            label = ""
-            if word:
-                known = described.get(word)
-                label = described[word] = (
-                    self.symbols.describe_within(word) if known is None else known
-                )
-            stack.append((addr, word, label))
+            stack.append((addr, word, describe(word) if word else ""))
         before_events, after_events = tl.events_around(6, 6)
         firmware = tl.firmware
         history = tl.history_read
