@@ -344,8 +344,6 @@ def _differing(now: bytes, before: bytes) -> frozenset[int]:
     """The offsets where two byte strings differ (over the shorter one's length). Most
     instructions write no byte of the window: a comparison of the two strings, not a loop
     over 512 byte pairs, then says so."""
-    if now == before:
-        return frozenset()
     length = min(len(now), len(before))
     if now[:length] == before[:length]:
         return frozenset()

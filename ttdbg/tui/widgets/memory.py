@@ -81,7 +81,6 @@ class Memory(Pane):
         self.set_rows(rows)
 
     def relayout(self) -> None:
-        self._drawn_from = None
         if self._shown is not None and bytes_per_row(self.content_region.width) != self.row_bytes:
             self.show(*self._shown)
         else:
