@@ -85,6 +85,25 @@ def test_library_code_is_symbolized(timeline: tuple[Timeline, Symbols, str]) -> 
     assert any(label.startswith("main+") for _a, _w, label in view.stack)
 
 
+def test_labels_follow_the_loaded_libraries(timeline: tuple[Timeline, Symbols, str]) -> None:
+    """gdb's label of a library address (kept by Symbols once looked up) is there while the
+    library is loaded and gone before it is: set_libraries drops the kept labels."""
+    tl, symbols, _lib_copy = timeline
+    builder = ViewBuilder(tl, symbols)
+    tl.seek(tl.end)
+    builder.build(None)  # every library is loaded by now
+    lib_add = symbols.resolve("lib_add")
+    assert lib_add is not None
+    assert symbols.describe_within(lib_add) == "lib_add"
+    tl.seek(0)
+    builder.build(None)  # before the dynamic loader has mapped any library
+    assert symbols.describe_within(lib_add) == ""
+    tl.seek(tl.end)
+    builder.build(None)
+    assert symbols.describe_within(lib_add + 4) == "lib_add+4"
+    assert symbols.describe_within(lib_add) == "lib_add"
+
+
 CALLS = ("call", "bl", "jal")
 
 
