@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -305,6 +306,39 @@ static void backlog(void) {
     printf("second connection accepted, sent [%s]\n", buf);
 }
 
+/* A receive with SO_RCVTIMEO ends with EAGAIN while another thread waits in accept. */
+static void *accept_one(void *arg) {
+    int conn = accept(*(int *)arg, NULL, NULL);
+    CHECK(conn >= 0);
+    close(conn);
+    return NULL;
+}
+
+static void receive_timeout(void) {
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(listener >= 0);
+    struct sockaddr_in any = loopback(0);
+    CHECK(bind(listener, (struct sockaddr *)&any, sizeof any) == 0 && listen(listener, 1) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, accept_one, &listener) == 0);
+    int s[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, s) == 0);
+    struct timeval tv = {0, 200000};
+    CHECK(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+    char x;
+    errno = 0;
+    ssize_t n = recv(s[0], &x, 1, 0);
+    printf("recv with SO_RCVTIMEO: %zd %s\n", n, errno == EAGAIN ? "EAGAIN" : "?");
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in to = loopback(port_of(listener));
+    CHECK(c >= 0 && connect(c, (struct sockaddr *)&to, sizeof to) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    close(c);
+    close(s[0]);
+    close(s[1]);
+    close(listener);
+}
+
 static volatile int sigpipes;
 
 static void count_sigpipe(int sig) {
@@ -360,6 +394,7 @@ int main(int argc, char **argv) {
     }
     if (argc == 2 && strcmp(argv[1], "backlog") == 0) {
         backlog();
+        receive_timeout();
         return 0;
     }
     if (argc == 2 && strcmp(argv[1], "families") == 0) {

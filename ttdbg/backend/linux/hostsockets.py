@@ -234,6 +234,20 @@ def passed_fds(control: bytes) -> list[int]:
     return fds
 
 
+SO_RCVTIMEO, SO_SNDTIMEO = 20, 21  # the struct timeval forms (SO_*TIMEO_OLD on 64-bit)
+
+
+def timeout_ms(fd: int, option: int) -> int:
+    """How long a receive (SO_RCVTIMEO) or send (SO_SNDTIMEO) on host socket `fd` waits
+    before EAGAIN, in ms rounded up; -1 when for ever (0, or not a socket)."""
+    tv = (ctypes.c_int64 * 2)()
+    size = ctypes.c_uint32(ctypes.sizeof(tv))
+    if _libc.getsockopt(fd, SOL_SOCKET, option, tv, ctypes.byref(size)) != 0:
+        return -1
+    ms = tv[0] * 1000 + -(-tv[1] // 1000)
+    return ms if ms > 0 else -1
+
+
 def would_block_writing(fd: int) -> HostWatch | None:
     """What to watch (the fd, for output) when a send on this blocking host socket would wait
     now; None when it would not (or the socket does not wait)."""

@@ -178,28 +178,22 @@ def sys_recvfrom(p: LinuxPlatform, a: Args) -> int | None:
     f = _socket(p, fd)
     if isinstance(f, int):
         return f
-    threads = p.threads
     parked: list[HostWatch] = []
 
-    def would_wait() -> bool:
+    def waited() -> Outcome | None:
         # As read(): a receive that would wait parks its thread while another could run
         # (the sender may be one of the program's own threads).
         if flags & MSG_DONTWAIT:
-            return False
-        watch, _timeout = threads.host_wait_plan(lambda: p.live.would_block_reading(f))
-        if watch is not None:
-            parked.append(watch)
-        return watch is not None
+            return None
+        return _wait_or_go(p, f, lambda: p.live.would_block_reading(f), parked, RECEIVING)
+
+    def receive_from() -> Outcome:
+        stop = waited()
+        return stop or p.live.recv_from(f, min(count, MAX_IO), _receive_flags(p, flags))
 
     if src:
         # With the sender's address: the answer is its length, the address, then the bytes.
-        result, data = p.host_call(
-            lambda: (
-                (-ERESTARTSYS, b"")
-                if would_wait()
-                else p.live.recv_from(f, min(count, MAX_IO), _receive_flags(p, flags))
-            )
-        )
+        result, data = p.host_call(receive_from)
         if parked_now(p, result, parked):
             return None
         if result >= 0:
@@ -209,8 +203,9 @@ def sys_recvfrom(p: LinuxPlatform, a: Args) -> int | None:
         return result
 
     def receive() -> SpanOutcome:
-        if would_wait():
-            return -ERESTARTSYS, b"", b""
+        stop = waited()
+        if stop is not None:
+            return *stop, b""
         return p.live.recv(f, min(count, MAX_IO), _receive_flags(p, flags))
 
     result, data = p.host_read(receive)
@@ -255,6 +250,30 @@ def sys_listen(p: LinuxPlatform, a: Args) -> int:
     return _on_host_fd(p, a, lambda fd: hostsockets.listen(fd, a[1]))
 
 
+RECEIVING, SENDING = hostsockets.SO_RCVTIMEO, hostsockets.SO_SNDTIMEO
+
+
+def _wait_or_go(
+    p: LinuxPlatform,
+    f: OpenFile,
+    would_block: Callable[[], HostWatch | None],
+    parked: list[HostWatch],
+    timeout_option: int,
+) -> Outcome | None:
+    """Recording, in a host call's closure: None when the call goes ahead on the host;
+    -ERESTARTSYS when its thread parks instead (another could run and the call would wait
+    now; what it waits for goes to `parked`); -EAGAIN when it parked for as long as the
+    socket's SO_RCVTIMEO or SO_SNDTIMEO (`timeout_option`) says and would still wait."""
+    limit = hostsockets.timeout_ms(p.live.fd(f), timeout_option)
+    watch, left = p.threads.host_wait_plan(would_block, limit)
+    if watch is not None:
+        parked.append(watch)
+        return -ERESTARTSYS, b""
+    if left == 0 and would_block() is not None:
+        return -EAGAIN, b""
+    return None
+
+
 def _parks(
     p: LinuxPlatform, would_block: Callable[[], HostWatch | None], parked: list[HostWatch]
 ) -> bool:
@@ -279,9 +298,8 @@ def _accept(p: LinuxPlatform, fd: int, addr: int, len_addr: int, flags: int) -> 
     def host() -> Outcome:
         # As read(): an accept that would wait parks its thread while another could run
         # (the client may be one of the program's own threads).
-        if _parks(p, lambda: p.live.would_block_reading(f), parked):
-            return -ERESTARTSYS, b""
-        return hostsockets.accept(p.live.fd(f), nonblock, kept)
+        stop = _wait_or_go(p, f, lambda: p.live.would_block_reading(f), parked, RECEIVING)
+        return stop or hostsockets.accept(p.live.fd(f), nonblock, kept)
 
     result, peer = p.host_call(host)
     if parked_now(p, result, parked):
@@ -391,8 +409,9 @@ def _sending(
         threads = p.threads
         if flags & MSG_DONTWAIT or not (threads.multi and threads.others_could_run()):
             return send(fd, flags)
-        if _parks(p, lambda: hostsockets.would_block_writing(fd), parked):
-            return -ERESTARTSYS, b""
+        stop = _wait_or_go(p, f, lambda: hostsockets.would_block_writing(fd), parked, SENDING)
+        if stop is not None:
+            return stop
         got = send(fd, flags | MSG_DONTWAIT)
         if got[0] == -EAGAIN and hostsockets.would_block_writing(fd) is not None:
             parked.append(((fd, 4),))  # POLLOUT
@@ -447,8 +466,10 @@ def sys_recvmsg(p: LinuxPlatform, a: Args) -> int | None:
     parked: list[HostWatch] = []
 
     def host() -> Outcome:
-        if not flags & MSG_DONTWAIT and _parks(p, lambda: p.live.would_block_reading(f), parked):
-            return -ERESTARTSYS, b""
+        if not flags & MSG_DONTWAIT:
+            stop = _wait_or_go(p, f, lambda: p.live.would_block_reading(f), parked, RECEIVING)
+            if stop is not None:
+                return stop
         return hostsockets.receive_message(p.live.fd(f), count, room, _receive_flags(p, flags))
 
     result, data = p.host_call(host)
