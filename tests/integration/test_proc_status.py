@@ -1,5 +1,6 @@
-"""/proc/self/status, stat and statm, and /etc/mtab, as the program sees them: the native run
-is the oracle (x86-64), the recording must print the same and the replay repeat it."""
+"""/proc/self/status, stat and statm, /etc/mtab and /proc/cpuinfo, as the program sees them:
+the native run is the oracle (x86-64), the recording must print the same and the replay
+repeat it."""
 
 from __future__ import annotations
 
@@ -64,3 +65,13 @@ def test_etc_mtab_is_the_guests_mount_table(tmp_path: Path) -> None:
     assert native.returncode == 0, native.stderr.decode()
     assert native.stdout.startswith(b"stat /etc/mtab: 0, mode 100444\n")
     assert recorded_and_replayed(program, tmp_path) == native.stdout
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_cpuinfo_describes_the_cpu_the_program_runs_on(arch: str, tmp_path: Path) -> None:
+    """/proc/cpuinfo lists the online CPUs and, on x86-64, the model and flags CPUID gives;
+    elsewhere the features AT_HWCAP gives: as natively (the host's CPUs and flags before)."""
+    native = run_native(native_command("x86_64", build("cpuinfo_model", "x86_64")), cwd=tmp_path)
+    assert native.returncode == 0, native.stderr.decode()
+    assert native.stdout.count(b": 1\n") == 3, native.stdout.decode()
+    assert recorded_and_replayed(build("cpuinfo_model", arch), tmp_path) == native.stdout

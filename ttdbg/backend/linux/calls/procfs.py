@@ -10,7 +10,8 @@ with EACCES. Any other entry of the guest's /proc directory is refused too (EACC
 served from the recorder. Whatever a path reaches through symlinks or directory fds is checked
 on the host (`HostIO.contain`); one that leads into the recorder's own entry through a symlink
 (/etc/mtab) is served the guest's entry there. Its entries' times and owner are those of the
-recorder's /proc/self. The CPU files under /sys say one CPU, as sched_getaffinity does.
+recorder's /proc/self. The CPU files under /sys say one CPU, as sched_getaffinity does, and
+/proc/cpuinfo that CPU of the guest's fixed model (cpuinfo).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 import struct
 from dataclasses import dataclass
 
+from ..cpuinfo import CPUINFO
 from ..errnos import EACCES, EBADF, EINVAL, ENOENT, ENOLCK, ENOTDIR, ESPIPE
 from ..fdtable import OpenFile
 from ..platform import LinuxPlatform
@@ -36,6 +38,7 @@ PROC_FILE_MODE, PROC_DIR_MODE, PROC_LINK_MODE = 0o100444, 0o040555, 0o120777
 CPU_LISTS = {f"/sys/devices/system/cpu/{name}": "0\n" for name in ("online", "possible", "present")}
 FILES = ("cmdline", "environ", "comm", "status", "stat", "statm", "maps", "auxv", "mountinfo",
          "mounts")  # fmt: skip
+CPUINFO_PATH = "/proc/cpuinfo"  # the guest's CPU model, never the host's CPUs
 # Paths outside /proc/self that are links to entries in it.
 ALIASES = {"/proc/mounts": "mounts"}
 LINKS = ("exe", "cwd", "root")
@@ -65,6 +68,8 @@ def classify(p: LinuxPlatform, path: str) -> ProcPath | str | None:
     """ProcPath for the guest's own /proc entries, the text of an emulated /sys file, else None."""
     if path in CPU_LISTS:
         return CPU_LISTS[path]
+    if path == CPUINFO_PATH:
+        return CPUINFO[p.arch.name]
     if path in ALIASES:
         return ProcPath(ALIASES[path])
     dev = _DEV_FD.match(path)
@@ -220,7 +225,9 @@ def read(f: OpenFile, count: int, offset: int | None = None) -> bytes:
 
 
 # The entries Linux serves through seq_file: no SEEK_END, no pwrite (ESPIPE).
-SEQ_FILES = frozenset(("status", "stat", "statm", "maps", "auxv", "comm", "mountinfo", "mounts"))
+SEQ_FILES = frozenset(
+    ("status", "stat", "statm", "maps", "auxv", "comm", "mountinfo", "mounts", "cpuinfo")
+)
 SYSFS_FILE_SIZE = 4096  # what sysfs attributes report as their size, and seek from
 
 
