@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from ttdbg.backend.linux.calls.procstatus import parse_host
+from ttdbg.backend.linux.calls.procstatus import _table_pages, _union, parse_host
 
 
 def test_status_lines_and_stat_fields() -> None:
@@ -25,3 +25,15 @@ def test_any_bytes_parse() -> None:
             host = parse_host(bytes(rng.randrange(256) for _ in range(size)))
             assert all(isinstance(k, str) and isinstance(v, str) for k, v in host.status)
             assert isinstance(host.stat_field(22), int)
+
+
+def test_page_tables_counted_once_per_span_and_fast_for_huge_reservations() -> None:
+    page, mib2, gib = 4096, 2 << 20, 1 << 30
+    assert _table_pages([(0, page, 3)]) == 3  # one PTE, PMD and PUD page
+    assert _table_pages([(0, page, 3), (2 * page, 3 * page, 3)]) == 3  # the same tables
+    assert _table_pages([(0, page, 3), (mib2, mib2 + page, 3)]) == 4  # a second PTE page
+    assert _table_pages([(0, page, 3), (gib, gib + page, 3)]) == 5
+    # 16 TiB reserved (a sanitizer's shadow) is counted, not walked.
+    huge = _table_pages([(1 << 44, 1 << 45, 0)])
+    assert huge == (1 << 44 >> 21) + (1 << 44 >> 30) + (1 << 44 >> 39)
+    assert _union([(5, 9), (0, 3), (2, 6), (20, 30)]) == [(0, 9), (20, 30)]

@@ -96,6 +96,30 @@ def _overlap(lo: int, hi: int, ranges: list[tuple[int, int]]) -> int:
     return sum(max(0, min(hi, b) - max(lo, a)) for a, b in ranges)
 
 
+def _union(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted disjoint ranges covering the same bytes (a shared file mapping is a view too)."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _table_pages(regions: list[tuple[int, int, int]]) -> int:
+    """The page-table pages mapping the (sorted) regions: one per 2 MiB, 1 GiB and 512 GiB
+    spanned, counted without walking a huge reservation page by page."""
+    count = 0
+    for shift in (21, 30, 39):
+        last = -1
+        for start, end, _perms in regions:
+            first, final = max(start >> shift, last + 1), (end - 1) >> shift
+            count += max(0, final - first + 1)
+            last = max(last, final)
+    return count
+
+
 def memory_use(p: LinuxPlatform) -> MemoryUse:
     """The address space's sizes as task_mem() counts them from the VMAs."""
     regions = p.m.regions()
@@ -104,13 +128,12 @@ def memory_use(p: LinuxPlatform) -> MemoryUse:
         (s.vaddr & ~(PAGE - 1), _page_up(s.vaddr + len(s.data))) for s in p.program.all_segments
     ]
     files += [(v[0], v[1]) for v in p.mem.views]
-    files += [(m.start, m.end) for m in p.mem.shared.maps]
+    files = _union(files + [(m.start, m.end) for m in p.mem.shared.maps])
     stack_low = p.arch.stack_top
     for s, e, _perms in reversed(regions):  # the stack: the run of regions ending at its top
         if e == stack_low:
             stack_low = s
     file = data = stack = exec_ = 0
-    tables: set[tuple[int, int]] = set()
     for s, e, perms in regions:
         in_file = _overlap(s, e, files)
         file += in_file
@@ -120,16 +143,14 @@ def memory_use(p: LinuxPlatform) -> MemoryUse:
             data += e - s - in_stack
         elif perms & 4 and not perms & 2:
             exec_ += e - s - in_stack
-        # The page tables mapping it: one page per 2 MiB, 1 GiB and 512 GiB spanned.
-        for level, shift in enumerate((21, 30, 39)):
-            tables.update((level, a) for a in range(s >> shift, ((e - 1) >> shift) + 1))
     code = [(s.vaddr, s.vaddr + len(s.data)) for s in p.program.segments if s.perms & PERM_X]
     text = 0
     if code:
         start, end = min(a for a, _ in code), max(b for _, b in code)
         text = min(_page_up(end) - (start & ~(PAGE - 1)), exec_)
     peak = max(p.mem.peak_vm, total)
-    return MemoryUse(total, peak, file, total - file, data, stack, exec_, text, len(tables) * PAGE)
+    tables = _table_pages(regions) * PAGE
+    return MemoryUse(total, peak, file, total - file, data, stack, exec_, text, tables)
 
 
 def _kb(value: int) -> str:
