@@ -8,7 +8,6 @@ import struct
 from ..errnos import EINTR
 from ..platform import LinuxPlatform
 from ..structs import pack_rusage, pack_timespec, pack_timeval
-from . import procstatus
 from .table import EINVAL, Args, Kind, fd_arg, syscall
 from .threads import park_sleep
 
@@ -114,7 +113,7 @@ def sys_getrusage(p: LinuxPlatform, a: Args) -> int:
         return 0, pack_rusage(int(t.user * 1e9), int(t.system * 1e9), 0)
 
     result, data = p.host_call(host)
-    peak = procstatus.memory_use(p).peak // 1024
+    peak = max(p.mem.peak_vm, p.mem.mapped_bytes()) // 1024  # VmHWM, every page resident
     p.m.write(a[1], data[:RU_MAXRSS] + peak.to_bytes(8, "little") + data[RU_MAXRSS + 8 :])
     return result
 
