@@ -188,7 +188,10 @@ class Threads:
         self.slice_end = self.policy.next_quantum()
         # Recording: the icount settled last without a switch. No quantum may end early there
         # afterwards: a snapshot may have been taken in between, which replay checks before
-        # a switch logged at its icount would come (it takes that switch first).
+        # a switch logged at its icount would come (it takes that switch first). Kept here,
+        # not in Machine.run where early ends are taken: the machine cannot tell a settle
+        # that switched from one that did not, and after a switch an early end at the same
+        # icount stays allowed (quanta shorter than a block: records would change).
         self.settled_at = -1
         self.switches = 0
         # Told the tid of the thread about to run at every switch to another thread, before
