@@ -20,6 +20,14 @@ class LibraryBreak:
     library: str
 
 
+def function_entries(symbols: Symbols, name: str) -> list[int]:
+    """Where gdb's `break NAME` stops in one file: after the prologue of each function called
+    NAME (a file's own ones included: two files' static functions are two locations), once
+    per address (aliases are one)."""
+    entries = (symbols.after_prologue(s) for s in symbols.functions_named(name))
+    return sorted(set(entries))
+
+
 class LibraryFunctions:
     """Looks functions up in the libraries of a recording, in the order they were first
     mapped (as the dynamic loader searches them); each library is read once."""
@@ -43,20 +51,25 @@ class LibraryFunctions:
         return image, symbols
 
     def find(self, name: str) -> LibraryBreak | None:
-        """The breakpoint gdb's `break NAME` sets in the first library defining the function
-        NAME (after its prologue, as gdb stops), or None."""
+        """The first of `find_all`, or None."""
+        return next(iter(self.find_all(name)), None)
+
+    def find_all(self, name: str) -> list[LibraryBreak]:
+        """The locations of gdb's `break NAME` in the libraries: in each library defining a
+        function NAME (global, weak or a file's own: gdb takes them all), after its prologue
+        as gdb stops, in the order the libraries were first mapped."""
+        out: list[LibraryBreak] = []
         for lib in self._libraries():
             found = self._of(lib.digest)
             if found is None:
                 continue
             image, symbols = found
-            sym = symbols.by_name.get(name)
-            if sym is None or not sym.is_function:
-                continue
-            offset = file_offset(image, symbols.after_prologue(sym))
-            if offset is not None:
-                return LibraryBreak(CodeBreakpoint(lib.digest, offset), name, lib.path)
-        return None
+            for addr in function_entries(symbols, name):
+                offset = file_offset(image, addr)
+                bp = CodeBreakpoint(lib.digest, offset) if offset is not None else None
+                if bp is not None and all(b.code != bp for b in out):
+                    out.append(LibraryBreak(bp, name, lib.path))
+        return out
 
     def at(self, code: CodeBreakpoint) -> LibraryBreak:
         """The breakpoint `code` named by the function it is in (or its file offset)."""

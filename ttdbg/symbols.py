@@ -108,6 +108,7 @@ class Symbols:
         self._lines.sort(key=lambda e: (e[0], e[1] is not None))
         self._line_addrs = [a for a, _ in self._lines]
         self.by_name = {s.name: s for s in self.symbols}
+        self._functions: dict[str, list[Symbol]] | None = None  # by name, made when asked
 
     def _read_symbols(self, elf: ELFFile, bias: int) -> list[Symbol]:
         symbols: list[Symbol] = []
@@ -180,6 +181,11 @@ class Symbols:
         if libraries != self._libraries:  # the same Symbols objects: the labels still hold
             self._labelled.clear()
         self._libraries = libraries
+
+    @property
+    def libraries(self) -> list[Symbols]:
+        """The symbols of the libraries loaded at the moment (set_libraries)."""
+        return self._libraries
 
     @property
     def libraries_key(self) -> tuple[int, ...]:
@@ -281,6 +287,16 @@ class Symbols:
             if where is not None and (not sym.size or a < sym.addr + sym.size)
         ]  # fmt: skip
         return rows[1] if len(rows) >= 2 else sym.addr
+
+    def functions_named(self, name: str) -> list[Symbol]:
+        """Every function symbol called `name` in this file (not its libraries): a global one
+        and each file's own static ones."""
+        if self._functions is None:
+            self._functions = {}
+            for s in self.symbols:
+                if s.is_function:
+                    self._functions.setdefault(s.name, []).append(s)
+        return self._functions.get(name, [])
 
     def where_defined(self, name: str) -> tuple[Symbols, Symbol] | None:
         """The symbol called `name` and the symbols holding it: the program's own first, then

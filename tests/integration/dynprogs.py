@@ -368,3 +368,46 @@ def build_reloads(tmp: Path, arch: str = "x86_64") -> list[str]:
     other = compile_source(tmp, "libother.so", OTHER_LIBRARY, *shared, arch=arch)
     prog = compile_source(tmp, "reloads", RELOADS, "-ldl", arch=arch)
     return [str(prog), str(target), str(other)]
+
+
+# Two libraries that define the same function, and a program with a static function of one
+# name in each of its two files: gdb's `break dup_fn` and `break twin` have two locations each.
+DUP_LIBRARY_A = "int dup_fn(int v) { int r = v * 3; return r + 1; }\n"
+DUP_LIBRARY_B = "int dup_fn(int v) { int r = v * 5; return r + 2; }\n"
+TWINS_AUX = r"""
+static int twin(int v) { int r = v + 100; return r; }
+int aux_twin(int v) { return twin(v); }
+void *aux_twin_address(void) { return (void *)twin; }
+"""
+# dlopen both (each dup_fn is its own: RTLD_LOCAL), call A's, B's, A's, then each twin. The
+# addresses are printed as dlsym and the program see them, unbuffered, for the oracle.
+TWINS = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+typedef int (*fn_t)(int);
+int aux_twin(int v);
+void *aux_twin_address(void);
+static int twin(int v) { int r = v + 10; return r; }
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    void *a = dlopen(argv[1], RTLD_NOW), *b = dlopen(argv[2], RTLD_NOW);
+    if (!a || !b) { printf("dlopen failed: %s\n", dlerror()); return 1; }
+    fn_t fa = (fn_t)dlsym(a, "dup_fn"), fb = (fn_t)dlsym(b, "dup_fn");
+    printf("a %p b %p main %p aux %p\n", (void *)fa, (void *)fb, (void *)twin,
+           aux_twin_address());
+    int total = fa(1) + fb(2) + fa(3) + twin(4) + aux_twin(5);
+    printf("total %d\n", total);
+    return 0;
+}
+"""
+
+
+def build_twins(tmp: Path, arch: str = "x86_64") -> list[str]:
+    """TWINS (two files) and its two libraries built in `tmp`: the program's argv."""
+    shared = ("-shared", "-fPIC")
+    liba = compile_source(tmp, "liba.so", DUP_LIBRARY_A, *shared, arch=arch)
+    libb = compile_source(tmp, "libb.so", DUP_LIBRARY_B, *shared, arch=arch)
+    aux = tmp / "aux.c"
+    aux.write_text(TWINS_AUX)
+    prog = compile_source(tmp, "twins", TWINS, str(aux), "-ldl", arch=arch)
+    return [str(prog), str(liba), str(libb)]

@@ -6,7 +6,8 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -39,7 +40,7 @@ from ttdbg.backend.stops import (
 from ttdbg.dwarf.inspector import ExpressionError
 from ttdbg.dwarf.types import CType
 from ttdbg.errors import TtdbgError
-from ttdbg.libraryfunctions import LibraryBreak, LibraryFunctions
+from ttdbg.libraryfunctions import LibraryBreak, LibraryFunctions, function_entries
 from ttdbg.session import Session
 from ttdbg.symbols import Symbols
 
@@ -256,8 +257,14 @@ class TtdbgApp(App[None]):
         )
         # tbreak addresses and library code, removed when hit
         self.temporary: set[int | CodeBreakpoint] = set()
-        # gdb-style number -> an address, or a library's code wherever the library is mapped
-        self.breakpoint_numbers: dict[int, int | CodeBreakpoint] = {}
+        # gdb-style number -> its locations (gdb's N.1, N.2, ...): each an address, or a
+        # library's code wherever the library is mapped
+        self.breakpoint_numbers: dict[int, tuple[int | CodeBreakpoint, ...]] = {}
+        # A `break FUNC` whose locations the engine thread is looking for, and what the
+        # status line says meanwhile (reading a library's symbols the first time takes a
+        # fifth of a second for libc: not on this thread).
+        self._lookup: Future[_Outcome] | None = None
+        self._looking = ""
         # Every library the recording maps, for `break FUNC`; the names of code breakpoints.
         self.library_functions = LibraryFunctions(self.tl.mapped_libraries, rec.files.get)
         self.library_breaks: dict[CodeBreakpoint, LibraryBreak] = {}
@@ -457,8 +464,9 @@ class TtdbgApp(App[None]):
         replace: bool = False,
         record: bool = False,
         here: bool = False,
-    ) -> None:
-        """Send `job` to the engine thread; its outcome comes back as a message. A `here` job
+    ) -> Future[_Outcome] | None:
+        """Send `job` to the engine thread; its outcome comes back as a message (the future
+        that brings it; None when it ran here). A `here` job
         (one instruction forward, a few milliseconds) runs on this thread when the engine is
         idle: the two thread hand-offs and the message cost more than the step itself. Not
         while an outcome is on its way: it was built before this job ran, and shown after
@@ -468,10 +476,11 @@ class TtdbgApp(App[None]):
             ran = self.engine.run_now(job, origin)
             if ran is not None:
                 self._show_outcome(ran[0], record)
-                return
+                return None
         self._in_flight += 1
         future = self.engine.submit(job, origin, replaceable=replace)
         future.add_done_callback(lambda f: self.post_message(EngineDone(f, record)))
+        return future
 
     def run_op(
         self,
@@ -537,16 +546,32 @@ class TtdbgApp(App[None]):
             for bp in self.temporary
             if isinstance(bp, CodeBreakpoint) and addr in self.tl.code_addresses(bp)
         ]
-        for where in hit:
-            self.temporary.discard(where)
-            if isinstance(where, CodeBreakpoint):
-                self.tl.remove_code_breakpoint(where)
-            else:
-                self.tl.remove_breakpoint(where)
-        if hit:  # its number goes too, as gdb deletes a tbreak (replaced whole: UI reads it)
-            self.breakpoint_numbers = {
-                n: where for n, where in self.breakpoint_numbers.items() if where not in hit
-            }
+        if not hit:
+            return
+        # Its number goes too, with all its locations, as gdb deletes a tbreak at its first
+        # stop (replaced whole: the UI thread reads it).
+        gone = {n for n, places in self.breakpoint_numbers.items() if set(places) & set(hit)}
+        for n in gone:
+            for where in self.breakpoint_numbers[n]:
+                self.temporary.discard(where)
+                if not self._numbered_elsewhere(where, gone):
+                    self._remove_location(where)
+        self.breakpoint_numbers = {
+            n: places for n, places in self.breakpoint_numbers.items() if n not in gone
+        }
+
+    def _numbered_elsewhere(self, where: int | CodeBreakpoint, numbers: set[int]) -> bool:
+        """Another breakpoint number than `numbers` has a location `where`."""
+        return any(
+            where in places for n, places in self.breakpoint_numbers.items() if n not in numbers
+        )
+
+    def _remove_location(self, where: int | CodeBreakpoint) -> None:
+        """Take one location out of the timeline (engine thread)."""
+        if isinstance(where, CodeBreakpoint):
+            self.tl.remove_code_breakpoint(where)
+        else:
+            self.tl.remove_breakpoint(where)
 
     def _outcome(self, stop: Stop | None, before: int, error: str) -> _Outcome:
         """The view at the engine's position, with what the operation reported."""
@@ -560,6 +585,9 @@ class TtdbgApp(App[None]):
     def on_engine_done(self, message: EngineDone) -> None:
         self._in_flight -= 1
         future = message.future
+        if future is self._lookup:  # a `break`'s locations: set, or not found
+            self._lookup, self._looking = None, ""
+            self._refresh_view()  # the marks of library code are where the view says
         if future.cancelled():
             return
         error = future.exception()
@@ -740,28 +768,60 @@ class TtdbgApp(App[None]):
             known = self.library_breaks[bp] = self.library_functions.at(bp)
         return known
 
+    def _where_here(self, bp: CodeBreakpoint) -> str:
+        """Where a library's code applies at the position shown, for the marks pane."""
+        addrs = dict(self.view.code_breaks).get(bp) if self.view is not None else None
+        if addrs is None:
+            return "(where: not known yet)"
+        return "at " + ", ".join(f"{a:#x}" for a in addrs) if addrs else "(not mapped here)"
+
+    def _location_row(self, where: int | CodeBreakpoint) -> str:
+        """One location in the marks pane: a library's by its file name (the pane is
+        narrow: info breakpoints gives the path)."""
+        if isinstance(where, int):
+            return f"{where:#x} {self.symbols.describe(where)}"
+        lib = self._library_break(where)
+        return f"{lib.function} in {os.path.basename(lib.library)} {self._where_here(where)}"
+
     def _code_rows(self) -> list[str]:
         """`FUNC in LIBRARY` and where it applies at the position shown, for each breakpoint
-        on a library's code."""
+        on a library's code that is one breakpoint's only location."""
+        grouped = {where for _n, places in self._multiple() for where in places}
+        return [
+            self._location_row(bp) for bp in sorted(self.tl.code_breakpoints) if bp not in grouped
+        ]
+
+    def _multiple(self) -> list[tuple[int, tuple[int | CodeBreakpoint, ...]]]:
+        """The breakpoints with several locations, by number."""
+        return sorted((n, p) for n, p in self.breakpoint_numbers.items() if len(p) > 1)
+
+    def _location_groups(self) -> list[tuple[str, list[str]]]:
+        """Each breakpoint with several locations, as gdb lists it: `N: K locations`, then
+        each location N.M in address order at the position shown (a library's not mapped
+        there last)."""
         here = dict(self.view.code_breaks) if self.view is not None else {}
-        rows = []
-        for bp in sorted(self.tl.code_breakpoints):
-            lib = self._library_break(bp)
-            addrs = here.get(bp)
-            where = (
-                "(where: not known yet)"
-                if addrs is None
-                else "at " + ", ".join(f"{a:#x}" for a in addrs)
-                if addrs
-                else "(not mapped here)"
+
+        def key(where: int | CodeBreakpoint) -> tuple[int, int]:
+            if isinstance(where, int):
+                return (0, where)
+            addrs = here.get(where)
+            return (0, min(addrs)) if addrs else (1, 0)
+
+        return [
+            (
+                f"{n}: {len(places)} locations",
+                [
+                    f"{n}.{m} {self._location_row(w)}"
+                    for m, w in enumerate(sorted(places, key=key), 1)
+                ],
             )
-            # The library's file name: the pane is narrow (info breakpoints gives the path).
-            rows.append(f"{lib.function} in {os.path.basename(lib.library)} {where}")
-        return rows
+            for n, places in self._multiple()
+        ]
 
     def _refresh_marks(self) -> None:
+        grouped = {where for _n, places in self._multiple() for where in places}
         self._one(Marks).show(
-            self.tl.breakpoints,
+            frozenset(a for a in self.tl.breakpoints if a not in grouped),
             self.tl.watchpoints,
             self.tl.replay_breaks,
             self.session.bookmarks,
@@ -769,6 +829,7 @@ class TtdbgApp(App[None]):
             self.tl.interrupt_catch,
             self._interrupt_name,
             self._code_rows(),
+            self._location_groups(),
         )
 
     def _interrupt_name(self, number: int) -> str:
@@ -786,6 +847,7 @@ class TtdbgApp(App[None]):
                 gdb = f"gdb attached :{port} (time follows gdb)"
         stop = self.last_stop
         note = stop.describe() if stop is not None and not isinstance(stop, Reached) else ""
+        note = self._looking or note
         self._one(StatusBar).show(
             self.view,
             os.path.basename(self.tl.recording.path),
@@ -1059,7 +1121,7 @@ class TtdbgApp(App[None]):
         elif cmd.action == "goto":
             self.seek(parse_position(cmd.arg, self.tl.end))
         elif cmd.action in ("break", "tbreak"):
-            self._break(self._location(cmd.arg), temporary=cmd.action == "tbreak")
+            self._break_command(cmd.arg, temporary=cmd.action == "tbreak")
         elif cmd.action == "delete":
             self._delete_numbers(cmd.arg)
         elif cmd.action in ("watch", "rwatch", "awatch"):
@@ -1181,37 +1243,58 @@ class TtdbgApp(App[None]):
         chain = Provenance(tl.recording, tl.index).origin(addr, tl.position)
         return _Outcome(None, None, 0, "", note=f"{addr:#x}:\n{chain.describe()}")
 
-    def _break(self, location: int | LibraryBreak, temporary: bool) -> None:
+    def _break_command(self, arg: str, temporary: bool) -> None:
+        """`break`/`tbreak`: its locations are found and set on the engine thread (the first
+        lookup of a function reads every library's symbols); the status line says so until
+        the answer comes back as a message."""
+        name = arg.strip()
+        if name and not name.startswith("*") and not name.rpartition(":")[2].isdigit():
+            self._looking = f"looking up {name} in the program and its libraries..."
+            self._refresh_status()
+
+        def job(cancel: CancelToken) -> _Outcome:
+            try:
+                note = self._set_break(self._locations(arg), temporary, arg)
+            except (TtdbgError, CommandError) as err:
+                return _Outcome(None, None, 0, str(err))
+            return _Outcome(None, None, 0, "", note=note)
+
+        self._lookup = self._submit(job)
+
+    def _set_break(self, locations: list[int | LibraryBreak], temporary: bool, name: str) -> str:
+        """Number a breakpoint with these locations of `name` and set them (engine thread):
+        what gdb says of it."""
         tl = self.tl
         number = max(self.breakpoint_numbers, default=0) + 1
         word = "Temporary breakpoint" if temporary else "Breakpoint"
-        if isinstance(location, LibraryBreak):
-            bp = location.code
-            self.breakpoint_numbers[number] = bp
-            self.library_breaks[bp] = location
-            if temporary:
-                self.temporary.add(bp)
-
-            def add() -> str:
-                tl.add_code_breakpoint(bp)
-                here = tl.code_addresses(bp)
-                where = (
-                    "here at " + ", ".join(f"{a:#x}" for a in here)
-                    if here
-                    else "not mapped here; it stops wherever the library is mapped"
-                )
-                return f"{word} {number} at {location.function} in {location.library} ({where})"
-
-            self.ask(add)
-            self._refresh_view()  # the marks show where it applies here
-            return
-        addr = location
-        self.breakpoint_numbers[number] = addr
+        places: list[int | CodeBreakpoint] = []
+        for location in locations:
+            if isinstance(location, LibraryBreak):
+                self.library_breaks[location.code] = location
+                tl.add_code_breakpoint(location.code)
+                places.append(location.code)
+            else:
+                tl.add_breakpoint(location)
+                places.append(location)
         if temporary:
-            self.temporary.add(addr)
-        at = self.symbols.line_for(addr)
-        where = f": file {at.path}, line {at.line}." if at else ""
-        self.edit(lambda: tl.add_breakpoint(addr), f"{word} {number} at {addr:#x}{where}")
+            self.temporary.update(places)
+        # Replaced whole: the UI thread reads it.
+        self.breakpoint_numbers = {**self.breakpoint_numbers, number: tuple(places)}
+        if len(places) > 1:  # gdb: "Breakpoint 2 at 0x1180: twin. (2 locations)"
+            return f"{word} {number}: {name.strip()} ({len(places)} locations)"
+        (only,) = locations
+        if isinstance(only, LibraryBreak):
+            here = tl.code_addresses(only.code)
+            where = (
+                "here at " + ", ".join(f"{a:#x}" for a in here)
+                if here
+                else "not mapped here; it stops wherever the library is mapped"
+            )
+            return f"{word} {number} at {only.function} in {only.library} ({where})"
+        at = self.symbols.line_for(only)
+        return f"{word} {number} at {only:#x}" + (
+            f": file {at.path}, line {at.line}." if at else ""
+        )
 
     def _watch(self, kind: str, expr: str) -> str:
         """A watchpoint on an lvalue, as long as its type (engine thread)."""
@@ -1221,15 +1304,17 @@ class TtdbgApp(App[None]):
         self.watched[(value.address, value.type.size)] = (expr, value.type)
         return f"{kind} watchpoint on {expr} ({value.type.size} bytes at {value.address:#x})"
 
-    def _location(self, arg: str) -> int | LibraryBreak:
-        """gdb's break locations: LINE, FILE:LINE, FUNC, *ADDR (nothing: the pc). A function
-        of a library is found in every library the recording maps, loaded here or not, and
-        breaks on the library's code wherever the library is mapped."""
+    def _locations(self, arg: str) -> list[int | LibraryBreak]:
+        """gdb's break locations: LINE, FILE:LINE, FUNC, *ADDR (nothing: the pc) (engine
+        thread). FUNC has a location in each file defining a function FUNC, as gdb's: the
+        program (each of its files' static ones too), every library the recording maps,
+        loaded here or not (the library's code wherever it is mapped), and the dynamic
+        loader."""
         arg = arg.strip()
         if not arg:
-            return self.view.pc if self.view is not None else self.tl.pc
+            return [self.view.pc if self.view is not None else self.tl.pc]
         if arg.startswith("*"):
-            return self._address(arg[1:])
+            return [self._address(arg[1:])]
         file, _, line = arg.rpartition(":")
         if line.isdigit():
             if not file:
@@ -1238,43 +1323,59 @@ class TtdbgApp(App[None]):
             addr = self.symbols.address_of_line(file, int(line))
             if addr is None:
                 raise CommandError(f'No line {line} in file "{file or "(none)"}".')
-            return addr
-        own = self.symbols.by_name.get(arg)
-        if own is not None:
-            return self.symbols.after_prologue(own)
-        in_library = self.library_functions.find(arg)
-        if in_library is not None:
-            return in_library
-        # The dynamic loader (mapped by exec, for the whole run, at one address).
-        found = self.symbols.where_defined(arg)
-        if found is None:
+            return [addr]
+        found: list[int | LibraryBreak] = list(function_entries(self.symbols, arg))
+        in_libraries = self.library_functions.find_all(arg)
+        found += in_libraries
+        # The files loaded here that are not among the libraries mmap mapped: the dynamic
+        # loader (mapped by exec, for the whole run, at one address).
+        codes = {lib.code for lib in in_libraries}
+        for owner in self.symbols.libraries:
+            for addr in function_entries(owner, arg):
+                code = self.tl.code_breakpoint_at(addr)
+                if code is None and addr not in found:
+                    found.append(addr)
+                elif code is not None and code not in codes:
+                    codes.add(code)
+                    found.append(self.library_functions.at(code))
+        if not found:
             raise CommandError(
                 f'Function "{arg}" not defined (in the program or any library it maps).'
             )
-        owner, sym = found
-        return owner.after_prologue(sym)
+        return found
 
     def _delete_numbers(self, arg: str) -> None:
-        """delete: every breakpoint and watchpoint; delete N...: those breakpoints."""
-        tl = self.tl
+        """delete: every breakpoint and watchpoint; delete N...: those breakpoints, each
+        with all its locations."""
         if not arg.strip():
-            self.breakpoint_numbers.clear()
+            self.breakpoint_numbers = {}
             self.temporary.clear()
             self.watched.clear()
             self.edit(lambda: self._delete(None))
             return
+        numbers = set()
         for word in arg.split():
             if not word.isdigit() or int(word) not in self.breakpoint_numbers:
                 raise CommandError(f"No breakpoint number {word}.")
-            where = self.breakpoint_numbers.pop(int(word))
-            if where in self.breakpoint_numbers.values():
-                continue
-            self.temporary.discard(where)
-            if isinstance(where, CodeBreakpoint):
-                self.edit(partial(tl.remove_code_breakpoint, where))
-                self._refresh_view()
-            else:
-                self.edit(partial(tl.remove_breakpoint, where))
+            numbers.add(int(word))
+        gone = [
+            where
+            for n in numbers
+            for where in self.breakpoint_numbers[n]
+            if not self._numbered_elsewhere(where, numbers)
+        ]
+        self.breakpoint_numbers = {
+            n: places for n, places in self.breakpoint_numbers.items() if n not in numbers
+        }
+        self.temporary.difference_update(gone)
+
+        def remove() -> None:
+            for where in gone:
+                self._remove_location(where)
+
+        self.edit(remove)
+        if any(isinstance(where, CodeBreakpoint) for where in gone):
+            self._refresh_view()
 
     def _delete(self, only: int | None) -> None:
         """Remove one breakpoint, or every breakpoint and watchpoint (engine thread)."""
@@ -1306,20 +1407,47 @@ class TtdbgApp(App[None]):
         else:
             raise CommandError(f"info {what}: not supported (breakpoints, locals, args, frame)")
 
-    def _breakpoint_rows(self, numbered: list[tuple[int, int | CodeBreakpoint]]) -> list[str]:
-        """`info breakpoints`: a library's code says where it applies at the position
+    def _breakpoint_rows(
+        self, numbered: list[tuple[int, tuple[int | CodeBreakpoint, ...]]]
+    ) -> list[str]:
+        """`info breakpoints`, as gdb lists them: a breakpoint with several locations on a
+        line of its own, then each location N.M, in address order at the position (those
+        of libraries not mapped here last); a library's code says where it applies here
         (engine thread)."""
         rows = []
-        for n, where in numbered:
-            kind = "tbreak" if where in self.temporary else "break"
-            if isinstance(where, CodeBreakpoint):
-                lib = self._library_break(where)
-                here = self.tl.code_addresses(where)
-                at = ("at " + ", ".join(f"{a:#x}" for a in here)) if here else "(not mapped here)"
-                rows.append(f"{n}  {kind}  {lib.function} in {lib.library} {at}")
-            else:
-                rows.append(f"{n}  {kind}  {where:#x} {self.symbols.describe(where)}")
+        for n, places in numbered:
+            kind = "tbreak" if any(p in self.temporary for p in places) else "break"
+            if len(places) == 1:
+                rows.append(f"{n}  {kind}  {self._location_text(places[0])}")
+                continue
+            rows.append(f"{n}  {kind}  <MULTIPLE>")
+            for m, where in enumerate(self._in_address_order(places), 1):
+                rows.append(f"{n}.{m}  {self._location_text(where)}")
         return rows
+
+    def _in_address_order(
+        self, places: Sequence[int | CodeBreakpoint]
+    ) -> list[int | CodeBreakpoint]:
+        """Locations as gdb numbers them: by address at the position; a library's not mapped
+        here after those, in the order given (engine thread)."""
+
+        def key(where: int | CodeBreakpoint) -> tuple[int, int]:
+            if isinstance(where, int):
+                return (0, where)
+            here = self.tl.code_addresses(where)
+            return (0, min(here)) if here else (1, 0)
+
+        return sorted(places, key=key)
+
+    def _location_text(self, where: int | CodeBreakpoint) -> str:
+        """One location: its address and function, or a library's function and where it
+        applies at the position (engine thread)."""
+        if isinstance(where, int):
+            return f"{where:#x} {self.symbols.describe(where)}"
+        lib = self._library_break(where)
+        here = self.tl.code_addresses(where)
+        at = ("at " + ", ".join(f"{a:#x}" for a in here)) if here else "(not mapped here)"
+        return f"{lib.function} in {lib.library} {at}"
 
     @property
     def position(self) -> int:

@@ -26,9 +26,11 @@ class Marks(Pane):
         interrupt_catch: Set[int] | None = None,
         interrupt_name: Callable[[int], str] = str,
         library_breaks: Sequence[str] = (),
+        several: Sequence[tuple[str, Sequence[str]]] = (),
     ) -> None:
         """`library_breaks`: each breakpoint on a library's code, as `FUNC in LIBRARY` and
-        where it applies at the position shown."""
+        where it applies at the position shown; `several`: each breakpoint with several
+        locations, its line and one line per location (gdb's N.M)."""
         rows = []
         if interrupt_catch is not None:
             caught = ", ".join(interrupt_name(n) for n in sorted(interrupt_catch))
@@ -37,6 +39,9 @@ class Marks(Pane):
             rows.append(Text(f"● break {addr:#x} {symbols.describe(addr)}", style="red"))
         for row in library_breaks:
             rows.append(Text(f"● break {row}", style="red"))
+        for head, locations in several:
+            rows.append(Text(f"● break {head}", style="red"))
+            rows.extend(Text(f"    {row}", style="red") for row in locations)
         for w in sorted(watchpoints, key=lambda w: w.address):
             rows.append(Text(f"◆ {w.kind.value} watch {w.address:#x}+{w.length}", style="magenta"))
         for icount in sorted(replay_breaks):
