@@ -13,6 +13,7 @@ says), so the RSS counts are the mapped sizes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...machine import PAGE
@@ -208,49 +209,61 @@ def _name(comm: str) -> str:
     return comm.replace("\\", "\\\\").replace("\n", "\\n")
 
 
+@dataclass(frozen=True)
+class _Guest:
+    """What the computed status lines are made of, each worked out once per read."""
+
+    p: LinuxPlatform
+    mem: MemoryUse
+    sig: SignalView
+
+
+# The status lines the guest's own state decides, by field name (every mapped page is
+# resident here, so the RSS sizes are the mapped ones).
+COMPUTED: dict[str, Callable[[_Guest], str]] = {
+    "Name": lambda g: _name(g.p.comm),
+    "Umask": lambda g: f"{g.p.umask:04o}",
+    "State": lambda g: _state(g.p),
+    "Tgid": lambda g: str(g.p.pid),
+    "Ngid": lambda g: "0",
+    "Pid": lambda g: str(g.p.pid),
+    "TracerPid": lambda g: "0",  # natively nobody traces the program
+    "FDSize": lambda g: str(fd_table_size(g.p)),
+    "VmPeak": lambda g: _kb(g.mem.peak),
+    "VmSize": lambda g: _kb(g.mem.total),
+    "VmLck": lambda g: _kb(g.p.mem.locked_bytes()),
+    "VmPin": lambda g: _kb(0),
+    "VmHWM": lambda g: _kb(max(g.mem.peak, g.mem.total)),
+    "VmRSS": lambda g: _kb(g.mem.total),
+    "RssAnon": lambda g: _kb(g.mem.anon),
+    "RssFile": lambda g: _kb(g.mem.file),
+    "RssShmem": lambda g: _kb(0),
+    "VmData": lambda g: _kb(g.mem.data),
+    "VmStk": lambda g: _kb(g.mem.stack),
+    "VmExe": lambda g: _kb(g.mem.text),
+    "VmLib": lambda g: _kb(g.mem.exec_ - g.mem.text),
+    "VmPTE": lambda g: _kb(g.mem.page_tables),
+    "VmSwap": lambda g: _kb(0),
+    "HugetlbPages": lambda g: _kb(0),
+    "CoreDumping": lambda g: "0",
+    "Threads": lambda g: str(len(g.p.threads.live())),
+    "SigPnd": lambda g: _sigset(g.sig.pending),
+    "ShdPnd": lambda g: _sigset(0),
+    "SigBlk": lambda g: _sigset(g.sig.blocked),
+    "SigIgn": lambda g: _sigset(g.sig.ignored),
+    "SigCgt": lambda g: _sigset(g.sig.caught),
+    "Cpus_allowed": lambda g: "1",  # one CPU, CPU 0, as sched_getaffinity says
+    "Cpus_allowed_list": lambda g: "0",
+    # The host's counts would be the recorder's; the guest's CPU is ttdbg's.
+    "voluntary_ctxt_switches": lambda g: "0",
+    "nonvoluntary_ctxt_switches": lambda g: "0",
+}
+
+
 def _computed(p: LinuxPlatform) -> dict[str, str]:
     """The status lines the guest's own state decides, by field name (without the name)."""
-    mem = memory_use(p)
-    sig = signal_view(p)
-    rss = mem.total  # every mapped page is resident here
-    return {
-        "Name": _name(p.comm),
-        "Umask": f"{p.umask:04o}",
-        "State": _state(p),
-        "Tgid": str(p.pid),
-        "Ngid": "0",
-        "Pid": str(p.pid),
-        "TracerPid": "0",  # natively nobody traces the program
-        "FDSize": str(fd_table_size(p)),
-        "VmPeak": _kb(mem.peak),
-        "VmSize": _kb(mem.total),
-        "VmLck": _kb(p.mem.locked_bytes()),
-        "VmPin": _kb(0),
-        "VmHWM": _kb(max(mem.peak, rss)),
-        "VmRSS": _kb(rss),
-        "RssAnon": _kb(mem.anon),
-        "RssFile": _kb(mem.file),
-        "RssShmem": _kb(0),
-        "VmData": _kb(mem.data),
-        "VmStk": _kb(mem.stack),
-        "VmExe": _kb(mem.text),
-        "VmLib": _kb(mem.exec_ - mem.text),
-        "VmPTE": _kb(mem.page_tables),
-        "VmSwap": _kb(0),
-        "HugetlbPages": _kb(0),
-        "CoreDumping": "0",
-        "Threads": str(len(p.threads.live())),
-        "SigPnd": _sigset(sig.pending),
-        "ShdPnd": _sigset(0),
-        "SigBlk": _sigset(sig.blocked),
-        "SigIgn": _sigset(sig.ignored),
-        "SigCgt": _sigset(sig.caught),
-        "Cpus_allowed": "1",  # one CPU, CPU 0, as sched_getaffinity says
-        "Cpus_allowed_list": "0",
-        # The host's counts would be the recorder's; the guest's CPU is ttdbg's.
-        "voluntary_ctxt_switches": "0",
-        "nonvoluntary_ctxt_switches": "0",
-    }
+    guest = _Guest(p, memory_use(p), signal_view(p))
+    return {name: line(guest) for name, line in COMPUTED.items()}
 
 
 def status_text(p: LinuxPlatform, host: HostProcess) -> str:
