@@ -12,7 +12,6 @@ import pytest
 
 from tests.conftest import run_native, run_ttdbg
 from tests.guest_programs import ARCHES, build, native_command
-
 from ttdbg.backend.linux.calls.procstatus import COMPUTED, INHERITED_X86, X86_ONLY
 
 # The fields ttdbg shows: a field a newer kernel prints that ttdbg neither computes nor
