@@ -48,7 +48,6 @@ from .commands import HELP, CommandError, parse_command, parse_position
 from .compositor import LineCompositor
 from .examine import FIRST, PRINT_LETTERS, examine, parse_format
 from .firmware import catch_interrupt, firmware_tabs, interrupt_lanes, jump_to_entry
-from .gdbdisasm import GdbDisassembler
 from .messages import (
     EngineDone,
     GdbAttached,
@@ -249,8 +248,6 @@ class TtdbgApp(App[None]):
         rec = self.tl.recording
         self.symbols = Symbols(rec.program_image, rec.program.load_bias)
         self.builder = ViewBuilder(self.tl, self.symbols)
-        arch = self.tl.machine.arch
-        self.gdb_disasm = GdbDisassembler(arch.cs_arch, arch.cs_mode)  # x/i's instructions
         self.stepper = Stepper(self.tl, self.symbols)
         self.lines = LineStepper(
             self.tl, self.stepper, self.symbols, lambda: self.builder.remember(self.memory_addr)
@@ -1218,7 +1215,10 @@ class TtdbgApp(App[None]):
                 break
             except TtdbgError:
                 continue
-        return list(self.gdb_disasm.disassemble(code, addr, count, self.symbols.describe_within))
+        found = self.builder.disassembler.disassemble(
+            code, addr, count, self.symbols.describe_within
+        )
+        return list(found)
 
     def open_query(self, sql: str = "") -> None:
         """The query screen over the recording's index; the chosen row's icount is visited."""

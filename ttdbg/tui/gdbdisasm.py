@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 
 import capstone
 
+from .branchtarget import thumb_branch_target
+
 Describe = Callable[[int], str]  # address -> "symbol+offset" or ""
 
 _DECIMAL = re.compile(r"(?<![\w$])(-?)(\d+)(?![\w])")  # a number capstone wrote in decimal
@@ -358,6 +360,7 @@ class GdbDisassembler:
         self.x86 = cs_arch == capstone.CS_ARCH_X86
         self.aarch64 = cs_arch == capstone.CS_ARCH_ARM64
         self.riscv = cs_arch == capstone.CS_ARCH_RISCV
+        self.arm = cs_arch == capstone.CS_ARCH_ARM
         self.cs = capstone.Cs(cs_arch, cs_mode)
         if self.x86:
             self.intel = capstone.Cs(cs_arch, cs_mode)  # its mnemonics carry no suffix
@@ -368,15 +371,24 @@ class GdbDisassembler:
     def disassemble(
         self, code: bytes, addr: int, count: int, describe_within: Describe
     ) -> Iterator[tuple[int, str]]:
-        """(address, text) of up to `count` instructions decoded from `code` at `addr`; bytes
-        that decode to no instruction are shown as gdb shows them and skipped as it skips
-        them, so the listing goes on after them."""
+        """(address, text) of up to `count` instructions from `code` at `addr`, as x/i
+        lists them (see `instructions`)."""
+        for at, _size, text in self.instructions(code, addr, count, describe_within):
+            yield at, text
+
+    def instructions(
+        self, code: bytes, addr: int, count: int, describe_within: Describe, spell: bool = True
+    ) -> Iterator[tuple[int, int, str]]:
+        """(address, size, text) of up to `count` instructions decoded from `code` at `addr`;
+        bytes that decode to no instruction are shown as gdb shows them and skipped as it
+        skips them, so the listing goes on after them. x/i and the disassembly pane both list
+        code through here. Without `spell`, the same instructions with no text, found at a
+        tenth of the cost (where the pane's rows start, from a function's start to the pc)."""
+        decoded = self._decoded if spell else self._lengths
         offset = 0
         while count > 0 and offset < len(code):
-            for at, size, text in self._decoded(
-                code[offset:], addr + offset, count, describe_within
-            ):
-                yield at, text
+            for at, size, text in decoded(code[offset:], addr + offset, count, describe_within):
+                yield at, size, text
                 offset += size
                 count -= 1
             if count == 0 or offset >= len(code):
@@ -385,7 +397,7 @@ class GdbDisassembler:
             if undecodable is None:
                 return  # the bytes end inside an instruction
             size, text = undecodable
-            yield addr + offset, text
+            yield addr + offset, size, text
             offset += size
             count -= 1
 
@@ -426,8 +438,36 @@ class GdbDisassembler:
                 yield at, size, _aarch64(mnemonic, ops, describe)
             elif self.riscv:
                 yield at, size, _riscv(at, mnemonic, ops, describe)
-            else:
-                yield at, size, f"{mnemonic} {ops}".strip()
+            else:  # Thumb (firmware): capstone's text, with the target's name as gdb adds it
+                text = f"{mnemonic} {ops}".strip()
+                target = thumb_branch_target(mnemonic, ops) if self.arm else None
+                name = describe(target) if target is not None else ""
+                yield at, size, f"{text} <{name}>" if name else text
+
+    def _lengths(
+        self, code: bytes, addr: int, count: int, _describe: Describe
+    ) -> Iterator[tuple[int, int, str]]:
+        """`_decoded`'s instructions without their text: capstone's sizes, x86's ud0 and ud1
+        with their operands."""
+        lite = self.intel if self.x86 else self.cs  # no details: sizes only
+        offset = 0
+        while count > 0:
+            resume = None
+            for at, size, _mnemonic, ops in lite.disasm_lite(code[offset:], addr + offset, count):
+                undefined = x86_undefined_with_modrm(code[at - addr :]) if self.x86 else None
+                if undefined is not None and not ops:
+                    whole = next(lite.disasm_lite(undefined[1], at, 1), None)
+                    if whole is None:
+                        return  # the bytes end inside its operands
+                    size = whole[1]
+                    resume = at - addr + size
+                yield at, size, ""
+                count -= 1
+                if resume is not None:
+                    break
+            if resume is None:
+                return
+            offset = resume
 
     def _decoded_x86(
         self, code: bytes, addr: int, count: int, describe: Describe

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
-
-import capstone
 
 from ttdbg.backend.codebreaks import CodeBreakpoint
 from ttdbg.backend.eventlog import Event
@@ -14,14 +11,14 @@ from ttdbg.backend.modules import loaded_modules
 from ttdbg.backend.timeline import ThreadInfo, Timeline, TimelineError
 from ttdbg.dwarf.inspector import ExpressionError, FrameLine, Inspector
 from ttdbg.symbols import LoadedImage, SourceLine, Symbols
-from ttdbg.tui.branchtarget import branch_target
-from ttdbg.tui.gdbdisasm import x86_undefined_with_modrm
+from ttdbg.tui.gdbdisasm import GdbDisassembler
 
 MEMORY_BYTES = 512  # shown in the memory pane (it scrolls)
 REMEMBERED_MARGIN = 256  # bytes kept below the stack pointer (pushes move the pane's window)
 REMEMBERED = MEMORY_BYTES + 2 * REMEMBERED_MARGIN
 STACK_WORDS = 64
 DECODED_KEPT = 256  # decoded stretches of code kept (keyed by their bytes)
+SPELLED_KEPT = 8192  # instructions' gdb spellings kept
 OUTPUT_TAIL = 4000  # bytes of program output the output pane keeps
 
 
@@ -99,12 +96,15 @@ class ViewBuilder:
         self.frame_level = 0  # set by the UI (up/down/frame N); 0 after every move
         self.disasm_rows = 24  # set by the UI from the disassembly pane's height
         self.displays: list[str] = []
-        self.cs = capstone.Cs(arch.cs_arch, arch.cs_mode)
+        # gdb's spelling, the x/i command's too: one decoder for both.
+        self.disassembler = GdbDisassembler(arch.cs_arch, arch.cs_mode)
         self.sp_name = arch.sp
         self.pc_name = arch.pc
         self._before: _Remembered | None = None  # the state before the last move
         self._window = -1  # the first address of the disassembly shown last
         self._decoded: dict[tuple[object, ...], tuple[DisasmLine, ...]] = {}
+        self._spelled: dict[tuple[int, bytes], str] = {}
+        self._spelled_for: object = None
         self._built_at: tuple[int, dict[str, int]] | None = None  # icount, registers there
 
     def remember(self, memory_addr: int | str | None) -> None:
@@ -197,47 +197,43 @@ class ViewBuilder:
         return cached
 
     def _decode_bytes(self, start: int, code: bytes, pc: int, after: int) -> tuple[DisasmLine, ...]:
-        lines: list[DisasmLine] = []
+        """The instructions from `start` to `after` past the pc; only those that can be shown
+        (up to `after` rows before the pc, as many as there are rows) are spelled."""
+        disassembler, describe = self.disassembler, self.symbols.describe_within
+        found: list[tuple[int, int]] = []
         past = 0  # instructions decoded after the pc
-        # Labels by gdb's rules, as x/i gives them: the pane and x/i name a place alike.
-        describe = self.symbols.describe_within
-        for addr, size, mnem, ops in self._instructions(start, code):
-            label = describe(addr)
-            text = f"{mnem} {ops}".strip()
-            target = branch_target(self.cs.arch, addr, mnem, ops)
-            if target is not None:
-                name = describe(target)
-                text += f" <{name}>" if name else ""
-            lines.append(DisasmLine(addr, size, text, label, False))
+        for addr, size, _text in disassembler.instructions(code, start, len(code), describe, False):
+            found.append((addr, size))
             past += addr > pc
             if past >= after:
                 break
+        at_pc = next((i for i, (addr, _size) in enumerate(found) if addr >= pc), len(found))
+        first = max(0, at_pc - after)
+        if first == len(found):
+            return ()
+        lines = [DisasmLine(addr, size, "", "", False) for addr, size in found[:first]]
+        spelled = self._spellings()
+        shown = [
+            (addr, size, code[addr - start : addr - start + size]) for addr, size in found[first:]
+        ]
+        if any((addr, raw) not in spelled for addr, _size, raw in shown):
+            begin = shown[0][0]
+            again = disassembler.instructions(code[begin - start :], begin, len(shown), describe)
+            for addr, size, text in again:
+                spelled[(addr, code[addr - start : addr - start + size])] = text
+        for addr, size, raw in shown:
+            text = spelled.get((addr, raw), "")
+            # Labels by gdb's rules too: the pane and x/i name a place alike.
+            lines.append(DisasmLine(addr, size, text, describe(addr), False))
         return tuple(lines)
 
-    def _instructions(self, start: int, code: bytes) -> Iterator[tuple[int, int, str, str]]:
-        """Capstone's (address, size, mnemonic, operands) from `start`, but x86's ud0 and ud1
-        with the ModRM operands capstone leaves off (which would misalign what follows)."""
-        offset = 0
-        while offset < len(code):
-            resume = None
-            for addr, size, mnem, ops in self.cs.disasm_lite(code[offset:], start + offset):
-                at = addr - start
-                undefined = None
-                if not ops and self.cs.arch == capstone.CS_ARCH_X86:
-                    undefined = x86_undefined_with_modrm(code[at:])
-                if undefined is not None:
-                    name, same, _opcode = undefined
-                    whole = next(self.cs.disasm_lite(same, addr, 1), None)
-                    if whole is None:
-                        return  # the bytes end inside its operands
-                    _addr, size, _imul, ops = whole
-                    mnem, resume = name, at + size
-                yield addr, size, mnem, ops
-                if resume is not None:
-                    break
-            if resume is None:
-                return
-            offset = resume
+    def _spellings(self) -> dict[tuple[int, bytes], str]:
+        """gdb's text of the instructions decoded so far, by (address, bytes), for the
+        libraries loaded now (their symbols name the targets): a step re-spells nothing."""
+        key = self.symbols.libraries_key
+        if key != self._spelled_for or len(self._spelled) >= SPELLED_KEPT:
+            self._spelled, self._spelled_for = {}, key
+        return self._spelled
 
     def _memory(self, addr: int, size: int = MEMORY_BYTES) -> bytes | None:
         """`size` bytes from `addr`, or as many as are mapped (at least 16)."""

@@ -19,7 +19,8 @@ def _row(line: DisasmLine, breakpoint: bool, dim: bool, width: int) -> Text:
     row.append("▶" if line.is_pc else " ", style="bold green")
     row.append(f"{line.addr:>8x} ", style="dim" if not line.is_pc else "bold")
     row.append(f"{line.label:<{width}.{width}} ", style="blue")
-    row.append(line.text, style="bold" if line.is_pc else "")
+    # gdb's spelling separates AArch64's and RISC-V's operands with a tab, as x/i does.
+    row.append(line.text.expandtabs(8), style="bold" if line.is_pc else "")
     if line.is_pc:
         row.stylize("on grey23")
     elif dim:
