@@ -101,3 +101,45 @@ def test_step_keys_stop_at_watched_writes_as_gdb_does(tmp_path: Path) -> None:
                 assert f"write watchpoint {counter:#x}" in status, (where, status)
 
     asyncio.run(scenario())
+
+
+def test_watch_stops_show_where_gdb_shows_them_on_aarch64(tmp_path: Path) -> None:
+    """AArch64's watchpoints are not steppable: the stub stops before the store going forward
+    and after it going back, and gdb steps over it before it shows the stop. The TUI shows
+    what gdb's user sees, as on x86-64 (checked against gdb above): after the store forward,
+    on it backward, for continue and the step keys alike; the store is found by plain
+    instruction steps (where `counter` changes) and the values are those before and after
+    each move."""
+    shutil.copy(SAMPLES / "aarch64" / "walk.ttrec", tmp_path / "walk.ttrec")
+    app = TtdbgApp(open_session(str(tmp_path / "walk.ttrec")))
+    counter = app.symbols.by_name["counter"].addr
+    plain = Timeline(open_recording(str(tmp_path / "walk.ttrec")))
+
+    def value(icount: int) -> int:
+        plain.seek(icount)
+        return int.from_bytes(plain.read_memory(counter, 4), "little")
+
+    async def scenario() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot, app)
+            await pilot.press("colon", *"watch counter", "enter")
+            await settle(pilot, app)
+            # (key, forward, over the store): c, c to the second write, back over it, on...
+            for key, forward in [("c", True), ("c", True), ("C", False), ("i", True),
+                                 ("I", False), ("C", False), ("c", True)]:  # fmt: skip
+                before = app.position
+                seen = len(app._notifications)
+                await pilot.press(key)
+                await settle(pilot, app)
+                stop = app.last_stop
+                assert isinstance(stop, WatchpointHit), (key, stop)
+                store = app.position - 1 if forward else app.position
+                assert value(store) != value(store + 1), (key, store)
+                plain.seek(store)
+                assert stop.pc == plain.pc, key
+                old, new = (value(store), value(store + 1))[:: 1 if forward else -1]
+                said = [n.message for n in list(app._notifications)[seen:]]
+                assert f"write watchpoint counter: old = {old}, new = {new}" in said, (key, said)
+                assert (app.position > before) == forward, key
+
+    asyncio.run(scenario())

@@ -64,9 +64,9 @@ class Stepper:
         try:
             while True:
                 stop = (
-                    tl.continue_(progress, cancel)
+                    tl.continue_(progress, cancel, shown=True)
                     if forward
-                    else tl.reverse_continue(progress, cancel)
+                    else tl.reverse_continue(progress, cancel, shown=True)
                 )
                 if not isinstance(stop, BreakpointHit) or stop.address not in temporary:
                     return stop

@@ -585,18 +585,26 @@ class Timeline:
         return self.seek(max(0, self.position - max(0, n)), progress, cancel)
 
     def continue_(
-        self, progress: Progress | None = None, cancel: CancelToken | None = None
+        self,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+        shown: bool = False,
     ) -> Stop:
-        """Run forward to the next breakpoint, watchpoint or replay break, or the end."""
-        stop = self._continue(progress, cancel)
+        """Run forward to the next breakpoint, watchpoint or replay break, or the end.
+        `shown`: a watchpoint stop lands where gdb shows it to its user (see `_land`)."""
+        stop = self._continue(progress, cancel, shown)
         self._notify("position")
         return stop
 
     def reverse_continue(
-        self, progress: Progress | None = None, cancel: CancelToken | None = None
+        self,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+        shown: bool = False,
     ) -> Stop:
-        """Run backward to the last breakpoint, watchpoint or replay break before here."""
-        stop = self._reverse_continue(progress, cancel)
+        """Run backward to the last breakpoint, watchpoint or replay break before here.
+        `shown`: a watchpoint stop lands where gdb shows it to its user (see `_land`)."""
+        stop = self._reverse_continue(progress, cancel, shown)
         self._notify("position")
         return stop
 
@@ -873,7 +881,9 @@ class Timeline:
             rate = ran / seconds
             self._slice = max(1 << 14, min(1 << 26, int(rate * SLICE_SECONDS)))
 
-    def _continue(self, progress: Progress | None, cancel: CancelToken | None) -> Stop:
+    def _continue(
+        self, progress: Progress | None, cancel: CancelToken | None, shown: bool = False
+    ) -> Stop:
         start = self.position
         if self.at_end:
             return self.end_stop()
@@ -884,7 +894,7 @@ class Timeline:
         log.debug("continue from %d to at most %d (index: %s)", start, target, found is not None)
         if found is not None:
             if found.row is not None:
-                return self._land(self._indexed_hit(found), forward=True, progress=progress)
+                return self._land(self._indexed_hit(found), True, progress, shown)
             stop = self._goto(target, progress, cancel)  # no write on the way: just go there
             if isinstance(stop, Reached) and self.position in self._breaks_in_effect:
                 return ReplayBreakHit(self.position)
@@ -935,7 +945,7 @@ class Timeline:
                 # a call's jump), though the count already includes it. Start over from a
                 # state before it.
                 self._restore(self._known_state(hit.icount))
-            return self._land(hit, forward=True, progress=progress)
+            return self._land(hit, True, progress, shown)
         if isinstance(stop, Reached) and self.position in self._breaks_in_effect:
             return ReplayBreakHit(self.position)
         return stop
@@ -969,7 +979,9 @@ class Timeline:
             hit.old, hit.new, hit.pc, self.thread_at(hit.icount), hit.syscall, hit.signal,
         )  # fmt: skip
 
-    def _reverse_continue(self, progress: Progress | None, cancel: CancelToken | None) -> Stop:
+    def _reverse_continue(
+        self, progress: Progress | None, cancel: CancelToken | None, shown: bool = False
+    ) -> Stop:
         start = self.position
         if start == 0:
             return BeginningOfHistory(0)
@@ -997,7 +1009,7 @@ class Timeline:
         found = None if entry is not None else self._index_search(False, start, floor)
         if found is not None:
             if found.row is not None:
-                return self._land(self._indexed_hit(found), forward=False, progress=progress)
+                return self._land(self._indexed_hit(found), False, progress, shown)
             hi = floor  # the index says no write in [floor, start): nothing to scan
         # Scan back from the latest known state (cached or snapshot) at least `window` before
         # `hi`; the window doubles each pass, so a write just behind costs a short scan and a
@@ -1030,7 +1042,7 @@ class Timeline:
                 return stop
             hits = [h for h in self.tracer.hits if lo <= h.icount < hi]
             if hits:
-                return self._land(hits[-1], forward=False, progress=None)
+                return self._land(hits[-1], False, None, shown)
             hi = lo
         if entry is not None:
             self._goto(floor, None, None)
