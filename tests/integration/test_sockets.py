@@ -132,24 +132,29 @@ def test_busybox_nc_against_an_outside_server_replays_without_it(
     assert replayed(rec, tmp_path) == native.stdout
 
 
-def test_waiting_connects_and_receives_let_other_threads_run(tmp_path: Path) -> None:
+def test_calls_that_wait_let_other_threads_run(tmp_path: Path) -> None:
     """The listener's queue is full (backlog 0) until the main thread accepts, so the other
     thread's blocking connect waits for it (natively, for the SYN sent again a second
     later): its thread parks instead of holding the recorder, which would never let the
     main thread run to accept. Then a receive with SO_RCVTIMEO, parked while another thread
-    waits in accept, ends with EAGAIN when its time is up (it waited for ever)."""
+    waits in accept, ends with EAGAIN when its time is up (it waited for ever). Then a
+    megabyte written to a socket and to a pipe that another thread reads (the write held
+    the recorder, and so the reader, for ever)."""
     program = build("netecho", "x86_64", ["-pthread"])
     native = run_native([str(program), "backlog"], timeout=60)
-    assert native.stdout == (
-        b"second connection accepted, sent [second]\nrecv with SO_RCVTIMEO: -1 EAGAIN\n"
-    )
+    assert native.stdout.splitlines() == [
+        b"second connection accepted, sent [second]",
+        b"recv with SO_RCVTIMEO: -1 EAGAIN",
+        b"socket: wrote 1048576, read 1048576",
+        b"pipe: wrote 1048576, read 1048576",
+    ]
     rec = tmp_path / "backlog.ttrec"
     assert record([str(program), "backlog"], rec, tmp_path) == native.stdout
     events = open_recording(str(rec)).events
     connect = ARCHES["x86_64"].syscall_numbers["connect"]
-    recvfrom = ARCHES["x86_64"].syscall_numbers["recvfrom"]
+    recvfrom, write = (ARCHES["x86_64"].syscall_numbers[n] for n in ("recvfrom", "write"))
     parked = {e.args[0] for e in events if e.kind == EventKind.SYSCALL and e.result == ERESTARTSYS}
-    assert {connect, recvfrom} <= parked
+    assert {connect, recvfrom, write} <= parked
     assert replayed(rec, tmp_path) == native.stdout
 
 

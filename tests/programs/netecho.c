@@ -339,6 +339,41 @@ static void receive_timeout(void) {
     close(listener);
 }
 
+/* A megabyte through write() to a socket and to a pipe whose reader is another thread: far
+   more than either holds, so the writer waits for the reader again and again. */
+static void *drain(void *arg) {
+    int fd = *(int *)arg;
+    char buf[4096];
+    long total = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        total += n;
+    CHECK(n == 0);
+    return (void *)total;
+}
+
+static void bulk(void) {
+    static char big[1 << 20];
+    memset(big, 'x', sizeof big);
+    int s[2], fds[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, s) == 0 && pipe(fds) == 0);
+    int ends[2][2] = {{s[0], s[1]}, {fds[1], fds[0]}};
+    for (int i = 0; i < 2; i++) {
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, drain, &ends[i][1]) == 0);
+        long done = 0;
+        while (done < (long)sizeof big) {
+            ssize_t w = write(ends[i][0], big + done, sizeof big - done);
+            CHECK(w > 0);
+            done += w;
+        }
+        close(ends[i][0]);
+        void *total;
+        CHECK(pthread_join(t, &total) == 0);
+        printf("%s: wrote %ld, read %ld\n", i ? "pipe" : "socket", done, (long)total);
+    }
+}
+
 static volatile int sigpipes;
 
 static void count_sigpipe(int sig) {
@@ -395,6 +430,7 @@ int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "backlog") == 0) {
         backlog();
         receive_timeout();
+        bulk();
         return 0;
     }
     if (argc == 2 && strcmp(argv[1], "families") == 0) {

@@ -147,6 +147,19 @@ def reaches_own_proc(path: str, follow: bool = True) -> bool:
     return own_proc_target(path, follow) is not None
 
 
+def would_block_writing(fd: int) -> HostWatch | None:
+    """What to watch (the fd, for output) when a write to this blocking host pipe or socket
+    would wait now; None when it would not (or the fd does not wait)."""
+    try:
+        if not os.get_blocking(fd):
+            return None
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return None if poller.poll(0) else ((fd, select.POLLOUT),)
+    except OSError:
+        return None  # the write itself reports the error
+
+
 def guarded(fn: Callable[[], Outcome]) -> Outcome:
     """Run a host operation, turning OSError into the negative errno Linux would return."""
     try:
@@ -447,6 +460,23 @@ class HostIO:
                 # the index: the log holds no file sizes to replay it from.
                 return n, os.lseek(self.fd(f), 0, os.SEEK_CUR).to_bytes(8, "little")
             return n, b""
+
+        return guarded(run)
+
+    def write_without_waiting(self, f: OpenFile, data: bytes) -> Outcome:
+        """write() to a pipe or socket that takes what fits now (the host fd is made
+        non-blocking for the call): fewer bytes, or EAGAIN when nothing fits."""
+
+        def run() -> Outcome:
+            fd = self.fd(f)
+            blocking = os.get_blocking(fd)
+            if blocking:
+                os.set_blocking(fd, False)
+            try:
+                return os.write(fd, data), b""
+            finally:
+                if blocking:
+                    os.set_blocking(fd, True)
 
         return guarded(run)
 

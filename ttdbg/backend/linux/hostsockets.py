@@ -246,16 +246,3 @@ def timeout_ms(fd: int, option: int) -> int:
         return -1
     ms = tv[0] * 1000 + -(-tv[1] // 1000)
     return ms if ms > 0 else -1
-
-
-def would_block_writing(fd: int) -> HostWatch | None:
-    """What to watch (the fd, for output) when a send on this blocking host socket would wait
-    now; None when it would not (or the socket does not wait)."""
-    try:
-        if not os.get_blocking(fd):
-            return None
-        poller = select.poll()
-        poller.register(fd, select.POLLOUT)
-        return None if poller.poll(0) else ((fd, select.POLLOUT),)
-    except OSError:
-        return None  # the send itself reports the error

@@ -7,9 +7,9 @@ import struct
 import time
 from collections.abc import Callable
 
-from ..errnos import EPIPE, EXDEV
+from ..errnos import EAGAIN, EPIPE, EXDEV
 from ..fdtable import OpenFile
-from ..host import HostIO, HostWatch, Outcome, SpanOutcome
+from ..host import HostIO, HostWatch, Outcome, SpanOutcome, would_block_writing
 from ..platform import LinuxPlatform
 from ..signals import SI_USER
 from ..threads import ERESTARTSYS
@@ -190,20 +190,23 @@ def _vector_at(a: Args, two: bool) -> int | None:
 
 
 def _vector_call(
-    p: LinuxPlatform, a: Args, two: bool, call: Callable[[LinuxPlatform, Args, int | None], int]
-) -> int:
+    p: LinuxPlatform,
+    a: Args,
+    two: bool,
+    call: Callable[[LinuxPlatform, Args, int | None], int | None],
+) -> int | None:
     """preadv/pwritev(2): `call` (readv or writev at an offset) at the offset they name."""
     at = _vector_at(a, two)
     return at if at is not None and at < 0 else call(p, a, at)
 
 
 @syscall("preadv", kind=Kind.HOST)
-def sys_preadv(p: LinuxPlatform, a: Args) -> int:
+def sys_preadv(p: LinuxPlatform, a: Args) -> int | None:
     return _vector_call(p, a, False, _readv_at)
 
 
 @syscall("preadv2", kind=Kind.HOST)
-def sys_preadv2(p: LinuxPlatform, a: Args) -> int:
+def sys_preadv2(p: LinuxPlatform, a: Args) -> int | None:
     return _vector_call(p, a, True, _readv_at)
 
 
@@ -218,9 +221,41 @@ def broken_pipe(p: LinuxPlatform, result: int) -> int:
     return result
 
 
-def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int:
+# Where a write may wait for a reader that is one of the program's own threads.
+WAITING_KINDS = ("pipe", "socket")
+POLLOUT_WATCH = 0x4
+
+
+def _write_parkable(p: LinuxPlatform, f: OpenFile, data: bytes) -> int | None:
+    """A write to a pipe or socket. While another thread could run (the reader may be one),
+    a write that would wait parks its thread, and the one that goes ahead takes what fits
+    (fewer bytes, as when a signal interrupts it) instead of holding the recorder."""
+    parked: list[HostWatch] = []
+
+    def host() -> Outcome:
+        threads = p.threads
+        if not (threads.multi and threads.others_could_run()):
+            return p.live.write(f, data, False)
+        fd = p.live.fd(f)
+        watch, _timeout = threads.host_wait_plan(lambda: would_block_writing(fd))
+        if watch is not None:
+            parked.append(watch)
+            return -ERESTARTSYS, b""
+        got = p.live.write_without_waiting(f, data)
+        if got[0] == -EAGAIN and would_block_writing(fd) is not None:
+            parked.append(((fd, POLLOUT_WATCH),))
+            return -ERESTARTSYS, b""
+        return got
+
+    result, _ = p.host_call(host)
+    return None if parked_now(p, result, parked) else broken_pipe(p, result)
+
+
+def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int | None:
     if f.kind in procfs.KINDS:
         return -EBADF  # opened read-only
+    if f.kind in WAITING_KINDS:
+        return _write_parkable(p, f, data)
     keep = f.kind in STDIO_KINDS
     result, _ = p.host_call(lambda: p.live.write(f, data, keep))
     broken_pipe(p, result)  # only pipes, FIFOs and sockets (stdout may be one) say EPIPE
@@ -230,14 +265,14 @@ def _output(p: LinuxPlatform, f: OpenFile, data: bytes) -> int:
 
 
 @syscall("write", kind=Kind.HOST)
-def sys_write(p: LinuxPlatform, a: Args) -> int:
+def sys_write(p: LinuxPlatform, a: Args) -> int | None:
     f = open_file(p, a[0])
     if f is None:
         return -EBADF
     return _output(p, f, p.m.read(a[1], min(a[2], MAX_IO)))
 
 
-def _writev_at(p: LinuxPlatform, a: Args, offset: int | None) -> int:
+def _writev_at(p: LinuxPlatform, a: Args, offset: int | None) -> int | None:
     """writev (offset None: the file's own offset, moved) or pwritev (at `offset`)."""
     f = open_file(p, a[0])
     if f is None:
@@ -254,17 +289,17 @@ def _writev_at(p: LinuxPlatform, a: Args, offset: int | None) -> int:
 
 
 @syscall("writev", kind=Kind.HOST)
-def sys_writev(p: LinuxPlatform, a: Args) -> int:
+def sys_writev(p: LinuxPlatform, a: Args) -> int | None:
     return _writev_at(p, a, None)
 
 
 @syscall("pwritev", kind=Kind.HOST)
-def sys_pwritev(p: LinuxPlatform, a: Args) -> int:
+def sys_pwritev(p: LinuxPlatform, a: Args) -> int | None:
     return _vector_call(p, a, False, _writev_at)
 
 
 @syscall("pwritev2", kind=Kind.HOST)
-def sys_pwritev2(p: LinuxPlatform, a: Args) -> int:
+def sys_pwritev2(p: LinuxPlatform, a: Args) -> int | None:
     return _vector_call(p, a, True, _writev_at)
 
 

@@ -18,7 +18,7 @@ from ..errnos import (
     ESOCKTNOSUPPORT,
 )
 from ..fdtable import OpenFile
-from ..host import SOCKADDR_MAX, HostWatch, Outcome, SpanOutcome
+from ..host import SOCKADDR_MAX, HostWatch, Outcome, SpanOutcome, would_block_writing
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
 from . import procfs
@@ -409,11 +409,11 @@ def _sending(
         threads = p.threads
         if flags & MSG_DONTWAIT or not (threads.multi and threads.others_could_run()):
             return send(fd, flags)
-        stop = _wait_or_go(p, f, lambda: hostsockets.would_block_writing(fd), parked, SENDING)
+        stop = _wait_or_go(p, f, lambda: would_block_writing(fd), parked, SENDING)
         if stop is not None:
             return stop
         got = send(fd, flags | MSG_DONTWAIT)
-        if got[0] == -EAGAIN and hostsockets.would_block_writing(fd) is not None:
+        if got[0] == -EAGAIN and would_block_writing(fd) is not None:
             parked.append(((fd, 4),))  # POLLOUT
             return -ERESTARTSYS, b""
         return got
