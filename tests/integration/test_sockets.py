@@ -4,6 +4,7 @@ no socket opened (the outside server is gone by then)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -85,8 +86,13 @@ class EchoServer:
             self.served += 1
 
     def close(self) -> None:
+        # shutdown wakes the accept waiting in the server thread; a close alone would leave
+        # the socket listening until that accept returned (it holds the socket meanwhile).
+        with contextlib.suppress(OSError):  # closed already
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         self.thread.join(timeout=60)
+        assert not self.thread.is_alive()
 
 
 @pytest.fixture
