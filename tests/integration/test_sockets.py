@@ -7,13 +7,15 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import file_tree, require_tool, run_native, run_ttdbg
+from tests.conftest import file_tree, missing, require_tool, run_native, run_ttdbg
 from tests.guest_programs import build, native_command
 from ttdbg.backend.arch import ARCHES
 from ttdbg.backend.eventlog import EventKind
@@ -59,6 +61,43 @@ def test_echo_between_threads_matches_native(arch: str, tmp_path: Path) -> None:
     assert parked_calls(rec) > 0
     assert replayed(rec, dirs["replay"]) == native.stdout
     assert file_tree(dirs["replay"]) == {}, "replay must not touch the host"
+
+
+def test_replay_needs_no_network(tmp_path: Path) -> None:
+    """Replayed in a network namespace of its own, where even the loopback interface is
+    down (any connect or bind to 127.0.0.1 fails there), the echo program prints what it
+    printed when recorded."""
+    unshare = require_tool("unshare")
+    alone = [unshare, "--user", "--map-root-user", "--net", "--"]
+    probe = subprocess.run([*alone, "true"], capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        missing(f"unshare cannot make a network namespace here: {probe.stderr.decode()}")
+    program = build("netecho", "x86_64", ["-pthread"])
+    rec = tmp_path / "net.ttrec"
+    out = record([str(program), "all", str(tmp_path)], rec, tmp_path)
+    assert out.endswith(b"done\n")
+    inside = subprocess.run(
+        [*alone, sys.executable, "-c", SHOW_NO_LOOPBACK], capture_output=True, timeout=30
+    )
+    assert inside.stdout == b"Network is unreachable\n", inside.stderr.decode()
+    done = subprocess.run(
+        [*alone, sys.executable, "-m", "ttdbg", "replay", "--verify", str(rec)],
+        capture_output=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == out
+
+
+# What a connect to the loopback address answers in a network namespace of its own.
+SHOW_NO_LOOPBACK = """
+import os, socket
+try:
+    socket.create_connection(("127.0.0.1", 9), timeout=10)
+except OSError as err:
+    print(os.strerror(err.errno))
+"""
 
 
 class EchoServer:
