@@ -82,6 +82,8 @@ def _install_socket(p: LinuxPlatform, nonblock: bool, cloexec: bool, kept: list[
 def sys_socket(p: LinuxPlatform, a: Args) -> int:
     domain, protocol = a[0], a[2]
     kind, nonblock, cloexec = _kind_and_flags(a[1])
+    if kind & ~SOCK_TYPE_MASK:
+        return -EINVAL  # an unknown flag: Linux checks these first
     if domain not in FAMILIES:
         p.not_offered(f"socket {FAMILY_NAMES.get(domain, f'family {domain}')}")
         return -EAFNOSUPPORT
@@ -487,6 +489,7 @@ def sys_recvmsg(p: LinuxPlatform, a: Args) -> int | None:
     if name_at:
         p.m.write(name_at, address[:name_len])
     p.m.write(a[1] + MSG_NAMELEN_AT, struct.pack("<I", len(address) if name_at else 0))
+    control = control[:room]  # never past the guest's buffer, whatever a recording says
     if control:
         p.m.write(control_at, control)
     p.m.write(a[1] + MSG_CONTROLLEN_AT, struct.pack("<Q", len(control)))
