@@ -1,9 +1,10 @@
 """`b NAME` in the TUI has a location in every file defining a function NAME, as gdb's `break
 NAME`: two libraries' dup_fn (not loaded yet when it is set), the program's two files' static
 twin, the dynamic loader's and libc's _dl_catch_exception. info breakpoints and the marks pane
-list them as gdb's N.M, and continue / reverse-continue stop at each: against gdb on the native
-program and a brute-force replay. The first lookup of a library function runs off the UI
-thread: a key typed meanwhile is handled."""
+list them as gdb's N.M, the status line names the one stopped at, and continue and
+reverse-continue stop at each: against gdb on the native program and a brute-force replay.
+The first lookup of a library function runs off the UI thread: a key typed meanwhile is
+handled."""
 
 from __future__ import annotations
 
@@ -158,6 +159,8 @@ def test_break_has_a_location_in_each_file_defining_the_function(twins: Twins) -
                 assert app.view is not None
                 assert (app.view.icount, app.view.pc) == (icount, pc), (number, app.last_stop)
                 assert app.view.registers["rdi"] & 0xFFFFFFFF == v
+                status = app.query_one(StatusBar).line(200).plain
+                assert f"breakpoint {number} at {pc:#x} (icount {icount})" in status, status
                 if v == 1:  # both libraries loaded: the locations in gdb's order
                     rows = await command(pilot, app, "info breakpoints")
                     assert located(twins, rows) == twins.gdb.locations, rows
@@ -172,11 +175,14 @@ def test_break_has_a_location_in_each_file_defining_the_function(twins: Twins) -
             await settle(pilot, app)
             assert app.position == app.tl.end
 
-            for icount, pc in reversed(twins.hits):
+            numbers = [number for number, _f, _v in twins.gdb.stops]
+            for (icount, pc), number in reversed(list(zip(twins.hits, numbers, strict=True))):
                 await pilot.press("C")
                 await settle(pilot, app)
                 assert app.view is not None
                 assert (app.view.icount, app.view.pc) == (icount, pc), app.last_stop
+                status = app.query_one(StatusBar).line(200).plain
+                assert f"breakpoint {number} at {pc:#x}" in status, status
             await pilot.press("C")
             await settle(pilot, app)
             assert app.position == 0

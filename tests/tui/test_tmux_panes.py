@@ -27,7 +27,7 @@ def test_every_pane_in_a_real_terminal(tmp_path: Path, size: tuple[int, int]) ->
         term.keys("Enter")
         term.wait_for("Breakpoint 1 at")
         term.keys("c")
-        term.wait_for("breakpoint at")
+        term.wait_for("breakpoint 1 at")
         term.keys("c")
         screen = term.wait_for("int doubled = x * 2;")  # the source pane
         assert "step_value" in screen  # the disassembly
@@ -58,7 +58,7 @@ def test_every_pane_in_a_real_terminal(tmp_path: Path, size: tuple[int, int]) ->
         # A pasted command runs as typed: reverse-continue back to the last step_value call.
         term.keys(":rc", "Enter")
         poll(
-            lambda: "breakpoint at 0x401615" in term.screen().splitlines()[0],
+            lambda: "breakpoint 1 at 0x401615" in term.screen().splitlines()[0],
             30,
             term.screen,
             0.05,

@@ -796,6 +796,17 @@ class TtdbgApp(App[None]):
         """Each breakpoint with several locations, as gdb lists it: `N: K locations`, then
         each location N.M in address order at the position shown (a library's not mapped
         there last)."""
+        return [
+            (
+                f"{n}: {len(places)} locations",
+                [f"{n}.{m} {self._location_row(w)}" for m, w in enumerate(self._shown(places), 1)],
+            )
+            for n, places in self._multiple()
+        ]
+
+    def _shown(self, places: Sequence[int | CodeBreakpoint]) -> list[int | CodeBreakpoint]:
+        """Locations in gdb's N.M order at the position shown: by address, a library's not
+        mapped there last (in the order given)."""
         here = dict(self.view.code_breaks) if self.view is not None else {}
 
         def key(where: int | CodeBreakpoint) -> tuple[int, int]:
@@ -804,16 +815,17 @@ class TtdbgApp(App[None]):
             addrs = here.get(where)
             return (0, min(addrs)) if addrs else (1, 0)
 
-        return [
-            (
-                f"{n}: {len(places)} locations",
-                [
-                    f"{n}.{m} {self._location_row(w)}"
-                    for m, w in enumerate(sorted(places, key=key), 1)
-                ],
-            )
-            for n, places in self._multiple()
-        ]
+        return sorted(places, key=key)
+
+    def _stop_number(self, addr: int) -> str:
+        """gdb's number of the breakpoint stopped at `addr` at the position shown: N, or N.M
+        for one of its several locations ('' when no numbered breakpoint is there)."""
+        here = dict(self.view.code_breaks) if self.view is not None else {}
+        for n, places in sorted(self.breakpoint_numbers.items()):
+            for m, where in enumerate(self._shown(places), 1):
+                if addr in ((where,) if isinstance(where, int) else here.get(where, ())):
+                    return f"{n}.{m}" if len(places) > 1 else str(n)
+        return ""
 
     def _refresh_marks(self) -> None:
         grouped = {where for _n, places in self._multiple() for where in places}
@@ -844,6 +856,9 @@ class TtdbgApp(App[None]):
                 gdb = f"gdb attached :{port} (time follows gdb)"
         stop = self.last_stop
         note = stop.describe() if stop is not None and not isinstance(stop, Reached) else ""
+        number = self._stop_number(stop.address) if isinstance(stop, BreakpointHit) else ""
+        if number:  # gdb: "Breakpoint 1.2, dup_fn (v=1)"
+            note = f"breakpoint {number} at {note.removeprefix('breakpoint at ')}"
         note = self._looking or note
         self._one(StatusBar).show(
             self.view,
