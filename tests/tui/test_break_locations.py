@@ -252,3 +252,33 @@ def test_a_key_is_handled_while_the_libraries_are_looked_up(
             assert "looking up" not in status, status
 
     asyncio.run(scenario())
+
+
+def test_space_takes_one_location_out(twins: Twins) -> None:
+    """space on the line of one location removes that one: the breakpoint keeps the other
+    (info breakpoints lists it alone) and still stops there."""
+    (icount1, pc1), (icount2, pc2), (icount3, _pc3) = twins.hits[:3]
+
+    async def scenario() -> None:
+        app = TtdbgApp(open_session(str(twins.rec), restore=False))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot, app)
+            await command(pilot, app, "b dup_fn")
+            await pilot.press("c")
+            await settle(pilot, app)
+            assert app.view is not None
+            assert (app.view.icount, app.view.pc) == (icount1, pc1)  # liba's
+            app.action_toggle_breakpoint()  # the selected line is the pc's
+            await settle(pilot, app)
+            assert len(app.tl.code_breakpoints) == 1
+            rows = await command(pilot, app, "info breakpoints")
+            assert re.fullmatch(rf"1  break  dup_fn in \S+/libb\.so at {pc2:#x}", rows), rows
+            await pilot.press("c")
+            await settle(pilot, app)
+            assert (app.view.icount, app.view.pc) == (icount2, pc2)
+            await pilot.press("c")
+            await settle(pilot, app)
+            assert app.position == app.tl.end  # not at liba's second call (icount3)
+            assert icount3 < app.position
+
+    asyncio.run(scenario())

@@ -1013,14 +1013,28 @@ class TtdbgApp(App[None]):
         hit = [bp for bp in tl.code_breakpoints if addr in tl.code_addresses(bp)]
         for bp in hit:
             tl.remove_code_breakpoint(bp)
+        gone: list[int | CodeBreakpoint] = [*hit]
         if addr in tl.breakpoints:
             tl.remove_breakpoint(addr)
-        elif not hit:
+            gone.append(addr)
+        if gone:
+            self._drop_locations(gone)
+        else:
             code = tl.code_breakpoint_at(addr)
             if code is None:
                 tl.add_breakpoint(addr)
             else:
                 tl.add_code_breakpoint(code)
+
+    def _drop_locations(self, gone: list[int | CodeBreakpoint]) -> None:
+        """Locations taken out one by one leave their breakpoints' numbers, and a number left
+        with none goes (engine thread; replaced whole: the UI thread reads it)."""
+        kept = {
+            n: tuple(where for where in places if where not in gone)
+            for n, places in self.breakpoint_numbers.items()
+        }
+        self.breakpoint_numbers = {n: places for n, places in kept.items() if places}
+        self.temporary.difference_update(gone)
 
     def action_search(self, direction: int, new_target: bool) -> None:
         """Next (1) or previous (-1) change of the selected register or memory row."""
