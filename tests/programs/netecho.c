@@ -374,6 +374,66 @@ static void bulk(void) {
     }
 }
 
+/* Descriptors passed over a Unix socket (SCM_RIGHTS): a pipe's read end and a socket. */
+static void pass_fds(void) {
+    int s[2], pp[2], q[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, s) == 0 && pipe(pp) == 0);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, q) == 0);
+    CHECK(write(pp[1], "through a passed pipe", 21) == 21);
+    close(pp[1]);
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } out, in;
+    memset(&out, 0, sizeof out);
+    struct iovec v = {"fds", 3};
+    struct msghdr m = {0};
+    m.msg_iov = &v;
+    m.msg_iovlen = 1;
+    m.msg_control = out.buf;
+    m.msg_controllen = sizeof out.buf;
+    struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(2 * sizeof(int));
+    int pass[2] = {pp[0], 999};
+    memcpy(CMSG_DATA(h), pass, sizeof pass);
+    errno = 0;
+    ssize_t bad = sendmsg(s[0], &m, 0);
+    printf("passing an fd that is not open: %zd %s\n", bad, errno == EBADF ? "EBADF" : "?");
+    pass[1] = q[1];
+    memcpy(CMSG_DATA(h), pass, sizeof pass);
+    CHECK(sendmsg(s[0], &m, 0) == 3);
+    close(pp[0]);
+    close(q[1]);
+    char buf[8];
+    struct iovec rv = {buf, sizeof buf};
+    struct msghdr r = {0};
+    r.msg_iov = &rv;
+    r.msg_iovlen = 1;
+    r.msg_control = in.buf;
+    r.msg_controllen = sizeof in.buf;
+    ssize_t n = recvmsg(s[1], &r, MSG_CMSG_CLOEXEC);
+    struct cmsghdr *g = CMSG_FIRSTHDR(&r);
+    CHECK(g && g->cmsg_level == SOL_SOCKET && g->cmsg_type == SCM_RIGHTS);
+    int got[2];
+    memcpy(got, CMSG_DATA(g), sizeof got);
+    printf("recvmsg %zd [%.*s], fds %d %d, close-on-exec %d, control %zu of %zu\n", n, (int)n,
+           buf, got[0], got[1], fcntl(got[0], F_GETFD), (size_t)r.msg_controllen,
+           sizeof in.buf);
+    char text[64];
+    ssize_t t = read(got[0], text, sizeof text);
+    printf("read through the passed pipe: %.*s\n", (int)t, text);
+    CHECK(write(got[1], "via the passed socket", 21) == 21);
+    t = read(q[0], text, sizeof text);
+    printf("read from the socket's peer: %.*s\n", (int)t, text);
+    close(got[0]);
+    close(got[1]);
+    close(q[0]);
+    close(s[0]);
+    close(s[1]);
+}
+
 static volatile int sigpipes;
 
 static void count_sigpipe(int sig) {
@@ -450,6 +510,7 @@ int main(int argc, char **argv) {
     udp();
     unix_stream(argv[2]);
     broken_pipes();
+    pass_fds();
     printf("done\n");
     return 0;
 }

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import select
+import stat
 import struct
 from collections.abc import Callable
 
@@ -19,7 +21,6 @@ from .host import SOCKADDR_MAX, HostWatch, Outcome
 
 SOCK_NONBLOCK, SOCK_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 SOL_SOCKET, SO_ERROR, SCM_RIGHTS = 1, 4, 1
-MSG_CTRUNC, MSG_DONTWAIT = 0x8, 0x40
 # The most control data one message carries through here (the kernel's default cap,
 # net.core.optmem_max, is 20 KiB; real programs pass a few dozen bytes).
 CONTROL_MAX = 20480
@@ -173,13 +174,26 @@ def send_message(fd: int, data: bytes, name: bytes | None, control: bytes, flags
     return _failed() if n < 0 else (n, b"")
 
 
-RECEIVED = struct.Struct("<III")  # msg_flags, the name's length, the control data's length
+# msg_flags, the name's length, the control data's length, how many descriptors came
+RECEIVED = struct.Struct("<IIII")
+# Per descriptor passed in: what it is (an index of PASSED_KINDS) and its status flags.
+PASSED = struct.Struct("<BI")
+PASSED_KINDS = ("socket", "pipe", "file", "dir")
 
 
-def receive_message(fd: int, count: int, control_room: int, flags: int) -> Outcome:
+def _passed_kind(fd: int) -> int:
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISSOCK(mode):
+        return 0
+    if stat.S_ISFIFO(mode):
+        return 1
+    return 3 if stat.S_ISDIR(mode) else 2
+
+
+def receive_message(fd: int, count: int, control_room: int, flags: int, kept: list[int]) -> Outcome:
     """recvmsg into one buffer: payload RECEIVED, the sender's address, the control data,
-    the bytes. Descriptors passed in (SCM_RIGHTS) are closed here, never the guest's: the
-    control data is dropped then, and MSG_CTRUNC says so, as when it does not fit."""
+    a PASSED for each descriptor it passes in (SCM_RIGHTS; their host fds go to `kept`,
+    out of the log), the bytes."""
     body = ctypes.create_string_buffer(max(count, 1))
     iov = _Iovec(ctypes.cast(body, ctypes.c_void_p), count)
     name = ctypes.create_string_buffer(SOCKADDR_MAX)
@@ -198,15 +212,16 @@ def receive_message(fd: int, count: int, control_room: int, flags: int) -> Outco
     if n < 0:
         return _failed()
     control = ctl.raw[: msg.controllen]
-    msg_flags = msg.flags
     passed = passed_fds(control)
-    if passed:
-        for host_fd in passed:
-            os.close(host_fd)
-        control, msg_flags = b"", msg_flags | MSG_CTRUNC
+    kept.extend(passed)
+    described = b""
+    for host_fd in passed:
+        os.set_inheritable(host_fd, False)
+        status = fcntl.fcntl(host_fd, fcntl.F_GETFL)
+        described += PASSED.pack(_passed_kind(host_fd), status)
     address = name.raw[: min(msg.namelen, SOCKADDR_MAX)]
-    head = RECEIVED.pack(msg_flags & 0xFFFFFFFF, len(address), len(control))
-    return n, head + address + control + body.raw[:n]
+    head = RECEIVED.pack(msg.flags & 0xFFFFFFFF, len(address), len(control), len(passed))
+    return n, head + address + control + described + body.raw[:n]
 
 
 CMSG_HEADER = struct.Struct("<QiI")  # cmsg_len, cmsg_level, cmsg_type (64-bit layout)
@@ -223,6 +238,23 @@ def control_messages(control: bytes) -> list[tuple[int, int, bytes]]:
         out.append((level, kind, control[at + CMSG_HEADER.size : at + length]))
         at += (length + 7) & ~7
     return out
+
+
+def with_fds(control: bytes, fds: list[int]) -> bytes:
+    """`control` with the descriptors its SCM_RIGHTS messages carry replaced, in order, by
+    `fds` (the host's for the guest's when sending, the guest's for the host's received)."""
+    out = bytearray(control)
+    at = 0
+    left = iter(fds)
+    while at + CMSG_HEADER.size <= len(control):
+        length, level, kind = CMSG_HEADER.unpack_from(control, at)
+        if length < CMSG_HEADER.size or at + length > len(control):
+            break
+        if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            for i in range(at + CMSG_HEADER.size, at + length - 3, 4):
+                struct.pack_into("<i", out, i, next(left, -1))
+        at += (length + 7) & ~7
+    return bytes(out)
 
 
 def passed_fds(control: bytes) -> list[int]:

@@ -1,6 +1,7 @@
 """Sockets: Unix, IPv4 and IPv6, stream, datagram and sequenced-packet, as real host sockets
-while recording (creating, binding, listening, accepting, connecting, options, messages) and
-from the log in replay, which opens none. Other families and raw sockets are not offered."""
+while recording (creating, binding, listening, accepting, connecting, options, messages, passed
+descriptors) and from the log in replay, which opens none. Other families and raw sockets are
+not offered."""
 
 from __future__ import annotations
 
@@ -442,13 +443,43 @@ def sys_sendmsg(p: LinuxPlatform, a: Args) -> int | None:
     data = gather(p, vecs)
     name = p.m.read(name_at, name_len) if name_at and name_len else None
     control = p.m.read(control_at, control_len) if control_at and control_len else b""
-    if hostsockets.passed_fds(control):
-        # Passing descriptors is not offered: the host would be handed its own fd numbers.
-        p.not_offered("sendmsg SCM_RIGHTS")
+    # Descriptors passed (SCM_RIGHTS) go as the host's descriptors of the same files.
+    passing = [open_file(p, fd) for fd in hostsockets.passed_fds(control)]
+    if any(g is None for g in passing):
+        return -EBADF
+    files = [g for g in passing if g is not None]
+    if any(g.kind in procfs.KINDS for g in files):
+        p.not_offered("sendmsg SCM_RIGHTS of an emulated /proc file")
         return -EOPNOTSUPP
-    return _sending(
-        p, f, a[2], lambda fd, flags: hostsockets.send_message(fd, data, name, control, flags)
-    )
+
+    def send(fd: int, flags: int) -> Outcome:
+        host_control = hostsockets.with_fds(control, [p.live.fd(g) for g in files])
+        return hostsockets.send_message(fd, data, name, host_control, flags)
+
+    return _sending(p, f, a[2], send)
+
+
+MSG_CMSG_CLOEXEC = 0x40000000
+
+
+def _install_passed(
+    p: LinuxPlatform, described: bytes, cloexec: bool, kept: list[int]
+) -> list[int]:
+    """Guest fds for the descriptors a message passed in (PASSED each), in order, with their
+    host fds (`kept`, recording) behind them; -1 for one the fd table has no room for."""
+    fds = []
+    for i in range(len(described) // hostsockets.PASSED.size):
+        kind_code, status = hostsockets.PASSED.unpack_from(described, i * hostsockets.PASSED.size)
+        if kind_code >= len(hostsockets.PASSED_KINDS):
+            raise ValueError(f"passed descriptor of unknown kind {kind_code}")
+        kind = hostsockets.PASSED_KINDS[kind_code]
+        fd = p.fds.open(kind, f"<{kind}>", status & ~O_CLOEXEC, cloexec)
+        if fd < 0 and i < len(kept):
+            os.close(kept[i])
+        elif p.host is not None and i < len(kept):
+            p.host.adopt(p.fds.files[fd].ident, kept[i])
+        fds.append(fd if fd >= 0 else -1)
+    return fds
 
 
 @syscall("recvmsg", kind=Kind.HOST)
@@ -466,30 +497,37 @@ def sys_recvmsg(p: LinuxPlatform, a: Args) -> int | None:
     room = control_len if control_at else 0
     flags = a[2]
     parked: list[HostWatch] = []
+    kept: list[int] = []  # host fds of the descriptors passed in (recording)
 
     def host() -> Outcome:
         if not flags & MSG_DONTWAIT:
             stop = _wait_or_go(p, f, lambda: p.live.would_block_reading(f), parked, RECEIVING)
             if stop is not None:
                 return stop
-        return hostsockets.receive_message(p.live.fd(f), count, room, _receive_flags(p, flags))
+        fd = p.live.fd(f)
+        return hostsockets.receive_message(fd, count, room, _receive_flags(p, flags), kept)
 
     result, data = p.host_call(host)
     if parked_now(p, result, parked):
         return None
     if result < 0:
         return result
-    msg_flags, got_name, got_control = hostsockets.RECEIVED.unpack_from(data)
+    msg_flags, got_name, got_control, got_fds = hostsockets.RECEIVED.unpack_from(data)
     at = hostsockets.RECEIVED.size
     address = data[at : at + got_name]
-    control = data[at + got_name : at + got_name + got_control]
-    scatter(p, vecs, data[at + got_name + got_control :])
-    # As Linux: the name cut to the guest's room, msg_namelen its whole length (0 without
-    # a buffer for it); the control data as long as it fit, msg_controllen what was used.
+    at += got_name
+    control = data[at : at + got_control][:room]  # never past the guest's buffer
+    at += got_control
+    described = data[at : at + got_fds * hostsockets.PASSED.size]
+    scatter(p, vecs, data[at + got_fds * hostsockets.PASSED.size :])
+    new_fds = _install_passed(p, described, bool(flags & MSG_CMSG_CLOEXEC), kept)
+    control = hostsockets.with_fds(control, new_fds)
+    # As Linux: the name cut to the guest's room, msg_namelen its whole length (left as it
+    # is without a buffer for it); the control data as long as it fit, msg_controllen what
+    # was used.
     if name_at:
         p.m.write(name_at, address[:name_len])
-    p.m.write(a[1] + MSG_NAMELEN_AT, struct.pack("<I", len(address) if name_at else 0))
-    control = control[:room]  # never past the guest's buffer, whatever a recording says
+        p.m.write(a[1] + MSG_NAMELEN_AT, struct.pack("<I", len(address)))
     if control:
         p.m.write(control_at, control)
     p.m.write(a[1] + MSG_CONTROLLEN_AT, struct.pack("<Q", len(control)))
