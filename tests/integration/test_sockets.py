@@ -7,19 +7,23 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import lz4.frame
 import pytest
 
 from tests.conftest import file_tree, missing, require_tool, run_native, run_ttdbg
 from tests.guest_programs import build, native_command
+from tests.recedit import rewrite
 from ttdbg.backend.arch import ARCHES
-from ttdbg.backend.eventlog import EventKind
-from ttdbg.backend.recording import open_recording
+from ttdbg.backend.eventlog import Event, EventKind, decode_events, encode_events
+from ttdbg.backend.recfile import Frame, FrameType
+from ttdbg.backend.recording import EVENTS_HEAD, open_recording
 
 ERESTARTSYS = -512
 
@@ -218,3 +222,150 @@ def test_other_families_and_raw_sockets_are_refused(tmp_path: Path) -> None:
     assert json.loads(info.stdout)["unoffered"] == {"socket AF_NETLINK": 1, "socket SOCK_RAW": 1}
     text = run_ttdbg(["info", str(rec)]).stdout.decode()
     assert "\nnot offered: socket AF_NETLINK x1, socket SOCK_RAW x1\n" in text
+
+
+def test_errnos_options_and_truncations_match_native(tmp_path: Path) -> None:
+    """Calls that fail (ECONNREFUSED, EADDRINUSE, EAGAIN, EINVAL, ENOTCONN, EMSGSIZE...),
+    options read back, shutdown, SO_RCVTIMEO, MSG_TRUNC into small buffers, names and
+    control data cut to the room given, poll, select and epoll on sockets: the recorded and
+    the replayed run print what the native run does."""
+    program = build("sockerrno", "x86_64")
+    native = run_native([str(program)], timeout=60)
+    assert native.returncode == 0, native.stdout.decode()
+    assert b"connect to a closed port: -1 ECONNREFUSED\n" in native.stdout
+    assert b"recvmsg 1025 iovecs: -1 EMSGSIZE\n" in native.stdout
+    assert native.stdout.endswith(b"done\n")
+    rec = tmp_path / "errnos.ttrec"
+    assert record([str(program)], rec, tmp_path) == native.stdout
+    assert replayed(rec, tmp_path) == native.stdout
+
+
+def test_waits_in_a_thread_while_another_computes(tmp_path: Path) -> None:
+    """A thread waits in accept, poll, recv, recvmsg, recvfrom and epoll_wait while the main
+    thread computes without a system call before giving what it waits for: the waits park
+    their thread instead of holding the recorder (which would never run the main thread)."""
+    program = build("sockerrno", "x86_64", ["-pthread"])
+    native = run_native([str(program), "threads"], timeout=60)
+    assert native.returncode == 0, native.stdout.decode()
+    assert native.stdout.endswith(b"waiter: received 16 more\nmain: computed 1\n")
+    rec = tmp_path / "threads.ttrec"
+    assert record([str(program), "threads"], rec, tmp_path) == native.stdout
+    assert parked_calls(rec) >= 3
+    assert replayed(rec, tmp_path) == native.stdout
+
+
+# Replay with every way to a host socket closed: the C library handles of host.py and
+# hostsockets.py raise, and an audit hook notes any socket the Python layer would make.
+NO_SOCKETS = """
+import json, runpy, sys
+seen = []
+sys.addaudithook(lambda event, args: seen.append(event) if event.startswith("socket.") else None)
+from ttdbg.backend.linux import host, hostsockets
+
+class Closed:
+    def __getattr__(self, name):
+        seen.append("libc." + name)
+        raise OSError("no host C library in replay: " + name)
+
+host._libc = hostsockets._libc = Closed()
+sys.argv = ["ttdbg", "replay", "--verify", sys.argv[1]]
+try:
+    runpy.run_module("ttdbg", run_name="__main__")
+finally:
+    print("TOUCHED " + json.dumps(seen), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("mode", ["errnos", "threads"])
+def test_replay_touches_no_host_socket(mode: str, tmp_path: Path) -> None:
+    program = build("sockerrno", "x86_64", ["-pthread"])
+    argv = [str(program)] + (["threads"] if mode == "threads" else [])
+    rec = tmp_path / "net.ttrec"
+    out = record(argv, rec, tmp_path)
+    assert out.endswith(b"done\n" if mode == "errnos" else b"computed 1\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_SOCKETS, str(rec)], capture_output=True, timeout=300
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert "verified" in err
+    assert err.splitlines()[-1] == "TOUCHED []", err
+    assert proc.stdout == out
+
+
+def _altered(rec: Path, dest: Path, name: str, change: Callable[[Event], Event | None]) -> int:
+    """`rec` with the first logged answer to syscall `name` that `change` alters (it returns
+    None for the others) replaced: the icount of that call."""
+    number = ARCHES["x86_64"].syscall_numbers[name]
+    changed: list[int] = []
+
+    def alter(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
+        if frame.type != FrameType.EVENTS or changed:
+            return None
+        first, base = EVENTS_HEAD.unpack_from(frame.payload)
+        events = list(decode_events(lz4.frame.decompress(frame.payload[EVENTS_HEAD.size :]), base))
+        for i, ev in enumerate(events):
+            if ev.kind == EventKind.SYSCALL and ev.args[0] == number and ev.result >= 0:
+                new = change(ev)
+                if new is not None:
+                    events[i] = new
+                    changed.append(ev.icount)
+                    break
+        body = lz4.frame.compress(encode_events(events, base))
+        return [(FrameType.EVENTS, EVENTS_HEAD.pack(first, base) + body)]
+
+    rewrite(rec, dest, alter)
+    assert changed, f"the recording has no answer to {name} to alter"
+    return changed[0]
+
+
+def _grown(ev: Event, extra: int = 256, front: bool = False) -> Event:
+    more = b"\xee" * extra
+    payload = more + ev.payload if front else ev.payload + more
+    return Event(ev.kind, ev.icount, ev.args, ev.result, payload)
+
+
+# Answers longer than the buffers the guest gave (a receive's bytes, a sender's address,
+# control data, an option's value, a socket name): altered, they must stop the replay.
+ALTERATIONS: dict[str, tuple[str, Callable[[Event], Event | None]]] = {
+    "recv": ("recvfrom", lambda ev: _grown(ev) if ev.args[5] == 0 and ev.payload else None),
+    "recvfrom with address": ("recvfrom", lambda ev: _grown(ev) if ev.args[5] else None),
+    "recvfrom address length": (
+        "recvfrom",
+        lambda ev: (
+            Event(ev.kind, ev.icount, ev.args, ev.result, b"\xff\xff\x00\x00" + ev.payload[4:])
+            if ev.args[5]
+            else None
+        ),
+    ),
+    "recvmsg bytes": ("recvmsg", _grown),
+    "recvmsg control": (
+        "recvmsg",
+        lambda ev: Event(
+            ev.kind,
+            ev.icount,
+            ev.args,
+            ev.result,
+            ev.payload[:8] + struct.pack("<I", 4000) + ev.payload[12:] + bytes(4000),
+        ),
+    ),
+    "getsockopt": ("getsockopt", lambda ev: _grown(ev, front=True)),
+    "getsockname": ("getsockname", _grown),
+    "accept": ("accept", lambda ev: _grown(ev) if ev.payload else None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ALTERATIONS))
+def test_an_altered_socket_answer_is_a_divergence(case: str, tmp_path: Path) -> None:
+    program = build("sockerrno", "x86_64")
+    rec = tmp_path / "errnos.ttrec"
+    out = record([str(program)], rec, tmp_path)
+    name, change = ALTERATIONS[case]
+    icount = _altered(rec, tmp_path / "altered.ttrec", name, change)
+    proc = run_ttdbg(["replay", str(tmp_path / "altered.ttrec")], timeout=300)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    expected = f"ttdbg: replay diverged at icount {icount}: expected a well-formed recorded"
+    assert err.strip().splitlines()[-1].startswith(f"{expected} answer to {name}, found "), err
+    assert out.startswith(proc.stdout)

@@ -521,7 +521,7 @@ class HostIO:
             n = _libc.recvfrom(self.fd(f), buf, ctypes.c_size_t(count), flags, None, None)
             if n < 0:
                 return -ctypes.get_errno(), b"", b""
-            return n, buf.raw[:n], b""
+            return n, buf.raw[: min(n, count)], b""  # MSG_TRUNC: n is the datagram's length
 
         return guarded_span(run)
 
@@ -537,7 +537,7 @@ class HostIO:
             if n < 0:
                 return -ctypes.get_errno(), b""
             name = addr.raw[: min(size.value, SOCKADDR_MAX)]
-            return n, struct.pack("<I", len(name)) + name + buf.raw[:n]
+            return n, struct.pack("<I", len(name)) + name + buf.raw[: min(n, count)]
 
         return guarded(run)
 

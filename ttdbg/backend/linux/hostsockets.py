@@ -221,7 +221,7 @@ def receive_message(fd: int, count: int, control_room: int, flags: int, kept: li
         described += PASSED.pack(_passed_kind(host_fd), status)
     address = name.raw[: min(msg.namelen, SOCKADDR_MAX)]
     head = RECEIVED.pack(msg.flags & 0xFFFFFFFF, len(address), len(control), len(passed))
-    return n, head + address + control + described + body.raw[:n]
+    return n, head + address + control + described + body.raw[: min(n, count)]  # n: MSG_TRUNC's
 
 
 CMSG_HEADER = struct.Struct("<QiI")  # cmsg_len, cmsg_level, cmsg_type (64-bit layout)

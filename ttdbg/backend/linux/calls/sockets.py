@@ -13,6 +13,7 @@ from .. import hostsockets
 from ..errnos import (
     EAFNOSUPPORT,
     EAGAIN,
+    EMSGSIZE,
     ENOBUFS,
     ENOPROTOOPT,
     ENOTSOCK,
@@ -23,7 +24,7 @@ from ..host import SOCKADDR_MAX, HostWatch, Outcome, SpanOutcome, would_block_wr
 from ..platform import LinuxPlatform
 from ..threads import ERESTARTSYS
 from . import procfs
-from .io import MAX_IO, broken_pipe, finish_parkable, gather, iovecs, parked_now, scatter
+from .io import IOV_MAX, MAX_IO, broken_pipe, finish_parkable, gather, iovecs, parked_now, scatter
 from .table import (
     EBADF,
     EINVAL,
@@ -125,8 +126,17 @@ def _socket(p: LinuxPlatform, fd: int) -> OpenFile | int:
     return -ENOTSOCK if f.kind in procfs.KINDS else f
 
 
+def _logged(fits: bool, what: str) -> None:
+    """Replay: an answer from the log that no kernel gives (more bytes than the buffer it
+    fills, lengths past the bytes logged) is an altered log. ValueError: the platform
+    reports it as a divergence at this call, before anything reaches guest memory."""
+    if not fits:
+        raise ValueError(what)
+
+
 def _put_address(p: LinuxPlatform, addr: int, len_addr: int, raw: bytes) -> None:
     """A socket address for the guest, cut to its buffer, with its whole length."""
+    _logged(len(raw) <= SOCKADDR_MAX, f"a socket address of {len(raw)} bytes")
     room = struct.unpack("<I", p.m.read(len_addr, 4))[0]
     p.m.write(addr, raw[:room])
     p.m.write(len_addr, struct.pack("<I", len(raw)))
@@ -201,8 +211,11 @@ def sys_recvfrom(p: LinuxPlatform, a: Args) -> int | None:
             return None
         if result >= 0:
             size = struct.unpack_from("<I", data)[0]
+            body = data[4 + size :]
+            _logged(4 + size <= len(data), f"a sender's address of {size} bytes")
+            _logged(len(body) <= min(count, MAX_IO), f"{len(body)} bytes for {count}")
             _put_address(p, src, src_len, data[4 : 4 + size])
-            p.m.write(buf, data[4 + size :])
+            p.m.write(buf, body)
         return result
 
     def receive() -> SpanOutcome:
@@ -212,6 +225,7 @@ def sys_recvfrom(p: LinuxPlatform, a: Args) -> int | None:
         return p.live.recv(f, min(count, MAX_IO), _receive_flags(p, flags))
 
     result, data = p.host_read(receive)
+    _logged(len(data) <= min(count, MAX_IO), f"{len(data)} bytes for {count}")
     return finish_parkable(p, result, data, parked, buf)
 
 
@@ -309,6 +323,7 @@ def _accept(p: LinuxPlatform, fd: int, addr: int, len_addr: int, flags: int) -> 
         return None
     if result < 0:
         return result
+    _logged(len(peer) <= SOCKADDR_MAX, f"a peer's address of {len(peer)} bytes")
     new = _install_socket(p, nonblock, bool(flags & O_CLOEXEC), kept)
     if new >= 0 and addr:
         _put_address(p, addr, len_addr, peer)
@@ -377,7 +392,8 @@ def sys_getsockopt(p: LinuxPlatform, a: Args) -> int:
     result, data = p.host_call(lambda: hostsockets.get_option(p.live.fd(f), level, name, ask))
     if result == 0:
         value, size = data[:-4], data[-4:]
-        p.m.write(a[3], value[:room])
+        _logged(len(size) == 4 and len(value) <= room, f"an option of {len(data)} bytes")
+        p.m.write(a[3], value)
         p.m.write(a[4], size)
     return result
 
@@ -397,6 +413,22 @@ def sys_setsockopt(p: LinuxPlatform, a: Args) -> int:
 MSGHDR = struct.Struct("<QI4xQQQQi4x")  # struct user_msghdr, the same on every 64-bit target
 MSG_FLAGS_AT = 48
 MSG_NAMELEN_AT, MSG_CONTROLLEN_AT = 8, 40
+
+
+def _message_header(p: LinuxPlatform, at: int) -> tuple[int, ...] | int:
+    """A struct msghdr's fields as Linux's __copy_msghdr takes them: msg_namelen 0 without
+    a name, negative EINVAL, past sizeof(struct sockaddr_storage) cut to it; more than
+    UIO_MAXIOV iovecs EMSGSIZE (before the iovecs are read)."""
+    name_at, name_len, iov, iov_len, control_at, control_len, fl = MSGHDR.unpack(
+        p.m.read(at, MSGHDR.size)
+    )
+    if not name_at:
+        name_len = 0
+    if name_len >= 1 << 31:
+        return -EINVAL
+    if iov_len > IOV_MAX:
+        return -EMSGSIZE
+    return name_at, min(name_len, SOCKADDR_MAX), iov, iov_len, control_at, control_len, fl
 
 
 def _sending(
@@ -432,11 +464,12 @@ def sys_sendmsg(p: LinuxPlatform, a: Args) -> int | None:
     f = _socket(p, a[0])
     if isinstance(f, int):
         return f
-    name_at, name_len, iov, iov_len, control_at, control_len, _fl = MSGHDR.unpack(
-        p.m.read(a[1], MSGHDR.size)
-    )
-    if name_len > SOCKADDR_MAX or control_len > hostsockets.CONTROL_MAX:
-        return -EINVAL if name_len > SOCKADDR_MAX else -ENOBUFS
+    header = _message_header(p, a[1])
+    if isinstance(header, int):
+        return header
+    name_at, name_len, iov, iov_len, control_at, control_len, _fl = header
+    if control_len > hostsockets.CONTROL_MAX:
+        return -ENOBUFS
     vecs = iovecs(p, iov, iov_len)
     if isinstance(vecs, int):
         return vecs
@@ -487,14 +520,15 @@ def sys_recvmsg(p: LinuxPlatform, a: Args) -> int | None:
     f = _socket(p, a[0])
     if isinstance(f, int):
         return f
-    name_at, name_len, iov, iov_len, control_at, control_len, _fl = MSGHDR.unpack(
-        p.m.read(a[1], MSGHDR.size)
-    )
+    header = _message_header(p, a[1])
+    if isinstance(header, int):
+        return header
+    name_at, name_len, iov, iov_len, control_at, control_len, _fl = header
     vecs = iovecs(p, iov, iov_len)
     if isinstance(vecs, int):
         return vecs
     count = min(sum(n for _b, n in vecs), MAX_IO)
-    room = control_len if control_at else 0
+    room = min(control_len, hostsockets.CONTROL_MAX) if control_at else 0
     flags = a[2]
     parked: list[HostWatch] = []
     kept: list[int] = []  # host fds of the descriptors passed in (recording)
@@ -514,12 +548,19 @@ def sys_recvmsg(p: LinuxPlatform, a: Args) -> int | None:
         return result
     msg_flags, got_name, got_control, got_fds = hostsockets.RECEIVED.unpack_from(data)
     at = hostsockets.RECEIVED.size
+    described_size = got_fds * hostsockets.PASSED.size
+    end = at + got_name + got_control + described_size
+    body = data[end:]
+    _logged(end <= len(data), "lengths past the message logged")
+    _logged(got_name <= SOCKADDR_MAX, f"a sender's address of {got_name} bytes")
+    _logged(got_control <= room, f"{got_control} bytes of control data for {room}")
+    _logged(len(body) <= count, f"{len(body)} bytes for {count}")
     address = data[at : at + got_name]
     at += got_name
-    control = data[at : at + got_control][:room]  # never past the guest's buffer
+    control = data[at : at + got_control]
     at += got_control
-    described = data[at : at + got_fds * hostsockets.PASSED.size]
-    scatter(p, vecs, data[at + got_fds * hostsockets.PASSED.size :])
+    described = data[at : at + described_size]
+    scatter(p, vecs, body)
     new_fds = _install_passed(p, described, bool(flags & MSG_CMSG_CLOEXEC), kept)
     control = hostsockets.with_fds(control, new_fds)
     # As Linux: the name cut to the guest's room, msg_namelen its whole length (left as it
