@@ -81,3 +81,16 @@ def test_cpuinfo_describes_the_cpu_the_program_runs_on(arch: str, tmp_path: Path
     assert native.returncode == 0, native.stderr.decode()
     assert native.stdout.count(b": 1\n") == 3, native.stdout.decode()
     assert recorded_and_replayed(build("cpuinfo_model", arch), tmp_path) == native.stdout
+
+
+def test_entries_show_the_state_at_the_read_not_at_the_open(tmp_path: Path) -> None:
+    """status, stat, comm and maps opened first and read after the program blocked and
+    ignored signals, renamed itself and mapped a page, then read again from the start (lseek,
+    pread) after more changes: Linux makes their text at the read, so each read shows the
+    changes before it (the open-time text showed none of them)."""
+    program = build("status_reread", "x86_64")
+    native = run_native([str(program)], cwd=tmp_path)
+    assert native.returncode == 0, native.stderr.decode()
+    assert b"status read after: SigBlk:\t0000000000000200\n" in native.stdout
+    assert b"comm pread at 0: again\n" in native.stdout
+    assert recorded_and_replayed(program, tmp_path) == native.stdout

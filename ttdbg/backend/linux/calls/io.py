@@ -88,7 +88,7 @@ def parked_now(p: LinuxPlatform, result: int, parked: list[HostWatch]) -> bool:
 @syscall("read", kind=Kind.HOST)
 def sys_read(p: LinuxPlatform, a: Args) -> int | None:
     return _read_into(
-        p, a[0], a[1], lambda h, f: h.read(f, a[2]), lambda f: _proc_read(f, a[2], None)
+        p, a[0], a[1], lambda h, f: h.read(f, a[2]), lambda f: _proc_read(p, f, a[2], None)
     )
 
 
@@ -97,12 +97,15 @@ def sys_pread64(p: LinuxPlatform, a: Args) -> int | None:
     if a[3] < 0:
         return -EINVAL
     return _read_into(
-        p, a[0], a[1], lambda h, f: h.pread(f, a[2], a[3]), lambda f: _proc_read(f, a[2], a[3])
+        p, a[0], a[1], lambda h, f: h.pread(f, a[2], a[3]), lambda f: _proc_read(p, f, a[2], a[3])
     )
 
 
-def _proc_read(f: OpenFile, count: int, offset: int | None) -> bytes | int:
-    return -EISDIR if f.kind == procfs.PROC_DIR else procfs.read(f, count, offset)
+def _proc_read(p: LinuxPlatform, f: OpenFile, count: int, offset: int | None) -> bytes | int:
+    if f.kind == procfs.PROC_DIR:
+        return -EISDIR
+    procfs.refresh(p, f, offset)
+    return procfs.read(f, count, offset)
 
 
 IOV_MAX = 1024
@@ -152,7 +155,7 @@ def _readv_at(p: LinuxPlatform, a: Args, offset: int | None) -> int:
         return vecs
     total = min(sum(n for _b, n in vecs), MAX_IO)
     if f.kind in procfs.KINDS:
-        got = _proc_read(f, total, offset)
+        got = _proc_read(p, f, total, offset)
         if isinstance(got, int):
             return got
         result, data = len(got), got

@@ -214,6 +214,28 @@ def link_target(p: LinuxPlatform, entry: str) -> bytes | int:
     return -EACCES
 
 
+# Entries Linux makes from the process's state when a read starts at their beginning
+# (seq_file's show, the cmdline and environ reads), not at open: what the guest changed
+# since (its signal mask and handlers, name, threads, mappings) shows in a read after it.
+REGENERATED = frozenset(("status", "stat", "statm", "maps", "comm", "cmdline", "environ"))
+
+
+def refresh(p: LinuxPlatform, f: OpenFile, offset: int | None) -> None:
+    """Before a read of an emulated file at `offset` (None: its own position): its text
+    made again from the guest's state now when the read starts at the beginning."""
+    start = f.offset if offset is None else offset
+    if start != 0 or f.kind != PROC_FILE:
+        return
+    target = classify(p, f.path)
+    if not isinstance(target, ProcPath):
+        return
+    entry = target.entry
+    if entry in REGENERATED or _TASK_COMM.match(entry):
+        data = file_text(p, entry)
+        if data is not None:
+            f.data = data.decode("latin-1")
+
+
 def read(f: OpenFile, count: int, offset: int | None = None) -> bytes:
     """Read an emulated file: at `offset`, or at its own position, which then moves on."""
     data = f.data.encode("latin-1")
