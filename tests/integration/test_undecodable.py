@@ -69,3 +69,23 @@ def test_an_undecodable_instruction_after_others_in_its_block_is_not_counted(
     assert seen.count(fault) <= 1  # the undecodable instruction runs once, where it faults
     retired = sum(1 for addr in seen if addr != fault)
     assert result.icount == proc.machine.icount == retired
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_a_sigill_handler_sees_the_instruction_and_resumes_after_it(
+    arch: str, tmp_path: Path
+) -> None:
+    """The signal's pc and si_addr are the illegal instruction's own address, as Linux gives
+    them (Unicorn leaves RISC-V's pc 4 past it; si_addr was 0), so a handler that steps over
+    it resumes where the native program does."""
+    program = build("sigill_resume", arch)
+    native = subprocess.run(native_command(arch, program), capture_output=True, timeout=60)
+    assert native.returncode == 0, native
+    assert native.stdout.count(b"at +0 from the instruction") == 2, native.stdout
+    rec = tmp_path / "sigill.ttrec"
+    recorded = run_ttdbg(["record", "-o", str(rec), "--", str(program)], timeout=60)
+    assert recorded.returncode == 0, recorded.stderr
+    assert recorded.stdout == native.stdout
+    replayed = run_ttdbg(["replay", "--verify", str(rec)], timeout=60)
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout == native.stdout

@@ -145,6 +145,13 @@ void bc_edge_hook(void *uc, const bc_uc_tb *cur, const bc_uc_tb *prev, bc_counte
  * registers (it runs some 25 million times a second). */
 static __attribute__((noinline)) void bc_block_slow(void *uc, uint64_t addr, uint32_t size,
                                                      bc_counter *c) {
+    if (size == 0) {
+        /* A block the emulator translated as nothing: its first instruction raises as it is
+         * reached (RISC-V's all-zero illegal instruction), so none retires and there is
+         * nothing to learn; the icount stays that of the instruction, which is where a stop
+         * outside the current block resolves (a stop here would come back here forever). */
+        return;
+    }
     uint64_t h = bc_slot(addr);
     for (;;) {
         bc_entry *e = &c->table[h & c->mask];

@@ -82,7 +82,8 @@ class CounterReads:
         read = self._pending = self._sites.get(address)
         if read is not None and read.counter in self.m.arch.counter_faults:
             self._pending = None
-            self.m.raise_fault(SIGILL, address, f"{read.counter.name.lower()} read from user space")
+            detail = f"{read.counter.name.lower()} read from user space"
+            self.m.raise_fault(SIGILL, address, detail, self.m.arch.illegal_code, address)
 
     @property
     def waiting(self) -> bool:

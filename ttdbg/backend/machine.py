@@ -88,13 +88,22 @@ class KernelWrite:
     signal: int | None = None  # the signal delivered, for a signal frame's write
 
 
+SI_KERNEL = 0x80  # si_code of a signal the kernel sends with no more said
+SEGV_MAPERR, SEGV_ACCERR = 1, 2  # nothing mapped there; mapped without that permission
+BUS_ADRALN, BUS_ADRERR = 1, 2  # misaligned; past the end of a mapped file
+TRAP_BRKPT = 1
+
+
 @dataclass(frozen=True)
 class Fault:
-    """A CPU exception the guest caused: the signal Linux would send for it."""
+    """A CPU exception the guest caused: the signal Linux would send for it, with its
+    siginfo's code and address (the data address of a faulting access, else the pc)."""
 
     signal: int
     pc: int
     detail: str
+    code: int = SI_KERNEL
+    addr: int = 0
 
 
 SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 7, 8, 11
@@ -113,18 +122,20 @@ _PROTECTION_FAULTS = {
     unicorn.UC_ERR_FETCH_PROT,
 }
 
-_FAULT_SIGNALS: dict[int, tuple[int, str]] = {
-    unicorn.UC_ERR_READ_UNMAPPED: (SIGSEGV, "read from unmapped memory"),
-    unicorn.UC_ERR_WRITE_UNMAPPED: (SIGSEGV, "write to unmapped memory"),
-    unicorn.UC_ERR_FETCH_UNMAPPED: (SIGSEGV, "jump to unmapped memory"),
-    unicorn.UC_ERR_READ_PROT: (SIGSEGV, "read from protected memory"),
-    unicorn.UC_ERR_WRITE_PROT: (SIGSEGV, "write to protected memory"),
-    unicorn.UC_ERR_FETCH_PROT: (SIGSEGV, "jump to non-executable memory"),
-    unicorn.UC_ERR_READ_UNALIGNED: (SIGBUS, "unaligned read"),
-    unicorn.UC_ERR_WRITE_UNALIGNED: (SIGBUS, "unaligned write"),
-    unicorn.UC_ERR_FETCH_UNALIGNED: (SIGBUS, "unaligned fetch"),
-    unicorn.UC_ERR_INSN_INVALID: (SIGILL, "invalid instruction"),
-    unicorn.UC_ERR_EXCEPTION: (SIGILL, "unhandled CPU exception"),
+# Emulator errors as the signal Linux sends, its si_code, and what happened; the access
+# errors' si_addr is the address accessed (the last one a memory hook saw refused).
+_FAULT_SIGNALS: dict[int, tuple[int, int, str]] = {
+    unicorn.UC_ERR_READ_UNMAPPED: (SIGSEGV, SEGV_MAPERR, "read from unmapped memory"),
+    unicorn.UC_ERR_WRITE_UNMAPPED: (SIGSEGV, SEGV_MAPERR, "write to unmapped memory"),
+    unicorn.UC_ERR_FETCH_UNMAPPED: (SIGSEGV, SEGV_MAPERR, "jump to unmapped memory"),
+    unicorn.UC_ERR_READ_PROT: (SIGSEGV, SEGV_ACCERR, "read from protected memory"),
+    unicorn.UC_ERR_WRITE_PROT: (SIGSEGV, SEGV_ACCERR, "write to protected memory"),
+    unicorn.UC_ERR_FETCH_PROT: (SIGSEGV, SEGV_ACCERR, "jump to non-executable memory"),
+    unicorn.UC_ERR_READ_UNALIGNED: (SIGBUS, BUS_ADRALN, "unaligned read"),
+    unicorn.UC_ERR_WRITE_UNALIGNED: (SIGBUS, BUS_ADRALN, "unaligned write"),
+    unicorn.UC_ERR_FETCH_UNALIGNED: (SIGBUS, BUS_ADRALN, "unaligned fetch"),
+    unicorn.UC_ERR_INSN_INVALID: (SIGILL, SI_KERNEL, "invalid instruction"),
+    unicorn.UC_ERR_EXCEPTION: (SIGILL, SI_KERNEL, "unhandled CPU exception"),
 }
 
 
@@ -328,7 +339,8 @@ class Machine:
         # The signal an access refused by page protection raises instead of SIGSEGV (SIGBUS
         # past the end of a mapped file), or None.
         self.on_protected: Callable[[int], int | None] = lambda addr: None
-        self._fault_signal: tuple[int, str] | None = None
+        self._fault_signal: tuple[int, int, str] | None = None  # (signal, si_code, detail)
+        self._fault_addr = 0  # the last access a memory hook saw refused: a fault's si_addr
         # Firmware: a synchronous exception (ecall, svc, an undefined instruction) the
         # platform enters the guest's own handler for, as the CPU would. Called with the
         # emulator's exception number (UNDECODED: an instruction it refused); True: entered.
@@ -705,17 +717,20 @@ class Machine:
         trap = _TRAPS.get(errno)
         if trap is not None and self.on_trap(trap):
             return
-        signal, detail = self._fault_signal or _FAULT_SIGNALS.get(
-            errno, (SIGSEGV, f"emulator error {errno}")
+        signal, code, detail = self._fault_signal or _FAULT_SIGNALS.get(
+            errno, (SIGSEGV, SI_KERNEL, f"emulator error {errno}")
         )
-        if errno == unicorn.UC_ERR_INSN_INVALID and self._is_breakpoint_insn(pc):
-            signal, detail = SIGTRAP, "breakpoint instruction"
+        addr = self._fault_addr if code != SI_KERNEL else 0
+        if errno == unicorn.UC_ERR_INSN_INVALID:
+            signal, code, addr = SIGILL, self.arch.illegal_code, pc
+            if self._is_breakpoint_insn(pc):
+                signal, code, detail = SIGTRAP, TRAP_BRKPT, "breakpoint instruction"
         if errno in _PROTECTION_FAULTS:
             # After a protection fault Unicorn can let the next access to another page of the
             # same region through unchecked: drop its TLB so that access is checked again.
             flush_tlb(self.uc)
         self._fault_signal = None
-        self.on_fault(self, Fault(signal, pc, detail))
+        self.on_fault(self, Fault(signal, pc, detail, code, addr))
         if self._halted is None and not self._stop_requested:
             self._stop_requested = True
 
@@ -789,14 +804,17 @@ class Machine:
     def _unmapped_hook(
         self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, _data: object
     ) -> bool:
+        self._fault_addr = addr  # the si_addr, should the access fault
         return self.on_unmapped(addr, size)
 
     def _protected_hook(
         self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, _data: object
     ) -> bool:
+        self._fault_addr = addr
         signal = self.on_protected(addr)
         if signal is not None:
-            self._fault_signal = (signal, f"access at {addr:#x} past the end of a mapped file")
+            detail = f"access at {addr:#x} past the end of a mapped file"
+            self._fault_signal = (signal, BUS_ADRERR, detail)
         return False  # the access faults either way
 
     def _syscall_hook(self, uc: unicorn.Uc, _data: object) -> None:
@@ -831,12 +849,21 @@ class Machine:
         # A fault leaves pc on the instruction (not retired); a trap such as int3 leaves it
         # past the end of its block, where the count already includes it.
         signal = self.arch.interrupt_signals.get(intno, self.arch.unknown_interrupt_signal)
-        self.raise_fault(signal, self.pc, f"CPU exception {intno}")
+        pc = self.pc
+        past = self.arch.interrupt_pc_past.get(intno, 0)
+        if past:
+            pc -= past
+            self.set_pc(pc)
+        code, at_pc = self.arch.interrupt_siginfo.get(intno, (SI_KERNEL, False))
+        self.raise_fault(signal, pc, f"CPU exception {intno}", code, pc if at_pc else 0)
 
-    def raise_fault(self, signal: int, pc: int, detail: str) -> None:
-        """From inside a hook: the instruction at `pc` faults (not retired) with `signal`."""
+    def raise_fault(
+        self, signal: int, pc: int, detail: str, code: int = SI_KERNEL, addr: int = 0
+    ) -> None:
+        """From inside a hook: the instruction at `pc` faults (not retired) with `signal`,
+        the siginfo saying `code` and `addr`."""
         self.icount = self.icount_at(pc)
         self.counter_reads.settle(self.icount)
-        self.on_fault(self, Fault(signal, pc, detail))
+        self.on_fault(self, Fault(signal, pc, detail, code, addr))
         if self._halted is None:
             self.request_stop()

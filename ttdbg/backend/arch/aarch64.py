@@ -91,6 +91,7 @@ ARCH = Arch(
     stat_layout="generic",
     breakpoint_kinds=frozenset({4}),
     interrupt_signals={1: 4, 7: 5, 3: 11, 4: 11},  # UDEF, BKPT, PREFETCH/DATA_ABORT
+    interrupt_siginfo={1: (1, True), 7: (1, True)},  # ILL_ILLOPC, TRAP_BRKPT at the pc
     is_call=lambda m, ops: m in ("bl", "blr"),
     is_return=lambda m, ops: m == "ret",
     display_registers=(

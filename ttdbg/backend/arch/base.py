@@ -123,6 +123,14 @@ class Arch:
     # Other CPU exceptions, as the signal Linux would send (anything else: SIGILL).
     interrupt_signals: dict[int, int] = field(default_factory=dict)
     unknown_interrupt_signal: int = 4  # SIGILL
+    # The siginfo Linux gives for some of them: (si_code, whether si_addr is the faulting
+    # instruction's address; else 0). Others: SI_KERNEL and 0.
+    interrupt_siginfo: dict[int, tuple[int, bool]] = field(default_factory=dict)
+    # How far past the faulting instruction the emulator leaves pc for an exception (RISC-V's
+    # illegal instruction: 4, whatever the instruction's length).
+    interrupt_pc_past: dict[int, int] = field(default_factory=dict)
+    # si_code of SIGILL for an instruction the emulator cannot decode.
+    illegal_code: int = 1  # ILL_ILLOPC
     # Breakpoint instructions the emulator reports as undecodable (their encodings as
     # little-endian integers): Linux sends SIGTRAP for them, not SIGILL.
     breakpoint_encodings: frozenset[int] = frozenset()

@@ -126,6 +126,10 @@ ARCH = Arch(
     stat_layout="generic",
     breakpoint_kinds=frozenset({2, 4}),
     interrupt_signals={2: 4, 3: 5, 5: 11, 7: 11, 13: 11, 15: 11},
+    interrupt_siginfo={2: (1, True), 3: (1, True)},  # ILL_ILLOPC, TRAP_BRKPT at the pc
+    # Unicorn leaves pc 4 past an illegal instruction (2-byte ones too), where Linux reports
+    # the instruction itself.
+    interrupt_pc_past={2: 4},
     breakpoint_encodings=frozenset({0x00100073, 0x9002}),  # ebreak, c.ebreak
     sigaction_has_restorer=False,
     is_call=_is_call,

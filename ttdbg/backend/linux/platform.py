@@ -42,12 +42,13 @@ from .signals import (
     UC_STACK,
     SigAction,
     SignalState,
+    fault_siginfo,
 )
 from .threads import SchedulePolicy, State, Threads
 
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 12  # 12: /proc/self/status, stat, statm as Linux 6.x; /etc/mtab
+PLATFORM_VERSION = 12  # 12: /proc/self/status, stat, statm as Linux 6.x; /etc/mtab; faults' siginfo
 Console = Callable[[int, bytes], None]
 
 
@@ -485,7 +486,7 @@ class LinuxPlatform:
         if act.handler in (SIG_DFL, SIG_IGN) or blocked:
             self.exit(128 + fault.signal, fault.signal)
             return
-        self._push_signal_frame(fault.signal, act, m.icount)  # the faulting instruction
+        self._push_signal_frame(fault.signal, act, m.icount, fault)  # the faulting instruction
 
     # Where the pc stands during a syscall differs: a trap (svc, ecall) reports it past the
     # instruction; x86's syscall hook runs before Unicorn moves rip past it, and Unicorn adds
@@ -526,17 +527,20 @@ class LinuxPlatform:
             self.m.write(addr, code)
         return addr
 
-    def _push_signal_frame(self, sig: int, act: SigAction, icount: int) -> None:
+    def _push_signal_frame(
+        self, sig: int, act: SigAction, icount: int, fault: Fault | None = None
+    ) -> None:
         """Build the architecture's rt_sigframe and enter the handler, as the kernel does;
         the frame's writes are told (see `signal_delivering`) as made by instruction `icount`
-        (the state at `icount` is without the frame, the state after it has it)."""
+        (the state at `icount` is without the frame, the state after it has it). A fault's
+        siginfo says what faulted and where."""
         self._delivering = (icount, self._resume_pc(), sig)
         try:
-            self._write_signal_frame(sig, act)
+            self._write_signal_frame(sig, act, fault)
         finally:
             self._delivering = None
 
-    def _write_signal_frame(self, sig: int, act: SigAction) -> None:
+    def _write_signal_frame(self, sig: int, act: SigAction, fault: Fault | None) -> None:
         lay = FRAME_LAYOUTS[self.arch.name]
         fp = FP_FRAMES[self.arch.name]
         m = self.m
@@ -566,7 +570,11 @@ class LinuxPlatform:
         else:
             assert fp.offset is not None
             ucontext[fp.offset : fp.offset + len(fp_image)] = fp_image
-        siginfo = self.signals.siginfo(sig)
+        siginfo = (
+            self.signals.siginfo(sig)
+            if fault is None
+            else fault_siginfo(sig, fault.code, fault.addr)
+        )
         if act.flags & SA_RESTORER and act.restorer:
             ret = act.restorer
         else:

@@ -329,3 +329,8 @@ FP_FRAMES: dict[str, FpFrame] = {
     "aarch64": FpFrame(_a64_pack_fp, _a64_unpack_fp, 536, offset=464),
     "riscv64": FpFrame(_rv_pack_fp, _rv_unpack_fp, 260, offset=432),
 }
+
+
+def fault_siginfo(sig: int, code: int, addr: int) -> bytes:
+    """The siginfo of a fault: its si_code and si_addr (the union's first field)."""
+    return struct.pack("<iiiiQ", sig, 0, code, 0, addr).ljust(SIGINFO_SIZE, b"\0")
