@@ -352,6 +352,7 @@ ALTERATIONS: dict[str, tuple[str, Callable[[Event], Event | None]]] = {
     "getsockopt": ("getsockopt", lambda ev: _grown(ev, front=True)),
     "getsockname": ("getsockname", _grown),
     "accept": ("accept", lambda ev: _grown(ev) if ev.payload else None),
+    "ioctl FIONREAD": ("ioctl", lambda ev: _grown(ev) if ev.args[2] == 0x541B else None),
 }
 
 

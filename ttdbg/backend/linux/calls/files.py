@@ -363,6 +363,10 @@ def sys_ioctl(p: LinuxPlatform, a: Args) -> int:
         p.m.write(argp, struct.pack("<i", count))
         return 0
     result, data = p.host_call(lambda: p.live.ioctl(f, request, size))
+    if len(data) > size:
+        # Only from an altered log (the host fills `size` bytes): a divergence, reported
+        # by the platform before anything past the request's struct is written.
+        raise ValueError(f"{len(data)} bytes for an ioctl of {size}")
     if result >= 0 and data:
         p.m.write(argp, data)
     return result
