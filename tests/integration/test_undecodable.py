@@ -89,3 +89,21 @@ def test_a_sigill_handler_sees_the_instruction_and_resumes_after_it(
     replayed = run_ttdbg(["replay", "--verify", str(rec)], timeout=60)
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout == native.stdout
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_fault_handlers_see_the_siginfo_linux_gives(arch: str, tmp_path: Path) -> None:
+    """SIGSEGV (unmapped read, write and jump; write to read-only memory; jump into data),
+    SIGBUS past a mapped file's end, SIGFPE and SIGTRAP reach an SA_SIGINFO handler with the
+    si_code and si_addr the native run sees (si_addr was 0 and si_code SI_KERNEL for all)."""
+    program = build("fault_siginfo", arch)
+    native = subprocess.run(native_command(arch, program), capture_output=True, timeout=60)
+    assert native.returncode == 0, native
+    assert native.stdout.count(b"addr +0\n") >= 7, native.stdout
+    rec = tmp_path / "faults.ttrec"
+    recorded = run_ttdbg(["record", "-o", str(rec), "--", str(program)], timeout=60)
+    assert recorded.returncode == 0, recorded.stderr
+    assert recorded.stdout == native.stdout
+    replayed = run_ttdbg(["replay", "--verify", str(rec)], timeout=60)
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout == native.stdout
