@@ -87,10 +87,12 @@ def test_entries_show_the_state_at_the_read_not_at_the_open(tmp_path: Path) -> N
     """status, stat, comm and maps opened first and read after the program blocked and
     ignored signals, renamed itself and mapped a page, then read again from the start (lseek,
     pread) after more changes: Linux makes their text at the read, so each read shows the
-    changes before it (the open-time text showed none of them)."""
+    changes before it (the open-time text showed none of them). SigQ counts the signals
+    the program left pending (it showed the recorder's count alone)."""
     program = build("status_reread", "x86_64")
     native = run_native([str(program)], cwd=tmp_path)
     assert native.returncode == 0, native.stderr.decode()
     assert b"status read after: SigBlk:\t0000000000000200\n" in native.stdout
     assert b"comm pread at 0: again\n" in native.stdout
+    assert b"SigQ grew by 1 after kill, by 2 after raise\n" in native.stdout
     assert recorded_and_replayed(program, tmp_path) == native.stdout

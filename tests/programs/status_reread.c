@@ -1,10 +1,12 @@
 /* /proc/self/status, stat, comm and maps opened first, read after the program changed what
    they show (signal mask and handlers, name, a new mapping), then read again from the start
-   after more changes: Linux makes their text at a read from the start, not at open. */
+   after more changes: Linux makes their text at a read from the start, not at open. Then
+   SigQ's count of queued signals as two blocked signals become pending. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -32,6 +34,16 @@ static int count(int fd, const char *needle) {
     for (char *at = text; (at = strstr(at, needle)) != NULL; at++)
         found++;
     return found;
+}
+
+/* The count of signals queued for the user, SigQ's first number, from a fresh read. */
+static int signal_queue(void) {
+    int fd = open("/proc/self/status", O_RDONLY);
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    text[n > 0 ? n : 0] = 0;
+    char *at = strstr(text, "\nSigQ:\t");
+    return at ? atoi(at + 7) : -1;
 }
 
 int main(void) {
@@ -65,6 +77,15 @@ int main(void) {
     show(comm, 0, "comm pread at 0", comm_keys);
     lseek(maps, 0, SEEK_SET);
     printf("maps again from 0: %d rwxp\n", count(maps, " rwxp "));
+    /* Pending signals count in SigQ, a kill to the process as a raise to the thread. */
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int before = signal_queue();
+    kill(getpid(), SIGUSR1);
+    int killed = signal_queue();
+    raise(SIGUSR2);
+    printf("SigQ grew by %d after kill, by %d after raise\n", killed - before,
+           signal_queue() - before);
     printf("done\n");
     return 0;
 }

@@ -266,6 +266,20 @@ def _computed(p: LinuxPlatform) -> dict[str, str]:
     return {name: line(guest) for name, line in COMPUTED.items()}
 
 
+def queued_signals(p: LinuxPlatform) -> int:
+    """The guest's pending signals, every thread's (one each: the sets hold no counts)."""
+    running = p.threads.running
+    others = (t.pending for t in p.threads.live() if t is not running)
+    return sum(bin(mask).count("1") for mask in (p.signals.pending, *others))
+
+
+def _signal_queue(inherited: str, queued: int) -> str:
+    """SigQ: the signals queued for the user, the recorder's count (its other processes')
+    with the guest's own pending ones, as Linux counts per user; then the user's limit."""
+    count, sep, limit = inherited.partition("/")
+    return f"{int(count) + queued}/{limit}" if sep and count.isdigit() else inherited
+
+
 def status_text(p: LinuxPlatform, host: HostProcess) -> str:
     """/proc/self/status: the recorder's fields in its kernel's order, each with the guest's
     value (computed, or inherited)."""
@@ -275,6 +289,8 @@ def status_text(p: LinuxPlatform, host: HostProcess) -> str:
     for key, value in host.status:
         if key in computed:
             lines.append(f"{key}:\t{computed[key]}")
+        elif key == "SigQ":
+            lines.append(f"{key}:\t{_signal_queue(value, queued_signals(p))}")
         elif key in inherited:
             lines.append(f"{key}:\t{value}")
     return "".join(line + "\n" for line in lines)
