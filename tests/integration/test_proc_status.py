@@ -5,6 +5,8 @@ repeat it."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,3 +98,38 @@ def test_entries_show_the_state_at_the_read_not_at_the_open(tmp_path: Path) -> N
     assert b"comm pread at 0: again\n" in native.stdout
     assert b"SigQ grew by 1 after kill, by 2 after raise\n" in native.stdout
     assert recorded_and_replayed(program, tmp_path) == native.stdout
+
+
+# Replay with an audit hook noting every file the process opens under /proc, /sys or /etc.
+NO_HOST_PROC = """
+import json, runpy, sys
+seen = []
+def note(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes)):
+        path = args[0] if isinstance(args[0], str) else args[0].decode(errors="replace")
+        if path.startswith(("/proc", "/sys", "/etc")):
+            seen.append(path)
+sys.addaudithook(note)
+sys.argv = ["ttdbg", "replay", "--verify", sys.argv[1]]
+try:
+    runpy.run_module("ttdbg", run_name="__main__")
+finally:
+    print("OPENED " + json.dumps(seen), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("name", ["status_reread", "status_fields", "mtab_entries"])
+def test_replay_reads_no_host_proc_entry(name: str, tmp_path: Path) -> None:
+    """What status, stat, statm, /etc/mtab and the rest showed while recording comes from
+    the recording in replay: the host's /proc (today's, another process's) is never read."""
+    program = named(build(name, "x86_64"), tmp_path, "x86_64")
+    rec = tmp_path / "run.ttrec"
+    done = run_ttdbg(["record", "-o", str(rec), "--", str(program)], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    replay = subprocess.run(
+        [sys.executable, "-c", NO_HOST_PROC, str(rec)], capture_output=True, timeout=300, cwd="/"
+    )
+    err = replay.stderr.decode()
+    assert replay.returncode == 0, err
+    assert err.splitlines()[-1] == "OPENED []", err
+    assert replay.stdout == done.stdout
