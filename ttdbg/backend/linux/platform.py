@@ -48,7 +48,7 @@ from .threads import SchedulePolicy, State, Threads
 
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 12  # 12: /proc/self/status, stat, statm as Linux 6.x; /etc/mtab; faults' siginfo
+PLATFORM_VERSION = 13  # 13: real sockets, SIGPIPE with EPIPE, parked pipe writes; faults' siginfo
 Console = Callable[[int, bytes], None]
 
 
