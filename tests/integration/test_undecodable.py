@@ -99,7 +99,7 @@ def test_fault_handlers_see_the_siginfo_linux_gives(arch: str, tmp_path: Path) -
     program = build("fault_siginfo", arch)
     native = subprocess.run(native_command(arch, program), capture_output=True, timeout=60)
     assert native.returncode == 0, native
-    assert native.stdout.count(b"addr +0\n") >= 7, native.stdout
+    assert native.stdout.count(b"addr +0\n") >= 8, native.stdout
     rec = tmp_path / "faults.ttrec"
     recorded = run_ttdbg(["record", "-o", str(rec), "--", str(program)], timeout=60)
     assert recorded.returncode == 0, recorded.stderr

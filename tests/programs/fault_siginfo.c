@@ -23,11 +23,16 @@ __asm__(".text\n.globl trap_insn\ntrap_insn: int3\nret\n"
 void div_insn(void);
 #elif defined(__aarch64__)
 #define PC(uc) ((uc)->uc_mcontext.pc)
-__asm__(".text\n.globl trap_insn\ntrap_insn: brk #0\nret\n");
+__asm__(".text\n.globl trap_insn\ntrap_insn: brk #0\nret\n"
+        ".globl excl_insn\nexcl_insn: ldxr w0, [x0]\nret\n");
+int excl_insn(volatile char *p);
 #elif defined(__riscv)
 #define PC(uc) ((uc)->uc_mcontext.__gregs[REG_PC])
 __asm__(".text\n.globl trap_insn\ntrap_insn: .option push\n.option norvc\nebreak\n"
-        ".option pop\nret\n");
+        ".option pop\nret\n.globl excl_insn\nexcl_insn: lr.w a0, (a0)\nret\n"
+        ".globl amo_insn\namo_insn: amoadd.w a0, a0, (a0)\nret\n");
+int excl_insn(volatile char *p);
+int amo_insn(volatile char *p);
 #endif
 
 static sigjmp_buf env;
@@ -102,11 +107,31 @@ int main(int argc, char **argv) {
     volatile char *past = file + within + 0x123;
     EXPECT("read past file", past, (void)*past);
 
+    static char aligned[16] __attribute__((aligned(16)));
+    volatile char *odd = aligned + 5;
+#if defined(__aarch64__) || defined(__riscv)
+    /* Exclusive (and RISC-V atomic) accesses must be aligned: SIGBUS BUS_ADRALN. */
+    EXPECT("misaligned exclusive", odd, excl_insn(odd));
+    printf("misaligned exclusive pc %+ld from the instruction\n",
+           (long)(seen_pc - (uintptr_t)excl_insn));
+#endif
+#if defined(__riscv)
+    EXPECT("misaligned atomic", odd, amo_insn(odd));
+    printf("misaligned atomic pc %+ld from the instruction\n",
+           (long)(seen_pc - (uintptr_t)amo_insn));
+#endif
 #if defined(__x86_64__)
+    /* Past the 48-bit canonical range: #GP, SIGSEGV SI_KERNEL and no address. */
+    volatile char *noncanonical = (volatile char *)0x0000800000001235ul;
+    EXPECT("read non-canonical", noncanonical, (void)*noncanonical);
+    EXPECT("write non-canonical", noncanonical, *noncanonical = 1);
     EXPECT("divide by zero", div_insn, __asm__ volatile("xor %%esi, %%esi\nmov $7, %%eax\n"
                                                         "cltd\ncall div_insn"
                                                         ::: "eax", "edx", "esi", "memory"));
 #endif
+    /* Canonical but the kernel's: a page fault, SEGV_MAPERR at the address. */
+    volatile char *kernel = (volatile char *)0xffff800000001235ul;
+    EXPECT("read kernel half", kernel, (void)*kernel);
     EXPECT("trap", trap_insn, trap_insn());
     printf("trap pc %+ld from the instruction\n", (long)(seen_pc - (uintptr_t)trap_insn));
     puts("done");

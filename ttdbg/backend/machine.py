@@ -721,6 +721,8 @@ class Machine:
             errno, (SIGSEGV, SI_KERNEL, f"emulator error {errno}")
         )
         addr = self._fault_addr if code != SI_KERNEL else 0
+        if code == SEGV_MAPERR and not self._canonical(addr):
+            code, addr = SI_KERNEL, 0  # a general protection fault
         if errno == unicorn.UC_ERR_INSN_INVALID:
             signal, code, addr = SIGILL, self.arch.illegal_code, pc
             if self._is_breakpoint_insn(pc):
@@ -855,7 +857,17 @@ class Machine:
             pc -= past
             self.set_pc(pc)
         code, at_pc = self.arch.interrupt_siginfo.get(intno, (SI_KERNEL, False))
-        self.raise_fault(signal, pc, f"CPU exception {intno}", code, pc if at_pc else 0)
+        addr = pc if at_pc else 0
+        if intno in self.arch.interrupt_access_faults:
+            word = int.from_bytes(self.read(pc, 4).ljust(4, b"\0"), "little")
+            addr = self.reg(self.arch.access_address_register(word))
+        self.raise_fault(signal, pc, f"CPU exception {intno}", code, addr)
+
+    def _canonical(self, addr: int) -> bool:
+        """Whether `addr` sign-extends from the architecture's canonical bits (if any)."""
+        bits = self.arch.canonical_bits
+        top = addr >> (bits - 1) if bits else 0
+        return top in (0, (1 << (65 - bits)) - 1)
 
     def raise_fault(
         self, signal: int, pc: int, detail: str, code: int = SI_KERNEL, addr: int = 0

@@ -10,6 +10,7 @@ from .base import Arch, GdbRegister, Register, ReservationProbe, SyscallAbi
 from .counters import A64_COUNTER_PATTERNS, Counter, aarch64_counter_reads
 from .generic_syscalls import GENERIC_SYSCALLS
 
+_BASE_NAMES = (*(f"x{i}" for i in range(31)), "sp")  # a base register's number 31 is sp
 _CORE, _FPU = "org.gnu.gdb.aarch64.core", "org.gnu.gdb.aarch64.fpu"
 
 REGISTERS: tuple[Register, ...] = (
@@ -90,8 +91,14 @@ ARCH = Arch(
     watchpoints_steppable=False,
     stat_layout="generic",
     breakpoint_kinds=frozenset({4}),
-    interrupt_signals={1: 4, 7: 5, 3: 11, 4: 11},  # UDEF, BKPT, PREFETCH/DATA_ABORT
-    interrupt_siginfo={1: (1, True), 7: (1, True)},  # ILL_ILLOPC, TRAP_BRKPT at the pc
+    # UDEF, BKPT, PREFETCH_ABORT, DATA_ABORT (the emulator raises it for alignment faults
+    # only: its unmapped and protected accesses come through the memory hooks)
+    interrupt_signals={1: 4, 7: 5, 3: 11, 4: 7},
+    # ILL_ILLOPC, TRAP_BRKPT at the pc; BUS_ADRALN at the address accessed
+    interrupt_siginfo={1: (1, True), 7: (1, True), 4: (1, False)},
+    interrupt_access_faults=frozenset({4}),
+    # Exclusives, acquire/release and atomics address memory by [Xn|SP] alone (bits 5-9).
+    access_address_register=lambda word: _BASE_NAMES[(word >> 5) & 31],
     is_call=lambda m, ops: m in ("bl", "blr"),
     is_return=lambda m, ops: m == "ret",
     display_registers=(

@@ -126,6 +126,14 @@ class Arch:
     # The siginfo Linux gives for some of them: (si_code, whether si_addr is the faulting
     # instruction's address; else 0). Others: SI_KERNEL and 0.
     interrupt_siginfo: dict[int, tuple[int, bool]] = field(default_factory=dict)
+    # Exceptions whose si_addr is the address accessed (misaligned exclusive or atomic
+    # accesses, which take it from one register with no offset): the register holding it,
+    # from the instruction's encoding (a little-endian 32-bit word).
+    interrupt_access_faults: frozenset[int] = frozenset()
+    # Data addresses must sign-extend this many bits (x86-64's 48): an access elsewhere is a
+    # general protection fault, SIGSEGV with SI_KERNEL and no address, not a page fault.
+    canonical_bits: int = 0
+    access_address_register: Callable[[int], str] = field(default=lambda word: "")
     # How far past the faulting instruction the emulator leaves pc for an exception (RISC-V's
     # illegal instruction: 4, whatever the instruction's length).
     interrupt_pc_past: dict[int, int] = field(default_factory=dict)

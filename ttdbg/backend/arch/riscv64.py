@@ -125,11 +125,16 @@ ARCH = Arch(
     watchpoints_steppable=False,
     stat_layout="generic",
     breakpoint_kinds=frozenset({2, 4}),
-    interrupt_signals={2: 4, 3: 5, 5: 11, 7: 11, 13: 11, 15: 11},
-    interrupt_siginfo={2: (1, True), 3: (1, True)},  # ILL_ILLOPC, TRAP_BRKPT at the pc
-    # Unicorn leaves pc 4 past an illegal instruction (2-byte ones too), where Linux reports
-    # the instruction itself.
-    interrupt_pc_past={2: 4},
+    # Illegal instruction, breakpoint, load and store/AMO address misaligned (the emulator
+    # raises them for LR/SC and AMOs only), access faults, page faults.
+    interrupt_signals={2: 4, 3: 5, 4: 7, 6: 7, 5: 11, 7: 11, 13: 11, 15: 11},
+    # ILL_ILLOPC, TRAP_BRKPT at the pc; BUS_ADRALN at the address accessed
+    interrupt_siginfo={2: (1, True), 3: (1, True), 4: (1, False), 6: (1, False)},
+    interrupt_access_faults=frozenset({4, 6}),
+    access_address_register=lambda word: ABI_NAMES[(word >> 15) & 31],  # LR/SC/AMO's rs1
+    # Unicorn leaves pc 4 past an illegal instruction (2-byte ones too) and a misaligned LR,
+    # SC or AMO, where Linux reports the instruction itself.
+    interrupt_pc_past={2: 4, 4: 4, 6: 4},
     breakpoint_encodings=frozenset({0x00100073, 0x9002}),  # ebreak, c.ebreak
     sigaction_has_restorer=False,
     is_call=_is_call,

@@ -194,6 +194,7 @@ ARCH = Arch(
     # #DE: FPE_INTDIV at the instruction, #UD: ILL_ILLOPN there; int3 and #GP: SI_KERNEL.
     interrupt_siginfo={0: (1, True), 6: (2, True)},
     illegal_code=2,  # ILL_ILLOPN, as do_error_trap gives for #UD
+    canonical_bits=48,
     syscall_insn=x.UC_X86_INS_SYSCALL,
     # A fixed 2 GHz time-stamp counter (the host's monotonic clock scaled while recording).
     counter_hz={Counter.TSC: 2_000_000_000, Counter.TSCP: 2_000_000_000},
