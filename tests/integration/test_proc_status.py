@@ -133,3 +133,14 @@ def test_replay_reads_no_host_proc_entry(name: str, tmp_path: Path) -> None:
     assert replay.returncode == 0, err
     assert err.splitlines()[-1] == "OPENED []", err
     assert replay.stdout == done.stdout
+
+
+def test_maps_lines_are_laid_out_as_linux_prints_them(tmp_path: Path) -> None:
+    """An anonymous mapping's line ends with the header's space (it had none), a named
+    one's name starts at column 73: as natively, addresses and file identities aside."""
+    program = build("maps_format", "x86_64")
+    native = run_native([str(program)], cwd=tmp_path)
+    assert native.returncode == 0, native.stderr.decode()
+    assert b"mine: [rw-p 00000000 00:00 0 ]\n" in native.stdout
+    assert b"stack: name at column 73" in native.stdout
+    assert recorded_and_replayed(program, tmp_path) == native.stdout

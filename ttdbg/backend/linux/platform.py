@@ -48,7 +48,9 @@ from .threads import SchedulePolicy, State, Threads
 
 # Bumped whenever the emulated process behaves differently for the same program and inputs
 # (memory layout, syscall results computed here): a recording replays only on its own version.
-PLATFORM_VERSION = 13  # 13: real sockets, SIGPIPE with EPIPE, parked pipe writes; faults' siginfo
+# 13: real sockets, SIGPIPE with EPIPE, parked pipe writes; faults' siginfo; /proc/self
+# status, stat, statm, maps and comm made at each read from the start, maps' header space
+PLATFORM_VERSION = 13
 Console = Callable[[int, bytes], None]
 
 

@@ -113,8 +113,9 @@ def _maps(p: LinuxPlatform, exe: str) -> str:
             name = "[stack]"
         flags = "".join(c if perms & bit else "-" for c, bit in (("r", 1), ("w", 2), ("x", 4)))
         flags += "s" if p.mem.shared.overlapping(start, end) else "p"
-        line = f"{start:08x}-{end:08x} {flags} 00000000 00:00 0"
-        lines.append(f"{line:<73}{name}".rstrip() if name else line)
+        # As show_map_vma: the header ends with a space, a name is padded to column 73.
+        line = f"{start:08x}-{end:08x} {flags} 00000000 00:00 0 "
+        lines.append(f"{line:<72} {name}" if name else line)
     return "".join(line + "\n" for line in lines)
 
 
