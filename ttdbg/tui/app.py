@@ -44,7 +44,14 @@ from ttdbg.libraryfunctions import LibraryBreak, LibraryFunctions, function_entr
 from ttdbg.session import Session
 from ttdbg.symbols import Symbols
 
-from .commands import HELP, CommandError, parse_command, parse_position
+from .commands import (
+    HELP,
+    SETTINGS,
+    CommandError,
+    parse_command,
+    parse_position,
+    parse_setting,
+)
 from .compositor import LineCompositor
 from .examine import FIRST, PRINT_LETTERS, examine, parse_format
 from .firmware import catch_interrupt, firmware_tabs, interrupt_lanes, jump_to_entry
@@ -1215,12 +1222,30 @@ class TtdbgApp(App[None]):
         elif cmd.action == "mark":
             self.session.bookmarks[cmd.arg or "a"] = self.position
             self._after_marks_changed()
+        elif cmd.action == "set":
+            self._set(*parse_setting(cmd.arg))
+        elif cmd.action == "show" and cmd.arg.strip() in SETTINGS:
+            flavor = self.builder.disassembler.flavor
+            self.notify(f'The disassembly flavor is "{flavor}".')
         elif cmd.action == "show":
             self.action_show_pane(cmd.arg.strip())
         elif cmd.action == "help":
             self.action_help()
         elif cmd.action == "quit":
             self.quit_app()
+
+    def _set(self, name: str, value: str) -> None:
+        """`set disassembly-flavor VALUE`: x86's syntax for the pane and x/i, changed on the
+        engine thread (which decodes) and shown in a fresh view."""
+        if not self.builder.disassembler.x86:
+            arch = self.tl.machine.arch.name
+            raise CommandError(f"set {name}: only x86-64 has flavors (this recording: {arch})")
+
+        def job(cancel: CancelToken) -> _Outcome:
+            self.builder.set_flavor(value)
+            return self._outcome(None, 0, "")
+
+        self._submit(job)
 
     def _numbered(self, text: str) -> str:
         """`$N = text`: as in gdb, only values printed get a number (engine thread)."""

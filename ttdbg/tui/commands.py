@@ -51,6 +51,7 @@ WORDS: dict[str, str] = {
     "origin": "origin",
     "catch": "catch",
     **dict.fromkeys(("query", "sql"), "query"),
+    "set": "set",
     "show": "show",
     **dict.fromkeys(("q", "quit"), "quit"),
     **dict.fromkeys(("help", "h", "?"), "help"),
@@ -80,6 +81,23 @@ def parse_command(line: str) -> Command:
     if slash:
         raise CommandError(f"{word}/{fmt}: {word} takes no /FMT (x/FMT ADDR, print/FMT EXPR)")
     return Command(action, rest.strip())
+
+
+# gdb's settings the TUI has -> their values (the first is gdb's default).
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "disassembly-flavor": ("att", "intel"),
+}
+
+
+def parse_setting(arg: str) -> tuple[str, str]:
+    """(name, value) of `set NAME VALUE`, both known."""
+    name, _, value = arg.strip().partition(" ")
+    values = SETTINGS.get(name)
+    if values is None:
+        raise CommandError(f"set: no setting {name!r} (one of: {', '.join(SETTINGS)})")
+    if value.strip() not in values:
+        raise CommandError(f"set {name}: {value.strip()!r} is not one of {', '.join(values)}")
+    return name, value.strip()
 
 
 def parse_position(text: str, end: int) -> int:
@@ -116,6 +134,8 @@ HELP = """\
   step next until finish si ni (reverse-*: rs rn rsi rni rc)
   continue rc   display EXPR   undisplay
   frame N   up   down   bt   goto ICOUNT|N%   mark X   show NAME
+  set disassembly-flavor att|intel  x86-64's syntax in the pane and x/i
+      (intel: capstone's Intel spelling, not gdb's)   show disassembly-flavor
   last ADDR [LEN]  the write that gave it its value   origin ADDR
   query [SQL]  ask the index (enter on a row goes to its icount)
   catch interrupt [N...|all|off]  continues stop on entering interrupts (firmware)

@@ -11,6 +11,10 @@ instructions' segments, both x87 stack operands, and leaves out a shift's count 
 AArch64 and RISC-V capstone's operands are respelled by instruction class (which immediates
 are hex, which decimal, condition aliases, compressed RISC-V instructions as what they expand
 to, binutils' aliases, branch targets as addresses).
+
+x86's Intel flavor (`set disassembly-flavor intel`) is capstone's Intel text, not GNU's
+spelling of it, with gdb's `<symbol+offset>` after direct targets and `# address <symbol>`
+after %rip-relative operands.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ _DECIMAL = re.compile(r"(?<![\w$])(-?)(\d+)(?![\w])")  # a number capstone wrote
 _IMMEDIATE = re.compile(r"\$(-?)(\d+)\b")
 _RIP = re.compile(r"(-?0x[0-9a-f]+)\(%rip\)")
 _TARGET = re.compile(r"^(0x[0-9a-f]+)$")
+_INTEL_RIP = re.compile(r"\[rip ([+-]) (0x[0-9a-f]+|\d+)\]")
+# gdb's `set disassembly-flavor` values (x86 only); the first is gdb's default.
+FLAVORS = ("att", "intel")
 _SUFFIXES = "bwlq"
 # GNU's names of the legacy prefixes, as it prints those no instruction uses.
 _X86_PREFIX_WORDS = {
@@ -362,6 +369,7 @@ class GdbDisassembler:
         self.riscv = cs_arch == capstone.CS_ARCH_RISCV
         self.arm = cs_arch == capstone.CS_ARCH_ARM
         self.cs = capstone.Cs(cs_arch, cs_mode)
+        self.flavor = FLAVORS[0]  # x86's syntax; set by `set disassembly-flavor`
         if self.x86:
             self.intel = capstone.Cs(cs_arch, cs_mode)  # its mnemonics carry no suffix
             self.cs.syntax = capstone.CS_OPT_SYNTAX_ATT
@@ -479,7 +487,7 @@ class GdbDisassembler:
             resume = None
             for insn in self.cs.disasm(code[offset:], addr + offset, count):  # one decode each
                 raw = bytes(insn.bytes)
-                if raw in _GNU_SPELLING:
+                if raw in _GNU_SPELLING and self.flavor == "att":
                     text, size = _GNU_SPELLING[raw], insn.size
                 elif insn.op_str == "" and x86_undefined_with_modrm(raw) is not None:
                     at = insn.address - addr
@@ -488,6 +496,8 @@ class GdbDisassembler:
                         return  # the bytes end inside its operands
                     size, text = found
                     resume = at + size
+                elif self.flavor == "intel":
+                    text, size = self._intel(raw, insn.address, describe), insn.size
                 else:
                     intel = next(self.intel.disasm_lite(raw, insn.address), None)
                     text = self._gnu(insn, raw, intel[2] if intel else "", describe)
@@ -512,6 +522,10 @@ class GdbDisassembler:
         if insn is None:
             return None
         raw = bytes(insn.bytes)
+        if self.flavor == "intel":
+            text = self._intel(raw, addr, describe).replace("imul", name, 1)
+            reps = [_X86_PREFIX_WORDS[b] for b in code[:at] if b in (0xF2, 0xF3)]
+            return insn.size, " ".join([*reps, text])
         intel = next(self.intel.disasm_lite(raw, addr), None)
         text = self._gnu(insn, raw, intel[2] if intel else "", describe)
         head, _, operands = text.partition("imul")
@@ -519,6 +533,26 @@ class GdbDisassembler:
         reps = [_X86_PREFIX_WORDS[b] for b in code[:at] if b in (0xF2, 0xF3)]
         mnemonic = " ".join([*head.split(), *reps, name])
         return insn.size, f"{mnemonic:<6} {operands.lstrip()}"
+
+    def _intel(self, raw: bytes, addr: int, describe: Describe) -> str:
+        """Capstone's Intel text of the instruction `raw` at `addr`, its direct target and
+        %rip-relative address named as gdb names them."""
+        found = next(self.intel.disasm_lite(raw, addr), None)
+        if found is None:
+            return ""
+        _at, size, mnemonic, ops = found
+        text = f"{mnemonic} {ops}".strip()
+        target = _TARGET.match(ops)
+        if target and mnemonic.startswith(("j", "call", "loop", "xbegin")):
+            name = describe(int(target.group(1), 16))
+            return f"{text} <{name}>" if name else text
+        rip = _INTEL_RIP.search(ops)
+        if rip:
+            offset = int(rip.group(2), 0) * (-1 if rip.group(1) == "-" else 1)
+            where = (addr + size + offset) & ((1 << 64) - 1)
+            name = describe(where)
+            text += f"        # {where:#x}" + (f" <{name}>" if name else "")
+        return text
 
     def _gnu(self, insn: capstone.CsInsn, raw: bytes, intel: str, describe: Describe) -> str:
         *prefixes, mnemonic = insn.mnemonic.split()  # `rep stosl`: prefix words, then the op

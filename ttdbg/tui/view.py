@@ -107,6 +107,13 @@ class ViewBuilder:
         self._spelled_for: object = None
         self._built_at: tuple[int, dict[str, int]] | None = None  # icount, registers there
 
+    def set_flavor(self, flavor: str) -> None:
+        """x86's disassembly syntax (gdb's `set disassembly-flavor`), for the pane and x/i:
+        the pane's rows spelled in the other one are forgotten."""
+        self.disassembler.flavor = flavor
+        self._decoded.clear()
+        self._spelled, self._spelled_for = {}, None
+
     def remember(self, memory_addr: int | str | None) -> None:
         """Keep the registers and the memory around the memory pane's window, as they are
         before a move: if the move turns out to be one instruction forward, what it changed
