@@ -41,7 +41,8 @@ def test_disassembly_flavor_switches_the_pane_and_x_i(tmp_path: Path) -> None:
         async with app.run_test(size=(160, 48)) as pilot:
             await pilot.press("colon", *"b *step_value", "enter", "c")
             await settle(pilot, app)
-            assert app.view is not None and app.view.pc == step_value
+            assert app.view is not None
+            assert app.view.pc == step_value
             att = [(line.addr, line.text) for line in app.view.disasm]
             assert any("%" in text for _addr, text in att)  # gdb's default: AT&T
 
@@ -59,7 +60,9 @@ def test_disassembly_flavor_switches_the_pane_and_x_i(tmp_path: Path) -> None:
             await pilot.press("colon", *"show disassembly-flavor", "enter")
             await settle(pilot, app)
             x_i = _notes(app)[-2].splitlines()
-            assert [row.split(":\t", 1)[1][: len(w)] for row, w in zip(x_i, want)] == want
+            assert [
+                row.split(":\t", 1)[1][: len(w)] for row, w in zip(x_i, want, strict=True)
+            ] == want
             assert x_i[0].startswith("=> 0x401615 <step_value>:\t")
             assert _notes(app)[-1] == 'The disassembly flavor is "intel".'
             main = WALK.by_name["main"].addr
