@@ -115,6 +115,11 @@ int main(int argc, char **argv) {
     printf("misaligned exclusive pc %+ld from the instruction\n",
            (long)(seen_pc - (uintptr_t)excl_insn));
 #endif
+#if defined(__aarch64__)
+    void (*misaligned)(void) = (void (*)(void))((uintptr_t)trap_insn + 2);
+    EXPECT("jump misaligned", misaligned, misaligned()); /* SIGBUS BUS_ADRALN at the target */
+    printf("jump misaligned pc %+ld from the target\n", (long)(seen_pc - (uintptr_t)misaligned));
+#endif
 #if defined(__riscv)
     EXPECT("misaligned atomic", odd, amo_insn(odd));
     printf("misaligned atomic pc %+ld from the instruction\n",

@@ -727,6 +727,8 @@ class Machine:
             signal, code, addr = SIGILL, self.arch.illegal_code, pc
             if self._is_breakpoint_insn(pc):
                 signal, code, detail = SIGTRAP, TRAP_BRKPT, "breakpoint instruction"
+        if pc % self.arch.insn_alignment:
+            signal, code, addr, detail = SIGBUS, BUS_ADRALN, pc, "jump to a misaligned address"
         if errno in _PROTECTION_FAULTS:
             # After a protection fault Unicorn can let the next access to another page of the
             # same region through unchecked: drop its TLB so that access is checked again.
@@ -861,7 +863,10 @@ class Machine:
         if intno in self.arch.interrupt_access_faults:
             word = int.from_bytes(self.read(pc, 4).ljust(4, b"\0"), "little")
             addr = self.reg(self.arch.access_address_register(word))
-        self.raise_fault(signal, pc, f"CPU exception {intno}", code, addr)
+        detail = f"CPU exception {intno}"
+        if pc % self.arch.insn_alignment:
+            signal, code, addr, detail = SIGBUS, BUS_ADRALN, pc, "jump to a misaligned address"
+        self.raise_fault(signal, pc, detail, code, addr)
 
     def _canonical(self, addr: int) -> bool:
         """Whether `addr` sign-extends from the architecture's canonical bits (if any)."""

@@ -97,6 +97,7 @@ ARCH = Arch(
     # ILL_ILLOPC, TRAP_BRKPT at the pc; BUS_ADRALN at the address accessed
     interrupt_siginfo={1: (1, True), 7: (1, True), 4: (1, False)},
     interrupt_access_faults=frozenset({4}),
+    insn_alignment=4,  # the emulator reports a misaligned pc as an undefined instruction
     # Exclusives, acquire/release and atomics address memory by [Xn|SP] alone (bits 5-9).
     access_address_register=lambda word: _BASE_NAMES[(word >> 5) & 31],
     is_call=lambda m, ops: m in ("bl", "blr"),

@@ -133,6 +133,8 @@ class Arch:
     # Data addresses must sign-extend this many bits (x86-64's 48): an access elsewhere is a
     # general protection fault, SIGSEGV with SI_KERNEL and no address, not a page fault.
     canonical_bits: int = 0
+    # Instructions' alignment: a jump elsewhere faults with SIGBUS BUS_ADRALN at the target.
+    insn_alignment: int = 1
     access_address_register: Callable[[int], str] = field(default=lambda word: "")
     # How far past the faulting instruction the emulator leaves pc for an exception (RISC-V's
     # illegal instruction: 4, whatever the instruction's length).
