@@ -71,6 +71,22 @@ def test_an_undecodable_instruction_after_others_in_its_block_is_not_counted(
     assert result.icount == proc.machine.icount == retired
 
 
+def _native_then_ttdbg(name: str, arch: str, tmp_path: Path) -> bytes:
+    """Run program `name` natively, then record it and replay it with --verify: each ends
+    well with the native output, which is returned."""
+    program = build(name, arch)
+    native = subprocess.run(native_command(arch, program), capture_output=True, timeout=60)
+    assert native.returncode == 0, native
+    rec = tmp_path / f"{name}.ttrec"
+    recorded = run_ttdbg(["record", "-o", str(rec), "--", str(program)], timeout=60)
+    assert recorded.returncode == 0, recorded.stderr
+    assert recorded.stdout == native.stdout
+    replayed = run_ttdbg(["replay", "--verify", str(rec)], timeout=60)
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout == native.stdout
+    return native.stdout
+
+
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
 def test_a_sigill_handler_sees_the_instruction_and_resumes_after_it(
     arch: str, tmp_path: Path
@@ -78,17 +94,8 @@ def test_a_sigill_handler_sees_the_instruction_and_resumes_after_it(
     """The signal's pc and si_addr are the illegal instruction's own address, as Linux gives
     them (Unicorn leaves RISC-V's pc 4 past it; si_addr was 0), so a handler that steps over
     it resumes where the native program does."""
-    program = build("sigill_resume", arch)
-    native = subprocess.run(native_command(arch, program), capture_output=True, timeout=60)
-    assert native.returncode == 0, native
-    assert native.stdout.count(b"at +0 from the instruction") == 2, native.stdout
-    rec = tmp_path / "sigill.ttrec"
-    recorded = run_ttdbg(["record", "-o", str(rec), "--", str(program)], timeout=60)
-    assert recorded.returncode == 0, recorded.stderr
-    assert recorded.stdout == native.stdout
-    replayed = run_ttdbg(["replay", "--verify", str(rec)], timeout=60)
-    assert replayed.returncode == 0, replayed.stderr
-    assert replayed.stdout == native.stdout
+    native = _native_then_ttdbg("sigill_resume", arch, tmp_path)
+    assert native.count(b"at +0 from the instruction") == 2, native
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
@@ -96,14 +103,5 @@ def test_fault_handlers_see_the_siginfo_linux_gives(arch: str, tmp_path: Path) -
     """SIGSEGV (unmapped read, write and jump; write to read-only memory; jump into data),
     SIGBUS past a mapped file's end, SIGFPE and SIGTRAP reach an SA_SIGINFO handler with the
     si_code and si_addr the native run sees (si_addr was 0 and si_code SI_KERNEL for all)."""
-    program = build("fault_siginfo", arch)
-    native = subprocess.run(native_command(arch, program), capture_output=True, timeout=60)
-    assert native.returncode == 0, native
-    assert native.stdout.count(b"addr +0\n") >= 8, native.stdout
-    rec = tmp_path / "faults.ttrec"
-    recorded = run_ttdbg(["record", "-o", str(rec), "--", str(program)], timeout=60)
-    assert recorded.returncode == 0, recorded.stderr
-    assert recorded.stdout == native.stdout
-    replayed = run_ttdbg(["replay", "--verify", str(rec)], timeout=60)
-    assert replayed.returncode == 0, replayed.stderr
-    assert replayed.stdout == native.stdout
+    native = _native_then_ttdbg("fault_siginfo", arch, tmp_path)
+    assert native.count(b"addr +0\n") >= 8, native

@@ -431,6 +431,23 @@ def _message_header(p: LinuxPlatform, at: int) -> tuple[int, ...] | int:
     return name_at, min(name_len, SOCKADDR_MAX), iov, iov_len, control_at, control_len, fl
 
 
+def _message(
+    p: LinuxPlatform, a: Args
+) -> tuple[OpenFile, tuple[int, ...], list[tuple[int, int]]] | int:
+    """sendmsg's and recvmsg's socket, message header and iovecs (in Linux's order: the
+    socket, the header, its iovecs), or the errno of the first that is wrong."""
+    f = _socket(p, a[0])
+    if isinstance(f, int):
+        return f
+    header = _message_header(p, a[1])
+    if isinstance(header, int):
+        return header
+    vecs = iovecs(p, header[2], header[3])
+    if isinstance(vecs, int):
+        return vecs
+    return f, header, vecs
+
+
 def _sending(
     p: LinuxPlatform, f: OpenFile, flags: int, send: Callable[[int, int], Outcome]
 ) -> int | None:
@@ -461,18 +478,12 @@ def _sending(
 
 @syscall("sendmsg", kind=Kind.HOST)
 def sys_sendmsg(p: LinuxPlatform, a: Args) -> int | None:
-    f = _socket(p, a[0])
-    if isinstance(f, int):
-        return f
-    header = _message_header(p, a[1])
-    if isinstance(header, int):
-        return header
-    name_at, name_len, iov, iov_len, control_at, control_len, _fl = header
+    message = _message(p, a)
+    if isinstance(message, int):
+        return message
+    f, (name_at, name_len, _iov, _n, control_at, control_len, _fl), vecs = message
     if control_len > hostsockets.CONTROL_MAX:
         return -ENOBUFS
-    vecs = iovecs(p, iov, iov_len)
-    if isinstance(vecs, int):
-        return vecs
     data = gather(p, vecs)
     name = p.m.read(name_at, name_len) if name_at and name_len else None
     control = p.m.read(control_at, control_len) if control_at and control_len else b""
@@ -517,16 +528,10 @@ def _install_passed(
 
 @syscall("recvmsg", kind=Kind.HOST)
 def sys_recvmsg(p: LinuxPlatform, a: Args) -> int | None:
-    f = _socket(p, a[0])
-    if isinstance(f, int):
-        return f
-    header = _message_header(p, a[1])
-    if isinstance(header, int):
-        return header
-    name_at, name_len, iov, iov_len, control_at, control_len, _fl = header
-    vecs = iovecs(p, iov, iov_len)
-    if isinstance(vecs, int):
-        return vecs
+    message = _message(p, a)
+    if isinstance(message, int):
+        return message
+    f, (name_at, name_len, _iov, _n, control_at, control_len, _fl), vecs = message
     count = min(sum(n for _b, n in vecs), MAX_IO)
     room = min(control_len, hostsockets.CONTROL_MAX) if control_at else 0
     flags = a[2]
