@@ -194,8 +194,12 @@ def _indexed_pages(
     assert (out.returncode, out.stdout) == (0, native.stdout), out.stderr
     build_index(str(path), runner=run_here)
     rec = open_recording(str(path))
+    # At offset 5 of a page, where the program stores it: on RISC-V a start-up store on the
+    # stack of a byte that differs between runs was 0x5a too in one run of 24.
     [(first,)] = run_query(
-        rec, "SELECT addr FROM writes WHERE value = 90 AND size = 1 AND syscall IS NULL"
+        rec,
+        "SELECT addr FROM writes WHERE value = 90 AND size = 1 AND syscall IS NULL"
+        " AND addr % 4096 = 5",
     ).rows
     return path, rec, first - 5
 
