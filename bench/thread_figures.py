@@ -34,23 +34,6 @@ def _switches(path: Path) -> int:
     return sum(1 for e in open_recording(str(path)).events if e.kind == EventKind.SWITCH)
 
 
-def _cpu(fn: Callable[[], Any]) -> float:
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
-
-
-def _hook_ceiling(raw_unicorn: Any, rec: Path, repeats: int) -> float:
-    """Bare Unicorn against bare Unicorn with a native block hook that does nothing, in CPU
-    time (median of alternated pairs): the most any recorder that counts blocks through a
-    Unicorn hook can reach on this program, whatever the hook does."""
-    ratios = [
-        _cpu(lambda: raw_unicorn(rec)) / _cpu(lambda: raw_unicorn(rec, empty_block_hook=True))
-        for _ in range(max(3, repeats))
-    ]
-    return statistics.median(ratios)
-
-
 def _rounds(repeats: int, runs: dict[str, Callable[[], Any]]) -> dict[str, tuple[float, float]]:
     """Each run's median (wall, CPU) seconds over `repeats` rounds, the runs taking turns
     within each round (so a machine that slows down for a while slows all of them)."""
@@ -77,6 +60,9 @@ def thread_figures(best_of: Any, raw_unicorn: Any, repeats: int) -> dict[str, An
             "four": lambda: _record(program, ["compute", "4", str(WORK)], four),
             "one": lambda: _record(program, ["compute", "0", str(WORK)], one),
             "raw": lambda: raw_unicorn(one),
+            # A native block hook that does nothing in the counter's place: the most any
+            # recorder counting blocks through a Unicorn hook can reach, whatever the hook does.
+            "hooked": lambda: raw_unicorn(one, empty_block_hook=True),
         },
     )
     (record_s, record_cpu), (one_s, one_cpu), (raw_s, raw_cpu) = (
@@ -101,7 +87,7 @@ def thread_figures(best_of: Any, raw_unicorn: Any, repeats: int) -> dict[str, An
         # per-block counter on this 5-instruction loop), for telling the threads' share apart.
         "threads_single_record_ratio": round(raw_s / one_s, 3),
         "threads_single_record_ratio_cpu": round(raw_cpu / one_cpu, 3),
-        "threads_hook_ceiling_ratio": round(_hook_ceiling(raw_unicorn, one, repeats), 3),
+        "threads_hook_ceiling_ratio": round(raw_cpu / took["hooked"][1], 3),
         "threads_compute_switches": four_switches,
         "thread_switch_us": round(max(0.0, pong_s - short_s) / extra * 1e6, 1),
         # The whole recording divided by its switches (start-up included), as measured before.
