@@ -10,8 +10,9 @@ from typing import Any
 
 import lz4.frame
 
+from ttdbg.backend.eventlog import Event, decode_events, encode_events
 from ttdbg.backend.recfile import Frame, FrameType, RecordingWriter, read_frames
-from ttdbg.backend.recording import SNAPSHOT_HEAD, open_recording
+from ttdbg.backend.recording import EVENTS_HEAD, SNAPSHOT_HEAD, open_recording
 from ttdbg.snapshots.codec import decode
 from ttdbg.snapshots.state import PageDigests
 
@@ -38,6 +39,29 @@ def rewrite(src: Path, dest: Path, change: FrameChange, *, complete: bool = True
     else:
         out.abandon()
     return dest
+
+
+def alter_first_event(src: Path, dest: Path, change: Callable[[Event], Event | None]) -> int:
+    """Copy `src` to `dest` with the first logged event `change` alters (it returns None for
+    the others) replaced by what it returns: the icount of that event (-1: none altered)."""
+    changed: list[int] = []
+
+    def alter(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
+        if frame.type != FrameType.EVENTS or changed:
+            return None
+        first, base = EVENTS_HEAD.unpack_from(frame.payload)
+        events = list(decode_events(lz4.frame.decompress(frame.payload[EVENTS_HEAD.size :]), base))
+        for i, ev in enumerate(events):
+            new = change(ev)
+            if new is not None:
+                events[i] = new
+                changed.append(ev.icount)
+                break
+        body = lz4.frame.compress(encode_events(events, base))
+        return [(FrameType.EVENTS, EVENTS_HEAD.pack(first, base) + body)]
+
+    rewrite(src, dest, alter)
+    return changed[0] if changed else -1
 
 
 def edit_header(src: Path, dest: Path, edit: Callable[[dict[str, Any]], None]) -> Path:

@@ -18,8 +18,15 @@ import pytest
 
 from tests.conftest import BIN, SAMPLES, require_tool, run_ttdbg
 from tests.integration.test_bad_input import assert_one_line_error
-from tests.recedit import SnapshotEdit, cut_after_snapshot, edit_header, edit_snapshots, rewrite
-from ttdbg.backend.eventlog import Event, EventKind, decode_events, encode_events
+from tests.recedit import (
+    SnapshotEdit,
+    alter_first_event,
+    cut_after_snapshot,
+    edit_header,
+    edit_snapshots,
+    rewrite,
+)
+from ttdbg.backend.eventlog import Event, EventKind, encode_events
 from ttdbg.backend.loader import map_program, parse_program
 from ttdbg.backend.machine import Machine
 from ttdbg.backend.pagescan import page_pointers
@@ -340,27 +347,22 @@ def test_a_logged_answer_that_does_not_unpack_is_a_divergence(tmp_path: Path) ->
     """A clock_gettime answer of 16 bytes of 0xff (a time past 2^63 ns) cannot be written
     back as a timespec: replay stops in one line at that call, as for any other altered log."""
     clock_gettime = 228
-    changed: list[int] = []
-
-    def alter(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
-        if frame.type != FrameType.EVENTS or changed:
-            return None
-        first, base = EVENTS_HEAD.unpack_from(frame.payload)
-        events = list(decode_events(lz4.frame.decompress(frame.payload[EVENTS_HEAD.size :]), base))
-        for i, ev in enumerate(events):
-            if ev.kind == EventKind.SYSCALL and ev.args[:1] == (clock_gettime,) and not changed:
-                events[i] = Event(ev.kind, ev.icount, ev.args, ev.result, b"\xff" * 16)
-                changed.append(ev.icount)
-        body = lz4.frame.compress(encode_events(events, base))
-        return [(FrameType.EVENTS, EVENTS_HEAD.pack(first, base) + body)]
-
-    rec = rewrite(SAMPLES / "inputs.ttrec", tmp_path / "clock.ttrec", alter)
-    assert changed, "the sample reads the clock"
+    rec = tmp_path / "clock.ttrec"
+    icount = alter_first_event(
+        SAMPLES / "inputs.ttrec",
+        rec,
+        lambda ev: (
+            Event(ev.kind, ev.icount, ev.args, ev.result, b"\xff" * 16)
+            if ev.kind == EventKind.SYSCALL and ev.args[:1] == (clock_gettime,)
+            else None
+        ),
+    )
+    assert icount >= 0, "the sample reads the clock"
     proc = run_ttdbg(["replay", str(rec)])
     err = proc.stderr.decode()
     assert proc.returncode == 1, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == (
-        f"ttdbg: replay diverged at icount {changed[0]}: expected a well-formed recorded "
+        f"ttdbg: replay diverged at icount {icount}: expected a well-formed recorded "
         "answer to clock_gettime, found argument out of range"
     )

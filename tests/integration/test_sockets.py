@@ -14,16 +14,14 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import lz4.frame
 import pytest
 
 from tests.conftest import file_tree, missing, require_tool, run_native, run_ttdbg
 from tests.guest_programs import build, native_command
-from tests.recedit import rewrite
+from tests.recedit import alter_first_event
 from ttdbg.backend.arch import ARCHES
-from ttdbg.backend.eventlog import Event, EventKind, decode_events, encode_events
-from ttdbg.backend.recfile import Frame, FrameType
-from ttdbg.backend.recording import EVENTS_HEAD, open_recording
+from ttdbg.backend.eventlog import Event, EventKind
+from ttdbg.backend.recording import open_recording
 
 ERESTARTSYS = -512
 
@@ -297,26 +295,17 @@ def _altered(rec: Path, dest: Path, name: str, change: Callable[[Event], Event |
     """`rec` with the first logged answer to syscall `name` that `change` alters (it returns
     None for the others) replaced: the icount of that call."""
     number = ARCHES["x86_64"].syscall_numbers[name]
-    changed: list[int] = []
-
-    def alter(frame: Frame) -> list[tuple[FrameType, bytes]] | None:
-        if frame.type != FrameType.EVENTS or changed:
-            return None
-        first, base = EVENTS_HEAD.unpack_from(frame.payload)
-        events = list(decode_events(lz4.frame.decompress(frame.payload[EVENTS_HEAD.size :]), base))
-        for i, ev in enumerate(events):
-            if ev.kind == EventKind.SYSCALL and ev.args[0] == number and ev.result >= 0:
-                new = change(ev)
-                if new is not None:
-                    events[i] = new
-                    changed.append(ev.icount)
-                    break
-        body = lz4.frame.compress(encode_events(events, base))
-        return [(FrameType.EVENTS, EVENTS_HEAD.pack(first, base) + body)]
-
-    rewrite(rec, dest, alter)
-    assert changed, f"the recording has no answer to {name} to alter"
-    return changed[0]
+    icount = alter_first_event(
+        rec,
+        dest,
+        lambda ev: (
+            change(ev)
+            if ev.kind == EventKind.SYSCALL and ev.args[0] == number and ev.result >= 0
+            else None
+        ),
+    )
+    assert icount >= 0, f"the recording has no answer to {name} to alter"
+    return icount
 
 
 def _grown(ev: Event, extra: int = 256, front: bool = False) -> Event:
