@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, SAMPLES, poll, require_tool, run_ttdbg
+from tests.conftest import BIN, SAMPLES, poll, run_ttdbg
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
 from ttdbg.backend.recorder import Recorder
@@ -23,19 +23,6 @@ from ttdbg.backend.recording import Recording, open_recording
 from ttdbg.backend.timeline import Timeline
 
 WALK = BIN / "walk"
-
-
-@pytest.fixture(scope="module")
-def gdb() -> str:
-    return require_tool("gdb")
-
-
-@pytest.fixture(scope="module")
-def walk_rec(tmp_path_factory: pytest.TempPathFactory) -> Recording:
-    # Short snapshot intervals: the loop in main spans several of them.
-    path = tmp_path_factory.mktemp("gdb") / "walk.ttrec"
-    Recorder(str(WALK), [b"walk"], [b"PATH=/usr/bin:/bin"], str(path), snapshot_every=300).run()
-    return open_recording(str(path))
 
 
 class Served:

@@ -20,12 +20,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import BIN, require_tool
+from tests.conftest import BIN
 from tests.integration.gdbsections import gdb_sections, normalized
 from ttdbg.backend.gdb.server import GdbServer
 from ttdbg.backend.gdb.stub import GdbStub
-from ttdbg.backend.recorder import Recorder
-from ttdbg.backend.recording import Recording, open_recording
+from ttdbg.backend.recording import Recording
 from ttdbg.backend.timeline import Timeline
 
 WALK = BIN / "walk"  # static, -g: a loop of 40 calls, each writing `counter` once
@@ -57,19 +56,6 @@ SEQUENCE = [
     "finish",  # nothing written on the way back to main
     "info registers rip",
 ]
-
-
-@pytest.fixture(scope="module")
-def gdb() -> str:
-    return require_tool("gdb")
-
-
-@pytest.fixture(scope="module")
-def walk_rec(tmp_path_factory: pytest.TempPathFactory) -> Recording:
-    path = tmp_path_factory.mktemp("recfull") / "walk.ttrec"
-    # Short snapshot intervals: the loop spans many, so reverse runs cross them.
-    Recorder(str(WALK), [b"walk"], [b"PATH=/usr/bin:/bin"], str(path), snapshot_every=300).run()
-    return open_recording(str(path))
 
 
 @pytest.fixture
