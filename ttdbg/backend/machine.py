@@ -733,7 +733,7 @@ class Machine:
             # After a protection fault Unicorn can let the next access to another page of the
             # same region through unchecked: drop its TLB so that access is checked again.
             flush_tlb(self.uc)
-        self._fault_signal = None
+        self._fault_signal, self._fault_addr = None, 0  # both said of this fault only
         self.on_fault(self, Fault(signal, pc, detail, code, addr))
         if self._halted is None and not self._stop_requested:
             self._stop_requested = True
@@ -808,8 +808,10 @@ class Machine:
     def _unmapped_hook(
         self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, _data: object
     ) -> bool:
-        self._fault_addr = addr  # the si_addr, should the access fault
-        return self.on_unmapped(addr, size)
+        handled = self.on_unmapped(addr, size)
+        if not handled:
+            self._fault_addr = addr  # the si_addr of the fault that follows
+        return handled
 
     def _protected_hook(
         self, uc: unicorn.Uc, access: int, addr: int, size: int, value: int, _data: object
